@@ -1,0 +1,392 @@
+"""Per-cluster sufficient statistics: the only thing every estimate in `analysis` needs.
+
+Every published figure is an affine combination of ratios Σw·y / Σw·a (docs/contracts.md §2).  Its
+point estimate, Taylor variance and bootstrap replicates depend on the data only through, for every
+(stratum, cluster, domain cell) group and every scored item:
+
+    n        unweighted number of answers            Σ a
+    sw       weighted answers (ratio denominator)    Σ w·a
+    sw2      squared weights of answers (for n_eff)  Σ w²·a
+    sw_sat   weighted satisfied answers              Σ w·s
+    sw_value weighted answer values                  Σ w·y·a
+
+so `ClusterTotals` holds exactly these, built either from respondent rows (`totals_from_responses`)
+or from a long table a database GROUP BY returns (`totals_from_frame`, docs/contracts.md §5).  Both end
+in `ClusterTotals.from_wide`, which is why they agree to floating-point identity.
+
+Domains are never estimated by subsetting (methodology §3): a cluster with no respondent in a domain
+keeps its place in its stratum with zero totals, so n_h always counts the clusters of the whole design.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from questionnaires.index_spec import IndexSpec, RatioKey
+
+#: Per-item statistics, in the order of the wide arrays (see module docstring).
+ITEM_STATS: tuple[str, ...] = ("n", "sw", "sw2", "sw_sat", "sw_value")
+
+#: Columns of the long totals table (docs/contracts.md §5), before the domain columns are inserted.
+KEY_COLUMNS: tuple[str, ...] = ("stratum", "cluster")
+
+
+@dataclass(frozen=True, eq=False)
+class ClusterTotals:
+    """Sufficient statistics per (cluster, domain cell) row, plus the design's cluster list.
+
+    Attributes
+    ----------
+    items: scored item codes, the column order of `stats`.
+    domain_columns: the columns whose cross-classification defines the domain cells (finest level;
+        any coarser domain, and the whole population, is obtained with `collapse`).
+    strata: stratum labels (index = stratum code).
+    clusters: DataFrame (stratum, cluster) of every cluster of the design, row i = cluster code i.
+    cluster_stratum: stratum code of each cluster (int64, length = number of clusters).
+    cells: DataFrame with one row per domain cell (columns = domain_columns), row j = cell code j.
+    row_cluster, row_cell: cluster and cell code of each row; (cluster, cell) pairs are unique and
+        rows are sorted by (cluster, cell).
+    stats: float64 array rows × items × 5, the statistics of ITEM_STATS.
+    weighted, clustered: whether the data had non-unit weights / clusters of more than one respondent;
+        together with the number of strata they decide whether simple-random-sample intervals apply.
+    """
+
+    items: tuple[str, ...]
+    domain_columns: tuple[str, ...]
+    strata: pd.Index
+    clusters: pd.DataFrame
+    cluster_stratum: np.ndarray
+    cells: pd.DataFrame
+    row_cluster: np.ndarray
+    row_cell: np.ndarray
+    stats: np.ndarray
+    weighted: bool
+    clustered: bool
+
+    # ----------------------------------------------------------------- shape
+    @property
+    def n_clusters(self) -> int:
+        return len(self.clusters)
+
+    @property
+    def n_strata(self) -> int:
+        return len(self.strata)
+
+    @property
+    def is_srs(self) -> bool:
+        """True when the data are an unweighted, unclustered, unstratified sample."""
+        return not self.weighted and not self.clustered and self.n_strata == 1
+
+    def stratum_sizes(self) -> np.ndarray:
+        """n_h: number of clusters of each stratum in the whole design."""
+        return np.bincount(self.cluster_stratum, minlength=self.n_strata)
+
+    def item_stat(self, stat: str) -> np.ndarray:
+        """rows × items array of one statistic of ITEM_STATS."""
+        return self.stats[:, :, ITEM_STATS.index(stat)]
+
+    def ratio_parts(self, ratios: Sequence[RatioKey]) -> tuple[np.ndarray, np.ndarray]:
+        """(numerator, denominator) arrays rows × len(ratios): Σw·y and Σw·a per row.
+
+        A ratio on an item the totals do not contain (nobody answered it anywhere) has zero totals.
+        """
+        pos = {code: i for i, code in enumerate(self.items)}
+        rows = len(self.row_cluster)
+        num = np.zeros((rows, len(ratios)))
+        den = np.zeros((rows, len(ratios)))
+        for j, key in enumerate(ratios):
+            i = pos.get(key.item)
+            if i is None:
+                continue
+            num[:, j] = self.stats[:, i, 3 if key.kind == "sat" else 4]
+            den[:, j] = self.stats[:, i, 1]
+        return num, den
+
+    def ratio_stat(self, ratios: Sequence[RatioKey], stat: str) -> np.ndarray:
+        """rows × len(ratios) array of one per-item statistic (e.g. `n`, `sw2`) for each ratio's item."""
+        pos = {code: i for i, code in enumerate(self.items)}
+        k = ITEM_STATS.index(stat)
+        out = np.zeros((len(self.row_cluster), len(ratios)))
+        for j, key in enumerate(ratios):
+            i = pos.get(key.item)
+            if i is not None:
+                out[:, j] = self.stats[:, i, k]
+        return out
+
+    # ----------------------------------------------------------------- domains
+    def collapse(self, by: Sequence[str] = ()) -> ClusterTotals:
+        """Totals with cells defined by `by` (a subset of domain_columns); `()` = whole population.
+
+        Rows sharing (cluster, new cell) are summed in row order, so the result depends only on this
+        object, never on how it was built.
+        """
+        by = tuple(by)
+        unknown = [c for c in by if c not in self.domain_columns]
+        if unknown:
+            raise KeyError(f"domain column(s) not in the totals: {', '.join(unknown)}")
+        if by == self.domain_columns:
+            return self
+        if by:
+            sub = self.cells[list(by)]
+            cell_code, new_cells = _factorize_frame(sub)
+            new_cells.columns = list(by)
+        else:
+            cell_code = np.zeros(len(self.cells), dtype=np.int64)
+            new_cells = pd.DataFrame(index=pd.RangeIndex(1))
+        n_cells = len(new_cells)
+        key = self.row_cluster * n_cells + cell_code[self.row_cell]
+        uniq, inverse = np.unique(key, return_inverse=True)
+        stats = _group_sum(inverse, self.stats, len(uniq))
+        return ClusterTotals(
+            items=self.items,
+            domain_columns=by,
+            strata=self.strata,
+            clusters=self.clusters,
+            cluster_stratum=self.cluster_stratum,
+            cells=new_cells,
+            row_cluster=uniq // n_cells,
+            row_cell=uniq % n_cells,
+            stats=stats,
+            weighted=self.weighted,
+            clustered=self.clustered,
+        )
+
+    # ----------------------------------------------------------------- long table (contracts §5)
+    def to_frame(self) -> pd.DataFrame:
+        """The long totals table of docs/contracts.md §5: one row per (cluster, domain cell, item).
+
+        Rows whose item has no answer (n = 0) are left out, as a GROUP BY over answers would.
+        """
+        rows = len(self.row_cluster)
+        n_items = len(self.items)
+        rr = np.repeat(np.arange(rows), n_items)
+        ii = np.tile(np.arange(n_items), rows)
+        flat = self.stats.reshape(rows * n_items, len(ITEM_STATS))
+        keep = flat[:, 0] > 0
+        rr, ii, flat = rr[keep], ii[keep], flat[keep]
+        clusters = self.clusters.iloc[self.row_cluster[rr]].reset_index(drop=True)
+        out = pd.DataFrame({"stratum": clusters["stratum"], "cluster": clusters["cluster"]})
+        cells = self.cells.iloc[self.row_cell[rr]].reset_index(drop=True)
+        for col in self.domain_columns:
+            out[col] = cells[col]
+        out["item"] = np.asarray(self.items, dtype=object)[ii]
+        for k, stat in enumerate(ITEM_STATS):
+            out[stat] = flat[:, k]
+        out["n"] = out["n"].astype(np.int64)
+        return out
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_wide(
+        cls,
+        keys: pd.DataFrame,
+        stats: np.ndarray,
+        items: Sequence[str],
+        domain_columns: Sequence[str],
+        *,
+        design: pd.DataFrame | None = None,
+        weighted: bool | None = None,
+    ) -> ClusterTotals:
+        """Build from group keys (stratum, cluster, domain columns…) and their rows × items × 5 stats.
+
+        Keys need not be unique or sorted: duplicate groups are summed (in row order).
+        `design` optionally lists every (stratum, cluster) of the design, so that clusters without
+        any answer still count in n_h.  `weighted=None` infers it (any Σw·a ≠ Σa).
+        """
+        domain_columns = tuple(domain_columns)
+        stats = np.asarray(stats, dtype=np.float64)
+        if design is not None:
+            all_clusters = pd.concat([keys[list(KEY_COLUMNS)], design[list(KEY_COLUMNS)]], ignore_index=True)
+        else:
+            all_clusters = keys[list(KEY_COLUMNS)]
+        cl_code_all, clusters = _factorize_frame(all_clusters)
+        clusters.columns = list(KEY_COLUMNS)
+        cl_code = cl_code_all[: len(keys)]
+        st_code, strata_frame = _factorize_frame(clusters[["stratum"]])
+        strata = pd.Index(strata_frame["stratum"], name="stratum")
+        if domain_columns:
+            cell_code, cells = _factorize_frame(keys[list(domain_columns)])
+            cells.columns = list(domain_columns)
+        else:
+            cell_code = np.zeros(len(keys), dtype=np.int64)
+            cells = pd.DataFrame(index=pd.RangeIndex(1))
+        n_cells = max(len(cells), 1)
+        key = cl_code * n_cells + cell_code
+        uniq, inverse = np.unique(key, return_inverse=True)
+        summed = _group_sum(inverse, stats, len(uniq))
+        n = summed[:, :, 0]
+        if weighted is None:
+            weighted = bool(np.any(summed[:, :, 1] != n) or np.any(summed[:, :, 2] != n))
+        # clustered = some cluster holds more than one answer to an item (over all its cells)
+        per_cluster = _group_sum(uniq // n_cells, n, len(clusters)) if len(uniq) else n
+        clustered = bool(np.any(per_cluster > 1))
+        return cls(
+            items=tuple(items),
+            domain_columns=domain_columns,
+            strata=strata,
+            clusters=clusters,
+            cluster_stratum=st_code,
+            cells=cells,
+            row_cluster=uniq // n_cells,
+            row_cell=uniq % n_cells,
+            stats=summed,
+            weighted=weighted,
+            clustered=clustered,
+        )
+
+
+# --------------------------------------------------------------------------- builders
+def totals_from_frame(
+    frame: pd.DataFrame,
+    spec: IndexSpec | Iterable[str],
+    domain_columns: Sequence[str] = (),
+    *,
+    design: pd.DataFrame | None = None,
+    weighted: bool | None = None,
+) -> ClusterTotals:
+    """Build totals from the long table of docs/contracts.md §5 (what the web app's GROUP BY returns).
+
+    `frame` columns: stratum, cluster, the domain columns, item, n, sw, sw2, sw_sat, sw_value.
+    Items of the spec absent from the frame get zero totals; items not in the spec are ignored.
+    """
+    items = tuple(spec.items) if isinstance(spec, IndexSpec) else tuple(spec)
+    domain_columns = tuple(domain_columns)
+    needed = [*KEY_COLUMNS, *domain_columns, "item", *ITEM_STATS]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise KeyError(f"totals table lacks column(s): {', '.join(missing)}")
+    frame = frame[frame["item"].isin(items)]
+    group_cols = [*KEY_COLUMNS, *domain_columns]
+    if len(frame):
+        g_code, keys = _factorize_frame(frame[group_cols])
+    else:
+        g_code, keys = np.zeros(0, dtype=np.int64), pd.DataFrame(columns=group_cols)
+    keys.columns = group_cols
+    item_code = pd.Categorical(frame["item"], categories=list(items)).codes.astype(np.int64)
+    stats = np.zeros((len(keys), len(items), len(ITEM_STATS)))
+    values = frame[list(ITEM_STATS)].to_numpy(dtype=np.float64)
+    np.add.at(stats, (g_code, item_code), values)
+    return ClusterTotals.from_wide(keys, stats, items, domain_columns, design=design, weighted=weighted)
+
+
+def group_stats(
+    codes: np.ndarray,
+    n_groups: int,
+    answers: dict[str, np.ndarray],
+    spec: IndexSpec,
+    weights: np.ndarray | None,
+) -> np.ndarray:
+    """groups × items × 5 sufficient statistics of respondent rows with group codes `codes`.
+
+    `answers[item]` is a float array, NaN = unanswered or no opinion (contracts §3); validation has
+    already rejected values outside the scale.
+    """
+    items = tuple(spec.items)
+    out = np.zeros((n_groups, len(items), len(ITEM_STATS)))
+    for i, code in enumerate(items):
+        v = answers[code]
+        answered = ~np.isnan(v)
+        sat_levels = np.fromiter(spec.items[code].satisfied, dtype=np.float64)
+        sat = np.isin(v, sat_levels)
+        a = answered.astype(np.float64)
+        vz = np.where(answered, v, 0.0)
+        out[:, i, 0] = np.bincount(codes, weights=a, minlength=n_groups)
+        if weights is None:
+            out[:, i, 1] = out[:, i, 0]
+            out[:, i, 2] = out[:, i, 0]
+            out[:, i, 3] = np.bincount(codes, weights=sat.astype(np.float64), minlength=n_groups)
+            out[:, i, 4] = np.bincount(codes, weights=vz, minlength=n_groups)
+        else:
+            wa = weights * a
+            out[:, i, 1] = np.bincount(codes, weights=wa, minlength=n_groups)
+            out[:, i, 2] = np.bincount(codes, weights=wa * weights, minlength=n_groups)
+            out[:, i, 3] = np.bincount(codes, weights=np.where(sat, weights, 0.0), minlength=n_groups)
+            out[:, i, 4] = np.bincount(codes, weights=wa * vz, minlength=n_groups)
+    return out
+
+
+def respondent_keys(
+    data: pd.DataFrame,
+    domain_columns: Sequence[str],
+    *,
+    strata: str | None = None,
+    cluster: str | None = None,
+    row_offset: int = 0,
+) -> pd.DataFrame:
+    """(stratum, cluster, domain columns…) per respondent: the grouping keys of the totals.
+
+    No cluster column → each respondent is its own cluster (its row number, offset by `row_offset`
+    when reading in batches); no strata column → one stratum.
+    """
+    keys = pd.DataFrame(index=data.index)
+    keys["stratum"] = data[strata].to_numpy() if strata else np.zeros(len(data), dtype=np.int64)
+    if cluster:
+        keys["cluster"] = data[cluster].to_numpy()
+    else:
+        keys["cluster"] = np.arange(row_offset, row_offset + len(data), dtype=np.int64)
+    for col in domain_columns:
+        keys[col] = data[col].to_numpy()
+    return keys.reset_index(drop=True)
+
+
+def totals_from_responses(
+    data: pd.DataFrame,
+    spec: IndexSpec,
+    domain_columns: Sequence[str] = (),
+    *,
+    weights: str | None = None,
+    strata: str | None = None,
+    cluster: str | None = None,
+) -> ClusterTotals:
+    """Build totals from respondent rows in the exchange format (docs/contracts.md §3).
+
+    The data must already be validated (`analysis.data.validate`): item columns numeric with NaN for
+    unanswered, weights positive.  Domain columns are used as they are (derive period columns first,
+    see `analysis.data.add_period_columns`).
+    """
+    domain_columns = tuple(domain_columns)
+    keys = respondent_keys(data, domain_columns, strata=strata, cluster=cluster)
+    codes, groups = _factorize_frame(keys)
+    groups.columns = list(keys.columns)
+    answers = {code: data[code].to_numpy(dtype=np.float64) for code in spec.items}
+    w = data[weights].to_numpy(dtype=np.float64) if weights else None
+    stats = group_stats(codes, len(groups), answers, spec, w)
+    return ClusterTotals.from_wide(
+        groups, stats, tuple(spec.items), domain_columns, weighted=None if weights else False
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+def _factorize_frame(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer code per row for the combination of the frame's columns, and the distinct combinations.
+
+    Combinations are sorted by their values (NaN last), so codes do not depend on row order.
+    """
+    if frame.shape[1] == 0:
+        return np.zeros(len(frame), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+    codes_list = []
+    uniques_list = []
+    for col in frame.columns:
+        c, u = pd.factorize(frame[col], sort=True, use_na_sentinel=False)
+        codes_list.append(c.astype(np.int64))
+        uniques_list.append(np.asarray(u, dtype=object) if u.dtype == object else np.asarray(u))
+    sizes = [max(len(u), 1) for u in uniques_list]
+    combined = np.ravel_multi_index(codes_list, sizes) if len(codes_list) > 1 else codes_list[0]
+    uniq, inverse = np.unique(combined, return_inverse=True)
+    parts = np.unravel_index(uniq, sizes) if len(codes_list) > 1 else (uniq,)
+    out = pd.DataFrame({col: uniques_list[k][parts[k]] for k, col in enumerate(frame.columns)})
+    return inverse.astype(np.int64).reshape(-1), out
+
+
+def _group_sum(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum the leading axis of `values` by group code, in row order (same result for any caller)."""
+    shape = values.shape
+    flat = values.reshape(shape[0], -1)
+    out = np.zeros((n_groups, flat.shape[1]))
+    for j in range(flat.shape[1]):
+        out[:, j] = np.bincount(codes, weights=flat[:, j], minlength=n_groups)
+    return out.reshape((n_groups, *shape[1:]))
