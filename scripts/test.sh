@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install everything the tests need (Python packages, Debian's Chromium, a running PostgreSQL and Redis)
+# and run the whole suite: lint, unit, integration (SQLite and PostgreSQL) and browser tests.
+source "$(dirname "$0")/_venv.sh" "[test]"
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  echo "installing Debian's chromium for the browser tests…"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-core >/dev/null
+fi
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  if [ -d /etc/postgresql ]; then
+    echo "starting PostgreSQL…"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    for _ in $(seq 1 20); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+  fi
+fi
+if command -v redis-server >/dev/null && ! (redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG); then
+  echo "starting Redis…"
+  as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /tmp --logfile /tmp/hailong-redis.log || true
+fi
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"

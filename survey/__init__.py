@@ -1,0 +1,36 @@
+"""HaiLong web application: create_app() wires configuration, extensions, blueprints and CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app.  `config` overrides settings read from the environment (tests pass a database URL)."""
+    from survey.config import Settings
+
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(Settings.from_env().to_flask())
+    if config:
+        app.config.update(config)
+
+    from survey import i18n
+    from survey.extensions import csrf, db, limiter, login_manager
+
+    db.init_app(app)
+    csrf.init_app(app)
+    i18n.init_app(app)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    from survey import auth, blueprints, cli, nav, web
+
+    auth.init_app(app)
+    nav.init_app(app)
+    web.init_app(app)
+    blueprints.register(app)
+    cli.register(app)
+    return app

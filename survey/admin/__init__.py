@@ -1,0 +1,1 @@
+"""Administration: the tree, kiosks, invitations, users, questionnaire versions, imports; audited."""

@@ -1,0 +1,75 @@
+"""Log in and out.  Failed attempts are throttled per account (locked for a while), never per IP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from survey.auth.models import User
+from survey.auth.passwords import verify_password
+from survey.database import utcnow
+from survey.extensions import db, limiter
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("web.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"], key_func=lambda: "login:" + request.form.get("username", ""))
+def login() -> str | Response:
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
+        now = utcnow()
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            flash(_("Too many failed attempts. Try again in a few minutes."), "error")
+        elif user is None or not user.active or not verify_password(user.password_hash, form.password.data):
+            if user is not None:
+                user.failed_logins += 1
+                if user.failed_logins >= MAX_FAILURES:
+                    user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+                    user.failed_logins = 0
+                db.session.commit()
+            flash(_("Wrong username or password."), "error")
+        else:
+            user.failed_logins = 0
+            user.locked_until = None
+            user.last_login_at = now
+            db.session.commit()
+            session.clear()
+            session.permanent = True
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    logout_user()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("web.home"))

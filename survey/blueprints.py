@@ -1,0 +1,21 @@
+"""Blueprint registry: each domain package contributes its blueprints here (one line each)."""
+
+from __future__ import annotations
+
+import importlib
+
+from flask import Flask
+
+# module path → attribute holding a Blueprint (or a list of them); missing modules are a bug, not optional
+BLUEPRINTS: list[tuple[str, str]] = [
+    ("survey.web", "bp"),
+    ("survey.auth.views", "bp"),
+]
+
+
+def register(app: Flask) -> None:
+    for module_name, attr in BLUEPRINTS:
+        module = importlib.import_module(module_name)
+        found = getattr(module, attr)
+        for bp in found if isinstance(found, list | tuple) else [found]:
+            app.register_blueprint(bp)

@@ -1,0 +1,81 @@
+"""Settings from the environment, typed; production refuses to start without a real secret."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+INSTANCE_DIR = Path(os.environ.get("HAILONG_INSTANCE", Path.cwd() / "instance"))
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the configuration is unusable (never silently defaulted in production)."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Settings:
+    """Every setting HaiLong reads, with its environment variable and default."""
+
+    production: bool = False
+    secret_key: str | None = None
+    database_url: str = ""
+    ratelimit_storage_uri: str = "memory://"
+    n_min: int = 30
+    kiosk_idle_seconds: int = 60
+    kiosk_min_interval_seconds: int = 10
+    comment_max_length: int = 2000
+    timezone: str = "Asia/Ho_Chi_Minh"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        production = _bool("HAILONG_PRODUCTION", False) or os.environ.get("FLASK_ENV") == "production"
+        default_db = f"sqlite:///{INSTANCE_DIR / 'hailong.sqlite'}"
+        return cls(
+            production=production,
+            secret_key=os.environ.get("SECRET_KEY"),
+            database_url=os.environ.get("DATABASE_URL", default_db),
+            ratelimit_storage_uri=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+            n_min=int(os.environ.get("HAILONG_N_MIN", "30")),
+            kiosk_idle_seconds=int(os.environ.get("HAILONG_KIOSK_IDLE_SECONDS", "60")),
+            kiosk_min_interval_seconds=int(os.environ.get("HAILONG_KIOSK_MIN_INTERVAL_SECONDS", "10")),
+        )
+
+    def to_flask(self) -> dict[str, Any]:
+        """Flask config keys; in production a missing SECRET_KEY is a start-up error."""
+        if self.production and not self.secret_key:
+            raise ConfigError("SECRET_KEY must be set when HAILONG_PRODUCTION/FLASK_ENV=production")
+        secret = self.secret_key or "dev-only-insecure-key"
+        url = self.database_url
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        return {
+            "SECRET_KEY": secret,
+            "DATABASE_URL": url,
+            "HAILONG_PRODUCTION": self.production,
+            "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
+            "HAILONG_N_MIN": self.n_min,
+            "HAILONG_KIOSK_IDLE_SECONDS": self.kiosk_idle_seconds,
+            "HAILONG_KIOSK_MIN_INTERVAL_SECONDS": self.kiosk_min_interval_seconds,
+            "HAILONG_COMMENT_MAX_LENGTH": self.comment_max_length,
+            "HAILONG_TIMEZONE": self.timezone,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.production,
+            "REMEMBER_COOKIE_SECURE": self.production,
+            "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+            "BABEL_DEFAULT_LOCALE": "vi",
+            "BABEL_DEFAULT_TIMEZONE": self.timezone,
+            "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "translations"),
+            "WTF_CSRF_TIME_LIMIT": None,
+            "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        }

@@ -1,0 +1,67 @@
+"""Locale choice (explicit choice → Accept-Language → vi) and Vietnamese-aware number/date formatting."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_decimal, format_percent
+from flask import Flask, current_app, request, session
+from flask_babel import get_locale
+
+from survey.extensions import babel
+
+LANGUAGES = ("vi", "en")
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def select_locale() -> str:
+    chosen = session.get("lang") or request.cookies.get("hl_lang")
+    if chosen in LANGUAGES:
+        return chosen
+    best = request.accept_languages.best_match(LANGUAGES)
+    return best or "vi"
+
+
+def current_lang() -> str:
+    loc = get_locale()
+    return loc.language if loc is not None and loc.language in LANGUAGES else "vi"
+
+
+def percent(value: float | None, digits: int = 2) -> str:
+    """0.8497 → '84,97%' (vi) / '84.97%' (en); None/NaN → '—'."""
+    if value is None or value != value:
+        return "—"
+    fmt = "#,##0." + "0" * digits + "%" if digits else "#,##0%"
+    return format_percent(value, format=fmt, locale=current_lang())
+
+
+def number(value: float | None, digits: int = 2) -> str:
+    if value is None or value != value:
+        return "—"
+    fmt = "#,##0." + "0" * digits if digits else "#,##0"
+    return format_decimal(value, format=fmt, locale=current_lang())
+
+
+def local_datetime(value: datetime | None, with_time: bool = True) -> str:
+    """UTC datetime shown in Asia/Ho_Chi_Minh: 12/07/2022 10:15 (vi) or 07/12/2022 (en uses d/m too: VN audience)."""
+    if value is None:
+        return "—"
+    local = value.astimezone(LOCAL_TZ)
+    return local.strftime("%d/%m/%Y %H:%M") if with_time else local.strftime("%d/%m/%Y")
+
+
+def local_date(value: date | None) -> str:
+    return "—" if value is None else value.strftime("%d/%m/%Y")
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Ho_Chi_Minh")
+    app.jinja_env.filters["percent"] = percent
+    app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["localdt"] = local_datetime
+    app.jinja_env.filters["localdate"] = local_date
+
+    @app.context_processor
+    def _lang() -> dict[str, object]:
+        return {"lang": current_lang(), "languages": LANGUAGES, "config_n_min": current_app.config["HAILONG_N_MIN"]}

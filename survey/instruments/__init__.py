@@ -1,0 +1,1 @@
+"""Questionnaire versions stored in the database (loaded from `questionnaires/` definition files)."""

@@ -1,0 +1,96 @@
+"""Loading questionnaire definition files into versioned records, and reading them back (cached).
+
+A version that has responses is immutable: loading a changed file under the same version is refused, with
+a message saying to bump the version; an identical file is a no-op, so `load` is safe to repeat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from threading import Lock
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from questionnaires.loader import load_dict
+from questionnaires.model import Questionnaire
+from survey.database import utcnow
+from survey.instruments.models import Item, QuestionnaireVersion
+from survey.respond.models import Response
+
+
+class VersionImmutableError(Exception):
+    """The version already has responses and the file differs from what was published."""
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    record: QuestionnaireVersion
+    action: str  # "created", "unchanged", "replaced"
+
+
+def has_responses(session: Session, version_id: int) -> bool:
+    count = session.scalar(select(func.count()).select_from(Response)
+                           .where(Response.questionnaire_version_id == version_id))
+    return bool(count)
+
+
+def store_questionnaire(session: Session, q: Questionnaire, status: str = "published") -> LoadOutcome:
+    """Create or (when still unused) replace the stored version of `q`.  Does not commit."""
+    checksum = q.checksum()
+    existing = session.scalar(select(QuestionnaireVersion).where(
+        QuestionnaireVersion.instrument == q.id, QuestionnaireVersion.version == q.version))
+    if existing is not None:
+        if existing.checksum == checksum:
+            return LoadOutcome(existing, "unchanged")
+        if has_responses(session, existing.id):
+            raise VersionImmutableError(
+                f"{q.id} version {q.version} already has responses and cannot change; "
+                f"give the changed file a new version number (e.g. {q.version + 1})")
+        session.execute(delete(Item).where(Item.questionnaire_version_id == existing.id))
+        record, action = existing, "replaced"
+    else:
+        record = QuestionnaireVersion(instrument=q.id, version=q.version)
+        session.add(record)
+        action = "created"
+    record.title_vi = q.title["vi"]
+    record.title_en = q.title["en"]
+    record.definition = q.definition
+    record.checksum = checksum
+    record.status = status
+    record.loaded_at = utcnow()
+    session.flush()
+    for position, item in enumerate(q.items()):
+        session.add(Item(questionnaire_version_id=record.id, code=item.code, type=item.type, position=position))
+    session.flush()
+    _cache.pop((str(session.get_bind().url), record.id), None)
+    return LoadOutcome(record, action)
+
+
+_cache: dict[tuple[str, int], tuple[str, Questionnaire, dict[str, int]]] = {}
+_cache_lock = Lock()
+
+
+def questionnaire_for(session: Session, version_id: int) -> tuple[Questionnaire, dict[str, int]]:
+    """The parsed questionnaire of a stored version and its item code → item id map (cached by checksum)."""
+    record = session.get(QuestionnaireVersion, version_id)
+    if record is None:
+        raise LookupError(f"unknown questionnaire version id {version_id}")
+    key = (str(session.get_bind().url), version_id)
+    cached = _cache.get(key)
+    if cached is not None and cached[0] == record.checksum:
+        return cached[1], cached[2]
+    q = load_dict(record.definition, source=f"db:{record.label}")
+    item_ids = {code: iid for code, iid in session.execute(
+        select(Item.code, Item.id).where(Item.questionnaire_version_id == version_id))}
+    with _cache_lock:
+        _cache[key] = (record.checksum, q, item_ids)
+    return q, item_ids
+
+
+def latest_published(session: Session, instrument: str) -> QuestionnaireVersion | None:
+    return session.scalar(
+        select(QuestionnaireVersion)
+        .where(QuestionnaireVersion.instrument == instrument, QuestionnaireVersion.status == "published")
+        .order_by(QuestionnaireVersion.version.desc())
+        .limit(1))

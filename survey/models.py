@@ -1,0 +1,21 @@
+"""Import every model module so that the metadata (and Alembic) sees all tables."""
+
+from survey.admin.models import AuditEvent
+from survey.auth.models import User
+from survey.instruments.models import Item, QuestionnaireVersion
+from survey.org.models import Agency, Kiosk, Level, ServicePoint, ServiceVolume, Unit
+from survey.respond.models import (
+    Answer,
+    AnswerTally,
+    Comment,
+    Invitation,
+    InvitationBatch,
+    Response,
+    ResponseTally,
+)
+
+__all__ = [
+    "Agency", "Answer", "AnswerTally", "AuditEvent", "Comment", "Invitation", "InvitationBatch", "Item",
+    "Kiosk", "Level", "QuestionnaireVersion", "Response", "ResponseTally", "ServicePoint", "ServiceVolume",
+    "Unit", "User",
+]

@@ -1,0 +1,1 @@
+"""The citizen side: kiosk and QR/link answering, submission (form + JSON API)."""

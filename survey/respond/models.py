@@ -1,0 +1,136 @@
+"""Responses, answers, comments, invitations, and the count tables the dashboards read.
+
+No respondent personal data is stored: no IP address, name, phone number or device fingerprint.
+Answers are one small-integer row each (value 0 = "no opinion"), and every accepted response also
+increments `answer_tally`/`response_tally` in the same transaction, so a dashboard figure is a GROUP BY
+over a few thousand count rows per service point instead of a scan of every answer.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.database import Base, BigId, UTCDateTime
+
+CHANNELS = ("kiosk", "qr", "web", "paper")
+NO_OPINION = 0
+
+
+class Response(Base):
+    __tablename__ = "response"
+    __table_args__ = (
+        CheckConstraint("channel IN ('kiosk', 'qr', 'web', 'paper')", name="channel"),
+        Index("ix_response_sp_period", "service_point_id", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)  # client-generated: resubmission is stored once
+    questionnaire_version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_version.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    service_point_id: Mapped[int] = mapped_column(ForeignKey("service_point.id"))
+    kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosk.id"))
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitation.id"), unique=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(5))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    period: Mapped[date] = mapped_column(Date)  # first day of submitted_at's month in local time
+
+    answers: Mapped[list[Answer]] = relationship(back_populates="response", cascade="all, delete-orphan")
+    comment: Mapped[Comment | None] = relationship(back_populates="response", uselist=False)
+
+
+class Answer(Base):
+    """One answer: level/option value (≥ 1) or 0 for "no opinion"; a multiple choice has a row per option."""
+
+    __tablename__ = "answer"
+
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
+    value: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+
+
+class Comment(Base):
+    """A citizen's free text, kept apart from scores; moderation hides it (logged), never edits it."""
+
+    __tablename__ = "comment"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"), unique=True)
+    item_code: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    hidden_reason: Mapped[str | None] = mapped_column(String(300))
+
+    response: Mapped[Response] = relationship(back_populates="comment")
+
+
+class InvitationBatch(Base):
+    """A batch of single-use receipt tokens printed for one service point."""
+
+    __tablename__ = "invitation_batch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_point_id: Mapped[int] = mapped_column(ForeignKey("service_point.id"), index=True)
+    instrument: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    invitations: Mapped[list[Invitation]] = relationship(back_populates="batch")
+
+
+class Invitation(Base):
+    """One receipt token; only its SHA-256 is stored, so the database cannot print it again."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("invitation_batch.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    batch: Mapped[InvitationBatch] = relationship(back_populates="invitations")
+
+
+class ResponseTally(Base):
+    """Responses per questionnaire version × service point × month × channel (maintained on insert)."""
+
+    __tablename__ = "response_tally"
+
+    questionnaire_version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_version.id"), primary_key=True)
+    service_point_id: Mapped[int] = mapped_column(ForeignKey("service_point.id"), primary_key=True)
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AnswerTally(Base):
+    """Answers per … × item × value (maintained in the same transaction as the response insert)."""
+
+    __tablename__ = "answer_tally"
+
+    questionnaire_version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_version.id"), primary_key=True)
+    service_point_id: Mapped[int] = mapped_column(ForeignKey("service_point.id"), primary_key=True)
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
+    value: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,198 @@
+"""Storing one citizen's response: validated whole, stored once, counted in the same transaction.
+
+Every channel (kiosk form, phone form, JSON API / offline sync, paper import, demo) comes through
+`store_response`, so the rules hold everywhere: unknown service point or item → rejected whole; a client
+id seen before → the earlier response is returned and nothing is written (idempotent resubmission).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from questionnaires.loader import validate_answers
+from survey.database import utcnow
+from survey.i18n import LOCAL_TZ
+from survey.instruments.models import QuestionnaireVersion
+from survey.instruments.service import questionnaire_for
+from survey.org.models import ServicePoint
+from survey.respond.models import CHANNELS, Answer, AnswerTally, Comment, Response, ResponseTally
+
+AnswerValue = int | list[int] | str | None
+
+# A kiosk may have queued answers offline for a while; older or future timestamps are not trusted.
+MAX_QUEUE_AGE = timedelta(days=31)
+MAX_CLOCK_SKEW = timedelta(minutes=10)
+
+
+class SubmissionError(Exception):
+    """The submission is rejected whole; `errors` maps a field (item code or `_`) to a message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass
+class Submission:
+    service_point_id: int
+    questionnaire_version_id: int
+    answers: dict[str, AnswerValue]
+    channel: str
+    language: str = "vi"
+    client_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    submitted_at: datetime | None = None
+    kiosk_id: int | None = None
+    invitation_id: int | None = None
+
+
+def local_period(moment: datetime) -> date:
+    """First day of the month of `moment` in Asia/Ho_Chi_Minh (dashboards' periods are local)."""
+    local = moment.astimezone(LOCAL_TZ)
+    return date(local.year, local.month, 1)
+
+
+def normalise_client_id(raw: str) -> str:
+    try:
+        return str(uuid.UUID(str(raw)))
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise SubmissionError({"client_id": "client_id must be a UUID"}) from exc
+
+
+def existing_response(session: Session, client_id: str) -> Response | None:
+    return session.scalar(select(Response).where(Response.client_id == client_id))
+
+
+def _msg(lang: str, vi: str, en: str) -> str:
+    return en if lang == "en" else vi
+
+
+def _check(session: Session, sub: Submission, now: datetime) -> tuple[ServicePoint, QuestionnaireVersion]:
+    lang = sub.language if sub.language in ("vi", "en") else "vi"
+    errors: dict[str, str] = {}
+    if sub.channel not in CHANNELS:
+        errors["channel"] = _msg(lang, "Kênh không hợp lệ.", "Unknown channel.")
+    sp = session.get(ServicePoint, sub.service_point_id)
+    if sp is None or not sp.active:
+        errors["service_point"] = _msg(lang, "Điểm tiếp nhận không tồn tại.", "Unknown service point.")
+    qv = session.get(QuestionnaireVersion, sub.questionnaire_version_id)
+    if qv is None or qv.status != "published":
+        errors["questionnaire"] = _msg(lang, "Phiếu khảo sát không tồn tại.", "Unknown questionnaire.")
+    if sub.submitted_at is not None:
+        if sub.submitted_at.tzinfo is None:
+            errors["submitted_at"] = _msg(lang, "Thời điểm thiếu múi giờ.", "Timestamp lacks a time zone.")
+        elif sub.channel != "paper" and not (now - MAX_QUEUE_AGE <= sub.submitted_at <= now + MAX_CLOCK_SKEW):
+            errors["submitted_at"] = _msg(lang, "Thời điểm gửi không hợp lệ.", "Implausible submission time.")
+    if errors:
+        raise SubmissionError(errors)
+    assert sp is not None and qv is not None
+    q, _ = questionnaire_for(session, qv.id)
+    item_errors = validate_answers(q, sub.answers, lang)
+    if item_errors:
+        raise SubmissionError(item_errors)
+    return sp, qv
+
+
+def store_response(session: Session, sub: Submission, *, commit: bool = True) -> tuple[Response, bool]:
+    """Validate and store; returns (response, created).  Raises SubmissionError and writes nothing."""
+    sub.client_id = normalise_client_id(sub.client_id)
+    earlier = existing_response(session, sub.client_id)
+    if earlier is not None:
+        return earlier, False
+    now = utcnow()
+    sp, qv = _check(session, sub, now)
+    q, item_ids = questionnaire_for(session, qv.id)
+    submitted_at = sub.submitted_at or now
+    response = Response(
+        client_id=sub.client_id, questionnaire_version_id=qv.id, agency_id=sp.agency_id,
+        service_point_id=sp.id, kiosk_id=sub.kiosk_id, invitation_id=sub.invitation_id,
+        channel=sub.channel, language=sub.language if sub.language in ("vi", "en") else "vi",
+        submitted_at=submitted_at, received_at=now, period=local_period(submitted_at),
+    )
+    values, comment = answer_rows(q, sub.answers)
+    try:
+        with session.begin_nested():
+            session.add(response)
+            session.flush()
+            session.add_all(Answer(response_id=response.id, item_id=item_ids[code], value=v) for code, v in values)
+            if comment is not None:
+                session.add(Comment(response_id=response.id, item_code=comment[0], text=comment[1]))
+            increment_tallies(session, response, Counter((item_ids[code], v) for code, v in values))
+    except IntegrityError:
+        # Another worker stored the same client id between our check and insert: that one wins.
+        # (The savepoint is rolled back; the caller's transaction stays usable.)
+        earlier = existing_response(session, sub.client_id)
+        if earlier is None:
+            raise
+        return earlier, False
+    if commit:
+        session.commit()
+    return response, True
+
+
+def answer_rows(q: Any, answers: dict[str, AnswerValue]) -> tuple[list[tuple[str, int]], tuple[str, str] | None]:
+    """(item code, value) rows to store, and the comment (item code, text) if any; texts never scored."""
+    rows: list[tuple[str, int]] = []
+    comment: tuple[str, str] | None = None
+    for code, value in answers.items():
+        if value is None or value == "" or value == []:
+            continue
+        item = q.item(code)
+        if item.type == "text":
+            text_value = str(value).strip()
+            if text_value:
+                comment = (code, text_value)
+        elif isinstance(value, list):
+            rows.extend((code, int(v)) for v in sorted(set(value)))
+        else:
+            rows.append((code, int(value)))
+    return rows, comment
+
+
+def _upsert_add(session: Session, table: Any, keys: dict[str, Any], count: int) -> None:
+    """INSERT … ON CONFLICT DO UPDATE count = count + n, in the dialect at hand (atomic under concurrency)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dinsert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dinsert
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database {dialect}")
+    stmt = dinsert(table).values(**keys, count=count)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={"count": table.c.count + count})
+    session.execute(stmt)
+
+
+def increment_tallies(session: Session, response: Response, counts: Counter[tuple[int, int]]) -> None:
+    base = {"questionnaire_version_id": response.questionnaire_version_id,
+            "service_point_id": response.service_point_id, "period": response.period,
+            "channel": response.channel}
+    _upsert_add(session, ResponseTally.__table__, base, 1)
+    for (item_id, value), n in sorted(counts.items()):
+        _upsert_add(session, AnswerTally.__table__, {**base, "item_id": item_id, "value": value}, n)
+
+
+def rebuild_tallies(session: Session) -> None:
+    """Recompute both count tables from the stored answers (after bulk loads, or to repair)."""
+    session.execute(AnswerTally.__table__.delete())
+    session.execute(ResponseTally.__table__.delete())
+    session.execute(insert(ResponseTally.__table__).from_select(
+        ["questionnaire_version_id", "service_point_id", "period", "channel", "count"],
+        select(Response.questionnaire_version_id, Response.service_point_id, Response.period, Response.channel,
+               func.count()).group_by(Response.questionnaire_version_id, Response.service_point_id,
+                                      Response.period, Response.channel)))
+    session.execute(insert(AnswerTally.__table__).from_select(
+        ["questionnaire_version_id", "service_point_id", "period", "channel", "item_id", "value", "count"],
+        select(Response.questionnaire_version_id, Response.service_point_id, Response.period, Response.channel,
+               Answer.item_id, Answer.value, func.count())
+        .join(Answer, Answer.response_id == Response.id)
+        .group_by(Response.questionnaire_version_id, Response.service_point_id, Response.period,
+                  Response.channel, Answer.item_id, Answer.value)))
+

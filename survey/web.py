@@ -1,0 +1,82 @@
+"""Public pages shared by everyone: the landing page, the language switch, error pages, security headers."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from survey.extensions import db
+from survey.i18n import LANGUAGES, current_lang
+from survey.instruments.models import QuestionnaireVersion
+from survey.org.models import Unit
+
+bp = Blueprint("web", __name__)
+
+
+@bp.route("/")
+def home() -> str:
+    roots = db.session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.code)).all()
+    questionnaires = db.session.scalars(
+        select(QuestionnaireVersion)
+        .where(QuestionnaireVersion.status == "published")
+        .order_by(QuestionnaireVersion.instrument, QuestionnaireVersion.version)
+    ).all()
+    return render_template("home.html", roots=roots, questionnaires=questionnaires)
+
+
+@bp.route("/lang/<code>", methods=["GET", "POST"])
+def set_language(code: str) -> Response:
+    """Explicit language choice, remembered in the session and a cookie (no account needed)."""
+    target = request.args.get("next") or request.referrer or url_for("web.home")
+    if not target.startswith("/") or target.startswith("//"):
+        # referrers are absolute: keep only our own path
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(target)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    resp = redirect(target)
+    if code in LANGUAGES:
+        session["lang"] = code
+        resp.set_cookie("hl_lang", code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return resp
+
+
+@bp.route("/healthz")
+def healthz() -> dict[str, str]:
+    db.session.execute(select(1))
+    return {"status": "ok"}
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def _security_headers(resp: Response) -> Response:
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        )
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
+        if request.path.startswith("/api/"):
+            return exc  # JSON APIs render their own errors
+        messages = {
+            400: _("The request could not be understood."),
+            403: _("You do not have access to this page."),
+            404: _("This page does not exist."),
+            405: _("This action is not allowed here."),
+            413: _("The uploaded file is too large."),
+            429: _("Too many requests. Please wait a moment and try again."),
+        }
+        code = exc.code or 500
+        message = messages.get(code, _("Something went wrong. Please try again."))
+        return render_template("error.html", code=code, message=message), code
+
+    app.jinja_env.globals["current_lang"] = current_lang

@@ -1,0 +1,41 @@
+"""The Vietnamese catalogue is complete and the template is fresh: a new string without translation fails."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import i18n  # noqa: E402
+
+
+def _ids(path: Path) -> set[str]:
+    with path.open("rb") as fh:
+        return {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(fh) if m.id}
+
+
+def test_messages_pot_is_fresh(tmp_path):
+    fresh = tmp_path / "fresh.pot"
+    i18n.extract(fresh)
+    assert _ids(fresh) == _ids(i18n.POT), "messages.pot is stale: run python tools/i18n.py refresh"
+
+
+def test_every_message_has_a_vietnamese_translation():
+    assert i18n.untranslated() == [], "untranslated: run python tools/i18n.py untranslated"
+
+
+def test_catalogues_cover_the_template():
+    for locale in i18n.LOCALES:
+        assert _ids(i18n.po_path(locale)) == _ids(i18n.POT), f"{locale} catalogue not updated from messages.pot"
+
+
+def test_compiled_catalogue_matches_the_po_file():
+    with i18n.po_path("vi").open("rb") as fh:
+        po = {m.id: m.string for m in read_po(fh) if m.id}
+    with i18n.po_path("vi").with_suffix(".mo").open("rb") as fh:
+        mo = {m.id: m.string for m in read_mo(fh) if m.id}
+    assert mo == po, "messages.mo is out of date: run python tools/i18n.py refresh"
