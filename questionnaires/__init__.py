@@ -1,0 +1,50 @@
+"""HaiLong survey instruments as versioned data: schema, validation, loading and index compilation.
+
+Pure Python (no Flask, no pandas), used by `survey` (storing versions, validating submissions) and by
+`analysis` (through `Questionnaire.index_spec()`).
+"""
+
+from .index_spec import IndexSpec, ItemSpec, Measure, RatioKey
+from .loader import load_dict, load_file, load_shipped, shipped
+from .model import (
+    Element,
+    Item,
+    Level,
+    Option,
+    Questionnaire,
+    Scale,
+    Section,
+    Text,
+    checksum,
+    compile_index,
+    text,
+    validate_answers,
+)
+from .validate import Issue, QuestionnaireError, validate_dict, validate_file
+
+__all__ = [
+    "Element",
+    "IndexSpec",
+    "Issue",
+    "Item",
+    "ItemSpec",
+    "Level",
+    "Measure",
+    "Option",
+    "Questionnaire",
+    "QuestionnaireError",
+    "RatioKey",
+    "Scale",
+    "Section",
+    "Text",
+    "checksum",
+    "compile_index",
+    "load_dict",
+    "load_file",
+    "load_shipped",
+    "shipped",
+    "text",
+    "validate_answers",
+    "validate_dict",
+    "validate_file",
+]

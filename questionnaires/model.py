@@ -1,0 +1,592 @@
+"""A loaded questionnaire as typed, immutable objects, plus what the web app and analysis need from it.
+
+Built only from a definition that passed `validate.validate_dict`; the raw dict is kept as `definition`
+so the web app can store exactly what was loaded and `checksum()` can tell whether a version changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from .index_spec import IndexSpec, ItemSpec, Measure, RatioKey
+from .validate import DEFAULT_PAPI_TOTAL, OVERALL_CODE
+
+Lang = Literal["vi", "en"]
+ItemType = Literal["scale", "choice", "text"]
+Answer = int | list[int] | str | None
+
+
+@dataclass(frozen=True)
+class Text:
+    """A user-visible text in Vietnamese and English (other languages kept in `extra`)."""
+
+    vi: str
+    en: str
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def get(self, lang: str) -> str:
+        """The text in `lang`; Vietnamese when that language is missing (vi is the default locale)."""
+        if lang == "en":
+            return self.en
+        if lang == "vi":
+            return self.vi
+        return dict(self.extra).get(lang, self.vi)
+
+    @classmethod
+    def of(cls, d: Mapping[str, str] | None) -> Text | None:
+        if d is None:
+            return None
+        extra = tuple(sorted((k, v) for k, v in d.items() if k not in ("vi", "en")))
+        return cls(vi=d["vi"], en=d["en"], extra=extra)
+
+
+@dataclass(frozen=True)
+class Level:
+    value: int
+    label: Text
+    face: str | None = None
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Ordered levels (worst → best, values 1..K) and which of them count as satisfied."""
+
+    code: str
+    levels: tuple[Level, ...]
+    satisfied: frozenset[int]
+    no_opinion: Text | None = None
+    title: Text | None = None
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        return tuple(lv.value for lv in self.levels)
+
+    @property
+    def min(self) -> int:
+        return min(self.values)
+
+    @property
+    def max(self) -> int:
+        return max(self.values)
+
+    def level(self, value: int) -> Level:
+        for lv in self.levels:
+            if lv.value == value:
+                return lv
+        raise KeyError(value)
+
+
+@dataclass(frozen=True)
+class Option:
+    value: int
+    label: Text
+
+
+@dataclass(frozen=True)
+class Item:
+    """One question.  `scale` is the resolved Scale object for scale items."""
+
+    code: str
+    type: ItemType
+    text: Text
+    section: str
+    required: bool = False
+    reconstructed: bool = False
+    help: Text | None = None
+    scale: Scale | None = None
+    options: tuple[Option, ...] = ()
+    multiple: bool = False
+    max_choices: int | None = None
+    max_length: int | None = None
+
+    @property
+    def is_scored(self) -> bool:
+        """Scale items and single-choice items: they have one numeric value (exported as one column)."""
+        return self.type == "scale" or (self.type == "choice" and not self.multiple)
+
+    @property
+    def offers_no_opinion(self) -> bool:
+        return self.scale is not None and self.scale.no_opinion is not None
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        """Valid stored values (levels or options), excluding 0 = no opinion."""
+        if self.scale is not None:
+            return self.scale.values
+        return tuple(o.value for o in self.options)
+
+
+@dataclass(frozen=True)
+class Section:
+    code: str
+    title: Text
+    items: tuple[Item, ...]
+    description: Text | None = None
+
+
+@dataclass(frozen=True)
+class Element:
+    code: str
+    title: Text
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    method: str
+    elements: tuple[Element, ...]
+    combine: Literal["mean", "weighted"]
+    weights: tuple[tuple[str, float], ...] = ()
+    n_min: int = 30
+
+
+@dataclass(frozen=True)
+class PapiIndicator:
+    item: str
+    score: Literal["satisfied", "mean"]
+
+
+@dataclass(frozen=True)
+class PapiSubdimension:
+    code: str
+    title: Text
+    indicators: tuple[PapiIndicator, ...]
+
+
+@dataclass(frozen=True)
+class PapiDimension:
+    code: str
+    title: Text
+    subdimensions: tuple[PapiSubdimension, ...]
+
+
+@dataclass(frozen=True)
+class Papi:
+    rescaling: str
+    dimensions: tuple[PapiDimension, ...]
+    total_code: str = DEFAULT_PAPI_TOTAL
+
+
+@dataclass(frozen=True)
+class Kiosk:
+    one_question_per_screen: bool = False
+    items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    """One version of one instrument."""
+
+    id: str
+    version: int
+    title: Text
+    description: Text
+    basis: str
+    scales: Mapping[str, Scale] = field(compare=False, hash=False)
+    sections: tuple[Section, ...]
+    index: IndexDefinition
+    notes: Text | None = None
+    papi: Papi | None = None
+    kiosk: Kiosk | None = None
+    canonical: str = field(default="{}", compare=False, repr=False)  # canonical JSON of the definition
+
+    # ---- items
+
+    def items(self) -> tuple[Item, ...]:
+        """All items in display order."""
+        return tuple(it for s in self.sections for it in s.items)
+
+    def item(self, code: str) -> Item:
+        for it in self.items():
+            if it.code == code:
+                return it
+        raise KeyError(code)
+
+    def scored_items(self) -> tuple[Item, ...]:
+        """Items with one numeric answer (scale and single choice), in display order: the export columns."""
+        return tuple(it for it in self.items() if it.is_scored)
+
+    def kiosk_items(self) -> tuple[Item, ...]:
+        """Items a kiosk shows, in kiosk order (all items when the file does not restrict them)."""
+        if self.kiosk is None or not self.kiosk.items:
+            return self.items()
+        return tuple(self.item(c) for c in self.kiosk.items)
+
+    @property
+    def one_question_per_screen(self) -> bool:
+        return bool(self.kiosk and self.kiosk.one_question_per_screen)
+
+    @staticmethod
+    def text(obj: Any, lang: str) -> str:
+        """Text of `obj` in `lang`: a Text, or an object with `.text`, `.label` or `.title` (item, level, …)."""
+        return text(obj, lang)
+
+    # ---- identity
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        """The raw definition as loaded (a fresh copy each time, so callers cannot alter this object)."""
+        return json.loads(self.canonical)
+
+    def checksum(self) -> str:
+        """sha256 of the canonical JSON definition: equal for equal content whatever the key order."""
+        return hashlib.sha256(self.canonical.encode("utf-8")).hexdigest()
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}-v{self.version}"
+
+    # ---- index
+
+    def index_spec(self) -> IndexSpec:
+        """Compile the index (and PAPI) definition into affine measures over ratios (docs/contracts.md §2)."""
+        return compile_index(self)
+
+
+def text(obj: Any, lang: str) -> str:
+    """Text of `obj` in `lang` (see Questionnaire.text)."""
+    if isinstance(obj, Text):
+        return obj.get(lang)
+    for attr in ("text", "label", "title"):
+        t = getattr(obj, attr, None)
+        if isinstance(t, Text):
+            return t.get(lang)
+    if isinstance(obj, Mapping) and "vi" in obj:
+        return str(obj.get(lang, obj["vi"]))
+    raise TypeError(f"no text on {type(obj).__name__}")
+
+
+def canonical_json(definition: Mapping[str, Any]) -> str:
+    """Sorted keys, no whitespace, non-ASCII kept: the same text for the same content."""
+    return json.dumps(definition, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def checksum(definition: Mapping[str, Any]) -> str:
+    """sha256 hex digest of the canonical JSON (UTF-8) of a definition dict."""
+    return hashlib.sha256(canonical_json(definition).encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------- building from a validated dict
+
+
+def build(d: Mapping[str, Any]) -> Questionnaire:
+    """Questionnaire from a definition that passed validation (no checks here)."""
+    scales = {
+        code: Scale(
+            code=code,
+            levels=tuple(Level(lv["value"], Text.of(lv["label"]), lv.get("face")) for lv in s["levels"]),
+            satisfied=frozenset(s["satisfied"]),
+            no_opinion=Text.of(s.get("no_opinion")),
+            title=Text.of(s.get("title")),
+        )
+        for code, s in d["scales"].items()
+    }
+    sections = tuple(
+        Section(
+            code=s["code"],
+            title=Text.of(s["title"]),
+            description=Text.of(s.get("description")),
+            items=tuple(_item(it, s["code"], scales) for it in s["items"]),
+        )
+        for s in d["sections"]
+    )
+    ix = d["index"]
+    index = IndexDefinition(
+        method=ix["method"],
+        elements=tuple(Element(e["code"], Text.of(e["title"]), tuple(e["items"])) for e in ix["elements"]),
+        combine=ix["overall"]["combine"],
+        weights=tuple((k, float(v)) for k, v in ix["overall"].get("weights", {}).items()),
+        n_min=ix.get("n_min", 30),
+    )
+    papi = None
+    if "papi" in d:
+        p = d["papi"]
+        papi = Papi(
+            rescaling=p["rescaling"],
+            total_code=p.get("total_code", DEFAULT_PAPI_TOTAL),
+            dimensions=tuple(
+                PapiDimension(
+                    dim["code"],
+                    Text.of(dim["title"]),
+                    tuple(
+                        PapiSubdimension(
+                            sub["code"],
+                            Text.of(sub["title"]),
+                            tuple(PapiIndicator(i["item"], i["score"]) for i in sub["indicators"]),
+                        )
+                        for sub in dim["subdimensions"]
+                    ),
+                )
+                for dim in p["dimensions"]
+            ),
+        )
+    kiosk = None
+    if "kiosk" in d:
+        kiosk = Kiosk(bool(d["kiosk"].get("one_question_per_screen", False)), tuple(d["kiosk"].get("items", ())))
+    return Questionnaire(
+        id=d["id"],
+        version=d["version"],
+        title=Text.of(d["title"]),
+        description=Text.of(d["description"]),
+        basis=d["basis"],
+        notes=Text.of(d.get("notes")),
+        scales=MappingProxyType(scales),
+        sections=sections,
+        index=index,
+        papi=papi,
+        kiosk=kiosk,
+        canonical=canonical_json(d),
+    )
+
+
+def _item(it: Mapping[str, Any], section: str, scales: Mapping[str, Scale]) -> Item:
+    return Item(
+        code=it["code"],
+        type=it["type"],
+        text=Text.of(it["text"]),
+        section=section,
+        required=bool(it.get("required", False)),
+        reconstructed=bool(it.get("reconstructed", False)),
+        help=Text.of(it.get("help")),
+        scale=scales[it["scale"]] if it["type"] == "scale" else None,
+        options=tuple(Option(o["value"], Text.of(o["label"])) for o in it.get("options", ())),
+        multiple=bool(it.get("multiple", False)),
+        max_choices=it.get("max_choices"),
+        max_length=it.get("max_length"),
+    )
+
+
+# ---------------------------------------------------------------- index compilation
+
+Terms = dict[RatioKey, float]
+_OVERALL_TITLE = Text("Chỉ số hài lòng chung", "Overall satisfaction index")
+_PAPI_TOTAL_TITLE = Text("Tổng điểm các chỉ số nội dung", "Total of the dimensions")
+
+
+def _scaled(terms: Terms, c: float) -> Terms:
+    return {k: v * c for k, v in terms.items()}
+
+
+def _add(acc: Terms, terms: Terms) -> Terms:
+    for k, v in terms.items():
+        acc[k] = acc.get(k, 0.0) + v
+    return acc
+
+
+def _measure(code: str, kind: str, terms: Terms, const: float, title: Text | None) -> Measure:
+    return Measure(
+        code=code,
+        kind=kind,  # type: ignore[arg-type]
+        terms=tuple((k, v) for k, v in terms.items() if v != 0.0),
+        const=const,
+        title_vi=title.vi if title else "",
+        title_en=title.en if title else "",
+    )
+
+
+def compile_index(q: Questionnaire) -> IndexSpec:
+    """Items → `item`/`item_mean` measures; elements; overall; PAPI sub-dimensions, dimensions, total."""
+    items: dict[str, ItemSpec] = {}
+    measures: list[Measure] = []
+    for it in q.scored_items():
+        sat = it.scale.satisfied if it.scale else frozenset()
+        items[it.code] = ItemSpec(it.code, it.values, sat, it.text.vi, it.text.en)
+        if it.type == "scale":
+            measures.append(_measure(it.code, "item", {RatioKey(it.code, "sat"): 1.0}, 0.0, it.text))
+            measures.append(_measure(f"{it.code}:mean", "item_mean", {RatioKey(it.code, "mean"): 1.0}, 0.0, it.text))
+
+    element_terms: dict[str, Terms] = {}
+    for el in q.index.elements:
+        t: Terms = {}
+        for code in el.items:
+            _add(t, {RatioKey(code, "sat"): 1.0 / len(el.items)})
+        element_terms[el.code] = t
+        measures.append(_measure(el.code, "element", t, 0.0, el.title))
+
+    if q.index.combine == "weighted":
+        weights = dict(q.index.weights)
+    else:
+        weights = {el.code: 1.0 / len(q.index.elements) for el in q.index.elements}
+    overall: Terms = {}
+    for code, w in weights.items():
+        _add(overall, _scaled(element_terms[code], w))
+    measures.append(_measure(OVERALL_CODE, "overall", overall, 0.0, _OVERALL_TITLE))
+
+    if q.papi is not None:
+        measures += _compile_papi(q)
+
+    meta = {"method": q.index.method, "combine": q.index.combine, "checksum": q.checksum()}
+    if q.papi is not None:
+        meta["papi_rescaling"] = q.papi.rescaling
+    return IndexSpec(q.id, q.version, items, tuple(measures), n_min=q.index.n_min, meta=meta)
+
+
+def _indicator(q: Questionnaire, ind: PapiIndicator) -> tuple[Terms, float]:
+    """An indicator in [0, 1] as (terms, const)."""
+    if ind.score == "satisfied":
+        return {RatioKey(ind.item, "sat"): 1.0}, 0.0
+    sc = q.item(ind.item).scale
+    assert sc is not None
+    span = sc.max - sc.min
+    return {RatioKey(ind.item, "mean"): 1.0 / span}, -sc.min / span
+
+
+def _compile_papi(q: Questionnaire) -> list[Measure]:
+    assert q.papi is not None
+    out: list[Measure] = []
+    total: Terms = {}
+    total_const = 0.0
+    dims: list[Measure] = []
+    for dim in q.papi.dimensions:
+        k = len(dim.subdimensions)
+        d_terms: Terms = {}
+        d_const = 0.0
+        for sub in dim.subdimensions:
+            n = len(sub.indicators)
+            s_terms: Terms = {}
+            s_const = 1.0 / k
+            for ind in sub.indicators:
+                t, c = _indicator(q, ind)
+                _add(s_terms, _scaled(t, 9.0 / (k * n)))
+                s_const += 9.0 / (k * n) * c
+            out.append(_measure(sub.code, "papi_subdimension", s_terms, s_const, sub.title))
+            _add(d_terms, s_terms)
+            d_const += s_const
+        dims.append(_measure(dim.code, "papi_dimension", d_terms, d_const, dim.title))
+        _add(total, d_terms)
+        total_const += d_const
+    out += dims
+    out.append(_measure(q.papi.total_code, "papi_total", total, total_const, _PAPI_TOTAL_TITLE))
+    return out
+
+
+# ---------------------------------------------------------------- validating a submission
+
+_MESSAGES: dict[str, dict[str, str]] = {
+    "unknown": {
+        "vi": "Câu hỏi này không có trong phiếu khảo sát.",
+        "en": "This question is not part of this questionnaire.",
+    },
+    "required_scale": {"vi": "Vui lòng chọn một mức đánh giá.", "en": "Please choose a rating."},
+    "required_choice": {"vi": "Vui lòng chọn một phương án.", "en": "Please choose an option."},
+    "required_text": {"vi": "Vui lòng nhập câu trả lời.", "en": "Please enter an answer."},
+    "bad_level": {
+        "vi": "Mức đánh giá không hợp lệ; vui lòng chọn một trong các mức đã cho.",
+        "en": "This rating is not valid; please choose one of the given levels.",
+    },
+    "no_opinion": {
+        "vi": "Câu hỏi này không có lựa chọn “Không ý kiến”; vui lòng chọn một mức đánh giá.",
+        "en": "This question has no “No opinion” answer; please choose a rating.",
+    },
+    "bad_option": {
+        "vi": "Phương án không hợp lệ; vui lòng chọn trong các phương án đã cho.",
+        "en": "This option is not valid; please choose from the given options.",
+    },
+    "one_option": {"vi": "Vui lòng chỉ chọn một phương án.", "en": "Please choose only one option."},
+    "duplicate": {"vi": "Mỗi phương án chỉ được chọn một lần.", "en": "Each option can be chosen only once."},
+    "too_many": {
+        "vi": "Vui lòng chọn tối đa {n} phương án.",
+        "en": "Please choose at most {n} options.",
+    },
+    "not_text": {"vi": "Câu trả lời phải là văn bản.", "en": "The answer must be text."},
+    "too_long": {
+        "vi": "Nội dung quá dài: tối đa {n} ký tự (hiện có {m}).",
+        "en": "The text is too long: at most {n} characters (now {m}).",
+    },
+}
+
+
+def _msg(key: str, lang: str, **kw: Any) -> str:
+    m = _MESSAGES[key]
+    return m.get(lang, m["vi"]).format(**kw)
+
+
+def _as_int(v: Any) -> int | None:
+    """An integer answer: int (not bool) or a string of digits (as posted by an HTML form)."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str) and v.strip().isdigit():
+        return int(v.strip())
+    return None
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, list | tuple) and not v)
+
+
+def validate_answers(q: Questionnaire, answers: Mapping[str, Answer], lang: str = "vi") -> dict[str, str]:
+    """Item code → human error message in `lang` (vi/en); empty when the answer set can be stored.
+
+    Stored values: level/option value ≥ 1, 0 = "no opinion" (only where the scale offers it); None, "" or []
+    means unanswered, which is an error only for required items.  Integer answers may be digit strings.
+    """
+    errors: dict[str, str] = {}
+    by_code = {it.code: it for it in q.items()}
+    for code in answers:
+        if code not in by_code:
+            errors[code] = _msg("unknown", lang)
+    for code, it in by_code.items():
+        v = answers.get(code)
+        if _blank(v):
+            if it.required:
+                errors[code] = _msg(f"required_{it.type}", lang)
+            continue
+        err = _check_answer(it, v, lang)
+        if err:
+            errors[code] = err
+    return errors
+
+
+def _check_answer(it: Item, v: Any, lang: str) -> str | None:
+    if it.type == "text":
+        if not isinstance(v, str):
+            return _msg("not_text", lang)
+        if it.max_length is not None and len(v) > it.max_length:
+            return _msg("too_long", lang, n=it.max_length, m=len(v))
+        return None
+    if it.type == "scale":
+        n = _as_int(v)
+        if n == 0:
+            return None if it.offers_no_opinion else _msg("no_opinion", lang)
+        return None if n is not None and n in it.values else _msg("bad_level", lang)
+    # choice
+    if not it.multiple:
+        if isinstance(v, list | tuple):
+            if len(v) != 1:
+                return _msg("one_option", lang)
+            v = v[0]
+        n = _as_int(v)
+        return None if n is not None and n in it.values else _msg("bad_option", lang)
+    chosen = list(v) if isinstance(v, list | tuple) else [v]
+    nums = [_as_int(x) for x in chosen]
+    if any(n is None or n not in it.values for n in nums):
+        return _msg("bad_option", lang)
+    if len(set(nums)) != len(nums):
+        return _msg("duplicate", lang)
+    if it.max_choices is not None and len(nums) > it.max_choices:
+        return _msg("too_many", lang, n=it.max_choices)
+    return None
+
+
+def iter_texts(q: Questionnaire) -> Iterable[tuple[str, Text]]:
+    """(where, Text) for every user-visible text, e.g. to check a translation or render a preview."""
+    yield "title", q.title
+    yield "description", q.description
+    for sc in q.scales.values():
+        for lv in sc.levels:
+            yield f"scales.{sc.code}.{lv.value}", lv.label
+        if sc.no_opinion:
+            yield f"scales.{sc.code}.no_opinion", sc.no_opinion
+    for s in q.sections:
+        yield f"sections.{s.code}", s.title
+        for it in s.items:
+            yield f"items.{it.code}", it.text
+            for o in it.options:
+                yield f"items.{it.code}#{o.value}", o.label
