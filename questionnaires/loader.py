@@ -6,16 +6,21 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .model import Questionnaire, build
+from .model import Questionnaire, build, validate_answers
 from .validate import Issue, QuestionnaireError, read_file, validate_dict
+
+__all__ = ["QuestionnaireError", "load_dict", "load_file", "load_shipped", "shipped", "validate_answers"]
 
 INSTRUMENTS_DIR = Path(__file__).parent / "instruments"
 _NAME = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)-v(?P<version>[1-9][0-9]*)\.json$")
 
 
-def load_dict(data: Any, file: str = "<questionnaire>") -> Questionnaire:
-    """Questionnaire from a parsed definition; raises QuestionnaireError listing every problem."""
-    issues = validate_dict(data, file)
+def load_dict(data: Any, source: str = "<questionnaire>") -> Questionnaire:
+    """Questionnaire from a parsed definition; raises QuestionnaireError listing every problem.
+
+    `source` names the origin in issues (a file name, or e.g. `db:sipas-2017 v1`).
+    """
+    issues = validate_dict(data, source)
     if issues:
         raise QuestionnaireError(issues)
     return build(data)

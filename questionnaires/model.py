@@ -37,6 +37,12 @@ class Text:
             return self.vi
         return dict(self.extra).get(lang, self.vi)
 
+    def __getitem__(self, lang: str) -> str:
+        """`text["vi"]`, as on the raw definition; KeyError for a language the text lacks."""
+        if lang in ("vi", "en"):
+            return self.get(lang)
+        return dict(self.extra)[lang]
+
     @classmethod
     def of(cls, d: Mapping[str, str] | None) -> Text | None:
         if d is None:
