@@ -1,0 +1,206 @@
+"""`python -m analysis …`: the argparse skeleton, the shared design options and the `indices` command.
+
+Other subcommands plug in without editing `main`: a module listed in SUBCOMMAND_MODULES that defines
+`register_cli(subparsers)` adds its parser(s) there, each with `set_defaults(func=run)` where
+`run(args) -> int` returns the exit status.  They can reuse `add_design_arguments` and
+`load_inputs`.  User errors (bad column, value, questionnaire) print ONE line on stderr and exit 2;
+output files are written atomically, so an error never leaves a partial file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.data import DataError, DesignColumns, read_totals
+from analysis.estimate import estimate
+from analysis.result import CI_METHODS, blank_suppressed, result_table
+from analysis.totals import ClusterTotals
+from questionnaires.index_spec import IndexSpec
+
+#: modules that may register more subcommands (compare, ranks, sample-size); absent ones are skipped
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "analysis.cli_extras",
+    "analysis.compare",
+    "analysis.comparisons",
+    "analysis.ranks",
+    "analysis.planning",
+)
+
+
+class UsageError(Exception):
+    """A user error reported as one line and exit status 2."""
+
+
+# --------------------------------------------------------------------------- shared options
+def add_design_arguments(parser: argparse.ArgumentParser) -> None:
+    """FILE, --questionnaire, --by, --weights, --strata, --cluster: how to read and design the data."""
+    parser.add_argument("file", metavar="FILE", help="exchange file (.csv or .parquet), docs/contracts.md §3")
+    parser.add_argument("--questionnaire", required=True, metavar="ID_OR_FILE",
+                        help="shipped questionnaire id (sipas-2017, or ID@VERSION) or a JSON file")  # fmt: skip
+    parser.add_argument("--by", action="append", default=[], metavar="COLUMN",
+                        help="domain column (agency, district, service_point, channel, month, quarter, year…);"
+                        " repeat to cross-classify")  # fmt: skip
+    parser.add_argument("--weights", metavar="COL", help="weight column (default: unweighted)")
+    parser.add_argument("--strata", metavar="COL", help="stratum column (default: one stratum)")
+    parser.add_argument("--cluster", metavar="COL",
+                        help="cluster column, e.g. service_point (default: each respondent is a cluster)")  # fmt: skip
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("csv", "json"), default="csv")
+    parser.add_argument("--output", metavar="FILE", help="write here instead of standard output")
+
+
+def load_spec(ref: str) -> IndexSpec:
+    """IndexSpec from a questionnaire file path or a shipped id (`id` or `id@version`)."""
+    from questionnaires import loader
+
+    try:
+        if ref.endswith(".json") or os.sep in ref or Path(ref).is_file():
+            return loader.load_file(ref).index_spec()
+        qid, _, version = ref.partition("@")
+        return loader.load_shipped(qid, int(version) if version else None).index_spec()
+    except (KeyError, ValueError, OSError) as exc:
+        raise UsageError(f"questionnaire {ref!r}: {exc}") from exc
+
+
+def load_inputs(args: argparse.Namespace) -> tuple[IndexSpec, ClusterTotals]:
+    """Questionnaire index definition and streamed, validated cluster totals for the parsed options."""
+    spec = load_spec(args.questionnaire)
+    design = DesignColumns(
+        by=tuple(dict.fromkeys(args.by)), weights=args.weights, strata=args.strata, cluster=args.cluster
+    )
+    if not Path(args.file).is_file():
+        raise UsageError(f"file {args.file!r} not found")
+    return spec, read_totals(args.file, spec, design)
+
+
+def write_table(table: pd.DataFrame, fmt: str, output: str | None) -> None:
+    """CSV or JSON records to stdout or atomically to `output` (temp file + rename)."""
+    text = (
+        table.to_json(orient="records", force_ascii=False, indent=1)
+        if fmt == "json"
+        else table.to_csv(index=False, lineterminator="\n")
+    )
+    if not output:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    out = Path(output)
+    fd, tmp = tempfile.mkstemp(dir=out.parent or ".", prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- indices
+def indices_table(
+    spec: IndexSpec,
+    totals: ClusterTotals,
+    by: Sequence[str],
+    ci: str = "wilson",
+    *,
+    n_min: int | None = None,
+    level: float = 0.95,
+    max_halfwidth: float = 0.10,
+    replicates: int = 1000,
+    seed: int = 1,
+) -> pd.DataFrame:
+    """All measures for the whole population, then by the cross-classification of `by`."""
+    n_min = spec.n_min if n_min is None else n_min
+    parts = []
+    for group in ((), tuple(by)) if by else ((),):
+        est = estimate(totals, spec.measures, group)
+        boot = None
+        if ci == "bootstrap":
+            boot = _bootstrap(totals, spec, group, replicates=replicates, seed=seed, level=level)
+        parts.append(result_table(est, ci, level=level, n_min=n_min, max_halfwidth=max_halfwidth, bootstrap=boot))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _bootstrap(totals: ClusterTotals, spec: IndexSpec, by: tuple[str, ...], **kw: object) -> dict:
+    """Delegate to analysis.bootstrap.bootstrap_intervals(totals, measures, by=…, replicates=…, seed=…,
+    level=…) → {"ci_low", "ci_high", "se"} arrays D × M (cells in `estimate()` order)."""
+    try:
+        boot = importlib.import_module("analysis.bootstrap")
+        fn = boot.bootstrap_intervals
+    except (ModuleNotFoundError, AttributeError) as exc:
+        raise UsageError("--ci bootstrap: analysis.bootstrap.bootstrap_intervals is not available") from exc
+    return fn(totals, spec.measures, by=by, **kw)
+
+
+def _run_indices(args: argparse.Namespace) -> int:
+    spec, totals = load_inputs(args)
+    table = indices_table(
+        spec, totals, tuple(dict.fromkeys(args.by)), args.ci, n_min=args.n_min, level=args.level,
+        max_halfwidth=args.max_halfwidth, replicates=args.replicates, seed=args.seed,
+    )  # fmt: skip
+    write_table(blank_suppressed(table), args.format, args.output)
+    return 0
+
+
+def _register_indices(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "indices",
+        help="item, element and overall indices with confidence intervals",
+        description="Every measure of the questionnaire's index definition (item satisfaction, item mean, "
+        "element, overall, PAPI scores) for the whole population and by domain, with CIs.  Suppressed "
+        "rows (n < n_min, no answers) keep n but have empty estimates; see the `reason` column.",
+    )
+    add_design_arguments(p)
+    p.add_argument("--ci", choices=CI_METHODS, default="wilson",
+                   help="interval for item proportions (other measures use Taylor t); default wilson")  # fmt: skip
+    p.add_argument("--n-min", type=int, default=None, metavar="N",
+                   help="suppress below N answers (default: the questionnaire's, normally 30)")  # fmt: skip
+    p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--max-halfwidth", type=float, default=0.10,
+                   help="flag (wide_ci) a CI half-width above this on 0–1 measures (default 0.10)")  # fmt: skip
+    p.add_argument("--replicates", type=int, default=1000, help="bootstrap replicates (default 1000)")
+    p.add_argument("--seed", type=int, default=1, help="bootstrap seed (default 1)")
+    add_output_arguments(p)
+    p.set_defaults(func=_run_indices)
+
+
+# --------------------------------------------------------------------------- skeleton
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis",
+        description="Design-based satisfaction indices, comparisons and ranks (HaiLong analysis).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _register_indices(sub)
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        register = getattr(module, "register_cli", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (UsageError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyError as exc:  # e.g. an unknown --by column in a totals lookup
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,302 @@
+"""Reading and validating analysis exchange files (docs/contracts.md §3), streamed into cluster totals.
+
+A file is read in batches (Parquet row batches through pyarrow, CSV chunks through pandas); each batch
+is validated and reduced to per-(stratum, cluster, domain) sufficient statistics at once, so memory
+does not grow with the number of respondents, only with the number of groups.  Problems are counted
+over the whole file and reported as ONE line naming the column and the number of offending rows
+(`DataError`), before anything is written.
+
+Period domains `month` (2022-07), `quarter` (2022-Q3) and `year` (2022) are derived from
+`submitted_at` in Asia/Ho_Chi_Minh time when the file has no column of that name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.totals import ITEM_STATS, KEY_COLUMNS, ClusterTotals, group_stats
+from questionnaires.index_spec import IndexSpec
+
+PERIOD_COLUMNS: tuple[str, ...] = ("month", "quarter", "year")
+LOCAL_TZ = "Asia/Ho_Chi_Minh"
+BATCH_ROWS = 1 << 18
+
+
+class DataError(ValueError):
+    """An invalid exchange file: `str(err)` is the one-line message for the user."""
+
+    def __init__(self, column: str, rows: int | None, problem: str):
+        self.column, self.rows, self.problem = column, rows, problem
+        count = "" if rows is None else f" ({rows} row{'s' if rows != 1 else ''})"
+        super().__init__(f"column {column!r}: {problem}{count}")
+
+
+@dataclass(frozen=True)
+class DesignColumns:
+    """Which columns of the file define weights, strata, clusters and domains (all optional)."""
+
+    by: tuple[str, ...] = ()
+    weights: str | None = None
+    strata: str | None = None
+    cluster: str | None = None
+
+
+# --------------------------------------------------------------------------- reading
+def file_columns(path: str | Path) -> list[str]:
+    """Column names of a .csv or .parquet exchange file, without reading its rows."""
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    if path.suffix.lower() == ".csv":
+        return list(pd.read_csv(path, nrows=0, encoding="utf-8").columns)
+    raise DataError(str(path), None, "unsupported file type (use .csv or .parquet)")
+
+
+def iter_batches(path: str | Path, columns: Sequence[str], batch_rows: int = BATCH_ROWS) -> Iterator[dict]:
+    """Yield batches as dicts column → pandas Series or pyarrow Array (Parquet keeps Arrow arrays)."""
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns)):
+            yield {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
+    else:
+        reader = pd.read_csv(
+            path, usecols=list(columns), chunksize=batch_rows, encoding="utf-8", dtype=str, keep_default_na=False
+        )
+        for chunk in reader:
+            yield {c: chunk[c] for c in columns}
+
+
+# --------------------------------------------------------------------------- column decoding
+def _to_float(col: object) -> tuple[np.ndarray, np.ndarray]:
+    """(values as float64 with NaN for empty, mask of non-empty cells that are not numbers)."""
+    if isinstance(col, pd.Series):
+        s = col
+        if pd.api.types.is_numeric_dtype(s.dtype):
+            v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            return v, np.zeros(len(v), dtype=bool)
+        empty = s.isna() | (s.astype(str).str.strip() == "")
+        num = pd.to_numeric(s.where(~empty), errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(num) & ~empty.to_numpy()
+        return num, bad
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = col
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_boolean(arr.type):
+        v = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(v, dtype=np.float64), np.zeros(len(v), dtype=bool)
+    s = pd.Series(arr.to_pandas(), dtype=object)
+    return _to_float(s)
+
+
+class _Encoder:
+    """Global integer codes for a key column across batches (labels kept in first-seen order)."""
+
+    def __init__(self) -> None:
+        self.index: dict[object, int] = {}
+        self.labels: list[object] = []
+
+    def encode(self, col: object) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, null mask); nulls and empty strings get the code of label None."""
+        if isinstance(col, pd.Series):
+            s = col if pd.api.types.is_numeric_dtype(col.dtype) else col.where(col.astype(str).str.strip() != "")
+            local, uniques = pd.factorize(s, use_na_sentinel=True)
+            uniques = list(uniques)
+        else:
+            import pyarrow as pa
+
+            arr = col if pa.types.is_dictionary(col.type) else col.dictionary_encode()
+            idx = arr.indices.fill_null(-1) if arr.null_count else arr.indices
+            local = np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)
+            uniques = arr.dictionary.to_pylist()
+            uniques = [None if (isinstance(u, str) and not u.strip()) else u for u in uniques]
+        null = local < 0
+        mapping = np.empty(len(uniques) + 1, dtype=np.int64)
+        for j, u in enumerate([*uniques, None]):
+            key = None if u is None or (isinstance(u, float) and np.isnan(u)) else u
+            code = self.index.get(key)
+            if code is None:
+                code = self.index[key] = len(self.labels)
+                self.labels.append(key)
+            mapping[j] = code
+        codes = mapping[np.where(null, len(uniques), local)]
+        null = null | np.isin(codes, [self.index[None]]) if None in self.index else null
+        return codes, null
+
+
+# --------------------------------------------------------------------------- periods
+def period_codes(submitted_at: object, kind: str) -> np.ndarray:
+    """Period labels (object array) of ISO-8601 timestamps, in Asia/Ho_Chi_Minh local time."""
+    s = submitted_at if isinstance(submitted_at, pd.Series) else pd.Series(submitted_at.to_pandas())
+    ts = pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce").dt.tz_convert(LOCAL_TZ)
+    year = ts.dt.year.to_numpy(dtype=np.float64)
+    sub = ts.dt.month.to_numpy(dtype=np.float64) if kind == "month" else ts.dt.quarter.to_numpy(np.float64)
+    key = year * 100 + (sub if kind != "year" else 0)
+    out = np.empty(len(key), dtype=object)
+    for k in np.unique(key[~np.isnan(key)]):
+        y, m = int(k // 100), int(k % 100)
+        label = f"{y}" if kind == "year" else (f"{y}-{m:02d}" if kind == "month" else f"{y}-Q{m}")
+        out[key == k] = label
+    out[np.isnan(key)] = None
+    return out
+
+
+# --------------------------------------------------------------------------- streaming totals
+@dataclass
+class _Problems:
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def add(self, column: str, problem: str, rows: int) -> None:
+        if rows:
+            self.counts[(column, problem)] = self.counts.get((column, problem), 0) + int(rows)
+
+    def raise_first(self) -> None:
+        if self.counts:
+            (column, problem), rows = next(iter(self.counts.items()))
+            raise DataError(column, rows, problem)
+
+
+def required_columns(spec: IndexSpec, design: DesignColumns, available: Sequence[str]) -> list[str]:
+    """Columns to read; raises DataError for the first missing one (0 rows: the column is absent)."""
+    available = set(available)
+    cols: list[str] = []
+    for col in design.by:
+        if col in available:
+            cols.append(col)
+        elif col in PERIOD_COLUMNS and "submitted_at" in available:
+            cols.append("submitted_at")
+        else:
+            raise DataError(col, None, "missing from the file (domain column)")
+    for col, role in ((design.weights, "weights"), (design.strata, "strata"), (design.cluster, "cluster")):
+        if col:
+            if col not in available:
+                raise DataError(col, None, f"missing from the file ({role} column)")
+            cols.append(col)
+    for code in spec.items:
+        if code not in available:
+            raise DataError(code, None, f"missing from the file (item of {spec.questionnaire} v{spec.version})")
+        cols.append(code)
+    if "questionnaire" in available:
+        cols.append("questionnaire")
+    return list(dict.fromkeys(cols))
+
+
+def read_totals(
+    path: str | Path, spec: IndexSpec, design: DesignColumns, *, batch_rows: int = BATCH_ROWS
+) -> ClusterTotals:
+    """Stream a file into ClusterTotals keyed by (stratum, cluster, *design.by), validating every row.
+
+    Raises DataError (one line: column and number of offending rows) for a missing column, answers
+    outside the item's scale (0 = no opinion is accepted and counts as not answered), missing or
+    non-positive weights, missing strata/cluster values, or rows of another questionnaire.
+    """
+    cols = required_columns(spec, design, file_columns(path))
+    problems = _Problems()
+    key_names = [*KEY_COLUMNS, *design.by]
+    encoders = {name: _Encoder() for name in key_names}
+    group_keys: list[np.ndarray] = []
+    group_stat: list[np.ndarray] = []
+    items = tuple(spec.items)
+    luts = {}
+    for code, it in spec.items.items():
+        lut = np.zeros(max(it.values) + 1, dtype=bool)
+        lut[list(it.values)] = True
+        lut[0] = True  # 0 = no opinion
+        luts[code] = lut
+    offset = 0
+    any_rows = False
+    for batch in iter_batches(path, cols, batch_rows):
+        n = len(next(iter(batch.values())))
+        any_rows = any_rows or n > 0
+        if "questionnaire" in batch:
+            _, qnull = _Encoder().encode(batch["questionnaire"])
+            # a different instrument in the same file cannot be scored with this index definition
+            q = batch["questionnaire"]
+            qv = q.to_numpy() if isinstance(q, pd.Series) else np.asarray(q.to_pylist(), dtype=object)
+            problems.add("questionnaire", f"rows of another questionnaire than {spec.questionnaire}",
+                         int(np.sum((qv != spec.questionnaire) & ~qnull)))  # fmt: skip
+        codes = []
+        if design.strata:
+            c, null = encoders["stratum"].encode(batch[design.strata])
+            problems.add(design.strata, "missing stratum", int(null.sum()))
+        else:
+            c = np.zeros(n, dtype=np.int64)
+        codes.append(c)
+        if design.cluster:
+            c, null = encoders["cluster"].encode(batch[design.cluster])
+            problems.add(design.cluster, "missing cluster", int(null.sum()))
+        else:
+            c = np.arange(offset, offset + n, dtype=np.int64)
+        codes.append(c)
+        for col in design.by:
+            if col in batch:
+                c, _ = encoders[col].encode(batch[col])
+            else:
+                c, _ = encoders[col].encode(pd.Series(period_codes(batch["submitted_at"], col), dtype=object))
+            codes.append(c)
+        w = None
+        if design.weights:
+            w, bad = _to_float(batch[design.weights])
+            problems.add(design.weights, "missing, non-numeric or non-positive weight",
+                         int(np.sum(bad | ~(w > 0) | ~np.isfinite(w))))  # fmt: skip
+        answers = {}
+        for code in items:
+            v, bad = _to_float(batch[code])
+            ok = ~np.isnan(v)
+            lut = luts[code]
+            vi = np.where(ok & (v >= 0) & (v < len(lut)), v, 0).astype(np.int64)
+            invalid = bad | (ok & ((vi != v) | ~lut[vi]))
+            it = spec.items[code]
+            problems.add(code, f"values outside the scale {it.min}–{it.max} (0 = no opinion)", int(invalid.sum()))
+            answers[code] = np.where(ok & (v > 0) & ~invalid, v, np.nan)
+        offset += n
+        if problems.counts:
+            continue  # keep counting problems over the whole file, skip the arithmetic
+        sizes = [max(len(encoders[k].labels), 1) if k in encoders and (k != "cluster" or design.cluster)
+                 else offset for k in key_names]  # fmt: skip
+        combined = np.ravel_multi_index(codes, sizes)
+        uniq, inverse = np.unique(combined, return_inverse=True)
+        group_keys.append(np.stack(np.unravel_index(uniq, sizes), axis=1))
+        group_stat.append(group_stats(inverse.reshape(-1), len(uniq), answers, spec, w))
+    problems.raise_first()
+    if not any_rows or not group_keys:
+        raise DataError(str(path), 0, "no responses in the file")
+    key_codes = np.concatenate(group_keys)
+    stats = np.concatenate(group_stat)
+    keys = pd.DataFrame(index=pd.RangeIndex(len(key_codes)))
+    for j, name in enumerate(key_names):
+        if name == "cluster" and not design.cluster:
+            keys[name] = key_codes[:, j]
+        elif name == "stratum" and not design.strata:
+            keys[name] = np.zeros(len(key_codes), dtype=np.int64)
+        else:
+            labels = np.asarray([*encoders[name].labels, None], dtype=object)
+            keys[name] = labels[key_codes[:, j]]
+    return ClusterTotals.from_wide(
+        keys, stats, items, design.by, weighted=None if design.weights else False
+    )
+
+
+__all__ = [
+    "ITEM_STATS",
+    "PERIOD_COLUMNS",
+    "DataError",
+    "DesignColumns",
+    "file_columns",
+    "iter_batches",
+    "period_codes",
+    "read_totals",
+    "required_columns",
+]
