@@ -34,6 +34,8 @@ class Settings:
     kiosk_min_interval_seconds: int = 10
     comment_max_length: int = 2000
     timezone: str = "Asia/Ho_Chi_Minh"
+    public_url: str = "http://127.0.0.1:5000"  # base of QR/invitation links printed on posters and receipts
+    link_device_limit: str = "1 per hour"  # responses per phone (device cookie) per service point, QR poster
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -48,6 +50,8 @@ class Settings:
             n_min=int(os.environ.get("HAILONG_N_MIN", "30")),
             kiosk_idle_seconds=int(os.environ.get("HAILONG_KIOSK_IDLE_SECONDS", "60")),
             kiosk_min_interval_seconds=int(os.environ.get("HAILONG_KIOSK_MIN_INTERVAL_SECONDS", "10")),
+            public_url=os.environ.get("HAILONG_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+            link_device_limit=os.environ.get("HAILONG_LINK_DEVICE_LIMIT", "1 per hour"),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -68,6 +72,8 @@ class Settings:
             "HAILONG_KIOSK_MIN_INTERVAL_SECONDS": self.kiosk_min_interval_seconds,
             "HAILONG_COMMENT_MAX_LENGTH": self.comment_max_length,
             "HAILONG_TIMEZONE": self.timezone,
+            "HAILONG_PUBLIC_URL": self.public_url,
+            "HAILONG_LINK_DEVICE_LIMIT": self.link_device_limit,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.production,
