@@ -135,7 +135,7 @@ def _schema_errors(data: Any) -> list[jsonschema.ValidationError]:
 
 def _schema_message(e: jsonschema.ValidationError) -> str:
     path = list(e.absolute_path)
-    if e.validator is None or e.schema is False:  # a `false` sub-schema: field not allowed for this type
+    if e.validator == "not" and e.validator_value == {}:  # {"not": {}}: a field not allowed for this type
         return f"'{path[-1]}' is not allowed here" if path else "not allowed here"
     if e.validator == "pattern" and path and path[-1] in ("vi", "en"):
         return f"the '{path[-1]}' text must not be blank"
