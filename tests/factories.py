@@ -1,0 +1,88 @@
+"""Small, explicit test data: a two-district city with agencies, service points, the shipped questionnaires
+and one user per role.  Import it from any test (`from tests.factories import small_city`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from questionnaires.loader import load_file, shipped
+from survey.auth.models import User
+from survey.auth.passwords import hash_password
+from survey.database import utcnow
+from survey.instruments.models import QuestionnaireVersion
+from survey.instruments.service import store_questionnaire
+from survey.org.models import Agency, Level, ServicePoint, Unit
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class City:
+    units: dict[str, Unit] = field(default_factory=dict)
+    agencies: dict[str, Agency] = field(default_factory=dict)
+    service_points: dict[str, ServicePoint] = field(default_factory=dict)
+    questionnaires: dict[str, QuestionnaireVersion] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
+
+
+def load_shipped_questionnaires(session: Session) -> dict[str, QuestionnaireVersion]:
+    out = {}
+    for path in shipped():
+        outcome = store_questionnaire(session, load_file(path))
+        out[outcome.record.instrument] = outcome.record
+    return out
+
+
+def small_city(session: Session) -> City:
+    """City CT → districts NK, BT → communes; agencies at each level; one service point per agency."""
+    city = City()
+    for rank, (code, vi, en) in enumerate([("city", "Thành phố", "City"), ("district", "Quận/Huyện", "District"),
+                                           ("commune", "Xã/Phường", "Commune")]):
+        session.add(Level(code=code, rank=rank, name_vi=vi, name_en=en))
+    session.flush()
+
+    def unit(code: str, vi: str, en: str, level: str, parent: Unit | None) -> Unit:
+        u = Unit(code=code, name_vi=vi, name_en=en, level_code=level, parent_id=parent.id if parent else None)
+        session.add(u)
+        session.flush()
+        city.units[code] = u
+        return u
+
+    ct = unit("CT", "Thành phố Cần Thơ", "Can Tho City", "city", None)
+    nk = unit("NK", "Quận Ninh Kiều", "Ninh Kieu District", "district", ct)
+    bt = unit("BT", "Quận Bình Thủy", "Binh Thuy District", "district", ct)
+    unit("NK-TA", "Phường Tân An", "Tan An Ward", "commune", nk)
+    unit("BT-BT", "Phường Bình Thủy", "Binh Thuy Ward", "commune", bt)
+
+    def agency(code: str, vi: str, en: str, kind: str, u: Unit) -> Agency:
+        a = Agency(code=code, name_vi=vi, name_en=en, kind=kind, unit_id=u.id)
+        session.add(a)
+        session.flush()
+        city.agencies[code] = a
+        sp = ServicePoint(code=f"{code}-SP1", name_vi=f"Bộ phận Một cửa {vi}", name_en=f"One-stop desk {en}",
+                          agency_id=a.id)
+        session.add(sp)
+        session.flush()
+        city.service_points[sp.code] = sp
+        return a
+
+    agency("STP", "Sở Tư pháp", "Department of Justice", "department", ct)
+    agency("UBND-NK", "UBND quận Ninh Kiều", "Ninh Kieu People's Committee", "people_committee", nk)
+    agency("UBND-BT", "UBND quận Bình Thủy", "Binh Thuy People's Committee", "people_committee", bt)
+    agency("UBND-NK-TA", "UBND phường Tân An", "Tan An People's Committee", "people_committee",
+           city.units["NK-TA"])
+
+    city.questionnaires = load_shipped_questionnaires(session)
+    for username, role, agency_code, unit_code in [
+        ("admin", "admin", None, None), ("noivu", "home_affairs", None, None),
+        ("ninhkieu", "unit_manager", None, "NK"), ("tuphap", "agency_viewer", "STP", None),
+    ]:
+        user = User(username=username, display_name=username, password_hash=hash_password(PASSWORD), role=role,
+                    agency_id=city.agencies[agency_code].id if agency_code else None,
+                    unit_id=city.units[unit_code].id if unit_code else None, created_at=utcnow())
+        session.add(user)
+        city.users[username] = user
+    session.commit()
+    return city
