@@ -1,0 +1,431 @@
+"""Server-rendered SVG charts: readable without JavaScript, printable, and the same in HTML and PDF.
+
+Every chart is a `Chart`: the SVG (with <title> and <desc>), a visible caption, and the data table that
+says the same thing in words and numbers (screen readers, copy-paste, print).  Output is a pure function
+of the input (no random ids, no clock), so tests can compare it and the PDF matches the page.
+
+Marks carry class "mark" (one per plotted unit/period/category) so a reader — or a test — can count what
+is drawn.  Colours are SVG presentation attributes, not CSS, so WeasyPrint renders them identically and the
+strict CSP (no inline style) is respected.  Numbers use Babel with the page language (84,9% in vi).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from babel.numbers import format_decimal, format_percent
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
+
+from analysis.funnel import LEVELS, funnel_flags, funnel_limits
+
+INK = "#1a1a1a"
+MUTED = "#555555"
+GRID = "#d5d8dd"
+ACCENT = "#0b5cad"
+BAND = "#b9d3ee"
+WARN = "#8a5a00"
+ALARM = "#a4161a"
+FONT = 'font-family="DejaVu Sans, Noto Sans, Arial, sans-serif"'
+
+
+# --------------------------------------------------------------------------- formatting
+def pct(value: float | None, lang: str, digits: int = 1) -> str:
+    """0.8497 → '85,0%' (vi) / '85.0%' (en); missing → '—'."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    fmt = "#,##0." + "0" * digits + "%" if digits else "#,##0%"
+    return format_percent(value, format=fmt, locale=lang)
+
+
+def num(value: float | None, lang: str, digits: int = 0) -> str:
+    """12345.6 → '12.346' (vi) / '12,346' (en); missing → '—'."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    fmt = "#,##0." + "0" * digits if digits else "#,##0"
+    return format_decimal(value, format=fmt, locale=lang)
+
+
+def interval(low: float | None, high: float | None, lang: str) -> str:
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return "—"
+    return f"{pct(low, lang)} – {pct(high, lang)}"
+
+
+def _f(x: float) -> str:
+    """Coordinates with 1 decimal: deterministic and compact."""
+    return f"{x:.1f}"
+
+
+def _text(x: float, y: float, s: str, *, anchor: str = "start", size: int = 12, fill: str = INK,
+          cls: str = "", weight: str = "normal") -> str:
+    c = f' class="{cls}"' if cls else ""
+    w = ' font-weight="bold"' if weight == "bold" else ""
+    return (f'<text x="{_f(x)}" y="{_f(y)}" text-anchor="{anchor}" font-size="{size}" fill="{fill}"{w}{c}>'
+            f"{escape(s)}</text>")
+
+
+def _nice_range(lo: float, hi: float, *, clip: tuple[float, float] | None = (0.0, 1.0)) -> tuple[float, float, float]:
+    """Axis (start, end, tick step) covering [lo, hi] with round ticks (5 or 10 points for shares)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo, hi = 0.0, 1.0
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.05, hi + 0.05
+    span = hi - lo
+    raw = span / 5
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    start = math.floor(lo / step) * step
+    end = math.ceil(hi / step) * step
+    if clip is not None:
+        start, end = max(start, clip[0]), min(end, clip[1])
+        if end <= start:
+            start, end = clip
+    return start, end, step
+
+
+def _ticks(start: float, end: float, step: float) -> list[float]:
+    n = round((end - start) / step)
+    return [start + i * step for i in range(n + 1)]
+
+
+# --------------------------------------------------------------------------- the chart object
+@dataclass(frozen=True)
+class Chart:
+    """An SVG chart with its caption and its data-table alternative."""
+
+    id: str
+    title: str
+    desc: str
+    svg: Markup
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    marks: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def table_html(self) -> Markup:
+        head = "".join(f'<th scope="col">{escape(c)}</th>' for c in self.columns)
+        body = "".join(
+            "<tr>" + "".join(
+                f'<th scope="row">{escape(v)}</th>' if i == 0 else f'<td class="num">{escape(v)}</td>'
+                for i, v in enumerate(r)
+            ) + "</tr>"
+            for r in self.rows
+        )
+        return Markup(
+            f'<table class="chart-data" id="{escape(self.id)}-data"><caption>{escape(self.title)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
+
+    def figure(self, *, table_open: bool = False) -> Markup:
+        """<figure>: SVG, visible caption, and the data table (in <details>, or open for print)."""
+        notes = "".join(f'<p class="chart-note">{escape(n)}</p>' for n in self.notes)
+        if table_open:
+            table = self.table_html()
+        else:
+            table = Markup(f'<details class="chart-table"><summary>{escape(_("Data table"))}</summary>'
+                           f"{self.table_html()}</details>")
+        return Markup(
+            f'<figure class="chart" id="{escape(self.id)}" aria-labelledby="{escape(self.id)}-cap">'
+            f"{self.svg}"
+            f'<figcaption id="{escape(self.id)}-cap"><strong>{escape(self.title)}</strong> '
+            f"<span>{escape(self.desc)}</span></figcaption>{notes}{table}</figure>"
+        )
+
+
+def _svg(chart_id: str, width: int, height: int, title: str, desc: str, body: list[str]) -> Markup:
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-labelledby="{chart_id}-t {chart_id}-d" {FONT}>'
+        f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">{escape(desc)}</desc>'
+        + "".join(body) + "</svg>"
+    )
+
+
+def _x_axis(body: list[str], scale, start: float, end: float, step: float, y_top: float, y_bottom: float,
+            lang: str, fmt=None) -> None:
+    fmt = fmt or (lambda v: pct(v, lang, 0))
+    for t in _ticks(start, end, step):
+        x = scale(t)
+        body.append(f'<line x1="{_f(x)}" y1="{_f(y_top)}" x2="{_f(x)}" y2="{_f(y_bottom)}" stroke="{GRID}"/>')
+        body.append(_text(x, y_bottom + 14, fmt(t), anchor="middle", size=11, fill=MUTED, cls="tick"))
+
+
+# --------------------------------------------------------------------------- forest plot
+@dataclass(frozen=True)
+class ForestRow:
+    label: str
+    estimate: float | None
+    low: float | None
+    high: float | None
+    n: int
+    suppressed: bool = False
+
+
+def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: str,
+                reference: float | None = None, reference_label: str = "") -> Chart:
+    """Estimates with 95% CIs, sorted best first; suppressed units listed below, without a point."""
+    shown = sorted((r for r in rows if not r.suppressed and r.estimate is not None and math.isfinite(r.estimate)),
+                   key=lambda r: (-r.estimate, r.label))
+    hidden = sorted((r for r in rows if r not in shown), key=lambda r: r.label)
+    width, left, right_text = 760, 230, 150
+    plot_l, plot_r = left + 10, width - right_text - 10
+    row_h, top = 24, 28
+    height = top + row_h * (len(shown) + len(hidden)) + 36
+    vals = [v for r in shown for v in (r.low, r.high, r.estimate) if v is not None and math.isfinite(v)]
+    if reference is not None and math.isfinite(reference):
+        vals.append(reference)
+    start, end, step = _nice_range(min(vals, default=0.0), max(vals, default=1.0))
+
+    def sx(v: float) -> float:
+        return plot_l + (v - start) / (end - start) * (plot_r - plot_l)
+
+    body: list[str] = []
+    y_axis = top + row_h * len(shown)
+    _x_axis(body, sx, start, end, step, top - 8, y_axis, lang)
+    body.append(_text(plot_r + 10, top - 12, _("Estimate (95% CI)"), size=11, fill=MUTED))
+    if reference is not None and math.isfinite(reference):
+        x = sx(reference)
+        body.append(f'<line class="reference" x1="{_f(x)}" y1="{_f(top - 8)}" x2="{_f(x)}" y2="{_f(y_axis)}" '
+                    f'stroke="{WARN}" stroke-dasharray="4 3"/>')
+        if reference_label:
+            body.append(_text(x, top - 14, f"{reference_label} {pct(reference, lang)}", anchor="middle",
+                              size=11, fill=WARN))
+    for i, r in enumerate(shown):
+        y = top + row_h * i + row_h / 2
+        body.append(_text(left, y + 4, r.label, anchor="end"))
+        if r.low is not None and r.high is not None and math.isfinite(r.low) and math.isfinite(r.high):
+            body.append(f'<line class="ci" x1="{_f(sx(r.low))}" y1="{_f(y)}" x2="{_f(sx(r.high))}" y2="{_f(y)}" '
+                        f'stroke="{INK}" stroke-width="2"/>')
+        body.append(f'<rect class="mark" x="{_f(sx(r.estimate) - 4)}" y="{_f(y - 4)}" width="8" height="8" '
+                    f'fill="{ACCENT}"><title>{escape(r.label)}: {escape(pct(r.estimate, lang))}</title></rect>')
+        body.append(_text(plot_r + 10, y + 4, f"{pct(r.estimate, lang)} ({interval(r.low, r.high, lang)})", size=11))
+    for j, r in enumerate(hidden):
+        y = top + row_h * (len(shown) + j) + row_h / 2 + 18
+        body.append(_text(left, y + 4, r.label, anchor="end", fill=MUTED))
+        body.append(_text(plot_l, y + 4, _("not enough responses (n = %(n)s)", n=num(r.n, lang)),
+                          fill=MUTED, size=11, cls="suppressed"))
+    desc = _("%(shown)s units with their estimate and 95%% confidence interval, best first; "
+             "%(hidden)s units with too few responses are listed without a point.",
+             shown=len(shown), hidden=len(hidden))
+    cols = (_("Unit"), _("Estimate"), _("95% CI"), "n")
+    data = tuple((r.label, pct(r.estimate, lang), interval(r.low, r.high, lang), num(r.n, lang)) for r in shown) + \
+        tuple((r.label, _("not enough responses (n = %(n)s)", n=num(r.n, lang)), "—", num(r.n, lang))
+              for r in hidden)
+    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, data, len(shown))
+
+
+# --------------------------------------------------------------------------- funnel plot
+@dataclass(frozen=True)
+class FunnelPoint:
+    label: str
+    estimate: float
+    n_eff: float
+
+
+def funnel_plot(chart_id: str, points: Sequence[FunnelPoint], theta0: float, *, title: str, lang: str) -> Chart:
+    """Unit index against n_eff with 95% and 99.8% limits around θ₀ (analysis.funnel)."""
+    pts = [p for p in points if math.isfinite(p.estimate) and math.isfinite(p.n_eff) and p.n_eff > 0]
+    width, height = 760, 380
+    pl, pr, pt, pb = 60, width - 20, 20, height - 50
+    max_n = max((p.n_eff for p in pts), default=100.0) * 1.08
+    grid = np.linspace(max(max_n / 200, 1.0), max_n, 80)
+    limits = funnel_limits(theta0, grid)
+    labs = [f"{lv * 100:g}" for lv in LEVELS]
+    lows = [p.estimate for p in pts] + list(limits[f"lower_{labs[-1]}"].iloc[8:])
+    highs = [p.estimate for p in pts] + list(limits[f"upper_{labs[-1]}"].iloc[8:])
+    y0, y1, ystep = _nice_range(min([*lows, theta0]), max([*highs, theta0]))
+    n_start, n_end, n_step = _nice_range(0, max_n, clip=None)
+    n_start = 0.0
+
+    def sx(n: float) -> float:
+        return pl + (n - n_start) / (n_end - n_start) * (pr - pl)
+
+    def sy(v: float) -> float:
+        return pb - (v - y0) / (y1 - y0) * (pb - pt)
+
+    body: list[str] = []
+    for t in _ticks(y0, y1, ystep):
+        body.append(f'<line x1="{pl}" y1="{_f(sy(t))}" x2="{pr}" y2="{_f(sy(t))}" stroke="{GRID}"/>')
+        body.append(_text(pl - 6, sy(t) + 4, pct(t, lang, 0), anchor="end", size=11, fill=MUTED, cls="tick"))
+    for t in _ticks(n_start, n_end, n_step):
+        body.append(_text(sx(t), pb + 16, num(t, lang), anchor="middle", size=11, fill=MUTED, cls="tick"))
+    body.append(_text((pl + pr) / 2, height - 8, _("Effective number of responses (n_eff)"), anchor="middle",
+                      size=11, fill=MUTED))
+    body.append(f'<line class="target" x1="{pl}" y1="{_f(sy(theta0))}" x2="{pr}" y2="{_f(sy(theta0))}" '
+                f'stroke="{INK}" stroke-width="1.5"/>')
+    for lab, colour, dash in zip(labs, (WARN, ALARM), ("5 3", "2 2"), strict=True):
+        for side in ("lower", "upper"):
+            ys = limits[f"{side}_{lab}"].to_numpy()
+            coords = " ".join(f"{_f(sx(n))},{_f(sy(min(max(v, y0), y1)))}" for n, v in zip(grid, ys, strict=True))
+            body.append(f'<polyline class="limit limit-{lab.replace(".", "_")}" points="{coords}" fill="none" '
+                        f'stroke="{colour}" stroke-dasharray="{dash}"/>')
+    flags = funnel_flags([p.estimate for p in pts], [p.n_eff for p in pts], theta0)
+    for p, flag in zip(pts, flags["flag"], strict=True):
+        colour = ALARM if flag.endswith("99.8") else WARN if flag != "within" else ACCENT
+        body.append(f'<circle class="mark" cx="{_f(sx(p.n_eff))}" cy="{_f(sy(p.estimate))}" r="5" fill="{colour}">'
+                    f"<title>{escape(p.label)}: {escape(pct(p.estimate, lang))}, n_eff {escape(num(p.n_eff, lang))}"
+                    f"</title></circle>")
+    body.append(_text(pr, pt + 12, _("Target %(value)s; lines: 95%% and 99.8%% limits", value=pct(theta0, lang)),
+                      anchor="end", size=11, fill=MUTED))
+    desc = _("Each point is a unit: its index against its effective number of responses. Points outside the "
+             "funnel differ from the overall value %(value)s by more than chance explains.", value=pct(theta0, lang))
+    flag_text = {"within": _("within limits"), "above_95": _("above 95% limit"), "below_95": _("below 95% limit"),
+                 "above_99.8": _("above 99.8% limit"), "below_99.8": _("below 99.8% limit"), "unknown": "—"}
+    rows = []
+    for i, p in enumerate(pts):
+        rec = flags.iloc[i]
+        rows.append((p.label, pct(p.estimate, lang), num(p.n_eff, lang, 1),
+                     interval(rec[f"lower_{labs[0]}"], rec[f"upper_{labs[0]}"], lang),
+                     interval(rec[f"lower_{labs[1]}"], rec[f"upper_{labs[1]}"], lang),
+                     flag_text.get(rec["flag"], rec["flag"])))
+    cols = (_("Unit"), _("Estimate"), "n_eff", _("95% limits"), _("99.8% limits"), _("Position"))
+    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, tuple(rows), len(pts))
+
+
+# --------------------------------------------------------------------------- rank intervals
+@dataclass(frozen=True)
+class RankRow:
+    label: str
+    rank: int
+    low: int
+    high: int
+    p_top: float
+
+
+def rank_plot(chart_id: str, rows: Sequence[RankRow], *, title: str, lang: str, top_k: int) -> Chart:
+    """Each ranked unit's rank with its 95% rank interval (1 = best); suppressed units are not passed."""
+    rows = sorted(rows, key=lambda r: (r.rank, r.label))
+    m = max((r.high for r in rows), default=1)
+    width, left, right_text = 760, 230, 130
+    plot_l, plot_r = left + 10, width - right_text - 10
+    row_h, top = 24, 28
+    height = top + row_h * len(rows) + 30
+
+    def sx(rank: float) -> float:
+        return plot_l + (rank - 1) / max(m - 1, 1) * (plot_r - plot_l)
+
+    body: list[str] = []
+    y_axis = top + row_h * len(rows)
+    step = max(1, math.ceil(m / 10))
+    for t in range(1, m + 1, step):
+        body.append(f'<line x1="{_f(sx(t))}" y1="{top - 8}" x2="{_f(sx(t))}" y2="{_f(y_axis)}" stroke="{GRID}"/>')
+        body.append(_text(sx(t), y_axis + 14, num(t, lang), anchor="middle", size=11, fill=MUTED, cls="tick"))
+    body.append(_text(plot_r + 10, top - 12, _("P(top %(k)s)", k=top_k), size=11, fill=MUTED))
+    for i, r in enumerate(rows):
+        y = top + row_h * i + row_h / 2
+        body.append(_text(left, y + 4, r.label, anchor="end"))
+        body.append(f'<line class="ci" x1="{_f(sx(r.low))}" y1="{_f(y)}" x2="{_f(sx(r.high))}" y2="{_f(y)}" '
+                    f'stroke="{INK}" stroke-width="2"/>')
+        body.append(f'<circle class="mark" cx="{_f(sx(r.rank))}" cy="{_f(y)}" r="5" fill="{ACCENT}">'
+                    f"<title>{escape(r.label)}: {r.rank} ({r.low}–{r.high})</title></circle>")
+        body.append(_text(plot_r + 10, y + 4, pct(r.p_top, lang, 0), size=11))
+    desc = _("Rank of each unit (1 = best) with its 95%% rank interval from the bootstrap, and the probability "
+             "of being in the top %(k)s. Wide intervals mean the order is uncertain.", k=top_k)
+    cols = (_("Unit"), _("Rank"), _("95% rank interval"), _("P(top %(k)s)", k=top_k))
+    data = tuple((r.label, num(r.rank, lang), f"{num(r.low, lang)}–{num(r.high, lang)}", pct(r.p_top, lang, 0))
+                 for r in rows)
+    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, data, len(rows))
+
+
+# --------------------------------------------------------------------------- trend
+@dataclass(frozen=True)
+class TrendPoint:
+    label: str
+    estimate: float | None
+    low: float | None
+    high: float | None
+    n: int
+    suppressed: bool = False
+
+
+def _ok(*vals: float | None) -> bool:
+    return all(v is not None and math.isfinite(v) for v in vals)
+
+
+def trend_chart(chart_id: str, points: Sequence[TrendPoint], *, title: str, lang: str) -> Chart:
+    """Estimate by period with its 95% CI as a band; suppressed periods leave a gap."""
+    width, height = 760, 300
+    pl, pr, pt, pb = 60, width - 20, 20, height - 40
+    shown = [p for p in points if not p.suppressed and _ok(p.estimate)]
+    vals = [v for p in shown for v in (p.low, p.high, p.estimate) if _ok(v)]
+    y0, y1, ystep = _nice_range(min(vals, default=0.0), max(vals, default=1.0))
+    count = max(len(points), 1)
+
+    def sx(i: int) -> float:
+        return pl + (i + 0.5) / count * (pr - pl)
+
+    def sy(v: float) -> float:
+        return pb - (v - y0) / (y1 - y0) * (pb - pt)
+
+    body: list[str] = []
+    for t in _ticks(y0, y1, ystep):
+        body.append(f'<line x1="{pl}" y1="{_f(sy(t))}" x2="{pr}" y2="{_f(sy(t))}" stroke="{GRID}"/>')
+        body.append(_text(pl - 6, sy(t) + 4, pct(t, lang, 0), anchor="end", size=11, fill=MUTED, cls="tick"))
+    for i, p in enumerate(points):
+        body.append(_text(sx(i), pb + 16, p.label, anchor="middle", size=11, fill=MUTED, cls="tick"))
+    # contiguous runs of periods with an interval get one band polygon and one line each
+    runs: list[list[int]] = []
+    for i, p in enumerate(points):
+        if not p.suppressed and _ok(p.estimate):
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+    for run in runs:
+        band = [i for i in run if _ok(points[i].low, points[i].high)]
+        if len(band) >= 2:
+            upper = [f"{_f(sx(i))},{_f(sy(points[i].high))}" for i in band]
+            lower = [f"{_f(sx(i))},{_f(sy(points[i].low))}" for i in reversed(band)]
+            body.append(f'<polygon class="band" points="{" ".join(upper + lower)}" fill="{BAND}"/>')
+        if len(run) >= 2:
+            coords = " ".join(f"{_f(sx(i))},{_f(sy(points[i].estimate))}" for i in run)
+            body.append(f'<polyline class="line" points="{coords}" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
+    for i, p in enumerate(points):
+        if p in shown:
+            if _ok(p.low, p.high):
+                body.append(f'<line class="ci" x1="{_f(sx(i))}" y1="{_f(sy(p.low))}" x2="{_f(sx(i))}" '
+                            f'y2="{_f(sy(p.high))}" stroke="{ACCENT}"/>')
+            body.append(f'<circle class="mark" cx="{_f(sx(i))}" cy="{_f(sy(p.estimate))}" r="4" fill="{ACCENT}">'
+                        f"<title>{escape(p.label)}: {escape(pct(p.estimate, lang))}</title></circle>")
+        else:
+            body.append(_text(sx(i), pb - 6, "n < n_min", anchor="middle", size=10, fill=MUTED, cls="suppressed"))
+    desc = _("Estimate for each of %(count)s periods with its 95%% confidence interval as a shaded band; "
+             "periods with too few responses are left blank.", count=len(points))
+    cols = (_("Period"), _("Estimate"), _("95% CI"), "n")
+    data = tuple((p.label, pct(p.estimate, lang) if p in shown else _("not enough responses (n = %(n)s)",
+                                                                      n=num(p.n, lang)),
+                  interval(p.low, p.high, lang) if p in shown else "—", num(p.n, lang)) for p in points)
+    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, data, len(shown))
+
+
+# --------------------------------------------------------------------------- distribution bars
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    count: int
+
+
+def bar_chart(chart_id: str, bars: Sequence[Bar], *, title: str, lang: str) -> Chart:
+    """Horizontal bars of an answer distribution: share of answers per category, counts alongside."""
+    total = sum(b.count for b in bars)
+    width, left, right_text = 760, 230, 130
+    plot_l, plot_r = left + 10, width - right_text - 10
+    row_h, top = 26, 10
+    height = top + row_h * len(bars) + 10
+    body: list[str] = []
+    for i, b in enumerate(bars):
+        share = b.count / total if total else 0.0
+        y = top + row_h * i
+        body.append(_text(left, y + row_h / 2 + 4, b.label, anchor="end"))
+        body.append(f'<rect class="mark" x="{plot_l}" y="{_f(y + 4)}" width="{_f(share * (plot_r - plot_l))}" '
+                    f'height="{row_h - 8}" fill="{ACCENT}"><title>{escape(b.label)}: {escape(pct(share, lang))}'
+                    f"</title></rect>")
+        body.append(_text(plot_r + 10, y + row_h / 2 + 4, f"{pct(share, lang)} ({num(b.count, lang)})", size=11))
+    desc = _("Share of the %(total)s answers in each category.", total=num(total, lang))
+    cols = (_("Answer"), _("Share"), _("Answers"))
+    data = tuple((b.label, pct(b.count / total if total else None, lang), num(b.count, lang)) for b in bars)
+    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, data, len(bars))
