@@ -10,6 +10,7 @@ from flask import Flask
 BLUEPRINTS: list[tuple[str, str]] = [
     ("survey.web", "bp"),
     ("survey.auth.views", "bp"),
+    ("survey.respond.link", "bp"),
 ]
 
 

@@ -16,6 +16,7 @@ from survey.extensions import db
 COMMANDS: list[tuple[str, str]] = [
     ("survey.cli", "db_cli"),
     ("survey.cli", "questionnaire_cli"),
+    ("survey.respond.invitations", "invitations_cli"),
 ]
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")

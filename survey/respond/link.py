@@ -1,0 +1,283 @@
+"""The citizen's own phone: the service-point QR poster (`/s/<code>`) and receipt tokens (`/r/<token>`).
+
+One light page per questionnaire (sections on one scrolling page, no JavaScript), answered with a
+Flask-WTF form built from the questionnaire version; every accepted answer set goes through
+`store_response` with channel `qr`.  Anything that stops a citizen (a used or expired receipt, a phone that
+answered a moment ago, a stale form) gets a page explaining why in their language, never an error page.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from datetime import timedelta
+
+from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
+from flask_babel import format_timedelta
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from limits import RateLimitItem, parse
+from sqlalchemy import select
+
+from survey.extensions import db, limiter
+from survey.i18n import current_lang, local_datetime
+from survey.instruments.models import QuestionnaireVersion
+from survey.instruments.service import latest_published, questionnaire_for
+from survey.org.models import ServicePoint
+from survey.respond import invitations as inv
+from survey.respond.forms import AnswerForm, answer_form_class
+from survey.respond.link_qr import poster_svg, qr_svg
+from survey.respond.store import Submission, SubmissionError, existing_response, store_response
+
+bp = Blueprint("link", __name__)
+
+DEVICE_COOKIE = "hl_device"  # random, not personal data; also the rate-limit key in survey.extensions
+TEXT_COOKIE = "hl_text"
+YEAR = 365 * 24 * 3600
+
+
+@bp.context_processor
+def _respond_context() -> dict[str, object]:
+    return {"large_text": request.cookies.get(TEXT_COOKIE) == "large", "hide_login": True}
+
+
+# ---------------------------------------------------------------- friendly notices
+
+
+def _notice(kind: str, status: int, **values: object) -> tuple[str, int]:
+    """An explanation page (never the generic error page) for every reason a citizen cannot answer."""
+    texts = {
+        "unknown": (_("This survey link is not valid"),
+                    _("We could not find this survey link. Please check that you scanned or typed the whole "
+                      "address printed on your receipt.")),
+        "used": (_("This survey link has already been used"),
+                 _("Each link on a receipt can be answered once, and this one has already been answered. "
+                   "Thank you for taking part.")),
+        "expired": (_("This survey link has expired"),
+                    _("The link on your receipt was valid until %(date)s.", date=values.get("date", ""))),
+        "revoked": (_("This survey link has been withdrawn"),
+                    _("The office withdrew this batch of survey links, for example after a printing mistake.")),
+        "point": (_("This service point was not found"),
+                  _("The code in this link does not match any service point that is currently open.")),
+        "closed": (_("This survey is not available right now"),
+                   _("The questionnaire for this service point has not been published yet. Please try again "
+                     "later.")),
+        "limited": (_("You have already answered recently"),
+                    _("To keep the results fair, one phone can answer for this service point at most "
+                      "%(limit)s. You can answer again in about %(wait)s.",
+                      limit=values.get("limit", ""), wait=values.get("wait", ""))),
+        "csrf": (_("This form has expired"),
+                 _("For your security, a form must be sent back during the same visit. Nothing was recorded: "
+                   "please open the survey again and answer.")),
+    }
+    title, message = texts[kind]
+    return render_template("respond/notice.html", kind=kind, title=title, message=message, **values), status
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(exc: CSRFError) -> tuple[str, int]:
+    return _notice("csrf", 400, again=request.path)
+
+
+# ---------------------------------------------------------------- shared form handling
+
+
+def _questionnaire(instrument: str) -> QuestionnaireVersion | None:
+    return latest_published(db.session, instrument)
+
+
+def _form_for(qv: QuestionnaireVersion) -> AnswerForm:
+    q, _items = questionnaire_for(db.session, qv.id)
+    return answer_form_class(q, current_lang())()
+
+
+def _render_form(form: AnswerForm, sp: ServicePoint, *, status: int = 200,
+                 general: list[str] | None = None) -> tuple[str, int]:
+    return render_template("respond/form.html", form=form, q=form.questionnaire, sp=sp,
+                           general_errors=general or [], action=request.path), status
+
+
+def _apply_store_errors(form: AnswerForm, exc: SubmissionError) -> list[str]:
+    """Put store-time messages on their fields; return those that belong to no field."""
+    general = []
+    for key, message in exc.errors.items():
+        if key in form and key != "csrf_token":
+            form[key].errors = [*form[key].errors, message]
+        else:
+            general.append(message)
+    return general
+
+
+def _thanks(sp: ServicePoint) -> Response:
+    return redirect(url_for("link.thanks", sp=sp.code), 303)
+
+
+def _submission(form: AnswerForm, sp: ServicePoint, qv: QuestionnaireVersion, invitation_id: int | None = None
+                ) -> Submission:
+    return Submission(service_point_id=sp.id, questionnaire_version_id=qv.id, answers=form.answers(),
+                      channel="qr", language=current_lang(), client_id=form.client_id.data,
+                      invitation_id=invitation_id)
+
+
+def _already_stored(form: AnswerForm) -> bool:
+    """A double submit (same hidden client id) of a response stored a moment ago."""
+    return existing_response(db.session, str(uuid.UUID(str(form.client_id.data)))) is not None
+
+
+# ---------------------------------------------------------------- service-point poster link: /s/<code>
+
+
+def _device_limit() -> RateLimitItem:
+    return parse(current_app.config.get("HAILONG_LINK_DEVICE_LIMIT", "1 per hour"))
+
+
+def _limit_keys(sp: ServicePoint, device: str) -> tuple[str, ...]:
+    return ("link-device", sp.code, device)
+
+
+def _limits_on() -> bool:
+    return bool(current_app.config.get("RATELIMIT_ENABLED", True))
+
+
+def _limited_notice(sp: ServicePoint, device: str) -> tuple[str, int]:
+    item = _device_limit()
+    reset_at, _remaining = limiter.limiter.get_window_stats(item, *_limit_keys(sp, device))
+    wait = max(60.0, reset_at - time.time())
+    per = format_timedelta(timedelta(seconds=item.get_expiry()), threshold=1.0, add_direction=False)
+    limit = (_("once per %(period)s", period=per) if item.amount == 1
+             else _("%(n)s times per %(period)s", n=item.amount, period=per))
+    return _notice("limited", 429, limit=limit,
+                   wait=format_timedelta(timedelta(seconds=wait), threshold=1.0, add_direction=False))
+
+
+@bp.route("/s/<code>", methods=["GET", "POST"])
+def service_point(code: str) -> Response | tuple[str, int]:
+    sp = db.session.scalar(select(ServicePoint).where(ServicePoint.code == code, ServicePoint.active.is_(True)))
+    if sp is None:
+        return _notice("point", 404)
+    qv = _questionnaire(sp.link_instrument)
+    if qv is None:
+        return _notice("closed", 503)
+    device = request.cookies.get(DEVICE_COOKIE) or secrets.token_urlsafe(16)
+    result = _answer_service_point(sp, qv, device)
+    resp = make_response(result)
+    if request.cookies.get(DEVICE_COOKIE) != device:
+        resp.set_cookie(DEVICE_COOKIE, device, max_age=YEAR, httponly=True, samesite="Lax",
+                        secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+    return resp
+
+
+def _answer_service_point(sp: ServicePoint, qv: QuestionnaireVersion, device: str) -> Response | tuple[str, int]:
+    form = _form_for(qv)
+    item, keys = _device_limit(), _limit_keys(sp, device)
+    if request.method == "POST" and form.validate_on_submit():
+        if _already_stored(form):
+            return _thanks(sp)
+        if _limits_on() and not limiter.limiter.hit(item, *keys):
+            return _limited_notice(sp, device)
+        try:
+            store_response(db.session, _submission(form, sp, qv))
+        except SubmissionError as exc:
+            db.session.rollback()
+            return _render_form(form, sp, status=422, general=_apply_store_errors(form, exc))
+        return _thanks(sp)
+    if request.method == "GET" and _limits_on() and not limiter.limiter.test(item, *keys):
+        return _limited_notice(sp, device)
+    return _render_form(form, sp, status=422 if request.method == "POST" else 200)
+
+
+@bp.route("/s/<code>/poster")
+def poster(code: str) -> tuple[str, int]:
+    """A printable A4 poster with the service point's QR code (print from the browser)."""
+    sp = db.session.scalar(select(ServicePoint).where(ServicePoint.code == code))
+    if sp is None:
+        return _notice("point", 404)
+    url = inv.service_point_link(current_app.config["HAILONG_PUBLIC_URL"], sp.code)
+    return render_template("respond/poster.html", sp=sp, url=url, svg=poster_svg(url, sp.name(current_lang()))), 200
+
+
+@bp.route("/s/<code>/qr.svg")
+def poster_qr(code: str) -> Response | tuple[str, int]:
+    sp = db.session.scalar(select(ServicePoint).where(ServicePoint.code == code))
+    if sp is None:
+        return _notice("point", 404)
+    url = inv.service_point_link(current_app.config["HAILONG_PUBLIC_URL"], sp.code)
+    resp = make_response(qr_svg(url, title=sp.name(current_lang())))
+    resp.mimetype = "image/svg+xml"
+    return resp
+
+
+# ---------------------------------------------------------------- receipt tokens: /r/<token>
+
+
+@bp.route("/r/<token>", methods=["GET", "POST"])
+def invitation(token: str) -> Response | tuple[str, int]:
+    check = inv.check_token(db.session, token)
+    if check.status != inv.VALID:
+        if request.method == "POST" and check.status == inv.USED and check.invitation is not None:
+            earlier = existing_response(db.session, _posted_client_id())
+            if earlier is not None and earlier.invitation_id == check.invitation.id:
+                sp = db.session.get(ServicePoint, earlier.service_point_id)
+                assert sp is not None
+                return _thanks(sp)  # the same citizen pressed "send" twice
+        date = local_datetime(check.batch.expires_at, with_time=False) if check.batch else ""
+        return _notice(check.status, 404 if check.status == inv.UNKNOWN else 410, date=date)
+    assert check.invitation is not None and check.batch is not None
+    sp = db.session.get(ServicePoint, check.batch.service_point_id)
+    assert sp is not None
+    qv = _questionnaire(check.batch.instrument or sp.link_instrument)
+    if qv is None or not sp.active:
+        return _notice("closed", 503)
+    form = _form_for(qv)
+    if request.method == "POST" and form.validate_on_submit():
+        if _already_stored(form):
+            return _thanks(sp)
+        if not inv.claim(db.session, check.invitation.id):
+            db.session.rollback()
+            return _notice("used", 410)
+        try:
+            _response, created = store_response(db.session, _submission(form, sp, qv, check.invitation.id),
+                                                commit=False)
+        except SubmissionError as exc:
+            db.session.rollback()  # the claim goes with it: the token stays usable
+            return _render_form(form, sp, status=422, general=_apply_store_errors(form, exc))
+        if created:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return _thanks(sp)
+    return _render_form(form, sp, status=422 if request.method == "POST" else 200)
+
+
+def _posted_client_id() -> str:
+    try:
+        return str(uuid.UUID(request.form.get("client_id", "")))
+    except ValueError:
+        return ""
+
+
+# ---------------------------------------------------------------- thanks, text size
+
+
+@bp.route("/thanks")
+def thanks() -> tuple[str, int]:
+    sp = db.session.scalar(select(ServicePoint).where(ServicePoint.code == request.args.get("sp", "")))
+    return render_template("respond/thanks.html", sp=sp), 200
+
+
+def _safe_next() -> str:
+    target = request.args.get("next") or "/"
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@bp.route("/text-size/<size>")
+def text_size(size: str) -> Response:
+    """Larger text without JavaScript: a cookie read by the citizen pages."""
+    resp = redirect(_safe_next())
+    if size == "large":
+        resp.set_cookie(TEXT_COOKIE, "large", max_age=YEAR, samesite="Lax", httponly=True)
+    else:
+        resp.delete_cookie(TEXT_COOKIE)
+    return resp
+
