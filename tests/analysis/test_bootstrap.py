@@ -4,7 +4,6 @@ Taylor on a design with many clusters, determinism, and the result-table contrac
 import numpy as np
 import pandas as pd
 import pytest
-from core_fixtures import make_data, make_spec
 
 from analysis import bootstrap as bootmod
 from analysis import cluster_variance, estimate, totals_from_responses
@@ -16,6 +15,7 @@ from analysis.bootstrap import (
     replicate_summary,
 )
 from analysis.result import COLUMNS, result_table
+from tests.analysis.core_fixtures import make_data, make_spec
 
 DESIGN = {"weights": "weight", "strata": "district", "cluster": "service_point"}
 
