@@ -1,0 +1,55 @@
+"""`flask --app wsgi org import FILE` / `org export`: the administrative tree as a YAML or CSV file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from survey.extensions import db
+
+org_cli = AppGroup("org", help="Import and export the administrative tree (docs/org-file-format.md).")
+
+
+@org_cli.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["yaml", "csv"]), default=None,
+              help="File format (default: from the extension .yaml/.yml/.csv).")
+def org_import(file: Path, fmt: str | None) -> None:
+    """Create or update levels, units, agencies, service points and kiosks from FILE.
+
+    Every row is checked first; if any is invalid, every problem is listed (file:line: field: message)
+    and nothing is imported.  Entities are matched by code, so importing the same file twice is a no-op.
+    """
+    from survey.org.io import OrgFileError
+    from survey.org.io_import import import_file
+
+    session = db.session
+    try:
+        report = import_file(session, file, fmt)
+        session.commit()
+    except OrgFileError as exc:
+        session.rollback()
+        for issue in exc.issues:
+            click.echo(str(issue), err=True)
+        click.echo(f"{file}: {len(exc.issues)} problem(s); nothing was imported", err=True)
+        sys.exit(1)
+    for line in report.lines():
+        click.echo(line)
+
+
+@org_cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "csv"]), default="yaml", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), default=None, help="Write here (default: stdout).")
+def org_export(fmt: str, output: Path | None) -> None:
+    """Write the whole tree (including retired entities) in a form `org import` reads back unchanged."""
+    from survey.org.io_import import export_csv, export_yaml
+
+    text = export_yaml(db.session) if fmt == "yaml" else export_csv(db.session)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)

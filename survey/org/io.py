@@ -1,0 +1,291 @@
+"""Reading and writing administrative-tree files (YAML nested, CSV flat): rows with line numbers.
+
+Both formats become the same list of `Row`s (kind, canonical fields, the line of each field), so the
+importer checks one thing, and every problem can name the file, the line and the field as the user wrote
+it.  YAML is read through `yaml.compose` (nodes keep their line) with every scalar kept as text, so a code
+such as `NO` or `0123` is not silently turned into a boolean or a number.  docs/org-file-format.md
+describes both formats.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KINDS = ("level", "unit", "agency", "service_point", "kiosk")
+
+# canonical fields of each kind, in file order; the parent reference is named after what it points to
+FIELDS: dict[str, tuple[str, ...]] = {
+    "level": ("code", "rank", "name_vi", "name_en"),
+    "unit": ("code", "level", "name_vi", "name_en", "parent", "valid_from", "status"),
+    "agency": ("code", "kind", "name_vi", "name_en", "unit", "status"),
+    "service_point": ("code", "name_vi", "name_en", "agency", "kiosk_instrument", "link_instrument",
+                      "official_on_duty", "status"),
+    "kiosk": ("code", "name", "service_point"),
+}
+PARENT_FIELD = {"unit": "parent", "agency": "unit", "service_point": "agency", "kiosk": "service_point"}
+
+CSV_COLUMNS = ("type", "code", "parent", "level", "rank", "kind", "name_vi", "name_en", "kiosk_instrument",
+               "link_instrument", "official_on_duty", "valid_from", "status")
+# canonical field → CSV column, where they differ
+_CSV_NAME = {"unit": "parent", "agency": "parent", "service_point": "parent", "name": "name_vi"}
+
+# YAML: the list key of children nested under an entity, and the kind of its items
+_NESTED = {"unit": {"units": "unit", "agencies": "agency"}, "agency": {"service_points": "service_point"},
+           "service_point": {"kiosks": "kiosk"}}
+_TOP = {"levels": "level", "units": "unit", "agencies": "agency", "service_points": "service_point",
+        "kiosks": "kiosk"}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in a file: where it is (file, line, field as written) and what is wrong."""
+
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class OrgFileError(Exception):
+    """The file cannot be imported; `issues` lists every problem found."""
+
+    def __init__(self, issues: list[Issue]):
+        super().__init__("\n".join(map(str, issues)))
+        self.issues = issues
+
+
+@dataclass
+class Row:
+    """One entity from a file.  `fields` are canonical names → text (None when empty)."""
+
+    kind: str
+    line: int
+    file: str
+    fields: dict[str, str | None]
+    field_lines: dict[str, int] = field(default_factory=dict)
+    csv: bool = False
+    implied_parent: bool = False  # YAML nesting gave the parent
+
+    @property
+    def code(self) -> str | None:
+        return self.fields.get("code")
+
+    @property
+    def parent(self) -> str | None:
+        return self.fields.get(PARENT_FIELD[self.kind]) if self.kind in PARENT_FIELD else None
+
+    def label(self, name: str) -> str:
+        """The field's name as the user wrote it (CSV has one `parent` column, kiosks' name is `name_vi`)."""
+        return _CSV_NAME.get(name, name) if self.csv else name
+
+    def issue(self, name: str | None, message: str) -> Issue:
+        line = self.field_lines.get(name, self.line) if name else self.line
+        return Issue(self.file, line, self.label(name) if name else None, message)
+
+
+# ------------------------------------------------------------------------------------------ reading
+def read_file(path: str | Path, fmt: str | None = None) -> tuple[list[Row], list[Issue]]:
+    """Rows of a .yaml/.yml or .csv file and the problems of form found in them (unknown fields, …).
+
+    Raises OrgFileError only when the file cannot be read at all (encoding, YAML syntax, CSV header), so
+    that row problems can be reported together with the importer's checks.
+    """
+    path = Path(path)
+    fmt = fmt or guess_format(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise OrgFileError([Issue(str(path), None, None, f"not UTF-8 text ({exc.reason})")]) from exc
+    except OSError as exc:
+        raise OrgFileError([Issue(str(path), None, None, f"cannot read the file: {exc.strerror}")]) from exc
+    return read_text(text, str(path), fmt)
+
+
+def guess_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return "yaml"
+    if suffix == ".csv":
+        return "csv"
+    raise OrgFileError([Issue(str(path), None, None, "unknown file type: use .yaml, .yml or .csv")])
+
+
+def read_text(text: str, name: str, fmt: str) -> tuple[list[Row], list[Issue]]:
+    return _read_yaml(text, name) if fmt == "yaml" else _read_csv(text, name)
+
+
+def _read_csv(text: str, name: str) -> tuple[list[Row], list[Issue]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    issues: list[Issue] = []
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise OrgFileError([Issue(name, None, None, "the file is empty")]) from None
+    header = [h.strip() for h in header]
+    for col in header:
+        if col not in CSV_COLUMNS:
+            issues.append(Issue(name, 1, col, f"unknown column (columns are: {', '.join(CSV_COLUMNS)})"))
+    if "type" not in header:
+        issues.append(Issue(name, 1, "type", "the header has no 'type' column"))
+    if len(set(header)) != len(header):
+        issues.append(Issue(name, 1, None, "a column name appears twice in the header"))
+    if issues:
+        raise OrgFileError(issues)
+    rows: list[Row] = []
+    line = 1
+    for record in reader:
+        start, line = line + 1, reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) > len(header):
+            issues.append(Issue(name, start, None, f"{len(record)} cells but the header has {len(header)}"))
+            continue
+        cells = {h: (record[i].strip() if i < len(record) else "") for i, h in enumerate(header)}
+        kind = cells.pop("type", "")
+        if kind not in KINDS:
+            issues.append(Issue(name, start, "type", f"unknown type {kind!r} (use one of {', '.join(KINDS)})"))
+            continue
+        fields: dict[str, str | None] = {}
+        by_column = {_CSV_NAME.get(f, f): f for f in FIELDS[kind]}
+        for col, value in cells.items():
+            if col in by_column:
+                fields[by_column[col]] = value or None
+            elif value:
+                issues.append(Issue(name, start, col, f"does not apply to a {kind.replace('_', ' ')}; leave it empty"))
+        rows.append(Row(kind, start, name, fields, csv=True))
+    return rows, issues
+
+
+class _Map(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers its line and the line of each key."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+def _node_to_py(node: yaml.Node, name: str, issues: list[Issue]) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        out = _Map()
+        out.line = node.start_mark.line + 1
+        out.key_lines = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            kline = key_node.start_mark.line + 1
+            if key is None:
+                issues.append(Issue(name, kline, None, "a key must be a plain name"))
+                continue
+            if key in out:
+                issues.append(Issue(name, kline, key, f"key repeated (first on line {out.key_lines[key]})"))
+                continue
+            out[key] = _node_to_py(value_node, name, issues)
+            out.key_lines[key] = kline
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_node_to_py(n, name, issues) for n in node.value]
+    if node.tag == "tag:yaml.org,2002:null":
+        return None
+    return str(node.value).strip() or None
+
+
+def _read_yaml(text: str, name: str) -> tuple[list[Row], list[Issue]]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise OrgFileError([Issue(name, line, None, f"not valid YAML: {exc.problem or exc.context}")]) from exc
+    except yaml.YAMLError as exc:
+        raise OrgFileError([Issue(name, None, None, f"not valid YAML: {exc}")]) from exc
+    if root is None:
+        raise OrgFileError([Issue(name, None, None, "the file is empty")])
+    issues: list[Issue] = []
+    data = _node_to_py(root, name, issues)
+    if not isinstance(data, _Map):
+        raise OrgFileError([Issue(name, 1, None, f"the top level must be a mapping with keys {', '.join(_TOP)}")])
+    rows: list[Row] = []
+    for key, value in data.items():
+        kind = _TOP.get(key)
+        if kind is None:
+            issues.append(Issue(name, data.key_lines[key], key, f"unknown key (use {', '.join(_TOP)})"))
+            continue
+        _yaml_list(value, kind, None, data.key_lines[key], key, name, rows, issues)
+    return rows, issues
+
+
+def _yaml_list(value: Any, kind: str, parent: Row | None, line: int, key: str, name: str,
+               rows: list[Row], issues: list[Issue]) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list):
+        issues.append(Issue(name, line, key, "must be a list (entries starting with '- ')"))
+        return
+    for entry in value:
+        if not isinstance(entry, _Map):
+            issues.append(Issue(name, line, key, "each entry must be a mapping of fields"))
+            continue
+        _yaml_entry(entry, kind, parent, name, rows, issues)
+
+
+def _yaml_entry(entry: _Map, kind: str, parent: Row | None, name: str, rows: list[Row],
+                issues: list[Issue]) -> None:
+    fields: dict[str, str | None] = {}
+    nested = _NESTED.get(kind, {})
+    row = Row(kind, entry.line, name, fields, dict(entry.key_lines))
+    rows.append(row)
+    children: list[tuple[str, Any]] = []
+    for key, value in entry.items():
+        kline = entry.key_lines[key]
+        if key in nested:
+            children.append((key, value))
+        elif key not in FIELDS[kind]:
+            allowed = [*FIELDS[kind], *nested]
+            issues.append(Issue(name, kline, key, f"unknown field for a {kind.replace('_', ' ')} "
+                                                  f"(use {', '.join(allowed)})"))
+        elif isinstance(value, list | dict):
+            issues.append(Issue(name, kline, key, "must be a single value"))
+        elif parent is not None and key == PARENT_FIELD.get(kind):
+            issues.append(Issue(name, kline, key, "is given by the nesting; remove this field"))
+        else:
+            fields[key] = value
+    if parent is not None:
+        fields[PARENT_FIELD[kind]] = parent.code
+        row.implied_parent = True
+    for key, value in children:
+        _yaml_list(value, nested[key], row, entry.key_lines[key], key, name, rows, issues)
+
+
+# ------------------------------------------------------------------------------------------ writing
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None and v != ""}
+
+
+def to_csv(rows: Iterable[tuple[str, dict[str, Any]]]) -> str:
+    """Flat CSV: one line per entity, parents before children (so the file reads top-down)."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for kind, fields in rows:
+        cells = {"type": kind}
+        for name, value in fields.items():
+            cells[_CSV_NAME.get(name, name)] = "" if value is None else str(value)
+        writer.writerow([cells.get(col, "") for col in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def to_yaml(levels: list[dict[str, Any]], roots: list[dict[str, Any]]) -> str:
+    """Nested YAML: units hold their child units and agencies, agencies their service points, …"""
+    doc = {"levels": [_clean(lv) for lv in levels], "units": roots}
+    header = ("# HaiLong administrative tree (docs/org-file-format.md).\n"
+              "# Import with: flask --app wsgi org import FILE\n")
+    return header + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=120)

@@ -1,0 +1,436 @@
+"""Changing the administrative tree: levels, units, agencies, service points, kiosks.
+
+The CLI importer and the web administration call these functions, so every rule lives here once: codes
+are unique, a unit's level ranks below its parent's, nothing is ever deleted (units, agencies and service
+points are retired or merged, so past responses stay reportable under the structure they were collected
+in).  Each change is written to the audit log in the caller's transaction (`audit=False` lets a bulk
+caller, such as the importer, write one summary event instead); nothing here commits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from survey.admin.audit import record
+from survey.database import utcnow
+from survey.org.models import Agency, Kiosk, Level, ServicePoint, Unit
+
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+INSTRUMENT_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+NAME_MAX = 200
+
+
+class OrgError(ValueError):
+    """A change that would break the tree's rules; `field` names the offending input."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+# ------------------------------------------------------------------------------------------ checks
+def check_code(code: str, field: str = "code") -> None:
+    if not code or not CODE_RE.match(code):
+        raise OrgError(field, f"code {code!r} must be 1–32 letters, digits, '.', '_' or '-' "
+                              "(starting with a letter or digit)")
+
+
+def check_names(name_vi: str | None, name_en: str | None) -> None:
+    for field, value in (("name_vi", name_vi), ("name_en", name_en)):
+        if not value or not value.strip():
+            raise OrgError(field, "missing name")
+        if len(value) > NAME_MAX:
+            raise OrgError(field, f"longer than {NAME_MAX} characters")
+
+
+def _state(obj: Any, *names: str) -> dict[str, Any]:
+    out = {}
+    for n in names:
+        v = getattr(obj, n)
+        out[n] = v.isoformat() if isinstance(v, date | datetime) else v
+    return out
+
+
+_UNIT_STATE = ("code", "name_vi", "name_en", "level_code", "parent_id", "valid_from", "retired_at",
+               "merged_into_id")
+_AGENCY_STATE = ("code", "name_vi", "name_en", "kind", "unit_id", "retired_at")
+_SP_STATE = ("code", "name_vi", "name_en", "agency_id", "kiosk_instrument", "link_instrument",
+             "official_on_duty", "active")
+
+
+def level_rank(session: Session, level_code: str) -> int:
+    level = session.get(Level, level_code)
+    if level is None:
+        raise OrgError("level", f"unknown level {level_code!r}")
+    return level.rank
+
+
+def check_placement(session: Session, level_code: str, parent: Unit | None) -> None:
+    """A unit's level must rank strictly below its parent's; a unit without parent is at the top level."""
+    rank = level_rank(session, level_code)
+    if parent is None:
+        top = session.scalar(select(func.min(Level.rank)))
+        if rank != top:
+            raise OrgError("parent", f"a unit at level {level_code!r} needs a parent unit "
+                                     "(only the top level has none)")
+        return
+    if rank <= parent.level.rank:
+        raise OrgError("level", f"level {level_code!r} (rank {rank}) is not below the level of parent "
+                                f"{parent.code} ({parent.level_code}, rank {parent.level.rank})")
+
+
+# ------------------------------------------------------------------------------------------ levels
+def create_level(session: Session, *, code: str, rank: int, name_vi: str, name_en: str,
+                 audit: bool = True) -> Level:
+    check_code(code)
+    check_names(name_vi, name_en)
+    if session.get(Level, code) is not None:
+        raise OrgError("code", f"duplicate code: level {code!r} already exists")
+    if session.scalar(select(Level).where(Level.rank == rank)) is not None:
+        raise OrgError("rank", f"another level already has rank {rank}")
+    level = Level(code=code, rank=rank, name_vi=name_vi, name_en=name_en)
+    session.add(level)
+    session.flush()
+    if audit:
+        record(session, "org.level.create", "level", code, after=_state(level, "code", "rank", "name_vi", "name_en"))
+    return level
+
+
+# ------------------------------------------------------------------------------------------ units
+def unit_by_code(session: Session, code: str) -> Unit | None:
+    return session.scalar(select(Unit).where(Unit.code == code))
+
+
+def create_unit(session: Session, *, code: str, name_vi: str, name_en: str, level_code: str,
+                parent: Unit | None = None, valid_from: date | None = None, audit: bool = True) -> Unit:
+    check_code(code)
+    check_names(name_vi, name_en)
+    if unit_by_code(session, code) is not None:
+        raise OrgError("code", f"duplicate code: unit {code!r} already exists")
+    check_placement(session, level_code, parent)
+    unit = Unit(code=code, name_vi=name_vi.strip(), name_en=name_en.strip(), level_code=level_code,
+                parent=parent, valid_from=valid_from)
+    session.add(unit)
+    session.flush()
+    if audit:
+        record(session, "org.unit.create", "unit", code, after=_state(unit, *_UNIT_STATE))
+    return unit
+
+
+def update_unit(session: Session, unit: Unit, *, audit: bool = True, **changes: Any) -> bool:
+    """Change any of name_vi, name_en, level_code, parent (a Unit or None), valid_from; True if changed."""
+    before = _state(unit, *_UNIT_STATE)
+    if "name_vi" in changes or "name_en" in changes:
+        check_names(changes.get("name_vi", unit.name_vi), changes.get("name_en", unit.name_en))
+    level_code = changes.get("level_code", unit.level_code)
+    parent = changes.get("parent", unit.parent)
+    if level_code != unit.level_code or parent is not unit.parent:
+        if parent is not None and unit.id in {u.id for u in parent.ancestors()}:
+            raise OrgError("parent", f"unit {unit.code} cannot be moved under itself or its own descendant")
+        check_placement(session, level_code, parent)
+        rank = level_rank(session, level_code)
+        for child in unit.children:
+            if child.level.rank <= rank:
+                raise OrgError("level", f"level {level_code!r} is not above the level of child unit {child.code}")
+    for name in ("name_vi", "name_en", "valid_from"):
+        if name in changes:
+            setattr(unit, name, changes[name].strip() if isinstance(changes[name], str) else changes[name])
+    unit.level_code = level_code
+    unit.parent = parent
+    session.flush()
+    after = _state(unit, *_UNIT_STATE)
+    if after == before:
+        return False
+    if audit:
+        record(session, "org.unit.update", "unit", unit.code, before=before, after=after)
+    return True
+
+
+def rename_unit(session: Session, unit: Unit, *, name_vi: str, name_en: str, audit: bool = True) -> bool:
+    return update_unit(session, unit, name_vi=name_vi, name_en=name_en, audit=audit)
+
+
+def move_unit(session: Session, unit: Unit, new_parent: Unit | None, *, audit: bool = True) -> bool:
+    return update_unit(session, unit, parent=new_parent, audit=audit)
+
+
+def retire_unit(session: Session, unit: Unit, *, at: datetime | None = None, audit: bool = True) -> bool:
+    """Mark the unit retired (kept for history).  Its agencies stay as they are: retire them separately."""
+    if unit.retired_at is not None:
+        return False
+    before = _state(unit, *_UNIT_STATE)
+    unit.retired_at = at or utcnow()
+    session.flush()
+    if audit:
+        record(session, "org.unit.retire", "unit", unit.code, before=before, after=_state(unit, *_UNIT_STATE))
+    return True
+
+
+def reactivate_unit(session: Session, unit: Unit, *, audit: bool = True) -> bool:
+    if unit.retired_at is None:
+        return False
+    before = _state(unit, *_UNIT_STATE)
+    unit.retired_at = None
+    unit.merged_into_id = None
+    session.flush()
+    if audit:
+        record(session, "org.unit.reactivate", "unit", unit.code, before=before, after=_state(unit, *_UNIT_STATE))
+    return True
+
+
+def merge_units(session: Session, sources: Sequence[Unit], target: Unit, *, move_agencies: bool = True,
+                audit: bool = True) -> None:
+    """Merge `sources` into `target` (e.g. the 2025 commune mergers).
+
+    Each source is retired with `merged_into` = target; its active child units move under the target; its
+    active agencies move to the target when `move_agencies` (the one-stop counter carries on), otherwise
+    they are retired with their service points.  Responses keep pointing at the agencies they were given
+    to, so history is unchanged.
+    """
+    for src in sources:
+        if src.id == target.id:
+            raise OrgError("target", "a unit cannot be merged into itself")
+        if src.level.rank != target.level.rank:
+            raise OrgError("target", f"{src.code} ({src.level_code}) and {target.code} ({target.level_code}) "
+                                     "are not at the same level")
+        if target.retired_at is not None:
+            raise OrgError("target", f"unit {target.code} is retired")
+    for src in sources:
+        before = _state(src, *_UNIT_STATE)
+        for child in list(src.children):
+            if child.retired_at is None:
+                update_unit(session, child, parent=target, audit=audit)
+        for agency in list(src.agencies):
+            if agency.retired_at is not None:
+                continue
+            if move_agencies:
+                update_agency(session, agency, unit=target, audit=audit)
+            else:
+                retire_agency(session, agency, audit=audit)
+        src.retired_at = src.retired_at or utcnow()
+        src.merged_into_id = target.id
+        session.flush()
+        if audit:
+            record(session, "org.unit.merge", "unit", src.code, before=before,
+                   after={**_state(src, *_UNIT_STATE), "merged_into": target.code})
+
+
+# ------------------------------------------------------------------------------------------ agencies
+def agency_by_code(session: Session, code: str) -> Agency | None:
+    return session.scalar(select(Agency).where(Agency.code == code))
+
+
+def check_kind(kind: str) -> None:
+    if kind not in Agency.KINDS:
+        raise OrgError("kind", f"unknown agency kind {kind!r} (use one of {', '.join(Agency.KINDS)})")
+
+
+def create_agency(session: Session, *, code: str, name_vi: str, name_en: str, unit: Unit, kind: str = "other",
+                  audit: bool = True) -> Agency:
+    check_code(code)
+    check_names(name_vi, name_en)
+    check_kind(kind)
+    if agency_by_code(session, code) is not None:
+        raise OrgError("code", f"duplicate code: agency {code!r} already exists")
+    agency = Agency(code=code, name_vi=name_vi.strip(), name_en=name_en.strip(), kind=kind, unit=unit)
+    session.add(agency)
+    session.flush()
+    if audit:
+        record(session, "org.agency.create", "agency", code, after=_state(agency, *_AGENCY_STATE))
+    return agency
+
+
+def update_agency(session: Session, agency: Agency, *, audit: bool = True, **changes: Any) -> bool:
+    """Change any of name_vi, name_en, kind, unit (a Unit); True if something changed."""
+    before = _state(agency, *_AGENCY_STATE)
+    if "name_vi" in changes or "name_en" in changes:
+        check_names(changes.get("name_vi", agency.name_vi), changes.get("name_en", agency.name_en))
+    if "kind" in changes:
+        check_kind(changes["kind"])
+    for name in ("name_vi", "name_en", "kind"):
+        if name in changes:
+            setattr(agency, name, changes[name].strip())
+    if "unit" in changes:
+        agency.unit = changes["unit"]
+    session.flush()
+    after = _state(agency, *_AGENCY_STATE)
+    if after == before:
+        return False
+    if audit:
+        record(session, "org.agency.update", "agency", agency.code, before=before, after=after)
+    return True
+
+
+def rename_agency(session: Session, agency: Agency, *, name_vi: str, name_en: str, audit: bool = True) -> bool:
+    return update_agency(session, agency, name_vi=name_vi, name_en=name_en, audit=audit)
+
+
+def move_agency(session: Session, agency: Agency, unit: Unit, *, audit: bool = True) -> bool:
+    return update_agency(session, agency, unit=unit, audit=audit)
+
+
+def retire_agency(session: Session, agency: Agency, *, audit: bool = True) -> bool:
+    """Retire the agency and deactivate its service points (no new responses; history stays)."""
+    if agency.retired_at is not None:
+        return False
+    before = _state(agency, *_AGENCY_STATE)
+    agency.retired_at = utcnow()
+    for sp in agency.service_points:
+        retire_service_point(session, sp, audit=audit)
+    session.flush()
+    if audit:
+        record(session, "org.agency.retire", "agency", agency.code, before=before,
+               after=_state(agency, *_AGENCY_STATE))
+    return True
+
+
+def reactivate_agency(session: Session, agency: Agency, *, audit: bool = True) -> bool:
+    if agency.retired_at is None:
+        return False
+    before = _state(agency, *_AGENCY_STATE)
+    agency.retired_at = None
+    session.flush()
+    if audit:
+        record(session, "org.agency.reactivate", "agency", agency.code, before=before,
+               after=_state(agency, *_AGENCY_STATE))
+    return True
+
+
+def merge_agencies(session: Session, sources: Sequence[Agency], target: Agency, *, audit: bool = True) -> None:
+    """Move the sources' service points to `target`, then retire the sources."""
+    for src in sources:
+        if src.id == target.id:
+            raise OrgError("target", "an agency cannot be merged into itself")
+    for src in sources:
+        for sp in list(src.service_points):
+            update_service_point(session, sp, agency=target, audit=audit)
+        before = _state(src, *_AGENCY_STATE)
+        src.retired_at = src.retired_at or utcnow()
+        session.flush()
+        if audit:
+            record(session, "org.agency.merge", "agency", src.code, before=before,
+                   after={**_state(src, *_AGENCY_STATE), "merged_into": target.code})
+
+
+# ------------------------------------------------------------------------------------------ service points
+def service_point_by_code(session: Session, code: str) -> ServicePoint | None:
+    return session.scalar(select(ServicePoint).where(ServicePoint.code == code))
+
+
+def check_instrument(value: str, field: str) -> None:
+    if not INSTRUMENT_RE.match(value):
+        raise OrgError(field, f"{value!r} is not a questionnaire id (lower-case letters, digits and '-')")
+
+
+def create_service_point(session: Session, *, code: str, name_vi: str, name_en: str, agency: Agency,
+                         kiosk_instrument: str = "counter-quick", link_instrument: str = "sipas-2017",
+                         official_on_duty: str | None = None, audit: bool = True) -> ServicePoint:
+    check_code(code)
+    check_names(name_vi, name_en)
+    check_instrument(kiosk_instrument, "kiosk_instrument")
+    check_instrument(link_instrument, "link_instrument")
+    if service_point_by_code(session, code) is not None:
+        raise OrgError("code", f"duplicate code: service point {code!r} already exists")
+    sp = ServicePoint(code=code, name_vi=name_vi.strip(), name_en=name_en.strip(), agency=agency,
+                      kiosk_instrument=kiosk_instrument, link_instrument=link_instrument,
+                      official_on_duty=official_on_duty, active=True)
+    session.add(sp)
+    session.flush()
+    if audit:
+        record(session, "org.service_point.create", "service_point", code, after=_state(sp, *_SP_STATE))
+    return sp
+
+
+def update_service_point(session: Session, sp: ServicePoint, *, audit: bool = True, **changes: Any) -> bool:
+    """Change any of name_vi, name_en, agency, kiosk_instrument, link_instrument, official_on_duty, active."""
+    before = _state(sp, *_SP_STATE)
+    if "name_vi" in changes or "name_en" in changes:
+        check_names(changes.get("name_vi", sp.name_vi), changes.get("name_en", sp.name_en))
+    for name in ("kiosk_instrument", "link_instrument"):
+        if name in changes:
+            check_instrument(changes[name], name)
+    for name in ("name_vi", "name_en", "kiosk_instrument", "link_instrument", "official_on_duty", "active"):
+        if name in changes:
+            setattr(sp, name, changes[name])
+    if "agency" in changes:
+        sp.agency = changes["agency"]
+    session.flush()
+    after = _state(sp, *_SP_STATE)
+    if after == before:
+        return False
+    if audit:
+        record(session, "org.service_point.update", "service_point", sp.code, before=before, after=after)
+    return True
+
+
+def rename_service_point(session: Session, sp: ServicePoint, *, name_vi: str, name_en: str,
+                         audit: bool = True) -> bool:
+    return update_service_point(session, sp, name_vi=name_vi, name_en=name_en, audit=audit)
+
+
+def move_service_point(session: Session, sp: ServicePoint, agency: Agency, *, audit: bool = True) -> bool:
+    return update_service_point(session, sp, agency=agency, audit=audit)
+
+
+def retire_service_point(session: Session, sp: ServicePoint, *, audit: bool = True) -> bool:
+    """Stop accepting responses at this service point (kept for history)."""
+    return update_service_point(session, sp, active=False, audit=audit)
+
+
+def merge_service_points(session: Session, sources: Sequence[ServicePoint], target: ServicePoint, *,
+                         audit: bool = True) -> None:
+    """Move the sources' kiosks to `target`, then retire the sources."""
+    for src in sources:
+        if src.id == target.id:
+            raise OrgError("target", "a service point cannot be merged into itself")
+    for src in sources:
+        for kiosk in list(src.kiosks):
+            update_kiosk(session, kiosk, service_point=target, audit=audit)
+        retire_service_point(session, src, audit=audit)
+        if audit:
+            record(session, "org.service_point.merge", "service_point", src.code, after={"merged_into": target.code})
+
+
+# ------------------------------------------------------------------------------------------ kiosks
+def kiosk_by_code(session: Session, code: str) -> Kiosk | None:
+    return session.scalar(select(Kiosk).where(Kiosk.code == code))
+
+
+def create_kiosk(session: Session, *, code: str, name: str, service_point: ServicePoint,
+                 audit: bool = True) -> Kiosk:
+    """A kiosk record without credentials (enrol it with `flask kiosks` / the admin pages)."""
+    check_code(code)
+    if not name or not name.strip():
+        raise OrgError("name", "missing name")
+    if kiosk_by_code(session, code) is not None:
+        raise OrgError("code", f"duplicate code: kiosk {code!r} already exists")
+    kiosk = Kiosk(code=code, name=name.strip(), service_point=service_point)
+    session.add(kiosk)
+    session.flush()
+    if audit:
+        record(session, "org.kiosk.create", "kiosk", code, after={"name": name, "service_point": service_point.code})
+    return kiosk
+
+
+def update_kiosk(session: Session, kiosk: Kiosk, *, audit: bool = True, **changes: Any) -> bool:
+    before = {"name": kiosk.name, "service_point": kiosk.service_point.code}
+    if "name" in changes:
+        if not changes["name"] or not changes["name"].strip():
+            raise OrgError("name", "missing name")
+        kiosk.name = changes["name"].strip()
+    if "service_point" in changes:
+        kiosk.service_point = changes["service_point"]
+    session.flush()
+    after = {"name": kiosk.name, "service_point": kiosk.service_point.code}
+    if after == before:
+        return False
+    if audit:
+        record(session, "org.kiosk.update", "kiosk", kiosk.code, before=before, after=after)
+    return True
