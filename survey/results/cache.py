@@ -1,0 +1,58 @@
+"""A small LRU of computed results, keyed by the request parameters and the data's version.
+
+The version is the newest response (id and received_at: one index lookup), so any stored response — or a
+bulk load — makes earlier entries unreachable; the database URL keeps test databases apart.  Set
+HAILONG_RESULTS_CACHE=0 (app config) to disable.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from threading import Lock
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+
+from survey.respond.models import Response
+
+T = TypeVar("T")
+MAX_ENTRIES = 256
+_entries: OrderedDict[Hashable, Any] = OrderedDict()
+_lock = Lock()
+
+
+def data_version(session: Any) -> tuple[Any, ...]:
+    row = session.execute(select(Response.id, Response.received_at).order_by(Response.id.desc()).limit(1)).first()
+    return (str(session.get_bind().url), None if row is None else (row[0], row[1]))
+
+
+def _enabled() -> bool:
+    try:
+        from flask import current_app
+
+        return bool(current_app.config.get("HAILONG_RESULTS_CACHE", True))
+    except RuntimeError:
+        return True
+
+
+def cached(session: Any, key: Hashable, compute: Callable[[], T]) -> T:
+    """compute() once per (key, data version); the result is shared: callers must not mutate it."""
+    if not _enabled():
+        return compute()
+    full = (key, data_version(session))
+    with _lock:
+        if full in _entries:
+            _entries.move_to_end(full)
+            return _entries[full]
+    value = compute()
+    with _lock:
+        _entries[full] = value
+        while len(_entries) > MAX_ENTRIES:
+            _entries.popitem(last=False)
+    return value
+
+
+def clear() -> None:
+    with _lock:
+        _entries.clear()

@@ -1,0 +1,186 @@
+"""Indices with their intervals, and the comparison of a unit with the whole city, from the analysis package.
+
+Every number here is computed by `analysis` (estimate → result_table; contrasts with domain_cluster_scores /
+cluster_variance inside one design).  This module only chooses inputs and attaches titles; the web layer only
+formats the resulting tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from analysis import intervals
+from analysis.estimate import cluster_variance, domain_cluster_scores, estimate
+from analysis.result import COLUMNS, EXTRA_COLUMNS, result_table
+from analysis.totals import ClusterTotals
+from survey.results.cache import cached
+from survey.results.selection import Selection
+from survey.results.totals import Instrument, cluster_totals, instrument, normalise_domain, tally_rows
+
+DEFAULT_CI = "taylor"
+COMPARE_COLUMNS = ("measure", "estimate", "reference", "difference", "se", "ci_low", "ci_high", "df", "p_value",
+                   "n", "suppressed")
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    """analysis' result table (columns of analysis.result plus kind, title_vi, title_en) and how it was made."""
+
+    table: pd.DataFrame
+    instrument: Instrument
+    domain: tuple[str, ...]
+    weights: str
+    ci: str
+    n_min: int
+    level: float = 0.95
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self, domain_value: str | None = None) -> pd.DataFrame:
+        """Rows of one domain cell (its label as in the `domain` column; None = the only/"all" cell)."""
+        if domain_value is None:
+            return self.table
+        return self.table[self.table["domain"] == domain_value]
+
+    def method_note(self, lang: str) -> dict[str, Any]:
+        """What every published figure carries: instrument and version, CI method, n_min, weights."""
+        rec = self.instrument.record
+        return {"instrument": rec.instrument, "version": rec.version, "title": rec.title(lang),
+                "basis": self.instrument.questionnaire.basis, "ci": self.ci, "level": self.level,
+                "n_min": self.n_min, "weights": self.weights, "method": self.instrument.spec.meta.get("method")}
+
+
+def _empty_table() -> pd.DataFrame:
+    return pd.DataFrame(columns=[*COLUMNS, *EXTRA_COLUMNS, "kind", "title_vi", "title_en"])
+
+
+def _titled(table: pd.DataFrame, inst: Instrument) -> pd.DataFrame:
+    by_code = {m.code: m for m in inst.spec.measures}
+    table = table.copy()
+    table["kind"] = table["measure"].map(lambda c: by_code[c].kind)
+    table["title_vi"] = table["measure"].map(lambda c: by_code[c].title_vi)
+    table["title_en"] = table["measure"].map(lambda c: by_code[c].title_en)
+    return table
+
+
+def _has_rows(t: ClusterTotals) -> bool:
+    return len(t.row_cluster) > 0
+
+
+def indices(session: Any, sel: Selection, *, domain: str | tuple[str, ...] | None = (), weights: str = "none",
+            ci: str = DEFAULT_CI, n_min: int | None = None, level: float = 0.95) -> IndexResult:
+    """Every measure of the questionnaire (items, item means, elements, overall, PAPI) in every domain cell.
+
+    n_min defaults to the app's HAILONG_N_MIN (30).  Suppressed rows keep their estimate in the table (the
+    web layer shows "not enough responses (n = …)" instead); see analysis/result.py for the reasons.
+    """
+    n_min = _n_min(n_min)
+    dom = normalise_domain(session, domain)
+    return cached(session, ("indices", sel.key(), dom, weights, ci, n_min, level),
+                  lambda: _indices(session, sel, dom, weights, ci, n_min, level))
+
+
+def _indices(session: Any, sel: Selection, dom: tuple[str, ...], weights: str, ci: str, n_min: int,
+             level: float) -> IndexResult:
+    inst = instrument(session, sel)
+    try:
+        totals = cluster_totals(session, sel, domain=dom, weights=weights, inst=inst)
+    except ValueError:  # analysis cannot build totals from nothing: no answer in the selection
+        totals = None
+    if totals is None or not _has_rows(totals):
+        return IndexResult(_empty_table(), inst, dom, weights, ci, n_min, level)
+    est = estimate(totals, inst.spec.measures, dom)
+    table = result_table(est, ci, level=level, n_min=n_min)
+    return IndexResult(_titled(table, inst), inst, dom, weights, ci, n_min, level,
+                       meta={"clusters": totals.n_clusters, "strata": totals.n_strata})
+
+
+def _n_min(n_min: int | None) -> int:
+    if n_min is not None:
+        return n_min
+    try:
+        from flask import current_app
+
+        return int(current_app.config["HAILONG_N_MIN"])
+    except (RuntimeError, KeyError):
+        return 30
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A unit (domain cell) against the whole selection, both estimated in ONE design (with covariance)."""
+
+    table: pd.DataFrame  # COMPARE_COLUMNS (+ kind, title_vi, title_en)
+    instrument: Instrument
+    unit_column: str
+    unit_value: str
+    ci: str = "taylor"
+    level: float = 0.95
+
+
+def compare_with_whole(session: Any, sel: Selection, *, unit_column: str, unit_value: str, weights: str = "none",
+                       n_min: int | None = None, level: float = 0.95) -> Comparison:
+    """unit − whole for every measure: difference, its Taylor SE from the contrast of the cluster scores, t CI
+    with the design's df, two-sided p-value.  `sel` should be the whole (city) selection, e.g. `sel.whole()`;
+    the whole's figure is published to every viewer, the unit must be one the caller may see.
+
+    Uses analysis.compare when it offers `difference_from_whole`; otherwise the analysis primitives
+    (domain_cluster_scores, cluster_variance, intervals.t_interval) — still one implementation of the formula.
+    """
+    n_min = _n_min(n_min)
+    dom = normalise_domain(session, unit_column)
+    return cached(session, ("compare", sel.key(), dom, unit_value, weights, n_min, level),
+                  lambda: _compare(session, sel, dom[0], unit_value, weights, n_min, level))
+
+
+def _compare(session: Any, sel: Selection, col: str, value: str, weights: str, n_min: int,
+             level: float) -> Comparison:
+    inst = instrument(session, sel)
+    cols = [*COMPARE_COLUMNS, "kind", "title_vi", "title_en"]
+    try:
+        totals = cluster_totals(session, sel, domain=(col,), weights=weights, inst=inst)
+    except ValueError:
+        totals = None
+    if totals is None or not _has_rows(totals) or value not in set(totals.cells[col]):
+        return Comparison(pd.DataFrame(columns=cols), inst, col, value, level=level)
+    measures = inst.spec.measures
+    unit_t = totals
+    whole_t = totals.collapse(())
+    cell = int(np.flatnonzero(unit_t.cells[col].to_numpy() == value)[0])
+    est_u = estimate(unit_t, measures, (col,))
+    est_w = estimate(whole_t, measures, ())
+    z_u = domain_cluster_scores(unit_t, measures)[:, cell, :]
+    z_w = domain_cluster_scores(whole_t, measures)[:, 0, :]
+    var = cluster_variance(z_u - z_w, totals.cluster_stratum, totals.n_strata)
+    diff = est_u.estimate[cell] - est_w.estimate[0]
+    se = np.sqrt(np.maximum(var, 0.0))
+    df = float(totals.n_clusters - totals.n_strata)
+    lo, hi = intervals.t_interval(diff, se, np.full(len(diff), df), level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tstat = np.abs(diff) / se
+        p = np.where(se > 0, 2 * sps.t.sf(tstat, df) if df > 0 else np.nan, np.nan)
+    n = est_u.n[cell]
+    table = pd.DataFrame({"measure": [m.code for m in measures], "estimate": est_u.estimate[cell],
+                          "reference": est_w.estimate[0], "difference": diff, "se": se, "ci_low": lo,
+                          "ci_high": hi, "df": df, "p_value": p, "n": n,
+                          "suppressed": (n < n_min) | np.isnan(diff)})
+    return Comparison(_titled(table, inst), inst, col, value, level=level)
+
+
+def answer_counts(session: Any, sel: Selection) -> pd.DataFrame:
+    """Counts per item × value (every item type; value 0 = no opinion) — the raw material of distributions."""
+    inst = instrument(session, sel)
+    rows = tally_rows(session, sel, [], by_period=False, by_channel=False, scored_only=False)
+    if rows.empty:
+        return pd.DataFrame(columns=["item", "value", "count"])
+    rows["item"] = rows["item_id"].map(inst.item_codes)
+    out = rows.groupby(["item", "value"], as_index=False)["count"].sum()
+    return out.astype({"value": int, "count": int})
+
+
+def with_selection(sel: Selection, **changes: Any) -> Selection:
+    return replace(sel, **changes)

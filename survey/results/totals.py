@@ -1,0 +1,204 @@
+"""Per-cluster sufficient statistics from the count tables: one SQL GROUP BY, no answer row read.
+
+`cluster_totals` returns `analysis.ClusterTotals` built by `analysis.totals_from_frame` from the long
+totals table of docs/contracts.md §5: stratum (unit one level below the root, see survey/results/tree.py),
+cluster (service point code), the domain columns, item, n, sw, sw2, sw_sat, sw_value.
+
+`answer_tally` holds counts per questionnaire version × service point × month × channel × item × value, so
+every statistic is a weighted count: a row with value v and count c contributes n = c when v is a level of
+the item (0 = no opinion is not an answer), sw_sat = w·c when v is a satisfied level, sw_value = w·v·c, with
+w constant within a service point × month cell.
+
+Weights: `none` (w = 1) or `volume` — post-stratification to service volume, w = N_c / n_c per service point ×
+month (methodology §5; N_c = dossiers in `service_volume`, n_c = responses to the selected questionnaire(s)
+in that cell over all channels).  A cell with no recorded volume takes the ratio ΣN/Σn of the cells that have
+one (it counts as a typical cell rather than being dropped); with no volume recorded at all, w = 1.
+
+The design (every cluster counting in n_h) is the set of service points with a response to the selected
+questionnaire(s) in the period range, over all channels and all agencies; unit, scope and channel filters
+define the domain by zeroing (methodology §3: never by subsetting the design).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+
+from analysis.totals import ClusterTotals, totals_from_frame
+from questionnaires.index_spec import IndexSpec
+from questionnaires.model import Questionnaire
+from survey.instruments.models import Item, QuestionnaireVersion
+from survey.instruments.service import questionnaire_for
+from survey.org.models import ServiceVolume
+from survey.respond.models import AnswerTally, ResponseTally
+from survey.results.selection import Selection, tally_filters
+from survey.results.tree import level_codes, placement_frame, placements
+
+PERIOD_DOMAINS = ("month", "quarter", "year")
+FIXED_DOMAINS = ("agency", "service_point", "channel", *PERIOD_DOMAINS)
+WEIGHTS = ("none", "volume")
+
+AT = AnswerTally.__table__
+RT = ResponseTally.__table__
+
+
+class SelectionError(ValueError):
+    """The request names an unknown domain, weighting or questionnaire."""
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """The questionnaire a selection is analysed with."""
+
+    record: QuestionnaireVersion
+    questionnaire: Questionnaire
+    spec: IndexSpec
+    item_codes: dict[int, str]  # item id (any selected version) → code
+
+
+def period_label(d: date, kind: str) -> str:
+    """Same labels as analysis.data.period_codes: 2022-07, 2022-Q3, 2022."""
+    if kind == "month":
+        return f"{d.year}-{d.month:02d}"
+    if kind == "quarter":
+        return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
+    return f"{d.year}"
+
+
+def instrument(session: Any, sel: Selection) -> Instrument:
+    """Questionnaire and index spec of the selection (the highest selected version defines the index)."""
+    if not sel.questionnaire_version_ids:
+        raise SelectionError("no questionnaire selected")
+    records = session.scalars(select(QuestionnaireVersion)
+                              .where(QuestionnaireVersion.id.in_(sel.questionnaire_version_ids))).all()
+    if len(records) != len(sel.questionnaire_version_ids) or len({r.instrument for r in records}) != 1:
+        raise SelectionError("questionnaire versions must exist and belong to one instrument")
+    record = max(records, key=lambda r: r.version)
+    q, _ = questionnaire_for(session, record.id)
+    spec = q.index_spec()
+    codes = dict(session.execute(select(Item.id, Item.code)
+                                 .where(Item.questionnaire_version_id.in_(sel.questionnaire_version_ids))).all())
+    return Instrument(record, q, spec, codes)
+
+
+def normalise_domain(session: Any, domain: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    if domain is None or domain == "all":
+        return ()
+    cols = (domain,) if isinstance(domain, str) else tuple(domain)
+    allowed = set(FIXED_DOMAINS) | set(level_codes(session))
+    bad = [c for c in cols if c not in allowed]
+    if bad:
+        raise SelectionError(f"unknown domain {', '.join(bad)}")
+    return cols
+
+
+def design_frame(session: Any, sel: Selection) -> pd.DataFrame:
+    """(stratum, cluster) of every service point in the design: responses to the questionnaire(s) in the
+    period range, any channel, any agency (see the module docstring)."""
+    whole = replace(sel.whole(), channels=())
+    sp_ids = session.scalars(select(RT.c.service_point_id).where(*tally_filters(session, RT, whole)).distinct()).all()
+    places = placements(session)
+    return placement_frame(places, sorted(sp_ids), ["stratum", "cluster"]).reset_index(drop=True)
+
+
+def volume_weights(session: Any, sel: Selection, sp_ids: list[int]) -> pd.Series:
+    """w = N_c / n_c per (service_point_id, period) cell (module docstring for missing volumes)."""
+    whole = replace(sel.whole(), channels=(), service_point_ids=tuple(sp_ids))
+    n = pd.DataFrame(session.execute(
+        select(RT.c.service_point_id, RT.c.period, func.sum(RT.c.count))
+        .where(*tally_filters(session, RT, whole))
+        .group_by(RT.c.service_point_id, RT.c.period)).all(), columns=["service_point_id", "period", "n"])
+    vq = select(ServiceVolume.service_point_id, ServiceVolume.period, ServiceVolume.dossiers).where(
+        ServiceVolume.service_point_id.in_(sp_ids))
+    if sel.period_from is not None:
+        vq = vq.where(ServiceVolume.period >= sel.period_from)
+    if sel.period_to is not None:
+        vq = vq.where(ServiceVolume.period <= sel.period_to)
+    vol = pd.DataFrame(session.execute(vq).all(), columns=["service_point_id", "period", "N"])
+    cells = n.merge(vol, on=["service_point_id", "period"], how="left")
+    cells["n"] = cells["n"].astype(np.float64)
+    known = cells["N"].notna() & (cells["N"] > 0)
+    fallback = float(cells.loc[known, "N"].sum() / cells.loc[known, "n"].sum()) if known.any() else 1.0
+    w = np.where(known, cells["N"].astype(np.float64) / cells["n"], fallback)
+    return pd.Series(w, index=pd.MultiIndex.from_frame(cells[["service_point_id", "period"]]), name="w")
+
+
+def tally_rows(session: Any, sel: Selection, item_ids: list[int], *, by_period: bool, by_channel: bool,
+               scored_only: bool = True) -> pd.DataFrame:
+    """The GROUP BY over `answer_tally`: service_point_id, [period], [channel], item_id, value, count."""
+    cols = [AT.c.service_point_id]
+    if by_period:
+        cols.append(AT.c.period)
+    if by_channel:
+        cols.append(AT.c.channel)
+    cols += [AT.c.item_id, AT.c.value]
+    where = tally_filters(session, AT, sel)
+    if scored_only:
+        where.append(AT.c.item_id.in_(item_ids))
+    rows = session.execute(select(*cols, func.sum(AT.c.count)).where(*where).group_by(*cols)).all()
+    return pd.DataFrame(rows, columns=[c.name for c in cols] + ["count"])
+
+
+def cluster_totals(session: Any, sel: Selection, *, domain: str | tuple[str, ...] | None = (),
+                   weights: str = "none", inst: Instrument | None = None) -> ClusterTotals:
+    """`analysis.ClusterTotals` of the selection with domain columns `domain` (see module docstring).
+
+    domain: () / "all", or any of agency, service_point, channel, month, quarter, year, or a tree level code
+    (e.g. "district": the unit code at that level above the agency, "" where there is none), or a tuple of
+    them (cross-classified; `ClusterTotals.collapse` gives coarser ones).
+    """
+    if weights not in WEIGHTS:
+        raise SelectionError(f"unknown weighting {weights!r}")
+    inst = inst or instrument(session, sel)
+    dom = normalise_domain(session, domain)
+    frame = long_totals(session, sel, inst, dom, weights)
+    return totals_from_frame(frame, inst.spec, dom, design=design_frame(session, sel), weighted=weights == "volume")
+
+
+def long_totals(session: Any, sel: Selection, inst: Instrument, dom: tuple[str, ...], weights: str) -> pd.DataFrame:
+    """The long totals table (contracts §5) of the selection."""
+    scored = {iid: code for iid, code in inst.item_codes.items() if code in inst.spec.items}
+    by_period = weights == "volume" or any(c in PERIOD_DOMAINS for c in dom)
+    rows = tally_rows(session, sel, sorted(scored), by_period=by_period, by_channel="channel" in dom)
+    stat_cols = ["n", "sw", "sw2", "sw_sat", "sw_value"]
+    if rows.empty:
+        return pd.DataFrame(columns=["stratum", "cluster", *dom, "item", *stat_cols])
+    rows["item"] = rows["item_id"].map(scored)
+    values = rows["value"].to_numpy(dtype=np.float64)
+    count = rows["count"].to_numpy(dtype=np.float64)
+    answered = np.zeros(len(rows), dtype=bool)
+    satisfied = np.zeros(len(rows), dtype=bool)
+    for code, it in inst.spec.items.items():
+        mask = (rows["item"] == code).to_numpy()
+        answered[mask] = np.isin(values[mask], list(it.values))
+        satisfied[mask] = np.isin(values[mask], list(it.satisfied))
+    if weights == "volume":
+        w_cells = volume_weights(session, sel, sorted(rows["service_point_id"].unique().tolist()))
+        w = w_cells.reindex(pd.MultiIndex.from_frame(rows[["service_point_id", "period"]])).to_numpy()
+        w = np.where(np.isnan(w), 1.0, w)
+    else:
+        w = np.ones(len(rows))
+    n = np.where(answered, count, 0.0)
+    places = placements(session)
+    place_cols = ["stratum", "cluster", *[c for c in dom if c not in ("channel", *PERIOD_DOMAINS)]]
+    pf = placement_frame(places, rows["service_point_id"].unique(), place_cols)
+    out = pf.reindex(rows["service_point_id"].to_numpy()).reset_index(drop=True)
+    for col in dom:
+        if col == "channel":
+            out[col] = rows["channel"].to_numpy()
+        elif col in PERIOD_DOMAINS:
+            labels = {p: period_label(p, col) for p in rows["period"].unique()}
+            out[col] = rows["period"].map(labels).to_numpy()
+    out = out[["stratum", "cluster", *dom]]
+    out["item"] = rows["item"].to_numpy()
+    out["n"] = n
+    out["sw"] = w * n
+    out["sw2"] = w * w * n
+    out["sw_sat"] = np.where(satisfied & answered, w * count, 0.0)
+    out["sw_value"] = w * values * n
+    return out

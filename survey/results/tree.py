@@ -1,0 +1,76 @@
+"""Where each service point sits: its agency, the units above it, and its design stratum.
+
+The design (methodology §3) has clusters = service points and strata = the unit one level below the root
+(the district in city → district → commune; the commune in a two-level city → commune tree).  An agency
+attached to the root itself (a city department, sở) lies in no district: those service points form one
+stratum of their own, labelled with the root's code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from survey.org.models import Agency, Level, ServicePoint, Unit
+
+
+@dataclass(frozen=True)
+class Placement:
+    service_point_id: int
+    service_point: str
+    agency_id: int
+    agency: str
+    stratum: str
+    levels: dict[str, str]  # level code → unit code of the ancestor at that level (agency's own unit incl.)
+
+
+def placements(session: Any) -> dict[int, Placement]:
+    """Every service point's placement (a few hundred rows: read whole, resolved in Python)."""
+    units = {uid: (code, level, parent) for uid, code, level, parent in
+             session.execute(select(Unit.id, Unit.code, Unit.level_code, Unit.parent_id))}
+
+    def chain(uid: int) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        seen: set[int] = set()
+        node: int | None = uid
+        while node is not None and node not in seen:
+            seen.add(node)
+            code, level, parent = units[node]
+            out.append((level, code))
+            node = parent
+        return list(reversed(out))  # root first
+
+    chains: dict[int, list[tuple[str, str]]] = {}
+    out: dict[int, Placement] = {}
+    rows = session.execute(
+        select(ServicePoint.id, ServicePoint.code, Agency.id, Agency.code, Agency.unit_id)
+        .join(Agency, Agency.id == ServicePoint.agency_id))
+    for sp_id, sp_code, ag_id, ag_code, unit_id in rows:
+        ch = chains.get(unit_id) or chains.setdefault(unit_id, chain(unit_id))
+        stratum = ch[1][1] if len(ch) > 1 else ch[0][1]
+        out[sp_id] = Placement(sp_id, sp_code, ag_id, ag_code, stratum, dict(ch))
+    return out
+
+
+def level_codes(session: Any) -> list[str]:
+    """Tree level codes, root first (valid `domain` names besides the fixed ones)."""
+    return list(session.scalars(select(Level.code).order_by(Level.rank)))
+
+
+def placement_frame(places: dict[int, Placement], sp_ids: Any, columns: list[str]) -> pd.DataFrame:
+    """Per service point id: the requested placement columns (stratum, cluster, agency, level codes…)."""
+    ids = list(sp_ids)
+    data: dict[str, list[Any]] = {}
+    for col in columns:
+        if col == "cluster" or col == "service_point":
+            data[col] = [places[i].service_point for i in ids]
+        elif col == "stratum":
+            data[col] = [places[i].stratum for i in ids]
+        elif col == "agency":
+            data[col] = [places[i].agency for i in ids]
+        else:  # a tree level: "" where the agency has no ancestor at that level
+            data[col] = [places[i].levels.get(col, "") for i in ids]
+    return pd.DataFrame(data, index=pd.Index(ids, name="service_point_id"))
