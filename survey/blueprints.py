@@ -11,6 +11,8 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("survey.web", "bp"),
     ("survey.auth.views", "bp"),
     ("survey.respond.link", "bp"),
+    ("survey.dashboard.compare_views", "bp"),
+    ("survey.dashboard.report", "bp"),
 ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 
@@ -20,6 +21,8 @@ ALL_STAFF = ("agency_viewer", "unit_manager", "home_affairs", "admin")
 
 NAV: list[NavItem] = [
     # dashboards, admin etc. append here, e.g. NavItem("dashboard.index", _l("Dashboard"), ALL_STAFF)
+    NavItem("homeaffairs.index", _l("Compare units"), ("unit_manager", "home_affairs", "admin")),
+    NavItem("report.period", _l("Period report"), ("unit_manager", "home_affairs", "admin")),
 ]
 
 

@@ -219,6 +219,12 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
 
 
 # --------------------------------------------------------------------------- funnel plot
+def funnel_flag_label(flag: str) -> str:
+    """analysis.funnel's flag (within, above_95, below_99.8, …) in words."""
+    return {"within": _("within limits"), "above_95": _("above limit (95%)"), "below_95": _("below limit (95%)"),
+            "above_99.8": _("above limit (99.8%)"), "below_99.8": _("below limit (99.8%)")}.get(flag, "—")
+
+
 @dataclass(frozen=True)
 class FunnelPoint:
     label: str
@@ -273,16 +279,14 @@ def funnel_plot(chart_id: str, points: Sequence[FunnelPoint], theta0: float, *, 
                       anchor="end", size=11, fill=MUTED))
     desc = _("Each point is a unit: its index against its effective number of responses. Points outside the "
              "funnel differ from the overall value %(value)s by more than chance explains.", value=pct(theta0, lang))
-    flag_text = {"within": _("within limits"), "above_95": _("above 95% limit"), "below_95": _("below 95% limit"),
-                 "above_99.8": _("above 99.8% limit"), "below_99.8": _("below 99.8% limit"), "unknown": "—"}
     rows = []
     for i, p in enumerate(pts):
         rec = flags.iloc[i]
         rows.append((p.label, pct(p.estimate, lang), num(p.n_eff, lang, 1),
                      interval(rec[f"lower_{labs[0]}"], rec[f"upper_{labs[0]}"], lang),
                      interval(rec[f"lower_{labs[1]}"], rec[f"upper_{labs[1]}"], lang),
-                     flag_text.get(rec["flag"], rec["flag"])))
-    cols = (_("Unit"), _("Estimate"), "n_eff", _("95% limits"), _("99.8% limits"), _("Position"))
+                     funnel_flag_label(rec["flag"])))
+    cols = (_("Unit"), _("Estimate"), "n_eff", _("Limits (95%)"), _("Limits (99.8%)"), _("Position"))
     return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, tuple(rows), len(pts))
 
 
@@ -325,7 +329,7 @@ def rank_plot(chart_id: str, rows: Sequence[RankRow], *, title: str, lang: str, 
         body.append(_text(plot_r + 10, y + 4, pct(r.p_top, lang, 0), size=11))
     desc = _("Rank of each unit (1 = best) with its 95%% rank interval from the bootstrap, and the probability "
              "of being in the top %(k)s. Wide intervals mean the order is uncertain.", k=top_k)
-    cols = (_("Unit"), _("Rank"), _("95% rank interval"), _("P(top %(k)s)", k=top_k))
+    cols = (_("Unit"), _("Rank"), _("Rank interval (95%)"), _("P(top %(k)s)", k=top_k))
     data = tuple((r.label, num(r.rank, lang), f"{num(r.low, lang)}–{num(r.high, lang)}", pct(r.p_top, lang, 0))
                  for r in rows)
     return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, data, len(rows))

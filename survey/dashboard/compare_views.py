@@ -1,0 +1,292 @@
+"""Home Affairs pages: units compared honestly (intervals, funnel, ranks with rank intervals, change),
+drill-down district → agencies → service points, and their CSV/XLSX exports.
+
+Access (server-side, every route): roles unit_manager, home_affairs, admin; a unit manager's selection is
+restricted to the agencies of its own subtree (`visible_agency_ids`), and a unit or agency outside it is
+403 whether or not it exists.  Agency viewers get 403 everywhere here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from survey.auth.scope import can_see_agency, roles_required, visible_agency_ids, visible_unit_ids
+from survey.dashboard.homeaffairs_data import Comparison, Period, compare_units, level_choices, periods_with_data
+from survey.dashboard.homeaffairs_present import TABLES, Table, comparison_charts, comparison_tables
+from survey.extensions import db
+from survey.i18n import current_lang
+from survey.instruments.models import QuestionnaireVersion
+from survey.org.models import Agency, Level, Unit
+from survey.respond.models import CHANNELS, ResponseTally
+from survey.results.selection import Selection
+
+bp = Blueprint("homeaffairs", __name__, url_prefix="/homeaffairs")
+
+STAFF_ROLES = ("unit_manager", "home_affairs", "admin")
+PERIOD_KINDS = ("quarter", "month", "year")
+
+
+@dataclass
+class Filters:
+    """The request's filters, validated against what exists (unknown values fall back to defaults)."""
+
+    version: QuestionnaireVersion | None
+    versions: list[QuestionnaireVersion]
+    period: Period | None
+    periods: list[Period]
+    period_kind: str
+    measure: str
+    measures: list[tuple[str, str]]
+    channel: str
+    level: str
+    levels: list[tuple[str, str]]
+
+    def args(self, **extra: Any) -> dict[str, Any]:
+        out = {"questionnaire": self.version.id if self.version else None,
+               "period": self.period.label if self.period else None, "measure": self.measure,
+               "channel": self.channel or None, "level": self.level}
+        out.update(extra)
+        return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+def _versions_with_data() -> list[QuestionnaireVersion]:
+    counts = dict(db.session.execute(select(ResponseTally.questionnaire_version_id, func.sum(ResponseTally.count))
+                                     .group_by(ResponseTally.questionnaire_version_id)).all())
+    versions = db.session.scalars(select(QuestionnaireVersion).order_by(QuestionnaireVersion.instrument,
+                                                                        QuestionnaireVersion.version)).all()
+    with_data = [v for v in versions if counts.get(v.id)]
+    return sorted(with_data, key=lambda v: (-int(counts[v.id]), v.instrument, v.version))
+
+
+def default_level(user: Any) -> str:
+    levels = level_choices(db.session)
+    if user.role == "unit_manager" and user.unit is not None:
+        below = [lv for lv in levels if lv.rank > user.unit.level.rank]
+        return below[0].code if below else "agency"
+    return levels[0].code if levels else "agency"
+
+
+def read_filters(user: Any, lang: str) -> Filters:
+    versions = _versions_with_data()
+    wanted = request.args.get("questionnaire", type=int)
+    version = next((v for v in versions if v.id == wanted), versions[0] if versions else None)
+    kind = request.args.get("period_kind", "quarter")
+    raw_period = request.args.get("period", "")
+    try:
+        period = Period.parse(raw_period) if raw_period else None
+    except ValueError:
+        period = None
+    if period is not None:
+        kind = period.kind
+    kind = kind if kind in PERIOD_KINDS else "quarter"
+    periods = periods_with_data(db.session, version.id, kind) if version else []
+    if period is None and periods:
+        period = periods[0]
+    measures: list[tuple[str, str]] = []
+    if version is not None:
+        from survey.instruments.service import questionnaire_for
+
+        q, _ids = questionnaire_for(db.session, version.id)
+        for m in q.index_spec().measures:
+            if m.kind in ("overall", "element", "item"):
+                title = (m.title_en if lang == "en" else m.title_vi) or m.code
+                measures.append((m.code, f"{m.code} — {title}" if m.kind != "overall" else title))
+    measure = request.args.get("measure", "")
+    codes = [c for c, _l in measures]
+    if measure not in codes:
+        measure = "OVERALL" if "OVERALL" in codes else (codes[0] if codes else "")
+    channel = request.args.get("channel", "")
+    channel = channel if channel in CHANNELS else ""
+    lv = level_choices(db.session)
+    levels = [(x.code, x.name_en if lang == "en" else x.name_vi) for x in lv] + [("agency", _("Agencies"))]
+    level = request.args.get("level", "")
+    if level not in {c for c, _n in levels}:
+        level = default_level(user)
+    return Filters(version, versions, period, periods, kind, measure, measures, channel, level, levels)
+
+
+def selection_for(user: Any, f: Filters, **kw: Any) -> Selection:
+    """The viewer's selection: questionnaire, channel and scope (unit managers: own subtree only)."""
+    vis = visible_agency_ids(user)
+    return Selection.of(f.version.id, channels=(f.channel,) if f.channel else (), visible_agency_ids=vis, **kw)
+
+
+def run_comparison(user: Any, f: Filters, group: str, group_label: str, **kw: Any) -> Comparison | None:
+    if f.version is None or f.period is None or not f.measure:
+        return None
+    cfg = current_app.config
+    return compare_units(
+        db.session, selection_for(user, f, **kw), group=group, measure_code=f.measure, period=f.period,
+        lang=current_lang(), n_min=int(cfg["HAILONG_N_MIN"]), bootstrap_b=int(cfg.get("HAILONG_BOOTSTRAP_B", 500)),
+        seed=int(cfg.get("HAILONG_BOOTSTRAP_SEED", 20240601)), group_label=group_label)
+
+
+def _group_label(level: str, f: Filters) -> str:
+    return dict(f.levels).get(level, level)
+
+
+def _unit_or_403(unit_id: int) -> Unit:
+    allowed = visible_unit_ids(current_user)
+    if allowed is not None and unit_id not in allowed:
+        abort(403)
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        abort(404)
+    return unit
+
+
+def _agency_or_403(agency_id: int) -> Agency:
+    if not can_see_agency(current_user, agency_id):
+        abort(403)
+    agency = db.session.get(Agency, agency_id)
+    if agency is None:
+        abort(404)
+    return agency
+
+
+def _page(view: str, scope: dict[str, Any]) -> tuple[Filters, Comparison | None, str, list[tuple[str, str]]]:
+    """(filters, comparison, heading, breadcrumbs) for one of the three page kinds."""
+    lang = current_lang()
+    f = read_filters(current_user, lang)
+    crumbs = [(url_for("homeaffairs.index", **f.args()), _("Comparison"))]
+    if view == "index":
+        label = _group_label(f.level, f)
+        comp = run_comparison(current_user, f, f.level, label)
+        heading = _("%(group)s compared", group=label)
+    elif view == "unit":
+        unit = _unit_or_403(scope["unit_id"])
+        comp = run_comparison(current_user, f, "agency", _("Agency"), unit_id=unit.id)
+        for anc in unit.ancestors()[1:]:
+            crumbs.append((url_for("homeaffairs.unit", unit_id=anc.id, **f.args()), anc.name(lang)))
+        heading = _("Agencies of %(unit)s", unit=unit.name(lang))
+    else:
+        agency = _agency_or_403(scope["agency_id"])
+        comp = run_comparison(current_user, f, "service_point", _("Service point"), agency_ids=(agency.id,))
+        for anc in agency.unit.ancestors()[1:]:
+            crumbs.append((url_for("homeaffairs.unit", unit_id=anc.id, **f.args()), anc.name(lang)))
+        crumbs.append((url_for("homeaffairs.agency", agency_id=agency.id, **f.args()), agency.name(lang)))
+        heading = _("Service points of %(agency)s", agency=agency.name(lang))
+    if comp is not None:
+        comp.rows = [r for r in comp.rows if r.drill is None or _may_drill(r)]
+    return f, comp, heading, crumbs
+
+
+def _may_drill(r: Any) -> bool:
+    """Rows are already scoped by SQL; this only decides whether a drill-down link is offered."""
+    if r.id is None:
+        r.drill = None
+    elif r.drill == "unit":
+        allowed = visible_unit_ids(current_user)
+        if allowed is not None and r.id not in allowed:
+            r.drill = None
+    return True
+
+
+def _render(view: str, **scope: Any) -> str:
+    f, comp, heading, crumbs = _page(view, scope)
+    lang = current_lang()
+    tables = comparison_tables(comp, lang) if comp else []
+    charts = comparison_charts(comp, lang) if comp else []
+    export_args = dict(f.args(), view=view, **scope)
+    return render_template("dashboard/homeaffairs/compare.html", f=f, comp=comp, heading=heading, crumbs=crumbs,
+                           tables=tables, charts=charts, view=view, scope=scope, export_args=export_args,
+                           channels=CHANNELS, levels_all=db.session.scalars(select(Level)).all())
+
+
+@bp.route("/")
+@roles_required(*STAFF_ROLES)
+def index() -> str:
+    return _render("index")
+
+
+@bp.route("/unit/<int:unit_id>")
+@roles_required(*STAFF_ROLES)
+def unit(unit_id: int) -> str:
+    return _render("unit", unit_id=unit_id)
+
+
+@bp.route("/agency/<int:agency_id>")
+@roles_required(*STAFF_ROLES)
+def agency(agency_id: int) -> str:
+    return _render("agency", agency_id=agency_id)
+
+
+# --------------------------------------------------------------------------- exports
+def table_csv(table: Table) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([c.label for c in table.columns])
+    for row in table.rows:
+        w.writerow(["" if v is None else v for v in row])
+    return buf.getvalue()
+
+
+def tables_xlsx(sheets: list[tuple[str, Table]]) -> bytes:
+    """One sheet per table; numbers stay numbers (percent format on shares)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for name, table in sheets:
+        title = name[:31]
+        i = 2
+        while title in used:
+            title = f"{name[:28]}-{i}"
+            i += 1
+        used.add(title)
+        ws = wb.create_sheet(title)
+        ws.append([c.label for c in table.columns])
+        for row in table.rows:
+            ws.append(list(row))
+        for j, col in enumerate(table.columns, start=1):
+            if col.kind == "pct":
+                for cell in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                    cell[0].number_format = "0.0%"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.route("/export.<fmt>")
+@roles_required(*STAFF_ROLES)
+def export(fmt: str) -> Response:
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    view = request.args.get("view", "index")
+    scope: dict[str, Any] = {}
+    if view == "unit":
+        scope["unit_id"] = request.args.get("unit_id", type=int)
+    elif view == "agency":
+        scope["agency_id"] = request.args.get("agency_id", type=int)
+    elif view != "index":
+        abort(400)
+    if any(v is None for v in scope.values()):
+        abort(400)
+    _f, comp, _heading, _crumbs = _page(view, scope)
+    if comp is None:
+        abort(404)
+    lang = current_lang()
+    stem = f"hailong-{view}-{comp.group}-{comp.measure}-{comp.period.label}"
+    if fmt == "csv":
+        name = request.args.get("table", "estimates")
+        if name not in TABLES or (name == "change" and not comp.has_previous):
+            abort(404)
+        body = "\ufeff" + table_csv(TABLES[name](comp, lang))  # BOM: Excel opens UTF-8 Vietnamese correctly
+        return Response(body, mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{stem}-{name}.csv"'})
+    data = tables_xlsx([(t.id, t) for t in comparison_tables(comp, lang)])
+    return Response(data, mimetype=XLSX_MIME,
+                    headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'})

@@ -1,0 +1,308 @@
+"""Home Affairs comparisons: units side by side, with intervals, ranks, funnel limits and change.
+
+Every figure comes from the analysis package fed by `survey.results` (a GROUP BY over the count tables):
+estimates and intervals from `analysis.estimate` + `analysis.result.result_table`, ranks from
+`analysis.ranks.rank_units` on bootstrap replicates (`analysis.bootstrap`), change since the previous
+period from `analysis.compare` with Holm adjustment (`analysis.multiple`).  Nothing here computes a
+statistic itself; it chooses the selection, calls, and arranges the rows for pages and exports.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+
+from analysis.bootstrap import bootstrap_replicates as bootstrap_replicates_of
+from analysis.estimate import estimate
+from analysis.ranks import rank_units
+from analysis.result import result_table
+from survey.org.models import Agency, Level, ServicePoint, Unit
+from survey.respond.models import ResponseTally
+from survey.results.selection import Selection
+from survey.results.totals import Instrument, cluster_totals, instrument
+
+GROUPS_FIXED = ("agency", "service_point")
+PERIOD_RE = re.compile(r"^(\d{4})(?:-(Q[1-4]|\d{2}))?$")
+
+
+# --------------------------------------------------------------------------- periods
+@dataclass(frozen=True)
+class Period:
+    """A month (2025-07), quarter (2025-Q3) or year (2025): the unit of comparison and of change."""
+
+    kind: str  # month | quarter | year
+    start: date
+    end: date  # first day of the last month (tallies are monthly)
+
+    @property
+    def label(self) -> str:
+        if self.kind == "month":
+            return f"{self.start.year}-{self.start.month:02d}"
+        if self.kind == "quarter":
+            return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
+        return f"{self.start.year}"
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        m = PERIOD_RE.match(text.strip())
+        if not m:
+            raise ValueError(f"not a period: {text!r}")
+        year, part = int(m.group(1)), m.group(2)
+        if part is None:
+            return cls("year", date(year, 1, 1), date(year, 12, 1))
+        if part.startswith("Q"):
+            q = int(part[1])
+            return cls("quarter", date(year, 3 * q - 2, 1), date(year, 3 * q, 1))
+        month = int(part)
+        if not 1 <= month <= 12:
+            raise ValueError(f"not a period: {text!r}")
+        return cls("month", date(year, month, 1), date(year, month, 1))
+
+    def previous(self) -> Period:
+        months = {"month": 1, "quarter": 3, "year": 12}[self.kind]
+        y, m = self.start.year, self.start.month - months
+        while m < 1:
+            y, m = y - 1, m + 12
+        start = date(y, m, 1)
+        ey, em = y, m + months - 1
+        while em > 12:
+            ey, em = ey + 1, em - 12
+        return Period(self.kind, start, date(ey, em, 1))
+
+
+def periods_with_data(session: Any, version_id: int, kind: str = "quarter") -> list[Period]:
+    """Periods of `kind` in which the questionnaire version has responses, newest first."""
+    months = session.scalars(select(ResponseTally.period).where(
+        ResponseTally.questionnaire_version_id == version_id).distinct()).all()
+    labels = set()
+    for d in months:
+        labels.add(Period.parse(f"{d.year}-{d.month:02d}" if kind == "month" else
+                                f"{d.year}-Q{(d.month - 1) // 3 + 1}" if kind == "quarter" else f"{d.year}").label)
+    return sorted((Period.parse(lb) for lb in labels), key=lambda p: p.start, reverse=True)
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class Row:
+    """One compared unit (a tree unit, an agency or a service point) with every figure the page shows."""
+
+    code: str
+    id: int | None
+    label: str
+    kind: str
+    estimate: float = math.nan
+    se: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    n: int = 0
+    n_eff: float = 0.0
+    method: str = ""
+    suppressed: bool = True
+    reason: str = ""
+    wide_ci: bool = False
+    rank: int | None = None
+    rank_low: int | None = None
+    rank_high: int | None = None
+    p_top: float = math.nan
+    p_q1: float = math.nan
+    prev_estimate: float = math.nan
+    change: float = math.nan
+    change_low: float = math.nan
+    change_high: float = math.nan
+    change_p: float = math.nan
+    change_p_holm: float = math.nan
+    change_significant: bool = False
+    drill: str | None = None  # endpoint kind for drill-down: "unit" | "agency" | None
+
+
+@dataclass
+class Comparison:
+    """Everything one Home Affairs page shows for one selection."""
+
+    group: str
+    group_label: str
+    measure: str
+    measure_label: str
+    period: Period
+    instrument: Instrument
+    rows: list[Row]
+    overall: Row
+    top_k: int
+    bootstrap_b: int
+    seed: int
+    n_min: int
+    has_previous: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ranked(self) -> list[Row]:
+        return sorted((r for r in self.rows if r.rank is not None), key=lambda r: (r.rank, r.label))
+
+    @property
+    def suppressed(self) -> list[Row]:
+        return sorted((r for r in self.rows if r.suppressed), key=lambda r: r.label)
+
+    @property
+    def by_estimate(self) -> list[Row]:
+        shown = [r for r in self.rows if not r.suppressed]
+        return sorted(shown, key=lambda r: (-r.estimate, r.label)) + self.suppressed
+
+
+def _f(x: Any) -> float:
+    return math.nan if x is None or pd.isna(x) else float(x)
+
+
+# --------------------------------------------------------------------------- labels of domain codes
+def _labels(session: Any, group: str, lang: str) -> dict[str, tuple[int, str, str | None]]:
+    """code → (id, name, drill kind) for the group's domain codes."""
+    if group == "agency":
+        rows = session.execute(select(Agency.code, Agency.id, Agency.name_vi, Agency.name_en)).all()
+        return {c: (i, en if lang == "en" else vi, "agency") for c, i, vi, en in rows}
+    if group == "service_point":
+        rows = session.execute(select(ServicePoint.code, ServicePoint.id, ServicePoint.name_vi,
+                                      ServicePoint.name_en)).all()
+        return {c: (i, en if lang == "en" else vi, None) for c, i, vi, en in rows}
+    rows = session.execute(select(Unit.code, Unit.id, Unit.name_vi, Unit.name_en)).all()
+    return {c: (i, en if lang == "en" else vi, "unit") for c, i, vi, en in rows}
+
+
+def level_choices(session: Any) -> list[Level]:
+    """Tree levels below the root (the root is the whole city: nothing to compare it with)."""
+    return list(session.scalars(select(Level).where(Level.rank > 0).order_by(Level.rank)))
+
+
+# --------------------------------------------------------------------------- bootstrap (cached)
+_CACHE: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 64
+
+
+def _data_version(session: Any, sel: Selection) -> tuple[int, int]:
+    """Cheap fingerprint of the data behind a selection: responses counted and tally rows (cache key)."""
+    rt = ResponseTally.__table__
+    q = select(func.coalesce(func.sum(rt.c.count), 0), func.count()).where(
+        rt.c.questionnaire_version_id.in_(sel.questionnaire_version_ids))
+    total, rows = session.execute(q).one()
+    return int(total), int(rows)
+
+
+def bootstrap_replicates(session: Any, sel: Selection, totals: Any, measure: Any, group: str,
+                         b: int, seed: int) -> np.ndarray:
+    """B × domains replicate estimates of `measure` (Rao–Wu bootstrap of service points within strata).
+
+    Cached per (selection, group, measure, B, seed, data fingerprint): the same request gives the same
+    ranks, and a new response invalidates the entry.
+    """
+    key = (sel.key(), group, measure.code, b, seed, _data_version(session, sel),
+           str(session.get_bind().url))
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    reps = bootstrap_replicates_of(totals, [measure], by=(group,), replicates=b, seed=seed)[:, :, 0]
+    with _CACHE_LOCK:
+        _CACHE[key] = reps
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return reps
+
+
+# --------------------------------------------------------------------------- the comparison
+def compare_units(session: Any, sel: Selection, *, group: str, measure_code: str, period: Period, lang: str,
+                  n_min: int, bootstrap_b: int, seed: int, ci: str = "wilson", top_k: int | None = None,
+                  group_label: str = "") -> Comparison:
+    """Estimates, intervals, ranks and change for every unit of `group` inside the selection.
+
+    `sel` carries questionnaire, channel and scope; the period comes from `period` (the previous period
+    of the same kind is used for the change).  Domains with an empty code (agencies lying above the
+    compared level, e.g. city departments in a district comparison) are not units of that level: left out.
+    """
+    sel = replace(sel, period_from=period.start, period_to=period.end)
+    inst = instrument(session, sel)
+    measure = inst.spec.measure(measure_code)
+    totals = cluster_totals(session, sel, domain=group, inst=inst)
+    est = estimate(totals, [measure], by=(group,))
+    table = result_table(est, ci=ci, n_min=n_min)
+    whole = result_table(estimate(totals, [measure], by=()), ci=ci, n_min=n_min).iloc[0]
+    labels = _labels(session, group, lang)
+
+    rows: list[Row] = []
+    keep_idx: list[int] = []
+    for i, rec in table.iterrows():
+        code = str(rec["domain"])
+        if code in ("", "(missing)"):
+            continue
+        ident, name, drill = labels.get(code, (None, code, None))
+        rows.append(Row(code=code, id=ident, label=name, kind=group, **_figures(rec), drill=drill))
+        keep_idx.append(int(i))
+    overall = Row(code="all", id=None, label="", kind="all", **_figures(whole))
+
+    # ranks: bootstrap replicates of the same domains; suppressed units never ranked
+    k = top_k
+    if rows:
+        reps = bootstrap_replicates(session, sel, totals, measure, group, bootstrap_b, seed)[:, keep_idx]
+        sup = np.array([r.suppressed for r in rows])
+        ests = np.array([r.estimate if not r.suppressed else math.nan for r in rows])
+        ranks = rank_units([r.code for r in rows], ests, reps, suppressed=sup, top_k=top_k)
+        ptop = next(c for c in ranks.columns if c.startswith("p_top_"))
+        k = int(ptop.removeprefix("p_top_"))
+        by_code = {r.code: r for r in rows}
+        for rec in ranks.itertuples(index=False):
+            r = by_code[rec.unit]
+            if not rec.suppressed:
+                r.rank, r.rank_low, r.rank_high = int(rec.rank), int(rec.rank_low), int(rec.rank_high)
+                r.p_top = float(getattr(rec, ptop))
+                r.p_q1 = float(rec.p_q1)
+
+    has_prev = _add_change(session, sel, inst, measure, group, period, rows, n_min)
+    return Comparison(group=group, group_label=group_label or group, measure=measure.code,
+                      measure_label=(measure.title_en if lang == "en" else measure.title_vi) or measure.code,
+                      period=period, instrument=inst, rows=rows, overall=overall, top_k=k or 1,
+                      bootstrap_b=bootstrap_b, seed=seed, n_min=n_min, has_previous=has_prev)
+
+
+def _figures(rec: pd.Series) -> dict[str, Any]:
+    return {
+        "estimate": _f(rec["estimate"]), "se": _f(rec["se"]), "ci_low": _f(rec["ci_low"]),
+        "ci_high": _f(rec["ci_high"]), "n": int(rec["n"]), "n_eff": _f(rec["n_eff"]),
+        "method": str(rec["method"]), "suppressed": bool(rec["suppressed"]), "reason": str(rec["reason"]),
+        "wide_ci": bool(rec["wide_ci"]),
+    }
+
+
+def _add_change(session: Any, sel: Selection, inst: Instrument, measure: Any, group: str, period: Period,
+                rows: list[Row], n_min: int) -> bool:
+    """Change since the previous period per unit (analysis.compare), Holm-adjusted across units."""
+    try:
+        from analysis.compare import compare_periods
+    except ImportError:  # analysis.compare not landed yet
+        return False
+
+    prev = period.previous()
+    both = replace(sel, period_from=prev.start, period_to=period.end)
+    totals = cluster_totals(session, both, domain=(group, period.kind), inst=inst)
+    if prev.label not in set(totals.cells[period.kind]) if len(totals.cells) else True:
+        return False
+    diff = compare_periods(totals, measure, unit_column=group, period_column=period.kind,
+                           current=period.label, previous=prev.label, n_min=n_min, adjust="holm")
+    by_code = {r.code: r for r in rows}
+    for rec in diff.itertuples(index=False):
+        r = by_code.get(str(rec.unit))
+        if r is None:
+            continue
+        r.prev_estimate = _f(rec.previous)
+        if not bool(rec.suppressed):
+            r.change, r.change_low, r.change_high = _f(rec.difference), _f(rec.ci_low), _f(rec.ci_high)
+            r.change_p, r.change_p_holm = _f(rec.p_value), _f(rec.p_adjusted)
+            r.change_significant = bool(r.change_p_holm < 0.05)
+    return True

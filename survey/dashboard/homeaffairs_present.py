@@ -1,0 +1,176 @@
+"""Turning a Home Affairs `Comparison` into the tables and charts a page, an export and the report show.
+
+One `Table` feeds the HTML table, the CSV and the XLSX sheet, so an export always holds exactly the
+figures the page shows (raw numbers in files, Babel-formatted text on the page).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import gettext as _
+
+from analysis.funnel import funnel_flags
+from survey.dashboard.charts import (
+    Chart,
+    ForestRow,
+    FunnelPoint,
+    RankRow,
+    forest_plot,
+    funnel_flag_label,
+    funnel_plot,
+    num,
+    pct,
+    rank_plot,
+)
+from survey.dashboard.homeaffairs_data import Comparison, Row
+
+PCT, NUM, INT, TEXT, PVAL = "pct", "num", "int", "text", "pval"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: str  # pct | num | int | text | pval
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table shown on a page and exported as CSV / an XLSX sheet (raw values, None = empty)."""
+
+    id: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    def formatted(self, lang: str) -> list[list[str]]:
+        out = []
+        for row in self.rows:
+            out.append([_format(v, c.kind, lang) for v, c in zip(row, self.columns, strict=True)])
+        return out
+
+
+def _format(v: Any, kind: str, lang: str) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    if kind == PCT:
+        return pct(v, lang)
+    if kind == NUM:
+        return num(v, lang, 1)
+    if kind == INT:
+        return num(v, lang)
+    if kind == PVAL:
+        return num(v, lang, 3)
+    return str(v)
+
+
+def _v(x: float) -> float | None:
+    return x if isinstance(x, int | float) and math.isfinite(x) else None
+
+
+def not_enough(n: int, lang: str) -> str:
+    return _("not enough responses (n = %(n)s)", n=num(n, lang))
+
+
+def estimates_table(comp: Comparison, lang: str) -> Table:
+    cols = (Column("unit", comp.group_label, TEXT), Column("estimate", _("Estimate"), PCT),
+            Column("ci_low", _("95% CI low"), PCT), Column("ci_high", _("95% CI high"), PCT),
+            Column("n", "n", INT), Column("n_eff", "n_eff", NUM), Column("method", _("CI method"), TEXT),
+            Column("note", _("Note"), TEXT))
+    rows = []
+    for r in comp.by_estimate:
+        if r.suppressed:
+            rows.append((r.label, None, None, None, r.n, _v(r.n_eff), "", not_enough(r.n, lang)))
+        else:
+            note = _("wide interval") if r.wide_ci else (_("no interval: one service point") if "df_zero" in r.reason
+                                                        else "")
+            rows.append((r.label, r.estimate, _v(r.ci_low), _v(r.ci_high), r.n, _v(r.n_eff), r.method, note))
+    return Table("estimates", _("Estimates with confidence intervals (95%)"), cols, tuple(rows))
+
+
+def ranks_table(comp: Comparison, lang: str) -> Table:
+    cols = (Column("unit", comp.group_label, TEXT), Column("rank", _("Rank"), INT),
+            Column("rank_low", _("Rank interval low"), INT), Column("rank_high", _("Rank interval high"), INT),
+            Column("p_top_k", _("P(top %(k)s)", k=comp.top_k), PCT),
+            Column("p_top_quarter", _("P(top quarter)"), PCT))
+    rows = [(r.label, r.rank, r.rank_low, r.rank_high, _v(r.p_top), _v(r.p_q1)) for r in comp.ranked]
+    rows += [(r.label, None, None, None, None, None) for r in comp.suppressed]
+    return Table("ranks", _("Ranks with 95%% rank intervals (bootstrap, B = %(b)s, seed %(seed)s)",
+                            b=comp.bootstrap_b, seed=comp.seed), cols, tuple(rows))
+
+
+def change_table(comp: Comparison, lang: str) -> Table:
+    cols = (Column("unit", comp.group_label, TEXT), Column("previous", _("Previous period"), PCT),
+            Column("current", _("This period"), PCT), Column("change", _("Change"), PCT),
+            Column("change_low", _("95% CI low"), PCT), Column("change_high", _("95% CI high"), PCT),
+            Column("p_value", _("p-value"), PVAL), Column("p_holm", _("p (Holm)"), PVAL),
+            Column("significant", _("Significant"), TEXT))
+    rows = []
+    for r in comp.by_estimate:
+        sig = "" if not math.isfinite(r.change_p_holm) else (_("yes") if r.change_significant else _("no"))
+        rows.append((r.label, _v(r.prev_estimate), None if r.suppressed else r.estimate, _v(r.change),
+                     _v(r.change_low), _v(r.change_high), _v(r.change_p), _v(r.change_p_holm), sig))
+    return Table("change", _("Change since %(period)s (Holm-adjusted across units)",
+                             period=comp.period.previous().label), cols, tuple(rows))
+
+
+def funnel_table(comp: Comparison, lang: str) -> Table:
+    shown = [r for r in comp.by_estimate if not r.suppressed and r.n_eff > 0]
+    cols = (Column("unit", comp.group_label, TEXT), Column("estimate", _("Estimate"), PCT),
+            Column("n_eff", "n_eff", NUM), Column("lower_95", _("Lower limit (95%)"), PCT),
+            Column("upper_95", _("Upper limit (95%)"), PCT), Column("lower_99.8", _("Lower limit (99.8%)"), PCT),
+            Column("upper_99.8", _("Upper limit (99.8%)"), PCT), Column("flag", _("Position"), TEXT))
+    theta0 = comp.overall.estimate
+    if not shown or not math.isfinite(theta0):
+        return Table("funnel", _("Funnel plot limits"), cols, ())
+    flags = funnel_flags([r.estimate for r in shown], [r.n_eff for r in shown], theta0)
+    rows = []
+    for i, r in enumerate(shown):
+        rec = flags.iloc[i]
+        rows.append((r.label, r.estimate, r.n_eff, _v(rec["lower_95"]), _v(rec["upper_95"]),
+                     _v(rec["lower_99.8"]), _v(rec["upper_99.8"]), funnel_flag_label(str(rec["flag"]))))
+    return Table("funnel", _("Funnel plot limits around %(value)s", value=pct(theta0, lang)), cols, tuple(rows))
+
+
+TABLES: dict[str, Callable[[Comparison, str], Table]] = {
+    "estimates": estimates_table, "ranks": ranks_table, "change": change_table, "funnel": funnel_table,
+}
+
+
+def comparison_tables(comp: Comparison, lang: str) -> list[Table]:
+    tables = [estimates_table(comp, lang), ranks_table(comp, lang)]
+    if comp.has_previous:
+        tables.append(change_table(comp, lang))
+    tables.append(funnel_table(comp, lang))
+    return tables
+
+
+def comparison_charts(comp: Comparison, lang: str, prefix: str = "ha") -> list[Chart]:
+    title_of = comp.measure_label
+    forest = forest_plot(
+        f"{prefix}-forest",
+        [ForestRow(r.label, None if r.suppressed else r.estimate, _v(r.ci_low), _v(r.ci_high), r.n, r.suppressed)
+         for r in comp.rows],
+        title=_("%(measure)s by %(group)s, %(period)s", measure=title_of, group=comp.group_label,
+                period=comp.period.label),
+        lang=lang, reference=_v(comp.overall.estimate), reference_label=_("Overall"))
+    charts = [forest]
+    if math.isfinite(comp.overall.estimate):
+        charts.append(funnel_plot(
+            f"{prefix}-funnel",
+            [FunnelPoint(r.label, r.estimate, r.n_eff) for r in comp.rows if not r.suppressed],
+            comp.overall.estimate, title=_("Funnel plot: %(measure)s", measure=title_of), lang=lang))
+    if comp.ranked:
+        charts.append(rank_plot(
+            f"{prefix}-ranks",
+            [RankRow(r.label, r.rank, r.rank_low, r.rank_high, r.p_top) for r in comp.ranked],
+            title=_("Ranks with 95%% rank intervals: %(measure)s", measure=title_of), lang=lang, top_k=comp.top_k))
+    return charts
+
+
+def row_note(r: Row, lang: str) -> str:
+    return not_enough(r.n, lang) if r.suppressed else ""
