@@ -86,7 +86,7 @@ def load_inputs(args: argparse.Namespace) -> tuple[IndexSpec, ClusterTotals]:
 def write_table(table: pd.DataFrame, fmt: str, output: str | None) -> None:
     """CSV or JSON records to stdout or atomically to `output` (temp file + rename)."""
     text = (
-        table.to_json(orient="records", force_ascii=False, indent=1)
+        table.to_json(orient="records", force_ascii=False, indent=1, double_precision=15)
         if fmt == "json"
         else table.to_csv(index=False, lineterminator="\n")
     )

@@ -105,16 +105,13 @@ def result_table(
         else:  # korn-graubard, or clopper-pearson under a design
             plo, phi, _ = intervals.korn_graubard(p, var, n, df, level)
             pm = "korn-graubard"
-        if pm == "logit":
+        lo, hi = np.where(is_item, plo, lo), np.where(is_item, phi, hi)
+        method[is_item] = pm
+        if pm == "logit":  # undefined at p ∈ {0, 1}: Korn–Graubard there, and the method column says so
             edge = is_item & ((p <= 0) | (p >= 1))
             klo, khi, _ = intervals.korn_graubard(p, var, n, df, level)
-            plo, phi = np.where(edge, klo, plo), np.where(edge, khi, phi)
+            lo, hi = np.where(edge, klo, lo), np.where(edge, khi, hi)
             method[edge] = "korn-graubard"
-            use = is_item & ~edge
-        else:
-            use = is_item
-        lo, hi = np.where(use, plo, lo), np.where(use, phi, hi)
-        method[use] = pm
 
     # undefined variance under a design (one cluster): no interval, documented reason
     srs_row = est.is_srs & np.isin(method, ["wilson", "clopper-pearson"])

@@ -218,6 +218,10 @@ class ClusterTotals:
         key = cl_code * n_cells + cell_code
         uniq, inverse = np.unique(key, return_inverse=True)
         summed = _group_sum(inverse, stats, len(uniq))
+        # rows without any answer carry no information (the cluster stays in the design list); dropping
+        # them makes respondent-level and GROUP BY totals (which never have such rows) identical
+        informative = summed.reshape(len(uniq), -1).any(axis=1)
+        uniq, summed = uniq[informative], summed[informative]
         n = summed[:, :, 0]
         if weighted is None:
             weighted = bool(np.any(summed[:, :, 1] != n) or np.any(summed[:, :, 2] != n))
