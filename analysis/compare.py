@@ -1,0 +1,211 @@
+"""Honest comparisons inside one design (methodology §4): differences with their own CI and test.
+
+A difference between two domains (two agencies, two quarters, kiosk vs QR) is estimated with the
+Taylor score of the difference, z_diff = z_A − z_B per cluster, in the whole design: clusters shared
+by both domains (a service point serving both periods) carry the covariance, so the SE is neither
+the naive √(SE_A² + SE_B²) nor the overlap of two intervals.  The same trick compares each unit with
+the whole population (z_unit − z_all), and Holm's adjustment controls the chance of any false
+"differs from the city" among all units; period-to-period changes of many units are screened with
+Benjamini–Hochberg (false discovery rate), which tolerates a few false alarms to miss fewer changes.
+
+Tests are t tests with design degrees of freedom: clusters with an answer in either domain − strata
+among them (as `estimate` does for one domain).  Comparisons involving a suppressed domain (n < n_min
+or no answers) are listed with `suppressed` True and are left out of the adjustment families; an
+undefined variance (df ≤ 0, or both sides without variation) gives no test and says why in `reason`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.estimate import DomainEstimates, cluster_variance, domain_cluster_scores, estimate
+from analysis.multiple import benjamini_hochberg, holm
+from analysis.result import domain_labels
+from analysis.totals import ClusterTotals
+from questionnaires.index_spec import Measure
+
+__all__ = ["compare_domains", "compare_to_whole", "screen_changes"]
+
+
+@dataclass(frozen=True, eq=False)
+class _Domains:
+    """Estimates, per-cluster Taylor scores (clusters × D × M) and answer presence of one breakdown."""
+
+    est: DomainEstimates
+    labels: list[str]
+    z: np.ndarray
+    present: np.ndarray
+
+
+def _domains(totals: ClusterTotals, measures: tuple[Measure, ...], by: Sequence[str]) -> _Domains:
+    by = tuple(by)
+    est = estimate(totals, measures, by)
+    t = totals.collapse(by)
+    z = domain_cluster_scores(t, measures)
+    ratios = tuple(sorted({k for m in measures for k, _ in m.terms}))
+    pos = {k: j for j, k in enumerate(ratios)}
+    uses = np.zeros((len(measures), len(ratios)), dtype=np.int64)
+    for i, m in enumerate(measures):
+        for k, c in m.terms:
+            if c != 0:
+                uses[i, pos[k]] = 1
+    has = ((t.ratio_stat(ratios, "n") > 0).astype(np.int64) @ uses.T) > 0  # rows × M
+    present = np.zeros((t.n_clusters, len(t.cells), len(measures)), dtype=bool)
+    np.logical_or.at(present, (t.row_cluster, t.row_cell), has)
+    return _Domains(est, domain_labels(est)[1], z, present)
+
+
+def _contrast_df(present: np.ndarray, cluster_stratum: np.ndarray, n_strata: int) -> np.ndarray:
+    """clusters × M presence → df per measure: clusters present − strata present."""
+    per_stratum = np.zeros((n_strata, present.shape[1]))
+    np.add.at(per_stratum, cluster_stratum, present.astype(np.float64))
+    return present.sum(axis=0) - (per_stratum > 0).sum(axis=0)
+
+
+def _test(diff: np.ndarray, var: np.ndarray, df: np.ndarray, level: float) -> dict[str, np.ndarray]:
+    se = np.sqrt(np.maximum(var, 0.0))
+    ok = (df > 0) & (se > 0) & np.isfinite(diff)
+    safe_df = np.where(ok, df, 1.0)
+    q = stats.t.ppf(0.5 + level / 2, safe_df)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tstat = np.where(ok, diff / np.where(ok, se, 1.0), np.nan)
+    p = np.where(ok, 2 * stats.t.sf(np.abs(tstat), safe_df), np.nan)
+    reason = np.where(df <= 0, "df_zero", np.where(ok | ~np.isfinite(diff), "", "no_variance"))
+    return {"se": np.where(np.isfinite(diff) & (df > 0), se, np.nan),
+            "ci_low": np.where(ok, diff - q * se, np.nan), "ci_high": np.where(ok, diff + q * se, np.nan),
+            "df": df.astype(np.int64), "t": tstat, "p_value": p, "reason": reason}
+
+
+def _pair(totals: ClusterTotals, a: _Domains, ia: int, b: _Domains, ib: int, n_min: int,
+          level: float) -> dict[str, np.ndarray]:
+    """Difference a[ia] − b[ib] for every measure, with its Taylor test."""
+    diff = a.est.estimate[ia] - b.est.estimate[ib]
+    var = cluster_variance(a.z[:, ia, :] - b.z[:, ib, :], totals.cluster_stratum, totals.n_strata)
+    df = _contrast_df(a.present[:, ia, :] | b.present[:, ib, :], totals.cluster_stratum, totals.n_strata)
+    res = _test(diff, var, df, level)
+    na, nb = a.est.n[ia], b.est.n[ib]
+    sup = ~a.est.answered[ia] | ~b.est.answered[ib] | (na < n_min) | (nb < n_min)
+    res["reason"] = np.where(sup, np.where(res["reason"] == "", "suppressed", res["reason"] + ";suppressed"),
+                             res["reason"])
+    res.update(difference=diff, estimate_a=a.est.estimate[ia], estimate_b=b.est.estimate[ib],
+               n_a=na, n_b=nb, suppressed=sup)
+    return res
+
+
+def _index(dom: _Domains, label: str, what: str) -> int:
+    try:
+        return dom.labels.index(str(label))
+    except ValueError:
+        shown = ", ".join(dom.labels[:10])
+        raise KeyError(f"{what} {label!r} is not a domain of {':'.join(dom.est.by)} (have: {shown})") from None
+
+
+def compare_domains(totals: ClusterTotals, measures: Sequence[Measure], by: Sequence[str], a: str, b: str,
+                    *, n_min: int = 30, level: float = 0.95) -> pd.DataFrame:
+    """Difference a − b of every measure between two domains of `by` (labels as in result tables,
+    `A1` or `A1:2022-Q3` for several columns).  Columns: by, domain_a, domain_b, measure, estimate_a,
+    estimate_b, difference, se, ci_low, ci_high, df, t, p_value, n_a, n_b, method, suppressed, reason."""
+    measures = tuple(measures)
+    dom = _domains(totals, measures, by)
+    ia, ib = _index(dom, a, "domain"), _index(dom, b, "domain")
+    r = _pair(totals, dom, ia, dom, ib, n_min, level)
+    out = pd.DataFrame({"by": ":".join(by), "domain_a": str(a), "domain_b": str(b),
+                        "measure": [m.code for m in measures]})
+    for c in ("estimate_a", "estimate_b", "difference", "se", "ci_low", "ci_high", "df", "t", "p_value",
+              "n_a", "n_b"):
+        out[c] = r[c]
+    out["method"] = "taylor"
+    out["suppressed"] = r["suppressed"]
+    out["reason"] = r["reason"]
+    return out
+
+
+def compare_to_whole(totals: ClusterTotals, measures: Sequence[Measure], by: Sequence[str], *,
+                     n_min: int = 30, level: float = 0.95, alpha: float = 0.05) -> pd.DataFrame:
+    """Every domain of `by` against the whole population, Holm-adjusted within each measure.
+
+    Columns: by, domain, measure, estimate, overall, difference, se, ci_low, ci_high, df, t, p_value,
+    p_holm, differs (p_holm < alpha), n, suppressed, reason.  The CI is unadjusted (per comparison).
+    """
+    measures = tuple(measures)
+    dom = _domains(totals, measures, by)
+    whole = _domains(totals, measures, ())
+    parts = []
+    for d, label in enumerate(dom.labels):
+        r = _pair(totals, dom, d, whole, 0, n_min, level)
+        part = pd.DataFrame({"by": ":".join(by), "domain": label, "measure": [m.code for m in measures],
+                             "estimate": r["estimate_a"], "overall": r["estimate_b"]})
+        for c in ("difference", "se", "ci_low", "ci_high", "df", "t", "p_value"):
+            part[c] = r[c]
+        part["n"], part["suppressed"], part["reason"] = r["n_a"], r["suppressed"], r["reason"]
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    tested = out["p_value"].where(~out["suppressed"])
+    out["p_holm"] = np.nan
+    for _, idx in out.groupby("measure", sort=False).groups.items():
+        out.loc[idx, "p_holm"] = holm(tested.loc[idx].to_numpy())
+    out["differs"] = out["p_holm"] < alpha
+    cols = ["by", "domain", "measure", "estimate", "overall", "difference", "se", "ci_low", "ci_high", "df",
+            "t", "p_value", "p_holm", "differs", "n", "suppressed", "reason"]
+    return out[cols]
+
+
+def screen_changes(totals: ClusterTotals, measures: Sequence[Measure], unit: str, period: str,
+                   before: str, after: str, *, n_min: int = 30, level: float = 0.95,
+                   fdr: float = 0.05) -> pd.DataFrame:
+    """Change after − before of every measure for every unit, Benjamini–Hochberg within each measure.
+
+    `unit` and `period` are domain columns of `totals` (e.g. agency and quarter); the change is
+    estimated in the (unit × period) cross-classification of the one design.  Columns: by, domain,
+    measure, before, after, estimate_before, estimate_after, change, se, ci_low, ci_high, df, t,
+    p_value, p_bh, flagged (p_bh < fdr), n_before, n_after, suppressed, reason.  A unit observed in
+    only one of the periods is listed as suppressed with reason `period_missing`.
+    """
+    measures = tuple(measures)
+    dom = _domains(totals, measures, (unit, period))
+    cells = dom.est.cells.astype(str)
+    lookup = {(u, p): i for i, (u, p) in enumerate(zip(cells[unit], cells[period], strict=True))}
+    periods = set(cells[period])
+    for p in (before, after):
+        if str(p) not in periods:
+            raise KeyError(f"period {p!r} is not a value of {period} (have: {', '.join(sorted(periods))})")
+    codes = [m.code for m in measures]
+    parts = []
+    for u in sorted(set(cells[unit])):
+        ib, ia = lookup.get((u, str(before))), lookup.get((u, str(after)))
+        part = pd.DataFrame({"by": unit, "domain": u, "measure": codes, "before": str(before),
+                             "after": str(after)})
+        if ia is None or ib is None:
+            for c in ("estimate_before", "estimate_after", "change", "se", "ci_low", "ci_high", "t",
+                      "p_value"):
+                part[c] = np.nan
+            part["df"], part["n_before"], part["n_after"] = 0, 0, 0
+            i = ia if ia is not None else ib
+            side = "n_after" if ia is not None else "n_before"
+            part[side] = dom.est.n[i]
+            part["estimate_after" if ia is not None else "estimate_before"] = dom.est.estimate[i]
+            part["suppressed"], part["reason"] = True, "period_missing"
+        else:
+            r = _pair(totals, dom, ia, dom, ib, n_min, level)
+            part["estimate_before"], part["estimate_after"], part["change"] = (
+                r["estimate_b"], r["estimate_a"], r["difference"])
+            for c in ("se", "ci_low", "ci_high", "df", "t", "p_value"):
+                part[c] = r[c]
+            part["n_before"], part["n_after"] = r["n_b"], r["n_a"]
+            part["suppressed"], part["reason"] = r["suppressed"], r["reason"]
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    tested = out["p_value"].where(~out["suppressed"])
+    out["p_bh"] = np.nan
+    for _, idx in out.groupby("measure", sort=False).groups.items():
+        out.loc[idx, "p_bh"] = benjamini_hochberg(tested.loc[idx].to_numpy())
+    out["flagged"] = out["p_bh"] < fdr
+    cols = ["by", "domain", "measure", "before", "after", "estimate_before", "estimate_after", "change", "se",
+            "ci_low", "ci_high", "df", "t", "p_value", "p_bh", "flagged", "n_before", "n_after", "suppressed",
+            "reason"]
+    return out[cols]
