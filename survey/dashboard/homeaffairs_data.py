@@ -11,24 +11,24 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from analysis.bootstrap import bootstrap_replicates as bootstrap_replicates_of
-from analysis.estimate import estimate
+from analysis.compare import screen_changes
+from analysis.multiple import holm
 from analysis.ranks import rank_units
-from analysis.result import result_table
 from survey.org.models import Agency, Level, ServicePoint, Unit
 from survey.respond.models import ResponseTally
+from survey.results.cache import cached
+from survey.results.indices import indices
 from survey.results.selection import Selection
-from survey.results.totals import Instrument, cluster_totals, instrument
+from survey.results.totals import Instrument, cluster_totals
 
 GROUPS_FIXED = ("agency", "service_point")
 PERIOD_RE = re.compile(r"^(\d{4})(?:-(Q[1-4]|\d{2}))?$")
@@ -141,6 +141,7 @@ class Comparison:
     seed: int
     n_min: int
     has_previous: bool
+    ci_method: str = ""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -181,94 +182,78 @@ def level_choices(session: Any) -> list[Level]:
 
 
 # --------------------------------------------------------------------------- bootstrap (cached)
-_CACHE: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 64
+def bootstrap_replicates(session: Any, sel: Selection, inst: Instrument, measure: Any, group: str,
+                         b: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """(domain labels, B × domains replicate estimates of `measure`): Rao–Wu bootstrap of service points
+    within strata (analysis.bootstrap), seeded.  Cached per selection, group, measure, B, seed and data
+    version (survey.results.cache): the same request always shows the same ranks."""
 
+    def compute() -> tuple[list[str], np.ndarray]:
+        totals = cluster_totals(session, sel, domain=group, inst=inst)
+        cells = totals.collapse((group,)).cells[group]
+        labels = ["(missing)" if pd.isna(v) else str(v) for v in cells]
+        reps = bootstrap_replicates_of(totals, [measure], by=(group,), replicates=b, seed=seed)[:, :, 0]
+        return labels, reps
 
-def _data_version(session: Any, sel: Selection) -> tuple[int, int]:
-    """Cheap fingerprint of the data behind a selection: responses counted and tally rows (cache key)."""
-    rt = ResponseTally.__table__
-    q = select(func.coalesce(func.sum(rt.c.count), 0), func.count()).where(
-        rt.c.questionnaire_version_id.in_(sel.questionnaire_version_ids))
-    total, rows = session.execute(q).one()
-    return int(total), int(rows)
-
-
-def bootstrap_replicates(session: Any, sel: Selection, totals: Any, measure: Any, group: str,
-                         b: int, seed: int) -> np.ndarray:
-    """B × domains replicate estimates of `measure` (Rao–Wu bootstrap of service points within strata).
-
-    Cached per (selection, group, measure, B, seed, data fingerprint): the same request gives the same
-    ranks, and a new response invalidates the entry.
-    """
-    key = (sel.key(), group, measure.code, b, seed, _data_version(session, sel),
-           str(session.get_bind().url))
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-        if hit is not None:
-            _CACHE.move_to_end(key)
-            return hit
-    reps = bootstrap_replicates_of(totals, [measure], by=(group,), replicates=b, seed=seed)[:, :, 0]
-    with _CACHE_LOCK:
-        _CACHE[key] = reps
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return reps
+    return cached(session, ("ha-bootstrap", sel.key(), group, measure.code, b, seed), compute)
 
 
 # --------------------------------------------------------------------------- the comparison
 def compare_units(session: Any, sel: Selection, *, group: str, measure_code: str, period: Period, lang: str,
-                  n_min: int, bootstrap_b: int, seed: int, ci: str = "wilson", top_k: int | None = None,
-                  group_label: str = "") -> Comparison:
-    """Estimates, intervals, ranks and change for every unit of `group` inside the selection.
+                  n_min: int, bootstrap_b: int, seed: int, top_k: int | None = None,
+                  group_label: str = "") -> Comparison | None:
+    """Estimates, intervals, ranks and change for every unit of `group` inside the selection (None when
+    the selection has no answer at all).
 
     `sel` carries questionnaire, channel and scope; the period comes from `period` (the previous period
-    of the same kind is used for the change).  Domains with an empty code (agencies lying above the
-    compared level, e.g. city departments in a district comparison) are not units of that level: left out.
+    of the same kind is used for the change).  Estimates and intervals are survey.results.indices (the same
+    figures as the agency pages).  Domains with an empty code (agencies lying above the compared level,
+    e.g. city departments in a district comparison) are not units of that level: left out.
     """
     sel = replace(sel, period_from=period.start, period_to=period.end)
-    inst = instrument(session, sel)
+    res = indices(session, sel, domain=group, n_min=n_min)
+    whole_res = indices(session, sel, domain=(), n_min=n_min)
+    whole_rows = whole_res.table[whole_res.table["measure"] == measure_code]
+    if whole_rows.empty:
+        return None
+    inst = res.instrument
     measure = inst.spec.measure(measure_code)
-    totals = cluster_totals(session, sel, domain=group, inst=inst)
-    est = estimate(totals, [measure], by=(group,))
-    table = result_table(est, ci=ci, n_min=n_min)
-    whole = result_table(estimate(totals, [measure], by=()), ci=ci, n_min=n_min).iloc[0]
+    table = res.table[res.table["measure"] == measure_code]
     labels = _labels(session, group, lang)
 
     rows: list[Row] = []
-    keep_idx: list[int] = []
-    for i, rec in table.iterrows():
+    for _i, rec in table.iterrows():
         code = str(rec["domain"])
         if code in ("", "(missing)"):
             continue
         ident, name, drill = labels.get(code, (None, code, None))
         rows.append(Row(code=code, id=ident, label=name, kind=group, **_figures(rec), drill=drill))
-        keep_idx.append(int(i))
-    overall = Row(code="all", id=None, label="", kind="all", **_figures(whole))
+    overall = Row(code="all", id=None, label="", kind="all", **_figures(whole_rows.iloc[0]))
 
     # ranks: bootstrap replicates of the same domains; suppressed units never ranked
     k = top_k
     if rows:
-        reps = bootstrap_replicates(session, sel, totals, measure, group, bootstrap_b, seed)[:, keep_idx]
+        rep_labels, reps = bootstrap_replicates(session, sel, inst, measure, group, bootstrap_b, seed)
+        pos = {lb: j for j, lb in enumerate(rep_labels)}
+        reps = reps[:, [pos[r.code] for r in rows]]
         sup = np.array([r.suppressed for r in rows])
-        ests = np.array([r.estimate if not r.suppressed else math.nan for r in rows])
+        ests = np.array([math.nan if r.suppressed else r.estimate for r in rows])
         ranks = rank_units([r.code for r in rows], ests, reps, suppressed=sup, top_k=top_k)
         ptop = next(c for c in ranks.columns if c.startswith("p_top_"))
         k = int(ptop.removeprefix("p_top_"))
         by_code = {r.code: r for r in rows}
-        for rec in ranks.itertuples(index=False):
-            r = by_code[rec.unit]
-            if not rec.suppressed:
-                r.rank, r.rank_low, r.rank_high = int(rec.rank), int(rec.rank_low), int(rec.rank_high)
-                r.p_top = float(getattr(rec, ptop))
-                r.p_q1 = float(rec.p_q1)
+        for rec in ranks.to_dict("records"):
+            r = by_code[rec["unit"]]
+            if not rec["suppressed"]:
+                r.rank, r.rank_low, r.rank_high = int(rec["rank"]), int(rec["rank_low"]), int(rec["rank_high"])
+                r.p_top, r.p_q1 = float(rec[ptop]), float(rec["p_q1"])
 
     has_prev = _add_change(session, sel, inst, measure, group, period, rows, n_min)
     return Comparison(group=group, group_label=group_label or group, measure=measure.code,
                       measure_label=(measure.title_en if lang == "en" else measure.title_vi) or measure.code,
                       period=period, instrument=inst, rows=rows, overall=overall, top_k=k or 1,
-                      bootstrap_b=bootstrap_b, seed=seed, n_min=n_min, has_previous=has_prev)
+                      bootstrap_b=bootstrap_b, seed=seed, n_min=n_min, has_previous=has_prev,
+                      ci_method=res.ci)
 
 
 def _figures(rec: pd.Series) -> dict[str, Any]:
@@ -282,27 +267,31 @@ def _figures(rec: pd.Series) -> dict[str, Any]:
 
 def _add_change(session: Any, sel: Selection, inst: Instrument, measure: Any, group: str, period: Period,
                 rows: list[Row], n_min: int) -> bool:
-    """Change since the previous period per unit (analysis.compare), Holm-adjusted across units."""
-    try:
-        from analysis.compare import compare_periods
-    except ImportError:  # analysis.compare not landed yet
-        return False
-
+    """Change since the previous period per unit (analysis.compare.screen_changes, both periods in one
+    design), Holm-adjusted across the units that have a test (analysis.multiple.holm)."""
     prev = period.previous()
     both = replace(sel, period_from=prev.start, period_to=period.end)
-    totals = cluster_totals(session, both, domain=(group, period.kind), inst=inst)
-    if prev.label not in set(totals.cells[period.kind]) if len(totals.cells) else True:
+
+    def compute() -> pd.DataFrame | None:
+        totals = cluster_totals(session, both, domain=(group, period.kind), inst=inst)
+        present = {str(v) for v in totals.cells[period.kind]} if len(totals.row_cluster) else set()
+        if prev.label not in present or period.label not in present:
+            return None
+        return screen_changes(totals, [measure], group, period.kind, prev.label, period.label, n_min=n_min)
+
+    diff = cached(session, ("ha-change", both.key(), group, period.kind, measure.code, n_min), compute)
+    if diff is None:
         return False
-    diff = compare_periods(totals, measure, unit_column=group, period_column=period.kind,
-                           current=period.label, previous=prev.label, n_min=n_min, adjust="holm")
+    codes = {r.code for r in rows}
+    diff = diff[diff["domain"].astype(str).isin(codes)].reset_index(drop=True)
+    p_holm = holm(diff["p_value"].where(~diff["suppressed"].astype(bool)).to_numpy(dtype=float))
     by_code = {r.code: r for r in rows}
-    for rec in diff.itertuples(index=False):
-        r = by_code.get(str(rec.unit))
-        if r is None:
-            continue
-        r.prev_estimate = _f(rec.previous)
-        if not bool(rec.suppressed):
-            r.change, r.change_low, r.change_high = _f(rec.difference), _f(rec.ci_low), _f(rec.ci_high)
-            r.change_p, r.change_p_holm = _f(rec.p_value), _f(rec.p_adjusted)
+    for i, rec in enumerate(diff.to_dict("records")):
+        r = by_code[str(rec["domain"])]
+        if int(rec["n_before"] or 0) >= n_min:
+            r.prev_estimate = _f(rec["estimate_before"])
+        if not rec["suppressed"]:
+            r.change, r.change_low, r.change_high = _f(rec["change"]), _f(rec["ci_low"]), _f(rec["ci_high"])
+            r.change_p, r.change_p_holm = _f(rec["p_value"]), _f(p_holm[i])
             r.change_significant = bool(r.change_p_holm < 0.05)
     return True
