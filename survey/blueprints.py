@@ -11,8 +11,11 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("survey.web", "bp"),
     ("survey.auth.views", "bp"),
     ("survey.respond.link", "bp"),
+    ("survey.respond.kiosk", "bp"),
+    ("survey.respond.api", "bp"),
     ("survey.dashboard.compare_views", "bp"),
     ("survey.dashboard.report", "bp"),
+    ("survey.dashboard.agency", "bp"),
 ]
 
 

@@ -18,6 +18,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("survey.cli", "questionnaire_cli"),
     ("survey.org.cli", "org_cli"),
     ("survey.respond.invitations", "invitations_cli"),
+    ("survey.respond.kiosk_cli", "kiosks_cli"),
 ]
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")

@@ -1,0 +1,249 @@
+"""JSON API for kiosks: `POST /api/v1/responses` (also the offline queue's sync) and the heartbeat.
+
+Authenticated by the kiosk's device credential (see kiosk_auth), exempt from CSRF.  Submissions are
+idempotent on `client_id`: a resend of a stored response answers 200 with the same id and is never
+throttled.  The minimum interval between two new submissions from one kiosk is enforced with a
+conditional UPDATE of `kiosk.last_submission_at` in the same transaction as the insert — the database
+decides, so the rule holds across any number of gunicorn workers without Redis.  Flask-Limiter adds a
+generous per-kiosk cap on all API calls (shared storage from RATELIMIT_STORAGE_URI); nothing is limited
+per IP address, because a whole office shares one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from limits import parse as parse_limit
+from sqlalchemy import or_, select, update
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from survey.database import utcnow
+from survey.extensions import csrf, db, limiter
+from survey.i18n import LANGUAGES
+from survey.instruments.models import QuestionnaireVersion
+from survey.org import kiosk_service
+from survey.org.models import Kiosk
+from survey.respond.kiosk_auth import current_kiosk
+from survey.respond.store import (
+    Submission,
+    SubmissionError,
+    existing_response,
+    normalise_client_id,
+    store_response,
+)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+DEFAULT_API_LIMIT = "120 per minute"
+
+
+def over_api_cap(kiosk: Kiosk) -> int:
+    """0, or the seconds until this kiosk may call the API again (HAILONG_KIOSK_API_LIMIT, per kiosk).
+
+    Counted in Flask-Limiter's storage (RATELIMIT_STORAGE_URI: Redis in production, so every gunicorn
+    worker sees the same count).  Checked here rather than with the decorator, so that the limiter's
+    headers do not overwrite the Retry-After of our own minimum-interval answer.
+    """
+    if not limiter.enabled or not limiter.initialized:
+        return 0
+    item = parse_limit(str(current_app.config.get("HAILONG_KIOSK_API_LIMIT", DEFAULT_API_LIMIT)))
+    key = ("kiosk-api", str(kiosk.id))
+    if limiter.limiter.hit(item, *key):
+        return 0
+    reset = limiter.limiter.get_window_stats(item, *key).reset_time
+    return max(1, math.ceil(reset - time.time()))
+
+
+def _too_many(lang: str, seconds: int) -> tuple[Response, int]:
+    with force_locale(lang):
+        msg = _("Too many requests. Please wait a moment and try again.")
+    return _error(429, "too_many_requests", msg, headers={"Retry-After": str(seconds)}, retry_after=seconds)
+
+
+def request_language(body: Any = None) -> str:
+    """The payload's `language` when valid, else the best of Accept-Language, else Vietnamese."""
+    if isinstance(body, dict) and body.get("language") in LANGUAGES:
+        return str(body["language"])
+    return request.accept_languages.best_match(LANGUAGES) or "vi"
+
+
+def _error(status: int, code: str, message: str, errors: dict[str, str] | None = None,
+           headers: dict[str, str] | None = None, **extra: Any) -> tuple[Response, int]:
+    payload: dict[str, Any] = {"error": code, "message": message, **extra}
+    if errors is not None:
+        payload["errors"] = errors
+    resp = jsonify(payload)
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp, status
+
+
+def _unauthorized(lang: str) -> tuple[Response, int]:
+    with force_locale(lang):
+        msg = _("This kiosk is not enrolled or has been revoked.")
+    return _error(401, "unauthorized", msg, headers={"WWW-Authenticate": "Kiosk"})
+
+
+def _json_body() -> Any:
+    return request.get_json(silent=True) if request.is_json else None
+
+
+def parse_submission(body: Any, lang: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check the envelope (everything except the answers' meaning); returns (fields, errors by field)."""
+    errors: dict[str, str] = {}
+    fields: dict[str, Any] = {}
+    with force_locale(lang):
+        if not isinstance(body, dict):
+            return fields, {"_": _("The request body must be a JSON object.")}
+        try:
+            fields["client_id"] = normalise_client_id(body.get("client_id"))
+        except SubmissionError:
+            errors["client_id"] = _("client_id must be a UUID.")
+        instrument, version = body.get("questionnaire"), body.get("version")
+        if not isinstance(instrument, str) or not instrument:
+            errors["questionnaire"] = _("questionnaire must be the questionnaire's id.")
+        if isinstance(version, bool) or not isinstance(version, int):
+            errors["version"] = _("version must be a whole number.")
+        if "questionnaire" not in errors and "version" not in errors:
+            qv = db.session.scalar(select(QuestionnaireVersion).where(
+                QuestionnaireVersion.instrument == instrument, QuestionnaireVersion.version == version,
+                QuestionnaireVersion.status == "published"))
+            if qv is None:
+                errors["questionnaire"] = _("There is no published questionnaire %(id)s version %(version)s.",
+                                            id=instrument, version=version)
+            else:
+                fields["questionnaire_version_id"] = qv.id
+        raw_time = body.get("submitted_at")
+        try:
+            moment = datetime.fromisoformat(raw_time) if isinstance(raw_time, str) else None
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            errors["submitted_at"] = _("submitted_at must be a date and time with a time zone (ISO 8601).")
+        else:
+            fields["submitted_at"] = moment
+        language = body.get("language", "vi")
+        if language not in LANGUAGES:
+            errors["language"] = _("language must be vi or en.")
+        fields["language"] = language
+        answers = body.get("answers")
+        if not isinstance(answers, dict) or not all(_plain_answer(v) for v in answers.values()):
+            errors["answers"] = _("answers must be an object mapping item codes to a number, a list of "
+                                  "numbers or a text.")
+        else:
+            fields["answers"] = answers
+    return fields, errors
+
+
+def _plain_answer(v: Any) -> bool:
+    if v is None or (isinstance(v, str | int) and not isinstance(v, bool)):
+        return True
+    return isinstance(v, list) and all(isinstance(x, int | str) and not isinstance(x, bool) for x in v)
+
+
+def claim_submission_slot(kiosk: Kiosk, now: datetime) -> float:
+    """0 when this kiosk may submit now (and marks it), else the seconds to wait.  Atomic across workers."""
+    interval = int(current_app.config.get("HAILONG_KIOSK_MIN_INTERVAL_SECONDS", 0))
+    if interval <= 0:
+        kiosk.last_submission_at = now
+        return 0
+    threshold = now - timedelta(seconds=interval)
+    claimed = db.session.execute(
+        update(Kiosk)
+        .where(Kiosk.id == kiosk.id,
+               or_(Kiosk.last_submission_at.is_(None), Kiosk.last_submission_at <= threshold))
+        .values(last_submission_at=now)
+        .execution_options(synchronize_session=False))
+    if claimed.rowcount == 1:
+        return 0
+    last = db.session.scalar(select(Kiosk.last_submission_at).where(Kiosk.id == kiosk.id))
+    return max(1.0, interval - (now - last).total_seconds()) if last else float(interval)
+
+
+@bp.post("/responses")
+def submit_response() -> tuple[Response, int]:
+    body = _json_body()
+    lang = request_language(body)
+    kiosk = current_kiosk(api=True)
+    if kiosk is None:
+        return _unauthorized(lang)
+    if cap := over_api_cap(kiosk):
+        return _too_many(lang, cap)
+    fields, errors = parse_submission(body, lang)
+    if "client_id" in fields and existing_response(db.session, fields["client_id"]) is not None:
+        kiosk_service.heartbeat(kiosk, kiosk.queue_length, None)
+        db.session.commit()
+        return jsonify({"id": fields["client_id"], "status": "duplicate"}), 200
+    if errors:
+        with force_locale(lang):
+            return _error(400, "invalid", _("The response was not stored: please correct the fields listed."),
+                          errors)
+    now = utcnow()
+    wait = claim_submission_slot(kiosk, now)
+    if wait:
+        db.session.rollback()
+        seconds = math.ceil(wait)
+        with force_locale(lang):
+            msg = _("Too many responses from this kiosk; retry in %(n)s seconds.", n=seconds)
+        return _error(429, "too_soon", msg, headers={"Retry-After": str(seconds)}, retry_after=seconds)
+    sub = Submission(service_point_id=kiosk.service_point_id,
+                     questionnaire_version_id=fields["questionnaire_version_id"], answers=fields["answers"],
+                     channel="kiosk", language=fields["language"], client_id=fields["client_id"],
+                     submitted_at=fields["submitted_at"], kiosk_id=kiosk.id)
+    try:
+        response, created = store_response(db.session, sub, commit=False)
+    except SubmissionError as exc:
+        db.session.rollback()
+        with force_locale(lang):
+            return _error(400, "invalid", _("The response was not stored: please correct the fields listed."),
+                          exc.errors)
+    if not created:  # another worker stored the same id a moment ago: no new submission happened
+        db.session.rollback()
+        return jsonify({"id": response.client_id, "status": "duplicate"}), 200
+    kiosk.last_seen_at = now
+    db.session.commit()
+    return jsonify({"id": response.client_id, "status": "created"}), 201
+
+
+@bp.post("/kiosk/heartbeat")
+def kiosk_heartbeat() -> tuple[Response, int]:
+    body = _json_body()
+    lang = request_language(body)
+    kiosk = current_kiosk(api=True)
+    if kiosk is None:
+        return _unauthorized(lang)
+    if cap := over_api_cap(kiosk):
+        return _too_many(lang, cap)
+    body = body if isinstance(body, dict) else {}
+    errors: dict[str, str] = {}
+    queue = body.get("queue_length", 0)
+    version = body.get("software_version")
+    with force_locale(lang):
+        if isinstance(queue, bool) or not isinstance(queue, int) or queue < 0:
+            errors["queue_length"] = _("queue_length must be a whole number, 0 or more.")
+        if version is not None and (not isinstance(version, str) or len(version) > 64):
+            errors["software_version"] = _("software_version must be a text of at most 64 characters.")
+        if errors:
+            return _error(400, "invalid", _("The heartbeat was not recorded."), errors)
+    kiosk_service.heartbeat(kiosk, queue, version)
+    db.session.commit()
+    from survey.respond.kiosk import kiosk_questionnaire_version
+
+    qv = kiosk_questionnaire_version(kiosk)
+    return jsonify({"status": "ok", "kiosk": kiosk.code,
+                    "questionnaire": {"id": qv.instrument, "version": qv.version} if qv else None}), 200
+
+
+@bp.errorhandler(HTTPException)
+def _json_http_error(exc: HTTPException) -> tuple[Response, int]:
+    """API errors are JSON (including Flask-Limiter's 429), never the HTML error page."""
+    code = exc.code or 500
+    return _error(code, exc.name.lower().replace(" ", "_"), str(exc.description))

@@ -1,0 +1,242 @@
+"""POST /api/v1/responses and the heartbeat: authentication, validation per field, idempotency, throttling."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from questionnaires.loader import load_file, shipped
+from survey.extensions import db
+from survey.instruments.service import questionnaire_for
+from survey.org import kiosk_service
+from survey.org.models import Kiosk
+from survey.respond.models import Answer, AnswerTally, Comment, Response, ResponseTally
+from tests.factories import small_city
+from tests.respond.kiosk_factories import auth, enrolled_kiosk, payload, valid_answers
+
+
+@pytest.fixture
+def city(db_session):
+    return small_city(db_session)
+
+
+@pytest.fixture
+def kiosk(db_session, city):
+    return enrolled_kiosk(db_session)
+
+
+@pytest.fixture
+def no_interval(app):
+    app.config["HAILONG_KIOSK_MIN_INTERVAL_SECONDS"] = 0
+
+
+def _counts(session):
+    return {m.__name__: session.scalar(select(func.count()).select_from(m))
+            for m in (Response, Answer, Comment, ResponseTally, AnswerTally)}
+
+
+def _tally_total(session):
+    return session.scalar(select(func.coalesce(func.sum(ResponseTally.count), 0)))
+
+
+def _quick(city, **answers):
+    qv = city.questionnaires["counter-quick"]
+    return payload(qv.instrument, qv.version, answers or {"C.ATT": 3, "C.HANDLING": 2})
+
+
+def test_first_submission_is_created_and_a_resend_is_not_stored_again(client, db_session, city, kiosk):
+    kiosk_obj, credential = kiosk
+    body = _quick(city, **{"C.ATT": 3, "C.HANDLING": 2, "COMMENT": "Tốt <script>alert(1)</script>"})
+    first = client.post("/api/v1/responses", json=body, headers=auth(credential))
+    assert first.status_code == 201
+    assert first.get_json() == {"id": body["client_id"], "status": "created"}
+    before = _counts(db_session)
+    assert before["Response"] == 1 and before["Comment"] == 1
+    again = client.post("/api/v1/responses", json=body, headers=auth(credential))
+    assert again.status_code == 200
+    assert again.get_json() == {"id": body["client_id"], "status": "duplicate"}
+    assert _counts(db_session) == before
+    assert _tally_total(db_session) == 1
+    stored = db_session.scalar(select(Response))
+    assert (stored.channel, stored.kiosk_id, stored.service_point_id) == (
+        "kiosk", kiosk_obj.id, city.service_points["STP-SP1"].id)
+    tallies = dict(db_session.execute(select(AnswerTally.value, func.sum(AnswerTally.count))
+                                      .group_by(AnswerTally.value)).all())
+    assert tallies == {3: 1, 2: 1}
+
+
+def test_a_resend_is_not_throttled_but_a_new_response_is(client, db_session, app, city, kiosk):
+    app.config["HAILONG_KIOSK_MIN_INTERVAL_SECONDS"] = 30
+    _, credential = kiosk
+    body = _quick(city)
+    assert client.post("/api/v1/responses", json=body, headers=auth(credential)).status_code == 201
+    assert client.post("/api/v1/responses", json=body, headers=auth(credential)).status_code == 200
+    second = client.post("/api/v1/responses", json=_quick(city), headers=auth(credential))
+    assert second.status_code == 429
+    retry = int(second.headers["Retry-After"])
+    assert 1 <= retry <= 30
+    assert second.get_json()["retry_after"] == retry
+    assert _counts(db_session)["Response"] == 1
+    # once the interval has passed the next citizen's response is accepted
+    row = db_session.get(Kiosk, kiosk[0].id)
+    row.last_submission_at = row.last_submission_at - timedelta(seconds=31)
+    db_session.commit()
+    assert client.post("/api/v1/responses", json=_quick(city), headers=auth(credential)).status_code == 201
+    assert _counts(db_session)["Response"] == 2
+
+
+def test_interval_is_per_kiosk_not_per_address(client, db_session, app, city, kiosk):
+    app.config["HAILONG_KIOSK_MIN_INTERVAL_SECONDS"] = 30
+    _, first = kiosk
+    _, second = enrolled_kiosk(db_session, "UBND-NK-SP1")
+    assert client.post("/api/v1/responses", json=_quick(city), headers=auth(first)).status_code == 201
+    assert client.post("/api/v1/responses", json=_quick(city), headers=auth(second)).status_code == 201
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Kiosk not-a-credential"},
+                                     {"Authorization": "Bearer x"}])
+def test_unknown_credential_is_401_and_nothing_stored(client, db_session, city, kiosk, headers):
+    resp = client.post("/api/v1/responses", json=_quick(city), headers=headers)
+    assert resp.status_code == 401
+    assert resp.headers["WWW-Authenticate"] == "Kiosk"
+    assert resp.get_json()["error"] == "unauthorized"
+    assert _counts(db_session)["Response"] == 0
+
+
+def test_revoked_credential_is_401(client, db_session, city, kiosk):
+    kiosk_obj, credential = kiosk
+    kiosk_service.revoke_kiosk(db_session, kiosk_obj.code)
+    db_session.commit()
+    resp = client.post("/api/v1/responses", json=_quick(city), headers=auth(credential))
+    assert resp.status_code == 401
+    assert _counts(db_session)["Response"] == 0
+
+
+def test_cookie_credential_works_only_for_json(client, db_session, city, kiosk):
+    _, credential = kiosk
+    client.set_cookie("hl_kiosk", credential)
+    assert client.post("/api/v1/responses", json=_quick(city)).status_code == 201
+    # a cross-site form post cannot send JSON: with the cookie alone it is not authenticated
+    form = client.post("/api/v1/responses", data={"client_id": str(uuid.uuid4())})
+    assert form.status_code == 401
+
+
+BAD_CASES = [
+    ("not json", None, "_"),
+    ("list body", [], "_"),
+    ("client_id", {"client_id": "abc"}, "client_id"),
+    ("missing client_id", {"client_id": None}, "client_id"),
+    ("unknown questionnaire", {"questionnaire": "nope"}, "questionnaire"),
+    ("unknown version", {"version": 99}, "questionnaire"),
+    ("version not int", {"version": "1"}, "version"),
+    ("naive time", {"submitted_at": "2026-01-01T10:00:00"}, "submitted_at"),
+    ("garbage time", {"submitted_at": "yesterday"}, "submitted_at"),
+    ("future time", {"submitted_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()}, "submitted_at"),
+    ("language", {"language": "fr"}, "language"),
+    ("answers not object", {"answers": [1, 2]}, "answers"),
+    ("answer of wrong shape", {"answers": {"C.ATT": {"x": 1}}}, "answers"),
+    ("required missing", {"answers": {"C.ATT": 3}}, "C.HANDLING"),
+    ("level out of range", {"answers": {"C.ATT": 4, "C.HANDLING": 2}}, "C.ATT"),
+    ("no opinion not offered", {"answers": {"C.ATT": 0, "C.HANDLING": 2}}, "C.ATT"),
+    ("unknown item", {"answers": {"C.ATT": 3, "C.HANDLING": 2, "Q99": 1}}, "Q99"),
+    ("comment too long", {"answers": {"C.ATT": 3, "C.HANDLING": 2, "COMMENT": "x" * 501}}, "COMMENT"),
+    ("comment not text", {"answers": {"C.ATT": 3, "C.HANDLING": 2, "COMMENT": [1]}}, "COMMENT"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "field"), BAD_CASES, ids=[c[0] for c in BAD_CASES])
+def test_bad_payload_is_400_per_field_and_nothing_stored(client, db_session, city, kiosk, case, change, field):
+    _, credential = kiosk
+    if change is None:
+        resp = client.post("/api/v1/responses", data="{not json", headers={**auth(credential),
+                                                                           "Content-Type": "application/json"})
+    elif not isinstance(change, dict):
+        resp = client.post("/api/v1/responses", json=change, headers=auth(credential))
+    else:
+        resp = client.post("/api/v1/responses", json={**_quick(city), **change}, headers=auth(credential))
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert body["error"] == "invalid"
+    assert field in body["errors"], body
+    assert all(isinstance(m, str) and m for m in body["errors"].values())
+    assert _counts(db_session) == {"Response": 0, "Answer": 0, "Comment": 0, "ResponseTally": 0, "AnswerTally": 0}
+    # a rejected payload does not use up the kiosk's interval
+    assert db_session.scalar(select(Kiosk.last_submission_at)) is None
+
+
+def test_error_messages_follow_the_request_language(client, city, kiosk):
+    _, credential = kiosk
+    body = {**_quick(city), "answers": {"C.ATT": 9}}
+    vi = client.post("/api/v1/responses", json=body, headers=auth(credential)).get_json()
+    en = client.post("/api/v1/responses", json={**body, "language": "en"}, headers=auth(credential)).get_json()
+    assert vi["errors"]["C.HANDLING"] == "Vui lòng chọn một mức đánh giá."
+    assert en["errors"]["C.HANDLING"] == "Please choose a rating."
+    assert en["message"] != vi["message"]
+
+
+def test_every_shipped_questionnaire_walks_through_the_api(client, db_session, city, kiosk, no_interval):
+    """Each shipped instrument (all items, then only its kiosk items) is stored once and counted once."""
+    _, credential = kiosk
+    expected = 0
+    for path in shipped():
+        q = load_file(path)
+        qv = city.questionnaires[q.id]
+        for items in (q.items(), q.kiosk_items()):
+            answers = valid_answers(q, items)
+            if any(it.required and it.code not in answers for it in q.items()):
+                continue  # a kiosk subset must include the required items
+            for language in ("vi", "en"):
+                body = payload(q.id, q.version, answers, language=language)
+                resp = client.post("/api/v1/responses", json=body, headers=auth(credential))
+                assert resp.status_code == 201, (q.id, resp.get_json())
+                expected += 1
+                stored = db_session.scalar(select(Response).where(Response.client_id == body["client_id"]))
+                parsed, item_ids = questionnaire_for(db.session, qv.id)
+                rows = db_session.execute(select(Answer.item_id, Answer.value)
+                                          .where(Answer.response_id == stored.id)).all()
+                want = sorted((item_ids[c], v) for c, val in answers.items() if parsed.item(c).type != "text"
+                              for v in (val if isinstance(val, list) else [val]))
+                assert sorted(rows) == want
+                assert stored.language == language
+    assert _counts(db_session)["Response"] == expected
+    assert _tally_total(db_session) == expected
+
+
+def test_heartbeat_records_contact_queue_and_version(client, db_session, city, kiosk):
+    kiosk_obj, credential = kiosk
+    kiosk_obj.last_seen_at = datetime.now(UTC) - timedelta(hours=3)
+    db_session.commit()
+    assert kiosk_service.is_stale(kiosk_obj)
+    resp = client.post("/api/v1/kiosk/heartbeat", json={"queue_length": 4, "software_version": "1.abc"},
+                       headers=auth(credential))
+    assert resp.status_code == 200
+    assert resp.get_json()["questionnaire"] == {"id": "counter-quick", "version": 1}
+    db_session.refresh(kiosk_obj)
+    assert (kiosk_obj.queue_length, kiosk_obj.software_version) == (4, "1.abc")
+    assert not kiosk_service.is_stale(kiosk_obj)
+
+
+@pytest.mark.parametrize("body", [{"queue_length": -1}, {"queue_length": "3"}, {"software_version": "x" * 65}])
+def test_bad_heartbeat_is_400(client, db_session, city, kiosk, body):
+    _, credential = kiosk
+    resp = client.post("/api/v1/kiosk/heartbeat", json=body, headers=auth(credential))
+    assert resp.status_code == 400
+    assert set(resp.get_json()["errors"]) <= {"queue_length", "software_version"}
+
+
+def test_heartbeat_needs_a_credential(client, city):
+    assert client.post("/api/v1/kiosk/heartbeat", json={"queue_length": 0}).status_code == 401
+
+
+def test_api_cap_per_kiosk_is_json_429(client, app, city, kiosk):
+    app.config["HAILONG_KIOSK_API_LIMIT"] = "3 per minute"
+    _, credential = kiosk
+    statuses = [client.post("/api/v1/kiosk/heartbeat", json={}, headers=auth(credential)).status_code
+                for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    last = client.post("/api/v1/kiosk/heartbeat", json={}, headers=auth(credential))
+    assert last.get_json()["error"] == "too_many_requests"
+    assert int(last.headers["Retry-After"]) > 0
