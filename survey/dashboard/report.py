@@ -1,15 +1,211 @@
-"""The period report (placeholder until the full report lands)."""
+"""The period report Sở Nội vụ sends to the People's Committee: HTML (print stylesheet), PDF and XLSX.
+
+Contents: a summary (overall and element indices of the whole selection), the comparison of the first tree
+level below the city (districts, or communes in a two-tier city) and of all agencies with their charts,
+one page per agency, and the method note.  The PDF is the same HTML rendered by WeasyPrint (pango from
+Debian), so the PDF and the page cannot disagree; the XLSX has one sheet per table.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from survey.auth.scope import roles_required
+from survey.dashboard.charts import Chart, ForestRow, forest_plot
+from survey.dashboard.compare_views import (
+    STAFF_ROLES,
+    XLSX_MIME,
+    Filters,
+    read_filters,
+    run_comparison,
+    selection_for,
+    tables_xlsx,
+)
+from survey.dashboard.homeaffairs_data import Comparison, level_choices
+from survey.dashboard.homeaffairs_present import (
+    INT,
+    PCT,
+    TEXT,
+    Column,
+    Table,
+    comparison_charts,
+    comparison_tables,
+    not_enough,
+)
+from survey.extensions import db
+from survey.i18n import current_lang
+from survey.org.models import Agency
+from survey.results.indices import indices
 
 bp = Blueprint("report", __name__, url_prefix="/homeaffairs/report")
 
+STATIC_CSS = Path(__file__).resolve().parent.parent / "static" / "css"
+
+
+@dataclass
+class Section:
+    """A compared level of the report: the comparison, its tables and charts."""
+
+    comparison: Comparison
+    tables: list[Table]
+    charts: list[Chart]
+
+
+@dataclass
+class AgencyPage:
+    id: int
+    name: str
+    table: Table
+    chart: Chart | None
+
+
+@dataclass
+class Report:
+    filters: Filters
+    summary: Table | None
+    sections: list[Section]
+    agencies: list[AgencyPage]
+    method: dict[str, Any]
+
+
+def _measure_rows(table: Any, lang: str) -> list[tuple[Any, ...]]:
+    rows = []
+    for rec in table.to_dict("records"):
+        title = (rec["title_en"] if lang == "en" else rec["title_vi"]) or rec["measure"]
+        if rec["suppressed"]:
+            rows.append((title, None, None, None, int(rec["n"]), not_enough(int(rec["n"]), lang)))
+        else:
+            lo, hi = rec["ci_low"], rec["ci_high"]
+            rows.append((title, float(rec["estimate"]), None if math.isnan(lo) else float(lo),
+                         None if math.isnan(hi) else float(hi), int(rec["n"]), ""))
+    return rows
+
+
+def _measure_columns() -> tuple[Column, ...]:
+    return (Column("measure", _("Measure"), TEXT), Column("estimate", _("Estimate"), PCT),
+            Column("ci_low", _("95% CI low"), PCT), Column("ci_high", _("95% CI high"), PCT),
+            Column("n", "n", INT), Column("note", _("Note"), TEXT))
+
+
+def build_report(f: Filters) -> Report | None:
+    """Everything the report shows for the viewer's scope (unit managers: their subtree only)."""
+    if f.version is None or f.period is None:
+        return None
+    lang = current_lang()
+    n_min = int(current_app.config["HAILONG_N_MIN"])
+    sel = selection_for(current_user, f)
+    from dataclasses import replace
+
+    sel = replace(sel, period_from=f.period.start, period_to=f.period.end)
+    whole = indices(db.session, sel, domain=(), n_min=n_min)
+    if whole.table.empty:
+        return None
+    kinds = ("overall", "element")
+    summary_rows = whole.table[whole.table["kind"].isin(kinds)]
+    summary = Table("summary", _("Summary: overall and element indices"), _measure_columns(),
+                    tuple(_measure_rows(summary_rows, lang)))
+
+    sections: list[Section] = []
+    levels = level_choices(db.session)
+    groups = [(levels[0].code, levels[0].name_en if lang == "en" else levels[0].name_vi)] if levels else []
+    groups.append(("agency", _("Agencies")))
+    for i, (group, label) in enumerate(groups):
+        comp = run_comparison(current_user, f, group, label)
+        if comp is None or not comp.rows:
+            continue
+        sections.append(Section(comp, comparison_tables(comp, lang), comparison_charts(comp, lang, prefix=f"r{i}")))
+
+    per_agency = indices(db.session, sel, domain="agency", n_min=n_min)
+    agencies: list[AgencyPage] = []
+    names = {a.code: a for a in db.session.query(Agency).all()}
+    for code in sorted(set(per_agency.table["domain"].astype(str))):
+        ag = names.get(code)
+        if ag is None:
+            continue
+        rows = per_agency.table[(per_agency.table["domain"] == code) & per_agency.table["kind"].isin(kinds)]
+        table = Table(f"agency-{ag.code}", ag.name(lang), _measure_columns(), tuple(_measure_rows(rows, lang)))
+        elements = rows[rows["kind"] == "element"]
+        chart = None
+        if not elements.empty:
+            chart = forest_plot(
+                f"ag-{ag.id}",
+                [ForestRow((r["title_en"] if lang == "en" else r["title_vi"]) or r["measure"],
+                           None if r["suppressed"] else float(r["estimate"]),
+                           None if r["suppressed"] else float(r["ci_low"]),
+                           None if r["suppressed"] else float(r["ci_high"]), int(r["n"]), bool(r["suppressed"]))
+                 for r in elements.to_dict("records")],
+                title=_("Elements of %(agency)s, %(period)s", agency=ag.name(lang), period=f.period.label), lang=lang)
+        agencies.append(AgencyPage(ag.id, ag.name(lang), table, chart))
+    agencies.sort(key=lambda a: a.name)
+
+    rec = f.version
+    note = whole.method_note(lang)
+    method = {
+        "instrument": rec.label, "title": rec.title(lang), "basis": note.get("basis") or "",
+        "ci": whole.ci, "n_min": n_min, "weights": whole.weights,
+        "bootstrap_b": int(current_app.config.get("HAILONG_BOOTSTRAP_B", 500)),
+        "seed": int(current_app.config.get("HAILONG_BOOTSTRAP_SEED", 20240601)),
+        "clusters": whole.meta.get("clusters"), "strata": whole.meta.get("strata"),
+        "channel": f.channel, "period": f.period.label,
+    }
+    return Report(f, summary, sections, agencies, method)
+
+
+def _report_or_404() -> Report:
+    f = read_filters(current_user, current_lang())
+    report = build_report(f)
+    if report is None:
+        abort(404)
+    return report
+
+
+def all_tables(report: Report) -> list[tuple[str, Table]]:
+    """(sheet name, table) for the XLSX: every table of the report, in report order."""
+    out: list[tuple[str, Table]] = []
+    if report.summary is not None:
+        out.append(("summary", report.summary))
+    for s in report.sections:
+        for t in s.tables:
+            out.append((f"{s.comparison.group}-{t.id}", t))
+    for a in report.agencies:
+        out.append((a.table.id, a.table))
+    return out
+
 
 @bp.route("/")
-@roles_required("unit_manager", "home_affairs", "admin")
+@roles_required(*STAFF_ROLES)
 def period() -> str:
-    return ""
+    f = read_filters(current_user, current_lang())
+    report = build_report(f)
+    return render_template("dashboard/report/period.html", report=report, f=f, pdf=False)
+
+
+@bp.route("/report.pdf")
+@roles_required(*STAFF_ROLES)
+def pdf() -> Response:
+    from weasyprint import CSS, HTML
+
+    report = _report_or_404()
+    html = render_template("dashboard/report/pdf.html", report=report, f=report.filters, pdf=True)
+    css = [CSS(filename=str(STATIC_CSS / "app.css")), CSS(filename=str(STATIC_CSS / "dashboard.css"))]
+    data = HTML(string=html, base_url=request.url_root).write_pdf(stylesheets=css)
+    name = f"hailong-report-{report.filters.period.label}.pdf"
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.route("/report.xlsx")
+@roles_required(*STAFF_ROLES)
+def xlsx() -> Response:
+    report = _report_or_404()
+    data = tables_xlsx(all_tables(report))
+    name = f"hailong-report-{report.filters.period.label}.xlsx"
+    return Response(data, mimetype=XLSX_MIME, headers={"Content-Disposition": f'attachment; filename="{name}"'})
