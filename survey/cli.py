@@ -17,6 +17,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("survey.cli", "db_cli"),
     ("survey.cli", "questionnaire_cli"),
     ("survey.org.cli", "org_cli"),
+    ("survey.demo.cli", "demo_cli"),
     ("survey.respond.invitations", "invitations_cli"),
     ("survey.respond.kiosk_cli", "kiosks_cli"),
 ]
