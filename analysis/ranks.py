@@ -23,7 +23,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-__all__ = ["QUARTILE_LABELS", "rank_units", "replicate_ranks"]
+from analysis.bootstrap import DEFAULT_REPLICATES, bootstrap_replicates
+from analysis.estimate import estimate
+from analysis.funnel import funnel_flags
+from analysis.result import UNIT_KINDS, domain_labels
+from analysis.totals import ClusterTotals
+from questionnaires.index_spec import Measure
+
+__all__ = ["QUARTILE_LABELS", "rank_table", "rank_units", "replicate_ranks"]
 
 QUARTILE_LABELS = ("q1", "q2", "q3", "q4")
 
@@ -102,3 +109,40 @@ def rank_units(units: Sequence[str], estimates: Sequence[float] | np.ndarray, re
         out[c] = out[c].astype("Int64")
     out = out.sort_values(["suppressed", "rank", "unit"], kind="mergesort", na_position="last")
     return out[cols].reset_index(drop=True)
+
+
+def rank_table(totals: ClusterTotals, measure: Measure, by: Sequence[str], *,
+               replicates: int = DEFAULT_REPLICATES, seed: int | None = 1, n_min: int = 30,
+               top_k: int | None = None, level: float = 0.95) -> pd.DataFrame:
+    """League table of the domains of `by` on one measure, from the Rao–Wu bootstrap.
+
+    Columns: by, domain, measure, estimate, n, n_eff, suppressed, then the columns of `rank_units`
+    (rank …, defined) and funnel-plot columns (limits around the whole population's estimate at
+    n_eff, and `funnel_flag`; only for measures on the 0–1 scale, empty otherwise).  Suppressed
+    domains (n < n_min or no answers) keep their row, with the estimate blanked and no rank.
+    """
+    by = tuple(by)
+    if not by:
+        raise ValueError("ranking needs a domain column (--by)")
+    est = estimate(totals, (measure,), by)
+    whole = estimate(totals, (measure,), ())
+    _, labels = domain_labels(est)
+    point = est.estimate[:, 0]
+    suppressed = ~est.answered[:, 0] | (est.n[:, 0] < n_min)
+    reps = bootstrap_replicates(totals, (measure,), by, replicates, seed)[:, :, 0]
+    ranked = rank_units(labels, np.where(suppressed, np.nan, point), reps, suppressed=suppressed,
+                        top_k=top_k, level=level)
+    info = pd.DataFrame({"by": ":".join(by), "domain": labels, "measure": measure.code,
+                         "n": est.n[:, 0], "n_eff": est.n_eff[:, 0]})
+    out = info.merge(ranked.rename(columns={"unit": "domain"}), on="domain", how="right")
+    theta0 = float(whole.estimate[0, 0])
+    if measure.kind in UNIT_KINDS and np.isfinite(theta0) and 0 <= theta0 <= 1:
+        f = funnel_flags(out["estimate"].to_numpy(), out["n_eff"].to_numpy(), theta0)
+        for col in f.columns.drop(["estimate", "n_eff"]):
+            out[f"funnel_{col}"] = f[col].to_numpy()
+    else:
+        for col in ("lower_95", "upper_95", "lower_99.8", "upper_99.8", "flag"):
+            out[f"funnel_{col}"] = np.nan
+    out.insert(out.columns.get_loc("funnel_lower_95"), "overall", theta0)
+    first = ["by", "domain", "measure", "estimate", "n", "n_eff", "suppressed"]
+    return out[first + [c for c in out.columns if c not in first]]

@@ -1,9 +1,12 @@
 """Rank intervals, top-k and quartile probabilities on replicate tables worked out by hand."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from analysis.ranks import rank_units, replicate_ranks
+from analysis import totals_from_responses
+from analysis.ranks import rank_table, rank_units, replicate_ranks
+from questionnaires.index_spec import IndexSpec, ItemSpec, Measure, RatioKey
 
 UNITS = ["A", "B", "C", "D"]
 EST = [0.90, 0.80, 0.70, 0.60]
@@ -73,3 +76,35 @@ def test_shape_errors():
         rank_units(UNITS, EST, REPS[:, :3])
     with pytest.raises(ValueError, match="at least 2"):
         rank_units(UNITS, EST, REPS[:1])
+
+
+def _separated_totals():
+    """Five agencies with true satisfaction 0.9 … 0.5 across shared service points, plus a tiny one."""
+    rng = np.random.default_rng(5)
+    rows = []
+    truth = {"A": 0.9, "B": 0.8, "C": 0.7, "D": 0.6, "E": 0.5}
+    for sp in range(30):
+        for agency, p in truth.items():
+            for _ in range(20):
+                rows.append((f"S{sp}", f"H{sp % 3}", agency, 5.0 if rng.random() < p else 2.0))
+    rows += [("S0", "H0", "tiny", 5.0)] * 5
+    data = pd.DataFrame(rows, columns=["service_point", "district", "agency", "Q"])
+    spec = IndexSpec("t", 1, {"Q": ItemSpec("Q", (1, 2, 3, 4, 5), frozenset({4, 5}))},
+                     (Measure("Q", "item", ((RatioKey("Q"), 1.0),)),))
+    return totals_from_responses(data, spec, ("agency",), strata="district", cluster="service_point"), spec
+
+
+def test_rank_table_on_totals_separates_clear_differences_and_skips_small_units():
+    totals, spec = _separated_totals()
+    t = rank_table(totals, spec.measures[0], ("agency",), replicates=300, seed=2, n_min=30, top_k=1)
+    assert t["domain"].tolist() == ["A", "B", "C", "D", "E", "tiny"]
+    ranked = t.iloc[:5]
+    # 600 answers each, 0.1 apart: every replicate keeps the order
+    assert ranked["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert (ranked["rank_low"] == ranked["rank"]).all() and (ranked["rank_high"] == ranked["rank"]).all()
+    assert ranked["p_top_1"].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
+    tiny = t.iloc[5]
+    assert tiny["suppressed"] and pd.isna(tiny["rank"]) and pd.isna(tiny["estimate"]) and tiny["n"] == 5
+    # funnel around the whole (≈ 0.7): the best and worst agencies are far outside 99.8% limits
+    assert ranked["funnel_flag"].tolist()[0] == "above_99.8" and ranked["funnel_flag"].tolist()[4] == "below_99.8"
+
