@@ -1,0 +1,40 @@
+"""Helpers for the Home Affairs tests: log in through the real form, compute the reference figures with the
+analysis package on respondent rows read back from the database (the respondent-level path)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pandas as pd
+
+from analysis.estimate import estimate
+from analysis.result import result_table
+from analysis.totals import totals_from_responses
+from tests.factories import PASSWORD
+
+
+def login(client, username: str) -> None:
+    html = client.get("/auth/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    resp = client.post("/auth/login", data={"csrf_token": token.group(1), "username": username,
+                                            "password": PASSWORD})
+    assert resp.status_code in (302, 303), resp.get_data(as_text=True)[:500]
+
+
+def read_csv(resp) -> list[dict[str, str]]:
+    text = resp.get_data(as_text=True).lstrip("\ufeff")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def latest_quarter(frame: pd.DataFrame) -> str:
+    return max(frame["quarter"], key=lambda q: (int(q[:4]), int(q[-1])))
+
+
+def reference(frame: pd.DataFrame, spec, by: tuple[str, ...], quarter: str, n_min: int = 30):
+    """(totals, result table) of the respondent rows of one quarter: the page's selection and design."""
+    rows = frame[frame["quarter"] == quarter].reset_index(drop=True)
+    totals = totals_from_responses(rows, spec, by, strata="stratum", cluster="service_point")
+    return totals, result_table(estimate(totals, spec.measures, by), "taylor", n_min=n_min)

@@ -1,0 +1,222 @@
+"""Home Affairs pages: the figures shown equal the analysis package's results for the same filters, ranks
+equal analysis.ranks for the same seed, suppressed units are listed but never ranked, drill-down and
+exports carry the same numbers."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+from openpyxl import load_workbook
+
+from analysis.bootstrap import bootstrap_replicates
+from analysis.compare import screen_changes
+from analysis.multiple import holm
+from analysis.ranks import rank_units
+from analysis.totals import totals_from_responses
+from survey.dashboard.charts import pct
+from survey.instruments.service import questionnaire_for
+from tests.dashboard.hakit import latest_quarter, login, read_csv, reference
+from tests.results.factories import city_with_responses, respondent_frame
+
+B, SEED = 60, 4242
+
+
+@pytest.fixture
+def data(app, db_session):
+    app.config.update(HAILONG_BOOTSTRAP_B=B, HAILONG_BOOTSTRAP_SEED=SEED)
+    return city_with_responses(db_session, per_point=45)
+
+
+@pytest.fixture
+def frame(db_session, data):
+    return respondent_frame(db_session, data.qv_id)
+
+
+@pytest.fixture
+def spec(db_session, data):
+    q, _ = questionnaire_for(db_session, data.qv_id)
+    return q.index_spec()
+
+
+def _by_unit(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
+    return {r[next(iter(r))]: r for r in rows}
+
+
+def _close(shown: str, expected: float) -> None:
+    if math.isnan(expected):  # e.g. no interval when the unit lies in one service point (df = 0)
+        assert shown == "", shown
+        return
+    assert shown != "" and math.isclose(float(shown), expected, rel_tol=1e-9, abs_tol=1e-12), (shown, expected)
+
+
+def test_agency_comparison_equals_analysis(client, data, frame, spec):
+    login(client, "noivu")
+    quarter = latest_quarter(frame)
+    _totals, ref = reference(frame, spec, ("agency",), quarter)
+    ref = ref[ref["measure"] == "OVERALL"].set_index("domain")
+    names = {a.code: a.name_vi for a in data.city.agencies.values()}
+
+    page = client.get("/homeaffairs/?level=agency")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    rows = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=agency&table=estimates")))
+    assert set(rows) == {names[c] for c in ref.index}
+    for code, rec in ref.iterrows():
+        row = rows[names[code]]
+        if rec["suppressed"]:
+            assert row["Estimate"] == "" and f"not enough responses (n = {int(rec['n'])})" in row["Note"]
+            assert f"not enough responses (n = {int(rec['n'])})" in html
+            continue
+        for col, key in (("Estimate", "estimate"), ("95% CI low", "ci_low"), ("95% CI high", "ci_high")):
+            _close(row[col], float(rec[key]))
+        assert int(row["n"]) == int(rec["n"])
+        assert pct(float(rec["estimate"]), "vi") in html  # the page shows the same figure, Vietnamese format
+
+
+def _n_min_suppressing_the_smallest(frame, spec, quarter: str) -> int:
+    """An n_min just above the smallest agency's n (the one-service-point agency), below all others."""
+    _t, ref = reference(frame, spec, ("agency",), quarter)
+    ns = sorted(ref.loc[ref["measure"] == "OVERALL", "n"].astype(int))
+    assert ns[0] < ns[1]
+    return ns[0] + 1
+
+
+def test_ranks_equal_analysis_ranks_for_the_same_seed(app, client, data, frame, spec):
+    login(client, "noivu")
+    quarter = latest_quarter(frame)
+    n_min = app.config["HAILONG_N_MIN"] = _n_min_suppressing_the_smallest(frame, spec, quarter)
+    totals, ref = reference(frame, spec, ("agency",), quarter, n_min=n_min)
+    measure = spec.measure("OVERALL")
+    ref = ref[ref["measure"] == "OVERALL"].reset_index(drop=True)
+    reps = bootstrap_replicates(totals, [measure], by=("agency",), replicates=B, seed=SEED)[:, :, 0]
+    expected = rank_units(list(ref["domain"]), np.where(ref["suppressed"], np.nan, ref["estimate"]), reps,
+                          suppressed=ref["suppressed"].to_numpy())
+    k = int(next(c for c in expected.columns if c.startswith("p_top_")).removeprefix("p_top_"))
+    names = {a.code: a.name_vi for a in data.city.agencies.values()}
+
+    rows = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=agency&table=ranks")))
+    assert any(rec["suppressed"] for rec in expected.to_dict("records")), "the data must include a suppressed unit"
+    for rec in expected.to_dict("records"):
+        row = rows[names[rec["unit"]]]
+        if rec["suppressed"]:
+            assert row["Rank"] == row["Rank interval low"] == row["Rank interval high"] == ""
+            continue
+        assert (int(row["Rank"]), int(row["Rank interval low"]), int(row["Rank interval high"])) == (
+            rec["rank"], rec["rank_low"], rec["rank_high"])
+        _close(row[f"P(top {k})"], rec[f"p_top_{k}"])
+        _close(row["P(top quarter)"], rec["p_q1"])
+    # the same request twice gives the same ranks (seeded, cached)
+    again = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=agency&table=ranks")))
+    assert again == rows
+
+
+def test_suppressed_units_are_listed_but_never_ranked(app, client, data, frame, spec):
+    app.config["HAILONG_N_MIN"] = _n_min_suppressing_the_smallest(frame, spec, latest_quarter(frame))
+    login(client, "noivu")
+    rows = read_csv(client.get("/homeaffairs/export.csv?level=agency&table=ranks"))
+    ests = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=agency&table=estimates")))
+    ranked = [r for r in rows if r["Rank"]]
+    unranked = [r for r in rows if not r["Rank"]]
+    assert unranked and ranked
+    for r in unranked:
+        assert ests[r[next(iter(r))]]["Estimate"] == ""
+    assert sorted(int(r["Rank"]) for r in ranked)[0] == 1
+    assert max(int(r["Rank interval high"]) for r in ranked) <= len(ranked)
+    html = client.get("/homeaffairs/?level=agency").get_data(as_text=True)
+    assert html.count("not enough responses (n = ") >= len(unranked)
+
+
+def test_change_since_previous_period_is_analysis_compare_with_holm(client, data, frame, spec):
+    login(client, "noivu")
+    quarters = sorted(set(frame["quarter"]), key=lambda q: (int(q[:4]), int(q[-1])))
+    if len(quarters) < 2:
+        pytest.skip("the factory's three months fall in one quarter today")
+    before, after = quarters[-2], quarters[-1]
+    both = frame[frame["quarter"].isin([before, after])].reset_index(drop=True)
+    totals = totals_from_responses(both, spec, ("agency", "quarter"), strata="stratum", cluster="service_point")
+    ref = screen_changes(totals, [spec.measure("OVERALL")], "agency", "quarter", before, after)
+    ref["p_holm"] = holm(ref["p_value"].where(~ref["suppressed"]).to_numpy(dtype=float))
+    names = {a.code: a.name_vi for a in data.city.agencies.values()}
+    rows = _by_unit(read_csv(client.get(f"/homeaffairs/export.csv?level=agency&table=change&period={after}")))
+    tested = 0
+    for rec in ref.to_dict("records"):
+        row = rows[names[rec["domain"]]]
+        if rec["suppressed"]:
+            assert row["Change"] == ""
+            continue
+        tested += 1
+        _close(row["Change"], rec["change"])
+        _close(row["95% CI low"], rec["ci_low"])
+        _close(row["p (Holm)"], rec["p_holm"])
+    assert tested >= 1
+
+
+def test_district_drill_down_to_agencies_and_service_points(client, data, frame, spec):
+    login(client, "noivu")
+    nk = data.city.units["NK"]
+    html = client.get("/homeaffairs/?level=district").get_data(as_text=True)
+    assert f"/homeaffairs/unit/{nk.id}" in html
+    unit_page = client.get(f"/homeaffairs/unit/{nk.id}")
+    assert unit_page.status_code == 200
+    text = unit_page.get_data(as_text=True)
+    assert "UBND quận Ninh Kiều" in text and "UBND quận Bình Thủy" not in text
+    ag = data.city.agencies["UBND-NK"]
+    assert f"/homeaffairs/agency/{ag.id}" in text
+    sp_rows = read_csv(client.get(f"/homeaffairs/export.csv?view=agency&agency_id={ag.id}&table=estimates"))
+    assert {r[next(iter(r))] for r in sp_rows} == {sp.name_vi for sp in data.city.service_points.values()
+                                                   if sp.agency_id == ag.id}
+    # district figures equal analysis by district
+    quarter = latest_quarter(frame)
+    _t, ref = reference(frame, spec, ("district",), quarter)
+    ref = ref[(ref["measure"] == "OVERALL") & (ref["domain"] != "")].set_index("domain")
+    rows = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=district&table=estimates")))
+    for code, rec in ref.iterrows():
+        row = rows[data.city.units[code].name_vi]
+        if not rec["suppressed"]:
+            _close(row["Estimate"], float(rec["estimate"]))
+
+
+def test_page_shows_charts_with_their_alternatives(client, data):
+    login(client, "noivu")
+    html = client.get("/homeaffairs/?level=agency").get_data(as_text=True)
+    for chart in ("ha-forest", "ha-funnel", "ha-ranks"):
+        assert f'id="{chart}"' in html and f'id="{chart}-t"' in html and f'id="{chart}-d"' in html
+        assert f'id="{chart}-data"' in html
+    assert "<script" not in html.split("<main", 1)[1]
+
+
+def test_xlsx_export_holds_every_table_shown(client, data):
+    login(client, "noivu")
+    resp = client.get("/homeaffairs/export.xlsx?level=agency")
+    assert resp.status_code == 200
+    wb = load_workbook(io.BytesIO(resp.data))
+    assert {"estimates", "ranks", "funnel"} <= set(wb.sheetnames)
+    csv_rows = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=agency&table=estimates")))
+    ws = wb["estimates"]
+    header = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2, values_only=True):
+        rec = dict(zip(header, row, strict=True))
+        shown = csv_rows[rec[header[0]]]["Estimate"]
+        if rec["Estimate"] is None:
+            assert shown == ""
+        else:
+            _close(shown, rec["Estimate"])
+
+
+def test_filters_measure_and_channel_change_the_figures(client, data, frame, spec):
+    login(client, "noivu")
+    quarter = latest_quarter(frame)
+    _t, ref = reference(frame, spec, ("agency",), quarter)
+    ref = ref[(ref["measure"] == "E1") & ~ref["suppressed"]].set_index("domain")
+    names = {a.code: a.name_vi for a in data.city.agencies.values()}
+    rows = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=agency&table=estimates&measure=E1")))
+    for code, rec in ref.iterrows():
+        _close(rows[names[code]]["Estimate"], float(rec["estimate"]))
+    kiosk = frame[frame["channel"] == "kiosk"].reset_index(drop=True)
+    _t, kref = reference(kiosk, spec, ("agency",), quarter, n_min=1)
+    kiosk_rows = read_csv(client.get("/homeaffairs/export.csv?level=agency&table=estimates&channel=kiosk"))
+    assert sum(int(r["n"]) for r in kiosk_rows) <= sum(int(r["n"]) for r in rows.values())
+    assert len(kref) > 0
