@@ -18,6 +18,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("survey.cli", "questionnaire_cli"),
     ("survey.org.cli", "org_cli"),
     ("survey.demo.cli", "demo_cli"),
+    ("survey.respond.export", "responses_cli"),
     ("survey.respond.invitations", "invitations_cli"),
     ("survey.respond.kiosk_cli", "kiosks_cli"),
 ]
