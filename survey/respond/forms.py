@@ -18,6 +18,11 @@ from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import ValidationError
 
+try:  # WTForms ≥ 3.3 deprecates (value, label) tuples
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - older WTForms
+    SelectChoice = None
+
 from questionnaires.loader import validate_answers
 from questionnaires.model import Item, Questionnaire, Section
 
@@ -57,19 +62,30 @@ def _label(item: Item, lang: str) -> str:
     return item.text.get(lang)
 
 
+def item_options(item: Item, lang: str) -> list[tuple[str, str]]:
+    """(posted value, label) of every answer an item offers, "no opinion" (0) last where the scale has it."""
+    if item.scale is not None:
+        options = [(str(lv.value), lv.label.get(lang)) for lv in item.scale.levels]
+        if item.scale.no_opinion is not None:
+            options.append(("0", item.scale.no_opinion.get(lang)))
+        return options
+    return [(str(o.value), o.label.get(lang)) for o in item.options]
+
+
+def _choices(item: Item, lang: str) -> list[Any]:
+    pairs = item_options(item, lang)
+    return [SelectChoice(v, label) for v, label in pairs] if SelectChoice is not None else pairs
+
+
 def _scale_field(q: Questionnaire, item: Item, lang: str) -> Field:
-    assert item.scale is not None
-    choices = [(str(lv.value), lv.label.get(lang)) for lv in item.scale.levels]
-    if item.scale.no_opinion is not None:
-        choices.append(("0", item.scale.no_opinion.get(lang)))
-    return RadioField(_label(item, lang), choices=choices, validate_choice=False,
+    return RadioField(_label(item, lang), choices=_choices(item, lang), validate_choice=False,
                       validators=[ItemCheck(q, item, lang)])
 
 
 def _choice_field(q: Questionnaire, item: Item, lang: str) -> Field:
-    choices = [(str(o.value), o.label.get(lang)) for o in item.options]
     cls = SelectMultipleField if item.multiple else RadioField
-    return cls(_label(item, lang), choices=choices, validate_choice=False, validators=[ItemCheck(q, item, lang)])
+    return cls(_label(item, lang), choices=_choices(item, lang), validate_choice=False,
+               validators=[ItemCheck(q, item, lang)])
 
 
 def _text_field(q: Questionnaire, item: Item, lang: str) -> Field:
@@ -150,6 +166,9 @@ class AnswerForm(FlaskForm):
         """(section, [(item, bound field, macro name)]) in display order, for the template."""
         for section in self.questionnaire.sections:
             yield section, [(it, self[it.code], question_type(it).macro) for it in section.items]
+
+    def options(self, item: Item) -> list[tuple[str, str]]:
+        return item_options(item, self.lang)
 
     def item_errors(self) -> dict[str, list[str]]:
         return {it.code: list(self[it.code].errors) for it in self.questionnaire.items() if self[it.code].errors}
