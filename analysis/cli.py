@@ -69,7 +69,8 @@ def load_spec(ref: str) -> IndexSpec:
         qid, _, version = ref.partition("@")
         return loader.load_shipped(qid, int(version) if version else None).index_spec()
     except (KeyError, ValueError, OSError) as exc:
-        raise UsageError(f"questionnaire {ref!r}: {exc}") from exc
+        message = "; ".join(line.strip() for line in str(exc).strip("'\"").splitlines() if line.strip())
+        raise UsageError(f"questionnaire {ref!r}: {message}") from exc
 
 
 def load_inputs(args: argparse.Namespace) -> tuple[IndexSpec, ClusterTotals]:
@@ -173,14 +174,15 @@ def _register_indices(sub: argparse._SubParsersAction) -> None:
 
 
 # --------------------------------------------------------------------------- skeleton
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, extras: bool = True) -> argparse.ArgumentParser:
+    """The full parser; `extras=False` skips importing the plug-in modules (faster `indices` start-up)."""
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
         description="Design-based satisfaction indices, comparisons and ranks (HaiLong analysis).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _register_indices(sub)
-    for name in SUBCOMMAND_MODULES:
+    for name in SUBCOMMAND_MODULES if extras else ():
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -194,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(extras=not argv or argv[0] != "indices")
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -13,8 +13,8 @@ centred at the grand mean of the scores, which is 0 for a linearised estimating 
 by 1.  Degrees of freedom, as R's `degf` on the design restricted to the domain's answering
 respondents: (#clusters with an answer) − (#strata among them).
 
-Everything works on `ClusterTotals.collapse(by)` rows, a few thousand at most, with sparse indicator
-matrices, so cost does not grow with the number of respondents.
+Everything works on `ClusterTotals.collapse(by)` rows, a few thousand at most, with group sums over those rows,
+so cost does not grow with the number of respondents.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from analysis.totals import ClusterTotals
 from questionnaires.index_spec import Measure, RatioKey
@@ -59,6 +58,27 @@ class DomainEstimates:
         return np.sqrt(self.variance)
 
 
+class _Indicator:
+    """Group-membership matrix (groups × rows) that only knows how to sum rows: `ind @ x`.
+
+    np.add.at sums in row order, so results are deterministic; it avoids importing scipy.sparse
+    (a quarter of the CLI's start-up) for matrices of a few thousand rows.
+    """
+
+    def __init__(self, codes: np.ndarray, n_groups: int):
+        self.codes = np.asarray(codes, dtype=np.int64)
+        self.n_groups = n_groups
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        out = np.zeros((self.n_groups, *x.shape[1:]))
+        np.add.at(out, self.codes, x)
+        return out
+
+    def counts(self) -> np.ndarray:
+        return np.bincount(self.codes, minlength=self.n_groups).astype(np.float64)
+
+
 @dataclass(frozen=True, eq=False)
 class _Layout:
     """Sparse indicators and coefficient matrix shared by the estimators of one collapsed totals."""
@@ -68,8 +88,8 @@ class _Layout:
     const: np.ndarray  # M
     num: np.ndarray  # rows × R
     den: np.ndarray  # rows × R
-    cell_ind: sparse.csr_matrix  # D × rows
-    hd_ind: sparse.csr_matrix  # (H·D) × rows
+    cell_ind: _Indicator  # D × rows
+    hd_ind: _Indicator  # (H·D) × rows
     row_hd: np.ndarray  # rows
 
 
@@ -82,12 +102,10 @@ def _layout(totals: ClusterTotals, measures: Sequence[Measure]) -> _Layout:
             coef[i, pos[k]] += c
     const = np.array([m.const for m in measures], dtype=np.float64)
     num, den = totals.ratio_parts(ratios)
-    rows = len(totals.row_cluster)
     n_cells = len(totals.cells)
-    ones = np.ones(rows)
-    cell_ind = sparse.csr_matrix((ones, (totals.row_cell, np.arange(rows))), shape=(n_cells, rows))
+    cell_ind = _Indicator(totals.row_cell, n_cells)
     row_hd = totals.cluster_stratum[totals.row_cluster] * n_cells + totals.row_cell
-    hd_ind = sparse.csr_matrix((ones, (row_hd, np.arange(rows))), shape=(totals.n_strata * n_cells, rows))
+    hd_ind = _Indicator(row_hd, totals.n_strata * n_cells)
     return _Layout(ratios, coef, const, num, den, cell_ind, hd_ind, row_hd)
 
 
@@ -97,10 +115,7 @@ def ratio_estimates(totals: ClusterTotals, ratios: Sequence[RatioKey]) -> tuple[
     R is NaN where A = 0 (nobody in the cell answered the item).
     """
     num, den = totals.ratio_parts(ratios)
-    rows = len(totals.row_cluster)
-    ind = sparse.csr_matrix(
-        (np.ones(rows), (totals.row_cell, np.arange(rows))), shape=(len(totals.cells), rows)
-    )
+    ind = _Indicator(totals.row_cell, len(totals.cells))
     y = np.asarray(ind @ num)
     a = np.asarray(ind @ den)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -146,21 +161,20 @@ def taylor_variance_rows(totals: ClusterTotals, z: np.ndarray) -> np.ndarray:
     """
     n_cells = len(totals.cells)
     n_strata = totals.n_strata
-    rows = len(totals.row_cluster)
     row_hd = totals.cluster_stratum[totals.row_cluster] * n_cells + totals.row_cell
-    hd_ind = sparse.csr_matrix((np.ones(rows), (row_hd, np.arange(rows))), shape=(n_strata * n_cells, rows))
+    hd_ind = _Indicator(row_hd, n_strata * n_cells)
     return _variance(totals, z, hd_ind, row_hd)
 
 
 def _variance(
-    totals: ClusterTotals, z: np.ndarray, hd_ind: sparse.csr_matrix, row_hd: np.ndarray
+    totals: ClusterTotals, z: np.ndarray, hd_ind: _Indicator, row_hd: np.ndarray
 ) -> np.ndarray:
     n_cells = len(totals.cells)
     n_strata = totals.n_strata
     n_h = totals.stratum_sizes().astype(np.float64)  # H
     k = z.shape[1]
     s1 = np.asarray(hd_ind @ z).reshape(n_strata, n_cells, k)
-    present = np.asarray(hd_ind.sum(axis=1)).reshape(n_strata, n_cells)  # clusters with a row
+    present = hd_ind.counts().reshape(n_strata, n_cells)  # clusters with a row
     mean = s1 / n_h[:, None, None]
     resid = z - mean.reshape(n_strata * n_cells, k)[row_hd]
     ss = np.asarray(hd_ind @ (resid * resid)).reshape(n_strata, n_cells, k)
@@ -182,10 +196,7 @@ def cluster_variance(z_cluster: np.ndarray, cluster_stratum: np.ndarray, n_strat
     if z.ndim == 1:
         z = z[:, None]
     n_h = np.bincount(cluster_stratum, minlength=n_strata).astype(np.float64)
-    ind = sparse.csr_matrix(
-        (np.ones(len(cluster_stratum)), (cluster_stratum, np.arange(len(cluster_stratum)))),
-        shape=(n_strata, len(cluster_stratum)),
-    )
+    ind = _Indicator(cluster_stratum, n_strata)
     mean = np.asarray(ind @ z) / n_h[:, None]
     resid = z - mean[cluster_stratum]
     ss = np.asarray(ind @ (resid * resid))
@@ -277,6 +288,8 @@ def replicate_estimates(
     mult = np.asarray(multipliers, dtype=np.float64)
     if mult.ndim != 2 or mult.shape[1] != t.n_clusters:
         raise ValueError(f"multipliers must be B × {t.n_clusters} (clusters)")
+    from scipy import sparse  # only here: the CLI's Taylor path does not pay for the import
+
     rows = len(t.row_cluster)
     n_cells = len(t.cells)
     n_r = len(lay.ratios)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from questionnaires.index_spec import IndexSpec, RatioKey
+from questionnaires.index_spec import IndexSpec, ItemSpec, RatioKey
 
 #: Per-item statistics, in the order of the wide arrays (see module docstring).
 ITEM_STATS: tuple[str, ...] = ("n", "sw", "sw2", "sw_sat", "sw_value")
@@ -277,6 +277,39 @@ def totals_from_frame(
     return ClusterTotals.from_wide(keys, stats, items, domain_columns, design=design, weighted=weighted)
 
 
+def level_table(item: ItemSpec) -> np.ndarray:
+    """Boolean lookup: lut[v] is True when v is a level of the item's scale or 0 (no opinion)."""
+    lut = np.zeros(max(item.values) + 1, dtype=bool)
+    lut[list(item.values)] = True
+    lut[0] = True
+    return lut
+
+
+def level_codes(values: np.ndarray, lut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, invalid): answers as small integers, 0 = not answered (NaN, empty or 0 = no opinion).
+
+    `invalid` marks values that are not a level of the scale (including non-integers); their code is 0.
+    """
+    v = np.asarray(values)
+    if v.dtype.itemsize == 1 and v.dtype.kind in "iub":  # the usual Parquet int8 column: one lookup
+        u = v.view(np.uint8)
+        table = np.zeros(256, dtype=bool)
+        table[: min(len(lut), 128)] = lut[:128]
+        ok = table[u]
+        return np.where(ok, u, 0).astype(np.int64), ~ok
+    if v.dtype.kind in "iub":
+        vi = v.astype(np.int64, copy=False)
+        inside = (vi >= 0) & (vi < len(lut))
+        ok = inside & lut[np.where(inside, vi, 0)]
+        return np.where(ok, vi, 0), ~ok
+    v = v.astype(np.float64, copy=False)
+    missing = np.isnan(v)
+    inside = ~missing & (v >= 0) & (v < len(lut))
+    vi = np.where(inside, v, 0).astype(np.int64)
+    ok = inside & (vi == v) & lut[vi]
+    return np.where(ok, vi, 0), ~ok & ~missing
+
+
 def group_stats(
     codes: np.ndarray,
     n_groups: int,
@@ -286,30 +319,30 @@ def group_stats(
 ) -> np.ndarray:
     """groups × items × 5 sufficient statistics of respondent rows with group codes `codes`.
 
-    `answers[item]` is a float array, NaN = unanswered or no opinion (contracts §3); validation has
-    already rejected values outside the scale.
+    `answers[item]` holds level codes (`level_codes`: 0 = not answered).  One weighted histogram of
+    levels per group (3 bincounts per item) gives all five statistics: the levels are few, the
+    respondents many.
     """
     items = tuple(spec.items)
     out = np.zeros((n_groups, len(items), len(ITEM_STATS)))
+    w2 = weights * weights if weights is not None else None
     for i, code in enumerate(items):
-        v = answers[code]
-        answered = ~np.isnan(v)
-        sat_levels = np.fromiter(spec.items[code].satisfied, dtype=np.float64)
-        sat = np.isin(v, sat_levels)
-        a = answered.astype(np.float64)
-        vz = np.where(answered, v, 0.0)
-        out[:, i, 0] = np.bincount(codes, weights=a, minlength=n_groups)
+        it = spec.items[code]
+        k = max(it.values) + 1
+        key = codes * k + answers[code]
+        cnt = np.bincount(key, minlength=n_groups * k).reshape(n_groups, k)[:, 1:].astype(np.float64)
         if weights is None:
-            out[:, i, 1] = out[:, i, 0]
-            out[:, i, 2] = out[:, i, 0]
-            out[:, i, 3] = np.bincount(codes, weights=sat.astype(np.float64), minlength=n_groups)
-            out[:, i, 4] = np.bincount(codes, weights=vz, minlength=n_groups)
+            hw = hw2 = cnt
         else:
-            wa = weights * a
-            out[:, i, 1] = np.bincount(codes, weights=wa, minlength=n_groups)
-            out[:, i, 2] = np.bincount(codes, weights=wa * weights, minlength=n_groups)
-            out[:, i, 3] = np.bincount(codes, weights=np.where(sat, weights, 0.0), minlength=n_groups)
-            out[:, i, 4] = np.bincount(codes, weights=wa * vz, minlength=n_groups)
+            hw = np.bincount(key, weights=weights, minlength=n_groups * k).reshape(n_groups, k)[:, 1:]
+            hw2 = np.bincount(key, weights=w2, minlength=n_groups * k).reshape(n_groups, k)[:, 1:]
+        levels = np.arange(1, k, dtype=np.float64)
+        sat = np.isin(np.arange(1, k), list(it.satisfied))
+        out[:, i, 0] = cnt.sum(axis=1)
+        out[:, i, 1] = hw.sum(axis=1)
+        out[:, i, 2] = hw2.sum(axis=1)
+        out[:, i, 3] = hw[:, sat].sum(axis=1)
+        out[:, i, 4] = hw @ levels
     return out
 
 
@@ -348,15 +381,20 @@ def totals_from_responses(
 ) -> ClusterTotals:
     """Build totals from respondent rows in the exchange format (docs/contracts.md §3).
 
-    The data must already be validated (`analysis.data.validate`): item columns numeric with NaN for
-    unanswered, weights positive.  Domain columns are used as they are (derive period columns first,
-    see `analysis.data.add_period_columns`).
+    Item columns are numeric with NaN (or 0 = no opinion) for unanswered; values outside the scale
+    raise ValueError.  Weights must be positive (`analysis.data.read_totals` checks files fully).
+    Domain columns are used as they are (derive period labels with `analysis.data.period_codes`).
     """
     domain_columns = tuple(domain_columns)
     keys = respondent_keys(data, domain_columns, strata=strata, cluster=cluster)
     codes, groups = _factorize_frame(keys)
     groups.columns = list(keys.columns)
-    answers = {code: data[code].to_numpy(dtype=np.float64) for code in spec.items}
+    answers = {}
+    for code, item in spec.items.items():
+        values = data[code].to_numpy(dtype=np.float64, na_value=np.nan)
+        answers[code], invalid = level_codes(values, level_table(item))
+        if invalid.any():
+            raise ValueError(f"column {code!r}: values outside the scale ({int(invalid.sum())} rows)")
     w = data[weights].to_numpy(dtype=np.float64) if weights else None
     stats = group_stats(codes, len(groups), answers, spec, w)
     return ClusterTotals.from_wide(
