@@ -90,21 +90,28 @@ def generate(n: int, path: Path, seed: int = 2026) -> None:
             writer.close()
 
 
-def timed(cmd: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MB, exit status) of a whole process."""
+def timed(cmd: list[str]) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds user+sys, peak RSS MB, exit status) of a whole process.
+
+    CPU time is reported too because wall time on a shared machine mostly measures the other load.
+    """
     gnu_time = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
     if gnu_time:
         proc = subprocess.run([gnu_time, "-v", *cmd], capture_output=True, text=True, check=False)
         wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", proc.stderr)
         rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+        cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr))
         h, mnt, sec = (float(x) if x else 0.0 for x in wall.groups())
         if proc.returncode:
             sys.stderr.write(proc.stderr[-2000:])
-        return h * 3600 + mnt * 60 + sec, int(rss.group(1)) / 1024, proc.returncode
+        if cmd[0] == "Rscript" and proc.stdout.strip():
+            print("   ", proc.stdout.strip(), flush=True)
+        return h * 3600 + mnt * 60 + sec, cpu, int(rss.group(1)) / 1024, proc.returncode
     t0 = time.perf_counter()
     rc = subprocess.run(cmd, check=False).returncode
     wall = time.perf_counter() - t0
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, rc
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, rc
 
 
 R_SCRIPT = r"""
@@ -146,7 +153,8 @@ def main() -> int:
                    "--ci", "taylor", "--output", str(args.workdir / f"out_{n}_{by}.csv")]  # fmt: skip
             best = min((timed(cmd) for _ in range(args.repeat)), key=lambda r: r[0])
             rows.append(("analysis", n, by, *best))
-            print(f"analysis  n={n:>10,} by={by:<8} {best[0]:6.2f} s {best[1]:7.0f} MB (exit {best[2]})", flush=True)
+            print(f"analysis  n={n:>10,} by={by:<8} {best[0]:6.2f} s wall {best[1]:6.2f} s CPU {best[2]:7.0f} MB"
+                  f" (exit {best[3]})", flush=True)  # fmt: skip
         if not args.no_r and shutil.which("Rscript") and n <= 1_000_000:
             csv = args.workdir / f"bench_{n}.csv"
             if not csv.exists():
@@ -154,13 +162,15 @@ def main() -> int:
             script = args.workdir / "bench.R"
             script.write_text(R_SCRIPT, encoding="utf-8")
             for by in ("agency", "district"):
-                wall, rss, rc = timed(["Rscript", str(script), str(csv), by])
-                rows.append(("R survey", n, by, wall, rss, rc))
-                print(f"R survey  n={n:>10,} by={by:<8} {wall:6.2f} s {rss:7.0f} MB (exit {rc})", flush=True)
-    print("\n| tool | respondents | by | wall time (s) | peak RSS (MB) |\n|---|---|---|---|---|")
-    for tool, n, by, wall, rss, rc in rows:
+                wall, cpu, rss, rc = timed(["Rscript", str(script), str(csv), by])
+                rows.append(("R survey", n, by, wall, cpu, rss, rc))
+                print(f"R survey  n={n:>10,} by={by:<8} {wall:6.2f} s wall {cpu:6.2f} s CPU {rss:7.0f} MB"
+                      f" (exit {rc})", flush=True)  # fmt: skip
+    print("\n| tool | respondents | by | wall time (s) | CPU user+sys (s) | peak RSS (MB) |")
+    print("|---|---|---|---|---|---|")
+    for tool, n, by, wall, cpu, rss, rc in rows:
         note = "" if rc == 0 else f" (exit {rc})"
-        print(f"| {tool} | {n:,} | {by} | {wall:.2f}{note} | {rss:.0f} |")
+        print(f"| {tool} | {n:,} | {by} | {wall:.2f}{note} | {cpu:.2f} | {rss:.0f} |")
     print(f"\nmachine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end")
     return 0
 
