@@ -21,6 +21,7 @@ ALL_STAFF = ("agency_viewer", "unit_manager", "home_affairs", "admin")
 
 NAV: list[NavItem] = [
     # dashboards, admin etc. append here, e.g. NavItem("dashboard.index", _l("Dashboard"), ALL_STAFF)
+    NavItem("dashboard.index", _l("Agency dashboards"), ALL_STAFF),
     NavItem("homeaffairs.index", _l("Compare units"), ("unit_manager", "home_affairs", "admin")),
     NavItem("report.period", _l("Period report"), ("unit_manager", "home_affairs", "admin")),
 ]

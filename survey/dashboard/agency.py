@@ -1,0 +1,212 @@
+"""Agency pages (blueprint `dashboard`): indices with intervals, distributions, expectations, trend, comparison
+with the city, citizens' comments with moderation, and CSV/XLSX exports of every table shown.
+
+Access, server-side on every route: any staff role; an agency outside the viewer's scope (agency_viewer: own
+agency; unit_manager: agencies of its unit subtree; home_affairs/admin: all) is 404 — the same answer as an
+agency that does not exist, so guessing codes reveals nothing.  The scope is also passed to every query
+(`Selection.visible_agency_ids`), so figures cannot include rows the viewer may not see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from survey.auth.scope import can_see_agency, roles_required, visible_agency_ids
+from survey.dashboard import agency_data as ad
+from survey.dashboard.tables import CI, INT, PCT, Col, Table, export
+from survey.extensions import db
+from survey.i18n import current_lang
+from survey.instruments.models import QuestionnaireVersion
+from survey.org.models import Agency, ServicePoint
+from survey.respond.models import CHANNELS, ResponseTally
+from survey.results import Selection, compare_with_whole, distributions, indices, response_count
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+STAFF = ("agency_viewer", "unit_manager", "home_affairs", "admin")
+TREND_KINDS = ("month", "quarter")
+
+
+@dataclass
+class Filters:
+    """GET filters, validated: unknown values fall back to defaults (a foreign service point is 404)."""
+
+    version: QuestionnaireVersion | None
+    versions: list[QuestionnaireVersion]
+    period_from: date | None
+    period_to: date | None
+    channel: str
+    service_point: ServicePoint | None
+    trend: str
+
+    def args(self, **extra: Any) -> dict[str, Any]:
+        out = {"questionnaire": self.version.id if self.version else None,
+               "from": _month_text(self.period_from), "to": _month_text(self.period_to),
+               "channel": self.channel or None, "sp": self.service_point.code if self.service_point else None,
+               "trend": self.trend if self.trend != "month" else None}
+        out.update(extra)
+        return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+def _month_text(d: date | None) -> str | None:
+    return None if d is None else f"{d.year}-{d.month:02d}"
+
+
+def _month(raw: str | None) -> date | None:
+    try:
+        y, m = (raw or "").split("-")[:2]
+        return date(int(y), int(m), 1)
+    except ValueError:
+        return None
+
+
+def _scope() -> frozenset[int] | None:
+    ids = visible_agency_ids(current_user)
+    return None if ids is None else frozenset(ids)
+
+
+def _versions_with_data(scope: frozenset[int] | None, agency_id: int | None = None) -> list[QuestionnaireVersion]:
+    """Questionnaire versions with responses in the scope (most responses first)."""
+    q = select(ResponseTally.questionnaire_version_id, func.sum(ResponseTally.count)).join(
+        ServicePoint, ServicePoint.id == ResponseTally.service_point_id)
+    if agency_id is not None:
+        q = q.where(ServicePoint.agency_id == agency_id)
+    elif scope is not None:
+        q = q.where(ServicePoint.agency_id.in_(scope or {-1}))
+    counts = dict(db.session.execute(q.group_by(ResponseTally.questionnaire_version_id)).all())
+    if not counts:
+        return []
+    versions = db.session.scalars(select(QuestionnaireVersion).where(QuestionnaireVersion.id.in_(counts))).all()
+    return sorted(versions, key=lambda v: (-int(counts[v.id]), v.instrument, -v.version))
+
+
+def read_filters(agency: Agency | None, scope: frozenset[int] | None) -> Filters:
+    versions = _versions_with_data(scope, agency.id if agency else None)
+    wanted = request.args.get("questionnaire", type=int)
+    version = next((v for v in versions if v.id == wanted), versions[0] if versions else None)
+    sp = None
+    sp_code = request.args.get("sp", "").strip()
+    if sp_code and agency is not None:
+        sp = db.session.scalar(select(ServicePoint).where(ServicePoint.code == sp_code))
+        if sp is None or sp.agency_id != agency.id:
+            abort(404)
+    channel = request.args.get("channel", "")
+    trend = request.args.get("trend", "month")
+    return Filters(version, versions, _month(request.args.get("from")), _month(request.args.get("to")),
+                   channel if channel in CHANNELS else "", sp, trend if trend in TREND_KINDS else "month")
+
+
+def selection(f: Filters, scope: frozenset[int] | None, agency: Agency | None = None) -> Selection | None:
+    if f.version is None:
+        return None
+    return Selection(
+        questionnaire_version_ids=(f.version.id,), period_from=f.period_from, period_to=f.period_to,
+        channels=(f.channel,) if f.channel else (), service_point_ids=(f.service_point.id,) if f.service_point else (),
+        agency_ids=(agency.id,) if agency else (), visible_agency_ids=scope)
+
+
+def _agency_or_404(code: str) -> Agency:
+    agency = db.session.scalar(select(Agency).where(Agency.code == code))
+    if agency is None or not can_see_agency(current_user, agency.id):
+        abort(404)
+    return agency
+
+
+def _wants_export() -> str | None:
+    fmt = request.args.get("format")
+    if fmt is None:
+        return None
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    return fmt
+
+
+# --------------------------------------------------------------------------- landing
+@bp.route("/")
+@roles_required(*STAFF)
+def index() -> str | Response:
+    """Agency viewers go to their agency; everyone else gets the agencies they may see, with the overall index."""
+    if current_user.role == "agency_viewer":
+        if current_user.agency is None:
+            abort(403)
+        return redirect(url_for("dashboard.agency", code=current_user.agency.code))
+    scope = _scope()
+    f = read_filters(None, scope)
+    sel = selection(f, scope)
+    lang = current_lang()
+    agencies = {a.code: a for a in db.session.scalars(
+        select(Agency).where(Agency.id.in_(scope)) if scope is not None else select(Agency)).all()}
+    table = Table("agencies", _("Agencies"), [
+        Col("agency", _("Agency")), Col("estimate", _("Overall index"), PCT), Col("ci", _("95% CI"), CI),
+        Col("n", "n", INT)])
+    method = None
+    if sel is not None:
+        res = indices(db.session, sel, domain="agency")
+        method = res.method_note(lang)
+        rows = res.table[res.table["kind"] == "overall"] if len(res.table) else res.table
+        for _i, r in rows.iterrows():
+            ag = agencies.get(r["domain"])
+            if ag is None:  # cannot happen: the scope is in the query; never show a foreign agency
+                continue
+            table.rows.append({"agency": ag.name(lang), "estimate": ad._f(r["estimate"]),
+                               "ci": (ad._f(r["ci_low"]), ad._f(r["ci_high"])), "n": int(r["n"]),
+                               "_suppressed": bool(r["suppressed"]), "_n": int(r["n"]), "_kind": PCT,
+                               "_href": url_for("dashboard.agency", code=ag.code, **f.args())})
+        table.rows.sort(key=lambda r: r["agency"])
+    fmt = _wants_export()
+    if fmt:
+        return export([table], fmt, "agencies", request.args.get("table"))
+    return render_template("dashboard/agency/index.html", f=f, table=table, method=method,
+                           channels=CHANNELS, export_args=f.args())
+
+
+# --------------------------------------------------------------------------- agency page
+@bp.route("/agency/<code>")
+@roles_required(*STAFF)
+def agency(code: str) -> str | Response:
+    ag = _agency_or_404(code)
+    scope = _scope()
+    f = read_filters(ag, scope)
+    sel = selection(f, scope, ag)
+    lang = current_lang()
+    tables: list[Table] = []
+    chart = None
+    method = None
+    responses = 0
+    overall = None
+    if sel is not None:
+        res = indices(db.session, sel)
+        method = res.method_note(lang)
+        overall = ad.overall_row(res)
+        responses = response_count(db.session, sel)
+        tables += ad.index_tables(res, lang)
+        trend_table, chart = ad.trend(indices(db.session, sel, domain=f.trend), lang, f.trend)
+        unit_col, unit_val, unit_name = ("service_point", f.service_point.code, f.service_point.name(lang)) \
+            if f.service_point else ("agency", ag.code, ag.name(lang))
+        cmp = compare_with_whole(db.session, sel.whole(), unit_column=unit_col, unit_value=unit_val)
+        tables.append(ad.comparison_table(cmp, lang, unit_name))
+        tables.append(trend_table)
+        tables += ad.distribution_tables(distributions(db.session, sel, lang))
+    fmt = _wants_export()
+    if fmt:
+        return export(tables, fmt, f"agency-{ag.code}", request.args.get("table"))
+    return render_template("dashboard/agency/agency.html", agency=ag, f=f, tables={t.id: t for t in tables},
+                           chart=chart, method=method, responses=responses, overall=overall, channels=CHANNELS,
+                           lang=lang)
+
+
+def agency_selection(ag: Agency, f: Filters) -> Selection | None:
+    """For other modules (comments): the agency page's selection."""
+    sel = selection(f, _scope(), ag)
+    return None if sel is None else replace(sel)
+
+
+from survey.dashboard import comments as _comments  # noqa: E402,F401  (registers the comment routes on bp)

@@ -1,0 +1,138 @@
+"""The agency page's figures as tables: every number comes from survey.results (i.e. from analysis); this
+module only picks rows and columns and attaches labels."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from flask_babel import gettext as _
+
+from survey.dashboard.charts import Chart, TrendPoint, trend_chart
+from survey.dashboard.tables import CI, INT, NUM, PCT, PVAL, TEXT, Col, Table
+from survey.results import Comparison, Distributions, IndexResult
+
+SUMMARY_KINDS = ("overall", "element", "papi_total", "papi_dimension", "papi_subdimension")
+SHARE_KINDS = ("overall", "element", "item")
+
+
+def _f(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _title(row: Any, lang: str) -> str:
+    return (row["title_en"] if lang == "en" else row["title_vi"]) or row["measure"]
+
+
+def _value_kind(kind: str) -> str:
+    return PCT if kind in SHARE_KINDS else NUM
+
+
+def index_tables(res: IndexResult, lang: str) -> list[Table]:
+    """'indices': overall, elements (and PAPI scores); 'items': every scale item with its mean score."""
+    t = res.table
+    summary = Table("indices", _("Overall and element indices"), [
+        Col("measure", _("Code")), Col("title", _("Index")), Col("estimate", _("Estimate"), PCT),
+        Col("ci", _("95% CI"), CI), Col("n", "n", INT), Col("n_eff", "n_eff", NUM), Col("method", _("CI method"))])
+    items = Table("items", _("Item indices (share satisfied)"), [
+        Col("measure", _("Code")), Col("title", _("Item")), Col("estimate", _("Share satisfied"), PCT),
+        Col("ci", _("95% CI"), CI), Col("mean", _("Mean score"), NUM), Col("n", "n", INT),
+        Col("method", _("CI method"))])
+    means = {r["measure"][:-5]: r for _i, r in t[t["kind"] == "item_mean"].iterrows()} if len(t) else {}
+    for _i, r in t.iterrows():
+        row = {"measure": r["measure"], "title": _title(r, lang), "estimate": _f(r["estimate"]),
+               "ci": (_f(r["ci_low"]), _f(r["ci_high"])), "n": int(r["n"]), "n_eff": _f(r["n_eff"]),
+               "method": r["method"], "_suppressed": bool(r["suppressed"]), "_n": int(r["n"]),
+               "_kind": _value_kind(r["kind"])}
+        if r["kind"] in SUMMARY_KINDS:
+            summary.rows.append(row)
+        elif r["kind"] == "item":
+            m = means.get(r["measure"])
+            row["mean"] = _f(m["estimate"]) if m is not None else None
+            items.rows.append(row)
+    return [summary, items]
+
+
+def overall_row(res: IndexResult) -> pd.Series | None:
+    t = res.table
+    rows = t[t["kind"] == "overall"] if len(t) else t
+    return rows.iloc[0] if len(rows) else None
+
+
+def trend(res: IndexResult, lang: str, kind: str) -> tuple[Table, Chart]:
+    """Overall index by period, with the CI band (charts.trend_chart)."""
+    t = res.table
+    rows = t[t["kind"] == "overall"].sort_values("domain") if len(t) else t
+    label = _("Month") if kind == "month" else _("Quarter")
+    table = Table("trend", _("Overall index by period"), [
+        Col("period", label), Col("estimate", _("Estimate"), PCT), Col("ci", _("95% CI"), CI),
+        Col("n", "n", INT)])
+    points = []
+    for _i, r in rows.iterrows():
+        sup = bool(r["suppressed"])
+        table.rows.append({"period": r["domain"], "estimate": _f(r["estimate"]),
+                           "ci": (_f(r["ci_low"]), _f(r["ci_high"])), "n": int(r["n"]), "_suppressed": sup,
+                           "_n": int(r["n"]), "_kind": PCT})
+        points.append(TrendPoint(r["domain"], _f(r["estimate"]), _f(r["ci_low"]), _f(r["ci_high"]), int(r["n"]),
+                                 sup))
+    chart = trend_chart("trend", points, title=_("Overall index by period with its 95% confidence interval"),
+                        lang=lang)
+    return table, chart
+
+
+def comparison_table(cmp: Comparison, lang: str, unit_name: str) -> Table:
+    table = Table("comparison", _("Compared with the whole city"), [
+        Col("title", _("Index")), Col("estimate", unit_name, PCT), Col("reference", _("Whole city"), PCT),
+        Col("difference", _("Difference"), PCT), Col("ci", _("95% CI of the difference"), CI),
+        Col("p_value", _("p-value"), PVAL), Col("n", "n", INT)])
+    t = cmp.table
+    for _i, r in t.iterrows():
+        if r["kind"] not in SUMMARY_KINDS:
+            continue
+        table.rows.append({"title": _title(r, lang), "estimate": _f(r["estimate"]), "reference": _f(r["reference"]),
+                           "difference": _f(r["difference"]), "ci": (_f(r["ci_low"]), _f(r["ci_high"])),
+                           "p_value": _f(r["p_value"]), "n": int(r["n"]), "_suppressed": bool(r["suppressed"]),
+                           "_n": int(r["n"]), "_kind": _value_kind(r["kind"])})
+    return table
+
+
+def distribution_tables(dist: Distributions) -> list[Table]:
+    levels = Table("distribution", _("Answers per item"), [
+        Col("item", _("Code")), Col("item_text", _("Item")), Col("label", _("Answer")), Col("count", _("Count"), INT),
+        Col("share", _("Share of answers"), PCT)])
+    for r in dist.levels.itertuples():
+        levels.rows.append({"item": r.item, "item_text": r.item_text, "label": r.label, "count": int(r.count),
+                            "share": _f(r.share), "_kind": PCT, "_first": False})
+    _mark_first(levels)
+    exp = Table("expectations", _("What citizens want improved"), [
+        Col("item", _("Code")), Col("item_text", _("Question")), Col("label", _("Option")),
+        Col("count", _("Count"), INT), Col("share", _("Share of respondents"), PCT)])
+    for r in dist.expectations.itertuples():
+        exp.rows.append({"item": r.item, "item_text": r.item_text, "label": r.label, "count": int(r.count),
+                         "share": _f(r.share), "_kind": PCT})
+    _mark_first(exp)
+    return [levels, exp]
+
+
+def _mark_first(table: Table) -> None:
+    prev = None
+    for r in table.rows:
+        r["_first"] = r["item"] != prev
+        prev = r["item"]
+
+
+@dataclass
+class AgencyFigures:
+    index: IndexResult
+    tables: list[Table]
+    trend_chart: Chart | None
+    responses: int
+
+
+TABLE_KINDS = (TEXT, PCT, NUM, INT, PVAL, CI)

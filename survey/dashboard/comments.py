@@ -1,0 +1,136 @@
+"""Citizens' comments of an agency: newest first, searchable, filterable, paginated; moderation hides (never
+edits) an abusive comment, with a reason, in the audit log.
+
+Moderators: unit managers (agencies of their subtree), Home Affairs and administrators.  Agency viewers read
+their own agency's comments but cannot moderate: the agency being judged should not remove criticism of it.
+Hidden comments disappear from agency viewers' pages and exports; moderators still see them, marked hidden.
+Search is a case-insensitive substring match, bound as a parameter with LIKE wildcards escaped (on SQLite,
+case folding covers ASCII letters only; PostgreSQL folds Vietnamese letters too).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response as WResponse
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+from survey.admin.audit import record
+from survey.auth.scope import can_see_agency, roles_required
+from survey.dashboard.agency import STAFF, _agency_or_404, _month, _month_text, _wants_export, bp
+from survey.dashboard.tables import Col, Table, export
+from survey.database import utcnow
+from survey.extensions import db
+from survey.i18n import current_lang, local_datetime
+from survey.org.models import Agency, ServicePoint
+from survey.respond.models import Comment, Response
+
+MODERATORS = ("unit_manager", "home_affairs", "admin")
+PER_PAGE = 20
+MAX_EXPORT = 50_000
+
+
+class HideForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=300)])
+
+
+def may_moderate(user: Any) -> bool:
+    return user.role in MODERATORS
+
+
+def _query(agency_id: int, args: dict[str, Any], moderator: bool) -> Any:
+    q = (select(Comment, Response.submitted_at, ServicePoint)
+         .join(Response, Response.id == Comment.response_id)
+         .join(ServicePoint, ServicePoint.id == Response.service_point_id)
+         .where(Response.agency_id == agency_id))
+    if not moderator:
+        q = q.where(Comment.hidden_at.is_(None))
+    if args["q"]:
+        q = q.where(Comment.text.icontains(args["q"], autoescape=True))
+    if args["sp"] is not None:
+        q = q.where(Response.service_point_id == args["sp"].id)
+    if args["from"] is not None:
+        q = q.where(Response.period >= args["from"])
+    if args["to"] is not None:
+        q = q.where(Response.period <= args["to"])
+    return q
+
+
+def _filters(agency_id: int) -> dict[str, Any]:
+    sp = None
+    code = request.args.get("sp", "").strip()
+    if code:
+        sp = db.session.scalar(select(ServicePoint).where(ServicePoint.code == code))
+        if sp is None or sp.agency_id != agency_id:
+            abort(404)
+    return {"q": request.args.get("q", "").strip()[:200], "sp": sp, "from": _month(request.args.get("from")),
+            "to": _month(request.args.get("to"))}
+
+
+def _link_args(args: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    out = {"q": args["q"] or None, "sp": args["sp"].code if args["sp"] else None,
+           "from": _month_text(args["from"]), "to": _month_text(args["to"])}
+    out.update(extra)
+    return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+@bp.route("/agency/<code>/comments")
+@roles_required(*STAFF)
+def comments(code: str) -> str | WResponse:
+    ag = _agency_or_404(code)
+    moderator = may_moderate(current_user)
+    args = _filters(ag.id)
+    base = _query(ag.id, args, moderator)
+    lang = current_lang()
+    fmt = _wants_export()
+    if fmt:
+        rows = db.session.execute(base.order_by(Response.submitted_at.desc(), Comment.id.desc())
+                                  .limit(MAX_EXPORT)).all()
+        cols = [Col("submitted", _("Submitted")), Col("service_point", _("Service point")),
+                Col("text", _("Comment"))]
+        if moderator:
+            cols += [Col("hidden", _("Hidden")), Col("reason", _("Reason"))]
+        table = Table("comments", _("Citizens' comments"), cols, [
+            {"submitted": local_datetime(at), "service_point": sp.name(lang), "text": c.text,
+             "hidden": _("yes") if c.hidden_at else "", "reason": c.hidden_reason or ""} for c, at, sp in rows])
+        return export([table], fmt, f"comments-{ag.code}")
+    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    rows = db.session.execute(base.order_by(Response.submitted_at.desc(), Comment.id.desc())
+                              .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    return render_template("dashboard/agency/comments.html", agency=ag, rows=rows, args=args, total=total,
+                           page=page, pages=pages, moderator=moderator, form=HideForm(),
+                           link_args=_link_args(args), lang=lang)
+
+
+@bp.route("/comments/<int:comment_id>/hide", methods=["POST"])
+@roles_required(*MODERATORS)
+def hide_comment(comment_id: int) -> WResponse:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or not can_see_agency(current_user, comment.response.agency_id):
+        abort(404)
+    agency_code = db.session.get(Agency, comment.response.agency_id).code
+    form = HideForm()
+    back = request.form.get("back", "")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("dashboard.comments", code=agency_code)
+    if not form.validate_on_submit():
+        flash(_("Give a reason for hiding the comment."), "error")
+        return redirect(back)
+    if comment.hidden_at is None:
+        comment.hidden_at = utcnow()
+        comment.hidden_by_id = current_user.id
+        comment.hidden_reason = form.reason.data.strip()
+        record(db.session, "comment.hide", "comment", comment.id, before={"hidden": False},
+               after={"hidden": True, "reason": comment.hidden_reason})
+        db.session.commit()
+        flash(_("The comment is hidden."), "success")
+    return redirect(back)

@@ -1,0 +1,143 @@
+"""One table object feeds the page, the CSV and the XLSX, so an export holds exactly what the page shows.
+
+Values are raw (floats 0–1 for shares, ints for counts); the page formats them with the `percent`/`number`
+filters, exports write them unformatted.  A suppressed row (n below n_min) shows "not enough responses
+(n = …)" instead of its estimate on the page, and its estimate and interval are left EMPTY in exports.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, abort
+from flask_babel import gettext as _
+
+TEXT, PCT, NUM, INT, PVAL, CI = "text", "pct", "num", "int", "pval", "ci"
+HIDDEN_WHEN_SUPPRESSED = (PCT, NUM, CI, PVAL)
+
+
+@dataclass(frozen=True)
+class Col:
+    key: str
+    label: str
+    kind: str = TEXT
+
+
+@dataclass
+class Table:
+    id: str
+    title: str
+    cols: list[Col]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def export_header(self) -> list[str]:
+        out: list[str] = []
+        for c in self.cols:
+            if c.kind == CI:
+                out += [f"{c.label} ({_('low')})", f"{c.label} ({_('high')})"]
+            else:
+                out.append(c.label)
+        return [*out, _("Note")]
+
+    def export_rows(self) -> list[list[Any]]:
+        out = []
+        for r in self.rows:
+            suppressed = bool(r.get("_suppressed"))
+            line: list[Any] = []
+            for c in self.cols:
+                v = r.get(c.key)
+                blank = suppressed and c.kind in HIDDEN_WHEN_SUPPRESSED
+                if c.kind == CI:
+                    lo, hi = v if isinstance(v, tuple) else (None, None)
+                    line += [None if blank else _clean(lo), None if blank else _clean(hi)]
+                else:
+                    line.append(None if blank else _clean(v))
+            line.append(not_enough(r.get("_n", 0)) if suppressed else r.get("_note", ""))
+            out.append(line)
+        return out
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if hasattr(v, "item"):  # numpy scalar
+        return _clean(v.item())
+    return v
+
+
+def not_enough(n: Any) -> str:
+    from survey.i18n import number
+
+    return _("not enough responses (n = %(n)s)", n=number(int(n or 0), 0))
+
+
+def csv_response(tables: list[Table], filename: str) -> Response:
+    """UTF-8 with BOM (Excel opens Vietnamese correctly); several tables are separated by a title line."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    for i, t in enumerate(tables):
+        if len(tables) > 1:
+            if i:
+                w.writerow([])
+            w.writerow([t.title])
+        w.writerow(t.export_header())
+        for row in t.export_rows():
+            w.writerow(["" if v is None else v for v in row])
+    body = "\ufeff" + buf.getvalue()
+    return Response(body, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+
+
+def xlsx_response(tables: list[Table], filename: str) -> Response:
+    """One sheet per table (openpyxl), numbers as numbers, shares formatted as percentages."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for t in tables:
+        name = _sheet_name(t.id, used)
+        ws = wb.create_sheet(name)
+        ws.append(t.export_header())
+        kinds: list[str] = []
+        for c in t.cols:
+            kinds += [c.kind, c.kind] if c.kind == CI else [c.kind]
+        for row in t.export_rows():
+            ws.append(row)
+        for j, kind in enumerate(kinds, start=1):
+            if kind in (PCT, CI):
+                for cell in ws.iter_cols(min_col=j, max_col=j, min_row=2):
+                    for x in cell:
+                        x.number_format = "0.00%"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return Response(buf.getvalue(),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'})
+
+
+def _sheet_name(base: str, used: set[str]) -> str:
+    name = "".join(ch for ch in base if ch not in "[]:*?/\\")[:31] or "sheet"
+    k = 2
+    while name in used:
+        name = f"{name[:28]}_{k}"
+        k += 1
+    used.add(name)
+    return name
+
+
+def export(tables: list[Table], fmt: str, filename: str, which: str | None = None) -> Response:
+    """`?format=csv|xlsx[&table=id]`: the named table, or all of them; anything else is 404."""
+    if which:
+        tables = [t for t in tables if t.id == which]
+        if not tables:
+            abort(404)
+    if fmt == "csv":
+        return csv_response(tables, filename)
+    if fmt == "xlsx":
+        return xlsx_response(tables, filename)
+    abort(404)

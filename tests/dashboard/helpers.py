@@ -1,0 +1,41 @@
+"""Logging in through the real form (CSRF on) and reading pages in tests."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+from tests.factories import PASSWORD
+
+CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    m = CSRF.search(html) or re.search(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html)
+    if m is None:
+        m = re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    assert m is not None, "no CSRF token in the page"
+    return m.group(1)
+
+
+def forget_user() -> None:
+    """The test app context outlives requests; flask-login (user) and flask-wtf (CSRF token) cache in `g`."""
+    from flask import g
+
+    g.pop("_login_user", None)
+    g.pop("csrf_token", None)
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD, *, follow: bool = False):
+    forget_user()
+    page = client.get("/auth/login")
+    token = csrf_token(page.get_data(as_text=True))
+    return client.post("/auth/login", data={"username": username, "password": password, "csrf_token": token},
+                       follow_redirects=follow)
+
+
+def page_token(client: FlaskClient, url: str) -> str:
+    """A fresh CSRF token for the client's current session (see forget_user)."""
+    forget_user()
+    return csrf_token(client.get(url).get_data(as_text=True))
