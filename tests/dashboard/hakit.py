@@ -8,6 +8,7 @@ import io
 import re
 
 import pandas as pd
+from flask import g
 
 from analysis.estimate import estimate
 from analysis.result import result_table
@@ -16,6 +17,7 @@ from tests.factories import PASSWORD
 
 
 def login(client, username: str) -> None:
+    g.pop("csrf_token", None)  # flask-wtf caches the token on `g` of the test's long-lived app context
     html = client.get("/auth/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
         r'value="([^"]+)"[^>]*name="csrf_token"', html)

@@ -1,0 +1,89 @@
+"""Role × route matrix for the Home Affairs pages, exports and the period report, including guessed ids in
+URLs and export parameters: agency viewers are refused everything, unit managers see only their subtree."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dashboard.hakit import login
+from tests.results.factories import city_with_responses
+
+MISSING = 999_999
+
+
+@pytest.fixture
+def city(app, db_session):
+    app.config.update(HAILONG_BOOTSTRAP_B=20, HAILONG_N_MIN=5)
+    return city_with_responses(db_session, per_point=12, comments=False).city
+
+
+def _routes(city) -> dict[str, str]:
+    u, a = city.units, city.agencies
+    return {
+        "index": "/homeaffairs/",
+        "index-agency": "/homeaffairs/?level=agency",
+        "unit-own": f"/homeaffairs/unit/{u['NK'].id}",
+        "unit-own-child": f"/homeaffairs/unit/{u['NK-TA'].id}",
+        "unit-other": f"/homeaffairs/unit/{u['BT'].id}",
+        "unit-root": f"/homeaffairs/unit/{u['CT'].id}",
+        "unit-missing": f"/homeaffairs/unit/{MISSING}",
+        "agency-own": f"/homeaffairs/agency/{a['UBND-NK'].id}",
+        "agency-other": f"/homeaffairs/agency/{a['UBND-BT'].id}",
+        "agency-city": f"/homeaffairs/agency/{a['STP'].id}",
+        "agency-missing": f"/homeaffairs/agency/{MISSING}",
+        "csv": "/homeaffairs/export.csv?table=estimates&level=agency",
+        "xlsx": "/homeaffairs/export.xlsx?level=agency",
+        "csv-unit-own": f"/homeaffairs/export.csv?view=unit&unit_id={u['NK'].id}&table=estimates",
+        "csv-unit-other": f"/homeaffairs/export.csv?view=unit&unit_id={u['BT'].id}&table=estimates",
+        "xlsx-agency-other": f"/homeaffairs/export.xlsx?view=agency&agency_id={a['UBND-BT'].id}",
+        "csv-agency-missing": f"/homeaffairs/export.csv?view=agency&agency_id={MISSING}&table=estimates",
+        "report": "/homeaffairs/report/",
+        "report-xlsx": "/homeaffairs/report/report.xlsx",
+    }
+
+
+EVERYTHING = {"unit-missing": 404, "agency-missing": 404, "csv-agency-missing": 404}
+MANAGER = {"index": 200, "index-agency": 200, "unit-own": 200, "unit-own-child": 200, "agency-own": 200,
+           "csv": 200, "xlsx": 200, "csv-unit-own": 200, "report": 200, "report-xlsx": 200}
+
+
+@pytest.mark.parametrize("username", ["admin", "noivu", "ninhkieu", "tuphap", None])
+def test_role_route_matrix(client, city, username):
+    if username:
+        login(client, username)
+    for name, url in _routes(city).items():
+        status = client.get(url).status_code
+        if username is None:
+            expected = 302  # to the login page
+        elif username == "tuphap":
+            expected = 403
+        elif username == "ninhkieu":
+            expected = MANAGER.get(name, 403)
+        else:
+            expected = EVERYTHING.get(name, 200)
+        assert status == expected, (username, name, url, status)
+
+
+def test_unit_manager_sees_only_its_subtree(client, city):
+    login(client, "ninhkieu")
+    outside = [city.agencies["UBND-BT"].name_vi, city.agencies["STP"].name_vi, city.units["BT"].name_vi]
+    inside = city.agencies["UBND-NK"].name_vi
+    for url in ("/homeaffairs/?level=agency", "/homeaffairs/?level=district", "/homeaffairs/?level=commune",
+                "/homeaffairs/report/"):
+        html = client.get(url).get_data(as_text=True)
+        for name in outside:
+            assert name not in html, (url, name)
+    html = client.get("/homeaffairs/?level=agency").get_data(as_text=True)
+    assert inside in html
+    csv = client.get("/homeaffairs/export.csv?table=estimates&level=agency").get_data(as_text=True)
+    assert inside in csv and not any(name in csv for name in outside)
+
+
+def test_menu_shows_home_affairs_entries_only_to_allowed_roles(client, city):
+    login(client, "tuphap")
+    assert "/homeaffairs/" not in client.get("/").get_data(as_text=True)
+    client.post("/auth/logout")
+    client2 = client.application.test_client()
+    login(client2, "noivu")
+    html = client2.get("/").get_data(as_text=True)
+    assert 'href="/homeaffairs/"' in html and 'href="/homeaffairs/report/"' in html
