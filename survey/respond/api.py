@@ -55,7 +55,7 @@ def over_api_cap(kiosk: Kiosk) -> int:
     if not limiter.enabled or not limiter.initialized:
         return 0
     item = parse_limit(str(current_app.config.get("HAILONG_KIOSK_API_LIMIT", DEFAULT_API_LIMIT)))
-    key = ("kiosk-api", str(kiosk.id))
+    key = (str(current_app.config.get("RATELIMIT_KEY_PREFIX") or "hailong"), "kiosk-api", str(kiosk.id))
     if limiter.limiter.hit(item, *key):
         return 0
     reset = limiter.limiter.get_window_stats(item, *key).reset_time
