@@ -95,7 +95,7 @@ PER_PAGE = COLS * ROWS
 def _card(x: float, y: float, url: str, name_lines: Sequence[str], valid_until: str) -> str:
     cx = x + CARD_W / 2
     return "".join([
-        _text_lines(cx, y + 7, ["Đánh giá sự hài lòng / Rate our service"], 3.1, weight="bold"),
+        _text_lines(cx, y + 7, ["Đánh giá sự hài lòng / Rate our service"], 2.9, weight="bold"),
         _text_lines(cx, y + 11.5, name_lines, 2.8),
         qr_group(url, cx - 21, y + 17, 42),
         _text_lines(cx, y + 63, ["Quét mã QR — dùng một lần, ẩn danh", "Scan the QR code — single use, anonymous"],
