@@ -12,6 +12,7 @@ per IP address, because a whole office shares one.
 from __future__ import annotations
 
 import math
+import os
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,7 +55,8 @@ def over_api_cap(kiosk: Kiosk) -> int:
     """
     if not limiter.enabled or not limiter.initialized:
         return 0
-    item = parse_limit(str(current_app.config.get("HAILONG_KIOSK_API_LIMIT", DEFAULT_API_LIMIT)))
+    item = parse_limit(str(current_app.config.get("HAILONG_KIOSK_API_LIMIT")
+                           or os.environ.get("HAILONG_KIOSK_API_LIMIT") or DEFAULT_API_LIMIT))
     key = (str(current_app.config.get("RATELIMIT_KEY_PREFIX") or "hailong"), "kiosk-api", str(kiosk.id))
     if limiter.limiter.hit(item, *key):
         return 0

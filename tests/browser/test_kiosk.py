@@ -33,6 +33,10 @@ def _option(page: Page, name: str):
 
 def test_enrol_and_complete_a_survey_by_tapping(page: Page, live_server, live_config):
     live_config["HAILONG_KIOSK_THANKS_SECONDS"] = 2
+    problems: list[str] = []  # script errors and CSP violations would show up here
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda msg: problems.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
     from survey.extensions import db
     from survey.org import kiosk_service
 
@@ -86,6 +90,7 @@ def test_enrol_and_complete_a_survey_by_tapping(page: Page, live_server, live_co
     # the thank-you screen resets itself to the Vietnamese welcome screen
     expect(page.get_by_role("button", name="Bắt đầu")).to_be_visible(timeout=6000)
     expect(page.locator("html")).to_have_attribute("lang", "vi")
+    assert problems == []
 
 
 def test_idle_timeout_discards_the_partial_answer(page: Page, context, live_server, live_config):

@@ -124,7 +124,7 @@
 
   function welcome() {
     var heading = el("h1", {cls: "kiosk-title", tabindex: "-1", text: tr(CFG.service_point)});
-    var parts = [toolbar(), heading];
+    var parts = [toolbar(), el("p", {cls: "kiosk-kicker", text: t("welcome")}), heading];
     if (CFG.official) {
       parts.push(el("p", {cls: "kiosk-official"}, [
         el("span", {cls: "kiosk-official-label", text: t("official") + ": "}), el("strong", {text: CFG.official})
@@ -383,7 +383,7 @@
     var isOnline = online && navigator.onLine !== false;
     var text = isOnline ? t("online") : t("offline");
     if (n) { text += " · " + t("queued", n); }
-    statusEl.textContent = text;
+    if (statusEl.textContent !== text) { statusEl.textContent = text; }
     statusEl.setAttribute("data-online", String(isOnline));
     statusEl.setAttribute("data-queued", String(n));
     statusEl.setAttribute("lang", state.lang);
