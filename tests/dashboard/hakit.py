@@ -7,6 +7,7 @@ import csv
 import io
 import re
 
+import flask_babel
 import pandas as pd
 from flask import g
 
@@ -24,6 +25,12 @@ def login(client, username: str) -> None:
     resp = client.post("/auth/login", data={"csrf_token": token.group(1), "username": username,
                                             "password": PASSWORD})
     assert resp.status_code in (302, 303), resp.get_data(as_text=True)[:500]
+
+
+def use_language(client, code: str) -> None:
+    """Switch the session language; flask-babel caches the locale on the shared `g`, so refresh it."""
+    client.get(f"/lang/{code}")
+    flask_babel.refresh()
 
 
 def read_csv(resp) -> list[dict[str, str]]:
