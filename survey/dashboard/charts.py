@@ -126,7 +126,8 @@ class Chart:
         if table_open:
             table = self.table_html()
         else:
-            table = Markup(f'<details class="chart-table"><summary>{escape(_("Data table"))}</summary>'
+            label = _("Data table")
+            table = Markup(f'<details class="chart-table"><summary>{escape(label)}</summary>'
                            f"{self.table_html()}</details>")
         return Markup(
             f'<figure class="chart" id="{escape(self.id)}" aria-labelledby="{escape(self.id)}-cap">'
