@@ -119,8 +119,17 @@ def test_undefined_replicates_are_left_out_and_counted():
     assert s["defined"].tolist() == [0.75, 0.25]
     assert s["se"][0] == pytest.approx(0.1)
     assert np.isnan(s["se"][1]) and np.isnan(s["ci_low"][1])
-    # percentile interval, R quantile type 7 on 0.5, 0.6, 0.7
-    assert s["ci_low"][0] == pytest.approx(0.505) and s["ci_high"][0] == pytest.approx(0.695)
+    # too few replicates for the 2.5% / 97.5% order statistics: the extremes
+    assert (s["ci_low"][0], s["ci_high"][0]) == (0.5, 0.7)
+
+
+def test_percentile_interval_reads_order_statistic_b_plus_one_alpha():
+    # B = 199: (B + 1)·0.025 = 5 and (B + 1)·0.975 = 195, exactly the 5th and 195th smallest replicates
+    reps = np.random.default_rng(0).permutation(np.arange(1.0, 200.0))[:, None]
+    s = replicate_summary(reps)
+    assert s["ci_low"][0] == pytest.approx(5.0) and s["ci_high"][0] == pytest.approx(195.0)
+    s90 = replicate_summary(reps, level=0.9)
+    assert s90["ci_low"][0] == pytest.approx(10.0) and s90["ci_high"][0] == pytest.approx(190.0)
 
 
 def test_too_few_replicates():
