@@ -1,0 +1,104 @@
+"""A citizen's phone in headless Chromium (360 × 740, touch): answering through a receipt token, once."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, expect
+from sqlalchemy import select
+
+from survey.extensions import db
+from survey.respond import invitations as inv
+from survey.respond.models import Invitation, Response
+
+pytestmark = pytest.mark.browser
+
+
+def _phone(browser: Browser, live_server, locale: str = "vi-VN") -> BrowserContext:
+    return browser.new_context(base_url=live_server.url, viewport={"width": 360, "height": 740}, is_mobile=True,
+                               has_touch=True, locale=locale, device_scale_factor=2)
+
+
+def _token(live_server, sp: str = "UBND-NK-SP1") -> str:
+    with live_server.app.app_context():
+        sp_row = db.session.merge(live_server.city.service_points[sp])
+        created = inv.create_batch(db.session, sp_row, 1, 7)
+        db.session.commit()
+        return created.tokens[0]
+
+
+def test_phone_answers_through_a_token_and_the_second_use_is_refused(browser: Browser, live_server, tmp_path):
+    screenshots = tmp_path
+    token = _token(live_server)
+    context = _phone(browser, live_server)
+    page = context.new_page()
+    foreign: list[str] = []
+    page.on("request", lambda r: foreign.append(r.url) if urlsplit(r.url).hostname != "127.0.0.1" else None)
+    transferred: list[int] = []
+    page.on("response", lambda r: transferred.append(len(r.body())) if r.request.resource_type != "document"
+            or r.status == 200 else None)
+
+    page.goto(f"/r/{token}")
+    expect(page.locator("html")).to_have_attribute("lang", "vi")
+    expect(page.get_by_text("Bộ phận Một cửa UBND quận Ninh Kiều")).to_be_visible()
+    page.screenshot(path=str(screenshots / "phone-top.png"))
+    # fits the phone: nothing wider than the screen, and every answer is a big target
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    heights = page.locator("label.opt").evaluate_all("els => els.map(e => e.getBoundingClientRect().height)")
+    assert heights and min(heights) >= 48
+    assert sum(transferred) < 100_000 and not foreign
+
+    # answer a few questions by tapping their labels, the required overall one among them
+    page.locator('[id="q-E1.1"]').get_by_role("radio", name="Rất hài lòng").tap()
+    page.locator('[id="q-OVERALL.SAT"]').get_by_role("radio", name="Hài lòng", exact=True).tap()
+    page.locator('[id="q-E1.EXP"]').get_by_role("checkbox").first.tap()
+    page.locator('[id="f-COMMENT"]').fill("Cán bộ hướng dẫn <tận tình>")
+    page.screenshot(path=str(screenshots / "phone-form.png"))
+    page.get_by_role("button", name="Gửi câu trả lời").tap()
+
+    expect(page.get_by_role("heading", name="Xin cảm ơn!")).to_be_visible()
+    invitation_id = live_server.scalar(select(Invitation.id).where(Invitation.token_hash == inv.hash_token(token)))
+    assert live_server.count(Response, Response.invitation_id == invitation_id) == 1
+    assert live_server.scalar(select(Response.channel).where(Response.invitation_id == invitation_id)) == "qr"
+
+    # the same receipt again, on this phone and on another one: refused with an explanation
+    page.goto(f"/r/{token}")
+    expect(page.get_by_role("heading", name="Đường dẫn khảo sát này đã được sử dụng")).to_be_visible()
+    other = _phone(browser, live_server, locale="en-US").new_page()
+    other.goto(f"/r/{token}")
+    expect(other.get_by_role("heading", name="This survey link has already been used")).to_be_visible()
+    expect(other.locator("form.answers")).to_have_count(0)
+    assert live_server.count(Response, Response.invitation_id == invitation_id) == 1
+    context.close()
+
+
+def test_keyboard_language_and_larger_text_on_a_phone(browser: Browser, live_server):
+    token = _token(live_server)
+    context = _phone(browser, live_server)
+    page = context.new_page()
+    page.goto(f"/r/{token}")
+    # switch language and text size with plain links (no JavaScript needed)
+    page.get_by_role("link", name="English").tap()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("button", name="Send my answers")).to_be_visible()
+    size_before = page.locator("legend").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    page.get_by_role("link", name="Larger text").tap()
+    expect(page.locator("body")).to_have_class("respond large-text")
+    assert page.locator("legend").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") > size_before
+    # keyboard: focus a radio, arrows move the choice, the focus ring is visible
+    first = page.locator('input[type="radio"]').first
+    first.focus()
+    page.keyboard.press("Space")
+    expect(first).to_be_checked()
+    page.keyboard.press("ArrowDown")
+    expect(page.locator('input[type="radio"]').nth(1)).to_be_checked()
+    outline = page.evaluate("getComputedStyle(document.activeElement.closest('label')).outlineStyle")
+    assert outline != "none"
+    # submitting without the required answer: the error is announced and nothing is stored
+    page.get_by_role("button", name="Send my answers").click()
+    expect(page.get_by_role("alert")).to_contain_text("Please choose a rating.")
+    assert live_server.count(Response) == live_server.count(Response)  # (no crash reading the database)
+    assert live_server.scalar(select(Invitation.used_at).where(Invitation.token_hash == inv.hash_token(token))) \
+        is None
+    context.close()
