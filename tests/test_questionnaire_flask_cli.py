@@ -1,0 +1,61 @@
+"""`flask questionnaire validate/load`: problems name file and path; versions with responses are immutable."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from questionnaires.loader import shipped
+from survey.instruments.models import QuestionnaireVersion
+from survey.respond.store import Submission, store_response
+from tests.factories import small_city
+
+
+def counter_quick() -> dict:
+    path = next(p for p in shipped() if p.name.startswith("counter-quick-"))
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write(tmp_path, name, data) -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return str(path)
+
+
+def test_validate_reports_file_and_path(runner, tmp_path):
+    data = counter_quick()
+    data["sections"][0]["items"][0]["scale"] = "nope"
+    bad = write(tmp_path, "counter-quick-v1.json", data)
+    result = runner.invoke(args=["questionnaire", "validate", bad])
+    assert result.exit_code == 1
+    assert bad in result.output and "sections" in result.output and "nope" in result.output
+    ok = runner.invoke(args=["questionnaire", "validate", *map(str, shipped())])
+    assert ok.exit_code == 0 and ok.output.count(": OK") == len(shipped())
+
+
+def test_load_is_idempotent(runner, db_session):
+    paths = list(map(str, shipped()))
+    first = runner.invoke(args=["questionnaire", "load", *paths])
+    assert first.exit_code == 0 and first.output.count(": created") == len(paths)
+    again = runner.invoke(args=["questionnaire", "load", *paths])
+    assert again.exit_code == 0 and again.output.count(": unchanged") == len(paths)
+    assert db_session.scalar(select(func.count()).select_from(QuestionnaireVersion)) == len(paths)
+
+
+def test_changed_file_under_a_version_with_responses_is_refused(runner, db_session, tmp_path):
+    city = small_city(db_session)
+    qv = city.questionnaires["counter-quick"]
+    store_response(db_session, Submission(city.service_points["STP-SP1"].id, qv.id, {"C.ATT": 3, "C.HANDLING": 2},
+                                          "paper", submitted_at=datetime(2022, 5, 1, 3, tzinfo=UTC)))
+    data = counter_quick()
+    data["title"]["en"] += " (changed)"
+    result = runner.invoke(args=["questionnaire", "load", write(tmp_path, "counter-quick-v1.json", data)])
+    assert result.exit_code == 1
+    assert "already has responses" in result.output and "new version number (e.g. 2)" in result.output
+    db_session.expire_all()
+    assert not db_session.get(QuestionnaireVersion, qv.id).title_en.endswith("(changed)")
+    data["version"] = 2
+    bumped = runner.invoke(args=["questionnaire", "load", write(tmp_path, "counter-quick-v2.json", data)])
+    assert bumped.exit_code == 0 and "created counter-quick v2" in bumped.output
