@@ -20,11 +20,12 @@ def csrf_token(html: str) -> str:
 
 
 def forget_user() -> None:
-    """The test app context outlives requests; flask-login (user) and flask-wtf (CSRF token) cache in `g`."""
+    """The test app context outlives requests; flask-login, flask-wtf and flask-babel cache in `g`."""
     from flask import g
 
     g.pop("_login_user", None)
     g.pop("csrf_token", None)
+    g.pop("_flask_babel", None)  # the request's locale
 
 
 def login(client: FlaskClient, username: str, password: str = PASSWORD, *, follow: bool = False):
@@ -39,3 +40,9 @@ def page_token(client: FlaskClient, url: str) -> str:
     """A fresh CSRF token for the client's current session (see forget_user)."""
     forget_user()
     return csrf_token(client.get(url).get_data(as_text=True))
+
+
+def get(client: FlaskClient, url: str, **kw):
+    """GET as a fresh request (nothing cached in `g` from the previous one)."""
+    forget_user()
+    return client.get(url, **kw)

@@ -15,7 +15,7 @@ from analysis.result import result_table
 from analysis.totals import totals_from_responses
 from survey.i18n import percent
 from survey.instruments.service import questionnaire_for
-from tests.dashboard.helpers import login
+from tests.dashboard.helpers import get, login
 from tests.results.factories import city_with_responses, respondent_frame
 
 
@@ -44,7 +44,7 @@ def test_agency_page_shows_the_analysis_figures(client, db_session, data):
         row = ref.loc[("UBND-BT", "OVERALL")] if ("UBND-BT", "OVERALL") in ref.index else None
         assert row is not None
         expected = [percent(row["estimate"], 2), percent(row["ci_low"], 2), percent(row["ci_high"], 2)]
-    html = client.get("/dashboard/agency/UBND-BT", headers={"Accept-Language": "vi"}).get_data(as_text=True)
+    html = get(client, "/dashboard/agency/UBND-BT", headers={"Accept-Language": "vi"}).get_data(as_text=True)
     overall = re.search(r'<p class="overall" id="overall">(.*?)</p>', html, re.S).group(1)
     for text in expected:
         assert text in overall
@@ -80,9 +80,9 @@ def test_filters_change_the_figures_like_analysis_domains(client, db_session, da
 def test_suppressed_unit_shows_not_enough_responses(client, db_session):
     data = city_with_responses(db_session, per_point=10, months=1)
     login(client, "noivu")
-    html = client.get("/dashboard/agency/STP", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    html = get(client, "/dashboard/agency/STP", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "not enough responses (n = 20)" in html
-    html_vi = client.get("/dashboard/agency/STP", headers={"Accept-Language": "vi"}).get_data(as_text=True)
+    html_vi = get(client, "/dashboard/agency/STP", headers={"Accept-Language": "vi"}).get_data(as_text=True)
     assert "Chưa đủ phản hồi (n = 20)" in html_vi
     assert data.qv_id
 
