@@ -104,7 +104,7 @@ def timed(cmd: list[str]) -> tuple[float, float, float, int]:
         h, mnt, sec = (float(x) if x else 0.0 for x in wall.groups())
         if proc.returncode:
             sys.stderr.write(proc.stderr[-2000:])
-        if cmd[0] == "Rscript" and proc.stdout.strip():
+        if proc.stdout.strip():
             print("   ", proc.stdout.strip(), flush=True)
         return h * 3600 + mnt * 60 + sec, cpu, int(rss.group(1)) / 1024, proc.returncode
     t0 = time.perf_counter()
@@ -125,7 +125,7 @@ for (q in items) { d[[paste0("s_", q)]] <- as.numeric(!is.na(d[[q]]) & d[[q]] >=
 des <- svydesign(ids = ~service_point, strata = ~district, weights = ~weight, data = d)
 t1 <- proc.time()[["elapsed"]]
 f <- as.formula(paste("~", paste(c(paste0("s_", items), paste0("a_", items)), collapse = "+")))
-r <- svyby(f, as.formula(paste0("~", by)), des, svytotal, covmat = TRUE)
+r <- svyby(f, as.formula(paste0("~", by)), des, svytotal)  # covmat = TRUE needs n × 44·D doubles
 t2 <- proc.time()[["elapsed"]]
 cat(sprintf("R read+design %.1f s, svyby totals (44 variables, %d domains) %.1f s\n", t1 - t0, nrow(r), t2 - t1))
 """
@@ -162,7 +162,9 @@ def main() -> int:
             script = args.workdir / "bench.R"
             script.write_text(R_SCRIPT, encoding="utf-8")
             for by in ("agency", "district"):
-                wall, cpu, rss, rc = timed(["Rscript", str(script), str(csv), by])
+                # capped at 6 GB of address space and 15 minutes, so R cannot take the machine down
+                r_cmd = f"ulimit -v 6000000; exec timeout 900 Rscript {script} {csv} {by}"
+                wall, cpu, rss, rc = timed(["sh", "-c", r_cmd])
                 rows.append(("R survey", n, by, wall, cpu, rss, rc))
                 print(f"R survey  n={n:>10,} by={by:<8} {wall:6.2f} s wall {cpu:6.2f} s CPU {rss:7.0f} MB"
                       f" (exit {rc})", flush=True)  # fmt: skip
