@@ -55,7 +55,7 @@ def file_columns(path: str | Path) -> list[str]:
 
         return list(pq.ParquetFile(path).schema_arrow.names)
     if path.suffix.lower() == ".csv":
-        return list(pd.read_csv(path, nrows=0, encoding="utf-8").columns)
+        return list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
     raise DataError(str(path), None, "unsupported file type (use .csv or .parquet)")
 
 
@@ -71,7 +71,7 @@ def iter_batches(path: str | Path, columns: Sequence[str], batch_rows: int = BAT
             yield {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
     else:
         reader = pd.read_csv(
-            path, usecols=list(columns), chunksize=batch_rows, encoding="utf-8", dtype=str, keep_default_na=False
+            path, usecols=list(columns), chunksize=batch_rows, encoding="utf-8-sig", dtype=str, keep_default_na=False
         )
         for chunk in reader:
             yield {c: chunk[c] for c in columns}

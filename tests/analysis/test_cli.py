@@ -129,3 +129,25 @@ def test_help_for_indices_lists_the_options():
     for opt in ("--questionnaire", "--by", "--weights", "--strata", "--cluster", "--ci", "--n-min", "--format"):
         assert opt in proc.stdout
     assert np.all([m in proc.stdout for m in ("wilson", "clopper-pearson", "taylor", "bootstrap")])
+
+
+def test_shipped_questionnaire_id_and_excel_csv_with_bom(tmp_path):
+    from questionnaires.loader import load_shipped
+
+    spec = load_shipped("sipas-2017").index_spec()
+    rng = np.random.default_rng(4)
+    n = 120
+    d = pd.DataFrame({"agency": rng.choice(["A", "B"], n), "questionnaire": "sipas-2017"})
+    for code, item in spec.items.items():
+        d[code] = rng.choice(list(item.values), n)
+    f = tmp_path / "sipas.csv"
+    d.to_csv(f, index=False, encoding="utf-8-sig")  # as Excel saves "CSV UTF-8"
+    out = tmp_path / "o.csv"
+    assert main(["indices", str(f), "--questionnaire", "sipas-2017", "--by", "agency", "--output", str(out)]) == 0
+    t = pd.read_csv(out)
+    assert set(t.measure) == {m.code for m in spec.measures}
+    assert (t.method[t.measure.isin(list(spec.items))] == "wilson").all()  # unweighted, unclustered: SRS
+    d.loc[:4, "questionnaire"] = "counter-quick"
+    d.to_csv(f, index=False)
+    proc = _run("indices", str(f), "--questionnaire", "sipas-2017", "--output", str(out))
+    assert proc.returncode == 2 and "column 'questionnaire'" in proc.stderr and "(5 rows)" in proc.stderr
