@@ -49,45 +49,55 @@ DEFAULT_REPLICATES = 1000
 _BLOCK_CELLS = 20_000_000
 
 
-def rao_wu_multipliers(cluster_stratum: np.ndarray, replicates: int,
-                       rng: np.random.Generator | int | None) -> np.ndarray:
+def rao_wu_multipliers(cluster_stratum: np.ndarray, replicates: int, seed: int | None = None, *,
+                       start: int = 0) -> np.ndarray:
     """Weight multipliers, array replicates × clusters (cluster order of `cluster_stratum`).
 
-    In each replicate the multipliers of a stratum's n_h ≥ 2 clusters sum to n_h exactly.
+    In each replicate the multipliers of a stratum's n_h ≥ 2 clusters sum to n_h exactly.  Replicate
+    b draws from its own stream (SeedSequence(seed) child number `start` + b), so replicate b is the
+    same whatever B is and however the replicates are split into blocks.
     """
-    if replicates < 2:
-        raise ValueError(f"the bootstrap needs at least 2 replicates, got {replicates}")
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    if replicates < 1:
+        raise ValueError(f"need at least 1 replicate, got {replicates}")
+    entropy = np.random.SeedSequence(seed).entropy
     strata = np.asarray(cluster_stratum, dtype=np.int64)
-    out = np.ones((replicates, strata.size))
     order = np.argsort(strata, kind="mergesort")
-    counts = np.bincount(strata)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    # strata of equal size are drawn together: n_h − 1 uniform draws among n_h clusters, counted;
-    # in blocks of replicates so the draws stay within a few million integers
+    counts = np.bincount(strata) if strata.size else np.zeros(0, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    groups = []  # strata of equal size are drawn together: (n_h, their clusters, how many strata)
     for n_h in np.unique(counts[counts >= 2]):
         which = np.flatnonzero(counts == n_h)
-        cols = order[starts[which][:, None] + np.arange(n_h)[None, :]].ravel()  # strata × n_h clusters
-        cells = which.size * n_h
-        step = max(1, 4_000_000 // (which.size * (n_h - 1)))
-        for b0 in range(0, replicates, step):
-            b = min(step, replicates - b0)
-            idx = gen.integers(0, n_h, size=(b, which.size, n_h - 1))
-            idx += (np.arange(b * which.size) * n_h).reshape(b, which.size, 1)
-            drawn = np.bincount(idx.ravel(), minlength=b * cells).reshape(b, cells)
-            out[b0:b0 + b, cols] = drawn * (n_h / (n_h - 1.0))
+        cols = order[starts[which][:, None] + np.arange(n_h)[None, :]].ravel()
+        offsets = (np.arange(which.size) * n_h)[:, None]
+        groups.append((int(n_h), cols, offsets))
+    out = np.ones((replicates, strata.size))
+    for b in range(replicates):
+        gen = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(start + b,)))
+        for n_h, cols, offsets in groups:
+            # n_h − 1 uniform draws among the stratum's n_h clusters, counted
+            idx = gen.integers(0, n_h, size=(offsets.size, n_h - 1)) + offsets
+            out[b, cols] = np.bincount(idx.ravel(), minlength=cols.size) * (n_h / (n_h - 1.0))
     return out
 
 
 def bootstrap_replicates(totals: ClusterTotals, measures: Sequence[Measure], by: Sequence[str] = (),
                          replicates: int = DEFAULT_REPLICATES, seed: int | None = 1) -> np.ndarray:
-    """Replicate estimates, array replicates × cells × measures (cells in `estimate()` order)."""
+    """Replicate estimates, array replicates × cells × measures (cells in `estimate()` order).
+
+    Works through blocks of replicates so that multipliers and per-row products stay within
+    `_BLOCK_CELLS` numbers (respondent-level clusters would otherwise need B × n of them).
+    """
+    if replicates < 2:
+        raise ValueError(f"the bootstrap needs at least 2 replicates, got {replicates}")
     measures = tuple(measures)
-    mult = rao_wu_multipliers(totals.cluster_stratum, replicates, seed)
+    if seed is None:  # one entropy for all blocks, so blocks are parts of one bootstrap
+        seed = int(np.random.SeedSequence().entropy)
     rows = len(totals.collapse(by).row_cluster)
-    block = max(1, _BLOCK_CELLS // max(rows, 1))
-    parts = [replicate_estimates(totals, measures, mult[i:i + block], by)
-             for i in range(0, replicates, block)]
+    block = max(1, _BLOCK_CELLS // max(rows, totals.n_clusters, 1))
+    parts = []
+    for b0 in range(0, replicates, block):
+        mult = rao_wu_multipliers(totals.cluster_stratum, min(block, replicates - b0), seed, start=b0)
+        parts.append(replicate_estimates(totals, measures, mult, by))
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
 

@@ -47,10 +47,10 @@ def test_bootstrap_variance_of_a_linear_score_equals_taylor_in_expectation():
     rng = np.random.default_rng(11)
     strata = np.repeat(np.arange(4), [3, 5, 8, 2])
     z = rng.normal(size=strata.size)
-    m = rao_wu_multipliers(strata, 200_000, 5)
+    m = rao_wu_multipliers(strata, 20_000, 5)
     boot_var = (m @ z).var(ddof=1)
     taylor = cluster_variance(z[:, None], strata, 4)[0]
-    assert boot_var == pytest.approx(taylor, rel=0.01)
+    assert boot_var == pytest.approx(taylor, rel=0.04)  # Monte Carlo error of a variance: ~1.5%
 
 
 def test_one_replicate_recomputed_from_respondent_rows(data, totals):
@@ -132,6 +132,13 @@ def test_percentile_interval_reads_order_statistic_b_plus_one_alpha():
     assert s90["ci_low"][0] == pytest.approx(10.0) and s90["ci_high"][0] == pytest.approx(190.0)
 
 
-def test_too_few_replicates():
+def test_too_few_replicates(totals):
     with pytest.raises(ValueError, match="at least 2"):
-        rao_wu_multipliers(np.zeros(3, dtype=np.int64), 1, 0)
+        bootstrap_replicates(totals, make_spec().measures, replicates=1)
+
+
+def test_replicate_b_does_not_depend_on_how_many_are_drawn():
+    strata = np.repeat(np.arange(3), [4, 6, 2])
+    long = rao_wu_multipliers(strata, 30, 5)
+    np.testing.assert_array_equal(rao_wu_multipliers(strata, 10, 5), long[:10])
+    np.testing.assert_array_equal(rao_wu_multipliers(strata, 5, 5, start=20), long[20:25])
