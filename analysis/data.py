@@ -24,7 +24,7 @@ from questionnaires.index_spec import IndexSpec
 
 PERIOD_COLUMNS: tuple[str, ...] = ("month", "quarter", "year")
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
-BATCH_ROWS = 1 << 18
+BATCH_ROWS = 1 << 17
 
 
 class DataError(ValueError):
