@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from limits import parse as parse_limit
@@ -170,8 +170,13 @@ def claim_submission_slot(kiosk: Kiosk, now: datetime) -> float:
     return max(1.0, interval - (now - last).total_seconds()) if last else float(interval)
 
 
+MAX_BODY_BYTES = 256 * 1024  # a response with the longest comments is a few kilobytes
+
+
 @bp.post("/responses")
 def submit_response() -> tuple[Response, int]:
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        abort(413)
     body = _json_body()
     lang = request_language(body)
     kiosk = current_kiosk(api=True)

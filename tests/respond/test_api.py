@@ -240,3 +240,12 @@ def test_api_cap_per_kiosk_is_json_429(client, app, city, kiosk):
     last = client.post("/api/v1/kiosk/heartbeat", json={}, headers=auth(credential))
     assert last.get_json()["error"] == "too_many_requests"
     assert int(last.headers["Retry-After"]) > 0
+
+
+def test_oversized_body_is_413_json(client, db_session, city, kiosk):
+    _, credential = kiosk
+    body = _quick(city, **{"C.ATT": 3, "C.HANDLING": 2, "COMMENT": "x" * 300_000})
+    resp = client.post("/api/v1/responses", json=body, headers=auth(credential))
+    assert resp.status_code == 413
+    assert resp.get_json()["error"] == "request_entity_too_large"
+    assert _counts(db_session)["Response"] == 0

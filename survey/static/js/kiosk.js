@@ -396,7 +396,9 @@
     document.addEventListener(ev, activity, {passive: true, capture: true});
   });
   window.setInterval(function () {
-    if (state.screen === "question" && Date.now() - lastActivity > CFG.idle_seconds * 1000) { reset(); }
+    // a half-answered form, or a welcome screen left in another language or in large text
+    var dirty = state.screen === "question" || (state.screen === "welcome" && (state.lang !== "vi" || state.large));
+    if (dirty && enrolled && Date.now() - lastActivity > CFG.idle_seconds * 1000) { reset(); }
   }, 500);
 
   /* ---------------------------------------------------------------- start */
