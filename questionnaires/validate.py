@@ -189,7 +189,9 @@ def _check_scales(scales: dict[str, Any]) -> list[tuple[str, str]]:
         if all(isinstance(v, int) for v in values) and values != list(range(1, len(values) + 1)):
             out.append((f"scales.{code}.levels",
                         f"level values must be 1, 2, …, {len(values)} in order (worst → best), got {values}"))
-        sat = _list(sc.get("satisfied"))
+        if not all(isinstance(v, int) for v in values):
+            continue  # the schema reports the bad values
+        sat = [v for v in _list(sc.get("satisfied")) if isinstance(v, int)]
         for i, v in enumerate(sat):
             if v not in values:
                 out.append((f"scales.{code}.satisfied[{i}]", f"{v!r} is not a level of scale '{code}'"))
@@ -227,9 +229,9 @@ def _check_sections(
                 out.append((f"{path}.scale", f"unknown scale '{ref}' (defined: {known})"))
         elif typ == "choice":
             opts = [o for o in _list(item.get("options")) if isinstance(o, dict)]
-            counts = Counter(o.get("value") for o in opts)
+            counts = Counter(o.get("value") for o in opts if isinstance(o.get("value"), int))
             for oi, o in enumerate(opts):
-                if counts[o.get("value")] > 1:
+                if isinstance(o.get("value"), int) and counts[o["value"]] > 1:
                     out.append((f"{path}.options[{oi}].value", f"duplicate option value {o.get('value')!r}"))
             mc = item.get("max_choices")
             if mc is not None and item.get("multiple") is not True:

@@ -182,3 +182,57 @@ def test_valid_weighted_overall_is_accepted(tiny: Factory) -> None:
     d = tiny()
     d["index"]["overall"] = {"combine": "weighted", "weights": {"EA": 0.7, "EB": 0.3}}
     assert validate_dict(d) == []
+
+
+def test_schema_is_valid_draft_2020_12_and_documented() -> None:
+    import jsonschema
+
+    from questionnaires.validate import schema
+
+    s = schema()
+    jsonschema.Draft202012Validator.check_schema(s)
+    assert s["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    def documented(sub: dict[str, Any]) -> bool:
+        ref = sub.get("$ref", "")
+        return "description" in sub or "description" in s["$defs"].get(ref.rpartition("/")[2], {})
+
+    assert [name for name, sub in s["properties"].items() if not documented(sub)] == []
+
+
+def _paths(x: Any, p: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [p] if p else []
+    children = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else []
+    for k, v in children:
+        out += _paths(v, (*p, k))
+    return out
+
+
+def _replaced(d: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    target = d
+    for k in path[:-1]:
+        target = target[k]
+    target[path[-1]] = json.loads(json.dumps(value))
+    return d
+
+
+@pytest.mark.parametrize("junk", [None, 1, "x", [], {}, [1, "a"], {"a": 1}, True, 0.5])
+def test_semantic_checks_tolerate_junk_anywhere(tiny: Factory, junk: Any) -> None:
+    """Semantic checks also run on structurally broken documents, so any JSON value anywhere must not crash."""
+    from questionnaires.validate import _semantic
+
+    for path in _paths(tiny()):
+        _semantic(_replaced(tiny(), path, junk))
+
+
+def test_what_validates_also_builds(tiny: Factory) -> None:
+    """Replacing any string by another: either issues are reported, or the model and index build."""
+    for path in _paths(tiny()):
+        d = tiny()
+        target = d
+        for k in path[:-1]:
+            target = target[k]
+        if not isinstance(target[path[-1]], str) or path[-1] in ("vi", "en"):
+            continue  # texts are free; codes and references are what matter
+        d = _replaced(d, path, "x")
+        if validate_dict(d) == []:
+            load_dict(d).index_spec()
