@@ -56,9 +56,11 @@ def _blank(table: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
 def _run_compare(args: argparse.Namespace) -> int:
     _check_level(args.level)
     by = list(dict.fromkeys(args.by))
-    if len(by) != 1:
-        raise UsageError("compare needs exactly one --by column (the units to compare)")
+    if not by:
+        raise UsageError("compare needs a --by column (the units to compare)")
     if args.period:
+        if len(by) != 1:
+            raise UsageError("--period compares the units of exactly one --by column")
         if not (args.before and args.after):
             raise UsageError("--period needs --before and --after (e.g. --before 2024-Q1 --after 2024-Q2)")
         args.by = [by[0], args.period]
@@ -92,7 +94,8 @@ def _register_compare(sub: argparse._SubParsersAction) -> None:
         "compare",
         help="differences between domains or periods, each unit vs the whole (Holm), change screening (BH)",
         description="Differences estimated inside one design (Taylor SE of the difference, t test with "
-        "design df).  Modes: --domains A B (A − B); --vs-whole (each unit − whole population, Holm "
+        "design df).  Modes: --domains A B (A − B; with several --by columns name cells as A1:2024-Q1, "
+        "so one agency can be compared across periods); --vs-whole (each unit − whole population, Holm "
         "adjusted per measure; the default); --period COL --before P --after P (change of every unit, "
         "Benjamini–Hochberg adjusted per measure).",
     )

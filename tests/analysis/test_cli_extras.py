@@ -50,6 +50,26 @@ def test_compare_vs_whole_and_changes(tmp_path):
     assert len(change) == 5 and {"p_bh", "flagged", "change"} <= set(change.columns)
 
 
+def test_periods_from_submitted_at_for_the_whole_and_for_one_agency(tmp_path):
+    d = pd.read_csv(DATA)
+    # first half in Q2 2022, second half in Q3 (Vietnam time: 30 June 18:00 UTC is already 1 July)
+    half = len(d) // 2
+    d["submitted_at"] = ["2022-05-10T03:00:00+00:00"] * half + ["2022-06-30T18:00:00+00:00"] * (len(d) - half)
+    f = tmp_path / "p.csv"
+    d.to_csv(f, index=False)
+    whole = _json(tmp_path, "compare", str(f), *DESIGN, "--by", "quarter", "--domains", "2022-Q3", "2022-Q2",
+                  "--measure", "Q1")
+    assert whole.loc[0, "n_a"] + whole.loc[0, "n_b"] == d["Q1"].notna().sum()
+    one = _json(tmp_path, "compare", str(f), *DESIGN, "--by", "agency", "--by", "quarter",
+                "--domains", "A1:2022-Q3", "A1:2022-Q2", "--measure", "Q1")
+    assert one.loc[0, "by"] == "agency:quarter" and one.loc[0, "n_a"] > 0 and one.loc[0, "se"] > 0
+    changes = _json(tmp_path, "compare", str(f), *DESIGN, "--by", "agency", "--period", "quarter",
+                    "--before", "2022-Q2", "--after", "2022-Q3", "--measure", "Q1")
+    a1 = changes.set_index("domain").loc["A1"]
+    assert a1["change"] == pytest.approx(one.loc[0, "difference"], rel=1e-12)
+    assert a1["se"] == pytest.approx(one.loc[0, "se"], rel=1e-12)
+
+
 def test_ranks_blank_and_never_rank_suppressed_units(tmp_path):
     args = ["ranks", DATA, *DESIGN, "--by", "district", "--replicates", "200", "--n-min", "100"]
     t = _json(tmp_path, *args)
