@@ -4,6 +4,7 @@ Shape follows R `survey`: per-cluster sufficient statistics (`ClusterTotals`, bu
 rows or from a database GROUP BY), then estimators returning tidy result tables.  See README.md.
 """
 
+from analysis.design import Design
 from analysis.estimate import (
     DomainEstimates,
     cluster_variance,
@@ -16,6 +17,7 @@ from analysis.totals import ClusterTotals, totals_from_frame, totals_from_respon
 
 __all__ = [
     "ClusterTotals",
+    "Design",
     "DomainEstimates",
     "cluster_variance",
     "domain_cluster_scores",

@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.data import DataError, DesignColumns, read_totals
-from analysis.estimate import estimate
-from analysis.result import CI_METHODS, blank_suppressed, result_table
+from analysis.design import Design
+from analysis.result import CI_METHODS, blank_suppressed
 from analysis.totals import ClusterTotals
 from questionnaires.index_spec import IndexSpec
 
@@ -122,26 +122,13 @@ def indices_table(
     seed: int = 1,
 ) -> pd.DataFrame:
     """All measures for the whole population, then by the cross-classification of `by`."""
-    n_min = spec.n_min if n_min is None else n_min
-    parts = []
-    for group in ((), tuple(by)) if by else ((),):
-        est = estimate(totals, spec.measures, group)
-        boot = None
-        if ci == "bootstrap":
-            boot = _bootstrap(totals, spec, group, replicates=replicates, seed=seed, level=level)
-        parts.append(result_table(est, ci, level=level, n_min=n_min, max_halfwidth=max_halfwidth, bootstrap=boot))
-    return pd.concat(parts, ignore_index=True)
-
-
-def _bootstrap(totals: ClusterTotals, spec: IndexSpec, by: tuple[str, ...], **kw: object) -> dict:
-    """Delegate to analysis.bootstrap.bootstrap_intervals(totals, measures, by=…, replicates=…, seed=…,
-    level=…) → {"ci_low", "ci_high", "se"} arrays D × M (cells in `estimate()` order)."""
+    design = Design(spec, totals)
+    opts = {"level": level, "n_min": n_min, "max_halfwidth": max_halfwidth, "replicates": replicates, "seed": seed}
     try:
-        boot = importlib.import_module("analysis.bootstrap")
-        fn = boot.bootstrap_intervals
-    except (ModuleNotFoundError, AttributeError) as exc:
-        raise UsageError("--ci bootstrap: analysis.bootstrap.bootstrap_intervals is not available") from exc
-    return fn(totals, spec.measures, by=by, **kw)
+        parts = [design.indices(group, ci, **opts) for group in (((), tuple(by)) if by else ((),))]
+    except ImportError as exc:
+        raise UsageError(f"--ci {ci}: {exc}") from exc
+    return pd.concat(parts, ignore_index=True)
 
 
 def _run_indices(args: argparse.Namespace) -> int:
