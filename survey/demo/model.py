@@ -71,16 +71,15 @@ def logit(p: float) -> float:
 
 
 def level_weights(values: Iterable[int]) -> np.ndarray:
-    """How a satisfied (or a dissatisfied) answer spreads over its levels.
-
-    Satisfied levels, worst → best, weigh n, n−1, …, 1 (on sat5: 4 is twice as likely as 5); not-satisfied
-    levels weigh 1, 4, 9, … (squares, the mildest most likely: on sat5 1:2:3 = 1:4:9).
-    """
+    """How a satisfied answer spreads over the satisfied levels: worst → best weigh n, n−1, …, 1
+    (on the 5-level scale "Hài lòng" (4) is twice as likely as "Rất hài lòng" (5))."""
     n = len(list(values))
     return np.arange(n, 0, -1, dtype=float) / (n * (n + 1) / 2)
 
 
 def unsat_weights(n: int) -> np.ndarray:
+    """How a not-satisfied answer spreads over the other levels: worst → best weigh 1, 4, 9, … (the mildest
+    dissatisfaction is the most common: on the 5-level scale levels 1:2:3 = 1:4:9)."""
     w = np.arange(1, n + 1, dtype=float) ** 2
     return w / w.sum()
 
