@@ -247,7 +247,7 @@ def estimate(
     # clusters / strata in which the measure has at least one answer in the cell
     has = ((counts > 0).astype(np.int64) @ uses.T.astype(np.int64)) > 0  # rows × M
     n_cl = np.asarray(lay.cell_ind @ has.astype(np.float64)).astype(np.int64)
-    per_hd = np.asarray(lay.hd_ind @ has.astype(np.float64)).reshape(t.n_strata, len(t.cells), -1)
+    per_hd = np.asarray(lay.hd_ind @ has.astype(np.float64)).reshape(t.n_strata, len(t.cells), len(measures))
     n_st = (per_hd > 0).sum(axis=0)
     df = n_cl - n_st
     return DomainEstimates(

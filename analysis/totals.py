@@ -220,7 +220,7 @@ class ClusterTotals:
         summed = _group_sum(inverse, stats, len(uniq))
         # rows without any answer carry no information (the cluster stays in the design list); dropping
         # them makes respondent-level and GROUP BY totals (which never have such rows) identical
-        informative = summed.reshape(len(uniq), -1).any(axis=1)
+        informative = summed.reshape(len(uniq), summed.shape[1] * summed.shape[2]).any(axis=1)
         uniq, summed = uniq[informative], summed[informative]
         n = summed[:, :, 0]
         if weighted is None:
@@ -427,7 +427,7 @@ def _factorize_frame(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
 def _group_sum(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
     """Sum the leading axis of `values` by group code, in row order (same result for any caller)."""
     shape = values.shape
-    flat = values.reshape(shape[0], -1)
+    flat = values.reshape(shape[0], int(np.prod(shape[1:], dtype=np.int64)))
     out = np.zeros((n_groups, flat.shape[1]))
     for j in range(flat.shape[1]):
         out[:, j] = np.bincount(codes, weights=flat[:, j], minlength=n_groups)

@@ -132,3 +132,14 @@ def test_cluster_scores_give_the_variance_and_contrasts(data):
     diff = cluster_variance(scores[:, 0, :] - scores[:, 1, :], t.cluster_stratum, t.n_strata)
     assert np.all(diff > 0)
     assert not np.allclose(diff, est.variance[0] + est.variance[1], rtol=1e-6)
+
+
+def test_empty_group_by_gives_defined_rows_not_a_crash():
+    from analysis.result import result_table
+
+    spec = make_spec()
+    empty = pd.DataFrame(columns=["stratum", "cluster", "agency", "item", "n", "sw", "sw2", "sw_sat", "sw_value"])
+    t = totals_from_frame(empty, spec, ("agency",))
+    whole = result_table(estimate(t, spec.measures))
+    assert len(whole) == len(spec.measures) and (whole.reason == "no_answers").all() and whole.suppressed.all()
+    assert result_table(estimate(t, spec.measures, ("agency",))).empty
