@@ -20,12 +20,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from survey.admin.audit import record
 from survey.database import utcnow
 from survey.org.models import ServicePoint
-from survey.respond.models import Invitation, InvitationBatch
+from survey.respond.models import Invitation, InvitationBatch, Response
+from survey.respond.store import Submission, SubmissionError, store_response
 
 MAX_BATCH = 10_000
 MAX_DAYS = 366
@@ -158,6 +160,37 @@ def claim(session: Session, invitation_id: int, *, now: datetime | None = None) 
         .where(Invitation.id == invitation_id, Invitation.used_at.is_(None))
         .values(used_at=now or utcnow()))
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def store_invited_response(session: Session, sub: Submission) -> tuple[Response | None, bool]:
+    """Claim `sub.invitation_id` and store the response in one transaction, committed together.
+
+    Returns (response, True) when stored, (None, False) when the token was used meanwhile, and the earlier
+    response with False for a resubmitted client id.  Raises SubmissionError with nothing written (the
+    token stays usable).  Ends the caller's open (read) transaction first, so that on SQLite the write
+    starts a fresh transaction that waits for a concurrent writer instead of failing on a stale snapshot.
+    """
+    assert sub.invitation_id is not None
+    session.rollback()
+    for attempt in range(3):
+        try:
+            if not claim(session, sub.invitation_id):
+                session.rollback()
+                return None, False
+            response, created = store_response(session, sub, commit=False)
+            if created:
+                session.commit()
+            else:
+                session.rollback()
+            return response, created
+        except SubmissionError:
+            session.rollback()
+            raise
+        except OperationalError as exc:  # SQLite "database is locked" under a burst of writers: try again
+            session.rollback()
+            if attempt == 2 or "locked" not in str(exc).lower():
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # ---------------------------------------------------------------- CLI: flask --app wsgi invitations …

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from limits import RateLimitItem, parse
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from survey.extensions import db, limiter
 from survey.i18n import current_lang, local_datetime
@@ -120,6 +121,19 @@ def _submission(form: AnswerForm, sp: ServicePoint, qv: QuestionnaireVersion, in
                       invitation_id=invitation_id)
 
 
+def _store_retrying(sub: Submission) -> None:
+    """store_response in a fresh transaction; SQLite's "database is locked" under a burst is retried."""
+    db.session.rollback()  # end the read transaction: SQLite then waits for a concurrent writer
+    for attempt in range(3):
+        try:
+            store_response(db.session, sub)
+            return
+        except OperationalError as exc:
+            db.session.rollback()
+            if attempt == 2 or "locked" not in str(exc).lower():
+                raise
+
+
 def _already_stored(form: AnswerForm) -> bool:
     """A double submit (same hidden client id) of a response stored a moment ago."""
     return existing_response(db.session, str(uuid.UUID(str(form.client_id.data)))) is not None
@@ -177,7 +191,7 @@ def _answer_service_point(sp: ServicePoint, qv: QuestionnaireVersion, device: st
         if _limits_on() and not limiter.limiter.hit(item, *keys):
             return _limited_notice(sp, device)
         try:
-            store_response(db.session, _submission(form, sp, qv))
+            _store_retrying(_submission(form, sp, qv))
         except SubmissionError as exc:
             db.session.rollback()
             return _render_form(form, sp, status=422, general=_apply_store_errors(form, exc))
@@ -233,19 +247,13 @@ def invitation(token: str) -> Response | tuple[str, int]:
     if request.method == "POST" and form.validate_on_submit():
         if _already_stored(form):
             return _thanks(sp)
-        if not inv.claim(db.session, check.invitation.id):
-            db.session.rollback()
-            return _notice("used", 410)
+        submission = _submission(form, sp, qv, check.invitation.id)
         try:
-            _response, created = store_response(db.session, _submission(form, sp, qv, check.invitation.id),
-                                                commit=False)
-        except SubmissionError as exc:
-            db.session.rollback()  # the claim goes with it: the token stays usable
+            response, _created = inv.store_invited_response(db.session, submission)
+        except SubmissionError as exc:  # the claim was rolled back with it: the token stays usable
             return _render_form(form, sp, status=422, general=_apply_store_errors(form, exc))
-        if created:
-            db.session.commit()
-        else:
-            db.session.rollback()
+        if response is None:
+            return _notice("used", 410)
         return _thanks(sp)
     return _render_form(form, sp, status=422 if request.method == "POST" else 200)
 

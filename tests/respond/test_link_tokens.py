@@ -152,3 +152,36 @@ def test_batch_instrument_overrides_the_service_point_default(client, city):
     data, _expected = answer_everything(q)
     assert client.post(f"/r/{token}", data={**fields, **data}).status_code == 303
     assert db.session.scalar(select(Response.questionnaire_version_id)) == qv.id
+
+
+def test_two_phones_racing_with_one_receipt_store_one_response(app, city):
+    """Both check the token as valid, then claim and store at the same moment on separate connections."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    from survey.respond.store import Submission
+
+    created = _batch(city, n=1)
+    qv_id = city.questionnaires["sipas-2017"].id
+    sp_id = city.service_points["UBND-NK-SP1"].id
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def phone(value: int) -> None:
+        with Session(db.engine) as session:
+            check = inv.check_token(session, created.tokens[0])
+            assert check.status == inv.VALID
+            sub = Submission(service_point_id=sp_id, questionnaire_version_id=qv_id, answers={"OVERALL.SAT": value},
+                             channel="qr", invitation_id=check.invitation.id)
+            barrier.wait()
+            response, _created = inv.store_invited_response(session, sub)
+            outcomes.append("refused" if response is None else "stored")
+
+    threads = [threading.Thread(target=phone, args=(v,)) for v in (2, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes) == ["refused", "stored"]
+    assert response_count(db.session) == 1
