@@ -103,3 +103,26 @@ def test_wide_interval_flag(edge_data):
     units = table.index.get_level_values("measure").isin(["Q1", "Q2", "Q3", "Q4", "Q5", "E1", "E2", "overall"])
     assert (table.wide_ci[units] == (half[units] > 0.10)).all()
     assert table.wide_ci[units].any() and not table.wide_ci[~units].any()
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_random_small_designs_never_crash_and_intervals_are_sane(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 80))
+    d = make_data(n=n, seed=seed, n_strata=int(rng.integers(1, 4)), clusters_per_stratum=int(rng.integers(1, 4)))
+    for c in ("Q1", "Q2", "Q3", "Q4", "Q5"):
+        d.loc[rng.random(n) < rng.uniform(0, 0.9), c] = np.nan
+    spec = make_spec(n_min=int(rng.integers(0, 10)))
+    design = {} if rng.random() < 0.3 else DESIGN
+    t = totals_from_responses(d, spec, ("agency", "channel"), **design)
+    for ci in [c for c in CI_METHODS if c != "bootstrap"]:
+        for by in ((), ("agency",), ("agency", "channel")):
+            table = result_table(estimate(t, spec.measures, by), ci, n_min=spec.n_min)
+            blank = table[["estimate", "se", "ci_low", "ci_high"]].isna().any(axis=1)
+            assert (table.reason[blank] != "").all()
+            ok = ~blank
+            assert (table.ci_low[ok] <= table.estimate[ok] + 1e-12).all()
+            assert (table.estimate[ok] <= table.ci_high[ok] + 1e-12).all()
+            if ci != "taylor":  # proportion intervals stay inside [0, 1] (Taylor's need not)
+                items = ok & table.measure.isin(["Q1", "Q2", "Q3", "Q4", "Q5"])
+                assert (table.ci_low[items] >= -1e-12).all() and (table.ci_high[items] <= 1 + 1e-12).all()
