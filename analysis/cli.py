@@ -132,6 +132,12 @@ def indices_table(
 
 
 def _run_indices(args: argparse.Namespace) -> int:
+    if not 0 < args.level < 1:
+        raise UsageError(f"--level must be between 0 and 1, got {args.level}")
+    if args.n_min is not None and args.n_min < 0:
+        raise UsageError(f"--n-min must be ≥ 0, got {args.n_min}")
+    if args.replicates < 1:
+        raise UsageError(f"--replicates must be ≥ 1, got {args.replicates}")
     spec, totals = load_inputs(args)
     table = indices_table(
         spec, totals, tuple(dict.fromkeys(args.by)), args.ci, n_min=args.n_min, level=args.level,
@@ -151,7 +157,8 @@ def _register_indices(sub: argparse._SubParsersAction) -> None:
     )
     add_design_arguments(p)
     p.add_argument("--ci", choices=CI_METHODS, default="wilson",
-                   help="interval for item proportions (other measures use Taylor t); default wilson")  # fmt: skip
+                   help="wilson (default), clopper-pearson, logit, korn-graubard: item proportions, other "
+                   "measures get the Taylor t interval; taylor, bootstrap: every measure")  # fmt: skip
     p.add_argument("--n-min", type=int, default=None, metavar="N",
                    help="suppress below N answers (default: the questionnaire's, normally 30)")  # fmt: skip
     p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
