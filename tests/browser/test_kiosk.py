@@ -168,3 +168,16 @@ def test_revoked_kiosk_shows_not_enrolled_at_its_next_contact(page: Page, contex
         db.session.commit()
     page.reload()
     expect(page.get_by_role("heading", name="This kiosk is not enrolled")).to_be_visible()
+
+
+def test_two_citizens_within_the_minimum_interval_are_both_stored(page: Page, context, live_server, live_config):
+    """The server answers 429 to the second; the kiosk waits Retry-After and sends it: nothing is lost."""
+    live_config["HAILONG_KIOSK_MIN_INTERVAL_SECONDS"] = 2
+    live_config["HAILONG_KIOSK_THANKS_SECONDS"] = 1
+    code = live_server.enrol_kiosk(context)
+    page.goto("/kiosk")
+    _answer_required_and_send(page)
+    page.get_by_role("button", name="Xong").click()
+    _answer_required_and_send(page)
+    _wait_queue_empty(page)
+    assert len(_responses(live_server, code)) == 2

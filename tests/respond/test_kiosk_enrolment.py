@@ -164,3 +164,9 @@ def test_enrolment_attempts_are_rate_limited_globally(client, city):
     resp = client.post("/kiosk/enrol", data={"csrf_token": token, "code": "AAAA-AAAA"},
                        environ_base={"REMOTE_ADDR": "10.9.9.9"})
     assert resp.status_code == 429
+
+
+def test_revoking_an_unknown_kiosk_fails(runner, city):
+    result = runner.invoke(args=["kiosks", "revoke", "NO-SUCH-K1"])
+    assert result.exit_code == 1
+    assert "no kiosk" in result.output
