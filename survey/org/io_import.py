@@ -177,6 +177,22 @@ class _Plan:
                     self.level_rank[level] <= self.level_rank[plevel]:
                 issues.append(prow.issue("level", f"level {plevel!r} is not above the level of its stored "
                                                   f"child unit {code} ({level})"))
+        # a changed level rank must not turn stored units upside down
+        level_rows = {code: row for (kind, code), row in file_rows.items() if kind == "level"}
+        reported: set[str] = set()
+        for code, (level, parent) in units.items():
+            if ("unit", code) in file_rows or parent is None or parent not in units:
+                continue
+            plevel = units[parent][0]
+            if level not in self.level_rank or plevel not in self.level_rank:
+                continue
+            if self.level_rank[level] <= self.level_rank[plevel]:
+                for lv in (level, plevel):
+                    if lv in level_rows and lv not in reported:
+                        reported.add(lv)
+                        message = (f"this rank would put stored unit {code} ({level}) at or above its parent "
+                                   f"{parent} ({plevel})")
+                        issues.append(level_rows[lv].issue("rank", message))
         # agencies, service points, kiosks: their container must exist
         agencies = self.db_agencies | {c for k, c in file_rows if k == "agency"}
         sps = self.db_sps | {c for k, c in file_rows if k == "service_point"}
