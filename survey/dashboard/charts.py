@@ -120,10 +120,15 @@ class Chart:
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         )
 
-    def figure(self, *, table_open: bool = False) -> Markup:
-        """<figure>: SVG, visible caption, and the data table (in <details>, or open for print)."""
+    def figure(self, *, table_open: bool = False, with_table: bool = True) -> Markup:
+        """<figure>: SVG, visible caption, and the data table (in <details>, or open for print).
+
+        `with_table=False` only where the same figures stand in a table right next to the chart (the
+        report's agency pages), so the alternative is still there once."""
         notes = "".join(f'<p class="chart-note">{escape(n)}</p>' for n in self.notes)
-        if table_open:
+        if not with_table:
+            table = Markup("")
+        elif table_open:
             table = self.table_html()
         else:
             label = _("Data table")
@@ -199,8 +204,15 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
         y = top + row_h * i + row_h / 2
         body.append(_text(left, y + 4, r.label, anchor="end"))
         if r.low is not None and r.high is not None and math.isfinite(r.low) and math.isfinite(r.high):
-            body.append(f'<line class="ci" x1="{_f(sx(r.low))}" y1="{_f(y)}" x2="{_f(sx(r.high))}" y2="{_f(y)}" '
+            # an interval reaching past the axis (a Taylor interval above 100%) is drawn to the edge with an
+            # open end; the exact bounds are in the text column and the data table
+            lo, hi = max(r.low, start), min(r.high, end)
+            body.append(f'<line class="ci" x1="{_f(sx(lo))}" y1="{_f(y)}" x2="{_f(sx(hi))}" y2="{_f(y)}" '
                         f'stroke="{INK}" stroke-width="2"/>')
+            for edge, cut in ((lo, r.low < start), (hi, r.high > end)):
+                if cut:
+                    body.append(f'<circle class="ci-cut" cx="{_f(sx(edge))}" cy="{_f(y)}" r="3" fill="#ffffff" '
+                                f'stroke="{INK}"/>')
         body.append(f'<rect class="mark" x="{_f(sx(r.estimate) - 4)}" y="{_f(y - 4)}" width="8" height="8" '
                     f'fill="{ACCENT}"><title>{escape(r.label)}: {escape(pct(r.estimate, lang))}</title></rect>')
         body.append(_text(plot_r + 10, y + 4, f"{pct(r.estimate, lang)} ({interval(r.low, r.high, lang)})", size=11))
