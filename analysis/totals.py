@@ -222,11 +222,16 @@ class ClusterTotals:
         # them makes respondent-level and GROUP BY totals (which never have such rows) identical
         informative = summed.reshape(len(uniq), summed.shape[1] * summed.shape[2]).any(axis=1)
         uniq, summed = uniq[informative], summed[informative]
+        row_cluster, row_cell = uniq // n_cells, uniq % n_cells
+        if domain_columns:  # likewise a domain cell nobody answered in (a GROUP BY cannot list it)
+            used, row_cell = np.unique(row_cell, return_inverse=True)
+            row_cell = row_cell.reshape(-1)
+            cells = cells.iloc[used].reset_index(drop=True)
         n = summed[:, :, 0]
         if weighted is None:
             weighted = bool(np.any(summed[:, :, 1] != n) or np.any(summed[:, :, 2] != n))
         # clustered = some cluster holds more than one answer to an item (over all its cells)
-        per_cluster = _group_sum(uniq // n_cells, n, len(clusters)) if len(uniq) else n
+        per_cluster = _group_sum(row_cluster, n, len(clusters)) if len(uniq) else n
         clustered = bool(np.any(per_cluster > 1))
         return cls(
             items=tuple(items),
@@ -235,8 +240,8 @@ class ClusterTotals:
             clusters=clusters,
             cluster_stratum=st_code,
             cells=cells,
-            row_cluster=uniq // n_cells,
-            row_cell=uniq % n_cells,
+            row_cluster=row_cluster,
+            row_cell=row_cell,
             stats=summed,
             weighted=weighted,
             clustered=clustered,

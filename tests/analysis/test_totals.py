@@ -143,3 +143,14 @@ def test_empty_group_by_gives_defined_rows_not_a_crash():
     whole = result_table(estimate(t, spec.measures))
     assert len(whole) == len(spec.measures) and (whole.reason == "no_answers").all() and whole.suppressed.all()
     assert result_table(estimate(t, spec.measures, ("agency",))).empty
+
+
+def test_a_domain_nobody_answered_in_is_absent_from_both_paths(data):
+    spec = make_spec()
+    d = data.copy()
+    d.loc[d.index[:7], "agency"] = "SILENT"
+    d.loc[d.agency == "SILENT", list(ITEMS)] = np.nan
+    resp = totals_from_responses(d, spec, ("agency", "channel"), **DESIGN)
+    sql = totals_from_frame(_sql_group_by(d), spec, ("agency", "channel"))
+    assert "SILENT" not in set(resp.cells.agency)
+    _assert_identical(estimate(resp, spec.measures, ("agency",)), estimate(sql, spec.measures, ("agency",)))
