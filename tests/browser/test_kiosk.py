@@ -65,6 +65,7 @@ def test_enrol_and_complete_a_survey_by_tapping(page: Page, live_server, live_co
     expect(page.get_by_text("Question 2 of 7")).to_be_visible()
     # keyboard operation: Tab to a level and press Enter
     satisfied = _option(page, "Satisfied")
+    expect(satisfied).to_be_enabled()  # taps are ignored for a moment after a new screen (double-tap guard)
     satisfied.focus()
     page.keyboard.press("Enter")
     expect(page.get_by_text("Question 3 of 7")).to_be_visible()
@@ -181,3 +182,14 @@ def test_two_citizens_within_the_minimum_interval_are_both_stored(page: Page, co
     _answer_required_and_send(page)
     _wait_queue_empty(page)
     assert len(_responses(live_server, code)) == 2
+
+
+def test_a_double_tap_answers_only_one_question(page: Page, context, live_server):
+    live_server.enrol_kiosk(context)
+    page.goto("/kiosk")
+    page.get_by_role("button", name="Bắt đầu").click()
+    _option(page, "Rất hài lòng").dblclick()
+    expect(page.get_by_text("Câu 2 / 7")).to_be_visible()
+    page.wait_for_timeout(500)
+    expect(page.get_by_text("Câu 2 / 7")).to_be_visible()
+    expect(page.locator('.kiosk-option[aria-pressed="true"]')).to_have_count(0)

@@ -105,7 +105,17 @@
     document.documentElement.classList.toggle("large-text", state.large);
     document.title = tr(CFG.service_point) + " · HaiLong";
     if (focusNode) { focusNode.focus({preventScroll: false}); }
+    guardAgainstDoubleTap();
     updateStatus();
+  }
+
+  // A quick double tap must not also answer the next question, which has a button at the same place:
+  // the new screen's answer/skip/back buttons accept taps only after a moment.
+  function guardAgainstDoubleTap() {
+    var held = Array.prototype.filter.call(root.querySelectorAll(".kiosk-option, .kiosk-skip, .kiosk-back"),
+      function (b) { return !b.disabled; });
+    held.forEach(function (b) { b.disabled = true; });
+    window.setTimeout(function () { held.forEach(function (b) { b.disabled = false; }); }, 300);
   }
 
   function toolbar() {
