@@ -55,6 +55,11 @@ def interval(low: float | None, high: float | None, lang: str) -> str:
     return f"{pct(low, lang)} – {pct(high, lang)}"
 
 
+def short(label: str, limit: int = 34) -> str:
+    """A label that fits the chart's label column; the full name is in the mark's tooltip and the table."""
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
 def _f(x: float) -> str:
     """Coordinates with 1 decimal: deterministic and compact."""
     return f"{x:.1f}"
@@ -202,7 +207,7 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
                               size=11, fill=WARN))
     for i, r in enumerate(shown):
         y = top + row_h * i + row_h / 2
-        body.append(_text(left, y + 4, r.label, anchor="end"))
+        body.append(_text(left, y + 4, short(r.label), anchor="end"))
         if r.low is not None and r.high is not None and math.isfinite(r.low) and math.isfinite(r.high):
             # an interval reaching past the axis (a Taylor interval above 100%) is drawn to the edge with an
             # open end; the exact bounds are in the text column and the data table
@@ -218,7 +223,7 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
         body.append(_text(plot_r + 10, y + 4, f"{pct(r.estimate, lang)} ({interval(r.low, r.high, lang)})", size=11))
     for j, r in enumerate(hidden):
         y = top + row_h * (len(shown) + j) + row_h / 2 + 18
-        body.append(_text(left, y + 4, r.label, anchor="end", fill=MUTED))
+        body.append(_text(left, y + 4, short(r.label), anchor="end", fill=MUTED))
         body.append(_text(plot_l, y + 4, _("not enough responses (n = %(n)s)", n=num(r.n, lang)),
                           fill=MUTED, size=11, cls="suppressed"))
     desc = _("%(shown)s units with their estimate and 95%% confidence interval, best first; "
@@ -334,7 +339,7 @@ def rank_plot(chart_id: str, rows: Sequence[RankRow], *, title: str, lang: str, 
     body.append(_text(plot_r + 10, top - 12, _("P(top %(k)s)", k=top_k), size=11, fill=MUTED))
     for i, r in enumerate(rows):
         y = top + row_h * i + row_h / 2
-        body.append(_text(left, y + 4, r.label, anchor="end"))
+        body.append(_text(left, y + 4, short(r.label), anchor="end"))
         body.append(f'<line class="ci" x1="{_f(sx(r.low))}" y1="{_f(y)}" x2="{_f(sx(r.high))}" y2="{_f(y)}" '
                     f'stroke="{INK}" stroke-width="2"/>')
         body.append(f'<circle class="mark" cx="{_f(sx(r.rank))}" cy="{_f(y)}" r="5" fill="{ACCENT}">'
@@ -437,7 +442,7 @@ def bar_chart(chart_id: str, bars: Sequence[Bar], *, title: str, lang: str) -> C
     for i, b in enumerate(bars):
         share = b.count / total if total else 0.0
         y = top + row_h * i
-        body.append(_text(left, y + row_h / 2 + 4, b.label, anchor="end"))
+        body.append(_text(left, y + row_h / 2 + 4, short(b.label), anchor="end"))
         body.append(f'<rect class="mark" x="{plot_l}" y="{_f(y + 4)}" width="{_f(share * (plot_r - plot_l))}" '
                     f'height="{row_h - 8}" fill="{ACCENT}"><title>{escape(b.label)}: {escape(pct(share, lang))}'
                     f"</title></rect>")

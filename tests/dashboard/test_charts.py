@@ -112,3 +112,11 @@ def test_bar_chart_shares(lang, share):
     _accessible(chart, root)
     assert len(_marks(root)) == 3
     assert chart.rows[0][1] == share
+
+
+def test_long_names_are_shortened_in_the_chart_but_complete_in_its_table():
+    name = "Trung tâm Phục vụ hành chính công thành phố Cần Thơ"
+    chart = forest_plot("f", [ForestRow(name, 0.8, 0.7, 0.9, 100)], title="T", lang="vi")
+    texts = [el.text for el in _parse(chart).iter(f"{SVG}text")]
+    assert name not in texts and any(t and t.endswith("…") and name.startswith(t[:-1]) for t in texts)
+    assert chart.rows[0][0] == name
