@@ -74,6 +74,8 @@ def test_good_code_enrols_the_device_with_an_httponly_cookie(client, runner, db_
     page = client.get("/kiosk")
     assert page.status_code == 200
     assert "Bộ phận Một cửa Sở Tư pháp" in page.get_data(as_text=True)
+    event = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "kiosk.enrolled"))
+    assert (event.actor, event.target_id) == ("device", kiosk.code)
 
 
 def test_used_code_is_refused_and_says_so(client, runner, city):
