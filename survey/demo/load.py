@@ -10,9 +10,11 @@ caller's transaction.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, insert, select
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 from questionnaires.loader import load_file, shipped
 from survey.admin.audit import record
 from survey.demo.cantho import structure as get_structure
-from survey.demo.model import INSTRUMENT_BY_CHANNEL, DemoModel
+from survey.demo.model import INSTRUMENT_BY_CHANNEL, DemoModel, Simulated
 from survey.demo.users import create_demo_users
 from survey.instruments.service import latest_published, questionnaire_for, store_questionnaire
 from survey.org.io import read_text, to_yaml
@@ -31,7 +33,7 @@ from survey.respond.models import Answer, Comment, Response
 from survey.respond.store import rebuild_tallies
 
 DEFAULT_SEED = 2022
-BATCH = 5000
+BATCH = 10000
 
 
 @dataclass
@@ -87,51 +89,66 @@ def load_demo(session: Session, structure_name: str = "2022", responses: int = 2
     np.add.at(counts, (sim.sp, sim.month), 1)
     _insert_volumes(session, model, sp_rows, counts)
 
-    instrument_of = INSTRUMENT_BY_CHANNEL
+    n_answers = 0
+    for first in range(0, sim.n, BATCH):  # in batches, so memory stays flat for large N
+        n_answers += _insert_batch(session, sim, model, versions, loaded, sp_rows, kiosks,
+                                   first, min(sim.n, first + BATCH))
+    progress("rebuilding count tables…")
+    rebuild_tallies(session)
+    summary = DemoSummary(structure_name, session.scalar(select(func.count()).select_from(Unit)) or 0,
+                          len(sp_rows), sim.n, n_answers, time.perf_counter() - started)
+    record(session, "demo.load", "demo", f"cantho-{structure_name}",
+           after={"seed": seed, "responses": sim.n, "answers": n_answers})
+    return summary
+
+
+def _insert_batch(session: Session, sim: Simulated, model: DemoModel, versions: dict[str, Any],
+                  loaded: dict[str, tuple[Any, dict[str, int]]], sp_rows: list[ServicePoint], kiosks: dict[str, int],
+                  first: int, stop: int) -> int:
+    """Insert responses first…stop-1 (ids back through RETURNING), then their answers and comments."""
     rows = []
-    for i in range(sim.n):
+    for i in range(first, stop):
         d, sp = model.service_points[sim.sp[i]], sp_rows[sim.sp[i]]
         channel = str(sim.channel[i])
         at = sim.submitted_at[i]
         rows.append({"client_id": sim.client_id[i],
-                     "questionnaire_version_id": versions[instrument_of[channel]].id,  # type: ignore[union-attr]
+                     "questionnaire_version_id": versions[INSTRUMENT_BY_CHANNEL[channel]].id,
                      "agency_id": sp.agency_id, "service_point_id": sp.id,
                      "kiosk_id": kiosks[d.kiosk] if channel == "kiosk" and d.kiosk else None,
                      "invitation_id": None, "channel": channel, "language": str(sim.language[i]),
                      "submitted_at": at, "received_at": at + timedelta(seconds=2),
-                     "period": st.months[sim.month[i]]})
-    ids: list[int] = []
+                     "period": model.structure.months[sim.month[i]]})
     table = Response.__table__
-    for start in range(0, len(rows), BATCH):
-        result = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                 rows[start:start + BATCH])
-        ids.extend(r[0] for r in result)
-    id_array = np.array(ids, dtype=np.int64)
+    result = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    ids = np.array([r[0] for r in result], dtype=np.int64)  # ids[i - first] is response i
 
     answers: list[dict[str, int]] = []
     for k, (_, item_ids) in loaded.items():
         if k not in sim.values:
             continue
-        values, codes = sim.values[k], sim.items[k]
+        positions = sim.rows[k]  # ascending response indices of this instrument
+        a, b = np.searchsorted(positions, first), np.searchsorted(positions, stop)
+        values = sim.values[k][a:b]
         r, j = np.nonzero(values >= 0)
-        resp = id_array[sim.rows[k][r]]
-        col_ids = np.array([item_ids[c] for c in codes])[j]
-        answers.extend({"response_id": int(a), "item_id": int(b), "value": int(c)}
-                       for a, b, c in zip(resp, col_ids, values[r, j], strict=True))
-        answers.extend({"response_id": int(id_array[row]), "item_id": item_ids[code], "value": v}
-                       for row, instrument, code, options in sim.choices if instrument == k for v in options)
-    for start in range(0, len(answers), BATCH * 4):
-        session.execute(insert(Answer.__table__), answers[start:start + BATCH * 4])
-    if sim.comments:
+        resp = ids[positions[a:b][r] - first]
+        col_ids = np.array([item_ids[c] for c in sim.items[k]])[j]
+        answers.extend({"response_id": int(x), "item_id": int(y), "value": int(z)}
+                       for x, y, z in zip(resp, col_ids, values[r, j], strict=True))
+    lo, hi = bisect_left(sim.choices, first, key=_first), bisect_left(sim.choices, stop, key=_first)
+    answers.extend({"response_id": int(ids[row - first]), "item_id": loaded[k][1][code], "value": v}
+                   for row, k, code, options in sim.choices[lo:hi] for v in options)
+    if answers:
+        session.execute(insert(Answer.__table__), answers)
+    lo, hi = bisect_left(sim.comments, first, key=_first), bisect_left(sim.comments, stop, key=_first)
+    if hi > lo:
         session.execute(insert(Comment.__table__), [
-            {"response_id": int(id_array[row]), "item_code": code, "text": text} for row, code, text in sim.comments])
-    progress("rebuilding count tables…")
-    rebuild_tallies(session)
-    summary = DemoSummary(structure_name, session.scalar(select(func.count()).select_from(Unit)) or 0,
-                          len(sp_rows), sim.n, len(answers), time.perf_counter() - started)
-    record(session, "demo.load", "demo", f"cantho-{structure_name}",
-           after={"seed": seed, "responses": sim.n, "answers": len(answers)})
-    return summary
+            {"response_id": int(ids[row - first]), "item_code": code, "text": text}
+            for row, code, text in sim.comments[lo:hi]])
+    return len(answers)
+
+
+def _first(entry: tuple[Any, ...]) -> Any:
+    return entry[0]
 
 
 def _insert_volumes(session: Session, model: DemoModel, sp_rows: list[ServicePoint], counts: np.ndarray) -> None:

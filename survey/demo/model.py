@@ -248,6 +248,8 @@ class DemoModel:
             sim.rows[k] = rows
             sim.items[k], sim.values[k] = self._answers(rng, k, sp[rows])
             self._extras(rng, sim, k, rows)
+        sim.choices.sort(key=lambda c: c[0])  # by response, as the bulk loader expects
+        sim.comments.sort(key=lambda c: c[0])
         return sim
 
     def _answers(self, rng: np.random.Generator, k: str, sp: np.ndarray) -> tuple[list[str], np.ndarray]:
