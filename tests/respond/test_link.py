@@ -257,3 +257,13 @@ def test_poster_page_and_qr_svg(client, city, app):
     assert "<svg" in html
     svg = client.get(f"/s/{sp.code}/qr.svg")
     assert svg.mimetype == "image/svg+xml" and svg.data.startswith(b"<svg")
+
+
+def test_comment_is_escaped_when_the_form_comes_back(client, city):
+    sp = _point(city)
+    _html, hidden_fields = form_page(client, f"/s/{sp.code}")
+    attack = '</textarea><script>alert("x")</script>'
+    resp = client.post(f"/s/{sp.code}", data={**hidden_fields, "COMMENT": attack})  # OVERALL.SAT missing
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert attack not in html and "&lt;/textarea&gt;&lt;script&gt;" in html

@@ -185,3 +185,17 @@ def test_two_phones_racing_with_one_receipt_store_one_response(app, city):
         t.join(timeout=30)
     assert sorted(outcomes) == ["refused", "stored"]
     assert response_count(db.session) == 1
+
+
+def test_rejected_submission_rolls_back_the_claim(city):
+    from survey.respond.store import Submission, SubmissionError
+
+    created = _batch(city, n=1)
+    check = inv.check_token(db.session, created.tokens[0])
+    sub = Submission(service_point_id=city.service_points["UBND-NK-SP1"].id,
+                     questionnaire_version_id=city.questionnaires["sipas-2017"].id,
+                     answers={"OVERALL.SAT": 9}, channel="qr", invitation_id=check.invitation.id)
+    with pytest.raises(SubmissionError):
+        inv.store_invited_response(db.session, sub)
+    assert inv.check_token(db.session, created.tokens[0]).status == inv.VALID
+    assert response_count(db.session) == 0
