@@ -56,3 +56,19 @@ def cached(session: Any, key: Hashable, compute: Callable[[], T]) -> T:
 def clear() -> None:
     with _lock:
         _entries.clear()
+
+
+def per_request(key: Hashable, compute: Callable[[], T]) -> T:
+    """compute() once per HTTP request (the tree and questionnaire lookups a page repeats); always fresh
+    outside a request."""
+    try:
+        from flask import has_request_context, request
+
+        if not has_request_context():
+            return compute()
+        memo = request.environ.setdefault("hailong.results.memo", {})
+    except RuntimeError:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]

@@ -28,7 +28,13 @@ class Placement:
 
 
 def placements(session: Any) -> dict[int, Placement]:
-    """Every service point's placement (a few hundred rows: read whole, resolved in Python)."""
+    """Every service point's placement (a few hundred rows: read whole, resolved in Python; once per request)."""
+    from survey.results.cache import per_request
+
+    return per_request("placements", lambda: _placements(session))
+
+
+def _placements(session: Any) -> dict[int, Placement]:
     units = {uid: (code, level, parent) for uid, code, level, parent in
              session.execute(select(Unit.id, Unit.code, Unit.level_code, Unit.parent_id))}
 
@@ -57,6 +63,12 @@ def placements(session: Any) -> dict[int, Placement]:
 
 def level_codes(session: Any) -> list[str]:
     """Tree level codes, root first (valid `domain` names besides the fixed ones)."""
+    from survey.results.cache import per_request
+
+    return per_request("levels", lambda: _level_codes(session))
+
+
+def _level_codes(session: Any) -> list[str]:
     return list(session.scalars(select(Level.code).order_by(Level.rank)))
 
 
