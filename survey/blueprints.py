@@ -16,6 +16,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("survey.dashboard.compare_views", "bp"),
     ("survey.dashboard.report", "bp"),
     ("survey.dashboard.agency", "bp"),
+    ("survey.admin.views", "bp"),
 ]
 
 

@@ -24,6 +24,7 @@ NAV: list[NavItem] = [
     NavItem("dashboard.index", _l("Agency dashboards"), ALL_STAFF),
     NavItem("homeaffairs.index", _l("Compare units"), ("unit_manager", "home_affairs", "admin")),
     NavItem("report.period", _l("Period report"), ("unit_manager", "home_affairs", "admin")),
+    NavItem("admin.index", _l("Administration"), ("home_affairs", "admin")),
 ]
 
 

@@ -7,12 +7,12 @@ from datetime import timedelta
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from survey.auth.models import User
 from survey.auth.passwords import verify_password
@@ -61,6 +61,8 @@ def login() -> str | Response:
             session.clear()
             session.permanent = True
             login_user(user)
+            if user.must_change_password:
+                return redirect(url_for("auth.change_password", next=_safe_next(request.args.get("next"))))
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
 
@@ -73,3 +75,43 @@ def logout() -> Response:
     if lang:
         session["lang"] = lang
     return redirect(url_for("web.home"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
+    new = PasswordField(_l("New password (at least 12 characters)"),
+                        validators=[DataRequired(), Length(min=12, max=200, message=_l(
+                            "The password must have at least 12 characters."))])
+    repeat = PasswordField(_l("Repeat the new password"), validators=[EqualTo("new", _l("The two passwords differ."))])
+
+
+# Pages a user who must change the password may still reach (everything else redirects to the form).
+_OPEN_WHILE_FORCED = {"auth.change_password", "auth.logout", "static", "web.set_language"}
+
+
+@bp.before_app_request
+def _force_password_change() -> Response | None:
+    if current_user.is_authenticated and current_user.must_change_password \
+            and request.endpoint not in _OPEN_WHILE_FORCED:
+        return redirect(url_for("auth.change_password", next=request.full_path if request.method == "GET" else None))
+    return None
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> str | Response:
+    """Choose a new password; required before anything else when an administrator forced a change."""
+    from survey.admin.user_service import UserError, change_own_password
+
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_own_password(db.session, current_user, form.current.data, form.new.data)
+        except UserError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "new").errors = [exc.message]
+        else:
+            db.session.commit()
+            flash(_("Your password was changed."), "success")
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/password.html", form=form, forced=current_user.must_change_password)

@@ -1,0 +1,89 @@
+"""The audit log page: every administrative action with who, what, when and a readable before/after diff,
+filterable by action, actor, target and date, paginated.  Read-only by design: this module has GET routes
+only, and no page anywhere edits or deletes audit events (a test checks the whole URL map)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from flask import render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import func, or_, select
+from wtforms import DateField, SelectField, StringField
+from wtforms.validators import Length, Optional
+
+from survey.admin.blueprint import bp, viewer_required
+from survey.admin.models import AuditEvent
+from survey.extensions import db
+from survey.i18n import LOCAL_TZ
+
+PER_PAGE = 50
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search form changes nothing
+
+    action = SelectField(_l("Action"), choices=[], validate_choice=False)
+    actor = SelectField(_l("Who"), choices=[], validate_choice=False)
+    target = StringField(_l("Target (code or number)"), validators=[Optional(), Length(max=64)])
+    date_from = DateField(_l("From (day)"), validators=[Optional()])
+    date_to = DateField(_l("To (day, included)"), validators=[Optional()])
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    before: Any
+    after: Any
+    changed: bool
+
+
+def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[Change]:
+    """Every key of either side, in first-seen order; `changed` where the values differ."""
+    before, after = before or {}, after or {}
+    keys = list(dict.fromkeys([*before, *after]))
+    return [Change(k, before.get(k), after.get(k), before.get(k) != after.get(k)) for k in keys]
+
+
+def _local_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, LOCAL_TZ)
+
+
+@bp.route("/audit")
+@viewer_required
+def audit() -> str:
+    form = AuditFilterForm(request.args)
+    actions = list(db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+    actors = list(db.session.scalars(select(AuditEvent.actor).distinct().order_by(AuditEvent.actor)))
+    form.action.choices = [("", _l("all"))] + [(a, a) for a in actions]
+    form.actor.choices = [("", _l("everyone"))] + [(a, a) for a in actors]
+    conditions = []
+    if form.validate():
+        if form.action.data:
+            conditions.append(AuditEvent.action == form.action.data)
+        if form.actor.data:
+            conditions.append(AuditEvent.actor == form.actor.data)
+        if form.target.data:
+            target = form.target.data.strip()
+            conditions.append(or_(AuditEvent.target_id == target, AuditEvent.target_type == target))
+        if form.date_from.data:
+            conditions.append(AuditEvent.at >= _local_start(form.date_from.data))
+        if form.date_to.data:
+            conditions.append(AuditEvent.at < _local_start(form.date_to.data + timedelta(days=1)))
+    total = db.session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions)) or 0
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    events = db.session.scalars(select(AuditEvent).where(*conditions)
+                                .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+                                .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+
+    def page_url(n: int) -> str:
+        return url_for("admin.audit", page=n, **args)
+
+    return render_template("admin/audit.html", form=form, events=[(e, diff(e.before, e.after)) for e in events],
+                           total=total, page=page, pages=pages, page_url=page_url)

@@ -1,0 +1,414 @@
+"""Tree pages: browse units, agencies and service points; create, rename, move, merge and retire them;
+import/export the tree file with a dry run.  Every change goes through survey.org.service (rules and audit
+live there once); nothing is deleted, so responses keep the agency they were given to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.utils import secure_filename
+
+from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404, viewer_required
+from survey.admin.tree_forms import (
+    KIND_LABELS,
+    AgencyCreateForm,
+    AgencyEditForm,
+    ImportCommitForm,
+    ImportForm,
+    MergeUnitForm,
+    ServicePointCreateForm,
+    ServicePointEditForm,
+    UnitCreateForm,
+    UnitEditForm,
+    agency_choices,
+    level_choices,
+    unit_choices,
+)
+from survey.extensions import db
+from survey.i18n import current_lang
+from survey.org import service as svc
+from survey.org.io import OrgFileError, read_text
+from survey.org.io_import import ImportReport, export_csv, export_yaml, import_rows
+from survey.org.models import Agency, Level, ServicePoint, Unit
+
+MAX_TREE_FILE = 2 * 1024 * 1024
+
+
+def org_error(form: Any, exc: svc.OrgError) -> None:
+    """A rule only the service knows, in the user's language, on the field it concerns."""
+    if exc.field in ("parent", "level"):
+        message = _("This place in the tree is not allowed: a unit must be one level below its parent unit "
+                    "and cannot be moved under itself.")
+    elif exc.field == "target":
+        message = _("These cannot be merged: both must be at the same level, different, and the target "
+                    "must be active.")
+    else:
+        message = _("The change was refused: %(detail)s", detail=exc.message)
+    field = getattr(form, exc.field, None) or getattr(form, "parent", None)
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, message]
+    else:
+        flash(message, "error")
+
+
+def _form_page(form: Any, title: str, submit: str, back: str, status: int = 200, **extra: Any) -> tuple[str, int]:
+    crumbs = [(url_for("admin.tree"), _("Tree")), (None, title)]
+    return render_template("admin/form.html", form=form, title=title, submit=submit, back=back,
+                           breadcrumbs=crumbs, **extra), status
+
+
+def _status(form: Any) -> int:
+    return 400 if request.method == "POST" else 200
+
+
+def _done(message: str) -> Response:
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("admin.tree"))
+
+
+# ------------------------------------------------------------------------------------------ browse
+@bp.route("/tree")
+@viewer_required
+def tree() -> str:
+    levels = db.session.scalars(select(Level).order_by(Level.rank)).all()
+    roots = db.session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.code)).all()
+    merged = {u.id: u for u in db.session.scalars(select(Unit).where(Unit.merged_into_id.is_not(None)))}
+    targets = {u.id: db.session.get(Unit, u.merged_into_id) for u in merged.values()}
+    return render_template("admin/tree.html", levels=levels, roots=roots, merged_into=targets,
+                           kind_labels=KIND_LABELS, lang=current_lang())
+
+
+# ------------------------------------------------------------------------------------------ units
+@bp.route("/units/new", methods=["GET", "POST"])
+@admin_required
+def unit_new() -> Any:
+    lang = current_lang()
+    form = UnitCreateForm()
+    form.level.choices = level_choices(lang)
+    form.parent.choices = unit_choices(lang, none=True)
+    if request.method == "GET" and request.args.get("parent"):
+        form.parent.data = request.args["parent"]
+        parent = db.session.get(Unit, request.args.get("parent", type=int) or 0)
+        if parent is not None:  # propose the level below the parent's
+            below = db.session.scalar(select(Level).where(Level.rank > parent.level.rank).order_by(Level.rank))
+            form.level.data = below.code if below else None
+    if form.validate_on_submit():
+        parent = db.session.get(Unit, int(form.parent.data)) if form.parent.data else None
+        try:
+            unit = svc.create_unit(db.session, code=form.code.data.strip(), name_vi=form.name_vi.data,
+                                   name_en=form.name_en.data, level_code=form.level.data, parent=parent,
+                                   valid_from=form.valid_from.data)
+        except svc.OrgError as exc:
+            db.session.rollback()
+            org_error(form, exc)
+        else:
+            return _done(_("Unit %(code)s created.", code=unit.code))
+    return _form_page(form, _("New unit"), _("Create unit"), url_for("admin.tree"), _status(form))
+
+
+@bp.route("/units/<int:unit_id>/edit", methods=["GET", "POST"])
+@admin_required
+def unit_edit(unit_id: int) -> Any:
+    lang = current_lang()
+    unit = get_or_404(db.session, Unit, unit_id)
+    form = UnitEditForm(obj=unit if request.method == "GET" else None)
+    form.parent.choices = unit_choices(lang, none=True, exclude=unit.id)
+    if request.method == "GET":
+        form.parent.data = str(unit.parent_id) if unit.parent_id else ""
+    if form.validate_on_submit():
+        parent = db.session.get(Unit, int(form.parent.data)) if form.parent.data else None
+        try:
+            changed = svc.update_unit(db.session, unit, name_vi=form.name_vi.data, name_en=form.name_en.data,
+                                      parent=parent, valid_from=form.valid_from.data)
+        except svc.OrgError as exc:
+            db.session.rollback()
+            org_error(form, exc)
+        else:
+            return _done(_("Unit %(code)s saved.", code=unit.code) if changed else _("Nothing was changed."))
+    title = _("Rename or move unit %(code)s", code=unit.code)
+    return _form_page(form, title, _("Save"), url_for("admin.tree"), _status(form))
+
+
+@bp.route("/units/<int:unit_id>/retire", methods=["GET", "POST"])
+@admin_required
+def unit_retire(unit_id: int) -> Any:
+    unit = get_or_404(db.session, Unit, unit_id)
+    if unit.retired_at is not None:
+        flash(_("Unit %(code)s is already retired.", code=unit.code), "error")
+        return redirect(url_for("admin.tree"))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        svc.retire_unit(db.session, unit)
+        return _done(_("Unit %(code)s retired.", code=unit.code))
+    lang = current_lang()
+    active = [a.code for a in unit.agencies if a.retired_at is None]
+    details = [_("Its agencies stay as they are (retire or move them separately): %(codes)s",
+                 codes=", ".join(active))] if active else []
+    return render_template(
+        "admin/confirm.html", form=form, title=_("Retire unit %(code)s", code=unit.code),
+        explanation=_("%(name)s will no longer appear as a current unit. Nothing is deleted: its past responses "
+                      "stay reportable.", name=unit.name(lang)),
+        details=details, submit=_("Retire unit"), back=url_for("admin.tree"),
+        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, unit.code)]), _status(form)
+
+
+@bp.route("/units/<int:unit_id>/merge", methods=["GET", "POST"])
+@admin_required
+def unit_merge(unit_id: int) -> Any:
+    lang = current_lang()
+    unit = get_or_404(db.session, Unit, unit_id)
+    if unit.retired_at is not None:
+        flash(_("Unit %(code)s is already retired.", code=unit.code), "error")
+        return redirect(url_for("admin.tree"))
+    form = MergeUnitForm()
+    form.target.choices = unit_choices(lang, exclude=unit.id, level_rank=unit.level.rank)
+    if not form.target.choices:
+        flash(_("There is no other active unit at the same level to merge into."), "error")
+        return redirect(url_for("admin.tree"))
+    if form.validate_on_submit():
+        target = get_or_404(db.session, Unit, int(form.target.data))
+        try:
+            svc.merge_units(db.session, [unit], target, move_agencies=form.move_agencies.data)
+        except svc.OrgError as exc:
+            db.session.rollback()
+            org_error(form, exc)
+        else:
+            return _done(_("Unit %(code)s merged into %(target)s.", code=unit.code, target=target.code))
+    return render_template(
+        "admin/confirm.html", form=form, title=_("Merge unit %(code)s", code=unit.code),
+        explanation=_("%(name)s is retired and marked as merged into the unit you choose. Its active child "
+                      "units move under that unit. Past responses keep their agency, so reports on earlier "
+                      "periods are unchanged; new responses use the new structure.", name=unit.name(lang)),
+        details=[], submit=_("Merge"), back=url_for("admin.tree"),
+        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, unit.code)]), _status(form)
+
+
+# ------------------------------------------------------------------------------------------ agencies
+@bp.route("/agencies/new", methods=["GET", "POST"])
+@admin_required
+def agency_new() -> Any:
+    lang = current_lang()
+    form = AgencyCreateForm()
+    form.unit.choices = unit_choices(lang)
+    if request.method == "GET" and request.args.get("unit"):
+        form.unit.data = request.args["unit"]
+    if form.validate_on_submit():
+        unit = get_or_404(db.session, Unit, int(form.unit.data))
+        try:
+            agency = svc.create_agency(db.session, code=form.code.data.strip(), name_vi=form.name_vi.data,
+                                       name_en=form.name_en.data, unit=unit, kind=form.kind.data)
+        except svc.OrgError as exc:
+            db.session.rollback()
+            org_error(form, exc)
+        else:
+            return _done(_("Agency %(code)s created.", code=agency.code))
+    return _form_page(form, _("New agency"), _("Create agency"), url_for("admin.tree"), _status(form))
+
+
+@bp.route("/agencies/<int:agency_id>/edit", methods=["GET", "POST"])
+@admin_required
+def agency_edit(agency_id: int) -> Any:
+    lang = current_lang()
+    agency = get_or_404(db.session, Agency, agency_id)
+    form = AgencyEditForm(obj=agency if request.method == "GET" else None)
+    form.unit.choices = unit_choices(lang)
+    if str(agency.unit_id) not in {c for c, _label in form.unit.choices}:  # its unit was retired
+        form.unit.choices.insert(0, (str(agency.unit_id), agency.unit.code))
+    if request.method == "GET":
+        form.unit.data = str(agency.unit_id)
+    if form.validate_on_submit():
+        unit = get_or_404(db.session, Unit, int(form.unit.data))
+        try:
+            changed = svc.update_agency(db.session, agency, name_vi=form.name_vi.data, name_en=form.name_en.data,
+                                        kind=form.kind.data, unit=unit)
+        except svc.OrgError as exc:
+            db.session.rollback()
+            org_error(form, exc)
+        else:
+            return _done(_("Agency %(code)s saved.", code=agency.code) if changed else _("Nothing was changed."))
+    return _form_page(form, _("Rename or move agency %(code)s", code=agency.code), _("Save"),
+                      url_for("admin.tree"), _status(form))
+
+
+@bp.route("/agencies/<int:agency_id>/retire", methods=["GET", "POST"])
+@admin_required
+def agency_retire(agency_id: int) -> Any:
+    agency = get_or_404(db.session, Agency, agency_id)
+    if agency.retired_at is not None:
+        flash(_("Agency %(code)s is already retired.", code=agency.code), "error")
+        return redirect(url_for("admin.tree"))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        svc.retire_agency(db.session, agency)
+        return _done(_("Agency %(code)s retired.", code=agency.code))
+    sps = [sp.code for sp in agency.service_points if sp.active]
+    return render_template(
+        "admin/confirm.html", form=form, title=_("Retire agency %(code)s", code=agency.code),
+        explanation=_("%(name)s stops receiving responses. Nothing is deleted: its past responses stay "
+                      "reportable.", name=agency.name(current_lang())),
+        details=[_("These service points are closed too: %(codes)s", codes=", ".join(sps))] if sps else [],
+        submit=_("Retire agency"), back=url_for("admin.tree"),
+        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, agency.code)]), _status(form)
+
+
+# ------------------------------------------------------------------------------------------ service points
+@bp.route("/service-points/new", methods=["GET", "POST"])
+@admin_required
+def service_point_new() -> Any:
+    lang = current_lang()
+    form = ServicePointCreateForm()
+    form.agency.choices = agency_choices(lang)
+    if request.method == "GET" and request.args.get("agency"):
+        form.agency.data = request.args["agency"]
+    if form.validate_on_submit():
+        agency = get_or_404(db.session, Agency, int(form.agency.data))
+        try:
+            sp = svc.create_service_point(
+                db.session, code=form.code.data.strip(), name_vi=form.name_vi.data, name_en=form.name_en.data,
+                agency=agency, kiosk_instrument=form.kiosk_instrument.data.strip(),
+                link_instrument=form.link_instrument.data.strip(),
+                official_on_duty=(form.official_on_duty.data or "").strip() or None)
+        except svc.OrgError as exc:
+            db.session.rollback()
+            org_error(form, exc)
+        else:
+            return _done(_("Service point %(code)s created.", code=sp.code))
+    return _form_page(form, _("New service point"), _("Create service point"), url_for("admin.tree"),
+                      _status(form))
+
+
+@bp.route("/service-points/<int:sp_id>/edit", methods=["GET", "POST"])
+@admin_required
+def service_point_edit(sp_id: int) -> Any:
+    lang = current_lang()
+    sp = get_or_404(db.session, ServicePoint, sp_id)
+    form = ServicePointEditForm(obj=sp if request.method == "GET" else None)
+    form.agency.choices = agency_choices(lang)
+    if str(sp.agency_id) not in {c for c, _label in form.agency.choices}:
+        form.agency.choices.insert(0, (str(sp.agency_id), sp.agency.code))
+    if request.method == "GET":
+        form.agency.data = str(sp.agency_id)
+    if form.validate_on_submit():
+        agency = get_or_404(db.session, Agency, int(form.agency.data))
+        try:
+            changed = svc.update_service_point(
+                db.session, sp, name_vi=form.name_vi.data.strip(), name_en=form.name_en.data.strip(), agency=agency,
+                kiosk_instrument=form.kiosk_instrument.data.strip(), link_instrument=form.link_instrument.data.strip(),
+                official_on_duty=(form.official_on_duty.data or "").strip() or None)
+        except svc.OrgError as exc:
+            db.session.rollback()
+            org_error(form, exc)
+        else:
+            return _done(_("Service point %(code)s saved.", code=sp.code) if changed else _("Nothing was changed."))
+    return _form_page(form, _("Rename or move service point %(code)s", code=sp.code), _("Save"),
+                      url_for("admin.tree"), _status(form))
+
+
+@bp.route("/service-points/<int:sp_id>/retire", methods=["GET", "POST"])
+@admin_required
+def service_point_retire(sp_id: int) -> Any:
+    sp = get_or_404(db.session, ServicePoint, sp_id)
+    if not sp.active:
+        flash(_("Service point %(code)s is already retired.", code=sp.code), "error")
+        return redirect(url_for("admin.tree"))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        svc.retire_service_point(db.session, sp)
+        return _done(_("Service point %(code)s retired.", code=sp.code))
+    return render_template(
+        "admin/confirm.html", form=form, title=_("Retire service point %(code)s", code=sp.code),
+        explanation=_("%(name)s stops accepting responses from kiosks and QR links. Nothing is deleted.",
+                      name=sp.name(current_lang())),
+        details=[], submit=_("Retire service point"), back=url_for("admin.tree"),
+        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, sp.code)]), _status(form)
+
+
+# ------------------------------------------------------------------------------------------ import / export
+@bp.route("/tree/export.<fmt>")
+@viewer_required
+def tree_export(fmt: str) -> Response:
+    if fmt not in ("yaml", "csv"):
+        abort(404)
+    text = export_yaml(db.session) if fmt == "yaml" else export_csv(db.session)
+    mimetype = "text/csv" if fmt == "csv" else "application/yaml"
+    return Response(text.encode("utf-8"), mimetype=f"{mimetype}; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="hailong-tree.{fmt}"'})
+
+
+def _format_of(filename: str) -> str | None:
+    lower = filename.lower()
+    if lower.endswith((".yaml", ".yml")):
+        return "yaml"
+    return "csv" if lower.endswith(".csv") else None
+
+
+def _check(filename: str, text: str, commit: bool) -> tuple[ImportReport | None, list[Any]]:
+    """Run the importer; on a dry run roll everything back.  Returns (report, issues)."""
+    fmt = _format_of(filename)
+    if fmt is None:
+        return None, [_("Unknown file type: use .yaml, .yml or .csv.")]
+    try:
+        rows, issues = read_text(text, filename, fmt)
+        report = import_rows(db.session, rows, filename, issues)
+    except OrgFileError as exc:
+        db.session.rollback()
+        return None, exc.issues
+    if commit:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return report, []
+
+
+@bp.route("/tree/import", methods=["GET", "POST"])
+@admin_required
+def tree_import() -> Any:
+    form = ImportForm()
+    ctx: dict[str, Any] = {"form": form, "report": None, "issues": [], "commit_form": None}
+    status = 200
+    if form.validate_on_submit():
+        upload = form.file.data
+        filename = secure_filename(upload.filename or "") or "tree.csv"
+        raw = upload.read(MAX_TREE_FILE + 1)
+        if len(raw) > MAX_TREE_FILE:
+            form.file.errors = [_("The file is larger than 2 MB.")]
+            status = 400
+        else:
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                form.file.errors = [_("The file is not UTF-8 text. Save it as UTF-8 (CSV UTF-8 in Excel).")]
+                status = 400
+            else:
+                report, issues = _check(filename, text, commit=False)
+                ctx.update(report=report, issues=issues, filename=filename)
+                if report is not None:
+                    ctx["commit_form"] = ImportCommitForm(filename=filename, content=text, formdata=None)
+                else:
+                    status = 400
+    elif request.method == "POST":
+        status = 400
+    return render_template("admin/tree_import.html", **ctx), status
+
+
+@bp.route("/tree/import/commit", methods=["POST"])
+@admin_required
+def tree_import_commit() -> Any:
+    form = ImportCommitForm()
+    if not form.validate_on_submit():
+        flash(_("The import could not be read back; upload the file again."), "error")
+        return redirect(url_for("admin.tree_import"))
+    filename = secure_filename(form.filename.data) or "tree.csv"
+    report, issues = _check(filename, form.content.data.replace("\r\n", "\n"), commit=True)
+    if report is None:
+        upload_form = ImportForm(formdata=None)
+        return render_template("admin/tree_import.html", form=upload_form, report=None, issues=issues,
+                               commit_form=None, filename=filename), 400
+    t = report.total
+    flash(_("Tree imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
+            created=t["created"], updated=t["updated"], unchanged=t["unchanged"]), "success")
+    return redirect(url_for("admin.tree"))
