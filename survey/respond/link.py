@@ -150,8 +150,19 @@ def _limit_keys(sp: ServicePoint, device: str) -> tuple[str, ...]:
     return ("link-device", sp.code, device)
 
 
-def _limits_on() -> bool:
-    return bool(current_app.config.get("RATELIMIT_ENABLED", True))
+def _device_may_answer(sp: ServicePoint, device: str, *, count: bool) -> bool:
+    """Whether this phone is still under its limit here (`count`: and use one answer of it).
+
+    Fails open: if the rate-limit storage (Redis in production) is unreachable, a citizen may still answer.
+    """
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return True
+    item, keys = _device_limit(), _limit_keys(sp, device)
+    try:
+        return bool(limiter.limiter.hit(item, *keys) if count else limiter.limiter.test(item, *keys))
+    except Exception:
+        current_app.logger.warning("device rate limit storage failed; answer allowed", exc_info=True)
+        return True
 
 
 def _limited_notice(sp: ServicePoint, device: str) -> tuple[str, int]:
@@ -184,11 +195,10 @@ def service_point(code: str) -> Response | tuple[str, int]:
 
 def _answer_service_point(sp: ServicePoint, qv: QuestionnaireVersion, device: str) -> Response | tuple[str, int]:
     form = _form_for(qv)
-    item, keys = _device_limit(), _limit_keys(sp, device)
     if request.method == "POST" and form.validate_on_submit():
         if _already_stored(form):
             return _thanks(sp)
-        if _limits_on() and not limiter.limiter.hit(item, *keys):
+        if not _device_may_answer(sp, device, count=True):
             return _limited_notice(sp, device)
         try:
             _store_retrying(_submission(form, sp, qv))
@@ -196,7 +206,7 @@ def _answer_service_point(sp: ServicePoint, qv: QuestionnaireVersion, device: st
             db.session.rollback()
             return _render_form(form, sp, status=422, general=_apply_store_errors(form, exc))
         return _thanks(sp)
-    if request.method == "GET" and _limits_on() and not limiter.limiter.test(item, *keys):
+    if request.method == "GET" and not _device_may_answer(sp, device, count=False):
         return _limited_notice(sp, device)
     return _render_form(form, sp, status=422 if request.method == "POST" else 200)
 

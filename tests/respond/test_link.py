@@ -267,3 +267,17 @@ def test_comment_is_escaped_when_the_form_comes_back(client, city):
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
     assert attack not in html and "&lt;/textarea&gt;&lt;script&gt;" in html
+
+
+def test_an_unreachable_rate_limit_store_does_not_stop_citizens(client, city, monkeypatch):
+    from survey.extensions import limiter
+
+    def down(*_args, **_kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(limiter.limiter, "hit", down)
+    monkeypatch.setattr(limiter.limiter, "test", down)
+    sp = _point(city)
+    _html, fields = form_page(client, f"/s/{sp.code}")
+    assert client.post(f"/s/{sp.code}", data={**fields, "OVERALL.SAT": "5"}).status_code == 303
+    assert response_count(db.session) == 1
