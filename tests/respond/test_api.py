@@ -249,3 +249,29 @@ def test_oversized_body_is_413_json(client, db_session, city, kiosk):
     assert resp.status_code == 413
     assert resp.get_json()["error"] == "request_entity_too_large"
     assert _counts(db_session)["Response"] == 0
+
+
+def test_concurrent_submissions_from_one_kiosk_one_wins(app, client, db_session, database_url, city, kiosk):
+    """Two workers receive two new responses from one kiosk at once: the database lets exactly one in."""
+    import threading
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several workers run on PostgreSQL; SQLite serialises its writers")
+    app.config["HAILONG_KIOSK_MIN_INTERVAL_SECONDS"] = 30
+    _, credential = kiosk
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def submit() -> None:
+        c = app.test_client()
+        barrier.wait()
+        statuses.append(c.post("/api/v1/responses", json=_quick(city), headers=auth(credential)).status_code)
+        db.session.remove()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(statuses) == [201, 429]
+    assert _counts(db_session)["Response"] == 1
