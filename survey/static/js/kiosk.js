@@ -303,11 +303,18 @@
     flush();
   }
 
+  // localStorage survives reloads and power cuts; if it is unavailable or full, keep the queue in memory
+  // so that the citizen's response is still sent while the page stays open.
+  var memoryLists = {};
   function loadList(key) {
+    if (memoryLists[key]) { return memoryLists[key].slice(); }
     try { var v = JSON.parse(window.localStorage.getItem(key) || "[]"); return Array.isArray(v) ? v : []; }
     catch (e) { return []; }
   }
-  function saveList(key, list) { window.localStorage.setItem(key, JSON.stringify(list)); }
+  function saveList(key, list) {
+    try { window.localStorage.setItem(key, JSON.stringify(list)); delete memoryLists[key]; }
+    catch (e) { memoryLists[key] = list.slice(); }
+  }
   function enqueue(payload) { var q = loadList(QUEUE_KEY); q.push(payload); saveList(QUEUE_KEY, q); updateStatus(); }
   function dequeue(clientId) {
     saveList(QUEUE_KEY, loadList(QUEUE_KEY).filter(function (p) { return p.client_id !== clientId; }));
