@@ -106,6 +106,10 @@ def export_frame(session: Session, flt: ExportFilter | None = None, weights: str
     flt = flt or ExportFilter()
     if weights not in WEIGHTS:
         raise ExportError(f"unknown weighting {weights!r} (use none or volume)")
+    if flt.questionnaire is not None:
+        known = sorted(set(session.scalars(select(QuestionnaireVersion.instrument))))
+        if flt.questionnaire not in known:
+            raise ExportError(f"unknown questionnaire {flt.questionnaire!r} (loaded: {', '.join(known) or 'none'})")
     stmt = flt.apply(
         select(Response.id, Response.client_id, Response.submitted_at, QuestionnaireVersion.instrument,
                QuestionnaireVersion.version, Response.questionnaire_version_id, Response.channel,

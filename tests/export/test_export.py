@@ -92,6 +92,13 @@ def test_questionnaire_filter(runner, responses, tmp_path):
     assert "E1.1" not in frame.columns and "C.ATT" in frame.columns
 
 
+def test_unknown_questionnaire_is_an_error(runner, responses, tmp_path):
+    result = runner.invoke(args=["responses", "export", "--questionnaire", "sipas", "--output",
+                                 str(tmp_path / "x.csv")])
+    assert result.exit_code == 1
+    assert "unknown questionnaire 'sipas'" in result.output and "sipas-2017" in result.output
+
+
 def test_parquet_holds_the_same_values(runner, responses, tmp_path):
     text = export(runner, tmp_path)
     parquet = export(runner, tmp_path, "--format", "parquet", name="out.parquet")
