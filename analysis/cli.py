@@ -84,6 +84,12 @@ def load_inputs(args: argparse.Namespace) -> tuple[IndexSpec, ClusterTotals]:
     return spec, read_totals(args.file, spec, design)
 
 
+def check_output(output: str | None) -> None:
+    """Fail before any work when the output file cannot be created (its directory is missing)."""
+    if output and not (Path(output).parent or Path(".")).is_dir():
+        raise UsageError(f"--output {output!r}: directory {str(Path(output).parent)!r} does not exist")
+
+
 def write_table(table: pd.DataFrame, fmt: str, output: str | None) -> None:
     """CSV or JSON records to stdout or atomically to `output` (temp file + rename)."""
     text = (
@@ -95,6 +101,7 @@ def write_table(table: pd.DataFrame, fmt: str, output: str | None) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     out = Path(output)
+    check_output(output)
     fd, tmp = tempfile.mkstemp(dir=out.parent or ".", prefix=f".{out.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -138,6 +145,7 @@ def _run_indices(args: argparse.Namespace) -> int:
         raise UsageError(f"--n-min must be ≥ 0, got {args.n_min}")
     if args.replicates < 1:
         raise UsageError(f"--replicates must be ≥ 1, got {args.replicates}")
+    check_output(args.output)
     spec, totals = load_inputs(args)
     table = indices_table(
         spec, totals, tuple(dict.fromkeys(args.by)), args.ci, n_min=args.n_min, level=args.level,
@@ -203,4 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyError as exc:  # e.g. an unknown --by column in a totals lookup
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unreadable input, output directory missing, disk full …
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 2
