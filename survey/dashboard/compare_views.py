@@ -49,11 +49,12 @@ class Filters:
     channel: str
     level: str
     levels: list[tuple[str, str]]
+    top_k: int | None = None  # None: a quarter of the ranked units (analysis.ranks' default)
 
     def args(self, **extra: Any) -> dict[str, Any]:
         out = {"questionnaire": self.version.id if self.version else None,
                "period": self.period.label if self.period else None, "measure": self.measure,
-               "channel": self.channel or None, "level": self.level}
+               "channel": self.channel or None, "level": self.level, "top_k": self.top_k}
         out.update(extra)
         return {k: v for k, v in out.items() if v not in (None, "")}
 
@@ -111,7 +112,9 @@ def read_filters(user: Any, lang: str) -> Filters:
     level = request.args.get("level", "")
     if level not in {c for c, _n in levels}:
         level = default_level(user)
-    return Filters(version, versions, period, periods, kind, measure, measures, channel, level, levels)
+    top_k = request.args.get("top_k", type=int)
+    top_k = top_k if top_k is not None and 1 <= top_k <= 1000 else None
+    return Filters(version, versions, period, periods, kind, measure, measures, channel, level, levels, top_k)
 
 
 def selection_for(user: Any, f: Filters, **kw: Any) -> Selection:
@@ -127,7 +130,7 @@ def run_comparison(user: Any, f: Filters, group: str, group_label: str, **kw: An
     return compare_units(
         db.session, selection_for(user, f, **kw), group=group, measure_code=f.measure, period=f.period,
         lang=current_lang(), n_min=int(cfg["HAILONG_N_MIN"]), bootstrap_b=int(cfg.get("HAILONG_BOOTSTRAP_B", 500)),
-        seed=int(cfg.get("HAILONG_BOOTSTRAP_SEED", 20240601)), group_label=group_label)
+        seed=int(cfg.get("HAILONG_BOOTSTRAP_SEED", 20240601)), group_label=group_label, top_k=f.top_k)
 
 
 def _group_label(level: str, f: Filters) -> str:

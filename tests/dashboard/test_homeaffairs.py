@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from markupsafe import escape
 from openpyxl import load_workbook
 
 from analysis.bootstrap import bootstrap_replicates
@@ -18,7 +19,7 @@ from analysis.ranks import rank_units
 from analysis.totals import totals_from_responses
 from survey.dashboard.charts import pct
 from survey.instruments.service import questionnaire_for
-from tests.dashboard.hakit import latest_quarter, login, read_csv, reference
+from tests.dashboard.hakit import latest_quarter, login, read_csv, reference, use_language
 from tests.results.factories import city_with_responses, respondent_frame
 
 B, SEED = 60, 4242
@@ -41,6 +42,12 @@ def spec(db_session, data):
     return q.index_spec()
 
 
+def _login_en(client) -> None:
+    """Log in as Home Affairs and read the pages in English (CSV headers and notes are then msgids)."""
+    login(client, "noivu")
+    use_language(client, "en")
+
+
 def _by_unit(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     return {r[next(iter(r))]: r for r in rows}
 
@@ -53,11 +60,11 @@ def _close(shown: str, expected: float) -> None:
 
 
 def test_agency_comparison_equals_analysis(client, data, frame, spec):
-    login(client, "noivu")
+    _login_en(client)
     quarter = latest_quarter(frame)
     _totals, ref = reference(frame, spec, ("agency",), quarter)
     ref = ref[ref["measure"] == "OVERALL"].set_index("domain")
-    names = {a.code: a.name_vi for a in data.city.agencies.values()}
+    names = {a.code: a.name_en for a in data.city.agencies.values()}
 
     page = client.get("/homeaffairs/?level=agency")
     assert page.status_code == 200
@@ -73,7 +80,7 @@ def test_agency_comparison_equals_analysis(client, data, frame, spec):
         for col, key in (("Estimate", "estimate"), ("95% CI low", "ci_low"), ("95% CI high", "ci_high")):
             _close(row[col], float(rec[key]))
         assert int(row["n"]) == int(rec["n"])
-        assert pct(float(rec["estimate"]), "vi") in html  # the page shows the same figure, Vietnamese format
+        assert pct(float(rec["estimate"]), "en") in html  # the page shows the same figure, formatted
 
 
 def _n_min_suppressing_the_smallest(frame, spec, quarter: str) -> int:
@@ -85,7 +92,7 @@ def _n_min_suppressing_the_smallest(frame, spec, quarter: str) -> int:
 
 
 def test_ranks_equal_analysis_ranks_for_the_same_seed(app, client, data, frame, spec):
-    login(client, "noivu")
+    _login_en(client)
     quarter = latest_quarter(frame)
     n_min = app.config["HAILONG_N_MIN"] = _n_min_suppressing_the_smallest(frame, spec, quarter)
     totals, ref = reference(frame, spec, ("agency",), quarter, n_min=n_min)
@@ -95,7 +102,7 @@ def test_ranks_equal_analysis_ranks_for_the_same_seed(app, client, data, frame, 
     expected = rank_units(list(ref["domain"]), np.where(ref["suppressed"], np.nan, ref["estimate"]), reps,
                           suppressed=ref["suppressed"].to_numpy())
     k = int(next(c for c in expected.columns if c.startswith("p_top_")).removeprefix("p_top_"))
-    names = {a.code: a.name_vi for a in data.city.agencies.values()}
+    names = {a.code: a.name_en for a in data.city.agencies.values()}
 
     rows = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=agency&table=ranks")))
     assert any(rec["suppressed"] for rec in expected.to_dict("records")), "the data must include a suppressed unit"
@@ -108,6 +115,13 @@ def test_ranks_equal_analysis_ranks_for_the_same_seed(app, client, data, frame, 
             rec["rank"], rec["rank_low"], rec["rank_high"])
         _close(row[f"P(top {k})"], rec[f"p_top_{k}"])
         _close(row["P(top quarter)"], rec["p_q1"])
+    # a chosen k: P(top 2) as analysis.ranks computes it
+    expected2 = rank_units(list(ref["domain"]), np.where(ref["suppressed"], np.nan, ref["estimate"]), reps,
+                           suppressed=ref["suppressed"].to_numpy(), top_k=2)
+    rows2 = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=agency&table=ranks&top_k=2")))
+    for rec in expected2.to_dict("records"):
+        if not rec["suppressed"]:
+            _close(rows2[names[rec["unit"]]]["P(top 2)"], rec["p_top_2"])
     # the same request twice gives the same ranks (seeded, cached)
     again = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=agency&table=ranks")))
     assert again == rows
@@ -115,7 +129,7 @@ def test_ranks_equal_analysis_ranks_for_the_same_seed(app, client, data, frame, 
 
 def test_suppressed_units_are_listed_but_never_ranked(app, client, data, frame, spec):
     app.config["HAILONG_N_MIN"] = _n_min_suppressing_the_smallest(frame, spec, latest_quarter(frame))
-    login(client, "noivu")
+    _login_en(client)
     rows = read_csv(client.get("/homeaffairs/export.csv?level=agency&table=ranks"))
     ests = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=agency&table=estimates")))
     ranked = [r for r in rows if r["Rank"]]
@@ -130,7 +144,7 @@ def test_suppressed_units_are_listed_but_never_ranked(app, client, data, frame, 
 
 
 def test_change_since_previous_period_is_analysis_compare_with_holm(client, data, frame, spec):
-    login(client, "noivu")
+    _login_en(client)
     quarters = sorted(set(frame["quarter"]), key=lambda q: (int(q[:4]), int(q[-1])))
     if len(quarters) < 2:
         pytest.skip("the factory's three months fall in one quarter today")
@@ -139,7 +153,7 @@ def test_change_since_previous_period_is_analysis_compare_with_holm(client, data
     totals = totals_from_responses(both, spec, ("agency", "quarter"), strata="stratum", cluster="service_point")
     ref = screen_changes(totals, [spec.measure("OVERALL")], "agency", "quarter", before, after)
     ref["p_holm"] = holm(ref["p_value"].where(~ref["suppressed"]).to_numpy(dtype=float))
-    names = {a.code: a.name_vi for a in data.city.agencies.values()}
+    names = {a.code: a.name_en for a in data.city.agencies.values()}
     rows = _by_unit(read_csv(client.get(f"/homeaffairs/export.csv?level=agency&table=change&period={after}")))
     tested = 0
     for rec in ref.to_dict("records"):
@@ -155,18 +169,19 @@ def test_change_since_previous_period_is_analysis_compare_with_holm(client, data
 
 
 def test_district_drill_down_to_agencies_and_service_points(client, data, frame, spec):
-    login(client, "noivu")
+    _login_en(client)
     nk = data.city.units["NK"]
     html = client.get("/homeaffairs/?level=district").get_data(as_text=True)
     assert f"/homeaffairs/unit/{nk.id}" in html
     unit_page = client.get(f"/homeaffairs/unit/{nk.id}")
     assert unit_page.status_code == 200
     text = unit_page.get_data(as_text=True)
-    assert "UBND quận Ninh Kiều" in text and "UBND quận Bình Thủy" not in text
+    assert escape(data.city.agencies["UBND-NK"].name_en) in text
+    assert escape(data.city.agencies["UBND-BT"].name_en) not in text
     ag = data.city.agencies["UBND-NK"]
     assert f"/homeaffairs/agency/{ag.id}" in text
     sp_rows = read_csv(client.get(f"/homeaffairs/export.csv?view=agency&agency_id={ag.id}&table=estimates"))
-    assert {r[next(iter(r))] for r in sp_rows} == {sp.name_vi for sp in data.city.service_points.values()
+    assert {r[next(iter(r))] for r in sp_rows} == {sp.name_en for sp in data.city.service_points.values()
                                                    if sp.agency_id == ag.id}
     # district figures equal analysis by district
     quarter = latest_quarter(frame)
@@ -174,13 +189,13 @@ def test_district_drill_down_to_agencies_and_service_points(client, data, frame,
     ref = ref[(ref["measure"] == "OVERALL") & (ref["domain"] != "")].set_index("domain")
     rows = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=district&table=estimates")))
     for code, rec in ref.iterrows():
-        row = rows[data.city.units[code].name_vi]
+        row = rows[data.city.units[code].name_en]
         if not rec["suppressed"]:
             _close(row["Estimate"], float(rec["estimate"]))
 
 
 def test_page_shows_charts_with_their_alternatives(client, data):
-    login(client, "noivu")
+    _login_en(client)
     html = client.get("/homeaffairs/?level=agency").get_data(as_text=True)
     for chart in ("ha-forest", "ha-funnel", "ha-ranks"):
         assert f'id="{chart}"' in html and f'id="{chart}-t"' in html and f'id="{chart}-d"' in html
@@ -189,7 +204,7 @@ def test_page_shows_charts_with_their_alternatives(client, data):
 
 
 def test_xlsx_export_holds_every_table_shown(client, data):
-    login(client, "noivu")
+    _login_en(client)
     resp = client.get("/homeaffairs/export.xlsx?level=agency")
     assert resp.status_code == 200
     wb = load_workbook(io.BytesIO(resp.data))
@@ -207,11 +222,11 @@ def test_xlsx_export_holds_every_table_shown(client, data):
 
 
 def test_filters_measure_and_channel_change_the_figures(client, data, frame, spec):
-    login(client, "noivu")
+    _login_en(client)
     quarter = latest_quarter(frame)
     _t, ref = reference(frame, spec, ("agency",), quarter)
     ref = ref[(ref["measure"] == "E1") & ~ref["suppressed"]].set_index("domain")
-    names = {a.code: a.name_vi for a in data.city.agencies.values()}
+    names = {a.code: a.name_en for a in data.city.agencies.values()}
     rows = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=agency&table=estimates&measure=E1")))
     for code, rec in ref.iterrows():
         _close(rows[names[code]]["Estimate"], float(rec["estimate"]))
