@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,7 +152,7 @@ def _read_csv(text: str, name: str) -> tuple[list[Row], list[Issue]]:
         if len(record) > len(header):
             issues.append(Issue(name, start, None, f"{len(record)} cells but the header has {len(header)}"))
             continue
-        cells = {h: (record[i].strip() if i < len(record) else "") for i, h in enumerate(header)}
+        cells = {h: (_nfc(record[i]) if i < len(record) else "") for i, h in enumerate(header)}
         kind = cells.pop("type", "")
         if kind not in KINDS:
             issues.append(Issue(name, start, "type", f"unknown type {kind!r} (use one of {', '.join(KINDS)})"))
@@ -195,7 +196,12 @@ def _node_to_py(node: yaml.Node, name: str, issues: list[Issue]) -> Any:
         return [_node_to_py(n, name, issues) for n in node.value]
     if node.tag == "tag:yaml.org,2002:null":
         return None
-    return str(node.value).strip() or None
+    return _nfc(str(node.value)) or None
+
+
+def _nfc(text: str) -> str:
+    """Trimmed and in Unicode NFC: Vietnamese typed with different keyboards compares equal."""
+    return unicodedata.normalize("NFC", text.strip())
 
 
 def _read_yaml(text: str, name: str) -> tuple[list[Row], list[Issue]]:

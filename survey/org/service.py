@@ -10,6 +10,7 @@ caller, such as the importer, write one summary event instead); nothing here com
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -36,6 +37,11 @@ class OrgError(ValueError):
 
 
 # ------------------------------------------------------------------------------------------ checks
+def _norm(text: str) -> str:
+    """Trimmed, Unicode NFC (Vietnamese typed with different keyboards must compare equal)."""
+    return unicodedata.normalize("NFC", text.strip())
+
+
 def check_code(code: str, field: str = "code") -> None:
     if not code or not CODE_RE.match(code):
         raise OrgError(field, f"code {code!r} must be 1–32 letters, digits, '.', '_' or '-' "
@@ -115,7 +121,7 @@ def create_unit(session: Session, *, code: str, name_vi: str, name_en: str, leve
     if unit_by_code(session, code) is not None:
         raise OrgError("code", f"duplicate code: unit {code!r} already exists")
     check_placement(session, level_code, parent)
-    unit = Unit(code=code, name_vi=name_vi.strip(), name_en=name_en.strip(), level_code=level_code,
+    unit = Unit(code=code, name_vi=_norm(name_vi), name_en=_norm(name_en), level_code=level_code,
                 parent=parent, valid_from=valid_from)
     session.add(unit)
     session.flush()
@@ -141,7 +147,7 @@ def update_unit(session: Session, unit: Unit, *, audit: bool = True, **changes: 
                 raise OrgError("level", f"level {level_code!r} is not above the level of child unit {child.code}")
     for name in ("name_vi", "name_en", "valid_from"):
         if name in changes:
-            setattr(unit, name, changes[name].strip() if isinstance(changes[name], str) else changes[name])
+            setattr(unit, name, _norm(changes[name]) if isinstance(changes[name], str) else changes[name])
     unit.level_code = level_code
     unit.parent = parent
     session.flush()
@@ -239,7 +245,7 @@ def create_agency(session: Session, *, code: str, name_vi: str, name_en: str, un
     check_kind(kind)
     if agency_by_code(session, code) is not None:
         raise OrgError("code", f"duplicate code: agency {code!r} already exists")
-    agency = Agency(code=code, name_vi=name_vi.strip(), name_en=name_en.strip(), kind=kind, unit=unit)
+    agency = Agency(code=code, name_vi=_norm(name_vi), name_en=_norm(name_en), kind=kind, unit=unit)
     session.add(agency)
     session.flush()
     if audit:
@@ -256,7 +262,7 @@ def update_agency(session: Session, agency: Agency, *, audit: bool = True, **cha
         check_kind(changes["kind"])
     for name in ("name_vi", "name_en", "kind"):
         if name in changes:
-            setattr(agency, name, changes[name].strip())
+            setattr(agency, name, _norm(changes[name]))
     if "unit" in changes:
         agency.unit = changes["unit"]
     session.flush()
@@ -338,7 +344,7 @@ def create_service_point(session: Session, *, code: str, name_vi: str, name_en: 
     check_instrument(link_instrument, "link_instrument")
     if service_point_by_code(session, code) is not None:
         raise OrgError("code", f"duplicate code: service point {code!r} already exists")
-    sp = ServicePoint(code=code, name_vi=name_vi.strip(), name_en=name_en.strip(), agency=agency,
+    sp = ServicePoint(code=code, name_vi=_norm(name_vi), name_en=_norm(name_en), agency=agency,
                       kiosk_instrument=kiosk_instrument, link_instrument=link_instrument,
                       official_on_duty=official_on_duty, active=True)
     session.add(sp)
@@ -358,7 +364,8 @@ def update_service_point(session: Session, sp: ServicePoint, *, audit: bool = Tr
             check_instrument(changes[name], name)
     for name in ("name_vi", "name_en", "kiosk_instrument", "link_instrument", "official_on_duty", "active"):
         if name in changes:
-            setattr(sp, name, changes[name])
+            value = changes[name]
+            setattr(sp, name, _norm(value) if name in ("name_vi", "name_en") else value)
     if "agency" in changes:
         sp.agency = changes["agency"]
     session.flush()
@@ -407,11 +414,11 @@ def create_kiosk(session: Session, *, code: str, name: str, service_point: Servi
                  audit: bool = True) -> Kiosk:
     """A kiosk record without credentials (enrol it with `flask kiosks` / the admin pages)."""
     check_code(code)
-    if not name or not name.strip():
+    if not name or not _norm(name):
         raise OrgError("name", "missing name")
     if kiosk_by_code(session, code) is not None:
         raise OrgError("code", f"duplicate code: kiosk {code!r} already exists")
-    kiosk = Kiosk(code=code, name=name.strip(), service_point=service_point)
+    kiosk = Kiosk(code=code, name=_norm(name), service_point=service_point)
     session.add(kiosk)
     session.flush()
     if audit:
@@ -424,7 +431,7 @@ def update_kiosk(session: Session, kiosk: Kiosk, *, audit: bool = True, **change
     if "name" in changes:
         if not changes["name"] or not changes["name"].strip():
             raise OrgError("name", "missing name")
-        kiosk.name = changes["name"].strip()
+        kiosk.name = _norm(changes["name"])
     if "service_point" in changes:
         kiosk.service_point = changes["service_point"]
     session.flush()

@@ -241,3 +241,13 @@ def test_retired_status_is_exported_and_kept(runner, db_session, tmp_path):
     assert "status: retired" in exported
     out = write(tmp_path, "again.yaml", exported)
     assert "12 unchanged" in runner.invoke(args=["org", "import", str(out)]).output
+
+
+def test_names_are_compared_in_unicode_nfc(runner, db_session, tmp_path):
+    import unicodedata
+
+    runner.invoke(args=["org", "import", str(write(tmp_path, "tree.yaml", TREE_YAML))])
+    decomposed = unicodedata.normalize("NFD", TREE_YAML)  # as some Vietnamese keyboards type it
+    assert decomposed != TREE_YAML
+    result = runner.invoke(args=["org", "import", str(write(tmp_path, "nfd.yaml", decomposed))])
+    assert "total: 0 created, 0 updated, 12 unchanged" in result.output
