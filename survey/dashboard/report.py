@@ -9,7 +9,7 @@ Debian), so the PDF and the page cannot disagree; the XLSX has one sheet per tab
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +101,7 @@ def build_report(f: Filters) -> Report | None:
         return None
     lang = current_lang()
     n_min = int(current_app.config["HAILONG_N_MIN"])
-    sel = selection_for(current_user, f)
-    from dataclasses import replace
-
-    sel = replace(sel, period_from=f.period.start, period_to=f.period.end)
+    sel = replace(selection_for(current_user, f), period_from=f.period.start, period_to=f.period.end)
     whole = indices(db.session, sel, domain=(), n_min=n_min)
     if whole.table.empty:
         return None
