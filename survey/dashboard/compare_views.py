@@ -108,6 +108,8 @@ def read_filters(user: Any, lang: str) -> Filters:
     channel = request.args.get("channel", "")
     channel = channel if channel in CHANNELS else ""
     lv = level_choices(db.session)
+    if user.role == "unit_manager" and user.unit is not None:  # its own level and below only
+        lv = [x for x in lv if x.rank >= user.unit.level.rank]
     levels = [(x.code, x.name_en if lang == "en" else x.name_vi) for x in lv] + [("agency", _("Agencies"))]
     level = request.args.get("level", "")
     if level not in {c for c, _n in levels}:
@@ -127,10 +129,15 @@ def run_comparison(user: Any, f: Filters, group: str, group_label: str, **kw: An
     if f.version is None or f.period is None or not f.measure:
         return None
     cfg = current_app.config
+    allowed = visible_unit_ids(user)
+    keep = None
+    if allowed is not None and group not in ("agency", "service_point"):
+        # a unit above the manager's own would be a partial aggregate under the parent's name: not shown
+        keep = lambda row: row.id in allowed  # noqa: E731
     return compare_units(
         db.session, selection_for(user, f, **kw), group=group, measure_code=f.measure, period=f.period,
         lang=current_lang(), n_min=int(cfg["HAILONG_N_MIN"]), bootstrap_b=int(cfg.get("HAILONG_BOOTSTRAP_B", 500)),
-        seed=int(cfg.get("HAILONG_BOOTSTRAP_SEED", 20240601)), group_label=group_label, top_k=f.top_k)
+        seed=int(cfg.get("HAILONG_BOOTSTRAP_SEED", 20240601)), group_label=group_label, top_k=f.top_k, keep=keep)
 
 
 def _group_label(level: str, f: Filters) -> str:
@@ -178,20 +185,17 @@ def _page(view: str, scope: dict[str, Any]) -> tuple[Filters, Comparison | None,
             crumbs.append((url_for("homeaffairs.unit", unit_id=anc.id, **f.args()), anc.name(lang)))
         crumbs.append((url_for("homeaffairs.agency", agency_id=agency.id, **f.args()), agency.name(lang)))
         heading = _("Service points of %(agency)s", agency=agency.name(lang))
-    if comp is not None:
-        comp.rows = [r for r in comp.rows if r.drill is None or _may_drill(r)]
+    allowed = visible_unit_ids(current_user)
+    if allowed is not None:  # no link to a unit above the manager's own (it would be refused)
+        crumbs = [crumbs[0], *(c for c in crumbs[1:] if not _is_unit_outside(c[0], allowed))]
     return f, comp, heading, crumbs
 
 
-def _may_drill(r: Any) -> bool:
-    """Rows are already scoped by SQL; this only decides whether a drill-down link is offered."""
-    if r.id is None:
-        r.drill = None
-    elif r.drill == "unit":
-        allowed = visible_unit_ids(current_user)
-        if allowed is not None and r.id not in allowed:
-            r.drill = None
-    return True
+def _is_unit_outside(href: str, allowed: set[int]) -> bool:
+    marker = "/homeaffairs/unit/"
+    if marker not in href:
+        return False
+    return int(href.split(marker, 1)[1].split("?", 1)[0]) not in allowed
 
 
 def _render(view: str, **scope: Any) -> str:

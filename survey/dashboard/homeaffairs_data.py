@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -201,14 +202,15 @@ def bootstrap_replicates(session: Any, sel: Selection, inst: Instrument, measure
 # --------------------------------------------------------------------------- the comparison
 def compare_units(session: Any, sel: Selection, *, group: str, measure_code: str, period: Period, lang: str,
                   n_min: int, bootstrap_b: int, seed: int, top_k: int | None = None,
-                  group_label: str = "") -> Comparison | None:
+                  group_label: str = "", keep: Callable[[Row], bool] | None = None) -> Comparison | None:
     """Estimates, intervals, ranks and change for every unit of `group` inside the selection (None when
     the selection has no answer at all).
 
     `sel` carries questionnaire, channel and scope; the period comes from `period` (the previous period
     of the same kind is used for the change).  Estimates and intervals are survey.results.indices (the same
     figures as the agency pages).  Domains with an empty code (agencies lying above the compared level,
-    e.g. city departments in a district comparison) are not units of that level: left out.
+    e.g. city departments in a district comparison) are not units of that level: left out, as are rows
+    `keep` rejects (before ranking and the Holm family, so they change nobody's rank).
     """
     sel = replace(sel, period_from=period.start, period_to=period.end)
     res = indices(session, sel, domain=group, n_min=n_min)
@@ -227,7 +229,9 @@ def compare_units(session: Any, sel: Selection, *, group: str, measure_code: str
         if code in ("", "(missing)"):
             continue
         ident, name, drill = labels.get(code, (None, code, None))
-        rows.append(Row(code=code, id=ident, label=name, kind=group, **_figures(rec), drill=drill))
+        row = Row(code=code, id=ident, label=name, kind=group, **_figures(rec), drill=drill)
+        if keep is None or keep(row):
+            rows.append(row)
     overall = Row(code="all", id=None, label="", kind="all", **_figures(whole_rows.iloc[0]))
 
     # ranks: bootstrap replicates of the same domains; suppressed units never ranked

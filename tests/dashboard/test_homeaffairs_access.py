@@ -87,3 +87,26 @@ def test_menu_shows_home_affairs_entries_only_to_allowed_roles(client, city):
     login(client2, "noivu")
     html = client2.get("/").get_data(as_text=True)
     assert 'href="/homeaffairs/"' in html and 'href="/homeaffairs/report/"' in html
+
+
+def test_commune_manager_never_sees_its_district_as_a_row_or_a_link(client, db_session, city):
+    from survey.auth.models import User
+    from survey.auth.passwords import hash_password
+    from tests.factories import PASSWORD
+
+    tan_an, nk = city.units["NK-TA"], city.units["NK"]
+    db_session.add(User(username="tanan", display_name="tanan", password_hash=hash_password(PASSWORD),
+                        role="unit_manager", unit_id=tan_an.id))
+    db_session.commit()
+    login(client, "tanan")
+    for url in ("/homeaffairs/", "/homeaffairs/?level=district", f"/homeaffairs/unit/{tan_an.id}",
+                "/homeaffairs/report/"):
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        html = resp.get_data(as_text=True)
+        assert f"/homeaffairs/unit/{nk.id}?" not in html and f'/homeaffairs/unit/{nk.id}"' not in html, url
+        assert city.agencies["UBND-NK"].name_vi not in html, url
+        assert f">{nk.name_vi}<" not in html, url
+        assert 'value="district"' not in html, url
+    assert client.get(f"/homeaffairs/unit/{nk.id}").status_code == 403
+    assert city.agencies["UBND-NK-TA"].name_vi in client.get("/homeaffairs/").get_data(as_text=True)
