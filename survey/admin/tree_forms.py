@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from survey.extensions import db
@@ -101,7 +102,7 @@ class MergeUnitForm(FlaskForm):
 class AgencyEditForm(OrderedForm):
     ORDER = ("code", "name_vi", "name_en", "kind", "unit")
     name_vi, name_en = _name_fields()
-    kind = SelectField(_l("Kind"), choices=[(k, v) for k, v in KIND_LABELS.items()])
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(k, v) for k, v in KIND_LABELS.items()])
     unit = SelectField(_l("Unit"), choices=[], validate_choice=True)
 
 

@@ -403,7 +403,9 @@ def tree_import_commit() -> Any:
         flash(_("The import could not be read back; upload the file again."), "error")
         return redirect(url_for("admin.tree_import"))
     filename = secure_filename(form.filename.data) or "tree.csv"
-    report, issues = _check(filename, form.content.data.replace("\r\n", "\n"), commit=True)
+    content = form.content.data.replace("\r\n", "\n")
+    content = content[1:] if content.startswith("\n") else content  # the newline a <textarea> starts with
+    report, issues = _check(filename, content, commit=True)
     if report is None:
         upload_form = ImportForm(formdata=None)
         return render_template("admin/tree_import.html", form=upload_form, report=None, issues=issues,

@@ -13,6 +13,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from survey.admin import user_service as us
@@ -33,7 +34,7 @@ PASSWORD_HINT = _l("At least 12 characters. Give it to the person privately; the
 class UserEditForm(OrderedForm):
     ORDER = ("username", "display_name", "role", "agency", "unit", "password", "password2", "must_change_password")
     display_name = StringField(_l("Full name"), validators=[DataRequired(_l("Enter a name.")), Length(max=200)])
-    role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
+    role = SelectField(_l("Role"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
     agency = SelectField(_l("Agency (for an agency viewer)"), choices=[], validate_choice=False)
     unit = SelectField(_l("Unit (for a unit manager)"), choices=[], validate_choice=False)
 
