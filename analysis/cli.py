@@ -73,15 +73,19 @@ def load_spec(ref: str) -> IndexSpec:
         raise UsageError(f"questionnaire {ref!r}: {message}") from exc
 
 
-def load_inputs(args: argparse.Namespace) -> tuple[IndexSpec, ClusterTotals]:
-    """Questionnaire index definition and streamed, validated cluster totals for the parsed options."""
+def load_inputs(args: argparse.Namespace, *, unit_level: bool = False) -> tuple[IndexSpec, ClusterTotals]:
+    """Questionnaire index definition and streamed, validated cluster totals for the parsed options.
+
+    `unit_level=True`: without --cluster, keep respondent-level moments instead of one row per
+    respondent (memory flat in n; enough for Taylor estimates, not for replicates or contrasts).
+    """
     spec = load_spec(args.questionnaire)
     design = DesignColumns(
         by=tuple(dict.fromkeys(args.by)), weights=args.weights, strata=args.strata, cluster=args.cluster
     )
     if not Path(args.file).is_file():
         raise UsageError(f"file {args.file!r} not found")
-    return spec, read_totals(args.file, spec, design)
+    return spec, read_totals(args.file, spec, design, unit_level=unit_level)
 
 
 def check_output(output: str | None) -> None:
@@ -146,7 +150,7 @@ def _run_indices(args: argparse.Namespace) -> int:
     if args.replicates < 1:
         raise UsageError(f"--replicates must be ≥ 1, got {args.replicates}")
     check_output(args.output)
-    spec, totals = load_inputs(args)
+    spec, totals = load_inputs(args, unit_level=args.ci != "bootstrap")
     table = indices_table(
         spec, totals, tuple(dict.fromkeys(args.by)), args.ci, n_min=args.n_min, level=args.level,
         max_halfwidth=args.max_halfwidth, replicates=args.replicates, seed=args.seed,

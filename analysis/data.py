@@ -19,7 +19,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.totals import ITEM_STATS, KEY_COLUMNS, ClusterTotals, group_stats, level_codes, level_table
+from analysis.totals import (
+    ITEM_STATS,
+    KEY_COLUMNS,
+    ClusterTotals,
+    group_stats,
+    level_codes,
+    level_table,
+    unit_gram,
+)
 from questionnaires.index_spec import IndexSpec
 
 PERIOD_COLUMNS: tuple[str, ...] = ("month", "quarter", "year")
@@ -218,14 +226,25 @@ def required_columns(spec: IndexSpec, design: DesignColumns, available: Sequence
 
 
 def read_totals(
-    path: str | Path, spec: IndexSpec, design: DesignColumns, *, batch_rows: int = BATCH_ROWS
+    path: str | Path,
+    spec: IndexSpec,
+    design: DesignColumns,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    unit_level: bool = False,
 ) -> ClusterTotals:
     """Stream a file into ClusterTotals keyed by (stratum, cluster, *design.by), validating every row.
 
     Raises DataError (one line: column and number of offending rows) for a missing column, answers
     outside the item's scale (0 = no opinion is accepted and counts as not answered), missing or
     non-positive weights, missing strata/cluster values, or rows of another questionnaire.
+
+    `unit_level=True` with no cluster column keeps `UnitMoments` (rows per (stratum, domain), memory
+    flat in n) instead of one totals row per respondent; only `estimate` can use such totals.
     """
+    unit = unit_level and not design.cluster
+    unit_counts: dict = {}
+    group_gram: list[np.ndarray] = []
     cols = required_columns(spec, design, file_columns(path))
     problems = _Problems()
     key_names = [*KEY_COLUMNS, *design.by]
@@ -256,6 +275,8 @@ def read_totals(
         if design.cluster:
             c, null = encoders["cluster"].encode(batch[design.cluster])
             problems.add(design.cluster, "missing cluster", int(null.sum()))
+        elif unit:
+            c = codes[0]  # one pseudo cluster per stratum; the respondents are counted apart
         else:
             c = np.arange(offset, offset + n, dtype=np.int64)
         codes.append(c)
@@ -278,29 +299,42 @@ def read_totals(
         offset += n
         if problems.counts:
             continue  # keep counting problems over the whole file, skip the arithmetic
-        sizes = [max(len(encoders[k].labels), 1) if k in encoders and (k != "cluster" or design.cluster)
-                 else offset for k in key_names]  # fmt: skip
+        sizes = [max(len(encoders[k].labels), 1) for k in key_names]
+        if not design.cluster:
+            sizes[1] = sizes[0] if unit else offset
         combined = np.ravel_multi_index(codes, sizes)
         uniq, inverse = _dense_unique(combined, int(np.prod(sizes, dtype=np.float64)))
         group_keys.append(np.stack(np.unravel_index(uniq, sizes), axis=1))
         group_stat.append(group_stats(inverse.reshape(-1), len(uniq), answers, spec, w))
+        if unit:
+            group_gram.append(unit_gram(inverse.reshape(-1), len(uniq), answers, spec, w))
+            for code, count in enumerate(np.bincount(codes[0])):
+                unit_counts[code] = unit_counts.get(code, 0) + int(count)
     problems.raise_first()
     if not any_rows or not group_keys:
         raise DataError(str(path), 0, "no responses in the file")
     key_codes = np.concatenate(group_keys)
     stats = np.concatenate(group_stat)
     keys = pd.DataFrame(index=pd.RangeIndex(len(key_codes)))
+    stratum_labels = np.asarray([*encoders["stratum"].labels, None], dtype=object) if design.strata else None
     for j, name in enumerate(key_names):
-        if name == "cluster" and not design.cluster:
+        if name == "cluster" and unit:
+            keys[name] = keys["stratum"]
+        elif name == "cluster" and not design.cluster:
             keys[name] = key_codes[:, j]
         elif name == "stratum" and not design.strata:
             keys[name] = np.zeros(len(key_codes), dtype=np.int64)
         else:
             labels = np.asarray([*encoders[name].labels, None], dtype=object)
             keys[name] = labels[key_codes[:, j]]
-    return ClusterTotals.from_wide(
-        keys, stats, items, design.by, weighted=None if design.weights else False
-    )
+    if unit:
+        label = (lambda c: stratum_labels[c]) if stratum_labels is not None else (lambda c: 0)
+        counts = {label(c): k for c, k in unit_counts.items()}
+        return ClusterTotals.from_wide(
+            keys, stats, items, design.by, weighted=None if design.weights else False,
+            unit_gram=np.concatenate(group_gram), unit_counts=counts,
+        )  # fmt: skip
+    return ClusterTotals.from_wide(keys, stats, items, design.by, weighted=None if design.weights else False)
 
 
 __all__ = [

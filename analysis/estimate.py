@@ -212,6 +212,8 @@ def domain_cluster_scores(totals: ClusterTotals, measures: Sequence[Measure]) ->
     `cluster_variance(scores[:, d, :], …)` reproduces `estimate(...).variance[d]`; a contrast such as
     scores[:, a, :] − scores[:, b, :] gives the variance of a difference with its covariance.
     """
+    if totals.unit is not None:
+        raise ValueError("cluster scores need cluster totals; build them without unit-level moments")
     z, _, _ = linearised_scores(totals, measures)
     out = np.zeros((totals.n_clusters, len(totals.cells), len(measures)))
     np.add.at(out, (totals.row_cluster, totals.row_cell), z)
@@ -230,7 +232,7 @@ def estimate(
     t = totals.collapse(by)
     lay = _layout(t, measures)
     z, est, answered = _scores(t, lay)
-    var = _variance(t, z, lay.hd_ind, lay.row_hd)
+    var = _variance(t, z, lay.hd_ind, lay.row_hd) if t.unit is None else _unit_variance(t, lay, z, answered)
     var = np.where(answered, np.maximum(var, 0.0), np.nan)
 
     counts = t.ratio_stat(lay.ratios, "n")
@@ -247,6 +249,8 @@ def estimate(
     # clusters / strata in which the measure has at least one answer in the cell
     has = ((counts > 0).astype(np.int64) @ uses.T.astype(np.int64)) > 0  # rows × M
     n_cl = np.asarray(lay.cell_ind @ has.astype(np.float64)).astype(np.int64)
+    if t.unit is not None:  # respondents are the clusters: those answering (at least the largest item)
+        n_cl = -_min_over_terms(-cnt, uses).astype(np.int64)
     per_hd = np.asarray(lay.hd_ind @ has.astype(np.float64)).reshape(t.n_strata, len(t.cells), len(measures))
     n_st = (per_hd > 0).sum(axis=0)
     df = n_cl - n_st
@@ -263,6 +267,48 @@ def estimate(
         answered=answered,
         is_srs=t.is_srs,
     )
+
+
+def _unit_variance(t: ClusterTotals, lay: _Layout, z: np.ndarray, answered: np.ndarray) -> np.ndarray:
+    """Taylor variance when every respondent is a cluster, from `UnitMoments` (no respondent rows).
+
+    Rows are (stratum, cell) pairs.  The score of respondent r in cell d is w_r·gᵀu_r with g holding
+    coef/A at the item's sat or value position and −coef·R/A at its answered position, so
+    Σ_r z_r² = gᵀ G g per row, Σ_r z_r = the row's z, and with n_h respondents in stratum h
+    V = Σ_h n_h/(n_h−1) (Σ z² − (Σ z)²/n_h)   (n_h = 1: Σ z², the "adjust" rule).
+    """
+    assert t.unit is not None
+    n_cells = len(t.cells)
+    n_r = len(lay.ratios)
+    p = t.unit.gram.shape[1]
+    pos = {code: i for i, code in enumerate(t.items)}
+    place_num = np.zeros((n_r, p))
+    place_den = np.zeros((n_r, p))
+    for k, key in enumerate(lay.ratios):
+        i = pos.get(key.item)
+        if i is not None:
+            place_num[k, 3 * i + (0 if key.kind == "sat" else 1)] = 1.0
+            place_den[k, 3 * i + 2] = 1.0
+    y = lay.cell_ind @ lay.num
+    a = lay.cell_ind @ lay.den
+    ok = a > 0
+    safe_a = np.where(ok, a, 1.0)
+    r = np.where(ok, y / safe_a, 0.0)
+    c_num = lay.coef[None, :, :] / safe_a[:, None, :] * ok[:, None, :]  # D × M × R
+    c_den = -c_num * r[:, None, :]
+    g = c_num @ place_num + c_den @ place_den  # D × M × P
+    g_rows = g[t.row_cell]  # rows × M × P
+    q = np.einsum("rmp,rmp->rm", np.matmul(g_rows, t.unit.gram), g_rows)  # Σ z² per row
+    q = np.where(answered[t.row_cell], q, 0.0)
+    n_h = t.unit.n_h.astype(np.float64)
+    h = t.cluster_stratum[t.row_cluster]
+    n_row = n_h[h]
+    lonely = n_row <= 1
+    ss = np.where(lonely[:, None], q, q - z * z / np.where(lonely, 1.0, n_row)[:, None])
+    scale = np.where(lonely, 1.0, n_row / np.where(lonely, 2.0, n_row - 1.0))
+    out = np.zeros((n_cells, z.shape[1]))
+    np.add.at(out, t.row_cell, scale[:, None] * ss)
+    return out
 
 
 def _min_over_terms(per_ratio: np.ndarray, uses: np.ndarray) -> np.ndarray:
@@ -283,6 +329,8 @@ def replicate_estimates(
     denominator is 0 give NaN.
     """
     measures = tuple(measures)
+    if totals.unit is not None:
+        raise ValueError("replicates need cluster totals; build them without unit-level moments")
     t = totals.collapse(by)
     lay = _layout(t, measures)
     mult = np.asarray(multipliers, dtype=np.float64)

@@ -20,6 +20,7 @@ keeps its place in its stratum with zero totals, so n_h always counts the cluste
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,24 @@ ITEM_STATS: tuple[str, ...] = ("n", "sw", "sw2", "sw_sat", "sw_value")
 
 #: Columns of the long totals table (docs/contracts.md §5), before the domain columns are inserted.
 KEY_COLUMNS: tuple[str, ...] = ("stratum", "cluster")
+
+
+#: per item, the respondent variables whose squared-weight cross-moments `UnitMoments` keeps
+UNIT_VARS: tuple[str, ...] = ("sat", "value", "answered")
+
+
+@dataclass(frozen=True, eq=False)
+class UnitMoments:
+    """Second moments for a design whose clusters are the respondents (no cluster column).
+
+    Keeping one totals row per respondent would make memory grow with n.  Instead each (stratum, cell)
+    row keeps G = Σ_r w_r²·u_r·u_rᵀ, u_r = (sat, value, answered) of every item (P = 3·items, order
+    item-major as UNIT_VARS): Σ_r z_r² of any linearised measure is then a quadratic form gᵀGg.
+    `n_h` = respondents per stratum (all of them: the clusters of the design).
+    """
+
+    n_h: np.ndarray
+    gram: np.ndarray  # rows × P × P, aligned with ClusterTotals rows
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +72,9 @@ class ClusterTotals:
     stats: float64 array rows × items × 5, the statistics of ITEM_STATS.
     weighted, clustered: whether the data had non-unit weights / clusters of more than one respondent;
         together with the number of strata they decide whether simple-random-sample intervals apply.
+    unit: None, or the respondent-level moments of an unclustered design; then there is one pseudo
+        cluster per stratum (rows = (stratum, cell)), n_clusters counts respondents, and only
+        `estimate` (not replicates or cluster scores) is available.
     """
 
     items: tuple[str, ...]
@@ -66,11 +88,12 @@ class ClusterTotals:
     stats: np.ndarray
     weighted: bool
     clustered: bool
+    unit: UnitMoments | None = None
 
     # ----------------------------------------------------------------- shape
     @property
     def n_clusters(self) -> int:
-        return len(self.clusters)
+        return int(self.unit.n_h.sum()) if self.unit is not None else len(self.clusters)
 
     @property
     def n_strata(self) -> int:
@@ -83,6 +106,8 @@ class ClusterTotals:
 
     def stratum_sizes(self) -> np.ndarray:
         """n_h: number of clusters of each stratum in the whole design."""
+        if self.unit is not None:
+            return self.unit.n_h
         return np.bincount(self.cluster_stratum, minlength=self.n_strata)
 
     def item_stat(self, stat: str) -> np.ndarray:
@@ -141,6 +166,9 @@ class ClusterTotals:
         key = self.row_cluster * n_cells + cell_code[self.row_cell]
         uniq, inverse = np.unique(key, return_inverse=True)
         stats = _group_sum(inverse, self.stats, len(uniq))
+        unit = None
+        if self.unit is not None:
+            unit = UnitMoments(self.unit.n_h, _group_sum(inverse, self.unit.gram, len(uniq)))
         return ClusterTotals(
             items=self.items,
             domain_columns=by,
@@ -153,6 +181,7 @@ class ClusterTotals:
             stats=stats,
             weighted=self.weighted,
             clustered=self.clustered,
+            unit=unit,
         )
 
     # ----------------------------------------------------------------- long table (contracts §5)
@@ -161,6 +190,8 @@ class ClusterTotals:
 
         Rows whose item has no answer (n = 0) are left out, as a GROUP BY over answers would.
         """
+        if self.unit is not None:
+            raise ValueError("totals of an unclustered design kept as moments have no per-cluster table")
         rows = len(self.row_cluster)
         n_items = len(self.items)
         rr = np.repeat(np.arange(rows), n_items)
@@ -190,8 +221,13 @@ class ClusterTotals:
         *,
         design: pd.DataFrame | None = None,
         weighted: bool | None = None,
+        unit_gram: np.ndarray | None = None,
+        unit_counts: dict | None = None,
     ) -> ClusterTotals:
         """Build from group keys (stratum, cluster, domain columns…) and their rows × items × 5 stats.
+
+        Unit-level mode (`UnitMoments`): `unit_gram` (keys × P × P) and `unit_counts` (stratum label →
+        respondents), with the stratum label as the cluster of every key.
 
         Keys need not be unique or sorted: duplicate groups are summed (in row order).
         `design` optionally lists every (stratum, cluster) of the design, so that clusters without
@@ -218,10 +254,12 @@ class ClusterTotals:
         key = cl_code * n_cells + cell_code
         uniq, inverse = np.unique(key, return_inverse=True)
         summed = _group_sum(inverse, stats, len(uniq))
+        gram = None if unit_gram is None else _group_sum(inverse, np.asarray(unit_gram, np.float64), len(uniq))
         # rows without any answer carry no information (the cluster stays in the design list); dropping
         # them makes respondent-level and GROUP BY totals (which never have such rows) identical
         informative = summed.reshape(len(uniq), summed.shape[1] * summed.shape[2]).any(axis=1)
         uniq, summed = uniq[informative], summed[informative]
+        gram = gram[informative] if gram is not None else None
         row_cluster, row_cell = uniq // n_cells, uniq % n_cells
         if domain_columns:  # likewise a domain cell nobody answered in (a GROUP BY cannot list it)
             used, row_cell = np.unique(row_cell, return_inverse=True)
@@ -233,6 +271,12 @@ class ClusterTotals:
         # clustered = some cluster holds more than one answer to an item (over all its cells)
         per_cluster = _group_sum(row_cluster, n, len(clusters)) if len(uniq) else n
         clustered = bool(np.any(per_cluster > 1))
+        unit = None
+        if unit_counts is not None:
+            n_h = np.array([unit_counts.get(label, 0) for label in strata], dtype=np.int64)
+            p = len(UNIT_VARS) * len(tuple(items))
+            unit = UnitMoments(n_h, gram if gram is not None else np.zeros((len(uniq), p, p)))
+            clustered = False
         return cls(
             items=tuple(items),
             domain_columns=domain_columns,
@@ -245,6 +289,7 @@ class ClusterTotals:
             stats=summed,
             weighted=weighted,
             clustered=clustered,
+            unit=unit,
         )
 
 
@@ -349,6 +394,48 @@ def group_stats(
         out[:, i, 3] = hw[:, sat].sum(axis=1)
         out[:, i, 4] = hw @ levels
     return out
+
+
+def unit_gram(
+    codes: np.ndarray,
+    n_groups: int,
+    answers: dict[str, np.ndarray],
+    spec: IndexSpec,
+    weights: np.ndarray | None,
+) -> np.ndarray:
+    """groups × P × P: Σ w²·u·uᵀ per group, u = (sat, value, answered) per item (`UnitMoments`)."""
+    items = tuple(spec.items)
+    p = len(UNIT_VARS) * len(items)
+    u = np.empty((len(codes), p))
+    for i, code in enumerate(items):
+        it = spec.items[code]
+        lv = answers[code]
+        sat_lut = np.zeros(max(it.values) + 1)
+        sat_lut[list(it.satisfied)] = 1.0
+        u[:, 3 * i] = sat_lut[lv]
+        u[:, 3 * i + 1] = lv
+        u[:, 3 * i + 2] = lv > 0
+    w2 = weights * weights if weights is not None else None
+    order = np.argsort(codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_groups))])
+    out = np.zeros((n_groups, p, p))
+    with _one_blas_thread():
+        for g in range(n_groups):
+            rows = order[bounds[g] : bounds[g + 1]]
+            if len(rows):
+                ug = u[rows]
+                out[g] = (ug * w2[rows, None]).T @ ug if w2 is not None else ug.T @ ug
+    return out
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager:
+    """Single-threaded BLAS for the Gram products: multi-threaded OpenBLAS spin-waits, and on a busy
+    2-core machine made them 40× slower (measured); one thread is as fast when the machine is idle."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: only speed depends on it
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def respondent_keys(

@@ -154,3 +154,28 @@ def test_a_domain_nobody_answered_in_is_absent_from_both_paths(data):
     sql = totals_from_frame(_sql_group_by(d), spec, ("agency", "channel"))
     assert "SILENT" not in set(resp.cells.agency)
     _assert_identical(estimate(resp, spec.measures, ("agency",)), estimate(sql, spec.measures, ("agency",)))
+
+
+@pytest.mark.parametrize("design", [{}, {"weights": "weight"}, {"weights": "weight", "strata": "district"}])
+def test_unclustered_moments_equal_one_row_per_respondent(tmp_path, data, design):
+    """Without a cluster column the CLI keeps respondent-level moments (memory flat in n): same answers."""
+    from analysis.data import DesignColumns, read_totals
+
+    spec = make_spec()
+    d = data.copy()
+    d.loc[d.index[:1], "district"] = "LONE"  # a stratum of one respondent: the lonely rule too
+    f = tmp_path / "d.csv"
+    d.to_csv(f, index=False)
+    cols = DesignColumns(by=("agency", "channel"), **design)
+    rows = read_totals(f, spec, cols, batch_rows=400)
+    moments = read_totals(f, spec, cols, batch_rows=400, unit_level=True)
+    assert moments.unit is not None and rows.unit is None
+    assert moments.n_clusters == rows.n_clusters == len(d) and moments.is_srs == rows.is_srs
+    items = [i for i, m in enumerate(spec.measures) if m.kind in ("item", "item_mean")]
+    for by in ((), ("agency",), ("agency", "channel")):
+        a, b = estimate(rows, spec.measures, by), estimate(moments, spec.measures, by)
+        np.testing.assert_allclose(b.estimate, a.estimate, rtol=1e-12)
+        np.testing.assert_allclose(b.variance, a.variance, rtol=1e-10)
+        np.testing.assert_array_equal(b.df[:, items], a.df[:, items])
+    with pytest.raises(ValueError, match="cluster totals"):
+        replicate_estimates(moments, spec.measures, np.ones((1, moments.n_clusters)))
