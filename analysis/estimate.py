@@ -13,6 +13,9 @@ centred at the grand mean of the scores, which is 0 for a linearised estimating 
 by 1.  Degrees of freedom, as R's `degf` on the design restricted to the domain's answering
 respondents: (#clusters with an answer) − (#strata among them).
 
+When every respondent is a cluster and the totals keep `UnitMoments` instead of one row per
+respondent, Σ_c z_c² comes from the respondent-level cross-moments (`_unit_variance`): same formula.
+
 Everything works on `ClusterTotals.collapse(by)` rows, a few thousand at most, with group sums over those rows,
 so cost does not grow with the number of respondents.
 """
