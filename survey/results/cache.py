@@ -17,7 +17,7 @@ from sqlalchemy import select
 from survey.respond.models import Response
 
 T = TypeVar("T")
-MAX_ENTRIES = 256
+MAX_ENTRIES = 1024
 _entries: OrderedDict[Hashable, Any] = OrderedDict()
 _lock = Lock()
 
@@ -72,3 +72,43 @@ def per_request(key: Hashable, compute: Callable[[], T]) -> T:
     if key not in memo:
         memo[key] = compute()
     return memo[key]
+
+
+def month_chunks(session: Any, key: Hashable, versions: dict[Any, int],
+                 query: Callable[[list[Any]], Any]) -> Any:
+    """Rows of several months (a DataFrame with a `period` column), each month cached under its own version.
+
+    `versions` maps month → its current version (response count); months whose (key, month, version) is not
+    cached are fetched with ONE `query(missing_months)` and split.  Returns the concatenation in month order.
+    """
+    import pandas as pd
+
+    url = str(session.get_bind().url)
+    parts: dict[Any, Any] = {}
+    missing: list[Any] = []
+    enabled = _enabled()
+    for month, version in versions.items():
+        full = ("month", url, key, month, version)
+        with _lock:
+            hit = _entries.get(full) if enabled else None
+            if hit is not None:
+                _entries.move_to_end(full)
+        if hit is None:
+            missing.append(month)
+        else:
+            parts[month] = hit
+    if missing:
+        fresh = query(sorted(missing))
+        by_month = dict(iter(fresh.groupby("period", sort=False))) if len(fresh) else {}
+        for month in missing:
+            chunk = by_month.get(month, fresh.iloc[0:0])
+            parts[month] = chunk
+            if enabled:
+                with _lock:
+                    _entries[("month", url, key, month, versions[month])] = chunk
+                    while len(_entries) > MAX_ENTRIES:
+                        _entries.popitem(last=False)
+    if not parts:
+        return query([])
+    frames = [parts[m] for m in sorted(parts)]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)

@@ -36,6 +36,7 @@ from survey.instruments.models import Item, QuestionnaireVersion
 from survey.instruments.service import questionnaire_for
 from survey.org.models import ServiceVolume
 from survey.respond.models import AnswerTally, ResponseTally
+from survey.results.cache import month_chunks
 from survey.results.selection import Selection, tally_filters
 from survey.results.tree import level_codes, placement_frame, placements
 
@@ -139,18 +140,44 @@ def volume_weights(session: Any, sel: Selection, sp_ids: list[int]) -> pd.Series
 
 def tally_rows(session: Any, sel: Selection, item_ids: list[int], *, by_period: bool, by_channel: bool,
                scored_only: bool = True) -> pd.DataFrame:
-    """The GROUP BY over `answer_tally`: service_point_id, [period], [channel], item_id, value, count."""
-    cols = [AT.c.service_point_id]
-    if by_period:
-        cols.append(AT.c.period)
+    """The GROUP BY over `answer_tally`: service_point_id, [period], [channel], item_id, value, count.
+
+    Queried per month and cached month by month (survey/results/cache.py:month_chunks): a new response
+    changes only its own month's count in `response_tally`, so only that month is read again.
+    """
+    cols = [AT.c.service_point_id, AT.c.period]
     if by_channel:
         cols.append(AT.c.channel)
     cols += [AT.c.item_id, AT.c.value]
-    where = tally_filters(session, AT, sel)
+    names = [c.name for c in cols] + ["count"]
+    base = tally_filters(session, AT, sel)
     if scored_only:
-        where.append(AT.c.item_id.in_(item_ids))
-    result = session.execute(select(*cols, func.sum(AT.c.count)).where(*where).group_by(*cols))
-    return frame_of(result.all(), [c.name for c in cols] + ["count"])
+        base.append(AT.c.item_id.in_(item_ids))
+
+    def query(periods: list[date]) -> pd.DataFrame:
+        result = session.execute(select(*cols, func.sum(AT.c.count))
+                                 .where(*base, AT.c.period.in_(periods)).group_by(*cols))
+        return frame_of(result.all(), names)
+
+    # the month is part of the chunk key, so the period range is not: a chunk serves every range containing it
+    key = ("tally", replace(sel, period_from=None, period_to=None).key(), tuple(item_ids) if scored_only else None,
+           by_channel)
+    rows = month_chunks(session, key, month_versions(session, sel), query)
+    if rows.empty:
+        return rows if by_period else rows.drop(columns=["period"])
+    if by_period:
+        return rows
+    group = [n for n in names if n not in ("period", "count")]
+    return rows.groupby(group, sort=False, as_index=False)["count"].sum()
+
+
+def month_versions(session: Any, sel: Selection) -> dict[date, int]:
+    """Responses per month to the selected questionnaire(s) in the period range, whole city, any channel:
+    a month's count changes whenever any of its tally rows does (responses are only ever added)."""
+    whole = replace(sel.whole(), channels=())
+    rows = session.execute(select(RT.c.period, func.sum(RT.c.count)).where(*tally_filters(session, RT, whole))
+                           .group_by(RT.c.period)).all()
+    return {p: int(n) for p, n in rows}
 
 
 def frame_of(rows: list[Any], names: list[str]) -> pd.DataFrame:

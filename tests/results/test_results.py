@@ -167,3 +167,25 @@ def test_sipas_expectations_and_no_opinion(db_session):
     assert set(exp["item"]) >= {"E1.EXP", "E2.EXP"}
     assert exp["count"].sum() > 0
     assert (exp["share"] <= 1).all()
+
+
+def test_a_new_response_is_counted_at_once(db_session, data):
+    """Month chunks are cached by their response count: a new response re-reads its month, never stale."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from survey.respond.store import Submission, store_response
+    from survey.results import cache
+
+    sel = Selection.of(data.qv_id)
+    before = indices(db_session, sel, domain="agency").table
+    sp = data.city.service_points["STP-SP1"]
+    store_response(db_session, Submission(service_point_id=sp.id, questionnaire_version_id=data.qv_id,
+                                          answers={"C.ATT": 1, "C.HANDLING": 1}, channel="kiosk",
+                                          client_id=str(uuid.uuid4()), submitted_at=datetime.now(UTC)))
+    after = indices(db_session, sel, domain="agency").table.set_index(["domain", "measure"])
+    cache.clear()
+    fresh = indices(db_session, sel, domain="agency").table.set_index(["domain", "measure"])
+    assert after.loc[("STP", "C.ATT"), "n"] == before.set_index(["domain", "measure"]).loc[("STP", "C.ATT"), "n"] + 1
+    np.testing.assert_allclose(after["estimate"], fresh["estimate"], rtol=0, atol=0)
+    np.testing.assert_allclose(after["se"], fresh["se"], rtol=1e-12)
