@@ -1,0 +1,137 @@
+"""Paper survey import pages: upload → dry run listing every row error → import all rows or none.
+
+The checked file travels back in the confirmation form (base64), so what is imported is exactly what was
+checked; the commit re-checks it anyway, because the database may have changed in between.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+from typing import Any
+
+from flask import Response, flash, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+from werkzeug.utils import secure_filename
+from wtforms import HiddenField
+from wtforms.validators import DataRequired
+
+from survey.admin.blueprint import admin_required, bp, get_or_404
+from survey.admin.paper_import import REQUIRED, PaperCheck, RowError, check_table, import_checked, item_columns
+from survey.admin.paper_table import MAX_UPLOAD, TableError, read_table
+from survey.extensions import db
+from survey.i18n import current_lang
+from survey.instruments.models import QuestionnaireVersion
+from survey.instruments.service import questionnaire_for
+from survey.org.models import Level
+from survey.respond.store import SubmissionError
+
+
+class PaperUploadForm(FlaskForm):
+    file = FileField(_l("Paper responses (.csv or .xlsx)"), validators=[FileRequired(_l("Choose a file."))])
+
+
+class PaperCommitForm(FlaskForm):
+    filename = HiddenField(validators=[DataRequired()])
+    content = HiddenField(validators=[DataRequired()])
+
+
+def _published() -> list[QuestionnaireVersion]:
+    return list(db.session.scalars(select(QuestionnaireVersion).where(QuestionnaireVersion.status == "published")
+                                   .order_by(QuestionnaireVersion.instrument, QuestionnaireVersion.version)))
+
+
+def _page(form: PaperUploadForm, status: int = 200, **ctx: Any) -> tuple[str, int]:
+    ctx.setdefault("check", None)
+    ctx.setdefault("file_error", None)
+    return render_template("admin/paper.html", form=form, versions=_published(), **ctx), status
+
+
+def _check(filename: str, raw: bytes) -> tuple[PaperCheck | None, str | None]:
+    try:
+        table = read_table(filename, raw)
+    except TableError as exc:
+        return None, str(exc)
+    return check_table(db.session, table, current_lang()), None
+
+
+@bp.route("/paper", methods=["GET", "POST"])
+@admin_required
+def paper() -> Any:
+    form = PaperUploadForm()
+    if not form.validate_on_submit():
+        return _page(form, 400 if request.method == "POST" else 200)
+    upload = form.file.data
+    filename = secure_filename(upload.filename or "") or "paper.csv"
+    raw = upload.read(MAX_UPLOAD + 1)
+    check, problem = _check(filename, raw)
+    db.session.rollback()
+    if check is None:
+        form.file.errors = [problem]
+        return _page(form, 400)
+    commit_form = None
+    if check.ok:
+        commit_form = PaperCommitForm(formdata=None, filename=filename,
+                                      content=base64.b64encode(raw).decode("ascii"))
+    return _page(form, 200 if check.ok else 400, check=check, filename=filename, commit_form=commit_form)
+
+
+@bp.route("/paper/commit", methods=["POST"])
+@admin_required
+def paper_commit() -> Any:
+    upload_form = PaperUploadForm(formdata=None)
+    form = PaperCommitForm()
+    if not form.validate_on_submit():
+        flash(_("The confirmation was not valid (the page may have expired). Upload the file again."), "error")
+        return _page(upload_form, 400)
+    filename = secure_filename(form.filename.data) or "paper.csv"
+    try:
+        raw = base64.b64decode(form.content.data, validate=True)
+    except (binascii.Error, ValueError):
+        flash(_("The confirmation was not valid (the page may have expired). Upload the file again."), "error")
+        return _page(upload_form, 400)
+    check, problem = _check(filename, raw)
+    if check is None or not check.ok:
+        db.session.rollback()
+        if problem:
+            flash(problem, "error")
+        return _page(upload_form, 400, check=check, filename=filename, commit_form=None)
+    try:
+        outcome = import_checked(db.session, check, filename, raw)
+    except SubmissionError as exc:
+        db.session.rollback()
+        check.errors = [_store_error(key, message) for key, message in exc.errors.items()]
+        return _page(upload_form, 400, check=check, filename=filename, commit_form=None)
+    except Exception:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return render_template("admin/paper_done.html", outcome=outcome, filename=filename)
+
+
+def _store_error(key: str, message: str) -> RowError:
+    line, _sep, column = key.partition(":")
+    return RowError(int(line) if line.isdigit() else 0, column if column != "_" else "", message)
+
+
+@bp.route("/paper/template/<int:version_id>.csv")
+@admin_required
+def paper_template(version_id: int) -> Response:
+    """An empty file with the right header for one questionnaire version (the paper clerk fills it in)."""
+    qv = get_or_404(db.session, QuestionnaireVersion, version_id)
+    q, _ids = questionnaire_for(db.session, qv.id)
+    levels = list(db.session.scalars(select(Level.code).order_by(Level.rank)))
+    header = [*REQUIRED[:2], "questionnaire", "questionnaire_version", "channel", "language", *levels, "agency",
+              "service_point", *item_columns(q)]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    return Response(out.getvalue().encode("utf-8"), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="paper-{qv.instrument}-v{qv.version}.csv"'})
+
