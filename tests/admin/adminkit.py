@@ -23,12 +23,16 @@ def post_form(client: FlaskClient, form_url: str, data: dict[str, Any], *, to: s
     return client.post(to or form_url, data={**data, "csrf_token": token}, follow_redirects=follow, **kw)
 
 
-def as_admin(client: FlaskClient, lang: str = "en") -> FlaskClient:
-    """Logged in as the factory admin, with the page language chosen."""
-    assert login(client, "admin").status_code == 302
+def as_user(client: FlaskClient, username: str, lang: str = "en") -> FlaskClient:
+    """Logged in as a factory user, with the page language chosen."""
+    assert login(client, username).status_code == 302
     forget_user()
     client.get(f"/lang/{lang}")
     return client
+
+
+def as_admin(client: FlaskClient, lang: str = "en") -> FlaskClient:
+    return as_user(client, "admin", lang)
 
 
 def events(session, action: str | None = None) -> list[AuditEvent]:

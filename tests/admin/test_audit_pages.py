@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from survey.admin.audit import record
 from survey.admin.models import AuditEvent
-from tests.admin.adminkit import as_admin, csrf_token, forget_user, get, login, post_form, text
+from tests.admin.adminkit import as_admin, as_user, csrf_token, forget_user, get, login, post_form, text
 from tests.factories import small_city
 
 
@@ -39,15 +39,15 @@ def test_filters_and_pages(client, db_session):
     add(db_session, 5, "user.create", "minh", day + timedelta(days=2), target="tuan")
     as_admin(client)
     everything = text(get(client, "/admin/audit"))
-    assert "65 events" in everything and "page 1 of 2" in everything
+    assert "Events: 65" in everything and "page 1 of 2" in everything
     second = text(get(client, "/admin/audit?page=2"))
     assert second.count('class="audit-event"') == 15
-    assert "5 events" in text(get(client, "/admin/audit?action=user.create"))
-    assert "60 events" in text(get(client, "/admin/audit?actor=lan"))
-    assert "5 events" in text(get(client, "/admin/audit?target=tuan"))
-    assert "60 events" in text(get(client, "/admin/audit?date_from=2026-03-10&date_to=2026-03-10"))
-    assert "5 events" in text(get(client, "/admin/audit?date_from=2026-03-11"))
-    assert "0 events" in text(get(client, "/admin/audit?actor=lan&action=user.create"))
+    assert "Events: 5" in text(get(client, "/admin/audit?action=user.create"))
+    assert "Events: 60" in text(get(client, "/admin/audit?actor=lan"))
+    assert "Events: 5" in text(get(client, "/admin/audit?target=tuan"))
+    assert "Events: 60" in text(get(client, "/admin/audit?date_from=2026-03-10&date_to=2026-03-10"))
+    assert "Events: 5" in text(get(client, "/admin/audit?date_from=2026-03-11"))
+    assert "Events: 0" in text(get(client, "/admin/audit?actor=lan&action=user.create"))
     bad_date = get(client, "/admin/audit?date_from=not-a-date")
     assert bad_date.status_code == 200 and "Not a valid date value." in text(bad_date)
 
@@ -55,8 +55,8 @@ def test_filters_and_pages(client, db_session):
 def test_home_affairs_may_read_the_log_others_may_not(app, client, db_session):
     small_city(db_session)
     add(db_session, 1, "org.unit.update", "admin", datetime(2026, 1, 1, tzinfo=UTC))
-    login(client, "noivu")
-    assert "1 event" in text(get(client, "/admin/audit"))
+    as_user(client, "noivu")
+    assert "Events: 1" in text(get(client, "/admin/audit"))
     for name in ("ninhkieu", "tuphap"):
         other = app.test_client()
         login(other, name)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from survey.database import utcnow
 from survey.org import kiosk_service as ks
 from survey.org.models import Kiosk
-from tests.admin.adminkit import as_admin, events, get, login, post_form, text
+from tests.admin.adminkit import as_admin, as_user, events, get, post_form, text
 from tests.factories import small_city
 
 
@@ -66,7 +66,7 @@ def test_status_list_marks_kiosks_not_seen_for_an_hour(client, db_session):
     assert "Not seen for over an hour" in rows[old_kiosk.code] and "is-stale" in rows[old_kiosk.code]
     assert "Not seen for over an hour" not in rows[fresh.kiosk.code]
     assert "1.4.2" in rows[fresh.kiosk.code] and '<td class="num">3</td>' in rows[fresh.kiosk.code]
-    assert "1 kiosk has not been seen for over an hour." in html
+    assert "Kiosks not seen for over an hour: 1." in html
 
 
 def test_rename_new_code_and_revoke(client, db_session):
@@ -100,7 +100,7 @@ def test_home_affairs_sees_the_list_but_cannot_change_kiosks(client, db_session)
     small_city(db_session)
     ks.register_kiosk(db_session, "STP-SP1", "Tablet")
     db_session.commit()
-    login(client, "noivu")
+    as_user(client, "noivu")
     html = text(get(client, "/admin/kiosks"))
     assert "STP-SP1-K1" in html and "Enrol a kiosk" not in html and "Revoke" not in html
     assert get(client, "/admin/kiosks/new").status_code == 403

@@ -119,10 +119,10 @@ def test_forced_password_change_at_next_login(app, client, db_session):
                                               "repeat": "temporary-pass-2"})
     assert same.status_code == 200 and user(db_session, "tuphap").must_change_password
     short = post_form(them, "/auth/password", {"current": "temporary-pass-2", "new": "short", "repeat": "short"})
-    assert "at least 12 characters" in text(short)
+    assert "Mật khẩu phải có ít nhất 12 ký tự." in text(short)  # their language: Vietnamese by default
     wrong = post_form(them, "/auth/password", {"current": "nope-nope-nope", "new": NEW_PASSWORD,
                                                "repeat": NEW_PASSWORD})
-    assert "The current password is wrong." in text(wrong)
+    assert "Mật khẩu hiện tại không đúng." in text(wrong)
     done = post_form(them, "/auth/password", {"current": "temporary-pass-2", "new": NEW_PASSWORD,
                                               "repeat": NEW_PASSWORD})
     assert done.status_code == 302
