@@ -151,9 +151,21 @@ def build_report(f: Filters) -> Report | None:
         "bootstrap_b": int(current_app.config.get("HAILONG_BOOTSTRAP_B", 500)),
         "seed": int(current_app.config.get("HAILONG_BOOTSTRAP_SEED", 20240601)),
         "clusters": whole.meta.get("clusters"), "strata": whole.meta.get("strata"),
-        "channel": f.channel, "period": f.period.label,
+        "channel": f.channel, "period": f.period.label, "scope": _scope_name(lang),
     }
     return Report(f, summary, sections, agencies, method)
+
+
+def _scope_name(lang: str) -> str:
+    """Whose figures these are: the manager's unit, or the whole tree (the root unit)."""
+    from sqlalchemy import select
+
+    from survey.org.models import Unit
+
+    if current_user.role == "unit_manager" and current_user.unit is not None:
+        return current_user.unit.name(lang)
+    root = db.session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id)).first()
+    return root.name(lang) if root is not None else ""
 
 
 def _report_or_404() -> Report:

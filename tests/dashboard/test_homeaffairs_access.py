@@ -75,6 +75,8 @@ def test_unit_manager_sees_only_its_subtree(client, city):
             assert name not in html, (url, name)
     html = client.get("/homeaffairs/?level=agency").get_data(as_text=True)
     assert inside in html
+    report = client.get("/homeaffairs/report/").get_data(as_text=True)
+    assert f'<p class="lead report-scope">{city.units["NK"].name_vi}</p>' in report
     csv = client.get("/homeaffairs/export.csv?table=estimates&level=agency").get_data(as_text=True)
     assert inside in csv and not any(name in csv for name in outside)
 
