@@ -112,3 +112,38 @@ def test_commune_manager_never_sees_its_district_as_a_row_or_a_link(client, db_s
         assert 'value="district"' not in html, url
     assert client.get(f"/homeaffairs/unit/{nk.id}").status_code == 403
     assert city.agencies["UBND-NK-TA"].name_vi in client.get("/homeaffairs/").get_data(as_text=True)
+
+
+def test_no_responses_yet_is_a_page_not_an_error(client, db_session):
+    from tests.factories import small_city
+
+    small_city(db_session)
+    login(client, "noivu")
+    for url in ("/homeaffairs/", "/homeaffairs/?level=agency", "/homeaffairs/report/"):
+        resp = client.get(url)
+        assert resp.status_code == 200 and "Chưa có phiếu nào cho lựa chọn này." in resp.get_data(as_text=True)
+    for url in ("/homeaffairs/export.csv", "/homeaffairs/export.xlsx", "/homeaffairs/report/report.pdf",
+                "/homeaffairs/report/report.xlsx"):
+        assert client.get(url).status_code == 404, url
+
+
+@pytest.mark.parametrize("query,status", [
+    ("?period=garbage&measure=NOPE&questionnaire=424242&channel=fax&top_k=0&level=planet", 200),
+    ("?period=2020-13", 200),
+])
+def test_odd_filter_values_fall_back_to_defaults(client, city, query, status):
+    login(client, "noivu")
+    assert client.get("/homeaffairs/" + query).status_code == status
+    assert client.get("/homeaffairs/report/" + query).status_code == status
+
+
+@pytest.mark.parametrize("url,status", [
+    ("/homeaffairs/export.csv?table=nonsense", 404),
+    ("/homeaffairs/export.csv?view=planet", 400),
+    ("/homeaffairs/export.csv?view=unit", 400),
+    ("/homeaffairs/export.csv?view=agency&agency_id=abc", 400),
+    ("/homeaffairs/export.pdf", 404),
+])
+def test_bad_export_parameters_are_refused(client, city, url, status):
+    login(client, "noivu")
+    assert client.get(url).status_code == status
