@@ -48,6 +48,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def _writing() -> bool:
+    """True outside a request (CLI, jobs) and in requests whose method may change data."""
+    from flask import has_request_context, request
+
+    return not has_request_context() or request.method not in ("GET", "HEAD", "OPTIONS")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -69,7 +76,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # A deferred transaction that reads, then writes, fails at once with "database is locked" when
+            # another writer committed meanwhile (the busy timeout cannot help).  Requests that change
+            # things, and CLI commands, take the write lock up front and so wait their turn instead.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if _writing() else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -4,10 +4,12 @@ and one user per role.  Import it from any test (`from tests.factories import sm
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
 from questionnaires.loader import load_file, shipped
+from questionnaires.model import Questionnaire
 from survey.auth.models import User
 from survey.auth.passwords import hash_password
 from survey.database import utcnow
@@ -27,10 +29,16 @@ class City:
     users: dict[str, User] = field(default_factory=dict)
 
 
+@lru_cache(maxsize=1)
+def _shipped_questionnaires() -> tuple[Questionnaire, ...]:
+    """Parsed once per test run: schema validation of the shipped files is the slow part."""
+    return tuple(load_file(path) for path in shipped())
+
+
 def load_shipped_questionnaires(session: Session) -> dict[str, QuestionnaireVersion]:
     out = {}
-    for path in shipped():
-        outcome = store_questionnaire(session, load_file(path))
+    for q in _shipped_questionnaires():
+        outcome = store_questionnaire(session, q)
         out[outcome.record.instrument] = outcome.record
     return out
 

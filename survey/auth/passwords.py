@@ -1,12 +1,19 @@
-"""Password hashing (scrypt through Werkzeug): never store or log a password."""
+"""Password hashing (scrypt through Werkzeug): never store or log a password.
+
+The method is Werkzeug's scrypt by default (n = 2**15).  HAILONG_PASSWORD_HASH may name cheaper
+parameters (e.g. "scrypt:1024:8:1") where hashing speed matters more than resistance — the test suite
+does; verification always reads the parameters from the stored hash, so both kinds verify.
+"""
 
 from __future__ import annotations
+
+import os
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=os.environ.get("HAILONG_PASSWORD_HASH", "scrypt"))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
