@@ -13,7 +13,15 @@ from flask import render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from survey.admin import audit_views, invitation_views, kiosk_views, paper_views, tree_views, user_views  # noqa: F401
+from survey.admin import (  # noqa: F401  (each module adds its routes to bp)
+    audit_views,
+    invitation_views,
+    kiosk_views,
+    paper_views,
+    questionnaires_views,
+    tree_views,
+    user_views,
+)
 from survey.admin.blueprint import ADMIN, VIEWERS, bp, viewer_required
 
 
