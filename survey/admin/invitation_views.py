@@ -53,7 +53,9 @@ class BatchForm(FlaskForm):
 
 
 def download_root() -> Path:
-    root = Path(current_app.config.get("HAILONG_DOWNLOAD_DIR") or Path(tempfile.gettempdir()) / "hailong-downloads")
+    """A directory of our own (purge_old deletes whatever is old in it), under HAILONG_DOWNLOAD_DIR or /tmp."""
+    base = Path(current_app.config.get("HAILONG_DOWNLOAD_DIR") or tempfile.gettempdir())
+    root = base / "hailong-invitation-files"
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     return root
 

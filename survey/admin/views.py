@@ -2,7 +2,9 @@
 
 Importing this module registers every section's routes on the `admin` blueprint (survey/blueprints.py
 registers `bp` from here).  SECTIONS lists the landing page's links by endpoint; an endpoint that is not
-registered (a section still being written) is simply left out, as in survey/nav.py.
+registered (a section still being written) is simply left out, as in survey/nav.py.  The questionnaire,
+volume and paper-import lines name the endpoints those pages are expected to have: whoever writes them
+corrects their line here if the names differ (a section module on this blueprint is imported below).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from survey.admin import (  # noqa: F401  (each module adds its routes to bp)
     questionnaires_views,
     tree_views,
     user_views,
+    volumes_views,
 )
 from survey.admin.blueprint import ADMIN, VIEWERS, bp, viewer_required
 
@@ -41,7 +44,7 @@ SECTIONS: list[Section] = [
     Section("admin.users", _l("Users"), _l("Staff accounts, roles and scopes; password changes.")),
     Section("admin.questionnaires", _l("Questionnaires"),
             _l("Upload, preview, publish and retire questionnaire versions; assign them to service points.")),
-    Section("admin.volumes", _l("Service volumes"), _l("Dossiers handled per service point and month.")),
+    Section("admin.volumes", _l("Service volumes"), _l("Dossiers handled per service point and month."), VIEWERS),
     Section("admin.paper", _l("Paper surveys"), _l("Import paper questionnaires typed into a CSV or XLSX file.")),
     Section("admin.audit", _l("Audit log"), _l("Every administrative action: who, what, when, before and after."),
             VIEWERS),

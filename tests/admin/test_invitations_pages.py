@@ -20,8 +20,8 @@ from tests.factories import small_city
 
 @pytest.fixture
 def download_dir(app, tmp_path: Path) -> Path:
-    app.config["HAILONG_DOWNLOAD_DIR"] = str(tmp_path / "dl")
-    return tmp_path / "dl"
+    app.config["HAILONG_DOWNLOAD_DIR"] = str(tmp_path)
+    return tmp_path / "hailong-invitation-files"
 
 
 def fetch(client, url: str):
@@ -95,10 +95,13 @@ def test_files_older_than_an_hour_are_purged(client, db_session, download_dir):
     as_admin(client)
     create(client, count=1)
     (folder,) = download_dir.iterdir()
+    neighbour = download_dir.parent / "not-ours"  # beside our directory: never touched
+    neighbour.mkdir()
     old = time.time() - inv_keep() - 60
     os.utime(folder, (old, old))
+    os.utime(neighbour, (old, old))
     get(client, "/admin/invitations")
-    assert not folder.exists()
+    assert not folder.exists() and neighbour.exists()
 
 
 def inv_keep() -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from tests.admin.adminkit import csrf_token, forget_user, get, login, text
+from tests.admin.adminkit import as_user, csrf_token, forget_user, get, login, text
 from tests.factories import small_city
 
 MODULES = {"survey.admin.views", "survey.admin.tree_views", "survey.admin.kiosk_views",
@@ -63,3 +63,23 @@ def test_admin_reaches_every_page(client, db_session):
     for _endpoint, url, methods in admin_routes(client.application):
         if "GET" in methods:
             assert get(client, url).status_code in (200, 302, 404), url
+
+
+def test_landing_page_and_menu_entry_by_role(app, client, db_session):
+    small_city(db_session)
+    as_user(client, "admin")
+    html = text(get(client, "/admin/"))
+    for href in ("/admin/tree", "/admin/kiosks", "/admin/invitations", "/admin/users", "/admin/audit"):
+        assert f'href="{href}"' in html
+    assert 'href="/admin/"' in html  # the staff menu entry
+    ha = as_user(app.test_client(), "noivu")
+    html = text(get(ha, "/admin/"))
+    assert 'href="/admin/tree"' in html and 'href="/admin/audit"' in html and 'href="/admin/kiosks"' in html
+    assert 'href="/admin/users"' not in html and 'href="/admin/invitations"' not in html
+    assert "Home Affairs staff may view" in html
+    tree = text(get(ha, "/admin/tree"))
+    assert "only administrators can change it" in tree and "Rename/move" not in tree and "New unit" not in tree
+    viewer = as_user(app.test_client(), "tuphap", lang="vi")
+    assert 'href="/admin/"' not in text(get(viewer, "/"))
+    vi_admin = as_user(app.test_client(), "admin", lang="vi")
+    assert '<a href="/admin/">Quản trị</a>' in text(get(vi_admin, "/"))
