@@ -20,8 +20,21 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from survey.auth.scope import can_see_agency, roles_required, visible_agency_ids, visible_unit_ids
-from survey.dashboard.homeaffairs_data import Comparison, Period, compare_units, level_choices, periods_with_data
-from survey.dashboard.homeaffairs_present import TABLES, Table, comparison_charts, comparison_tables
+from survey.dashboard.homeaffairs_data import (
+    Comparison,
+    Period,
+    compare_units,
+    level_choices,
+    periods_with_data,
+    selection_trend,
+)
+from survey.dashboard.homeaffairs_present import (
+    Table,
+    comparison_charts,
+    comparison_tables,
+    trend_of,
+    trend_table,
+)
 from survey.extensions import db
 from survey.i18n import current_lang
 from survey.instruments.models import QuestionnaireVersion
@@ -198,11 +211,24 @@ def _is_unit_outside(href: str, allowed: set[int]) -> bool:
     return int(href.split(marker, 1)[1].split("?", 1)[0]) not in allowed
 
 
+def page_content(view: str, f: Filters, comp: Comparison | None, lang: str) -> tuple[list[Table], list[Any]]:
+    """Tables and charts of a page; the index page adds the selection's trend (its table is exported too)."""
+    if comp is None:
+        return [], []
+    tables = comparison_tables(comp, lang)
+    charts = comparison_charts(comp, lang)
+    if view == "index":
+        trend = selection_trend(db.session, selection_for(current_user, f), f.measure, f.period, comp.n_min)
+        if len(trend) > 1:
+            charts.insert(0, trend_of(trend, comp.measure_label, lang))
+            tables.append(trend_table(trend, comp, lang))
+    return tables, charts
+
+
 def _render(view: str, **scope: Any) -> str:
     f, comp, heading, crumbs = _page(view, scope)
     lang = current_lang()
-    tables = comparison_tables(comp, lang) if comp else []
-    charts = comparison_charts(comp, lang) if comp else []
+    tables, charts = page_content(view, f, comp, lang)
     export_args = dict(f.args(), view=view, **scope)
     return render_template("dashboard/homeaffairs/compare.html", f=f, comp=comp, heading=heading, crumbs=crumbs,
                            tables=tables, charts=charts, view=view, scope=scope, export_args=export_args,
@@ -282,18 +308,19 @@ def export(fmt: str) -> Response:
         abort(400)
     if any(v is None for v in scope.values()):
         abort(400)
-    _f, comp, _heading, _crumbs = _page(view, scope)
+    f, comp, _heading, _crumbs = _page(view, scope)
     if comp is None:
         abort(404)
     lang = current_lang()
     stem = f"hailong-{view}-{comp.group}-{comp.measure}-{comp.period.label}"
     if fmt == "csv":
         name = request.args.get("table", "estimates")
-        if name not in TABLES or (name == "change" and not comp.has_previous):
+        shown = {t.id: t for t in page_content(view, f, comp, lang)[0]}
+        if name not in shown:
             abort(404)
-        body = "\ufeff" + table_csv(TABLES[name](comp, lang))  # BOM: Excel opens UTF-8 Vietnamese correctly
+        body = "\ufeff" + table_csv(shown[name])  # BOM: Excel opens UTF-8 Vietnamese correctly
         return Response(body, mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{stem}-{name}.csv"'})
-    data = tables_xlsx([(t.id, t) for t in comparison_tables(comp, lang)])
+    data = tables_xlsx([(t.id, t) for t in page_content(view, f, comp, lang)[0]])
     return Response(data, mimetype=XLSX_MIME,
                     headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'})

@@ -163,6 +163,55 @@ def _f(x: Any) -> float:
     return math.nan if x is None or pd.isna(x) else float(x)
 
 
+# --------------------------------------------------------------------------- trend of the whole selection
+@dataclass(frozen=True)
+class TrendRow:
+    label: str
+    estimate: float
+    ci_low: float
+    ci_high: float
+    n: int
+    suppressed: bool
+
+
+def selection_trend(session: Any, sel: Selection, measure_code: str, period: Period, n_min: int,
+                    count: int = 8) -> list[TrendRow]:
+    """The measure over the selection for the `count` periods up to `period` (same kind), oldest first:
+    survey.results.indices with the period as domain (one design over the whole span)."""
+    first = period
+    for _ in range(count - 1):
+        first = first.previous()
+    span = replace(sel, period_from=first.start, period_to=period.end)
+    res = indices(session, span, domain=period.kind, n_min=n_min)
+    table = res.table[res.table["measure"] == measure_code]
+    by_label = {str(r["domain"]): r for r in table.to_dict("records")}
+    out = []
+    p = first
+    labels = []
+    for _ in range(count):
+        labels.append(p.label)
+        p = _next(p)
+    for label in labels:
+        rec = by_label.get(label)
+        if rec is None:
+            out.append(TrendRow(label, math.nan, math.nan, math.nan, 0, True))
+        else:
+            out.append(TrendRow(label, _f(rec["estimate"]), _f(rec["ci_low"]), _f(rec["ci_high"]), int(rec["n"]),
+                                bool(rec["suppressed"])))
+    while out and out[0].n == 0:  # no leading empty periods before the data start
+        out.pop(0)
+    return out
+
+
+def _next(p: Period) -> Period:
+    months = {"month": 1, "quarter": 3, "year": 12}[p.kind]
+    y, m = p.start.year, p.start.month + months
+    while m > 12:
+        y, m = y + 1, m - 12
+    return Period.parse(f"{y}" if p.kind == "year" else f"{y}-Q{(m - 1) // 3 + 1}" if p.kind == "quarter"
+                        else f"{y}-{m:02d}")
+
+
 # --------------------------------------------------------------------------- labels of domain codes
 def _labels(session: Any, group: str, lang: str) -> dict[str, tuple[int, str, str | None]]:
     """code → (id, name, drill kind) for the group's domain codes."""

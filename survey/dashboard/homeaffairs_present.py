@@ -19,14 +19,16 @@ from survey.dashboard.charts import (
     ForestRow,
     FunnelPoint,
     RankRow,
+    TrendPoint,
     forest_plot,
     funnel_flag_label,
     funnel_plot,
     num,
     pct,
     rank_plot,
+    trend_chart,
 )
-from survey.dashboard.homeaffairs_data import Comparison, Row
+from survey.dashboard.homeaffairs_data import Comparison, Row, TrendRow
 
 PCT, NUM, INT, TEXT, PVAL = "pct", "num", "int", "text", "pval"
 
@@ -136,7 +138,7 @@ def funnel_table(comp: Comparison, lang: str) -> Table:
     return Table("funnel", _("Funnel plot limits around %(value)s", value=pct(theta0, lang)), cols, tuple(rows))
 
 
-TABLES: dict[str, Callable[[Comparison, str], Table]] = {
+TABLES: dict[str, Callable[[Comparison, str], Table]] = {  # "trend" is added by the index page
     "estimates": estimates_table, "ranks": ranks_table, "change": change_table, "funnel": funnel_table,
 }
 
@@ -147,6 +149,22 @@ def comparison_tables(comp: Comparison, lang: str) -> list[Table]:
         tables.append(change_table(comp, lang))
     tables.append(funnel_table(comp, lang))
     return tables
+
+
+def trend_table(rows: list[TrendRow], comp: Comparison, lang: str) -> Table:
+    cols = (Column("period", _("Period"), TEXT), Column("estimate", _("Estimate"), PCT),
+            Column("ci_low", _("95% CI low"), PCT), Column("ci_high", _("95% CI high"), PCT),
+            Column("n", "n", INT), Column("note", _("Note"), TEXT))
+    data = tuple((r.label, None, None, None, r.n, not_enough(r.n, lang)) if r.suppressed else
+                 (r.label, r.estimate, _v(r.ci_low), _v(r.ci_high), r.n, "") for r in rows)
+    return Table("trend", _("%(measure)s over time, all units shown", measure=comp.measure_label), cols, data)
+
+
+def trend_of(rows: list[TrendRow], measure_label: str, lang: str, chart_id: str = "ha-trend") -> Chart:
+    """The whole selection's measure by period, with its CI band (suppressed periods left blank)."""
+    return trend_chart(chart_id, [TrendPoint(r.label, None if r.suppressed else r.estimate, _v(r.ci_low),
+                                             _v(r.ci_high), r.n, r.suppressed) for r in rows],
+                       title=_("%(measure)s over time, all units shown", measure=measure_label), lang=lang)
 
 
 def comparison_charts(comp: Comparison, lang: str, prefix: str = "ha") -> list[Chart]:

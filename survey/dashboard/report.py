@@ -29,7 +29,7 @@ from survey.dashboard.compare_views import (
     selection_for,
     tables_xlsx,
 )
-from survey.dashboard.homeaffairs_data import Comparison, level_choices
+from survey.dashboard.homeaffairs_data import Comparison, level_choices, selection_trend
 from survey.dashboard.homeaffairs_present import (
     INT,
     PCT,
@@ -39,6 +39,8 @@ from survey.dashboard.homeaffairs_present import (
     comparison_charts,
     comparison_tables,
     not_enough,
+    trend_of,
+    trend_table,
 )
 from survey.extensions import db
 from survey.i18n import current_lang
@@ -74,6 +76,8 @@ class Report:
     sections: list[Section]
     agencies: list[AgencyPage]
     method: dict[str, Any]
+    trend: Chart | None = None
+    trend_table: Table | None = None
 
 
 def _measure_rows(table: Any, lang: str) -> list[tuple[Any, ...]]:
@@ -153,7 +157,13 @@ def build_report(f: Filters) -> Report | None:
         "clusters": whole.meta.get("clusters"), "strata": whole.meta.get("strata"),
         "channel": f.channel, "period": f.period.label, "scope": _scope_name(lang),
     }
-    return Report(f, summary, sections, agencies, method)
+    report = Report(f, summary, sections, agencies, method)
+    trend = selection_trend(db.session, selection_for(current_user, f), f.measure, f.period, n_min)
+    if len(trend) > 1 and sections:
+        comp = sections[0].comparison
+        report.trend = trend_of(trend, comp.measure_label, lang, chart_id="r-trend")
+        report.trend_table = trend_table(trend, comp, lang)
+    return report
 
 
 def _scope_name(lang: str) -> str:
@@ -181,6 +191,8 @@ def all_tables(report: Report) -> list[tuple[str, Table]]:
     out: list[tuple[str, Table]] = []
     if report.summary is not None:
         out.append(("summary", report.summary))
+    if report.trend_table is not None:
+        out.append(("trend", report.trend_table))
     for s in report.sections:
         for t in s.tables:
             out.append((f"{s.comparison.group}-{t.id}", t))

@@ -14,8 +14,10 @@ from openpyxl import load_workbook
 
 from analysis.bootstrap import bootstrap_replicates
 from analysis.compare import screen_changes
+from analysis.estimate import estimate
 from analysis.multiple import holm
 from analysis.ranks import rank_units
+from analysis.result import result_table
 from analysis.totals import totals_from_responses
 from survey.dashboard.charts import pct
 from survey.instruments.service import questionnaire_for
@@ -235,3 +237,21 @@ def test_filters_measure_and_channel_change_the_figures(client, data, frame, spe
     kiosk_rows = read_csv(client.get("/homeaffairs/export.csv?level=agency&table=estimates&channel=kiosk"))
     assert sum(int(r["n"]) for r in kiosk_rows) <= sum(int(r["n"]) for r in rows.values())
     assert len(kref) > 0
+
+
+def test_trend_of_the_selection_equals_analysis_by_quarter(client, data, frame, spec):
+    _login_en(client)
+    quarters = sorted(set(frame["quarter"]), key=lambda q: (int(q[:4]), int(q[-1])))
+    if len(quarters) < 2:
+        pytest.skip("the factory's three months fall in one quarter today")
+    totals = totals_from_responses(frame, spec, ("quarter",), strata="stratum", cluster="service_point")
+    ref = result_table(estimate(totals, spec.measures, ("quarter",)), "taylor", n_min=30)
+    ref = ref[ref["measure"] == "OVERALL"].set_index("domain")
+    rows = {r["Period"]: r for r in read_csv(client.get("/homeaffairs/export.csv?table=trend"))}
+    assert set(quarters) <= set(rows)
+    for q in quarters:
+        _close(rows[q]["Estimate"], float(ref.loc[q, "estimate"]))
+        _close(rows[q]["95% CI low"], float(ref.loc[q, "ci_low"]))
+        assert int(rows[q]["n"]) == int(ref.loc[q, "n"])
+    html = client.get("/homeaffairs/").get_data(as_text=True)
+    assert 'id="ha-trend"' in html and 'id="ha-trend-data"' in html
