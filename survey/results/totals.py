@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, false, func, or_, select, text
 
 from analysis.totals import ClusterTotals, totals_from_frame
 from questionnaires.index_spec import IndexSpec
@@ -140,35 +140,72 @@ def volume_weights(session: Any, sel: Selection, sp_ids: list[int]) -> pd.Series
 
 def tally_rows(session: Any, sel: Selection, item_ids: list[int], *, by_period: bool, by_channel: bool,
                scored_only: bool = True) -> pd.DataFrame:
-    """The GROUP BY over `answer_tally`: service_point_id, [period], [channel], item_id, value, count.
-
-    Queried per month and cached month by month (survey/results/cache.py:month_chunks): a new response
-    changes only its own month's count in `response_tally`, so only that month is read again.
-    """
+    """The GROUP BY over `answer_tally`: service_point_id, [period], [channel], item_id, value, count."""
     cols = [AT.c.service_point_id, AT.c.period]
     if by_channel:
         cols.append(AT.c.channel)
     cols += [AT.c.item_id, AT.c.value]
-    names = [c.name for c in cols] + ["count"]
     base = tally_filters(session, AT, sel)
     if scored_only:
         base.append(AT.c.item_id.in_(item_ids))
-
-    def query(periods: list[date]) -> pd.DataFrame:
-        result = session.execute(select(*cols, func.sum(AT.c.count))
-                                 .where(*base, AT.c.period.in_(periods)).group_by(*cols))
-        return frame_of(result.all(), names)
-
-    # the month is part of the chunk key, so the period range is not: a chunk serves every range containing it
     key = ("tally", replace(sel, period_from=None, period_to=None).key(), tuple(item_ids) if scored_only else None,
            by_channel)
-    rows = month_chunks(session, key, month_versions(session, sel), query)
-    if rows.empty:
-        return rows if by_period else rows.drop(columns=["period"])
+    rows = _chunked(session, sel, key, cols, [func.sum(AT.c.count).label("count")], base)
+    return _drop_period(rows, by_period, ["count"])
+
+
+def item_stat_rows(session: Any, sel: Selection, inst: Instrument, *, by_period: bool,
+                   by_channel: bool) -> pd.DataFrame:
+    """Per service point × [period] × [channel] × scored item: n (answers: value > 0, the validated levels),
+    sat (answers at a satisfied level) and sv (Σ value) — summed by the database, values never leave it."""
+    scored = {iid: code for iid, code in inst.item_codes.items() if code in inst.spec.items}
+    groups: dict[frozenset[int], list[int]] = {}
+    for iid, code in scored.items():
+        if inst.spec.items[code].satisfied:
+            groups.setdefault(frozenset(inst.spec.items[code].satisfied), []).append(iid)
+    answered = AT.c.value > 0
+    is_sat = or_(*[and_(AT.c.item_id.in_(sorted(ids)), AT.c.value.in_(sorted(sat))) for sat, ids in groups.items()]) \
+        if groups else false()
+    stats = [func.sum(case((answered, AT.c.count), else_=0)).label("n"),
+             func.sum(case((is_sat, AT.c.count), else_=0)).label("sat"),
+             func.sum(case((answered, AT.c.count * AT.c.value), else_=0)).label("sv")]
+    cols = [AT.c.service_point_id, AT.c.period] + ([AT.c.channel] if by_channel else []) + [AT.c.item_id]
+    base = [*tally_filters(session, AT, sel), AT.c.item_id.in_(sorted(scored))]
+    key = ("itemstats", replace(sel, period_from=None, period_to=None).key(), inst.record.id, by_channel)
+    rows = _chunked(session, sel, key, cols, stats, base)
+    return _drop_period(rows, by_period, ["n", "sat", "sv"])
+
+
+def _chunked(session: Any, sel: Selection, key: Any, cols: list[Any], aggregates: list[Any],
+             where: list[Any]) -> pd.DataFrame:
+    """SELECT cols, aggregates … GROUP BY cols (period always among them), cached month by month
+    (survey/results/cache.py:month_chunks): a new response changes only its own month's count in
+    `response_tally`, so only that month is read again."""
+    names = [c.name for c in cols] + [a.name for a in aggregates]
+
+    def query(periods: list[date]) -> pd.DataFrame:
+        stmt = select(*cols, *aggregates).where(*where, AT.c.period.in_(periods)).group_by(*cols)
+        return frame_of(execute_aggregate(session, stmt).all(), names)
+
+    return month_chunks(session, key, month_versions(session, sel), query)
+
+
+def execute_aggregate(session: Any, stmt: Any) -> Any:
+    """Run a big GROUP BY; on PostgreSQL without JIT (compiling costs more than it saves on these short
+    queries) and with enough work_mem to hash-aggregate in memory rather than spill to disk."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+    return session.execute(stmt)
+
+
+def _drop_period(rows: pd.DataFrame, by_period: bool, sums: list[str]) -> pd.DataFrame:
     if by_period:
         return rows
-    group = [n for n in names if n not in ("period", "count")]
-    return rows.groupby(group, sort=False, as_index=False)["count"].sum()
+    if rows.empty:
+        return rows.drop(columns=["period"])
+    group = [c for c in rows.columns if c != "period" and c not in sums]
+    return rows.groupby(group, sort=False, as_index=False)[sums].sum()
 
 
 def month_versions(session: Any, sel: Selection) -> dict[date, int]:
@@ -213,27 +250,20 @@ def long_totals(session: Any, sel: Selection, inst: Instrument, dom: tuple[str, 
     """
     scored = {iid: code for iid, code in inst.item_codes.items() if code in inst.spec.items}
     by_period = weights == "volume" or any(c in PERIOD_DOMAINS for c in dom)
-    rows = tally_rows(session, sel, sorted(scored), by_period=by_period, by_channel="channel" in dom)
+    rows = item_stat_rows(session, sel, inst, by_period=by_period, by_channel="channel" in dom)
     stat_cols = ["n", "sw", "sw2", "sw_sat", "sw_value"]
     if rows.empty:
         return pd.DataFrame(columns=["stratum", "cluster", *dom, "item", *stat_cols])
     item_ids = rows["item_id"].to_numpy()
-    values = rows["value"].to_numpy(dtype=np.float64)
-    count = rows["count"].to_numpy(dtype=np.float64)
-    answered = np.zeros(len(rows), dtype=bool)
-    satisfied = np.zeros(len(rows), dtype=bool)
-    for iid, code in scored.items():
-        it = inst.spec.items[code]
-        mask = item_ids == iid
-        answered[mask] = np.isin(values[mask], list(it.values))
-        satisfied[mask] = np.isin(values[mask], list(it.satisfied))
+    n = rows["n"].to_numpy(dtype=np.float64)
+    sat = rows["sat"].to_numpy(dtype=np.float64)
+    sv = rows["sv"].to_numpy(dtype=np.float64)
     if weights == "volume":
         w_cells = volume_weights(session, sel, sorted(rows["service_point_id"].unique().tolist()))
         w = w_cells.reindex(pd.MultiIndex.from_frame(rows[["service_point_id", "period"]])).to_numpy()
         w = np.where(np.isnan(w), 1.0, w)
     else:
         w = np.ones(len(rows))
-    n = np.where(answered, count, 0.0)
     keys = pd.DataFrame({"service_point_id": rows["service_point_id"].to_numpy(), "item_id": item_ids})
     for col in dom:
         if col == "channel":
@@ -241,8 +271,7 @@ def long_totals(session: Any, sel: Selection, inst: Instrument, dom: tuple[str, 
         elif col in PERIOD_DOMAINS:
             labels = {p: period_label(p, col) for p in rows["period"].unique()}
             keys[col] = rows["period"].map(labels).to_numpy()
-    stats = pd.DataFrame({"n": n, "sw": w * n, "sw2": w * w * n,
-                          "sw_sat": np.where(satisfied & answered, w * count, 0.0), "sw_value": w * values * n})
+    stats = pd.DataFrame({"n": n, "sw": w * n, "sw2": w * w * n, "sw_sat": w * sat, "sw_value": w * sv})
     key_cols = list(keys.columns)
     grouped = pd.concat([keys, stats], axis=1).groupby(key_cols, sort=True, as_index=False)[stat_cols].sum()
     places = placements(session)
