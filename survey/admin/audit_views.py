@@ -42,11 +42,24 @@ class Change:
     changed: bool
 
 
+def readable(value: Any) -> Any:
+    """Timestamps stored as ISO text are shown in local time, like every other date on the site."""
+    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M:%S")
+    return value
+
+
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[Change]:
     """Every key of either side, in first-seen order; `changed` where the values differ."""
     before, after = before or {}, after or {}
     keys = list(dict.fromkeys([*before, *after]))
-    return [Change(k, before.get(k), after.get(k), before.get(k) != after.get(k)) for k in keys]
+    return [Change(k, readable(before.get(k)), readable(after.get(k)), before.get(k) != after.get(k))
+            for k in keys]
 
 
 def _local_start(day: date) -> datetime:

@@ -76,3 +76,13 @@ def test_the_log_cannot_be_changed_from_the_application(app, client, db_session)
     forget_user()
     assert client.post("/admin/audit", data={"csrf_token": token}).status_code == 405
     assert db_session.query(AuditEvent).count() == 1
+
+
+def test_diff_lists_every_field_and_shows_timestamps_in_local_time():
+    from survey.admin.audit_views import diff
+
+    changes = diff({"name": "a", "retired_at": None}, {"name": "a", "retired_at": "2026-03-10T03:00:00+00:00",
+                                                       "merged_into": "NK"})
+    assert [(c.key, c.before, c.after, c.changed) for c in changes] == [
+        ("name", "a", "a", False), ("retired_at", None, "10/03/2026 10:00:00", True),
+        ("merged_into", None, "NK", True)]
