@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 12:06:51.902504
+Create Date: 2026-11-30 13:05:45.103531
 """
 
 from __future__ import annotations
@@ -59,9 +59,7 @@ def upgrade() -> None:
             name=op.f("fk_item_questionnaire_version_id_questionnaire_version"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_item")),
-        sa.UniqueConstraint(
-            "questionnaire_version_id", "code", name=op.f("uq_item_questionnaire_version_id")
-        ),
+        sa.UniqueConstraint("questionnaire_version_id", "code", name=op.f("uq_item_questionnaire_version_id")),
     )
     with op.batch_alter_table("item", schema=None) as batch_op:
         batch_op.create_index(
@@ -159,9 +157,7 @@ def upgrade() -> None:
             name=op.f("fk_answer_tally_questionnaire_version_id_questionnaire_version"),
         ),
         sa.ForeignKeyConstraint(
-            ["service_point_id"],
-            ["service_point.id"],
-            name=op.f("fk_answer_tally_service_point_id_service_point"),
+            ["service_point_id"], ["service_point.id"], name=op.f("fk_answer_tally_service_point_id_service_point")
         ),
         sa.PrimaryKeyConstraint(
             "questionnaire_version_id",
@@ -173,6 +169,9 @@ def upgrade() -> None:
             name=op.f("pk_answer_tally"),
         ),
     )
+    with op.batch_alter_table("answer_tally", schema=None) as batch_op:
+        batch_op.create_index("ix_answer_tally_version_period", ["questionnaire_version_id", "period"], unique=False)
+
     op.create_table(
         "audit_event",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -184,9 +183,7 @@ def upgrade() -> None:
         sa.Column("target_id", sa.String(length=64), nullable=True),
         sa.Column("before", sa.JSON(), nullable=True),
         sa.Column("after", sa.JSON(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["user_account.id"], name=op.f("fk_audit_event_user_id_user_account")
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["user_account.id"], name=op.f("fk_audit_event_user_id_user_account")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
     )
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
@@ -204,21 +201,15 @@ def upgrade() -> None:
         sa.Column("revoked_at", survey.database.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["created_by_id"],
-            ["user_account.id"],
-            name=op.f("fk_invitation_batch_created_by_id_user_account"),
+            ["created_by_id"], ["user_account.id"], name=op.f("fk_invitation_batch_created_by_id_user_account")
         ),
         sa.ForeignKeyConstraint(
-            ["service_point_id"],
-            ["service_point.id"],
-            name=op.f("fk_invitation_batch_service_point_id_service_point"),
+            ["service_point_id"], ["service_point.id"], name=op.f("fk_invitation_batch_service_point_id_service_point")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invitation_batch")),
     )
     with op.batch_alter_table("invitation_batch", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_invitation_batch_service_point_id"), ["service_point_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_invitation_batch_service_point_id"), ["service_point_id"], unique=False)
 
     op.create_table(
         "kiosk",
@@ -258,16 +249,10 @@ def upgrade() -> None:
             name=op.f("fk_response_tally_questionnaire_version_id_questionnaire_version"),
         ),
         sa.ForeignKeyConstraint(
-            ["service_point_id"],
-            ["service_point.id"],
-            name=op.f("fk_response_tally_service_point_id_service_point"),
+            ["service_point_id"], ["service_point.id"], name=op.f("fk_response_tally_service_point_id_service_point")
         ),
         sa.PrimaryKeyConstraint(
-            "questionnaire_version_id",
-            "service_point_id",
-            "period",
-            "channel",
-            name=op.f("pk_response_tally"),
+            "questionnaire_version_id", "service_point_id", "period", "channel", name=op.f("pk_response_tally")
         ),
     )
     op.create_table(
@@ -279,17 +264,13 @@ def upgrade() -> None:
         sa.Column("dissatisfied_or_complaints", sa.Integer(), nullable=True),
         sa.Column("updated_at", survey.database.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["service_point_id"],
-            ["service_point.id"],
-            name=op.f("fk_service_volume_service_point_id_service_point"),
+            ["service_point_id"], ["service_point.id"], name=op.f("fk_service_volume_service_point_id_service_point")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_service_volume")),
         sa.UniqueConstraint("service_point_id", "period", name=op.f("uq_service_volume_service_point_id")),
     )
     with op.batch_alter_table("service_volume", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_service_volume_service_point_id"), ["service_point_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_service_volume_service_point_id"), ["service_point_id"], unique=False)
 
     op.create_table(
         "invitation",
@@ -332,9 +313,7 @@ def upgrade() -> None:
             name=op.f("fk_response_questionnaire_version_id_questionnaire_version"),
         ),
         sa.ForeignKeyConstraint(
-            ["service_point_id"],
-            ["service_point.id"],
-            name=op.f("fk_response_service_point_id_service_point"),
+            ["service_point_id"], ["service_point.id"], name=op.f("fk_response_service_point_id_service_point")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_response")),
         sa.UniqueConstraint("client_id", name=op.f("uq_response_client_id")),
@@ -413,6 +392,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_event_action"))
 
     op.drop_table("audit_event")
+    with op.batch_alter_table("answer_tally", schema=None) as batch_op:
+        batch_op.drop_index("ix_answer_tally_version_period")
+
     op.drop_table("answer_tally")
     op.drop_table("user_account")
     with op.batch_alter_table("service_point", schema=None) as batch_op:

@@ -126,6 +126,8 @@ class AnswerTally(Base):
     """Answers per … × item × value (maintained in the same transaction as the response insert)."""
 
     __tablename__ = "answer_tally"
+    # dashboards read one questionnaire's months (results/totals.py caches month by month): range scans
+    __table_args__ = (Index("ix_answer_tally_version_period", "questionnaire_version_id", "period"),)
 
     questionnaire_version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_version.id"), primary_key=True)
     service_point_id: Mapped[int] = mapped_column(ForeignKey("service_point.id"), primary_key=True)
