@@ -286,8 +286,9 @@ def _version(lk: _Lookups, line: int, instrument: str, version: str, errors: lis
         return None
     qv = lk.versions.get((instrument, number))
     if qv is None:
+        label = f"{instrument} v{number}"
         errors.append(RowError(line, "questionnaire_version", _("Unknown questionnaire version %(label)s.",
-                                                                label=f"{instrument} v{number}")))
+                                                                label=label)))
         return None
     if qv.status != "published":
         errors.append(RowError(line, "questionnaire_version",

@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
@@ -91,6 +90,6 @@ def questionnaire_assign() -> Any:
     if errors:
         return _page(errors, 400)
     changed = _apply(changes)
-    flash(ngettext("%(num)d service point changed.", "%(num)d service points changed.", changed) if changed
+    flash(_("Service points changed: %(num)d.", num=changed) if changed
           else _("Nothing was changed."), "success")
     return redirect(url_for("admin.questionnaire_assign"))

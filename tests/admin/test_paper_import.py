@@ -101,7 +101,7 @@ def test_fixed_file_imports_all_rows_as_paper_and_reimport_is_a_no_op(client, db
     as_admin(client)
     dry = upload(client, csv_file(GOOD))
     page = text(dry)
-    assert dry.status_code == 200 and "3 new responses" in page and "Import 3 responses" in page
+    assert dry.status_code == 200 and "3 new responses" in page and "Import the new responses (3)" in page
     assert n_responses(db_session) == 0  # a dry run writes nothing
     done = commit(client, page)
     assert done.status_code == 200

@@ -53,7 +53,7 @@ def test_invalid_file_lists_every_issue_with_its_path_and_stores_nothing(client,
     page = text(resp)
     assert resp.status_code == 400
     assert "sections[0].items[0].scale" in page and "<code>title</code>" in page
-    assert "nothing was stored" in page
+    assert "Nothing was stored." in page
     assert version(db_session, "sipas-2017", 2) is None
 
     resp = upload(client, b'{"id": "x",\n "version": }')

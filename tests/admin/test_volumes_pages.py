@@ -73,7 +73,7 @@ def test_grid_reports_bad_cells_and_saves_nothing(client, db_session):
         cell(city, "STP-SP1", 2024, 6): "100"})
     page = text(resp)
     assert resp.status_code == 400
-    assert "3 cells need correcting" in page
+    assert "Cells to correct: 3." in page
     assert "Enter a whole number, 0 or more." in page and "More than the number of dossiers (10)." in page
     assert "Enter the number of dossiers." in page
     assert volumes(db_session) == {}
