@@ -13,6 +13,11 @@ sys.path.insert(0, str(ROOT / "tools"))
 import i18n  # noqa: E402
 
 
+def _key(value):
+    """Plural entries are tuples in .po catalogues and lists or tuples in .mo ones: compare them alike."""
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
 def _ids(path: Path) -> set[str]:
     with path.open("rb") as fh:
         return {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(fh) if m.id}
@@ -34,8 +39,11 @@ def test_catalogues_cover_the_template():
 
 
 def test_compiled_catalogue_matches_the_po_file():
+    def entries(messages):
+        return {_key(m.id): _key(m.string) for m in messages if m.id}
+
     with i18n.po_path("vi").open("rb") as fh:
-        po = {m.id: m.string for m in read_po(fh) if m.id}
+        po = entries(read_po(fh))
     with i18n.po_path("vi").with_suffix(".mo").open("rb") as fh:
-        mo = {m.id: m.string for m in read_mo(fh) if m.id}
+        mo = entries(read_mo(fh))
     assert mo == po, "messages.mo is out of date: run python tools/i18n.py refresh"

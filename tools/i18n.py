@@ -79,7 +79,11 @@ def set_vi(source: Path) -> None:
 def untranslated() -> list[str]:
     with po_path("vi").open("rb") as fh:
         catalog = read_po(fh, locale="vi")
-    return [m.id for m in catalog if m.id and (not m.string or "fuzzy" in m.flags)]
+    def missing(m: object) -> bool:
+        strings = m.string if isinstance(m.string, tuple | list) else (m.string,)
+        return not all(strings) or "fuzzy" in m.flags
+
+    return [m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id and missing(m)]
 
 
 def main(argv: list[str]) -> int:
