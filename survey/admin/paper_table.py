@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import secrets
+import tempfile
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
 
 MAX_UPLOAD = 5 * 1024 * 1024
+STASH_SECONDS = 24 * 3600
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 Cell = str | datetime
 
 
@@ -72,13 +80,17 @@ def read_csv(raw: bytes) -> Table:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     numbered: list[tuple[int, list[Any]]] = []
     header: list[str] | None = None
-    for values in reader:
-        if header is None:
-            if not any(v.strip() for v in values):
+    try:
+        for values in reader:
+            if header is None:
+                if not any(v.strip() for v in values):
+                    continue
+                header = _header(values)
                 continue
-            header = _header(values)
-            continue
-        numbered.append((reader.line_num, values))
+            numbered.append((reader.line_num, values))
+    except csv.Error as exc:
+        raise TableError(_("Line %(line)d cannot be read as CSV: %(problem)s", line=reader.line_num,
+                           problem=str(exc))) from exc
     if header is None:
         raise TableError(_("The file is empty."))
     return _rows(header, numbered)
@@ -129,3 +141,44 @@ def duplicate_columns(header: list[str]) -> list[str]:
             out.append(name)
         seen.add(name)
     return out
+
+
+# ------------------------------------------------------------------------------------------ checked uploads
+# Between the dry run and the confirmation the checked file waits on the server under a random token (a form
+# field cannot carry a 5 MB file back: Flask refuses form fields over 500 kB).  The commit re-checks it.
+
+
+def _stash_dir() -> Path:
+    base = Path(current_app.config.get("HAILONG_DOWNLOAD_DIR") or tempfile.gettempdir())
+    path = base / "hailong-admin-uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def stash_upload(raw: bytes) -> str:
+    """Keep a checked upload for its confirmation; returns the token.  Older stashes are purged here."""
+    folder = _stash_dir()
+    cutoff = time.time() - STASH_SECONDS
+    for old in folder.iterdir():
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:  # another worker purged it first
+            pass
+    token = secrets.token_urlsafe(24)
+    (folder / token).write_bytes(raw)
+    return token
+
+
+def load_stash(token: str) -> bytes | None:
+    if not _TOKEN.match(token or ""):
+        return None
+    try:
+        return (_stash_dir() / token).read_bytes()
+    except OSError:
+        return None
+
+
+def drop_stash(token: str) -> None:
+    if _TOKEN.match(token or ""):
+        (_stash_dir() / token).unlink(missing_ok=True)

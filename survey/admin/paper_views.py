@@ -1,13 +1,12 @@
 """Paper survey import pages: upload → dry run listing every row error → import all rows or none.
 
-The checked file travels back in the confirmation form (base64), so what is imported is exactly what was
-checked; the commit re-checks it anyway, because the database may have changed in between.
+The checked file waits on the server under a random token (survey.admin.paper_table.stash_upload) until the
+administrator confirms, so what is imported is exactly the file that was checked; the commit re-checks it
+anyway, because the database may have changed in between.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
 import io
 from typing import Any
@@ -24,7 +23,7 @@ from wtforms.validators import DataRequired
 
 from survey.admin.blueprint import admin_required, bp, get_or_404
 from survey.admin.paper_import import REQUIRED, PaperCheck, RowError, check_table, import_checked, item_columns
-from survey.admin.paper_table import MAX_UPLOAD, TableError, read_table
+from survey.admin.paper_table import MAX_UPLOAD, TableError, drop_stash, load_stash, read_table, stash_upload
 from survey.extensions import db
 from survey.i18n import current_lang
 from survey.instruments.models import QuestionnaireVersion
@@ -39,7 +38,7 @@ class PaperUploadForm(FlaskForm):
 
 class PaperCommitForm(FlaskForm):
     filename = HiddenField(validators=[DataRequired()])
-    content = HiddenField(validators=[DataRequired()])
+    upload = HiddenField(validators=[DataRequired()])
 
 
 def _published() -> list[QuestionnaireVersion]:
@@ -77,8 +76,7 @@ def paper() -> Any:
         return _page(form, 400)
     commit_form = None
     if check.ok:
-        commit_form = PaperCommitForm(formdata=None, filename=filename,
-                                      content=base64.b64encode(raw).decode("ascii"))
+        commit_form = PaperCommitForm(formdata=None, filename=filename, upload=stash_upload(raw))
     return _page(form, 200 if check.ok else 400, check=check, filename=filename, commit_form=commit_form)
 
 
@@ -91,9 +89,8 @@ def paper_commit() -> Any:
         flash(_("The confirmation was not valid (the page may have expired). Upload the file again."), "error")
         return _page(upload_form, 400)
     filename = secure_filename(form.filename.data) or "paper.csv"
-    try:
-        raw = base64.b64decode(form.content.data, validate=True)
-    except (binascii.Error, ValueError):
+    raw = load_stash(form.upload.data)
+    if raw is None:
         flash(_("The confirmation was not valid (the page may have expired). Upload the file again."), "error")
         return _page(upload_form, 400)
     check, problem = _check(filename, raw)
@@ -112,6 +109,7 @@ def paper_commit() -> Any:
         db.session.rollback()
         raise
     db.session.commit()
+    drop_stash(form.upload.data)
     return render_template("admin/paper_done.html", outcome=outcome, filename=filename)
 
 

@@ -4,8 +4,6 @@ or removing stored figures is confirmed first; every save is one audit event."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import date
 from typing import Any
 
@@ -22,7 +20,7 @@ from wtforms.validators import DataRequired
 
 from survey.admin import volumes_service as vs
 from survey.admin.blueprint import admin_required, bp, viewer_required
-from survey.admin.paper_table import MAX_UPLOAD, TableError, read_table
+from survey.admin.paper_table import MAX_UPLOAD, TableError, drop_stash, load_stash, read_table, stash_upload
 from survey.database import utcnow
 from survey.extensions import db
 from survey.i18n import LOCAL_TZ, current_lang
@@ -37,7 +35,7 @@ class VolumeUploadForm(FlaskForm):
 
 class VolumeCommitForm(FlaskForm):
     filename = HiddenField(validators=[DataRequired()])
-    content = HiddenField(validators=[DataRequired()])
+    upload = HiddenField(validators=[DataRequired()])
 
 
 def _this_year() -> int:
@@ -179,7 +177,7 @@ def volumes_import() -> Any:
         return _import_page(form, 400)
     if errors:
         return _import_page(form, 400, errors=errors)
-    commit_form = VolumeCommitForm(formdata=None, filename=filename, content=base64.b64encode(raw).decode("ascii"))
+    commit_form = VolumeCommitForm(formdata=None, filename=filename, upload=stash_upload(raw))
     return _import_page(form, plan=the_plan, filename=filename, commit_form=commit_form)
 
 
@@ -188,10 +186,7 @@ def volumes_import() -> Any:
 def volumes_import_commit() -> Any:
     upload_form = VolumeUploadForm(formdata=None)
     form = VolumeCommitForm()
-    try:
-        raw = base64.b64decode(form.content.data or "", validate=True) if form.validate_on_submit() else None
-    except (binascii.Error, ValueError):
-        raw = None
+    raw = load_stash(form.upload.data) if form.validate_on_submit() else None
     if raw is None:
         flash(_("The confirmation was not valid (the page may have expired). Upload the file again."), "error")
         return _import_page(upload_form, 400)
@@ -204,12 +199,13 @@ def volumes_import_commit() -> Any:
         return _import_page(upload_form, 400, errors=errors)
     if the_plan.overwrites and request.form.get("confirm") != "y":
         db.session.rollback()
-        commit_form = VolumeCommitForm(formdata=None, filename=filename, content=form.content.data)
+        commit_form = VolumeCommitForm(formdata=None, filename=filename, upload=form.upload.data)
         return _import_page(upload_form, 400, plan=the_plan, filename=filename, commit_form=commit_form,
                             confirm_error=_("Tick the box to confirm."))
     if the_plan.changes:
         vs.apply(db.session, the_plan, f"import {filename}")
         db.session.commit()
+    drop_stash(form.upload.data)
     flash(_("Service volumes imported from %(file)s: %(new)d new, %(replaced)d replaced, %(unchanged)d unchanged.",
             file=filename, new=the_plan.count("new"), replaced=the_plan.count("replace"),
             unchanged=the_plan.unchanged), "success")

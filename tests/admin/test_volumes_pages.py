@@ -92,7 +92,7 @@ def upload(client, data: bytes, name: str = "volumes.csv"):
 
 
 def commit(client, page: str, **extra: str):
-    hidden = dict(re.findall(r'id="(?:filename|content|csrf_token)" name="(filename|content|csrf_token)" '
+    hidden = dict(re.findall(r'id="(?:filename|upload|csrf_token)" name="(filename|upload|csrf_token)" '
                              r'type="hidden" value="([^"]*)"', page))
     forget_user()
     return client.post("/admin/volumes/import/commit", data={**hidden, **extra})
