@@ -130,6 +130,8 @@ def test_fixed_file_imports_all_rows_as_paper_and_reimport_is_a_no_op(client, db
     assert values == [1, 4, 4]  # E1.1 = 4, option 1 of E1.EXP, OVERALL.SAT = 4
     [event] = events(db_session, "paper.import")
     assert event.after["new"] == 3 and event.after["already_imported"] == 0 and event.actor == "admin"
+    audit_page = text(get(client, "/admin/audit?action=paper.import"))
+    assert "paper.csv" in audit_page and "already_imported" in audit_page
 
     again = upload(client, csv_file(GOOD))
     assert "0 new responses, 3 already imported" in text(again)

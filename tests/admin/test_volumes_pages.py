@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 from openpyxl import Workbook
 from sqlalchemy import select
 
 from survey.org.models import ServiceVolume
+from survey.respond.export import export_frame
+from survey.respond.store import Submission, store_response
 from tests.admin.adminkit import as_admin, as_user, csrf_token, events, forget_user, get, text
 from tests.factories import small_city
 
@@ -134,8 +136,6 @@ def test_import_dry_run_lists_row_errors_then_the_fixed_file_is_stored(client, d
 
 
 def test_xlsx_import_with_date_months(client, db_session):
-    from datetime import datetime
-
     small_city(db_session)
     as_admin(client)
     book = Workbook()
@@ -175,3 +175,17 @@ def test_decision_766_ratio_per_agency_and_month(client, db_session):
     assert "98,00%" in page  # Home Affairs reads it, in Vietnamese formatting
     assert "/admin/volumes/import" not in page  # but gets no editing links
     assert get(client, "/admin/volumes/import").status_code == 403
+
+
+def test_volumes_entered_on_the_grid_weight_the_export(client, db_session):
+    """Post-stratification (methodology §5): w = N / n per service point × month, N from the grid."""
+    city = small_city(db_session)
+    sp, qv = city.service_points["STP-SP1"], city.questionnaires["counter-quick"]
+    for day in (3, 20):
+        store_response(db_session, Submission(service_point_id=sp.id, questionnaire_version_id=qv.id,
+                                              answers={"C.ATT": 3, "C.HANDLING": 2}, channel="paper",
+                                              submitted_at=datetime(2024, 3, day, 3, 0, tzinfo=UTC)))
+    as_admin(client)
+    assert grid_post(client, city.agencies["STP"].id, 2024, {cell(city, "STP-SP1", 2024, 3): "100"}).status_code == 302
+    frame = export_frame(db_session, weights="volume")
+    assert list(frame["weight"]) == [50.0, 50.0]
