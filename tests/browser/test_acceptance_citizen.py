@@ -1,0 +1,47 @@
+"""Acceptance findings on the citizen pages, in headless Chromium: what a citizen or an official would notice."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from survey.extensions import db
+from survey.respond import invitations as inv
+
+pytestmark = pytest.mark.browser
+
+
+def _token(live_server, sp: str = "UBND-NK-SP1") -> str:
+    with live_server.app.app_context():
+        sp_row = db.session.merge(live_server.city.service_points[sp])
+        created = inv.create_batch(db.session, sp_row, 1, 7)
+        db.session.commit()
+        return created.tokens[0]
+
+
+def test_the_qr_poster_prints_on_one_a4_sheet(page: Page):
+    page.goto("/s/UBND-NK-SP1/poster")
+    page.emulate_media(media="print")
+    pdf = page.pdf(format="A4")
+    pages = re.findall(rb"/Type\s*/Page(?!s)", pdf)
+    assert len(pages) == 1, f"the poster prints on {len(pages)} pages"
+
+
+def test_phone_questions_sit_inside_their_box_even_when_they_wrap(browser: Browser, live_server):
+    """A long question on a 360 px screen wraps; the box's top border must not run through its text."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 360, "height": 740}, is_mobile=True,
+                                  locale="vi-VN")
+    page = context.new_page()
+    page.goto(f"/r/{_token(live_server)}")
+    boxes = page.locator("fieldset.q").evaluate_all("""els => els.map(f => {
+        const lg = f.querySelector('legend');
+        const border = parseFloat(getComputedStyle(f).borderTopWidth);
+        return {top: f.getBoundingClientRect().top + border, legend: lg.getBoundingClientRect().top,
+                lines: Math.round(lg.getBoundingClientRect().height / parseFloat(getComputedStyle(lg).lineHeight))};
+    })""")
+    assert any(b["lines"] > 1 for b in boxes), "no wrapping question to check"
+    crossed = [b for b in boxes if b["lines"] > 1 and b["legend"] < b["top"] - 0.5]
+    assert not crossed, f"{len(crossed)} of {len(boxes)} question boxes draw their border through the question"
+    context.close()
