@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from survey.extensions import db
 from survey.respond import invitations as inv
@@ -44,4 +44,18 @@ def test_phone_questions_sit_inside_their_box_even_when_they_wrap(browser: Brows
     assert any(b["lines"] > 1 for b in boxes), "no wrapping question to check"
     crossed = [b for b in boxes if b["lines"] > 1 and b["legend"] < b["top"] - 0.5]
     assert not crossed, f"{len(crossed)} of {len(boxes)} question boxes draw their border through the question"
+    context.close()
+
+
+def test_every_kiosk_screen_has_a_main_heading(browser: Browser, live_server):
+    """Screen readers jump by headings; each question screen still names the service point as its h1."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1024, "height": 768}, has_touch=True)
+    live_server.enrol_kiosk(context)
+    page = context.new_page()
+    page.goto("/kiosk")
+    page.locator(".kiosk-start").tap()
+    expect(page.locator(".kiosk-item")).to_be_visible()
+    expect(page.locator("h1")).to_have_count(1)
+    sp_name = page.evaluate("JSON.parse(document.getElementById('kiosk-data').textContent).service_point.vi")
+    expect(page.locator("h1")).to_have_text(sp_name)
     context.close()

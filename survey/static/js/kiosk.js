@@ -118,6 +118,10 @@
     window.setTimeout(function () { held.forEach(function (b) { b.disabled = false; }); }, 300);
   }
 
+  // every screen has one h1 (screen readers jump by headings): the service point, hidden where the
+  // visible heading is the question or the thanks
+  function pageHeading() { return el("h1", {cls: "visually-hidden", text: tr(CFG.service_point)}); }
+
   function toolbar() {
     var langs = el("div", {cls: "kiosk-langs", role: "group", "aria-label": t("language")}, [
       el("button", {type: "button", lang: "vi", "aria-pressed": String(state.lang === "vi"), cls: "kiosk-lang",
@@ -167,6 +171,7 @@
       el("progress", {max: String(total), value: String(state.index + 1), "aria-label": t("progress")})
     ]);
     var parts = [toolbar(), progress, heading];
+    parts.unshift(pageHeading());
     var helpText = tr(item.help) || (item.required ? "" : t("optional"));
     if (helpText) { parts.push(el("p", {cls: "kiosk-help", text: helpText})); }
     var current = state.answers[item.code];
@@ -219,8 +224,9 @@
         counter.textContent = t("chars_left", max - area.value.length);
         sendBtn.disabled = item.required && !area.value.trim();
       });
+      var oldHeading = heading;
       heading = el("h2", {cls: "kiosk-question", tabindex: "-1"}, [el("label", {"for": "kiosk-text", text: tr(item.text)})]);
-      parts[2] = heading;
+      parts[parts.indexOf(oldHeading)] = heading;
       parts.push(area, counter);
       var sendBtn = el("button", {type: "button", cls: "kiosk-next", onclick: advance, text: isLast() ? t("send") : t("next")});
       sendBtn.disabled = item.required && !area.value.trim();
@@ -251,7 +257,7 @@
     var countdown = el("p", {cls: "kiosk-countdown", text: t("restart_in", left)});
     var done = el("button", {type: "button", cls: "kiosk-start", onclick: reset, text: t("done")});
     show([el("section", {cls: "kiosk-screen kiosk-thanks"}, [
-      face("very-happy"), heading, el("p", {cls: "kiosk-lead", text: t("thanks_body")}), countdown, done
+      pageHeading(), face("very-happy"), heading, el("p", {cls: "kiosk-lead", text: t("thanks_body")}), countdown, done
     ])], heading);
     thanksTimer = window.setInterval(function () {
       left -= 1;
