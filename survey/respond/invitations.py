@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from survey.admin.audit import record
 from survey.database import utcnow
+from survey.i18n import local_datetime
 from survey.org.models import ServicePoint
 from survey.respond.models import Invitation, InvitationBatch, Response
 from survey.respond.store import Submission, SubmissionError, store_response
@@ -233,8 +234,8 @@ def create_command(sp_code: str, count: int, days: int, instrument: str | None, 
                               urls=[invitation_link(base, t) for t in created.tokens], tokens=created.tokens,
                               expires_at=created.batch.expires_at)
     session.commit()  # only after the files exist: no tokens in the database that nobody can print
-    click.echo(f"batch {created.batch.id}: {count} tokens for {sp.code}, valid until "
-               f"{created.batch.expires_at.isoformat(timespec='minutes')}")
+    click.echo(f"batch {created.batch.id}: {count} token{'' if count == 1 else 's'} for {sp.code}, valid until "
+               f"{local_datetime(created.batch.expires_at)} (Asia/Ho_Chi_Minh)")
     click.echo(f"links: {files.csv}")
     click.echo(f"print: {files.html} ({len(files.svgs)} page(s), also as SVG)")
     click.echo("The CSV holds the only copy of the tokens: delete it once the sheets are printed.")

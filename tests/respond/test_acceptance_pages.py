@@ -31,3 +31,13 @@ def test_phone_and_kiosk_pages_declare_an_inline_icon(app, db_session, city):
     pages["/kiosk (enrolled)"] = client.get("/kiosk")
     for url, page in pages.items():
         assert ICON in page.get_data(as_text=True), url
+
+
+def test_invitations_cli_speaks_like_the_kiosk_cli(runner, city, tmp_path):
+    """An official reads the expiry in local time (as `kiosks enrol` prints it), and one token is 'token'."""
+    result = runner.invoke(args=["invitations", "create", "--service-point", "STP-SP1", "--count", "1",
+                                 "--expires", "2", "--output-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert ": 1 token for STP-SP1," in first
+    assert first.endswith("(Asia/Ho_Chi_Minh)") and "+00:00" not in first
