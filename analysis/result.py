@@ -62,9 +62,10 @@ def result_table(
 
     `ci`: `wilson` (default) and `clopper-pearson` apply to item proportions — exactly for a simple
     random sample; under a design Wilson uses n* = p(1−p)/V and Clopper–Pearson becomes Korn–Graubard;
-    `logit`, `korn-graubard` apply to item proportions; every other measure, and `taylor`, use the
-    Taylor t interval.  `bootstrap`: arrays D × M `ci_low`, `ci_high` (and optionally `se`) computed
-    by analysis.bootstrap; required when ci='bootstrap'.
+    `korn-graubard` applies to item proportions, `logit` to every measure bounded in [0, 1] (items,
+    elements, overall); every other measure, and `taylor`, use the Taylor t interval.
+    `bootstrap`: arrays D × M `ci_low`, `ci_high` (and optionally `se`) computed by analysis.bootstrap;
+    required when ci='bootstrap'.
     """
     if ci not in CI_METHODS:
         raise ValueError(f"unknown interval method {ci!r}; choose one of {', '.join(CI_METHODS)}")
@@ -105,13 +106,22 @@ def result_table(
         else:  # korn-graubard, or clopper-pearson under a design
             plo, phi, _ = intervals.korn_graubard(p, var, n, df, level)
             pm = "korn-graubard"
-        lo, hi = np.where(is_item, plo, lo), np.where(is_item, phi, hi)
-        method[is_item] = pm
-        if pm == "logit":  # undefined at p ∈ {0, 1}: Korn–Graubard there, and the method column says so
-            edge = is_item & ((p <= 0) | (p >= 1))
+        if pm == "logit":
+            # Element and overall indices are convex combinations of proportions, so they live in [0, 1]
+            # too: the logit (delta-method) interval keeps them there, where a Taylor t interval with few
+            # clusters runs past 0% or 100%.  Undefined at p ∈ {0, 1}: Korn–Graubard for items there,
+            # the Taylor interval for composites, and the method column says which.
+            bounded = np.array([m.kind in UNIT_KINDS for m in est.measures])[None, :].repeat(d_count, axis=0)
+            inside = bounded & (p > 0) & (p < 1) & (se > 0)
+            lo, hi = np.where(inside, plo, lo), np.where(inside, phi, hi)
+            method[inside] = "logit"
+            edge = is_item & ~inside
             klo, khi, _ = intervals.korn_graubard(p, var, n, df, level)
             lo, hi = np.where(edge, klo, lo), np.where(edge, khi, hi)
             method[edge] = "korn-graubard"
+        else:
+            lo, hi = np.where(is_item, plo, lo), np.where(is_item, phi, hi)
+            method[is_item] = pm
 
     # undefined variance under a design (one cluster): no interval, documented reason
     srs_row = est.is_srs & np.isin(method, ["wilson", "clopper-pearson"])

@@ -60,6 +60,9 @@ class Settings:
             raise ConfigError("SECRET_KEY must be set when HAILONG_PRODUCTION/FLASK_ENV=production")
         secret = self.secret_key or "dev-only-insecure-key"
         url = self.database_url
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            # the embedded default lives in instance/: make the folder, not the user
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         return {
