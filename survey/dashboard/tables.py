@@ -34,6 +34,26 @@ class Table:
     cols: list[Col]
     rows: list[dict[str, Any]] = field(default_factory=list)
 
+    def display_rows(self) -> list[dict[str, Any]]:
+        """Rows formatted for the page (Babel numbers in the page language): [{suppressed, cells}], each cell
+        (kind, text, href) with kind th | num | text | note.  Done here, not in Jinja macros: a SIPAS page has
+        ~1,500 cells and a macro call per cell costs more than the statistics."""
+        out = []
+        for r in self.rows:
+            suppressed = bool(r.get("_suppressed"))
+            noted = False
+            cells: list[tuple[str, str, str | None]] = []
+            for i, c in enumerate(self.cols):
+                if i == 0:
+                    cells.append(("th", format_cell(r, c), r.get("_href")))
+                elif suppressed and c.kind in HIDDEN_WHEN_SUPPRESSED:
+                    cells.append(("num", "—", None) if noted else ("note", not_enough(r.get("_n", 0)), None))
+                    noted = True
+                else:
+                    cells.append(("text" if c.kind == TEXT else "num", format_cell(r, c), None))
+            out.append({"suppressed": suppressed, "cells": cells})
+        return out
+
     def export_header(self) -> list[str]:
         out: list[str] = []
         for c in self.cols:
@@ -59,6 +79,32 @@ class Table:
             line.append(not_enough(r.get("_n", 0)) if suppressed else r.get("_note", ""))
             out.append(line)
         return out
+
+
+def format_cell(row: dict[str, Any], col: Col) -> str:
+    """One value as the page shows it: shares as 84,97% (vi), scores and counts with Vietnamese separators."""
+    from survey.i18n import number, percent
+
+    v = row.get(col.key)
+    as_number = row.get("_kind") == NUM
+    if col.kind == PCT:
+        return number(_clean(v), 2) if as_number else percent(_clean(v), 1)
+    if col.kind == CI:
+        lo, hi = v if isinstance(v, tuple) else (None, None)
+        lo, hi = _clean(lo), _clean(hi)
+        if lo is None or hi is None:
+            return "—"
+        return f"{number(lo, 2)} – {number(hi, 2)}" if as_number else f"{percent(lo, 1)} – {percent(hi, 1)}"
+    if col.kind == NUM:
+        return number(_clean(v), 2)
+    if col.kind == INT:
+        return number(_clean(v), 0)
+    if col.kind == PVAL:
+        v = _clean(v)
+        if v is None:
+            return "—"
+        return f"< {number(0.001, 3)}" if v < 0.001 else number(v, 3)
+    return "" if v is None else str(v)
 
 
 def _clean(v: Any) -> Any:
