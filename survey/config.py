@@ -10,8 +10,30 @@ from typing import Any
 INSTANCE_DIR = Path(os.environ.get("HAILONG_INSTANCE", Path.cwd() / "instance"))
 
 
+# Settings read from the environment only when set (their defaults live beside the code that uses them).
+OPTIONAL: dict[str, type] = {
+    "HAILONG_BOOTSTRAP_B": int,  # bootstrap replicates for ranks (default 500)
+    "HAILONG_BOOTSTRAP_SEED": int,  # seed of those replicates: published ranks are reproducible
+    "HAILONG_KIOSK_API_LIMIT": str,  # per-kiosk API cap, e.g. "120 per minute"
+    "HAILONG_DOWNLOAD_DIR": str,  # private folder for one-time downloads (invitation sheets, checked uploads)
+}
+
+
 class ConfigError(RuntimeError):
     """Raised at start-up when the configuration is unusable (never silently defaulted in production)."""
+
+
+def _optional_from_env() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, kind in OPTIONAL.items():
+        raw = os.environ.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            found[name] = kind(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+    return found
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -52,6 +74,7 @@ class Settings:
             kiosk_min_interval_seconds=int(os.environ.get("HAILONG_KIOSK_MIN_INTERVAL_SECONDS", "10")),
             public_url=os.environ.get("HAILONG_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
             link_device_limit=os.environ.get("HAILONG_LINK_DEVICE_LIMIT", "1 per hour"),
+            extra=_optional_from_env(),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -87,4 +110,5 @@ class Settings:
             "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "translations"),
             "WTF_CSRF_TIME_LIMIT": None,
             "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+            **self.extra,
         }

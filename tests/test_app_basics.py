@@ -47,3 +47,17 @@ def test_production_without_secret_key_refuses_to_start(monkeypatch):
         create_app()
     with pytest.raises(ConfigError):
         Settings.from_env().to_flask()
+
+
+def test_optional_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("HAILONG_BOOTSTRAP_B", "200")
+    monkeypatch.setenv("HAILONG_KIOSK_API_LIMIT", "60 per minute")
+    flask_config = Settings.from_env().to_flask()
+    assert flask_config["HAILONG_BOOTSTRAP_B"] == 200
+    assert flask_config["HAILONG_KIOSK_API_LIMIT"] == "60 per minute"
+
+
+def test_a_malformed_number_in_the_environment_is_a_clear_start_up_error(monkeypatch):
+    monkeypatch.setenv("HAILONG_BOOTSTRAP_SEED", "abc")
+    with pytest.raises(ConfigError, match="HAILONG_BOOTSTRAP_SEED must be a whole number"):
+        Settings.from_env()
