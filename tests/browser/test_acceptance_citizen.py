@@ -59,3 +59,31 @@ def test_every_kiosk_screen_has_a_main_heading(browser: Browser, live_server):
     sp_name = page.evaluate("JSON.parse(document.getElementById('kiosk-data').textContent).service_point.vi")
     expect(page.locator("h1")).to_have_text(sp_name)
     context.close()
+
+
+def test_kiosk_status_line_never_covers_a_button(browser: Browser, live_server):
+    """On a short screen (or in larger text) the answer buttons reach the bottom edge; the online/queued line
+    must not sit on top of them."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1024, "height": 768}, has_touch=True)
+    live_server.enrol_kiosk(context)
+    page = context.new_page()
+    page.goto("/kiosk")
+    page.locator(".kiosk-start").tap()
+    # the comment screen: its Send button is at the right, where the status line is
+    while not page.locator(".kiosk-type-text").count():
+        expect(page.locator(".kiosk-item")).to_be_visible()
+        page.wait_for_timeout(350)  # the double-tap guard
+        page.locator(".kiosk-option").first.tap()
+    box = page.locator(".kiosk-next").bounding_box()
+    assert box
+    page.set_viewport_size({"width": 1024, "height": int(box["y"] + box["height"]) + 4})
+    page.wait_for_timeout(100)
+    status = page.locator("#kiosk-status").bounding_box()
+    assert status and status["height"] > 0
+    for button in page.locator(".kiosk-screen button").all():
+        b = button.bounding_box()
+        assert b
+        overlap = (min(b["x"] + b["width"], status["x"] + status["width"]) > max(b["x"], status["x"])
+                   and min(b["y"] + b["height"], status["y"] + status["height"]) > max(b["y"], status["y"]))
+        assert not overlap, f"the status line covers {button.text_content()!r}"
+    context.close()
