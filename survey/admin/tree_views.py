@@ -38,13 +38,12 @@ MAX_TREE_FILE = 2 * 1024 * 1024
 
 
 def org_error(form: Any, exc: svc.OrgError) -> None:
-    """A rule only the service knows, in the user's language, on the field it concerns."""
+    """A rule only the service knows, on the field it concerns.  `exc.message` is already in the user's
+    language (the service translates while handling the request), so it is shown as the precise reason."""
     if exc.field in ("parent", "level"):
-        message = _("This place in the tree is not allowed: a unit must be one level below its parent unit "
-                    "and cannot be moved under itself.")
+        message = _("This place in the tree is not allowed: %(detail)s", detail=exc.message)
     elif exc.field == "target":
-        message = _("These cannot be merged: both must be at the same level, different, and the target "
-                    "must be active.")
+        message = _("These cannot be merged: %(detail)s", detail=exc.message)
     else:
         message = _("The change was refused: %(detail)s", detail=exc.message)
     field = getattr(form, exc.field, None) or getattr(form, "parent", None)

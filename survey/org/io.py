@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from survey.org.messages import N_, _
+
 KINDS = ("level", "unit", "agency", "service_point", "kiosk")
 
 # canonical fields of each kind, in file order; the parent reference is named after what it points to
@@ -43,10 +45,30 @@ _NESTED = {"unit": {"units": "unit", "agencies": "agency"}, "agency": {"service_
 _TOP = {"levels": "level", "units": "unit", "agencies": "agency", "service_points": "service_point",
         "kiosks": "kiosk"}
 
+# one whole sentence per kind (not "a %(kind)s"): articles and word order differ between languages
+_NOT_APPLICABLE = {
+    "level": N_("does not apply to a level; leave it empty"),
+    "unit": N_("does not apply to a unit; leave it empty"),
+    "agency": N_("does not apply to an agency; leave it empty"),
+    "service_point": N_("does not apply to a service point; leave it empty"),
+    "kiosk": N_("does not apply to a kiosk; leave it empty"),
+}
+_UNKNOWN_FIELD = {
+    "level": N_("unknown field for a level (use %(fields)s)"),
+    "unit": N_("unknown field for a unit (use %(fields)s)"),
+    "agency": N_("unknown field for an agency (use %(fields)s)"),
+    "service_point": N_("unknown field for a service point (use %(fields)s)"),
+    "kiosk": N_("unknown field for a kiosk (use %(fields)s)"),
+}
+
 
 @dataclass(frozen=True)
 class Issue:
-    """One problem in a file: where it is (file, line, field as written) and what is wrong."""
+    """One problem in a file: where it is (file, line, field as written) and what is wrong.
+
+    `message` is already in the requesting user's language (survey/org/messages.py); `field` is the
+    column or key exactly as the file has it, so it is never translated.
+    """
 
     file: str
     line: int | None
@@ -107,9 +129,10 @@ def read_file(path: str | Path, fmt: str | None = None) -> tuple[list[Row], list
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise OrgFileError([Issue(str(path), None, None, f"not UTF-8 text ({exc.reason})")]) from exc
+        raise OrgFileError([Issue(str(path), None, None, _("not UTF-8 text (%(reason)s)", reason=exc.reason))]) from exc
     except OSError as exc:
-        raise OrgFileError([Issue(str(path), None, None, f"cannot read the file: {exc.strerror}")]) from exc
+        message = _("cannot read the file: %(reason)s", reason=exc.strerror)
+        raise OrgFileError([Issue(str(path), None, None, message)]) from exc
     return read_text(text, str(path), fmt)
 
 
@@ -119,7 +142,7 @@ def guess_format(path: Path) -> str:
         return "yaml"
     if suffix == ".csv":
         return "csv"
-    raise OrgFileError([Issue(str(path), None, None, "unknown file type: use .yaml, .yml or .csv")])
+    raise OrgFileError([Issue(str(path), None, None, _("unknown file type: use .yaml, .yml or .csv"))])
 
 
 def read_text(text: str, name: str, fmt: str) -> tuple[list[Row], list[Issue]]:
@@ -132,15 +155,16 @@ def _read_csv(text: str, name: str) -> tuple[list[Row], list[Issue]]:
     try:
         header = next(reader)
     except StopIteration:
-        raise OrgFileError([Issue(name, None, None, "the file is empty")]) from None
+        raise OrgFileError([Issue(name, None, None, _("the file is empty"))]) from None
     header = [h.strip() for h in header]
     for col in header:
         if col not in CSV_COLUMNS:
-            issues.append(Issue(name, 1, col, f"unknown column (columns are: {', '.join(CSV_COLUMNS)})"))
+            issues.append(Issue(name, 1, col, _("unknown column (columns are: %(columns)s)",
+                                                columns=", ".join(CSV_COLUMNS))))
     if "type" not in header:
-        issues.append(Issue(name, 1, "type", "the header has no 'type' column"))
+        issues.append(Issue(name, 1, "type", _("the header has no 'type' column")))
     if len(set(header)) != len(header):
-        issues.append(Issue(name, 1, None, "a column name appears twice in the header"))
+        issues.append(Issue(name, 1, None, _("a column name appears twice in the header")))
     if issues:
         raise OrgFileError(issues)
     rows: list[Row] = []
@@ -150,12 +174,14 @@ def _read_csv(text: str, name: str) -> tuple[list[Row], list[Issue]]:
         if not any(cell.strip() for cell in record):
             continue
         if len(record) > len(header):
-            issues.append(Issue(name, start, None, f"{len(record)} cells but the header has {len(header)}"))
+            issues.append(Issue(name, start, None, _("%(cells)d cells but the header has %(columns)d",
+                                                     cells=len(record), columns=len(header))))
             continue
         cells = {h: (_nfc(record[i]) if i < len(record) else "") for i, h in enumerate(header)}
         kind = cells.pop("type", "")
         if kind not in KINDS:
-            issues.append(Issue(name, start, "type", f"unknown type {kind!r} (use one of {', '.join(KINDS)})"))
+            issues.append(Issue(name, start, "type", _("unknown type '%(type)s' (use one of %(types)s)",
+                                                       type=kind, types=", ".join(KINDS))))
             continue
         fields: dict[str, str | None] = {}
         by_column = {_CSV_NAME.get(f, f): f for f in FIELDS[kind]}
@@ -163,7 +189,7 @@ def _read_csv(text: str, name: str) -> tuple[list[Row], list[Issue]]:
             if col in by_column:
                 fields[by_column[col]] = value or None
             elif value:
-                issues.append(Issue(name, start, col, f"does not apply to a {kind.replace('_', ' ')}; leave it empty"))
+                issues.append(Issue(name, start, col, _(_NOT_APPLICABLE[kind])))
         rows.append(Row(kind, start, name, fields, csv=True))
     return rows, issues
 
@@ -184,10 +210,11 @@ def _node_to_py(node: yaml.Node, name: str, issues: list[Issue]) -> Any:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             kline = key_node.start_mark.line + 1
             if key is None:
-                issues.append(Issue(name, kline, None, "a key must be a plain name"))
+                issues.append(Issue(name, kline, None, _("a key must be a plain name")))
                 continue
             if key in out:
-                issues.append(Issue(name, kline, key, f"key repeated (first on line {out.key_lines[key]})"))
+                issues.append(Issue(name, kline, key, _("key repeated (first on line %(line)d)",
+                                                        line=out.key_lines[key])))
                 continue
             out[key] = _node_to_py(value_node, name, issues)
             out.key_lines[key] = kline
@@ -210,20 +237,22 @@ def _read_yaml(text: str, name: str) -> tuple[list[Row], list[Issue]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise OrgFileError([Issue(name, line, None, f"not valid YAML: {exc.problem or exc.context}")]) from exc
+        problem = exc.problem or exc.context
+        raise OrgFileError([Issue(name, line, None, _("not valid YAML: %(problem)s", problem=problem))]) from exc
     except yaml.YAMLError as exc:
-        raise OrgFileError([Issue(name, None, None, f"not valid YAML: {exc}")]) from exc
+        raise OrgFileError([Issue(name, None, None, _("not valid YAML: %(problem)s", problem=exc))]) from exc
     if root is None:
-        raise OrgFileError([Issue(name, None, None, "the file is empty")])
+        raise OrgFileError([Issue(name, None, None, _("the file is empty"))])
     issues: list[Issue] = []
     data = _node_to_py(root, name, issues)
     if not isinstance(data, _Map):
-        raise OrgFileError([Issue(name, 1, None, f"the top level must be a mapping with keys {', '.join(_TOP)}")])
+        raise OrgFileError([Issue(name, 1, None, _("the top level must be a mapping with keys %(keys)s",
+                                                   keys=", ".join(_TOP)))])
     rows: list[Row] = []
     for key, value in data.items():
         kind = _TOP.get(key)
         if kind is None:
-            issues.append(Issue(name, data.key_lines[key], key, f"unknown key (use {', '.join(_TOP)})"))
+            issues.append(Issue(name, data.key_lines[key], key, _("unknown key (use %(keys)s)", keys=", ".join(_TOP))))
             continue
         _yaml_list(value, kind, None, data.key_lines[key], key, name, rows, issues)
     return rows, issues
@@ -234,11 +263,11 @@ def _yaml_list(value: Any, kind: str, parent: Row | None, line: int, key: str, n
     if value is None:
         return
     if not isinstance(value, list):
-        issues.append(Issue(name, line, key, "must be a list (entries starting with '- ')"))
+        issues.append(Issue(name, line, key, _("must be a list (entries starting with '- ')")))
         return
     for entry in value:
         if not isinstance(entry, _Map):
-            issues.append(Issue(name, line, key, "each entry must be a mapping of fields"))
+            issues.append(Issue(name, line, key, _("each entry must be a mapping of fields")))
             continue
         _yaml_entry(entry, kind, parent, name, rows, issues)
 
@@ -256,12 +285,11 @@ def _yaml_entry(entry: _Map, kind: str, parent: Row | None, name: str, rows: lis
             children.append((key, value))
         elif key not in FIELDS[kind]:
             allowed = [*FIELDS[kind], *nested]
-            issues.append(Issue(name, kline, key, f"unknown field for a {kind.replace('_', ' ')} "
-                                                  f"(use {', '.join(allowed)})"))
+            issues.append(Issue(name, kline, key, _(_UNKNOWN_FIELD[kind], fields=", ".join(allowed))))
         elif isinstance(value, list | dict):
-            issues.append(Issue(name, kline, key, "must be a single value"))
+            issues.append(Issue(name, kline, key, _("must be a single value")))
         elif parent is not None and key == PARENT_FIELD.get(kind):
-            issues.append(Issue(name, kline, key, "is given by the nesting; remove this field"))
+            issues.append(Issue(name, kline, key, _("is given by the nesting; remove this field")))
         else:
             fields[key] = value
     if parent is not None:

@@ -5,6 +5,9 @@ file may refer to units already stored and to units defined further down in itse
 collected; if there is any, nothing is written.  Importing the same file again changes nothing (each
 entity is matched by its code and only differing fields are written), and a file exported with
 `org export` imports back unchanged.  An empty optional cell keeps the stored value.
+
+Problems (`Issue`) are worded in the requesting user's language on the admin pages and in English on the
+CLI (survey/org/messages.py); the report's `lines()` are only printed by the CLI and stay English.
 """
 
 from __future__ import annotations
@@ -21,12 +24,23 @@ from sqlalchemy.orm import Session
 from survey.admin.audit import record
 from survey.org import service as svc
 from survey.org.io import PARENT_FIELD, Issue, OrgFileError, Row, read_file, to_csv, to_yaml
+from survey.org.messages import N_, _
 from survey.org.models import Agency, Kiosk, Level, ServicePoint, Unit
 
 STATUSES = ("active", "retired")
 _PLURAL = {"level": "levels", "unit": "units", "agency": "agencies", "service_point": "service points",
            "kiosk": "kiosks"}
-_LABEL = {"level": "level", "unit": "unit", "agency": "agency", "service_point": "service point", "kiosk": "kiosk"}
+# what holds an agency, service point or kiosk: whole sentences per kind, for the translators
+_MISSING_CONTAINER = {
+    "agency": N_("missing unit: a new agency needs the code of its unit"),
+    "service_point": N_("missing agency: a new service point needs the code of its agency"),
+    "kiosk": N_("missing service point: a new kiosk needs the code of its service point"),
+}
+_UNKNOWN_CONTAINER = {
+    "agency": N_("unknown unit '%(code)s' (not in this file or the database)"),
+    "service_point": N_("unknown agency '%(code)s' (not in this file or the database)"),
+    "kiosk": N_("unknown service point '%(code)s' (not in this file or the database)"),
+}
 
 
 @dataclass
@@ -50,7 +64,7 @@ class ImportReport:
 
     def lines(self) -> list[str]:
         out = []
-        for kind in _LABEL:
+        for kind in _PLURAL:
             c = self.counts.get(kind)
             if c:
                 out.append(f"{_PLURAL[kind]}: {c['created']} created, {c['updated']} updated, "
@@ -65,7 +79,7 @@ def _check_row(row: Row, issues: list[Issue]) -> None:
     f = row.fields
     code = f.get("code")
     if not code:
-        issues.append(row.issue("code", "missing code"))
+        issues.append(row.issue("code", _("missing code")))
     else:
         try:
             svc.check_code(code)
@@ -75,28 +89,30 @@ def _check_row(row: Row, issues: list[Issue]) -> None:
     for name in names:
         value = f.get(name)
         if not value:
-            issues.append(row.issue(name, "missing name"))
+            issues.append(row.issue(name, _("missing name")))
         elif len(value) > svc.NAME_MAX:
-            issues.append(row.issue(name, f"longer than {svc.NAME_MAX} characters"))
+            issues.append(row.issue(name, _("longer than %(max)d characters", max=svc.NAME_MAX)))
     if row.kind == "level":
         rank = f.get("rank")
         if rank is None:
-            issues.append(row.issue("rank", "missing rank (0 for the top level, 1 below it, …)"))
+            issues.append(row.issue("rank", _("missing rank (0 for the top level, 1 below it, …)")))
         elif not rank.isdigit():
-            issues.append(row.issue("rank", f"rank {rank!r} is not a whole number ≥ 0"))
+            issues.append(row.issue("rank", _("rank '%(rank)s' is not a whole number ≥ 0", rank=rank)))
     if row.kind == "agency" and f.get("kind") and f["kind"] not in Agency.KINDS:
-        issues.append(row.issue("kind", f"unknown agency kind {f['kind']!r} (use one of {', '.join(Agency.KINDS)})"))
+        issues.append(row.issue("kind", _("unknown agency kind '%(kind)s' (use one of %(kinds)s)", kind=f["kind"],
+                                          kinds=", ".join(Agency.KINDS))))
     if row.kind == "service_point":
         for name in ("kiosk_instrument", "link_instrument"):
             if f.get(name) and not svc.INSTRUMENT_RE.match(f[name] or ""):
-                issues.append(row.issue(name, f"{f[name]!r} is not a questionnaire id"))
+                issues.append(row.issue(name, _("'%(value)s' is not a questionnaire id", value=f[name])))
     if f.get("status") and f["status"] not in STATUSES:
-        issues.append(row.issue("status", f"unknown status {f['status']!r} (use active or retired)"))
+        issues.append(row.issue("status", _("unknown status '%(status)s' (use active or retired)",
+                                            status=f["status"])))
     if f.get("valid_from"):
         try:
             date.fromisoformat(f["valid_from"] or "")
         except ValueError:
-            issues.append(row.issue("valid_from", f"{f['valid_from']!r} is not a date (YYYY-MM-DD)"))
+            issues.append(row.issue("valid_from", _("'%(value)s' is not a date (YYYY-MM-DD)", value=f["valid_from"])))
 
 
 class _Plan:
@@ -120,8 +136,8 @@ class _Plan:
             if row.code:
                 key = (row.kind, row.code)
                 if key in self.first:
-                    issues.append(row.issue("code", f"duplicate code {row.code!r} "
-                                                    f"(first on line {self.first[key].line})"))
+                    issues.append(row.issue("code", _("duplicate code '%(code)s' (first on line %(line)d)",
+                                                      code=row.code, line=self.first[key].line)))
                 else:
                     self.first[key] = row
         file_rows = {k: r for k, r in self.first.items()}
@@ -135,7 +151,8 @@ class _Plan:
         for (kind, code), row in file_rows.items():
             if kind == "level" and code in self.level_rank and len(by_rank[self.level_rank[code]]) > 1:
                 others = ", ".join(c for c in sorted(by_rank[self.level_rank[code]]) if c != code)
-                issues.append(row.issue("rank", f"rank {self.level_rank[code]} is also the rank of level {others}"))
+                issues.append(row.issue("rank", _("rank %(rank)d is also the rank of level %(levels)s",
+                                                  rank=self.level_rank[code], levels=others)))
         top = min(self.level_rank.values(), default=0)
         # units: effective level and parent (file value, else the stored one)
         units = dict(self.db_units)
@@ -148,25 +165,29 @@ class _Plan:
                 continue
             level, parent = units[code]
             if level is None:
-                issues.append(row.issue("level", "missing level"))
+                issues.append(row.issue("level", _("missing level")))
             elif level not in self.level_rank:
-                issues.append(row.issue("level", f"unknown level {level!r} (levels: "
-                                                  f"{', '.join(sorted(self.level_rank, key=self.level_rank.get))})"))
+                known = ", ".join(sorted(self.level_rank, key=self.level_rank.__getitem__))
+                issues.append(row.issue("level", _("unknown level '%(level)s' (levels: %(levels)s)", level=level,
+                                                   levels=known)))
             if parent is not None and parent not in units:
-                issues.append(row.issue("parent", f"unknown parent unit {parent!r} (not in this file or the database)"))
+                issues.append(row.issue("parent", _("unknown parent unit '%(code)s' (not in this file or the "
+                                                    "database)", code=parent)))
             if level not in self.level_rank:
                 continue
             rank = self.level_rank[level]
             if parent is None:
                 if rank != top:
-                    issues.append(row.issue("parent", f"missing parent: a unit at level {level!r} needs a parent "
-                                                      "unit (only the top level has none)"))
+                    issues.append(row.issue("parent", _("missing parent: a unit at level '%(level)s' needs a parent "
+                                                        "unit (only the top level has none)", level=level)))
             elif parent in units and units[parent][0] in self.level_rank:
                 plevel = units[parent][0]
                 prank = self.level_rank[plevel]
                 if rank <= prank:
-                    issues.append(row.issue("level", f"level {level!r} (rank {rank}) is not below the level of "
-                                                     f"parent unit {parent} ({plevel}, rank {prank})"))
+                    issues.append(row.issue("level", _("level '%(level)s' (rank %(rank)d) is not below the level "
+                                                       "of parent unit %(parent)s (%(parent_level)s, rank "
+                                                       "%(parent_rank)d)", level=level, rank=rank, parent=parent,
+                                                       parent_level=plevel, parent_rank=prank)))
         # stored children of units the file changes must still rank below them
         for code, (level, parent) in self.db_units.items():
             prow = file_rows.get(("unit", parent)) if parent else None
@@ -175,8 +196,9 @@ class _Plan:
             plevel = units[parent][0]
             if level in self.level_rank and plevel in self.level_rank and \
                     self.level_rank[level] <= self.level_rank[plevel]:
-                issues.append(prow.issue("level", f"level {plevel!r} is not above the level of its stored "
-                                                  f"child unit {code} ({level})"))
+                issues.append(prow.issue("level", _("level '%(level)s' is not above the level of its stored "
+                                                    "child unit %(child)s (%(child_level)s)", level=plevel,
+                                                    child=code, child_level=level)))
         # a changed level rank must not turn stored units upside down
         level_rows = {code: row for (kind, code), row in file_rows.items() if kind == "level"}
         reported: set[str] = set()
@@ -190,25 +212,25 @@ class _Plan:
                 for lv in (level, plevel):
                     if lv in level_rows and lv not in reported:
                         reported.add(lv)
-                        message = (f"this rank would put stored unit {code} ({level}) at or above its parent "
-                                   f"{parent} ({plevel})")
+                        message = _("this rank would put stored unit %(code)s (%(level)s) at or above its "
+                                    "parent %(parent)s (%(parent_level)s)", code=code, level=level,
+                                    parent=parent, parent_level=plevel)
                         issues.append(level_rows[lv].issue("rank", message))
         # agencies, service points, kiosks: their container must exist
         agencies = self.db_agencies | {c for k, c in file_rows if k == "agency"}
         sps = self.db_sps | {c for k, c in file_rows if k == "service_point"}
-        containers = {"agency": ("unit", units), "service_point": ("agency", agencies), "kiosk": ("service point", sps)}
+        containers: dict[str, Any] = {"agency": units, "service_point": agencies, "kiosk": sps}
         stored = {"agency": self.db_agencies, "service_point": self.db_sps,
                   "kiosk": set(self.session.scalars(select(Kiosk.code)))}
         for (kind, code), row in file_rows.items():
             if kind not in containers:
                 continue
-            what, known = containers[kind]
             pf = PARENT_FIELD[kind]
             if row.parent is None:
                 if code not in stored[kind]:
-                    issues.append(row.issue(pf, f"missing {what}: a new {_LABEL[kind]} needs the code of its {what}"))
-            elif row.parent not in known:
-                issues.append(row.issue(pf, f"unknown {what} {row.parent!r} (not in this file or the database)"))
+                    issues.append(row.issue(pf, _(_MISSING_CONTAINER[kind])))
+            elif row.parent not in containers[kind]:
+                issues.append(row.issue(pf, _(_UNKNOWN_CONTAINER[kind], code=row.parent)))
         return sorted(set(issues), key=_issue_order)
 
 

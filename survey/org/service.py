@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from survey.admin.audit import record
 from survey.database import utcnow
+from survey.org.messages import _
 from survey.org.models import Agency, Kiosk, Level, ServicePoint, Unit
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
@@ -28,7 +29,9 @@ NAME_MAX = 200
 
 
 class OrgError(ValueError):
-    """A change that would break the tree's rules; `field` names the offending input."""
+    """A change that would break the tree's rules; `field` names the offending input (never translated:
+    it is a form field or file column name) and `message` says why, in the requesting user's language
+    (survey/org/messages.py: English outside a request)."""
 
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
@@ -44,16 +47,16 @@ def _norm(text: str) -> str:
 
 def check_code(code: str, field: str = "code") -> None:
     if not code or not CODE_RE.match(code):
-        raise OrgError(field, f"code {code!r} must be 1–32 letters, digits, '.', '_' or '-' "
-                              "(starting with a letter or digit)")
+        raise OrgError(field, _("code '%(code)s' must be 1–32 letters, digits, '.', '_' or '-' "
+                                "(starting with a letter or digit)", code=code))
 
 
 def check_names(name_vi: str | None, name_en: str | None) -> None:
     for field, value in (("name_vi", name_vi), ("name_en", name_en)):
         if not value or not value.strip():
-            raise OrgError(field, "missing name")
+            raise OrgError(field, _("missing name"))
         if len(value) > NAME_MAX:
-            raise OrgError(field, f"longer than {NAME_MAX} characters")
+            raise OrgError(field, _("longer than %(max)d characters", max=NAME_MAX))
 
 
 def _state(obj: Any, *names: str) -> dict[str, Any]:
@@ -74,7 +77,7 @@ _SP_STATE = ("code", "name_vi", "name_en", "agency_id", "kiosk_instrument", "lin
 def level_rank(session: Session, level_code: str) -> int:
     level = session.get(Level, level_code)
     if level is None:
-        raise OrgError("level", f"unknown level {level_code!r}")
+        raise OrgError("level", _("unknown level '%(level)s'", level=level_code))
     return level.rank
 
 
@@ -84,12 +87,14 @@ def check_placement(session: Session, level_code: str, parent: Unit | None) -> N
     if parent is None:
         top = session.scalar(select(func.min(Level.rank)))
         if rank != top:
-            raise OrgError("parent", f"a unit at level {level_code!r} needs a parent unit "
-                                     "(only the top level has none)")
+            raise OrgError("parent", _("a unit at level '%(level)s' needs a parent unit "
+                                       "(only the top level has none)", level=level_code))
         return
     if rank <= parent.level.rank:
-        raise OrgError("level", f"level {level_code!r} (rank {rank}) is not below the level of parent "
-                                f"{parent.code} ({parent.level_code}, rank {parent.level.rank})")
+        raise OrgError("level", _("level '%(level)s' (rank %(rank)d) is not below the level of parent "
+                                  "%(parent)s (%(parent_level)s, rank %(parent_rank)d)",
+                                  level=level_code, rank=rank, parent=parent.code,
+                                  parent_level=parent.level_code, parent_rank=parent.level.rank))
 
 
 # ------------------------------------------------------------------------------------------ levels
@@ -98,9 +103,9 @@ def create_level(session: Session, *, code: str, rank: int, name_vi: str, name_e
     check_code(code)
     check_names(name_vi, name_en)
     if session.get(Level, code) is not None:
-        raise OrgError("code", f"duplicate code: level {code!r} already exists")
+        raise OrgError("code", _("duplicate code: level '%(code)s' already exists", code=code))
     if session.scalar(select(Level).where(Level.rank == rank)) is not None:
-        raise OrgError("rank", f"another level already has rank {rank}")
+        raise OrgError("rank", _("another level already has rank %(rank)d", rank=rank))
     level = Level(code=code, rank=rank, name_vi=name_vi, name_en=name_en)
     session.add(level)
     session.flush()
@@ -119,7 +124,7 @@ def create_unit(session: Session, *, code: str, name_vi: str, name_en: str, leve
     check_code(code)
     check_names(name_vi, name_en)
     if unit_by_code(session, code) is not None:
-        raise OrgError("code", f"duplicate code: unit {code!r} already exists")
+        raise OrgError("code", _("duplicate code: unit '%(code)s' already exists", code=code))
     check_placement(session, level_code, parent)
     unit = Unit(code=code, name_vi=_norm(name_vi), name_en=_norm(name_en), level_code=level_code,
                 parent=parent, valid_from=valid_from)
@@ -139,12 +144,14 @@ def update_unit(session: Session, unit: Unit, *, audit: bool = True, **changes: 
     parent = changes.get("parent", unit.parent)
     if level_code != unit.level_code or parent is not unit.parent:
         if parent is not None and unit.id in {u.id for u in parent.ancestors()}:
-            raise OrgError("parent", f"unit {unit.code} cannot be moved under itself or its own descendant")
+            raise OrgError("parent", _("unit %(code)s cannot be moved under itself or its own descendant",
+                                       code=unit.code))
         check_placement(session, level_code, parent)
         rank = level_rank(session, level_code)
         for child in unit.children:
             if child.level.rank <= rank:
-                raise OrgError("level", f"level {level_code!r} is not above the level of child unit {child.code}")
+                raise OrgError("level", _("level '%(level)s' is not above the level of child unit %(child)s",
+                                          level=level_code, child=child.code))
     for name in ("name_vi", "name_en", "valid_from"):
         if name in changes:
             setattr(unit, name, _norm(changes[name]) if isinstance(changes[name], str) else changes[name])
@@ -202,12 +209,13 @@ def merge_units(session: Session, sources: Sequence[Unit], target: Unit, *, move
     """
     for src in sources:
         if src.id == target.id:
-            raise OrgError("target", "a unit cannot be merged into itself")
+            raise OrgError("target", _("a unit cannot be merged into itself"))
         if src.level.rank != target.level.rank:
-            raise OrgError("target", f"{src.code} ({src.level_code}) and {target.code} ({target.level_code}) "
-                                     "are not at the same level")
+            raise OrgError("target", _("%(code)s (%(level)s) and %(target)s (%(target_level)s) are not at the "
+                                       "same level", code=src.code, level=src.level_code, target=target.code,
+                                       target_level=target.level_code))
         if target.retired_at is not None:
-            raise OrgError("target", f"unit {target.code} is retired")
+            raise OrgError("target", _("unit %(code)s is retired", code=target.code))
     for src in sources:
         before = _state(src, *_UNIT_STATE)
         for child in list(src.children):
@@ -235,7 +243,8 @@ def agency_by_code(session: Session, code: str) -> Agency | None:
 
 def check_kind(kind: str) -> None:
     if kind not in Agency.KINDS:
-        raise OrgError("kind", f"unknown agency kind {kind!r} (use one of {', '.join(Agency.KINDS)})")
+        raise OrgError("kind", _("unknown agency kind '%(kind)s' (use one of %(kinds)s)", kind=kind,
+                                 kinds=", ".join(Agency.KINDS)))
 
 
 def create_agency(session: Session, *, code: str, name_vi: str, name_en: str, unit: Unit, kind: str = "other",
@@ -244,7 +253,7 @@ def create_agency(session: Session, *, code: str, name_vi: str, name_en: str, un
     check_names(name_vi, name_en)
     check_kind(kind)
     if agency_by_code(session, code) is not None:
-        raise OrgError("code", f"duplicate code: agency {code!r} already exists")
+        raise OrgError("code", _("duplicate code: agency '%(code)s' already exists", code=code))
     agency = Agency(code=code, name_vi=_norm(name_vi), name_en=_norm(name_en), kind=kind, unit=unit)
     session.add(agency)
     session.flush()
@@ -313,7 +322,7 @@ def merge_agencies(session: Session, sources: Sequence[Agency], target: Agency, 
     """Move the sources' service points to `target`, then retire the sources."""
     for src in sources:
         if src.id == target.id:
-            raise OrgError("target", "an agency cannot be merged into itself")
+            raise OrgError("target", _("an agency cannot be merged into itself"))
     for src in sources:
         for sp in list(src.service_points):
             update_service_point(session, sp, agency=target, audit=audit)
@@ -332,7 +341,8 @@ def service_point_by_code(session: Session, code: str) -> ServicePoint | None:
 
 def check_instrument(value: str, field: str) -> None:
     if not INSTRUMENT_RE.match(value):
-        raise OrgError(field, f"{value!r} is not a questionnaire id (lower-case letters, digits and '-')")
+        raise OrgError(field, _("'%(value)s' is not a questionnaire id (lower-case letters, digits and '-')",
+                                value=value))
 
 
 def create_service_point(session: Session, *, code: str, name_vi: str, name_en: str, agency: Agency,
@@ -343,7 +353,7 @@ def create_service_point(session: Session, *, code: str, name_vi: str, name_en: 
     check_instrument(kiosk_instrument, "kiosk_instrument")
     check_instrument(link_instrument, "link_instrument")
     if service_point_by_code(session, code) is not None:
-        raise OrgError("code", f"duplicate code: service point {code!r} already exists")
+        raise OrgError("code", _("duplicate code: service point '%(code)s' already exists", code=code))
     sp = ServicePoint(code=code, name_vi=_norm(name_vi), name_en=_norm(name_en), agency=agency,
                       kiosk_instrument=kiosk_instrument, link_instrument=link_instrument,
                       official_on_duty=official_on_duty, active=True)
@@ -396,7 +406,7 @@ def merge_service_points(session: Session, sources: Sequence[ServicePoint], targ
     """Move the sources' kiosks to `target`, then retire the sources."""
     for src in sources:
         if src.id == target.id:
-            raise OrgError("target", "a service point cannot be merged into itself")
+            raise OrgError("target", _("a service point cannot be merged into itself"))
     for src in sources:
         for kiosk in list(src.kiosks):
             update_kiosk(session, kiosk, service_point=target, audit=audit)
@@ -415,9 +425,9 @@ def create_kiosk(session: Session, *, code: str, name: str, service_point: Servi
     """A kiosk record without credentials (enrol it with `flask kiosks` / the admin pages)."""
     check_code(code)
     if not name or not _norm(name):
-        raise OrgError("name", "missing name")
+        raise OrgError("name", _("missing name"))
     if kiosk_by_code(session, code) is not None:
-        raise OrgError("code", f"duplicate code: kiosk {code!r} already exists")
+        raise OrgError("code", _("duplicate code: kiosk '%(code)s' already exists", code=code))
     kiosk = Kiosk(code=code, name=_norm(name), service_point=service_point)
     session.add(kiosk)
     session.flush()
@@ -430,7 +440,7 @@ def update_kiosk(session: Session, kiosk: Kiosk, *, audit: bool = True, **change
     before = {"name": kiosk.name, "service_point": kiosk.service_point.code}
     if "name" in changes:
         if not changes["name"] or not changes["name"].strip():
-            raise OrgError("name", "missing name")
+            raise OrgError("name", _("missing name"))
         kiosk.name = _norm(changes["name"])
     if "service_point" in changes:
         kiosk.service_point = changes["service_point"]
