@@ -1,4 +1,10 @@
-"""`flask --app wsgi org import FILE` / `org export`: the administrative tree as a YAML or CSV file."""
+"""`flask --app wsgi org import FILE` / `org export`: the administrative tree as a YAML or CSV file.
+
+Output is English, whatever the default locale: a command has no user whose language could be chosen, the
+other commands print English, and docs/org-file-format.md quotes these messages.  The same problems are
+shown translated on the admin import page, because survey/org/messages.py translates only while a web
+request is handled; the FILE:LINE: FIELD: message structure is the same in both.
+"""
 
 from __future__ import annotations
 
