@@ -87,3 +87,43 @@ def test_kiosk_status_line_never_covers_a_button(browser: Browser, live_server):
                    and min(b["y"] + b["height"], status["y"] + status["height"]) > max(b["y"], status["y"]))
         assert not overlap, f"the status line covers {button.text_content()!r}"
     context.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 768, "height": 1024}, {"width": 1024, "height": 768}])
+def test_five_faces_stand_in_one_row_on_a_tablet(browser: Browser, live_server, viewport):
+    """A 5-level SIPAS question on a tablet: the five faces in one row, worst to best, "no opinion" apart
+    below them (a 4 + 1 split put "very satisfied" alone on a second line, beside "no opinion")."""
+    from sqlalchemy import update
+
+    from survey.org.models import ServicePoint
+
+    sp = "UBND-NK-TA-SP1"
+    with live_server.engine.begin() as conn:
+        conn.execute(update(ServicePoint).where(ServicePoint.code == sp).values(kiosk_instrument="sipas-2017"))
+    try:
+        context = browser.new_context(base_url=live_server.url, viewport=viewport, has_touch=True)
+        live_server.enrol_kiosk(context, sp)
+        page = context.new_page()
+        page.goto("/kiosk")
+        page.locator(".kiosk-start").tap()
+        expect(page.locator(".kiosk-type-scale")).to_be_visible()
+        faces = page.locator(".kiosk-scale .kiosk-option:not(.kiosk-no-opinion) svg.face").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect()).map(r => ({x: r.x, y: r.y}))")
+        assert len(faces) == 5
+        assert len({round(f["y"]) for f in faces}) == 1, faces
+        assert [f["x"] for f in faces] == sorted(f["x"] for f in faces)
+        none = page.locator(".kiosk-no-opinion").bounding_box()
+        assert none and none["y"] > faces[0]["y"] + 40
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        # in English and larger text no word sticks out of its button
+        page.locator("button.kiosk-lang[lang=en]").tap()
+        page.wait_for_timeout(350)
+        page.locator(".kiosk-large").tap()
+        expect(page.locator("html")).to_have_class(re.compile("large-text"))
+        overflowing = page.locator(".kiosk-option").evaluate_all(
+            "els => els.filter(b => b.scrollWidth > b.clientWidth + 1).map(b => b.textContent)")
+        assert not overflowing
+        context.close()
+    finally:
+        with live_server.engine.begin() as conn:
+            conn.execute(update(ServicePoint).where(ServicePoint.code == sp).values(kiosk_instrument="counter-quick"))
