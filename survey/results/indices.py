@@ -80,7 +80,7 @@ def indices(session: Any, sel: Selection, *, domain: str | tuple[str, ...] | Non
     """
     n_min = _n_min(n_min)
     dom = normalise_domain(session, domain)
-    return cached(session, ("indices", sel.key(), dom, weights, ci, n_min, level),
+    return cached(session, ("indices", sel.key(), dom, weights, volume_version(session, weights), ci, n_min, level),
                   lambda: _indices(session, sel, dom, weights, ci, n_min, level))
 
 
@@ -97,6 +97,18 @@ def _indices(session: Any, sel: Selection, dom: tuple[str, ...], weights: str, c
     table = result_table(est, ci, level=level, n_min=n_min)
     return IndexResult(_titled(table, inst), inst, dom, weights, ci, n_min, level,
                        meta={"clusters": totals.n_clusters, "strata": totals.n_strata})
+
+
+def volume_version(session: Any, weights: str) -> tuple[Any, ...] | None:
+    """Weighted results also depend on service volumes, which change without a new response."""
+    if weights != "volume":
+        return None
+    from sqlalchemy import func, select
+
+    from survey.org.models import ServiceVolume
+
+    return tuple(session.execute(select(func.count(), func.sum(ServiceVolume.dossiers), func.max(ServiceVolume.id),
+                                        func.max(ServiceVolume.updated_at))).one())
 
 
 def _n_min(n_min: int | None) -> int:
@@ -133,7 +145,8 @@ def compare_with_whole(session: Any, sel: Selection, *, unit_column: str, unit_v
     """
     n_min = _n_min(n_min)
     dom = normalise_domain(session, unit_column)
-    return cached(session, ("compare", sel.key(), dom, unit_value, weights, n_min, level),
+    return cached(session, ("compare", sel.key(), dom, unit_value, weights, volume_version(session, weights), n_min,
+                            level),
                   lambda: _compare(session, sel, dom[0], unit_value, weights, n_min, level))
 
 

@@ -189,3 +189,18 @@ def test_a_new_response_is_counted_at_once(db_session, data):
     assert after.loc[("STP", "C.ATT"), "n"] == before.set_index(["domain", "measure"]).loc[("STP", "C.ATT"), "n"] + 1
     np.testing.assert_allclose(after["estimate"], fresh["estimate"], rtol=0, atol=0)
     np.testing.assert_allclose(after["se"], fresh["se"], rtol=1e-12)
+
+
+def test_weighted_figures_follow_a_volume_change(db_session, data):
+    """Service volumes change without a new response: weighted results must not come from the cache."""
+    from survey.org.models import ServiceVolume
+
+    add_volumes(db_session, data)
+    sel = Selection.of(data.qv_id)
+    before = indices(db_session, sel, domain="agency", weights="volume").table
+    vol = db_session.query(ServiceVolume).filter_by(service_point_id=data.city.service_points["STP-SP1"].id).first()
+    vol.dossiers = vol.dossiers * 50
+    db_session.commit()
+    after = indices(db_session, sel, domain="agency", weights="volume").table
+    stp = after["domain"] == "STP"
+    assert not np.allclose(before.loc[stp, "estimate"], after.loc[stp, "estimate"])
