@@ -33,6 +33,9 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 STAFF = ("agency_viewer", "unit_manager", "home_affairs", "admin")
 TREND_KINDS = ("month", "quarter")
+#: item shares get the design-based Wilson interval (Taylor variance → effective n; stays within 0–100%,
+#: methodology §3), composites the Taylor t interval; analysis.result.result_table decides per row
+CI_METHOD = "wilson"
 
 
 @dataclass
@@ -149,7 +152,7 @@ def index() -> str | Response:
         Col("n", "n", INT)])
     method = None
     if sel is not None:
-        res = indices(db.session, sel, domain="agency")
+        res = indices(db.session, sel, domain="agency", ci=CI_METHOD)
         method = res.method_note(lang)
         rows = res.table[res.table["kind"] == "overall"] if len(res.table) else res.table
         for _i, r in rows.iterrows():
@@ -183,12 +186,12 @@ def agency(code: str) -> str | Response:
     responses = 0
     overall = None
     if sel is not None:
-        res = indices(db.session, sel)
+        res = indices(db.session, sel, ci=CI_METHOD)
         method = res.method_note(lang)
         overall = ad.overall_row(res)
         responses = response_count(db.session, sel)
         tables += ad.index_tables(res, lang)
-        trend_table, chart = ad.trend(indices(db.session, sel, domain=f.trend), lang, f.trend)
+        trend_table, chart = ad.trend(indices(db.session, sel, domain=f.trend, ci=CI_METHOD), lang, f.trend)
         unit_col, unit_val, unit_name = ("service_point", f.service_point.code, f.service_point.name(lang)) \
             if f.service_point else ("agency", ag.code, ag.name(lang))
         cmp = compare_with_whole(db.session, sel.whole(), unit_column=unit_col, unit_value=unit_val)
