@@ -49,10 +49,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def _writing() -> bool:
-    """True outside a request (CLI, jobs) and in requests whose method may change data."""
+    """True in requests whose method may change data."""
     from flask import has_request_context, request
 
-    return not has_request_context() or request.method not in ("GET", "HEAD", "OPTIONS")
+    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
 
 
 def utcnow() -> datetime:
@@ -78,7 +78,8 @@ def make_engine(url: str) -> Engine:
         def _sqlite_begin(conn: Any) -> None:
             # A deferred transaction that reads, then writes, fails at once with "database is locked" when
             # another writer committed meanwhile (the busy timeout cannot help).  Requests that change
-            # things, and CLI commands, take the write lock up front and so wait their turn instead.
+            # things take the write lock up front and so wait their turn instead.  Outside requests
+            # (CLI, tests, jobs) transactions stay deferred: a reader there must not block every writer.
             conn.exec_driver_sql("BEGIN IMMEDIATE" if _writing() else "BEGIN")
 
         return engine
