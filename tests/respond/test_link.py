@@ -188,7 +188,7 @@ def test_one_phone_answers_once_per_hour_per_service_point(app, client, city):
     again = client.get(f"/s/{sp.code}")
     assert again.status_code == 429
     html = again.get_data(as_text=True)
-    assert "Bạn vừa trả lời gần đây" in html and "một lần trong 1 giờ" in html.replace("tiếng", "giờ")
+    assert "Ông/Bà vừa trả lời gần đây" in html and "một lần trong 1 giờ" in html.replace("tiếng", "giờ")
     assert "<form" not in html.split("<main", 1)[1]
     # a second answer posted from a form opened earlier is refused too
     _h, other = form_page(app.test_client(), f"/s/{sp.code}")
