@@ -54,7 +54,7 @@ def refresh() -> None:
             _pybabel("init", "-i", str(POT), "-d", str(TRANSLATIONS), "-l", locale)
         else:
             _pybabel("update", "-i", str(POT), "-d", str(TRANSLATIONS), "-l", locale, "--no-fuzzy-matching",
-                     "--omit-header")
+                     "--ignore-obsolete", "--omit-header")
     compile_all()
 
 

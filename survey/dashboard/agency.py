@@ -28,14 +28,14 @@ from survey.instruments.models import QuestionnaireVersion
 from survey.org.models import Agency, ServicePoint
 from survey.respond.models import CHANNELS, ResponseTally
 from survey.results import Selection, compare_with_whole, distributions, indices, response_count
+from survey.results.indices import DEFAULT_CI
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 STAFF = ("agency_viewer", "unit_manager", "home_affairs", "admin")
 TREND_KINDS = ("month", "quarter")
-#: item shares get the design-based Wilson interval (Taylor variance → effective n; stays within 0–100%,
-#: methodology §3), composites the Taylor t interval; analysis.result.result_table decides per row
-CI_METHOD = "wilson"
+#: the same interval as every other page (survey.results.DEFAULT_CI): one method city-wide
+CI_METHOD = DEFAULT_CI
 
 
 @dataclass

@@ -6,7 +6,7 @@ Public API (used by the agency and Home Affairs dashboards, exports and reports)
   visible_agency_ids=)` — the filters and the viewer's scope (applied in SQL).
 - `cluster_totals(session, sel, domain=, weights='none'|'volume')` → analysis.ClusterTotals
   (strata = unit one level below the root, clusters = service points; see results/totals.py).
-- `indices(session, sel, domain=, weights=, ci='taylor', n_min=None)` → IndexResult (analysis' result table
+- `indices(session, sel, domain=, weights=, ci='logit', n_min=None)` → IndexResult (analysis' result table
   with measure titles, plus the method note).
 - `compare_with_whole(session, sel.whole(), unit_column='agency', unit_value=CODE)` → Comparison
   (unit − whole with CI and p-value, one design).

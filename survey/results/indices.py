@@ -22,7 +22,10 @@ from survey.results.cache import cached
 from survey.results.selection import Selection
 from survey.results.totals import Instrument, cluster_totals, instrument, normalise_domain, tally_rows
 
-DEFAULT_CI = "taylor"
+#: Satisfaction shares and indices live in [0, 1]: the logit-transformed Taylor interval keeps them there
+#: (a plain t interval with few service points per district ran to −16%…177% on the demo); measures on other
+#: scales (mean scores, PAPI) keep the Taylor t interval.  analysis.result.result_table decides per row.
+DEFAULT_CI = "logit"
 COMPARE_COLUMNS = ("measure", "estimate", "reference", "difference", "se", "ci_low", "ci_high", "df", "p_value",
                    "n", "suppressed")
 
@@ -130,7 +133,7 @@ class Comparison:
     instrument: Instrument
     unit_column: str
     unit_value: str
-    ci: str = "taylor"
+    ci: str = DEFAULT_CI
     level: float = 0.95
 
 

@@ -46,4 +46,4 @@ def reference(frame: pd.DataFrame, spec, by: tuple[str, ...], quarter: str, n_mi
     """(totals, result table) of the respondent rows of one quarter: the page's selection and design."""
     rows = frame[frame["quarter"] == quarter].reset_index(drop=True)
     totals = totals_from_responses(rows, spec, by, strata="stratum", cluster="service_point")
-    return totals, result_table(estimate(totals, spec.measures, by), "taylor", n_min=n_min)
+    return totals, result_table(estimate(totals, spec.measures, by), "logit", n_min=n_min)

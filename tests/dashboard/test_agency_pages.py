@@ -24,7 +24,7 @@ def data(db_session):
     return city_with_responses(db_session, per_point=36)
 
 
-def _reference(db_session, data, frame=None, by=("agency",), ci="wilson"):
+def _reference(db_session, data, frame=None, by=("agency",), ci="logit"):
     q, _ = questionnaire_for(db_session, data.qv_id)
     spec = q.index_spec()
     frame = respondent_frame(db_session, data.qv_id) if frame is None else frame
@@ -57,7 +57,7 @@ def test_agency_page_shows_the_analysis_figures(client, db_session, data):
     assert float(body["OVERALL"][4]) == pytest.approx(row["ci_high"], abs=1e-12)
     items = {r[0]: r for r in _csv(client.get("/dashboard/agency/UBND-BT?format=csv&table=items"))[1:]}
     att = ref.loc[("UBND-BT", "C.ATT")]
-    assert att["method"] == "wilson-design" and items["C.ATT"][-2] == "wilson-design"
+    assert att["method"] == "logit" and items["C.ATT"][-2] == "logit"
     assert float(items["C.ATT"][3]) == pytest.approx(att["ci_low"], abs=1e-12)
     assert float(items["C.ATT"][4]) == pytest.approx(att["ci_high"], abs=1e-12)
 

@@ -31,7 +31,7 @@ def data(db_session):
 
 
 def _reference(frame: pd.DataFrame, spec, by: tuple[str, ...], weights: str | None = None,
-               ci: str = "taylor") -> pd.DataFrame:
+               ci: str = "logit") -> pd.DataFrame:
     t = totals_from_responses(frame, spec, by, weights=weights, strata="stratum", cluster="service_point")
     return result_table(estimate(t, spec.measures, by), ci, n_min=30)
 
