@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from babel.numbers import format_decimal, format_percent
 from flask import Flask, current_app, request, session
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 
 from survey.extensions import babel
 
@@ -55,12 +56,27 @@ def local_date(value: date | None) -> str:
     return "—" if value is None else value.strftime("%d/%m/%Y")
 
 
+CHANNEL_LABELS = {
+    "kiosk": _l("Kiosk at the counter"),
+    "qr": _l("QR link (phone)"),
+    "web": _l("Web"),
+    "paper": _l("Paper form"),
+}
+
+
+def channel_label(code: str) -> str:
+    """How a response channel is named to staff (filters, tables); unknown codes shown as they are."""
+    label = CHANNEL_LABELS.get(code)
+    return str(label) if label is not None else code
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Ho_Chi_Minh")
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["number"] = number
     app.jinja_env.filters["localdt"] = local_datetime
     app.jinja_env.filters["localdate"] = local_date
+    app.jinja_env.filters["channel"] = channel_label
 
     @app.context_processor
     def _lang() -> dict[str, object]:
