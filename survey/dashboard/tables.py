@@ -20,6 +20,7 @@ TEXT, PCT, NUM, INT, PVAL, CI = "text", "pct", "num", "int", "pval", "ci"
 HIDDEN_WHEN_SUPPRESSED = (PCT, NUM, CI, PVAL)
 
 
+
 @dataclass(frozen=True)
 class Col:
     key: str
@@ -93,7 +94,9 @@ def format_cell(row: dict[str, Any], col: Col) -> str:
         lo, hi = v if isinstance(v, tuple) else (None, None)
         lo, hi = _clean(lo), _clean(hi)
         if lo is None or hi is None:
-            return "—"
+            # answers from one service point per stratum (design df = 0): the variance cannot be
+            # estimated — say so rather than leave a dash that reads as a missing figure
+            return _("no interval: one service point")
         return f"{number(lo, 2)} – {number(hi, 2)}" if as_number else f"{percent(lo, 1)} – {percent(hi, 1)}"
     if col.kind == NUM:
         return number(_clean(v), 2)

@@ -1,4 +1,4 @@
-"""Channel filters name channels in the reader's language, not by their storage codes."""
+"""Dashboard wording: channels named in the reader's language, missing intervals explained."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tests.results.factories import city_with_responses
 
 @pytest.fixture
 def data(db_session):
-    return city_with_responses(db_session, per_point=5)
+    return city_with_responses(db_session, per_point=36)
 
 
 @pytest.mark.parametrize("url", ["/dashboard/", "/homeaffairs/"])
@@ -21,3 +21,11 @@ def test_channel_filter_is_translated(client, data, url):
     assert '<option value="paper">Phiếu giấy</option>' in html
     html_en = get(client, url, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "QR link (phone)" in html_en
+
+
+def test_an_agency_with_one_service_point_says_why_it_has_no_interval(client, data):
+    # UBND-NK-TA answers only at its one counter: design df = 0, the variance cannot be estimated
+    login(client, "noivu")
+    html = get(client, "/dashboard/agency/UBND-NK-TA").get_data(as_text=True)
+    assert "không có khoảng: chỉ một điểm phục vụ" in html
+    assert "— – —" not in html
