@@ -51,6 +51,15 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _drop_orphans(conn: Any) -> None:
+    """Drop test databases left by runs that were killed (their pytest process is gone)."""
+    names = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 'hailong_test_%'")).scalars()
+    for name in list(names):
+        pid = name.split("_")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     problem = _pg_reachable()
@@ -61,6 +70,7 @@ def pg_url() -> Iterator[str]:
     name = f"hailong_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
+        _drop_orphans(conn)
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     engine = make_engine(url)
