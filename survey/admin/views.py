@@ -19,6 +19,7 @@ from survey.admin import (  # noqa: F401  (each module adds its routes to bp)
     audit_views,
     invitation_views,
     kiosk_views,
+    merge_views,
     paper_views,
     questionnaires_views,
     tree_views,

@@ -1,0 +1,170 @@
+"""Tree pages the first tree module left out: merge an agency or a service point into another, and bring a
+retired unit or agency back.  As everywhere in the tree, the rules and the audit live in survey.org.service;
+these pages choose sensible targets, ask for confirmation and show refusals in the user's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, SelectField
+from wtforms.validators import DataRequired
+
+from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404
+from survey.admin.tree_forms import agency_choices
+from survey.admin.tree_views import _done, _status, org_error
+from survey.extensions import db
+from survey.i18n import current_lang
+from survey.org import service as svc
+from survey.org.models import Agency, ServicePoint, Unit
+
+
+class MergeTargetForm(FlaskForm):
+    """The target is checked in the view, not by WTForms, so that choosing the item itself reaches the
+    service and gets its precise refusal rather than a generic 'not a valid choice'."""
+
+    target = SelectField(_l("Merge into"), choices=[], validate_choice=False,
+                         validators=[DataRequired(_l("Choose where to merge it."))])
+    confirm = BooleanField(_l("Yes, I understand what this does"),
+                           validators=[DataRequired(_l("Tick the box to confirm."))])
+
+
+class ReactivateAgencyForm(ConfirmForm):
+    reopen = BooleanField(_l("Also reopen its closed service points"), default=False)
+
+
+def service_point_choices(lang: str, exclude: int) -> list[tuple[str, str]]:
+    stmt = select(ServicePoint).where(ServicePoint.active.is_(True)).order_by(ServicePoint.code)
+    return [(str(sp.id), f"{sp.code} — {sp.name(lang)} ({sp.agency.code})")
+            for sp in db.session.scalars(stmt) if sp.id != exclude]
+
+
+def _target_id(form: MergeTargetForm, own_id: int) -> int | None:
+    """The chosen id if it is one of the offered targets or the item itself (refused by the service)."""
+    raw = form.target.data or ""
+    if raw == str(own_id) or raw in {value for value, _label in form.target.choices}:
+        return int(raw)
+    form.target.errors = [*form.target.errors, _("Choose one of the listed targets.")]
+    return None
+
+
+def _confirm_page(form: Any, title: str, explanation: str, details: list[str], submit: str, code: str) -> Any:
+    return render_template(
+        "admin/confirm.html", form=form, title=title, explanation=explanation, details=details, submit=submit,
+        back=url_for("admin.tree"), breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, code)]), _status(form)
+
+
+@bp.route("/agencies/<int:agency_id>/merge", methods=["GET", "POST"])
+@admin_required
+def agency_merge(agency_id: int) -> Any:
+    lang = current_lang()
+    agency = get_or_404(db.session, Agency, agency_id)
+    if agency.retired_at is not None:
+        flash(_("Agency %(code)s is already retired.", code=agency.code), "error")
+        return redirect(url_for("admin.tree"))
+    form = MergeTargetForm()
+    form.target.choices = agency_choices(lang, exclude=agency.id)
+    if not form.target.choices:
+        flash(_("There is no other active agency to merge into."), "error")
+        return redirect(url_for("admin.tree"))
+    if form.validate_on_submit() and (target_id := _target_id(form, agency.id)) is not None:
+        target = get_or_404(db.session, Agency, target_id)
+        try:
+            svc.merge_agencies(db.session, [agency], target)
+        except svc.OrgError as exc:
+            db.session.rollback()
+            org_error(form, exc)
+        else:
+            return _done(_("Agency %(code)s merged into %(target)s.", code=agency.code, target=target.code))
+    sps = [sp.code for sp in agency.service_points]
+    details = [_("These service points move to the chosen agency: %(codes)s", codes=", ".join(sps))] if sps else []
+    return _confirm_page(
+        form, _("Merge agency %(code)s", code=agency.code),
+        _("%(name)s is retired and its service points (with their kiosks) move to the agency you choose. Past "
+          "responses keep their original agency, so reports on earlier periods are unchanged; new responses "
+          "go to the chosen agency.", name=agency.name(lang)),
+        details, _("Merge"), agency.code)
+
+
+@bp.route("/service-points/<int:sp_id>/merge", methods=["GET", "POST"])
+@admin_required
+def service_point_merge(sp_id: int) -> Any:
+    lang = current_lang()
+    sp = get_or_404(db.session, ServicePoint, sp_id)
+    if not sp.active:
+        flash(_("Service point %(code)s is already retired.", code=sp.code), "error")
+        return redirect(url_for("admin.tree"))
+    form = MergeTargetForm()
+    form.target.choices = service_point_choices(lang, exclude=sp.id)
+    if not form.target.choices:
+        flash(_("There is no other active service point to merge into."), "error")
+        return redirect(url_for("admin.tree"))
+    if form.validate_on_submit() and (target_id := _target_id(form, sp.id)) is not None:
+        target = get_or_404(db.session, ServicePoint, target_id)
+        try:
+            svc.merge_service_points(db.session, [sp], target)
+        except svc.OrgError as exc:
+            db.session.rollback()
+            org_error(form, exc)
+        else:
+            return _done(_("Service point %(code)s merged into %(target)s.", code=sp.code, target=target.code))
+    kiosks = [k.code for k in sp.kiosks]
+    details = [_("These kiosks move to the chosen service point: %(codes)s", codes=", ".join(kiosks))] if kiosks else []
+    return _confirm_page(
+        form, _("Merge service point %(code)s", code=sp.code),
+        _("%(name)s stops accepting responses and its kiosks move to the service point you choose. Past "
+          "responses keep their original service point.", name=sp.name(lang)),
+        details, _("Merge"), sp.code)
+
+
+@bp.route("/units/<int:unit_id>/reactivate", methods=["GET", "POST"])
+@admin_required
+def unit_reactivate(unit_id: int) -> Any:
+    unit = get_or_404(db.session, Unit, unit_id)
+    if unit.retired_at is None:
+        flash(_("Unit %(code)s is already active.", code=unit.code), "error")
+        return redirect(url_for("admin.tree"))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        svc.reactivate_unit(db.session, unit)
+        return _done(_("Unit %(code)s reactivated.", code=unit.code))
+    details = []
+    if unit.merged_into_id is not None:
+        target = db.session.get(Unit, unit.merged_into_id)
+        details.append(_("It is no longer marked as merged into %(code)s. Units and agencies that moved there "
+                         "stay where they are (move them back separately).", code=target.code if target else "?"))
+    if unit.parent is not None and unit.parent.retired_at is not None:
+        details.append(_("Its parent unit %(code)s is still retired.", code=unit.parent.code))
+    return _confirm_page(
+        form, _("Reactivate unit %(code)s", code=unit.code),
+        _("%(name)s becomes a current unit again.", name=unit.name(current_lang())),
+        details, _("Reactivate unit"), unit.code)
+
+
+@bp.route("/agencies/<int:agency_id>/reactivate", methods=["GET", "POST"])
+@admin_required
+def agency_reactivate(agency_id: int) -> Any:
+    agency = get_or_404(db.session, Agency, agency_id)
+    if agency.retired_at is None:
+        flash(_("Agency %(code)s is already active.", code=agency.code), "error")
+        return redirect(url_for("admin.tree"))
+    form = ReactivateAgencyForm()
+    closed = [sp for sp in agency.service_points if not sp.active]
+    if form.validate_on_submit():
+        svc.reactivate_agency(db.session, agency)
+        if form.reopen.data:
+            for sp in closed:
+                svc.update_service_point(db.session, sp, active=True)
+        return _done(_("Agency %(code)s reactivated.", code=agency.code))
+    details = [_("Its closed service points: %(codes)s", codes=", ".join(sp.code for sp in closed))] if closed else []
+    if agency.unit.retired_at is not None:
+        details.append(_("Its unit %(code)s is retired.", code=agency.unit.code))
+    return _confirm_page(
+        form, _("Reactivate agency %(code)s", code=agency.code),
+        _("%(name)s can receive responses again once it has an open service point.",
+          name=agency.name(current_lang())),
+        details, _("Reactivate agency"), agency.code)
