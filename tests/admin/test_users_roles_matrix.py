@@ -10,7 +10,8 @@ from tests.admin.adminkit import as_user, csrf_token, forget_user, get, login, t
 from tests.factories import small_city
 
 MODULES = {"survey.admin.views", "survey.admin.tree_views", "survey.admin.kiosk_views",
-           "survey.admin.invitation_views", "survey.admin.user_views", "survey.admin.audit_views"}
+           "survey.admin.invitation_views", "survey.admin.user_views", "survey.admin.audit_views",
+           "survey.admin.merge_views"}
 HOME_AFFAIRS_MAY_READ = {"admin.index", "admin.tree", "admin.tree_export", "admin.kiosks", "admin.audit"}
 ARGS = {"fmt": "csv", "kind": "csv"}
 
