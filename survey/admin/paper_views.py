@@ -130,6 +130,6 @@ def paper_template(version_id: int) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    return Response(out.getvalue().encode("utf-8"), mimetype="text/csv; charset=utf-8",
+    return Response(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="paper-{qv.instrument}-v{qv.version}.csv"'})
 

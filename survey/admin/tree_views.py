@@ -334,7 +334,7 @@ def tree_export(fmt: str) -> Response:
         abort(404)
     text = export_yaml(db.session) if fmt == "yaml" else export_csv(db.session)
     mimetype = "text/csv" if fmt == "csv" else "application/yaml"
-    return Response(text.encode("utf-8"), mimetype=f"{mimetype}; charset=utf-8",
+    return Response(text.encode("utf-8"), content_type=f"{mimetype}; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="hailong-tree.{fmt}"'})
 
 

@@ -319,7 +319,7 @@ def export(fmt: str) -> Response:
         if name not in shown:
             abort(404)
         body = "\ufeff" + table_csv(shown[name])  # BOM: Excel opens UTF-8 Vietnamese correctly
-        return Response(body, mimetype="text/csv; charset=utf-8",
+        return Response(body, content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{stem}-{name}.csv"'})
     data = tables_xlsx([(t.id, t) for t in page_content(view, f, comp, lang)[0]])
     return Response(data, mimetype=XLSX_MIME,

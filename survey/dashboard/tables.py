@@ -137,7 +137,7 @@ def csv_response(tables: list[Table], filename: str) -> Response:
         for row in t.export_rows():
             w.writerow(["" if v is None else v for v in row])
     body = "\ufeff" + buf.getvalue()
-    return Response(body, mimetype="text/csv; charset=utf-8",
+    return Response(body, content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
 
 
