@@ -368,6 +368,9 @@ def _ok(*vals: float | None) -> bool:
     return all(v is not None and math.isfinite(v) for v in vals)
 
 
+MAX_TREND_LABELS = 12  # period labels that fit under a 760-px trend chart without overlapping
+
+
 def trend_chart(chart_id: str, points: Sequence[TrendPoint], *, title: str, lang: str) -> Chart:
     """Estimate by period with its 95% CI as a band; suppressed periods leave a gap."""
     width, height = 760, 300
@@ -387,8 +390,11 @@ def trend_chart(chart_id: str, points: Sequence[TrendPoint], *, title: str, lang
     for t in _ticks(y0, y1, ystep):
         body.append(f'<line x1="{pl}" y1="{_f(sy(t))}" x2="{pr}" y2="{_f(sy(t))}" stroke="{GRID}"/>')
         body.append(_text(pl - 6, sy(t) + 4, pct(t, lang, 0), anchor="end", size=11, fill=MUTED, cls="tick"))
+    # 24 monthly labels do not fit side by side: label every k-th period (the data table lists them all)
+    every = max(1, math.ceil(count / MAX_TREND_LABELS))
     for i, p in enumerate(points):
-        body.append(_text(sx(i), pb + 16, p.label, anchor="middle", size=11, fill=MUTED, cls="tick"))
+        if i % every == 0:
+            body.append(_text(sx(i), pb + 16, p.label, anchor="middle", size=11, fill=MUTED, cls="tick"))
     # contiguous runs of periods with an interval get one band polygon and one line each
     runs: list[list[int]] = []
     for i, p in enumerate(points):
@@ -414,7 +420,10 @@ def trend_chart(chart_id: str, points: Sequence[TrendPoint], *, title: str, lang
             body.append(f'<circle class="mark" cx="{_f(sx(i))}" cy="{_f(sy(p.estimate))}" r="4" fill="{ACCENT}">'
                         f"<title>{escape(p.label)}: {escape(pct(p.estimate, lang))}</title></circle>")
         else:
-            body.append(_text(sx(i), pb - 6, "n < n_min", anchor="middle", size=10, fill=MUTED, cls="suppressed"))
+            # a small hollow mark on the axis, explained in words on hover and in the data table
+            body.append(f'<circle class="suppressed" cx="{_f(sx(i))}" cy="{_f(pb - 4)}" r="3" fill="#ffffff" '
+                        f'stroke="{MUTED}"><title>{escape(p.label)}: '
+                        f'{escape(_("not enough responses (n = %(n)s)", n=num(p.n, lang)))}</title></circle>')
     desc = _("Estimate for each of %(count)s periods with its 95%% confidence interval as a shaded band; "
              "periods with too few responses are left blank.", count=len(points))
     cols = (_("Period"), _("Estimate"), _("95% CI"), "n")
