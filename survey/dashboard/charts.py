@@ -177,8 +177,9 @@ class ForestRow:
 
 
 def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: str,
-                reference: float | None = None, reference_label: str = "") -> Chart:
-    """Estimates with 95% CIs, sorted best first; suppressed units listed below, without a point."""
+                reference: float | None = None, reference_label: str = "", of_elements: bool = False) -> Chart:
+    """Estimates with 95% CIs, sorted best first; suppressed units listed below, without a point.
+    `of_elements`: the rows are one unit's elements, so the description must not call them units."""
     shown = sorted((r for r in rows if not r.suppressed and r.estimate is not None and math.isfinite(r.estimate)),
                    key=lambda r: (-r.estimate, r.label))
     hidden = sorted((r for r in rows if r not in shown), key=lambda r: r.label)
@@ -226,10 +227,15 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
         body.append(_text(left, y + 4, short(r.label), anchor="end", fill=MUTED))
         body.append(_text(plot_l, y + 4, _("not enough responses (n = %(n)s)", n=num(r.n, lang)),
                           fill=MUTED, size=11, cls="suppressed"))
-    desc = _("%(shown)s units with their estimate and 95%% confidence interval, best first; "
-             "%(hidden)s units with too few responses are listed without a point.",
-             shown=len(shown), hidden=len(hidden))
-    cols = (_("Unit"), _("Estimate"), _("95% CI"), "n")
+    if of_elements:
+        desc = _("%(shown)s elements with their estimate and 95%% confidence interval, best first; "
+                 "%(hidden)s elements with too few responses are listed without a point.",
+                 shown=len(shown), hidden=len(hidden))
+    else:
+        desc = _("%(shown)s units with their estimate and 95%% confidence interval, best first; "
+                 "%(hidden)s units with too few responses are listed without a point.",
+                 shown=len(shown), hidden=len(hidden))
+    cols = (_("Index") if of_elements else _("Unit"), _("Estimate"), _("95% CI"), "n")
     data = tuple((r.label, pct(r.estimate, lang), interval(r.low, r.high, lang), num(r.n, lang)) for r in shown) + \
         tuple((r.label, _("not enough responses (n = %(n)s)", n=num(r.n, lang)), "—", num(r.n, lang))
               for r in hidden)

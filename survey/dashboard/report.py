@@ -143,7 +143,8 @@ def build_report(f: Filters) -> Report | None:
                            None if r["suppressed"] else float(r["ci_low"]),
                            None if r["suppressed"] else float(r["ci_high"]), int(r["n"]), bool(r["suppressed"]))
                  for r in elements.to_dict("records")],
-                title=_("Elements of %(agency)s, %(period)s", agency=ag.name(lang), period=f.period.label), lang=lang)
+                title=_("Elements of %(agency)s, %(period)s", agency=ag.name(lang), period=f.period.label), lang=lang,
+                of_elements=True)
         agencies.append(AgencyPage(ag.id, ag.name(lang), table, chart))
     agencies.sort(key=lambda a: a.name)
 
