@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 13:05:45.103531
+Create Date: 2026-11-30 15:02:02.009421
 """
 
 from __future__ import annotations
@@ -237,6 +237,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_kiosk_service_point_id"), ["service_point_id"], unique=False)
 
     op.create_table(
+        "moment_tally",
+        sa.Column("questionnaire_version_id", sa.Integer(), nullable=False),
+        sa.Column("service_point_id", sa.Integer(), nullable=False),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("channel", sa.String(length=8), nullable=False),
+        sa.Column("respondents", sa.Integer(), nullable=False),
+        sa.Column("gram", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["questionnaire_version_id"],
+            ["questionnaire_version.id"],
+            name=op.f("fk_moment_tally_questionnaire_version_id_questionnaire_version"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_point_id"], ["service_point.id"], name=op.f("fk_moment_tally_service_point_id_service_point")
+        ),
+        sa.PrimaryKeyConstraint(
+            "questionnaire_version_id", "service_point_id", "period", "channel", name=op.f("pk_moment_tally")
+        ),
+    )
+    op.create_table(
         "response_tally",
         sa.Column("questionnaire_version_id", sa.Integer(), nullable=False),
         sa.Column("service_point_id", sa.Integer(), nullable=False),
@@ -379,6 +399,7 @@ def downgrade() -> None:
 
     op.drop_table("service_volume")
     op.drop_table("response_tally")
+    op.drop_table("moment_tally")
     with op.batch_alter_table("kiosk", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_kiosk_service_point_id"))
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -136,3 +137,23 @@ class AnswerTally(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
     value: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MomentTally(Base):
+    """Respondent-level second moments per questionnaire version × service point × month × channel.
+
+    `gram` packs G = Σ_r u_r·u_rᵀ over the cell's respondents, u_r = (satisfied, value, answered) of every
+    scored item of the version's own index definition (item-major, `survey/respond/moments.py`).  With
+    service points as strata and respondents as the sampled units (the "counters" design,
+    docs/methodology-design.md), every variance — composites included — is a quadratic form in G, so the
+    dashboards never read answer rows.  Maintained in the same transaction as `response_tally`.
+    """
+
+    __tablename__ = "moment_tally"
+
+    questionnaire_version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_version.id"), primary_key=True)
+    service_point_id: Mapped[int] = mapped_column(ForeignKey("service_point.id"), primary_key=True)
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    respondents: Mapped[int] = mapped_column(Integer, default=0)
+    gram: Mapped[bytes] = mapped_column(LargeBinary)

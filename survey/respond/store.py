@@ -23,6 +23,7 @@ from survey.i18n import LOCAL_TZ
 from survey.instruments.models import QuestionnaireVersion
 from survey.instruments.service import questionnaire_for
 from survey.org.models import ServicePoint
+from survey.respond import moments
 from survey.respond.models import CHANNELS, Answer, AnswerTally, Comment, Response, ResponseTally
 
 AnswerValue = int | list[int] | str | None
@@ -125,6 +126,9 @@ def store_response(session: Session, sub: Submission, *, commit: bool = True) ->
             if comment is not None:
                 session.add(Comment(response_id=response.id, item_code=comment[0], text=comment[1]))
             increment_tallies(session, response, Counter((item_ids[code], v) for code, v in values))
+            spec = moments.spec_of(q)
+            moments.add_response(session, tally_keys(response), spec,
+                                 {code: v for code, v in values if code in spec.items})
     except IntegrityError:
         # Another worker stored the same client id between our check and insert: that one wins.
         # (The savepoint is rolled back; the caller's transaction stays usable.)
@@ -170,17 +174,22 @@ def _upsert_add(session: Session, table: Any, keys: dict[str, Any], count: int) 
     session.execute(stmt)
 
 
-def increment_tallies(session: Session, response: Response, counts: Counter[tuple[int, int]]) -> None:
-    base = {"questionnaire_version_id": response.questionnaire_version_id,
+def tally_keys(response: Response) -> dict[str, Any]:
+    """The count-table cell of a response: questionnaire version × service point × month × channel."""
+    return {"questionnaire_version_id": response.questionnaire_version_id,
             "service_point_id": response.service_point_id, "period": response.period,
             "channel": response.channel}
+
+
+def increment_tallies(session: Session, response: Response, counts: Counter[tuple[int, int]]) -> None:
+    base = tally_keys(response)
     _upsert_add(session, ResponseTally.__table__, base, 1)
     for (item_id, value), n in sorted(counts.items()):
         _upsert_add(session, AnswerTally.__table__, {**base, "item_id": item_id, "value": value}, n)
 
 
 def rebuild_tallies(session: Session) -> None:
-    """Recompute both count tables from the stored answers (after bulk loads, or to repair)."""
+    """Recompute the count tables from the stored answers (after bulk loads, or to repair)."""
     session.execute(AnswerTally.__table__.delete())
     session.execute(ResponseTally.__table__.delete())
     session.execute(insert(ResponseTally.__table__).from_select(
@@ -195,4 +204,5 @@ def rebuild_tallies(session: Session) -> None:
         .join(Answer, Answer.response_id == Response.id)
         .group_by(Response.questionnaire_version_id, Response.service_point_id, Response.period,
                   Response.channel, Answer.item_id, Answer.value)))
+    moments.rebuild(session)
 

@@ -1,0 +1,136 @@
+"""`moment_tally`: each cell's Gram matrix of respondent vectors, for designs whose units are respondents.
+
+A dashboard must not read answer rows (issue 5), yet the variance of a composite index (an element, the
+overall index, PAPI scores) with respondents as the sampled units needs the cross-moments of items within
+each stratum (methodology §3; `analysis.totals.UnitMoments`).  So every stored response adds u·uᵀ to its
+cell's G, u = (satisfied, value, answered) per scored item of the version's index definition, in the
+order of `analysis.totals.unit_gram` (one implementation of u, shared with the analysis package).
+
+Storage: the upper triangle of G as little-endian int32 (integer counts: Σ value² ≤ 25·n fits), zlib
+compressed — about 1–3 KB per cell for SIPAS (66 variables), read only for the months a page needs.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from analysis.totals import UNIT_VARS, unit_gram
+from questionnaires.index_spec import IndexSpec
+from survey.instruments.service import questionnaire_for
+from survey.respond.models import Answer, MomentTally, Response
+
+MT = MomentTally.__table__
+
+
+@lru_cache(maxsize=64)
+def _triu(p: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(p)
+
+
+def pack(gram: np.ndarray) -> bytes:
+    """P×P symmetric integer matrix → compressed upper triangle."""
+    rows, cols = _triu(gram.shape[0])
+    tri = np.rint(gram[rows, cols]).astype("<i4")
+    return zlib.compress(tri.tobytes(), 1)
+
+
+def unpack(blob: bytes, p: int) -> np.ndarray:
+    """Compressed upper triangle → full symmetric P×P float64 matrix."""
+    tri = np.frombuffer(zlib.decompress(blob), dtype="<i4").astype(np.float64)
+    rows, cols = _triu(p)
+    if tri.size != rows.size:
+        raise ValueError(f"moment cell holds {tri.size} values, expected {rows.size} for {p} variables")
+    out = np.zeros((p, p))
+    out[rows, cols] = tri
+    out[cols, rows] = tri
+    return out
+
+
+_specs: dict[int, tuple[object, IndexSpec]] = {}
+
+
+def spec_of(q: Any) -> IndexSpec:
+    """q.index_spec(), compiled once per parsed questionnaire (questionnaire_for caches those objects)."""
+    hit = _specs.get(id(q))
+    if hit is None or hit[0] is not q:
+        if len(_specs) > 256:
+            _specs.clear()
+        hit = _specs[id(q)] = (q, q.index_spec())
+    return hit[1]
+
+
+def width(spec: IndexSpec) -> int:
+    """Number of variables P of a version's Gram."""
+    return len(UNIT_VARS) * len(spec.items)
+
+
+def grams(spec: IndexSpec, group: np.ndarray, n_groups: int, answers: dict[str, np.ndarray]) -> np.ndarray:
+    """n_groups × P × P Gram matrices of respondents (answers: item code → value per respondent, 0 = none)."""
+    full = {code: answers.get(code, np.zeros(len(group), dtype=np.int64)) for code in spec.items}
+    return unit_gram(group, n_groups, full, spec, None)
+
+
+def add_response(session: Session, keys: dict[str, object], spec: IndexSpec, values: dict[str, int]) -> None:
+    """Add one respondent to its cell (the caller's transaction; the cell row is locked while updated).
+
+    `values`: scored item code → answered level (0 or absent = not answered).  Concurrent writers of one
+    cell already queue on the `response_tally` row the same transaction upserted first; FOR UPDATE makes
+    the read-modify-write safe on its own as well.
+    """
+    answers = {code: np.array([int(values.get(code, 0))], dtype=np.int64) for code in spec.items}
+    g = grams(spec, np.zeros(1, dtype=np.int64), 1, answers)[0]
+    where = [MT.c[k] == v for k, v in keys.items()]
+    row = session.execute(select(MT.c.respondents, MT.c.gram).where(*where).with_for_update()).first()
+    if row is None:
+        session.execute(insert(MT).values(**keys, respondents=1, gram=pack(g)))
+        return
+    total = unpack(row.gram, g.shape[0]) + g
+    session.execute(update(MT).where(*where).values(respondents=row.respondents + 1, gram=pack(total)))
+
+
+def rebuild(session: Session, version_ids: Iterable[int] | None = None) -> int:
+    """Recompute `moment_tally` from the stored answers (after bulk loads, or to repair); returns cells."""
+    session.execute(MT.delete() if version_ids is None
+                    else MT.delete().where(MT.c.questionnaire_version_id.in_(list(version_ids))))
+    if version_ids is None:
+        version_ids = session.scalars(select(Response.questionnaire_version_id).distinct()).all()
+    cells = 0
+    for qv_id in version_ids:
+        q, item_ids = questionnaire_for(session, qv_id)
+        spec = spec_of(q)
+        code_of = {item_ids[c]: c for c in spec.items if c in item_ids}
+        resp = session.execute(select(Response.id, Response.service_point_id, Response.period, Response.channel)
+                               .where(Response.questionnaire_version_id == qv_id).order_by(Response.id)).all()
+        if not resp:
+            continue
+        ids = np.array([r[0] for r in resp], dtype=np.int64)
+        cell_keys = [(r[1], r[2], r[3]) for r in resp]
+        uniq = sorted(set(cell_keys))
+        index = {k: i for i, k in enumerate(uniq)}
+        group = np.array([index[k] for k in cell_keys], dtype=np.int64)
+        answers = {code: np.zeros(len(ids), dtype=np.int64) for code in spec.items}
+        rows = session.execute(select(Answer.response_id, Answer.item_id, Answer.value)
+                               .join(Response, Response.id == Answer.response_id)
+                               .where(Response.questionnaire_version_id == qv_id,
+                                      Answer.item_id.in_(list(code_of)))).all()
+        if rows:
+            arr = np.array(rows, dtype=np.int64)
+            pos = np.searchsorted(ids, arr[:, 0])
+            for item_id, code in code_of.items():
+                sel = arr[:, 1] == item_id
+                answers[code][pos[sel]] = arr[sel, 2]
+        g = grams(spec, group, len(uniq), answers)
+        counts = np.bincount(group, minlength=len(uniq))
+        session.execute(insert(MT), [
+            {"questionnaire_version_id": qv_id, "service_point_id": sp, "period": period, "channel": channel,
+             "respondents": int(counts[i]), "gram": pack(g[i])}
+            for i, (sp, period, channel) in enumerate(uniq)])
+        cells += len(uniq)
+    return cells
