@@ -6,8 +6,10 @@ rows or from a database GROUP BY), then estimators returning tidy result tables.
 
 from analysis.design import Design
 from analysis.estimate import (
+    ContrastEstimates,
     DomainEstimates,
     cluster_variance,
+    contrast_estimates,
     domain_cluster_scores,
     estimate,
     linearised_scores,
@@ -17,9 +19,11 @@ from analysis.totals import ClusterTotals, totals_from_frame, totals_from_respon
 
 __all__ = [
     "ClusterTotals",
+    "ContrastEstimates",
     "Design",
     "DomainEstimates",
     "cluster_variance",
+    "contrast_estimates",
     "domain_cluster_scores",
     "estimate",
     "linearised_scores",

@@ -8,8 +8,14 @@ the whole population (z_unit − z_all), and Holm's adjustment controls the chan
 "differs from the city" among all units; period-to-period changes of many units are screened with
 Benjamini–Hochberg (false discovery rate), which tolerates a few false alarms to miss fewer changes.
 
+Every difference is one `analysis.estimate.contrast_estimates` call, so the same code serves cluster
+totals and unit-level moments (respondents as the sampled units, service points as strata: R
+`svydesign(ids=~1, strata=~service_point)`), where a contrast's Σz² per (stratum, cell) row is a
+quadratic form in the row's Gram matrix.
+
 Tests are t tests with design degrees of freedom: clusters with an answer in either domain − strata
-among them (as `estimate` does for one domain).  Comparisons involving a suppressed domain (n < n_min
+among them (as `estimate` does for one domain; in unit mode clusters are the respondents answering
+the measure's most answered item).  Comparisons involving a suppressed domain (n < n_min
 or no answers) are listed with `suppressed` True and are left out of the adjustment families; an
 undefined variance (df ≤ 0, or both sides without variation) gives no test and says why in `reason`.
 """
@@ -23,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.estimate import DomainEstimates, cluster_variance, domain_cluster_scores, estimate
+from analysis.estimate import ContrastEstimates, DomainEstimates, contrast_estimates, estimate
 from analysis.multiple import benjamini_hochberg, holm
 from analysis.result import domain_labels
 from analysis.totals import ClusterTotals
@@ -34,37 +40,30 @@ __all__ = ["compare_domains", "compare_to_whole", "screen_changes"]
 
 @dataclass(frozen=True, eq=False)
 class _Domains:
-    """Estimates, per-cluster Taylor scores (clusters × D × M) and answer presence of one breakdown."""
+    """Estimates and result-table labels of the cells of one breakdown."""
 
     est: DomainEstimates
     labels: list[str]
-    z: np.ndarray
-    present: np.ndarray
 
 
 def _domains(totals: ClusterTotals, measures: tuple[Measure, ...], by: Sequence[str]) -> _Domains:
-    by = tuple(by)
-    est = estimate(totals, measures, by)
-    t = totals.collapse(by)
-    z = domain_cluster_scores(t, measures)
-    ratios = tuple(sorted({k for m in measures for k, _ in m.terms}))
-    pos = {k: j for j, k in enumerate(ratios)}
-    uses = np.zeros((len(measures), len(ratios)), dtype=np.int64)
-    for i, m in enumerate(measures):
-        for k, c in m.terms:
-            if c != 0:
-                uses[i, pos[k]] = 1
-    has = ((t.ratio_stat(ratios, "n") > 0).astype(np.int64) @ uses.T) > 0  # rows × M
-    present = np.zeros((t.n_clusters, len(t.cells), len(measures)), dtype=bool)
-    np.logical_or.at(present, (t.row_cluster, t.row_cell), has)
-    return _Domains(est, domain_labels(est)[1], z, present)
+    est = estimate(totals, measures, tuple(by))
+    return _Domains(est, domain_labels(est)[1])
 
 
-def _contrast_df(present: np.ndarray, cluster_stratum: np.ndarray, n_strata: int) -> np.ndarray:
-    """clusters × M presence → df per measure: clusters present − strata present."""
-    per_stratum = np.zeros((n_strata, present.shape[1]))
-    np.add.at(per_stratum, cluster_stratum, present.astype(np.float64))
-    return present.sum(axis=0) - (per_stratum > 0).sum(axis=0)
+def _differences(totals: ClusterTotals, measures: tuple[Measure, ...], by: Sequence[str],
+                 pairs: Sequence[tuple[int, int]], *, whole: bool = False) -> ContrastEstimates:
+    """Contrasts cell a − cell b of `by` for every pair (a, b); index len(cells) = the whole population
+    when `whole`.  One `contrast_estimates` call, for cluster totals and unit-level moments alike."""
+    n_cells = len(totals.collapse(tuple(by)).cells)
+    masks = np.eye(n_cells, dtype=bool)
+    if whole:
+        masks = np.vstack([masks, np.ones((1, n_cells), dtype=bool)])
+    coef = np.zeros((len(pairs), len(masks)))
+    for k, (a, b) in enumerate(pairs):
+        coef[k, a] += 1.0
+        coef[k, b] -= 1.0
+    return contrast_estimates(totals, measures, by, masks, coef)
 
 
 def _test(diff: np.ndarray, var: np.ndarray, df: np.ndarray, level: float) -> dict[str, np.ndarray]:
@@ -81,18 +80,16 @@ def _test(diff: np.ndarray, var: np.ndarray, df: np.ndarray, level: float) -> di
             "df": df.astype(np.int64), "t": tstat, "p_value": p, "reason": reason}
 
 
-def _pair(totals: ClusterTotals, a: _Domains, ia: int, b: _Domains, ib: int, n_min: int,
-          level: float) -> dict[str, np.ndarray]:
-    """Difference a[ia] − b[ib] for every measure, with its Taylor test."""
-    diff = a.est.estimate[ia] - b.est.estimate[ib]
-    var = cluster_variance(a.z[:, ia, :] - b.z[:, ib, :], totals.cluster_stratum, totals.n_strata)
-    df = _contrast_df(a.present[:, ia, :] | b.present[:, ib, :], totals.cluster_stratum, totals.n_strata)
-    res = _test(diff, var, df, level)
-    na, nb = a.est.n[ia], b.est.n[ib]
-    sup = ~a.est.answered[ia] | ~b.est.answered[ib] | (na < n_min) | (nb < n_min)
+def _pair(a: DomainEstimates, ia: int, b: DomainEstimates, ib: int, con: ContrastEstimates, k: int,
+          n_min: int, level: float) -> dict[str, np.ndarray]:
+    """Difference a[ia] − b[ib] for every measure, with its Taylor test (contrast k of `con`)."""
+    diff = a.estimate[ia] - b.estimate[ib]
+    res = _test(diff, con.variance[k], con.df[k], level)
+    na, nb = a.n[ia], b.n[ib]
+    sup = ~a.answered[ia] | ~b.answered[ib] | (na < n_min) | (nb < n_min)
     res["reason"] = np.where(sup, np.where(res["reason"] == "", "suppressed", res["reason"] + ";suppressed"),
                              res["reason"])
-    res.update(difference=diff, estimate_a=a.est.estimate[ia], estimate_b=b.est.estimate[ib],
+    res.update(difference=diff, estimate_a=a.estimate[ia], estimate_b=b.estimate[ib],
                n_a=na, n_b=nb, suppressed=sup)
     return res
 
@@ -113,7 +110,7 @@ def compare_domains(totals: ClusterTotals, measures: Sequence[Measure], by: Sequ
     measures = tuple(measures)
     dom = _domains(totals, measures, by)
     ia, ib = _index(dom, a, "domain"), _index(dom, b, "domain")
-    r = _pair(totals, dom, ia, dom, ib, n_min, level)
+    r = _pair(dom.est, ia, dom.est, ib, _differences(totals, measures, by, [(ia, ib)]), 0, n_min, level)
     out = pd.DataFrame({"by": ":".join(by), "domain_a": str(a), "domain_b": str(b),
                         "measure": [m.code for m in measures]})
     for c in ("estimate_a", "estimate_b", "difference", "se", "ci_low", "ci_high", "df", "t", "p_value",
@@ -135,9 +132,11 @@ def compare_to_whole(totals: ClusterTotals, measures: Sequence[Measure], by: Seq
     measures = tuple(measures)
     dom = _domains(totals, measures, by)
     whole = _domains(totals, measures, ())
+    n_dom = len(dom.labels)
+    con = _differences(totals, measures, by, [(d, n_dom) for d in range(n_dom)], whole=True)
     parts = []
     for d, label in enumerate(dom.labels):
-        r = _pair(totals, dom, d, whole, 0, n_min, level)
+        r = _pair(dom.est, d, whole.est, 0, con, d, n_min, level)
         part = pd.DataFrame({"by": ":".join(by), "domain": label, "measure": [m.code for m in measures],
                              "estimate": r["estimate_a"], "overall": r["estimate_b"]})
         for c in ("difference", "se", "ci_low", "ci_high", "df", "t", "p_value"):
@@ -175,8 +174,13 @@ def screen_changes(totals: ClusterTotals, measures: Sequence[Measure], unit: str
         if str(p) not in periods:
             raise KeyError(f"period {p!r} is not a value of {period} (have: {', '.join(sorted(periods))})")
     codes = [m.code for m in measures]
+    units = sorted(set(cells[unit]))
+    pairs = [(lookup[(u, str(after))], lookup[(u, str(before))]) for u in units
+             if (u, str(after)) in lookup and (u, str(before)) in lookup]
+    con = _differences(totals, measures, (unit, period), pairs)
+    k_of = {pair: k for k, pair in enumerate(pairs)}
     parts = []
-    for u in sorted(set(cells[unit])):
+    for u in units:
         ib, ia = lookup.get((u, str(before))), lookup.get((u, str(after)))
         part = pd.DataFrame({"by": unit, "domain": u, "measure": codes, "before": str(before),
                              "after": str(after)})
@@ -191,7 +195,7 @@ def screen_changes(totals: ClusterTotals, measures: Sequence[Measure], unit: str
             part["estimate_after" if ia is not None else "estimate_before"] = dom.est.estimate[i]
             part["suppressed"], part["reason"] = True, "period_missing"
         else:
-            r = _pair(totals, dom, ia, dom, ib, n_min, level)
+            r = _pair(dom.est, ia, dom.est, ib, con, k_of[(ia, ib)], n_min, level)
             part["estimate_before"], part["estimate_after"], part["change"] = (
                 r["estimate_b"], r["estimate_a"], r["difference"])
             for c in ("se", "ci_low", "ci_high", "df", "t", "p_value"):

@@ -281,37 +281,172 @@ def _unit_variance(t: ClusterTotals, lay: _Layout, z: np.ndarray, answered: np.n
     V = Σ_h n_h/(n_h−1) (Σ z² − (Σ z)²/n_h)   (n_h = 1: Σ z², the "adjust" rule).
     """
     assert t.unit is not None
+    g_num, g_den, _, _ = _gradients(lay, lay.cell_ind @ lay.num, lay.cell_ind @ lay.den)
+    g_rows = _unit_gradients(t, lay, g_num, g_den)[t.row_cell]  # rows × M × P
+    q = np.einsum("rmp,rmp->rm", np.matmul(g_rows, t.unit.gram), g_rows)  # Σ z² per row
+    q = np.where(answered[t.row_cell], q, 0.0)
+    return _unit_stratum_variance(t, z, q, t.row_cell, len(t.cells))
+
+@dataclass(frozen=True, eq=False)
+class ContrastEstimates:
+    """Linear contrasts of domain estimates (rows K) for every measure (columns M), in one design.
+
+    estimate: Σ_q C[k, q]·estimate_q; NaN where a domain with a nonzero coefficient has no answer.
+    variance: Taylor variance of the contrast (its score is the same combination of the domains'
+        scores, so shared clusters/strata carry the covariance); NaN where the estimate is NaN.
+    n_clusters, df: clusters (respondents in unit mode) with an answer in any domain of the contrast,
+        and df = n_clusters − strata among them (as `estimate` for one domain).
+    """
+
+    estimate: np.ndarray
+    variance: np.ndarray
+    n_clusters: np.ndarray
+    df: np.ndarray
+    answered: np.ndarray
+
+
+def contrast_estimates(
+    totals: ClusterTotals,
+    measures: Sequence[Measure],
+    by: Sequence[str],
+    domains: np.ndarray,
+    coefficients: np.ndarray,
+) -> ContrastEstimates:
+    """Estimate, Taylor variance and df of contrasts Σ_q C[k, q]·θ_q of domain estimates θ_q.
+
+    `domains` (Q × D booleans) defines each domain as a union of the cells of `totals.collapse(by)`
+    (a row of ones = the whole population); `coefficients` is K × Q.  Works for cluster totals and for
+    unit-level moments (`UnitMoments`): within a (stratum, cell) row a respondent's score of contrast
+    k is gᵀu_r with g = Σ_q C[k, q]·[cell ∈ q]·g_q, so Σ_r z_r² = gᵀGg and V follows from the
+    stratum sums (`_unit_stratum_variance`).  Cost grows with the domains each cell belongs to, not
+    with Q, so "every domain against the whole" is one call.
+    """
+    measures = tuple(measures)
+    t = totals.collapse(by)
+    lay = _layout(t, measures)
+    masks = np.asarray(domains, dtype=bool)
+    coef = np.asarray(coefficients, dtype=np.float64)
     n_cells = len(t.cells)
-    n_r = len(lay.ratios)
+    if masks.ndim != 2 or masks.shape[1] != n_cells or coef.ndim != 2 or coef.shape[1] != masks.shape[0]:
+        raise ValueError(f"domains must be Q × {n_cells} (cells of {':'.join(by) or 'the whole'}), "
+                         "coefficients K × Q")
+    n_q = masks.shape[0]
+    m_f = masks.astype(np.float64)
+    y = m_f @ np.asarray(lay.cell_ind @ lay.num)  # Q × R
+    a = m_f @ np.asarray(lay.cell_ind @ lay.den)
+    g_num, g_den, est_q, answered_q = _gradients(lay, y, a)
+    involved = coef != 0  # K × Q
+    answered = ~((involved.astype(np.int64) @ (~answered_q).astype(np.int64)) > 0)  # K × M
+    est = np.where(answered, coef @ np.where(answered_q, est_q, 0.0), np.nan)
+
+    # the domains each cell belongs to (only those some contrast uses), padded with a zero domain Q
+    member = masks & involved.any(axis=0)[:, None]  # Q × D
+    width = max(int(member.sum(axis=0).max(initial=0)), 1)
+    members = np.full((n_cells, width), n_q, dtype=np.int64)
+    for d in range(n_cells):
+        q = np.flatnonzero(member[:, d])
+        members[d, : q.size] = q
+    pad = np.zeros((1, *g_num.shape[1:]))
+    g_num, g_den = np.concatenate([g_num, pad]), np.concatenate([g_den, pad])
+    coef_pad = np.concatenate([coef, np.zeros((coef.shape[0], 1))], axis=1)
+    row_members = members[t.row_cell]  # rows × W
+    c_rows = coef_pad[:, row_members].transpose(1, 0, 2)  # rows × K × W
+    gn, gd = g_num[row_members], g_den[row_members]  # rows × W × M × R
+    z_dom = np.einsum("rwmk,rk->rwm", gn, lay.num) + np.einsum("rwmk,rk->rwm", gd, lay.den)
+    z = np.einsum("rcw,rwm->rcm", c_rows, z_dom)  # rows × K × M
+
+    n_k, n_m = coef.shape[0], len(measures)
+    if t.unit is None:
+        zc = np.zeros((len(t.clusters), n_k * n_m))
+        np.add.at(zc, t.row_cluster, z.reshape(len(z), -1))
+        var = cluster_variance(zc, t.cluster_stratum, t.n_strata).reshape(n_k, n_m)
+    else:
+        g = _unit_gradients(t, lay, gn, gd)  # rows × W × M × P
+        hg = np.einsum("rpq,rwmq->rwmp", t.unit.gram, g)
+        forms = np.einsum("rwmp,rvmp->rwvm", g, hg)  # rows × W × W × M
+        q = np.einsum("rcw,rcv,rwvm->rcm", c_rows, c_rows, forms)
+        var = _unit_stratum_variance(t, z, q, np.zeros(len(z), dtype=np.int64), 1)[0]
+    var = np.where(answered, np.maximum(var, 0.0), np.nan)
+
+    # df: clusters (respondents) answering the measure in any domain of the contrast − their strata
+    union = ((np.abs(coef) @ m_f) > 0)  # K × D
+    counts = t.ratio_stat(lay.ratios, "n")
+    uses = lay.coef != 0
+    has = ((counts > 0).astype(np.int64) @ uses.T.astype(np.int64)) > 0  # rows × M
+    present = union[:, t.row_cell].T[:, :, None] & has[:, None, :]  # rows × K × M
+    row_stratum = t.cluster_stratum[t.row_cluster]
+    per_stratum = np.zeros((t.n_strata, n_k, n_m))
+    np.add.at(per_stratum, row_stratum, present.astype(np.float64))
+    if t.unit is None:
+        per_cluster = np.zeros((len(t.clusters), n_k, n_m))
+        np.add.at(per_cluster, t.row_cluster, present.astype(np.float64))
+        n_cl = (per_cluster > 0).sum(axis=0)
+    else:  # respondents answering (at least the measure's most answered item), as `estimate`
+        cnt = union.astype(np.float64) @ np.asarray(lay.cell_ind @ counts)  # K × R
+        n_cl = -_min_over_terms(-cnt, uses)
+    n_cl = n_cl.astype(np.int64)
+    df = n_cl - (per_stratum > 0).sum(axis=0)
+    return ContrastEstimates(est, var, n_cl, df.astype(np.int64), answered)
+
+
+def _gradients(
+    lay: _Layout, y: np.ndarray, a: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Linearisation of every measure in domains with ratio totals y, a (Q × R).
+
+    Returns (g_num, g_den, estimate, answered): a row's score is g_num·num_row + g_den·den_row
+    (Q × M × R each, zero where the measure is not estimable), estimate and answered are Q × M.
+    """
+    ok = a > 0
+    safe_a = np.where(ok, a, 1.0)
+    r = np.where(ok, y / safe_a, 0.0)
+    uses = lay.coef != 0
+    answered = ~(((~ok).astype(np.int64) @ uses.T.astype(np.int64)) > 0)
+    est = np.where(answered, lay.const[None, :] + r @ lay.coef.T, np.nan)
+    g_num = lay.coef[None, :, :] / safe_a[:, None, :] * ok[:, None, :] * answered[:, :, None]
+    g_den = -g_num * r[:, None, :]
+    return g_num, g_den, est, answered
+
+
+def _unit_gradients(t: ClusterTotals, lay: _Layout, g_num: np.ndarray, g_den: np.ndarray) -> np.ndarray:
+    """Ratio-space gradients (… × R) placed on the respondent variables u (… × P) of `UnitMoments`."""
+    assert t.unit is not None
     p = t.unit.gram.shape[1]
     pos = {code: i for i, code in enumerate(t.items)}
-    place_num = np.zeros((n_r, p))
-    place_den = np.zeros((n_r, p))
+    place_num = np.zeros((len(lay.ratios), p))
+    place_den = np.zeros((len(lay.ratios), p))
     for k, key in enumerate(lay.ratios):
         i = pos.get(key.item)
         if i is not None:
             place_num[k, 3 * i + (0 if key.kind == "sat" else 1)] = 1.0
             place_den[k, 3 * i + 2] = 1.0
-    y = lay.cell_ind @ lay.num
-    a = lay.cell_ind @ lay.den
-    ok = a > 0
-    safe_a = np.where(ok, a, 1.0)
-    r = np.where(ok, y / safe_a, 0.0)
-    c_num = lay.coef[None, :, :] / safe_a[:, None, :] * ok[:, None, :]  # D × M × R
-    c_den = -c_num * r[:, None, :]
-    g = c_num @ place_num + c_den @ place_den  # D × M × P
-    g_rows = g[t.row_cell]  # rows × M × P
-    q = np.einsum("rmp,rmp->rm", np.matmul(g_rows, t.unit.gram), g_rows)  # Σ z² per row
-    q = np.where(answered[t.row_cell], q, 0.0)
+    return g_num @ place_num + g_den @ place_den
+
+
+def _unit_stratum_variance(
+    t: ClusterTotals, z: np.ndarray, q: np.ndarray, groups: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """V = Σ_h n_h/(n_h−1)·(Σ z² − (Σ z)²/n_h) per group, from per-row Σ_r z_r (`z`) and Σ_r z_r² (`q`).
+
+    Rows are (stratum, cell) rows of unit-level totals; rows with the same group code are summed
+    within their stratum first (a contrast spans several cells of a stratum).  n_h = 1: Σ z², the
+    "adjust" rule (centred at the grand mean 0, scale 1), as R survey.
+    """
+    assert t.unit is not None
     n_h = t.unit.n_h.astype(np.float64)
-    h = t.cluster_stratum[t.row_cluster]
-    n_row = n_h[h]
-    lonely = n_row <= 1
-    ss = np.where(lonely[:, None], q, q - z * z / np.where(lonely, 1.0, n_row)[:, None])
-    scale = np.where(lonely, 1.0, n_row / np.where(lonely, 2.0, n_row - 1.0))
-    out = np.zeros((n_cells, z.shape[1]))
-    np.add.at(out, t.row_cell, scale[:, None] * ss)
-    return out
+    key = t.cluster_stratum[t.row_cluster] * n_groups + groups
+    shape = (t.n_strata * n_groups, *z.shape[1:])
+    s1, s2 = np.zeros(shape), np.zeros(shape)
+    np.add.at(s1, key, z)
+    np.add.at(s2, key, q)
+    s1 = s1.reshape(t.n_strata, n_groups, *z.shape[1:])
+    s2 = s2.reshape(t.n_strata, n_groups, *z.shape[1:])
+    lonely = n_h <= 1
+    safe = np.where(lonely, 1.0, n_h)
+    extra = (1,) * (z.ndim - 1)
+    ss = np.where(lonely.reshape(-1, 1, *extra), s2, s2 - s1 * s1 / safe.reshape(-1, 1, *extra))
+    scale = np.where(lonely, 1.0, n_h / np.where(lonely, 2.0, n_h - 1.0))
+    return np.tensordot(scale, ss, axes=(0, 0))
 
 
 def _min_over_terms(per_ratio: np.ndarray, uses: np.ndarray) -> np.ndarray:

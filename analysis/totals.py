@@ -470,15 +470,21 @@ def totals_from_responses(
     weights: str | None = None,
     strata: str | None = None,
     cluster: str | None = None,
+    unit_level: bool = False,
 ) -> ClusterTotals:
     """Build totals from respondent rows in the exchange format (docs/contracts.md §3).
 
     Item columns are numeric with NaN (or 0 = no opinion) for unanswered; values outside the scale
     raise ValueError.  Weights must be positive (`analysis.data.read_totals` checks files fully).
     Domain columns are used as they are (derive period labels with `analysis.data.period_codes`).
+    `unit_level=True` without `cluster` keeps `UnitMoments` (rows per (stratum, cell), as
+    `read_totals(..., unit_level=True)`); the estimates equal those of respondent clusters.
     """
     domain_columns = tuple(domain_columns)
+    unit = unit_level and not cluster
     keys = respondent_keys(data, domain_columns, strata=strata, cluster=cluster)
+    if unit:  # one pseudo cluster per stratum; respondents are counted apart
+        keys["cluster"] = keys["stratum"]
     codes, groups = _factorize_frame(keys)
     groups.columns = list(keys.columns)
     answers = {}
@@ -489,6 +495,12 @@ def totals_from_responses(
             raise ValueError(f"column {code!r}: values outside the scale ({int(invalid.sum())} rows)")
     w = data[weights].to_numpy(dtype=np.float64) if weights else None
     stats = group_stats(codes, len(groups), answers, spec, w)
+    if unit:
+        counts = keys["stratum"].value_counts(sort=False)
+        return ClusterTotals.from_wide(
+            groups, stats, tuple(spec.items), domain_columns, weighted=None if weights else False,
+            unit_gram=unit_gram(codes, len(groups), answers, spec, w), unit_counts=counts.to_dict(),
+        )  # fmt: skip
     return ClusterTotals.from_wide(
         groups, stats, tuple(spec.items), domain_columns, weighted=None if weights else False
     )

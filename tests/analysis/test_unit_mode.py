@@ -1,0 +1,87 @@
+"""Unit-level moments (service points as strata, respondents as the sampled units: R
+`svydesign(ids=~1, strata=~service_point)`): contrasts and ranks give what the same design gives
+with one totals row per respondent (every respondent its own cluster), which the R references
+(test_unit_reference.py) pin independently."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import contrast_estimates, estimate, totals_from_responses
+from analysis.compare import compare_domains, compare_to_whole, screen_changes
+from tests.analysis.core_fixtures import make_data, make_spec
+
+DESIGN = {"weights": "weight", "strata": "service_point"}
+BY = ("agency", "channel")
+ITEM_MEASURES = ["Q1", "Q2", "Q3", "Q4", "Q5", "Q1:mean", "Q5:mean"]
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return make_data(n=2500, seed=5)
+
+
+@pytest.fixture(scope="module")
+def both(data):
+    spec = make_spec()
+    unit = totals_from_responses(data, spec, BY, unit_level=True, **DESIGN)
+    rows = totals_from_responses(data, spec, BY, **DESIGN)
+    assert unit.unit is not None and rows.unit is None
+    return spec, unit, rows
+
+
+def _same(unit: pd.DataFrame, rows: pd.DataFrame, value_cols: list[str]) -> None:
+    """Estimates and SEs equal; df-dependent columns (CI, p) equal for items, whose df agree."""
+    assert list(unit.columns) == list(rows.columns)
+    items = unit["measure"].isin(ITEM_MEASURES).to_numpy()
+    for c in value_cols:
+        sel = slice(None) if c in ("difference", "change", "se") else items
+        np.testing.assert_allclose(unit[c].to_numpy(float)[sel], rows[c].to_numpy(float)[sel], rtol=1e-11,
+                                   atol=1e-14, err_msg=c)
+    # df: respondents answering − strata; for a composite unit mode counts those answering its most
+    # answered item (moments do not say who answered any of them), so never more than respondent rows
+    assert (unit.loc[items, "df"] == rows.loc[items, "df"]).all()
+    assert (unit["df"] <= rows["df"]).all()
+
+
+def test_difference_of_two_domains_in_unit_mode(both):
+    spec, unit, rows = both
+    args = (spec.measures, ("agency",), "A", "C")
+    u, r = compare_domains(unit, *args, n_min=0), compare_domains(rows, *args, n_min=0)
+    _same(u, r, ["difference", "se", "ci_low", "ci_high"])
+    assert (u["se"] > 0).all() and u["reason"].eq("").all()
+
+
+def test_every_domain_against_the_whole_with_holm_in_unit_mode(both):
+    spec, unit, rows = both
+    u = compare_to_whole(unit, spec.measures, BY, n_min=0)
+    r = compare_to_whole(rows, spec.measures, BY, n_min=0)
+    _same(u, r, ["difference", "se", "p_value"])
+    items = u["measure"].isin(ITEM_MEASURES)
+    assert u.loc[items, "differs"].equals(r.loc[items, "differs"])
+    np.testing.assert_allclose(u.loc[items, "p_holm"], r.loc[items, "p_holm"], rtol=1e-9)
+
+
+def test_period_changes_with_bh_in_unit_mode(both):
+    spec, unit, rows = both
+    args = (spec.measures, "agency", "channel", "qr", "kiosk")
+    u, r = screen_changes(unit, *args, n_min=0), screen_changes(rows, *args, n_min=0)
+    _same(u, r, ["change", "se", "p_value"])
+
+
+def test_contrast_of_one_domain_is_its_estimate(both):
+    # a contrast with coefficient 1 on one domain reproduces estimate(): same variance and df
+    spec, unit, _ = both
+    est = estimate(unit, spec.measures, ("agency",))
+    con = contrast_estimates(unit, spec.measures, ("agency",), np.eye(3, dtype=bool), np.eye(3))
+    np.testing.assert_allclose(con.estimate, est.estimate, rtol=1e-12)
+    np.testing.assert_allclose(con.variance, est.variance, rtol=1e-10)
+    assert (con.df == est.df).all()
+
+
+def test_contrast_shapes_are_checked(both):
+    spec, unit, _ = both
+    with pytest.raises(ValueError, match="domains must be Q × 3"):
+        contrast_estimates(unit, spec.measures, ("agency",), np.ones((1, 2), dtype=bool), np.ones((1, 1)))
