@@ -24,6 +24,7 @@ from survey.dashboard.homeaffairs_data import (
     Comparison,
     Period,
     compare_units,
+    largest_unit_per_level,
     level_choices,
     periods_with_data,
     selection_trend,
@@ -81,12 +82,24 @@ def _versions_with_data() -> list[QuestionnaireVersion]:
     return sorted(with_data, key=lambda v: (-int(counts[v.id]), v.instrument, v.version))
 
 
-def default_level(user: Any) -> str:
+def default_level(user: Any, version: QuestionnaireVersion | None = None, period: Period | None = None,
+                  channel: str = "") -> str:
+    """The comparison shown when the viewer has not chosen: the highest level below the viewer's own unit
+    whose units have enough responses (n_min) in the selection, else the agencies of the scope; a level
+    with no agency below it (e.g. communes for a questionnaire only districts use) would be an empty table."""
     levels = level_choices(db.session)
     if user.role == "unit_manager" and user.unit is not None:
-        below = [lv for lv in levels if lv.rank > user.unit.level.rank]
-        return below[0].code if below else "agency"
-    return levels[0].code if levels else "agency"
+        levels = [lv for lv in levels if lv.rank > user.unit.level.rank]
+    candidates = [lv.code for lv in levels] + ["agency"]
+    if version is None or period is None:
+        return candidates[0]
+    largest = largest_unit_per_level(db.session, version.id, period, channel, visible_agency_ids(user), candidates)
+    n_min = int(current_app.config["HAILONG_N_MIN"])
+    for wanted in (n_min, 1):
+        for code in candidates:
+            if largest[code] >= wanted:
+                return code
+    return candidates[0]
 
 
 def read_filters(user: Any, lang: str) -> Filters:
@@ -126,7 +139,7 @@ def read_filters(user: Any, lang: str) -> Filters:
     levels = [(x.code, x.name_en if lang == "en" else x.name_vi) for x in lv] + [("agency", _("Agencies"))]
     level = request.args.get("level", "")
     if level not in {c for c, _n in levels}:
-        level = default_level(user)
+        level = default_level(user, version, period, channel)
     top_k = request.args.get("top_k", type=int)
     top_k = top_k if top_k is not None and 1 <= top_k <= 1000 else None
     return Filters(version, versions, period, periods, kind, measure, measures, channel, level, levels, top_k)
