@@ -29,21 +29,25 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.estimate import estimate, replicate_estimates
-from analysis.result import result_table
+from analysis.estimate import estimate, linearised_scores, replicate_estimates
+from analysis.result import UNIT_KINDS, result_table
 from analysis.totals import ClusterTotals
 from questionnaires.index_spec import IndexSpec, Measure
 
 __all__ = [
+    "BOOTSTRAP_METHOD",
     "DEFAULT_REPLICATES",
     "bootstrap_intervals",
     "bootstrap_replicates",
     "bootstrap_results",
+    "normal_replicates",
     "rao_wu_multipliers",
     "replicate_summary",
 ]
 
 DEFAULT_REPLICATES = 1000
+#: how replicates were made, as `analysis.ranks.rank_table` reports it in `rank_method`
+BOOTSTRAP_METHOD = "bootstrap (Rao–Wu)"
 #: replicates × (cluster, cell) rows held in memory at once; bounds memory for respondent-level
 #: "clusters" (no cluster column) at the cost of a loop over blocks of replicates
 _BLOCK_CELLS = 20_000_000
@@ -139,3 +143,72 @@ def bootstrap_results(totals: ClusterTotals, spec: IndexSpec, by: Sequence[str] 
     boot = bootstrap_intervals(totals, spec.measures, by=by, replicates=B, seed=seed, level=level)
     return result_table(est, "bootstrap", level=level, n_min=spec.n_min if n_min is None else n_min,
                         max_halfwidth=max_halfwidth, bootstrap=boot)
+
+
+def normal_replicates(totals: ClusterTotals, measure: Measure, by: Sequence[str],
+                      replicates: int = DEFAULT_REPLICATES, seed: int | None = 1, *,
+                      domains: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """Replicate estimates (replicates × cells) of one measure by domain from its Taylor normal law,
+    for unit-level totals (respondents as the sampled units), where there are no clusters to resample.
+
+    Draws on the logit scale for a measure on 0–1 (SE by the delta method, se/(p(1−p))), on its own
+    scale otherwise; a domain at p ∈ {0, 1} keeps its estimate.  Domains (cells of `by`) partition the
+    respondents, so two domains' scores only meet through the strata they share: Cov(a, b) =
+    −Σ_h n_h/(n_h−1)·z_ha·z_hb/n_h (0 for a one-respondent stratum, "adjust").  When every stratum
+    answering the measure lies in one domain among those drawn (a service point belongs to one agency
+    and to one unit) the covariance is diagonal and draws are independent: that is the usual case,
+    reported as "independent units"; otherwise the draws use the full covariance ("correlated units").
+    `domains` (booleans, default every estimable cell) selects the domains drawn; the others are NaN.
+    Replicate b uses SeedSequence(seed) child b, as `rao_wu_multipliers`.  Returns (replicates, method).
+    """
+    if totals.unit is None:
+        raise ValueError("normal replicates are for unit-level totals; cluster totals use bootstrap_replicates")
+    if replicates < 2:
+        raise ValueError(f"need at least 2 replicates, got {replicates}")
+    t = totals.collapse(tuple(by))
+    assert t.unit is not None
+    est = estimate(t, (measure,), tuple(by))
+    p, var = est.estimate[:, 0], est.variance[:, 0]
+    use = np.isfinite(p) & np.isfinite(var)
+    if domains is not None:
+        use &= np.asarray(domains, dtype=bool)
+    z, _, _ = linearised_scores(t, (measure,))
+    h = t.cluster_stratum[t.row_cluster]
+    s1 = np.zeros((t.n_strata, len(t.cells)))
+    np.add.at(s1, (h, t.row_cell), z[:, 0])
+    s1 = s1[:, use]
+    n_h = t.unit.n_h.astype(np.float64)
+    weight = np.where(n_h > 1, 1.0 / np.where(n_h > 1, n_h - 1.0, 1.0), 0.0)
+    cov = -(s1.T * weight) @ s1
+    np.fill_diagonal(cov, var[use])
+    # strata whose answering rows lie in two drawn domains make the draws dependent
+    answering = (t.ratio_stat(sorted({k for k, _ in measure.terms}), "n").sum(axis=1) > 0)
+    in_use = answering & use[t.row_cell]
+    spans = np.bincount(np.unique(h[in_use] * len(t.cells) + t.row_cell[in_use]) // len(t.cells),
+                        minlength=t.n_strata)
+    independent = not np.any(spans > 1)
+    centre = p[use]
+    logit = measure.kind in UNIT_KINDS
+    inner = (centre > 0) & (centre < 1) if logit else np.ones(centre.size, dtype=bool)
+    if logit:
+        pp = np.where(inner, centre, 0.5)
+        d = np.where(inner, 1.0 / (pp * (1 - pp)), 0.0)
+        cov = cov * d[:, None] * d[None, :]
+        centre = np.where(inner, np.log(pp / (1 - pp)), centre)
+    if independent:
+        root = np.diag(np.sqrt(np.maximum(np.diag(cov), 0.0)))
+    else:
+        w, v = np.linalg.eigh(cov)
+        root = v * np.sqrt(np.maximum(w, 0.0))
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy)
+    entropy = np.random.SeedSequence(seed).entropy
+    eps = np.stack([np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(b,)))
+                    .standard_normal(centre.size) for b in range(replicates)])
+    draws = centre[None, :] + eps @ root.T
+    if logit:
+        draws = np.where(inner[None, :], 1.0 / (1.0 + np.exp(-draws)), centre[None, :])
+    out = np.full((replicates, len(t.cells)), np.nan)
+    out[:, use] = draws
+    scale = "normal (logit)" if logit else "normal"
+    return out, f"{scale}, {'independent' if independent else 'correlated'} units"

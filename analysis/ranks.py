@@ -1,4 +1,8 @@
-"""League tables with honest uncertainty: ranks from bootstrap replicates (methodology §4).
+"""League tables with honest uncertainty: ranks from replicate estimates (methodology §4).
+
+Replicates come from the Rao–Wu bootstrap of clusters, or, for unit-level totals (service points as
+strata, respondents as the units: nothing to resample), from the domains' Taylor normal law on the
+logit scale (`analysis.bootstrap.normal_replicates`); `rank_table`'s `rank_method` column says which.
 
 Marshall & Spiegelhalter (BMJ 1998) showed that ranks of units read off point estimates mislead:
 most units' ranks are compatible with a wide range. From B replicate estimates of every unit we
@@ -23,14 +27,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from analysis.bootstrap import DEFAULT_REPLICATES, bootstrap_replicates
+from analysis.bootstrap import BOOTSTRAP_METHOD, DEFAULT_REPLICATES, bootstrap_replicates, normal_replicates
 from analysis.estimate import estimate
 from analysis.funnel import funnel_flags
 from analysis.result import UNIT_KINDS, domain_labels
 from analysis.totals import ClusterTotals
 from questionnaires.index_spec import Measure
 
-__all__ = ["QUARTILE_LABELS", "rank_table", "rank_units", "replicate_ranks"]
+__all__ = ["QUARTILE_LABELS", "rank_replicates", "rank_table", "rank_units", "replicate_ranks"]
 
 QUARTILE_LABELS = ("q1", "q2", "q3", "q4")
 
@@ -111,14 +115,27 @@ def rank_units(units: Sequence[str], estimates: Sequence[float] | np.ndarray, re
     return out[cols].reset_index(drop=True)
 
 
+def rank_replicates(totals: ClusterTotals, measure: Measure, by: Sequence[str], *,
+                    replicates: int = DEFAULT_REPLICATES, seed: int | None = 1,
+                    domains: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """(replicates × cells of `by`, method) for `rank_units`: the Rao–Wu bootstrap of clusters, or,
+    for unit-level totals (no clusters to resample), draws from the domains' Taylor normal law
+    (`analysis.bootstrap.normal_replicates`; `domains` = the domains to be ranked).  `method` is the
+    text to show beside the ranks ("bootstrap (Rao–Wu)", "normal (logit), independent units", …)."""
+    if totals.unit is not None:
+        return normal_replicates(totals, measure, by, replicates, seed, domains=domains)
+    return bootstrap_replicates(totals, (measure,), by, replicates, seed)[:, :, 0], BOOTSTRAP_METHOD
+
+
 def rank_table(totals: ClusterTotals, measure: Measure, by: Sequence[str], *,
                replicates: int = DEFAULT_REPLICATES, seed: int | None = 1, n_min: int = 30,
                top_k: int | None = None, level: float = 0.95) -> pd.DataFrame:
-    """League table of the domains of `by` on one measure, from the Rao–Wu bootstrap.
+    """League table of the domains of `by` on one measure, from the Rao–Wu bootstrap (cluster totals)
+    or normal draws (unit-level totals), as `rank_replicates` chooses; column `rank_method` says which.
 
     Columns: by, domain, measure, estimate, n, n_eff, suppressed, then the columns of `rank_units`
     (rank …, defined) and funnel-plot columns (limits around the whole population's estimate at
-    n_eff, and `funnel_flag`; only for measures on the 0–1 scale, empty otherwise).  Suppressed
+    n_eff, and `funnel_flag`; only for measures on the 0–1 scale, empty otherwise), then `rank_method`.  Suppressed
     domains (n < n_min or no answers) keep their row, with the estimate blanked and no rank.
     """
     by = tuple(by)
@@ -129,7 +146,7 @@ def rank_table(totals: ClusterTotals, measure: Measure, by: Sequence[str], *,
     _, labels = domain_labels(est)
     point = est.estimate[:, 0]
     suppressed = ~est.answered[:, 0] | (est.n[:, 0] < n_min)
-    reps = bootstrap_replicates(totals, (measure,), by, replicates, seed)[:, :, 0]
+    reps, method = rank_replicates(totals, measure, by, replicates=replicates, seed=seed, domains=~suppressed)
     ranked = rank_units(labels, np.where(suppressed, np.nan, point), reps, suppressed=suppressed,
                         top_k=top_k, level=level)
     info = pd.DataFrame({"by": ":".join(by), "domain": labels, "measure": measure.code,
@@ -144,5 +161,6 @@ def rank_table(totals: ClusterTotals, measure: Measure, by: Sequence[str], *,
         for col in ("lower_95", "upper_95", "lower_99.8", "upper_99.8", "flag"):
             out[f"funnel_{col}"] = np.nan
     out.insert(out.columns.get_loc("funnel_lower_95"), "overall", theta0)
+    out["rank_method"] = method
     first = ["by", "domain", "measure", "estimate", "n", "n_eff", "suppressed"]
     return out[first + [c for c in out.columns if c not in first]]

@@ -11,6 +11,7 @@ import pytest
 
 from analysis import contrast_estimates, estimate, totals_from_responses
 from analysis.compare import compare_domains, compare_to_whole, screen_changes
+from analysis.ranks import rank_replicates, rank_table
 from tests.analysis.core_fixtures import make_data, make_spec
 
 DESIGN = {"weights": "weight", "strata": "service_point"}
@@ -85,3 +86,68 @@ def test_contrast_shapes_are_checked(both):
     spec, unit, _ = both
     with pytest.raises(ValueError, match="domains must be Q × 3"):
         contrast_estimates(unit, spec.measures, ("agency",), np.ones((1, 2), dtype=bool), np.ones((1, 1)))
+
+
+# --------------------------------------------------------------------------- ranks
+def _own_points(seed: int = 3) -> pd.DataFrame:
+    """Service points (strata) each belonging to one of six agencies; respondents iid within a point."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for sp in range(36):
+        agency = "ABCDEF"[sp % 6]
+        p = 0.55 + 0.06 * (sp % 6) + rng.normal(0, 0.03)
+        for _ in range(int(rng.integers(15, 40))):
+            rows.append({"service_point": f"S{sp:02d}", "agency": agency, "weight": rng.uniform(0.5, 2),
+                         **{q: (5.0 if rng.random() < p else 2.0) if rng.random() > 0.05 else np.nan
+                            for q in ("Q1", "Q2", "Q3", "Q4", "Q5")}})
+    return pd.DataFrame(rows)
+
+
+def _measure(spec, code):
+    return next(m for m in spec.measures if m.code == code)
+
+
+def test_rank_table_in_unit_mode_draws_independent_logit_normals():
+    spec = make_spec()
+    data = _own_points()
+    unit = totals_from_responses(data, spec, ("agency",), unit_level=True, **DESIGN)
+    overall = _measure(spec, "overall")
+    t = rank_table(unit, overall, ("agency",), replicates=400, seed=4, n_min=0)
+    assert (t["rank_method"] == "normal (logit), independent units").all()
+    assert t["domain"].tolist() == list("FEDCBA")  # agencies 6 points apart in satisfaction
+    assert (t["rank_low"] <= t["rank"]).all() and (t["rank"] <= t["rank_high"]).all()
+    rows = totals_from_responses(data, spec, ("agency",), **DESIGN)
+    assert (rank_table(rows, overall, ("agency",), replicates=20, n_min=0)["rank_method"]
+            == "bootstrap (Rao–Wu)").all()
+
+
+def test_normal_replicates_have_the_delta_method_spread_and_stable_seeds():
+    spec = make_spec()
+    unit = totals_from_responses(_own_points(), spec, ("agency",), unit_level=True, **DESIGN)
+    overall = _measure(spec, "overall")
+    reps, method = rank_replicates(unit, overall, ("agency",), replicates=4000, seed=9)
+    assert method == "normal (logit), independent units"
+    est = estimate(unit, (overall,), ("agency",))
+    p, se = est.estimate[:, 0], est.se[:, 0]
+    logit = np.log(reps / (1 - reps))
+    np.testing.assert_allclose(logit.std(axis=0, ddof=1), se / (p * (1 - p)), rtol=0.05)
+    np.testing.assert_allclose(np.median(reps, axis=0), p, atol=0.2 * se.max())
+    # replicate b depends on the seed and b only, not on how many are drawn
+    few, _ = rank_replicates(unit, overall, ("agency",), replicates=50, seed=9)
+    np.testing.assert_array_equal(few, reps[:50])
+    other, _ = rank_replicates(unit, overall, ("agency",), replicates=50, seed=10)
+    assert not np.allclose(other, few)
+
+
+def test_normal_replicates_carry_the_covariance_of_shared_strata(both):
+    # agencies cross service points here: draws are correlated, and the spread of a difference of
+    # two agencies' replicates is the Taylor SE of that difference (compare_domains)
+    spec, unit, _ = both
+    mean = _measure(spec, "Q1:mean")
+    reps, method = rank_replicates(unit, mean, ("agency",), replicates=6000, seed=2)
+    assert method == "normal, correlated units"
+    diff = compare_domains(unit, (mean,), ("agency",), "A", "B", n_min=0)["se"].iloc[0]
+    assert np.std(reps[:, 0] - reps[:, 1], ddof=1) == pytest.approx(diff, rel=0.05)
+    est = estimate(unit, (mean,), ("agency",))
+    naive = np.sqrt(est.variance[0, 0] + est.variance[1, 0])
+    assert abs(naive / diff - 1) > 0.02  # the covariance matters at this sample size
