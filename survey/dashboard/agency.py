@@ -33,7 +33,7 @@ from survey.results.indices import DEFAULT_CI
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 STAFF = ("agency_viewer", "unit_manager", "home_affairs", "admin")
-TREND_KINDS = ("month", "quarter")
+TREND_KINDS = ("month", "quarter", "year")
 #: the same interval as every other page (survey.results.DEFAULT_CI): one method city-wide
 CI_METHOD = DEFAULT_CI
 
@@ -49,6 +49,7 @@ class Filters:
     channel: str
     service_point: ServicePoint | None
     trend: str
+    trend_chosen: bool = False  # the viewer picked the granularity (no automatic fallback then)
 
     def args(self, **extra: Any) -> dict[str, Any]:
         out = {"questionnaire": self.version.id if self.version else None,
@@ -102,9 +103,24 @@ def read_filters(agency: Agency | None, scope: frozenset[int] | None) -> Filters
         if sp is None or sp.agency_id != agency.id:
             abort(404)
     channel = request.args.get("channel", "")
-    trend = request.args.get("trend", "month")
+    trend = request.args.get("trend", "")
+    chosen = trend in TREND_KINDS
     return Filters(version, versions, _month(request.args.get("from")), _month(request.args.get("to")),
-                   channel if channel in CHANNELS else "", sp, trend if trend in TREND_KINDS else "month")
+                   channel if channel in CHANNELS else "", sp, trend if chosen else "month", chosen)
+
+
+def trend_indices(f: Filters, sel: Selection) -> tuple[str, Any]:
+    """(granularity, indices by period) for the trend.  Unless the viewer chose one, months give way to
+    quarters, then years, when no month has n_min responses: a chart of gaps only says nothing."""
+    kinds = (f.trend,) if f.trend_chosen else TREND_KINDS
+    res = None
+    for kind in kinds:
+        res = indices(db.session, sel, domain=kind, ci=CI_METHOD)
+        t = res.table
+        if len(t) and not t[t["kind"] == "overall"]["suppressed"].astype(bool).all():
+            return kind, res
+    first = kinds[0]
+    return first, indices(db.session, sel, domain=first, ci=CI_METHOD)
 
 
 def selection(f: Filters, scope: frozenset[int] | None, agency: Agency | None = None) -> Selection | None:
@@ -191,7 +207,8 @@ def agency(code: str) -> str | Response:
         overall = ad.overall_row(res)
         responses = response_count(db.session, sel)
         tables += ad.index_tables(res, lang)
-        trend_table, chart = ad.trend(indices(db.session, sel, domain=f.trend, ci=CI_METHOD), lang, f.trend)
+        f.trend, trend_res = trend_indices(f, sel)
+        trend_table, chart = ad.trend(trend_res, lang, f.trend)
         unit_col, unit_val, unit_name = ("service_point", f.service_point.code, f.service_point.name(lang)) \
             if f.service_point else ("agency", ag.code, ag.name(lang))
         cmp = compare_with_whole(db.session, sel.whole(), unit_column=unit_col, unit_value=unit_val)

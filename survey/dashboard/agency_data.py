@@ -69,7 +69,7 @@ def trend(res: IndexResult, lang: str, kind: str) -> tuple[Table, Chart]:
     """Overall index by period, with the CI band (charts.trend_chart)."""
     t = res.table
     rows = t[t["kind"] == "overall"].sort_values("domain") if len(t) else t
-    label = _("Month") if kind == "month" else _("Quarter")
+    label = {"month": _("Month"), "quarter": _("Quarter")}.get(kind) or _("Year")
     table = Table("trend", _("Overall index by period"), [
         Col("period", label), Col("estimate", _("Estimate"), PCT), Col("ci", _("95% CI"), CI),
         Col("n", "n", INT)])

@@ -1,0 +1,71 @@
+"""The agency trend does not default to a chart of gaps: when no month has n_min responses and the viewer
+did not choose, it is shown by quarter (then year), and the form says which granularity is shown."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.dashboard.displaykit import add_responses
+from tests.dashboard.hakit import login, use_language
+from tests.factories import small_city
+
+N_MIN = 30
+
+
+@pytest.fixture
+def city(app, db_session):
+    app.config.update(HAILONG_N_MIN=N_MIN)
+    city = small_city(db_session)
+    qv = city.questionnaires["counter-quick"]
+    sp = city.service_points["STP-SP1"].id
+    for month in (4, 5, 6, 8):  # 12 a month (< n_min): 36 in 2025-Q2, 12 in 2025-Q3, 48 in 2025
+        add_responses(db_session, qv.id, sp, 12, datetime(2025, month, 15, 3, tzinfo=UTC), seed=month)
+    return city
+
+
+def _trend_option(html: str) -> str:
+    form = html[html.index('id="f-trend"'):]
+    return re.search(r'<option value="([^"]+)" selected>', form[:form.index("</select>")]).group(1)
+
+
+def _trend_rows(html: str) -> list[tuple[str, str]]:
+    table = html[html.index('id="table-trend"'):]
+    table = table[:table.index("</table>")]
+    return re.findall(r'<th scope="row">([^<]+)</th><td class="(note suppressed-note|num)">', table)
+
+
+def test_trend_falls_back_to_quarters_when_every_month_is_too_small(client, city):
+    login(client, "tuphap")
+    use_language(client, "en")
+    html = client.get("/dashboard/agency/STP").get_data(as_text=True)
+    assert _trend_option(html) == "quarter"
+    # an estimate for Q2, "not enough responses" for Q3 only
+    assert _trend_rows(html) == [("2025-Q2", "num"), ("2025-Q3", "note suppressed-note")]
+    assert "<th scope=\"col\">Quarter</th>" in html
+    rows = client.get("/dashboard/agency/STP?format=csv&table=trend").get_data(as_text=True).lstrip("\ufeff")
+    assert rows.splitlines()[1].startswith("2025-Q2,0.")
+
+
+def test_a_chosen_month_trend_is_kept_even_if_every_month_is_too_small(client, city):
+    login(client, "tuphap")
+    html = client.get("/dashboard/agency/STP?trend=month").get_data(as_text=True)
+    assert _trend_option(html) == "month"
+    assert [kind for _p, kind in _trend_rows(html)] == ["note suppressed-note"] * 4
+
+
+def test_year_is_used_when_quarters_are_too_small(app, client, city):
+    app.config["HAILONG_N_MIN"] = 37  # the largest quarter has 36, the year 48
+    login(client, "tuphap")
+    html = client.get("/dashboard/agency/STP").get_data(as_text=True)
+    assert _trend_option(html) == "year"
+    assert _trend_rows(html) == [("2025", "num")]
+
+
+def test_month_stays_when_nothing_coarser_has_enough_responses(app, client, city):
+    app.config["HAILONG_N_MIN"] = 49
+    login(client, "tuphap")
+    html = client.get("/dashboard/agency/STP").get_data(as_text=True)
+    assert _trend_option(html) == "month"
