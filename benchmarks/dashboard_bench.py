@@ -6,7 +6,8 @@
 What is loaded (a Cần Thơ-sized city: 9 districts, 81 communes, 120 agencies, 270 service points, 12 months):
 - `response` rows: 1,000,000 (bulk insert), kiosk responses on the counter-quick questionnaire, QR/web/paper
   responses on SIPAS 2017; 4% carry a comment (`comment` rows).
-- the count tables `response_tally` and `answer_tally` are GENERATED directly rather than by inserting ~25 M
+- the count tables `response_tally`, `answer_tally` and `moment_tally` are GENERATED directly (from respondent-level
+  answers simulated cell by cell, never stored) rather than by inserting ~25 M
   `answer` rows and running `rebuild_tallies`.  Equivalence: `answer_tally` is by definition the GROUP BY
   (questionnaire version, service point, month, channel, item, value) of the answer rows (store_response keeps
   it so; tests/results/test_results.py::test_rebuilt_tallies_give_the_same_figures checks rebuild = incremental),
@@ -49,7 +50,8 @@ from survey.extensions import db  # noqa: E402
 from survey.instruments.service import questionnaire_for, store_questionnaire  # noqa: E402
 from survey.migrate import upgrade  # noqa: E402
 from survey.org.models import Agency, Level, ServicePoint, Unit  # noqa: E402
-from survey.respond.models import AnswerTally, Comment, Response, ResponseTally  # noqa: E402
+from survey.respond import moments  # noqa: E402
+from survey.respond.models import AnswerTally, Comment, MomentTally, Response, ResponseTally  # noqa: E402
 
 PASSWORD = "bench-password-1"
 MONTHS = [date(2024, m, 1) for m in range(1, 13)]
@@ -162,8 +164,9 @@ def load(session, n_responses: int, seed: int = 1) -> None:
     cells: dict[tuple[int, int, int], int] = {}
     key = (sp_idx.astype(np.int64) * 12 + month_idx) * 4 + ch_idx
     uniq, counts = np.unique(key, return_counts=True)
-    rt, at = [], []
+    rt, at, mt = [], [], []
     items = {name: questionnaire_for(session, qv.id) for name, qv in qvs.items()}
+    specs = {name: q.index_spec() for name, (q, _) in items.items()}
     for k, n in zip(uniq.tolist(), counts.tolist(), strict=True):
         ch = int(k % 4)
         month = int((k // 4) % 12)
@@ -175,9 +178,9 @@ def load(session, n_responses: int, seed: int = 1) -> None:
         base = {"questionnaire_version_id": qv.id, "service_point_id": points[spi].id, "period": MONTHS[month],
                 "channel": str(channels[ch])}
         rt.append({**base, "count": n})
+        scored: dict[str, np.ndarray] = {}
         for it in q.items():
-            if it.type == "scale":
-                answered = n if it.required else int(rng.binomial(n, 0.8))
+            if it.type == "scale":  # n respondents' answers (0 = not answered), then counted like the database
                 sat = list(it.scale.satisfied)
                 levels = list(it.scale.values)
                 p_sat = quality[spi]
@@ -186,7 +189,11 @@ def load(session, n_responses: int, seed: int = 1) -> None:
                 if it.offers_no_opinion:
                     p = np.append(p * 0.95, 0.05)
                     values = [*levels, 0]
-                for v, c in zip(values, rng.multinomial(answered, p / p.sum()).tolist(), strict=True):
+                drawn = rng.choice(np.array(values), size=n, p=p / p.sum())
+                answered = np.ones(n, bool) if it.required else rng.random(n) < 0.8
+                scored[it.code] = np.where(answered, drawn, 0)
+                for v in values:
+                    c = int(np.count_nonzero(answered & (drawn == v)))
                     if c:
                         at.append({**base, "item_id": ids[it.code], "value": v, "count": c})
             elif it.type == "choice":
@@ -194,10 +201,13 @@ def load(session, n_responses: int, seed: int = 1) -> None:
                     c = int(rng.binomial(n, 0.25))
                     if c:
                         at.append({**base, "item_id": ids[it.code], "value": opt.value, "count": c})
+        g = moments.grams(specs[name], np.zeros(n, dtype=np.int64), 1, scored)[0]
+        mt.append({**base, "respondents": n, "gram": moments.pack(g)})
     _insert(session, ResponseTally.__table__, rt)
     _insert(session, AnswerTally.__table__, at)
+    _insert(session, MomentTally.__table__, mt)
     session.commit()
-    print(f"  count tables generated: {len(rt)} response_tally, {len(at)} answer_tally rows "
+    print(f"  count tables generated: {len(rt)} response_tally, {len(at)} answer_tally, {len(mt)} moment_tally rows "
           f"in {time.perf_counter() - t0:.0f} s", flush=True)
 
 

@@ -41,9 +41,13 @@ def pack(gram: np.ndarray) -> bytes:
     return zlib.compress(tri.tobytes(), 1)
 
 
-def unpack(blob: bytes, p: int) -> np.ndarray:
-    """Compressed upper triangle → full symmetric P×P float64 matrix."""
-    tri = np.frombuffer(zlib.decompress(blob), dtype="<i4").astype(np.float64)
+def triangle(blob: bytes) -> np.ndarray:
+    """The stored upper triangle (int32), e.g. to sum several cells before expanding once."""
+    return np.frombuffer(zlib.decompress(blob), dtype="<i4")
+
+
+def symmetric(tri: np.ndarray, p: int) -> np.ndarray:
+    """Upper triangle → full symmetric P×P float64 matrix."""
     rows, cols = _triu(p)
     if tri.size != rows.size:
         raise ValueError(f"moment cell holds {tri.size} values, expected {rows.size} for {p} variables")
@@ -51,6 +55,11 @@ def unpack(blob: bytes, p: int) -> np.ndarray:
     out[rows, cols] = tri
     out[cols, rows] = tri
     return out
+
+
+def unpack(blob: bytes, p: int) -> np.ndarray:
+    """Compressed upper triangle → full symmetric P×P float64 matrix."""
+    return symmetric(triangle(blob).astype(np.float64), p)
 
 
 _specs: dict[int, tuple[object, IndexSpec]] = {}

@@ -19,6 +19,7 @@ from analysis.estimate import cluster_variance, domain_cluster_scores, estimate
 from analysis.result import COLUMNS, EXTRA_COLUMNS, result_table
 from analysis.totals import ClusterTotals
 from survey.results.cache import cached
+from survey.results.design import current_design
 from survey.results.selection import Selection
 from survey.results.totals import Instrument, cluster_totals, instrument, normalise_domain, tally_rows
 
@@ -54,7 +55,8 @@ class IndexResult:
         rec = self.instrument.record
         return {"instrument": rec.instrument, "version": rec.version, "title": rec.title(lang),
                 "basis": self.instrument.questionnaire.basis, "ci": self.ci, "level": self.level,
-                "n_min": self.n_min, "weights": self.weights, "method": self.instrument.spec.meta.get("method")}
+                "n_min": self.n_min, "weights": self.weights, "method": self.instrument.spec.meta.get("method"),
+                "design": self.meta.get("design", current_design())}
 
 
 def _empty_table() -> pd.DataFrame:
@@ -75,7 +77,8 @@ def _has_rows(t: ClusterTotals) -> bool:
 
 
 def indices(session: Any, sel: Selection, *, domain: str | tuple[str, ...] | None = (), weights: str = "none",
-            ci: str = DEFAULT_CI, n_min: int | None = None, level: float = 0.95) -> IndexResult:
+            ci: str = DEFAULT_CI, n_min: int | None = None, level: float = 0.95,
+            design: str | None = None) -> IndexResult:
     """Every measure of the questionnaire (items, item means, elements, overall, PAPI) in every domain cell.
 
     n_min defaults to the app's HAILONG_N_MIN (30).  Suppressed rows keep their estimate in the table (the
@@ -83,23 +86,25 @@ def indices(session: Any, sel: Selection, *, domain: str | tuple[str, ...] | Non
     """
     n_min = _n_min(n_min)
     dom = normalise_domain(session, domain)
-    return cached(session, ("indices", sel.key(), dom, weights, volume_version(session, weights), ci, n_min, level),
-                  lambda: _indices(session, sel, dom, weights, ci, n_min, level))
+    design = current_design(design)
+    return cached(session, ("indices", sel.key(), dom, weights, volume_version(session, weights), ci, n_min, level,
+                            design),
+                  lambda: _indices(session, sel, dom, weights, ci, n_min, level, design))
 
 
 def _indices(session: Any, sel: Selection, dom: tuple[str, ...], weights: str, ci: str, n_min: int,
-             level: float) -> IndexResult:
+             level: float, design: str) -> IndexResult:
     inst = instrument(session, sel)
     try:
-        totals = cluster_totals(session, sel, domain=dom, weights=weights, inst=inst)
+        totals = cluster_totals(session, sel, domain=dom, weights=weights, inst=inst, design=design)
     except ValueError:  # analysis cannot build totals from nothing: no answer in the selection
         totals = None
     if totals is None or not _has_rows(totals):
-        return IndexResult(_empty_table(), inst, dom, weights, ci, n_min, level)
+        return IndexResult(_empty_table(), inst, dom, weights, ci, n_min, level, meta={"design": design})
     est = estimate(totals, inst.spec.measures, dom)
     table = result_table(est, ci, level=level, n_min=n_min)
     return IndexResult(_titled(table, inst), inst, dom, weights, ci, n_min, level,
-                       meta={"clusters": totals.n_clusters, "strata": totals.n_strata})
+                       meta={"clusters": totals.n_clusters, "strata": totals.n_strata, "design": design})
 
 
 def volume_version(session: Any, weights: str) -> tuple[Any, ...] | None:
@@ -138,7 +143,7 @@ class Comparison:
 
 
 def compare_with_whole(session: Any, sel: Selection, *, unit_column: str, unit_value: str, weights: str = "none",
-                       n_min: int | None = None, level: float = 0.95) -> Comparison:
+                       n_min: int | None = None, level: float = 0.95, design: str | None = None) -> Comparison:
     """unit − whole for every measure: difference, its Taylor SE from the contrast of the cluster scores, t CI
     with the design's df, two-sided p-value.  `sel` should be the whole (city) selection, e.g. `sel.whole()`;
     the whole's figure is published to every viewer, the unit must be one the caller may see.
@@ -148,17 +153,18 @@ def compare_with_whole(session: Any, sel: Selection, *, unit_column: str, unit_v
     """
     n_min = _n_min(n_min)
     dom = normalise_domain(session, unit_column)
+    design = current_design(design)
     return cached(session, ("compare", sel.key(), dom, unit_value, weights, volume_version(session, weights), n_min,
-                            level),
-                  lambda: _compare(session, sel, dom[0], unit_value, weights, n_min, level))
+                            level, design),
+                  lambda: _compare(session, sel, dom[0], unit_value, weights, n_min, level, design))
 
 
 def _compare(session: Any, sel: Selection, col: str, value: str, weights: str, n_min: int,
-             level: float) -> Comparison:
+             level: float, design: str) -> Comparison:
     inst = instrument(session, sel)
     cols = [*COMPARE_COLUMNS, "kind", "title_vi", "title_en"]
     try:
-        totals = cluster_totals(session, sel, domain=(col,), weights=weights, inst=inst)
+        totals = cluster_totals(session, sel, domain=(col,), weights=weights, inst=inst, design=design)
     except ValueError:
         totals = None
     if totals is None or not _has_rows(totals) or value not in set(totals.cells[col]):

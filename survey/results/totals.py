@@ -37,6 +37,7 @@ from survey.instruments.service import questionnaire_for
 from survey.org.models import ServiceVolume
 from survey.respond.models import AnswerTally, ResponseTally
 from survey.results.cache import month_chunks
+from survey.results.design import current_design, with_unit_moments
 from survey.results.selection import Selection, tally_filters
 from survey.results.tree import level_codes, placement_frame, placements
 
@@ -227,19 +228,32 @@ def frame_of(rows: list[Any], names: list[str]) -> pd.DataFrame:
 
 
 def cluster_totals(session: Any, sel: Selection, *, domain: str | tuple[str, ...] | None = (),
-                   weights: str = "none", inst: Instrument | None = None) -> ClusterTotals:
+                   weights: str = "none", inst: Instrument | None = None, design: str | None = None) -> ClusterTotals:
     """`analysis.ClusterTotals` of the selection with domain columns `domain` (see module docstring).
 
     domain: () / "all", or any of agency, service_point, channel, month, quarter, year, or a tree level code
     (e.g. "district": the unit code at that level above the agency, "" where there is none), or a tuple of
     them (cross-classified; `ClusterTotals.collapse` gives coarser ones).
+    design: "counters" (service points are strata, respondents the units: totals carry `UnitMoments`) or
+    "clusters" (strata = units below the root, clusters = service points); None = the app's setting
+    (survey/results/design.py).
     """
     if weights not in WEIGHTS:
         raise SelectionError(f"unknown weighting {weights!r}")
+    design = current_design(design)
     inst = inst or instrument(session, sel)
     dom = normalise_domain(session, domain)
     frame = long_totals(session, sel, inst, dom, weights)
-    return totals_from_frame(frame, inst.spec, dom, design=design_frame(session, sel), weighted=weights == "volume")
+    points = design_frame(session, sel)
+    if design == "clusters":
+        return totals_from_frame(frame, inst.spec, dom, design=points, weighted=weights == "volume")
+    frame["stratum"] = frame["cluster"]
+    points["stratum"] = points["cluster"]
+    totals = totals_from_frame(frame, inst.spec, dom, design=points, weighted=weights == "volume")
+    w = None
+    if weights == "volume":
+        w = volume_weights(session, sel, sorted(placements(session)))
+    return with_unit_moments(session, sel, totals, dom, w, period_label)
 
 
 def long_totals(session: Any, sel: Selection, inst: Instrument, dom: tuple[str, ...], weights: str) -> pd.DataFrame:

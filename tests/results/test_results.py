@@ -31,8 +31,13 @@ def data(db_session):
 
 
 def _reference(frame: pd.DataFrame, spec, by: tuple[str, ...], weights: str | None = None,
-               ci: str = "logit") -> pd.DataFrame:
-    t = totals_from_responses(frame, spec, by, weights=weights, strata="stratum", cluster="service_point")
+               ci: str = "logit", design: str = "clusters") -> pd.DataFrame:
+    """The respondent-level path.  "counters": service points are strata and every respondent is its own
+    cluster — the same design the count tables express with moment_tally's Gram matrices."""
+    if design == "counters":
+        t = totals_from_responses(frame, spec, by, weights=weights, strata="service_point")
+    else:
+        t = totals_from_responses(frame, spec, by, weights=weights, strata="stratum", cluster="service_point")
     return result_table(estimate(t, spec.measures, by), ci, n_min=30)
 
 
@@ -48,15 +53,17 @@ def _same(ours: pd.DataFrame, ref: pd.DataFrame) -> None:
     assert list(a["suppressed"]) == list(b["suppressed"])
 
 
+@pytest.mark.parametrize("design", ["counters", "clusters"])
 @pytest.mark.parametrize("by", [(), ("agency",), ("month",), ("district",), ("channel",)])
-def test_count_tables_equal_respondent_path(db_session, data, by):
+def test_count_tables_equal_respondent_path(db_session, data, by, design):
     q, _ = questionnaire_for(db_session, data.qv_id)
     spec = q.index_spec()
-    ours = indices(db_session, Selection.of(data.qv_id), domain=by).table
-    _same(ours, _reference(respondent_frame(db_session, data.qv_id), spec, by))
+    ours = indices(db_session, Selection.of(data.qv_id), domain=by, design=design).table
+    _same(ours, _reference(respondent_frame(db_session, data.qv_id), spec, by, design=design))
 
 
-def test_volume_weights_equal_respondent_path_with_weights(db_session, data):
+@pytest.mark.parametrize("design", ["counters", "clusters"])
+def test_volume_weights_equal_respondent_path_with_weights(db_session, data, design):
     add_volumes(db_session, data)
     q, _ = questionnaire_for(db_session, data.qv_id)
     spec = q.index_spec()
@@ -66,18 +73,19 @@ def test_volume_weights_equal_respondent_path_with_weights(db_session, data):
     vols = {(v.service_point_id, v.period): v.dossiers for v in db_session.query(ServiceVolume)}
     n_cell = frame.groupby(["sp_id", "period"])["rid"].transform("count")
     frame["w"] = [vols[(s, p)] / n for s, p, n in zip(frame["sp_id"], frame["period"], n_cell, strict=True)]
-    ours = indices(db_session, Selection.of(data.qv_id), domain="agency", weights="volume").table
-    _same(ours, _reference(frame, spec, ("agency",), weights="w"))
+    ours = indices(db_session, Selection.of(data.qv_id), domain="agency", weights="volume", design=design).table
+    _same(ours, _reference(frame, spec, ("agency",), weights="w", design=design))
     unweighted = indices(db_session, Selection.of(data.qv_id), domain="agency").table
     assert not np.allclose(ours["estimate"], unweighted["estimate"])
 
 
-def test_filter_is_a_domain_of_the_whole_design(db_session, data):
+@pytest.mark.parametrize("design", ["counters", "clusters"])
+def test_filter_is_a_domain_of_the_whole_design(db_session, data, design):
     """An agency filter gives the agency's cell of the city-wide design (zeroing, not subsetting)."""
     q, _ = questionnaire_for(db_session, data.qv_id)
     ag = data.city.agencies["UBND-BT"]
-    ours = indices(db_session, Selection.of(data.qv_id, agency_ids=[ag.id])).table
-    ref = _reference(respondent_frame(db_session, data.qv_id), q.index_spec(), ("agency",))
+    ours = indices(db_session, Selection.of(data.qv_id, agency_ids=[ag.id]), design=design).table
+    ref = _reference(respondent_frame(db_session, data.qv_id), q.index_spec(), ("agency",), design=design)
     ref = ref[ref["domain"] == "UBND-BT"].assign(by="all", domain="all")
     _same(ours, ref)
 
@@ -93,22 +101,23 @@ def test_scope_applies_in_sql(db_session, data):
     assert response_count(db_session, Selection.of(data.qv_id, visible_agency_ids={stp.id})) == 80
 
 
-def test_period_and_channel_filters(db_session, data):
+@pytest.mark.parametrize("design", ["counters", "clusters"])
+def test_period_and_channel_filters(db_session, data, design):
     frame = respondent_frame(db_session, data.qv_id)
     months = sorted(frame["period"].unique())
     sel = Selection.of(data.qv_id, period_from=months[-1], period_to=months[-1], channels=["kiosk"])
     assert response_count(db_session, sel) == int(((frame["period"] == months[-1])
                                                    & (frame["channel"] == "kiosk")).sum())
-    got = indices(db_session, sel).table.set_index("measure")
+    got = indices(db_session, sel, design=design).table.set_index("measure")
     ref = _reference(frame.assign(cell=np.where((frame["period"] == months[-1]) & (frame["channel"] == "kiosk"),
                                                 "in", "out")),
-                     questionnaire_for(db_session, data.qv_id)[0].index_spec(), ("cell",))
+                     questionnaire_for(db_session, data.qv_id)[0].index_spec(), ("cell",), design=design)
     ref = ref[ref["domain"] == "in"].set_index("measure")
     np.testing.assert_allclose(got["estimate"], ref.loc[got.index, "estimate"], rtol=1e-12)
     # the design is the period range, not the channel: the kiosk cell is a domain of the month's design
     month_only = frame[frame["period"] == months[-1]]
     ref2 = _reference(month_only.assign(cell=np.where(month_only["channel"] == "kiosk", "in", "out")),
-                      questionnaire_for(db_session, data.qv_id)[0].index_spec(), ("cell",))
+                      questionnaire_for(db_session, data.qv_id)[0].index_spec(), ("cell",), design=design)
     ref2 = ref2[ref2["domain"] == "in"].set_index("measure")
     np.testing.assert_allclose(got["se"], ref2.loc[got.index, "se"], rtol=1e-10)
 
@@ -127,7 +136,8 @@ def test_rebuilt_tallies_give_the_same_figures(db_session, data):
 def test_comparison_with_the_city_matches_a_direct_linearisation(db_session, data):
     """Difference agency − city for item C.ATT, SE from respondent-level scores computed here independently."""
     frame = respondent_frame(db_session, data.qv_id)
-    cmp = compare_with_whole(db_session, Selection.of(data.qv_id), unit_column="agency", unit_value="UBND-BT")
+    cmp = compare_with_whole(db_session, Selection.of(data.qv_id), unit_column="agency", unit_value="UBND-BT",
+                             design="clusters")
     row = cmp.table.set_index("measure").loc["C.ATT"]
     a = frame["C.ATT"].notna().to_numpy(float)
     s = (frame["C.ATT"] >= 2).to_numpy(float)  # sat3: levels 2, 3 satisfied
@@ -143,7 +153,7 @@ def test_comparison_with_the_city_matches_a_direct_linearisation(db_session, dat
     assert row["difference"] == pytest.approx(r_u - r_w, abs=1e-12)
     assert row["se"] == pytest.approx(np.sqrt(var), rel=1e-10)
     assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(r_u - r_w) / np.sqrt(var), df), rel=1e-8)
-    city = indices(db_session, Selection.of(data.qv_id)).table.set_index("measure")
+    city = indices(db_session, Selection.of(data.qv_id), design="clusters").table.set_index("measure")
     assert row["reference"] == pytest.approx(city.loc["C.ATT", "estimate"], abs=1e-12)
 
 
