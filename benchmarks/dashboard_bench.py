@@ -303,13 +303,16 @@ def time_pages(app, repeat: int, mode: str) -> list[tuple[str, float, float, flo
     return results
 
 
-def run(kind: str, url: str, n: int, repeat: int, *, reuse: bool = False) -> dict[str, list]:
+def run(kind: str, url: str, n: int, repeat: int, *, reuse: bool = False, design: str | None = None,
+        modes: tuple[str, ...] = ("cold", "live", "warm")) -> dict[str, list]:
     print(f"== {kind}: {n:,} responses ({url.split('@')[-1]})", flush=True)
     if not reuse:
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
+    print(f"  design: {design or 'the default'}", flush=True)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True, "RATELIMIT_ENABLED": False,
+                      **({"HAILONG_DESIGN": design} if design else {}),
                       "WTF_CSRF_ENABLED": True})
     with app.app_context():
         if not reuse:
@@ -322,7 +325,7 @@ def run(kind: str, url: str, n: int, repeat: int, *, reuse: bool = False) -> dic
         titles = {"cold": "cold: results cache off, every request runs every GROUP BY and estimate",
                   "live": "live: cache on, two new responses stored before every request",
                   "warm": "warm: cache on, no new responses (repeated identical requests)"}
-        for mode in ("cold", "live", "warm"):
+        for mode in modes:
             print(f"  {titles[mode]} ({repeat} requests each):")
             print("    | page | wall p50 (ms) | wall p95 (ms) | app CPU p50 (ms) | app CPU p95 (ms) |")
             print("    |---|---|---|---|---|")
@@ -340,6 +343,8 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("HAILONG_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--keep", metavar="NAME", help="keep the loaded databases (/tmp/NAME.sqlite, database NAME)")
     ap.add_argument("--reuse", metavar="NAME", help="time the databases kept earlier with --keep NAME (no loading)")
+    ap.add_argument("--design", choices=["counters", "clusters"], help="sampling design (default: the app's)")
+    ap.add_argument("--modes", default="cold,live,warm", help="comma-separated subset of cold,live,warm")
     args = ap.parse_args()
     name = args.reuse or args.keep or f"hailong_bench_{os.getpid()}"
     keep = bool(args.keep or args.reuse)
@@ -348,7 +353,8 @@ def main() -> None:
         if not args.reuse:
             path.unlink(missing_ok=True)
         try:
-            run("sqlite", f"sqlite:///{path}", args.responses, args.repeat, reuse=bool(args.reuse))
+            run("sqlite", f"sqlite:///{path}", args.responses, args.repeat, reuse=bool(args.reuse), design=args.design,
+                modes=tuple(args.modes.split(",")))
         finally:
             if not keep:
                 path.unlink(missing_ok=True)
@@ -360,7 +366,7 @@ def main() -> None:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
             run("postgresql", args.pg.rsplit("/", 1)[0] + "/" + name, args.responses, args.repeat,
-                reuse=bool(args.reuse))
+                reuse=bool(args.reuse), design=args.design, modes=tuple(args.modes.split(",")))
         finally:
             if not keep:
                 with admin.connect() as conn:

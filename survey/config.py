@@ -16,6 +16,7 @@ OPTIONAL: dict[str, type] = {
     "HAILONG_BOOTSTRAP_SEED": int,  # seed of those replicates: published ranks are reproducible
     "HAILONG_KIOSK_API_LIMIT": str,  # per-kiosk API cap, e.g. "120 per minute"
     "HAILONG_DOWNLOAD_DIR": str,  # private folder for one-time downloads (invitation sheets, checked uploads)
+    "HAILONG_DESIGN": str,  # sampling design of every interval: counters (default) or clusters (results/design.py)
 }
 
 
@@ -33,6 +34,8 @@ def _optional_from_env() -> dict[str, Any]:
             found[name] = kind(raw)
         except ValueError as exc:
             raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+    if found.get("HAILONG_DESIGN", "counters") not in ("counters", "clusters"):
+        raise ConfigError(f"HAILONG_DESIGN must be counters or clusters, not {found['HAILONG_DESIGN']!r}")
     return found
 
 

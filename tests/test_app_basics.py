@@ -61,3 +61,11 @@ def test_a_malformed_number_in_the_environment_is_a_clear_start_up_error(monkeyp
     monkeypatch.setenv("HAILONG_BOOTSTRAP_SEED", "abc")
     with pytest.raises(ConfigError, match="HAILONG_BOOTSTRAP_SEED must be a whole number"):
         Settings.from_env()
+
+
+def test_the_sampling_design_is_a_validated_setting(monkeypatch):
+    monkeypatch.setenv("HAILONG_DESIGN", "clusters")
+    assert Settings.from_env().to_flask()["HAILONG_DESIGN"] == "clusters"
+    monkeypatch.setenv("HAILONG_DESIGN", "cluster")
+    with pytest.raises(ConfigError, match="counters or clusters"):
+        Settings.from_env()
