@@ -172,40 +172,44 @@ def normal_replicates(totals: ClusterTotals, measure: Measure, by: Sequence[str]
     use = np.isfinite(p) & np.isfinite(var)
     if domains is not None:
         use &= np.asarray(domains, dtype=bool)
-    z, _, _ = linearised_scores(t, (measure,))
+    # strata whose answering rows lie in two drawn domains make the draws dependent (rows of unit
+    # totals are unique (stratum, cell) pairs)
     h = t.cluster_stratum[t.row_cluster]
-    s1 = np.zeros((t.n_strata, len(t.cells)))
-    np.add.at(s1, (h, t.row_cell), z[:, 0])
-    s1 = s1[:, use]
-    n_h = t.unit.n_h.astype(np.float64)
-    weight = np.where(n_h > 1, 1.0 / np.where(n_h > 1, n_h - 1.0, 1.0), 0.0)
-    cov = -(s1.T * weight) @ s1
-    np.fill_diagonal(cov, var[use])
-    # strata whose answering rows lie in two drawn domains make the draws dependent
-    answering = (t.ratio_stat(sorted({k for k, _ in measure.terms}), "n").sum(axis=1) > 0)
+    answering = t.ratio_stat(sorted({k for k, _ in measure.terms}), "n").sum(axis=1) > 0
     in_use = answering & use[t.row_cell]
-    spans = np.bincount(np.unique(h[in_use] * len(t.cells) + t.row_cell[in_use]) // len(t.cells),
-                        minlength=t.n_strata)
-    independent = not np.any(spans > 1)
+    spans = np.bincount(h[in_use], minlength=t.n_strata) > 1
+    independent = not spans.any()
+    cov = None  # independent draws need the variances only (D × D would not fit for many domains)
+    if not independent:  # off-diagonal terms come from the spanning strata only
+        z, _, _ = linearised_scores(t, (measure,))
+        shared = spans[h] & in_use
+        strata, row_h = np.unique(h[shared], return_inverse=True)
+        col = np.cumsum(use) - 1  # cell → column among the drawn domains
+        s1 = np.zeros((len(strata), int(use.sum())))
+        np.add.at(s1, (row_h.reshape(-1), col[t.row_cell[shared]]), z[shared, 0])
+        n_h = t.unit.n_h[strata].astype(np.float64)
+        weight = np.where(n_h > 1, 1.0 / np.where(n_h > 1, n_h - 1.0, 1.0), 0.0)
+        off = -(s1.T * weight) @ s1
+        np.fill_diagonal(off, var[use])
+        cov = off
     centre = p[use]
     logit = measure.kind in UNIT_KINDS
     inner = (centre > 0) & (centre < 1) if logit else np.ones(centre.size, dtype=bool)
+    d = np.ones(centre.size)
     if logit:
         pp = np.where(inner, centre, 0.5)
         d = np.where(inner, 1.0 / (pp * (1 - pp)), 0.0)
-        cov = cov * d[:, None] * d[None, :]
         centre = np.where(inner, np.log(pp / (1 - pp)), centre)
-    if independent:
-        root = np.diag(np.sqrt(np.maximum(np.diag(cov), 0.0)))
-    else:
-        w, v = np.linalg.eigh(cov)
-        root = v * np.sqrt(np.maximum(w, 0.0))
     if seed is None:
         seed = int(np.random.SeedSequence().entropy)
     entropy = np.random.SeedSequence(seed).entropy
     eps = np.stack([np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(b,)))
                     .standard_normal(centre.size) for b in range(replicates)])
-    draws = centre[None, :] + eps @ root.T
+    if cov is None:
+        draws = centre[None, :] + eps * (d * np.sqrt(np.maximum(var[use], 0.0)))[None, :]
+    else:
+        w, v = np.linalg.eigh(cov * d[:, None] * d[None, :])
+        draws = centre[None, :] + eps @ (v * np.sqrt(np.maximum(w, 0.0))).T
     if logit:
         draws = np.where(inner[None, :], 1.0 / (1.0 + np.exp(-draws)), centre[None, :])
     out = np.full((replicates, len(t.cells)), np.nan)

@@ -254,8 +254,13 @@ def estimate(
     n_cl = np.asarray(lay.cell_ind @ has.astype(np.float64)).astype(np.int64)
     if t.unit is not None:  # respondents are the clusters: those answering (at least the largest item)
         n_cl = -_min_over_terms(-cnt, uses).astype(np.int64)
-    per_hd = np.asarray(lay.hd_ind @ has.astype(np.float64)).reshape(t.n_strata, len(t.cells), len(measures))
-    n_st = (per_hd > 0).sum(axis=0)
+    # strata per cell: over the (stratum, cell) pairs present only (a dense strata × cells array
+    # would not fit when both are many, e.g. every counter a stratum and months × channels as cells)
+    pairs, inverse = np.unique(lay.row_hd, return_inverse=True)
+    per_pair = np.zeros((len(pairs), len(measures)))
+    np.add.at(per_pair, inverse.reshape(-1), has.astype(np.float64))
+    n_st = np.zeros((len(t.cells), len(measures)), dtype=np.int64)
+    np.add.at(n_st, pairs % len(t.cells), (per_pair > 0).astype(np.int64))
     df = n_cl - n_st
     return DomainEstimates(
         by=tuple(by),
@@ -433,20 +438,22 @@ def _unit_stratum_variance(
     "adjust" rule (centred at the grand mean 0, scale 1), as R survey.
     """
     assert t.unit is not None
-    n_h = t.unit.n_h.astype(np.float64)
-    key = t.cluster_stratum[t.row_cluster] * n_groups + groups
-    shape = (t.n_strata * n_groups, *z.shape[1:])
+    stratum = t.cluster_stratum[t.row_cluster]
+    # sums over the (stratum, group) pairs present only: strata × groups can be huge and sparse
+    pairs, inverse = np.unique(stratum * n_groups + groups, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    shape = (len(pairs), *z.shape[1:])
     s1, s2 = np.zeros(shape), np.zeros(shape)
-    np.add.at(s1, key, z)
-    np.add.at(s2, key, q)
-    s1 = s1.reshape(t.n_strata, n_groups, *z.shape[1:])
-    s2 = s2.reshape(t.n_strata, n_groups, *z.shape[1:])
+    np.add.at(s1, inverse, z)
+    np.add.at(s2, inverse, q)
+    n_h = t.unit.n_h.astype(np.float64)[pairs // n_groups]
     lonely = n_h <= 1
-    safe = np.where(lonely, 1.0, n_h)
     extra = (1,) * (z.ndim - 1)
-    ss = np.where(lonely.reshape(-1, 1, *extra), s2, s2 - s1 * s1 / safe.reshape(-1, 1, *extra))
+    ss = np.where(lonely.reshape(-1, *extra), s2, s2 - s1 * s1 / np.where(lonely, 1.0, n_h).reshape(-1, *extra))
     scale = np.where(lonely, 1.0, n_h / np.where(lonely, 2.0, n_h - 1.0))
-    return np.tensordot(scale, ss, axes=(0, 0))
+    out = np.zeros((n_groups, *z.shape[1:]))
+    np.add.at(out, pairs % n_groups, scale.reshape(-1, *extra) * ss)
+    return out
 
 
 def _min_over_terms(per_ratio: np.ndarray, uses: np.ndarray) -> np.ndarray:
