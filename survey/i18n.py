@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal, format_percent
 from flask import Flask, current_app, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from survey.extensions import babel
@@ -44,6 +44,36 @@ def number(value: float | None, digits: int = 2) -> str:
     return format_decimal(value, format=fmt, locale=current_lang())
 
 
+def points(value: float | None, digits: int = 1, lang: str | None = None) -> str:
+    """A difference of two shares in percentage points, signed: 0.053 → '+5,3 điểm %' (vi) / '+5.3 pp' (en).
+    Not '5,3%': a change from 80% to 85% is 5 points, which is not 5 percent of 80%."""
+    text = signed_points(value, digits, lang)
+    return text if text == "—" else f"{text}\u00a0{points_unit()}"
+
+
+def points_range(low: float | None, high: float | None, digits: int = 1, lang: str | None = None) -> str:
+    """The interval of a difference of shares: '-2,1 – +6,3 điểm %' (the unit once)."""
+    lo, hi = signed_points(low, digits, lang), signed_points(high, digits, lang)
+    if "—" in (lo, hi):
+        return "—"
+    return f"{lo} – {hi}\u00a0{points_unit()}"
+
+
+def points_unit() -> str:
+    """'pp' (en) / 'điểm %' (vi): percentage points."""
+    return gettext("pp")
+
+
+def signed_points(value: float | None, digits: int = 1, lang: str | None = None) -> str:
+    """100 × value with an explicit sign ('+5,3', '-0,4', '0,0'); None/NaN → '—'."""
+    if value is None or value != value:
+        return "—"
+    scaled = round(float(value) * 100, digits)
+    fmt = "#,##0." + "0" * digits if digits else "#,##0"
+    body = format_decimal(abs(scaled), format=fmt, locale=lang or current_lang())
+    return body if scaled == 0 else ("+" if scaled > 0 else "-") + body
+
+
 def local_datetime(value: datetime | None, with_time: bool = True) -> str:
     """UTC datetime shown in Asia/Ho_Chi_Minh: 12/07/2022 10:15 (vi) or 07/12/2022 (en uses d/m too: VN audience)."""
     if value is None:
@@ -74,6 +104,7 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Ho_Chi_Minh")
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["points"] = points
     app.jinja_env.filters["localdt"] = local_datetime
     app.jinja_env.filters["localdate"] = local_date
     app.jinja_env.filters["channel"] = channel_label

@@ -11,7 +11,7 @@ import pandas as pd
 from flask_babel import gettext as _
 
 from survey.dashboard.charts import Chart, TrendPoint, trend_chart
-from survey.dashboard.tables import CI, INT, NUM, PCT, PVAL, TEXT, Col, Table
+from survey.dashboard.tables import CI, DIFF, DIFF_CI, INT, NUM, PCT, PVAL, TEXT, Col, Table
 from survey.results import Comparison, Distributions, IndexResult
 
 SUMMARY_KINDS = ("overall", "element", "papi_total", "papi_dimension", "papi_subdimension")
@@ -89,7 +89,7 @@ def trend(res: IndexResult, lang: str, kind: str) -> tuple[Table, Chart]:
 def comparison_table(cmp: Comparison, lang: str, unit_name: str) -> Table:
     table = Table("comparison", _("Compared with the whole city"), [
         Col("title", _("Index")), Col("estimate", unit_name, PCT), Col("reference", _("Whole city"), PCT),
-        Col("difference", _("Difference"), PCT), Col("ci", _("95% CI of the difference"), CI),
+        Col("difference", _("Difference"), DIFF), Col("ci", _("95% CI of the difference"), DIFF_CI),
         Col("p_value", _("p-value"), PVAL), Col("n", "n", INT)])
     t = cmp.table
     for _i, r in t.iterrows():
@@ -135,4 +135,4 @@ class AgencyFigures:
     responses: int
 
 
-TABLE_KINDS = (TEXT, PCT, NUM, INT, PVAL, CI)
+TABLE_KINDS = (TEXT, PCT, NUM, INT, PVAL, CI, DIFF, DIFF_CI)

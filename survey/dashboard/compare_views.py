@@ -270,7 +270,7 @@ def agency(agency_id: int) -> str:
 def table_csv(table: Table) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow([c.label for c in table.columns])
+    w.writerow([c.header for c in table.columns])
     for row in table.rows:
         w.writerow(["" if v is None else v for v in row])
     return buf.getvalue()
@@ -291,7 +291,7 @@ def tables_xlsx(sheets: list[tuple[str, Table]]) -> bytes:
             i += 1
         used.add(title)
         ws = wb.create_sheet(title)
-        ws.append([c.label for c in table.columns])
+        ws.append([c.header for c in table.columns])
         for row in table.rows:
             ws.append(list(row))
         for j, col in enumerate(table.columns, start=1):

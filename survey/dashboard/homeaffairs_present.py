@@ -29,15 +29,24 @@ from survey.dashboard.charts import (
     trend_chart,
 )
 from survey.dashboard.homeaffairs_data import Comparison, Row, TrendRow
+from survey.i18n import points
 
 PCT, NUM, INT, TEXT, PVAL = "pct", "num", "int", "text", "pval"
+PP = "pp"  # a difference of two shares: percentage points on the page, a raw proportion in files
 
 
 @dataclass(frozen=True)
 class Column:
     key: str
     label: str
-    kind: str  # pct | num | int | text | pval
+    kind: str  # pct | num | int | text | pval | pp
+
+    @property
+    def header(self) -> str:
+        """The export header: a difference column says its unit (files hold 0.053, not 5.3 points)."""
+        if self.kind == PP:
+            return _("%(column)s (difference in proportion)", column=self.label)
+        return self.label
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,8 @@ def _format(v: Any, kind: str, lang: str) -> str:
         return "—"
     if kind == PCT:
         return pct(v, lang)
+    if kind == PP:
+        return points(v, 1, lang)
     if kind == NUM:
         return num(v, lang, 1)
     if kind == INT:
@@ -107,8 +118,8 @@ def ranks_table(comp: Comparison, lang: str) -> Table:
 
 def change_table(comp: Comparison, lang: str) -> Table:
     cols = (Column("unit", comp.group_label, TEXT), Column("previous", _("Previous period"), PCT),
-            Column("current", _("This period"), PCT), Column("change", _("Change"), PCT),
-            Column("change_low", _("95% CI low"), PCT), Column("change_high", _("95% CI high"), PCT),
+            Column("current", _("This period"), PCT), Column("change", _("Change"), PP),
+            Column("change_low", _("95% CI low"), PP), Column("change_high", _("95% CI high"), PP),
             Column("p_value", _("p-value"), PVAL), Column("p_holm", _("p (Holm)"), PVAL),
             Column("significant", _("Significant"), TEXT))
     rows = []

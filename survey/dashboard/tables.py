@@ -17,7 +17,9 @@ from flask import Response, abort
 from flask_babel import gettext as _
 
 TEXT, PCT, NUM, INT, PVAL, CI = "text", "pct", "num", "int", "pval", "ci"
-HIDDEN_WHEN_SUPPRESSED = (PCT, NUM, CI, PVAL)
+#: a difference of two figures (and its interval): percentage points for shares, signed score for PAPI scores
+DIFF, DIFF_CI = "diff", "diff_ci"
+HIDDEN_WHEN_SUPPRESSED = (PCT, NUM, CI, PVAL, DIFF, DIFF_CI)
 
 
 
@@ -57,12 +59,26 @@ class Table:
 
     def export_header(self) -> list[str]:
         out: list[str] = []
+        unit = self._difference_unit()
         for c in self.cols:
             if c.kind == CI:
                 out += [f"{c.label} ({_('low')})", f"{c.label} ({_('high')})"]
+            elif c.kind == DIFF_CI:
+                out += [f"{c.label} ({_('low')}; {unit})", f"{c.label} ({_('high')}; {unit})"]
+            elif c.kind == DIFF:
+                out.append(f"{c.label} ({unit})")
             else:
                 out.append(c.label)
         return [*out, _("Note")]
+
+    def _difference_unit(self) -> str:
+        """What a raw difference in the file means: shares differ in proportion (0.053 = 5.3 points)."""
+        kinds = {r.get("_kind", PCT) for r in self.rows}
+        if kinds <= {PCT}:
+            return _("proportion")
+        if kinds == {NUM}:
+            return _("score")
+        return _("proportion; score for PAPI scores")
 
     def export_rows(self) -> list[list[Any]]:
         out = []
@@ -72,7 +88,7 @@ class Table:
             for c in self.cols:
                 v = r.get(c.key)
                 blank = suppressed and c.kind in HIDDEN_WHEN_SUPPRESSED
-                if c.kind == CI:
+                if c.kind in (CI, DIFF_CI):
                     lo, hi = v if isinstance(v, tuple) else (None, None)
                     line += [None if blank else _clean(lo), None if blank else _clean(hi)]
                 else:
@@ -84,7 +100,7 @@ class Table:
 
 def format_cell(row: dict[str, Any], col: Col) -> str:
     """One value as the page shows it: shares as 84,97% (vi), scores and counts with Vietnamese separators."""
-    from survey.i18n import number, percent
+    from survey.i18n import number, percent, points, points_range
 
     v = row.get(col.key)
     as_number = row.get("_kind") == NUM
@@ -98,6 +114,14 @@ def format_cell(row: dict[str, Any], col: Col) -> str:
             # estimated — say so rather than leave a dash that reads as a missing figure
             return _("no interval: one service point")
         return f"{number(lo, 2)} – {number(hi, 2)}" if as_number else f"{percent(lo, 1)} – {percent(hi, 1)}"
+    if col.kind == DIFF:
+        return _signed(_clean(v)) if as_number else points(_clean(v))
+    if col.kind == DIFF_CI:
+        lo, hi = v if isinstance(v, tuple) else (None, None)
+        lo, hi = _clean(lo), _clean(hi)
+        if lo is None or hi is None:
+            return _("no interval: one service point")
+        return f"{_signed(lo)} – {_signed(hi)}" if as_number else points_range(lo, hi)
     if col.kind == NUM:
         return number(_clean(v), 2)
     if col.kind == INT:
@@ -108,6 +132,16 @@ def format_cell(row: dict[str, Any], col: Col) -> str:
             return "—"
         return f"< {number(0.001, 3)}" if v < 0.001 else number(v, 3)
     return "" if v is None else str(v)
+
+
+def _signed(v: float | None) -> str:
+    """A difference of scores with its sign: +0,12 / -0,30."""
+    from survey.i18n import number
+
+    if v is None:
+        return "—"
+    text = number(abs(v), 2)
+    return text if round(v, 2) == 0 else ("+" if v > 0 else "-") + text
 
 
 def _clean(v: Any) -> Any:
@@ -154,7 +188,7 @@ def xlsx_response(tables: list[Table], filename: str) -> Response:
         ws.append(t.export_header())
         kinds: list[str] = []
         for c in t.cols:
-            kinds += [c.kind, c.kind] if c.kind == CI else [c.kind]
+            kinds += [c.kind, c.kind] if c.kind in (CI, DIFF_CI) else [c.kind]
         for row in t.export_rows():
             ws.append(row)
         for j, kind in enumerate(kinds, start=1):

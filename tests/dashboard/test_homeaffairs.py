@@ -161,11 +161,11 @@ def test_change_since_previous_period_is_analysis_compare_with_holm(client, data
     for rec in ref.to_dict("records"):
         row = rows[names[rec["domain"]]]
         if rec["suppressed"]:
-            assert row["Change"] == ""
+            assert row["Change (difference in proportion)"] == ""
             continue
         tested += 1
-        _close(row["Change"], rec["change"])
-        _close(row["95% CI low"], rec["ci_low"])
+        _close(row["Change (difference in proportion)"], rec["change"])
+        _close(row["95% CI low (difference in proportion)"], rec["ci_low"])
         _close(row["p (Holm)"], rec["p_holm"])
     assert tested >= 1
 
