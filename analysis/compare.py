@@ -108,6 +108,7 @@ def compare_domains(totals: ClusterTotals, measures: Sequence[Measure], by: Sequ
     `A1` or `A1:2022-Q3` for several columns).  Columns: by, domain_a, domain_b, measure, estimate_a,
     estimate_b, difference, se, ci_low, ci_high, df, t, p_value, n_a, n_b, method, suppressed, reason."""
     measures = tuple(measures)
+    totals = totals.collapse(tuple(by))  # once: collapsing unit moments (Gram matrices) is not free
     dom = _domains(totals, measures, by)
     ia, ib = _index(dom, a, "domain"), _index(dom, b, "domain")
     r = _pair(dom.est, ia, dom.est, ib, _differences(totals, measures, by, [(ia, ib)]), 0, n_min, level)
@@ -130,20 +131,18 @@ def compare_to_whole(totals: ClusterTotals, measures: Sequence[Measure], by: Seq
     p_holm, differs (p_holm < alpha), n, suppressed, reason.  The CI is unadjusted (per comparison).
     """
     measures = tuple(measures)
+    totals = totals.collapse(tuple(by))
     dom = _domains(totals, measures, by)
     whole = _domains(totals, measures, ())
     n_dom = len(dom.labels)
     con = _differences(totals, measures, by, [(d, n_dom) for d in range(n_dom)], whole=True)
-    parts = []
-    for d, label in enumerate(dom.labels):
-        r = _pair(dom.est, d, whole.est, 0, con, d, n_min, level)
-        part = pd.DataFrame({"by": ":".join(by), "domain": label, "measure": [m.code for m in measures],
-                             "estimate": r["estimate_a"], "overall": r["estimate_b"]})
-        for c in ("difference", "se", "ci_low", "ci_high", "df", "t", "p_value"):
-            part[c] = r[c]
-        part["n"], part["suppressed"], part["reason"] = r["n_a"], r["suppressed"], r["reason"]
-        parts.append(part)
-    out = pd.concat(parts, ignore_index=True)
+    pairs = [_pair(dom.est, d, whole.est, 0, con, d, n_min, level) for d in range(n_dom)]
+    columns = {"estimate": "estimate_a", "overall": "estimate_b", "difference": "difference", "se": "se",
+               "ci_low": "ci_low", "ci_high": "ci_high", "df": "df", "t": "t", "p_value": "p_value",
+               "n": "n_a", "suppressed": "suppressed", "reason": "reason"}
+    out = pd.DataFrame({"by": ":".join(by), "domain": np.repeat(dom.labels, len(measures)),
+                        "measure": [m.code for m in measures] * n_dom,
+                        **{c: np.concatenate([r[k] for r in pairs]) for c, k in columns.items()}})
     tested = out["p_value"].where(~out["suppressed"])
     out["p_holm"] = np.nan
     for _, idx in out.groupby("measure", sort=False).groups.items():
@@ -166,6 +165,7 @@ def screen_changes(totals: ClusterTotals, measures: Sequence[Measure], unit: str
     only one of the periods is listed as suppressed with reason `period_missing`.
     """
     measures = tuple(measures)
+    totals = totals.collapse((unit, period))
     dom = _domains(totals, measures, (unit, period))
     cells = dom.est.cells.astype(str)
     lookup = {(u, p): i for i, (u, p) in enumerate(zip(cells[unit], cells[period], strict=True))}

@@ -354,23 +354,27 @@ def contrast_estimates(
     pad = np.zeros((1, *g_num.shape[1:]))
     g_num, g_den = np.concatenate([g_num, pad]), np.concatenate([g_den, pad])
     coef_pad = np.concatenate([coef, np.zeros((coef.shape[0], 1))], axis=1)
-    row_members = members[t.row_cell]  # rows × W
+    active = np.flatnonzero((members[t.row_cell] < n_q).any(axis=1))  # rows some contrast uses
+    row_members = members[t.row_cell[active]]  # rows × W
     c_rows = coef_pad[:, row_members].transpose(1, 0, 2)  # rows × K × W
     gn, gd = g_num[row_members], g_den[row_members]  # rows × W × M × R
-    z_dom = np.einsum("rwmk,rk->rwm", gn, lay.num) + np.einsum("rwmk,rk->rwm", gd, lay.den)
+    num, den = lay.num[active], lay.den[active]
+    z_dom = np.einsum("rwmk,rk->rwm", gn, num) + np.einsum("rwmk,rk->rwm", gd, den)
     z = np.einsum("rcw,rwm->rcm", c_rows, z_dom)  # rows × K × M
 
     n_k, n_m = coef.shape[0], len(measures)
     if t.unit is None:
         zc = np.zeros((len(t.clusters), n_k * n_m))
-        np.add.at(zc, t.row_cluster, z.reshape(len(z), -1))
+        np.add.at(zc, t.row_cluster[active], z.reshape(len(z), -1))
         var = cluster_variance(zc, t.cluster_stratum, t.n_strata).reshape(n_k, n_m)
     else:
         g = _unit_gradients(t, lay, gn, gd)  # rows × W × M × P
-        hg = np.einsum("rpq,rwmq->rwmp", t.unit.gram, g)
+        rows, p = len(active), g.shape[-1]
+        flat = g.reshape(rows, width * n_m, p)
+        hg = np.matmul(flat, t.unit.gram[active]).reshape(g.shape)  # G is symmetric: gᵀG = (Gg)ᵀ
         forms = np.einsum("rwmp,rvmp->rwvm", g, hg)  # rows × W × W × M
         q = np.einsum("rcw,rcv,rwvm->rcm", c_rows, c_rows, forms)
-        var = _unit_stratum_variance(t, z, q, np.zeros(len(z), dtype=np.int64), 1)[0]
+        var = _unit_stratum_variance(t, z, q, np.zeros(len(z), dtype=np.int64), 1, rows=active)[0]
     var = np.where(answered, np.maximum(var, 0.0), np.nan)
 
     # df: clusters (respondents) answering the measure in any domain of the contrast − their strata
@@ -378,20 +382,24 @@ def contrast_estimates(
     counts = t.ratio_stat(lay.ratios, "n")
     uses = lay.coef != 0
     has = ((counts > 0).astype(np.int64) @ uses.T.astype(np.int64)) > 0  # rows × M
-    present = union[:, t.row_cell].T[:, :, None] & has[:, None, :]  # rows × K × M
-    row_stratum = t.cluster_stratum[t.row_cluster]
-    per_stratum = np.zeros((t.n_strata, n_k, n_m))
-    np.add.at(per_stratum, row_stratum, present.astype(np.float64))
+    present = union[:, t.row_cell[active]].T[:, :, None] & has[active, None, :]  # rows × K × M
+    per_stratum = _group_rows(t.cluster_stratum[t.row_cluster[active]], t.n_strata, present)
     if t.unit is None:
-        per_cluster = np.zeros((len(t.clusters), n_k, n_m))
-        np.add.at(per_cluster, t.row_cluster, present.astype(np.float64))
-        n_cl = (per_cluster > 0).sum(axis=0)
+        n_cl = (_group_rows(t.row_cluster[active], len(t.clusters), present) > 0).sum(axis=0)
     else:  # respondents answering (at least the measure's most answered item), as `estimate`
         cnt = union.astype(np.float64) @ np.asarray(lay.cell_ind @ counts)  # K × R
         n_cl = -_min_over_terms(-cnt, uses)
     n_cl = n_cl.astype(np.int64)
     df = n_cl - (per_stratum > 0).sum(axis=0)
     return ContrastEstimates(est, var, n_cl, df.astype(np.int64), answered)
+
+
+def _group_rows(codes: np.ndarray, n_groups: int, x: np.ndarray) -> np.ndarray:
+    """Sum the leading axis of x by group code: one sparse product (np.add.at is slow on rows × K × M)."""
+    from scipy import sparse  # only here: the CLI's Taylor path does not pay for the import
+
+    ind = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_groups, len(codes)))
+    return np.asarray(ind @ x.reshape(len(codes), -1).astype(np.float64)).reshape(n_groups, *x.shape[1:])
 
 
 def _gradients(
@@ -429,16 +437,18 @@ def _unit_gradients(t: ClusterTotals, lay: _Layout, g_num: np.ndarray, g_den: np
 
 
 def _unit_stratum_variance(
-    t: ClusterTotals, z: np.ndarray, q: np.ndarray, groups: np.ndarray, n_groups: int
+    t: ClusterTotals, z: np.ndarray, q: np.ndarray, groups: np.ndarray, n_groups: int,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """V = Σ_h n_h/(n_h−1)·(Σ z² − (Σ z)²/n_h) per group, from per-row Σ_r z_r (`z`) and Σ_r z_r² (`q`).
 
     Rows are (stratum, cell) rows of unit-level totals; rows with the same group code are summed
     within their stratum first (a contrast spans several cells of a stratum).  n_h = 1: Σ z², the
-    "adjust" rule (centred at the grand mean 0, scale 1), as R survey.
+    "adjust" rule (centred at the grand mean 0, scale 1), as R survey.  `rows`: the totals rows
+    that z and q describe (default all; rows left out have zero scores).
     """
     assert t.unit is not None
-    stratum = t.cluster_stratum[t.row_cluster]
+    stratum = t.cluster_stratum[t.row_cluster if rows is None else t.row_cluster[rows]]
     # sums over the (stratum, group) pairs present only: strata × groups can be huge and sparse
     pairs, inverse = np.unique(stratum * n_groups + groups, return_inverse=True)
     inverse = inverse.reshape(-1)
