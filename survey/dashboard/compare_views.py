@@ -36,6 +36,7 @@ from survey.dashboard.homeaffairs_present import (
     trend_of,
     trend_table,
 )
+from survey.dashboard.sheets import sheet_label, sheet_name
 from survey.extensions import db
 from survey.i18n import current_lang
 from survey.instruments.models import QuestionnaireVersion
@@ -277,20 +278,15 @@ def table_csv(table: Table) -> str:
 
 
 def tables_xlsx(sheets: list[tuple[str, Table]]) -> bytes:
-    """One sheet per table; numbers stay numbers (percent format on shares)."""
+    """One sheet per table, named in the reader's language (`sheets`: (title, table)); numbers stay numbers
+    (percent format on shares)."""
     from openpyxl import Workbook
 
     wb = Workbook()
     wb.remove(wb.active)
     used: set[str] = set()
     for name, table in sheets:
-        title = name[:31]
-        i = 2
-        while title in used:
-            title = f"{name[:28]}-{i}"
-            i += 1
-        used.add(title)
-        ws = wb.create_sheet(title)
+        ws = wb.create_sheet(sheet_name(name, used))
         ws.append([c.header for c in table.columns])
         for row in table.rows:
             ws.append(list(row))
@@ -334,6 +330,6 @@ def export(fmt: str) -> Response:
         body = "\ufeff" + table_csv(shown[name])  # BOM: Excel opens UTF-8 Vietnamese correctly
         return Response(body, content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{stem}-{name}.csv"'})
-    data = tables_xlsx([(t.id, t) for t in page_content(view, f, comp, lang)[0]])
+    data = tables_xlsx([(sheet_label(t.id), t) for t in page_content(view, f, comp, lang)[0]])
     return Response(data, mimetype=XLSX_MIME,
                     headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'})

@@ -42,6 +42,7 @@ from survey.dashboard.homeaffairs_present import (
     trend_of,
     trend_table,
 )
+from survey.dashboard.sheets import sheet_label
 from survey.extensions import db
 from survey.i18n import current_lang
 from survey.org.models import Agency
@@ -188,17 +189,18 @@ def _report_or_404() -> Report:
 
 
 def all_tables(report: Report) -> list[tuple[str, Table]]:
-    """(sheet name, table) for the XLSX: every table of the report, in report order."""
+    """(sheet title, table) for the XLSX: every table of the report, in report order, titled in the reader's
+    language (a comparison's tables by level and table, an agency's by its name)."""
     out: list[tuple[str, Table]] = []
     if report.summary is not None:
-        out.append(("summary", report.summary))
+        out.append((sheet_label("summary"), report.summary))
     if report.trend_table is not None:
-        out.append(("trend", report.trend_table))
+        out.append((sheet_label("trend"), report.trend_table))
     for s in report.sections:
         for t in s.tables:
-            out.append((f"{s.comparison.group}-{t.id}", t))
+            out.append((f"{s.comparison.group_label} - {sheet_label(t.id)}", t))
     for a in report.agencies:
-        out.append((a.table.id, a.table))
+        out.append((a.name, a.table))
     return out
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from flask import Response, abort
 from flask_babel import gettext as _
 
+from survey.dashboard.sheets import sheet_label, sheet_name
+
 TEXT, PCT, NUM, INT, PVAL, CI = "text", "pct", "num", "int", "pval", "ci"
 #: a difference of two figures (and its interval): percentage points for shares, signed score for PAPI scores
 DIFF, DIFF_CI = "diff", "diff_ci"
@@ -183,7 +185,7 @@ def xlsx_response(tables: list[Table], filename: str) -> Response:
     wb.remove(wb.active)
     used: set[str] = set()
     for t in tables:
-        name = _sheet_name(t.id, used)
+        name = sheet_name(sheet_label(t.id), used)
         ws = wb.create_sheet(name)
         ws.append(t.export_header())
         kinds: list[str] = []
@@ -201,16 +203,6 @@ def xlsx_response(tables: list[Table], filename: str) -> Response:
     return Response(buf.getvalue(),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'})
-
-
-def _sheet_name(base: str, used: set[str]) -> str:
-    name = "".join(ch for ch in base if ch not in "[]:*?/\\")[:31] or "sheet"
-    k = 2
-    while name in used:
-        name = f"{name[:28]}_{k}"
-        k += 1
-    used.add(name)
-    return name
 
 
 def export(tables: list[Table], fmt: str, filename: str, which: str | None = None) -> Response:

@@ -137,8 +137,8 @@ def test_exports_download_with_the_figures_shown(staff, live_server):
     assert shown == f"{top * 100:.1f}%".replace(".", ",")
 
     wb = load_workbook(io.BytesIO(_download(page, "Tải tất cả các bảng (XLSX)")))
-    assert {"estimates", "ranks", "funnel"} <= set(wb.sheetnames)
-    assert wb["estimates"].cell(row=2, column=2).value == pytest.approx(top, rel=1e-12)
+    assert {"Ước lượng", "Thứ hạng", "Biểu đồ phễu"} <= set(wb.sheetnames)  # sheet names in the reader's language
+    assert wb["Ước lượng"].cell(row=2, column=2).value == pytest.approx(top, rel=1e-12)
 
     page.goto("/homeaffairs/report/")
     expect(page.locator("#method")).to_be_visible()
@@ -146,4 +146,4 @@ def test_exports_download_with_the_figures_shown(staff, live_server):
     text = "\n".join(p.extract_text() for p in pdf.pages)
     assert "Ghi chú phương pháp" in text and live_server.city.agencies["STP"].name_vi in text
     report = load_workbook(io.BytesIO(_download(page, "Tải XLSX")))
-    assert "summary" in report.sheetnames and "agency-STP" in report.sheetnames
+    assert "Tóm tắt" in report.sheetnames and live_server.city.agencies["STP"].name_vi in report.sheetnames

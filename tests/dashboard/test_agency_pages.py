@@ -97,15 +97,15 @@ def test_comparison_trend_distribution_and_xlsx(client, db_session, data):
     resp = client.get("/dashboard/agency/UBND-BT?format=xlsx")
     assert resp.status_code == 200
     wb = load_workbook(io.BytesIO(resp.data))
-    assert {"indices", "items", "comparison", "trend", "distribution"} <= set(wb.sheetnames)
-    trend = list(wb["trend"].values)
+    assert {"Chỉ số", "Chỉ số từng câu hỏi", "So sánh", "Xu hướng", "Câu trả lời"} <= set(wb.sheetnames)
+    trend = list(wb["Xu hướng"].values)
     frame = respondent_frame(db_session, data.qv_id)
     months = sorted(frame.loc[frame["agency"] == "UBND-BT", "month"].unique())
     assert [r[0] for r in trend[1:]] == months
-    dist = list(wb["distribution"].values)
+    dist = list(wb["Câu trả lời"].values)
     att3 = next(r for r in dist[1:] if r[0] == "C.ATT" and r[2] == "Rất hài lòng")
     assert att3[3] == int(((frame["agency"] == "UBND-BT") & (frame["C.ATT"] == 3)).sum())
-    cmp_rows = list(wb["comparison"].values)
+    cmp_rows = list(wb["So sánh"].values)
     overall = next(r for r in cmp_rows[1:] if r[0] == "Chỉ số hài lòng chung")
     city = _reference(db_session, data, by=()).set_index("measure").loc["OVERALL"]
     assert overall[2] == pytest.approx(city["estimate"], abs=1e-12)

@@ -210,9 +210,9 @@ def test_xlsx_export_holds_every_table_shown(client, data):
     resp = client.get("/homeaffairs/export.xlsx?level=agency")
     assert resp.status_code == 200
     wb = load_workbook(io.BytesIO(resp.data))
-    assert {"estimates", "ranks", "funnel"} <= set(wb.sheetnames)
+    assert {"Estimates", "Ranks", "Funnel plot"} <= set(wb.sheetnames)
     csv_rows = _by_unit(read_csv(client.get("/homeaffairs/export.csv?level=agency&table=estimates")))
-    ws = wb["estimates"]
+    ws = wb["Estimates"]
     header = [c.value for c in ws[1]]
     for row in ws.iter_rows(min_row=2, values_only=True):
         rec = dict(zip(header, row, strict=True))

@@ -56,14 +56,14 @@ def test_xlsx_report_has_one_sheet_per_table_with_the_figures(client, data, expe
     resp = client.get("/homeaffairs/report/report.xlsx")
     assert resp.status_code == 200
     wb = load_workbook(io.BytesIO(resp.data))
-    assert "summary" in wb.sheetnames
-    assert {"district-estimates", "agency-estimates", "agency-ranks"} <= set(wb.sheetnames)
-    assert sum(name.startswith("agency-UBND") or name == "agency-STP" for name in wb.sheetnames) == 4
-    values = [row for row in wb["summary"].iter_rows(min_row=2, values_only=True)]
+    assert "Tóm tắt" in wb.sheetnames  # sheet names in the reader's language
+    assert {"Quận-Huyện - Ước lượng", "Cơ quan - Ước lượng", "Cơ quan - Thứ hạng"} <= set(wb.sheetnames)
+    assert {a.name_vi for a in data.city.agencies.values()} <= set(wb.sheetnames)
+    values = [row for row in wb["Tóm tắt"].iter_rows(min_row=2, values_only=True)]
     overall = values[-1]  # elements first, then the overall index (the questionnaire's measure order)
     assert overall[0] == "Chỉ số hài lòng chung"
     assert math.isclose(overall[1], float(whole.loc["OVERALL", "estimate"]), rel_tol=1e-9)
-    sheet = wb["agency-UBND-BT"]
+    sheet = wb[data.city.agencies["UBND-BT"].name_vi]
     rows = {r[0]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
     ref = by_agency[(by_agency["domain"] == "UBND-BT") & (by_agency["measure"] == "OVERALL")].iloc[0]
     overall_row = rows[list(rows)[-1]]
