@@ -365,7 +365,7 @@ def contrast_estimates(
     n_k, n_m = coef.shape[0], len(measures)
     if t.unit is None:
         zc = np.zeros((len(t.clusters), n_k * n_m))
-        np.add.at(zc, t.row_cluster[active], z.reshape(len(z), -1))
+        np.add.at(zc, t.row_cluster[active], z.reshape(len(z), n_k * n_m))
         var = cluster_variance(zc, t.cluster_stratum, t.n_strata).reshape(n_k, n_m)
     else:
         g = _unit_gradients(t, lay, gn, gd)  # rows × W × M × P
@@ -399,7 +399,8 @@ def _group_rows(codes: np.ndarray, n_groups: int, x: np.ndarray) -> np.ndarray:
     from scipy import sparse  # only here: the CLI's Taylor path does not pay for the import
 
     ind = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_groups, len(codes)))
-    return np.asarray(ind @ x.reshape(len(codes), -1).astype(np.float64)).reshape(n_groups, *x.shape[1:])
+    flat = x.reshape(len(codes), int(np.prod(x.shape[1:], dtype=np.int64))).astype(np.float64)
+    return np.asarray(ind @ flat).reshape(n_groups, *x.shape[1:])
 
 
 def _gradients(

@@ -151,3 +151,11 @@ def test_normal_replicates_carry_the_covariance_of_shared_strata(both):
     est = estimate(unit, (mean,), ("agency",))
     naive = np.sqrt(est.variance[0, 0] + est.variance[1, 0])
     assert abs(naive / diff - 1) > 0.02  # the covariance matters at this sample size
+
+
+@pytest.mark.parametrize("unit_level", [True, False])
+def test_changes_when_no_unit_has_both_periods(data, unit_level):
+    d = data.assign(period=np.where(data["agency"] == "A", "p1", "p2"))
+    t = totals_from_responses(d, make_spec(), ("agency", "period"), unit_level=unit_level, **DESIGN)
+    r = screen_changes(t, make_spec().measures, "agency", "period", "p1", "p2", n_min=0)
+    assert (r["reason"] == "period_missing").all() and r["suppressed"].all() and r["p_bh"].isna().all()
