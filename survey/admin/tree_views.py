@@ -139,6 +139,8 @@ def unit_retire(unit_id: int) -> Any:
     if unit.retired_at is not None:
         flash(_("Unit %(code)s is already retired.", code=unit.code), "error")
         return redirect(url_for("admin.tree"))
+    if (refused := _root_refused(unit)) is not None:
+        return refused
     form = ConfirmForm()
     if form.validate_on_submit():
         svc.retire_unit(db.session, unit)
@@ -155,6 +157,17 @@ def unit_retire(unit_id: int) -> Any:
         breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, unit.code)]), _status(form)
 
 
+def _root_refused(unit: Unit) -> Any:
+    """The root cannot be merged or retired (the tree page offers neither); a typed URL or a forged POST
+    gets the service's reason back on the tree page, and nothing changes."""
+    try:
+        svc.refuse_root(unit)
+    except svc.OrgError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.tree"))
+    return None
+
+
 @bp.route("/units/<int:unit_id>/merge", methods=["GET", "POST"])
 @admin_required
 def unit_merge(unit_id: int) -> Any:
@@ -163,6 +176,8 @@ def unit_merge(unit_id: int) -> Any:
     if unit.retired_at is not None:
         flash(_("Unit %(code)s is already retired.", code=unit.code), "error")
         return redirect(url_for("admin.tree"))
+    if (refused := _root_refused(unit)) is not None:
+        return refused
     form = MergeUnitForm()
     form.target.choices = unit_choices(lang, exclude=unit.id, level_rank=unit.level.rank)
     if not form.target.choices:

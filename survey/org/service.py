@@ -174,10 +174,19 @@ def move_unit(session: Session, unit: Unit, new_parent: Unit | None, *, audit: b
     return update_unit(session, unit, parent=new_parent, audit=audit)
 
 
+def refuse_root(unit: Unit) -> None:
+    """The root unit is the whole province/city: merged or retired, the tree would have no top (and every
+    comparison, stratum and report hangs from it)."""
+    if unit.parent_id is None:
+        raise OrgError("unit", _("%(code)s is the root of the tree (the whole province or city): it cannot be "
+                                 "merged or retired", code=unit.code))
+
+
 def retire_unit(session: Session, unit: Unit, *, at: datetime | None = None, audit: bool = True) -> bool:
     """Mark the unit retired (kept for history).  Its agencies stay as they are: retire them separately."""
     if unit.retired_at is not None:
         return False
+    refuse_root(unit)
     before = _state(unit, *_UNIT_STATE)
     unit.retired_at = at or utcnow()
     session.flush()
@@ -208,6 +217,7 @@ def merge_units(session: Session, sources: Sequence[Unit], target: Unit, *, move
     to, so history is unchanged.
     """
     for src in sources:
+        refuse_root(src)
         if src.id == target.id:
             raise OrgError("target", _("a unit cannot be merged into itself"))
         if src.level.rank != target.level.rank:
