@@ -8,10 +8,11 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-core >/dev/null
 fi
-if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0; then
-  echo "installing pango and fonts for the PDF report (WeasyPrint)…"
+if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || ! ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset; then
+  echo "installing pango, HarfBuzz-subset and fonts for the PDF report (WeasyPrint)…"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
+    libharfbuzz-subset0 fonts-dejavu-core >/dev/null
 fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   if [ -d /etc/postgresql ]; then

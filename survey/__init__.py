@@ -33,4 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     web.init_app(app)
     blueprints.register(app)
     cli.register(app)
+    from survey.dashboard import method_text
+
+    method_text.init_app(app)
     return app

@@ -324,7 +324,8 @@ class RankRow:
     p_top: float
 
 
-def rank_plot(chart_id: str, rows: Sequence[RankRow], *, title: str, lang: str, top_k: int) -> Chart:
+def rank_plot(chart_id: str, rows: Sequence[RankRow], *, title: str, lang: str, top_k: int,
+              how: str = "") -> Chart:
     """Each ranked unit's rank with its 95% rank interval (1 = best); suppressed units are not passed."""
     rows = sorted(rows, key=lambda r: (r.rank, r.label))
     m = max((r.high for r in rows), default=1)
@@ -351,8 +352,9 @@ def rank_plot(chart_id: str, rows: Sequence[RankRow], *, title: str, lang: str, 
         body.append(f'<circle class="mark" cx="{_f(sx(r.rank))}" cy="{_f(y)}" r="5" fill="{ACCENT}">'
                     f"<title>{escape(r.label)}: {r.rank} ({r.low}–{r.high})</title></circle>")
         body.append(_text(plot_r + 10, y + 4, pct(r.p_top, lang, 0), size=11))
-    desc = _("Rank of each unit (1 = best) with its 95%% rank interval from the bootstrap, and the probability "
-             "of being in the top %(k)s. Wide intervals mean the order is uncertain.", k=top_k)
+    desc = _("Rank of each unit (1 = best) with its 95%% rank interval (%(how)s), and the probability "
+             "of being in the top %(k)s. Wide intervals mean the order is uncertain.", k=top_k,
+             how=how or _("bootstrap"))
     cols = (_("Unit"), _("Rank"), _("Rank interval (95%)"), _("P(top %(k)s)", k=top_k))
     data = tuple((r.label, num(r.rank, lang), f"{num(r.low, lang)}–{num(r.high, lang)}", pct(r.p_top, lang, 0))
                  for r in rows)

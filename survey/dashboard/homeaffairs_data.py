@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 
-from analysis.bootstrap import bootstrap_replicates as bootstrap_replicates_of
 from analysis.compare import screen_changes
 from analysis.multiple import holm
-from analysis.ranks import rank_units
+from analysis.ranks import rank_replicates, rank_units
 from survey.org.models import Agency, Level, ServicePoint, Unit
 from survey.respond.models import ResponseTally
 from survey.results.cache import cached
+from survey.results.design import current_design
 from survey.results.indices import indices
 from survey.results.selection import Selection
 from survey.results.totals import Instrument, cluster_totals
@@ -143,6 +143,8 @@ class Comparison:
     n_min: int
     has_previous: bool
     ci_method: str = ""
+    rank_method: str = ""  # analysis.ranks: "bootstrap (Rao–Wu)" or "normal (logit), independent units"
+    design: str = ""  # survey/results/design.py: counters or clusters
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -260,19 +262,25 @@ def level_choices(session: Any) -> list[Level]:
 
 # --------------------------------------------------------------------------- bootstrap (cached)
 def bootstrap_replicates(session: Any, sel: Selection, inst: Instrument, measure: Any, group: str,
-                         b: int, seed: int) -> tuple[list[str], np.ndarray]:
-    """(domain labels, B × domains replicate estimates of `measure`): Rao–Wu bootstrap of service points
-    within strata (analysis.bootstrap), seeded.  Cached per selection, group, measure, B, seed and data
-    version (survey.results.cache): the same request always shows the same ranks."""
+                         b: int, seed: int) -> tuple[list[str], np.ndarray, str]:
+    """(domain labels, B × domains replicate estimates of `measure`, method) for the ranks, seeded:
+    analysis.ranks.rank_replicates — the Rao–Wu bootstrap of service points within strata (design
+    "clusters"), or normal draws from the Taylor law when service points are strata (design "counters").
+    Cached per selection, group, measure, B, seed, design and data version (survey.results.cache): the
+    same request always shows the same ranks."""
+    design = current_design()
 
-    def compute() -> tuple[list[str], np.ndarray]:
-        totals = cluster_totals(session, sel, domain=group, inst=inst)
+    def compute() -> tuple[list[str], np.ndarray, str]:
+        totals = cluster_totals(session, sel, domain=group, inst=inst, design=design)
         cells = totals.collapse((group,)).cells[group]
         labels = ["(missing)" if pd.isna(v) else str(v) for v in cells]
-        reps = bootstrap_replicates_of(totals, [measure], by=(group,), replicates=b, seed=seed)[:, :, 0]
-        return labels, reps
+        # rank only real units: agencies above the compared level (empty code) must not make the draws
+        # "correlated units" or enter anyone's rank
+        domains = np.array([lb not in ("", "(missing)") for lb in labels])
+        reps, method = rank_replicates(totals, measure, (group,), replicates=b, seed=seed, domains=domains)
+        return labels, reps, method
 
-    return cached(session, ("ha-bootstrap", sel.key(), group, measure.code, b, seed), compute)
+    return cached(session, ("ha-bootstrap", sel.key(), group, measure.code, b, seed, design), compute)
 
 
 # --------------------------------------------------------------------------- the comparison
@@ -312,8 +320,10 @@ def compare_units(session: Any, sel: Selection, *, group: str, measure_code: str
 
     # ranks: bootstrap replicates of the same domains; suppressed units never ranked
     k = top_k
+    rank_method = ""
     if rows:
-        rep_labels, reps = bootstrap_replicates(session, sel, inst, measure, group, bootstrap_b, seed)
+        rep_labels, reps, rank_method = bootstrap_replicates(session, sel, inst, measure, group, bootstrap_b,
+                                                             seed)
         pos = {lb: j for j, lb in enumerate(rep_labels)}
         reps = reps[:, [pos[r.code] for r in rows]]
         sup = np.array([r.suppressed for r in rows])
@@ -333,7 +343,7 @@ def compare_units(session: Any, sel: Selection, *, group: str, measure_code: str
                       measure_label=(measure.title_en if lang == "en" else measure.title_vi) or measure.code,
                       period=period, instrument=inst, rows=rows, overall=overall, top_k=k or 1,
                       bootstrap_b=bootstrap_b, seed=seed, n_min=n_min, has_previous=has_prev,
-                      ci_method=res.ci)
+                      ci_method=res.ci, rank_method=rank_method, design=str(res.meta.get("design", "")))
 
 
 def _figures(rec: pd.Series) -> dict[str, Any]:
@@ -359,7 +369,8 @@ def _add_change(session: Any, sel: Selection, inst: Instrument, measure: Any, gr
             return None
         return screen_changes(totals, [measure], group, period.kind, prev.label, period.label, n_min=n_min)
 
-    diff = cached(session, ("ha-change", both.key(), group, period.kind, measure.code, n_min), compute)
+    diff = cached(session, ("ha-change", both.key(), group, period.kind, measure.code, n_min, current_design()),
+                  compute)
     if diff is None:
         return False
     codes = {r.code for r in rows}

@@ -29,6 +29,7 @@ from survey.dashboard.charts import (
     trend_chart,
 )
 from survey.dashboard.homeaffairs_data import Comparison, Row, TrendRow
+from survey.dashboard.method_text import rank_sentence
 from survey.i18n import points
 
 PCT, NUM, INT, TEXT, PVAL = "pct", "num", "int", "text", "pval"
@@ -112,8 +113,8 @@ def ranks_table(comp: Comparison, lang: str) -> Table:
             Column("p_top_quarter", _("P(top quarter)"), PCT))
     rows = [(r.label, r.rank, r.rank_low, r.rank_high, _v(r.p_top), _v(r.p_q1)) for r in comp.ranked]
     rows += [(r.label, None, None, None, None, None) for r in comp.suppressed]
-    return Table("ranks", _("Ranks with 95%% rank intervals (bootstrap, B = %(b)s, seed %(seed)s)",
-                            b=comp.bootstrap_b, seed=comp.seed), cols, tuple(rows))
+    return Table("ranks", _("Ranks with 95%% rank intervals (%(how)s)",
+                            how=rank_sentence(comp.rank_method, comp.bootstrap_b, comp.seed)), cols, tuple(rows))
 
 
 def change_table(comp: Comparison, lang: str) -> Table:
@@ -197,7 +198,8 @@ def comparison_charts(comp: Comparison, lang: str, prefix: str = "ha") -> list[C
         charts.append(rank_plot(
             f"{prefix}-ranks",
             [RankRow(r.label, r.rank, r.rank_low, r.rank_high, r.p_top) for r in comp.ranked],
-            title=_("Ranks with 95%% rank intervals: %(measure)s", measure=title_of), lang=lang, top_k=comp.top_k))
+            title=_("Ranks with 95%% rank intervals: %(measure)s", measure=title_of), lang=lang, top_k=comp.top_k,
+            how=rank_sentence(comp.rank_method, comp.bootstrap_b, comp.seed)))
     return charts
 
 

@@ -158,6 +158,8 @@ def build_report(f: Filters) -> Report | None:
         "seed": int(current_app.config.get("HAILONG_BOOTSTRAP_SEED", 20240601)),
         "clusters": whole.meta.get("clusters"), "strata": whole.meta.get("strata"),
         "channel": f.channel, "period": f.period.label, "scope": _scope_name(lang),
+        "design": str(whole.meta.get("design", "")),
+        "rank_method": next((s.comparison.rank_method for s in sections if s.comparison.rank_method), ""),
     }
     report = Report(f, summary, sections, agencies, method)
     trend = selection_trend(db.session, selection_for(current_user, f), f.measure, f.period, n_min)

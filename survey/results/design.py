@@ -31,7 +31,7 @@ from survey.results.cache import month_chunks, per_request
 from survey.results.selection import Selection, tally_filters
 
 DESIGNS = ("counters", "clusters")
-DEFAULT_DESIGN = "clusters"  # becomes "counters" once contrasts and ranks support it
+DEFAULT_DESIGN = "counters"
 PERIOD_DOMAINS = ("month", "quarter", "year")
 
 MT = MomentTally.__table__

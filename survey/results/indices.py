@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from analysis import intervals
-from analysis.estimate import cluster_variance, domain_cluster_scores, estimate
+from analysis.estimate import contrast_estimates, estimate
 from analysis.result import COLUMNS, EXTRA_COLUMNS, result_table
 from analysis.totals import ClusterTotals
 from survey.results.cache import cached
@@ -144,12 +144,10 @@ class Comparison:
 
 def compare_with_whole(session: Any, sel: Selection, *, unit_column: str, unit_value: str, weights: str = "none",
                        n_min: int | None = None, level: float = 0.95, design: str | None = None) -> Comparison:
-    """unit − whole for every measure: difference, its Taylor SE from the contrast of the cluster scores, t CI
-    with the design's df, two-sided p-value.  `sel` should be the whole (city) selection, e.g. `sel.whole()`;
-    the whole's figure is published to every viewer, the unit must be one the caller may see.
-
-    Uses analysis.compare when it offers `difference_from_whole`; otherwise the analysis primitives
-    (domain_cluster_scores, cluster_variance, intervals.t_interval) — still one implementation of the formula.
+    """unit − whole for every measure: difference, its Taylor SE (analysis.estimate.contrast_estimates: one
+    contrast in one design, either design), t CI on the contrast's df, two-sided p-value.  `sel` should be the
+    whole (city) selection, e.g. `sel.whole()`; the whole's figure is published to every viewer, the unit
+    must be one the caller may see.
     """
     n_min = _n_min(n_min)
     dom = normalise_domain(session, unit_column)
@@ -170,21 +168,20 @@ def _compare(session: Any, sel: Selection, col: str, value: str, weights: str, n
     if totals is None or not _has_rows(totals) or value not in set(totals.cells[col]):
         return Comparison(pd.DataFrame(columns=cols), inst, col, value, level=level)
     measures = inst.spec.measures
-    unit_t = totals
-    whole_t = totals.collapse(())
-    cell = int(np.flatnonzero(unit_t.cells[col].to_numpy() == value)[0])
-    est_u = estimate(unit_t, measures, (col,))
-    est_w = estimate(whole_t, measures, ())
-    z_u = domain_cluster_scores(unit_t, measures)[:, cell, :]
-    z_w = domain_cluster_scores(whole_t, measures)[:, 0, :]
-    var = cluster_variance(z_u - z_w, totals.cluster_stratum, totals.n_strata)
-    diff = est_u.estimate[cell] - est_w.estimate[0]
-    se = np.sqrt(np.maximum(var, 0.0))
-    df = float(totals.n_clusters - totals.n_strata)
-    lo, hi = intervals.t_interval(diff, se, np.full(len(diff), df), level)
+    est_u = estimate(totals, measures, (col,))
+    est_w = estimate(totals.collapse(()), measures, ())
+    cells = totals.collapse((col,)).cells[col].to_numpy()
+    cell = int(np.flatnonzero(est_u.cells[col].to_numpy() == value)[0])
+    # one contrast (unit − whole) in one design: its score carries the covariance of the two estimates
+    masks = np.vstack([cells == value, np.ones(len(cells), dtype=bool)])
+    con = contrast_estimates(totals, measures, (col,), masks, np.array([[1.0, -1.0]]))
+    diff = con.estimate[0]
+    se = np.sqrt(np.maximum(con.variance[0], 0.0))
+    df = con.df[0].astype(np.float64)
+    lo, hi = intervals.t_interval(diff, se, df, level)
     with np.errstate(invalid="ignore", divide="ignore"):
         tstat = np.abs(diff) / se
-        p = np.where(se > 0, 2 * sps.t.sf(tstat, df) if df > 0 else np.nan, np.nan)
+        p = np.where((se > 0) & (df > 0), 2 * sps.t.sf(tstat, np.maximum(df, 1.0)), np.nan)
     n = est_u.n[cell]
     table = pd.DataFrame({"measure": [m.code for m in measures], "estimate": est_u.estimate[cell],
                           "reference": est_w.estimate[0], "difference": diff, "se": se, "ci_low": lo,

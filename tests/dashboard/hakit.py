@@ -13,8 +13,8 @@ from flask import g
 
 from analysis.estimate import estimate
 from analysis.result import result_table
-from analysis.totals import totals_from_responses
 from tests.factories import PASSWORD
+from tests.results.factories import reference_totals
 
 
 def login(client, username: str) -> None:
@@ -45,5 +45,5 @@ def latest_quarter(frame: pd.DataFrame) -> str:
 def reference(frame: pd.DataFrame, spec, by: tuple[str, ...], quarter: str, n_min: int = 30):
     """(totals, result table) of the respondent rows of one quarter: the page's selection and design."""
     rows = frame[frame["quarter"] == quarter].reset_index(drop=True)
-    totals = totals_from_responses(rows, spec, by, strata="stratum", cluster="service_point")
+    totals = reference_totals(rows, spec, by)
     return totals, result_table(estimate(totals, spec.measures, by), "logit", n_min=n_min)

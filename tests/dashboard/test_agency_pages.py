@@ -12,11 +12,10 @@ from openpyxl import load_workbook
 
 from analysis.estimate import estimate
 from analysis.result import result_table
-from analysis.totals import totals_from_responses
 from survey.i18n import percent
 from survey.instruments.service import questionnaire_for
 from tests.dashboard.helpers import get, login
-from tests.results.factories import city_with_responses, respondent_frame
+from tests.results.factories import city_with_responses, reference_totals, respondent_frame
 
 
 @pytest.fixture
@@ -28,7 +27,7 @@ def _reference(db_session, data, frame=None, by=("agency",), ci="logit"):
     q, _ = questionnaire_for(db_session, data.qv_id)
     spec = q.index_spec()
     frame = respondent_frame(db_session, data.qv_id) if frame is None else frame
-    t = totals_from_responses(frame, spec, by, strata="stratum", cluster="service_point")
+    t = reference_totals(frame, spec, by)
     return result_table(estimate(t, spec.measures, by), ci, n_min=30)
 
 

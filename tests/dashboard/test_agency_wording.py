@@ -23,9 +23,23 @@ def test_channel_filter_is_translated(client, data, url):
     assert "QR link (phone)" in html_en
 
 
-def test_an_agency_with_one_service_point_says_why_it_has_no_interval(client, data):
-    # UBND-NK-TA answers only at its one counter: design df = 0, the variance cannot be estimated
+def test_an_agency_with_one_service_point_says_why_it_has_no_interval(app, client, data):
+    # design "clusters": UBND-NK-TA answers only at its one counter, design df = 0, no variance estimate
+    app.config["HAILONG_DESIGN"] = "clusters"
     login(client, "noivu")
     html = get(client, "/dashboard/agency/UBND-NK-TA").get_data(as_text=True)
     assert "không có khoảng: chỉ một điểm phục vụ" in html
     assert "— – —" not in html
+    assert "các điểm phục vụ được coi là một mẫu ngẫu nhiên các quầy" in html  # the method note says so
+
+
+def test_one_counter_has_an_interval_when_counters_are_strata(app, client, data):
+    # design "counters" (default): the citizens answering at the one counter are the sample
+    app.config["HAILONG_DESIGN"] = "counters"
+    login(client, "noivu")
+    html = get(client, "/dashboard/agency/UBND-NK-TA").get_data(as_text=True)
+    assert "không có khoảng" not in html
+    overall = html[html.index('id="overall"'):]
+    overall = overall[:overall.index("</p>")]
+    assert "KTC 95%" in overall and "n = " in overall
+    assert "mỗi điểm phục vụ là một tầng" in html

@@ -126,3 +126,17 @@ def respondent_frame(session: Session, qv_id: int) -> pd.DataFrame:
         if code not in frame:
             frame[code] = np.nan
     return frame
+
+
+def reference_totals(frame: pd.DataFrame, spec, by: tuple[str, ...] = (), *, weights: str | None = None,
+                     design: str | None = None):
+    """analysis totals of respondent rows in the design the web app uses (survey/results/design.py): the
+    independent path every page figure is checked against.  counters: service points are strata and the
+    respondents the units (unit-level moments, so ranks draw from the normal law as the app's do);
+    clusters: strata = units below the city, clusters = service points."""
+    from analysis.totals import totals_from_responses
+    from survey.results.design import DEFAULT_DESIGN
+
+    if (design or DEFAULT_DESIGN) == "clusters":
+        return totals_from_responses(frame, spec, by, weights=weights, strata="stratum", cluster="service_point")
+    return totals_from_responses(frame, spec, by, weights=weights, strata="service_point", unit_level=True)

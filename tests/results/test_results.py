@@ -133,27 +133,30 @@ def test_rebuilt_tallies_give_the_same_figures(db_session, data):
     _same(after, before)
 
 
-def test_comparison_with_the_city_matches_a_direct_linearisation(db_session, data):
-    """Difference agency − city for item C.ATT, SE from respondent-level scores computed here independently."""
+@pytest.mark.parametrize("design", ["counters", "clusters"])
+def test_comparison_with_the_city_matches_a_direct_linearisation(db_session, data, design):
+    """Difference agency − city for item C.ATT, SE from respondent-level scores computed here independently:
+    clusters = service points within districts, or (counters) each respondent within its service point."""
     frame = respondent_frame(db_session, data.qv_id)
     cmp = compare_with_whole(db_session, Selection.of(data.qv_id), unit_column="agency", unit_value="UBND-BT",
-                             design="clusters")
+                             design=design)
     row = cmp.table.set_index("measure").loc["C.ATT"]
     a = frame["C.ATT"].notna().to_numpy(float)
     s = (frame["C.ATT"] >= 2).to_numpy(float)  # sat3: levels 2, 3 satisfied
     d = (frame["agency"] == "UBND-BT").to_numpy(float)
     r_u, r_w = (s * d).sum() / (a * d).sum(), s.sum() / a.sum()
     z = d * (s - r_u * a) / (a * d).sum() - (s - r_w * a) / a.sum()
-    zc = pd.DataFrame({"h": frame["stratum"], "c": frame["service_point"], "z": z}).groupby(["h", "c"])["z"].sum()
+    h, c = ("stratum", "service_point") if design == "clusters" else ("service_point", "rid")
+    zc = pd.DataFrame({"h": frame[h], "c": frame[c], "z": z}).groupby(["h", "c"])["z"].sum()
     var = 0.0
     for _, g in zc.groupby(level=0):
         nh = len(g)
         var += nh / (nh - 1) * ((g - g.mean()) ** 2).sum() if nh > 1 else (g ** 2).sum()
-    df = frame["service_point"].nunique() - frame["stratum"].nunique()
+    df = frame[c].nunique() - frame[h].nunique()
     assert row["difference"] == pytest.approx(r_u - r_w, abs=1e-12)
     assert row["se"] == pytest.approx(np.sqrt(var), rel=1e-10)
     assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(r_u - r_w) / np.sqrt(var), df), rel=1e-8)
-    city = indices(db_session, Selection.of(data.qv_id), design="clusters").table.set_index("measure")
+    city = indices(db_session, Selection.of(data.qv_id), design=design).table.set_index("measure")
     assert row["reference"] == pytest.approx(city.loc["C.ATT", "estimate"], abs=1e-12)
 
 
