@@ -20,6 +20,9 @@ work; PostgreSQL's query time is in the wall figure only) are printed in three m
 - live: cache on, two new responses stored before every request (what a running system sees: the current
   month's tally chunk and every computed result are invalid, the eleven other months come from the cache);
 - warm: cache on, no new responses (repeated identical requests).
+In live and warm modes one untimed request per page comes first: a serving process has answered the page
+before, or warmed the month cache at start-up (survey/results/prewarm.py); cold mode is the worst case of
+a first request with nothing cached at all.
 
 `--keep NAME` keeps the loaded databases (/tmp/NAME.sqlite, PostgreSQL database NAME); `--reuse NAME` times them
 again without loading (e.g. after a code change).
@@ -283,6 +286,9 @@ def time_pages(app, repeat: int, mode: str) -> list[tuple[str, float, float, flo
             _login(clients[user], user)
         client = clients[user]
         times, cpu = [], []
+        if mode != "cold":  # a running server has served this page before (or warmed up at start, prewarm.py)
+            db.session.remove()
+            client.get(url)
         for _ in range(repeat):
             from flask import g
 

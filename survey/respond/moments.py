@@ -6,13 +6,14 @@ each stratum (methodology §3; `analysis.totals.UnitMoments`).  So every stored 
 cell's G, u = (satisfied, value, answered) per scored item of the version's index definition, in the
 order of `analysis.totals.unit_gram` (one implementation of u, shared with the analysis package).
 
-Storage: the upper triangle of G as little-endian int32 (integer counts: Σ value² ≤ 25·n fits), zlib
-compressed — about 1–3 KB per cell for SIPAS (66 variables), read only for the months a page needs.
+Storage: the upper triangle of G as raw little-endian int32 (integer counts: Σ value² ≤ 25·n fits), 8.8 KB
+per cell for SIPAS (66 variables).  Not compressed here: PostgreSQL's TOAST compresses it on disk and
+expands it in C, and a fixed width per version lets a page decode thousands of cells with one
+`np.frombuffer` instead of a Python call per cell.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -37,13 +38,22 @@ def _triu(p: int) -> tuple[np.ndarray, np.ndarray]:
 def pack(gram: np.ndarray) -> bytes:
     """P×P symmetric integer matrix → compressed upper triangle."""
     rows, cols = _triu(gram.shape[0])
-    tri = np.rint(gram[rows, cols]).astype("<i4")
-    return zlib.compress(tri.tobytes(), 1)
+    tri = np.rint(gram[rows, cols])
+    if tri.size and (tri.max() > np.iinfo(np.int32).max or tri.min() < 0):
+        raise OverflowError("moment cell exceeds int32: split the cell")
+    return tri.astype("<i4").tobytes()
 
 
 def triangle(blob: bytes) -> np.ndarray:
     """The stored upper triangle (int32), e.g. to sum several cells before expanding once."""
-    return np.frombuffer(zlib.decompress(blob), dtype="<i4")
+    return np.frombuffer(blob, dtype="<i4")
+
+
+def triangles(blobs: list[bytes]) -> np.ndarray:
+    """Many stored cells of one width at once: cells × entries int32 (one buffer, no per-cell decoding)."""
+    if not blobs:
+        return np.zeros((0, 0), dtype="<i4")
+    return np.frombuffer(b"".join(blobs), dtype="<i4").reshape(len(blobs), -1)
 
 
 def symmetric(tri: np.ndarray, p: int) -> np.ndarray:

@@ -72,20 +72,88 @@ def respondents_per_point(session: Any, sel: Selection) -> dict[int, int]:
     return {int(k): int(v) for k, v in frame.groupby("service_point_id")["n"].sum().items()}
 
 
-def moment_rows(session: Any, sel: Selection) -> pd.DataFrame:
-    """moment_tally rows of the selection (domain filters applied in SQL), cached month by month."""
-    from survey.results.totals import month_versions
+def moment_cells(session: Any, sel: Selection, *, by_channel: bool) -> pd.DataFrame:
+    """moment_tally of the selection (domain filters in SQL), decoded: one row per questionnaire version ×
+    service point × month [× channel] with `tri`, the summed upper triangle (int64 array).
 
-    names = ["questionnaire_version_id", "service_point_id", "period", "channel", "gram"]
+    Cached month by month (survey/results/cache.py:month_chunks): a new response re-reads only its month,
+    and the decoding — the costly part — is done once per month, not per request.
+    """
+    from survey.results.totals import frame_of, month_versions
+
+    keys = ["questionnaire_version_id", "service_point_id", "period", *(["channel"] if by_channel else [])]
 
     def query(periods: list[Any]) -> pd.DataFrame:
         rows = session.execute(select(MT.c.questionnaire_version_id, MT.c.service_point_id, MT.c.period,
                                       MT.c.channel, MT.c.gram)
                                .where(*tally_filters(session, MT, sel), MT.c.period.in_(periods))).all()
-        return pd.DataFrame(rows, columns=names)
+        if not rows:
+            return pd.DataFrame(columns=[*keys, "tri"])
+        raw = frame_of(rows, ["questionnaire_version_id", "service_point_id", "period", "channel", "gram"])
+        parts = []
+        for _version, group in raw.groupby("questionnaire_version_id", sort=True):
+            tri = stored.triangles(list(group["gram"]))  # one width per version: one buffer
+            codes, uniq = pd.MultiIndex.from_frame(group[keys]).factorize()
+            order = np.argsort(codes, kind="stable")  # cells of a key are adjacent: one reduceat
+            starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+            summed = np.add.reduceat(tri[order], starts, axis=0, dtype=np.int64)
+            part = pd.DataFrame(list(uniq), columns=keys)
+            cells = np.empty(len(part), dtype=object)
+            cells[:] = list(summed)
+            part["tri"] = cells
+            parts.append(part)
+        return pd.concat(parts, ignore_index=True)
 
-    key = ("moments", replace(sel, period_from=None, period_to=None).key())
-    return month_chunks(session, key, month_versions(session, sel), query)
+    key = ("moments", replace(sel, period_from=None, period_to=None).key(), by_channel)
+    versions = month_versions(session, sel)
+    # also once per request when the results cache is off: a page builds totals several times
+    return per_request(("moment-cells", key, tuple(sorted(versions.items()))),
+                       lambda: month_chunks(session, key, versions, query))
+
+
+def _tri_index(p: int) -> np.ndarray:
+    """Position of (i, j), i ≤ j, in the packed upper triangle of a P×P matrix."""
+    rows, cols = stored._triu(p)
+    pos = np.full((p, p), -1, dtype=np.int64)
+    pos[rows, cols] = np.arange(rows.size)
+    return pos
+
+
+def moment_item_stats(session: Any, sel: Selection, inst: Any, *, by_channel: bool) -> pd.DataFrame | None:
+    """Per service point × month [× channel] × scored item: n, sat, sv — read off the Gram diagonals
+    (Σ answered², Σ satisfied², Σ value·answered), so no page aggregates `answer_tally`'s value rows.
+
+    None when a selected version counts other levels as satisfied than the analysed definition (its stored
+    `satisfied` column would differ): the caller then sums `answer_tally` instead.
+    """
+    from survey.instruments.service import questionnaire_for
+
+    items = tuple(inst.spec.items)
+    cells = moment_cells(session, sel, by_channel=by_channel)
+    cols = ["service_point_id", "period", *(["channel"] if by_channel else []), "item_id", "n", "sat", "sv"]
+    parts = []
+    k = len(UNIT_VARS)
+    for version, group in cells.groupby("questionnaire_version_id", sort=True):
+        q, item_ids = questionnaire_for(session, int(version))
+        own = stored.spec_of(q)
+        codes = [c for c in items if c in own.items and c in item_ids]
+        if any(own.items[c].satisfied != inst.spec.items[c].satisfied for c in codes):
+            return None
+        order = list(own.items)
+        pos = _tri_index(k * len(order))
+        j = np.array([order.index(c) for c in codes], dtype=np.int64)
+        picks = np.concatenate([pos[k * j + 2, k * j + 2], pos[k * j, k * j], pos[k * j + 1, k * j + 2]])
+        vals = np.stack([t[picks] for t in group["tri"]]) if len(group) else np.zeros((0, picks.size))
+        m = len(codes)
+        out = pd.DataFrame({c: np.repeat(group[c].to_numpy(), m) for c in cols[:-4]})
+        out["item_id"] = np.tile(np.array([item_ids[c] for c in codes], dtype=np.int64), len(group))
+        out["n"] = vals[:, :m].reshape(-1)
+        out["sat"] = vals[:, m: 2 * m].reshape(-1)
+        out["sv"] = vals[:, 2 * m:].reshape(-1)
+        parts.append(out[out["n"] > 0])
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
 
 
 def _variable_map(session: Any, version_id: int, items: tuple[str, ...]) -> tuple[int, np.ndarray]:
@@ -115,38 +183,38 @@ def with_unit_moments(session: Any, sel: Selection, totals: ClusterTotals, dom: 
     items = totals.items
     p = len(UNIT_VARS) * len(items)
     places = placements(session)
-    rows = moment_rows(session, sel)
     period_cols = [c for c in dom if c in PERIOD_DOMAINS]
     by_channel = "channel" in dom
+    rows = moment_cells(session, sel, by_channel=by_channel)
     sums: dict[tuple[Any, ...], np.ndarray] = {}
-    maps: dict[int, tuple[int, np.ndarray]] = {}
-    if len(rows):
-        qv = rows["questionnaire_version_id"].to_numpy()
-        sp = rows["service_point_id"].to_numpy()
-        per = rows["period"].to_numpy()
-        ch = rows["channel"].to_numpy()
-        blobs = rows["gram"].to_numpy()
-        w2 = np.ones(len(rows))
-        if weights is not None:
+    for version, group in rows.groupby("questionnaire_version_id", sort=True):
+        sp = group["service_point_id"].to_numpy()
+        per = group["period"].to_numpy()
+        labels = {d: tuple(period_label(d, c) for c in period_cols) for d in set(per)}
+        keys = pd.DataFrame({"sp": [places[int(i)].service_point for i in sp]})
+        for j, col in enumerate(period_cols):
+            keys[col] = [labels[d][j] for d in per]
+        if by_channel:
+            keys["channel"] = group["channel"].to_numpy()
+        codes, uniq = pd.MultiIndex.from_frame(keys).factorize()
+        tri = np.stack(list(group["tri"])).astype(np.float64)
+        if weights is not None:  # w constant within a service point × month: Σ w²·u·uᵀ = w²·G per cell
             w = weights.reindex(pd.MultiIndex.from_arrays([sp, per])).to_numpy()
-            w2 = np.where(np.isnan(w), 1.0, w) ** 2
-        tri: dict[tuple[int, tuple[Any, ...]], np.ndarray] = {}
-        for i in range(len(rows)):  # sum packed triangles per (version, row key) first: unpack once per key
-            key = (places[int(sp[i])].service_point, *(period_label(per[i], c) for c in period_cols),
-                   *((ch[i],) if by_channel else ()))
-            vec = stored.triangle(blobs[i]) * w2[i]
-            full = (int(qv[i]), key)
-            acc = tri.get(full)
-            tri[full] = vec if acc is None else acc + vec
-        for (version, key), vec in tri.items():
-            if version not in maps:
-                maps[version] = _variable_map(session, version, items)
-            width, idx = maps[version]
-            g = stored.symmetric(vec, width)
-            ok = idx >= 0
-            mapped = np.zeros((p, p))
-            mapped[np.ix_(ok, ok)] = g[np.ix_(idx[ok], idx[ok])]
-            sums[key] = sums[key] + mapped if key in sums else mapped
+            tri *= (np.where(np.isnan(w), 1.0, w) ** 2)[:, None]
+        order = np.argsort(codes, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+        summed = np.add.reduceat(tri[order], starts, axis=0)
+        width, idx = _variable_map(session, int(version), items)
+        r, c = stored._triu(width)
+        full = np.zeros((len(summed), width, width))
+        full[:, r, c] = summed
+        full[:, c, r] = summed
+        ok = idx >= 0
+        mapped = np.zeros((len(summed), p, p))
+        mapped[:, ok[:, None] & ok[None, :]] = full[:, idx[ok]][:, :, idx[ok]].reshape(len(summed), -1)
+        for k, key in enumerate(uniq):
+            key = key if isinstance(key, tuple) else (key,)
+            sums[key] = sums[key] + mapped[k] if key in sums else mapped[k]
     clusters = totals.clusters["cluster"].to_numpy()
     cell_cols = [*period_cols, *(["channel"] if by_channel else [])]
     cells = totals.cells[cell_cols].to_numpy() if cell_cols else np.empty((len(totals.cells), 0))

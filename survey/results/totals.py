@@ -4,8 +4,11 @@
 totals table of docs/contracts.md §5: stratum (unit one level below the root, see survey/results/tree.py),
 cluster (service point code), the domain columns, item, n, sw, sw2, sw_sat, sw_value.
 
-`answer_tally` holds counts per questionnaire version × service point × month × channel × item × value, so
-every statistic is a weighted count: a row with value v and count c contributes n = c when v is a level of
+Item statistics (n, satisfied, Σ value per service point × month × channel × item) are read off the diagonals
+of `moment_tally`'s Gram matrices (survey/results/design.py:moment_item_stats: one decoded row per cell, cached
+by month), which hold exactly these sums.  The fallback, when a selected older version counts other levels as
+satisfied, sums `answer_tally` (counts per questionnaire version × service point × month × channel × item ×
+value), where every statistic is a weighted count: a row with value v and count c contributes n = c when v is a level of
 the item (0 = no opinion is not an answer), sw_sat = w·c when v is a satisfied level, sw_value = w·v·c, with
 w constant within a service point × month cell.
 
@@ -37,7 +40,7 @@ from survey.instruments.service import questionnaire_for
 from survey.org.models import ServiceVolume
 from survey.respond.models import AnswerTally, ResponseTally
 from survey.results.cache import month_chunks
-from survey.results.design import current_design, with_unit_moments
+from survey.results.design import current_design, moment_item_stats, with_unit_moments
 from survey.results.selection import Selection, tally_filters
 from survey.results.tree import level_codes, placement_frame, placements
 
@@ -223,8 +226,15 @@ def frame_of(rows: list[Any], names: list[str]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=names)
     columns = list(zip(*rows, strict=True))
-    return pd.DataFrame({name: np.asarray(col) if name not in ("period", "channel") else np.asarray(col, dtype=object)
+    as_objects = ("period", "channel", "gram")  # dates, strings, bytes (a fixed-width bytes array drops NULs)
+    return pd.DataFrame({name: np.asarray(col) if name not in as_objects else _objects(col)
                          for name, col in zip(names, columns, strict=True)})
+
+
+def _objects(col: tuple[Any, ...]) -> np.ndarray:
+    out = np.empty(len(col), dtype=object)
+    out[:] = col
+    return out
 
 
 def cluster_totals(session: Any, sel: Selection, *, domain: str | tuple[str, ...] | None = (),
@@ -264,7 +274,11 @@ def long_totals(session: Any, sel: Selection, inst: Instrument, dom: tuple[str, 
     """
     scored = {iid: code for iid, code in inst.item_codes.items() if code in inst.spec.items}
     by_period = weights == "volume" or any(c in PERIOD_DOMAINS for c in dom)
-    rows = item_stat_rows(session, sel, inst, by_period=by_period, by_channel="channel" in dom)
+    rows = moment_item_stats(session, sel, inst, by_channel="channel" in dom)
+    if rows is None:  # a version defines "satisfied" differently: count answer_tally's value rows instead
+        rows = item_stat_rows(session, sel, inst, by_period=by_period, by_channel="channel" in dom)
+    else:
+        rows = _drop_period(rows, by_period, ["n", "sat", "sv"])
     stat_cols = ["n", "sw", "sw2", "sw_sat", "sw_value"]
     if rows.empty:
         return pd.DataFrame(columns=["stratum", "cluster", *dom, "item", *stat_cols])
