@@ -72,43 +72,46 @@ def respondents_per_point(session: Any, sel: Selection) -> dict[int, int]:
     return {int(k): int(v) for k, v in frame.groupby("service_point_id")["n"].sum().items()}
 
 
-def moment_cells(session: Any, sel: Selection, *, by_channel: bool) -> pd.DataFrame:
-    """moment_tally of the selection (domain filters in SQL), decoded: one row per questionnaire version ×
-    service point × month [× channel] with `tri`, the summed upper triangle (int64 array).
+def _decoded_months(session: Any, sel: Selection, periods: list[Any], *,
+                    by_channel: bool) -> list[tuple[int, pd.DataFrame, np.ndarray]]:
+    """moment_tally cells of `periods` (domain filters in SQL), decoded: per questionnaire version, the keys
+    (service_point_id, period[, channel]) and the summed upper triangles (keys × entries, int64).
 
-    Cached month by month (survey/results/cache.py:month_chunks): a new response re-reads only its month,
-    and the decoding — the costly part — is done once per month, not per request.
+    Read once per request however many consumers need the same months (survey/results/cache.py:per_request);
+    each consumer caches its own processed result month by month (month_chunks), so in steady state only
+    the month that just received a response is read and decoded again.
     """
-    from survey.results.totals import frame_of, month_versions
+    from survey.results.totals import frame_of
 
-    keys = ["questionnaire_version_id", "service_point_id", "period", *(["channel"] if by_channel else [])]
-
-    def query(periods: list[Any]) -> pd.DataFrame:
+    def read() -> list[tuple[int, pd.DataFrame, np.ndarray]]:
         rows = session.execute(select(MT.c.questionnaire_version_id, MT.c.service_point_id, MT.c.period,
                                       MT.c.channel, MT.c.gram)
                                .where(*tally_filters(session, MT, sel), MT.c.period.in_(periods))).all()
         if not rows:
-            return pd.DataFrame(columns=[*keys, "tri"])
+            return []
         raw = frame_of(rows, ["questionnaire_version_id", "service_point_id", "period", "channel", "gram"])
-        parts = []
-        for _version, group in raw.groupby("questionnaire_version_id", sort=True):
+        keys = ["service_point_id", "period", *(["channel"] if by_channel else [])]
+        out = []
+        for version, group in raw.groupby("questionnaire_version_id", sort=True):
             tri = stored.triangles(list(group["gram"]))  # one width per version: one buffer
             codes, uniq = pd.MultiIndex.from_frame(group[keys]).factorize()
             order = np.argsort(codes, kind="stable")  # cells of a key are adjacent: one reduceat
             starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
             summed = np.add.reduceat(tri[order], starts, axis=0, dtype=np.int64)
-            part = pd.DataFrame(list(uniq), columns=keys)
-            cells = np.empty(len(part), dtype=object)
-            cells[:] = list(summed)
-            part["tri"] = cells
-            parts.append(part)
-        return pd.concat(parts, ignore_index=True)
+            out.append((int(version), pd.DataFrame(list(uniq), columns=keys), summed))
+        return out
 
-    key = ("moments", replace(sel, period_from=None, period_to=None).key(), by_channel)
+    return per_request(("moment-months", sel.key(), tuple(periods), by_channel), read)
+
+
+def _month_cached(session: Any, sel: Selection, key: Any, query: Any) -> pd.DataFrame:
+    """month_chunks over the selection's months, memoised for the request (pages build totals several times)."""
+    from survey.results.totals import month_versions
+
     versions = month_versions(session, sel)
-    # also once per request when the results cache is off: a page builds totals several times
-    return per_request(("moment-cells", key, tuple(sorted(versions.items()))),
-                       lambda: month_chunks(session, key, versions, query))
+    full = (key, replace(sel, period_from=None, period_to=None).key())
+    return per_request(("moment-chunks", full, tuple(sorted(versions.items()))),
+                       lambda: month_chunks(session, full, versions, query))
 
 
 def _tri_index(p: int) -> np.ndarray:
@@ -129,11 +132,9 @@ def moment_item_stats(session: Any, sel: Selection, inst: Any, *, by_channel: bo
     from survey.instruments.service import questionnaire_for
 
     items = tuple(inst.spec.items)
-    cells = moment_cells(session, sel, by_channel=by_channel)
-    cols = ["service_point_id", "period", *(["channel"] if by_channel else []), "item_id", "n", "sat", "sv"]
-    parts = []
     k = len(UNIT_VARS)
-    for version, group in cells.groupby("questionnaire_version_id", sort=True):
+    plans: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for version in sel.questionnaire_version_ids:
         q, item_ids = questionnaire_for(session, int(version))
         own = stored.spec_of(q)
         codes = [c for c in items if c in own.items and c in item_ids]
@@ -143,17 +144,26 @@ def moment_item_stats(session: Any, sel: Selection, inst: Any, *, by_channel: bo
         pos = _tri_index(k * len(order))
         j = np.array([order.index(c) for c in codes], dtype=np.int64)
         picks = np.concatenate([pos[k * j + 2, k * j + 2], pos[k * j, k * j], pos[k * j + 1, k * j + 2]])
-        vals = np.stack([t[picks] for t in group["tri"]]) if len(group) else np.zeros((0, picks.size))
-        m = len(codes)
-        out = pd.DataFrame({c: np.repeat(group[c].to_numpy(), m) for c in cols[:-4]})
-        out["item_id"] = np.tile(np.array([item_ids[c] for c in codes], dtype=np.int64), len(group))
-        out["n"] = vals[:, :m].reshape(-1)
-        out["sat"] = vals[:, m: 2 * m].reshape(-1)
-        out["sv"] = vals[:, 2 * m:].reshape(-1)
-        parts.append(out[out["n"] > 0])
-    if not parts:
-        return pd.DataFrame(columns=cols)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+        plans[int(version)] = (picks, np.array([item_ids[c] for c in codes], dtype=np.int64))
+    cols = ["service_point_id", "period", *(["channel"] if by_channel else []), "item_id", "n", "sat", "sv"]
+
+    def query(periods: list[Any]) -> pd.DataFrame:
+        parts = []
+        for version, keys, tri in _decoded_months(session, sel, periods, by_channel=by_channel):
+            picks, ids = plans[version]
+            m = len(ids)
+            vals = tri[:, picks]
+            out = pd.DataFrame({c: np.repeat(keys[c].to_numpy(), m) for c in cols[:-4]})
+            out["item_id"] = np.tile(ids, len(keys))
+            out["n"] = vals[:, :m].reshape(-1)
+            out["sat"] = vals[:, m: 2 * m].reshape(-1)
+            out["sv"] = vals[:, 2 * m:].reshape(-1)
+            parts.append(out[out["n"] > 0])
+        if not parts:
+            return pd.DataFrame(columns=cols)
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+
+    return _month_cached(session, sel, ("moment-itemstats", inst.record.id, by_channel), query)
 
 
 def _variable_map(session: Any, version_id: int, items: tuple[str, ...]) -> tuple[int, np.ndarray]:
@@ -171,6 +181,24 @@ def _variable_map(session: Any, version_id: int, items: tuple[str, ...]) -> tupl
     return k * len(own), idx
 
 
+def _triangle_map(session: Any, version_id: int, items: tuple[str, ...]) -> np.ndarray:
+    """For each entry of the analysed items' packed triangle, its position in the version's stored
+    triangle (−1 where the version lacks the item)."""
+    from survey.results.cache import per_request
+
+    def compute() -> np.ndarray:
+        width, idx = _variable_map(session, version_id, items)
+        pos = _tri_index(width)
+        r, c = stored._triu(len(idx))
+        a, b = idx[r], idx[c]
+        ok = (a >= 0) & (b >= 0)
+        src = np.full(r.size, -1, dtype=np.int64)
+        src[ok] = pos[np.minimum(a[ok], b[ok]), np.maximum(a[ok], b[ok])]
+        return src
+
+    return per_request(("triangle-map", version_id, items), compute)
+
+
 def with_unit_moments(session: Any, sel: Selection, totals: ClusterTotals, dom: tuple[str, ...],
                       weights: pd.Series | None, period_label: Any) -> ClusterTotals:
     """`totals` (strata = clusters = service point codes) with the respondent-level moments of each row.
@@ -185,36 +213,51 @@ def with_unit_moments(session: Any, sel: Selection, totals: ClusterTotals, dom: 
     places = placements(session)
     period_cols = [c for c in dom if c in PERIOD_DOMAINS]
     by_channel = "channel" in dom
-    rows = moment_cells(session, sel, by_channel=by_channel)
+    cell_cols = ["sp", *period_cols, *(["channel"] if by_channel else [])]
+
+    def query(periods: list[Any]) -> pd.DataFrame:
+        """Per month: the Gram per (service point, period labels[, channel]), weighted and mapped onto the
+        analysed items — what the request then only sums over months."""
+        parts = []
+        for version, cells, tri in _decoded_months(session, sel, periods, by_channel=by_channel):
+            sp = cells["service_point_id"].to_numpy()
+            per = cells["period"].to_numpy()
+            keys = pd.DataFrame({"sp": [places[int(i)].service_point for i in sp], "period": per})
+            labels = {d: tuple(period_label(d, c) for c in period_cols) for d in set(per)}
+            for j, col in enumerate(period_cols):
+                keys[col] = [labels[d][j] for d in per]
+            if by_channel:
+                keys["channel"] = cells["channel"].to_numpy()
+            src = _triangle_map(session, version, items)
+            vec = np.where(src >= 0, tri[:, np.maximum(src, 0)], 0)  # the analysed items' triangle
+            if weights is not None:  # w constant within a service point × month: Σ w²·u·uᵀ = w²·G per cell
+                w = weights.reindex(pd.MultiIndex.from_arrays([sp, per])).to_numpy()
+                vec = vec * (np.where(np.isnan(w), 1.0, w) ** 2)[:, None]
+            else:  # integer counts of one month: int32 keeps the month cache small (8.8 KB per SIPAS cell)
+                vec = vec.astype(np.int32)
+            g = np.empty(len(vec), dtype=object)
+            g[:] = list(vec)
+            keys["g"] = g
+            parts.append(keys)
+        if not parts:
+            return pd.DataFrame(columns=[*cell_cols, "period", "g"])
+        return pd.concat(parts, ignore_index=True)
+
+    if weights is None:
+        rows = _month_cached(session, sel, ("moment-grams", items, tuple(period_cols), by_channel), query)
+    else:  # volume weights depend on the whole period range (their fallback ratio): not cached by month
+        from survey.results.totals import month_versions
+
+        rows = query(sorted(month_versions(session, sel)))
     sums: dict[tuple[Any, ...], np.ndarray] = {}
-    for version, group in rows.groupby("questionnaire_version_id", sort=True):
-        sp = group["service_point_id"].to_numpy()
-        per = group["period"].to_numpy()
-        labels = {d: tuple(period_label(d, c) for c in period_cols) for d in set(per)}
-        keys = pd.DataFrame({"sp": [places[int(i)].service_point for i in sp]})
-        for j, col in enumerate(period_cols):
-            keys[col] = [labels[d][j] for d in per]
-        if by_channel:
-            keys["channel"] = group["channel"].to_numpy()
-        codes, uniq = pd.MultiIndex.from_frame(keys).factorize()
-        tri = np.stack(list(group["tri"])).astype(np.float64)
-        if weights is not None:  # w constant within a service point × month: Σ w²·u·uᵀ = w²·G per cell
-            w = weights.reindex(pd.MultiIndex.from_arrays([sp, per])).to_numpy()
-            tri *= (np.where(np.isnan(w), 1.0, w) ** 2)[:, None]
-        order = np.argsort(codes, kind="stable")
-        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
-        summed = np.add.reduceat(tri[order], starts, axis=0)
-        width, idx = _variable_map(session, int(version), items)
-        r, c = stored._triu(width)
-        full = np.zeros((len(summed), width, width))
-        full[:, r, c] = summed
-        full[:, c, r] = summed
-        ok = idx >= 0
-        mapped = np.zeros((len(summed), p, p))
-        mapped[:, ok[:, None] & ok[None, :]] = full[:, idx[ok]][:, :, idx[ok]].reshape(len(summed), -1)
-        for k, key in enumerate(uniq):
-            key = key if isinstance(key, tuple) else (key,)
-            sums[key] = sums[key] + mapped[k] if key in sums else mapped[k]
+    key_arrays = [rows[c].to_numpy() for c in cell_cols]
+    tri_sums: dict[tuple[Any, ...], np.ndarray] = {}
+    for i, g in enumerate(rows["g"].to_numpy()):
+        key = tuple(a[i] for a in key_arrays)
+        acc = tri_sums.get(key)
+        tri_sums[key] = g.astype(np.float64) if acc is None else acc + g
+    for key, tri in tri_sums.items():
+        sums[key] = stored.symmetric(tri, p)
     clusters = totals.clusters["cluster"].to_numpy()
     cell_cols = [*period_cols, *(["channel"] if by_channel else [])]
     cells = totals.cells[cell_cols].to_numpy() if cell_cols else np.empty((len(totals.cells), 0))
