@@ -215,10 +215,17 @@ def _drop_period(rows: pd.DataFrame, by_period: bool, sums: list[str]) -> pd.Dat
 def month_versions(session: Any, sel: Selection) -> dict[date, int]:
     """Responses per month to the selected questionnaire(s) in the period range, whole city, any channel:
     a month's count changes whenever any of its tally rows does (responses are only ever added)."""
+    from survey.results.cache import per_request
+
     whole = replace(sel.whole(), channels=())
-    rows = session.execute(select(RT.c.period, func.sum(RT.c.count)).where(*tally_filters(session, RT, whole))
-                           .group_by(RT.c.period)).all()
-    return {p: int(n) for p, n in rows}
+
+    def compute() -> dict[date, int]:
+        rows = session.execute(select(RT.c.period, func.sum(RT.c.count)).where(*tally_filters(session, RT, whole))
+                               .group_by(RT.c.period)).all()
+        return {p: int(n) for p, n in rows}
+
+    # a page asks several times; within one request the data does not change
+    return per_request(("month-versions", whole.key()), compute)
 
 
 def frame_of(rows: list[Any], names: list[str]) -> pd.DataFrame:
