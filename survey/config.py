@@ -16,6 +16,7 @@ OPTIONAL: dict[str, type] = {
     "HAILONG_BOOTSTRAP_SEED": int,  # seed of those replicates: published ranks are reproducible
     "HAILONG_KIOSK_API_LIMIT": str,  # per-kiosk API cap, e.g. "120 per minute"
     "HAILONG_DOWNLOAD_DIR": str,  # private folder for one-time downloads (invitation sheets, checked uploads)
+    "HAILONG_PREWARM": int,  # 0 = a serving process does not warm the results cache at start-up
     "HAILONG_DESIGN": str,  # sampling design of every interval: counters (default) or clusters (results/design.py)
 }
 
