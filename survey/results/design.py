@@ -222,7 +222,7 @@ def with_unit_moments(session: Any, sel: Selection, totals: ClusterTotals, dom: 
         for version, cells, tri in _decoded_months(session, sel, periods, by_channel=by_channel):
             sp = cells["service_point_id"].to_numpy()
             per = cells["period"].to_numpy()
-            keys = pd.DataFrame({"sp": [places[int(i)].service_point for i in sp], "period": per})
+            keys = pd.DataFrame({"sp": sp, "period": per})  # ids: codes are looked up per request (renames)
             labels = {d: tuple(period_label(d, c) for c in period_cols) for d in set(per)}
             for j, col in enumerate(period_cols):
                 keys[col] = [labels[d][j] for d in per]
@@ -253,7 +253,7 @@ def with_unit_moments(session: Any, sel: Selection, totals: ClusterTotals, dom: 
     key_arrays = [rows[c].to_numpy() for c in cell_cols]
     tri_sums: dict[tuple[Any, ...], np.ndarray] = {}
     for i, g in enumerate(rows["g"].to_numpy()):
-        key = tuple(a[i] for a in key_arrays)
+        key = (places[int(key_arrays[0][i])].service_point, *(a[i] for a in key_arrays[1:]))
         acc = tri_sums.get(key)
         tri_sums[key] = g.astype(np.float64) if acc is None else acc + g
     for key, tri in tri_sums.items():
