@@ -66,8 +66,11 @@ def test_search_is_case_insensitive_and_literal(client, city):
 
 def test_period_filter(client, city):
     login(client, "ninhkieu")
-    now = datetime.now(UTC) + timedelta(hours=7)
-    month = f"{now.year}-{now.month:02d}"
+    # the month of the comment stored a day ago (on the 1st of a month that is the previous month)
+    from survey.respond.store import local_period
+
+    day = local_period(datetime.now(UTC) - timedelta(days=1))
+    month = f"{day.year}-{day.month:02d}"
     got = _texts(client.get(f"/dashboard/agency/UBND-NK/comments?from={month}&to={month}").get_data(as_text=True))
     assert "Giấy tờ rõ ràng" not in got and "Cán bộ rất TẬN TÌNH, cảm ơn" in got
 
