@@ -368,7 +368,7 @@ def contrast_estimates(
         np.add.at(zc, t.row_cluster[active], z.reshape(len(z), n_k * n_m))
         var = cluster_variance(zc, t.cluster_stratum, t.n_strata).reshape(n_k, n_m)
     else:
-        g = _unit_gradients(t, lay, gn, gd)  # rows × W × M × P
+        g = _unit_gradients(t, lay, g_num, g_den)[row_members]  # rows × W × M × P (placed per domain)
         rows, p = len(active), g.shape[-1]
         flat = g.reshape(rows, width * n_m, p)
         hg = np.matmul(flat, t.unit.gram[active]).reshape(g.shape)  # G is symmetric: gᵀG = (Gg)ᵀ
@@ -427,14 +427,24 @@ def _unit_gradients(t: ClusterTotals, lay: _Layout, g_num: np.ndarray, g_den: np
     assert t.unit is not None
     p = t.unit.gram.shape[1]
     pos = {code: i for i, code in enumerate(t.items)}
-    place_num = np.zeros((len(lay.ratios), p))
-    place_den = np.zeros((len(lay.ratios), p))
-    for k, key in enumerate(lay.ratios):
-        i = pos.get(key.item)
-        if i is not None:
-            place_num[k, 3 * i + (0 if key.kind == "sat" else 1)] = 1.0
-            place_den[k, 3 * i + 2] = 1.0
-    return g_num @ place_num + g_den @ place_den
+    # a ratio's numerator has its own position; ratios of one item share the answered position.
+    # Placed by fancy indexing: the sums a 0/1 placement matmul would form, without its P-wide products
+    # (at most two nonzero terms, sat and mean of one item, meet at a position: their order cannot matter)
+    kept = [(k, pos[key.item]) for k, key in enumerate(lay.ratios) if key.item in pos]
+    out = np.zeros((*g_num.shape[:-1], p))
+    if not kept:
+        return out
+    k_idx = np.array([k for k, _ in kept])
+    item = np.array([i for _, i in kept])
+    kind = np.array([0 if lay.ratios[k].kind == "sat" else 1 for k, _ in kept])
+    out[..., 3 * item + kind] = g_num[..., k_idx]  # one ratio per (item, kind): distinct positions
+    den_pos = 3 * item + 2
+    first = np.zeros(len(kept), dtype=bool)
+    first[np.unique(den_pos, return_index=True)[1]] = True
+    out[..., den_pos[first]] = g_den[..., k_idx[first]]
+    if not first.all():
+        out[..., den_pos[~first]] += g_den[..., k_idx[~first]]
+    return out
 
 
 def _unit_stratum_variance(

@@ -529,10 +529,36 @@ def _factorize_frame(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
 
 
 def _group_sum(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Sum the leading axis of `values` by group code, in row order (same result for any caller)."""
+    """Sum the leading axis of `values` by group code, in row order (same result for any caller).
+
+    Each group's sum is ((0 + v_first) + v_second) + …, the order of `np.bincount`, so results do not
+    depend on the path taken.  Wide values (e.g. the P × P Gram matrices) with few rows per group are
+    added one rank-within-group at a time (one vectorised step per rank), narrow ones column by column.
+    """
     shape = values.shape
-    flat = values.reshape(shape[0], int(np.prod(shape[1:], dtype=np.int64)))
-    out = np.zeros((n_groups, flat.shape[1]))
-    for j in range(flat.shape[1]):
-        out[:, j] = np.bincount(codes, weights=flat[:, j], minlength=n_groups)
+    k = int(np.prod(shape[1:], dtype=np.int64))
+    codes = np.asarray(codes, dtype=np.int64)
+    flat = values.reshape(shape[0], k)
+    if len(codes) == 0:
+        return np.zeros((n_groups, *shape[1:]))
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    sizes = np.diff(np.r_[starts, len(codes)])
+    if sizes.max() >= k:
+        out = np.zeros((n_groups, k))
+        for j in range(k):
+            out[:, j] = np.bincount(codes, weights=flat[:, j], minlength=n_groups)
+        return out.reshape((n_groups, *shape[1:]))
+    acc = np.zeros((len(starts), k))
+    for rank in range(int(sizes.max())):
+        if rank == 0 or sizes.min() > rank:
+            acc += flat[order[starts + rank]]
+        else:
+            sel = np.flatnonzero(sizes > rank)
+            acc[sel] += flat[order[starts[sel] + rank]]
+    if len(starts) == n_groups:  # every group present: codes are 0 … n_groups − 1
+        return acc.reshape((n_groups, *shape[1:]))
+    out = np.zeros((n_groups, k))
+    out[sorted_codes[starts]] = acc
     return out.reshape((n_groups, *shape[1:]))
