@@ -335,7 +335,6 @@ def contrast_estimates(
     if masks.ndim != 2 or masks.shape[1] != n_cells or coef.ndim != 2 or coef.shape[1] != masks.shape[0]:
         raise ValueError(f"domains must be Q × {n_cells} (cells of {':'.join(by) or 'the whole'}), "
                          "coefficients K × Q")
-    n_q = masks.shape[0]
     m_f = masks.astype(np.float64)
     y = m_f @ np.asarray(lay.cell_ind @ lay.num)  # Q × R
     a = m_f @ np.asarray(lay.cell_ind @ lay.den)
@@ -344,36 +343,40 @@ def contrast_estimates(
     answered = ~((involved.astype(np.int64) @ (~answered_q).astype(np.int64)) > 0)  # K × M
     est = np.where(answered, coef @ np.where(answered_q, est_q, 0.0), np.nan)
 
-    # the domains each cell belongs to (only those some contrast uses), padded with a zero domain Q
+    # the domains each cell belongs to (only those some contrast uses), first `width[d]` columns
     member = masks & involved.any(axis=0)[:, None]  # Q × D
-    width = max(int(member.sum(axis=0).max(initial=0)), 1)
-    members = np.full((n_cells, width), n_q, dtype=np.int64)
-    for d in range(n_cells):
-        q = np.flatnonzero(member[:, d])
-        members[d, : q.size] = q
-    pad = np.zeros((1, *g_num.shape[1:]))
-    g_num, g_den = np.concatenate([g_num, pad]), np.concatenate([g_den, pad])
-    coef_pad = np.concatenate([coef, np.zeros((coef.shape[0], 1))], axis=1)
-    active = np.flatnonzero((members[t.row_cell] < n_q).any(axis=1))  # rows some contrast uses
-    row_members = members[t.row_cell[active]]  # rows × W
-    c_rows = coef_pad[:, row_members].transpose(1, 0, 2)  # rows × K × W
-    gn, gd = g_num[row_members], g_den[row_members]  # rows × W × M × R
-    num, den = lay.num[active], lay.den[active]
-    z_dom = np.einsum("rwmk,rk->rwm", gn, num) + np.einsum("rwmk,rk->rwm", gd, den)
-    z = np.einsum("rcw,rwm->rcm", c_rows, z_dom)  # rows × K × M
-
+    cell_width = member.sum(axis=0)
+    members = np.zeros((n_cells, max(int(cell_width.max(initial=0)), 1)), dtype=np.int64)
+    for d in np.flatnonzero(cell_width):
+        members[d, : cell_width[d]] = np.flatnonzero(member[:, d])
+    row_width = cell_width[t.row_cell]
+    active = np.flatnonzero(row_width > 0)  # rows some contrast uses
     n_k, n_m = coef.shape[0], len(measures)
+    z = np.empty((len(active), n_k, n_m))  # rows × K × M
+    q = np.empty_like(z) if t.unit is not None else None
+    g_unit = _unit_gradients(t, lay, g_num, g_den) if t.unit is not None else None  # Q × M × P
+    # rows are processed in groups of equal membership count: no padding domain to multiply through
+    for w in np.unique(row_width[active]):
+        sel = np.flatnonzero(row_width[active] == w)
+        rows_w = active[sel]
+        row_members = members[t.row_cell[rows_w], :w]  # rows × W
+        c_rows = coef[:, row_members].transpose(1, 0, 2)  # rows × K × W
+        gn, gd = g_num[row_members], g_den[row_members]  # rows × W × M × R
+        num, den = lay.num[rows_w], lay.den[rows_w]
+        z_dom = np.einsum("rwmk,rk->rwm", gn, num) + np.einsum("rwmk,rk->rwm", gd, den)
+        z[sel] = np.einsum("rcw,rwm->rcm", c_rows, z_dom)
+        if g_unit is not None:
+            g = g_unit[row_members]  # rows × W × M × P
+            flat = g.reshape(len(rows_w), w * n_m, g.shape[-1])
+            hg = np.matmul(flat, t.unit.gram[rows_w]).reshape(g.shape)  # G is symmetric: gᵀG = (Gg)ᵀ
+            forms = np.einsum("rwmp,rvmp->rwvm", g, hg)  # rows × W × W × M
+            q[sel] = np.einsum("rcw,rcv,rwvm->rcm", c_rows, c_rows, forms)
+
     if t.unit is None:
         zc = np.zeros((len(t.clusters), n_k * n_m))
         np.add.at(zc, t.row_cluster[active], z.reshape(len(z), n_k * n_m))
         var = cluster_variance(zc, t.cluster_stratum, t.n_strata).reshape(n_k, n_m)
     else:
-        g = _unit_gradients(t, lay, g_num, g_den)[row_members]  # rows × W × M × P (placed per domain)
-        rows, p = len(active), g.shape[-1]
-        flat = g.reshape(rows, width * n_m, p)
-        hg = np.matmul(flat, t.unit.gram[active]).reshape(g.shape)  # G is symmetric: gᵀG = (Gg)ᵀ
-        forms = np.einsum("rwmp,rvmp->rwvm", g, hg)  # rows × W × W × M
-        q = np.einsum("rcw,rcv,rwvm->rcm", c_rows, c_rows, forms)
         var = _unit_stratum_variance(t, z, q, np.zeros(len(z), dtype=np.int64), 1, rows=active)[0]
     var = np.where(answered, np.maximum(var, 0.0), np.nan)
 
@@ -430,21 +433,24 @@ def _unit_gradients(t: ClusterTotals, lay: _Layout, g_num: np.ndarray, g_den: np
     # a ratio's numerator has its own position; ratios of one item share the answered position.
     # Placed by fancy indexing: the sums a 0/1 placement matmul would form, without its P-wide products
     # (at most two nonzero terms, sat and mean of one item, meet at a position: their order cannot matter)
+    # (built transposed, P first, so that every placement copies whole contiguous rows)
     kept = [(k, pos[key.item]) for k, key in enumerate(lay.ratios) if key.item in pos]
-    out = np.zeros((*g_num.shape[:-1], p))
-    if not kept:
-        return out
-    k_idx = np.array([k for k, _ in kept])
-    item = np.array([i for _, i in kept])
-    kind = np.array([0 if lay.ratios[k].kind == "sat" else 1 for k, _ in kept])
-    out[..., 3 * item + kind] = g_num[..., k_idx]  # one ratio per (item, kind): distinct positions
-    den_pos = 3 * item + 2
-    first = np.zeros(len(kept), dtype=bool)
-    first[np.unique(den_pos, return_index=True)[1]] = True
-    out[..., den_pos[first]] = g_den[..., k_idx[first]]
-    if not first.all():
-        out[..., den_pos[~first]] += g_den[..., k_idx[~first]]
-    return out
+    lead = g_num.shape[:-1]
+    out = np.zeros((p, int(np.prod(lead, dtype=np.int64))))
+    if kept:
+        k_idx = np.array([k for k, _ in kept])
+        item = np.array([i for _, i in kept])
+        kind = np.array([0 if lay.ratios[k].kind == "sat" else 1 for k, _ in kept])
+        num_t = g_num.reshape(-1, g_num.shape[-1]).T
+        den_t = g_den.reshape(-1, g_den.shape[-1]).T
+        out[3 * item + kind] = num_t[k_idx]  # one ratio per (item, kind): distinct positions
+        den_pos = 3 * item + 2
+        first = np.zeros(len(kept), dtype=bool)
+        first[np.unique(den_pos, return_index=True)[1]] = True
+        out[den_pos[first]] = den_t[k_idx[first]]
+        if not first.all():
+            out[den_pos[~first]] += den_t[k_idx[~first]]
+    return np.ascontiguousarray(out.T).reshape(*lead, p)
 
 
 def _unit_stratum_variance(
@@ -479,8 +485,12 @@ def _unit_stratum_variance(
 
 def _min_over_terms(per_ratio: np.ndarray, uses: np.ndarray) -> np.ndarray:
     """D × M: minimum of a per-ratio quantity (D × R) over each measure's ratios (uses: M × R)."""
-    big = np.where(uses[None, :, :], per_ratio[:, None, :], np.inf)
-    out = big.min(axis=2)
+    # (a minimum per measure over its own ratios' columns: no D × M × R temporary)
+    measure, ratio = np.nonzero(uses)  # row-major: grouped by measure
+    out = np.full((per_ratio.shape[0], uses.shape[0]), np.inf)
+    if len(measure):
+        starts = np.flatnonzero(np.r_[True, measure[1:] != measure[:-1]])
+        out[:, measure[starts]] = np.minimum.reduceat(per_ratio[:, ratio], starts, axis=1)
     return np.where(np.isfinite(out), out, 0.0)
 
 
