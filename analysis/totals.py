@@ -250,6 +250,29 @@ class ClusterTotals:
         else:
             cell_code = np.zeros(len(keys), dtype=np.int64)
             cells = pd.DataFrame(index=pd.RangeIndex(1))
+        return cls._assemble(
+            stats, items, domain_columns, clusters, cl_code, strata, st_code, cells, cell_code,
+            weighted=weighted, unit_gram=unit_gram, unit_counts=unit_counts,
+        )  # fmt: skip
+
+    @classmethod
+    def _assemble(
+        cls,
+        stats: np.ndarray,
+        items: Sequence[str],
+        domain_columns: tuple[str, ...],
+        clusters: pd.DataFrame,
+        cl_code: np.ndarray,
+        strata: pd.Index,
+        st_code: np.ndarray,
+        cells: pd.DataFrame,
+        cell_code: np.ndarray,
+        *,
+        weighted: bool | None,
+        unit_gram: np.ndarray | None,
+        unit_counts: dict | None,
+    ) -> ClusterTotals:
+        """The part of `from_wide` after the keys are coded: cluster and cell code of every key row."""
         n_cells = max(len(cells), 1)
         key = cl_code * n_cells + cell_code
         uniq, inverse = np.unique(key, return_inverse=True)
@@ -313,8 +336,11 @@ def totals_from_frame(
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise KeyError(f"totals table lacks column(s): {', '.join(missing)}")
-    frame = frame[frame["item"].isin(items)]
     group_cols = [*KEY_COLUMNS, *domain_columns]
+    fast = _totals_from_plain_frame(frame, items, group_cols, design, weighted)
+    if fast is not None:
+        return fast
+    frame = frame[frame["item"].isin(items)]
     if len(frame):
         g_code, keys = _factorize_frame(frame[group_cols])
     else:
@@ -325,6 +351,80 @@ def totals_from_frame(
     values = frame[list(ITEM_STATS)].to_numpy(dtype=np.float64)
     np.add.at(stats, (g_code, item_code), values)
     return ClusterTotals.from_wide(keys, stats, items, domain_columns, design=design, weighted=weighted)
+
+
+def _plain_column(values: pd.Series) -> bool:
+    """Strings or numbers without missing values: factorizing their numpy values sorts as pandas does."""
+    dtype = values.dtype
+    plain = isinstance(dtype, pd.StringDtype) or (isinstance(dtype, np.dtype) and dtype.kind in "iub")
+    return plain and not values.hasnans
+
+
+def _totals_from_plain_frame(
+    frame: pd.DataFrame,
+    items: tuple[str, ...],
+    group_cols: list[str],
+    design: pd.DataFrame | None,
+    weighted: bool | None,
+) -> ClusterTotals | None:
+    """`totals_from_frame` on codes instead of intermediate frames (the per-request cost is pandas overhead).
+
+    Every column is factorized once, on the whole frame; rows of other items are dropped from the codes
+    only.  The result equals the general path (same sorted labels, same summation order); None when a
+    column is not plain (`_plain_column`), the design's labels differ in type, or no row is left.
+    """
+    if len(set(items)) != len(items) or not all(_plain_column(frame[c]) for c in group_cols):
+        return None
+    if design is not None and not all(
+        _plain_column(design[c]) and design[c].dtype == frame[c].dtype for c in KEY_COLUMNS
+    ):
+        return None
+    item_rows, item_labels = pd.factorize(frame["item"])
+    pos = {code: i for i, code in enumerate(items)}
+    lut = np.array([pos.get(label, -1) for label in item_labels] + [-1], dtype=np.int64)
+    item_code = lut[item_rows]  # NaN item: code −1 → lut[−1] = −1
+    keep = item_code >= 0
+    if not keep.any():
+        return None
+    every = bool(keep.all())
+    codes, uniques = [], []
+    for col in group_cols:
+        c, u = pd.factorize(frame[col], sort=True, use_na_sentinel=False)
+        codes.append(c.astype(np.int64) if every else c[keep].astype(np.int64))
+        uniques.append(np.asarray(u, dtype=object) if u.dtype == object else np.asarray(u))
+    g_code, parts = _combine_codes(codes, uniques)
+    values = frame[list(ITEM_STATS)].to_numpy(dtype=np.float64)
+    stats = np.zeros((len(parts[0]), len(items), len(ITEM_STATS)))
+    np.add.at(stats, (g_code, item_code if every else item_code[keep]), values if every else values[keep])
+
+    # clusters: the groups' (stratum, cluster) and the design's, labels factorized jointly per column
+    key_codes, labels = [], []
+    for k, col in enumerate(KEY_COLUMNS):
+        if design is None:
+            key_codes.append(parts[k])
+            labels.append(uniques[k])
+            continue
+        joint, u = pd.factorize(np.concatenate([uniques[k], design[col].to_numpy()]), sort=True, use_na_sentinel=False)
+        joint = joint.astype(np.int64)
+        key_codes.append(np.concatenate([joint[: len(uniques[k])][parts[k]], joint[len(uniques[k]) :]]))
+        labels.append(np.asarray(u, dtype=object) if u.dtype == object else np.asarray(u))
+    cl_code_all, cl_parts = _combine_codes(key_codes, labels)
+    clusters = pd.DataFrame({col: labels[k][cl_parts[k]] for k, col in enumerate(KEY_COLUMNS)})
+    st_used, st_code = np.unique(cl_parts[0], return_inverse=True)
+    strata_frame = pd.DataFrame({"stratum": labels[0][st_used]})
+    strata = pd.Index(strata_frame["stratum"], name="stratum")
+    domain_columns = tuple(group_cols[len(KEY_COLUMNS) :])
+    if domain_columns:
+        d = range(len(KEY_COLUMNS), len(group_cols))
+        cell_code, cell_parts = _combine_codes([parts[k] for k in d], [uniques[k] for k in d])
+        cells = pd.DataFrame({group_cols[k]: uniques[k][cell_parts[j]] for j, k in enumerate(d)})
+    else:
+        cell_code = np.zeros(len(parts[0]), dtype=np.int64)
+        cells = pd.DataFrame(index=pd.RangeIndex(1))
+    return ClusterTotals._assemble(
+        stats, items, domain_columns, clusters, cl_code_all[: len(parts[0])], strata,
+        st_code.reshape(-1).astype(np.int64), cells, cell_code, weighted=weighted, unit_gram=None, unit_counts=None,
+    )  # fmt: skip
 
 
 def level_table(item: ItemSpec) -> np.ndarray:
@@ -520,12 +620,19 @@ def _factorize_frame(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         c, u = pd.factorize(frame[col], sort=True, use_na_sentinel=False)
         codes_list.append(c.astype(np.int64))
         uniques_list.append(np.asarray(u, dtype=object) if u.dtype == object else np.asarray(u))
+    inverse, parts = _combine_codes(codes_list, uniques_list)
+    out = pd.DataFrame({col: uniques_list[k][parts[k]] for k, col in enumerate(frame.columns)})
+    return inverse, out
+
+
+def _combine_codes(codes_list: list[np.ndarray], uniques_list: list[np.ndarray]) -> tuple[np.ndarray, list]:
+    """Code of each row's combination of per-column codes (into sorted labels), and per column the code
+    of every distinct combination; combinations are in lexicographic order of the codes."""
     sizes = [max(len(u), 1) for u in uniques_list]
     combined = np.ravel_multi_index(codes_list, sizes) if len(codes_list) > 1 else codes_list[0]
     uniq, inverse = np.unique(combined, return_inverse=True)
-    parts = np.unravel_index(uniq, sizes) if len(codes_list) > 1 else (uniq,)
-    out = pd.DataFrame({col: uniques_list[k][parts[k]] for k, col in enumerate(frame.columns)})
-    return inverse.astype(np.int64).reshape(-1), out
+    parts = list(np.unravel_index(uniq, sizes)) if len(codes_list) > 1 else [uniq]
+    return inverse.astype(np.int64).reshape(-1), parts
 
 
 def _group_sum(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
