@@ -347,8 +347,8 @@ def contrast_estimates(
     member = masks & involved.any(axis=0)[:, None]  # Q × D
     cell_width = member.sum(axis=0)
     members = np.zeros((n_cells, max(int(cell_width.max(initial=0)), 1)), dtype=np.int64)
-    for d in np.flatnonzero(cell_width):
-        members[d, : cell_width[d]] = np.flatnonzero(member[:, d])
+    d_idx, q_idx = np.nonzero(member.T)  # grouped by cell, domains in order
+    members[d_idx, np.arange(len(d_idx)) - (np.cumsum(cell_width) - cell_width)[d_idx]] = q_idx
     row_width = cell_width[t.row_cell]
     active = np.flatnonzero(row_width > 0)  # rows some contrast uses
     n_k, n_m = coef.shape[0], len(measures)
@@ -420,8 +420,12 @@ def _gradients(
     uses = lay.coef != 0
     answered = ~(((~ok).astype(np.int64) @ uses.T.astype(np.int64)) > 0)
     est = np.where(answered, lay.const[None, :] + r @ lay.coef.T, np.nan)
-    g_num = lay.coef[None, :, :] / safe_a[:, None, :] * ok[:, None, :] * answered[:, :, None]
-    g_den = -g_num * r[:, None, :]
+    # nonzero only where the measure uses the ratio: computed there alone, with the same operations
+    mi, ri = np.nonzero(lay.coef)
+    g_num = np.zeros((len(a), *lay.coef.shape))
+    g_den = np.zeros_like(g_num)
+    g_num[:, mi, ri] = lay.coef[mi, ri][None, :] / safe_a[:, ri] * ok[:, ri] * answered[:, mi]
+    g_den[:, mi, ri] = -g_num[:, mi, ri] * r[:, ri]
     return g_num, g_den, est, answered
 
 
@@ -430,27 +434,24 @@ def _unit_gradients(t: ClusterTotals, lay: _Layout, g_num: np.ndarray, g_den: np
     assert t.unit is not None
     p = t.unit.gram.shape[1]
     pos = {code: i for i, code in enumerate(t.items)}
-    # a ratio's numerator has its own position; ratios of one item share the answered position.
-    # Placed by fancy indexing: the sums a 0/1 placement matmul would form, without its P-wide products
-    # (at most two nonzero terms, sat and mean of one item, meet at a position: their order cannot matter)
-    # (built transposed, P first, so that every placement copies whole contiguous rows)
-    kept = [(k, pos[key.item]) for k, key in enumerate(lay.ratios) if key.item in pos]
-    lead = g_num.shape[:-1]
-    out = np.zeros((p, int(np.prod(lead, dtype=np.int64))))
-    if kept:
-        k_idx = np.array([k for k, _ in kept])
-        item = np.array([i for _, i in kept])
-        kind = np.array([0 if lay.ratios[k].kind == "sat" else 1 for k, _ in kept])
-        num_t = g_num.reshape(-1, g_num.shape[-1]).T
-        den_t = g_den.reshape(-1, g_den.shape[-1]).T
-        out[3 * item + kind] = num_t[k_idx]  # one ratio per (item, kind): distinct positions
-        den_pos = 3 * item + 2
-        first = np.zeros(len(kept), dtype=bool)
-        first[np.unique(den_pos, return_index=True)[1]] = True
-        out[den_pos[first]] = den_t[k_idx[first]]
-        if not first.all():
-            out[den_pos[~first]] += den_t[k_idx[~first]]
-    return np.ascontiguousarray(out.T).reshape(*lead, p)
+    # a ratio's numerator has its own position; ratios of one item share the answered position.  Only
+    # the (measure, ratio) pairs a measure uses are nonzero, so they are placed alone: the sums a 0/1
+    # placement matmul would form (at most two nonzero terms, sat and mean of one item, meet at a
+    # position, and their order cannot matter)
+    lead = g_num.shape[:-2]
+    out = np.zeros((*lead, g_num.shape[-2], p))
+    mi, ri = np.nonzero(lay.coef)
+    item = np.array([pos.get(lay.ratios[k].item, -1) for k in ri], dtype=np.int64)
+    kind = np.array([0 if lay.ratios[k].kind == "sat" else 1 for k in ri], dtype=np.int64)
+    mi, ri, item, kind = mi[item >= 0], ri[item >= 0], item[item >= 0], kind[item >= 0]
+    out[..., mi, 3 * item + kind] = g_num[..., mi, ri]  # one ratio per (item, kind): distinct positions
+    den = mi * p + 3 * item + 2
+    first = np.zeros(len(den), dtype=bool)
+    first[np.unique(den, return_index=True)[1]] = True  # np.nonzero is row-major: ratio order kept
+    out[..., mi[first], 3 * item[first] + 2] = g_den[..., mi[first], ri[first]]
+    if not first.all():
+        out[..., mi[~first], 3 * item[~first] + 2] += g_den[..., mi[~first], ri[~first]]
+    return out
 
 
 def _unit_stratum_variance(
