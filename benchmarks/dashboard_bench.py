@@ -166,11 +166,13 @@ def load(session, n_responses: int, seed: int = 1) -> None:
     t0 = time.perf_counter()
     cells: dict[tuple[int, int, int], int] = {}
     key = (sp_idx.astype(np.int64) * 12 + month_idx) * 4 + ch_idx
-    uniq, counts = np.unique(key, return_counts=True)
+    uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    last_ids = np.zeros(len(uniq), dtype=np.int64)  # response i has id i + 1 (inserted above)
+    np.maximum.at(last_ids, inverse, np.arange(1, len(key) + 1))
     rt, at, mt = [], [], []
     items = {name: questionnaire_for(session, qv.id) for name, qv in qvs.items()}
     specs = {name: q.index_spec() for name, (q, _) in items.items()}
-    for k, n in zip(uniq.tolist(), counts.tolist(), strict=True):
+    for k, n, last_id in zip(uniq.tolist(), counts.tolist(), last_ids.tolist(), strict=True):
         ch = int(k % 4)
         month = int((k // 4) % 12)
         spi = int(k // 48)
@@ -205,7 +207,7 @@ def load(session, n_responses: int, seed: int = 1) -> None:
                     if c:
                         at.append({**base, "item_id": ids[it.code], "value": opt.value, "count": c})
         g = moments.grams(specs[name], np.zeros(n, dtype=np.int64), 1, scored)[0]
-        mt.append({**base, "respondents": n, "gram": moments.pack(g)})
+        mt.append({**base, "respondents": n, "gram": moments.pack(g), "last_response_id": last_id})
     _insert(session, ResponseTally.__table__, rt)
     _insert(session, AnswerTally.__table__, at)
     _insert(session, MomentTally.__table__, mt)

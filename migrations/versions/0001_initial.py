@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 15:02:02.009421
+Create Date: 2026-11-30 19:48:36.000146
 """
 
 from __future__ import annotations
@@ -244,6 +244,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=8), nullable=False),
         sa.Column("respondents", sa.Integer(), nullable=False),
         sa.Column("gram", sa.LargeBinary(), nullable=False),
+        sa.Column("last_response_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.ForeignKeyConstraint(
             ["questionnaire_version_id"],
             ["questionnaire_version.id"],
@@ -256,6 +257,13 @@ def upgrade() -> None:
             "questionnaire_version_id", "service_point_id", "period", "channel", name=op.f("pk_moment_tally")
         ),
     )
+    with op.batch_alter_table("moment_tally", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_moment_tally_version_period_last",
+            ["questionnaire_version_id", "period", "last_response_id"],
+            unique=False,
+        )
+
     op.create_table(
         "response_tally",
         sa.Column("questionnaire_version_id", sa.Integer(), nullable=False),
@@ -399,6 +407,9 @@ def downgrade() -> None:
 
     op.drop_table("service_volume")
     op.drop_table("response_tally")
+    with op.batch_alter_table("moment_tally", schema=None) as batch_op:
+        batch_op.drop_index("ix_moment_tally_version_period_last")
+
     op.drop_table("moment_tally")
     with op.batch_alter_table("kiosk", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_kiosk_service_point_id"))

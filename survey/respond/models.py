@@ -150,6 +150,9 @@ class MomentTally(Base):
     """
 
     __tablename__ = "moment_tally"
+    # a page re-reads only the cells changed since it last read a month (survey/results/design.py:month_cells)
+    __table_args__ = (Index("ix_moment_tally_version_period_last", "questionnaire_version_id", "period",
+                            "last_response_id"),)
 
     questionnaire_version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_version.id"), primary_key=True)
     service_point_id: Mapped[int] = mapped_column(ForeignKey("service_point.id"), primary_key=True)
@@ -157,3 +160,7 @@ class MomentTally(Base):
     channel: Mapped[str] = mapped_column(String(8), primary_key=True)
     respondents: Mapped[int] = mapped_column(Integer, default=0)
     gram: Mapped[bytes] = mapped_column(LargeBinary)
+    last_response_id: Mapped[int] = mapped_column(BigId, default=0)
+    """The highest response id added to the cell: cached months are refreshed by re-reading only the cells
+    above the id they last saw (checked against the month's respondent count, which catches a response
+    with a lower id committed later)."""

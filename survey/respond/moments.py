@@ -96,22 +96,27 @@ def grams(spec: IndexSpec, group: np.ndarray, n_groups: int, answers: dict[str, 
     return unit_gram(group, n_groups, full, spec, None)
 
 
-def add_response(session: Session, keys: dict[str, object], spec: IndexSpec, values: dict[str, int]) -> None:
+def add_response(session: Session, keys: dict[str, object], spec: IndexSpec, values: dict[str, int],
+                 response_id: int) -> None:
     """Add one respondent to its cell (the caller's transaction; the cell row is locked while updated).
 
     `values`: scored item code → answered level (0 or absent = not answered).  Concurrent writers of one
     cell already queue on the `response_tally` row the same transaction upserted first; FOR UPDATE makes
-    the read-modify-write safe on its own as well.
+    the read-modify-write safe on its own as well.  `response_id` raises the cell's `last_response_id`
+    (never lowers it), which lets a page re-read only the cells that changed.
     """
     answers = {code: np.array([int(values.get(code, 0))], dtype=np.int64) for code in spec.items}
     g = grams(spec, np.zeros(1, dtype=np.int64), 1, answers)[0]
     where = [MT.c[k] == v for k, v in keys.items()]
-    row = session.execute(select(MT.c.respondents, MT.c.gram).where(*where).with_for_update()).first()
+    row = session.execute(select(MT.c.respondents, MT.c.gram, MT.c.last_response_id)
+                          .where(*where).with_for_update()).first()
     if row is None:
-        session.execute(insert(MT).values(**keys, respondents=1, gram=pack(g)))
+        session.execute(insert(MT).values(**keys, respondents=1, gram=pack(g), last_response_id=response_id))
         return
     total = unpack(row.gram, g.shape[0]) + g
-    session.execute(update(MT).where(*where).values(respondents=row.respondents + 1, gram=pack(total)))
+    session.execute(update(MT).where(*where).values(respondents=row.respondents + 1, gram=pack(total),
+                                                    last_response_id=max(int(row.last_response_id or 0),
+                                                                         response_id)))
 
 
 def rebuild(session: Session, version_ids: Iterable[int] | None = None) -> int:
@@ -147,9 +152,11 @@ def rebuild(session: Session, version_ids: Iterable[int] | None = None) -> int:
                 answers[code][pos[sel]] = arr[sel, 2]
         g = grams(spec, group, len(uniq), answers)
         counts = np.bincount(group, minlength=len(uniq))
+        last = np.zeros(len(uniq), dtype=np.int64)
+        np.maximum.at(last, group, ids)
         session.execute(insert(MT), [
             {"questionnaire_version_id": qv_id, "service_point_id": sp, "period": period, "channel": channel,
-             "respondents": int(counts[i]), "gram": pack(g[i])}
+             "respondents": int(counts[i]), "gram": pack(g[i]), "last_response_id": int(last[i])}
             for i, (sp, period, channel) in enumerate(uniq)])
         cells += len(uniq)
     return cells

@@ -128,7 +128,7 @@ def store_response(session: Session, sub: Submission, *, commit: bool = True) ->
             increment_tallies(session, response, Counter((item_ids[code], v) for code, v in values))
             spec = moments.spec_of(q)
             moments.add_response(session, tally_keys(response), spec,
-                                 {code: v for code, v in values if code in spec.items})
+                                 {code: v for code, v in values if code in spec.items}, response.id)
     except IntegrityError:
         # Another worker stored the same client id between our check and insert: that one wins.
         # (The savepoint is rolled back; the caller's transaction stays usable.)

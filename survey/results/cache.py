@@ -27,7 +27,8 @@ def data_version(session: Any) -> tuple[Any, ...]:
     return (str(session.get_bind().url), None if row is None else (row[0], row[1]))
 
 
-def _enabled() -> bool:
+def enabled() -> bool:
+    """HAILONG_RESULTS_CACHE (default on); always on outside an app context."""
     try:
         from flask import current_app
 
@@ -38,7 +39,7 @@ def _enabled() -> bool:
 
 def cached(session: Any, key: Hashable, compute: Callable[[], T]) -> T:
     """compute() once per (key, data version); the result is shared: callers must not mutate it."""
-    if not _enabled():
+    if not enabled():
         return compute()
     full = (key, data_version(session))
     with _lock:
@@ -54,8 +55,11 @@ def cached(session: Any, key: Hashable, compute: Callable[[], T]) -> T:
 
 
 def clear() -> None:
+    from survey.results import month_cells
+
     with _lock:
         _entries.clear()
+    month_cells.clear()
 
 
 def per_request(key: Hashable, compute: Callable[[], T]) -> T:
@@ -74,23 +78,19 @@ def per_request(key: Hashable, compute: Callable[[], T]) -> T:
     return memo[key]
 
 
-def month_chunks(session: Any, key: Hashable, versions: dict[Any, int],
-                 query: Callable[[list[Any]], Any]) -> Any:
-    """Rows of several months (a DataFrame with a `period` column), each month cached under its own version.
-
-    `versions` maps month → its current version (response count); months whose (key, month, version) is not
-    cached are fetched with ONE `query(missing_months)` and split.  Returns the concatenation in month order.
-    """
-    import pandas as pd
-
+def month_payloads(session: Any, key: Hashable, versions: dict[Any, int],
+                   query: Callable[[list[Any]], dict[Any, Any]]) -> dict[Any, Any]:
+    """Per month of `versions` (month → its version, the response count): query's payload for that month,
+    each cached under (key, month, version).  Months not cached are fetched with ONE `query(missing)`,
+    which returns {month: payload} for every month asked."""
     url = str(session.get_bind().url)
     parts: dict[Any, Any] = {}
     missing: list[Any] = []
-    enabled = _enabled()
+    on = enabled()
     for month, version in versions.items():
         full = ("month", url, key, month, version)
         with _lock:
-            hit = _entries.get(full) if enabled else None
+            hit = _entries.get(full) if on else None
             if hit is not None:
                 _entries.move_to_end(full)
         if hit is None:
@@ -99,16 +99,90 @@ def month_chunks(session: Any, key: Hashable, versions: dict[Any, int],
             parts[month] = hit
     if missing:
         fresh = query(sorted(missing))
-        by_month = dict(iter(fresh.groupby("period", sort=False))) if len(fresh) else {}
         for month in missing:
-            chunk = by_month.get(month, fresh.iloc[0:0])
-            parts[month] = chunk
-            if enabled:
+            parts[month] = fresh[month]
+            if on:
                 with _lock:
-                    _entries[("month", url, key, month, versions[month])] = chunk
+                    _entries[("month", url, key, month, versions[month])] = fresh[month]
                     while len(_entries) > MAX_ENTRIES:
                         _entries.popitem(last=False)
+    return parts
+
+
+def month_chunks(session: Any, key: Hashable, versions: dict[Any, int],
+                 query: Callable[[list[Any]], Any]) -> Any:
+    """Rows of several months (a DataFrame with a `period` column), each month cached under its own version
+    (month_payloads).  Returns the concatenation in month order."""
+    import pandas as pd
+
+    def split(months: list[Any]) -> dict[Any, Any]:
+        fresh = query(months)
+        by_month = dict(iter(fresh.groupby("period", sort=False))) if len(fresh) else {}
+        return {m: by_month.get(m, fresh.iloc[0:0]) for m in months}
+
+    parts = month_payloads(session, key, versions, split)
     if not parts:
         return query([])
     frames = [parts[m] for m in sorted(parts)]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+
+
+def month_sums(session: Any, key: Hashable, versions: dict[Any, int],
+               query: Callable[[list[Any]], dict[Any, tuple[Any, Any]]]) -> tuple[Any, Any]:
+    """Σ over months of per-month (keys, integer matrix) payloads, kept as a running total.
+
+    query(months) returns, per month, a DataFrame of keys (each key at most once in a month) and a matrix
+    with one row per key.  The total over every month of `versions` is kept per `key`; when only a few
+    months changed since (a new response changes one month), the total is updated by subtracting their
+    old payloads and adding the new ones — exact, because the payloads are integer counts — instead of
+    adding up every month again.  Returns (keys DataFrame, float64 matrix), keys in first-seen order.
+    """
+    import numpy as np
+    import pandas as pd
+
+    parts = month_payloads(session, key, versions, query)
+    months = sorted(parts)
+    full = ("month-sums", str(session.get_bind().url), key)
+    with _lock:
+        state = _entries.get(full) if enabled() else None
+    changed = None
+    if state is not None and set(state["parts"]) == set(months):
+        changed = [m for m in months if state["parts"][m] is not parts[m]]
+        if len(changed) > max(2, len(months) // 3):
+            changed = None
+    if changed is None:
+        frames = [parts[m][0] for m in months if len(parts[m][1])]
+        if not frames:
+            return pd.DataFrame(), np.zeros((0, 0))
+        keys = pd.concat(frames, ignore_index=True)
+        codes, uniq = pd.MultiIndex.from_frame(keys).factorize()
+        total = np.zeros((len(uniq), next(parts[m][1].shape[1] for m in months if len(parts[m][1]))))
+        offset = 0
+        for m in months:
+            mat = parts[m][1]
+            if len(mat):
+                total[codes[offset: offset + len(mat)]] += mat
+                offset += len(mat)
+        rows = {k: i for i, k in enumerate(uniq)}
+        columns = list(keys.columns)
+    else:
+        rows = dict(state["rows"])
+        columns = state["columns"]
+        total = state["total"].copy()
+        for m in changed:
+            for sign, (keys, mat) in ((-1.0, state["parts"][m]), (1.0, parts[m])):
+                if not len(mat):
+                    continue
+                at = np.empty(len(keys), dtype=np.int64)
+                for i, k in enumerate(keys[columns].itertuples(index=False, name=None)):
+                    if k not in rows:
+                        rows[k] = len(rows)
+                    at[i] = rows[k]
+                if len(rows) > len(total):
+                    total = np.vstack([total, np.zeros((len(rows) - len(total), total.shape[1]))])
+                total[at] += sign * mat
+    if enabled():
+        with _lock:
+            _entries[full] = {"parts": dict(parts), "rows": rows, "columns": columns, "total": total}
+    keys_out = pd.DataFrame(list(rows), columns=columns) if rows else pd.DataFrame(columns=columns)
+    return keys_out, total

@@ -27,8 +27,9 @@ from sqlalchemy import func, select
 from analysis.totals import UNIT_VARS, ClusterTotals, UnitMoments
 from survey.respond import moments as stored
 from survey.respond.models import MomentTally, ResponseTally
-from survey.results.cache import month_chunks, per_request
-from survey.results.selection import Selection, tally_filters
+from survey.results.cache import month_chunks, month_sums, per_request
+from survey.results.month_cells import Block, month_cells
+from survey.results.selection import Selection, allowed_service_points, tally_filters
 
 DESIGNS = ("counters", "clusters")
 DEFAULT_DESIGN = "counters"
@@ -74,34 +75,77 @@ def respondents_per_point(session: Any, sel: Selection) -> dict[int, int]:
 
 def _decoded_months(session: Any, sel: Selection, periods: list[Any], *,
                     by_channel: bool) -> list[tuple[int, pd.DataFrame, np.ndarray]]:
-    """moment_tally cells of `periods` (domain filters in SQL), decoded: per questionnaire version, the keys
-    (service_point_id, period[, channel]) and the summed upper triangles (keys × entries, int64).
+    """moment_tally cells of `periods` in the selection (its service points and channels), decoded: per
+    questionnaire version, the keys (service_point_id, period[, channel]) and the summed upper triangles
+    (keys × entries, int64).
 
-    Read once per request however many consumers need the same months (survey/results/cache.py:per_request);
-    each consumer caches its own processed result month by month (month_chunks), so in steady state only
-    the month that just received a response is read and decoded again.
+    The cells come from survey/results/month_cells.py (whole-city months kept decoded and refreshed cell by
+    cell); read once per request however many consumers need the same months, and each consumer caches
+    its processed result month by month (month_chunks), so in steady state only the month that just
+    received a response is processed again.
     """
-    from survey.results.totals import frame_of
+    from survey.results.totals import month_versions
 
     def read() -> list[tuple[int, pd.DataFrame, np.ndarray]]:
-        rows = session.execute(select(MT.c.questionnaire_version_id, MT.c.service_point_id, MT.c.period,
-                                      MT.c.channel, MT.c.gram)
-                               .where(*tally_filters(session, MT, sel), MT.c.period.in_(periods))).all()
-        if not rows:
-            return []
-        raw = frame_of(rows, ["questionnaire_version_id", "service_point_id", "period", "channel", "gram"])
-        keys = ["service_point_id", "period", *(["channel"] if by_channel else [])]
+        cells = month_cells(session, sel.questionnaire_version_ids, month_versions(session, sel), list(periods))
+        allowed = _allowed(session, sel)
+        keys_cols = ["service_point_id", "period", *(["channel"] if by_channel else [])]
+        parts: dict[int, list[tuple[pd.DataFrame, np.ndarray]]] = {}
+        for month in periods:
+            for version, block in cells.get(month, {}).items():
+                reduced = _reduce(block, month, allowed, sel.channels, by_channel)
+                if reduced is not None:
+                    parts.setdefault(version, []).append(reduced)
         out = []
-        for version, group in raw.groupby("questionnaire_version_id", sort=True):
-            tri = stored.triangles(list(group["gram"]))  # one width per version: one buffer
-            codes, uniq = pd.MultiIndex.from_frame(group[keys]).factorize()
-            order = np.argsort(codes, kind="stable")  # cells of a key are adjacent: one reduceat
-            starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
-            summed = np.add.reduceat(tri[order], starts, axis=0, dtype=np.int64)
-            out.append((int(version), pd.DataFrame(list(uniq), columns=keys), summed))
+        for version in sorted(parts):
+            frames, tris = zip(*parts[version], strict=True)
+            keys = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            out.append((version, keys[keys_cols], np.concatenate(tris) if len(tris) > 1 else tris[0]))
         return out
 
     return per_request(("moment-months", sel.key(), tuple(periods), by_channel), read)
+
+
+def _allowed(session: Any, sel: Selection) -> np.ndarray | None:
+    sps = per_request(("allowed-points", sel.key()), lambda: allowed_service_points(session, sel))
+    return None if sps is None else np.asarray(sps, dtype=np.int64)
+
+
+def _reduce(block: Block, month: Any, allowed: np.ndarray | None, channels: tuple[str, ...],
+            by_channel: bool) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """One month's cells of one version restricted to the selection, summed per service point unless
+    channels are kept apart: (keys, int64 triangles)."""
+    if not by_channel and not channels:  # summed over channels once per month version (Block.by_point)
+        points, sums = block.by_point()
+        if allowed is not None:
+            inside = np.isin(points, allowed)
+            points, sums = points[inside], sums[inside]
+        if not len(points):
+            return None
+        period = np.empty(len(points), dtype=object)
+        period[:] = [month] * len(points)
+        return pd.DataFrame({"service_point_id": points, "period": period}), sums
+    keep = block.respondents > 0
+    if allowed is not None:
+        keep &= np.isin(block.sp, allowed)
+    if channels:
+        wanted = set(channels)
+        keep &= np.fromiter((c in wanted for c in block.channel), dtype=bool, count=len(block.channel))
+    if not keep.any():
+        return None
+    sp, tri = block.sp[keep], block.tri[keep]
+    if by_channel:
+        period = np.empty(len(sp), dtype=object)
+        period[:] = [month] * len(sp)
+        return pd.DataFrame({"service_point_id": sp, "period": period, "channel": block.channel[keep]}), \
+            tri.astype(np.int64)
+    order = np.argsort(sp, kind="stable")
+    sp = sp[order]
+    starts = np.flatnonzero(np.r_[True, sp[1:] != sp[:-1]])
+    period = np.empty(len(starts), dtype=object)
+    period[:] = [month] * len(starts)
+    return pd.DataFrame({"service_point_id": sp[starts], "period": period}), \
+        np.add.reduceat(tri[order], starts, axis=0, dtype=np.int64)
 
 
 def _month_cached(session: Any, sel: Selection, key: Any, query: Any) -> pd.DataFrame:
@@ -122,9 +166,12 @@ def _tri_index(p: int) -> np.ndarray:
     return pos
 
 
-def moment_item_stats(session: Any, sel: Selection, inst: Any, *, by_channel: bool) -> pd.DataFrame | None:
-    """Per service point × month [× channel] × scored item: n, sat, sv — read off the Gram diagonals
+def moment_item_stats(session: Any, sel: Selection, inst: Any, *, by_channel: bool,
+                      by_period: bool = True) -> pd.DataFrame | None:
+    """Per service point [× month] [× channel] × scored item: n, sat, sv — read off the Gram diagonals
     (Σ answered², Σ satisfied², Σ value·answered), so no page aggregates `answer_tally`'s value rows.
+    Without months, the sums over months are a running total (cache.month_sums): a new response costs
+    one month's cells, not a new sum over the year.
 
     None when a selected version counts other levels as satisfied than the analysed definition (its stored
     `satisfied` column would differ): the caller then sums `answer_tally` instead.
@@ -163,7 +210,43 @@ def moment_item_stats(session: Any, sel: Selection, inst: Any, *, by_channel: bo
             return pd.DataFrame(columns=cols)
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
 
-    return _month_cached(session, sel, ("moment-itemstats", inst.record.id, by_channel), query)
+    if by_period:
+        return _month_cached(session, sel, ("moment-itemstats", inst.record.id, by_channel), query)
+    from survey.results.totals import month_versions
+
+    key_cols = ["service_point_id", *(["channel"] if by_channel else [])]
+    versions = month_versions(session, sel)
+    frames = []
+    for version in sorted(plans):
+        picks, ids = plans[version]
+
+        def wide(periods: list[Any], version: int = version, picks: np.ndarray = picks) -> dict[Any, Any]:
+            out = {m: (pd.DataFrame(columns=key_cols), np.zeros((0, len(picks)), dtype=np.int64)) for m in periods}
+            for v, keys, tri in _decoded_months(session, sel, periods, by_channel=by_channel):
+                if v != version:
+                    continue
+                per = keys["period"].to_numpy()
+                vals = tri[:, picks]
+                for month in set(per):
+                    rows = np.flatnonzero(per == month)
+                    out[month] = (keys.iloc[rows][key_cols].reset_index(drop=True), vals[rows])
+            return out
+
+        full = (("moment-itemsums", inst.record.id, version, by_channel),
+                replace(sel, period_from=None, period_to=None).key())
+        keys, total = per_request((full, tuple(sorted(versions.items()))),
+                                  lambda full=full, wide=wide: month_sums(session, full, versions, wide))
+        if not len(total):
+            continue
+        m = len(ids)
+        out = pd.DataFrame({c: np.repeat(keys[c].to_numpy(), m) for c in key_cols})
+        out["item_id"] = np.tile(ids, len(keys))
+        for j, name in enumerate(("n", "sat", "sv")):
+            out[name] = total[:, j * m: (j + 1) * m].reshape(-1).astype(np.int64)
+        frames.append(out[out["n"] > 0])
+    if not frames:
+        return pd.DataFrame(columns=[*key_cols, "item_id", "n", "sat", "sv"])
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
 def _variable_map(session: Any, version_id: int, items: tuple[str, ...]) -> tuple[int, np.ndarray]:
@@ -206,6 +289,7 @@ def with_unit_moments(session: Any, sel: Selection, totals: ClusterTotals, dom: 
     weights: w per (service_point_id, period) for volume weighting (constant within the cell, so a cell's
     Σw²·u·uᵀ = w²·G), or None.  period_label(date, kind) labels period domains like the totals do.
     """
+    from survey.results.totals import month_versions
     from survey.results.tree import placements
 
     items = totals.items
@@ -213,59 +297,92 @@ def with_unit_moments(session: Any, sel: Selection, totals: ClusterTotals, dom: 
     places = placements(session)
     period_cols = [c for c in dom if c in PERIOD_DOMAINS]
     by_channel = "channel" in dom
-    cell_cols = ["sp", *period_cols, *(["channel"] if by_channel else [])]
+    key_cols = ["sp", *period_cols, *(["channel"] if by_channel else [])]
 
-    def query(periods: list[Any]) -> pd.DataFrame:
-        """Per month: the Gram per (service point, period labels[, channel]), weighted and mapped onto the
-        analysed items — what the request then only sums over months."""
-        parts = []
+    def query(periods: list[Any]) -> dict[Any, tuple[pd.DataFrame, np.ndarray]]:
+        """Per month: (keys, Grams) per (service point id, period labels[, channel]), each key once, weighted
+        and mapped onto the analysed items — what a request then only adds up over months."""
+        out: dict[Any, list[tuple[pd.DataFrame, np.ndarray]]] = {m: [] for m in periods}
         for version, cells, tri in _decoded_months(session, sel, periods, by_channel=by_channel):
-            sp = cells["service_point_id"].to_numpy()
-            per = cells["period"].to_numpy()
-            keys = pd.DataFrame({"sp": sp, "period": per})  # ids: codes are looked up per request (renames)
-            labels = {d: tuple(period_label(d, c) for c in period_cols) for d in set(per)}
-            for j, col in enumerate(period_cols):
-                keys[col] = [labels[d][j] for d in per]
-            if by_channel:
-                keys["channel"] = cells["channel"].to_numpy()
             src = _triangle_map(session, version, items)
             vec = np.where(src >= 0, tri[:, np.maximum(src, 0)], 0)  # the analysed items' triangle
+            per = cells["period"].to_numpy()
+            sp = cells["service_point_id"].to_numpy()
             if weights is not None:  # w constant within a service point × month: Σ w²·u·uᵀ = w²·G per cell
                 w = weights.reindex(pd.MultiIndex.from_arrays([sp, per])).to_numpy()
                 vec = vec * (np.where(np.isnan(w), 1.0, w) ** 2)[:, None]
             else:  # integer counts of one month: int32 keeps the month cache small (8.8 KB per SIPAS cell)
                 vec = vec.astype(np.int32)
-            g = np.empty(len(vec), dtype=object)
-            g[:] = list(vec)
-            keys["g"] = g
-            parts.append(keys)
-        if not parts:
-            return pd.DataFrame(columns=[*cell_cols, "period", "g"])
-        return pd.concat(parts, ignore_index=True)
+            for month in set(per):
+                rows = np.flatnonzero(per == month)
+                keys = pd.DataFrame({"sp": sp[rows]})
+                for col in period_cols:
+                    keys[col] = period_label(month, col)
+                if by_channel:
+                    keys["channel"] = cells["channel"].to_numpy()[rows]
+                out[month].append((keys, vec[rows]))
+        return {month: _unique_keys(parts, key_cols, p) for month, parts in out.items()}
 
-    if weights is None:
-        rows = _month_cached(session, sel, ("moment-grams", items, tuple(period_cols), by_channel), query)
+    versions = month_versions(session, sel)
+    if weights is None:  # integer counts: a running total over months (cache.month_sums)
+        full = (("moment-grams", items, tuple(period_cols), by_channel), replace(sel, period_from=None,
+                                                                                  period_to=None).key())
+        keys, sums = per_request(("moment-grams", full, tuple(sorted(versions.items()))),
+                                 lambda: month_sums(session, full, versions, query))
     else:  # volume weights depend on the whole period range (their fallback ratio): not cached by month
-        from survey.results.totals import month_versions
-
-        rows = query(sorted(month_versions(session, sel)))
-    sums: dict[tuple[Any, ...], np.ndarray] = {}
-    key_arrays = [rows[c].to_numpy() for c in cell_cols]
-    tri_sums: dict[tuple[Any, ...], np.ndarray] = {}
-    for i, g in enumerate(rows["g"].to_numpy()):
-        key = (places[int(key_arrays[0][i])].service_point, *(a[i] for a in key_arrays[1:]))
-        acc = tri_sums.get(key)
-        tri_sums[key] = g.astype(np.float64) if acc is None else acc + g
-    for key, tri in tri_sums.items():
-        sums[key] = stored.symmetric(tri, p)
+        parts = query(sorted(versions))
+        keys = pd.concat([parts[m][0] for m in sorted(parts) if len(parts[m][1])] or [pd.DataFrame()],
+                         ignore_index=True)
+        sums = np.concatenate([parts[m][1] for m in sorted(parts) if len(parts[m][1])] or
+                              [np.zeros((0, p * (p + 1) // 2))]).astype(np.float64)
     clusters = totals.clusters["cluster"].to_numpy()
     cell_cols = [*period_cols, *(["channel"] if by_channel else [])]
     cells = totals.cells[cell_cols].to_numpy() if cell_cols else np.empty((len(totals.cells), 0))
-    zero = np.zeros((p, p))
-    gram = np.stack([sums.get((clusters[c], *cells[j]), zero)
-                     for c, j in zip(totals.row_cluster, totals.row_cell, strict=True)]) \
-        if len(totals.row_cluster) else np.zeros((0, p, p))
+    if len(sums):  # one row per key; the weighted path may repeat a key across months: summed here
+        codes = np.array([places[int(i)].service_point for i in keys["sp"].to_numpy()], dtype=object)
+        group, uniq = pd.MultiIndex.from_arrays([codes, *(keys[c].to_numpy() for c in cell_cols)]).factorize()
+        acc = np.zeros((len(uniq) + 1, sums.shape[1]))  # the last row stays 0: cells without data
+        if len(uniq) == len(group):  # running totals: every key once
+            acc[group] = sums
+        else:
+            order = np.argsort(group, kind="stable")
+            starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+            acc[group[order][starts]] = np.add.reduceat(sums[order], starts, axis=0)
+        sums = acc
+        lookup = {(k if isinstance(k, tuple) else (k,)): i for i, k in enumerate(uniq)}
+    else:
+        sums, lookup = np.zeros((1, p * (p + 1) // 2)), {}
+    row = np.array([lookup.get((clusters[c], *cells[j]), len(sums) - 1)
+                    for c, j in zip(totals.row_cluster, totals.row_cell, strict=True)], dtype=np.int64)
+    gram = _symmetric_rows(sums[row], p)
     counts = respondents_per_point(session, sel)
     by_code = {places[i].service_point: n for i, n in counts.items() if i in places}
     n_h = np.array([by_code.get(label, 0) for label in totals.strata], dtype=np.int64)
     return replace(totals, unit=UnitMoments(n_h, gram), clustered=False)
+
+
+def _unique_keys(parts: list[tuple[pd.DataFrame, np.ndarray]], key_cols: list[str],
+                 p: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """One month's (keys, Grams) of every version with each key once (versions sharing a key are summed)."""
+    if not parts:
+        return pd.DataFrame(columns=key_cols), np.zeros((0, p * (p + 1) // 2), dtype=np.int32)
+    keys = pd.concat([k for k, _ in parts], ignore_index=True) if len(parts) > 1 else parts[0][0]
+    mat = np.concatenate([m for _, m in parts]) if len(parts) > 1 else parts[0][1]
+    keys = keys[key_cols].reset_index(drop=True)
+    if not keys.duplicated().any():
+        return keys, mat
+    group, uniq = pd.MultiIndex.from_frame(keys).factorize()
+    summed = np.zeros((len(uniq), mat.shape[1]), dtype=np.float64 if mat.dtype.kind == "f" else np.int64)
+    np.add.at(summed, group, mat)
+    if mat.dtype.kind != "f":
+        summed = summed.astype(np.int32)
+    return pd.DataFrame(list(uniq), columns=key_cols), summed
+
+
+def _symmetric_rows(tri: np.ndarray, p: int) -> np.ndarray:
+    """rows × packed upper triangles → rows × P × P symmetric float64 matrices."""
+    r, c = stored._triu(p)
+    out = np.zeros((len(tri), p, p))
+    out[:, r, c] = tri
+    out[:, c, r] = tri
+    return out

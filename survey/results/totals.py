@@ -281,11 +281,9 @@ def long_totals(session: Any, sel: Selection, inst: Instrument, dom: tuple[str, 
     """
     scored = {iid: code for iid, code in inst.item_codes.items() if code in inst.spec.items}
     by_period = weights == "volume" or any(c in PERIOD_DOMAINS for c in dom)
-    rows = moment_item_stats(session, sel, inst, by_channel="channel" in dom)
+    rows = moment_item_stats(session, sel, inst, by_channel="channel" in dom, by_period=by_period)
     if rows is None:  # a version defines "satisfied" differently: count answer_tally's value rows instead
         rows = item_stat_rows(session, sel, inst, by_period=by_period, by_channel="channel" in dom)
-    else:
-        rows = _drop_period(rows, by_period, ["n", "sat", "sv"])
     stat_cols = ["n", "sw", "sw2", "sw_sat", "sw_value"]
     if rows.empty:
         return pd.DataFrame(columns=["stratum", "cluster", *dom, "item", *stat_cols])

@@ -1,0 +1,241 @@
+"""Every `moment_tally` cell of one month, kept decoded in memory and refreshed cell by cell.
+
+A SIPAS cell's Gram triangle is 8.8 KB; the month that is receiving responses holds ≈ 770 such cells over
+the city (6.8 MB).  Re-reading and decoding all of them after every new response cost ≈ 150–200 ms per
+page at 1 M responses.  Instead each process keeps the month's cells and, when the month's respondent count
+has changed, re-reads only the cells whose `last_response_id` is above the highest one it holds.
+
+Why that is exact: a response raises its cell's `last_response_id` in the transaction that stores it.  A
+response whose id is lower than one already seen but which commits later (ids are drawn before commit) is
+not re-read — but then the cells' respondents no longer add up to the month's count in `response_tally`
+(updated in the same transaction), which is read AFTER the cells: the refreshed sum can only fall short of
+it.  Any mismatch means a full read of the month.  Tallies are otherwise only rewritten by
+`rebuild_tallies`, which recomputes the same sums.
+
+The cache holds whole-city cells per (questionnaire versions, month); callers filter service points and
+channels in NumPy.  Memory is bounded (BUDGET bytes per process, least recently used months dropped).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date
+from threading import Lock
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+
+from survey.respond import moments as stored
+from survey.respond.models import MomentTally, ResponseTally
+from survey.results.cache import enabled as results_cache_enabled
+
+MT = MomentTally.__table__
+RT = ResponseTally.__table__
+BUDGET = 96 * 2**20
+
+_months: OrderedDict[tuple[Any, ...], MonthCells] = OrderedDict()
+_lock = Lock()
+
+
+@dataclass(frozen=True)
+class Block:
+    """The cells of one questionnaire version in one month (arrays are never modified once built)."""
+
+    sp: np.ndarray  # service_point_id, int64
+    channel: np.ndarray  # object (str)
+    respondents: np.ndarray  # int64
+    last: np.ndarray  # last_response_id, int64
+    tri: np.ndarray  # cells × packed upper-triangle entries, int32
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def nbytes(self) -> int:
+        points = self.memo.get("points")
+        return int(self.tri.nbytes + 32 * len(self.sp) + (points[1].nbytes if points else 0))
+
+    def by_point(self) -> tuple[np.ndarray, np.ndarray]:
+        """(service point ids, int64 triangles summed over channels): what pages without a channel domain
+        need; computed once per block (and carried over cell by cell by `_merge`)."""
+        hit = self.memo.get("points")
+        if hit is None:
+            order = np.argsort(self.sp, kind="stable")
+            sp = self.sp[order]
+            starts = np.flatnonzero(np.r_[True, sp[1:] != sp[:-1]]) if len(sp) else np.zeros(0, dtype=np.int64)
+            sums = np.add.reduceat(self.tri[order], starts, axis=0, dtype=np.int64) if len(sp) else \
+                np.zeros((0, self.tri.shape[1]), dtype=np.int64)
+            hit = self.memo["points"] = (sp[starts], sums)
+        return hit
+
+
+@dataclass(frozen=True)
+class MonthCells:
+    """Cells of one month for a set of questionnaire versions, as of a respondent count."""
+
+    respondents: int
+    blocks: dict[int, Block]
+
+    @property
+    def last(self) -> int:
+        return max((int(b.last.max()) for b in self.blocks.values() if len(b.last)), default=0)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.nbytes for b in self.blocks.values())
+
+
+def _blocks(rows: list[Any]) -> dict[int, Block]:
+    """Rows (version, sp, channel, respondents, last, gram) → one Block per version."""
+    by_version: dict[int, list[Any]] = {}
+    for row in rows:
+        by_version.setdefault(int(row[0]), []).append(row)
+    out = {}
+    for version, group in by_version.items():
+        channel = np.empty(len(group), dtype=object)
+        channel[:] = [r[2] for r in group]
+        out[version] = Block(np.array([r[1] for r in group], dtype=np.int64), channel,
+                             np.array([r[3] for r in group], dtype=np.int64),
+                             np.array([r[4] or 0 for r in group], dtype=np.int64),
+                             stored.triangles([bytes(r[5]) for r in group]).copy())
+    return out
+
+
+def _merge(old: dict[int, Block], fresh: dict[int, Block]) -> dict[int, Block]:
+    """`old` with the re-read cells replaced (or added); copies, never mutates `old`."""
+    out = dict(old)
+    for version, new in fresh.items():
+        base = old.get(version)
+        if base is None or len(base.sp) == 0:
+            out[version] = new
+            continue
+        if base.tri.shape[1] != new.tri.shape[1]:  # the version's width cannot change: read it all again
+            raise LookupError("moment cell width changed")
+        index = {(int(s), c): i for i, (s, c) in enumerate(zip(base.sp, base.channel, strict=True))}
+        at = np.array([index.get((int(s), c), -1) for s, c in zip(new.sp, new.channel, strict=True)], dtype=np.int64)
+        known, added = at >= 0, at < 0
+        sp, channel = base.sp, base.channel
+        respondents, last, tri = base.respondents.copy(), base.last.copy(), base.tri.copy()
+        respondents[at[known]] = new.respondents[known]
+        last[at[known]] = new.last[known]
+        tri[at[known]] = new.tri[known]
+        if added.any():
+            sp = np.concatenate([sp, new.sp[added]])
+            channel = np.concatenate([channel, new.channel[added]])
+            respondents = np.concatenate([respondents, new.respondents[added]])
+            last = np.concatenate([last, new.last[added]])
+            tri = np.concatenate([tri, new.tri[added]])
+        block = Block(sp, channel, respondents, last, tri)
+        if "points" in base.memo:
+            block.memo["points"] = _points_after(base, new, at)
+        out[version] = block
+    return out
+
+
+def _points_after(base: Block, new: Block, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`base.by_point()` after the re-read cells `new` (at: their rows in base, −1 = new cell), by
+    difference: exact integer arithmetic on the few service points that changed."""
+    points, sums = base.by_point()
+    row = {int(p): i for i, p in enumerate(points)}
+    sums = sums.copy()
+    extra_points: list[int] = []
+    extra: list[np.ndarray] = []
+    for i, sp in enumerate(new.sp.tolist()):
+        delta = new.tri[i].astype(np.int64)
+        if at[i] >= 0:
+            delta = delta - base.tri[at[i]]
+        j = row.get(sp)
+        if j is None:
+            row[sp] = len(points) + len(extra_points)
+            extra_points.append(sp)
+            extra.append(delta)
+        elif j < len(points):
+            sums[j] += delta
+        else:
+            extra[j - len(points)] += delta
+    if extra_points:
+        points = np.concatenate([points, np.array(extra_points, dtype=np.int64)])
+        sums = np.vstack([sums, np.stack(extra)])
+    return points, sums
+
+
+def _total(blocks: dict[int, Block]) -> int:
+    return int(sum(int(b.respondents.sum()) for b in blocks.values()))
+
+
+def _columns() -> list[Any]:
+    return [MT.c.questionnaire_version_id, MT.c.service_point_id, MT.c.channel, MT.c.respondents,
+            MT.c.last_response_id, MT.c.gram]
+
+
+def _store(key: tuple[Any, ...], cells: MonthCells) -> None:
+    with _lock:
+        _months[key] = cells
+        _months.move_to_end(key)
+        total = sum(m.nbytes for m in _months.values())
+        while total > BUDGET and len(_months) > 1:
+            _, dropped = _months.popitem(last=False)
+            total -= dropped.nbytes
+
+
+def month_cells(session: Any, versions: tuple[int, ...], counts: dict[date, int],
+                months: list[date]) -> dict[date, dict[int, Block]]:
+    """The whole-city cells of `months` for questionnaire `versions`, per month → version → Block.
+
+    counts: each month's respondents in `response_tally` for these versions (survey/results/totals.py:
+    month_versions): a cached month whose cells add up to it is current.
+    """
+    url = str(session.get_bind().url)
+    enabled = results_cache_enabled()
+    out: dict[date, dict[int, Block]] = {}
+    full: list[date] = []
+    for month in months:
+        key = (url, versions, month)
+        with _lock:
+            hit = _months.get(key) if enabled else None
+            if hit is not None:
+                _months.move_to_end(key)
+        if hit is None:
+            full.append(month)
+        elif hit.respondents == counts.get(month, 0):
+            out[month] = hit.blocks
+        else:
+            fresh = _refresh(session, versions, month, hit)
+            if fresh is None:
+                full.append(month)
+            else:
+                out[month] = fresh.blocks
+                _store(key, fresh)
+    if full:
+        rows = session.execute(select(MT.c.period, *_columns())
+                               .where(MT.c.questionnaire_version_id.in_(versions), MT.c.period.in_(full))).all()
+        by_month: dict[date, list[Any]] = {m: [] for m in full}
+        for row in rows:
+            by_month[row[0]].append(row[1:])
+        for month in full:
+            blocks = _blocks(by_month[month])
+            out[month] = blocks
+            if enabled:
+                _store((url, versions, month), MonthCells(_total(blocks), blocks))
+    return out
+
+
+def _refresh(session: Any, versions: tuple[int, ...], month: date, hit: MonthCells) -> MonthCells | None:
+    """The cached month with the cells changed since it was read; None when that cannot be proven complete."""
+    rows = session.execute(select(*_columns()).where(MT.c.questionnaire_version_id.in_(versions),
+                                                     MT.c.period == month,
+                                                     MT.c.last_response_id > hit.last)).all()
+    try:
+        blocks = _merge(hit.blocks, _blocks(rows))
+    except LookupError:
+        return None
+    # read AFTER the cells: a later count can only be higher, so equality proves nothing was missed
+    count = session.execute(select(func.coalesce(func.sum(RT.c.count), 0))
+                            .where(RT.c.questionnaire_version_id.in_(versions), RT.c.period == month)).scalar_one()
+    total = _total(blocks)
+    return MonthCells(total, blocks) if total == int(count) else None
+
+
+def clear() -> None:
+    with _lock:
+        _months.clear()
