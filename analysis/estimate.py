@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.totals import ClusterTotals
+from analysis.totals import ClusterTotals, _group_sum
 from questionnaires.index_spec import Measure, RatioKey
 
 
@@ -64,8 +64,9 @@ class DomainEstimates:
 class _Indicator:
     """Group-membership matrix (groups × rows) that only knows how to sum rows: `ind @ x`.
 
-    np.add.at sums in row order, so results are deterministic; it avoids importing scipy.sparse
-    (a quarter of the CLI's start-up) for matrices of a few thousand rows.
+    Sums run in row order (`analysis.totals._group_sum`, the order of np.add.at), so results are
+    deterministic; it avoids importing scipy.sparse (a quarter of the CLI's start-up) for matrices of a
+    few thousand rows.
     """
 
     def __init__(self, codes: np.ndarray, n_groups: int):
@@ -74,9 +75,7 @@ class _Indicator:
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
-        out = np.zeros((self.n_groups, *x.shape[1:]))
-        np.add.at(out, self.codes, x)
-        return out
+        return _group_sum(self.codes, x, self.n_groups)
 
     def counts(self) -> np.ndarray:
         return np.bincount(self.codes, minlength=self.n_groups).astype(np.float64)
@@ -470,18 +469,14 @@ def _unit_stratum_variance(
     # sums over the (stratum, group) pairs present only: strata × groups can be huge and sparse
     pairs, inverse = np.unique(stratum * n_groups + groups, return_inverse=True)
     inverse = inverse.reshape(-1)
-    shape = (len(pairs), *z.shape[1:])
-    s1, s2 = np.zeros(shape), np.zeros(shape)
-    np.add.at(s1, inverse, z)
-    np.add.at(s2, inverse, q)
+    s1 = _group_sum(inverse, np.asarray(z, dtype=np.float64), len(pairs))
+    s2 = _group_sum(inverse, np.asarray(q, dtype=np.float64), len(pairs))
     n_h = t.unit.n_h.astype(np.float64)[pairs // n_groups]
     lonely = n_h <= 1
     extra = (1,) * (z.ndim - 1)
     ss = np.where(lonely.reshape(-1, *extra), s2, s2 - s1 * s1 / np.where(lonely, 1.0, n_h).reshape(-1, *extra))
     scale = np.where(lonely, 1.0, n_h / np.where(lonely, 2.0, n_h - 1.0))
-    out = np.zeros((n_groups, *z.shape[1:]))
-    np.add.at(out, pairs % n_groups, scale.reshape(-1, *extra) * ss)
-    return out
+    return _group_sum(pairs % n_groups, scale.reshape(-1, *extra) * ss, n_groups)
 
 
 def _min_over_terms(per_ratio: np.ndarray, uses: np.ndarray) -> np.ndarray:

@@ -640,7 +640,8 @@ def _group_sum(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
 
     Each group's sum is ((0 + v_first) + v_second) + …, the order of `np.bincount`, so results do not
     depend on the path taken.  Wide values (e.g. the P × P Gram matrices) with few rows per group are
-    added one rank-within-group at a time (one vectorised step per rank), narrow ones column by column.
+    added one rank-within-group at a time (one vectorised step per rank); small arrays by one bincount
+    over (group, column) bins, large narrow ones column by column.
     """
     shape = values.shape
     k = int(np.prod(shape[1:], dtype=np.int64))
@@ -648,11 +649,16 @@ def _group_sum(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
     flat = values.reshape(shape[0], k)
     if len(codes) == 0:
         return np.zeros((n_groups, *shape[1:]))
-    order = np.argsort(codes, kind="stable")
-    sorted_codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-    sizes = np.diff(np.r_[starts, len(codes)])
-    if sizes.max() >= k:
+    if k > 64:  # decide by the largest group; a narrow array is always cheaper column by column
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+        sizes = np.diff(np.r_[starts, len(codes)])
+    if k <= 64 and len(codes) * k <= 1 << 22:  # small: one bincount over (group, column) bins, rows in order
+        bins = (codes[:, None] * k + np.arange(k)).reshape(-1)
+        out = np.bincount(bins, weights=flat.reshape(-1), minlength=n_groups * k)
+        return out.reshape((n_groups, *shape[1:]))
+    if k <= 64 or sizes.max() >= k:  # large and narrow, or many rows per group: column by column
         out = np.zeros((n_groups, k))
         for j in range(k):
             out[:, j] = np.bincount(codes, weights=flat[:, j], minlength=n_groups)

@@ -62,3 +62,20 @@ def test_fast_path_with_a_design_list_and_integer_strata():
     e_fast, e_gen = estimate(fast, measures, ("agency",)), estimate(general, measures, ("agency",))
     np.testing.assert_array_equal(e_fast.variance, e_gen.variance)
     np.testing.assert_array_equal(e_fast.df, e_gen.df)
+
+
+@pytest.mark.parametrize(
+    ("rows", "width", "groups"),
+    [(500, 7, 9), (3000, 30, 2000), (40, 30, 3), (300, 12 * 12, 100), (300, 12 * 12, 2), (5, 3, 10)],
+)
+def test_group_sums_add_rows_in_order_exactly_as_np_add_at(rows, width, groups):
+    """Every path of the group sum (one bincount, rank by rank, column by column) adds in row order:
+    the totals do not depend on the shape of the data they were built from."""
+    from analysis.totals import _group_sum
+
+    rng = np.random.default_rng(rows + width)
+    codes = rng.integers(0, groups, rows)
+    values = rng.standard_normal((rows, width)) * 10.0 ** rng.integers(-8, 8, (rows, width))
+    expected = np.zeros((groups, width))
+    np.add.at(expected, codes, values)
+    np.testing.assert_array_equal(_group_sum(codes, values, groups), expected)
