@@ -66,10 +66,10 @@ def test_fast_path_with_a_design_list_and_integer_strata():
 
 @pytest.mark.parametrize(
     ("rows", "width", "groups"),
-    [(500, 7, 9), (3000, 30, 2000), (40, 30, 3), (300, 12 * 12, 100), (300, 12 * 12, 2), (5, 3, 10)],
+    [(500, 7, 9), (3000, 30, 2000), (40, 30, 3), (300, 12 * 12, 100), (300, 12 * 12, 2), (5, 3, 10), (70000, 64, 9)],
 )
 def test_group_sums_add_rows_in_order_exactly_as_np_add_at(rows, width, groups):
-    """Every path of the group sum (one bincount, rank by rank, column by column) adds in row order:
+    """Every path of the group sum (np.add.at, one bincount, rank by rank, column by column) adds in row order:
     the totals do not depend on the shape of the data they were built from."""
     from analysis.totals import _group_sum
 
