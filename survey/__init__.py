@@ -36,4 +36,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from survey.dashboard import method_text
 
     method_text.init_app(app)
+    _one_blas_thread()
     return app
+
+
+def _one_blas_thread() -> None:
+    """Dashboard estimates multiply many small matrices.  Multi-threaded OpenBLAS spin-waits for its
+    helper threads, and when the cores are shared with other requests (or PostgreSQL) a 10 ms product
+    takes 100 ms (benchmarks/README.md); one thread per request is as fast on an idle machine.  Serving
+    processes run one request per thread anyway."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # speed only
+        return
+    threadpool_limits(limits=1, user_api="blas")

@@ -305,7 +305,10 @@ def with_unit_moments(session: Any, sel: Selection, totals: ClusterTotals, dom: 
         out: dict[Any, list[tuple[pd.DataFrame, np.ndarray]]] = {m: [] for m in periods}
         for version, cells, tri in _decoded_months(session, sel, periods, by_channel=by_channel):
             src = _triangle_map(session, version, items)
-            vec = np.where(src >= 0, tri[:, np.maximum(src, 0)], 0)  # the analysed items' triangle
+            if len(src) == tri.shape[1] and bool((src == np.arange(len(src))).all()):
+                vec = tri  # the analysed version itself: its triangle as stored
+            else:  # another version: map its entries onto the analysed items' triangle (0 where it lacks one)
+                vec = np.where(src >= 0, tri[:, np.maximum(src, 0)], 0)
             per = cells["period"].to_numpy()
             sp = cells["service_point_id"].to_numpy()
             if weights is not None:  # w constant within a service point × month: Σ w²·u·uᵀ = w²·G per cell
