@@ -179,31 +179,43 @@ def screen_changes(totals: ClusterTotals, measures: Sequence[Measure], unit: str
              if (u, str(after)) in lookup and (u, str(before)) in lookup]
     con = _differences(totals, measures, (unit, period), pairs)
     k_of = {pair: k for k, pair in enumerate(pairs)}
-    parts = []
+    # every pair tested at once (elementwise: the same numbers as one unit at a time); the table is built
+    # from whole columns, one DataFrame at the end (per-unit frames cost more than the statistics)
+    if pairs:
+        ia_all, ib_all = np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
+        r = _pair(dom.est, ia_all, dom.est, ib_all, con, np.arange(len(pairs)), n_min, level)
+    if not units:
+        pd.concat([], ignore_index=True)  # no unit at all: the error the per-unit table gave
+    n_m = len(codes)
+    columns: dict[str, list[np.ndarray]] = {c: [] for c in (
+        "by", "domain", "measure", "before", "after", "estimate_before", "estimate_after", "change", "se",
+        "ci_low", "ci_high", "df", "t", "p_value", "n_before", "n_after", "suppressed", "reason")}
+    nan, zero = np.full(n_m, np.nan), np.zeros(n_m, dtype=np.int64)
     for u in units:
         ib, ia = lookup.get((u, str(before))), lookup.get((u, str(after)))
-        part = pd.DataFrame({"by": unit, "domain": u, "measure": codes, "before": str(before),
-                             "after": str(after)})
+        for c, v in (("by", unit), ("domain", u), ("before", str(before)), ("after", str(after))):
+            columns[c].append(np.full(n_m, v, dtype=object))
+        columns["measure"].append(np.array(codes, dtype=object))
         if ia is None or ib is None:
-            for c in ("estimate_before", "estimate_after", "change", "se", "ci_low", "ci_high", "t",
-                      "p_value"):
-                part[c] = np.nan
-            part["df"], part["n_before"], part["n_after"] = 0, 0, 0
             i = ia if ia is not None else ib
-            side = "n_after" if ia is not None else "n_before"
-            part[side] = dom.est.n[i]
-            part["estimate_after" if ia is not None else "estimate_before"] = dom.est.estimate[i]
-            part["suppressed"], part["reason"] = True, "period_missing"
+            for c in ("change", "se", "ci_low", "ci_high", "t", "p_value"):
+                columns[c].append(nan)
+            columns["estimate_after"].append(dom.est.estimate[i] if ia is not None else nan)
+            columns["estimate_before"].append(nan if ia is not None else dom.est.estimate[i])
+            columns["df"].append(zero)
+            columns["n_after"].append(dom.est.n[i] if ia is not None else zero)
+            columns["n_before"].append(zero if ia is not None else dom.est.n[i])
+            columns["suppressed"].append(np.ones(n_m, dtype=bool))
+            columns["reason"].append(np.full(n_m, "period_missing", dtype=object))
         else:
-            r = _pair(dom.est, ia, dom.est, ib, con, k_of[(ia, ib)], n_min, level)
-            part["estimate_before"], part["estimate_after"], part["change"] = (
-                r["estimate_b"], r["estimate_a"], r["difference"])
-            for c in ("se", "ci_low", "ci_high", "df", "t", "p_value"):
-                part[c] = r[c]
-            part["n_before"], part["n_after"] = r["n_b"], r["n_a"]
-            part["suppressed"], part["reason"] = r["suppressed"], r["reason"]
-        parts.append(part)
-    out = pd.concat(parts, ignore_index=True)
+            k = k_of[(ia, ib)]
+            for c, key in (("estimate_before", "estimate_b"), ("estimate_after", "estimate_a"),
+                           ("change", "difference"), ("se", "se"), ("ci_low", "ci_low"), ("ci_high", "ci_high"),
+                           ("df", "df"), ("t", "t"), ("p_value", "p_value"), ("n_before", "n_b"),
+                           ("n_after", "n_a"), ("suppressed", "suppressed")):
+                columns[c].append(r[key][k])
+            columns["reason"].append(r["reason"][k].astype(object))
+    out = pd.DataFrame({c: np.concatenate(v) for c, v in columns.items()})
     tested = out["p_value"].where(~out["suppressed"])
     out["p_bh"] = np.nan
     for _, idx in out.groupby("measure", sort=False).groups.items():

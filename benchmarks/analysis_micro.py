@@ -9,8 +9,10 @@ Captures are pickles written from the live pages (`cap_<tag>_<n>_<kind>.pkl`):
 - `tff`: ("totals_from_frame", (frame, spec, domain), kwargs): times `totals_from_frame`;
 - `wum` / `ct`: (name, ClusterTotals, domain): totals carrying `UnitMoments`.  Times `estimate` by the
   domain, `collapse(())` + `estimate` (the whole), and the compare page's contrast "unit − whole"
-  (`survey/results/indices.py:_compare`) for the first cell of the domain's first column.  Their
-  measures come from the spec of the nearest preceding `tff` capture with the same tag.
+  (`survey/results/indices.py:_compare`) for the first cell of the domain's first column; for the
+  overall index, `rank_replicates` (500 draws) when the domain is one column, and `screen_changes`
+  between the last two periods when it is (unit, period).  Their measures come from the spec of the
+  nearest preceding `tff` capture with the same tag.
 Prints one row per capture (best wall ms of each call).  `--check-ref` fails (exit 1) when any output
 differs from the saved one by more than 1e-12 relative (frames and labels must be equal).
 """
@@ -32,7 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import pandas as pd
 
+from analysis.compare import screen_changes
 from analysis.estimate import contrast_estimates, estimate
+from analysis.ranks import rank_replicates
 
 INEXACT: list[str] = []  # arrays within tolerance but not bit-identical (filled by `differences`)
 CAPTURE = re.compile(r"cap_(?P<tag>[a-z]+)_(?P<n>\d+)_(?P<kind>tff|wum|ct)\.pkl$")
@@ -66,6 +70,11 @@ def contrast_unit_whole(totals: Any, measures: Any, col: str) -> Any:
     return contrast_estimates(totals, measures, (col,), masks, np.array([[1.0, -1.0]]))
 
 
+def overall(measures: Any) -> Any:
+    """The measure with the most terms (the overall index): what the ranking pages rank by default."""
+    return max(measures, key=lambda m: len(m.terms))
+
+
 def run(captures: list[tuple[str, int, str, Any]], repeat: int) -> tuple[list[list[str]], dict[str, Any]]:
     rows, outputs, spec_of = [], {}, {}
     for tag, n, kind, payload in captures:
@@ -77,7 +86,7 @@ def run(captures: list[tuple[str, int, str, Any]], repeat: int) -> tuple[list[li
             spec_of[tag] = spec
             ms, out = best_ms(lambda: totals_from_frame(frame, spec, dom, **payload[2]), repeat)  # noqa: B023
             outputs[name] = out
-            rows.append([name, f"{len(frame)} rows, by {':'.join(dom) or 'whole'}", f"{ms:.2f}", "", "", ""])
+            rows.append([name, f"{len(frame)} rows, by {':'.join(dom) or 'whole'}", f"{ms:.2f}", "", "", "", "", ""])
             continue
         totals, dom = payload[1], payload[2]
         dom = (dom,) if isinstance(dom, str) else tuple(dom or ())
@@ -90,8 +99,20 @@ def run(captures: list[tuple[str, int, str, Any]], repeat: int) -> tuple[list[li
             ms, out_con = best_ms(lambda: contrast_unit_whole(totals, measures, dom[0]), repeat)  # noqa: B023
             outputs[name] += (out_con,)
             ms_con = f"{ms:.2f}"
+        ms_rank = ms_change = ""
+        if len(dom) == 1:  # the Home Affairs ranks: 500 normal draws (unit-level totals) per unit
+            ms, out = best_ms(lambda: rank_replicates(totals, overall(measures), dom, replicates=500, seed=20240601),  # noqa: B023
+                              repeat)
+            outputs[name] += (out,)
+            ms_rank = f"{ms:.2f}"
+        if len(dom) == 2:  # the change since the previous period (second column = the period)
+            periods = sorted(set(totals.cells[dom[1]]))
+            ms, out = best_ms(lambda: screen_changes(totals, [overall(measures)], dom[0], dom[1], periods[-2],  # noqa: B023
+                                                     periods[-1]), repeat)  # noqa: B023
+            outputs[name] += (out,)
+            ms_change = f"{ms:.2f}"
         shape = f"{totals.stats.shape[0]} rows × {totals.stats.shape[1]} items, by {':'.join(dom) or 'whole'}"
-        rows.append([name, shape, "", f"{ms_est:.2f}", f"{ms_all:.2f}", ms_con])
+        rows.append([name, shape, "", f"{ms_est:.2f}", f"{ms_all:.2f}", ms_con, ms_rank, ms_change])
     return rows, outputs
 
 
@@ -135,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no captures (cap_*_tff/wum/ct.pkl) in {args.captures}: nothing to time")
         return 0
     rows, outputs = run(captures, args.repeat)
-    head = ["capture", "shape", "totals_from_frame", "estimate(by)", "collapse+estimate", "contrast"]
+    head = ["capture", "shape", "totals_from_frame", "estimate(by)", "collapse+estimate", "contrast", "ranks",
+            "changes"]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     print(f"best of {args.repeat}, ms")
     for r in [head, *rows]:
