@@ -667,9 +667,15 @@ def _group_sum(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
         for j in range(k):
             out[:, j] = np.bincount(codes, weights=flat[:, j], minlength=n_groups)
         return out.reshape((n_groups, *shape[1:]))
-    acc = np.zeros((len(starts), k))
-    for rank in range(int(sizes.max())):
-        if rank == 0 or sizes.min() > rank:
+    first = order[starts]
+    # rank 0: 0 + v, i.e. v with −0.0 made +0.0 (as bincount); one copy, none when rows are the groups
+    if np.array_equal(first, np.arange(len(flat))):
+        acc = np.add(flat, 0.0, dtype=np.float64)
+    else:
+        acc = flat[first].astype(np.float64, copy=False)
+        acc += 0.0
+    for rank in range(1, int(sizes.max())):
+        if sizes.min() > rank:
             acc += flat[order[starts + rank]]
         else:
             sel = np.flatnonzero(sizes > rank)

@@ -76,6 +76,12 @@ def test_group_sums_add_rows_in_order_exactly_as_np_add_at(rows, width, groups):
     rng = np.random.default_rng(rows + width)
     codes = rng.integers(0, groups, rows)
     values = rng.standard_normal((rows, width)) * 10.0 ** rng.integers(-8, 8, (rows, width))
+    values[rng.random((rows, width)) < 0.1] = -0.0
     expected = np.zeros((groups, width))
     np.add.at(expected, codes, values)
-    np.testing.assert_array_equal(_group_sum(codes, values, groups), expected)
+    got = _group_sum(codes, values, groups)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+    identity = _group_sum(np.arange(rows), values, rows)  # every row its own group, in order
+    np.testing.assert_array_equal(np.signbit(identity), np.signbit(values + 0.0))
+    np.testing.assert_array_equal(identity, values)
