@@ -18,8 +18,43 @@ from survey.respond.models import Response
 
 T = TypeVar("T")
 MAX_ENTRIES = 1024
+MAX_BYTES = 384 * 2**20  # month payloads of a SIPAS city are MBs each: bound the memory, not only the count
 _entries: OrderedDict[Hashable, Any] = OrderedDict()
+_sizes: dict[Hashable, int] = {}
+_bytes = 0
 _lock = Lock()
+
+
+def _size(value: Any, depth: int = 0) -> int:
+    """Approximate bytes held by a cached value (arrays, frames and the containers around them)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, pd.DataFrame):
+        return int(value.memory_usage(index=False).sum()) + 64 * len(value)
+    if depth < 3 and isinstance(value, (tuple, list)):
+        return 64 + sum(_size(v, depth + 1) for v in value)
+    if depth < 3 and isinstance(value, dict):
+        return 64 + sum(_size(v, depth + 1) for v in value.values())
+    if depth < 3 and hasattr(value, "__dataclass_fields__"):
+        return 64 + sum(_size(getattr(value, f), depth + 1) for f in value.__dataclass_fields__)
+    return 256
+
+
+def _put(key: Hashable, value: Any, size: int | None = None) -> None:
+    """Insert under the lock (held by the caller) and evict the least recently used beyond the bounds."""
+    global _bytes
+    if key in _entries:
+        _bytes -= _sizes.pop(key, 0)
+    _entries[key] = value
+    _entries.move_to_end(key)
+    _sizes[key] = _size(value) if size is None else size
+    _bytes += _sizes[key]
+    while len(_entries) > 1 and (len(_entries) > MAX_ENTRIES or _bytes > MAX_BYTES):
+        old, _ = _entries.popitem(last=False)
+        _bytes -= _sizes.pop(old, 0)
 
 
 def data_version(session: Any) -> tuple[Any, ...]:
@@ -48,17 +83,18 @@ def cached(session: Any, key: Hashable, compute: Callable[[], T]) -> T:
             return _entries[full]
     value = compute()
     with _lock:
-        _entries[full] = value
-        while len(_entries) > MAX_ENTRIES:
-            _entries.popitem(last=False)
+        _put(full, value)
     return value
 
 
 def clear() -> None:
+    global _bytes
     from survey.results import month_cells
 
     with _lock:
         _entries.clear()
+        _sizes.clear()
+        _bytes = 0
     month_cells.clear()
 
 
@@ -103,9 +139,7 @@ def month_payloads(session: Any, key: Hashable, versions: dict[Any, int],
             parts[month] = fresh[month]
             if on:
                 with _lock:
-                    _entries[("month", url, key, month, versions[month])] = fresh[month]
-                    while len(_entries) > MAX_ENTRIES:
-                        _entries.popitem(last=False)
+                    _put(("month", url, key, month, versions[month]), fresh[month])
     return parts
 
 
@@ -142,7 +176,7 @@ def month_sums(session: Any, key: Hashable, versions: dict[Any, int],
 
     parts = month_payloads(session, key, versions, query)
     months = sorted(parts)
-    full = ("month-sums", str(session.get_bind().url), key)
+    full = ("month-sums", str(session.get_bind().url), key, tuple(months))  # one running total per range
     with _lock:
         state = _entries.get(full) if enabled() else None
     changed = None
@@ -183,6 +217,8 @@ def month_sums(session: Any, key: Hashable, versions: dict[Any, int],
                 total[at] += sign * mat
     if enabled():
         with _lock:
-            _entries[full] = {"parts": dict(parts), "rows": rows, "columns": columns, "total": total}
+            # the parts are cached (and counted) as months already: only the total is this entry's own
+            _put(full, {"parts": dict(parts), "rows": rows, "columns": columns, "total": total},
+                 int(total.nbytes) + 128 * len(rows))
     keys_out = pd.DataFrame(list(rows), columns=columns) if rows else pd.DataFrame(columns=columns)
     return keys_out, total

@@ -132,3 +132,16 @@ def test_a_tiny_memory_budget_only_costs_reads(db_session, data, monkeypatch):
     _store(db_session, data, "UBND-NK-SP2")
     db_session.commit()
     _assert_same(_figures(db_session, sel), _fresh(db_session, sel))
+
+
+def test_the_results_cache_stays_within_its_memory_bound(db_session, data, monkeypatch):
+    """Cached results are evicted by size as well as by count; evicted entries are simply recomputed."""
+    sel = Selection.of(data.qv_id)
+    _figures(db_session, sel)
+    assert 0 < cache._bytes <= cache.MAX_BYTES
+    monkeypatch.setattr(cache, "MAX_BYTES", 1)
+    _store(db_session, data, "UBND-BT-SP3")
+    db_session.commit()
+    cached = _figures(db_session, sel)
+    assert len(cache._entries) == 1, "only the newest entry fits"
+    _assert_same(cached, _fresh(db_session, sel))
