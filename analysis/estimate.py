@@ -22,6 +22,7 @@ so cost does not grow with the number of respondents.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -95,7 +96,8 @@ class _Layout:
     row_hd: np.ndarray  # rows
 
 
-def _layout(totals: ClusterTotals, measures: Sequence[Measure]) -> _Layout:
+def _measure_matrix(measures: tuple[Measure, ...]) -> tuple[tuple[RatioKey, ...], np.ndarray, np.ndarray]:
+    """(ratios, coef M × R, const M) of measures; read-only arrays."""
     ratios = tuple(sorted({k for m in measures for k, _ in m.terms}))
     pos = {k: j for j, k in enumerate(ratios)}
     coef = np.zeros((len(measures), len(ratios)))
@@ -103,6 +105,20 @@ def _layout(totals: ClusterTotals, measures: Sequence[Measure]) -> _Layout:
         for k, c in m.terms:
             coef[i, pos[k]] += c
     const = np.array([m.const for m in measures], dtype=np.float64)
+    coef.flags.writeable = const.flags.writeable = False
+    return ratios, coef, const
+
+
+# every request estimates the same few measure lists: sorting their ratios is worth remembering
+_cached_measure_matrix = functools.lru_cache(maxsize=64)(_measure_matrix)
+
+
+def _layout(totals: ClusterTotals, measures: Sequence[Measure]) -> _Layout:
+    measures = tuple(measures)
+    try:
+        ratios, coef, const = _cached_measure_matrix(measures)
+    except TypeError:  # a measure that cannot be hashed (e.g. terms in a list)
+        ratios, coef, const = _measure_matrix(measures)
     num, den = totals.ratio_parts(ratios)
     n_cells = len(totals.cells)
     cell_ind = _Indicator(totals.row_cell, n_cells)
