@@ -393,9 +393,10 @@ def _totals_from_plain_frame(
         codes.append(c.astype(np.int64) if every else c[keep].astype(np.int64))
         uniques.append(np.asarray(u, dtype=object) if u.dtype == object else np.asarray(u))
     g_code, parts = _combine_codes(codes, uniques)
-    values = frame[list(ITEM_STATS)].to_numpy(dtype=np.float64)
-    stats = np.zeros((len(parts[0]), len(items), len(ITEM_STATS)))
-    np.add.at(stats, (g_code, item_code if every else item_code[keep]), values if every else values[keep])
+    values = np.column_stack([frame[c].to_numpy(dtype=np.float64) for c in ITEM_STATS])
+    cell = g_code * len(items) + (item_code if every else item_code[keep])  # (group, item), rows in order
+    stats = _group_sum(cell, values if every else values[keep], len(parts[0]) * len(items))
+    stats = stats.reshape(len(parts[0]), len(items), len(ITEM_STATS))
 
     # clusters: the groups' (stratum, cluster) and the design's, labels factorized jointly per column
     key_codes, labels = [], []
