@@ -28,7 +28,7 @@ from analysis.totals import UNIT_VARS, ClusterTotals, UnitMoments
 from survey.respond import moments as stored
 from survey.respond.models import MomentTally, ResponseTally
 from survey.results.cache import month_chunks, month_sums, per_request
-from survey.results.month_cells import Block, month_cells
+from survey.results.month_cells import Block, month_cells, sum_sorted
 from survey.results.selection import Selection, allowed_service_points, tally_filters
 
 DESIGNS = ("counters", "clusters")
@@ -140,12 +140,10 @@ def _reduce(block: Block, month: Any, allowed: np.ndarray | None, channels: tupl
         return pd.DataFrame({"service_point_id": sp, "period": period, "channel": block.channel[keep]}), \
             tri.astype(np.int64)
     order = np.argsort(sp, kind="stable")
-    sp = sp[order]
-    starts = np.flatnonzero(np.r_[True, sp[1:] != sp[:-1]])
-    period = np.empty(len(starts), dtype=object)
-    period[:] = [month] * len(starts)
-    return pd.DataFrame({"service_point_id": sp[starts], "period": period}), \
-        np.add.reduceat(tri[order], starts, axis=0, dtype=np.int64)
+    points, sums = sum_sorted(sp[order], tri[order])
+    period = np.empty(len(points), dtype=object)
+    period[:] = [month] * len(points)
+    return pd.DataFrame({"service_point_id": points, "period": period}), sums
 
 
 def _month_cached(session: Any, sel: Selection, key: Any, query: Any) -> pd.DataFrame:

@@ -145,3 +145,14 @@ def test_the_results_cache_stays_within_its_memory_bound(db_session, data, monke
     cached = _figures(db_session, sel)
     assert len(cache._entries) == 1, "only the newest entry fits"
     _assert_same(cached, _fresh(db_session, sel))
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 300])
+def test_sum_sorted_adds_every_row_of_a_key(n):
+    rng = np.random.default_rng(n)
+    keys = np.sort(rng.integers(0, max(n // 3, 1), size=n))
+    rows = rng.integers(0, 2**31 - 1, size=(n, 5)).astype(np.int32)  # int64 sums: no int32 overflow
+    points, sums = mc.sum_sorted(keys, rows)
+    assert list(points) == sorted(set(keys.tolist()))
+    for p, s in zip(points, sums, strict=True):
+        assert s.tolist() == rows[keys == p].astype(np.int64).sum(axis=0).tolist()
