@@ -245,8 +245,29 @@ def pages(app) -> list[tuple[str, str, str]]:
         ("comments CSV", "noivu", f"/dashboard/agency/{big}/comments?format=csv"),
     ]
     if "homeaffairs.index" in app.view_functions:
-        out.append(("Home Affairs index", "noivu", "/homeaffairs/"))
+        out += [
+            ("Home Affairs index", "noivu", "/homeaffairs/"),
+            ("Home Affairs, agencies city-wide", "noivu", "/homeaffairs/?level=agency"),
+            ("Home Affairs, district drill-down", "noivu", "/homeaffairs/unit/__D1__"),
+            ("Home Affairs, agency drill-down", "noivu", f"/homeaffairs/agency/__{big}__"),
+            ("Home Affairs XLSX export", "noivu", "/homeaffairs/export.xlsx"),
+            ("period report (HTML)", "noivu", "/homeaffairs/report/"),
+        ]
     return out
+
+
+def _resolve(url: str) -> str:
+    """Ids in URLs: __D1__ → the unit's id, __UBND-D1__ → the agency's id."""
+    import re
+
+    from sqlalchemy import select
+
+    def repl(m: re.Match[str]) -> str:
+        code = m.group(1)
+        model = Agency if "-" in code else Unit
+        return str(db.session.scalar(select(model.id).where(model.code == code)))
+
+    return re.sub(r"__([A-Z][A-Z0-9-]*)__", repl, url)
 
 
 def _p(values: list[float], q: float) -> float:
@@ -282,7 +303,7 @@ def time_pages(app, repeat: int, mode: str) -> list[tuple[str, float, float, flo
     results = []
     clients = {}
     for label, user, url in pages(app):
-        url = url.replace("__sipas__", str(sipas))
+        url = _resolve(url.replace("__sipas__", str(sipas)))
         if user not in clients:
             clients[user] = app.test_client()
             _login(clients[user], user)

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from babel.numbers import format_decimal, format_percent
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from analysis.funnel import LEVELS, funnel_flags, funnel_limits
+from survey.i18n import fixed
 
 INK = "#1a1a1a"
 MUTED = "#555555"
@@ -37,16 +37,14 @@ def pct(value: float | None, lang: str, digits: int = 1) -> str:
     """0.8497 → '85,0%' (vi) / '85.0%' (en); missing → '—'."""
     if value is None or not math.isfinite(value):
         return "—"
-    fmt = "#,##0." + "0" * digits + "%" if digits else "#,##0%"
-    return format_percent(value, format=fmt, locale=lang)
+    return fixed(value, digits, lang, as_percent=True)
 
 
 def num(value: float | None, lang: str, digits: int = 0) -> str:
     """12345.6 → '12.346' (vi) / '12,346' (en); missing → '—'."""
     if value is None or not math.isfinite(value):
         return "—"
-    fmt = "#,##0." + "0" * digits if digits else "#,##0"
-    return format_decimal(value, format=fmt, locale=lang)
+    return fixed(value, digits, lang)
 
 
 def interval(low: float | None, high: float | None, lang: str) -> str:

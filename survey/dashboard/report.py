@@ -82,8 +82,9 @@ class Report:
 
 
 def _measure_rows(table: Any, lang: str) -> list[tuple[Any, ...]]:
+    """Rows of the measure table from an indices table (or its records)."""
     rows = []
-    for rec in table.to_dict("records"):
+    for rec in (table.to_dict("records") if hasattr(table, "to_dict") else table):
         title = (rec["title_en"] if lang == "en" else rec["title_vi"]) or rec["measure"]
         if rec["suppressed"]:
             rows.append((title, None, None, None, int(rec["n"]), not_enough(int(rec["n"]), lang)))
@@ -128,22 +129,28 @@ def build_report(f: Filters) -> Report | None:
     per_agency = indices(db.session, sel, domain="agency", n_min=n_min)
     agencies: list[AgencyPage] = []
     names = {a.code: a for a in db.session.query(Agency).all()}
-    for code in sorted(set(per_agency.table["domain"].astype(str))):
+    # one pass over the records: filtering the frame once per agency cost ~1 s for the 120 agencies of a city
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for rec in per_agency.table.to_dict("records"):
+        by_code.setdefault(str(rec["domain"]), [])
+        if rec["kind"] in kinds:
+            by_code[str(rec["domain"])].append(rec)
+    for code in sorted(by_code):
         ag = names.get(code)
         if ag is None:
             continue
-        rows = per_agency.table[(per_agency.table["domain"] == code) & per_agency.table["kind"].isin(kinds)]
+        rows = by_code[code]
         table = Table(f"agency-{ag.code}", ag.name(lang), _measure_columns(), tuple(_measure_rows(rows, lang)))
-        elements = rows[rows["kind"] == "element"]
+        elements = [r for r in rows if r["kind"] == "element"]
         chart = None
-        if not elements.empty:
+        if elements:
             chart = forest_plot(
                 f"ag-{ag.id}",
                 [ForestRow((r["title_en"] if lang == "en" else r["title_vi"]) or r["measure"],
                            None if r["suppressed"] else float(r["estimate"]),
                            None if r["suppressed"] else float(r["ci_low"]),
                            None if r["suppressed"] else float(r["ci_high"]), int(r["n"]), bool(r["suppressed"]))
-                 for r in elements.to_dict("records")],
+                 for r in elements],
                 title=_("Elements of %(agency)s, %(period)s", agency=ag.name(lang), period=f.period.label), lang=lang,
                 of_elements=True)
         agencies.append(AgencyPage(ag.id, ag.name(lang), table, chart))
