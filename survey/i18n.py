@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
@@ -39,19 +40,25 @@ def fixed(value: float, digits: int, lang: str, *, as_percent: bool = False) -> 
     Babel (the float's shortest decimal form, half to even); other languages, and the signed-zero case,
     go to Babel itself (tests/test_i18n_numbers.py compares the two)."""
     table = _SEPARATORS.get(lang, False)
+    if table is False or not math.isfinite(float(value)):  # other languages, ∞: Babel's own output
+        return _babel(value, digits, lang, as_percent)
     d = Decimal(repr(float(value)))
     if as_percent:
         d = d.scaleb(2)
     q = d.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
-    if table is False or (q.is_zero() and q.is_signed()):
-        fmt = "#,##0." + "0" * digits if digits else "#,##0"
-        if as_percent:
-            return format_percent(value, format=fmt + "%", locale=lang)
-        return format_decimal(value, format=fmt, locale=lang)
+    if q.is_zero() and q.is_signed():
+        return _babel(value, digits, lang, as_percent)
     text = f"{q:,.{digits}f}"
     if table is not None:
         text = text.translate(table)
     return text + "%" if as_percent else text
+
+
+def _babel(value: float, digits: int, lang: str, as_percent: bool) -> str:
+    fmt = "#,##0." + "0" * digits if digits else "#,##0"
+    if as_percent:
+        return format_percent(value, format=fmt + "%", locale=lang)
+    return format_decimal(value, format=fmt, locale=lang)
 
 
 def percent(value: float | None, digits: int = 2) -> str:

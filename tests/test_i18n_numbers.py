@@ -31,6 +31,13 @@ def test_fixed_equals_babel(lang, digits):
             (v, digits, lang)
 
 
+@pytest.mark.parametrize("lang", ["vi", "en", "fr"])
+def test_infinite_and_other_languages_are_babel_s(lang):
+    for v in (math.inf, -math.inf, 1234.5):
+        assert fixed(v, 1, lang) == format_decimal(v, format="#,##0.0", locale=lang)
+        assert fixed(v, 1, lang, as_percent=True) == format_percent(v, format="#,##0.0%", locale=lang)
+
+
 def test_vietnamese_separators():
     assert fixed(0.8497, 2, "vi", as_percent=True) == "84,97%"
     assert fixed(12345.6, 0, "vi") == "12.346"
