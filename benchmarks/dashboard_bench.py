@@ -50,9 +50,9 @@ from survey.auth.models import User  # noqa: E402
 from survey.auth.passwords import hash_password  # noqa: E402
 from survey.database import make_engine  # noqa: E402
 from survey.extensions import db  # noqa: E402
-from survey.instruments.service import questionnaire_for, store_questionnaire  # noqa: E402
 from survey.migrate import upgrade  # noqa: E402
 from survey.org.models import Agency, Level, ServicePoint, Unit  # noqa: E402
+from survey.questionnaire_versions.service import questionnaire_for, store_questionnaire  # noqa: E402
 from survey.respond import moments  # noqa: E402
 from survey.respond.models import AnswerTally, Comment, MomentTally, Response, ResponseTally  # noqa: E402
 
@@ -291,7 +291,7 @@ def time_pages(app, repeat: int, mode: str) -> list[tuple[str, float, float, flo
     """mode: cold (results cache off), live (cache on, two new responses before every request), warm."""
     from sqlalchemy import select
 
-    from survey.instruments.models import QuestionnaireVersion
+    from survey.questionnaire_versions.models import QuestionnaireVersion
     from survey.results import cache as results_cache
 
     app.config["HAILONG_RESULTS_CACHE"] = mode != "cold"

@@ -64,8 +64,8 @@ def questionnaire_validate(files: tuple[Path, ...]) -> None:
 @click.option("--status", type=click.Choice(["draft", "published"]), default="published", show_default=True)
 def questionnaire_load(files: tuple[Path, ...], status: str) -> None:
     """Store FILES as questionnaire versions (a version with responses cannot change: bump it)."""
-    from survey.admin.audit import record
-    from survey.instruments.service import VersionImmutableError, store_questionnaire
+    from survey.audit import record
+    from survey.questionnaire_versions.service import VersionImmutableError, store_questionnaire
 
     questionnaires = [(_load_or_report(path), path) for path in files]
     session = db.session

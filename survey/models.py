@@ -1,9 +1,9 @@
 """Import every model module so that the metadata (and Alembic) sees all tables."""
 
-from survey.admin.models import AuditEvent
+from survey.audit.models import AuditEvent
 from survey.auth.models import User
-from survey.instruments.models import Item, QuestionnaireVersion
 from survey.org.models import Agency, Kiosk, Level, ServicePoint, ServiceVolume, Unit
+from survey.questionnaire_versions.models import Item, QuestionnaireVersion
 from survey.respond.models import (
     Answer,
     AnswerTally,

@@ -10,8 +10,8 @@ from werkzeug.wrappers import Response
 
 from survey.extensions import db
 from survey.i18n import LANGUAGES, current_lang
-from survey.instruments.models import QuestionnaireVersion
 from survey.org.models import Unit
+from survey.questionnaire_versions.models import QuestionnaireVersion
 
 bp = Blueprint("web", __name__)
 

@@ -13,9 +13,9 @@ from questionnaires.model import Questionnaire
 from survey.auth.models import User
 from survey.auth.passwords import hash_password
 from survey.database import utcnow
-from survey.instruments.models import QuestionnaireVersion
-from survey.instruments.service import store_questionnaire
 from survey.org.models import Agency, Level, ServicePoint, Unit
+from survey.questionnaire_versions.models import QuestionnaireVersion
+from survey.questionnaire_versions.service import store_questionnaire
 
 PASSWORD = "correct horse battery"
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from questionnaires.loader import shipped
-from survey.instruments.models import QuestionnaireVersion
+from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.store import Submission, store_response
 from tests.factories import small_city
 

@@ -17,7 +17,7 @@ from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from survey.admin.blueprint import bp, viewer_required
-from survey.admin.models import AuditEvent
+from survey.audit.models import AuditEvent
 from survey.extensions import db
 from survey.i18n import LOCAL_TZ, current_lang
 

@@ -30,8 +30,8 @@ from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404
 from survey.database import utcnow
 from survey.extensions import db
 from survey.i18n import current_lang
-from survey.instruments.service import latest_published
 from survey.org.models import Agency, ServicePoint
+from survey.questionnaire_versions.service import latest_published
 from survey.respond import invitations as inv
 from survey.respond.link_qr import write_batch_files
 from survey.respond.models import InvitationBatch

@@ -1,6 +1,6 @@
 """Paper survey import pages: upload → dry run listing every row error → import all rows or none.
 
-The checked file waits on the server under a random token (survey.admin.paper_table.stash_upload) until the
+The checked file waits on the server under a random token (survey.uploads.stash_upload) until the
 administrator confirms, so what is imported is exactly the file that was checked; the commit re-checks it
 anyway, because the database may have changed in between.
 """
@@ -22,14 +22,14 @@ from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
 from survey.admin.blueprint import admin_required, bp, get_or_404
-from survey.admin.paper_import import REQUIRED, PaperCheck, RowError, check_table, import_checked, item_columns
-from survey.admin.paper_table import MAX_UPLOAD, TableError, drop_stash, load_stash, read_table, stash_upload
 from survey.extensions import db
 from survey.i18n import current_lang
-from survey.instruments.models import QuestionnaireVersion
-from survey.instruments.service import questionnaire_for
 from survey.org.models import Level
+from survey.questionnaire_versions.models import QuestionnaireVersion
+from survey.questionnaire_versions.service import questionnaire_for
+from survey.respond.paper_import import REQUIRED, PaperCheck, RowError, check_table, import_checked, item_columns
 from survey.respond.store import SubmissionError
+from survey.uploads import MAX_UPLOAD, TableError, drop_stash, load_stash, read_table, stash_upload
 
 
 class PaperUploadForm(FlaskForm):

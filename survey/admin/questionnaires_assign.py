@@ -15,9 +15,9 @@ from sqlalchemy import select
 from survey.admin.blueprint import admin_required, bp
 from survey.extensions import db
 from survey.i18n import current_lang
-from survey.instruments.models import QuestionnaireVersion
 from survey.org import service as svc
 from survey.org.models import Agency, ServicePoint
+from survey.questionnaire_versions.models import QuestionnaireVersion
 
 KEEP = ""
 

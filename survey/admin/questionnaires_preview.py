@@ -12,8 +12,8 @@ from flask_babel import gettext as _
 
 from survey.admin.blueprint import admin_required, bp, get_or_404
 from survey.extensions import db
-from survey.instruments.models import QuestionnaireVersion
-from survey.instruments.service import questionnaire_for
+from survey.questionnaire_versions.models import QuestionnaireVersion
+from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.forms import answer_form_class
 from survey.respond.kiosk import questionnaire_json, ui_strings
 

@@ -3,7 +3,7 @@ languages) → publish; retire a version; see which service points use which ins
 
 An upload is stored as a *draft*: nothing offers a draft (kiosks and QR links use the latest *published*
 version of their instrument), so an administrator can look at it before citizens do.  The immutability
-rule lives in survey.instruments.service (a version with responses cannot change); this page only explains
+rule lives in survey.questionnaire_versions.service (a version with responses cannot change); this page only explains
 it in the user's language.
 """
 
@@ -22,13 +22,13 @@ from werkzeug.utils import secure_filename
 from questionnaires.loader import load_dict
 from questionnaires.validate import Issue, parse_json, validate_dict
 from survey.admin import questionnaires_assign, questionnaires_preview  # noqa: F401  (this section's other routes)
-from survey.admin.audit import record
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404
+from survey.audit import record
 from survey.extensions import db
 from survey.i18n import current_lang
-from survey.instruments.models import QuestionnaireVersion
-from survey.instruments.service import VersionImmutableError, questionnaire_for, store_questionnaire
 from survey.org.models import ServicePoint
+from survey.questionnaire_versions.models import QuestionnaireVersion
+from survey.questionnaire_versions.service import VersionImmutableError, questionnaire_for, store_questionnaire
 from survey.respond.models import Response
 
 MAX_DEFINITION = 2 * 1024 * 1024

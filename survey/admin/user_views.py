@@ -1,6 +1,6 @@
 """User pages: list, create (role + scope), change role/scope, deactivate/reactivate, force a password change.
 Rules (nobody changes their own role or deactivates themselves; scoped roles need a scope; 12-character
-passwords) are in survey.admin.user_service; the forms repeat the easy ones for friendly messages."""
+passwords) are in survey.auth.user_service; the forms repeat the easy ones for friendly messages."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from survey.admin import user_service as us
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404
 from survey.admin.tree_forms import OrderedForm, agency_choices, unit_choices
+from survey.auth import user_service as us
 from survey.auth.models import ROLES, User
 from survey.extensions import db
 from survey.i18n import current_lang

@@ -18,13 +18,13 @@ from werkzeug.utils import secure_filename
 from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
-from survey.admin import volumes_service as vs
 from survey.admin.blueprint import admin_required, bp, viewer_required
-from survey.admin.paper_table import MAX_UPLOAD, TableError, drop_stash, load_stash, read_table, stash_upload
 from survey.database import utcnow
 from survey.extensions import db
 from survey.i18n import LOCAL_TZ, current_lang
+from survey.org import volumes_service as vs
 from survey.org.models import Agency, ServicePoint
+from survey.uploads import MAX_UPLOAD, TableError, drop_stash, load_stash, read_table, stash_upload
 
 MONTHS = range(1, 13)
 

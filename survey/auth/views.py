@@ -101,7 +101,7 @@ def _force_password_change() -> Response | None:
 @login_required
 def change_password() -> str | Response:
     """Choose a new password; required before anything else when an administrator forced a change."""
-    from survey.admin.user_service import UserError, change_own_password
+    from survey.auth.user_service import UserError, change_own_password
 
     form = ChangePasswordForm()
     if form.validate_on_submit():

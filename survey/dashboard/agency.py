@@ -13,26 +13,24 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from survey.auth.scope import can_see_agency, roles_required, visible_agency_ids
+from survey.auth.scope import roles_required, visible_agency_ids
 from survey.dashboard import agency_data as ad
+from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, parse_month, wants_export
 from survey.dashboard.tables import CI, INT, PCT, Col, Table, export
 from survey.extensions import db
 from survey.i18n import current_lang
-from survey.instruments.models import QuestionnaireVersion
 from survey.org.models import Agency, ServicePoint
+from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.models import CHANNELS, ResponseTally
 from survey.results import Selection, compare_with_whole, distributions, indices, response_count
 from survey.results.indices import DEFAULT_CI
 
-bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
-
-STAFF = ("agency_viewer", "unit_manager", "home_affairs", "admin")
 TREND_KINDS = ("month", "quarter", "year")
 #: the same interval as every other page (survey.results.DEFAULT_CI): one method city-wide
 CI_METHOD = DEFAULT_CI
@@ -53,23 +51,11 @@ class Filters:
 
     def args(self, **extra: Any) -> dict[str, Any]:
         out = {"questionnaire": self.version.id if self.version else None,
-               "from": _month_text(self.period_from), "to": _month_text(self.period_to),
+               "from": month_text(self.period_from), "to": month_text(self.period_to),
                "channel": self.channel or None, "sp": self.service_point.code if self.service_point else None,
                "trend": self.trend if self.trend != "month" else None}
         out.update(extra)
         return {k: v for k, v in out.items() if v not in (None, "")}
-
-
-def _month_text(d: date | None) -> str | None:
-    return None if d is None else f"{d.year}-{d.month:02d}"
-
-
-def _month(raw: str | None) -> date | None:
-    try:
-        y, m = (raw or "").split("-")[:2]
-        return date(int(y), int(m), 1)
-    except ValueError:
-        return None
 
 
 def _scope() -> frozenset[int] | None:
@@ -105,7 +91,7 @@ def read_filters(agency: Agency | None, scope: frozenset[int] | None) -> Filters
     channel = request.args.get("channel", "")
     trend = request.args.get("trend", "")
     chosen = trend in TREND_KINDS
-    return Filters(version, versions, _month(request.args.get("from")), _month(request.args.get("to")),
+    return Filters(version, versions, parse_month(request.args.get("from")), parse_month(request.args.get("to")),
                    channel if channel in CHANNELS else "", sp, trend if chosen else "month", chosen)
 
 
@@ -130,22 +116,6 @@ def selection(f: Filters, scope: frozenset[int] | None, agency: Agency | None = 
         questionnaire_version_ids=(f.version.id,), period_from=f.period_from, period_to=f.period_to,
         channels=(f.channel,) if f.channel else (), service_point_ids=(f.service_point.id,) if f.service_point else (),
         agency_ids=(agency.id,) if agency else (), visible_agency_ids=scope)
-
-
-def _agency_or_404(code: str) -> Agency:
-    agency = db.session.scalar(select(Agency).where(Agency.code == code))
-    if agency is None or not can_see_agency(current_user, agency.id):
-        abort(404)
-    return agency
-
-
-def _wants_export() -> str | None:
-    fmt = request.args.get("format")
-    if fmt is None:
-        return None
-    if fmt not in ("csv", "xlsx"):
-        abort(404)
-    return fmt
 
 
 # --------------------------------------------------------------------------- landing
@@ -180,7 +150,7 @@ def index() -> str | Response:
                                "_suppressed": bool(r["suppressed"]), "_n": int(r["n"]), "_kind": PCT,
                                "_href": url_for("dashboard.agency", code=ag.code, **f.args())})
         table.rows.sort(key=lambda r: r["agency"])
-    fmt = _wants_export()
+    fmt = wants_export()
     if fmt:
         return export([table], fmt, "agencies", request.args.get("table"))
     return render_template("dashboard/agency/index.html", f=f, table=table, method=method,
@@ -191,7 +161,7 @@ def index() -> str | Response:
 @bp.route("/agency/<code>")
 @roles_required(*STAFF)
 def agency(code: str) -> str | Response:
-    ag = _agency_or_404(code)
+    ag = agency_or_404(code)
     scope = _scope()
     f = read_filters(ag, scope)
     sel = selection(f, scope, ag)
@@ -215,7 +185,7 @@ def agency(code: str) -> str | Response:
         tables.append(ad.comparison_table(cmp, lang, unit_name))
         tables.append(trend_table)
         tables += ad.distribution_tables(distributions(db.session, sel, lang))
-    fmt = _wants_export()
+    fmt = wants_export()
     if fmt:
         return export(tables, fmt, f"agency-{ag.code}", request.args.get("table"))
     return render_template("dashboard/agency/agency.html", agency=ag, f=f, tables={t.id: t for t in tables},

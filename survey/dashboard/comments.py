@@ -22,9 +22,9 @@ from werkzeug.wrappers import Response as WResponse
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from survey.admin.audit import record
+from survey.audit import record
 from survey.auth.scope import can_see_agency, roles_required
-from survey.dashboard.agency import STAFF, _agency_or_404, _month, _month_text, _wants_export, bp
+from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, parse_month, wants_export
 from survey.dashboard.tables import Col, Table, export
 from survey.database import utcnow
 from survey.extensions import db
@@ -70,13 +70,13 @@ def _filters(agency_id: int) -> dict[str, Any]:
         sp = db.session.scalar(select(ServicePoint).where(ServicePoint.code == code))
         if sp is None or sp.agency_id != agency_id:
             abort(404)
-    return {"q": request.args.get("q", "").strip()[:200], "sp": sp, "from": _month(request.args.get("from")),
-            "to": _month(request.args.get("to"))}
+    return {"q": request.args.get("q", "").strip()[:200], "sp": sp, "from": parse_month(request.args.get("from")),
+            "to": parse_month(request.args.get("to"))}
 
 
 def _link_args(args: dict[str, Any], **extra: Any) -> dict[str, Any]:
     out = {"q": args["q"] or None, "sp": args["sp"].code if args["sp"] else None,
-           "from": _month_text(args["from"]), "to": _month_text(args["to"])}
+           "from": month_text(args["from"]), "to": month_text(args["to"])}
     out.update(extra)
     return {k: v for k, v in out.items() if v not in (None, "")}
 
@@ -84,12 +84,12 @@ def _link_args(args: dict[str, Any], **extra: Any) -> dict[str, Any]:
 @bp.route("/agency/<code>/comments")
 @roles_required(*STAFF)
 def comments(code: str) -> str | WResponse:
-    ag = _agency_or_404(code)
+    ag = agency_or_404(code)
     moderator = may_moderate(current_user)
     args = _filters(ag.id)
     base = _query(ag.id, args, moderator)
     lang = current_lang()
-    fmt = _wants_export()
+    fmt = wants_export()
     if fmt:
         rows = db.session.execute(base.order_by(Response.submitted_at.desc(), Comment.id.desc())
                                   .limit(MAX_EXPORT)).all()

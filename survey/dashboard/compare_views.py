@@ -39,8 +39,8 @@ from survey.dashboard.homeaffairs_present import (
 from survey.dashboard.sheets import sheet_label, sheet_name
 from survey.extensions import db
 from survey.i18n import current_lang
-from survey.instruments.models import QuestionnaireVersion
 from survey.org.models import Agency, Level, Unit
+from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.models import CHANNELS, ResponseTally
 from survey.results.selection import Selection
 
@@ -121,7 +121,7 @@ def read_filters(user: Any, lang: str) -> Filters:
         period = periods[0]
     measures: list[tuple[str, str]] = []
     if version is not None:
-        from survey.instruments.service import questionnaire_for
+        from survey.questionnaire_versions.service import questionnaire_for
 
         q, _ids = questionnaire_for(db.session, version.id)
         for m in q.index_spec().measures:

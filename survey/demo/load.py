@@ -21,14 +21,14 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from questionnaires.loader import load_file, shipped
-from survey.admin.audit import record
+from survey.audit import record
 from survey.demo.cantho import structure as get_structure
 from survey.demo.model import INSTRUMENT_BY_CHANNEL, DemoModel, Simulated
 from survey.demo.users import create_demo_users
-from survey.instruments.service import latest_published, questionnaire_for, store_questionnaire
 from survey.org.io import read_text, to_yaml
 from survey.org.io_import import import_rows
 from survey.org.models import Kiosk, ServicePoint, ServiceVolume, Unit
+from survey.questionnaire_versions.service import latest_published, questionnaire_for, store_questionnaire
 from survey.respond.models import Answer, Comment, Response
 from survey.respond.store import rebuild_tallies
 

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.admin.audit import record
+from survey.audit import record
 from survey.org import service as svc
 from survey.org.io import PARENT_FIELD, Issue, OrgFileError, Row, read_file, to_csv, to_yaml
 from survey.org.messages import N_, _

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.admin.audit import record
+from survey.audit import record
 from survey.database import utcnow
 from survey.org.models import Kiosk, ServicePoint
 

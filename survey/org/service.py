@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from survey.admin.audit import record
+from survey.audit import record
 from survey.database import utcnow
 from survey.org.messages import _
 from survey.org.models import Agency, Kiosk, Level, ServicePoint, Unit

@@ -28,9 +28,9 @@ from werkzeug.wrappers import Response
 from survey.database import utcnow
 from survey.extensions import csrf, db, limiter
 from survey.i18n import LANGUAGES
-from survey.instruments.models import QuestionnaireVersion
 from survey.org import kiosk_service
 from survey.org.models import Kiosk
+from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.kiosk_auth import current_kiosk
 from survey.respond.store import (
     Submission,

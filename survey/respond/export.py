@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from survey.extensions import db
 from survey.i18n import LOCAL_TZ
-from survey.instruments.models import QuestionnaireVersion
-from survey.instruments.service import questionnaire_for
 from survey.org.models import Agency, Level, ServicePoint, ServiceVolume, Unit
+from survey.questionnaire_versions.models import QuestionnaireVersion
+from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Answer, Response
 
 BASE_COLUMNS = ("response_id", "submitted_at", "questionnaire", "questionnaire_version", "channel", "language")

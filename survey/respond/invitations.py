@@ -23,7 +23,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from survey.admin.audit import record
+from survey.audit import record
 from survey.database import utcnow
 from survey.i18n import local_datetime
 from survey.org.models import ServicePoint
@@ -216,7 +216,7 @@ def _service_point(session: Session, code: str) -> ServicePoint:
 def create_command(sp_code: str, count: int, days: int, instrument: str | None, output_dir: Path) -> None:
     """Create COUNT tokens; write a CSV of links and printable QR sheets (SVG pages + one HTML)."""
     from survey.extensions import db
-    from survey.instruments.service import latest_published
+    from survey.questionnaire_versions.service import latest_published
     from survey.respond.link_qr import write_batch_files
 
     session = db.session

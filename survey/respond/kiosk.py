@@ -24,10 +24,10 @@ from wtforms.validators import DataRequired, Length
 
 from questionnaires.model import Item, Questionnaire
 from survey.extensions import db, limiter
-from survey.instruments.models import QuestionnaireVersion
-from survey.instruments.service import latest_published, questionnaire_for
 from survey.org import kiosk_service
 from survey.org.models import Kiosk
+from survey.questionnaire_versions.models import QuestionnaireVersion
+from survey.questionnaire_versions.service import latest_published, questionnaire_for
 from survey.respond.kiosk_auth import current_kiosk, set_credential_cookie
 
 bp = Blueprint("kiosk", __name__)

@@ -23,9 +23,9 @@ from sqlalchemy.exc import OperationalError
 
 from survey.extensions import db, limiter
 from survey.i18n import current_lang, local_datetime
-from survey.instruments.models import QuestionnaireVersion
-from survey.instruments.service import latest_published, questionnaire_for
 from survey.org.models import ServicePoint
+from survey.questionnaire_versions.models import QuestionnaireVersion
+from survey.questionnaire_versions.service import latest_published, questionnaire_for
 from survey.respond import invitations as inv
 from survey.respond.forms import AnswerForm, answer_form_class
 from survey.respond.link_qr import poster_svg, qr_svg

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from analysis.totals import UNIT_VARS, unit_gram
 from questionnaires.index_spec import IndexSpec
-from survey.instruments.service import questionnaire_for
+from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Answer, MomentTally, Response
 
 MT = MomentTally.__table__

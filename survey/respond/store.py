@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from questionnaires.loader import validate_answers
 from survey.database import utcnow
 from survey.i18n import LOCAL_TZ
-from survey.instruments.models import QuestionnaireVersion
-from survey.instruments.service import questionnaire_for
 from survey.org.models import ServicePoint
+from survey.questionnaire_versions.models import QuestionnaireVersion
+from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond import moments
 from survey.respond.models import CHANNELS, Answer, AnswerTally, Comment, Response, ResponseTally
 

@@ -174,7 +174,7 @@ def moment_item_stats(session: Any, sel: Selection, inst: Any, *, by_channel: bo
     None when a selected version counts other levels as satisfied than the analysed definition (its stored
     `satisfied` column would differ): the caller then sums `answer_tally` instead.
     """
-    from survey.instruments.service import questionnaire_for
+    from survey.questionnaire_versions.service import questionnaire_for
 
     items = tuple(inst.spec.items)
     k = len(UNIT_VARS)
@@ -249,7 +249,7 @@ def moment_item_stats(session: Any, sel: Selection, inst: Any, *, by_channel: bo
 
 def _variable_map(session: Any, version_id: int, items: tuple[str, ...]) -> tuple[int, np.ndarray]:
     """(P of the version's stored Gram, index of each selected variable in it; −1 where the version lacks it)."""
-    from survey.instruments.service import questionnaire_for
+    from survey.questionnaire_versions.service import questionnaire_for
 
     q, _ = questionnaire_for(session, version_id)
     own = list(stored.spec_of(q).items)

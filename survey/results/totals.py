@@ -35,9 +35,9 @@ from sqlalchemy import and_, case, false, func, or_, select, text
 from analysis.totals import ClusterTotals, totals_from_frame
 from questionnaires.index_spec import IndexSpec
 from questionnaires.model import Questionnaire
-from survey.instruments.models import Item, QuestionnaireVersion
-from survey.instruments.service import questionnaire_for
 from survey.org.models import ServiceVolume
+from survey.questionnaire_versions.models import Item, QuestionnaireVersion
+from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import AnswerTally, ResponseTally
 from survey.results.cache import month_chunks
 from survey.results.design import current_design, moment_item_stats, with_unit_moments

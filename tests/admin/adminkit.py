@@ -8,7 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from survey.admin.models import AuditEvent
+from survey.audit.models import AuditEvent
 from tests.dashboard.helpers import csrf_token, forget_user, get, login  # noqa: F401
 
 

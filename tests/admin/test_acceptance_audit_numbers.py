@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from survey.admin.audit import record
+from survey.audit import record
 from tests.admin.adminkit import as_admin, get, text
 from tests.factories import small_city
 

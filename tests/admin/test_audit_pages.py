@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from survey.admin.audit import record
-from survey.admin.models import AuditEvent
+from survey.audit import record
+from survey.audit.models import AuditEvent
 from tests.admin.adminkit import as_admin, as_user, csrf_token, forget_user, get, login, post_form, text
 from tests.factories import small_city
 

@@ -10,7 +10,7 @@ import json
 from sqlalchemy import func, select
 
 from questionnaires.loader import shipped
-from survey.instruments.models import QuestionnaireVersion
+from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.models import Response
 from survey.respond.store import Submission, store_response
 from tests.admin.adminkit import as_admin, csrf_token, events, forget_user, get, post_form, text

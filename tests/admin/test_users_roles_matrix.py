@@ -11,7 +11,7 @@ from tests.factories import small_city
 
 MODULES = {"survey.admin.views", "survey.admin.tree_views", "survey.admin.kiosk_views",
            "survey.admin.invitation_views", "survey.admin.user_views", "survey.admin.audit_views",
-           "survey.admin.merge_views"}
+           "survey.admin.tree_merge_views"}
 HOME_AFFAIRS_MAY_READ = {"admin.index", "admin.tree", "admin.tree_export", "admin.kiosks", "admin.audit"}
 ARGS = {"fmt": "csv", "kind": "csv"}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from survey.admin import audit
+from survey import audit
 from survey.extensions import db as _db
 from tests.factories import PASSWORD
 

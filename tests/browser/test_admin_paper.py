@@ -11,8 +11,8 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from questionnaires.loader import shipped
-from survey.admin.models import AuditEvent
-from survey.instruments.models import QuestionnaireVersion
+from survey.audit.models import AuditEvent
+from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.models import Response
 from tests.factories import PASSWORD
 

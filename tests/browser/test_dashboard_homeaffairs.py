@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from pypdf import PdfReader
 
 from survey.extensions import db
-from survey.instruments.service import questionnaire_for
+from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.store import Submission, store_response
 from tests.factories import PASSWORD
 

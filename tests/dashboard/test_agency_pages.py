@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from analysis.estimate import estimate
 from analysis.result import result_table
 from survey.i18n import percent
-from survey.instruments.service import questionnaire_for
+from survey.questionnaire_versions.service import questionnaire_for
 from tests.dashboard.helpers import get, login
 from tests.results.factories import city_with_responses, reference_totals, respondent_frame
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from survey.admin.models import AuditEvent
+from survey.audit.models import AuditEvent
 from survey.respond.models import Comment
 from survey.respond.store import Submission, store_response
 from tests.dashboard.helpers import login, page_token

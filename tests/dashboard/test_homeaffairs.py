@@ -18,7 +18,7 @@ from analysis.multiple import holm
 from analysis.ranks import rank_replicates, rank_units
 from analysis.result import result_table
 from survey.dashboard.charts import pct
-from survey.instruments.service import questionnaire_for
+from survey.questionnaire_versions.service import questionnaire_for
 from tests.dashboard.hakit import latest_quarter, login, read_csv, reference, use_language
 from tests.results.factories import city_with_responses, reference_totals, respondent_frame
 

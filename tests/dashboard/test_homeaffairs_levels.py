@@ -12,8 +12,8 @@ import pytest
 from survey.auth.models import User
 from survey.auth.passwords import hash_password
 from survey.database import utcnow
-from survey.instruments.service import questionnaire_for
 from survey.org.models import Agency, Level, ServicePoint, Unit
+from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.store import Submission, store_response
 from survey.results.tree import placements
 from tests.dashboard.hakit import latest_quarter, login, read_csv, reference, use_language

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from survey.dashboard.charts import pct
-from survey.instruments.service import questionnaire_for
+from survey.questionnaire_versions.service import questionnaire_for
 from tests.dashboard.hakit import latest_quarter, login, reference, use_language
 from tests.results.factories import city_with_responses, respondent_frame
 

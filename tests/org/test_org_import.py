@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from survey.admin.models import AuditEvent
+from survey.audit.models import AuditEvent
 from survey.org.io import read_file
 from survey.org.models import Agency, Kiosk, Level, ServicePoint, Unit
 

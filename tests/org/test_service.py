@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from survey.admin.models import AuditEvent
+from survey.audit.models import AuditEvent
 from survey.org import service as svc
 from tests.factories import small_city
 

@@ -43,7 +43,7 @@ def test_phone_pages_address_the_citizen_as_ong_ba(client, city):
     db.session.commit()
     token, other = created.tokens
     q_html, fields = form_page(client, f"/r/{token}")
-    from survey.instruments.service import questionnaire_for
+    from survey.questionnaire_versions.service import questionnaire_for
 
     q, _ids = questionnaire_for(db.session, city.questionnaires["sipas-2017"].id)
     data, _expected = answer_everything(q)

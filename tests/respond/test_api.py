@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from questionnaires.loader import load_file, shipped
 from survey.extensions import db
-from survey.instruments.service import questionnaire_for
 from survey.org import kiosk_service
 from survey.org.models import Kiosk
+from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Answer, AnswerTally, Comment, Response, ResponseTally
 from tests.factories import small_city
 from tests.respond.kiosk_factories import auth, enrolled_kiosk, payload, valid_answers

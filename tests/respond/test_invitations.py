@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from survey.admin.models import AuditEvent
+from survey.audit.models import AuditEvent
 from survey.database import utcnow
 from survey.extensions import db
 from survey.respond import invitations as inv

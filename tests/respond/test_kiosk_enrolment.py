@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from survey.admin.models import AuditEvent
+from survey.audit.models import AuditEvent
 from survey.database import utcnow
 from survey.org import kiosk_service
 from survey.org.models import Kiosk

@@ -9,8 +9,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from survey.instruments.models import QuestionnaireVersion
 from survey.org.models import ServicePoint
+from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.kiosk_auth import COOKIE
 from tests.factories import small_city
 from tests.respond.kiosk_factories import enrolled_kiosk

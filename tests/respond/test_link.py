@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from questionnaires.loader import load_file, shipped
 from survey.extensions import db
-from survey.instruments.service import questionnaire_for
+from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Response
 from tests.factories import small_city
 from tests.respond.linkkit import (

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from survey.database import utcnow
 from survey.extensions import db
-from survey.instruments.service import questionnaire_for
+from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond import invitations as inv
 from survey.respond.models import Invitation, InvitationBatch, Response
 from tests.factories import small_city

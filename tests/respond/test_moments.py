@@ -26,7 +26,7 @@ def test_maintained_moments_equal_a_hand_count_and_a_rebuild(db_session):
     for sp, a in answers:
         store_response(db_session, Submission(service_point_id=sp, questionnaire_version_id=qv.id, answers=a,
                                               channel="kiosk"))
-    from survey.instruments.service import questionnaire_for
+    from survey.questionnaire_versions.service import questionnaire_for
 
     q, _ = questionnaire_for(db_session, qv.id)
     spec = q.index_spec()

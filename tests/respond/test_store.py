@@ -39,7 +39,7 @@ def _counter_submission(city, **kw):
 
 def questionnaire_for_session(city, instrument):
     from survey.extensions import db
-    from survey.instruments.service import questionnaire_for
+    from survey.questionnaire_versions.service import questionnaire_for
 
     return questionnaire_for(db.session, city.questionnaires[instrument].id)
 

@@ -17,8 +17,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.instruments.service import questionnaire_for
 from survey.org.models import ServicePoint, ServiceVolume
+from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Answer, Response
 from survey.respond.store import Submission, local_period, store_response
 from survey.results.tree import placements

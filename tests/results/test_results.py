@@ -10,7 +10,7 @@ from scipy import stats
 from analysis.estimate import estimate
 from analysis.result import result_table
 from analysis.totals import totals_from_responses
-from survey.instruments.service import questionnaire_for
+from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.store import rebuild_tallies
 from survey.results import (
     Selection,

@@ -27,14 +27,14 @@ from sqlalchemy.orm import Session
 
 from questionnaires.loader import validate_answers
 from questionnaires.model import Item, Questionnaire
-from survey.admin.audit import record
-from survey.admin.paper_table import Cell, Table, duplicate_columns
+from survey.audit import record
 from survey.database import utcnow
 from survey.i18n import LOCAL_TZ
-from survey.instruments.models import QuestionnaireVersion
-from survey.instruments.service import questionnaire_for
 from survey.org.models import Level, ServicePoint
+from survey.questionnaire_versions.models import QuestionnaireVersion
+from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.store import Submission, SubmissionError, existing_response, store_response
+from survey.uploads import Cell, Table, duplicate_columns
 
 REQUIRED = ("response_id", "submitted_at", "questionnaire", "questionnaire_version", "service_point")
 IGNORED = ("channel", "language", "agency", "weight")

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.admin.audit import record
+from survey.audit import record
 from survey.auth.models import ROLES, User
 from survey.auth.passwords import hash_password, verify_password
 from survey.database import utcnow

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from survey.admin.models import AuditEvent
+from survey.audit.models import AuditEvent
 from survey.database import utcnow
 
 

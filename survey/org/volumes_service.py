@@ -16,10 +16,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.admin.audit import record
-from survey.admin.paper_table import Cell, Table, duplicate_columns
+from survey.audit import record
 from survey.database import utcnow
 from survey.org.models import Agency, ServicePoint, ServiceVolume
+from survey.uploads import Cell, Table, duplicate_columns
 
 MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 COLUMNS = ("service_point", "month", "dossiers", "dissatisfied_or_complaints")

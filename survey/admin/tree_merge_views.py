@@ -1,4 +1,4 @@
-"""Tree pages the first tree module left out: merge an agency or a service point into another, and bring a
+"""Tree pages for merging an agency or a service point into another, and bringing a
 retired unit or agency back.  As everywhere in the tree, the rules and the audit live in survey.org.service;
 these pages choose sensible targets, ask for confirmation and show refusals in the user's language."""
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from questionnaires.loader import load_dict
 from questionnaires.model import Questionnaire
 from survey.database import utcnow
-from survey.instruments.models import Item, QuestionnaireVersion
+from survey.questionnaire_versions.models import Item, QuestionnaireVersion
 from survey.respond.models import Response
 
 
