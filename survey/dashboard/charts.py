@@ -19,8 +19,9 @@ import numpy as np
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from analysis.funnel import LEVELS, funnel_flags, funnel_limits
 from survey.i18n import fixed
+from survey.results.comparison import FUNNEL_LEVELS as LEVELS
+from survey.results.comparison import funnel_flags, funnel_limits
 
 INK = "#1a1a1a"
 MUTED = "#555555"

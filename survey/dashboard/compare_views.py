@@ -20,15 +20,6 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from survey.auth.scope import can_see_agency, roles_required, visible_agency_ids, visible_unit_ids
-from survey.dashboard.homeaffairs_data import (
-    Comparison,
-    Period,
-    compare_units,
-    largest_unit_per_level,
-    level_choices,
-    periods_with_data,
-    selection_trend,
-)
 from survey.dashboard.homeaffairs_present import (
     Table,
     comparison_charts,
@@ -42,6 +33,15 @@ from survey.i18n import current_lang
 from survey.org.models import Agency, Level, Unit
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.models import CHANNELS, ResponseTally
+from survey.results.comparison import (
+    Comparison,
+    Period,
+    compare_units,
+    largest_unit_per_level,
+    level_choices,
+    periods_with_data,
+    selection_trend,
+)
 from survey.results.selection import Selection
 
 bp = Blueprint("homeaffairs", __name__, url_prefix="/homeaffairs")

@@ -13,7 +13,6 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from analysis.funnel import funnel_flags
 from survey.dashboard.charts import (
     Chart,
     ForestRow,
@@ -28,9 +27,9 @@ from survey.dashboard.charts import (
     rank_plot,
     trend_chart,
 )
-from survey.dashboard.homeaffairs_data import Comparison, Row, TrendRow
 from survey.dashboard.method_text import rank_sentence
 from survey.i18n import points
+from survey.results.comparison import Comparison, Row, TrendRow, funnel_flags
 
 PCT, NUM, INT, TEXT, PVAL = "pct", "num", "int", "text", "pval"
 PP = "pp"  # a difference of two shares: percentage points on the page, a raw proportion in files

@@ -29,7 +29,6 @@ from survey.dashboard.compare_views import (
     selection_for,
     tables_xlsx,
 )
-from survey.dashboard.homeaffairs_data import Comparison, level_choices, selection_trend
 from survey.dashboard.homeaffairs_present import (
     INT,
     PCT,
@@ -46,6 +45,7 @@ from survey.dashboard.sheets import sheet_label
 from survey.extensions import db
 from survey.i18n import current_lang
 from survey.org.models import Agency
+from survey.results.comparison import Comparison, level_choices, selection_trend
 from survey.results.indices import indices
 
 bp = Blueprint("report", __name__, url_prefix="/homeaffairs/report")

@@ -21,6 +21,8 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from analysis.compare import screen_changes
+from analysis.funnel import LEVELS as FUNNEL_LEVELS  # noqa: F401  (re-exported: pages draw funnels)
+from analysis.funnel import funnel_flags, funnel_limits  # noqa: F401  (re-exported for the pages)
 from analysis.multiple import holm
 from analysis.ranks import rank_replicates, rank_units
 from survey.org.models import Agency, Level, ServicePoint, Unit
