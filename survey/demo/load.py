@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from questionnaires.loader import load_file, shipped
 from survey.audit import record
 from survey.demo.cantho import structure as get_structure
-from survey.demo.model import INSTRUMENT_BY_CHANNEL, DemoModel, Simulated
+from survey.demo.model import BASE_P, DemoModel, Simulated
 from survey.demo.users import create_demo_users
 from survey.org.io import read_text, to_yaml
 from survey.org.io_import import import_rows
@@ -77,7 +77,7 @@ def load_demo(session: Session, structure_name: str = "2022", responses: int = 2
     create_demo_users(session, st.unit_manager_unit, st.agency_viewer_agency)
     progress(f"tree: {len(st.service_points)} service points; generating {responses} responses…")
 
-    versions = {k: latest_published(session, k) for k in INSTRUMENT_BY_CHANNEL.values()}
+    versions = {k: latest_published(session, k) for k in BASE_P}
     loaded = {k: questionnaire_for(session, v.id) for k, v in versions.items() if v is not None}
     model = DemoModel(st, seed, {k: q for k, (q, _) in loaded.items()})
     sim = model.simulate(responses)
@@ -112,7 +112,7 @@ def _insert_batch(session: Session, sim: Simulated, model: DemoModel, versions: 
         channel = str(sim.channel[i])
         at = sim.submitted_at[i]
         rows.append({"client_id": sim.client_id[i],
-                     "questionnaire_version_id": versions[INSTRUMENT_BY_CHANNEL[channel]].id,
+                     "questionnaire_version_id": versions[str(sim.instrument[i])].id,
                      "agency_id": sp.agency_id, "service_point_id": sp.id,
                      "kiosk_id": kiosks[d.kiosk] if channel == "kiosk" and d.kiosk else None,
                      "invitation_id": None, "channel": channel, "language": str(sim.language[i]),

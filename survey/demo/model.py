@@ -7,11 +7,14 @@ agency's effect does not change when another agency is added.
 
 For service point s of agency a, instrument k and item i in element e:
 
-    logit P(satisfied) = base_k + tier(s) + α_a + u_s + β_e + δ_ae + γ_ki
+    logit P(satisfied | v_r, c_sd) = base_k + tier(s) + α_a + u_s + β_e + δ_ae + γ_ki + v_r + c_sd
 
-The true value of an item for agency a is the service-volume-weighted mean of P over a's service points
-that use instrument k (what a post-stratified estimate targets); element and overall values follow from
-the questionnaire's own index definition (affine combinations of item values).
+v_r is the respondent's own satisfaction, shared by every answer of that respondent (answers of one
+citizen move together, as in real surveys), and c_sd a small effect of the counter on that day.  The
+true value of an item at a service point is the marginal P(satisfied) = E[expit(η + v + c)] over both
+(Gauss–Hermite quadrature); the true value of an item for agency a is the service-volume-weighted mean of
+those over a's service points that use instrument k (what a post-stratified estimate targets); element,
+overall and PAPI values follow from the questionnaire's own index definition (affine combinations of ratios).
 """
 
 from __future__ import annotations
@@ -32,13 +35,23 @@ from survey.demo.cantho import DemoServicePoint, Structure
 
 # ---- the model's constants (documented in docs/demo-model.md)
 INSTRUMENT_BY_CHANNEL = {"kiosk": "counter-quick", "qr": "sipas-2017"}
-BASE_P = {"sipas-2017": 0.80, "counter-quick": 0.88}
+PAPI_INSTRUMENT = "papi-services"
+BASE_P = {"sipas-2017": 0.87, "counter-quick": 0.93, PAPI_INSTRUMENT: 0.75}
+PAPI_SHARE = 0.5  # of the QR responses at commune counters: citizens there answer the PAPI-style questionnaire
+# A respondent's shared satisfaction (logit scale) and a counter-day effect.  SD_RESPONDENT is calibrated so
+# that the mean inter-item correlation of sipas-2017 answers is ≈ 0.49, what a 7-item satisfaction scale with
+# Cronbach's α = 0.871 implies (Spearman–Brown); one-stop surveys in Vietnam report α of 0.86–0.87 for such
+# scales (docs/demo-model.md).  tests/demo/test_demo.py measures the simulated correlation.
+SD_RESPONDENT, SD_COUNTER_DAY = 1.6, 0.15
+SLOPE_LEVEL = 1.0  # how strongly the shared effect also moves the level within satisfied / not satisfied
 TIER_EFFECT = {"centre": 0.20, "district": 0.0, "commune": -0.20}
 ELEMENT_EFFECT = {"E1": 0.10, "E2": -0.25, "E3": 0.30, "E4": 0.05, "E5": -0.45, "HANDLING": 0.0}
 SD_AGENCY, SD_AGENCY_ELEMENT, SD_ITEM, SD_SERVICE_POINT = 0.45, 0.25, 0.20, 0.30
 MEAN_VOLUME = {"centre": 500.0, "district": 350.0, "commune": 90.0}  # dossiers per month
 SD_LOG_VOLUME = 0.40
 SEASON = (1.0, 0.75, 1.05, 1.0, 1.0, 1.0, 1.0, 0.95, 1.0, 1.05, 1.05, 1.10)  # Jan … Dec (Tết dip in Feb)
+GH_NODES, GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(40)  # E[f(Z)], Z ~ N(0, 1)
+GH_WEIGHTS = GH_WEIGHTS / GH_WEIGHTS.sum()
 SD_LOG_PROPENSITY, KIOSK_PROPENSITY = 0.50, 1.6
 KIOSK_SHARE = 0.70  # of responses at a service point with a kiosk
 P_MISSING, P_NO_OPINION = 0.03, 0.02
@@ -84,6 +97,21 @@ def unsat_weights(n: int) -> np.ndarray:
     return w / w.sum()
 
 
+def level_probabilities(base: np.ndarray, shared: np.ndarray) -> np.ndarray:
+    """Level probabilities within the satisfied (or the not-satisfied) levels for respondents with effect
+    `shared`: the base weights tilted by exp(SLOPE_LEVEL · shared · rank), so a more satisfied respondent
+    also picks the better level more often (at shared = 0 they are the base weights).  [respondent, level]."""
+    rank = np.arange(len(base), dtype=float)
+    tilted = base[None, :] * np.exp(SLOPE_LEVEL * np.asarray(shared, dtype=float)[:, None] * rank[None, :])
+    return tilted / tilted.sum(axis=1, keepdims=True)
+
+
+def _pick_levels(base: np.ndarray, shared: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Index of the level drawn (uniform `u`) from `level_probabilities(base, shared)`."""
+    cum = np.cumsum(level_probabilities(base, shared), axis=1)
+    return np.minimum((cum <= u[:, None]).sum(axis=1), len(base) - 1)
+
+
 def item_element(q: Questionnaire, item: Item) -> str | None:
     """The index element an item belongs to; per-element satisfaction items (E1.SAT) belong to their section."""
     for el in q.index.elements:
@@ -111,6 +139,7 @@ class Simulated:
     language: np.ndarray
     submitted_at: list[datetime]
     client_id: list[str]
+    instrument: np.ndarray  # questionnaire id per response
     # per instrument: row positions (into the arrays above) and a value matrix (−1 = unanswered, 0 = no opinion)
     rows: dict[str, np.ndarray] = field(default_factory=dict)
     values: dict[str, np.ndarray] = field(default_factory=dict)
@@ -169,7 +198,22 @@ class DemoModel:
         return out
 
     def p_satisfied(self, instrument: str) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits[instrument]))
+        """Marginal P(satisfied) per [service point, item]: the logit-normal mean over respondents and days."""
+        z = math.hypot(SD_RESPONDENT, SD_COUNTER_DAY) * GH_NODES
+        return (1.0 / (1.0 + np.exp(-(self.logits[instrument][..., None] + z)))) @ GH_WEIGHTS
+
+    def mean_level(self, instrument: str) -> np.ndarray:
+        """Marginal mean level per [service point, item]: over the shared effect z, P(sat | z) times the mean
+        satisfied level at z plus (1 − P(sat | z)) times the mean other level at z."""
+        z = math.hypot(SD_RESPONDENT, SD_COUNTER_DAY) * GH_NODES
+        p = 1.0 / (1.0 + np.exp(-(self.logits[instrument][..., None] + z)))  # [sp, item, node]
+        out = np.zeros(p.shape[:2])
+        for j, it in enumerate(self.scored_items(instrument)):
+            sat, ps, uns, pu = scale_moments(it)
+            m_sat = level_probabilities(ps, z) @ sat  # [node]
+            m_uns = level_probabilities(pu, z) @ uns
+            out[:, j] = (p[:, j, :] * m_sat + (1 - p[:, j, :]) * m_uns) @ GH_WEIGHTS
+        return out
 
     # ---------------------------------------------------------------- volumes and propensities
     @cached_property
@@ -191,9 +235,12 @@ class DemoModel:
                          * (KIOSK_PROPENSITY if sp.kiosk else 1.0) for sp in self.service_points])
 
     def offers(self, instrument: str) -> np.ndarray:
-        """Which service points collect `instrument` (counter-quick needs a kiosk; the QR link is everywhere)."""
+        """Which service points collect `instrument` (counter-quick needs a kiosk; the QR link is everywhere;
+        the PAPI-style questionnaire is answered at commune counters only)."""
         if instrument == INSTRUMENT_BY_CHANNEL["kiosk"]:
             return np.array([sp.kiosk is not None for sp in self.service_points])
+        if instrument == PAPI_INSTRUMENT:
+            return np.array([sp.tier == "commune" for sp in self.service_points])
         return np.ones(len(self.service_points), dtype=bool)
 
     # ---------------------------------------------------------------- true values
@@ -205,7 +252,7 @@ class DemoModel:
         groups.append(("ALL", np.ones(len(self.service_points), dtype=bool)))
         for k, q in sorted(self.questionnaires.items()):
             items = self.scored_items(k)
-            p = self.p_satisfied(k)
+            p, mean = self.p_satisfied(k), self.mean_level(k)
             spec = q.index_spec()
             for agency, members in groups:
                 mask = members & self.offers(k)
@@ -213,14 +260,12 @@ class DemoModel:
                     continue
                 w = volume * mask
                 p_item = (w[:, None] * p).sum(axis=0) / w.sum()
+                mean_item = (w[:, None] * mean).sum(axis=0) / w.sum()
                 ratios: dict[tuple[str, str], float] = {}
                 for j, it in enumerate(items):
-                    sat, ps, uns, pu = scale_moments(it)
                     ratios[(it.code, "sat")] = p_item[j]
-                    ratios[(it.code, "mean")] = p_item[j] * float(sat @ ps) + (1 - p_item[j]) * float(uns @ pu)
+                    ratios[(it.code, "mean")] = mean_item[j]
                 for m in spec.measures:
-                    if m.kind not in ("item", "item_mean", "element", "overall"):
-                        continue
                     value = m.const + sum(coef * ratios[(key.item, key.kind)] for key, coef in m.terms)
                     rows.append({"structure": self.structure.name, "seed": self.seed, "instrument": k,
                                  "version": q.version, "agency": agency, "measure": m.code, "kind": m.kind,
@@ -241,28 +286,43 @@ class DemoModel:
         has_kiosk = np.array([s.kiosk is not None for s in self.service_points])[sp]
         channel = np.where(has_kiosk & (rng.random(n) < KIOSK_SHARE), "kiosk", "qr")
         language = np.where(rng.random(n) < P_ENGLISH, "en", "vi")
+        instrument = np.array([INSTRUMENT_BY_CHANNEL[c] for c in channel.tolist()], dtype=object)
+        papi = (channel == "qr") & self.offers(PAPI_INSTRUMENT)[sp] & (rng.random(n) < PAPI_SHARE)
+        if PAPI_INSTRUMENT in self.questionnaires:
+            instrument[papi] = PAPI_INSTRUMENT
         sim = Simulated(sp, month, channel, language, self._timestamps(rng, months, month),
-                        [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n)])
-        for ch, k in INSTRUMENT_BY_CHANNEL.items():
-            rows = np.nonzero(channel == ch)[0]
+                        [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n)], instrument)
+        shared = self._shared_effects(rng, sim)
+        for k in self.questionnaires:
+            rows = np.nonzero(instrument == k)[0]
+            if not len(rows):
+                continue
             sim.rows[k] = rows
-            sim.items[k], sim.values[k] = self._answers(rng, k, sp[rows])
+            sim.items[k], sim.values[k] = self._answers(rng, k, sp[rows], shared[rows])
             self._extras(rng, sim, k, rows)
         sim.choices.sort(key=lambda c: c[0])  # by response, as the bulk loader expects
         sim.comments.sort(key=lambda c: c[0])
         return sim
 
-    def _answers(self, rng: np.random.Generator, k: str, sp: np.ndarray) -> tuple[list[str], np.ndarray]:
+    def _shared_effects(self, rng: np.random.Generator, sim: Simulated) -> np.ndarray:
+        """Per response: its respondent's effect plus its counter-day's effect (logit scale)."""
+        day = np.array([(t + LOCAL_OFFSET).toordinal() for t in sim.submitted_at], dtype=np.int64)
+        _, cell = np.unique(sim.sp.astype(np.int64) * 1_000_000 + day, return_inverse=True)
+        counter_day = SD_COUNTER_DAY * rng.normal(size=int(cell.max()) + 1 if len(cell) else 0)
+        return SD_RESPONDENT * rng.normal(size=sim.n) + counter_day[cell.reshape(-1)]
+
+    def _answers(self, rng: np.random.Generator, k: str, sp: np.ndarray,
+                 shared: np.ndarray) -> tuple[list[str], np.ndarray]:
         items = self.scored_items(k)
-        p = self.p_satisfied(k)[sp]  # [response, item]
+        p = 1.0 / (1.0 + np.exp(-(self.logits[k][sp] + shared[:, None])))  # [response, item]
         values = np.empty(p.shape, dtype=np.int16)
         satisfied = rng.random(p.shape) < p
         pick = rng.random(p.shape)
         gap = rng.random(p.shape)
         for j, it in enumerate(items):
             sat, ps, uns, pu = scale_moments(it)
-            v_sat = sat[np.minimum(np.searchsorted(np.cumsum(ps), pick[:, j], side="right"), len(sat) - 1)]
-            v_uns = uns[np.minimum(np.searchsorted(np.cumsum(pu), pick[:, j], side="right"), len(uns) - 1)]
+            v_sat = sat[_pick_levels(ps, shared, pick[:, j])]
+            v_uns = uns[_pick_levels(pu, shared, pick[:, j])]
             col = np.where(satisfied[:, j], v_sat, v_uns)
             if not it.required:
                 col = np.where(gap[:, j] < P_MISSING, -1, col)
