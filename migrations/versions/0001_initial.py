@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 19:48:36.000146
+Create Date: 2026-12-06 18:55:22.864456
 """
 
 from __future__ import annotations
@@ -46,6 +46,13 @@ def upgrade() -> None:
     with op.batch_alter_table("questionnaire_version", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_questionnaire_version_instrument"), ["instrument"], unique=False)
 
+    op.create_table(
+        "tally_revision",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("changed_at", survey.database.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tally_revision")),
+    )
     op.create_table(
         "item",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -132,8 +139,7 @@ def upgrade() -> None:
         sa.Column("unit_id", sa.Integer(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("must_change_password", sa.Boolean(), nullable=False),
-        sa.Column("failed_logins", sa.Integer(), nullable=False),
-        sa.Column("locked_until", survey.database.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("session_version", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", survey.database.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_login_at", survey.database.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["agency_id"], ["agency.id"], name=op.f("fk_user_account_agency_id_agency")),
@@ -329,7 +335,11 @@ def upgrade() -> None:
         sa.Column("submitted_at", survey.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("received_at", survey.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("review_status", sa.String(length=10), nullable=True),
+        sa.Column("review_reason", sa.String(length=300), nullable=True),
+        sa.Column("review_changed_at", survey.database.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint("channel IN ('kiosk', 'qr', 'web', 'paper')", name=op.f("ck_response_channel")),
+        sa.CheckConstraint("review_status IN ('held', 'excluded')", name=op.f("ck_response_review_status")),
         sa.ForeignKeyConstraint(["agency_id"], ["agency.id"], name=op.f("fk_response_agency_id_agency")),
         sa.ForeignKeyConstraint(
             ["invitation_id"], ["invitation.id"], name=op.f("fk_response_invitation_id_invitation")
@@ -352,6 +362,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_response_questionnaire_version_id"), ["questionnaire_version_id"], unique=False
         )
+        batch_op.create_index("ix_response_review_status", ["review_status"], unique=False)
         batch_op.create_index("ix_response_sp_period", ["service_point_id", "period"], unique=False)
         batch_op.create_index(batch_op.f("ix_response_submitted_at"), ["submitted_at"], unique=False)
 
@@ -394,6 +405,7 @@ def downgrade() -> None:
     with op.batch_alter_table("response", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_response_submitted_at"))
         batch_op.drop_index("ix_response_sp_period")
+        batch_op.drop_index("ix_response_review_status")
         batch_op.drop_index(batch_op.f("ix_response_questionnaire_version_id"))
         batch_op.drop_index(batch_op.f("ix_response_agency_id"))
 
@@ -446,6 +458,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_item_questionnaire_version_id"))
 
     op.drop_table("item")
+    op.drop_table("tally_revision")
     with op.batch_alter_table("questionnaire_version", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_questionnaire_version_instrument"))
 

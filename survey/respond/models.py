@@ -21,7 +21,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from survey.database import Base, BigId, UTCDateTime
 
@@ -33,7 +33,9 @@ class Response(Base):
     __tablename__ = "response"
     __table_args__ = (
         CheckConstraint("channel IN ('kiosk', 'qr', 'web', 'paper')", name="channel"),
+        CheckConstraint("review_status IN ('held', 'excluded')", name="review_status"),
         Index("ix_response_sp_period", "service_point_id", "period"),
+        Index("ix_response_review_status", "review_status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -48,9 +50,20 @@ class Response(Base):
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     period: Mapped[date] = mapped_column(Date)  # first day of submitted_at's month in local time
+    # Quarantine (survey/respond/quarantine.py): NULL = counted; "held" = set aside automatically until
+    # reviewed; "excluded" = excluded after review.  Neither is in the count tables; both are kept.
+    review_status: Mapped[str | None] = mapped_column(String(10))
+    review_reason: Mapped[str | None] = mapped_column(String(300))
+    review_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     answers: Mapped[list[Answer]] = relationship(back_populates="response", cascade="all, delete-orphan")
     comment: Mapped[Comment | None] = relationship(back_populates="response", uselist=False)
+
+    @validates("submitted_at", "received_at")
+    def _to_the_second(self, _key: str, value: datetime | None) -> datetime | None:
+        """Moments are kept to the second: microseconds next to a kiosk or invitation id would let anyone
+        holding a log of the counter join an answer to the citizen served then (docs/security.md §5)."""
+        return value.replace(microsecond=0) if value is not None else None
 
 
 class Answer(Base):
@@ -164,3 +177,19 @@ class MomentTally(Base):
     """The highest response id added to the cell: cached months are refreshed by re-reading only the cells
     above the id they last saw (checked against the month's respondent count, which catches a response
     with a lower id committed later)."""
+
+
+class TallyRevision(Base):
+    """One row counting every change that REMOVED responses from (or returned them to) the count tables.
+
+    Result caches key on month response counts and the newest response id, which only ever grow when
+    responses are added; a quarantine decision breaks that (hold one, store another: same count, other
+    data).  Every such decision raises `revision`, and the caches include it in their keys
+    (survey/results/cache.py:tally_revision, survey/results/month_cells.py).
+    """
+
+    __tablename__ = "tally_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -124,14 +124,17 @@ def rebuild(session: Session, version_ids: Iterable[int] | None = None) -> int:
     session.execute(MT.delete() if version_ids is None
                     else MT.delete().where(MT.c.questionnaire_version_id.in_(list(version_ids))))
     if version_ids is None:
-        version_ids = session.scalars(select(Response.questionnaire_version_id).distinct()).all()
+        version_ids = session.scalars(select(Response.questionnaire_version_id)
+                                      .where(Response.review_status.is_(None)).distinct()).all()
     cells = 0
     for qv_id in version_ids:
         q, item_ids = questionnaire_for(session, qv_id)
         spec = spec_of(q)
         code_of = {item_ids[c]: c for c in spec.items if c in item_ids}
         resp = session.execute(select(Response.id, Response.service_point_id, Response.period, Response.channel)
-                               .where(Response.questionnaire_version_id == qv_id).order_by(Response.id)).all()
+                               .where(Response.questionnaire_version_id == qv_id,
+                                      Response.review_status.is_(None))  # quarantined: counted nowhere
+                               .order_by(Response.id)).all()
         if not resp:
             continue
         ids = np.array([r[0] for r in resp], dtype=np.int64)
@@ -143,6 +146,7 @@ def rebuild(session: Session, version_ids: Iterable[int] | None = None) -> int:
         rows = session.execute(select(Answer.response_id, Answer.item_id, Answer.value)
                                .join(Response, Response.id == Answer.response_id)
                                .where(Response.questionnaire_version_id == qv_id,
+                                      Response.review_status.is_(None),
                                       Answer.item_id.in_(list(code_of)))).all()
         if rows:
             arr = np.array(rows, dtype=np.int64)

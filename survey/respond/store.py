@@ -25,6 +25,7 @@ from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond import moments
 from survey.respond.models import CHANNELS, Answer, AnswerTally, Comment, Response, ResponseTally
+from survey.respond.redact import redact
 
 AnswerValue = int | list[int] | str | None
 
@@ -52,6 +53,8 @@ class Submission:
     submitted_at: datetime | None = None
     kiosk_id: int | None = None
     invitation_id: int | None = None
+    hold: bool = False  # store it quarantined (survey/respond/quarantine.py): kept, not counted until released
+    hold_reason: str = ""
 
 
 def local_period(moment: datetime) -> date:
@@ -117,6 +120,10 @@ def store_response(session: Session, sub: Submission, *, commit: bool = True) ->
         channel=sub.channel, language=sub.language if sub.language in ("vi", "en") else "vi",
         submitted_at=submitted_at, received_at=now, period=local_period(submitted_at),
     )
+    if sub.hold:
+        response.review_status = "held"
+        response.review_reason = (" ".join(sub.hold_reason.split()) or "held on arrival")[:300]
+        response.review_changed_at = now
     values, comment = answer_rows(q, sub.answers)
     try:
         with session.begin_nested():
@@ -125,10 +132,11 @@ def store_response(session: Session, sub: Submission, *, commit: bool = True) ->
             session.add_all(Answer(response_id=response.id, item_id=item_ids[code], value=v) for code, v in values)
             if comment is not None:
                 session.add(Comment(response_id=response.id, item_code=comment[0], text=comment[1]))
-            increment_tallies(session, response, Counter((item_ids[code], v) for code, v in values))
-            spec = moments.spec_of(q)
-            moments.add_response(session, tally_keys(response), spec,
-                                 {code: v for code, v in values if code in spec.items}, response.id)
+            if not sub.hold:  # a held response is kept but counted nowhere until released
+                increment_tallies(session, response, Counter((item_ids[code], v) for code, v in values))
+                spec = moments.spec_of(q)
+                moments.add_response(session, tally_keys(response), spec,
+                                     {code: v for code, v in values if code in spec.items}, response.id)
     except IntegrityError:
         # Another worker stored the same client id between our check and insert: that one wins.
         # (The savepoint is rolled back; the caller's transaction stays usable.)
@@ -150,7 +158,7 @@ def answer_rows(q: Any, answers: dict[str, AnswerValue]) -> tuple[list[tuple[str
             continue
         item = q.item(code)
         if item.type == "text":
-            text_value = str(value).strip()
+            text_value = redact(str(value)).strip()  # only the redacted text is ever stored (security.md §5)
             if text_value:
                 comment = (code, text_value)
         elif isinstance(value, list):
@@ -181,27 +189,52 @@ def tally_keys(response: Response) -> dict[str, Any]:
             "channel": response.channel}
 
 
+def _upsert_add_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """`_upsert_add` for many cells in ONE statement (multi-row VALUES, count = count + excluded.count).
+
+    The rows' keys must be distinct (PostgreSQL refuses to update one row twice in a statement); callers
+    pass them sorted, so concurrent writers lock the cells in the same order and cannot deadlock.
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dinsert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dinsert
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database {dialect}")
+    keys = [k for k in rows[0] if k != "count"]
+    stmt = dinsert(table).values(rows)
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={"count": table.c.count + stmt.excluded.count})
+    session.execute(stmt)
+
+
 def increment_tallies(session: Session, response: Response, counts: Counter[tuple[int, int]]) -> None:
+    """One upsert for the response cell, one for all its answer cells (was one statement per answer)."""
     base = tally_keys(response)
     _upsert_add(session, ResponseTally.__table__, base, 1)
-    for (item_id, value), n in sorted(counts.items()):
-        _upsert_add(session, AnswerTally.__table__, {**base, "item_id": item_id, "value": value}, n)
+    _upsert_add_rows(session, AnswerTally.__table__,
+                     [{**base, "item_id": item_id, "value": value, "count": n}
+                      for (item_id, value), n in sorted(counts.items())])
 
 
 def rebuild_tallies(session: Session) -> None:
-    """Recompute the count tables from the stored answers (after bulk loads, or to repair)."""
+    """Recompute the count tables from the stored answers of counted responses (after bulk loads, or to
+    repair); quarantined responses (review_status set) are counted nowhere."""
     session.execute(AnswerTally.__table__.delete())
     session.execute(ResponseTally.__table__.delete())
     session.execute(insert(ResponseTally.__table__).from_select(
         ["questionnaire_version_id", "service_point_id", "period", "channel", "count"],
         select(Response.questionnaire_version_id, Response.service_point_id, Response.period, Response.channel,
-               func.count()).group_by(Response.questionnaire_version_id, Response.service_point_id,
-                                      Response.period, Response.channel)))
+               func.count()).where(Response.review_status.is_(None))
+        .group_by(Response.questionnaire_version_id, Response.service_point_id, Response.period, Response.channel)))
     session.execute(insert(AnswerTally.__table__).from_select(
         ["questionnaire_version_id", "service_point_id", "period", "channel", "item_id", "value", "count"],
         select(Response.questionnaire_version_id, Response.service_point_id, Response.period, Response.channel,
                Answer.item_id, Answer.value, func.count())
         .join(Answer, Answer.response_id == Response.id)
+        .where(Response.review_status.is_(None))
         .group_by(Response.questionnaire_version_id, Response.service_point_id, Response.period,
                   Response.channel, Answer.item_id, Answer.value)))
     moments.rebuild(session)

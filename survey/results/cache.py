@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from survey.respond.models import Response
+from survey.respond.models import Response, TallyRevision
 
 T = TypeVar("T")
 MAX_ENTRIES = 1024
@@ -57,9 +57,20 @@ def _put(key: Hashable, value: Any, size: int | None = None) -> None:
         _bytes -= _sizes.pop(old, 0)
 
 
+def tally_revision(session: Any) -> int:
+    """How many times responses were removed from or returned to the count tables (quarantine decisions,
+    survey/respond/quarantine.py).  Counts and the newest id only grow with additions, so every cache keyed
+    on them also keys on this; read once per request, BEFORE the data it guards."""
+    def read() -> int:
+        return int(session.scalar(select(TallyRevision.revision).where(TallyRevision.id == 1)) or 0)
+
+    return per_request(("tally-revision", str(session.get_bind().url)), read)
+
+
 def data_version(session: Any) -> tuple[Any, ...]:
+    revision = tally_revision(session)
     row = session.execute(select(Response.id, Response.received_at).order_by(Response.id.desc()).limit(1)).first()
-    return (str(session.get_bind().url), None if row is None else (row[0], row[1]))
+    return (str(session.get_bind().url), None if row is None else (row[0], row[1]), revision)
 
 
 def enabled() -> bool:
@@ -120,11 +131,12 @@ def month_payloads(session: Any, key: Hashable, versions: dict[Any, int],
     each cached under (key, month, version).  Months not cached are fetched with ONE `query(missing)`,
     which returns {month: payload} for every month asked."""
     url = str(session.get_bind().url)
+    revision = tally_revision(session)
     parts: dict[Any, Any] = {}
     missing: list[Any] = []
     on = enabled()
     for month, version in versions.items():
-        full = ("month", url, key, month, version)
+        full = ("month", url, key, month, version, revision)
         with _lock:
             hit = _entries.get(full) if on else None
             if hit is not None:
@@ -139,7 +151,7 @@ def month_payloads(session: Any, key: Hashable, versions: dict[Any, int],
             parts[month] = fresh[month]
             if on:
                 with _lock:
-                    _put(("month", url, key, month, versions[month]), fresh[month])
+                    _put(("month", url, key, month, versions[month], revision), fresh[month])
     return parts
 
 

@@ -10,7 +10,10 @@ response whose id is lower than one already seen but which commits later (ids ar
 not re-read — but then the cells' respondents no longer add up to the month's count in `response_tally`
 (updated in the same transaction), which is read AFTER the cells: the refreshed sum can only fall short of
 it.  Any mismatch means a full read of the month.  Tallies are otherwise only rewritten by
-`rebuild_tallies`, which recomputes the same sums.
+`rebuild_tallies`, which recomputes the same sums, and by quarantine decisions
+(survey/respond/quarantine.py), which REMOVE responses: a removal and an addition could leave the count
+unchanged, so every decision raises the tally revision and a month read under another revision is read
+again in full.
 
 The cache holds whole-city cells per (questionnaire versions, month); callers filter service points and
 channels in NumPy.  Memory is bounded (BUDGET bytes per process, least recently used months dropped).
@@ -30,7 +33,7 @@ from sqlalchemy import func, select
 from survey.respond import moments as stored
 from survey.respond.models import MomentTally, ResponseTally
 from survey.results.cache import enabled as results_cache_enabled
-from survey.results.cache import per_request
+from survey.results.cache import per_request, tally_revision
 
 MT = MomentTally.__table__
 RT = ResponseTally.__table__
@@ -77,6 +80,7 @@ class MonthCells:
 
     respondents: int
     blocks: dict[int, Block]
+    revision: int = 0  # survey/results/cache.py:tally_revision when read: removals force a full read
 
     @property
     def last(self) -> int:
@@ -208,6 +212,7 @@ def month_cells(session: Any, versions: tuple[int, ...], counts: dict[date, int]
     """
     url = str(session.get_bind().url)
     enabled = results_cache_enabled()
+    revision = tally_revision(session)  # before the cells: a removal committed after it is seen next time
     # within one request every consumer sees the same cells, read at most once (also when not kept)
     seen: dict[tuple[Any, ...], dict[int, Block]] = per_request(("month-cells",), dict)
     out: dict[date, dict[int, Block]] = {}
@@ -221,7 +226,7 @@ def month_cells(session: Any, versions: tuple[int, ...], counts: dict[date, int]
             hit = _months.get(key) if enabled else None
             if hit is not None:
                 _months.move_to_end(key)
-        if hit is None:
+        if hit is None or hit.revision != revision:
             full.append(month)
         elif hit.respondents == counts.get(month, 0):
             out[month] = hit.blocks
@@ -243,7 +248,7 @@ def month_cells(session: Any, versions: tuple[int, ...], counts: dict[date, int]
             blocks = _blocks(by_month[month])
             out[month] = blocks
             if enabled:
-                _store((url, versions, month), MonthCells(_total(blocks), blocks))
+                _store((url, versions, month), MonthCells(_total(blocks), blocks, revision))
     for month, blocks in out.items():
         seen[(url, versions, month)] = blocks
     return out
@@ -262,7 +267,7 @@ def _refresh(session: Any, versions: tuple[int, ...], month: date, hit: MonthCel
     count = session.execute(select(func.coalesce(func.sum(RT.c.count), 0))
                             .where(RT.c.questionnaire_version_id.in_(versions), RT.c.period == month)).scalar_one()
     total = _total(blocks)
-    return MonthCells(total, blocks) if total == int(count) else None
+    return MonthCells(total, blocks, hit.revision) if total == int(count) else None
 
 
 def clear() -> None:

@@ -1,0 +1,261 @@
+"""Quarantine: responses set aside from every figure, kept, audited, and reversible.
+
+Why: figures rank agencies, so some responses are made by the people being rated (a poster flood, a
+counter official tapping "very satisfied").  Such responses are never deleted — a decision may be wrong
+and must be reversible — but while set aside they must be out of every figure, export and report.
+
+Interface (used by the QR poster limit, the Integrity review pages and the figures pages):
+
+- `Response.review_status`: NULL = counted; ``"held"`` = set aside automatically (e.g. over the poster's
+  hourly ceiling) until Home Affairs reviews it; ``"excluded"`` = excluded after review.  The reason is
+  in `Response.review_reason`, the time in `review_changed_at`, the history in the audit log.
+- `hold(session, ids, reason)`, `exclude(session, ids, reason)`, `release(session, ids, reason)`
+  (release = count again): each returns the number of responses whose status changed, keeps
+  `response_tally`, `answer_tally` and `moment_tally` exactly equal to what `rebuild_tallies` recomputes
+  from the answer rows of counted responses, raises the tally revision (so every results cache and the
+  month cells of survey/results/month_cells.py re-read instead of trusting counts), and writes one audit
+  event with the reason.  `commit=False` leaves the transaction to the caller.
+- `store_response(..., Submission(hold=True, hold_reason=…))` stores a response already held (not
+  counted): survey/respond/store.py.
+- `excluded_count(session, selection=None, *, agency_ids=…, period_from=…, period_to=…, status=…)`: how
+  many responses are out of the figures ("n responses excluded after review"); `held_count` likewise.
+- Review decisions (Integrity page): `confirm` (→ excluded), `dismiss` (→ counted), `reverse` (→ back to
+  held, awaiting a new decision); each audited with its reason.
+
+A status change of a response moves whole counts: a response leaves (or rejoins) its cell (questionnaire
+version × service point × month × channel) in all three count tables; rows that fall to zero are deleted,
+as a rebuild would not create them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from survey.audit import record
+from survey.database import utcnow
+from survey.questionnaire_versions.service import questionnaire_for
+from survey.respond import moments
+from survey.respond.models import Answer, AnswerTally, MomentTally, Response, ResponseTally, TallyRevision
+
+HELD = "held"
+EXCLUDED = "excluded"
+STATUSES = (HELD, EXCLUDED)
+MAX_REASON = 300
+
+RT = ResponseTally.__table__
+AT = AnswerTally.__table__
+MT = MomentTally.__table__
+
+
+class QuarantineError(ValueError):
+    """A decision without a reason, or for responses that do not exist: nothing is changed."""
+
+
+def _clean_reason(reason: str) -> str:
+    text = " ".join(str(reason or "").split())
+    if not text:
+        raise QuarantineError("a reason is required")
+    return text[:MAX_REASON]
+
+
+def hold(session: Session, response_ids: Iterable[int], reason: str, *, commit: bool = True) -> int:
+    """Set responses aside until reviewed (out of every figure); returns how many changed."""
+    return _set_status(session, response_ids, HELD, reason, "response.hold", commit)
+
+
+def exclude(session: Session, response_ids: Iterable[int], reason: str, *, commit: bool = True) -> int:
+    """Exclude responses after review (out of every figure, counted as "excluded after review")."""
+    return _set_status(session, response_ids, EXCLUDED, reason, "response.exclude", commit)
+
+
+def release(session: Session, response_ids: Iterable[int], reason: str, *, commit: bool = True) -> int:
+    """Count responses again (back into the count tables)."""
+    return _set_status(session, response_ids, None, reason, "response.release", commit)
+
+
+# Review decisions of the Integrity page: names of the workflow, same mechanics.
+def confirm(session: Session, response_ids: Iterable[int], reason: str, *, commit: bool = True) -> int:
+    """A flag is confirmed: its responses are excluded after review."""
+    return _set_status(session, response_ids, EXCLUDED, reason, "review.confirm", commit)
+
+
+def dismiss(session: Session, response_ids: Iterable[int], reason: str, *, commit: bool = True) -> int:
+    """A flag is dismissed: its responses count (held ones are released; counted ones stay counted)."""
+    return _set_status(session, response_ids, None, reason, "review.dismiss", commit)
+
+
+def reverse(session: Session, response_ids: Iterable[int], reason: str, *, commit: bool = True) -> int:
+    """A decision is reversed: the responses go back to held, out of the figures, awaiting a new decision."""
+    return _set_status(session, response_ids, HELD, reason, "review.reverse", commit)
+
+
+def _set_status(session: Session, response_ids: Iterable[int], status: str | None, reason: str, action: str,
+                commit: bool) -> int:
+    text = _clean_reason(reason)
+    ids = sorted({int(i) for i in response_ids})
+    if not ids:
+        return 0
+    rows = session.execute(select(Response.id, Response.review_status, Response.questionnaire_version_id,
+                                  Response.service_point_id, Response.period, Response.channel)
+                           .where(Response.id.in_(ids)).order_by(Response.id).with_for_update()).all()
+    if len(rows) != len(ids):
+        raise QuarantineError(f"unknown responses: {sorted(set(ids) - {r.id for r in rows})}")
+    changing = [r for r in rows if r.review_status != status]
+    if not changing:
+        return 0
+    leaving = [r for r in changing if r.review_status is None]  # counted → held/excluded
+    joining = [r for r in changing if status is None]  # held/excluded → counted
+    if leaving:
+        _move(session, leaving, -1)
+    if joining:
+        _move(session, joining, +1)
+    now = utcnow()
+    changed_ids = [r.id for r in changing]
+    for chunk in _chunks(changed_ids):
+        session.execute(update(Response).where(Response.id.in_(chunk))
+                        .values(review_status=status, review_reason=text, review_changed_at=now)
+                        .execution_options(synchronize_session=False))
+    changed_set = set(changed_ids)
+    for obj in list(session.identity_map.values()):  # loaded Response objects must not show the old status
+        if isinstance(obj, Response) and obj.id in changed_set:
+            session.expire(obj, ["review_status", "review_reason", "review_changed_at"])
+    if leaving or joining:
+        bump_revision(session)
+    before = Counter(str(r.review_status or "counted") for r in changing)
+    record(session, action, "response", changed_ids[0] if len(changed_ids) == 1 else f"{len(changed_ids)} responses",
+           before={"statuses": dict(before)},
+           after={"status": status or "counted", "reason": text, "responses": changed_ids[:1000],
+                  "count": len(changed_ids)})
+    if commit:
+        session.commit()
+    return len(changed_ids)
+
+
+def _chunks(ids: list[int], size: int = 1000) -> Iterable[list[int]]:
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def bump_revision(session: Session) -> None:
+    """Raise the tally revision in the caller's transaction (caches then stop trusting counts)."""
+    row = session.get(TallyRevision, 1, with_for_update=True)
+    if row is None:
+        session.add(TallyRevision(id=1, revision=1, changed_at=utcnow()))
+    else:
+        row.revision += 1
+        row.changed_at = utcnow()
+    session.flush()
+
+
+def _move(session: Session, rows: list[Any], sign: int) -> None:
+    """Add (sign +1) or remove (−1) whole responses to/from their cells in the three count tables."""
+    from survey.respond.store import _upsert_add
+
+    ids = [r.id for r in rows]
+    answers: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        for rid, item_id, value in session.execute(select(Answer.response_id, Answer.item_id, Answer.value)
+                                                   .where(Answer.response_id.in_(chunk))):
+            answers[rid].append((item_id, value))
+    cells: dict[tuple[int, int, date, str], list[Any]] = defaultdict(list)
+    for r in rows:
+        cells[(r.questionnaire_version_id, r.service_point_id, r.period, r.channel)].append(r)
+    for cell in sorted(cells):  # one order for every writer: no lock cycles
+        members = cells[cell]
+        keys = dict(zip(("questionnaire_version_id", "service_point_id", "period", "channel"), cell, strict=True))
+        _upsert_add(session, RT, keys, sign * len(members))
+        counts = Counter(pair for r in members for pair in answers.get(r.id, []))
+        for (item_id, value), n in sorted(counts.items()):
+            _upsert_add(session, AT, {**keys, "item_id": item_id, "value": value}, sign * n)
+        _move_moments(session, keys, members, answers, sign)
+        where = [RT.c[k] == v for k, v in keys.items()]
+        session.execute(RT.delete().where(*where, RT.c.count <= 0))
+        session.execute(AT.delete().where(*[AT.c[k] == v for k, v in keys.items()], AT.c.count <= 0))
+
+
+def _move_moments(session: Session, keys: dict[str, Any], members: list[Any],
+                  answers: dict[int, list[tuple[int, int]]], sign: int) -> None:
+    q, item_ids = questionnaire_for(session, keys["questionnaire_version_id"])
+    spec = moments.spec_of(q)
+    code_of = {item_ids[c]: c for c in spec.items if c in item_ids}
+    values = {code: np.zeros(len(members), dtype=np.int64) for code in spec.items}
+    for i, r in enumerate(members):
+        for item_id, value in answers.get(r.id, []):
+            code = code_of.get(item_id)
+            if code is not None:
+                values[code][i] = value
+    g = moments.grams(spec, np.zeros(len(members), dtype=np.int64), 1, values)[0]
+    where = [MT.c[k] == v for k, v in keys.items()]
+    row = session.execute(select(MT.c.respondents, MT.c.gram, MT.c.last_response_id)
+                          .where(*where).with_for_update()).first()
+    top = max(r.id for r in members)
+    if row is None:
+        if sign < 0:
+            raise QuarantineError("count tables are out of step with the responses: run rebuild_tallies")
+        session.execute(MT.insert().values(**keys, respondents=len(members), gram=moments.pack(g),
+                                           last_response_id=top))
+        return
+    respondents = int(row.respondents) + sign * len(members)
+    if respondents <= 0:
+        session.execute(MT.delete().where(*where))
+        return
+    total = moments.unpack(row.gram, g.shape[0]) + sign * g
+    session.execute(MT.update().where(*where).values(
+        respondents=respondents, gram=moments.pack(total),
+        last_response_id=max(int(row.last_response_id or 0), top) if sign > 0 else int(row.last_response_id or 0)))
+
+
+# ---------------------------------------------------------------- counts for pages
+
+
+def excluded_count(session: Session, selection: Any = None, *, agency_ids: Iterable[int] | None = None,
+                   service_point_ids: Iterable[int] | None = None, period_from: date | None = None,
+                   period_to: date | None = None, status: str = EXCLUDED) -> int:
+    """Responses with `status` (default: excluded after review) in a selection or an agency/period scope.
+
+    `selection` is a survey.results.selection.Selection (its questionnaire versions, periods, channels and
+    unit filters apply); the keyword filters narrow further.  Pages show it as "n responses excluded after
+    review" when n > 0.
+    """
+    stmt = select(func.count()).select_from(Response).where(Response.review_status == status)
+    if selection is not None:
+        from survey.results.selection import allowed_service_points
+
+        stmt = stmt.where(Response.questionnaire_version_id.in_(selection.questionnaire_version_ids))
+        if selection.period_from is not None:
+            stmt = stmt.where(Response.period >= selection.period_from)
+        if selection.period_to is not None:
+            stmt = stmt.where(Response.period <= selection.period_to)
+        if selection.channels:
+            stmt = stmt.where(Response.channel.in_(selection.channels))
+        sps = allowed_service_points(session, selection)
+        if sps is not None:
+            if not sps:
+                return 0
+            stmt = stmt.where(Response.service_point_id.in_(sps))
+    if agency_ids is not None:
+        stmt = stmt.where(Response.agency_id.in_(list(agency_ids)))
+    if service_point_ids is not None:
+        stmt = stmt.where(Response.service_point_id.in_(list(service_point_ids)))
+    if period_from is not None:
+        stmt = stmt.where(Response.period >= period_from)
+    if period_to is not None:
+        stmt = stmt.where(Response.period <= period_to)
+    return int(session.scalar(stmt) or 0)
+
+
+def held_count(session: Session, selection: Any = None, **filters: Any) -> int:
+    """Responses held and awaiting review in the same scope as `excluded_count`."""
+    return excluded_count(session, selection, status=HELD, **filters)
+
+
+def counted(column: Any = None) -> Any:
+    """WHERE clause keeping counted responses only, for code that reads response rows (exports, comments)."""
+    return (Response.review_status if column is None else column).is_(None)
