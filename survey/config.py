@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,35 @@ OPTIONAL: dict[str, type] = {
 
 class ConfigError(RuntimeError):
     """Raised at start-up when the configuration is unusable (never silently defaulted in production)."""
+
+
+SECRET_KEY_MIN_BYTES = 32
+SECRET_KEY_FILE = "secret_key"
+
+
+def instance_secret_key(instance_dir: Path) -> str:
+    """The signing key of this instance outside production: random, made once, kept in the instance
+    folder readable by the owner only (0600).  There is no public default a forger could use."""
+    path = instance_dir / SECRET_KEY_FILE
+    if not path.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        # written whole under another name, then linked: processes starting together agree on one key
+        tmp = instance_dir / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(SECRET_KEY_MIN_BYTES) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won; use its key
+        finally:
+            tmp.unlink()
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    key = path.read_text(encoding="ascii").strip()
+    if len(key.encode()) < SECRET_KEY_MIN_BYTES:
+        raise ConfigError(f"{path} holds a key shorter than {SECRET_KEY_MIN_BYTES} bytes: delete it or set SECRET_KEY")
+    return key
 
 
 def _optional_from_env() -> dict[str, Any]:
@@ -63,6 +93,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:5000"  # base of QR/invitation links printed on posters and receipts
     link_device_limit: str = "1 per hour"  # responses per phone (device cookie) per service point, QR poster
     extra: dict[str, Any] = field(default_factory=dict)
+    instance_dir: Path = INSTANCE_DIR  # where the generated signing key lives outside production
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -85,7 +116,13 @@ class Settings:
         """Flask config keys; in production a missing SECRET_KEY is a start-up error."""
         if self.production and not self.secret_key:
             raise ConfigError("SECRET_KEY must be set when HAILONG_PRODUCTION/FLASK_ENV=production")
-        secret = self.secret_key or "dev-only-insecure-key"
+        size = len((self.secret_key or "").encode())
+        if self.production and size < SECRET_KEY_MIN_BYTES:
+            raise ConfigError(
+                f"SECRET_KEY is {size} bytes long; production needs at least "
+                f"{SECRET_KEY_MIN_BYTES} random bytes, e.g. the output of "
+                "python -c 'import secrets; print(secrets.token_hex(32))'")
+        secret = self.secret_key or instance_secret_key(self.instance_dir)
         url = self.database_url
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             # the embedded default lives in instance/: make the folder, not the user

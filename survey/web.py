@@ -12,6 +12,7 @@ from survey.extensions import db
 from survey.i18n import LANGUAGES, current_lang
 from survey.org.models import Unit
 from survey.questionnaire_versions.models import QuestionnaireVersion
+from survey.redirects import safe_redirect_target
 
 bp = Blueprint("web", __name__)
 
@@ -30,14 +31,8 @@ def home() -> str:
 @bp.route("/lang/<code>", methods=["GET", "POST"])
 def set_language(code: str) -> Response:
     """Explicit language choice, remembered in the session and a cookie (no account needed)."""
-    target = request.args.get("next") or request.referrer or url_for("web.home")
-    if not target.startswith("/") or target.startswith("//"):
-        # referrers are absolute: keep only our own path
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(target)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    resp = redirect(target)
+    back = safe_redirect_target(request.referrer, url_for("web.home"), referrer=True)
+    resp = redirect(safe_redirect_target(request.args.get("next"), back))
     if code in LANGUAGES:
         session["lang"] = code
         resp.set_cookie("hl_lang", code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)

@@ -43,7 +43,7 @@ def test_compiled_catalogue_matches_the_po_file():
         return {_key(m.id): _key(m.string) for m in messages if m.id}
 
     with i18n.po_path("vi").open("rb") as fh:
-        po = entries(read_po(fh))
+        po = entries(read_po(fh, locale="vi"))  # Vietnamese has one plural form, as the .mo holds
     with i18n.po_path("vi").with_suffix(".mo").open("rb") as fh:
         mo = entries(read_mo(fh))
     assert mo == po, "messages.mo is out of date: run python tools/i18n.py refresh"

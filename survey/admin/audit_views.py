@@ -11,7 +11,6 @@ from typing import Any
 from babel.numbers import format_decimal
 from flask import render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional
@@ -19,6 +18,7 @@ from wtforms.validators import Length, Optional
 from survey.admin.blueprint import bp, viewer_required
 from survey.audit.models import AuditEvent
 from survey.extensions import db
+from survey.forms import FlaskForm
 from survey.i18n import LOCAL_TZ, current_lang
 
 PER_PAGE = 50

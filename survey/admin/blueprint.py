@@ -11,12 +11,12 @@ from typing import Any
 
 from flask import Blueprint, abort
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
 from survey.auth.scope import roles_required
+from survey.forms import FlaskForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import IntegerField, SelectField
 from wtforms.validators import InputRequired, NumberRange
@@ -29,12 +27,14 @@ from wtforms.validators import InputRequired, NumberRange
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404
 from survey.database import utcnow
 from survey.extensions import db
+from survey.forms import FlaskForm
 from survey.i18n import current_lang
 from survey.org.models import Agency, ServicePoint
 from survey.questionnaire_versions.service import latest_published
 from survey.respond import invitations as inv
 from survey.respond.link_qr import write_batch_files
 from survey.respond.models import InvitationBatch
+from survey.uploads import private_dir
 
 KEEP_SECONDS = 3600
 PDF_MAX_TOKENS = 240  # 20 pages; a larger sheet is printed from the HTML (WeasyPrint takes ~1 s a page)
@@ -53,11 +53,8 @@ class BatchForm(FlaskForm):
 
 
 def download_root() -> Path:
-    """A directory of our own (purge_old deletes whatever is old in it), under HAILONG_DOWNLOAD_DIR or /tmp."""
-    base = Path(current_app.config.get("HAILONG_DOWNLOAD_DIR") or tempfile.gettempdir())
-    root = base / "hailong-invitation-files"
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return root
+    """A private directory of our own (purge_old deletes whatever is old in it), see `survey.uploads.private_dir`."""
+    return private_dir("hailong-invitation-files")
 
 
 def purge_old(now: float | None = None) -> None:

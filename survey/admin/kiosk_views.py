@@ -10,7 +10,6 @@ from typing import Any
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
@@ -18,6 +17,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404, viewer_required
 from survey.database import utcnow
 from survey.extensions import db
+from survey.forms import FlaskForm
 from survey.i18n import current_lang
 from survey.org import kiosk_service as ks
 from survey.org import service as svc

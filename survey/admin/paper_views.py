@@ -7,14 +7,12 @@ anyway, because the database may have changed in between.
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
 from flask import Response, flash, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
@@ -23,17 +21,20 @@ from wtforms.validators import DataRequired
 
 from survey.admin.blueprint import admin_required, bp, get_or_404
 from survey.extensions import db
+from survey.forms import FlaskForm
 from survey.i18n import current_lang
 from survey.org.models import Level
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.paper_import import REQUIRED, PaperCheck, RowError, check_table, import_checked, item_columns
 from survey.respond.store import SubmissionError
-from survey.uploads import MAX_UPLOAD, TableError, drop_stash, load_stash, read_table, stash_upload
+from survey.spreadsheets import csv_writer
+from survey.uploads import MAX_UPLOAD, UPLOAD_LIMITS, TableError, drop_stash, load_stash, read_table, stash_upload
 
 
 class PaperUploadForm(FlaskForm):
-    file = FileField(_l("Paper responses (.csv or .xlsx)"), validators=[FileRequired(_l("Choose a file."))])
+    file = FileField(_l("Paper responses (.csv or .xlsx)"), validators=[FileRequired(_l("Choose a file."))],
+                     description=UPLOAD_LIMITS)
 
 
 class PaperCommitForm(FlaskForm):
@@ -128,7 +129,7 @@ def paper_template(version_id: int) -> Response:
     header = [*REQUIRED[:2], "questionnaire", "questionnaire_version", "channel", "language", *levels, "agency",
               "service_point", *item_columns(q)]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out, lineterminator="\n")
     writer.writerow(header)
     return Response(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="paper-{qv.instrument}-v{qv.version}.csv"'})

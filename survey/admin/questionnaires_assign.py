@@ -9,11 +9,11 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from survey.admin.blueprint import admin_required, bp
 from survey.extensions import db
+from survey.forms import FlaskForm
 from survey.i18n import current_lang
 from survey.org import service as svc
 from survey.org.models import Agency, ServicePoint

@@ -14,7 +14,6 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import func, select
 from werkzeug.utils import secure_filename
@@ -25,6 +24,7 @@ from survey.admin import questionnaires_assign, questionnaires_preview  # noqa: 
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404
 from survey.audit import record
 from survey.extensions import db
+from survey.forms import FlaskForm
 from survey.i18n import current_lang
 from survey.org.models import ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
@@ -13,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from survey.extensions import db
+from survey.forms import FlaskForm
 from survey.org import service as svc
 from survey.org.models import Agency, Level, ServicePoint, Unit
 
@@ -129,7 +129,9 @@ class ServicePointCreateForm(ServicePointEditForm):
 
 
 class ImportForm(FlaskForm):
-    file = FileField(_l("Tree file (.yaml, .yml or .csv)"), validators=[FileRequired(_l("Choose a file."))])
+    file = FileField(_l("Tree file (.yaml, .yml or .csv)"), validators=[FileRequired(_l("Choose a file."))],
+                     description=_l("At most 2 MB. YAML anchors and aliases (& and *) are refused: a few hundred "
+                                    "bytes of them can expand to millions of entries and stall the server."))
 
 
 class ImportCommitForm(FlaskForm):

@@ -9,7 +9,6 @@ from typing import Any
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired
@@ -18,6 +17,7 @@ from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404
 from survey.admin.tree_forms import agency_choices
 from survey.admin.tree_views import _done, _status, org_error
 from survey.extensions import db
+from survey.forms import FlaskForm
 from survey.i18n import current_lang
 from survey.org import service as svc
 from survey.org.models import Agency, ServicePoint, Unit

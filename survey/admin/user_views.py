@@ -10,7 +10,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -21,6 +20,7 @@ from survey.admin.tree_forms import OrderedForm, agency_choices, unit_choices
 from survey.auth import user_service as us
 from survey.auth.models import ROLES, User
 from survey.extensions import db
+from survey.forms import FlaskForm
 from survey.i18n import current_lang
 from survey.org.models import Agency, Unit
 

@@ -11,7 +11,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
@@ -21,16 +20,18 @@ from wtforms.validators import DataRequired
 from survey.admin.blueprint import admin_required, bp, viewer_required
 from survey.database import utcnow
 from survey.extensions import db
+from survey.forms import FlaskForm
 from survey.i18n import LOCAL_TZ, current_lang
 from survey.org import volumes_service as vs
 from survey.org.models import Agency, ServicePoint
-from survey.uploads import MAX_UPLOAD, TableError, drop_stash, load_stash, read_table, stash_upload
+from survey.uploads import MAX_UPLOAD, UPLOAD_LIMITS, TableError, drop_stash, load_stash, read_table, stash_upload
 
 MONTHS = range(1, 13)
 
 
 class VolumeUploadForm(FlaskForm):
-    file = FileField(_l("Service volumes (.csv or .xlsx)"), validators=[FileRequired(_l("Choose a file."))])
+    file = FileField(_l("Service volumes (.csv or .xlsx)"), validators=[FileRequired(_l("Choose a file."))],
+                     description=UPLOAD_LIMITS)
 
 
 class VolumeCommitForm(FlaskForm):

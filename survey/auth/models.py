@@ -26,8 +26,9 @@ class User(UserMixin, Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Raised to end every session of this user (logout, password change/reset, deactivation, role or
+    # scope change): the session cookie carries "<id>.<version>" and only the current version loads.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -37,3 +38,11 @@ class User(UserMixin, Base):
     @property
     def is_active(self) -> bool:  # flask-login: deactivated users cannot log in
         return self.active
+
+    def get_id(self) -> str:
+        """What flask-login keeps in the session cookie: the id and the session version (not secret)."""
+        return f"{self.id}.{self.session_version or 0}"
+
+    def end_all_sessions(self) -> None:
+        """Every session cookie issued so far stops working (copied ones too)."""
+        self.session_version = (self.session_version or 0) + 1

@@ -1,5 +1,7 @@
 """Staff accounts: create, change role and scope, deactivate, force a password change.  Audited.
 
+Each of these (except creation and a display-name-only edit) ends every session of the user.
+
 Rules that protect the system from its own administrators live here, not in the pages: nobody changes
 their own role (so nobody can raise it) or deactivates themselves (the last admin cannot lock everyone
 out by accident), a scoped role needs its scope, and passwords have at least 12 characters.
@@ -110,6 +112,8 @@ def update_user(session: Session, actor: User, user: User, *, role: str, display
     after = state(user)
     if after == before:
         return False
+    if any(after[k] != before[k] for k in ("role", "agency", "unit")):
+        user.end_all_sessions()  # what a session may see is decided again at the next login
     record(session, "user.update", "user", user.username, before=before, after=after)
     return True
 
@@ -121,6 +125,7 @@ def set_active(session: Session, actor: User, user: User, active: bool) -> bool:
         return False
     before = state(user)
     user.active = active
+    user.end_all_sessions()
     session.flush()
     record(session, "user.activate" if active else "user.deactivate", "user", user.username,
            before=before, after=state(user))
@@ -135,8 +140,7 @@ def force_password_reset(session: Session, user: User, temporary_password: str |
         user.password_hash = hash_password(temporary_password)
     before = state(user)
     user.must_change_password = True
-    user.failed_logins = 0
-    user.locked_until = None
+    user.end_all_sessions()  # a session opened before the reset must not outlive it
     session.flush()
     record(session, "user.password_reset", "user", user.username, before=before,
            after={**state(user), "temporary_password_set": bool(temporary_password)})
@@ -152,5 +156,6 @@ def change_own_password(session: Session, user: User, current: str, new: str) ->
     before = state(user)
     user.password_hash = hash_password(new)
     user.must_change_password = False
+    user.end_all_sessions()  # the caller logs the current browser in again
     session.flush()
     record(session, "user.password_changed", "user", user.username, before=before, after=state(user))

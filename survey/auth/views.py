@@ -1,28 +1,28 @@
-"""Log in and out.  Failed attempts are throttled per account (locked for a while), never per IP."""
+"""Log in and out.  Failed attempts are throttled (survey/auth/throttle.py), accounts are never locked;
+unknown user names get the same answer at the same cost as wrong passwords."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from survey.auth import throttle
+from survey.auth.landing import landing_url
 from survey.auth.models import User
-from survey.auth.passwords import verify_password
+from survey.auth.passwords import dummy_verify, verify_password
+from survey.client_hash import client_key
 from survey.database import utcnow
 from survey.extensions import db, limiter
+from survey.forms import FlaskForm
+from survey.redirects import safe_redirect_target
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
-
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
 
 
 class LoginForm(FlaskForm):
@@ -30,45 +30,70 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("web.home")
+def _next_or(fallback: str) -> str:
+    return safe_redirect_target(request.args.get("next"), fallback)
+
+
+def _start_session(user: User) -> None:
+    """A fresh session (no fixation) holding the user's current session version."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    session.permanent = True
+    login_user(user)
+
+
+def _check_credentials(username: str, password: str) -> User | None:
+    """The user when the password is right and the account active.  Every path verifies one hash of
+    the same cost, so timing does not tell whether a user name exists."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        dummy_verify(password)
+        return None
+    ok = verify_password(user.password_hash, password)
+    return user if ok and user.active else None
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("30 per minute", methods=["POST"], key_func=lambda: "login:" + request.form.get("username", ""))
-def login() -> str | Response:
+@limiter.limit("60 per minute", methods=["POST"], key_func=lambda: client_key("login-post"))
+def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
-        now = utcnow()
-        if user is not None and user.locked_until is not None and user.locked_until > now:
-            flash(_("Too many failed attempts. Try again in a few minutes."), "error")
-        elif user is None or not user.active or not verify_password(user.password_hash, form.password.data):
-            if user is not None:
-                user.failed_logins += 1
-                if user.failed_logins >= MAX_FAILURES:
-                    user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                    user.failed_logins = 0
-                db.session.commit()
+        username = form.username.data.strip()
+        buckets = throttle.buckets_for(username)
+        wait = throttle.wait_seconds(buckets)
+        if wait:
+            minutes = max(1, -(-wait // 60))
+            flash(_("Too many failed attempts. Try again in %(minutes)s minutes.", minutes=minutes), "error")
+            return render_template("auth/login.html", form=form), 429
+        user = _check_credentials(username, form.password.data)
+        if user is None:
+            throttle.record_failure(buckets)
+            db.session.rollback()
             flash(_("Wrong username or password."), "error")
         else:
-            user.failed_logins = 0
-            user.locked_until = None
-            user.last_login_at = now
+            throttle.record_success(buckets)
+            user.last_login_at = utcnow()
             db.session.commit()
-            session.clear()
-            session.permanent = True
-            login_user(user)
+            _start_session(user)
             if user.must_change_password:
-                return redirect(url_for("auth.change_password", next=_safe_next(request.args.get("next"))))
-            return redirect(_safe_next(request.args.get("next")))
+                resp = redirect(url_for("auth.change_password", next=_next_or(landing_url(user))))
+            else:
+                resp = redirect(_next_or(landing_url(user)))
+            throttle.remember_browser(resp, user.username, bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+            return resp
     return render_template("auth/login.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    """Ends every session of the user, on every browser (a copied cookie stops working too)."""
+    if current_user.is_authenticated:
+        user = db.session.get(User, current_user.id)
+        if user is not None:
+            user.end_all_sessions()
+            db.session.commit()
     logout_user()
     lang = session.get("lang")
     session.clear()
@@ -112,6 +137,7 @@ def change_password() -> str | Response:
             getattr(form, exc.field or "new").errors = [exc.message]
         else:
             db.session.commit()
+            _start_session(current_user._get_current_object())  # other sessions ended; this one goes on
             flash(_("Your password was changed."), "success")
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_next_or(landing_url(current_user)))
     return render_template("auth/password.html", form=form, forced=current_user.must_change_password)

@@ -16,7 +16,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WResponse
 from wtforms import StringField
@@ -24,12 +23,15 @@ from wtforms.validators import DataRequired, Length
 
 from survey.audit import record
 from survey.auth.scope import can_see_agency, roles_required
+from survey.dashboard.comment_dates import coarsen
 from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, parse_month, wants_export
 from survey.dashboard.tables import Col, Table, export
 from survey.database import utcnow
 from survey.extensions import db
-from survey.i18n import current_lang, local_datetime
+from survey.forms import FlaskForm
+from survey.i18n import current_lang
 from survey.org.models import Agency, ServicePoint
+from survey.redirects import safe_redirect_target
 from survey.respond.models import Comment, Response
 
 MODERATORS = ("unit_manager", "home_affairs", "admin")
@@ -98,16 +100,17 @@ def comments(code: str) -> str | WResponse:
         if moderator:
             cols += [Col("hidden", _("Hidden")), Col("reason", _("Reason"))]
         table = Table("comments", _("Citizens' comments"), cols, [
-            {"submitted": local_datetime(at), "service_point": sp.name(lang), "text": c.text,
-             "hidden": _("yes") if c.hidden_at else "", "reason": c.hidden_reason or ""} for c, at, sp in rows])
+            {"submitted": when, "service_point": sp.name(lang), "text": c.text,
+             "hidden": _("yes") if c.hidden_at else "", "reason": c.hidden_reason or ""}
+            for c, when, sp in coarsen(db.session, rows)])
         return export([table], fmt, f"comments-{ag.code}")
     total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
     pages = max(1, -(-total // PER_PAGE))
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
     rows = db.session.execute(base.order_by(Response.submitted_at.desc(), Comment.id.desc())
                               .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    return render_template("dashboard/agency/comments.html", agency=ag, rows=rows, args=args, total=total,
-                           page=page, pages=pages, moderator=moderator, form=HideForm(),
+    return render_template("dashboard/agency/comments.html", agency=ag, rows=coarsen(db.session, rows), args=args,
+                           total=total, page=page, pages=pages, moderator=moderator, form=HideForm(),
                            link_args=_link_args(args), lang=lang)
 
 
@@ -119,9 +122,7 @@ def hide_comment(comment_id: int) -> WResponse:
         abort(404)
     agency_code = db.session.get(Agency, comment.response.agency_id).code
     form = HideForm()
-    back = request.form.get("back", "")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("dashboard.comments", code=agency_code)
+    back = safe_redirect_target(request.form.get("back"), url_for("dashboard.comments", code=agency_code))
     if not form.validate_on_submit():
         flash(_("Give a reason for hiding the comment."), "error")
         return redirect(back)

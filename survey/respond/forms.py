@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from threading import Lock
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import ValidationError
+
+from survey.forms import FlaskForm
 
 try:  # WTForms ≥ 3.3 deprecates (value, label) tuples
     from wtforms.fields.choices import SelectChoice
@@ -36,7 +37,8 @@ def _as_answer(raw: Any) -> int | str | None:
     text = str(raw).strip()
     if not text:
         return None
-    return int(text) if text.isdigit() else text
+    # ASCII digits only ("²" is a digit to isdigit() but int() refuses it) and no more than a column holds
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else text
 
 
 class CommentField(TextAreaField):

@@ -17,13 +17,13 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from questionnaires.model import Item, Questionnaire
 from survey.extensions import db, limiter
+from survey.forms import FlaskForm
 from survey.org import kiosk_service
 from survey.org.models import Kiosk
 from survey.questionnaire_versions.models import QuestionnaireVersion
@@ -135,6 +135,8 @@ def ui_strings() -> dict[str, str]:
         "optional": _("Optional"),
         "choose_up_to": _("Choose up to %(n)s.", n="{n}"),
         "chars_left": _("%(n)s characters left", n="{n}"),
+        "comment_privacy": _("Phone numbers, ID numbers and e-mail addresses are removed before your comment is "
+                             "stored. Please do not write your name."),
         "thanks": _("Thank you!"),
         "thanks_body": _("Your answers have been recorded. Thank you for helping us serve you better."),
         "restart_in": _("This screen will reset in %(n)s seconds.", n="{n}"),

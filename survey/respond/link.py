@@ -1,9 +1,10 @@
 """The citizen's own phone: the service-point QR poster (`/s/<code>`) and receipt tokens (`/r/<token>`).
 
-One light page per questionnaire (sections on one scrolling page, no JavaScript), answered with a
-Flask-WTF form built from the questionnaire version; every accepted answer set goes through
-`store_response` with channel `qr`.  Anything that stops a citizen (a used or expired receipt, a phone that
-answered a moment ago, a stale form) gets a page explaining why in their language, never an error page.
+One light page per questionnaire section (no JavaScript; answers carried between pages by the form itself,
+see `form_pages`), answered with a Flask-WTF form built from the questionnaire version; every accepted
+answer set goes through `store_response` with channel `qr`.  Anything that stops a citizen (a used or
+expired receipt, a phone that answered a moment ago, a stale form) gets a page explaining why in their language,
+never an error page.
 """
 
 from __future__ import annotations
@@ -11,9 +12,22 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
+import flask_babel
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -22,10 +36,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from survey.extensions import db, limiter
-from survey.i18n import current_lang, local_datetime
+from survey.i18n import LANGUAGES, current_lang, local_datetime
 from survey.org.models import ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import latest_published, questionnaire_for
+from survey.redirects import safe_redirect_target
+from survey.respond import form_pages as fp
 from survey.respond import invitations as inv
 from survey.respond.forms import AnswerForm, answer_form_class
 from survey.respond.link_qr import poster_svg, qr_svg
@@ -40,7 +56,21 @@ YEAR = 365 * 24 * 3600
 
 @bp.context_processor
 def _respond_context() -> dict[str, object]:
-    return {"large_text": request.cookies.get(TEXT_COOKIE) == "large", "hide_login": True}
+    large = g.get("large_text", request.cookies.get(TEXT_COOKIE) == "large")
+    return {"large_text": large, "hide_login": True}
+
+
+@bp.after_request
+def _remember_choices(resp: Response) -> Response:
+    """Cookies for a language or text size chosen with a button of the answer form (see form_pages)."""
+    if "chosen_lang" in g:
+        resp.set_cookie("hl_lang", g.chosen_lang, max_age=YEAR, samesite="Lax", httponly=True)
+    if "large_text" in g:
+        if g.large_text:
+            resp.set_cookie(TEXT_COOKIE, "large", max_age=YEAR, samesite="Lax", httponly=True)
+        else:
+            resp.delete_cookie(TEXT_COOKIE)
+    return resp
 
 
 # ---------------------------------------------------------------- friendly notices
@@ -93,10 +123,41 @@ def _form_for(qv: QuestionnaireVersion) -> AnswerForm:
     return answer_form_class(q, current_lang())()
 
 
-def _render_form(form: AnswerForm, sp: ServicePoint, *, status: int = 200,
+def _render_form(form: AnswerForm, sp: ServicePoint, *, status: int = 200, page: int = 0,
                  general: list[str] | None = None) -> tuple[str, int]:
+    sections = form.questionnaire.sections
     return render_template("respond/form.html", form=form, q=form.questionnaire, sp=sp,
-                           general_errors=general or [], action=request.path), status
+                           general_errors=general or [], action=request.path, page=page,
+                           section=sections[page], n_pages=len(sections),
+                           carried=fp.hidden_values(form, page), item_pages=fp.page_of_items(form)), status
+
+
+def _answer(qv: QuestionnaireVersion, sp: ServicePoint,
+            store: Callable[[AnswerForm], Response | tuple[str, int]]) -> Response | tuple[str, int]:
+    """One page of the form: GET shows page 1; a POST moves between pages or, on "Send", stores via `store`."""
+    form = _form_for(qv)
+    if request.method != "POST":
+        return _render_form(form, sp)
+    step = fp.posted_step(form)
+    if step.action.startswith(fp.LANG_PREFIX):
+        code = step.action.removeprefix(fp.LANG_PREFIX)
+        if code in LANGUAGES:
+            session["lang"] = g.chosen_lang = code
+            flask_babel.refresh()
+            form = _form_for(qv)  # the same posted answers, labels in the new language
+        return _render_form(form, sp, page=step.page)
+    if step.action.startswith(fp.TEXT_PREFIX):
+        g.large_text = step.action == fp.TEXT_PREFIX + "large"
+        return _render_form(form, sp, page=step.page)
+    if step.action == fp.BACK:
+        return _render_form(form, sp, page=max(0, step.page - 1))
+    if step.action == fp.NEXT:
+        if not fp.section_valid(form, form.questionnaire.sections[step.page]):
+            return _render_form(form, sp, status=422, page=step.page)
+        return _render_form(form, sp, page=fp.clamp_page(form, step.page + 1))
+    if form.validate_on_submit():
+        return store(form)
+    return _render_form(form, sp, status=422, page=fp.first_page_with_errors(form))
 
 
 def _apply_store_errors(form: AnswerForm, exc: SubmissionError) -> list[str]:
@@ -194,8 +255,7 @@ def service_point(code: str) -> Response | tuple[str, int]:
 
 
 def _answer_service_point(sp: ServicePoint, qv: QuestionnaireVersion, device: str) -> Response | tuple[str, int]:
-    form = _form_for(qv)
-    if request.method == "POST" and form.validate_on_submit():
+    def store(form: AnswerForm) -> Response | tuple[str, int]:
         if _already_stored(form):
             return _thanks(sp)
         if not _device_may_answer(sp, device, count=True):
@@ -204,11 +264,13 @@ def _answer_service_point(sp: ServicePoint, qv: QuestionnaireVersion, device: st
             _store_retrying(_submission(form, sp, qv))
         except SubmissionError as exc:
             db.session.rollback()
-            return _render_form(form, sp, status=422, general=_apply_store_errors(form, exc))
+            general = _apply_store_errors(form, exc)
+            return _render_form(form, sp, status=422, page=fp.first_page_with_errors(form), general=general)
         return _thanks(sp)
+
     if request.method == "GET" and not _device_may_answer(sp, device, count=False):
         return _limited_notice(sp, device)
-    return _render_form(form, sp, status=422 if request.method == "POST" else 200)
+    return _answer(qv, sp, store)
 
 
 @bp.route("/s/<code>/poster")
@@ -253,19 +315,22 @@ def invitation(token: str) -> Response | tuple[str, int]:
     qv = _questionnaire(check.batch.instrument or sp.link_instrument)
     if qv is None or not sp.active:
         return _notice("closed", 503)
-    form = _form_for(qv)
-    if request.method == "POST" and form.validate_on_submit():
+    invitation_id = check.invitation.id
+
+    def store(form: AnswerForm) -> Response | tuple[str, int]:
         if _already_stored(form):
             return _thanks(sp)
-        submission = _submission(form, sp, qv, check.invitation.id)
+        submission = _submission(form, sp, qv, invitation_id)
         try:
             response, _created = inv.store_invited_response(db.session, submission)
         except SubmissionError as exc:  # the claim was rolled back with it: the token stays usable
-            return _render_form(form, sp, status=422, general=_apply_store_errors(form, exc))
+            general = _apply_store_errors(form, exc)
+            return _render_form(form, sp, status=422, page=fp.first_page_with_errors(form), general=general)
         if response is None:
             return _notice("used", 410)
         return _thanks(sp)
-    return _render_form(form, sp, status=422 if request.method == "POST" else 200)
+
+    return _answer(qv, sp, store)
 
 
 def _posted_client_id() -> str:
@@ -285,8 +350,7 @@ def thanks() -> tuple[str, int]:
 
 
 def _safe_next() -> str:
-    target = request.args.get("next") or "/"
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    return safe_redirect_target(request.args.get("next"), "/")
 
 
 @bp.route("/text-size/<size>")

@@ -35,12 +35,13 @@ def test_default_lifetime_is_bounded_and_cookie_is_not_forever(client, city):
     assert "Expires=" in cookie  # permanent session with the configured lifetime, not a browser-life cookie
 
 
-def test_account_locks_after_repeated_failures(client, city):
+def test_repeated_failures_are_throttled_from_that_address(client, city):
+    """(Accounts are no longer locked: tests/auth/test_login_throttle.py shows others still get in.)"""
     for _ in range(5):
         resp = login(client, "noivu", "wrong password")
         assert resp.status_code == 200 and "/dashboard" not in resp.headers.get("Location", "")
-    resp = login(client, "noivu")  # right password, but the account is locked for a while
-    assert resp.status_code == 200
+    resp = login(client, "noivu")  # right password, but this client must wait a while
+    assert resp.status_code == 429
     forget_user()
     assert client.get("/dashboard/").status_code == 302
 
