@@ -1,0 +1,233 @@
+"""Early warning of real drops: a one-sided EWMA chart on daily satisfaction, with known run lengths.
+
+Why an EWMA: with 10–20 responses a working day a single day says little, but an exponentially weighted
+mean of standardised daily means accumulates evidence; one-sided (we only warn about drops) and
+reflected at 0 as in Lucas & Saccucci / R package `spc` (`xewma.arl(..., sided="one", zr=0)`), so a run of
+good days cannot bank credit against a later drop.
+
+The chart statistic, for working days t with n_t > 0 responses (days without any response are skipped):
+
+    x_t = (μ0 − m_t) / (σ0 / √n_t)            (a drop gives positive x_t)
+    z_t = max(0, (1 − λ) z_{t−1} + λ x_t),  z_0 = 0
+    signal when z_t > c · √(λ / (2 − λ))
+
+m_t is the day's mean per-response score (for a yes/no indicator, the day's share satisfied; for the
+index, each response's share of satisfied answers), μ0 and σ0 the in-control mean and per-response
+standard deviation estimated from history.  Weighting by n enters through the standard error.
+
+Run lengths are computed by the Markov chain approximation of Brook & Evans (1972) with the reflection
+atom at 0 as its own state; tests compare them with `spc` (tests/analysis/reference/control_reference.R).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.stats import norm
+
+DEFAULT_LAMBDA = 0.10  # best 90% quantile for the 85% → 75% drop at 10–20 responses/day (spc, see README)
+DEFAULT_ARL0 = 250.0  # in-control average run length in working days (about a year)
+
+
+def ewma_limit(lam: float, c: float) -> float:
+    """Upper limit of the one-sided chart, asymptotic form c·√(λ/(2−λ)) as `spc` uses."""
+    return c * math.sqrt(lam / (2.0 - lam))
+
+
+def _transient(lam: float, c: float, mu: float, states: int) -> np.ndarray:
+    """Substochastic transition matrix among in-control states: [atom at 0, N interval midpoints]."""
+    h = ewma_limit(lam, c)
+    w = h / states
+    mids = (np.arange(states) + 0.5) * w
+    start = np.concatenate([[0.0], mids])  # state values
+    edges = np.arange(states + 1) * w  # cell j spans [edges[j], edges[j+1])
+    # next z = (1-λ) s + λ X, X ~ N(mu, 1):  P(z < e) = Φ((e − (1−λ)s)/λ − mu)
+    cdf = norm.cdf((edges[None, :] - (1.0 - lam) * start[:, None]) / lam - mu)
+    q = np.empty((states + 1, states + 1))
+    q[:, 0] = cdf[:, 0]  # reflected to the atom at 0
+    q[:, 1:] = np.diff(cdf, axis=1)
+    return q
+
+
+def ewma_arl(lam: float, c: float, mu: float = 0.0, states: int = 400) -> float:
+    """Zero-state average run length of the one-sided reflected EWMA for N(mu, 1) observations."""
+    q = _transient(lam, c, mu, states)
+    arl = np.linalg.solve(np.eye(states + 1) - q, np.ones(states + 1))
+    return float(arl[0])
+
+
+def _transient_discrete(lam: float, c: float, values: np.ndarray, probs: np.ndarray,
+                        states: int) -> np.ndarray:
+    """As `_transient` for a discrete observation distribution (atoms `values`, weights `probs`)."""
+    h = ewma_limit(lam, c)
+    w = h / states
+    start = np.concatenate([[0.0], (np.arange(states) + 0.5) * w])
+    nxt = (1.0 - lam) * start[:, None] + lam * np.asarray(values, dtype=float)[None, :]
+    cell = np.where(nxt <= 0.0, 0, np.floor(nxt / w).astype(np.int64) + 1)
+    cell = np.where(nxt > h, states + 1, cell)  # absorbed (signal)
+    q = np.zeros((states + 1, states + 2))
+    rows = np.broadcast_to(np.arange(states + 1)[:, None], cell.shape)
+    np.add.at(q, (rows, cell), np.broadcast_to(np.asarray(probs, dtype=float)[None, :], cell.shape))
+    return q[:, : states + 1]
+
+
+def binomial_innovations(p0: float, volume: float, p: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Distribution of the standardised daily value x for a yes/no indicator.
+
+    Days have n ~ Poisson(volume) responses, each satisfied with probability `p` (default p0); days with
+    n = 0 do not move the chart.  Returns (atoms, probabilities given n > 0, P(n > 0)).
+    """
+    from scipy.stats import binom, poisson
+
+    p = p0 if p is None else p
+    n_max = int(poisson.ppf(1 - 1e-12, volume)) + 1
+    ns = np.arange(1, n_max + 1)
+    pn = poisson.pmf(ns, volume)
+    atoms, probs = [], []
+    for n, w in zip(ns.tolist(), pn.tolist(), strict=True):
+        k = np.arange(n + 1)
+        atoms.append((p0 - k / n) / math.sqrt(p0 * (1 - p0) / n))
+        probs.append(w * binom.pmf(k, n, p))
+    pr = np.concatenate(probs)
+    active = float(pr.sum())
+    return np.concatenate(atoms), pr / active, active
+
+
+def ewma_arl_discrete(lam: float, c: float, values: np.ndarray, probs: np.ndarray,
+                      active: float = 1.0, states: int = 400) -> float:
+    """Average run length in days when only a share `active` of days moves the chart."""
+    q = _transient_discrete(lam, c, values, probs, states)
+    arl = np.linalg.solve(np.eye(states + 1) - q, np.ones(states + 1))
+    return float(arl[0]) / active
+
+
+def binomial_crit(lam: float, p0: float, volume: float, arl0: float = DEFAULT_ARL0,
+                  states: int = 300) -> float:
+    """c for an in-control ARL of `arl0` working days for a yes/no share at `volume` responses a day.
+
+    The normal-theory factor (`ewma_crit`) gives only ~180–200 days for shares near 85% at 10–20 a day:
+    the share's lower tail is longer than the normal's.  This uses the exact binomial–Poisson law.
+    """
+    values, probs, active = binomial_innovations(p0, volume)
+    return discrete_crit(lam, values, probs, active, arl0, states)
+
+
+def empirical_innovations(scores: np.ndarray, volume: float, draws: int = 20_000, bins: int = 600,
+                          seed: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
+    """Distribution of the standardised daily value when responses are like `scores` (history).
+
+    For scores that are not yes/no (each response's share of satisfied answers) no closed law exists:
+    days of n ~ Poisson(volume) responses are resampled from history and binned (a fixed seed, so the
+    limit is the same on every page view).  Returns (atoms, probabilities given n > 0, P(n > 0)).
+    """
+    scores = np.asarray(scores, dtype=float)
+    mu0, sd0 = float(scores.mean()), float(scores.std())
+    if sd0 <= 0 or volume <= 0:
+        raise ValueError("need varying scores and a positive volume")
+    rng = np.random.default_rng(seed)
+    n = rng.poisson(volume, draws)
+    n = n[n > 0]
+    idx = rng.integers(0, len(scores), int(n.sum()))
+    day = np.repeat(np.arange(len(n)), n)
+    means = np.bincount(day, weights=scores[idx], minlength=len(n)) / n
+    x = (mu0 - means) / (sd0 / np.sqrt(n))
+    hist, edges = np.histogram(x, bins=bins)
+    keep = hist > 0
+    atoms = 0.5 * (edges[:-1] + edges[1:])
+    return atoms[keep], hist[keep] / hist.sum(), 1.0 - math.exp(-volume)
+
+
+def discrete_crit(lam: float, values: np.ndarray, probs: np.ndarray, active: float = 1.0,
+                  arl0: float = DEFAULT_ARL0, states: int = 300) -> float:
+    """c giving an in-control ARL of `arl0` days for a discrete law of the daily value."""
+    return float(brentq(lambda c: ewma_arl_discrete(lam, c, values, probs, active, states) - arl0,
+                        0.5, 8.0, xtol=1e-5))
+
+
+def ewma_rl_quantile_discrete(lam: float, c: float, values: np.ndarray, probs: np.ndarray,
+                              active: float = 1.0, alpha: float = 0.9, states: int = 300,
+                              max_steps: int = 20_000) -> int:
+    """Smallest number of days t with P(run length ≤ t) ≥ alpha (days without responses included)."""
+    q = _transient_discrete(lam, c, values, probs, states)
+    p = np.zeros(states + 1)
+    p[0] = 1.0
+    for t in range(1, max_steps + 1):
+        p = (1.0 - active) * p + active * (p @ q)
+        if 1.0 - p.sum() >= alpha:
+            return t
+    raise ValueError("run length quantile beyond max_steps")
+
+
+def ewma_rl_quantile(lam: float, c: float, mu: float, alpha: float = 0.9, states: int = 400,
+                     max_steps: int = 100_000) -> int:
+    """Smallest t with P(run length ≤ t) ≥ alpha (zero state), as `spc::xewma.q` reports."""
+    q = _transient(lam, c, mu, states)
+    p = np.zeros(states + 1)
+    p[0] = 1.0
+    for t in range(1, max_steps + 1):
+        p = p @ q
+        if 1.0 - p.sum() >= alpha:
+            return t
+    raise ValueError("run length quantile beyond max_steps")
+
+
+def ewma_crit(lam: float, arl0: float = DEFAULT_ARL0, states: int = 400) -> float:
+    """The factor c giving the in-control ARL `arl0` (bisection; ARL grows with c)."""
+    return float(brentq(lambda c: ewma_arl(lam, c, 0.0, states) - arl0, 0.1, 6.0, xtol=1e-7))
+
+
+@dataclass(frozen=True)
+class ChartResult:
+    """The chart over the days given: statistic, limit, and the first day it signals (or None)."""
+
+    statistic: np.ndarray  # z_t per day (NaN before the first day with data; carried over empty days)
+    standardised: np.ndarray  # x_t per day (NaN on days without responses)
+    limit: float
+    first_signal: int | None  # index of the first day with z_t > limit
+    signalling: bool  # the last day is above the limit
+
+
+def lower_ewma(means: np.ndarray, counts: np.ndarray, mu0: float, sigma0: float,
+               lam: float = DEFAULT_LAMBDA, c: float | None = None) -> ChartResult:
+    """Run the one-sided (downward) EWMA over daily means `means` with `counts` responses each.
+
+    `mu0`, `sigma0`: in-control mean and per-response standard deviation from history (σ0 > 0).
+    """
+    if sigma0 <= 0:
+        raise ValueError("sigma0 must be positive")
+    if c is None:
+        c = critical_factor(lam)
+    limit = ewma_limit(lam, c)
+    means = np.asarray(means, dtype=float)
+    counts = np.asarray(counts, dtype=float)
+    x = np.full(len(means), np.nan)
+    ok = counts > 0
+    x[ok] = (mu0 - means[ok]) / (sigma0 / np.sqrt(counts[ok]))
+    z = np.full(len(means), np.nan)
+    cur = 0.0
+    started = False
+    first = None
+    for t in range(len(means)):
+        if ok[t]:
+            cur = max(0.0, (1.0 - lam) * cur + lam * x[t])
+            started = True
+        if started:
+            z[t] = cur
+            if first is None and cur > limit:
+                first = t
+    last = bool(started and z[-1] > limit) if len(z) else False
+    return ChartResult(z, x, limit, first, last)
+
+
+_CRIT_CACHE: dict[tuple[float, float], float] = {}
+
+
+def critical_factor(lam: float = DEFAULT_LAMBDA, arl0: float = DEFAULT_ARL0) -> float:
+    """`ewma_crit`, remembered (the pages draw many charts with the same λ)."""
+    key = (round(lam, 6), round(arl0, 6))
+    if key not in _CRIT_CACHE:
+        _CRIT_CACHE[key] = ewma_crit(lam, arl0)
+    return _CRIT_CACHE[key]

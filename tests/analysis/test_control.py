@@ -1,0 +1,123 @@
+"""The early-warning chart: run lengths against R package spc, calibration and detection by simulation."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis.control import (
+    binomial_crit,
+    binomial_innovations,
+    empirical_innovations,
+    ewma_arl,
+    ewma_arl_discrete,
+    ewma_crit,
+    ewma_limit,
+    ewma_rl_quantile,
+    ewma_rl_quantile_discrete,
+    lower_ewma,
+)
+
+REFERENCE = Path(__file__).parent / "reference" / "control_reference.csv"
+
+
+def _reference() -> list[dict[str, float]]:
+    with REFERENCE.open(encoding="utf-8") as fh:
+        return [{k: float(v) for k, v in row.items() if k != "spc_version"} for row in csv.DictReader(fh)]
+
+
+@pytest.mark.parametrize("row", _reference(), ids=lambda r: f"l{r['lambda']}-mu{r['mu']}")
+def test_run_lengths_match_spc(row: dict[str, float]) -> None:
+    lam, crit, mu = row["lambda"], row["crit"], row["mu"]
+    assert ewma_arl(lam, crit, mu) == pytest.approx(row["arl"], rel=2e-3)
+    assert ewma_rl_quantile(lam, crit, mu, 0.9) == int(row["q90"])
+    assert ewma_rl_quantile(lam, crit, mu, 0.5) == int(row["q50"])
+
+
+@pytest.mark.parametrize("lam", sorted({r["lambda"] for r in _reference()}))
+def test_critical_factor_matches_spc(lam: float) -> None:
+    expected = next(r["crit"] for r in _reference() if r["lambda"] == lam)
+    assert ewma_crit(lam, 250) == pytest.approx(expected, abs=2e-3)
+
+
+def test_discrete_chain_agrees_with_normal_chain_for_a_fine_normal_grid() -> None:
+    from scipy.stats import norm
+
+    x = np.linspace(-6, 6, 4001)
+    p = norm.pdf(x)
+    p /= p.sum()
+    assert ewma_arl_discrete(0.1, 2.4617, x, p) == pytest.approx(ewma_arl(0.1, 2.4617, 0.0), rel=1e-2)
+
+
+def _simulated_run_lengths(p: float, volume: float, c: float, reps: int, seed: int, lam: float = 0.1,
+                           horizon: int = 3000) -> np.ndarray:
+    """Days until the chart (as lower_ewma computes it) signals, binomial data, n ~ Poisson(volume)."""
+    rng = np.random.default_rng(seed)
+    h = ewma_limit(lam, c)
+    out = np.full(reps, horizon)
+    z = np.zeros(reps)
+    alive = np.ones(reps, dtype=bool)
+    for t in range(horizon):
+        n = rng.poisson(volume, reps)
+        k = rng.binomial(n, p)
+        ok = n > 0
+        x = np.where(ok, (0.85 - k / np.maximum(n, 1)) / np.sqrt(0.85 * 0.15 / np.maximum(n, 1)), 0.0)
+        z = np.where(ok, np.maximum(0.0, (1 - lam) * z + lam * x), z)
+        hit = alive & (z > h)
+        out[hit] = t + 1
+        alive &= ~hit
+        if not alive.any():
+            break
+    return out
+
+
+def test_binomial_calibration_holds_a_year_of_working_days_in_simulation() -> None:
+    c = binomial_crit(0.1, 0.85, 20)
+    rl = _simulated_run_lengths(0.85, 20, c, reps=1500, seed=3)
+    # ARL0 = 250 by the chain; the simulated mean's standard error is about 250/sqrt(1500) = 6.5
+    assert 225 < rl.mean() < 275
+    # the normal-theory factor is too low for shares: false alarms come sooner than a year
+    rl_normal = _simulated_run_lengths(0.85, 20, ewma_crit(0.1, 250), reps=1500, seed=3)
+    assert rl_normal.mean() < 225
+
+
+def test_drop_from_85_to_75_percent_is_flagged_within_days() -> None:
+    c = binomial_crit(0.1, 0.85, 20)
+    values, probs, active = binomial_innovations(0.85, 20, p=0.75)
+    q90 = ewma_rl_quantile_discrete(0.1, c, values, probs, active, 0.9)
+    rl = _simulated_run_lengths(0.75, 20, c, reps=2000, seed=4)
+    assert abs(np.quantile(rl, 0.9) - q90) <= 1
+    assert q90 <= 11  # spc's normal-theory figure is 10 working days (issue 16 §2)
+
+
+def test_empirical_calibration_of_a_share_matches_the_exact_law() -> None:
+    rng = np.random.default_rng(1)
+    scores = (rng.random(20000) < 0.85).astype(float)
+    values, probs, active = empirical_innovations(scores, 10)
+    from analysis.control import discrete_crit
+
+    assert discrete_crit(0.1, values, probs, active) == pytest.approx(binomial_crit(0.1, 0.85, 10), abs=0.06)
+
+
+def test_lower_ewma_signals_on_a_drop_and_not_on_a_rise() -> None:
+    days = 60
+    counts = np.full(days, 20)
+    steady = np.full(days, 0.85)
+    rise = np.r_[np.full(30, 0.85), np.full(30, 0.98)]
+    drop = np.r_[np.full(30, 0.85), np.full(30, 0.70)]
+    sd = np.sqrt(0.85 * 0.15)
+    assert lower_ewma(steady, counts, 0.85, sd).first_signal is None
+    assert lower_ewma(rise, counts, 0.85, sd).first_signal is None
+    res = lower_ewma(drop, counts, 0.85, sd)
+    assert res.first_signal is not None and 30 < res.first_signal < 40
+    assert res.signalling
+
+
+def test_days_without_responses_leave_the_chart_unchanged() -> None:
+    res = lower_ewma(np.array([0.5, np.nan, 0.5]), np.array([10, 0, 10]), 0.85, 0.35)
+    assert np.isnan(res.standardised[1])
+    assert res.statistic[1] == res.statistic[0]
+    assert res.statistic[2] > res.statistic[1]
