@@ -43,6 +43,7 @@ from survey.questionnaire_versions.service import latest_published, questionnair
 from survey.redirects import safe_redirect_target
 from survey.respond import form_pages as fp
 from survey.respond import invitations as inv
+from survey.respond import poster_guard
 from survey.respond.forms import AnswerForm, answer_form_class
 from survey.respond.link_qr import poster_svg, qr_svg
 from survey.respond.store import Submission, SubmissionError, existing_response, store_response
@@ -260,8 +261,14 @@ def _answer_service_point(sp: ServicePoint, qv: QuestionnaireVersion, device: st
             return _thanks(sp)
         if not _device_may_answer(sp, device, count=True):
             return _limited_notice(sp, device)
+        if not poster_guard.network_may_answer(sp, count=True):  # a phone that dropped its cookie
+            return poster_guard.limited_notice(sp)
+        submission = _submission(form, sp, qv)
+        reason = poster_guard.hold_reason(sp)  # over the service point's ceiling: stored held, not counted
+        if reason is not None:
+            submission.hold, submission.hold_reason = True, reason
         try:
-            _store_retrying(_submission(form, sp, qv))
+            _store_retrying(submission)
         except SubmissionError as exc:
             db.session.rollback()
             general = _apply_store_errors(form, exc)
@@ -270,6 +277,8 @@ def _answer_service_point(sp: ServicePoint, qv: QuestionnaireVersion, device: st
 
     if request.method == "GET" and not _device_may_answer(sp, device, count=False):
         return _limited_notice(sp, device)
+    if request.method == "GET" and not poster_guard.network_may_answer(sp, count=False):
+        return poster_guard.limited_notice(sp)
     return _answer(qv, sp, store)
 
 

@@ -1,4 +1,5 @@
-"""A citizen's phone in headless Chromium (360 × 740, touch): answering through a receipt token, once."""
+"""A citizen's phone in headless Chromium (390 × 844, touch): answering through a receipt token, once, one
+section per page; language and text size switched mid-form keep the answers."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from sqlalchemy import select
 
 from survey.extensions import db
 from survey.respond import invitations as inv
-from survey.respond.models import Invitation, Response
+from survey.respond.models import Answer, Invitation, Response
 
 pytestmark = pytest.mark.browser
 
 
 def _phone(browser: Browser, live_server, locale: str = "vi-VN") -> BrowserContext:
-    return browser.new_context(base_url=live_server.url, viewport={"width": 360, "height": 740}, is_mobile=True,
+    return browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844}, is_mobile=True,
                                has_touch=True, locale=locale, device_scale_factor=2)
 
 
@@ -43,15 +44,20 @@ def test_phone_answers_through_a_token_and_the_second_use_is_refused(browser: Br
     expect(page.get_by_text("Bộ phận Một cửa UBND quận Ninh Kiều")).to_be_visible()
     page.screenshot(path=str(screenshots / "phone-top.png"))
     # fits the phone: nothing wider than the screen, and every answer is a big target
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     heights = page.locator("label.opt").evaluate_all("els => els.map(e => e.getBoundingClientRect().height)")
     assert heights and min(heights) >= 48
     assert sum(transferred) < 100_000 and not foreign
 
-    # answer a few questions by tapping their labels, the required overall one among them
+    # answer page 1 by tapping labels, walk the pages with "Tiếp theo", answer the last one and send
+    expect(page.get_by_text("Phần 1/6")).to_be_visible()
     page.locator('[id="q-E1.1"]').get_by_role("radio", name="Rất hài lòng").tap()
-    page.locator('[id="q-OVERALL.SAT"]').get_by_role("radio", name="Hài lòng", exact=True).tap()
     page.locator('[id="q-E1.EXP"]').get_by_role("checkbox").first.tap()
+    for part in range(2, 7):
+        page.get_by_role("button", name="Tiếp theo").tap()
+        expect(page.get_by_text(f"Phần {part}/6")).to_be_visible()
+        assert len(page.content().encode()) < 100_000
+    page.locator('[id="q-OVERALL.SAT"]').get_by_role("radio", name="Hài lòng", exact=True).tap()
     page.locator('[id="f-COMMENT"]').fill("Cán bộ hướng dẫn <tận tình>")
     page.screenshot(path=str(screenshots / "phone-form.png"))
     page.get_by_role("button", name="Gửi câu trả lời").tap()
@@ -60,6 +66,8 @@ def test_phone_answers_through_a_token_and_the_second_use_is_refused(browser: Br
     invitation_id = live_server.scalar(select(Invitation.id).where(Invitation.token_hash == inv.hash_token(token)))
     assert live_server.count(Response, Response.invitation_id == invitation_id) == 1
     assert live_server.scalar(select(Response.channel).where(Response.invitation_id == invitation_id)) == "qr"
+    response_id = live_server.scalar(select(Response.id).where(Response.invitation_id == invitation_id))
+    assert live_server.count(Answer, Answer.response_id == response_id) == 3  # pages 1 and 6 both kept
 
     # the same receipt again, on this phone and on another one: refused with an explanation
     page.goto(f"/r/{token}")
@@ -72,19 +80,27 @@ def test_phone_answers_through_a_token_and_the_second_use_is_refused(browser: Br
     context.close()
 
 
-def test_keyboard_language_and_larger_text_on_a_phone(browser: Browser, live_server):
+def test_keyboard_language_and_larger_text_on_a_phone_keep_the_answers(browser: Browser, live_server):
     token = _token(live_server)
     context = _phone(browser, live_server)
     page = context.new_page()
     page.goto(f"/r/{token}")
-    # switch language and text size with plain links (no JavaScript needed)
-    page.get_by_role("link", name="English").tap()
+    page.locator('[id="q-E1.1"]').get_by_role("radio", name="Rất hài lòng").tap()
+    page.get_by_role("button", name="Tiếp theo").tap()
+    page.locator('[id="q-E2.1"]').get_by_role("radio", name="Hài lòng", exact=True).tap()
+    # switch language and text size mid-form (buttons of the form, no JavaScript needed): nothing is lost
+    page.get_by_role("button", name="English").tap()
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.get_by_role("button", name="Send my answers")).to_be_visible()
+    expect(page.get_by_text("Part 2 of 6")).to_be_visible()
+    expect(page.locator('[id="q-E2.1"]').get_by_role("radio", name="Satisfied", exact=True)).to_be_checked()
     size_before = page.locator("legend").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
-    page.get_by_role("link", name="Larger text").tap()
+    page.get_by_role("button", name="Larger text").tap()
     expect(page.locator("body")).to_have_class("respond large-text")
     assert page.locator("legend").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") > size_before
+    expect(page.locator('[id="q-E2.1"]').get_by_role("radio", name="Satisfied", exact=True)).to_be_checked()
+    page.get_by_role("button", name="Back").tap()
+    expect(page.get_by_text("Part 1 of 6")).to_be_visible()
+    expect(page.locator('[id="q-E1.1"]').get_by_role("radio", name="Very satisfied")).to_be_checked()
     # keyboard: focus a radio, arrows move the choice, the focus ring is visible
     first = page.locator('input[type="radio"]').first
     first.focus()
@@ -94,7 +110,13 @@ def test_keyboard_language_and_larger_text_on_a_phone(browser: Browser, live_ser
     expect(page.locator('input[type="radio"]').nth(1)).to_be_checked()
     outline = page.evaluate("getComputedStyle(document.activeElement.closest('label')).outlineStyle")
     assert outline != "none"
-    # submitting without the required answer: the error is announced and nothing is stored
+    # Enter on a radio means "Next", never "English"/"Larger text"
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Part 2 of 6")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    # sending without the required answer: the error is announced and nothing is stored
+    for _part in range(3, 7):
+        page.get_by_role("button", name="Next").click()
     before = live_server.count(Response)
     page.get_by_role("button", name="Send my answers").click()
     expect(page.get_by_role("alert")).to_contain_text("Please choose a rating.")

@@ -48,8 +48,9 @@ def test_every_shipped_questionnaire_is_answered_and_stored_once_as_qr(client, c
     qv = city.questionnaires[instrument]
     q, item_ids = questionnaire_for(db.session, qv.id)
     html, hidden_fields = form_page(client, f"/s/{sp.code}")
-    # every item is on the page, in the questionnaire's own (Vietnamese) words
-    for item in q.items():
+    # the first section's items are on the first page, in the questionnaire's own (Vietnamese) words (the
+    # other pages: tests/respond/test_form_pages.py); posting every answer at once still stores them all
+    for item in q.sections[0].items:
         assert item.text.vi in html
     data, expected = answer_everything(q)
     resp = client.post(f"/s/{sp.code}", data={**hidden_fields, **data})
@@ -67,17 +68,19 @@ def test_every_shipped_questionnaire_is_answered_and_stored_once_as_qr(client, c
 def test_page_is_accessible_in_structure(client, city):
     sp = _point(city)
     q, _ = questionnaire_for(db.session, city.questionnaires["sipas-2017"].id)
-    html, _ = form_page(client, f"/s/{sp.code}")
+    html, hidden_fields = form_page(client, f"/s/{sp.code}")
     assert '<html lang="vi">' in html
-    choice_items = [it for it in q.items() if it.type != "text"]
+    choice_items = [it for it in q.sections[0].items if it.type != "text"]
     assert html.count("<fieldset") == len(choice_items)
     assert html.count("<legend>") == len(choice_items)
     # every radio/checkbox sits inside its label; the comment box has a label pointing at it
     assert len(re.findall(r'<label class="opt[^"]*"><input type="(?:radio|checkbox)"', html)) == \
         html.count('type="radio"') + html.count('type="checkbox"')
+    assert "<script" not in html  # works without JavaScript
+    last = client.post(f"/s/{sp.code}", data={**hidden_fields, "page": str(len(q.sections) - 2), "do": "next"})
+    html = last.get_data(as_text=True)
     assert '<label class="q-label" for="f-COMMENT">' in html and 'id="f-COMMENT"' in html
     assert 'maxlength="2000"' in html
-    assert "<script" not in html  # works without JavaScript
 
 
 def test_page_and_css_stay_under_100_kb_without_third_party_requests(client, city):
@@ -105,8 +108,8 @@ def test_language_switch_shows_the_questionnaire_in_english(client, city):
     assert first.status_code == 302 and first.headers["Location"] == f"/s/{sp.code}"
     html, hidden_fields = form_page(client, f"/s/{sp.code}")
     assert '<html lang="en">' in html
-    assert q.item("OVERALL.SAT").text.en in html and q.title.en in html
-    assert "Send my answers" in html
+    assert q.sections[0].items[0].text.en in html and q.title.en in html
+    assert ">Next<" in html
     resp = client.post(f"/s/{sp.code}", data={**hidden_fields, "OVERALL.SAT": "4"})
     assert resp.status_code == 303
     assert db.session.scalar(select(Response.language)) == "en"
@@ -129,13 +132,17 @@ def test_invalid_answers_get_a_message_per_field_and_nothing_is_stored(client, c
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
     assert response_count(db.session) == 0
-    for field, message in [("E1.1", bad_level), ("E1.EXP", too_many), ("COMMENT", too_long),
-                           ("OVERALL.SAT", required)]:
+    # the first page holding an error is shown, its errors on their fields; the others are listed with their part
+    for field, message in [("E1.1", bad_level), ("E1.EXP", too_many)]:
         block = re.search(rf'id="q-{re.escape(field)}".*?</(?:fieldset|div)>', html, re.S).group(0)
         assert message in block, (field, block[:300])
         assert f'aria-describedby="err-{field}' in block
+    summary = re.search(r'class="error-summary".*?</div>', html, re.S).group(0)
+    part = "phần 6" if lang == "vi" else "part 6"
+    for message in (too_long, required):
+        assert re.search(rf"\({part}\): {re.escape(message)}", summary), (message, summary)
     # what the citizen had answered correctly is kept, as is the client id (so a resend stays idempotent)
-    assert re.search(r'name="E2.1" value="3" checked', html)
+    assert re.search(r'type="hidden" name="E2.1" value="3"', html)
     assert hidden(html, "client_id") == hidden_fields["client_id"]
     assert 'role="alert"' in html
 
