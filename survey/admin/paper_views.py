@@ -20,6 +20,7 @@ from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
 from survey.admin.blueprint import admin_required, bp, get_or_404
+from survey.audit import record
 from survey.extensions import db
 from survey.forms import FlaskForm
 from survey.i18n import current_lang
@@ -112,6 +113,22 @@ def paper_commit() -> Any:
     db.session.commit()
     drop_stash(form.upload.data)
     return render_template("admin/paper_done.html", outcome=outcome, filename=filename)
+
+
+@bp.route("/paper/discard", methods=["POST"])
+@admin_required
+def paper_discard() -> Any:
+    """Throw away a checked file waiting for confirmation (a draft import): nothing of it is ever stored."""
+    form = PaperCommitForm()
+    if not form.validate_on_submit() or load_stash(form.upload.data) is None:
+        flash(_("The confirmation was not valid (the page may have expired). Upload the file again."), "error")
+        return _page(PaperUploadForm(formdata=None), 400)
+    filename = secure_filename(form.filename.data) or "paper.csv"
+    drop_stash(form.upload.data)
+    record(db.session, "paper.discard", "paper_batch", filename[:64], after={"file": filename})
+    db.session.commit()
+    flash(_("%(file)s was discarded: nothing of it was imported.", file=filename), "success")
+    return _page(PaperUploadForm(formdata=None))
 
 
 def _store_error(key: str, message: str) -> RowError:

@@ -3,7 +3,9 @@
 `check_table` finds EVERY problem of every row (line, column, problem) without writing anything, so a clerk
 fixes the file in one pass.  `import_checked` stores all rows or none: one transaction, `store_response`
 (commit=False) for each row with channel `paper`, one audit event for the batch.  `response_id` is the
-client id, so importing the same file twice stores nothing the second time.
+client id, so importing the same file twice stores nothing the second time; a row whose response_id is
+stored already with DIFFERENT content (a corrected batch) is a conflict, reported per cell (stored vs file),
+and the file is refused whole: a correction never silently changes nothing, and never overwrites either.
 
 Reading choices the contract leaves open (shown on the upload page):
 - `submitted_at` may be ISO 8601 with an offset, or a local date/time without one (a paper form carries a
@@ -33,6 +35,7 @@ from survey.i18n import LOCAL_TZ
 from survey.org.models import Level, ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import questionnaire_for
+from survey.respond.models import Answer, Comment, Response
 from survey.respond.store import Submission, SubmissionError, existing_response, store_response
 from survey.uploads import Cell, Table, duplicate_columns
 
@@ -55,7 +58,8 @@ class PaperCheck:
     rows: int = 0
     errors: list[RowError] = field(default_factory=list)
     submissions: list[tuple[int, Submission]] = field(default_factory=list)
-    already: int = 0  # rows whose response_id is stored already (importing them is a no-op)
+    already: int = 0  # rows whose response_id is stored already with the same content (a no-op)
+    conflicts: int = 0  # rows whose response_id is stored already with different content (refused)
 
     @property
     def new(self) -> int:
@@ -191,12 +195,78 @@ def check_table(session: Session, table: Table, lang: str) -> PaperCheck:
         row_errors, sub = _check_row(lk, line, cells, seen, now, lang, all_items)
         result.errors += row_errors
         if sub is not None and not row_errors:
-            result.submissions.append((line, sub))
-            if existing_response(session, sub.client_id) is not None:
+            stored = existing_response(session, sub.client_id)
+            if stored is not None:
+                conflicts = _conflicts(session, lk, line, stored, sub)
+                if conflicts:
+                    result.errors += conflicts
+                    result.conflicts += 1
+                    continue
                 result.already += 1
+            result.submissions.append((line, sub))
     if not table.rows:
         result.errors.append(RowError(1, "", _("The file has no rows below the header.")))
     return result
+
+
+def _shown(value: object) -> str:
+    if value is None or value == [] or value == "":
+        return _("(empty)")
+    if isinstance(value, list):
+        return ", ".join(map(str, sorted(value)))  # type: ignore[arg-type]
+    return str(value)
+
+
+def _stored_answers(session: Session, response: Response, item_ids: dict[str, int]) -> dict[str, object]:
+    """A stored response's answers in the shape the file's rows take (code → int, sorted list or text)."""
+    by_id = {v: k for k, v in item_ids.items()}
+    out: dict[str, object] = {}
+    for item_id, value in session.execute(select(Answer.item_id, Answer.value)
+                                          .where(Answer.response_id == response.id)):
+        code = by_id.get(item_id, str(item_id))
+        if isinstance(out.get(code), list):
+            out[code].append(value)  # type: ignore[union-attr]
+        elif code in out:
+            out[code] = [out[code], value]
+        else:
+            out[code] = value
+    comment = session.scalar(select(Comment).where(Comment.response_id == response.id))
+    if comment is not None:
+        out[comment.item_code] = comment.text
+    return out
+
+
+def _conflicts(session: Session, lk: _Lookups, line: int, stored: Response, sub: Submission) -> list[RowError]:
+    """Every cell in which a row differs from the response already stored under its response_id."""
+
+    def conflict(column: str, was: object, now: object) -> RowError:
+        return RowError(line, column, _("Conflict: this response_id is already stored with %(stored)s; the file "
+                                        "says %(file)s. Nothing was changed.", stored=_shown(was), file=_shown(now)))
+
+    out: list[RowError] = []
+    if stored.service_point_id != sub.service_point_id:
+        points = {sp.id: sp.code for sp in lk.points.values()}
+        out.append(conflict("service_point", points.get(stored.service_point_id), points.get(sub.service_point_id)))
+    if stored.questionnaire_version_id != sub.questionnaire_version_id:
+        labels = {qv.id: qv.label for qv in lk.versions.values()}
+        out.append(conflict("questionnaire_version", labels.get(stored.questionnaire_version_id),
+                            labels.get(sub.questionnaire_version_id)))
+        return out  # the items of two versions are not comparable
+    if sub.submitted_at is not None and stored.submitted_at != sub.submitted_at:
+        out.append(conflict("submitted_at", stored.submitted_at.astimezone(LOCAL_TZ).isoformat(),
+                            sub.submitted_at.astimezone(LOCAL_TZ).isoformat()))
+    if stored.language != sub.language:
+        out.append(conflict("language", stored.language, sub.language))
+    q, item_ids = questionnaire_for(session, sub.questionnaire_version_id)
+    was = _stored_answers(session, stored, item_ids)
+    for item in q.items():
+        old, new = was.get(item.code), sub.answers.get(item.code)
+        if isinstance(old, list) or isinstance(new, list):
+            old = sorted(old if isinstance(old, list) else ([] if old is None else [old]))  # type: ignore[type-var]
+            new = sorted(new if isinstance(new, list) else ([] if new is None else [new]))  # type: ignore[type-var]
+        if old != new and not (old in (None, "", []) and new in (None, "", [])):
+            out.append(conflict(_item_column(q, item.code), old, new))
+    return out
 
 
 def _check_row(lk: _Lookups, line: int, cells: dict[str, Cell], seen: dict[str, int], now: datetime,
