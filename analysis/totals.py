@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,10 +49,13 @@ class UnitMoments:
     row keeps G = Σ_r w_r²·u_r·u_rᵀ, u_r = (sat, value, answered) of every item (P = 3·items, order
     item-major as UNIT_VARS): Σ_r z_r² of any linearised measure is then a quadratic form gᵀGg.
     `n_h` = respondents per stratum (all of them: the clusters of the design).
+    `row_n` (optional) = respondents per (stratum, cell) row, those without a scored answer included: with
+    it, the degrees of freedom of a domain are R's `degf` of the domain (respondents − strata in it).
     """
 
     n_h: np.ndarray
     gram: np.ndarray  # rows × P × P, aligned with ClusterTotals rows
+    row_n: np.ndarray | None = None  # rows, aligned with ClusterTotals rows
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,7 +172,9 @@ class ClusterTotals:
         stats = _group_sum(inverse, self.stats, len(uniq))
         unit = None
         if self.unit is not None:
-            unit = UnitMoments(self.unit.n_h, _group_sum(inverse, self.unit.gram, len(uniq)))
+            row_n = None if self.unit.row_n is None else np.bincount(
+                inverse.reshape(-1), weights=self.unit.row_n, minlength=len(uniq))
+            unit = UnitMoments(self.unit.n_h, _group_sum(inverse, self.unit.gram, len(uniq)), row_n)
         return ClusterTotals(
             items=self.items,
             domain_columns=by,
@@ -223,11 +229,13 @@ class ClusterTotals:
         weighted: bool | None = None,
         unit_gram: np.ndarray | None = None,
         unit_counts: dict | None = None,
+        unit_row_counts: np.ndarray | None = None,
     ) -> ClusterTotals:
         """Build from group keys (stratum, cluster, domain columns…) and their rows × items × 5 stats.
 
         Unit-level mode (`UnitMoments`): `unit_gram` (keys × P × P) and `unit_counts` (stratum label →
-        respondents), with the stratum label as the cluster of every key.
+        respondents), with the stratum label as the cluster of every key; optionally `unit_row_counts`
+        (respondents of each key row, answered or not) for R's degrees of freedom of a domain.
 
         Keys need not be unique or sorted: duplicate groups are summed (in row order).
         `design` optionally lists every (stratum, cluster) of the design, so that clusters without
@@ -252,7 +260,7 @@ class ClusterTotals:
             cells = pd.DataFrame(index=pd.RangeIndex(1))
         return cls._assemble(
             stats, items, domain_columns, clusters, cl_code, strata, st_code, cells, cell_code,
-            weighted=weighted, unit_gram=unit_gram, unit_counts=unit_counts,
+            weighted=weighted, unit_gram=unit_gram, unit_counts=unit_counts, unit_row_counts=unit_row_counts,
         )  # fmt: skip
 
     @classmethod
@@ -271,6 +279,7 @@ class ClusterTotals:
         weighted: bool | None,
         unit_gram: np.ndarray | None,
         unit_counts: dict | None,
+        unit_row_counts: np.ndarray | None = None,
     ) -> ClusterTotals:
         """The part of `from_wide` after the keys are coded: cluster and cell code of every key row."""
         n_cells = max(len(cells), 1)
@@ -278,11 +287,14 @@ class ClusterTotals:
         uniq, inverse = np.unique(key, return_inverse=True)
         summed = _group_sum(inverse, stats, len(uniq))
         gram = None if unit_gram is None else _group_sum(inverse, np.asarray(unit_gram, np.float64), len(uniq))
+        row_n = None if unit_row_counts is None else np.bincount(
+            inverse.reshape(-1), weights=np.asarray(unit_row_counts, np.float64), minlength=len(uniq))
         # rows without any answer carry no information (the cluster stays in the design list); dropping
         # them makes respondent-level and GROUP BY totals (which never have such rows) identical
         informative = summed.reshape(len(uniq), summed.shape[1] * summed.shape[2]).any(axis=1)
         uniq, summed = uniq[informative], summed[informative]
         gram = gram[informative] if gram is not None else None
+        row_n = row_n[informative] if row_n is not None else None
         row_cluster, row_cell = uniq // n_cells, uniq % n_cells
         if domain_columns:  # likewise a domain cell nobody answered in (a GROUP BY cannot list it)
             used, row_cell = np.unique(row_cell, return_inverse=True)
@@ -298,7 +310,7 @@ class ClusterTotals:
         if unit_counts is not None:
             n_h = np.array([unit_counts.get(label, 0) for label in strata], dtype=np.int64)
             p = len(UNIT_VARS) * len(tuple(items))
-            unit = UnitMoments(n_h, gram if gram is not None else np.zeros((len(uniq), p, p)))
+            unit = UnitMoments(n_h, gram if gram is not None else np.zeros((len(uniq), p, p)), row_n)
             clustered = False
         return cls(
             items=tuple(items),
@@ -529,14 +541,30 @@ def unit_gram(
     return out
 
 
+_BLAS: list[Any] = []  # [ThreadpoolController or None], found once per process
+
+
 def _one_blas_thread() -> contextlib.AbstractContextManager:
     """Single-threaded BLAS for the Gram products: multi-threaded OpenBLAS spin-waits, and on a busy
-    2-core machine made them 40× slower (measured); one thread is as fast when the machine is idle."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: only speed depends on it
+    2-core machine made them 40× slower (measured); one thread is as fast when the machine is idle.
+
+    The libraries are looked up once per process: `threadpool_limits()` re-reads /proc/self/maps on every
+    call (~2 ms, more than a one-respondent Gram product costs), a kept controller only sets the count.
+    """
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # optional: only speed depends on it
+            _BLAS.append(None)
+        else:
+            _BLAS.append(ThreadpoolController())
+    controller = _BLAS[0]
+    if controller is None:
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    blas = controller.select(user_api="blas")
+    if all(lib["num_threads"] == 1 for lib in blas.info()):  # e.g. a serving process (survey/__init__.py)
+        return contextlib.nullcontext()
+    return blas.limit(limits=1)
 
 
 def respondent_keys(
@@ -601,6 +629,7 @@ def totals_from_responses(
         return ClusterTotals.from_wide(
             groups, stats, tuple(spec.items), domain_columns, weighted=None if weights else False,
             unit_gram=unit_gram(codes, len(groups), answers, spec, w), unit_counts=counts.to_dict(),
+            unit_row_counts=np.bincount(codes, minlength=len(groups)),
         )  # fmt: skip
     return ClusterTotals.from_wide(
         groups, stats, tuple(spec.items), domain_columns, weighted=None if weights else False

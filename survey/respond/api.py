@@ -22,6 +22,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from limits import parse as parse_limit
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -123,6 +124,7 @@ def parse_submission(body: Any, lang: str) -> tuple[dict[str, Any], dict[str, st
                                             id=instrument, version=version)
             else:
                 fields["questionnaire_version_id"] = qv.id
+                fields["questionnaire_version"] = qv  # held: the session's identity map is weak
         raw_time = body.get("submitted_at")
         try:
             moment = datetime.fromisoformat(raw_time) if isinstance(raw_time, str) else None
@@ -152,19 +154,26 @@ def _plain_answer(v: Any) -> bool:
 
 
 def claim_submission_slot(kiosk: Kiosk, now: datetime) -> float:
-    """0 when this kiosk may submit now (and marks it), else the seconds to wait.  Atomic across workers."""
+    """0 when this kiosk may submit now (and marks it, and marks it seen), else the seconds to wait.
+
+    Atomic across workers.  The same UPDATE records `last_seen_at` (rolled back with the submission if
+    it is not stored), so a stored submission costs one UPDATE of the kiosk row, not two.
+    """
     interval = int(current_app.config.get("HAILONG_KIOSK_MIN_INTERVAL_SECONDS", 0))
     if interval <= 0:
         kiosk.last_submission_at = now
+        kiosk.last_seen_at = now
         return 0
     threshold = now - timedelta(seconds=interval)
     claimed = db.session.execute(
         update(Kiosk)
         .where(Kiosk.id == kiosk.id,
                or_(Kiosk.last_submission_at.is_(None), Kiosk.last_submission_at <= threshold))
-        .values(last_submission_at=now)
+        .values(last_submission_at=now, last_seen_at=now)
         .execution_options(synchronize_session=False))
     if claimed.rowcount == 1:
+        set_committed_value(kiosk, "last_submission_at", now)  # the row says so already: no second UPDATE
+        set_committed_value(kiosk, "last_seen_at", now)
         return 0
     last = db.session.scalar(select(Kiosk.last_submission_at).where(Kiosk.id == kiosk.id))
     return max(1.0, interval - (now - last).total_seconds()) if last else float(interval)
@@ -185,18 +194,20 @@ def submit_response() -> tuple[Response, int]:
     if cap := over_api_cap(kiosk):
         return _too_many(lang, cap)
     fields, errors = parse_submission(body, lang)
-    if "client_id" in fields and existing_response(db.session, fields["client_id"]) is not None:
-        kiosk_service.heartbeat(kiosk, kiosk.queue_length, None)
-        db.session.commit()
-        return jsonify({"id": fields["client_id"], "status": "duplicate"}), 200
     if errors:
+        if "client_id" in fields and existing_response(db.session, fields["client_id"]) is not None:
+            return _duplicate(kiosk, fields["client_id"])
         with force_locale(lang):
             return _error(400, "invalid", _("The response was not stored: please correct the fields listed."),
                           errors)
+    # A resend is recognised by store_response (its first query), so the common case of a new response
+    # does not look the client id up twice; the slot claimed below is rolled back for a resend.
     now = utcnow()
     wait = claim_submission_slot(kiosk, now)
     if wait:
         db.session.rollback()
+        if existing_response(db.session, fields["client_id"]) is not None:  # a resend is never throttled
+            return _duplicate(kiosk, fields["client_id"])
         seconds = math.ceil(wait)
         with force_locale(lang):
             msg = _("Too many responses from this kiosk; retry in %(n)s seconds.", n=seconds)
@@ -212,12 +223,18 @@ def submit_response() -> tuple[Response, int]:
         with force_locale(lang):
             return _error(400, "invalid", _("The response was not stored: please correct the fields listed."),
                           exc.errors)
-    if not created:  # another worker stored the same id a moment ago: no new submission happened
-        db.session.rollback()
-        return jsonify({"id": response.client_id, "status": "duplicate"}), 200
-    kiosk.last_seen_at = now
-    db.session.commit()
+    if not created:  # stored before (a resend, or another worker a moment ago): no new submission happened
+        db.session.rollback()  # gives the claimed slot back
+        return _duplicate(kiosk, fields["client_id"])
+    db.session.commit()  # the kiosk's last_seen_at was set by claim_submission_slot
     return jsonify({"id": response.client_id, "status": "created"}), 201
+
+
+def _duplicate(kiosk: Kiosk, client_id: str) -> tuple[Response, int]:
+    """200 for a response stored before: the kiosk may drop it from its queue (and it was seen now)."""
+    kiosk_service.heartbeat(kiosk, kiosk.queue_length, None)
+    db.session.commit()
+    return jsonify({"id": client_id, "status": "duplicate"}), 200
 
 
 @bp.post("/kiosk/heartbeat")
