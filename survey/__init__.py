@@ -15,6 +15,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(Settings.from_env().to_flask())
     if config:
         app.config.update(config)
+    if app.config.get("HAILONG_PROXY_HOPS"):
+        # behind nginx every request comes from the proxy: per-network limits need the citizen's address
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["HAILONG_PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     from survey import i18n
     from survey.extensions import csrf, db, limiter, login_manager

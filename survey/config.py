@@ -19,6 +19,10 @@ OPTIONAL: dict[str, type] = {
     "HAILONG_DOWNLOAD_DIR": str,  # private folder for one-time downloads (invitation sheets, checked uploads)
     "HAILONG_PREWARM": int,  # 0 = a serving process does not warm the results cache at start-up
     "HAILONG_DESIGN": str,  # sampling design of every interval: counters (default) or clusters (results/design.py)
+    "HAILONG_LINK_NETWORK_LIMIT": str,  # QR poster answers per service point per network (default "5 per hour")
+    "HAILONG_LINK_POINT_CEILING": str,  # poster answers per service point beyond which they are held ("20 per hour")
+    "HAILONG_POSTER_COUNTS": int,  # 0 = QR poster answers are stored held, out of official figures (default 1)
+    "HAILONG_PROXY_HOPS": int,  # reverse proxies in front of the app whose X-Forwarded-For is trusted (default 0)
 }
 
 
@@ -65,9 +69,24 @@ def _optional_from_env() -> dict[str, Any]:
             found[name] = kind(raw)
         except ValueError as exc:
             raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+    for name in ("HAILONG_LINK_NETWORK_LIMIT", "HAILONG_LINK_POINT_CEILING"):
+        if name in found:
+            _check_window(name, found[name])
     if found.get("HAILONG_DESIGN", "counters") not in ("counters", "clusters"):
         raise ConfigError(f"HAILONG_DESIGN must be counters or clusters, not {found['HAILONG_DESIGN']!r}")
     return found
+
+
+def _check_window(name: str, text: str) -> None:
+    """A limit keyed by the client-address hash must expire within a day (docs/security.md §2)."""
+    from limits import parse
+
+    try:
+        item = parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must look like '5 per hour', not {text!r}") from exc
+    if item.get_expiry() > 24 * 3600:
+        raise ConfigError(f"{name} must use a window of at most a day, not {text!r}")
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -110,6 +129,7 @@ class Settings:
             public_url=os.environ.get("HAILONG_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
             link_device_limit=os.environ.get("HAILONG_LINK_DEVICE_LIMIT", "1 per hour"),
             extra=_optional_from_env(),
+            instance_dir=Path(os.environ["HAILONG_INSTANCE"]) if os.environ.get("HAILONG_INSTANCE") else INSTANCE_DIR,
         )
 
     def to_flask(self) -> dict[str, Any]:

@@ -259,9 +259,11 @@ def _answer_service_point(sp: ServicePoint, qv: QuestionnaireVersion, device: st
     def store(form: AnswerForm) -> Response | tuple[str, int]:
         if _already_stored(form):
             return _thanks(sp)
+        if not poster_guard.network_may_answer(sp, count=False):  # a phone that dropped its cookie
+            return poster_guard.limited_notice(sp)
         if not _device_may_answer(sp, device, count=True):
             return _limited_notice(sp, device)
-        if not poster_guard.network_may_answer(sp, count=True):  # a phone that dropped its cookie
+        if not poster_guard.network_may_answer(sp, count=True):  # (checked again: counted only now)
             return poster_guard.limited_notice(sp)
         submission = _submission(form, sp, qv)
         reason = poster_guard.hold_reason(sp)  # over the service point's ceiling: stored held, not counted
