@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import secrets
-import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -20,8 +21,15 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 MAX_UPLOAD = 5 * 1024 * 1024
+# An XLSX is a zip: 87 kB can unpack to 600,000 rows.  Bound what we unpack and how many rows we read, and
+# say so, rather than let one upload take a worker's memory and minutes (docs/security.md §6).
+MAX_UNZIPPED = 50 * 1024 * 1024
+MAX_ROWS = 100_000
+UPLOAD_LIMITS = _l("At most 5 MB and 100,000 rows (an .xlsx at most 50 MB unpacked): larger files are refused, "
+                   "so that one upload cannot hold up the server. Split a larger file.")
 STASH_SECONDS = 24 * 3600
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 Cell = str | datetime
@@ -88,6 +96,8 @@ def read_csv(raw: bytes) -> Table:
                 header = _header(values)
                 continue
             numbered.append((reader.line_num, values))
+            if len(numbered) > MAX_ROWS:
+                raise TableError(_too_many_rows())
     except csv.Error as exc:
         raise TableError(_("Line %(line)d cannot be read as CSV: %(problem)s", line=reader.line_num,
                            problem=str(exc))) from exc
@@ -99,6 +109,7 @@ def read_csv(raw: bytes) -> Table:
 def read_xlsx(raw: bytes) -> Table:
     from openpyxl import load_workbook
 
+    _check_unzipped_size(raw)
     try:
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
@@ -114,11 +125,31 @@ def read_xlsx(raw: bytes) -> Table:
                 header = _header(list(values))
                 continue
             numbered.append((line, list(values)))
+            if len(numbered) > MAX_ROWS:
+                raise TableError(_too_many_rows())
     finally:
         book.close()
     if header is None:
         raise TableError(_("The file is empty."))
     return _rows(header, numbered)
+
+
+def _too_many_rows() -> str:
+    from survey.i18n import number
+
+    return _("The file has more than %(rows)s rows: split it into several files.", rows=number(MAX_ROWS, 0))
+
+
+def _check_unzipped_size(raw: bytes) -> None:
+    """Refuse a workbook whose parts unpack to more than MAX_UNZIPPED (a zip bomb), before openpyxl reads it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            unpacked = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise TableError(_("The file could not be read as an Excel workbook (.xlsx).")) from exc
+    if unpacked > MAX_UNZIPPED:
+        raise TableError(_("The workbook unpacks to more than %(mb)d MB: split it into several files.",
+                           mb=MAX_UNZIPPED // (1024 * 1024)))
 
 
 def read_table(filename: str, raw: bytes) -> Table:
@@ -148,11 +179,32 @@ def duplicate_columns(header: list[str]) -> list[str]:
 # field cannot carry a 5 MB file back: Flask refuses form fields over 500 kB).  The commit re-checks it.
 
 
-def _stash_dir() -> Path:
-    base = Path(current_app.config.get("HAILONG_DOWNLOAD_DIR") or tempfile.gettempdir())
-    path = base / "hailong-admin-uploads"
-    path.mkdir(parents=True, exist_ok=True)
+def private_dir(name: str) -> Path:
+    """A folder only the server's user can enter (0700), `name` under HAILONG_DOWNLOAD_DIR or, by default,
+    `<instance>/downloads`: uploads and one-time downloads hold respondents' answers and invitation tokens,
+    so they never go to the shared, world-readable temp folder."""
+    from survey.config import INSTANCE_DIR
+
+    base = Path(current_app.config.get("HAILONG_DOWNLOAD_DIR") or INSTANCE_DIR / "downloads")
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = base / name
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in (base, path):
+        if folder.stat().st_mode & 0o077:
+            folder.chmod(0o700)  # mkdir's mode is filtered by the umask; an older folder may be open
     return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` to a new file readable by the server's user only (0600, whatever the umask)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(data)
+
+
+def _stash_dir() -> Path:
+    return private_dir("hailong-admin-uploads")
 
 
 def stash_upload(raw: bytes) -> str:
@@ -166,7 +218,7 @@ def stash_upload(raw: bytes) -> str:
         except OSError:  # another worker purged it first
             pass
     token = secrets.token_urlsafe(24)
-    (folder / token).write_bytes(raw)
+    write_private(folder / token, raw)
     return token
 
 

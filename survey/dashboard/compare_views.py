@@ -8,7 +8,6 @@ restricted to the agencies of its own subtree (`visible_agency_ids`), and a unit
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +42,7 @@ from survey.results.comparison import (
     selection_trend,
 )
 from survey.results.selection import Selection
+from survey.spreadsheets import append_row, csv_writer
 
 bp = Blueprint("homeaffairs", __name__, url_prefix="/homeaffairs")
 
@@ -270,10 +270,9 @@ def agency(agency_id: int) -> str:
 # --------------------------------------------------------------------------- exports
 def table_csv(table: Table) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csv_writer(buf)
     w.writerow([c.header for c in table.columns])
-    for row in table.rows:
-        w.writerow(["" if v is None else v for v in row])
+    w.writerows(table.rows)
     return buf.getvalue()
 
 
@@ -287,9 +286,9 @@ def tables_xlsx(sheets: list[tuple[str, Table]]) -> bytes:
     used: set[str] = set()
     for name, table in sheets:
         ws = wb.create_sheet(sheet_name(name, used))
-        ws.append([c.header for c in table.columns])
+        append_row(ws, [c.header for c in table.columns])
         for row in table.rows:
-            ws.append(list(row))
+            append_row(ws, list(row))
         for j, col in enumerate(table.columns, start=1):
             if col.kind == "pct":
                 for cell in ws.iter_rows(min_row=2, min_col=j, max_col=j):

@@ -7,7 +7,6 @@ filters, exports write them unformatted.  A suppressed row (n below n_min) shows
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from flask import Response, abort
 from flask_babel import gettext as _
 
 from survey.dashboard.sheets import sheet_label, sheet_name
+from survey.spreadsheets import append_row, csv_writer
 
 TEXT, PCT, NUM, INT, PVAL, CI = "text", "pct", "num", "int", "pval", "ci"
 #: a difference of two figures (and its interval): percentage points for shares, signed score for PAPI scores
@@ -163,7 +163,7 @@ def not_enough(n: Any) -> str:
 def csv_response(tables: list[Table], filename: str) -> Response:
     """UTF-8 with BOM (Excel opens Vietnamese correctly); several tables are separated by a title line."""
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csv_writer(buf)
     for i, t in enumerate(tables):
         if len(tables) > 1:
             if i:
@@ -171,7 +171,7 @@ def csv_response(tables: list[Table], filename: str) -> Response:
             w.writerow([t.title])
         w.writerow(t.export_header())
         for row in t.export_rows():
-            w.writerow(["" if v is None else v for v in row])
+            w.writerow(row)
     body = "\ufeff" + buf.getvalue()
     return Response(body, content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
@@ -187,12 +187,12 @@ def xlsx_response(tables: list[Table], filename: str) -> Response:
     for t in tables:
         name = sheet_name(sheet_label(t.id), used)
         ws = wb.create_sheet(name)
-        ws.append(t.export_header())
+        append_row(ws, t.export_header())
         kinds: list[str] = []
         for c in t.cols:
             kinds += [c.kind, c.kind] if c.kind in (CI, DIFF_CI) else [c.kind]
         for row in t.export_rows():
-            ws.append(row)
+            append_row(ws, row)
         for j, kind in enumerate(kinds, start=1):
             if kind in (PCT, CI):
                 for cell in ws.iter_cols(min_col=j, max_col=j, min_row=2):

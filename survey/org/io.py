@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from survey.org.messages import N_, _
+from survey.spreadsheets import csv_writer, unneutralise
 
 KINDS = ("level", "unit", "agency", "service_point", "kiosk")
 
@@ -145,8 +146,15 @@ def guess_format(path: Path) -> str:
     raise OrgFileError([Issue(str(path), None, None, _("unknown file type: use .yaml, .yml or .csv"))])
 
 
+#: a province has a few thousand entities; a file with more is a mistake or an attack (docs/security.md §6)
+MAX_ENTRIES = 50_000
+
+
 def read_text(text: str, name: str, fmt: str) -> tuple[list[Row], list[Issue]]:
-    return _read_yaml(text, name) if fmt == "yaml" else _read_csv(text, name)
+    rows, issues = _read_yaml(text, name) if fmt == "yaml" else _read_csv(text, name)
+    if len(rows) > MAX_ENTRIES:
+        raise OrgFileError([Issue(name, None, None, _("more than %(n)d entries: split the file", n=MAX_ENTRIES))])
+    return rows, issues
 
 
 def _read_csv(text: str, name: str) -> tuple[list[Row], list[Issue]]:
@@ -177,7 +185,7 @@ def _read_csv(text: str, name: str) -> tuple[list[Row], list[Issue]]:
             issues.append(Issue(name, start, None, _("%(cells)d cells but the header has %(columns)d",
                                                      cells=len(record), columns=len(header))))
             continue
-        cells = {h: (_nfc(record[i]) if i < len(record) else "") for i, h in enumerate(header)}
+        cells = {h: (_nfc(unneutralise(record[i])) if i < len(record) else "") for i, h in enumerate(header)}
         kind = cells.pop("type", "")
         if kind not in KINDS:
             issues.append(Issue(name, start, "type", _("unknown type '%(type)s' (use one of %(types)s)",
@@ -231,8 +239,36 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text.strip())
 
 
+def _refuse_aliases(text: str, name: str) -> None:
+    """Anchors and aliases (`&a`, `*a`) let 400 bytes expand to ten million nodes (a "billion laughs"); a tree
+    file never needs them, so they are refused before anything is built (docs/security.md §6)."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise OrgFileError([Issue(name, event.start_mark.line + 1, None, _(
+                "anchors and aliases (& and *) are not allowed: write every entry out in full"))])
+
+
+MAX_YAML_DEPTH = 32  # a tree file nests about 10 deep; composing thousands of levels exhausts the recursion limit
+
+
+def _refuse_deep_nesting(text: str, name: str) -> None:
+    """Composing nodes is recursive: 2,000 nested `[` would end in RecursionError (a 500).  The event parser
+    is not recursive, so the depth is counted on its events first (issue 11 §3, docs/security.md)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise OrgFileError([Issue(name, event.start_mark.line + 1, None, _(
+                    "nested more than %(n)d levels deep", n=MAX_YAML_DEPTH))])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _read_yaml(text: str, name: str) -> tuple[list[Row], list[Issue]]:
     try:
+        _refuse_deep_nesting(text, name)
+        _refuse_aliases(text, name)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -307,7 +343,7 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
 def to_csv(rows: Iterable[tuple[str, dict[str, Any]]]) -> str:
     """Flat CSV: one line per entity, parents before children (so the file reads top-down)."""
     out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for kind, fields in rows:
         cells = {"type": kind}

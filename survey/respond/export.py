@@ -202,10 +202,19 @@ def _volume_weights(session: Session, resp: pd.DataFrame) -> pd.Series:
 
 
 def write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    """Parquet as stored; CSV through the one spreadsheet-safe rule (survey/spreadsheets.py): this file is
+    for machines, but someone will open it in Excel, so a text cell that starts like a formula gets a `'`.
+    Only text columns are touched (they hold codes); answers, weights and ids stay numbers."""
     if fmt == "parquet":
         frame.to_parquet(path, index=False)
     else:
-        frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        from survey.spreadsheets import neutralise
+
+        safe = frame.copy(deep=False)
+        for col in safe.columns:
+            if not (pd.api.types.is_numeric_dtype(safe[col]) or pd.api.types.is_bool_dtype(safe[col])):
+                safe[col] = safe[col].map(neutralise, na_action="ignore")
+        safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
 
 
 responses_cli = AppGroup("responses", help="Stored responses: export for analysis (docs/exchange-format.md).")

@@ -7,7 +7,6 @@ languages on purpose: the receipt is handed over before anyone knows which langu
 
 from __future__ import annotations
 
-import csv
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 import segno
 
 from survey.i18n import local_datetime
+from survey.spreadsheets import csv_writer
 
 QUIET = 4  # modules of white border a scanner needs around a QR code
 
@@ -150,7 +150,7 @@ def write_batch_files(out_dir: Path, *, batch_id: int, service_point_code: str, 
     stem = f"invitations-{service_point_code}-batch{batch_id}"
     csv_path = out_dir / f"{stem}.csv"
     with csv_path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = csv_writer(fh)
         writer.writerow(["batch", "service_point", "link", "token", "expires_at"])
         for url, token in zip(urls, tokens, strict=True):
             writer.writerow([batch_id, service_point_code, url, token, expires_at.isoformat()])

@@ -218,7 +218,8 @@
       area.value = typeof current === "string" ? current : "";
       var counter = el("p", {cls: "kiosk-counter", id: "kiosk-text-count", "aria-live": "polite",
                              text: t("chars_left", max - area.value.length)});
-      area.setAttribute("aria-describedby", "kiosk-text-count");
+      var privacy = el("p", {cls: "kiosk-privacy", id: "kiosk-text-privacy", text: t("comment_privacy")});
+      area.setAttribute("aria-describedby", "kiosk-text-count kiosk-text-privacy");
       area.addEventListener("input", function () {
         state.answers[item.code] = area.value;
         counter.textContent = t("chars_left", max - area.value.length);
@@ -227,7 +228,7 @@
       var oldHeading = heading;
       heading = el("h2", {cls: "kiosk-question", tabindex: "-1"}, [el("label", {"for": "kiosk-text", text: tr(item.text)})]);
       parts[parts.indexOf(oldHeading)] = heading;
-      parts.push(area, counter);
+      parts.push(privacy, area, counter);
       var sendBtn = el("button", {type: "button", cls: "kiosk-next", onclick: advance, text: isLast() ? t("send") : t("next")});
       sendBtn.disabled = item.required && !area.value.trim();
       nav.push(sendBtn);
