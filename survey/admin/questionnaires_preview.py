@@ -14,6 +14,7 @@ from survey.admin.blueprint import admin_required, bp, get_or_404
 from survey.extensions import db
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import questionnaire_for
+from survey.respond.form_pages import first_page_with_errors, page_context, preview_page
 from survey.respond.forms import answer_form_class
 from survey.respond.kiosk import questionnaire_json, ui_strings
 
@@ -62,7 +63,12 @@ def questionnaire_preview_phone(qv_id: int, lang: str) -> Any:
     q, _ids = questionnaire_for(db.session, qv.id)
     with force_locale(lang):
         form = answer_form_class(q, lang)()
-        valid = request.method == "POST" and form.validate_on_submit()
-        status = 422 if request.method == "POST" and not valid else 200
+        page, send = preview_page(form)
+        valid = send and form.validate_on_submit()
+        if send and not valid:
+            page = first_page_with_errors(form)
+        errors = any(form[it.code].errors for it in q.items())
+        status = 422 if errors or (send and not valid) else 200
         return render_template("admin/preview_phone.html", form=form, q=q, sp=PreviewPoint(), general_errors=[],
-                               action=request.path, lang=lang, qv=qv, valid=valid), status
+                               action=request.path, lang=lang, qv=qv, valid=valid,
+                               **page_context(form, page)), status

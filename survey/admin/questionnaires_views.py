@@ -15,7 +15,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from werkzeug.utils import secure_filename
 
 from questionnaires.loader import load_dict
@@ -27,7 +27,7 @@ from survey.extensions import db
 from survey.forms import FlaskForm
 from survey.i18n import current_lang
 from survey.org.models import ServicePoint
-from survey.questionnaire_versions.models import QuestionnaireVersion
+from survey.questionnaire_versions.models import Item, QuestionnaireVersion
 from survey.questionnaire_versions.service import VersionImmutableError, questionnaire_for, store_questionnaire
 from survey.respond.models import Response
 
@@ -155,6 +155,28 @@ def questionnaire_publish(qv_id: int) -> Any:
     flash(_("%(label)s is published: service points assigned to %(instrument)s now offer it.", label=qv.label,
             instrument=qv.instrument), "success")
     return redirect(url_for("admin.questionnaire", qv_id=qv.id))
+
+
+@bp.route("/questionnaires/<int:qv_id>/delete", methods=["POST"])
+@admin_required
+def questionnaire_delete(qv_id: int) -> Any:
+    """Delete a draft that was never published and has no responses (a mistaken upload); audited."""
+    qv = get_or_404(db.session, QuestionnaireVersion, qv_id)
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        flash(_("The form has expired; please try again."), "error")
+        return redirect(url_for("admin.questionnaire", qv_id=qv.id))
+    if qv.status != "draft" or response_counts().get(qv.id, 0):
+        flash(_("Only a draft that was never published and has no responses can be deleted; retire %(label)s "
+                "instead.", label=qv.label), "error")
+        return questionnaire(qv.id), 409
+    label, before = qv.label, _state(qv)
+    db.session.execute(delete(Item).where(Item.questionnaire_version_id == qv.id))
+    db.session.delete(qv)
+    record(db.session, "questionnaire.delete", "questionnaire_version", label, before=before)
+    db.session.commit()
+    flash(_("Draft %(label)s deleted.", label=label), "success")
+    return redirect(url_for("admin.questionnaires"))
 
 
 @bp.route("/questionnaires/<int:qv_id>/retire", methods=["GET", "POST"])

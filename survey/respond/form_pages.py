@@ -28,6 +28,29 @@ class Step:
     page: int
 
 
+def page_context(form: AnswerForm, page: int) -> dict[str, object]:
+    """The template variables of respond/form.html for one page (also used by the admin preview)."""
+    sections = form.questionnaire.sections
+    return {"page": page, "section": sections[page], "n_pages": len(sections),
+            "carried": hidden_values(form, page), "item_pages": page_of_items(form)}
+
+
+def preview_page(form: AnswerForm) -> tuple[int, bool]:
+    """(page to show, whether "Send" was pressed) for a preview, which never stores and ignores switches."""
+    if request.method != "POST":
+        return 0, False
+    step = posted_step(form)
+    if step.action == BACK:
+        return max(0, step.page - 1), False
+    if step.action == NEXT:
+        if section_valid(form, form.questionnaire.sections[step.page]):
+            return clamp_page(form, step.page + 1), False
+        return step.page, False
+    if step.action == SEND:
+        return step.page, True
+    return step.page, False
+
+
 def posted_step(form: AnswerForm) -> Step:
     """The button pressed and the page it was pressed on (a POST without a button, e.g. an API-like client
     posting every answer at once, means "send")."""

@@ -126,11 +126,8 @@ def _form_for(qv: QuestionnaireVersion) -> AnswerForm:
 
 def _render_form(form: AnswerForm, sp: ServicePoint, *, status: int = 200, page: int = 0,
                  general: list[str] | None = None) -> tuple[str, int]:
-    sections = form.questionnaire.sections
     return render_template("respond/form.html", form=form, q=form.questionnaire, sp=sp,
-                           general_errors=general or [], action=request.path, page=page,
-                           section=sections[page], n_pages=len(sections),
-                           carried=fp.hidden_values(form, page), item_pages=fp.page_of_items(form)), status
+                           general_errors=general or [], action=request.path, **fp.page_context(form, page)), status
 
 
 def _answer(qv: QuestionnaireVersion, sp: ServicePoint,
