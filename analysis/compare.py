@@ -35,7 +35,7 @@ from analysis.result import domain_labels
 from analysis.totals import ClusterTotals
 from questionnaires.index_spec import Measure
 
-__all__ = ["compare_domains", "compare_to_whole", "screen_changes"]
+__all__ = ["compare_domain_to_whole", "compare_domains", "compare_to_whole", "screen_changes"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,6 +151,27 @@ def compare_to_whole(totals: ClusterTotals, measures: Sequence[Measure], by: Seq
     cols = ["by", "domain", "measure", "estimate", "overall", "difference", "se", "ci_low", "ci_high", "df",
             "t", "p_value", "p_holm", "differs", "n", "suppressed", "reason"]
     return out[cols]
+
+
+def compare_domain_to_whole(totals: ClusterTotals, measures: Sequence[Measure], by: Sequence[str], domain: str,
+                            *, n_min: int = 30, level: float = 0.95) -> pd.DataFrame:
+    """One domain of `by` against the whole population (`compare_to_whole` for one row, without the cost of
+    every other domain's contrast and without an adjustment family): the same Taylor difference, df, t
+    interval and p-value.  Columns: by, domain, measure, estimate, overall, difference, se, ci_low, ci_high,
+    df, t, p_value, n, suppressed, reason."""
+    measures = tuple(measures)
+    totals = totals.collapse(tuple(by))
+    dom = _domains(totals, measures, by)
+    whole = _domains(totals, measures, ())
+    d = _index(dom, domain, "domain")
+    con = _differences(totals, measures, by, [(d, len(dom.labels))], whole=True)
+    r = _pair(dom.est, d, whole.est, 0, con, 0, n_min, level)
+    out = pd.DataFrame({"by": ":".join(by), "domain": str(domain), "measure": [m.code for m in measures]})
+    for c, k in (("estimate", "estimate_a"), ("overall", "estimate_b"), ("difference", "difference"),
+                 ("se", "se"), ("ci_low", "ci_low"), ("ci_high", "ci_high"), ("df", "df"), ("t", "t"),
+                 ("p_value", "p_value"), ("n", "n_a"), ("suppressed", "suppressed"), ("reason", "reason")):
+        out[c] = r[k]
+    return out
 
 
 def screen_changes(totals: ClusterTotals, measures: Sequence[Measure], unit: str, period: str,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-__all__ = ["LEVELS", "funnel_flags", "funnel_limits"]
+__all__ = ["LEVELS", "design_n_eff", "funnel_flags", "funnel_limits"]
 
 LEVELS: tuple[float, ...] = (0.95, 0.998)
 
@@ -29,6 +29,24 @@ def _z(level: float) -> float:
 
 def _label(level: float) -> str:
     return f"{level * 100:g}"
+
+
+def design_n_eff(estimate: Sequence[float] | np.ndarray, se: Sequence[float] | np.ndarray,
+                 fallback: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The effective number of responses under the design, p(1−p)/V: the simple random sample that would
+    give the design's variance V (Korn & Graubard 1998; R `svyciprop(method="beta")` uses the same n*).
+
+    Kish's (Σw)²/Σw² only counts unequal weights, so under the `clusters` design it ignores that answers
+    at one service point move together and funnel limits came out too narrow.  Where V is 0 or missing, or
+    p ∈ {0, 1} (no information on V), `fallback` (Kish's n_eff) is used.
+    """
+    p = np.asarray(estimate, dtype=float)
+    s = np.asarray(se, dtype=float)
+    fb = np.asarray(fallback, dtype=float)
+    ok = np.isfinite(p) & np.isfinite(s) & (s > 0) & (p > 0) & (p < 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = np.where(ok, p * (1 - p) / np.where(ok, s * s, 1.0), fb)
+    return n
 
 
 def funnel_limits(theta0: float, n_eff: Sequence[float] | np.ndarray | float,

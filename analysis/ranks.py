@@ -29,7 +29,7 @@ from scipy.stats import rankdata
 
 from analysis.bootstrap import BOOTSTRAP_METHOD, DEFAULT_REPLICATES, bootstrap_replicates, normal_replicates
 from analysis.estimate import estimate
-from analysis.funnel import funnel_flags
+from analysis.funnel import design_n_eff, funnel_flags
 from analysis.result import UNIT_KINDS, domain_labels
 from analysis.totals import ClusterTotals
 from questionnaires.index_spec import Measure
@@ -150,7 +150,7 @@ def rank_table(totals: ClusterTotals, measure: Measure, by: Sequence[str], *,
     ranked = rank_units(labels, np.where(suppressed, np.nan, point), reps, suppressed=suppressed,
                         top_k=top_k, level=level)
     info = pd.DataFrame({"by": ":".join(by), "domain": labels, "measure": measure.code,
-                         "n": est.n[:, 0], "n_eff": est.n_eff[:, 0]})
+                         "n": est.n[:, 0], "n_eff": design_n_eff(point, est.se[:, 0], est.n_eff[:, 0])})
     out = info.merge(ranked.rename(columns={"unit": "domain"}), on="domain", how="right")
     theta0 = float(whole.estimate[0, 0])
     if measure.kind in UNIT_KINDS and np.isfinite(theta0) and 0 <= theta0 <= 1:

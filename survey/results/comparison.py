@@ -30,10 +30,13 @@ from survey.respond.models import ResponseTally
 from survey.results.cache import cached
 from survey.results.design import current_design
 from survey.results.indices import indices
+from survey.results.periods import period_name
 from survey.results.selection import Selection
 from survey.results.totals import Instrument, cluster_totals
 
 GROUPS_FIXED = ("agency", "service_point")
+#: ranks of fewer units say nothing (one unit alone is "1 (1–1)" with a 100% chance of the top)
+MIN_RANKED = 3
 PERIOD_RE = re.compile(r"^(\d{4})(?:-(Q[1-4]|\d{2}))?$")
 
 
@@ -45,6 +48,16 @@ class Period:
     kind: str  # month | quarter | year
     start: date
     end: date  # first day of the last month (tallies are monthly)
+
+    @property
+    def name(self) -> str:
+        """What people read: 'Quý IV/2022', 'Tháng 11/2022', 'Năm 2022' (page language)."""
+        return period_name(self.label)
+
+    def complete(self, today: date) -> bool:
+        """True once the period's last month is over (`today` from survey.results.periods.now)."""
+        last = self.end
+        return (today.year, today.month) > (last.year, last.month)
 
     @property
     def label(self) -> str:
@@ -257,6 +270,99 @@ def largest_unit_per_level(session: Any, version_id: int, period: Period, channe
     return out
 
 
+@dataclass(frozen=True)
+class DefaultChoice:
+    """The period (and level) a page opens with when the viewer chose none, and why (shown on the page).
+
+    reason: "complete" — the latest complete period in which most units of the viewer's scope reach n_min;
+    "incomplete" — no complete period qualifies, the latest (unfinished) one that does;
+    "latest" — no period qualifies: the latest period with responses in the scope; "chosen" — the viewer's.
+    """
+
+    period: Period | None
+    level: str
+    reason: str
+    good: int = 0  # units of the level with at least n_min responses in the period
+    units: int = 0  # units of the level with responses in the scope (any period)
+
+
+def _unit_counts(session: Any, version_id: int, kind: str, channel: str, agency_ids: set[int] | None,
+                 levels: list[str]) -> dict[str, dict[str, dict[str, int]]]:
+    """level → period label → unit code → responses, inside the viewer's scope (one GROUP BY)."""
+    from survey.results.tree import placements
+
+    q = select(ResponseTally.service_point_id, ResponseTally.period, func.sum(ResponseTally.count)).where(
+        ResponseTally.questionnaire_version_id == version_id)
+    if channel:
+        q = q.where(ResponseTally.channel == channel)
+    rows = session.execute(q.group_by(ResponseTally.service_point_id, ResponseTally.period)).all()
+    places = placements(session)
+    out: dict[str, dict[str, dict[str, int]]] = {lv: {} for lv in levels}
+    for sp_id, month, n in rows:
+        place = places.get(sp_id)
+        if place is None or (agency_ids is not None and place.agency_id not in agency_ids):
+            continue
+        label = _label_of(month, kind)
+        for level in levels:
+            code = place.agency if level == "agency" else place.levels.get(level, "")
+            if code:
+                cell = out[level].setdefault(label, {})
+                cell[code] = cell.get(code, 0) + int(n or 0)
+    return out
+
+
+def _label_of(month: date, kind: str) -> str:
+    if kind == "month":
+        return f"{month.year}-{month.month:02d}"
+    if kind == "quarter":
+        return f"{month.year}-Q{(month.month - 1) // 3 + 1}"
+    return f"{month.year}"
+
+
+def choose_default(session: Any, version_id: int, kind: str, channel: str, agency_ids: set[int] | None,
+                   levels: list[str], n_min: int, today: date, period: Period | None = None) -> DefaultChoice:
+    """Which period and level to open with: the latest COMPLETE period in which most units (more than half of
+    the units of the level that have responses in the viewer's scope, and at least MIN_RANKED of them when
+    there are that many) reach n_min, the levels tried in order; else the latest unfinished period that does;
+    else the latest period with responses and the first level whose largest unit reaches n_min (then 1).
+    A given `period` (the viewer's choice) only picks the level.  `today` comes from an injectable clock."""
+    counts = _unit_counts(session, version_id, kind, channel, agency_ids, levels)
+    labels = sorted({lb for per in counts.values() for lb in per}, key=lambda lb: Period.parse(lb).start,
+                    reverse=True)
+    if period is not None:
+        labels = [period.label]
+
+    def qualifies(level: str, label: str) -> tuple[bool, int, int]:
+        units = {code for per in counts[level].values() for code in per}
+        good = sum(1 for n in counts[level].get(label, {}).values() if n >= n_min)
+        return bool(units) and 2 * good > len(units) and good >= min(MIN_RANKED, len(units)), good, len(units)
+
+    if period is None:
+        for reason, wanted in (("complete", True), ("incomplete", False)):
+            for label in labels:
+                p = Period.parse(label)
+                if p.complete(today) != wanted:
+                    continue
+                for level in levels:
+                    ok, good, units = qualifies(level, label)
+                    if ok:
+                        return DefaultChoice(p, level, reason, good, units)
+    if not labels:
+        return DefaultChoice(None, levels[0] if levels else "agency", "latest")
+    label = labels[0]
+    p = Period.parse(label)
+    for level in levels:
+        ok, good, units = qualifies(level, label)
+        if ok:
+            return DefaultChoice(p, level, "chosen" if period is not None else "latest", good, units)
+    for wanted in (n_min, 1):
+        for level in levels:
+            if max(counts[level].get(label, {}).values(), default=0) >= wanted:
+                _ok, good, units = qualifies(level, label)
+                return DefaultChoice(p, level, "chosen" if period is not None else "latest", good, units)
+    return DefaultChoice(p, levels[0] if levels else "agency", "chosen" if period is not None else "latest")
+
+
 def level_choices(session: Any) -> list[Level]:
     """Tree levels below the root (the root is the whole city: nothing to compare it with)."""
     return list(session.scalars(select(Level).where(Level.rank > 0).order_by(Level.rank)))
@@ -318,12 +424,18 @@ def compare_units(session: Any, sel: Selection, *, group: str, measure_code: str
         row = Row(code=code, id=ident, label=name, kind=group, **_figures(rec), drill=drill)
         if keep is None or keep(row):
             rows.append(row)
-    overall = Row(code="all", id=None, label="", kind="all", **_figures(whole_rows.iloc[0]))
+    shown_rows = _overall_of_shown(session, sel, group, rows, measure_code, n_min)
+    overall = Row(code="all", id=None, label="", kind="all",
+                  **_figures(whole_rows.iloc[0] if shown_rows is None else shown_rows))
 
-    # ranks: bootstrap replicates of the same domains; suppressed units never ranked
+    # ranks: bootstrap replicates of the same domains; suppressed units never ranked, and no ranks at all
+    # when fewer than MIN_RANKED units could be ranked
     k = top_k
     rank_method = ""
-    if rows:
+    notes: list[str] = []
+    if sum(not r.suppressed for r in rows) < MIN_RANKED:
+        notes.append("too_few_ranked")
+    elif rows:
         rep_labels, reps, rank_method = bootstrap_replicates(session, sel, inst, measure, group, bootstrap_b,
                                                              seed)
         pos = {lb: j for j, lb in enumerate(rep_labels)}
@@ -345,13 +457,38 @@ def compare_units(session: Any, sel: Selection, *, group: str, measure_code: str
                       measure_label=(measure.title_en if lang == "en" else measure.title_vi) or measure.code,
                       period=period, instrument=inst, rows=rows, overall=overall, top_k=k or 1,
                       bootstrap_b=bootstrap_b, seed=seed, n_min=n_min, has_previous=has_prev,
-                      ci_method=res.ci, rank_method=rank_method, design=str(res.meta.get("design", "")))
+                      ci_method=res.ci, rank_method=rank_method, design=str(res.meta.get("design", "")),
+                      notes=notes)
+
+
+def _overall_of_shown(session: Any, sel: Selection, group: str, rows: list[Row], measure_code: str,
+                      n_min: int) -> pd.Series | None:
+    """The reference line "all units shown": the measure over exactly the listed units (agencies above the
+    compared level, e.g. city departments in a district comparison, and units `keep` dropped are left out),
+    so its n is the listed units' n.  None when the listed units are the whole selection anyway."""
+    from survey.results.tree import placements
+
+    if not rows:
+        return None
+    codes = {r.code for r in rows}
+    if group == "service_point":
+        narrowed = replace(sel, service_point_ids=tuple(sorted(r.id for r in rows if r.id is not None)))
+    else:
+        places = placements(session).values()
+        ids = {p.agency_id for p in places
+               if (p.agency if group == "agency" else p.levels.get(group, "")) in codes}
+        if sel.agency_ids:
+            ids &= set(sel.agency_ids)
+        narrowed = replace(sel, agency_ids=tuple(sorted(ids)) or (-1,))
+    res = indices(session, narrowed, domain=(), n_min=n_min)
+    table = res.table[res.table["measure"] == measure_code]
+    return None if table.empty else table.iloc[0]
 
 
 def _figures(rec: pd.Series) -> dict[str, Any]:
     return {
         "estimate": _f(rec["estimate"]), "se": _f(rec["se"]), "ci_low": _f(rec["ci_low"]),
-        "ci_high": _f(rec["ci_high"]), "n": int(rec["n"]), "n_eff": _f(rec["n_eff"]),
+        "ci_high": _f(rec["ci_high"]), "n": int(rec["n"]), "n_eff": _f(rec["n_eff_design"]),
         "method": str(rec["method"]), "suppressed": bool(rec["suppressed"]), "reason": str(rec["reason"]),
         "wide_ci": bool(rec["wide_ci"]),
     }

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
-from analysis import intervals
-from analysis.estimate import contrast_estimates, estimate
+from analysis.compare import compare_domain_to_whole
+from analysis.estimate import estimate
+from analysis.funnel import design_n_eff
 from analysis.result import COLUMNS, EXTRA_COLUMNS, result_table
 from analysis.totals import ClusterTotals
 from survey.results.cache import cached
@@ -60,7 +60,17 @@ class IndexResult:
 
 
 def _empty_table() -> pd.DataFrame:
-    return pd.DataFrame(columns=[*COLUMNS, *EXTRA_COLUMNS, "kind", "title_vi", "title_en"])
+    return pd.DataFrame(columns=[*COLUMNS, *EXTRA_COLUMNS, "kind", "title_vi", "title_en", "n_eff_design"])
+
+
+def _with_design_n_eff(table: pd.DataFrame) -> pd.DataFrame:
+    """Adds `n_eff_design` (analysis.funnel.design_n_eff: p(1−p)/V, the n_eff every page shows and the funnel
+    limits use) on 0–1 measures; other measures keep Kish's n_eff."""
+    unit = table["kind"].isin(("item", "element", "overall")).to_numpy()
+    kish = table["n_eff"].to_numpy(dtype=float)
+    design = design_n_eff(table["estimate"].to_numpy(dtype=float), table["se"].to_numpy(dtype=float), kish)
+    table["n_eff_design"] = np.where(unit, design, kish)
+    return table
 
 
 def _titled(table: pd.DataFrame, inst: Instrument) -> pd.DataFrame:
@@ -103,7 +113,7 @@ def _indices(session: Any, sel: Selection, dom: tuple[str, ...], weights: str, c
         return IndexResult(_empty_table(), inst, dom, weights, ci, n_min, level, meta={"design": design})
     est = estimate(totals, inst.spec.measures, dom)
     table = result_table(est, ci, level=level, n_min=n_min)
-    return IndexResult(_titled(table, inst), inst, dom, weights, ci, n_min, level,
+    return IndexResult(_with_design_n_eff(_titled(table, inst)), inst, dom, weights, ci, n_min, level,
                        meta={"clusters": totals.n_clusters, "strata": totals.n_strata, "design": design})
 
 
@@ -144,8 +154,8 @@ class Comparison:
 
 def compare_with_whole(session: Any, sel: Selection, *, unit_column: str, unit_value: str, weights: str = "none",
                        n_min: int | None = None, level: float = 0.95, design: str | None = None) -> Comparison:
-    """unit − whole for every measure: difference, its Taylor SE (analysis.estimate.contrast_estimates: one
-    contrast in one design, either design), t CI on the contrast's df, two-sided p-value.  `sel` should be the
+    """unit − whole for every measure: analysis.compare.compare_domain_to_whole (one Taylor contrast in one
+    design, t interval on the contrast's df, two-sided p-value — the figures `analysis.compare` gives).  `sel` should be the
     whole (city) selection, e.g. `sel.whole()`; the whole's figure is published to every viewer, the unit
     must be one the caller may see.
     """
@@ -167,26 +177,13 @@ def _compare(session: Any, sel: Selection, col: str, value: str, weights: str, n
         totals = None
     if totals is None or not _has_rows(totals) or value not in set(totals.cells[col]):
         return Comparison(pd.DataFrame(columns=cols), inst, col, value, level=level)
-    measures = inst.spec.measures
-    est_u = estimate(totals, measures, (col,))
-    est_w = estimate(totals.collapse(()), measures, ())
-    cells = totals.collapse((col,)).cells[col].to_numpy()
-    cell = int(np.flatnonzero(est_u.cells[col].to_numpy() == value)[0])
-    # one contrast (unit − whole) in one design: its score carries the covariance of the two estimates
-    masks = np.vstack([cells == value, np.ones(len(cells), dtype=bool)])
-    con = contrast_estimates(totals, measures, (col,), masks, np.array([[1.0, -1.0]]))
-    diff = con.estimate[0]
-    se = np.sqrt(np.maximum(con.variance[0], 0.0))
-    df = con.df[0].astype(np.float64)
-    lo, hi = intervals.t_interval(diff, se, df, level)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tstat = np.abs(diff) / se
-        p = np.where((se > 0) & (df > 0), 2 * sps.t.sf(tstat, np.maximum(df, 1.0)), np.nan)
-    n = est_u.n[cell]
-    table = pd.DataFrame({"measure": [m.code for m in measures], "estimate": est_u.estimate[cell],
-                          "reference": est_w.estimate[0], "difference": diff, "se": se, "ci_low": lo,
-                          "ci_high": hi, "df": df, "p_value": p, "n": n,
-                          "suppressed": (n < n_min) | np.isnan(diff)})
+    # one contrast (unit − whole) in one design, by analysis.compare: the same df, interval and test as
+    # `python -m analysis compare` and the Home Affairs pages
+    res = compare_domain_to_whole(totals, inst.spec.measures, (col,), value, n_min=n_min, level=level)
+    table = pd.DataFrame({"measure": res["measure"], "estimate": res["estimate"], "reference": res["overall"],
+                          "difference": res["difference"], "se": res["se"], "ci_low": res["ci_low"],
+                          "ci_high": res["ci_high"], "df": res["df"], "p_value": res["p_value"], "n": res["n"],
+                          "suppressed": res["suppressed"].astype(bool) | res["difference"].isna()})
     return Comparison(_titled(table, inst), inst, col, value, level=level)
 
 
