@@ -518,8 +518,10 @@ def _as_int(v: Any) -> int | None:
         return None
     if isinstance(v, int):
         return v
-    if isinstance(v, str) and v.strip().isdigit():
-        return int(v.strip())
+    text = v.strip() if isinstance(v, str) else ""
+    # ASCII digits only ("²".isdigit() is True but int() refuses it) and short enough for int()
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
     return None
 
 

@@ -88,11 +88,36 @@ def parse_json(text: str, file: str) -> tuple[Any, list[Issue]]:
         data = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as e:
         return None, [Issue(file, f"line {e.lineno}, column {e.colno}", f"malformed JSON: {e.msg}")]
+    except ValueError as e:  # e.g. an integer of more than 4,300 digits
+        return None, [Issue(file, "(document)", f"malformed JSON: {e}")]
+    except RecursionError:
+        return None, [_too_deep(file)]
+    if _deeper_than(data, MAX_DEPTH):
+        return None, [_too_deep(file)]
     issues = [
         Issue(file, "(document)", f"duplicate key '{k}' in an object: the later value would silently win")
         for k in duplicates
     ]
     return data, issues
+
+
+MAX_DEPTH = 64  # a questionnaire nests 7 deep; far deeper JSON is an attack on the parsers' recursion
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether `data` nests more than `limit` lists/objects deep (walked without recursion)."""
+    stack = [(data, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict | list):
+            if depth >= limit:
+                return True
+            stack.extend((x, depth + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return False
+
+
+def _too_deep(file: str) -> Issue:
+    return Issue(file, "(document)", f"nested too deeply: a questionnaire nests at most {MAX_DEPTH} levels")
 
 
 def read_file(path: str | Path) -> tuple[Any, list[Issue]]:

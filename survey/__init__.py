@@ -25,6 +25,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from survey import i18n
     from survey.extensions import csrf, db, limiter, login_manager
 
+    from survey import guard
+
+    guard.init_app(app)  # before any route: typed <int:> ids, body caps, refused characters (issue 11 §3)
     db.init_app(app)
     csrf.init_app(app)
     i18n.init_app(app)
@@ -37,6 +40,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     nav.init_app(app)
     web.init_app(app)
+    from survey import unavailable
+
+    unavailable.init_app(app)  # database down → 503 + Retry-After, one log line per outage
     blueprints.register(app)
     cli.register(app)
     from survey.dashboard import method_text

@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from limits import parse as parse_limit
@@ -26,8 +26,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from survey import inputs
 from survey.database import utcnow
 from survey.extensions import csrf, db, limiter
+from survey.guard import read_body, reason_message
 from survey.i18n import LANGUAGES
 from survey.org import kiosk_service
 from survey.org.models import Kiosk
@@ -96,7 +98,21 @@ def _unauthorized(lang: str) -> tuple[Response, int]:
 
 
 def _json_body() -> Any:
-    return request.get_json(silent=True) if request.is_json else None
+    """The parsed body (None when it is not JSON), read only after the kiosk is authenticated.
+
+    Raises UnsafeInput or another ValueError for a body the guard refuses (nesting, huge numbers, control
+    characters, malformed JSON); the body cap (survey/guard.py) holds while it is read, chunked or not.
+    """
+    if not request.is_json:
+        return None
+    return inputs.loads(read_body())
+
+
+def _refused(exc: ValueError, lang: str) -> tuple[Response, int]:
+    """A body refused before reading its fields: the usual 400 shape, the reason under `_`."""
+    with force_locale(lang):
+        message = reason_message(exc.reason if isinstance(exc, inputs.UnsafeInput) else "json")
+    return _error(400, "invalid", message, {"_": message})
 
 
 def parse_submission(body: Any, lang: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -113,7 +129,7 @@ def parse_submission(body: Any, lang: str) -> tuple[dict[str, Any], dict[str, st
         instrument, version = body.get("questionnaire"), body.get("version")
         if not isinstance(instrument, str) or not instrument:
             errors["questionnaire"] = _("questionnaire must be the questionnaire's id.")
-        if isinstance(version, bool) or not isinstance(version, int):
+        if isinstance(version, bool) or not isinstance(version, int) or not inputs.in_db_range(version):
             errors["version"] = _("version must be a whole number.")
         if "questionnaire" not in errors and "version" not in errors:
             qv = db.session.scalar(select(QuestionnaireVersion).where(
@@ -179,20 +195,18 @@ def claim_submission_slot(kiosk: Kiosk, now: datetime) -> float:
     return max(1.0, interval - (now - last).total_seconds()) if last else float(interval)
 
 
-MAX_BODY_BYTES = 256 * 1024  # a response with the longest comments is a few kilobytes
-
-
 @bp.post("/responses")
 def submit_response() -> tuple[Response, int]:
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        abort(413)
-    body = _json_body()
-    lang = request_language(body)
-    kiosk = current_kiosk(api=True)
+    kiosk = current_kiosk(api=True)  # authenticate before reading the body
     if kiosk is None:
-        return _unauthorized(lang)
+        return _unauthorized(request_language())
     if cap := over_api_cap(kiosk):
-        return _too_many(lang, cap)
+        return _too_many(request_language(), cap)
+    try:
+        body = _json_body()
+    except ValueError as exc:
+        return _refused(exc, request_language())
+    lang = request_language(body)
     fields, errors = parse_submission(body, lang)
     if errors:
         if "client_id" in fields and existing_response(db.session, fields["client_id"]) is not None:
@@ -239,19 +253,22 @@ def _duplicate(kiosk: Kiosk, client_id: str) -> tuple[Response, int]:
 
 @bp.post("/kiosk/heartbeat")
 def kiosk_heartbeat() -> tuple[Response, int]:
-    body = _json_body()
-    lang = request_language(body)
-    kiosk = current_kiosk(api=True)
+    kiosk = current_kiosk(api=True)  # authenticate before reading the body
     if kiosk is None:
-        return _unauthorized(lang)
+        return _unauthorized(request_language())
     if cap := over_api_cap(kiosk):
-        return _too_many(lang, cap)
+        return _too_many(request_language(), cap)
+    try:
+        body = _json_body()
+    except ValueError as exc:
+        return _refused(exc, request_language())
+    lang = request_language(body)
     body = body if isinstance(body, dict) else {}
     errors: dict[str, str] = {}
     queue = body.get("queue_length", 0)
     version = body.get("software_version")
     with force_locale(lang):
-        if isinstance(queue, bool) or not isinstance(queue, int) or queue < 0:
+        if isinstance(queue, bool) or not isinstance(queue, int) or not 0 <= queue <= inputs.DB_INT_MAX:
             errors["queue_length"] = _("queue_length must be a whole number, 0 or more.")
         if version is not None and (not isinstance(version, str) or len(version) > 64):
             errors["software_version"] = _("software_version must be a text of at most 64 characters.")

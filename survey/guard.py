@@ -1,0 +1,125 @@
+"""One request-wide guard so that no input can reach a parser or the database in a shape that ends in a 500.
+
+Installed by `create_app` before any blueprint is registered:
+- `<int:…>` in every route is limited to the 32-bit integer columns (an id beyond them is a 404, not a
+  database error), and `request.args/form.get(…, type=int)` returns the default for such numbers;
+- every request body is capped before anything reads it, also without a Content-Length (chunked): 256 KB
+  for the JSON API, 1 MB for other non-file bodies, MAX_CONTENT_LENGTH for file uploads;
+- the URL path, query and form fields may not carry NUL, control characters (tab and line breaks are
+  fine) or lone surrogates: a 400 in the user's language (JSON under /api/);
+- JSON is read through `survey.inputs.loads` (bounded nesting and integer size, same character rule).
+The rules themselves are in survey/inputs.py; docs/security.md §3 lists what each one prevents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Request, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext as _
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.routing import IntegerConverter, ValidationError
+
+from survey import inputs
+
+API_PREFIX = "/api/"
+API_MAX_BODY = 256 * 1024  # a kiosk response with the longest comments is a few kilobytes
+FORM_MAX_BODY = 1024 * 1024  # any page form without a file
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:id>` that only matches ids the integer columns can hold (others are a plain 404)."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, inputs.DB_INT_MIN if min is None else min,
+                         inputs.DB_INT_MAX if max is None else max, signed)
+
+    def to_python(self, value: str) -> Any:
+        if len(value) > inputs.MAX_INT_DIGITS:  # int() of >4,300 digits raises ValueError, not a 404
+            raise ValidationError()
+        return super().to_python(value)
+
+
+class BoundedMultiDict(ImmutableMultiDict):  # type: ignore[type-arg]
+    """Query and form values: `get(…, type=int)` means an integer that fits a column, else the default."""
+
+    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:
+        return super().get(key, default, inputs.db_int if type is int else type)
+
+    def getlist(self, key: Any, type: Any = None) -> Any:
+        return super().getlist(key, inputs.db_int if type is int else type)
+
+
+class GuardedRequest(Request):
+    parameter_storage_class = BoundedMultiDict
+
+
+class GuardedJSONProvider(DefaultJSONProvider):
+    """`request.get_json()` with the limits of `survey.inputs.loads` (UnsafeInput is a ValueError)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return inputs.loads(s, **kwargs)
+
+
+def reason_message(reason: str) -> str:
+    """The user's-language sentence for an UnsafeInput reason (or any malformed JSON)."""
+    messages = {
+        "characters": _("The text you sent contains characters that cannot be stored (invisible control "
+                        "characters). Please remove them and try again. Nothing was saved."),
+        "nesting": _("The data you sent is nested too deeply. Nothing was saved."),
+        "number": _("The data you sent contains a number that is too large. Nothing was saved."),
+    }
+    return messages.get(reason, _("The request body must be a JSON object."))
+
+
+def refuse(reason: str) -> tuple[Any, int]:
+    """A 400 for refused input: JSON under /api/, the error page elsewhere."""
+    message = reason_message(reason)
+    if request.path.startswith(API_PREFIX):
+        return jsonify({"error": "invalid", "message": message}), 400
+    return render_template("error.html", code=400, message=message), 400
+
+
+def body_limit(req: Request, default: int | None) -> int | None:
+    """Most bytes this request's body may have (enforced by Werkzeug while reading, chunked or not)."""
+    if req.path.startswith(API_PREFIX):
+        return API_MAX_BODY
+    if req.mimetype == "multipart/form-data":
+        return default
+    return min(FORM_MAX_BODY, default) if default else FORM_MAX_BODY
+
+
+def _forbidden(values: Any) -> bool:
+    return any(inputs.has_forbidden_characters(k) or any(inputs.has_forbidden_characters(v) for v in vs)
+               for k, vs in values.lists())
+
+
+def _guard() -> tuple[Any, int] | None:
+    request.max_content_length = body_limit(request, request.max_content_length)
+    if inputs.has_forbidden_characters(request.path) or _forbidden(request.args):
+        return refuse("characters")
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") and _forbidden(request.form):
+        return refuse("characters")
+    return None
+
+
+def read_body() -> bytes:
+    """The whole body within the cap; 413 when it goes on past it (Werkzeug's capped read of a chunked
+    body stops quietly at the cap, which would look like truncated JSON)."""
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if limit is not None and len(data) >= limit:
+        request.stream.read(1)  # raises RequestEntityTooLarge if anything follows
+    return data
+
+
+def init_app(app: Flask) -> None:
+    """Install the guard; must run before blueprints register their routes (the converter is read then)."""
+    app.url_map.converters["int"] = BoundedIntConverter
+    app.request_class = GuardedRequest
+    app.json = GuardedJSONProvider(app)
+    # first, so that the body cap holds before CSRF or the limiter read the form
+    app.before_request_funcs.setdefault(None, []).insert(0, _guard)
+
