@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from survey.auth.scope import roles_required, visible_agency_ids
 from survey.dashboard import agency_data as ad
+from survey.dashboard import coverage_present as cp
 from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, parse_month, wants_export
 from survey.dashboard.tables import CI, INT, PCT, Col, Table, export
 from survey.extensions import db
@@ -29,7 +30,9 @@ from survey.org.models import Agency, ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.models import CHANNELS, ResponseTally
 from survey.results import Selection, compare_with_whole, distributions, indices, response_count
+from survey.results.coverage import coverage
 from survey.results.indices import DEFAULT_CI
+from survey.results.periods import period_name
 
 TREND_KINDS = ("month", "quarter", "year")
 #: the same interval as every other page (survey.results.DEFAULT_CI): one method city-wide
@@ -171,11 +174,13 @@ def agency(code: str) -> str | Response:
     method = None
     responses = 0
     overall = None
+    shown_period = ""
     if sel is not None:
         res = indices(db.session, sel, ci=CI_METHOD)
         method = res.method_note(lang)
         overall = ad.overall_row(res)
         responses = response_count(db.session, sel)
+        shown_period = period_shown(sel, f)
         tables += ad.index_tables(res, lang)
         f.trend, trend_res = trend_indices(f, sel)
         trend_table, chart = ad.trend(trend_res, lang, f.trend)
@@ -185,12 +190,35 @@ def agency(code: str) -> str | Response:
         tables.append(ad.comparison_table(cmp, lang, unit_name))
         tables.append(trend_table)
         tables += ad.distribution_tables(distributions(db.session, sel, lang))
+        cov = coverage(db.session, sel)  # response rate, excluded after review (issue 16 §3)
+        tables.append(cp.coverage_table(cov, f.service_point.name(lang) if f.service_point else ag.name(lang)))
+        coverage_notes = cp.notes(cov)
+    else:
+        coverage_notes = []
     fmt = wants_export()
     if fmt:
         return export(tables, fmt, f"agency-{ag.code}", request.args.get("table"))
     return render_template("dashboard/agency/agency.html", agency=ag, f=f, tables={t.id: t for t in tables},
                            chart=chart, method=method, responses=responses, overall=overall, channels=CHANNELS,
-                           lang=lang)
+                           lang=lang, coverage_notes=coverage_notes, shown_period=shown_period)
+
+
+def period_shown(sel: Selection, f: Filters) -> str:
+    """The months the page's figures cover, in words: without From/To the page silently spanned every year
+    with responses (2021–2026), so say so."""
+    from survey.results.selection import tally_filters
+
+    t = ResponseTally.__table__
+    first, last = db.session.execute(select(func.min(t.c.period), func.max(t.c.period))
+                                     .where(*tally_filters(db.session, t, sel))).one()
+    if first is None:
+        return ""
+    first, last = f.period_from or first, f.period_to or last
+    span = _("%(first)s to %(last)s", first=period_name(month_text(first) or ""),
+             last=period_name(month_text(last) or ""))
+    if f.period_from is None and f.period_to is None:
+        return _("Period shown: %(span)s (every response so far; choose From and To to narrow it).", span=span)
+    return _("Period shown: %(span)s.", span=span)
 
 
 def agency_selection(ag: Agency, f: Filters) -> Selection | None:

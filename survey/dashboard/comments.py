@@ -51,7 +51,8 @@ def _query(agency_id: int, args: dict[str, Any], moderator: bool) -> Any:
     q = (select(Comment, Response.submitted_at, ServicePoint)
          .join(Response, Response.id == Comment.response_id)
          .join(ServicePoint, ServicePoint.id == Response.service_point_id)
-         .where(Response.agency_id == agency_id))
+         .where(Response.agency_id == agency_id,
+                Response.review_status.is_(None)))  # quarantined responses: in no figure, no comment list
     if not moderator:
         q = q.where(Comment.hidden_at.is_(None))
     if args["q"]:

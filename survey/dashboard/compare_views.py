@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from survey.auth.scope import can_see_agency, roles_required, visible_agency_ids, visible_unit_ids
+from survey.dashboard import coverage_present as cp
 from survey.dashboard.homeaffairs_present import (
     Table,
     comparison_charts,
@@ -41,6 +42,7 @@ from survey.results.comparison import (
     periods_with_data,
     selection_trend,
 )
+from survey.results.coverage import coverage, coverage_by
 from survey.results.selection import Selection
 from survey.spreadsheets import append_row, csv_writer
 
@@ -231,12 +233,32 @@ def page_content(view: str, f: Filters, comp: Comparison | None, lang: str) -> t
         return [], []
     tables = comparison_tables(comp, lang)
     charts = comparison_charts(comp, lang)
+    tables.append(_units_coverage(f, comp))
     if view == "index":
         trend = selection_trend(db.session, selection_for(current_user, f), f.measure, f.period, comp.n_min)
         if len(trend) > 1:
             charts.insert(0, trend_of(trend, comp.measure_label, lang))
             tables.append(trend_table(trend, comp, lang))
     return tables, charts
+
+
+def _units_coverage(f: Filters, comp: Comparison) -> Table:
+    """Response rate and reviewed responses of every compared unit in the period (issue 16 §3)."""
+    sel = selection_for(current_user, f, period_from=comp.period.start, period_to=comp.period.end)
+    by_key = coverage_by(db.session, sel, comp.group)
+    return cp.units_coverage_table(by_key, cp.comparison_labels(comp), comp.group_label)
+
+
+def _coverage_notes(view: str, f: Filters, comp: Comparison | None, scope: dict[str, Any]) -> list[str]:
+    """Sentences under the page's headline figure: response rate, excluded and held responses."""
+    if comp is None:
+        return []
+    kw: dict[str, Any] = {"period_from": comp.period.start, "period_to": comp.period.end}
+    if view == "unit":
+        kw["unit_id"] = scope["unit_id"]
+    elif view == "agency":
+        kw["agency_ids"] = (scope["agency_id"],)
+    return cp.notes(coverage(db.session, selection_for(current_user, f, **kw)))
 
 
 def _render(view: str, **scope: Any) -> str:
@@ -246,7 +268,8 @@ def _render(view: str, **scope: Any) -> str:
     export_args = dict(f.args(), view=view, **scope)
     return render_template("dashboard/homeaffairs/compare.html", f=f, comp=comp, heading=heading, crumbs=crumbs,
                            tables=tables, charts=charts, view=view, scope=scope, export_args=export_args,
-                           channels=CHANNELS, levels_all=db.session.scalars(select(Level)).all())
+                           channels=CHANNELS, levels_all=db.session.scalars(select(Level)).all(),
+                           coverage_notes=_coverage_notes(view, f, comp, scope))
 
 
 @bp.route("/")

@@ -9,7 +9,7 @@ Debian), so the PDF and the page cannot disagree; the XLSX has one sheet per tab
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from survey.auth.scope import roles_required
+from survey.dashboard import coverage_present as cp
 from survey.dashboard.charts import Chart, ForestRow, forest_plot
 from survey.dashboard.compare_views import (
     STAFF_ROLES,
@@ -46,6 +47,7 @@ from survey.extensions import db
 from survey.i18n import current_lang
 from survey.org.models import Agency
 from survey.results.comparison import Comparison, level_choices, selection_trend
+from survey.results.coverage import coverage, coverage_by
 from survey.results.indices import indices
 
 bp = Blueprint("report", __name__, url_prefix="/homeaffairs/report")
@@ -79,6 +81,8 @@ class Report:
     method: dict[str, Any]
     trend: Chart | None = None
     trend_table: Table | None = None
+    coverage: Table | None = None  # response rate and reviewed responses per agency (issue 16 §3)
+    coverage_notes: list[str] = field(default_factory=list)
 
 
 def _measure_rows(table: Any, lang: str) -> list[tuple[Any, ...]]:
@@ -169,6 +173,9 @@ def build_report(f: Filters) -> Report | None:
         "rank_method": next((s.comparison.rank_method for s in sections if s.comparison.rank_method), ""),
     }
     report = Report(f, summary, sections, agencies, method)
+    report.coverage_notes = cp.notes(coverage(db.session, sel))
+    report.coverage = cp.units_coverage_table(coverage_by(db.session, sel, "agency"),
+                                              {code: ag.name(lang) for code, ag in names.items()}, _("Agency"))
     trend = selection_trend(db.session, selection_for(current_user, f), f.measure, f.period, n_min)
     if len(trend) > 1 and sections:
         comp = sections[0].comparison
@@ -210,6 +217,8 @@ def all_tables(report: Report) -> list[tuple[str, Table]]:
             out.append((f"{s.comparison.group_label} - {sheet_label(t.id)}", t))
     for a in report.agencies:
         out.append((a.name, a.table))
+    if report.coverage is not None:
+        out.append((sheet_label("coverage"), report.coverage))
     return out
 
 

@@ -19,6 +19,7 @@ SHEET_LABELS = {
     "distribution": _l("Answers"),
     "expectations": _l("Wanted improvements"),
     "agencies": _l("Agencies"),
+    "coverage": _l("Response rate"),
 }
 FORBIDDEN = "[]:*?/\\"
 LIMIT = 31

@@ -43,6 +43,8 @@ class ExportFilter:
     questionnaire: str | None = None  # instrument id
 
     def apply(self, stmt: Select) -> Select:  # type: ignore[type-arg]
+        # quarantined responses (held, or excluded after review) are in no figure, so in no export either
+        stmt = stmt.where(Response.review_status.is_(None))
         if self.start is not None:
             stmt = stmt.where(Response.submitted_at >= _local_midnight(self.start))
         if self.end is not None:

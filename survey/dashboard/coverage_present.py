@@ -1,0 +1,76 @@
+"""Response rate and "excluded after review" beside figures: sentences and tables for every figures page.
+
+The agency page, the Home Affairs comparison, their exports and the period report use these, so the same
+wording and the same numbers appear everywhere (issue 16 §3).  Only counts are shown: who flagged a
+response, and why, stays on the Home Affairs Integrity page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+
+from survey.dashboard import homeaffairs_present as hp
+from survey.dashboard.tables import INT, PCT, TEXT, Col, Table
+from survey.i18n import number, percent
+from survey.results.coverage import Coverage
+
+
+def notes(cov: Coverage | None) -> list[str]:
+    """Plain sentences for the page (nothing when there is nothing to say)."""
+    if cov is None:
+        return []
+    out: list[str] = []
+    if cov.rate is not None:
+        out.append(_("Response rate %(rate)s: %(n)s responses from %(served)s citizens served (service volumes "
+                     "entered).", rate=percent(cov.rate, 1), n=number(cov.responses_with_volume, 0),
+                     served=number(cov.served, 0)))
+    if cov.over:
+        out.append(_("More responses than citizens served: the figures may include responses that were not "
+                     "given by citizens served."))
+    if cov.excluded:
+        out.append(_("%(n)s responses excluded after review.", n=number(cov.excluded, 0)))
+    if cov.held:
+        out.append(_("%(n)s responses set aside, awaiting review.", n=number(cov.held, 0)))
+    return out
+
+
+def _note(cov: Coverage) -> str:
+    if cov.over:
+        return _("above 100%: more responses than citizens served")
+    if cov.served is None:
+        return _("no service volume entered")
+    return ""
+
+
+def coverage_table(cov: Coverage, label: str) -> Table:
+    """The agency page's one-row table (also a CSV/XLSX table like every other on the page)."""
+    table = Table("coverage", _("Response rate and reviewed responses"), [
+        Col("scope", _("Selection")), Col("responses", _("Responses counted"), INT),
+        Col("served", _("Citizens served"), INT), Col("rate", _("Response rate"), PCT),
+        Col("excluded", _("Excluded after review"), INT), Col("held", _("Awaiting review"), INT),
+        Col("note", _("Warning"), TEXT)])
+    table.rows.append({"scope": label, "responses": cov.responses, "served": cov.served, "rate": cov.rate,
+                       "excluded": cov.excluded, "held": cov.held, "note": _note(cov), "_kind": PCT})
+    return table
+
+
+def units_coverage_table(by_key: dict[str, Coverage], labels: dict[str, str], group_label: str) -> hp.Table:
+    """One row per compared unit (Home Affairs comparison and report), in label order."""
+    cols = (hp.Column("unit", group_label, hp.TEXT), hp.Column("responses", _("Responses counted"), hp.INT),
+            hp.Column("served", _("Citizens served"), hp.INT), hp.Column("rate", _("Response rate"), hp.PCT),
+            hp.Column("excluded", _("Excluded after review"), hp.INT),
+            hp.Column("held", _("Awaiting review"), hp.INT), hp.Column("note", _("Warning"), hp.TEXT))
+    rows = []
+    for key, cov in by_key.items():
+        if key not in labels:
+            continue
+        rows.append((labels[key], cov.responses, cov.served, cov.rate, cov.excluded, cov.held, _note(cov)))
+    rows.sort(key=lambda r: str(r[0]))
+    return hp.Table("coverage", _("Response rate and reviewed responses"), cols, tuple(rows))
+
+
+def comparison_labels(comp: Any) -> dict[str, str]:
+    """Group key → label of the units a comparison shows."""
+    return {r.code: r.label for r in comp.rows}
