@@ -83,7 +83,45 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if _writing() else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT})
+    _ping_when_idle(engine)
+    return engine
+
+
+CONNECT_TIMEOUT = 5  # seconds: an unreachable server answers 503 (survey/unavailable.py), not a hung worker
+IDLE_PING_SECONDS = 30.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it has been idle for a while.
+
+    `pool_pre_ping` costs a round trip on every request (a third of what `/healthz` paid).  Under load
+    connections are never idle, and when the server restarts the first statement on an old connection
+    fails: SQLAlchemy then discards every connection older than the failure, and the request answers
+    503 + Retry-After (the kiosk resends it).  After a quiet spell — the likely time for a restart or a
+    firewall dropping idle connections — the connection is still pinged first, so the first visitor of
+    the morning does not see a 503.
+    """
+    import time
+
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+            dbapi_conn.rollback()
+        except Exception as exc:  # any failure: the pool replaces the connection and retries
+            raise DisconnectionError() from exc
 
 
 class Database:

@@ -8,12 +8,16 @@
   var dataEl = document.getElementById("kiosk-data");
   var root = document.getElementById("kiosk-app");
   var statusEl = document.getElementById("kiosk-status");
+  var skipLink = document.querySelector(".skip-link");
   if (!dataEl || !root) { return; }
   var CFG = JSON.parse(dataEl.textContent);
   var Q = CFG.questionnaire;
   var ITEMS = Q.items;
   var QUEUE_KEY = "hailong-kiosk-queue";
   var REJECTED_KEY = "hailong-kiosk-rejected";
+  var RETRY_KEY = "hailong-kiosk-retry";
+  var RETRY_BASE = CFG.retry_seconds || 5;  // first wait after the server fails one response; doubles each time
+  var RETRY_MAX = 600;
   var SVG_NS = "http://www.w3.org/2000/svg";
 
   var state = null;
@@ -102,6 +106,7 @@
     root.textContent = "";
     nodes.forEach(function (n) { root.appendChild(n); });
     document.documentElement.setAttribute("lang", state.lang);
+    if (skipLink) { skipLink.textContent = t("skip_link"); }  // the kiosk's language, not the browser's
     document.documentElement.classList.toggle("large-text", state.large);
     document.title = tr(CFG.service_point) + " · HaiLong";
     if (focusNode) { focusNode.focus({preventScroll: false}); }
@@ -332,12 +337,57 @@
     retryTimer = window.setTimeout(function () { retryTimer = null; flush(); }, seconds * 1000);
   }
 
+  // One response the server keeps failing (a 500 on it alone) must not hold back the others: each failed
+  // response waits its own exponential backoff (with jitter) while the rest of the queue is sent in order.
+  // The waits are kept beside the queue, so a reload does not reset them.
+  function retries() {
+    var byId = {};
+    loadList(RETRY_KEY).forEach(function (r) { if (r && r.client_id) { byId[r.client_id] = r; } });
+    return byId;
+  }
+  function saveRetries(byId) {
+    var queued = {};
+    loadList(QUEUE_KEY).forEach(function (p) { queued[p.client_id] = true; });
+    saveList(RETRY_KEY, Object.keys(byId).filter(function (id) { return queued[id]; })
+      .map(function (id) { return byId[id]; }));
+  }
+  function itemFailed(clientId, status) {
+    var byId = retries();
+    var r = byId[clientId] || {client_id: clientId, attempts: 0};
+    r.attempts += 1;
+    r.status = status;
+    r.at = Date.now();
+    var wait = Math.min(RETRY_BASE * Math.pow(2, r.attempts - 1), RETRY_MAX);
+    r.next_at = r.at + wait * 1000 * (0.75 + Math.random() * 0.5);
+    byId[clientId] = r;
+    saveRetries(byId);
+  }
+  function itemGone(clientId) {
+    dequeue(clientId);
+    var byId = retries();
+    delete byId[clientId];
+    saveRetries(byId);
+  }
+  // For the heartbeat: how many queued responses keep failing, and the latest failure's HTTP status.
+  function failureReport() {
+    var byId = retries();
+    var list = Object.keys(byId).map(function (id) { return byId[id]; });
+    var latest = list.reduce(function (a, r) { return !a || r.at > a.at ? r : a; }, null);
+    return {failing_items: list.length, last_failure_status: latest ? latest.status : null};
+  }
+
   function flush() {
     if (flushing || !enrolled) { return; }
     var queue = loadList(QUEUE_KEY);
     updateStatus();
     if (!queue.length) { return; }
-    var item = queue[0];
+    var byId = retries(), now = Date.now(), item = null, soonest = null;
+    for (var i = 0; i < queue.length && !item; i++) {
+      var r = byId[queue[i].client_id];
+      if (!r || r.next_at <= now) { item = queue[i]; }
+      else { soonest = soonest === null ? r.next_at : Math.min(soonest, r.next_at); }
+    }
+    if (!item) { scheduleFlush(Math.max(0.05, (soonest - now) / 1000)); return; }
     flushing = true;
     fetch(CFG.api.responses, {
       method: "POST", credentials: "same-origin", cache: "no-store",
@@ -348,22 +398,26 @@
       online = true;
       if (resp.status === 200 || resp.status === 201) {
         backoff = 5;
-        dequeue(item.client_id);
+        itemGone(item.client_id);
         flush();
       } else if (resp.status === 400 || resp.status === 413) {
         // never acceptable as sent: keep a short record for support, do not block the queue behind it
         var rejected = loadList(REJECTED_KEY);
         rejected.push({client_id: item.client_id, status: resp.status, at: new Date().toISOString()});
         saveList(REJECTED_KEY, rejected.slice(-20));
-        dequeue(item.client_id);
+        itemGone(item.client_id);
         flush();
       } else if (resp.status === 401) {
         setEnrolled(false);
-      } else if (resp.status === 429) {
-        scheduleFlush(Math.max(1, parseInt(resp.headers.get("Retry-After"), 10) || 5));
+      } else if (resp.status === 429 || resp.status === 503) {
+        // throttled, or the server's database is briefly down: the whole kiosk waits as told
+        var told = parseInt(resp.headers.get("Retry-After"), 10);
+        scheduleFlush(told > 0 ? told : backoff);
+        if (!(told > 0)) { backoff = Math.min(backoff * 2, 60); }
       } else {
-        scheduleFlush(backoff);
-        backoff = Math.min(backoff * 2, 60);
+        // this response failed (e.g. a 500 on it alone): retry it later, send the others meanwhile
+        itemFailed(item.client_id, resp.status);
+        flush();
       }
       updateStatus();
     }).catch(function () {
@@ -382,11 +436,17 @@
     render();
   }
 
+  function heartbeatBody() {
+    var report = failureReport();
+    return {queue_length: loadList(QUEUE_KEY).length, software_version: CFG.version,
+            failing_items: report.failing_items, last_failure_status: report.last_failure_status};
+  }
+
   function heartbeat() {
     fetch(CFG.api.heartbeat, {
       method: "POST", credentials: "same-origin", cache: "no-store",
       headers: {"Content-Type": "application/json", "Accept": "application/json"},
-      body: JSON.stringify({queue_length: loadList(QUEUE_KEY).length, software_version: CFG.version})
+      body: JSON.stringify(heartbeatBody())
     }).then(function (resp) {
       online = true;
       if (resp.status === 401) { setEnrolled(false); return null; }
@@ -410,6 +470,7 @@
     if (statusEl.textContent !== text) { statusEl.textContent = text; }
     statusEl.setAttribute("data-online", String(isOnline));
     statusEl.setAttribute("data-queued", String(n));
+    statusEl.setAttribute("data-failing", String(failureReport().failing_items));
     statusEl.setAttribute("lang", state.lang);
   }
 
@@ -419,11 +480,36 @@
   ["pointerdown", "keydown", "input", "touchstart", "wheel"].forEach(function (ev) {
     document.addEventListener(ev, activity, {passive: true, capture: true});
   });
+  // Before the reset, a prompt "still answering?" counts down the last seconds; any touch keeps the answers.
+  var idlePrompt = null;
+  function hideIdlePrompt() {
+    if (idlePrompt) { idlePrompt.remove(); idlePrompt = null; }
+  }
+  function showIdlePrompt(left) {
+    if (!idlePrompt) {
+      var title = el("h2", {id: "kiosk-idle-title", cls: "kiosk-idle-title", text: t("still_there")});
+      var count = el("p", {id: "kiosk-idle-count", cls: "kiosk-idle-count", "aria-live": "polite"});
+      var keep = el("button", {type: "button", cls: "kiosk-start kiosk-idle-continue",
+                               onclick: function () { activity(); hideIdlePrompt(); }, text: t("continue")});
+      idlePrompt = el("div", {cls: "kiosk-idle", role: "alertdialog", "aria-modal": "true", lang: state.lang,
+                              "aria-labelledby": "kiosk-idle-title", "aria-describedby": "kiosk-idle-count"},
+                      [el("div", {cls: "kiosk-idle-box"}, [title, count, keep])]);
+      document.body.appendChild(idlePrompt);
+      keep.focus();
+    }
+    var text = t("restart_in", left);
+    var countEl = idlePrompt.querySelector(".kiosk-idle-count");
+    if (countEl.textContent !== text) { countEl.textContent = text; }
+  }
   window.setInterval(function () {
     // a half-answered form, or a welcome screen left in another language or in large text
     var dirty = state.screen === "question" || (state.screen === "welcome" && (state.lang !== "vi" || state.large));
-    if (dirty && enrolled && Date.now() - lastActivity > CFG.idle_seconds * 1000) { reset(); }
-  }, 500);
+    var idleMs = Date.now() - lastActivity;
+    var promptMs = Math.min(CFG.idle_prompt_seconds, CFG.idle_seconds - 1) * 1000;
+    if (!dirty || !enrolled || idleMs <= CFG.idle_seconds * 1000 - promptMs) { hideIdlePrompt(); return; }
+    if (idleMs > CFG.idle_seconds * 1000) { hideIdlePrompt(); reset(); return; }
+    showIdlePrompt(Math.ceil((CFG.idle_seconds * 1000 - idleMs) / 1000));
+  }, 250);
 
   /* ---------------------------------------------------------------- start */
 
