@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 18:55:22.864456
+Create Date: 2026-12-06 19:07:12.344644
 """
 
 from __future__ import annotations
@@ -232,6 +232,8 @@ def upgrade() -> None:
         sa.Column("last_submission_at", survey.database.UTCDateTime(timezone=True), nullable=True),
         sa.Column("queue_length", sa.Integer(), nullable=False),
         sa.Column("software_version", sa.String(length=64), nullable=True),
+        sa.Column("failing_items", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_failure_status", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["service_point_id"], ["service_point.id"], name=op.f("fk_kiosk_service_point_id_service_point")
         ),

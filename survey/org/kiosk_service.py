@@ -160,11 +160,16 @@ def authenticate(session: Session, credential: str | None) -> Kiosk | None:
     return kiosk
 
 
-def heartbeat(kiosk: Kiosk, queue_length: int, software_version: str | None) -> None:
+def heartbeat(kiosk: Kiosk, queue_length: int, software_version: str | None,
+              failing: tuple[int, int | None] | None = None) -> None:
+    """Record a sign of life; `failing` = (queued items the server keeps refusing, latest failure status),
+    None to leave the last report as it is."""
     kiosk.last_seen_at = utcnow()
     kiosk.queue_length = queue_length
     if software_version:
         kiosk.software_version = software_version[:64]
+    if failing is not None:
+        kiosk.failing_items, kiosk.last_failure_status = failing[0], failing[1] if failing[0] else None
 
 
 def status(kiosk: Kiosk) -> str:

@@ -127,6 +127,10 @@ class Kiosk(Base):
     last_submission_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     queue_length: Mapped[int] = mapped_column(Integer, default=0)
     software_version: Mapped[str | None] = mapped_column(String(64))
+    # queued responses the server keeps refusing with an error (the kiosk retries them with backoff while the
+    # rest of its queue moves on), and the HTTP status of the latest such failure; reported by the heartbeat
+    failing_items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failure_status: Mapped[int | None] = mapped_column(Integer)
 
     service_point: Mapped[ServicePoint] = relationship(back_populates="kiosks")
 

@@ -169,6 +169,11 @@ def _plain_answer(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(x, int | str) and not isinstance(x, bool) for x in v)
 
 
+def _whole(value: Any, low: int, high: int) -> bool:
+    """An integer (not a bool) within [low, high]: anything wider than its column is a field error."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
 def claim_submission_slot(kiosk: Kiosk, now: datetime) -> float:
     """0 when this kiosk may submit now (and marks it, and marks it seen), else the seconds to wait.
 
@@ -267,14 +272,24 @@ def kiosk_heartbeat() -> tuple[Response, int]:
     errors: dict[str, str] = {}
     queue = body.get("queue_length", 0)
     version = body.get("software_version")
+    failing, failure_status = body.get("failing_items"), body.get("last_failure_status")
     with force_locale(lang):
-        if isinstance(queue, bool) or not isinstance(queue, int) or not 0 <= queue <= inputs.DB_INT_MAX:
-            errors["queue_length"] = _("queue_length must be a whole number, 0 or more.")
+        if not _whole(queue, 0, inputs.DB_INT_MAX):
+            errors["queue_length"] = _("%(field)s must be a whole number from 0 to %(max)s.",
+                                       field="queue_length", max=inputs.DB_INT_MAX)
         if version is not None and (not isinstance(version, str) or len(version) > 64):
             errors["software_version"] = _("software_version must be a text of at most 64 characters.")
+        if failing is not None and not _whole(failing, 0, inputs.DB_INT_MAX):
+            errors["failing_items"] = _("%(field)s must be a whole number from 0 to %(max)s.",
+                                        field="failing_items", max=inputs.DB_INT_MAX)
+        if failure_status is not None and not _whole(failure_status, 0, 999):
+            errors["last_failure_status"] = _("%(field)s must be a whole number from 0 to %(max)s.",
+                                              field="last_failure_status", max=999)
         if errors:
             return _error(400, "invalid", _("The heartbeat was not recorded."), errors)
-    kiosk_service.heartbeat(kiosk, queue, version)
+    # kiosks before this field existed do not send it: their last report stays as it was
+    report = None if failing is None else (failing, failure_status)
+    kiosk_service.heartbeat(kiosk, queue, version, report)
     db.session.commit()
     from survey.respond.kiosk import kiosk_questionnaire_version
 

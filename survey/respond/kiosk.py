@@ -37,6 +37,9 @@ ASSETS = ("js/kiosk.js", "css/kiosk.css")
 SW_TEMPLATE = STATIC / "kiosk-sw.js"
 THANKS_SECONDS = 6
 HEARTBEAT_SECONDS = 60
+RETRY_SECONDS = 5
+KIOSK_LANG = "vi"  # every kiosk starts (and resets to) Vietnamese, whatever its browser's language
+IDLE_PROMPT_SECONDS = 15  # the "still answering?" countdown shown before the idle reset
 
 
 def _software_version() -> str:
@@ -63,6 +66,7 @@ ENROL_MESSAGES = {
     "used": _l("This code has already been used. Ask an administrator for a new one."),
     "expired": _l("This code has expired. Ask an administrator for a new one."),
     "revoked": _l("This kiosk has been revoked. Ask an administrator to register it again."),
+    "empty": _l("Type the enrolment code an administrator gave you (it looks like XXXX-XXXX)."),
 }
 
 
@@ -83,6 +87,8 @@ def enrol() -> str | Response:
             resp = redirect(url_for("kiosk.app"))
             set_credential_cookie(resp, credential)
             return resp
+    elif request.method == "POST":  # an empty or over-long code: say so, never stay silent
+        error = str(ENROL_MESSAGES["unknown" if (request.form.get("code") or "").strip() else "empty"])
     current = current_kiosk()
     status = 400 if error else 200
     return render_template("kiosk/enrol.html", form=form, error=error, current=current), status  # type: ignore[return-value]
@@ -140,6 +146,9 @@ def ui_strings() -> dict[str, str]:
         "thanks": _("Thank you!"),
         "thanks_body": _("Your answers have been recorded. Thank you for helping us serve you better."),
         "restart_in": _("This screen will reset in %(n)s seconds.", n="{n}"),
+        "still_there": _("Are you still answering?"),
+        "continue": _("Continue answering"),
+        "skip_link": _("Skip to content"),
         "done": _("Done"),
         "online": _("Online"),
         "offline": _("Offline"),
@@ -171,15 +180,19 @@ def app() -> tuple[str, int] | str:
         "service_point": {"vi": sp.name_vi, "en": sp.name_en},
         "official": sp.official_on_duty,
         "idle_seconds": int(current_app.config["HAILONG_KIOSK_IDLE_SECONDS"]),
+        "idle_prompt_seconds": int(current_app.config.get("HAILONG_KIOSK_IDLE_PROMPT_SECONDS", IDLE_PROMPT_SECONDS)),
         "thanks_seconds": int(current_app.config.get("HAILONG_KIOSK_THANKS_SECONDS", THANKS_SECONDS)),
         "heartbeat_seconds": int(current_app.config.get("HAILONG_KIOSK_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS)),
+        # first wait before resending a response the server failed (doubles per failure, at most 10 minutes)
+        "retry_seconds": float(current_app.config.get("HAILONG_KIOSK_RETRY_SECONDS", RETRY_SECONDS)),
         "api": {"responses": url_for("api.submit_response"), "heartbeat": url_for("api.kiosk_heartbeat")},
         "enrol_url": url_for("kiosk.enrol"),
         "sw": {"url": url_for("kiosk.service_worker"), "scope": url_for("kiosk.app")},
         "questionnaire": questionnaire_json(qv, q),
         "strings": strings,
     }
-    return render_template("kiosk/app.html", data=data, version=KIOSK_VERSION)
+    with force_locale(KIOSK_LANG):  # the skip link and the noscript text speak the kiosk's language
+        return render_template("kiosk/app.html", data=data, version=KIOSK_VERSION)
 
 
 def shell_urls() -> list[str]:

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from survey.extensions import db
 from survey.i18n import local_datetime
 from survey.org import kiosk_service as ks
+from survey.org.models import Kiosk
 
 kiosks_cli = AppGroup("kiosks", help="Kiosks at service points: enrolment codes, revocation, health.")
 
@@ -83,8 +84,17 @@ def kiosks_list(stale: bool) -> None:
     if not rows:
         click.echo("no stale kiosks" if stale else "no kiosks")
         return
-    click.echo(f"{'code':<20} {'service point':<16} {'status':<9} {'last seen':<17} {'queue':>5}  version  name")
+    click.echo(f"{'code':<20} {'service point':<16} {'status':<9} {'last seen':<17} {'queue':>5}  "
+               f"{'failing':<11} version  name")
     for k in rows:
         seen = local_datetime(k.last_seen_at) if k.last_seen_at else "never"
         click.echo(f"{k.code:<20} {k.service_point.code:<16} {ks.status(k):<9} {seen:<17} {k.queue_length:>5}  "
-                   f"{k.software_version or '-':<8} {k.name}")
+                   f"{failing_text(k):<11} {k.software_version or '-':<8} {k.name}")
+
+
+def failing_text(kiosk: Kiosk) -> str:
+    """`-`, or how many queued responses the server keeps refusing and the latest status, e.g. `2 (HTTP 500)`."""
+    if not kiosk.failing_items:
+        return "-"
+    status = f" (HTTP {kiosk.last_failure_status})" if kiosk.last_failure_status else ""
+    return f"{kiosk.failing_items}{status}"
