@@ -73,8 +73,8 @@ def poster_svg(url: str, service_point_name: str) -> str:
         _text_lines(105, 42, ["Rate our public service"], 8),
         _text_lines(105, 58, name_lines, 7, weight="bold"),
         qr_group(url, 40, 82, 130),
-        _text_lines(105, 228, ["Quét mã bằng điện thoại — ẩn danh, khoảng 3 phút"], 5.5),
-        _text_lines(105, 237, ["Scan with your phone — anonymous, about 3 minutes"], 5),
+        _text_lines(105, 228, ["Quét mã bằng điện thoại — ẩn danh"], 5.5),
+        _text_lines(105, 237, ["Scan with your phone — anonymous"], 5),
         _text_lines(105, 252, [url], 4.2),
     ]
     return _page(body)
@@ -92,15 +92,26 @@ CARD_W, CARD_H = 70.0, 297.0 / ROWS
 PER_PAGE = COLS * ROWS
 
 
+def short_link_lines(url: str) -> tuple[str, str]:
+    """The link printed under a card's QR code, in two lines that fit a 70 mm card: the address up to the
+    last "/", then the token (typed by a citizen whose phone cannot scan)."""
+    head, _sep, token = url.rpartition("/")
+    return head + "/", token
+
+
 def _card(x: float, y: float, url: str, name_lines: Sequence[str], valid_until: str) -> str:
     cx = x + CARD_W / 2
+    head, token = short_link_lines(url)
     return "".join([
-        _text_lines(cx, y + 7, ["Đánh giá sự hài lòng / Rate our service"], 2.9, weight="bold"),
-        _text_lines(cx, y + 11.5, name_lines, 2.8),
-        qr_group(url, cx - 21, y + 17, 42),
+        _text_lines(cx, y + 6, ["Đánh giá sự hài lòng / Rate our service"], 2.9, weight="bold"),
+        _text_lines(cx, y + 10.5, name_lines, 2.8),
+        qr_group(url, cx - 18, y + 16, 36),
+        _text_lines(cx, y + 55.3, [head], 2.3),
+        f'<text x="{cx:.2f}" y="{y + 58.6:.2f}" font-size="2.5" font-weight="bold" text-anchor="middle" '
+        f'font-family="DejaVu Sans Mono, Consolas, monospace" class="card-link">{escape(token)}</text>',
         _text_lines(cx, y + 63, ["Quét mã QR — dùng một lần, ẩn danh", "Scan the QR code — single use, anonymous"],
                     2.5),
-        _text_lines(cx, y + 69.5, [f"Hạn dùng / Valid until: {valid_until}"], 2.5, weight="bold"),
+        _text_lines(cx, y + 70.5, [f"Hạn dùng / Valid until: {valid_until}"], 2.5, weight="bold"),
     ])
 
 

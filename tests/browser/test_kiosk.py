@@ -193,3 +193,35 @@ def test_a_double_tap_answers_only_one_question(page: Page, context, live_server
     page.wait_for_timeout(500)
     expect(page.get_by_text("Câu 2 / 7")).to_be_visible()
     expect(page.locator('.kiosk-option[aria-pressed="true"]')).to_have_count(0)
+
+
+def test_idle_prompt_counts_down_and_a_touch_keeps_the_answers(page: Page, context, live_server, live_config):
+    live_config["HAILONG_KIOSK_IDLE_SECONDS"] = 5
+    live_config["HAILONG_KIOSK_IDLE_PROMPT_SECONDS"] = 4
+    live_server.enrol_kiosk(context)
+    page.goto("/kiosk")
+    page.get_by_role("button", name="Bắt đầu").click()
+    _option(page, "Rất hài lòng").click()
+    expect(page.get_by_text("Câu 2 / 7")).to_be_visible()
+    prompt = page.get_by_role("alertdialog", name="Ông/Bà còn đang trả lời?")
+    expect(prompt).to_be_visible(timeout=4000)
+    expect(prompt).to_contain_text(re.compile(r"sau [1-4] giây"))
+    expect(prompt.get_by_role("button", name="Tiếp tục trả lời")).to_be_focused()
+    prompt.get_by_role("button", name="Tiếp tục trả lời").click()
+    expect(prompt).to_have_count(0)
+    # still the same citizen: question 2, and going back shows the first answer
+    expect(page.get_by_text("Câu 2 / 7")).to_be_visible()
+    page.get_by_role("button", name="Quay lại").click()
+    expect(page.locator('.kiosk-option[aria-pressed="true"]')).to_have_text("Rất hài lòng")
+    # left alone again: the prompt, then the reset
+    expect(prompt).to_be_visible(timeout=4000)
+    expect(page.get_by_role("button", name="Bắt đầu")).to_be_visible(timeout=6000)
+    expect(prompt).to_have_count(0)
+
+
+def test_skip_link_follows_the_kiosk_language(page: Page, context, live_server):
+    live_server.enrol_kiosk(context)
+    page.goto("/kiosk")
+    expect(page.locator(".skip-link")).to_have_text("Bỏ qua đến nội dung")
+    page.get_by_role("button", name="English").click()
+    expect(page.locator(".skip-link")).to_have_text("Skip to content")
