@@ -46,17 +46,9 @@ def healthz() -> dict[str, str]:
 
 
 def init_app(app: Flask) -> None:
-    @app.after_request
-    def _security_headers(resp: Response) -> Response:
-        resp.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-        )
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
-        return resp
+    from survey import security_headers
+
+    security_headers.init_app(app)  # CSP, Referrer-Policy, HSTS, no-store, Secure cookies (Flask-Talisman)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
