@@ -49,6 +49,9 @@ def init_app(app: Flask) -> None:
     from survey import security_headers
 
     security_headers.init_app(app)  # CSP, Referrer-Policy, HSTS, no-store, Secure cookies (Flask-Talisman)
+    from survey.access_log import install_dev_server_filter
+
+    install_dev_server_filter()  # `flask run` logs without client addresses or tokens, as gunicorn does
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
