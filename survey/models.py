@@ -13,9 +13,10 @@ from survey.respond.models import (
     Response,
     ResponseTally,
 )
+from survey.results.publication import PublishedPeriod
 
 __all__ = [
     "Agency", "Answer", "AnswerTally", "AuditEvent", "Comment", "Invitation", "InvitationBatch", "Item",
-    "Kiosk", "Level", "QuestionnaireVersion", "Response", "ResponseTally", "ServicePoint", "ServiceVolume",
-    "Unit", "User",
+    "Kiosk", "Level", "PublishedPeriod", "QuestionnaireVersion", "Response", "ResponseTally", "ServicePoint",
+    "ServiceVolume", "Unit", "User",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 19:07:12.344644
+Create Date: 2026-12-06 19:11:03.532881
 """
 
 from __future__ import annotations
@@ -273,6 +273,43 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "published_period",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("questionnaire_version_id", sa.Integer(), nullable=False),
+        sa.Column("label", sa.String(length=16), nullable=False),
+        sa.Column("start", sa.Date(), nullable=False),
+        sa.Column("end", sa.Date(), nullable=False),
+        sa.Column("measure", sa.String(length=64), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.Column("published_at", survey.database.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_by_id", sa.Integer(), nullable=True),
+        sa.Column("cutoff_response_id", sa.BigInteger(), nullable=False),
+        sa.Column("cutoff_received_at", survey.database.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("responses", sa.Integer(), nullable=False),
+        sa.Column("html_vi", sa.Text(), nullable=False),
+        sa.Column("html_en", sa.Text(), nullable=False),
+        sa.Column("xlsx_vi", sa.LargeBinary(), nullable=False),
+        sa.Column("xlsx_en", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["published_by_id"], ["user_account.id"], name=op.f("fk_published_period_published_by_id_user_account")
+        ),
+        sa.ForeignKeyConstraint(
+            ["questionnaire_version_id"],
+            ["questionnaire_version.id"],
+            name=op.f("fk_published_period_questionnaire_version_id_questionnaire_version"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_published_period")),
+        sa.UniqueConstraint(
+            "questionnaire_version_id", "label", "revision", name=op.f("uq_published_period_questionnaire_version_id")
+        ),
+    )
+    with op.batch_alter_table("published_period", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_published_period_questionnaire_version_id"), ["questionnaire_version_id"], unique=False
+        )
+
+    op.create_table(
         "response_tally",
         sa.Column("questionnaire_version_id", sa.Integer(), nullable=False),
         sa.Column("service_point_id", sa.Integer(), nullable=False),
@@ -421,6 +458,10 @@ def downgrade() -> None:
 
     op.drop_table("service_volume")
     op.drop_table("response_tally")
+    with op.batch_alter_table("published_period", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_published_period_questionnaire_version_id"))
+
+    op.drop_table("published_period")
     with op.batch_alter_table("moment_tally", schema=None) as batch_op:
         batch_op.drop_index("ix_moment_tally_version_period_last")
 

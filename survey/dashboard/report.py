@@ -225,6 +225,9 @@ def all_tables(report: Report) -> list[tuple[str, Table]]:
 @bp.route("/")
 @roles_required(*STAFF_ROLES)
 def period() -> str:
+    frozen = publish_views.frozen_page()  # a published period: the report as published (issue 16 §3)
+    if frozen is not None:
+        return frozen
     f = read_filters(current_user, current_lang())
     report = build_report(f)
     return render_template("dashboard/report/period.html", report=report, f=f, pdf=False)
@@ -247,7 +250,13 @@ def pdf() -> Response:
 @bp.route("/report.xlsx")
 @roles_required(*STAFF_ROLES)
 def xlsx() -> Response:
+    frozen = publish_views.frozen_xlsx()
+    if frozen is not None:
+        return frozen
     report = _report_or_404()
     data = tables_xlsx(all_tables(report))
     name = f"hailong-report-{report.filters.period.label}.xlsx"
     return Response(data, mimetype=XLSX_MIME, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+from survey.dashboard import publish_views  # noqa: E402  (registers the publish routes on bp)

@@ -1,0 +1,115 @@
+"""Publishing a period (issue 16 §3): Home Affairs freezes the period report; later responses wait for a revision.
+
+Routes on the report blueprint: `POST /homeaffairs/report/publish` (home_affairs, admin) stores the report
+of the chosen questionnaire version and period — HTML and XLSX in Vietnamese and English, rendered now —
+with its data cut-off (survey/results/publication.py).  From then on the report page and its XLSX serve that
+document, stating the cut-off and how many responses arrived after it; `?live=1` shows today's figures.
+Publishing again is a revision and needs a reason.  The frozen document is the city-wide report, so it is
+served only to viewers who see the whole city (a unit manager gets the live report of its own subtree).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from survey.auth.scope import roles_required, visible_agency_ids
+from survey.dashboard.compare_views import XLSX_MIME, Filters, read_filters, tables_xlsx
+from survey.dashboard.report import all_tables, bp, build_report
+from survey.extensions import db
+from survey.i18n import current_lang
+from survey.results import publication as pub
+
+PUBLISHERS = ("home_affairs", "admin")
+
+
+def _publication(f: Filters) -> pub.PublishedPeriod | None:
+    if f.version is None or f.period is None:
+        return None
+    return pub.current(db.session, f.version.id, f.period.label)
+
+
+def _serves_frozen(p: pub.PublishedPeriod | None, f: Filters) -> bool:
+    """The frozen document answers this request: same measure, all channels, a city-wide viewer."""
+    return (p is not None and not request.args.get("live") and f.measure == p.measure and not f.channel
+            and visible_agency_ids(current_user) is None)
+
+
+def _late(p: pub.PublishedPeriod | None) -> int:
+    return 0 if p is None else pub.late_responses(db.session, p)
+
+
+def frozen_page() -> str | None:
+    """The published report page, or None when the live report should be built."""
+    f = read_filters(current_user, current_lang())
+    p = _publication(f)
+    if not _serves_frozen(p, f):
+        return None
+    assert p is not None
+    return render_template("dashboard/report/published.html", f=f, publication=p, late=_late(p),
+                           body=Markup(p.html(current_lang())), can_publish=current_user.role in PUBLISHERS)
+
+
+def frozen_xlsx() -> Response | None:
+    f = read_filters(current_user, current_lang())
+    p = _publication(f)
+    if not _serves_frozen(p, f):
+        return None
+    assert p is not None
+    stem = f"hailong-report-{p.label}-published-r{p.revision}"
+    return Response(p.xlsx(current_lang()), mimetype=XLSX_MIME,
+                    headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'})
+
+
+@bp.app_context_processor
+def _publication_context() -> dict[str, Any]:
+    """The live report page shows whether its period is published and lets Home Affairs publish it."""
+    if request.blueprint != "report":
+        return {}
+
+    def publication_state() -> dict[str, Any]:
+        f = read_filters(current_user, current_lang())
+        p = _publication(f)
+        return {"publication": p, "late": _late(p), "can_publish": current_user.role in PUBLISHERS}
+
+    return {"publication_state": publication_state}
+
+
+def _documents(f: Filters) -> dict[str, tuple[str, bytes]]:
+    """The report's HTML body and XLSX in both languages, as they would be rendered now."""
+    out = {}
+    for lang in ("vi", "en"):
+        with force_locale(lang):
+            report = build_report(f)
+            if report is None:
+                abort(404)
+            html = render_template("dashboard/report/_body.html", report=report, f=f, pdf=False, lang=lang)
+            out[lang] = (html, tables_xlsx(all_tables(report)))
+    return out
+
+
+@bp.route("/publish", methods=["POST"])
+@roles_required(*PUBLISHERS)
+def publish() -> Response:
+    """Publish (or revise) the period of the posted filters; the request's form carries the same filters."""
+    f = read_filters(current_user, current_lang())
+    if f.version is None or f.period is None or f.channel:
+        abort(400)
+    at = pub.cutoff(db.session)  # BEFORE the documents: a response stored meanwhile counts as late
+    documents = _documents(f)
+    try:
+        p = pub.publish(db.session, questionnaire_version_id=f.version.id, label=f.period.label,
+                        start=f.period.start, end=f.period.end, measure=f.measure, documents=documents, at=at,
+                        user_id=current_user.id, reason=request.form.get("reason", ""))
+    except pub.PublicationError:
+        db.session.rollback()
+        flash(_("A revision needs a reason: say why the published figures change."), "error")
+        return redirect(url_for("report.period", **f.args()))
+    flash(_("%(period)s is published (revision %(n)s).", period=f.period.name, n=p.revision), "success")
+    return redirect(url_for("report.period", **f.args()))
