@@ -84,15 +84,17 @@ class Buckets:
 
 
 def buckets_for(username: str) -> Buckets:
+    # RATELIMIT_KEY_PREFIX keeps two deployments sharing one Redis apart, as Flask-Limiter's own limits do
+    prefix = tuple(p for p in (current_app.config.get("RATELIMIT_KEY_PREFIX"),) if p)
     name = _name_key(username)
     browser = _known_browser(username)
     if browser is not None:
-        return Buckets(("login-browser", name, browser), ())
+        return Buckets((*prefix, "login-browser", name, browser), ())
     address = client_key("login")
-    return Buckets(("login-pair", name, address), (
-        (PER_ADDRESS, ("login-address", address)),
-        (PER_USERNAME, ("login-user", name)),
-        (GLOBAL, ("login-global",)),
+    return Buckets((*prefix, "login-pair", name, address), (
+        (PER_ADDRESS, (*prefix, "login-address", address)),
+        (PER_USERNAME, (*prefix, "login-user", name)),
+        (GLOBAL, (*prefix, "login-global")),
     ))
 
 

@@ -145,3 +145,50 @@ def test_no_client_address_is_kept_anywhere(app, db_session, city):
     for table in ("user_account", "audit_event"):
         rows = db_session.execute(text(f"SELECT * FROM {table}")).all()
         assert OUTSIDER not in repr(rows)
+
+
+def test_in_redis_the_counts_are_shared_hashed_and_expire(app, db_session, database_url):
+    """Production keeps the counts in Redis: every worker sees them, keys carry no address, all expire."""
+    import os
+    import uuid
+
+    import redis
+
+    from survey import create_app
+    from tests.conftest import IsolatedClient
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the store, not the database, is under test: SQLite is enough")
+    uri = os.environ.get("HAILONG_TEST_REDIS", "redis://127.0.0.1:6379")
+    server = redis.Redis.from_url(uri, socket_connect_timeout=2)
+    try:
+        server.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis at {uri} is unreachable and CI is set: {exc}")
+        pytest.skip(f"Redis not reachable at {uri}: {exc}")
+    small_city(db_session)
+    prefix = f"hailong-test-{uuid.uuid4().hex[:8]}"
+
+    def worker():
+        w = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+                        "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": uri, "RATELIMIT_KEY_PREFIX": prefix})
+        w.test_client_class = IsolatedClient
+        return w
+
+    try:
+        first = worker()
+        with first.app_context():
+            codes = [login(_client(first, OUTSIDER), "admin", "guess").status_code for _ in range(5)]
+        second = worker()  # another gunicorn worker: a new connection to the same store
+        with second.app_context():
+            codes.append(login(_client(second, OUTSIDER), "admin", "guess").status_code)
+            assert login(_client(second, HOME), "admin").status_code == 302
+        assert codes == [200] * 5 + [429]
+        keys = [k.decode() for k in server.scan_iter(f"*{prefix}*")]
+        assert any("login-pair" in k for k in keys)
+        assert not any(OUTSIDER in k or "203.0.113" in k for k in keys)
+        assert all(0 < server.ttl(k) <= 86400 for k in keys)
+    finally:
+        for key in server.scan_iter(f"*{prefix}*"):
+            server.delete(key)
