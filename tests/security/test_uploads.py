@@ -109,3 +109,15 @@ def test_paper_upload_over_the_cap_is_a_clear_400_in_vietnamese(client, db_sessi
     assert "Tệp có hơn 100.000 dòng" in text(resp)
     forget_user()
     assert "Tối đa 5 MB và 100.000 dòng" in text(client.get("/admin/paper"))
+
+
+def test_tree_files_have_an_entry_cap():
+    from survey.org.io import MAX_ENTRIES, OrgFileError, read_text
+
+    header = "type,code,parent,level,name_vi,name_en\n"
+    rows = "".join(f"unit,U{i},CT,commune,X{i},X{i}\n" for i in range(MAX_ENTRIES + 1))
+    with pytest.raises(OrgFileError) as caught:
+        read_text(header + rows, "tree.csv", "csv")
+    assert "more than 50000 entries" in str(caught.value.issues[0])
+    ok, _issues = read_text(header + "unit,U1,CT,commune,X,X\n", "tree.csv", "csv")
+    assert len(ok) == 1
