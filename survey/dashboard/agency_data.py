@@ -11,8 +11,9 @@ import pandas as pd
 from flask_babel import gettext as _
 
 from survey.dashboard.charts import Chart, TrendPoint, trend_chart
-from survey.dashboard.tables import CI, DIFF, DIFF_CI, INT, NUM, PCT, PVAL, TEXT, Col, Table
+from survey.dashboard.tables import CI, DIFF, DIFF_CI, INT, NEFF, NUM, PCT, PVAL, TEXT, Col, Table
 from survey.results import Comparison, Distributions, IndexResult
+from survey.results.periods import period_name
 
 SUMMARY_KINDS = ("overall", "element", "papi_total", "papi_dimension", "papi_subdimension")
 SHARE_KINDS = ("overall", "element", "item")
@@ -39,7 +40,7 @@ def index_tables(res: IndexResult, lang: str) -> list[Table]:
     t = res.table
     summary = Table("indices", _("Overall and element indices"), [
         Col("measure", _("Code")), Col("title", _("Index")), Col("estimate", _("Estimate"), PCT),
-        Col("ci", _("95% CI"), CI), Col("n", "n", INT), Col("n_eff", "n_eff", NUM), Col("method", _("CI method"))])
+        Col("ci", _("95% CI"), CI), Col("n", "n", INT), Col("n_eff", "n_eff", NEFF), Col("method", _("CI method"))])
     items = Table("items", _("Item indices (share satisfied)"), [
         Col("measure", _("Code")), Col("title", _("Item")), Col("estimate", _("Share satisfied"), PCT),
         Col("ci", _("95% CI"), CI), Col("mean", _("Mean score"), NUM), Col("n", "n", INT),
@@ -47,7 +48,7 @@ def index_tables(res: IndexResult, lang: str) -> list[Table]:
     means = {r["measure"][:-5]: r for _i, r in t[t["kind"] == "item_mean"].iterrows()} if len(t) else {}
     for _i, r in t.iterrows():
         row = {"measure": r["measure"], "title": _title(r, lang), "estimate": _f(r["estimate"]),
-               "ci": (_f(r["ci_low"]), _f(r["ci_high"])), "n": int(r["n"]), "n_eff": _f(r["n_eff"]),
+               "ci": (_f(r["ci_low"]), _f(r["ci_high"])), "n": int(r["n"]), "n_eff": _f(r["n_eff_design"]),
                "method": r["method"], "_suppressed": bool(r["suppressed"]), "_n": int(r["n"]),
                "_kind": _value_kind(r["kind"])}
         if r["kind"] in SUMMARY_KINDS:
@@ -76,7 +77,7 @@ def trend(res: IndexResult, lang: str, kind: str) -> tuple[Table, Chart]:
     points = []
     for _i, r in rows.iterrows():
         sup = bool(r["suppressed"])
-        table.rows.append({"period": r["domain"], "estimate": _f(r["estimate"]),
+        table.rows.append({"period": period_name(r["domain"]), "estimate": _f(r["estimate"]),
                            "ci": (_f(r["ci_low"]), _f(r["ci_high"])), "n": int(r["n"]), "_suppressed": sup,
                            "_n": int(r["n"]), "_kind": PCT})
         points.append(TrendPoint(r["domain"], _f(r["estimate"]), _f(r["ci_low"]), _f(r["ci_high"]), int(r["n"]),
@@ -102,20 +103,32 @@ def comparison_table(cmp: Comparison, lang: str, unit_name: str) -> Table:
     return table
 
 
-def distribution_tables(dist: Distributions) -> list[Table]:
+def distribution_tables(dist: Distributions, n_min: int | None = None) -> list[Table]:
+    """Answers per item and expectations.  A share over fewer than n_min answers (respondents) is a suppressed
+    figure like any estimate: the counts stay, the share says "not enough responses"."""
+    if n_min is None:
+        from flask import current_app
+
+        n_min = int(current_app.config["HAILONG_N_MIN"])
     levels = Table("distribution", _("Answers per item"), [
         Col("item", _("Code")), Col("item_text", _("Item")), Col("label", _("Answer")), Col("count", _("Count"), INT),
         Col("share", _("Share of answers"), PCT)])
+    totals: dict[str, int] = {}
     for r in dist.levels.itertuples():
+        totals[r.item] = totals.get(r.item, 0) + int(r.count)
+    for r in dist.levels.itertuples():
+        total = totals[r.item]
         levels.rows.append({"item": r.item, "item_text": r.item_text, "label": r.label, "count": int(r.count),
-                            "share": _f(r.share), "_kind": PCT, "_first": False})
+                            "share": _f(r.share), "_kind": PCT, "_first": False, "_suppressed": total < n_min,
+                            "_n": total})
     _mark_first(levels)
     exp = Table("expectations", _("What citizens want improved"), [
         Col("item", _("Code")), Col("item_text", _("Question")), Col("label", _("Option")),
         Col("count", _("Count"), INT), Col("share", _("Share of respondents"), PCT)])
     for r in dist.expectations.itertuples():
         exp.rows.append({"item": r.item, "item_text": r.item_text, "label": r.label, "count": int(r.count),
-                         "share": _f(r.share), "_kind": PCT})
+                         "share": _f(r.share), "_kind": PCT, "_suppressed": dist.responses < n_min,
+                         "_n": dist.responses})
     _mark_first(exp)
     return [levels, exp]
 

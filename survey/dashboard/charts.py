@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 from survey.i18n import fixed
 from survey.results.comparison import FUNNEL_LEVELS as LEVELS
 from survey.results.comparison import funnel_flags, funnel_limits
+from survey.results.periods import period_name, period_start
 
 INK = "#1a1a1a"
 MUTED = "#555555"
@@ -196,8 +197,9 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
 
     body: list[str] = []
     y_axis = top + row_h * len(shown)
-    _x_axis(body, sx, start, end, step, top - 8, y_axis, lang)
-    body.append(_text(plot_r + 10, top - 12, _("Estimate (95% CI)"), size=11, fill=MUTED))
+    if shown:  # no axis of percentages over nothing: every unit suppressed shows no number at all
+        _x_axis(body, sx, start, end, step, top - 8, y_axis, lang)
+        body.append(_text(plot_r + 10, top - 12, _("Estimate (95% CI)"), size=11, fill=MUTED))
     if reference is not None and math.isfinite(reference):
         x = sx(reference)
         body.append(f'<line class="reference" x1="{_f(x)}" y1="{_f(top - 8)}" x2="{_f(x)}" y2="{_f(y_axis)}" '
@@ -350,12 +352,12 @@ def rank_plot(chart_id: str, rows: Sequence[RankRow], *, title: str, lang: str, 
                     f'stroke="{INK}" stroke-width="2"/>')
         body.append(f'<circle class="mark" cx="{_f(sx(r.rank))}" cy="{_f(y)}" r="5" fill="{ACCENT}">'
                     f"<title>{escape(r.label)}: {r.rank} ({r.low}–{r.high})</title></circle>")
-        body.append(_text(plot_r + 10, y + 4, pct(r.p_top, lang, 0), size=11))
+        body.append(_text(plot_r + 10, y + 4, pct(r.p_top, lang), size=11))  # as the ranks table: 99,6%
     desc = _("Rank of each unit (1 = best) with its 95%% rank interval (%(how)s), and the probability "
              "of being in the top %(k)s. Wide intervals mean the order is uncertain.", k=top_k,
              how=how or _("bootstrap"))
     cols = (_("Unit"), _("Rank"), _("Rank interval (95%)"), _("P(top %(k)s)", k=top_k))
-    data = tuple((r.label, num(r.rank, lang), f"{num(r.low, lang)}–{num(r.high, lang)}", pct(r.p_top, lang, 0))
+    data = tuple((r.label, num(r.rank, lang), f"{num(r.low, lang)}–{num(r.high, lang)}", pct(r.p_top, lang))
                  for r in rows)
     return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, data, len(rows))
 
@@ -376,32 +378,64 @@ def _ok(*vals: float | None) -> bool:
 
 
 MAX_TREND_LABELS = 12  # period labels that fit under a 760-px trend chart without overlapping
+#: the narrowest value axis of a trend (20 points): a tighter axis (83–88%) makes noise look like change
+MIN_TREND_SPAN = 0.20
+
+
+def _time_positions(points: Sequence[TrendPoint]) -> list[float]:
+    """x positions in months since the first period when every label is a period (2021, 2022-Q3, 2022-07):
+    2021, 2022, 2026 are then spaced by the years between them; else evenly spaced."""
+    starts = [period_start(p.label) for p in points]
+    if not points or any(d is None for d in starts):
+        return [float(i) for i in range(len(points))]
+    first = starts[0]
+    return [float((d.year - first.year) * 12 + d.month - first.month) for d in starts]  # type: ignore[union-attr]
+
+
+def _trend_range(vals: list[float]) -> tuple[float, float, float]:
+    lo, hi = min(vals, default=0.0), max(vals, default=1.0)
+    if hi - lo < MIN_TREND_SPAN:
+        mid = (lo + hi) / 2
+        lo, hi = mid - MIN_TREND_SPAN / 2, mid + MIN_TREND_SPAN / 2
+        if lo < 0:
+            lo, hi = 0.0, MIN_TREND_SPAN
+        if hi > 1:
+            lo, hi = 1.0 - MIN_TREND_SPAN, 1.0
+    return _nice_range(lo, hi)
 
 
 def trend_chart(chart_id: str, points: Sequence[TrendPoint], *, title: str, lang: str) -> Chart:
-    """Estimate by period with its 95% CI as a band; suppressed periods leave a gap."""
+    """Estimate by period with its 95% CI as a band; suppressed periods leave a gap.  Periods sit on a time
+    axis (a gap of years looks like one) and the value axis spans at least 20 points."""
     width, height = 760, 300
     pl, pr, pt, pb = 60, width - 20, 20, height - 40
     shown = [p for p in points if not p.suppressed and _ok(p.estimate)]
     vals = [v for p in shown for v in (p.low, p.high, p.estimate) if _ok(v)]
-    y0, y1, ystep = _nice_range(min(vals, default=0.0), max(vals, default=1.0))
+    y0, y1, ystep = _trend_range(vals)
     count = max(len(points), 1)
+    pos = _time_positions(points)
+    span = max(pos[-1] - pos[0], 1.0) if pos else 1.0
+    step = span / max(count - 1, 1)  # half a typical gap of margin on each side
 
     def sx(i: int) -> float:
-        return pl + (i + 0.5) / count * (pr - pl)
+        return pl + (pos[i] - pos[0] + step / 2) / (span + step) * (pr - pl) if pos else (pl + pr) / 2
 
     def sy(v: float) -> float:
         return pb - (v - y0) / (y1 - y0) * (pb - pt)
 
     body: list[str] = []
-    for t in _ticks(y0, y1, ystep):
-        body.append(f'<line x1="{pl}" y1="{_f(sy(t))}" x2="{pr}" y2="{_f(sy(t))}" stroke="{GRID}"/>')
-        body.append(_text(pl - 6, sy(t) + 4, pct(t, lang, 0), anchor="end", size=11, fill=MUTED, cls="tick"))
+    if shown:  # no axis of percentages over nothing
+        for t in _ticks(y0, y1, ystep):
+            body.append(f'<line x1="{pl}" y1="{_f(sy(t))}" x2="{pr}" y2="{_f(sy(t))}" stroke="{GRID}"/>')
+            body.append(_text(pl - 6, sy(t) + 4, pct(t, lang, 0), anchor="end", size=11, fill=MUTED, cls="tick"))
     # 24 monthly labels do not fit side by side: label every k-th period (the data table lists them all)
     every = max(1, math.ceil(count / MAX_TREND_LABELS))
+    last_x = -1e9
     for i, p in enumerate(points):
-        if i % every == 0:
-            body.append(_text(sx(i), pb + 16, p.label, anchor="middle", size=11, fill=MUTED, cls="tick"))
+        if i % every == 0 and sx(i) - last_x >= 70:  # uneven time gaps: never two labels on top of each other
+            body.append(_text(sx(i), pb + 16, period_name(p.label), anchor="middle", size=11, fill=MUTED,
+                              cls="tick"))
+            last_x = sx(i)
     # contiguous runs of periods with an interval get one band polygon and one line each
     runs: list[list[int]] = []
     for i, p in enumerate(points):
@@ -420,22 +454,23 @@ def trend_chart(chart_id: str, points: Sequence[TrendPoint], *, title: str, lang
             coords = " ".join(f"{_f(sx(i))},{_f(sy(points[i].estimate))}" for i in run)
             body.append(f'<polyline class="line" points="{coords}" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
     for i, p in enumerate(points):
+        name = period_name(p.label)
         if p in shown:
             if _ok(p.low, p.high):
                 body.append(f'<line class="ci" x1="{_f(sx(i))}" y1="{_f(sy(p.low))}" x2="{_f(sx(i))}" '
                             f'y2="{_f(sy(p.high))}" stroke="{ACCENT}"/>')
             body.append(f'<circle class="mark" cx="{_f(sx(i))}" cy="{_f(sy(p.estimate))}" r="4" fill="{ACCENT}">'
-                        f"<title>{escape(p.label)}: {escape(pct(p.estimate, lang))}</title></circle>")
+                        f"<title>{escape(name)}: {escape(pct(p.estimate, lang))}</title></circle>")
         else:
             # a small hollow mark on the axis, explained in words on hover and in the data table
             body.append(f'<circle class="suppressed" cx="{_f(sx(i))}" cy="{_f(pb - 4)}" r="3" fill="#ffffff" '
-                        f'stroke="{MUTED}"><title>{escape(p.label)}: '
+                        f'stroke="{MUTED}"><title>{escape(name)}: '
                         f'{escape(_("not enough responses (n = %(n)s)", n=num(p.n, lang)))}</title></circle>')
     desc = _("Estimate for each of %(count)s periods with its 95%% confidence interval as a shaded band; "
              "periods with too few responses are left blank.", count=len(points))
     cols = (_("Period"), _("Estimate"), _("95% CI"), "n")
-    data = tuple((p.label, pct(p.estimate, lang) if p in shown else _("not enough responses (n = %(n)s)",
-                                                                      n=num(p.n, lang)),
+    data = tuple((period_name(p.label), pct(p.estimate, lang) if p in shown else _("not enough responses (n = %(n)s)",
+                                                                                    n=num(p.n, lang)),
                   interval(p.low, p.high, lang) if p in shown else "—", num(p.n, lang)) for p in points)
     return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, data, len(shown))
 

@@ -24,6 +24,8 @@ from survey.dashboard.homeaffairs_present import (
     Table,
     comparison_charts,
     comparison_tables,
+    period_note,
+    ranks_note,
     trend_of,
     trend_table,
 )
@@ -33,16 +35,19 @@ from survey.i18n import current_lang
 from survey.org.models import Agency, Level, Unit
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.models import CHANNELS, ResponseTally
+from survey.results import publication
 from survey.results.comparison import (
     Comparison,
+    DefaultChoice,
     Period,
+    choose_default,
     compare_units,
-    largest_unit_per_level,
     level_choices,
     periods_with_data,
     selection_trend,
 )
 from survey.results.coverage import coverage, coverage_by
+from survey.results.periods import attachment, month_start, now
 from survey.results.selection import Selection
 from survey.spreadsheets import append_row, csv_writer
 
@@ -67,6 +72,7 @@ class Filters:
     level: str
     levels: list[tuple[str, str]]
     top_k: int | None = None  # None: a quarter of the ranked units (analysis.ranks' default)
+    choice: DefaultChoice | None = None  # how the period/level were chosen (said on the page)
 
     def args(self, **extra: Any) -> dict[str, Any]:
         out = {"questionnaire": self.version.id if self.version else None,
@@ -85,24 +91,13 @@ def _versions_with_data() -> list[QuestionnaireVersion]:
     return sorted(with_data, key=lambda v: (-int(counts[v.id]), v.instrument, v.version))
 
 
-def default_level(user: Any, version: QuestionnaireVersion | None = None, period: Period | None = None,
-                  channel: str = "") -> str:
-    """The comparison shown when the viewer has not chosen: the highest level below the viewer's own unit
-    whose units have enough responses (n_min) in the selection, else the agencies of the scope; a level
-    with no agency below it (e.g. communes for a questionnaire only districts use) would be an empty table."""
+def level_candidates(user: Any) -> list[str]:
+    """Levels a viewer may be shown by default, highest first: those below the viewer's own unit (a unit
+    manager), then the agencies of the scope."""
     levels = level_choices(db.session)
     if user.role == "unit_manager" and user.unit is not None:
         levels = [lv for lv in levels if lv.rank > user.unit.level.rank]
-    candidates = [lv.code for lv in levels] + ["agency"]
-    if version is None or period is None:
-        return candidates[0]
-    largest = largest_unit_per_level(db.session, version.id, period, channel, visible_agency_ids(user), candidates)
-    n_min = int(current_app.config["HAILONG_N_MIN"])
-    for wanted in (n_min, 1):
-        for code in candidates:
-            if largest[code] >= wanted:
-                return code
-    return candidates[0]
+    return [lv.code for lv in levels] + ["agency"]
 
 
 def read_filters(user: Any, lang: str) -> Filters:
@@ -119,8 +114,26 @@ def read_filters(user: Any, lang: str) -> Filters:
         kind = period.kind
     kind = kind if kind in PERIOD_KINDS else "quarter"
     periods = periods_with_data(db.session, version.id, kind) if version else []
-    if period is None and periods:
-        period = periods[0]
+    channel = request.args.get("channel", "")
+    channel = channel if channel in CHANNELS else ""
+    lv = level_choices(db.session)
+    if user.role == "unit_manager" and user.unit is not None:  # its own level and below only
+        lv = [x for x in lv if x.rank >= user.unit.level.rank]
+    levels = [(x.code, x.name_en if lang == "en" else x.name_vi) for x in lv] + [("agency", _("Agencies"))]
+    level = request.args.get("level", "")
+    level_chosen = level in {c for c, _n in levels}
+    choice = None
+    if version is not None:
+        # the latest complete period in which most units of the viewer's scope reach n_min (clock injectable)
+        choice = choose_default(db.session, version.id, kind, channel, visible_agency_ids(user),
+                                [level] if level_chosen else level_candidates(user),
+                                int(current_app.config["HAILONG_N_MIN"]), month_start(now()), period)
+        if period is None:
+            period = choice.period
+        if not level_chosen:
+            level = choice.level
+    elif not level_chosen:
+        level = level_candidates(user)[0]
     measures: list[tuple[str, str]] = []
     if version is not None:
         from survey.questionnaire_versions.service import questionnaire_for
@@ -134,18 +147,10 @@ def read_filters(user: Any, lang: str) -> Filters:
     codes = [c for c, _l in measures]
     if measure not in codes:
         measure = "OVERALL" if "OVERALL" in codes else (codes[0] if codes else "")
-    channel = request.args.get("channel", "")
-    channel = channel if channel in CHANNELS else ""
-    lv = level_choices(db.session)
-    if user.role == "unit_manager" and user.unit is not None:  # its own level and below only
-        lv = [x for x in lv if x.rank >= user.unit.level.rank]
-    levels = [(x.code, x.name_en if lang == "en" else x.name_vi) for x in lv] + [("agency", _("Agencies"))]
-    level = request.args.get("level", "")
-    if level not in {c for c, _n in levels}:
-        level = default_level(user, version, period, channel)
     top_k = request.args.get("top_k", type=int)
     top_k = top_k if top_k is not None and 1 <= top_k <= 1000 else None
-    return Filters(version, versions, period, periods, kind, measure, measures, channel, level, levels, top_k)
+    return Filters(version, versions, period, periods, kind, measure, measures, channel, level, levels, top_k,
+                   choice)
 
 
 def selection_for(user: Any, f: Filters, **kw: Any) -> Selection:
@@ -200,7 +205,7 @@ def _page(view: str, scope: dict[str, Any]) -> tuple[Filters, Comparison | None,
     if view == "index":
         label = _group_label(f.level, f)
         comp = run_comparison(current_user, f, f.level, label)
-        heading = _("%(group)s compared", group=label)
+        heading = _("%(group)s compared", group=label[:1].lower() + label[1:] if lang == "vi" else label)
     elif view == "unit":
         unit = _unit_or_403(scope["unit_id"])
         comp = run_comparison(current_user, f, "agency", _("Agency"), unit_id=unit.id)
@@ -258,7 +263,11 @@ def _coverage_notes(view: str, f: Filters, comp: Comparison | None, scope: dict[
         kw["unit_id"] = scope["unit_id"]
     elif view == "agency":
         kw["agency_ids"] = (scope["agency_id"],)
-    return cp.notes(coverage(db.session, selection_for(current_user, f, **kw)))
+    out = cp.notes(coverage(db.session, selection_for(current_user, f, **kw)))
+    published = publication.current(db.session, comp.instrument.record.id, comp.period.label)
+    if published is not None:  # figures here are live: say what the published report holds
+        out.append(cp.published_note(published, publication.late_responses(db.session, published)))
+    return out
 
 
 def _render(view: str, **scope: Any) -> str:
@@ -266,8 +275,10 @@ def _render(view: str, **scope: Any) -> str:
     lang = current_lang()
     tables, charts = page_content(view, f, comp, lang)
     export_args = dict(f.args(), view=view, **scope)
+    n_min = int(current_app.config["HAILONG_N_MIN"])
     return render_template("dashboard/homeaffairs/compare.html", f=f, comp=comp, heading=heading, crumbs=crumbs,
                            tables=tables, charts=charts, view=view, scope=scope, export_args=export_args,
+                           period_note=period_note(f.choice, n_min), ranks_note=ranks_note(comp) if comp else "",
                            channels=CHANNELS, levels_all=db.session.scalars(select(Level)).all(),
                            coverage_notes=_coverage_notes(view, f, comp, scope))
 
@@ -343,7 +354,7 @@ def export(fmt: str) -> Response:
     if comp is None:
         abort(404)
     lang = current_lang()
-    stem = f"hailong-{view}-{comp.group}-{comp.measure}-{comp.period.label}"
+    stem = f"hailong-{view}-{comp.group}-{comp.measure}-{comp.period.name}"
     if fmt == "csv":
         name = request.args.get("table", "estimates")
         shown = {t.id: t for t in page_content(view, f, comp, lang)[0]}
@@ -351,7 +362,7 @@ def export(fmt: str) -> Response:
             abort(404)
         body = "\ufeff" + table_csv(shown[name])  # BOM: Excel opens UTF-8 Vietnamese correctly
         return Response(body, content_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{stem}-{name}.csv"'})
+                        headers={"Content-Disposition": attachment(f"{stem}-{name}", "csv")})
     data = tables_xlsx([(sheet_label(t.id), t) for t in page_content(view, f, comp, lang)[0]])
     return Response(data, mimetype=XLSX_MIME,
-                    headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'})
+                    headers={"Content-Disposition": attachment(stem, "xlsx")})

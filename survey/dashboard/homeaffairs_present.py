@@ -29,7 +29,8 @@ from survey.dashboard.charts import (
 )
 from survey.dashboard.method_text import rank_sentence
 from survey.i18n import points
-from survey.results.comparison import Comparison, Row, TrendRow, funnel_flags
+from survey.results.comparison import MIN_RANKED, Comparison, DefaultChoice, Row, TrendRow, funnel_flags
+from survey.results.periods import period_name
 
 PCT, NUM, INT, TEXT, PVAL = "pct", "num", "int", "text", "pval"
 PP = "pp"  # a difference of two shares: percentage points on the page, a raw proportion in files
@@ -96,8 +97,8 @@ def estimates_table(comp: Comparison, lang: str) -> Table:
             Column("note", _("Note"), TEXT))
     rows = []
     for r in comp.by_estimate:
-        if r.suppressed:
-            rows.append((r.label, None, None, None, r.n, _v(r.n_eff), "", not_enough(r.n, lang)))
+        if r.suppressed:  # n_eff = p(1−p)/V would give the hidden estimate away: left empty too
+            rows.append((r.label, None, None, None, r.n, None, "", not_enough(r.n, lang)))
         else:
             note = _("wide interval") if r.wide_ci else (_("no interval: one service point") if "df_zero" in r.reason
                                                         else "")
@@ -128,7 +129,7 @@ def change_table(comp: Comparison, lang: str) -> Table:
         rows.append((r.label, _v(r.prev_estimate), None if r.suppressed else r.estimate, _v(r.change),
                      _v(r.change_low), _v(r.change_high), _v(r.change_p), _v(r.change_p_holm), sig))
     return Table("change", _("Change since %(period)s (Holm-adjusted across units)",
-                             period=comp.period.previous().label), cols, tuple(rows))
+                             period=comp.period.previous().name), cols, tuple(rows))
 
 
 def funnel_table(comp: Comparison, lang: str) -> Table:
@@ -138,7 +139,7 @@ def funnel_table(comp: Comparison, lang: str) -> Table:
             Column("upper_95", _("Upper limit (95%)"), PCT), Column("lower_99.8", _("Lower limit (99.8%)"), PCT),
             Column("upper_99.8", _("Upper limit (99.8%)"), PCT), Column("flag", _("Position"), TEXT))
     theta0 = comp.overall.estimate
-    if not shown or not math.isfinite(theta0):
+    if not shown or comp.overall.suppressed or not math.isfinite(theta0):
         return Table("funnel", _("Funnel plot limits"), cols, ())
     flags = funnel_flags([r.estimate for r in shown], [r.n_eff for r in shown], theta0)
     rows = []
@@ -166,8 +167,8 @@ def trend_table(rows: list[TrendRow], comp: Comparison, lang: str) -> Table:
     cols = (Column("period", _("Period"), TEXT), Column("estimate", _("Estimate"), PCT),
             Column("ci_low", _("95% CI low"), PCT), Column("ci_high", _("95% CI high"), PCT),
             Column("n", "n", INT), Column("note", _("Note"), TEXT))
-    data = tuple((r.label, None, None, None, r.n, not_enough(r.n, lang)) if r.suppressed else
-                 (r.label, r.estimate, _v(r.ci_low), _v(r.ci_high), r.n, "") for r in rows)
+    data = tuple((period_name(r.label), None, None, None, r.n, not_enough(r.n, lang)) if r.suppressed else
+                 (period_name(r.label), r.estimate, _v(r.ci_low), _v(r.ci_high), r.n, "") for r in rows)
     return Table("trend", _("%(measure)s over time, all units shown", measure=comp.measure_label), cols, data)
 
 
@@ -185,10 +186,12 @@ def comparison_charts(comp: Comparison, lang: str, prefix: str = "ha") -> list[C
         [ForestRow(r.label, None if r.suppressed else r.estimate, _v(r.ci_low), _v(r.ci_high), r.n, r.suppressed)
          for r in comp.rows],
         title=_("%(measure)s by %(group)s, %(period)s", measure=title_of, group=comp.group_label,
-                period=comp.period.label),
-        lang=lang, reference=_v(comp.overall.estimate), reference_label=_("Overall"))
+                period=comp.period.name),
+        lang=lang, reference=None if comp.overall.suppressed else _v(comp.overall.estimate),
+        reference_label=_("All units shown"))
     charts = [forest]
-    if math.isfinite(comp.overall.estimate):
+    # a suppressed whole (n < n_min) may not appear even as a funnel's centre line
+    if not comp.overall.suppressed and math.isfinite(comp.overall.estimate):
         charts.append(funnel_plot(
             f"{prefix}-funnel",
             [FunnelPoint(r.label, r.estimate, r.n_eff) for r in comp.rows if not r.suppressed],
@@ -204,3 +207,26 @@ def comparison_charts(comp: Comparison, lang: str, prefix: str = "ha") -> list[C
 
 def row_note(r: Row, lang: str) -> str:
     return not_enough(r.n, lang) if r.suppressed else ""
+
+
+def period_note(choice: DefaultChoice | None, n_min: int) -> str:
+    """Which period the page shows and why, when the viewer did not choose it."""
+    if choice is None or choice.period is None or choice.reason == "chosen":
+        return ""
+    args = {"period": choice.period.name, "good": choice.good, "total": choice.units, "n": n_min}
+    if choice.reason == "complete":
+        return _("%(period)s is shown: the latest complete period in which most units (%(good)s of %(total)s) "
+                 "have at least %(n)s responses. Choose another period above.", **args)
+    if choice.reason == "incomplete":
+        return _("%(period)s is shown although it is not over yet: no complete period has at least %(n)s "
+                 "responses for most units (%(good)s of %(total)s units reach it in this one).", **args)
+    return _("%(period)s is shown: the latest period with responses. No period has at least %(n)s responses "
+             "for most units.", **args)
+
+
+def ranks_note(comp: Comparison) -> str:
+    """Why a comparison shows no ranks: fewer than MIN_RANKED units could be ranked."""
+    if "too_few_ranked" not in comp.notes:
+        return ""
+    return _("No ranks: fewer than %(k)s units have at least %(n)s responses, and a rank among so few says "
+             "nothing.", k=MIN_RANKED, n=comp.n_min)

@@ -49,6 +49,7 @@ from survey.org.models import Agency
 from survey.results.comparison import Comparison, level_choices, selection_trend
 from survey.results.coverage import coverage, coverage_by
 from survey.results.indices import indices
+from survey.results.periods import attachment
 
 bp = Blueprint("report", __name__, url_prefix="/homeaffairs/report")
 
@@ -155,7 +156,7 @@ def build_report(f: Filters) -> Report | None:
                            None if r["suppressed"] else float(r["ci_low"]),
                            None if r["suppressed"] else float(r["ci_high"]), int(r["n"]), bool(r["suppressed"]))
                  for r in elements],
-                title=_("Elements of %(agency)s, %(period)s", agency=ag.name(lang), period=f.period.label), lang=lang,
+                title=_("Elements of %(agency)s, %(period)s", agency=ag.name(lang), period=f.period.name), lang=lang,
                 of_elements=True)
         agencies.append(AgencyPage(ag.id, ag.name(lang), table, chart))
     agencies.sort(key=lambda a: a.name)
@@ -168,7 +169,7 @@ def build_report(f: Filters) -> Report | None:
         "bootstrap_b": int(current_app.config.get("HAILONG_BOOTSTRAP_B", 500)),
         "seed": int(current_app.config.get("HAILONG_BOOTSTRAP_SEED", 20240601)),
         "clusters": whole.meta.get("clusters"), "strata": whole.meta.get("strata"),
-        "channel": f.channel, "period": f.period.label, "scope": _scope_name(lang),
+        "channel": f.channel, "period": f.period.name, "scope": _scope_name(lang),
         "design": str(whole.meta.get("design", "")),
         "rank_method": next((s.comparison.rank_method for s in sections if s.comparison.rank_method), ""),
     }
@@ -242,9 +243,8 @@ def pdf() -> Response:
     html = render_template("dashboard/report/pdf.html", report=report, f=report.filters, pdf=True)
     css = [CSS(filename=str(STATIC_CSS / "app.css")), CSS(filename=str(STATIC_CSS / "dashboard.css"))]
     data = HTML(string=html, base_url=request.url_root).write_pdf(stylesheets=css)
-    name = f"hailong-report-{report.filters.period.label}.pdf"
     return Response(data, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": attachment(_report_stem(report), "pdf")})
 
 
 @bp.route("/report.xlsx")
@@ -255,8 +255,14 @@ def xlsx() -> Response:
         return frozen
     report = _report_or_404()
     data = tables_xlsx(all_tables(report))
-    name = f"hailong-report-{report.filters.period.label}.xlsx"
-    return Response(data, mimetype=XLSX_MIME, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(data, mimetype=XLSX_MIME, headers={"Content-Disposition": attachment(_report_stem(report), "xlsx")})
+
+
+def _report_stem(report: Report) -> str:
+    """The download's name in the reader's language: 'Báo cáo Quý IV-2022' (one per questionnaire and period)."""
+    f = report.filters
+    return _("Report %(questionnaire)s %(period)s", questionnaire=f.version.label if f.version else "",
+             period=f.period.name)
 
 
 from survey.dashboard import publish_views  # noqa: E402  (registers the publish routes on bp)

@@ -21,7 +21,9 @@ from survey.spreadsheets import append_row, csv_writer
 TEXT, PCT, NUM, INT, PVAL, CI = "text", "pct", "num", "int", "pval", "ci"
 #: a difference of two figures (and its interval): percentage points for shares, signed score for PAPI scores
 DIFF, DIFF_CI = "diff", "diff_ci"
-HIDDEN_WHEN_SUPPRESSED = (PCT, NUM, CI, PVAL, DIFF, DIFF_CI)
+#: an effective number of responses: one decimal on every page (the Home Affairs tables and the funnel too)
+NEFF = "neff"
+HIDDEN_WHEN_SUPPRESSED = (PCT, NUM, CI, PVAL, DIFF, DIFF_CI, NEFF)
 
 
 
@@ -126,6 +128,8 @@ def format_cell(row: dict[str, Any], col: Col) -> str:
         return f"{_signed(lo)} – {_signed(hi)}" if as_number else points_range(lo, hi)
     if col.kind == NUM:
         return number(_clean(v), 2)
+    if col.kind == NEFF:
+        return number(_clean(v), 1)
     if col.kind == INT:
         return number(_clean(v), 0)
     if col.kind == PVAL:

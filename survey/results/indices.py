@@ -155,9 +155,9 @@ class Comparison:
 def compare_with_whole(session: Any, sel: Selection, *, unit_column: str, unit_value: str, weights: str = "none",
                        n_min: int | None = None, level: float = 0.95, design: str | None = None) -> Comparison:
     """unit − whole for every measure: analysis.compare.compare_domain_to_whole (one Taylor contrast in one
-    design, t interval on the contrast's df, two-sided p-value — the figures `analysis.compare` gives).  `sel` should be the
-    whole (city) selection, e.g. `sel.whole()`; the whole's figure is published to every viewer, the unit
-    must be one the caller may see.
+    design, t interval on the contrast's df, two-sided p-value — the figures `analysis.compare` gives).
+    `sel` should be the whole (city) selection, e.g. `sel.whole()`; the whole's figure is published to every
+    viewer, the unit must be one the caller may see.
     """
     n_min = _n_min(n_min)
     dom = normalise_domain(session, unit_column)

@@ -31,7 +31,7 @@ def period_name(label: str) -> str:
         return _("Year %(year)s", year=year)
     if part.startswith("Q"):
         return _("Quarter %(quarter)s/%(year)s", quarter=ROMAN[int(part[1]) - 1], year=year)
-    return _("Month %(month)s/%(year)s", month=part, year=year)
+    return _("Month %(month)s/%(year)s", month=int(part), year=year)
 
 
 def period_start(label: str) -> date | None:

@@ -21,21 +21,21 @@ def _months() -> list[TrendPoint]:
 def test_monthly_trend_labels_do_not_overlap_and_gaps_are_explained_in_words():
     chart = trend_chart("t", _months(), title="Trend", lang="vi")
     root = ET.fromstring(str(chart.svg))
-    ticks = [el for el in root.iter(f"{SVG}text") if el.get("class") == "tick" and "-" in (el.text or "")]
+    ticks = [el for el in root.iter(f"{SVG}text") if el.get("class") == "tick" and "/" in (el.text or "")]
     xs = sorted(float(el.get("x")) for el in ticks)
     assert 2 <= len(xs) <= 12
-    assert min(b - a for a, b in itertools.pairwise(xs)) >= 50  # a "2021-01" label is about 45 px wide
-    assert ticks[0].text == "2021-01"
+    assert min(b - a for a, b in itertools.pairwise(xs)) >= 50  # a "Tháng 1/2021" label is about 65 px wide
+    assert ticks[0].text == "Month 1/2021"  # period names, not machine labels (msgid: no request language here)
     svg = str(chart.svg)
     assert "n_min" not in svg
     gaps = [el for el in root.iter(f"{SVG}circle") if el.get("class") == "suppressed"]
     assert len(gaps) == 12
-    assert gaps[0].find(f"{SVG}title").text == "2021-01: not enough responses (n = 4)"
+    assert gaps[0].find(f"{SVG}title").text == "Month 1/2021: not enough responses (n = 4)"
     assert len(chart.rows) == 24  # every month is still in the data table
 
 
 def test_a_short_trend_keeps_every_label():
     pts = [TrendPoint(f"2022-Q{q}", 0.8, 0.7, 0.9, 40) for q in range(1, 5)]
     root = ET.fromstring(str(trend_chart("t", pts, title="Trend", lang="vi").svg))
-    labels = [el.text for el in root.iter(f"{SVG}text") if el.get("class") == "tick" and "Q" in (el.text or "")]
-    assert labels == ["2022-Q1", "2022-Q2", "2022-Q3", "2022-Q4"]
+    labels = [el.text for el in root.iter(f"{SVG}text") if el.get("class") == "tick" and "/" in (el.text or "")]
+    assert labels == ["Quarter I/2022", "Quarter II/2022", "Quarter III/2022", "Quarter IV/2022"]
