@@ -56,7 +56,7 @@ def _check_credentials(username: str, password: str) -> User | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("60 per minute", methods=["POST"], key_func=lambda: client_key("login-post"))
+@limiter.limit("120 per minute", methods=["POST"], key_func=lambda: client_key("login-post"))
 def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
