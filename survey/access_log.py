@@ -48,9 +48,12 @@ def _install(logger_name: str) -> None:
         logger.addFilter(PrivateAccessFilter())
 
 
-def install_dev_server_filter() -> None:
-    """The development server (werkzeug, `flask run`) logs like production: no address, no token."""
+def install_dev_server_filter(app_logger_name: str | None = None) -> None:
+    """The development server (werkzeug, `flask run`) logs like production: no address, no token.  With
+    the app's logger name, its records ("Exception on /r/… [GET]") are masked too."""
     _install("werkzeug")
+    if app_logger_name:
+        _install(app_logger_name)
 
 
 def install_gunicorn_filter() -> None:

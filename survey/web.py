@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
     security_headers.init_app(app)  # CSP, Referrer-Policy, HSTS, no-store, Secure cookies (Flask-Talisman)
     from survey.access_log import install_dev_server_filter
 
-    install_dev_server_filter()  # `flask run` logs without client addresses or tokens, as gunicorn does
+    install_dev_server_filter(app.logger.name)  # `flask run` logs without client addresses or tokens, as gunicorn
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:

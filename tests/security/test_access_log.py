@@ -67,3 +67,9 @@ def test_dev_server_access_log_has_no_address_and_no_token(app, caplog):
     for line in lines:
         assert TOKEN not in line and "127.0.0.1" not in line and "lang=en" not in line
     assert "GET /r/<token> HTTP/1.1" in access[0]
+
+
+def test_the_app_logger_masks_tokens_too(app, caplog):
+    with caplog.at_level(logging.ERROR, logger=app.logger.name):
+        app.logger.error("Exception on %s [%s]", f"/r/{TOKEN}", "POST")
+    assert [r.getMessage() for r in caplog.records] == ["Exception on /r/<token> [POST]"]
