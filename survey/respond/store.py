@@ -170,16 +170,27 @@ def answer_rows(q: Any, answers: dict[str, AnswerValue]) -> tuple[list[tuple[str
 
 def _upsert_add(session: Session, table: Any, keys: dict[str, Any], count: int) -> None:
     """INSERT … ON CONFLICT DO UPDATE count = count + n, in the dialect at hand (atomic under concurrency)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dinsert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dinsert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database {dialect}")
-    stmt = dinsert(table).values(**keys, count=count)
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={"count": table.c.count + count})
-    session.execute(stmt)
+    _upsert_add_rows(session, table, [{**keys, "count": count}])
+
+
+_UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def _upsert_statement(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
+    """The add-to-count upsert of `table`, built once: SQLAlchemy then compiles it once per process."""
+    found = _UPSERTS.get((dialect, table.name, keys))
+    if found is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dinsert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dinsert
+        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            raise RuntimeError(f"unsupported database {dialect}")
+        stmt = dinsert(table)
+        # RETURNING makes SQLAlchemy send the rows as ONE multi-row INSERT ("insertmanyvalues")
+        found = _UPSERTS[(dialect, table.name, keys)] = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={"count": table.c.count + stmt.excluded.count}).returning(table.c.count)
+    return found
 
 
 def tally_keys(response: Response) -> dict[str, Any]:
@@ -197,17 +208,8 @@ def _upsert_add_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -
     """
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dinsert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dinsert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database {dialect}")
-    keys = [k for k in rows[0] if k != "count"]
-    stmt = dinsert(table).values(rows)
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={"count": table.c.count + stmt.excluded.count})
-    session.execute(stmt)
+    keys = tuple(k for k in rows[0] if k != "count")
+    session.execute(_upsert_statement(session.get_bind().dialect.name, table, keys), rows).all()
 
 
 def increment_tallies(session: Session, response: Response, counts: Counter[tuple[int, int]]) -> None:
