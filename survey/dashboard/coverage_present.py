@@ -15,6 +15,7 @@ from survey.dashboard import homeaffairs_present as hp
 from survey.dashboard.tables import INT, PCT, TEXT, Col, Table
 from survey.i18n import number, percent
 from survey.results.coverage import Coverage
+from survey.results.periods import period_name
 
 
 def notes(cov: Coverage | None) -> list[str]:
@@ -34,6 +35,16 @@ def notes(cov: Coverage | None) -> list[str]:
     if cov.held:
         out.append(_("%(n)s responses set aside, awaiting review.", n=number(cov.held, 0)))
     return out
+
+
+def published_note(published: Any, late: int) -> str:
+    """On live figures of a published period: when it was published and what arrived since."""
+    text = _("%(period)s was published (revision %(n)s); the published report is the official figure.",
+             period=period_name(published.label), n=published.revision)
+    if late:
+        text += " " + _("%(n)s responses received after publication are included here but not in the published "
+                        "report.", n=number(late, 0))
+    return text
 
 
 def _note(cov: Coverage) -> str:

@@ -72,6 +72,9 @@ def test_a_published_report_stays_as_published_and_counts_late_responses_apart(c
     assert _summary(after) == _summary(published), "the published figures did not move"
     assert "1 responses received after publication" in after
     assert client.get(f"/homeaffairs/report/report.xlsx?{args}").data == xlsx_published
+    compare = client.get(f"/homeaffairs/?level=agency&{args}").get_data(as_text=True)
+    assert "was published (revision 1)" in compare
+    assert "1 responses received after publication are included here" in compare
     live = client.get(f"/homeaffairs/report/?{args}&live=1").get_data(as_text=True)
     assert _summary(live) != _summary(published), "the live figures include the late response"
 
