@@ -245,6 +245,7 @@ def read_totals(
     unit = unit_level and not design.cluster
     unit_counts: dict = {}
     group_gram: list[np.ndarray] = []
+    group_n: list[np.ndarray] = []  # respondents per group (answered or not): R's degf of a domain
     cols = required_columns(spec, design, file_columns(path))
     problems = _Problems()
     key_names = [*KEY_COLUMNS, *design.by]
@@ -308,6 +309,7 @@ def read_totals(
         group_stat.append(group_stats(inverse.reshape(-1), len(uniq), answers, spec, w))
         if unit:
             group_gram.append(unit_gram(inverse.reshape(-1), len(uniq), answers, spec, w))
+            group_n.append(np.bincount(inverse.reshape(-1), minlength=len(uniq)))
             for code, count in enumerate(np.bincount(codes[0])):
                 unit_counts[code] = unit_counts.get(code, 0) + int(count)
     problems.raise_first()
@@ -332,7 +334,7 @@ def read_totals(
         counts = {label(c): k for c, k in unit_counts.items()}
         return ClusterTotals.from_wide(
             keys, stats, items, design.by, weighted=None if design.weights else False,
-            unit_gram=np.concatenate(group_gram), unit_counts=counts,
+            unit_gram=np.concatenate(group_gram), unit_counts=counts, unit_row_counts=np.concatenate(group_n),
         )  # fmt: skip
     return ClusterTotals.from_wide(keys, stats, items, design.by, weighted=None if design.weights else False)
 

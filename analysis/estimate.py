@@ -277,6 +277,8 @@ def estimate(
     n_st = np.zeros((len(t.cells), len(measures)), dtype=np.int64)
     np.add.at(n_st, pairs % len(t.cells), (per_pair > 0).astype(np.int64))
     df = n_cl - n_st
+    if t.unit is not None and t.unit.row_n is not None:  # R's degf of the domain: respondents − strata in it
+        df = np.broadcast_to(_domain_degf(t)[:, None], df.shape)
     return DomainEstimates(
         by=tuple(by),
         cells=t.cells,
@@ -409,7 +411,31 @@ def contrast_estimates(
         n_cl = -_min_over_terms(-cnt, uses)
     n_cl = n_cl.astype(np.int64)
     df = n_cl - (per_stratum > 0).sum(axis=0)
+    if t.unit is not None and t.unit.row_n is not None:  # R's degf of the union of the contrast's domains
+        df = np.broadcast_to(_domain_degf(t, union)[:, None], df.shape)
     return ContrastEstimates(est, var, n_cl, df.astype(np.int64), answered)
+
+
+def _domain_degf(t: ClusterTotals, domains: np.ndarray | None = None) -> np.ndarray:
+    """R's `degf` of each domain under the unit-level design: respondents in the domain (answered or
+    not) − strata with a respondent in it.  `domains` (K × cells booleans) are unions of cells; None = each
+    cell on its own (rows are distinct (stratum, cell) pairs then, so counting rows counts strata)."""
+    assert t.unit is not None and t.unit.row_n is not None
+    row_n = t.unit.row_n
+    present = (row_n > 0).astype(np.float64)
+    if domains is None:
+        n_cells = len(t.cells)
+        respondents = np.bincount(t.row_cell, weights=row_n, minlength=n_cells)
+        strata = np.bincount(t.row_cell, weights=present, minlength=n_cells)
+        return np.rint(respondents - strata).astype(np.int64)
+    from scipy import sparse
+
+    inside = sparse.csr_matrix(np.asarray(domains, dtype=np.float64))[:, t.row_cell]  # K × rows
+    respondents = inside @ row_n
+    stratum_of_row = sparse.csr_matrix(
+        (present, (np.arange(len(row_n)), t.cluster_stratum[t.row_cluster])), shape=(len(row_n), t.n_strata))
+    strata = np.asarray(((inside @ stratum_of_row) > 0).sum(axis=1)).reshape(-1)
+    return np.rint(respondents).astype(np.int64) - strata
 
 
 def _group_rows(codes: np.ndarray, n_groups: int, x: np.ndarray) -> np.ndarray:

@@ -73,6 +73,41 @@ def respondents_per_point(session: Any, sel: Selection) -> dict[int, int]:
     return {int(k): int(v) for k, v in frame.groupby("service_point_id")["n"].sum().items()}
 
 
+def respondents_per_cell(session: Any, sel: Selection) -> pd.DataFrame:
+    """Respondents of the selection (answered or not) per (period, service point id, channel): how many
+    sampled units each (stratum, domain cell) row holds, for R's degrees of freedom of a domain."""
+    from survey.results.totals import month_versions
+
+    def query(periods: list[Any]) -> pd.DataFrame:
+        rows = session.execute(select(RT.c.period, RT.c.service_point_id, RT.c.channel, func.sum(RT.c.count))
+                               .where(*tally_filters(session, RT, sel), RT.c.period.in_(periods))
+                               .group_by(RT.c.period, RT.c.service_point_id, RT.c.channel)).all()
+        return pd.DataFrame(rows, columns=["period", "service_point_id", "channel", "n"])
+
+    key = ("respondents-cells", replace(sel, period_from=None, period_to=None).key())
+    return per_request(("respondents-cells", sel.key()),
+                       lambda: month_chunks(session, key, month_versions(session, sel), query))
+
+
+def _row_respondents(session: Any, sel: Selection, totals: ClusterTotals, period_cols: list[str],
+                     by_channel: bool, places: Any, period_label: Any) -> np.ndarray:
+    """Respondents per totals row ((service point, cell) pairs of the counters design)."""
+    frame = respondents_per_cell(session, sel)
+    lookup: dict[tuple[Any, ...], float] = {}
+    for period, sp_id, channel, n in frame.itertuples(index=False, name=None):
+        place = places.get(int(sp_id))
+        if place is None:
+            continue
+        key = (place.service_point, *(period_label(period, c) for c in period_cols),
+               *((channel,) if by_channel else ()))
+        lookup[key] = lookup.get(key, 0.0) + float(n)
+    cell_cols = [*period_cols, *(["channel"] if by_channel else [])]
+    clusters = totals.clusters["cluster"].to_numpy()
+    cells = totals.cells[cell_cols].to_numpy() if cell_cols else np.empty((len(totals.cells), 0))
+    return np.array([lookup.get((clusters[c], *cells[j]), 0.0)
+                     for c, j in zip(totals.row_cluster, totals.row_cell, strict=True)], dtype=np.float64)
+
+
 def _decoded_months(session: Any, sel: Selection, periods: list[Any], *,
                     by_channel: bool) -> list[tuple[int, pd.DataFrame, np.ndarray]]:
     """moment_tally cells of `periods` in the selection (its service points and channels), decoded: per
@@ -359,7 +394,8 @@ def with_unit_moments(session: Any, sel: Selection, totals: ClusterTotals, dom: 
     counts = respondents_per_point(session, sel)
     by_code = {places[i].service_point: n for i, n in counts.items() if i in places}
     n_h = np.array([by_code.get(label, 0) for label in totals.strata], dtype=np.int64)
-    return replace(totals, unit=UnitMoments(n_h, gram), clustered=False)
+    row_n = _row_respondents(session, sel, totals, period_cols, by_channel, places, period_label)
+    return replace(totals, unit=UnitMoments(n_h, gram, row_n), clustered=False)
 
 
 def _unique_keys(parts: list[tuple[pd.DataFrame, np.ndarray]], key_cols: list[str],

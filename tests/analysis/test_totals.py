@@ -176,6 +176,15 @@ def test_unclustered_moments_equal_one_row_per_respondent(tmp_path, data, design
         a, b = estimate(rows, spec.measures, by), estimate(moments, spec.measures, by)
         np.testing.assert_allclose(b.estimate, a.estimate, rtol=1e-12)
         np.testing.assert_allclose(b.variance, a.variance, rtol=1e-10)
-        np.testing.assert_array_equal(b.df[:, items], a.df[:, items])
+        # df: R's degf of the domain, respondents in it (answered or not) − strata among them, for every
+        # measure (the per-respondent cluster rows count only the respondents answering each item)
+        strata = d[design["strata"]] if "strata" in design else pd.Series(0, index=d.index)
+        cells = moments.collapse(by).cells
+        for j, cell in enumerate(cells.itertuples(index=False)):
+            inside = np.ones(len(d), dtype=bool)
+            for col, value in zip(by, cell, strict=True):
+                inside &= (d[col] == value).to_numpy()
+            assert (b.df[j] == inside.sum() - strata[inside].nunique()).all()
+        assert (b.df[:, items] >= a.df[:, items]).all()
     with pytest.raises(ValueError, match="cluster totals"):
         replicate_estimates(moments, spec.measures, np.ones((1, moments.n_clusters)))

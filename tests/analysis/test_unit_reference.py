@@ -102,29 +102,34 @@ def test_period_change_matches_r(ref, totals):
         _check(t.loc[(r.a, r.measure), "se"], r.se)
 
 
-def test_degrees_of_freedom_are_r_degf_of_the_domain_restricted_to_answers(ref, totals):
-    # ours: respondents answering the item in the domain − strata among them = R's degf of
-    # subset(design, answered & domain).  R's svyby itself carries degf of the whole design (n − H = 802),
-    # which counts respondents and strata that say nothing about the domain: we do not use it.
-    rows = ref[ref["kind"] == "degf"]
-    assert len(rows) == 10
-    for r in rows.itertuples():
-        assert _table(totals, r.by).loc[(r.a, r.measure), "df"] == r.df
-    assert (ref.loc[ref["kind"] == "degf_design", "df"] == totals.n_clusters - totals.n_strata).all()
-
-
-def test_composite_df_is_at_most_r_degf_of_the_domain(ref, totals):
-    # R counts every respondent of the domain (svycontrast of totals ignores who answered); unit moments
-    # cannot tell who answered at least one item, so ours counts the most answered item's respondents:
-    # never more than R's, at most the few respondents who skipped that item fewer.
+def test_degrees_of_freedom_are_r_degf_of_the_domain(ref, totals):
+    # R's convention (svyciprop's default df = degf(design) on the domain's design, as svyby passes it):
+    # every respondent of the domain − the strata among them, for items and composites alike, whether or
+    # not a respondent answered the item.  (The design restricted to an item's answers, kind "degf", has
+    # fewer; svyby's own confint uses degf of the whole design, n − H = 802.)
+    rows = ref[ref["kind"] == "degf_domain"]
+    assert len(rows) == 4
     t = _table(totals, "agency")
-    for r in ref[ref["kind"] == "degf_domain"].itertuples():
-        ours = t.loc[(r.a, "overall"), "df"]
-        assert r.df - 10 <= ours <= r.df
+    for r in rows.itertuples():
+        for measure in ("Q1", "Q2:mean", "E1", "overall"):
+            assert t.loc[(r.a, measure), "df"] == r.df
+    whole = _table(totals, "all")
+    assert (whole["df"] == totals.n_clusters - totals.n_strata).all()
+    assert (ref.loc[ref["kind"] == "degf_design", "df"] == totals.n_clusters - totals.n_strata).all()
+    restricted = ref[(ref["kind"] == "degf") & (ref["by"] == "agency")]
+    assert (restricted["df"].to_numpy() < rows.set_index("a").loc[restricted["a"], "df"].to_numpy()).any()
+
+
+def test_contrast_df_is_r_degf_of_the_domains_together(ref, totals):
+    # a difference A1 − A2 involves the respondents of both domains: degf of their union, which is the sum
+    # of the two degf because agencies partition the service points (strata)
+    degf = ref[ref["kind"] == "degf_domain"].set_index("a")["df"]
+    t = compare_domains(totals, _spec().measures, ("agency",), "A1", "A2", n_min=0).set_index("measure")
+    assert (t["df"] == degf["A1"] + degf["A2"]).all()
 
 
 def test_logit_intervals_match_r_svyciprop_xlogit(ref, totals):
-    rows = ref[ref["kind"] == "ciprop_xlogit"]
+    rows = ref[ref["kind"] == "ciprop_xlogit_domain"]
     assert len(rows) == 10
     for r in rows.itertuples():
         est = estimate(totals, _spec().measures, () if r.by == "all" else (r.by,))

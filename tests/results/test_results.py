@@ -35,7 +35,7 @@ def _reference(frame: pd.DataFrame, spec, by: tuple[str, ...], weights: str | No
     """The respondent-level path.  "counters": service points are strata and every respondent is its own
     cluster — the same design the count tables express with moment_tally's Gram matrices."""
     if design == "counters":
-        t = totals_from_responses(frame, spec, by, weights=weights, strata="service_point")
+        t = totals_from_responses(frame, spec, by, weights=weights, strata="service_point", unit_level=True)
     else:
         t = totals_from_responses(frame, spec, by, weights=weights, strata="stratum", cluster="service_point")
     return result_table(estimate(t, spec.measures, by), ci, n_min=30)

@@ -11,7 +11,8 @@
 # - df: degf() of the design restricted to a domain's answers of an item (kind "degf"), and degf of
 #   the domain itself for composites (kind "degf_domain"); svyby reports no df of its own (its
 #   confint uses degf of the whole design, n − H), so the domain restriction is what we pin;
-# - svyciprop(method = "xlogit") on the design restricted to an item's answers.
+# - svyciprop(method = "xlogit") on the design restricted to an item's answers, and on the domain's design
+#   with na.rm = TRUE (what svyby(…, svyciprop) does: df = degf of the domain, R's default and ours).
 suppressMessages(library(survey))
 options(survey.lonely.psu = "adjust")
 d <- read.csv("unit_data.csv", stringsAsFactors = FALSE)
@@ -102,6 +103,20 @@ for (q in items[1:2]) {
     ci <- svyciprop(f, subset(dq, agency == v), method = "xlogit")
     add("ciprop_xlogit", q, "agency", v, "", coef(ci), SE(ci), degf(subset(dq, agency == v)),
         attr(ci, "ci")[1], attr(ci, "ci")[2])
+  }
+}
+# ---- proportion intervals (xlogit) as svyby would compute them: svyciprop on the domain's design with
+#      na.rm = TRUE, so df = degf of the domain (every respondent of the domain − its strata), R's default
+for (q in items[1:2]) {
+  f <- as.formula(paste0("~I(", q, ">=4)"))
+  ci <- svyciprop(f, des, method = "xlogit", na.rm = TRUE)
+  add("ciprop_xlogit_domain", q, "all", "all", "", coef(ci), SE(ci), degf(des), attr(ci, "ci")[1],
+      attr(ci, "ci")[2])
+  for (v in agencies) {
+    dd <- subset(des, agency == v)
+    ci <- svyciprop(f, dd, method = "xlogit", na.rm = TRUE)
+    add("ciprop_xlogit_domain", q, "agency", v, "", coef(ci), SE(ci), degf(dd), attr(ci, "ci")[1],
+        attr(ci, "ci")[2])
   }
 }
 res <- do.call(rbind, out)
