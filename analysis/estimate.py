@@ -11,7 +11,9 @@ in stratum h of the WHOLE design (n_h clusters, absent clusters counting as 0):
 The lonely-stratum rule is R survey's options(survey.lonely.psu = "adjust"): the single cluster is
 centred at the grand mean of the scores, which is 0 for a linearised estimating function, and scaled
 by 1.  Degrees of freedom, as R's `degf` on the design restricted to the domain's answering
-respondents: (#clusters with an answer) − (#strata among them).
+respondents: (#clusters with an answer) − (#strata among them); under the unit-level design with
+respondent counts per row (`UnitMoments.row_n`), R's `degf` of the domain itself — every respondent of
+the domain − its strata — which is what `svyby(…, svyciprop)` uses.
 
 When every respondent is a cluster and the totals keep `UnitMoments` instead of one row per
 respondent, Σ_c z_c² comes from the respondent-level cross-moments (`_unit_variance`): same formula.
