@@ -15,3 +15,25 @@ access_log_format = ACCESS_LOG_FORMAT
 def on_starting(server: object) -> None:  # gunicorn hook: runs once in the master, workers inherit
     install_gunicorn_filter()
 # --- end of access logging ---------------------------------------------------------------------------
+
+# --- serving (issue 14): workers from cores, port shared on restart, graceful timeouts ----------------
+import multiprocessing  # noqa: E402
+import os  # noqa: E402
+
+# A submission is CPU-bound Python (benchmarks/README.md, ingest): one sync worker per core was fastest on
+# 2 cores; more workers only add memory (each keeps its own caches).  WEB_CONCURRENCY overrides.
+workers = int(os.environ.get("WEB_CONCURRENCY") or max(2, multiprocessing.cpu_count()))
+worker_class = "sync"
+bind = os.environ.get("HAILONG_BIND", "127.0.0.1:8000")
+# SO_REUSEPORT: a master restarted while workers orphaned by a killed master still hold the port binds
+# anyway (instead of exiting "Connection in use" and leaving nothing listening).  systemd's
+# KillMode=mixed (deploy/systemd/hailong.service) ends such orphans as well.
+reuse_port = True
+timeout = 60  # a worker silent this long is killed and replaced (the longest page, the period report, is ~1 s)
+graceful_timeout = 30  # on stop/reload, requests in flight get this long to finish
+keepalive = 5  # behind nginx (upstream keepalive)
+# bounded memory: a worker is replaced after about this many requests (jitter: not all at once)
+max_requests = 5000
+max_requests_jitter = 500
+forwarded_allow_ips = "127.0.0.1"  # nginx on the same host; the app trusts X-Forwarded-* via HAILONG_PROXY_HOPS
+# --- end of serving ------------------------------------------------------------------------------------

@@ -14,6 +14,11 @@ if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || ! ldconfig -p 2>/dev/n
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
     libharfbuzz-subset0 fonts-dejavu-core >/dev/null
 fi
+if ! command -v nginx >/dev/null || ! command -v openssl >/dev/null; then
+  echo "installing nginx for the deployment tests (tests/ops/test_deploy.py: nginx -t and an HTTPS round trip)…"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light openssl >/dev/null || true
+fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   if [ -d /etc/postgresql ]; then
     echo "starting PostgreSQL…"
