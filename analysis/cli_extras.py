@@ -66,7 +66,7 @@ def _run_compare(args: argparse.Namespace) -> int:
         args.by = [by[0], args.period]
     elif args.before or args.after:
         raise UsageError("--before/--after need --period")
-    spec, totals = load_inputs(args)
+    spec, totals = load_inputs(args, unit_level=True)  # no --cluster: respondent moments (counters)
     measures = _measures(spec, args.measure)
     n_min = _n_min(args, spec)
     try:
@@ -127,7 +127,7 @@ def _run_ranks(args: argparse.Namespace) -> int:
         raise UsageError(f"--replicates must be ≥ 2, got {args.replicates}")
     if args.top_k is not None and args.top_k < 1:
         raise UsageError(f"--top-k must be ≥ 1, got {args.top_k}")
-    spec, totals = load_inputs(args)
+    spec, totals = load_inputs(args, unit_level=True)  # no --cluster: respondent moments (counters)
     codes = args.measure or [next((m.code for m in spec.measures if m.kind == "overall"),
                                   spec.measures[-1].code)]
     measures = _measures(spec, codes)
@@ -142,10 +142,12 @@ def _register_ranks(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "ranks",
         help="league table with rank intervals, P(top k), quartile probabilities and funnel limits",
-        description="Ranks the domains of --by (1 = most satisfied) from a seeded Rao–Wu bootstrap: "
-        "point rank, 95%% rank interval, P(rank ≤ k), probability of each performance quartile, "
-        "and funnel-plot limits (95%%, 99.8%%) around the whole population.  Domains below --n-min "
-        "are listed but never ranked.",
+        description="Ranks the domains of --by (1 = most satisfied) from seeded replicates: a Rao–Wu "
+        "bootstrap of the clusters with --cluster, or, without --cluster (every respondent a sampled unit, "
+        "e.g. --strata service_point: the counters design), normal draws on the logit scale from each "
+        "domain's Taylor interval; the rank_method column says which.  Point rank, 95%% rank interval, "
+        "P(rank ≤ k), probability of each performance quartile, and funnel-plot limits (95%%, 99.8%%) "
+        "around the whole population.  Domains below --n-min are listed but never ranked.",
     )
     add_design_arguments(p)
     p.add_argument("--measure", action="append", metavar="CODE",

@@ -113,3 +113,42 @@ def test_errors_are_one_line_exit_2_and_leave_no_file(tmp_path, capsys, args, me
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not out.exists()
+
+
+UNIT_DATA = str(REF / "unit_data.csv")
+
+
+def _unit_questionnaire(tmp_path: Path) -> str:
+    """The six-item questionnaire of unit_reference.R (5-level scale, E1 = Q1–Q3, overall = all six)."""
+    level = [{"value": v, "label": {"vi": str(v), "en": str(v)}} for v in range(1, 6)]
+    q = {"id": "unit-reference", "version": 1, "title": {"vi": "t", "en": "t"},
+         "description": {"vi": "d", "en": "d"}, "basis": "test",
+         "scales": {"s5": {"levels": level, "satisfied": [4, 5]}},
+         "sections": [{"code": "S", "title": {"vi": "s", "en": "s"},
+                       "items": [{"code": f"Q{i}", "type": "scale", "scale": "s5", "text": {"vi": "q", "en": "q"}}
+                                 for i in range(1, 7)]}],
+         "index": {"method": "top2box",
+                   "elements": [{"code": "E1", "title": {"vi": "e", "en": "e"}, "items": ["Q1", "Q2", "Q3"]},
+                                {"code": "E2", "title": {"vi": "e", "en": "e"}, "items": ["Q4", "Q5", "Q6"]}],
+                   "overall": {"combine": "mean"}}}
+    path = tmp_path / "unit-reference-v1.json"
+    path.write_text(json.dumps(q), encoding="utf-8")
+    return str(path)
+
+
+def test_compare_and_ranks_without_clusters_use_the_counters_design(tmp_path):
+    """No --cluster, service points as strata: respondent-level moments, R's degf of the domains, normal
+    logit draws for ranks (unit_reference.R pins the R values)."""
+    ref = pd.read_csv(REF / "unit_reference.csv", keep_default_na=False, na_values=["NA"])
+    design = ["--questionnaire", _unit_questionnaire(tmp_path), "--weights", "weight", "--strata", "service_point"]
+    got = _json(tmp_path, "compare", UNIT_DATA, *design, "--by", "agency", "--domains", "A1", "A2",
+                "--measure", "Q1", "--measure", "Q1:mean", "--n-min", "1").set_index("measure")
+    pair = ref[(ref.kind == "pair") & (ref.by == "agency")].set_index("measure")
+    degf = ref[ref.kind == "degf_domain"].set_index("a")["df"]
+    for m in ("Q1", "Q1:mean"):
+        assert got.loc[m, "difference"] == pytest.approx(pair.loc[m, "estimate"], rel=1e-9)
+        assert got.loc[m, "se"] == pytest.approx(pair.loc[m, "se"], rel=1e-9)
+        assert got.loc[m, "df"] == degf["A1"] + degf["A2"]
+    ranks = _json(tmp_path, "ranks", UNIT_DATA, *design, "--by", "agency", "--replicates", "200", "--n-min", "1")
+    assert (ranks["rank_method"] == "normal (logit), independent units").all()
+    assert sorted(ranks["rank"]) == [1, 2, 3, 4]
