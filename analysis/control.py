@@ -231,3 +231,48 @@ def critical_factor(lam: float = DEFAULT_LAMBDA, arl0: float = DEFAULT_ARL0) -> 
     if key not in _CRIT_CACHE:
         _CRIT_CACHE[key] = ewma_crit(lam, arl0)
     return _CRIT_CACHE[key]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """In-control level from history: per-response mean and standard deviation, mean responses a day."""
+
+    mean: float
+    sd: float
+    per_day: float
+
+    @classmethod
+    def from_sums(cls, n: float, total: float, sumsq: float, days: int) -> Baseline:
+        """From Σ1, Σ score and Σ score² of the history's responses over `days` working days."""
+        if n <= 1 or days <= 0:
+            raise ValueError("history too short for a baseline")
+        mean = total / n
+        var = max(sumsq / n - mean * mean, 1e-6)
+        return cls(mean, math.sqrt(var), n / days)
+
+
+_CALIBRATION: dict[tuple[float, float, float], float] = {}
+
+
+def calibrated_factor(baseline: Baseline, lam: float = DEFAULT_LAMBDA, arl0: float = DEFAULT_ARL0) -> float:
+    """c for an in-control ARL of `arl0` working days at this baseline.
+
+    A day's mean of per-response scores (share of satisfied answers) with variance σ0² behaves like a
+    share of n·p(1−p)/σ0² yes/no answers, so the exact binomial–Poisson calibration is used at that
+    effective volume (exact for yes/no scores, where the ratio is 1).  Rounded and remembered.
+    """
+    p = min(max(baseline.mean, 0.02), 0.98)
+    ratio = max(p * (1 - p) / (baseline.sd**2), 1.0)
+    volume = max(baseline.per_day * ratio, 0.5)
+    key = (round(p, 2), float(round(volume, 0 if volume >= 10 else 1)), lam)
+    if key not in _CALIBRATION:
+        _CALIBRATION[key] = binomial_crit(lam, key[0], key[1], arl0) if key[1] <= 200 else critical_factor(lam, arl0)
+    return _CALIBRATION[key]
+
+
+def drop_chart(counts: np.ndarray, totals: np.ndarray, baseline: Baseline,
+               lam: float = DEFAULT_LAMBDA) -> ChartResult:
+    """The downward chart over days given per-day response counts and Σ scores (what a GROUP BY returns)."""
+    counts = np.asarray(counts, dtype=float)
+    means = np.divide(np.asarray(totals, dtype=float), counts, out=np.full(len(counts), np.nan), where=counts > 0)
+    return lower_ewma(means, counts, baseline.mean, baseline.sd, lam, calibrated_factor(baseline, lam))

@@ -1,0 +1,346 @@
+"""Signals of gamed responses per service point × day, and one score with a known false-alarm rate.
+
+Why: figures rank agencies and feed officials' evaluations, so some responses are made by the people
+being rated (an official tapping "very satisfied" between citizens, a relative filling the poster form
+twenty times, a batch of receipt tokens answered by staff).  Each signal below is a p-value under the
+honest model (arrivals spread over opening hours, answers like the point's own history); the cell's
+score is the Bonferroni-combined minimum, so an honest cell is flagged with probability at most
+10^−threshold whatever its volume.  `FLAG_THRESHOLD` was checked by simulating the honest demo model
+(benchmarks/integrity_bench.py): far fewer than one false flag per service point-year.
+
+Input: one row per response (no respondent data): `service_point`, `source` (the kiosk code for kiosk
+responses, else the channel), `local` (local submission time, naive datetime), `answered` (scale items
+answered), `top` (answers at the scale's best level), `sat` (satisfied answers).  History is the same
+frame before the scanned day.  Nothing here knows about Flask or SQL.
+
+Signals per cell (service point × day, each source — kiosk or channel — tested on its own):
+- overrun: responses of the month so far > citizens served that month (impossible unless stuffed);
+- burst: the most responses in any 5/15/60-minute window, against a Poisson process at the larger of
+  the source's usual daily rate (upper 97.5% bound from history) and the day's own count;
+- straight-lining: responses with every answered item (≥ 2) at the best level, against the source's
+  history shrunk to the city's rate;
+- hours: responses outside the opening hours (± grace), against a small honest rate;
+- jump: the day's mean top-box share against the source's history (normal approximation, n ≥ 5).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binom, chi2, norm, poisson
+
+FLAG_THRESHOLD = 3.0  # score = −log10(Bonferroni p); 3.0 → at most 1 in 1,000 honest cells flagged
+OVERRUN_SCORE = 12.0  # more responses than citizens served: flagged whatever the other signals say
+HISTORY_DAYS = 90  # calendar days of history before the scanned day
+WINDOWS_MIN = (5, 15, 60)  # burst windows
+SHRINK = 50.0  # pseudo-responses of city rate mixed into a source's history rate
+GRACE_MIN = 10  # minutes before opening / after closing still counted as open
+MIN_JUMP_N = 5
+SIGNALS = ("burst", "straight", "hours", "jump")
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """When a service point serves citizens: weekdays (0 = Monday) and spans in minutes after midnight."""
+
+    weekdays: frozenset[int] = frozenset(range(5))
+    spans: tuple[tuple[int, int], ...] = ((7 * 60 + 30, 11 * 60 + 30), (13 * 60 + 30, 17 * 60))
+
+    @property
+    def open_minutes(self) -> int:
+        return sum(b - a for a, b in self.spans)
+
+    def is_open(self, local: datetime, grace: int = GRACE_MIN) -> bool:
+        if local.weekday() not in self.weekdays:
+            return False
+        m = local.hour * 60 + local.minute + local.second / 60
+        return any(a - grace <= m <= b + grace for a, b in self.spans)
+
+    @classmethod
+    def parse(cls, text: str | None) -> OpeningHours:
+        """'07:30-11:30,13:30-17:00' optionally preceded by 'Mon-Sat ' (weekday range); empty → default."""
+        if not text or not text.strip():
+            return cls()
+        names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        parts = text.strip().split()
+        weekdays = frozenset(range(5))
+        if len(parts) == 2:
+            lo, _, hi = parts[0].lower().partition("-")
+            if lo not in names or (hi and hi not in names):
+                raise ValueError(f"unknown weekday range {parts[0]!r}")
+            a, b = names.index(lo), names.index(hi) if hi else names.index(lo)
+            if b < a:
+                raise ValueError(f"weekday range {parts[0]!r} runs backwards")
+            weekdays = frozenset(range(a, b + 1))
+            spans_text = parts[1]
+        elif len(parts) == 1:
+            spans_text = parts[0]
+        else:
+            raise ValueError(f"cannot read opening hours {text!r}")
+        spans = []
+        for chunk in spans_text.split(","):
+            start, sep, end = chunk.partition("-")
+            if not sep:
+                raise ValueError(f"cannot read opening hours {chunk!r}")
+            a, b = _minutes(start), _minutes(end)
+            if b <= a:
+                raise ValueError(f"opening span {chunk!r} ends before it starts")
+            spans.append((a, b))
+        return cls(weekdays, tuple(sorted(spans)))
+
+
+def _minutes(hhmm: str) -> int:
+    h, sep, m = hhmm.strip().partition(":")
+    if not sep or not h.isdigit() or not m.isdigit() or int(h) > 24 or int(m) > 59:
+        raise ValueError(f"not a time of day: {hhmm!r}")
+    return int(h) * 60 + int(m)
+
+
+DEFAULT_HOURS = OpeningHours()
+
+
+# ---------------------------------------------------------------------------------------- p-values
+def scan_pvalue(count: int, mu: float, windows: float) -> float:
+    """P(some window of mean `mu` holds ≥ `count` arrivals) over `windows` = T/w windows (Alm 1983).
+
+    p = 1 − F(k−1; μ)·exp(−((k − μ)/k)·(T/w)·f(k−1; μ)), written to keep precision for tiny p.
+    """
+    k = int(count)
+    if k <= 1 or k <= mu:
+        return 1.0
+    cdf = float(poisson.cdf(k - 1, mu))
+    x = ((k - mu) / k) * windows * float(poisson.pmf(k - 1, mu))
+    p = float(poisson.sf(k - 1, mu)) + cdf * -math.expm1(-x)
+    return min(1.0, max(p, 0.0))
+
+
+def max_in_window(minutes: np.ndarray, width: float) -> int:
+    """The most arrivals within any window [t, t + width) (times in minutes, any order)."""
+    if len(minutes) == 0:
+        return 0
+    t = np.sort(np.asarray(minutes, dtype=float))
+    ends = np.searchsorted(t, t + width, side="left")
+    return int((ends - np.arange(len(t))).max())
+
+
+def rate_upper(count: float, days: float, level: float = 0.975) -> float:
+    """Upper confidence bound of a Poisson rate per day (exact, chi-square)."""
+    if days <= 0:
+        return 0.0
+    return float(chi2.ppf(level, 2 * (count + 1)) / 2.0 / days)
+
+
+def burst_test(minutes: np.ndarray, usual_per_day: float, open_minutes: int,
+               windows: Iterable[int] = WINDOWS_MIN) -> tuple[float, int, int]:
+    """(p-value, window width, count) of the strongest burst; p is Bonferroni over the widths."""
+    widths = tuple(windows)
+    rate = max(usual_per_day, float(len(minutes))) / max(open_minutes, 1)
+    best = (1.0, widths[0], max_in_window(minutes, widths[0]))
+    for w in widths:
+        m = max_in_window(minutes, w)
+        p = min(1.0, scan_pvalue(m, rate * w, open_minutes / w) * len(widths))
+        if p < best[0]:
+            best = (p, w, m)
+    return best
+
+
+def binomial_excess(k: int, n: int, rate: float) -> float:
+    """P(X ≥ k) for X ~ Bin(n, rate): how surprising k or more such responses are."""
+    if k <= 0 or n <= 0:
+        return 1.0
+    return float(binom.sf(k - 1, n, min(max(rate, 1e-9), 1.0)))
+
+
+def jump_test(mean: float, n: int, mu0: float, sd0: float) -> float:
+    """One-sided p-value of the day's mean top-box share above the history's (normal approximation)."""
+    if n < MIN_JUMP_N or sd0 <= 0 or not np.isfinite(mean):
+        return 1.0
+    return float(norm.sf((mean - mu0) / (sd0 / math.sqrt(n))))
+
+
+def score_from(p_min: float, tests: int) -> float:
+    """−log10 of the Bonferroni-adjusted minimum p-value (0 = nothing unusual)."""
+    p = min(1.0, max(p_min * tests, 1e-300))
+    return float(-math.log10(p))
+
+
+# ---------------------------------------------------------------------------------------- the scan
+@dataclass
+class ScanInput:
+    """Everything the scan needs besides the responses."""
+
+    volumes: Mapping[tuple[object, date], int] = field(default_factory=dict)  # (sp, month start) → dossiers
+    hours: Mapping[object, OpeningHours] = field(default_factory=dict)
+    history_days: int = HISTORY_DAYS
+
+
+def _kind(source: str) -> str:
+    return "kiosk" if str(source).startswith("kiosk:") else str(source)
+
+
+def response_features(frame: pd.DataFrame, hours: Mapping[object, OpeningHours] | None = None) -> pd.DataFrame:
+    """Adds day, minute of day, straight-lined, outside-hours and top-box share columns (vectorised)."""
+    hours = hours or {}
+    out = frame.reset_index(drop=True).copy()
+    local = pd.to_datetime(out["local"])
+    out["day"] = local.dt.date
+    minute = (local.dt.hour * 60 + local.dt.minute + local.dt.second / 60.0).to_numpy()
+    out["minute"] = minute
+    weekday = local.dt.day_of_week.to_numpy()
+    answered = out["answered"].to_numpy(dtype=float)
+    out["straight"] = ((out["answered"] >= 2) & (out["top"] == out["answered"])).astype(int)
+    out["top_share"] = np.where(answered > 0, out["top"].to_numpy() / np.where(answered > 0, answered, 1.0), np.nan)
+    outside = np.ones(len(out), dtype=bool)
+    sp_hours = out["service_point"].map(lambda sp: hours.get(sp, DEFAULT_HOURS))
+    for oh in set(sp_hours.tolist()):
+        mask = (sp_hours == oh).to_numpy()
+        open_ = np.zeros(mask.sum(), dtype=bool)
+        m = minute[mask]
+        for a, b in oh.spans:
+            open_ |= (m >= a - GRACE_MIN) & (m <= b + GRACE_MIN)
+        open_ &= np.isin(weekday[mask], sorted(oh.weekdays))
+        outside[mask] = ~open_
+    out["outside"] = outside.astype(int)
+    return out
+
+
+_STATS = ("n", "straight", "outside", "ts", "ts2", "n_ts")
+
+
+def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None) -> pd.DataFrame:
+    """Score every service point × day of `days` that has responses; one row per cell.
+
+    `frame` holds the responses of those days and of the `history_days` before them (older rows are
+    harmless).  History sums come from cumulative per-day arrays, so a year of days costs one pass.
+    """
+    inp = inp or ScanInput()
+    days = sorted(set(days))
+    if frame.empty or not days:
+        return pd.DataFrame(columns=_COLUMNS)
+    f = response_features(frame, inp.hours)
+    first_day = min(min(f["day"]), days[0] - timedelta(days=inp.history_days))
+    f["d"] = [(d - first_day).days for d in f["day"]]
+    n_days = max(int(f["d"].max()), (days[-1] - first_day).days) + 2
+    keys = f["service_point"].astype(str) + "\x1f" + f["source"].astype(str)
+    gcode, gkeys = pd.factorize(keys, sort=True)
+    f["g"] = gcode
+    n_groups = len(gkeys)
+    g_sp = [k.split("\x1f", 1)[0] for k in gkeys]
+    g_src = [k.split("\x1f", 1)[1] for k in gkeys]
+    sp_objs = {str(sp): sp for sp in f["service_point"].unique()}
+    g_kind = np.array([_kind(s) for s in g_src])
+    ts = f["top_share"].to_numpy()
+    has_ts = ~np.isnan(ts)
+    tsz = np.where(has_ts, ts, 0.0)
+    vals = {"n": np.ones(len(f)), "straight": f["straight"].to_numpy(float), "outside": f["outside"].to_numpy(float),
+            "ts": tsz, "ts2": tsz**2, "n_ts": has_ts.astype(float)}
+    flat = f["g"].to_numpy() * n_days + f["d"].to_numpy()
+    cum = {}
+    for k, v in vals.items():
+        daily = np.bincount(flat, weights=v, minlength=n_groups * n_days).reshape(n_groups, n_days)
+        cum[k] = np.concatenate([np.zeros((n_groups, 1)), np.cumsum(daily, axis=1)], axis=1)  # cum[:, d] = Σ < d
+    active = np.bincount(flat, minlength=n_groups * n_days).reshape(n_groups, n_days) > 0
+    first_seen = np.where(active.any(axis=1), active.argmax(axis=1), n_days)
+    kinds = sorted(set(g_kind.tolist()))
+    # month-to-date responses per service point
+    sp_codes = sorted(set(g_sp))
+    sp_index = {sp: i for i, sp in enumerate(sp_codes)}
+    g_spi = np.array([sp_index[s] for s in g_sp])
+    sp_daily = np.zeros((len(sp_codes), n_days))
+    np.add.at(sp_daily, g_spi, np.diff(cum["n"], axis=1))
+    sp_cum = np.concatenate([np.zeros((len(sp_codes), 1)), np.cumsum(sp_daily, axis=1)], axis=1)  # Σ days < d
+    order = np.argsort(flat, kind="stable")
+    flat_sorted = flat[order]
+    minutes_all = f["minute"].to_numpy()[order]
+    rows = []
+    for day in days:
+        d = (day - first_day).days
+        lo = max(d - inp.history_days, 0)
+        h = {k: cum[k][:, d] - cum[k][:, lo] for k in _STATS}
+        today = {k: cum[k][:, d + 1] - cum[k][:, d] for k in _STATS}
+        city = {}
+        for kind in kinds:
+            mask = g_kind == kind
+            n = h["n"][mask].sum()
+            nts = h["n_ts"][mask].sum()
+            mean = h["ts"][mask].sum() / nts if nts else 0.3
+            city[kind] = (h["straight"][mask].sum() / n if n else 0.01, h["outside"][mask].sum() / n if n else 0.002,
+                          mean, max(h["ts2"][mask].sum() / nts - mean**2, 1e-4) if nts else 0.05)
+        month = date(day.year, day.month, 1)
+        m0 = max((month - first_day).days, 0)
+        groups_today = np.nonzero(today["n"] > 0)[0]
+        by_sp: dict[str, list[dict[str, object]]] = {}
+        for g in groups_today.tolist():
+            sp, source, kind = g_sp[g], g_src[g], g_kind[g]
+            hours = inp.hours.get(sp_objs[sp], DEFAULT_HOURS)
+            c_straight, c_outside, c_mean, c_var = city.get(kind, (0.01, 0.002, 0.3, 0.05))
+            h_n = h["n"][g]
+            span = d - max(lo, first_seen[g])
+            workdays = span * len(hours.weekdays) / 7.0
+            usual = rate_upper(h_n, workdays) if h_n > 0 and workdays >= 1 else 0.0
+            a, b = np.searchsorted(flat_sorted, [g * n_days + d, g * n_days + d + 1])
+            minutes = minutes_all[a:b]
+            n = int(today["n"][g])
+            p_burst, width, burst_count = burst_test(minutes, usual, hours.open_minutes)
+            straight_rate = max((h["straight"][g] + SHRINK * c_straight) / (h_n + SHRINK), 0.005)
+            outside_rate = max((h["outside"][g] + SHRINK * c_outside) / (h_n + SHRINK), 0.002)
+            straight, outside = int(today["straight"][g]), int(today["outside"][g])
+            h_nts = h["n_ts"][g]
+            mu0 = (h["ts"][g] + SHRINK * c_mean) / (h_nts + SHRINK)
+            ex2 = (h["ts2"][g] + SHRINK * (c_var + c_mean**2)) / (h_nts + SHRINK)
+            sd0 = math.sqrt(max(ex2 - mu0**2, 1e-4))
+            n_ts = int(today["n_ts"][g])
+            mean_ts = today["ts"][g] / n_ts if n_ts else float("nan")
+            by_sp.setdefault(sp, []).append({
+                "source": source, "n": n, "p_burst": p_burst, "burst_window": width, "burst_count": burst_count,
+                "usual_per_day": usual, "straight": straight, "straight_rate": float(straight_rate),
+                "p_straight": binomial_excess(straight, n, straight_rate), "outside": outside,
+                "p_hours": binomial_excess(outside, n, outside_rate), "top_share": float(mean_ts),
+                "top_share_history": float(mu0), "p_jump": jump_test(mean_ts, n_ts, mu0, sd0),
+            })
+        for sp, per_source in sorted(by_sp.items()):
+            spo = sp_objs[sp]
+            tests = len(SIGNALS) * len(per_source)
+            best = min(per_source, key=lambda s: min(s[f"p_{k}"] for k in SIGNALS))
+            p_min = min(best[f"p_{k}"] for k in SIGNALS)
+            score = score_from(p_min, tests)
+            dossiers = inp.volumes.get((spo, month))
+            i = sp_index[sp]
+            responses_month = int(sp_cum[i, d + 1] - sp_cum[i, m0])
+            overrun = dossiers is not None and responses_month > dossiers
+            if overrun:
+                score = max(score, OVERRUN_SCORE)
+            signals = [k for k in SIGNALS if min(1.0, best[f"p_{k}"] * tests) <= 10 ** -FLAG_THRESHOLD]
+            if overrun:
+                signals.insert(0, "overrun")
+            rows.append({
+                "service_point": spo, "day": day, "source": best["source"],
+                "n": int(sum(s["n"] for s in per_source)), "score": score, "flagged": score >= FLAG_THRESHOLD,
+                "signals": signals, "overrun": overrun, "month_responses": responses_month,
+                "month_dossiers": dossiers,
+                **{k: best[k] for k in _COLUMNS[10:-1]},
+                "sources": per_source,
+            })
+    return pd.DataFrame(rows, columns=_COLUMNS)
+
+
+_COLUMNS = ["service_point", "day", "source", "n", "score", "flagged", "signals", "overrun", "month_responses",
+            "month_dossiers", "p_burst", "burst_window", "burst_count", "usual_per_day", "straight",
+            "straight_rate", "p_straight", "outside", "p_hours", "top_share", "top_share_history", "p_jump",
+            "sources"]
+
+
+def arrival_profile(minutes: Iterable[float], slot: int = 30, first: int = 6 * 60,
+                    last: int = 20 * 60) -> list[tuple[int, int]]:
+    """Arrivals per `slot` minutes from `first` to `last` (outside ones in the end slots): the page's chart."""
+    edges = list(range(first, last + slot, slot))
+    counts = [0] * (len(edges) - 1)
+    for m in minutes:
+        i = min(max(int((m - first) // slot), 0), len(counts) - 1)
+        counts[i] += 1
+    return list(zip(edges[:-1], counts, strict=True))
