@@ -81,8 +81,8 @@ def _publication_context() -> dict[str, Any]:
     return {"publication_state": publication_state}
 
 
-def _documents(f: Filters) -> dict[str, tuple[str, bytes]]:
-    """The report's HTML body and XLSX in both languages, as they would be rendered now."""
+def _documents(f: Filters) -> dict[str, tuple[str, bytes, str]]:
+    """The report's HTML body, XLSX and PDF body in both languages, as they would be rendered now."""
     out = {}
     for lang in ("vi", "en"):
         with force_locale(lang):
@@ -90,8 +90,21 @@ def _documents(f: Filters) -> dict[str, tuple[str, bytes]]:
             if report is None:
                 abort(404)
             html = render_template("dashboard/report/_body.html", report=report, f=f, pdf=False, lang=lang)
-            out[lang] = (html, tables_xlsx(all_tables(report)))
+            pdf_html = render_template("dashboard/report/_body.html", report=report, f=f, pdf=True, lang=lang)
+            out[lang] = (html, tables_xlsx(all_tables(report)), pdf_html)
     return out
+
+
+def frozen_pdf_html() -> tuple[str, str] | None:
+    """(whole HTML document for WeasyPrint, file stem) of a published period, or None (build it live)."""
+    f = read_filters(current_user, current_lang())
+    p = _publication(f)
+    if not _serves_frozen(p, f):
+        return None
+    assert p is not None
+    html = render_template("dashboard/report/published_pdf.html", publication=p,
+                           body=Markup(p.pdf_html(current_lang())))
+    return html, f"hailong-report-{p.label}-published-r{p.revision}"
 
 
 @bp.route("/publish", methods=["POST"])

@@ -177,7 +177,8 @@ def build_report(f: Filters) -> Report | None:
     report.coverage_notes = cp.notes(coverage(db.session, sel))
     report.coverage = cp.units_coverage_table(coverage_by(db.session, sel, "agency"),
                                               {code: ag.name(lang) for code, ag in names.items()}, _("Agency"))
-    trend = selection_trend(db.session, selection_for(current_user, f), f.measure, f.period, n_min)
+    shown = sections[0].comparison.shown_selection if sections else None  # the first level's units, as its line
+    trend = selection_trend(db.session, shown or selection_for(current_user, f), f.measure, f.period, n_min)
     if len(trend) > 1 and sections:
         comp = sections[0].comparison
         report.trend = trend_of(trend, comp.measure_label, lang, chart_id="r-trend")
@@ -239,9 +240,15 @@ def period() -> str:
 def pdf() -> Response:
     from weasyprint import CSS, HTML
 
+    css = [CSS(filename=str(STATIC_CSS / "app.css")), CSS(filename=str(STATIC_CSS / "dashboard.css"))]
+    frozen = publish_views.frozen_pdf_html()  # a published period: the PDF of the report as published
+    if frozen is not None:
+        html, stem = frozen
+        data = HTML(string=html, base_url=request.url_root).write_pdf(stylesheets=css)
+        return Response(data, mimetype="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{stem}.pdf"'})
     report = _report_or_404()
     html = render_template("dashboard/report/pdf.html", report=report, f=report.filters, pdf=True)
-    css = [CSS(filename=str(STATIC_CSS / "app.css")), CSS(filename=str(STATIC_CSS / "dashboard.css"))]
     data = HTML(string=html, base_url=request.url_root).write_pdf(stylesheets=css)
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": attachment(_report_stem(report), "pdf")})

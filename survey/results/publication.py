@@ -46,9 +46,14 @@ class PublishedPeriod(Base):
     html_en: Mapped[str] = mapped_column(Text)
     xlsx_vi: Mapped[bytes] = mapped_column(LargeBinary)
     xlsx_en: Mapped[bytes] = mapped_column(LargeBinary)
+    pdf_html_vi: Mapped[str] = mapped_column(Text, default="")  # the body as the PDF renders it
+    pdf_html_en: Mapped[str] = mapped_column(Text, default="")
 
     def html(self, lang: str) -> str:
         return self.html_en if lang == "en" else self.html_vi
+
+    def pdf_html(self, lang: str) -> str:
+        return self.pdf_html_en if lang == "en" else self.pdf_html_vi
 
     def xlsx(self, lang: str) -> bytes:
         return self.xlsx_en if lang == "en" else self.xlsx_vi
@@ -97,10 +102,11 @@ class PublicationError(ValueError):
 
 
 def publish(session: Session, *, questionnaire_version_id: int, label: str, start: date, end: date, measure: str,
-            documents: dict[str, tuple[str, bytes]], at: Cutoff, user_id: int | None, reason: str = "",
+            documents: dict[str, tuple[str, bytes, str]], at: Cutoff, user_id: int | None, reason: str = "",
             commit: bool = True) -> PublishedPeriod:
     """Store a publication (revision 1) or a revision (n + 1, reason required) with its documents
-    (lang → (HTML body, XLSX bytes)) and data cut-off `at` (taken BEFORE the documents were built)."""
+    (lang → (HTML body, XLSX bytes, HTML body as the PDF renders it)) and data cut-off `at` (taken BEFORE
+    the documents were built)."""
     earlier = current(session, questionnaire_version_id, label)
     text = " ".join(str(reason or "").split())[:300]
     if earlier is not None and not text:
@@ -111,7 +117,7 @@ def publish(session: Session, *, questionnaire_version_id: int, label: str, star
         published_by_id=user_id, cutoff_response_id=at.response_id, cutoff_received_at=at.received_at,
         responses=period_responses(session, questionnaire_version_id, start, end, up_to_id=at.response_id),
         html_vi=documents["vi"][0], html_en=documents["en"][0], xlsx_vi=documents["vi"][1],
-        xlsx_en=documents["en"][1])
+        xlsx_en=documents["en"][1], pdf_html_vi=documents["vi"][2], pdf_html_en=documents["en"][2])
     session.add(pub)
     session.flush()
     record(session, "period.publish" if earlier is None else "period.revise", "published_period", pub.id,

@@ -40,6 +40,13 @@ def _summary(html: str) -> str:
     return found.group(0)
 
 
+def _pdf_text(resp) -> str:
+    from pypdf import PdfReader
+
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(resp.data)).pages)
+
+
 def _publish(client, url_args: str, reason: str = ""):
     token = page_token(client, f"/homeaffairs/report/?{url_args}")
     return client.post(f"/homeaffairs/report/publish?{url_args}", data={"csrf_token": token, "reason": reason})
@@ -64,6 +71,8 @@ def test_a_published_report_stays_as_published_and_counts_late_responses_apart(c
     assert "Published report, revision 1" in published and "Data cut-off" in published
     assert _summary(published) == _summary(live_before)
     xlsx_published = client.get(f"/homeaffairs/report/report.xlsx?{args}").data
+    pdf_published = _pdf_text(client.get(f"/homeaffairs/report/report.pdf?{args}"))
+    assert "Published report, revision 1" in pdf_published
     event = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "period.publish")).one()
     assert event.after["period"] == _quarter(stamp) and event.after["revision"] == 1
 
@@ -72,6 +81,7 @@ def test_a_published_report_stays_as_published_and_counts_late_responses_apart(c
     assert _summary(after) == _summary(published), "the published figures did not move"
     assert "1 responses received after publication" in after
     assert client.get(f"/homeaffairs/report/report.xlsx?{args}").data == xlsx_published
+    assert _pdf_text(client.get(f"/homeaffairs/report/report.pdf?{args}")) == pdf_published
     compare = client.get(f"/homeaffairs/?level=agency&{args}").get_data(as_text=True)
     assert "was published (revision 1)" in compare
     assert "1 responses received after publication are included here" in compare
