@@ -19,6 +19,7 @@ A refused attempt checks no password, so it costs the same whether the user exis
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import secrets
 import time
@@ -38,6 +39,7 @@ PER_USERNAME = parse("300/hour")
 GLOBAL = parse("2000/hour")
 
 KNOWN_COOKIE = "hl_known_browser"
+log = logging.getLogger(__name__)
 KNOWN_DAYS = 90
 
 
@@ -98,28 +100,44 @@ def buckets_for(username: str) -> Buckets:
     ))
 
 
+def _store_down(exc: Exception) -> None:
+    # Fails open: staff can still log in while Redis is away (the password check still applies).
+    # Only the exception type is logged: its text could hold a key, and keys hold the address hash.
+    log.warning("login throttle store unavailable (%s): attempt not counted", type(exc).__name__)
+
+
 def wait_seconds(buckets: Buckets) -> int:
     """0 when the attempt may go ahead, else the seconds until the longest exhausted limit resets."""
     if not limiter.enabled:
         return 0
-    strategy = limiter.limiter
     wait = 0.0
-    for item, ids in buckets.all():
-        if not strategy.test(item, *ids):
-            reset = strategy.get_window_stats(item, *ids).reset_time
-            wait = max(wait, reset - time.time(), 1.0)
+    try:
+        strategy = limiter.limiter
+        for item, ids in buckets.all():
+            if not strategy.test(item, *ids):
+                reset = strategy.get_window_stats(item, *ids).reset_time
+                wait = max(wait, reset - time.time(), 1.0)
+    except Exception as exc:  # any storage failure (redis, network)
+        _store_down(exc)
+        return 0
     return math.ceil(wait)
 
 
 def record_failure(buckets: Buckets) -> None:
     if limiter.enabled:
-        strategy = limiter.limiter
-        for item, ids in buckets.all():
-            strategy.hit(item, *ids)
+        try:
+            strategy = limiter.limiter
+            for item, ids in buckets.all():
+                strategy.hit(item, *ids)
+        except Exception as exc:
+            _store_down(exc)
 
 
 def record_success(buckets: Buckets) -> None:
     """The user's own earlier typos do not count against the next mistakes."""
     if limiter.enabled:
-        for item in GROWING:
-            limiter.limiter.clear(item, *buckets.growing)
+        try:
+            for item in GROWING:
+                limiter.limiter.clear(item, *buckets.growing)
+        except Exception as exc:
+            _store_down(exc)
