@@ -5,11 +5,14 @@ Every hostile target must end on the route's own fallback page; a genuine local 
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from survey.redirects import is_safe_local_path, safe_redirect_target
@@ -129,3 +132,34 @@ def test_hide_comment_back_field_never_leaves_the_site(client, db_session, city)
     resp = client.post(f"/dashboard/comments/{ids[-1]}/hide",
                        data={"reason": "x", "back": fallback + "?page=2", "csrf_token": token})
     assert _location(resp) == fallback + "?page=2"
+
+
+def _browser_host(location: str, own: str = "hailong.example") -> str:
+    """Where a WHATWG-conforming browser goes for a Location header read on https://own/page: it trims C0
+    controls and spaces, drops every tab and newline, reads backslashes as slashes and any number of
+    leading slashes as "another host follows"; a proxy may also decode percent-escapes once more.
+    Conservatively, any scheme at all counts as leaving."""
+    from urllib.parse import unquote
+
+    for candidate in (location, unquote(location)):
+        cleaned = candidate.strip("".join(chr(c) for c in range(0x21)))
+        cleaned = re.sub(r"[\t\n\r]", "", cleaned).replace("\\", "/")
+        if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", cleaned):
+            return "another scheme"
+        if cleaned.startswith("//"):
+            return re.split(r"[/?#]", cleaned.lstrip("/"), maxsplit=1)[0] or "no host"
+    return own
+
+
+PIECES = ["/", "\\", "//", "%2f", "%5c", "%09", "%0a", "\t", "\n", "\r", " ", ":", "@", "evil.example", "http", "%",
+          "2f", "\uff0f", "\u200b", "\u2028", "?", "#", ".", "a", "%25"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.tuples(st.sampled_from(["/", "", "\\", " ", "%2f"]), st.lists(st.sampled_from(PIECES), max_size=8))
+       .map(lambda t: t[0] + "".join(t[1])))
+def test_nothing_the_helper_accepts_takes_a_browser_elsewhere(target: str) -> None:
+    app = Flask(__name__)
+    with app.test_request_context(base_url="https://hailong.example"):
+        chosen = safe_redirect_target(target, "/home")
+    assert _browser_host(chosen) == "hailong.example", (target, chosen)
