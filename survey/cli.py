@@ -21,6 +21,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("survey.respond.export", "responses_cli"),
     ("survey.respond.invitations", "invitations_cli"),
     ("survey.respond.kiosk_cli", "kiosks_cli"),
+    ("survey.ops.doctor", "doctor_cli"),
+    ("survey.ops.backup", "backup_cli"),
 ]
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")

@@ -1,0 +1,1 @@
+"""Running HaiLong in production: configuration checks (`flask doctor`) and backups (`flask backup`)."""
