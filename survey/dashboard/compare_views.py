@@ -29,6 +29,7 @@ from survey.dashboard.homeaffairs_present import (
     trend_of,
     trend_table,
 )
+from survey.dashboard.method_text import design_sentence
 from survey.dashboard.sheets import sheet_label, sheet_name
 from survey.extensions import db
 from survey.i18n import current_lang
@@ -240,7 +241,9 @@ def page_content(view: str, f: Filters, comp: Comparison | None, lang: str) -> t
     charts = comparison_charts(comp, lang)
     tables.append(_units_coverage(f, comp))
     if view == "index":
-        trend = selection_trend(db.session, selection_for(current_user, f), f.measure, f.period, comp.n_min)
+        # over the units listed, like the reference line "all units shown"
+        trend = selection_trend(db.session, comp.shown_selection or selection_for(current_user, f), f.measure,
+                                f.period, comp.n_min)
         if len(trend) > 1:
             charts.insert(0, trend_of(trend, comp.measure_label, lang))
             tables.append(trend_table(trend, comp, lang))
@@ -303,10 +306,14 @@ def agency(agency_id: int) -> str:
 
 # --------------------------------------------------------------------------- exports
 def table_csv(table: Table) -> str:
+    """Raw values; a table with intervals also names the sampling design on every row (HAILONG_DESIGN decides
+    the intervals, and a CSV travels without the page's method note)."""
     buf = io.StringIO()
     w = csv_writer(buf)
-    w.writerow([c.header for c in table.columns])
-    w.writerows(table.rows)
+    has_intervals = any(c.key.endswith("_low") for c in table.columns)
+    design = [design_sentence()] if has_intervals else []
+    w.writerow([c.header for c in table.columns] + ([_("Sampling design")] if has_intervals else []))
+    w.writerows([list(row) + design for row in table.rows])
     return buf.getvalue()
 
 

@@ -73,7 +73,11 @@ class Table:
                 out.append(f"{c.label} ({unit})")
             else:
                 out.append(c.label)
-        return [*out, _("Note")]
+        return [*out, _("Note"), *([_("Sampling design")] if self._has_intervals() else [])]
+
+    def _has_intervals(self) -> bool:
+        """Intervals depend on the sampling design (HAILONG_DESIGN): a file with intervals names it."""
+        return any(c.kind in (CI, DIFF_CI) for c in self.cols)
 
     def _difference_unit(self) -> str:
         """What a raw difference in the file means: shares differ in proportion (0.053 = 5.3 points)."""
@@ -85,6 +89,9 @@ class Table:
         return _("proportion; score for PAPI scores")
 
     def export_rows(self) -> list[list[Any]]:
+        from survey.dashboard.method_text import design_sentence
+
+        design = [design_sentence()] if self._has_intervals() else []
         out = []
         for r in self.rows:
             suppressed = bool(r.get("_suppressed"))
@@ -98,7 +105,7 @@ class Table:
                 else:
                     line.append(None if blank else _clean(v))
             line.append(not_enough(r.get("_n", 0)) if suppressed else r.get("_note", ""))
-            out.append(line)
+            out.append(line + design)
         return out
 
 

@@ -26,6 +26,10 @@ def test_compare_page_names_its_design_and_rank_method(app, client, data, design
     assert rank_text in html
     ranks = read_csv(client.get("/homeaffairs/export.csv?level=agency&table=ranks"))
     assert any(r["Rank"] for r in ranks)
+    # files with intervals name the design on every row (a CSV travels without its page)
+    for url in ("/homeaffairs/export.csv?level=agency&table=estimates", "/dashboard/agency/UBND-BT?format=csv&table=indices"):
+        rows = read_csv(client.get(url))
+        assert rows and all(design_text in r["Sampling design"] for r in rows), url
 
 
 def test_the_design_changes_intervals_not_estimates(app, client, data):
