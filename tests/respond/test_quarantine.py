@@ -204,3 +204,25 @@ def test_excluded_count_by_selection_agency_and_period(db_session, data):
     assert quarantine.excluded_count(db_session, service_point_ids=[stp_sp]) == len(whole_cell)
     assert quarantine.held_count(db_session) == len(others)
     assert quarantine.excluded_count(db_session, Selection.of(data.qv_id, visible_agency_ids=[])) == 0
+
+
+def test_the_command_line_lists_and_decides_with_a_reason(runner, db_session, data):
+    sp = data.city.service_points["STP-SP1"]
+    response, _ = store_response(db_session, Submission(
+        service_point_id=sp.id, questionnaire_version_id=data.qv_id, answers={"C.ATT": 3, "C.HANDLING": 3},
+        channel="qr", hold=True, hold_reason="QR poster: over the ceiling"))
+    tables = _tables(db_session)
+    listed = runner.invoke(args=["quarantine", "list"])
+    assert listed.exit_code == 0 and "STP-SP1" in listed.output and "over the ceiling" in listed.output
+    refused = runner.invoke(args=["quarantine", "release", "--service-point", "STP-SP1", "--status", "held"])
+    assert refused.exit_code != 0 and "--reason" in refused.output
+    assert runner.invoke(args=["quarantine", "release", "999999999", "--reason", "x"]).exit_code != 0
+    done = runner.invoke(args=["quarantine", "release", "--service-point", "STP-SP1", "--status", "held",
+                               "--reason", "checked: a genuine citizen"])
+    assert done.exit_code == 0 and "1 of 1" in done.output
+    db_session.expire_all()
+    assert db_session.get(Response, response.id).review_status is None
+    assert sum(_tables(db_session)[0].values()) == sum(tables[0].values()) + 1
+    _assert_equal_to_rebuild(db_session)
+    event = db_session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert event.action == "response.release" and event.actor == "cli"
