@@ -327,9 +327,11 @@ def tables_xlsx(sheets: list[tuple[str, Table]]) -> bytes:
     used: set[str] = set()
     for name, table in sheets:
         ws = wb.create_sheet(sheet_name(name, used))
-        append_row(ws, [c.header for c in table.columns])
+        has_intervals = any(c.key.endswith("_low") for c in table.columns)
+        design = [design_sentence()] if has_intervals else []
+        append_row(ws, [c.header for c in table.columns] + ([_("Sampling design")] if has_intervals else []))
         for row in table.rows:
-            append_row(ws, list(row))
+            append_row(ws, list(row) + design)
         for j, col in enumerate(table.columns, start=1):
             if col.kind == "pct":
                 for cell in ws.iter_rows(min_row=2, min_col=j, max_col=j):

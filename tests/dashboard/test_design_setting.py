@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from tests.dashboard.hakit import login, read_csv, use_language
@@ -27,9 +29,16 @@ def test_compare_page_names_its_design_and_rank_method(app, client, data, design
     ranks = read_csv(client.get("/homeaffairs/export.csv?level=agency&table=ranks"))
     assert any(r["Rank"] for r in ranks)
     # files with intervals name the design on every row (a CSV travels without its page)
-    for url in ("/homeaffairs/export.csv?level=agency&table=estimates", "/dashboard/agency/UBND-BT?format=csv&table=indices"):
+    for url in ("/homeaffairs/export.csv?level=agency&table=estimates",
+                "/dashboard/agency/UBND-BT?format=csv&table=indices"):
         rows = read_csv(client.get(url))
         assert rows and all(design_text in r["Sampling design"] for r in rows), url
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(client.get("/homeaffairs/export.xlsx?level=agency").data))
+    sheet = next(ws for ws in book.worksheets if "Sampling design" in [c.value for c in ws[1]])
+    col = [c.value for c in sheet[1]].index("Sampling design")
+    assert all(design_text in row[col] for row in sheet.iter_rows(min_row=2, values_only=True))
 
 
 def test_the_design_changes_intervals_not_estimates(app, client, data):
