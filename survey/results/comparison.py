@@ -161,6 +161,7 @@ class Comparison:
     rank_method: str = ""  # analysis.ranks: "bootstrap (Rao–Wu)" or "normal (logit), independent units"
     design: str = ""  # survey/results/design.py: counters or clusters
     notes: list[str] = field(default_factory=list)
+    shown_selection: Selection | None = None  # the listed units only: reference line and trend
 
     @property
     def ranked(self) -> list[Row]:
@@ -424,7 +425,12 @@ def compare_units(session: Any, sel: Selection, *, group: str, measure_code: str
         row = Row(code=code, id=ident, label=name, kind=group, **_figures(rec), drill=drill)
         if keep is None or keep(row):
             rows.append(row)
-    shown_rows = _overall_of_shown(session, sel, group, rows, measure_code, n_min)
+    shown_sel = _selection_of_shown(session, sel, group, rows)
+    shown_rows = None
+    if shown_sel is not None:
+        shown_res = indices(session, shown_sel, domain=(), n_min=n_min)
+        found = shown_res.table[shown_res.table["measure"] == measure_code]
+        shown_rows = None if found.empty else found.iloc[0]
     overall = Row(code="all", id=None, label="", kind="all",
                   **_figures(whole_rows.iloc[0] if shown_rows is None else shown_rows))
 
@@ -458,14 +464,13 @@ def compare_units(session: Any, sel: Selection, *, group: str, measure_code: str
                       period=period, instrument=inst, rows=rows, overall=overall, top_k=k or 1,
                       bootstrap_b=bootstrap_b, seed=seed, n_min=n_min, has_previous=has_prev,
                       ci_method=res.ci, rank_method=rank_method, design=str(res.meta.get("design", "")),
-                      notes=notes)
+                      notes=notes, shown_selection=shown_sel or sel)
 
 
-def _overall_of_shown(session: Any, sel: Selection, group: str, rows: list[Row], measure_code: str,
-                      n_min: int) -> pd.Series | None:
-    """The reference line "all units shown": the measure over exactly the listed units (agencies above the
-    compared level, e.g. city departments in a district comparison, and units `keep` dropped are left out),
-    so its n is the listed units' n.  None when the listed units are the whole selection anyway."""
+def _selection_of_shown(session: Any, sel: Selection, group: str, rows: list[Row]) -> Selection | None:
+    """The selection behind the reference line and trend "all units shown": exactly the listed units
+    (agencies above the compared level, e.g. city departments in a district comparison, and units `keep`
+    dropped are left out), so its n is the listed units' n.  None when nothing is listed."""
     from survey.results.tree import placements
 
     if not rows:
@@ -480,9 +485,7 @@ def _overall_of_shown(session: Any, sel: Selection, group: str, rows: list[Row],
         if sel.agency_ids:
             ids &= set(sel.agency_ids)
         narrowed = replace(sel, agency_ids=tuple(sorted(ids)) or (-1,))
-    res = indices(session, narrowed, domain=(), n_min=n_min)
-    table = res.table[res.table["measure"] == measure_code]
-    return None if table.empty else table.iloc[0]
+    return narrowed
 
 
 def _figures(rec: pd.Series) -> dict[str, Any]:

@@ -43,10 +43,10 @@ def test_trend_falls_back_to_quarters_when_every_month_is_too_small(client, city
     html = client.get("/dashboard/agency/STP").get_data(as_text=True)
     assert _trend_option(html) == "quarter"
     # an estimate for Q2, "not enough responses" for Q3 only
-    assert _trend_rows(html) == [("2025-Q2", "num"), ("2025-Q3", "note suppressed-note")]
+    assert _trend_rows(html) == [("Quarter II/2025", "num"), ("Quarter III/2025", "note suppressed-note")]
     assert "<th scope=\"col\">Quarter</th>" in html
     rows = client.get("/dashboard/agency/STP?format=csv&table=trend").get_data(as_text=True).lstrip("\ufeff")
-    assert rows.splitlines()[1].startswith("2025-Q2,0.")
+    assert rows.splitlines()[1].startswith("Quarter II/2025,0.")
 
 
 def test_a_chosen_month_trend_is_kept_even_if_every_month_is_too_small(client, city):
@@ -61,7 +61,7 @@ def test_year_is_used_when_quarters_are_too_small(app, client, city):
     login(client, "tuphap")
     html = client.get("/dashboard/agency/STP").get_data(as_text=True)
     assert _trend_option(html) == "year"
-    assert _trend_rows(html) == [("2025", "num")]
+    assert _trend_rows(html) == [("Year 2025", "num")]
 
 
 def test_month_stays_when_nothing_coarser_has_enough_responses(app, client, city):
