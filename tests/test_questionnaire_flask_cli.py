@@ -14,7 +14,7 @@ from tests.factories import small_city
 
 
 def counter_quick() -> dict:
-    path = next(p for p in shipped() if p.name.startswith("counter-quick-"))
+    path = [p for p in shipped() if p.name.startswith("counter-quick-")][-1]  # the newest version
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -51,11 +51,12 @@ def test_changed_file_under_a_version_with_responses_is_refused(runner, db_sessi
                                           "paper", submitted_at=datetime(2022, 5, 1, 3, tzinfo=UTC)))
     data = counter_quick()
     data["title"]["en"] += " (changed)"
-    result = runner.invoke(args=["questionnaire", "load", write(tmp_path, "counter-quick-v1.json", data)])
+    v = data["version"]
+    result = runner.invoke(args=["questionnaire", "load", write(tmp_path, f"counter-quick-v{v}.json", data)])
     assert result.exit_code == 1
-    assert "already has responses" in result.output and "new version number (e.g. 2)" in result.output
+    assert "already has responses" in result.output and f"new version number (e.g. {v + 1})" in result.output
     db_session.expire_all()
     assert not db_session.get(QuestionnaireVersion, qv.id).title_en.endswith("(changed)")
-    data["version"] = 2
-    bumped = runner.invoke(args=["questionnaire", "load", write(tmp_path, "counter-quick-v2.json", data)])
-    assert bumped.exit_code == 0 and "created counter-quick v2" in bumped.output
+    data["version"] = v + 1
+    bumped = runner.invoke(args=["questionnaire", "load", write(tmp_path, f"counter-quick-v{v + 1}.json", data)])
+    assert bumped.exit_code == 0 and f"created counter-quick v{v + 1}" in bumped.output

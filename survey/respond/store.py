@@ -85,7 +85,7 @@ def _check(session: Session, sub: Submission, now: datetime) -> tuple[ServicePoi
         errors["channel"] = _msg(lang, "Kênh không hợp lệ.", "Unknown channel.")
     sp = session.get(ServicePoint, sub.service_point_id)
     if sp is None or not sp.active:
-        errors["service_point"] = _msg(lang, "Điểm tiếp nhận không tồn tại.", "Unknown service point.")
+        errors["service_point"] = _msg(lang, "Điểm phục vụ không tồn tại.", "Unknown service point.")
     qv = session.get(QuestionnaireVersion, sub.questionnaire_version_id)
     if qv is None or qv.status != "published":
         errors["questionnaire"] = _msg(lang, "Phiếu khảo sát không tồn tại.", "Unknown questionnaire.")

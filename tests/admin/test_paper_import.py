@@ -194,7 +194,7 @@ def test_vietnamese_page_explains_errors_in_vietnamese(client, db_session):
     as_admin(client, "vi")
     resp = upload(client, csv_file(BAD))
     page = text(resp)
-    assert "Không có điểm tiếp nhận" in page or "Điểm tiếp nhận" in page
+    assert "Không có điểm phục vụ" in page or "Điểm phục vụ" in page
     assert "Dòng" in page
 
 

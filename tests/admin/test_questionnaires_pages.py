@@ -18,7 +18,7 @@ from tests.factories import small_city
 
 
 def shipped_definition(instrument: str) -> dict:
-    path = next(p for p in shipped() if p.name.startswith(instrument + "-v"))
+    path = [p for p in shipped() if p.name.startswith(instrument + "-v")][-1]  # the newest shipped version
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -30,9 +30,14 @@ def upload(client, payload: bytes, name: str = "q.json"):
                        content_type="multipart/form-data")
 
 
+NEXT = max(json.loads(p.read_text(encoding="utf-8"))["version"] for p in shipped()
+           if p.name.startswith("sipas-2017-v")) + 1
+
+
 def sipas_v2() -> dict:
+    """A new version of sipas-2017 (the one after the newest shipped), with a recognisable title."""
     d = shipped_definition("sipas-2017")
-    d["version"] = 2
+    d["version"] = NEXT
     d["title"] = {"vi": "Khảo sát SIPAS phiên bản hai", "en": "SIPAS survey, second version"}
     return d
 
@@ -54,7 +59,7 @@ def test_invalid_file_lists_every_issue_with_its_path_and_stores_nothing(client,
     assert resp.status_code == 400
     assert "sections[0].items[0].scale" in page and "<code>title</code>" in page
     assert "Nothing was stored." in page
-    assert version(db_session, "sipas-2017", 2) is None
+    assert version(db_session, "sipas-2017", NEXT) is None
 
     resp = upload(client, b'{"id": "x",\n "version": }')
     assert resp.status_code == 400 and "line 2, column" in text(resp) and "malformed JSON" in text(resp)
@@ -72,13 +77,13 @@ def test_vietnamese_page_keeps_the_paths(client, db_session):
 def test_upload_preview_publish_then_offered_at_the_assigned_service_point(client, db_session):
     city = small_city(db_session)
     as_admin(client)
-    resp = upload(client, json.dumps(sipas_v2()).encode(), "sipas-2017-v2.json")
+    resp = upload(client, json.dumps(sipas_v2()).encode(), f"sipas-2017-v{NEXT}.json")
     assert resp.status_code == 302
-    qv = version(db_session, "sipas-2017", 2)
+    qv = version(db_session, "sipas-2017", NEXT)
     assert qv is not None and qv.status == "draft"
     assert [e.after["status"] for e in events(db_session, "questionnaire.created")] == ["draft"]
 
-    # a draft is not offered: the QR link of a service point using sipas-2017 still shows version 1
+    # a draft is not offered: the QR link of a service point using sipas-2017 still shows the shipped version
     sp = city.service_points["STP-SP1"]
     assert "second version" not in text(get(client, f"/s/{sp.code}?lang=en"))
 
@@ -111,7 +116,7 @@ def test_upload_preview_publish_then_offered_at_the_assigned_service_point(clien
 
     resp = post_form(client, f"/admin/questionnaires/{qv.id}", {}, to=f"/admin/questionnaires/{qv.id}/publish")
     assert resp.status_code == 302
-    assert version(db_session, "sipas-2017", 2).status == "published"
+    assert version(db_session, "sipas-2017", NEXT).status == "published"
     [event] = events(db_session, "questionnaire.publish")
     assert event.before["status"] == "draft" and event.after["status"] == "published"
     assert "SIPAS survey, second version" in text(get(client, f"/s/{sp.code}?lang=en"))
@@ -138,8 +143,8 @@ def test_a_version_with_responses_cannot_change(client, db_session):
     d["title"]["en"] = "Changed title"
     resp = upload(client, json.dumps(d).encode())
     assert resp.status_code == 409
-    assert "already has responses" in text(resp) and "new version number (e.g. 2)" in text(resp)
-    assert version(db_session, "counter-quick", 1).title_en != "Changed title"
+    assert "already has responses" in text(resp) and f"new version number (e.g. {qv.version + 1})" in text(resp)
+    assert version(db_session, "counter-quick", qv.version).title_en != "Changed title"
     # the identical file is accepted as "nothing changed"
     resp = upload(client, json.dumps(shipped_definition("counter-quick")).encode())
     assert resp.status_code == 302
@@ -151,20 +156,24 @@ def test_retire_is_confirmed_and_keeps_the_data(client, db_session):
     city = small_city(db_session)
     as_admin(client)
     qv = city.questionnaires["sipas-2017"]
+    for older in db_session.scalars(select(QuestionnaireVersion).where(
+            QuestionnaireVersion.instrument == "sipas-2017", QuestionnaireVersion.id != qv.id)):
+        older.status = "retired"  # the newest shipped version is the only one offered
+    db_session.commit()
     url = f"/admin/questionnaires/{qv.id}/retire"
     page = text(get(client, url))
     assert "No other published version" in page
     resp = post_form(client, url, {})
     assert resp.status_code == 400 and "Tick the box" in text(resp)
-    assert version(db_session, "sipas-2017", 1).status == "published"
+    assert version(db_session, "sipas-2017", qv.version).status == "published"
     resp = post_form(client, url, {"confirm": "y"})
     assert resp.status_code == 302
-    assert version(db_session, "sipas-2017", 1).status == "retired"
+    assert version(db_session, "sipas-2017", qv.version).status == "retired"
     assert len(events(db_session, "questionnaire.retire")) == 1
     assert get(client, f"/s/{city.service_points['STP-SP1'].code}").status_code == 503  # no longer offered
     # publishing it again puts it back
     post_form(client, f"/admin/questionnaires/{qv.id}", {}, to=f"/admin/questionnaires/{qv.id}/publish")
-    assert version(db_session, "sipas-2017", 1).status == "published"
+    assert version(db_session, "sipas-2017", qv.version).status == "published"
 
 
 def test_assign_per_service_point_and_per_agency(client, db_session):

@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from questionnaires.loader import load_shipped
 from survey.org.models import ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.kiosk_auth import COOKIE
@@ -41,7 +42,7 @@ def test_page_embeds_the_counter_quick_kiosk_items_in_both_languages(kiosk_clien
     assert "<script>" not in html and " style=" not in html  # CSP: no inline script or style
     data = _data(html)
     q = data["questionnaire"]
-    assert (q["id"], q["version"]) == ("counter-quick", 1)
+    assert (q["id"], q["version"]) == ("counter-quick", load_shipped("counter-quick").version)  # the newest
     assert [it["code"] for it in q["items"]] == ["C.ATT", "C.HANDLING", "C.E1", "C.E2", "C.E4", "C.E5", "COMMENT"]
     first = q["items"][0]
     assert first["required"] is True
@@ -75,8 +76,9 @@ def test_service_point_chooses_the_instrument_and_idle_time_is_configurable(kios
 
 
 def test_no_published_questionnaire_is_a_clear_page(kiosk_client, db_session):
-    qv = db_session.scalar(select(QuestionnaireVersion).where(QuestionnaireVersion.instrument == "counter-quick"))
-    qv.status = "retired"
+    versions = select(QuestionnaireVersion).where(QuestionnaireVersion.instrument == "counter-quick")
+    for qv in db_session.scalars(versions):
+        qv.status = "retired"
     db_session.commit()
     page = kiosk_client.get("/kiosk")
     assert page.status_code == 503

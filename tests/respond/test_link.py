@@ -236,7 +236,7 @@ def test_device_cookie_is_random_and_not_personal(client, city):
 def test_unknown_or_closed_service_point_gets_a_friendly_page(client, city):
     resp = client.get("/s/NO-SUCH-POINT")
     assert resp.status_code == 404
-    assert "Không tìm thấy điểm tiếp nhận này" in resp.get_data(as_text=True)
+    assert "Không tìm thấy điểm phục vụ này" in resp.get_data(as_text=True)
     sp = _point(city, "not-published")
     closed = client.get(f"/s/{sp.code}")
     assert closed.status_code == 503
