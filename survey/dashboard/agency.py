@@ -29,7 +29,7 @@ from survey.i18n import current_lang
 from survey.org.models import Agency, ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.models import CHANNELS, ResponseTally
-from survey.results import Selection, compare_with_whole, distributions, indices, response_count
+from survey.results import Selection, compare_with_whole, distributions, indices, publication, response_count
 from survey.results.coverage import coverage
 from survey.results.indices import DEFAULT_CI
 from survey.results.periods import period_name
@@ -193,6 +193,9 @@ def agency(code: str) -> str | Response:
         cov = coverage(db.session, sel)  # response rate, excluded after review (issue 16 §3)
         tables.append(cp.coverage_table(cov, f.service_point.name(lang) if f.service_point else ag.name(lang)))
         coverage_notes = cp.notes(cov)
+        for published in publication.overlapping(db.session, f.version.id, f.period_from, f.period_to):
+            coverage_notes.append(cp.published_note(published, publication.late_responses(db.session, published,
+                                                                                          ag.id)))
     else:
         coverage_notes = []
     fmt = wants_export()

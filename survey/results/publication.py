@@ -72,11 +72,14 @@ def cutoff(session: Session) -> Cutoff:
 
 
 def period_responses(session: Session, questionnaire_version_id: int, start: date, end: date,
-                     *, after_id: int | None = None, up_to_id: int | None = None) -> int:
-    """Counted responses of the period (optionally only those after / up to a cut-off id)."""
+                     *, after_id: int | None = None, up_to_id: int | None = None,
+                     agency_id: int | None = None) -> int:
+    """Counted responses of the period (optionally only those after / up to a cut-off id, of one agency)."""
     q = select(func.count()).select_from(Response).where(
         Response.questionnaire_version_id == questionnaire_version_id, Response.period >= start,
         Response.period <= end, Response.review_status.is_(None))
+    if agency_id is not None:
+        q = q.where(Response.agency_id == agency_id)
     if after_id is not None:
         q = q.where(Response.id > after_id)
     if up_to_id is not None:
@@ -91,10 +94,25 @@ def current(session: Session, questionnaire_version_id: int, label: str) -> Publ
         .order_by(PublishedPeriod.revision.desc()).limit(1)).first()
 
 
-def late_responses(session: Session, pub: PublishedPeriod) -> int:
-    """Counted responses of the period received after its (latest) publication."""
+def late_responses(session: Session, pub: PublishedPeriod, agency_id: int | None = None) -> int:
+    """Counted responses of the period (of one agency) received after its (latest) publication."""
     return period_responses(session, pub.questionnaire_version_id, pub.start, pub.end,
-                            after_id=pub.cutoff_response_id)
+                            after_id=pub.cutoff_response_id, agency_id=agency_id)
+
+
+def overlapping(session: Session, questionnaire_version_id: int, first: date | None, last: date | None
+                ) -> list[PublishedPeriod]:
+    """The latest revision of every published period of the version that overlaps [first, last] (open bounds
+    allowed), oldest first: pages of live figures say which of their months are published."""
+    q = select(PublishedPeriod).where(PublishedPeriod.questionnaire_version_id == questionnaire_version_id)
+    if first is not None:
+        q = q.where(PublishedPeriod.end >= first)
+    if last is not None:
+        q = q.where(PublishedPeriod.start <= last)
+    latest: dict[str, PublishedPeriod] = {}
+    for p in session.scalars(q.order_by(PublishedPeriod.start, PublishedPeriod.revision)):
+        latest[p.label] = p
+    return list(latest.values())
 
 
 class PublicationError(ValueError):

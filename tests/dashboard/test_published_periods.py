@@ -85,6 +85,11 @@ def test_a_published_report_stays_as_published_and_counts_late_responses_apart(c
     compare = client.get(f"/homeaffairs/?level=agency&{args}").get_data(as_text=True)
     assert "was published (revision 1)" in compare
     assert "1 responses received after publication are included here" in compare
+    agency_page = client.get("/dashboard/agency/STP").get_data(as_text=True)  # the late response's agency
+    assert "was published (revision 1)" in agency_page
+    assert "1 responses received after publication are included here" in agency_page
+    other = client.get("/dashboard/agency/UBND-BT").get_data(as_text=True)
+    assert "was published (revision 1)" in other and "received after publication" not in other
     live = client.get(f"/homeaffairs/report/?{args}&live=1").get_data(as_text=True)
     assert _summary(live) != _summary(published), "the live figures include the late response"
 
