@@ -4,7 +4,7 @@ Installed by `create_app` before any blueprint is registered:
 - `<int:…>` in every route is limited to the 32-bit integer columns (an id beyond them is a 404, not a
   database error), and `request.args/form.get(…, type=int)` returns the default for such numbers;
 - every request body is capped before anything reads it, also without a Content-Length (chunked): 256 KB
-  for the JSON API, 1 MB for other non-file bodies, MAX_CONTENT_LENGTH for file uploads;
+  for the JSON API, 4 MB for other non-file bodies, MAX_CONTENT_LENGTH for file uploads;
 - the URL path, query and form fields may not carry NUL, control characters (tab and line breaks are
   fine) or lone surrogates: a 400 in the user's language (JSON under /api/);
 - JSON is read through `survey.inputs.loads` (bounded nesting and integer size, same character rule).
@@ -25,7 +25,7 @@ from survey import inputs
 
 API_PREFIX = "/api/"
 API_MAX_BODY = 256 * 1024  # a kiosk response with the longest comments is a few kilobytes
-FORM_MAX_BODY = 1024 * 1024  # any page form without a file
+FORM_MAX_BODY = 4 * 1024 * 1024  # any form without a file (the tree import sends its checked file back, 2 MB)
 
 
 class BoundedIntConverter(IntegerConverter):

@@ -54,6 +54,18 @@ def db_int(raw: Any) -> int:
     return value
 
 
+def whole_number(text: str, low: int = 0, high: int = DB_INT_MAX) -> int | None:
+    """A count or code typed by a person: ASCII digits within [low, high], else None (never an exception).
+
+    The one place uploads turn a cell into an integer (`"²"` passes `isdigit()` but not `int()`; thirty
+    digits pass `int()` but not the database)."""
+    try:
+        value = db_int(text)
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
 def has_forbidden_characters(text: str) -> bool:
     """NUL, control characters other than tab and line breaks, or a lone surrogate."""
     return _FORBIDDEN.search(text) is not None

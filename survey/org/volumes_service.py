@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from survey.audit import record
 from survey.database import utcnow
+from survey.inputs import whole_number
 from survey.org.models import Agency, ServicePoint, ServiceVolume
 from survey.uploads import Cell, Table, duplicate_columns
 
@@ -80,7 +81,7 @@ def parse_count(text: str) -> int | None:
         cleaned = cleaned[:-2]
     if re.fullmatch(r"\d{1,3}([.,]\d{3})+", cleaned):
         cleaned = cleaned.replace(".", "").replace(",", "")
-    return int(cleaned) if cleaned.isdigit() else None
+    return whole_number(cleaned) if cleaned.isdigit() else None
 
 
 def stored(session: Session, sp_ids: list[int] | None = None) -> dict[tuple[int, date], ServiceVolume]:

@@ -32,6 +32,7 @@ from questionnaires.model import Item, Questionnaire
 from survey.audit import record
 from survey.database import utcnow
 from survey.i18n import LOCAL_TZ
+from survey.inputs import whole_number
 from survey.org.models import Level, ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import questionnaire_for
@@ -127,7 +128,7 @@ def _int_cell(cell: Cell) -> int | None:
     text = cell.strip() if isinstance(cell, str) else ""
     if text.endswith(".0"):
         text = text[:-2]
-    return int(text) if text.isdigit() else None
+    return whole_number(text) if text.isdigit() else None
 
 
 def _header_errors(table: Table, lk: _Lookups) -> list[RowError]:

@@ -241,3 +241,16 @@ def test_query_ids_beyond_the_column_are_not_server_errors(client, city, url):
 def test_dashboard_query_integers_beyond_the_column_are_not_server_errors(client, city, url):
     as_user(client, "noivu")
     assert client.get(url).status_code < 500
+
+
+# ---------------------------------------------------------------- found by the fuzz suite
+
+
+@pytest.mark.parametrize("cell", ["²", "9" * 30])
+def test_volume_counts_beyond_digits_or_the_column_are_a_row_error(client, db_session, city, cell):
+    as_admin(client)
+    body = f"service_point,month,dossiers,dissatisfied_or_complaints\nSTP-SP1,2025-01,{cell},0\n".encode()
+    resp = post_form(client, "/admin/volumes/import", {"file": (io.BytesIO(body), "volumes.csv")},
+                     content_type="multipart/form-data")
+    assert resp.status_code == 400
+    assert stored(db_session) == EMPTY
