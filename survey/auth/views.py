@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -65,7 +66,8 @@ def login() -> str | Response | tuple[str, int]:
         wait = throttle.wait_seconds(buckets)
         if wait:
             minutes = max(1, -(-wait // 60))
-            flash(_("Too many failed attempts. Try again in %(minutes)s minutes.", minutes=minutes), "error")
+            flash(ngettext("Too many failed attempts. Try again in %(num)d minute.",
+                           "Too many failed attempts. Try again in %(num)d minutes.", minutes), "error")
             return render_template("auth/login.html", form=form), 429
         user = _check_credentials(username, form.password.data)
         if user is None:
