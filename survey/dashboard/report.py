@@ -39,6 +39,7 @@ from survey.dashboard.homeaffairs_present import (
     comparison_charts,
     comparison_tables,
     not_enough,
+    period_note,
     trend_of,
     trend_table,
 )
@@ -232,7 +233,8 @@ def period() -> str:
         return frozen
     f = read_filters(current_user, current_lang())
     report = build_report(f)
-    return render_template("dashboard/report/period.html", report=report, f=f, pdf=False)
+    return render_template("dashboard/report/period.html", report=report, f=f, pdf=False,
+                           period_note=period_note(f.choice, int(current_app.config["HAILONG_N_MIN"])))
 
 
 @bp.route("/report.pdf")

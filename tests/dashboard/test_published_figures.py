@@ -132,6 +132,9 @@ def test_home_affairs_opens_on_the_latest_complete_quarter_and_says_why(client, 
     why = re.search(r'<p class="period-why">(.*?)</p>', html, re.S).group(1)
     assert "Quý IV/2022" in why and "2 / 2" not in why
     assert re.search(r"\(2 (trên|of) 2\)", why)
+    report = _get(client, "/homeaffairs/report/").get_data(as_text=True)
+    assert _selected(report, "period") == "2022-Q4"
+    assert "Quý IV/2022" in re.search(r'<p class="period-why no-print">(.*?)</p>', report, re.S).group(1)
 
 
 def test_unit_manager_opens_on_its_own_communes(client, history):
