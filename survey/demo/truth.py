@@ -5,7 +5,6 @@ A test regenerates them from the model and compares, so the shipped files cannot
 
 from __future__ import annotations
 
-import csv
 import io
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 from survey.demo.cantho import STRUCTURES, structure
 from survey.demo.load import DEFAULT_SEED
 from survey.demo.model import DemoModel
+from survey.spreadsheets import csv_writer
 
 COLUMNS = ("structure", "seed", "instrument", "version", "agency", "measure", "kind", "true_value")
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -21,7 +21,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 def truth_csv(structure_name: str, seed: int = DEFAULT_SEED) -> str:
     """True values per agency (and `ALL`) × instrument × measure, 6 decimals."""
     out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for row in DemoModel(structure(structure_name), seed).truth():
         writer.writerow([row[c] if c != "true_value" else f"{row[c]:.6f}" for c in COLUMNS])
