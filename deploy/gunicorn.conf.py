@@ -37,3 +37,11 @@ max_requests = 5000
 max_requests_jitter = 500
 forwarded_allow_ips = "127.0.0.1"  # nginx on the same host; the app trusts X-Forwarded-* via HAILONG_PROXY_HOPS
 # --- end of serving ------------------------------------------------------------------------------------
+
+
+def child_exit(server: object, worker: object) -> None:  # gunicorn hook (master): a worker ended
+    """With PROMETHEUS_MULTIPROC_DIR set, /metrics sums every worker's files: drop a dead worker's gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -43,6 +43,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from survey import unavailable
 
     unavailable.init_app(app)  # database down → 503 + Retry-After, one log line per outage
+    from survey.ops import metrics
+
+    metrics.init_app(app)  # /metrics for Prometheus (token or local only)
     blueprints.register(app)
     cli.register(app)
     from survey.dashboard import method_text

@@ -17,6 +17,9 @@ OPTIONAL: dict[str, type] = {
     "HAILONG_BOOTSTRAP_SEED": int,  # seed of those replicates: published ranks are reproducible
     "HAILONG_KIOSK_API_LIMIT": str,  # per-kiosk API cap, e.g. "120 per minute"
     "HAILONG_DOWNLOAD_DIR": str,  # private folder for one-time downloads (invitation sheets, checked uploads)
+    "HAILONG_RESULTS_CACHE_MB": int,  # memory bound of the results cache per serving process (default 384)
+    "HAILONG_MONTH_CELLS_MB": int,  # memory bound of the decoded month cells per serving process (default 96)
+    "HAILONG_METRICS_TOKEN": str,  # bearer token for /metrics; unset = only from this machine
     "HAILONG_PREWARM": int,  # 0 = a serving process does not warm the results cache at start-up
     "HAILONG_DESIGN": str,  # sampling design of every interval: counters (default) or clusters (results/design.py)
     "HAILONG_LINK_NETWORK_LIMIT": str,  # QR poster answers per service point per network (default "5 per hour")

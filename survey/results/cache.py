@@ -7,7 +7,7 @@ HAILONG_RESULTS_CACHE=0 (app config) to disable.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable
 from threading import Lock
 from typing import Any, TypeVar
@@ -19,6 +19,8 @@ from survey.respond.models import Response, TallyRevision
 T = TypeVar("T")
 MAX_ENTRIES = 1024
 MAX_BYTES = 384 * 2**20  # month payloads of a SIPAS city are MBs each: bound the memory, not only the count
+# lookups per (cache, hit|miss|refresh) in this process: /metrics reports hit rates (survey/ops/metrics.py)
+STATS: Counter[tuple[str, str]] = Counter()
 _entries: OrderedDict[Hashable, Any] = OrderedDict()
 _sizes: dict[Hashable, int] = {}
 _bytes = 0
@@ -52,9 +54,26 @@ def _put(key: Hashable, value: Any, size: int | None = None) -> None:
     _entries.move_to_end(key)
     _sizes[key] = _size(value) if size is None else size
     _bytes += _sizes[key]
-    while len(_entries) > 1 and (len(_entries) > MAX_ENTRIES or _bytes > MAX_BYTES):
+    limit = max_bytes()
+    while len(_entries) > 1 and (len(_entries) > MAX_ENTRIES or _bytes > limit):
         old, _ = _entries.popitem(last=False)
         _bytes -= _sizes.pop(old, 0)
+
+
+def max_bytes() -> int:
+    """The results cache's memory bound: HAILONG_RESULTS_CACHE_MB (app config) or MAX_BYTES."""
+    try:
+        from flask import current_app
+
+        mb = current_app.config.get("HAILONG_RESULTS_CACHE_MB")
+    except RuntimeError:  # outside an app
+        mb = None
+    return int(mb) * 2**20 if mb else MAX_BYTES
+
+
+def held_bytes() -> int:
+    """Approximate bytes the results cache holds now."""
+    return _bytes
 
 
 def tally_revision(session: Any) -> int:
@@ -91,7 +110,9 @@ def cached(session: Any, key: Hashable, compute: Callable[[], T]) -> T:
     with _lock:
         if full in _entries:
             _entries.move_to_end(full)
+            STATS["results", "hit"] += 1
             return _entries[full]
+    STATS["results", "miss"] += 1
     value = compute()
     with _lock:
         _put(full, value)
@@ -145,6 +166,7 @@ def month_payloads(session: Any, key: Hashable, versions: dict[Any, int],
             missing.append(month)
         else:
             parts[month] = hit
+        STATS["results", "miss" if hit is None else "hit"] += 1
     if missing:
         fresh = query(sorted(missing))
         for month in missing:

@@ -32,8 +32,8 @@ from sqlalchemy import func, select
 
 from survey.respond import moments as stored
 from survey.respond.models import MomentTally, ResponseTally
+from survey.results.cache import STATS, per_request, tally_revision
 from survey.results.cache import enabled as results_cache_enabled
-from survey.results.cache import per_request, tally_revision
 
 MT = MomentTally.__table__
 RT = ResponseTally.__table__
@@ -191,6 +191,23 @@ def _columns() -> list[Any]:
             MT.c.last_response_id, MT.c.gram]
 
 
+def _budget() -> int:
+    """HAILONG_MONTH_CELLS_MB (app config) or BUDGET: the month cells' memory bound per process."""
+    try:
+        from flask import current_app
+
+        mb = current_app.config.get("HAILONG_MONTH_CELLS_MB")
+    except RuntimeError:  # outside an app
+        mb = None
+    return int(mb) * 2**20 if mb else BUDGET
+
+
+def held_bytes() -> int:
+    """Bytes of the month cells kept now (for /metrics)."""
+    with _lock:
+        return sum(m.nbytes for m in _months.values())
+
+
 def _store(key: tuple[Any, ...], cells: MonthCells) -> None:
     """Keep a month; over BUDGET, drop the OLDEST months first: new responses go to the current month, so
     that is the one worth refreshing (an old month that changes, e.g. by a paper import, is read again)."""
@@ -198,7 +215,8 @@ def _store(key: tuple[Any, ...], cells: MonthCells) -> None:
         _months[key] = cells
         _months.move_to_end(key)
         total = sum(m.nbytes for m in _months.values())
-        while total > BUDGET and len(_months) > 1:
+        budget = _budget()
+        while total > budget and len(_months) > 1:
             oldest = min((k for k in _months if k != key), key=lambda k: k[2])
             total -= _months.pop(oldest).nbytes
 
@@ -228,9 +246,12 @@ def month_cells(session: Any, versions: tuple[int, ...], counts: dict[date, int]
                 _months.move_to_end(key)
         if hit is None or hit.revision != revision:
             full.append(month)
+            STATS["month_cells", "miss"] += 1
         elif hit.respondents == counts.get(month, 0):
             out[month] = hit.blocks
+            STATS["month_cells", "hit"] += 1
         else:
+            STATS["month_cells", "refresh"] += 1
             fresh = _refresh(session, versions, month, hit)
             if fresh is None:
                 full.append(month)
