@@ -49,6 +49,10 @@ def _signed_in() -> bool:
 def init_app(app: Flask) -> None:
     """Install the headers; production (HAILONG_PRODUCTION) adds HSTS and Secure cookies."""
     production = bool(app.config.get("HAILONG_PRODUCTION"))
+    # With `no-referrer` browsers send no Referer (and `Origin: null`) with our own form posts, so
+    # Flask-WTF's HTTPS Referer check would refuse every form in production.  The CSRF token, SameSite=Lax
+    # cookies and HSTS remain; the Referer check guarded only against a plain-HTTP man in the middle.
+    app.config["WTF_CSRF_SSL_STRICT"] = False
     # one Talisman per app: it keeps its options on itself, and tests build apps of both kinds
     app.extensions["talisman"] = Talisman(
         app,

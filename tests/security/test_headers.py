@@ -98,6 +98,7 @@ def test_production_sends_hsts_and_every_cookie_is_secure(production, city):
     g.pop("csrf_token", None)
     resp = production.post("/auth/login", data={"csrf_token": token.group(1), "username": "admin",
                                                  "password": PASSWORD, "remember": "y"}, **https)
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]  # forms work without a Referer
     set_cookies.extend(resp.headers.getlist("Set-Cookie"))
     names = {c.split("=", 1)[0] for c in set_cookies}
     assert {"hl_lang", "hl_text", "hl_device", "session"} <= names
