@@ -127,6 +127,10 @@ def read_xlsx(raw: bytes) -> Table:
             numbered.append((line, list(values)))
             if len(numbered) > MAX_ROWS:
                 raise TableError(_too_many_rows())
+    except TableError:
+        raise
+    except Exception as exc:  # read-only sheets are parsed while iterating: a damaged sheet fails here (a 500 once)
+        raise TableError(_("The file could not be read as an Excel workbook (.xlsx).")) from exc
     finally:
         book.close()
     if header is None:

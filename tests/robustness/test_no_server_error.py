@@ -254,3 +254,33 @@ def test_volume_counts_beyond_digits_or_the_column_are_a_row_error(client, db_se
                      content_type="multipart/form-data")
     assert resp.status_code == 400
     assert stored(db_session) == EMPTY
+
+
+def _damaged_xlsx() -> bytes:
+    """A workbook whose sheet XML holds a character reference XML forbids (the sheet is read lazily)."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["response_id", "submitted_at"])
+    book.active.append(["PLACEHOLDER", "2026-01-01"])
+    plain = io.BytesIO()
+    book.save(plain)
+    out = io.BytesIO()
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.endswith(("sheet1.xml", "sharedStrings.xml")):
+                data = data.replace(b"PLACEHOLDER", b"&#1;")
+            dst.writestr(info, data)
+    return out.getvalue()
+
+
+def test_a_damaged_xlsx_sheet_is_a_message_not_a_500(client, db_session, city):
+    as_admin(client)
+    resp = post_form(client, "/admin/paper", {"file": (io.BytesIO(_damaged_xlsx()), "paper.xlsx")},
+                     content_type="multipart/form-data")
+    assert resp.status_code == 400
+    assert "could not be read as an Excel workbook" in resp.get_data(as_text=True)
+    assert stored(db_session) == EMPTY
