@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.browser import citizen_shots
+
 CHROMIUM = "/usr/bin/chromium"
 DEFAULT_OUT = Path("screenshots")
 
@@ -55,6 +57,12 @@ SHOTS: list[Shot] = [
     Shot("agency-page", "noivu", "/dashboard/agency/UBND-NK"),
     Shot("agency-page-quanly", "ninhkieu", "/dashboard/agency/UBND-NK-TA"),
     Shot("period-report", "noivu", "/homeaffairs/report/"),
+    # citizens: the phone form (390 × 844) on its first and last page, the kiosk upright and lying down
+    Shot("phone-first-page", None, f"/s/{citizen_shots.PHONE_POINT}", (390, 844), is_mobile=True),
+    Shot("phone-last-page", None, f"/s/{citizen_shots.PHONE_POINT}", (390, 844), is_mobile=True,
+         prepare=citizen_shots.phone_last_page),
+    Shot("kiosk-portrait", None, "/kiosk", (800, 1280), full_page=False, prepare=citizen_shots.enrolled_kiosk),
+    Shot("kiosk-landscape", None, "/kiosk", (1280, 800), full_page=False, prepare=citizen_shots.enrolled_kiosk),
 ]
 
 

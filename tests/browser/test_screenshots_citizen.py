@@ -1,6 +1,7 @@
-"""Screenshots of what citizens see: the phone form (first and last page, 390 × 844) and the kiosk (portrait
-800 × 1280 and landscape 1280 × 800).  Run by `scripts/screenshots.sh` (which sets HAILONG_SCREENSHOTS to the
-output folder); in the ordinary test run they go to a temporary folder and the layout checks still apply."""
+"""Layout checks of what citizens see, with pictures: the phone form (first and last page, 390 × 844) and the
+kiosk (portrait 800 × 1280 and landscape 1280 × 800: uses the screen, never scrolls).  The review screenshots
+themselves come from `python -m tests.browser.screenshots` (scripts/screenshots.sh); these go to a temporary
+folder, or to HAILONG_SCREENSHOTS when set."""
 
 from __future__ import annotations
 
