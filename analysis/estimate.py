@@ -129,20 +129,6 @@ def _layout(totals: ClusterTotals, measures: Sequence[Measure]) -> _Layout:
     return _Layout(ratios, coef, const, num, den, cell_ind, hd_ind, row_hd)
 
 
-def ratio_estimates(totals: ClusterTotals, ratios: Sequence[RatioKey]) -> tuple[np.ndarray, np.ndarray]:
-    """(R, A): ratio estimates and weighted denominators per cell, arrays D × len(ratios).
-
-    R is NaN where A = 0 (nobody in the cell answered the item).
-    """
-    num, den = totals.ratio_parts(ratios)
-    ind = _Indicator(totals.row_cell, len(totals.cells))
-    y = np.asarray(ind @ num)
-    a = np.asarray(ind @ den)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.where(a > 0, y / np.where(a > 0, a, 1.0), np.nan)
-    return r, a
-
-
 def linearised_scores(
     totals: ClusterTotals, measures: Sequence[Measure]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -171,19 +157,6 @@ def _scores(totals: ClusterTotals, lay: _Layout) -> tuple[np.ndarray, np.ndarray
     z = e @ lay.coef.T
     z = np.where(answered[cell], z, 0.0)
     return z, estimate, answered
-
-
-def taylor_variance_rows(totals: ClusterTotals, z: np.ndarray) -> np.ndarray:
-    """Taylor variance per cell of scores z (rows × K) given per (cluster, cell) row: array D × K.
-
-    Implements the stratified between-cluster formula of the module docstring, every cluster of the
-    design counting in n_h (rows absent from a cell are zero scores).
-    """
-    n_cells = len(totals.cells)
-    n_strata = totals.n_strata
-    row_hd = totals.cluster_stratum[totals.row_cluster] * n_cells + totals.row_cell
-    hd_ind = _Indicator(row_hd, n_strata * n_cells)
-    return _variance(totals, z, hd_ind, row_hd)
 
 
 def _variance(

@@ -114,9 +114,6 @@ class ClusterTotals:
             return self.unit.n_h
         return np.bincount(self.cluster_stratum, minlength=self.n_strata)
 
-    def item_stat(self, stat: str) -> np.ndarray:
-        """rows × items array of one statistic of ITEM_STATS."""
-        return self.stats[:, :, ITEM_STATS.index(stat)]
 
     def ratio_parts(self, ratios: Sequence[RatioKey]) -> tuple[np.ndarray, np.ndarray]:
         """(numerator, denominator) arrays rows × len(ratios): Σw·y and Σw·a per row.

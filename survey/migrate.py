@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -39,5 +39,3 @@ def schema_differences(engine: Engine) -> list[object]:
         return list(compare_metadata(ctx, Base.metadata))
 
 
-def is_empty(engine: Engine) -> bool:
-    return not inspect(engine).get_table_names()

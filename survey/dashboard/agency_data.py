@@ -4,14 +4,13 @@ module only picks rows and columns and attaches labels."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from flask_babel import gettext as _
 
 from survey.dashboard.charts import Chart, TrendPoint, trend_chart
-from survey.dashboard.tables import CI, DIFF, DIFF_CI, INT, NEFF, NUM, PCT, PVAL, TEXT, Col, Table
+from survey.dashboard.tables import CI, DIFF, DIFF_CI, INT, NEFF, NUM, PCT, PVAL, Col, Table
 from survey.results import Comparison, Distributions, IndexResult
 from survey.results.periods import period_name
 
@@ -140,12 +139,3 @@ def _mark_first(table: Table) -> None:
         prev = r["item"]
 
 
-@dataclass
-class AgencyFigures:
-    index: IndexResult
-    tables: list[Table]
-    trend_chart: Chart | None
-    responses: int
-
-
-TABLE_KINDS = (TEXT, PCT, NUM, INT, PVAL, CI, DIFF, DIFF_CI)

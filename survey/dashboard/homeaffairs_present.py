@@ -29,7 +29,7 @@ from survey.dashboard.charts import (
 )
 from survey.dashboard.method_text import rank_sentence
 from survey.i18n import points
-from survey.results.comparison import MIN_RANKED, Comparison, DefaultChoice, Row, TrendRow, funnel_flags
+from survey.results.comparison import MIN_RANKED, Comparison, DefaultChoice, TrendRow, funnel_flags
 from survey.results.periods import period_name
 
 PCT, NUM, INT, TEXT, PVAL = "pct", "num", "int", "text", "pval"
@@ -203,10 +203,6 @@ def comparison_charts(comp: Comparison, lang: str, prefix: str = "ha") -> list[C
             title=_("Ranks with 95%% rank intervals: %(measure)s", measure=title_of), lang=lang, top_k=comp.top_k,
             how=rank_sentence(comp.rank_method, comp.bootstrap_b, comp.seed)))
     return charts
-
-
-def row_note(r: Row, lang: str) -> str:
-    return not_enough(r.n, lang) if r.suppressed else ""
 
 
 def period_note(choice: DefaultChoice | None, n_min: int) -> str:

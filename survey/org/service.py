@@ -97,23 +97,6 @@ def check_placement(session: Session, level_code: str, parent: Unit | None) -> N
                                   parent_level=parent.level_code, parent_rank=parent.level.rank))
 
 
-# ------------------------------------------------------------------------------------------ levels
-def create_level(session: Session, *, code: str, rank: int, name_vi: str, name_en: str,
-                 audit: bool = True) -> Level:
-    check_code(code)
-    check_names(name_vi, name_en)
-    if session.get(Level, code) is not None:
-        raise OrgError("code", _("duplicate code: level '%(code)s' already exists", code=code))
-    if session.scalar(select(Level).where(Level.rank == rank)) is not None:
-        raise OrgError("rank", _("another level already has rank %(rank)d", rank=rank))
-    level = Level(code=code, rank=rank, name_vi=name_vi, name_en=name_en)
-    session.add(level)
-    session.flush()
-    if audit:
-        record(session, "org.level.create", "level", code, after=_state(level, "code", "rank", "name_vi", "name_en"))
-    return level
-
-
 # ------------------------------------------------------------------------------------------ units
 def unit_by_code(session: Session, code: str) -> Unit | None:
     return session.scalar(select(Unit).where(Unit.code == code))
@@ -293,14 +276,6 @@ def update_agency(session: Session, agency: Agency, *, audit: bool = True, **cha
     return True
 
 
-def rename_agency(session: Session, agency: Agency, *, name_vi: str, name_en: str, audit: bool = True) -> bool:
-    return update_agency(session, agency, name_vi=name_vi, name_en=name_en, audit=audit)
-
-
-def move_agency(session: Session, agency: Agency, unit: Unit, *, audit: bool = True) -> bool:
-    return update_agency(session, agency, unit=unit, audit=audit)
-
-
 def retire_agency(session: Session, agency: Agency, *, audit: bool = True) -> bool:
     """Retire the agency and deactivate its service points (no new responses; history stays)."""
     if agency.retired_at is not None:
@@ -395,15 +370,6 @@ def update_service_point(session: Session, sp: ServicePoint, *, audit: bool = Tr
     if audit:
         record(session, "org.service_point.update", "service_point", sp.code, before=before, after=after)
     return True
-
-
-def rename_service_point(session: Session, sp: ServicePoint, *, name_vi: str, name_en: str,
-                         audit: bool = True) -> bool:
-    return update_service_point(session, sp, name_vi=name_vi, name_en=name_en, audit=audit)
-
-
-def move_service_point(session: Session, sp: ServicePoint, agency: Agency, *, audit: bool = True) -> bool:
-    return update_service_point(session, sp, agency=agency, audit=audit)
 
 
 def retire_service_point(session: Session, sp: ServicePoint, *, audit: bool = True) -> bool:

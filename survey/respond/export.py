@@ -27,8 +27,6 @@ from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Answer, Response
 
-BASE_COLUMNS = ("response_id", "submitted_at", "questionnaire", "questionnaire_version", "channel", "language")
-TAIL_COLUMNS = ("agency", "service_point", "weight")
 WEIGHTS = ("none", "volume")
 
 

@@ -34,7 +34,6 @@ from survey.results.periods import period_name
 from survey.results.selection import Selection
 from survey.results.totals import Instrument, cluster_totals
 
-GROUPS_FIXED = ("agency", "service_point")
 #: ranks of fewer units say nothing (one unit alone is "1 (1–1)" with a 100% chance of the top)
 MIN_RANKED = 3
 PERIOD_RE = re.compile(r"^(\d{4})(?:-(Q[1-4]|\d{2}))?$")
@@ -242,33 +241,6 @@ def _labels(session: Any, group: str, lang: str) -> dict[str, tuple[int, str, st
         return {c: (i, en if lang == "en" else vi, None) for c, i, vi, en in rows}
     rows = session.execute(select(Unit.code, Unit.id, Unit.name_vi, Unit.name_en)).all()
     return {c: (i, en if lang == "en" else vi, "unit") for c, i, vi, en in rows}
-
-
-def largest_unit_per_level(session: Any, version_id: int, period: Period, channel: str,
-                           agency_ids: set[int] | None, levels: list[str]) -> dict[str, int]:
-    """level code (or "agency") → responses of the largest unit of that level in the selection: tells which
-    comparison would show figures (a level with no agency below it shows an empty table)."""
-    from survey.results.tree import placements
-
-    q = select(ResponseTally.service_point_id, func.sum(ResponseTally.count)).where(
-        ResponseTally.questionnaire_version_id == version_id, ResponseTally.period >= period.start,
-        ResponseTally.period <= period.end)
-    if channel:
-        q = q.where(ResponseTally.channel == channel)
-    counts = dict(session.execute(q.group_by(ResponseTally.service_point_id)).all())
-    places = placements(session)
-    out: dict[str, int] = {}
-    for level in levels:
-        per_unit: dict[str, int] = {}
-        for sp_id, n in counts.items():
-            place = places.get(sp_id)
-            if place is None or (agency_ids is not None and place.agency_id not in agency_ids):
-                continue
-            code = place.agency if level == "agency" else place.levels.get(level, "")
-            if code:
-                per_unit[code] = per_unit.get(code, 0) + int(n or 0)
-        out[level] = max(per_unit.values(), default=0)
-    return out
 
 
 @dataclass(frozen=True)

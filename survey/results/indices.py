@@ -7,7 +7,7 @@ formats the resulting tables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -198,5 +198,3 @@ def answer_counts(session: Any, sel: Selection) -> pd.DataFrame:
     return out.astype({"value": int, "count": int})
 
 
-def with_selection(sel: Selection, **changes: Any) -> Selection:
-    return replace(sel, **changes)
