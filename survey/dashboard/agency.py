@@ -9,7 +9,7 @@ agency that does not exist, so guessing codes reveals nothing.  The scope is als
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -23,6 +23,7 @@ from survey.auth.scope import roles_required, visible_agency_ids
 from survey.dashboard import agency_data as ad
 from survey.dashboard import coverage_present as cp
 from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, parse_month, wants_export
+from survey.dashboard.months import months_with_data
 from survey.dashboard.tables import CI, INT, PCT, Col, Table, export
 from survey.extensions import db
 from survey.i18n import current_lang
@@ -51,6 +52,7 @@ class Filters:
     service_point: ServicePoint | None
     trend: str
     trend_chosen: bool = False  # the viewer picked the granularity (no automatic fallback then)
+    months: tuple[tuple[str, str], ...] = ()  # (label, name) offered by the From/To selects
 
     def args(self, **extra: Any) -> dict[str, Any]:
         out = {"questionnaire": self.version.id if self.version else None,
@@ -94,8 +96,10 @@ def read_filters(agency: Agency | None, scope: frozenset[int] | None) -> Filters
     channel = request.args.get("channel", "")
     trend = request.args.get("trend", "")
     chosen = trend in TREND_KINDS
+    months = tuple(months_with_data(db.session, version_id=version.id, agency_id=agency.id if agency else None)
+                   ) if version is not None else ()
     return Filters(version, versions, parse_month(request.args.get("from")), parse_month(request.args.get("to")),
-                   channel if channel in CHANNELS else "", sp, trend if chosen else "month", chosen)
+                   channel if channel in CHANNELS else "", sp, trend if chosen else "month", chosen, months)
 
 
 def trend_indices(f: Filters, sel: Selection) -> tuple[str, Any]:
@@ -222,12 +226,6 @@ def period_shown(sel: Selection, f: Filters) -> str:
     if f.period_from is None and f.period_to is None:
         return _("Period shown: %(span)s (every response so far; choose From and To to narrow it).", span=span)
     return _("Period shown: %(span)s.", span=span)
-
-
-def agency_selection(ag: Agency, f: Filters) -> Selection | None:
-    """For other modules (comments): the agency page's selection."""
-    sel = selection(f, _scope(), ag)
-    return None if sel is None else replace(sel)
 
 
 from survey.dashboard import comments as _comments  # noqa: E402,F401  (registers the comment routes on bp)

@@ -25,6 +25,7 @@ from survey.audit import record
 from survey.auth.scope import can_see_agency, roles_required
 from survey.dashboard.comment_dates import coarsen
 from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, parse_month, wants_export
+from survey.dashboard.months import months_with_data
 from survey.dashboard.tables import Col, Table, export
 from survey.database import utcnow
 from survey.extensions import db
@@ -112,7 +113,8 @@ def comments(code: str) -> str | WResponse:
                               .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     return render_template("dashboard/agency/comments.html", agency=ag, rows=coarsen(db.session, rows), args=args,
                            total=total, page=page, pages=pages, moderator=moderator, form=HideForm(),
-                           link_args=_link_args(args), lang=lang)
+                           link_args=_link_args(args), lang=lang,
+                           months=months_with_data(db.session, agency_id=ag.id))
 
 
 @bp.route("/comments/<int:comment_id>/hide", methods=["POST"])
