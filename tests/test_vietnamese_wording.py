@@ -79,7 +79,9 @@ def test_templates_scripts_and_docs_use_one_word_per_concept():
     assert offences == []
 
 
-@pytest.mark.parametrize(("level", "heading"), [("agency", "So sánh các cơ quan"), ("district", "So sánh các quận")])
+@pytest.mark.parametrize(("level", "heading"), [("agency", "So sánh các cơ quan"),
+                                              ("district", "So sánh các quận/huyện"),
+                                              ("commune", "So sánh các xã/phường")])
 def test_comparison_heading_reads_naturally_in_vietnamese(client, db_session, level, heading):
     small_city(db_session)
     assert login(client, "noivu").status_code == 302

@@ -206,7 +206,7 @@ def _page(view: str, scope: dict[str, Any]) -> tuple[Filters, Comparison | None,
     if view == "index":
         label = _group_label(f.level, f)
         comp = run_comparison(current_user, f, f.level, label)
-        heading = _("%(group)s compared", group=label[:1].lower() + label[1:] if lang == "vi" else label)
+        heading = _("%(group)s compared", group=label.lower() if lang == "vi" else label)
     elif view == "unit":
         unit = _unit_or_403(scope["unit_id"])
         comp = run_comparison(current_user, f, "agency", _("Agency"), unit_id=unit.id)
