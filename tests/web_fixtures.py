@@ -1,4 +1,5 @@
-"""Shared fixtures: the app on SQLite and on PostgreSQL, an isolated database per test, factories.
+"""Web fixtures (loaded by tests/conftest.py when Flask is installed): the app on SQLite and on PostgreSQL,
+an isolated database per test, factories.
 
 Every test that uses `app`/`client`/`db_session` runs twice: once on SQLite (a copy of a migrated template
 file) and once on PostgreSQL (a database made for this pytest run, migrated, truncated after each test).

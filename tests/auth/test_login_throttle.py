@@ -155,7 +155,7 @@ def test_in_redis_the_counts_are_shared_hashed_and_expire(app, db_session, datab
     import redis
 
     from survey import create_app
-    from tests.conftest import IsolatedClient
+    from tests.web_fixtures import IsolatedClient
 
     if not database_url.startswith("sqlite"):
         pytest.skip("the store, not the database, is under test: SQLite is enough")

@@ -14,9 +14,9 @@ from flask.sessions import SecureCookieSessionInterface
 from survey import create_app
 from survey.config import ConfigError, Settings
 from survey.extensions import db
-from tests.conftest import IsolatedClient
 from tests.dashboard.helpers import login
 from tests.factories import small_city
+from tests.web_fixtures import IsolatedClient
 
 OLD_PUBLIC_KEY = "dev-only-insecure-key"  # what main used when SECRET_KEY was not set
 

@@ -17,7 +17,7 @@ from survey.extensions import db
 from survey.ops.backup import backups, create_backup, prune, verify_backup
 from survey.respond.models import AnswerTally, MomentTally, ResponseTally
 from survey.respond.store import rebuild_tallies
-from tests.conftest import PG_ADMIN_URL
+from tests.web_fixtures import PG_ADMIN_URL
 
 NOIVU_PASSWORD = "demo-noivu-2022"  # survey/demo/users.py: the demo's Home Affairs account
 
