@@ -61,7 +61,7 @@ def test_year_is_used_when_quarters_are_too_small(app, client, city):
     login(client, "tuphap")
     html = client.get("/dashboard/agency/STP").get_data(as_text=True)
     assert _trend_option(html) == "year"
-    assert _trend_rows(html) == [("Year 2025", "num")]
+    assert _trend_rows(html) == [("Năm 2025", "num")]
 
 
 def test_month_stays_when_nothing_coarser_has_enough_responses(app, client, city):

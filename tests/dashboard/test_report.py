@@ -41,7 +41,8 @@ def test_pdf_report_has_summary_agencies_and_method(client, data, expected):
     assert resp.status_code == 200 and resp.mimetype == "application/pdf"
     reader = PdfReader(io.BytesIO(resp.data))
     text = "\n".join(page.extract_text() for page in reader.pages)
-    assert f"Citizen satisfaction report, {quarter}" in text
+    year, q = quarter.split("-Q")
+    assert f"Citizen satisfaction report, Quarter {('I', 'II', 'III', 'IV')[int(q) - 1]}/{year}" in text
     assert pct(float(whole.loc["OVERALL", "estimate"]), "en") in text
     for agency in data.city.agencies.values():
         assert agency.name_en in text
