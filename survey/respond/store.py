@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from questionnaires.loader import validate_answers
@@ -114,39 +113,51 @@ def store_response(session: Session, sub: Submission, *, commit: bool = True) ->
     sp, qv = _check(session, sub, now)
     q, item_ids = questionnaire_for(session, qv.id)
     submitted_at = sub.submitted_at or now
-    response = Response(
+    fields: dict[str, Any] = dict(
         client_id=sub.client_id, questionnaire_version_id=qv.id, agency_id=sp.agency_id,
         service_point_id=sp.id, kiosk_id=sub.kiosk_id, invitation_id=sub.invitation_id,
         channel=sub.channel, language=sub.language if sub.language in ("vi", "en") else "vi",
         submitted_at=submitted_at, received_at=now, period=local_period(submitted_at),
     )
     if sub.hold:
-        response.review_status = "held"
-        response.review_reason = (" ".join(sub.hold_reason.split()) or "held on arrival")[:300]
-        response.review_changed_at = now
+        fields.update(review_status="held", review_changed_at=now,
+                      review_reason=(" ".join(sub.hold_reason.split()) or "held on arrival")[:300])
     values, comment = answer_rows(q, sub.answers)
-    try:
-        with session.begin_nested():
-            session.add(response)
-            session.flush()
-            session.add_all(Answer(response_id=response.id, item_id=item_ids[code], value=v) for code, v in values)
-            if comment is not None:
-                session.add(Comment(response_id=response.id, item_code=comment[0], text=comment[1]))
-            if not sub.hold:  # a held response is kept but counted nowhere until released
-                increment_tallies(session, response, Counter((item_ids[code], v) for code, v in values))
-                spec = moments.spec_of(q)
-                moments.add_response(session, tally_keys(response), spec,
-                                     {code: v for code, v in values if code in spec.items}, response.id)
-    except IntegrityError:
-        # Another worker stored the same client id between our check and insert: that one wins.
-        # (The savepoint is rolled back; the caller's transaction stays usable.)
+    # INSERT … ON CONFLICT (client_id) DO NOTHING RETURNING: when another worker stored the same client id
+    # between our check and this insert, that one wins and nothing fails — so no savepoint is needed (two
+    # round trips less per submission) and the caller's transaction stays usable.
+    stmt = _dialect_insert(session)(Response).values(**fields).on_conflict_do_nothing(index_elements=["client_id"])
+    response = session.scalars(stmt.returning(Response)).first()
+    if response is None:
         earlier = existing_response(session, sub.client_id)
-        if earlier is None:
-            raise
+        if earlier is None:  # pragma: no cover - the conflicting row vanished (its transaction rolled back)
+            raise RuntimeError(f"client id {sub.client_id} conflicted but is not stored")
         return earlier, False
+    session.add_all(Answer(response_id=response.id, item_id=item_ids[code], value=v) for code, v in values)
+    if comment is not None:
+        session.add(Comment(response_id=response.id, item_code=comment[0], text=comment[1]))
+    if not sub.hold:  # a held response is kept but counted nowhere until released
+        increment_tallies(session, response, Counter((item_ids[code], v) for code, v in values))
+        spec = moments.spec_of(q)
+        moments.add_response(session, tally_keys(response), spec,
+                             {code: v for code, v in values if code in spec.items}, response.id)
+    else:
+        session.flush()
     if commit:
         session.commit()
     return response, True
+
+
+def _dialect_insert(session: Session) -> Any:
+    """`insert` of the session's dialect (ON CONFLICT clauses are dialect-specific)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dinsert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dinsert
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database {dialect}")
+    return dinsert
 
 
 def answer_rows(q: Any, answers: dict[str, AnswerValue]) -> tuple[list[tuple[str, int]], tuple[str, str] | None]:
