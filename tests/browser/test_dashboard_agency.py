@@ -70,7 +70,7 @@ def test_agency_viewer_sees_own_agency_with_chart_and_matching_export(open_as, l
     expect(chart.locator("figcaption")).to_be_visible()
     shown = page.locator("#overall .overall-estimate").inner_text()
     with page.expect_download() as info:
-        page.locator("#table-indices").get_by_role("link", name="Tải CSV").click()
+        page.locator("#table-indices").get_by_role("link", name="CSV cho phần mềm phân tích").click()
     with open(info.value.path(), encoding="utf-8-sig") as fh:
         rows = list(csv.reader(io.StringIO(fh.read())))
     overall = next(r for r in rows[1:] if r[0] == "OVERALL")

@@ -130,7 +130,7 @@ def test_exports_download_with_the_figures_shown(staff, live_server):
     page = staff("noivu")
     page.goto("/homeaffairs/?level=agency")
     shown = page.locator("table.units tbody tr").first.locator("td.estimate").inner_text()
-    data = _download(page, "Tải CSV")
+    data = _download(page, "CSV cho phần mềm phân tích")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0][0] == "Cơ quan" and len(rows) == 5
     top = float(rows[1][1])
