@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter, defaultdict
+from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 
@@ -46,6 +47,11 @@ TALLY: dict[str, Counter[int]] = defaultdict(Counter)
 
 def seen(target: str, status: int) -> None:
     TALLY[target][status] += 1
+    progress = os.environ.get("HAILONG_FUZZ_PROGRESS")  # a file to follow a long run: one line per 500 cases
+    total = sum(TALLY[target].values())
+    if progress and total % 500 == 0:
+        with open(progress, "a", encoding="utf-8") as f:
+            f.write(f"{datetime.now(UTC):%H:%M:%S} {target}: {total}\n")
 
 
 class Rows:
