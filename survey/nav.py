@@ -9,6 +9,8 @@ from flask import Flask, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from survey.auth import roles
+
 
 @dataclass(frozen=True)
 class NavItem:
@@ -17,14 +19,15 @@ class NavItem:
     roles: tuple[str, ...]
 
 
-ALL_STAFF = ("agency_viewer", "unit_manager", "home_affairs", "admin")
+ALL_STAFF = roles.STAFF
 
 NAV: list[NavItem] = [
     # dashboards, admin etc. append here, e.g. NavItem("dashboard.index", _l("Dashboard"), ALL_STAFF)
     NavItem("dashboard.index", _l("Agency dashboards"), ALL_STAFF),
-    NavItem("homeaffairs.index", _l("Compare units"), ("unit_manager", "home_affairs", "admin")),
-    NavItem("report.period", _l("Period report"), ("unit_manager", "home_affairs", "admin")),
-    NavItem("admin.index", _l("Administration"), ("home_affairs", "admin")),
+    NavItem("homeaffairs.index", _l("Compare units"), roles.COMPARES_UNITS),
+    NavItem("report.period", _l("Period report"), roles.COMPARES_UNITS),
+    NavItem("integrity.index", _l("Integrity"), roles.REVIEWS_INTEGRITY),
+    NavItem("admin.index", _l("Administration"), roles.READS_ADMINISTRATION),
 ]
 
 

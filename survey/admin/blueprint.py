@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
+from survey.auth import roles
 from survey.auth.scope import roles_required
 from survey.forms import FlaskForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-ADMIN = ("admin",)
-VIEWERS = ("admin", "home_affairs")  # read-only pages: audit log, kiosk status, tree
+ADMIN = roles.ADMINISTERS
+VIEWERS = roles.READS_ADMINISTRATION  # read-only pages: audit log, kiosk status, tree
 
 admin_required: Callable[[Any], Any] = roles_required(*ADMIN)
 viewer_required: Callable[[Any], Any] = roles_required(*VIEWERS)

@@ -8,10 +8,9 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from survey.auth.roles import ROLES  # noqa: F401  (re-exported: forms and services read it here)
 from survey.database import Base, UTCDateTime
 from survey.org.models import Agency, Unit
-
-ROLES = ("agency_viewer", "unit_manager", "home_affairs", "admin")
 
 
 class User(UserMixin, Base):

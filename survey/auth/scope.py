@@ -15,13 +15,14 @@ from flask import abort
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from survey.auth import roles
 from survey.auth.models import User
 from survey.extensions import db
 from survey.org.models import Agency, Unit
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SEES_ALL = ("home_affairs", "admin")
+SEES_ALL = roles.SEES_ALL
 
 
 def unit_subtree_ids(unit_id: int) -> set[int]:

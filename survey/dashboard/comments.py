@@ -22,6 +22,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from survey.audit import record
+from survey.auth import roles
 from survey.auth.scope import can_see_agency, roles_required
 from survey.dashboard.comment_dates import coarsen
 from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, parse_month, wants_export
@@ -35,7 +36,7 @@ from survey.org.models import Agency, ServicePoint
 from survey.redirects import safe_redirect_target
 from survey.respond.models import Comment, Response
 
-MODERATORS = ("unit_manager", "home_affairs", "admin")
+MODERATORS = roles.MODERATES_COMMENTS
 PER_PAGE = 20
 MAX_EXPORT = 50_000
 

@@ -9,13 +9,14 @@ from flask import Blueprint, abort, request
 from flask_login import current_user
 from sqlalchemy import select
 
+from survey.auth import roles
 from survey.auth.scope import can_see_agency
 from survey.extensions import db
 from survey.org.models import Agency
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
-STAFF = ("agency_viewer", "unit_manager", "home_affairs", "admin")
+STAFF = roles.STAFF
 
 
 def month_text(d: date | None) -> str | None:

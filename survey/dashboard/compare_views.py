@@ -18,6 +18,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from survey.auth import roles
 from survey.auth.scope import can_see_agency, roles_required, visible_agency_ids, visible_unit_ids
 from survey.dashboard import coverage_present as cp
 from survey.dashboard.homeaffairs_present import (
@@ -54,7 +55,7 @@ from survey.spreadsheets import append_row, csv_writer
 
 bp = Blueprint("homeaffairs", __name__, url_prefix="/homeaffairs")
 
-STAFF_ROLES = ("unit_manager", "home_affairs", "admin")
+STAFF_ROLES = roles.COMPARES_UNITS
 PERIOD_KINDS = ("quarter", "month", "year")
 
 

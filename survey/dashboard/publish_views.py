@@ -19,6 +19,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from survey.auth import roles
 from survey.auth.scope import roles_required, visible_agency_ids
 from survey.dashboard.compare_views import XLSX_MIME, Filters, read_filters, tables_xlsx
 from survey.dashboard.report import all_tables, bp, build_report
@@ -26,7 +27,7 @@ from survey.extensions import db
 from survey.i18n import current_lang
 from survey.results import publication as pub
 
-PUBLISHERS = ("home_affairs", "admin")
+PUBLISHERS = roles.PUBLISHES_PERIODS
 
 
 def _publication(f: Filters) -> pub.PublishedPeriod | None:
