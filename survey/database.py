@@ -48,6 +48,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class UTCSecond(UTCDateTime):
+    """UTCDateTime kept to the second: for respondents' moments (`Response.submitted_at`/`received_at`), whose
+    microseconds next to a kiosk or invitation id could tie an answer to a person (docs/security.md §5).
+    Truncated when bound, so ORM and Core inserts (store_response, bulk loaders) alike store seconds."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        bound = super().process_bind_param(value, dialect)
+        return None if bound is None else bound.replace(microsecond=0)
+
+
 def _writing() -> bool:
     """True in requests whose method may change data."""
     from flask import has_request_context, request

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from survey.database import Base, BigId, UTCDateTime
+from survey.database import Base, BigId, UTCDateTime, UTCSecond
 
 CHANNELS = ("kiosk", "qr", "web", "paper")
 NO_OPINION = 0
@@ -47,8 +47,8 @@ class Response(Base):
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitation.id"), unique=True)
     channel: Mapped[str] = mapped_column(String(8))
     language: Mapped[str] = mapped_column(String(5))
-    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime] = mapped_column(UTCSecond, index=True)  # seconds only (security.md §5)
+    received_at: Mapped[datetime] = mapped_column(UTCSecond)
     period: Mapped[date] = mapped_column(Date)  # first day of submitted_at's month in local time
     # Quarantine (survey/respond/quarantine.py): NULL = counted; "held" = set aside automatically until
     # reviewed; "excluded" = excluded after review.  Neither is in the count tables; both are kept.
