@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 from scipy.stats import norm
+from threadpoolctl import threadpool_limits
 
 DEFAULT_LAMBDA = 0.10  # best 90% quantile for the 85% → 75% drop at 10–20 responses/day (spc, see README)
 DEFAULT_ARL0 = 250.0  # in-control average run length in working days (about a year)
@@ -35,6 +36,12 @@ DEFAULT_ARL0 = 250.0  # in-control average run length in working days (about a y
 def ewma_limit(lam: float, c: float) -> float:
     """Upper limit of the one-sided chart, asymptotic form c·√(λ/(2−λ)) as `spc` uses."""
     return c * math.sqrt(lam / (2.0 - lam))
+
+
+def _solve(q: np.ndarray) -> np.ndarray:
+    """ARL vector (I − Q)⁻¹·1; one BLAS thread (several threads spin-wait on a shared machine: 6× slower)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return np.linalg.solve(np.eye(len(q)) - q, np.ones(len(q)))
 
 
 def _transient(lam: float, c: float, mu: float, states: int) -> np.ndarray:
@@ -55,8 +62,7 @@ def _transient(lam: float, c: float, mu: float, states: int) -> np.ndarray:
 def ewma_arl(lam: float, c: float, mu: float = 0.0, states: int = 400) -> float:
     """Zero-state average run length of the one-sided reflected EWMA for N(mu, 1) observations."""
     q = _transient(lam, c, mu, states)
-    arl = np.linalg.solve(np.eye(states + 1) - q, np.ones(states + 1))
-    return float(arl[0])
+    return float(_solve(q)[0])
 
 
 def _transient_discrete(lam: float, c: float, values: np.ndarray, probs: np.ndarray,
@@ -68,9 +74,9 @@ def _transient_discrete(lam: float, c: float, values: np.ndarray, probs: np.ndar
     nxt = (1.0 - lam) * start[:, None] + lam * np.asarray(values, dtype=float)[None, :]
     cell = np.where(nxt <= 0.0, 0, np.floor(nxt / w).astype(np.int64) + 1)
     cell = np.where(nxt > h, states + 1, cell)  # absorbed (signal)
-    q = np.zeros((states + 1, states + 2))
-    rows = np.broadcast_to(np.arange(states + 1)[:, None], cell.shape)
-    np.add.at(q, (rows, cell), np.broadcast_to(np.asarray(probs, dtype=float)[None, :], cell.shape))
+    flat = (np.arange(states + 1)[:, None] * (states + 2) + cell).ravel()
+    weights = np.broadcast_to(np.asarray(probs, dtype=float)[None, :], cell.shape).ravel()
+    q = np.bincount(flat, weights, (states + 1) * (states + 2)).reshape(states + 1, states + 2)
     return q[:, : states + 1]
 
 
@@ -100,8 +106,7 @@ def ewma_arl_discrete(lam: float, c: float, values: np.ndarray, probs: np.ndarra
                       active: float = 1.0, states: int = 400) -> float:
     """Average run length in days when only a share `active` of days moves the chart."""
     q = _transient_discrete(lam, c, values, probs, states)
-    arl = np.linalg.solve(np.eye(states + 1) - q, np.ones(states + 1))
-    return float(arl[0]) / active
+    return float(_solve(q)[0]) / active
 
 
 def binomial_crit(lam: float, p0: float, volume: float, arl0: float = DEFAULT_ARL0,
@@ -264,7 +269,8 @@ def calibrated_factor(baseline: Baseline, lam: float = DEFAULT_LAMBDA, arl0: flo
     p = min(max(baseline.mean, 0.02), 0.98)
     ratio = max(p * (1 - p) / (baseline.sd**2), 1.0)
     volume = max(baseline.per_day * ratio, 0.5)
-    key = (round(p, 2), float(round(volume, 0 if volume >= 10 else 1)), lam)
+    grid = round(math.log(volume) / math.log(1.05))  # volumes on a 5% grid: few distinct calibrations
+    key = (round(p, 2), round(1.05**grid, 3), lam)
     if key not in _CALIBRATION:
         _CALIBRATION[key] = binomial_crit(lam, key[0], key[1], arl0) if key[1] <= 200 else critical_factor(lam, arl0)
     return _CALIBRATION[key]

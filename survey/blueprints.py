@@ -17,6 +17,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("survey.dashboard.report", "bp"),
     ("survey.dashboard.agency", "bp"),
     ("survey.admin.views", "bp"),
+    ("survey.dashboard.integrity_views", "bp"),
 ]
 
 

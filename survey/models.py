@@ -13,10 +13,12 @@ from survey.respond.models import (
     Response,
     ResponseTally,
 )
+from survey.results.integrity_models import IntegrityFlag
 from survey.results.publication import PublishedPeriod
 
 __all__ = [
-    "Agency", "Answer", "AnswerTally", "AuditEvent", "Comment", "Invitation", "InvitationBatch", "Item",
+    "Agency", "Answer", "AnswerTally", "AuditEvent", "Comment", "IntegrityFlag", "Invitation", "InvitationBatch",
+    "Item",
     "Kiosk", "Level", "PublishedPeriod", "QuestionnaireVersion", "Response", "ResponseTally", "ServicePoint",
     "ServiceVolume", "Unit", "User",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 19:22:12.123817
+Create Date: 2026-12-06 19:42:18.899961
 """
 
 from __future__ import annotations
@@ -408,8 +408,8 @@ def upgrade() -> None:
         sa.Column("invitation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("channel", sa.String(length=8), nullable=False),
         sa.Column("language", sa.String(length=5), nullable=False),
-        sa.Column("submitted_at", survey.database.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("received_at", survey.database.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("submitted_at", survey.database.UTCSecond(timezone=True), nullable=False),
+        sa.Column("received_at", survey.database.UTCSecond(timezone=True), nullable=False),
         sa.Column("period", sa.Date(), nullable=False),
         sa.Column("review_status", sa.String(length=10), nullable=True),
         sa.Column("review_reason", sa.String(length=300), nullable=True),

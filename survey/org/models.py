@@ -100,6 +100,8 @@ class ServicePoint(Base):
     kiosk_instrument: Mapped[str] = mapped_column(String(64), default="counter-quick")
     link_instrument: Mapped[str] = mapped_column(String(64), default="sipas-2017")
     official_on_duty: Mapped[str | None] = mapped_column(String(200))
+    # opening hours for the integrity scan, e.g. "Mon-Sat 07:30-11:30,13:30-17:00"; NULL = office hours
+    opening_hours: Mapped[str | None] = mapped_column(String(80))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     agency: Mapped[Agency] = relationship(back_populates="service_points")

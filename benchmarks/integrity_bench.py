@@ -1,0 +1,153 @@
+"""Integrity and early warning, measured (issue 16 §4): python benchmarks/integrity_bench.py [--quick]
+
+Prints
+1. false flags per service point-year on honest data (the demo model, a year of working days scanned by
+   analysis.integrity.scan), at the demo's volume and at a few times it;
+2. per stuffing pattern (survey/demo/gaming.py), episodes of `--size` responses injected one per
+   service point into the honest data: detection rate on the day itself and median days to detection;
+3. the early-warning curve: days until the chart (analysis.control.drop_chart, fed by daily counts and
+   sums as the database returns them, baseline estimated from 120 working days of history) flags a drop
+   of every answer's satisfied probability from 85% to 75%, 90% quantile and median, against daily
+   volume; also the in-control false-alarm run length.  "share" charts a yes/no answer per response
+   (the issue's reference case: spc gives 10 days at 20/day, 16 at 10/day); "index" charts each
+   response's share of satisfied answers over the 6 counter-quick items.
+Figures go to benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from analysis.control import Baseline, drop_chart
+from analysis.integrity import ScanInput, scan
+from survey.demo.cantho import structure
+from survey.demo.gaming import PATTERNS, episode_frame, frame_from_simulated, make_episode, working_days
+from survey.demo.model import DemoModel
+
+YEAR = (date(2022, 1, 1), date(2022, 12, 31))
+
+
+def honest_frame(model: DemoModel, responses: int) -> pd.DataFrame:
+    frame = frame_from_simulated(model, model.simulate(responses))
+    return frame[frame["local"] >= pd.Timestamp(YEAR[0]) - pd.Timedelta(days=100)].reset_index(drop=True)
+
+
+def false_flags(model: DemoModel, frame: pd.DataFrame) -> tuple[int, float, float]:
+    days = working_days(*YEAR)
+    res = scan(frame, days)
+    flags = int(res["flagged"].sum())
+    return flags, flags / len(model.service_points), float(res["n"].mean())
+
+
+def detection(model: DemoModel, frame: pd.DataFrame, pattern: str, size: int, seed: int) -> list[int | None]:
+    """Days to detection (0 = the episode's own day) per episode; None = not flagged within 5 days."""
+    rng = np.random.default_rng(seed)
+    days = working_days(date(2022, 3, 1), date(2022, 11, 30))
+    eligible = [i for i, sp in enumerate(model.service_points) if pattern != "kiosk_burst" or sp.kiosk]
+    parts = [frame]
+    episodes = []
+    for i in eligible:
+        day = days[int(rng.integers(len(days)))]
+        ep = make_episode(pattern, model, i, day, size, rng)
+        episodes.append(ep)
+        parts.append(episode_frame(model, ep, rng))
+    data = pd.concat(parts, ignore_index=True)
+    volumes = {}
+    if pattern == "overrun":
+        # the entered volume is below what the month then holds: honest month-to-date + half the episode
+        local = pd.to_datetime(data["local"])
+        for ep in episodes:
+            month0 = pd.Timestamp(ep.day.year, ep.day.month, 1)
+            mask = ((data["service_point"] == ep.service_point) & (local >= month0)
+                    & (local < pd.Timestamp(ep.day) + pd.Timedelta(days=1)) & ~data["stuffed"])
+            volumes[(ep.service_point, date(ep.day.year, ep.day.month, 1))] = int(mask.sum()) + size // 2
+    scan_days = sorted({d for ep in episodes for d in working_days(ep.day, ep.day + timedelta(days=7))})
+    res = scan(data, scan_days, ScanInput(volumes=volumes))
+    flagged = res[res["flagged"]]
+    out: list[int | None] = []
+    for ep in episodes:
+        hits = flagged[(flagged["service_point"] == ep.service_point) & (flagged["day"] >= ep.day)]
+        later = [len(working_days(ep.day, d)) - 1 for d in hits["day"]]
+        later = [x for x in later if x <= 5]
+        out.append(min(later) if later else None)
+    return out
+
+
+def drop_curve(volumes: list[float], reps: int, seed: int, kind: str, p0: float = 0.85,
+               p1: float = 0.75, history: int = 250, horizon: int = 120) -> list[tuple[float, float, float, float]]:
+    """(volume, 90% quantile, median of days to detection, share of in-control runs alarmed within 250 days)."""
+    rng = np.random.default_rng(seed)
+    items = 1 if kind == "share" else 6
+    out = []
+    for v in volumes:
+        delays, early = [], 0
+        for _ in range(reps):
+            def days_of(p: float, n_days: int, v: float = v) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                n = rng.poisson(v, n_days)
+                s = rng.binomial(items, p, int(n.sum())) / items  # items independent, as in the demo model
+                day = np.repeat(np.arange(n_days), n)
+                return n, np.bincount(day, s, n_days), np.bincount(day, s * s, n_days)
+
+            hn, ht, hs = days_of(p0, history)
+            base = Baseline.from_sums(hn.sum(), ht.sum(), hs.sum(), history)
+            n, t, _ = days_of(p1, horizon)
+            res = drop_chart(n, t, base)
+            delays.append(res.first_signal + 1 if res.first_signal is not None else horizon + 1)
+            n0, t0, _ = days_of(p0, 250)
+            if drop_chart(n0, t0, base).first_signal is not None:
+                early += 1
+        arr = np.array(delays)
+        out.append((v, float(np.quantile(arr, 0.9, method="higher")), float(np.median(arr)), early / reps))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller runs (a minute or two)")
+    ap.add_argument("--size", type=int, default=20, help="responses per stuffing episode")
+    ap.add_argument("--seed", type=int, default=16)
+    args = ap.parse_args()
+    t0 = time.time()
+    model = DemoModel(structure("2022"))
+    scales = [100_000] if args.quick else [100_000, 400_000]
+    print("1. False flags on honest data (demo model, 2022 scanned day by day)")
+    base_frame = None
+    for n in scales:
+        frame = honest_frame(model, n)
+        base_frame = base_frame if base_frame is not None else frame
+        flags, per_year, mean_n = false_flags(model, frame)
+        print(f"   {n:>9,} responses/24 months: mean {mean_n:5.1f} responses per active service point-day, "
+              f"{flags} false flags, {per_year:.3f} per service point-year")
+    print(f"2. Stuffing episodes of {args.size} responses (one per eligible service point, "
+          f"{1 if args.quick else 3} seed(s))")
+    for pattern in PATTERNS:
+        res: list[int | None] = []
+        for s in range(1 if args.quick else 3):
+            res += detection(model, base_frame, pattern, args.size, args.seed + s)
+        same_day = sum(1 for r in res if r == 0) / len(res)
+        found = [r for r in res if r is not None]
+        med = float(np.median(found)) if found else float("nan")
+        print(f"   {pattern:<13} episodes {len(res):>4}  detected the same day {same_day:6.1%}  "
+              f"within 5 days {len(found) / len(res):6.1%}  median days to detection {med:.0f}")
+    print("3. Early warning, drop 85% -> 75% (ARL0 250 working days by calibration), days to signal")
+    reps = 150 if args.quick else 400
+    vols = [5, 10, 15, 20, 30, 40, 60]
+    for kind in ("share", "index"):
+        print(f"   {kind}: volume/day  q90  median  in-control runs alarmed within 250 days")
+        for v, q90, med, early in drop_curve(vols, reps, args.seed, kind):
+            print(f"   {'':7}{v:>8.0f}  {q90:4.0f}  {med:6.0f}  {early:6.1%}")
+    print("   (a run-length of 250 days on average alarms within 250 days in about 63% of runs)")
+    print(f"done in {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

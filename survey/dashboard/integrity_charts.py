@@ -1,0 +1,83 @@
+"""Server-side SVG charts of the Integrity page and the agency page's early-warning chart (with data tables)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date
+
+from flask_babel import gettext as _
+
+from survey.dashboard.charts import ACCENT, ALARM, GRID, MUTED, Chart, _f, _svg, _text, num, pct
+
+
+def arrivals_chart(chart_id: str, slots: Sequence[Sequence[int]], *, lang: str) -> Chart:
+    """Responses per half hour over the day: a burst is one tall bar, office hours a low even spread."""
+    width, height = 640, 220
+    pl, pr, pt, pb = 44, width - 10, 14, height - 34
+    counts = [int(c) for _, c in slots]
+    top = max(max(counts, default=0), 1)
+    step = max(1, math.ceil(top / 4))
+    bar = (pr - pl) / max(len(slots), 1)
+
+    def sy(v: float) -> float:
+        return pb - v / (step * math.ceil(top / step)) * (pb - pt)
+
+    body: list[str] = []
+    for t in range(0, step * math.ceil(top / step) + 1, step):
+        body.append(f'<line x1="{pl}" y1="{_f(sy(t))}" x2="{pr}" y2="{_f(sy(t))}" stroke="{GRID}"/>')
+        body.append(_text(pl - 6, sy(t) + 4, num(t, lang), anchor="end", size=11, fill=MUTED, cls="tick"))
+    for i, (start, c) in enumerate(slots):
+        x = pl + i * bar
+        if c:
+            body.append(f'<rect x="{_f(x + 1)}" y="{_f(sy(c))}" width="{_f(bar - 2)}" height="{_f(pb - sy(c))}" '
+                        f'fill="{ACCENT}"/>')
+        if int(start) % 120 == 0:
+            body.append(_text(x, pb + 16, f"{int(start) // 60:02d}:00", anchor="middle", size=11, fill=MUTED,
+                              cls="tick"))
+    title = _("Responses over the day")
+    desc = _("Responses received in each half hour (local time).")
+    rows = tuple((f"{int(s) // 60:02d}:{int(s) % 60:02d}", num(c, lang)) for s, c in slots if c)
+    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body),
+                 (_("From"), _("Responses")), rows, len(rows))
+
+
+def control_chart(chart_id: str, days: Sequence[date], statistic: Sequence[float], limit: float,
+                  counts: Sequence[int], means: Sequence[float], *, lang: str) -> Chart:
+    """The early-warning statistic by working day against its limit (above the line = a real drop)."""
+    width, height = 700, 240
+    pl, pr, pt, pb = 50, width - 12, 14, height - 34
+    vals = [v for v in statistic if v is not None and math.isfinite(v)]
+    top = max(max(vals, default=0.0), limit) * 1.15 or 1.0
+    n = max(len(days), 1)
+
+    def sx(i: int) -> float:
+        return pl + (i + 0.5) / n * (pr - pl)
+
+    def sy(v: float) -> float:
+        return pb - v / top * (pb - pt)
+
+    body: list[str] = [f'<line x1="{pl}" y1="{_f(sy(0))}" x2="{pr}" y2="{_f(sy(0))}" stroke="{GRID}"/>',
+                       f'<line class="limit" x1="{pl}" y1="{_f(sy(limit))}" x2="{pr}" y2="{_f(sy(limit))}" '
+                       f'stroke="{ALARM}" stroke-dasharray="6 4"/>',
+                       _text(pr, sy(limit) - 5, _("warning limit"), anchor="end", size=11, fill=ALARM)]
+    pts = [f"{_f(sx(i))},{_f(sy(v))}" for i, v in enumerate(statistic) if v is not None and math.isfinite(v)]
+    if len(pts) >= 2:
+        body.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
+    for i, v in enumerate(statistic):
+        if v is not None and math.isfinite(v) and v > limit:
+            body.append(f'<circle cx="{_f(sx(i))}" cy="{_f(sy(v))}" r="3.5" fill="{ALARM}"/>')
+    every = max(1, math.ceil(n / 6))
+    for i, d in enumerate(days):
+        if i % every == 0:
+            body.append(_text(sx(i), pb + 16, f"{d.day:02d}/{d.month:02d}", anchor="middle", size=11, fill=MUTED,
+                              cls="tick"))
+    title = _("Early warning of a drop in satisfaction")
+    desc = _("A weighted running measure of how far daily satisfaction fell below its usual level; "
+             "crossing the dashed line signals a real drop (about one false alarm a year).")
+    rows = tuple((f"{d.day:02d}/{d.month:02d}/{d.year}", num(c, lang),
+                  pct(m, lang) if c and m is not None and math.isfinite(m) else "–",
+                  num(s, lang, 2) if s is not None and math.isfinite(s) else "–")
+                 for d, c, m, s in zip(days, counts, means, statistic, strict=True))
+    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body),
+                 (_("Day"), _("Responses"), _("Share satisfied"), _("Warning measure")), rows, len(rows))

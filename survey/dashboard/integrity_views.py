@@ -1,0 +1,137 @@
+"""Home Affairs' Integrity page: flagged cells with their evidence, confirm / dismiss / reopen with a reason.
+
+Why: figures rank agencies, so responses made by the people being rated must be set aside — but only
+after a person has looked at the evidence, with every decision audited and reversible.  Confirming
+excludes the flag's suspect responses from every figure (survey/respond/quarantine.py keeps the count
+tables exact); dismissing leaves (or puts) them in the figures.  Only home_affairs and admin see this page;
+agency users see only that figures exclude reviewed responses, never who flagged what.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from survey.audit import record
+from survey.auth import roles
+from survey.auth.scope import roles_required
+from survey.dashboard.integrity_charts import arrivals_chart
+from survey.extensions import db
+from survey.i18n import current_lang
+from survey.org.models import Kiosk, ServicePoint
+from survey.respond import quarantine
+from survey.results import integrity as data
+from survey.results.integrity_models import CONFIRMED, DISMISSED, OPEN, IntegrityFlag
+from survey.results.periods import now
+
+bp = Blueprint("integrity", __name__, url_prefix="/homeaffairs/integrity")
+
+ROLES = roles.REVIEWS_INTEGRITY
+STATUSES = (OPEN, CONFIRMED, DISMISSED)
+MAX_ID = 2**31 - 1
+
+
+def _signal_label(code: str) -> str:
+    return {
+        "overrun": _("more responses than citizens served this month"),
+        "burst": _("many responses within minutes"),
+        "straight": _("unusually many responses with every answer at the best level"),
+        "hours": _("responses outside opening hours"),
+        "jump": _("the day's best-level share far above usual"),
+    }.get(code, code)
+
+
+def _source_label(source: str, kiosks: dict[int, str]) -> str:
+    if source.startswith("kiosk:"):
+        kid = int(source.split(":", 1)[1])
+        return _("kiosk %(code)s", code=kiosks.get(kid, str(kid)))
+    return {"qr": _("QR poster / link"), "web": _("web link"), "paper": _("paper")}.get(source, source)
+
+
+@bp.route("/")
+@roles_required(*ROLES)
+def index() -> str:
+    status = request.args.get("status", OPEN)
+    if status not in STATUSES and status != "all":
+        status = OPEN
+    session = db.session
+    flags = data.flags(session, None if status == "all" else status)
+    sps = {sp.id: sp for sp in session.scalars(
+        select(ServicePoint).where(ServicePoint.id.in_({f.service_point_id for f in flags} or {-1})))}
+    kiosks = dict(session.execute(select(Kiosk.id, Kiosk.code)).all())
+    lang = current_lang()
+    items: list[dict[str, Any]] = []
+    for f in flags:
+        sp = sps.get(f.service_point_id)
+        items.append({
+            "flag": f, "sp": sp,
+            "agency": sp.agency if sp else None,
+            "signals": [_signal_label(s) for s in f.signals],
+            "source": _source_label(f.source, kiosks),
+            "sources": [dict(s, label=_source_label(s["source"], kiosks)) for s in f.evidence.get("sources", [])],
+            "chart": arrivals_chart(f"arrivals-{f.id}", f.evidence.get("arrivals", []), lang=lang),
+            "pattern": dict(f.evidence.get("pattern", [])),
+            "month_responses": f.evidence.get("month_responses"),
+            "month_dossiers": f.evidence.get("month_dossiers"),
+        })
+    signals = data.city_signals(session, now().date())
+    return render_template("dashboard/integrity/index.html", items=items, status=status, statuses=STATUSES,
+                           signals=signals, lang=lang)
+
+
+@bp.route("/<int:flag_id>/decide", methods=["POST"])
+@roles_required(*ROLES)
+def decide(flag_id: int) -> Response:
+    if flag_id > MAX_ID:
+        abort(404)
+    session = db.session
+    flag = session.get(IntegrityFlag, flag_id)
+    if flag is None:
+        abort(404)
+    action = request.form.get("action", "")
+    reason = " ".join((request.form.get("reason") or "").split())
+    back = redirect(url_for("integrity.index", status=request.form.get("status", OPEN)) + f"#flag-{flag.id}")
+    if action not in ("confirm", "dismiss", "reopen"):
+        flash(_("Choose confirm, dismiss or reopen."), "error")
+        return Response(index(), 400, mimetype="text/html")
+    if not reason:
+        flash(_("A decision needs a reason: say what the evidence shows."), "error")
+        return Response(index(), 400, mimetype="text/html")
+    if len(reason) > 300:
+        flash(_("The reason is too long (at most 300 characters)."), "error")
+        return Response(index(), 400, mimetype="text/html")
+    wanted = {"confirm": OPEN, "dismiss": OPEN}.get(action)
+    if (wanted and flag.status != wanted) or (action == "reopen" and flag.status == OPEN):
+        flash(_("This flag has already been decided; reopen it first."), "error")
+        return Response(index(), 409, mimetype="text/html")
+    before = {"status": flag.status}
+    ids = list(flag.response_ids)
+    if action == "confirm":
+        changed = quarantine.confirm(session, ids, reason, commit=False)
+        flag.status = CONFIRMED
+    elif action == "dismiss":
+        changed = quarantine.dismiss(session, ids, reason, commit=False)
+        flag.status = DISMISSED
+    else:
+        # a confirmed flag's responses go back to held (out of the figures) until a new decision
+        changed = quarantine.reverse(session, ids, reason, commit=False) if flag.status == CONFIRMED else 0
+        flag.status = OPEN
+    from flask_login import current_user
+
+    flag.decided_at = now()
+    flag.decided_by_id = current_user.id
+    flag.reason = reason
+    record(session, f"integrity.{action}", "integrity_flag", flag.id, before=before,
+           after={"status": flag.status, "reason": reason, "responses_changed": changed})
+    session.commit()
+    messages = {
+        "confirm": _("Confirmed: %(n)s responses are excluded from every figure.", n=changed),
+        "dismiss": _("Dismissed: the responses stay in the figures."),
+        "reopen": _("Reopened: the flag awaits a new decision."),
+    }
+    flash(messages[action], "success")
+    return back

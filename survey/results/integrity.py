@@ -1,0 +1,251 @@
+"""Feeds analysis.integrity and analysis.control from the database; keeps the integrity flags.
+
+Why here: the statistics are pure (analysis/), pages must not read SQL themselves.  One row per
+response comes from a GROUP BY over its answers (answered / best-level / satisfied counts; no
+respondent data), for the scanned days and the history before them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from analysis.control import Baseline, drop_chart
+from analysis.integrity import HISTORY_DAYS, OpeningHours, ScanInput, arrival_profile, scan
+from survey.database import utcnow
+from survey.i18n import LOCAL_TZ
+from survey.org.models import Agency, ServicePoint, ServiceVolume
+from survey.questionnaire_versions.service import questionnaire_for
+from survey.respond.models import Answer, Response
+from survey.results.integrity_models import CONFIRMED, DISMISSED, OPEN, IntegrityFlag
+
+CHART_DAYS = 60  # working days drawn on the chart
+BASELINE_DAYS = 250  # working days before them that set the in-control level (about a year)
+
+
+def _local_bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    lo = datetime(first.year, first.month, first.day, tzinfo=LOCAL_TZ).astimezone(UTC)
+    hi = datetime(last.year, last.month, last.day, tzinfo=LOCAL_TZ) + timedelta(days=1)
+    return lo, hi.astimezone(UTC)
+
+
+def _item_levels(session: Session, version_ids: list[int]) -> tuple[dict[int, list[int]], dict[tuple[int, ...],
+                                                                                            list[int]], list[int]]:
+    """Scale items of the versions grouped by best level and by satisfied levels; all scale item ids."""
+    by_top: dict[int, list[int]] = defaultdict(list)
+    by_sat: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    scale_ids: list[int] = []
+    for vid in version_ids:
+        q, ids = questionnaire_for(session, vid)
+        for it in q.items():
+            if it.type != "scale" or it.scale is None or it.code not in ids:
+                continue
+            iid = ids[it.code]
+            by_top[max(it.scale.values)].append(iid)
+            by_sat[tuple(sorted(it.scale.satisfied))].append(iid)
+            scale_ids.append(iid)
+    return by_top, by_sat, scale_ids
+
+
+def response_frame(session: Session, first: date, last: date) -> pd.DataFrame:
+    """Responses submitted on local days first…last (not excluded after review), one row each."""
+    lo, hi = _local_bounds(first, last)
+    scope = [Response.submitted_at >= lo, Response.submitted_at < hi,
+             or_(Response.review_status.is_(None), Response.review_status == "held")]
+    version_ids = list(session.scalars(select(Response.questionnaire_version_id).where(*scope).distinct()))
+    cols = ["response_id", "service_point", "agency_id", "source", "local", "answered", "top", "sat"]
+    if not version_ids:
+        return pd.DataFrame(columns=cols)
+    by_top, by_sat, scale_ids = _item_levels(session, version_ids)
+    zero = 0
+    answered = case((and_(Answer.item_id.in_(scale_ids or [-1]), Answer.value > 0), 1), else_=zero)
+    top = case(*[(and_(Answer.item_id.in_(ids), Answer.value == lvl), 1) for lvl, ids in by_top.items()],
+               else_=zero) if by_top else None
+    sat = case(*[(and_(Answer.item_id.in_(ids), Answer.value.in_(levels)), 1) for levels, ids in by_sat.items()],
+               else_=zero) if by_sat else None
+    stmt = (select(Response.id, Response.service_point_id, Response.agency_id, Response.kiosk_id, Response.channel,
+                   Response.submitted_at, func.coalesce(func.sum(answered), 0),
+                   func.coalesce(func.sum(top), 0) if top is not None else func.count(None),
+                   func.coalesce(func.sum(sat), 0) if sat is not None else func.count(None))
+            .outerjoin(Answer, Answer.response_id == Response.id).where(*scope)
+            .group_by(Response.id, Response.service_point_id, Response.agency_id, Response.kiosk_id,
+                      Response.channel, Response.submitted_at))
+    rows = session.execute(stmt).all()
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    frame = pd.DataFrame(rows, columns=["response_id", "service_point", "agency_id", "kiosk_id", "channel",
+                                        "submitted_at", "answered", "top", "sat"])
+    frame["source"] = [f"kiosk:{int(k)}" if ch == "kiosk" and pd.notna(k) else str(ch)
+                       for k, ch in zip(frame["kiosk_id"], frame["channel"], strict=True)]
+    ts = pd.to_datetime(frame["submitted_at"], utc=True)
+    frame["local"] = ts.dt.tz_convert(str(LOCAL_TZ)).dt.tz_localize(None)
+    for c in ("answered", "top", "sat"):
+        frame[c] = frame[c].astype(int)
+    return frame[cols]
+
+
+def scan_input(session: Session, first: date, last: date) -> ScanInput:
+    """Service volumes of the months touched and every service point's opening hours."""
+    months = {date(first.year, first.month, 1), date(last.year, last.month, 1)}
+    vols = {(sp, period): int(n) for sp, period, n in session.execute(
+        select(ServiceVolume.service_point_id, ServiceVolume.period, ServiceVolume.dossiers)
+        .where(ServiceVolume.period.in_(sorted(months))))}
+    hours = {}
+    for sp_id, text in session.execute(select(ServicePoint.id, ServicePoint.opening_hours)
+                                       .where(ServicePoint.opening_hours.is_not(None))):
+        try:
+            hours[sp_id] = OpeningHours.parse(text)
+        except ValueError:
+            continue  # an unreadable setting falls back to office hours (the admin form validates it)
+    return ScanInput(volumes=vols, hours=hours)
+
+
+def _suspects(day_rows: pd.DataFrame, cell: pd.Series, inp: ScanInput) -> list[int]:
+    """The responses a confirmation would exclude: the flagged source's suspect responses that day."""
+    part = day_rows[day_rows["source"] == cell["source"]]
+    if cell["overrun"]:
+        return sorted(int(i) for i in part["response_id"])
+    minutes = (part["local"].dt.hour * 60 + part["local"].dt.minute + part["local"].dt.second / 60).to_numpy()
+    keep = np.zeros(len(part), dtype=bool)
+    signals = set(cell["signals"])
+    if "burst" in signals:
+        t = np.sort(minutes)
+        w = float(cell["burst_window"])
+        ends = np.searchsorted(t, t + w, side="left")
+        i = int(np.argmax(ends - np.arange(len(t))))
+        keep |= (minutes >= t[i]) & (minutes < t[i] + w)
+    if signals & {"straight", "jump"}:
+        keep |= ((part["answered"] >= 2) & (part["top"] == part["answered"])).to_numpy()
+    if "hours" in signals:
+        hours = inp.hours.get(cell["service_point"], OpeningHours())
+        keep |= np.array([not hours.is_open(ts.to_pydatetime()) for ts in part["local"]], dtype=bool)
+    return sorted(int(i) for i in part.loc[keep, "response_id"])
+
+
+def run_scan(session: Session, days: list[date], now: datetime | None = None) -> int:
+    """Scan `days`, store a flag for each flagged cell (open flags are refreshed, decided ones kept)."""
+    if not days:
+        return 0
+    now = now or utcnow()
+    first, last = min(days), max(days)
+    frame = response_frame(session, first - timedelta(days=HISTORY_DAYS), last)
+    if frame.empty:
+        return 0
+    inp = scan_input(session, first, last)
+    result = scan(frame, days, inp)
+    flagged = result[result["flagged"]]
+    count = 0
+    frame_days = frame["local"].dt.date
+    for _, cell in flagged.iterrows():
+        sp, day = int(cell["service_point"]), cell["day"]
+        day_rows = frame[(frame["service_point"] == sp) & (frame_days == day)]
+        part = day_rows[day_rows["source"] == cell["source"]]
+        minutes = (part["local"].dt.hour * 60 + part["local"].dt.minute).tolist()
+        evidence = {
+            "sources": [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in s.items()}
+                        for s in cell["sources"]],
+            "arrivals": arrival_profile(minutes),
+            "pattern": _pattern(part),
+            "month_responses": int(cell["month_responses"]),
+            "month_dossiers": None if cell["month_dossiers"] is None else int(cell["month_dossiers"]),
+        }
+        flag = session.scalar(select(IntegrityFlag).where(IntegrityFlag.service_point_id == sp,
+                                                          IntegrityFlag.day == day))
+        if flag is not None and flag.status != OPEN:
+            continue
+        if flag is None:
+            flag = IntegrityFlag(service_point_id=sp, day=day, created_at=now, status=OPEN)
+            session.add(flag)
+        src = str(cell["source"])
+        flag.source = src
+        flag.kiosk_id = int(src.split(":", 1)[1]) if src.startswith("kiosk:") else None
+        flag.score = float(cell["score"])
+        flag.signals = list(cell["signals"])
+        flag.evidence = evidence
+        flag.response_ids = _suspects(day_rows, cell, inp)
+        flag.responses = int(cell["n"])
+        count += 1
+    session.flush()
+    return count
+
+
+def _pattern(part: pd.DataFrame) -> list[tuple[str, int]]:
+    """How the day's responses of the source answered: all best level / mostly best / other."""
+    straight = int(((part["answered"] >= 2) & (part["top"] == part["answered"])).sum())
+    share = part["top"] / part["answered"].where(part["answered"] > 0, 1)
+    mostly = int(((share >= 0.5) & ~((part["answered"] >= 2) & (part["top"] == part["answered"]))).sum())
+    return [("all_best", straight), ("mostly_best", mostly), ("other", len(part) - straight - mostly)]
+
+
+def flags(session: Session, status: str | None = None, limit: int = 200) -> list[IntegrityFlag]:
+    """Flags newest day first (then highest score)."""
+    stmt = select(IntegrityFlag).order_by(IntegrityFlag.day.desc(), IntegrityFlag.score.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(IntegrityFlag.status == status)
+    return list(session.scalars(stmt))
+
+
+# ---------------------------------------------------------------------------------------- early warning
+def _working_days(last: date, count: int) -> list[date]:
+    out, d = [], last
+    while len(out) < count:
+        if d.weekday() < 5:
+            out.append(d)
+        d -= timedelta(days=1)
+    return out[::-1]
+
+
+def daily_scores(session: Session, first: date, last: date, agency_ids: list[int] | None = None) -> pd.DataFrame:
+    """Per agency × local day: responses, Σ score and Σ score² (score = the response's share satisfied)."""
+    frame = response_frame(session, first, last)
+    frame = frame[frame["answered"] > 0]
+    if agency_ids is not None:
+        frame = frame[frame["agency_id"].isin(agency_ids)]
+    score = frame["sat"] / frame["answered"]
+    return (frame.assign(day=frame["local"].dt.date, s=score, s2=score**2)
+            .groupby(["agency_id", "day"]).agg(n=("s", "size"), total=("s", "sum"), sumsq=("s2", "sum"))
+            .reset_index())
+
+
+def agency_charts(session: Session, today: date, agency_ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
+    """The early-warning chart of each agency over the last CHART_DAYS working days before `today`."""
+    days = _working_days(today - timedelta(days=1), CHART_DAYS + BASELINE_DAYS)
+    base_days, chart_days = days[:BASELINE_DAYS], days[BASELINE_DAYS:]
+    data = daily_scores(session, days[0], days[-1], agency_ids)
+    out: dict[int, dict[str, Any]] = {}
+    for agency_id, part in data.groupby("agency_id"):
+        base = part[part["day"] < chart_days[0]]
+        if base["n"].sum() < 30:
+            continue  # too little history for a baseline
+        baseline = Baseline.from_sums(float(base["n"].sum()), float(base["total"].sum()),
+                                      float(base["sumsq"].sum()), len(base_days))
+        idx = part.set_index("day").reindex(chart_days)
+        counts = idx["n"].fillna(0).to_numpy()
+        totals = idx["total"].fillna(0).to_numpy()
+        res = drop_chart(counts, totals, baseline)
+        means = np.divide(totals, counts, out=np.full(len(counts), np.nan), where=counts > 0)
+        out[int(agency_id)] = {
+            "days": chart_days, "counts": counts.astype(int).tolist(), "means": means.tolist(),
+            "statistic": res.statistic.tolist(), "limit": res.limit, "baseline": baseline.mean,
+            "signalling": res.signalling,
+            "first_signal": chart_days[res.first_signal] if res.first_signal is not None else None,
+        }
+    return out
+
+
+def city_signals(session: Session, today: date) -> list[dict[str, Any]]:
+    """Agencies whose chart signals now, newest signal first."""
+    charts = agency_charts(session, today)
+    names = {a.id: a for a in session.scalars(select(Agency).where(Agency.id.in_(list(charts) or [-1])))}
+    rows = [{"agency": names[a], **c} for a, c in charts.items() if c["signalling"] and a in names]
+    return sorted(rows, key=lambda r: r["first_signal"], reverse=True)
+
+
+__all__ = ["CONFIRMED", "DISMISSED", "OPEN", "IntegrityFlag", "agency_charts", "city_signals", "daily_scores",
+           "flags", "response_frame", "run_scan"]

@@ -1,0 +1,70 @@
+"""The integrity scan fed from the database: flags stored with evidence; the early-warning chart."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import select
+
+from survey.results.integrity import agency_charts, city_signals, response_frame, run_scan
+from survey.results.integrity_models import IntegrityFlag
+from tests.factories import small_city
+from tests.integrity.factories import TODAY, burst, finish, honest_days, workdays_before
+
+
+def test_burst_is_stored_as_a_flag_with_its_suspect_responses(db_session) -> None:
+    city = small_city(db_session)
+    sp = city.service_points["STP-SP1"]
+    other = city.service_points["UBND-NK-SP1"]
+    sipas = city.questionnaires["sipas-2017"]
+    rng = np.random.default_rng(1)
+    days = workdays_before(TODAY, 40)
+    honest_days(db_session, sp, sipas, days, 3, rng)
+    honest_days(db_session, other, sipas, days, 3, rng)
+    stuffed = burst(db_session, sp, sipas, days[-1], 20, rng)
+    finish(db_session)
+
+    frame = response_frame(db_session, days[0], days[-1])
+    assert len(frame) > 200 and set(frame["source"]) == {"qr"}
+    assert (frame["answered"] > 20).all()  # sipas scale items, counted by the GROUP BY
+
+    assert run_scan(db_session, days[-5:]) == 1
+    flag = db_session.scalar(select(IntegrityFlag))
+    assert flag.service_point_id == sp.id and flag.day == days[-1] and flag.status == "open"
+    assert "burst" in flag.signals
+    assert set(stuffed) <= set(flag.response_ids)
+    assert len(flag.response_ids) <= len(stuffed) + 3  # honest responses of the day mostly left alone
+    assert sum(c for _, c in flag.evidence["arrivals"]) == flag.evidence["sources"][0]["n"]
+    # a second scan refreshes, never duplicates
+    assert run_scan(db_session, days[-5:]) == 1
+    assert db_session.scalar(select(IntegrityFlag).where(IntegrityFlag.id != flag.id)) is None
+
+
+def test_honest_database_raises_no_flag_and_no_chart_signal(db_session) -> None:
+    city = small_city(db_session)
+    sipas = city.questionnaires["sipas-2017"]
+    rng = np.random.default_rng(2)
+    days = workdays_before(TODAY, 200)
+    sp = city.service_points["STP-SP1"]
+    honest_days(db_session, sp, sipas, days, 2, rng)
+    finish(db_session)
+    assert run_scan(db_session, days[-30:]) == 0
+    charts = agency_charts(db_session, TODAY)
+    chart = charts[sp.agency_id]
+    assert not chart["signalling"] and len(chart["days"]) == 60
+    assert city_signals(db_session, TODAY) == []
+
+
+def test_real_drop_makes_the_agency_chart_signal(db_session) -> None:
+    city = small_city(db_session)
+    sipas = city.questionnaires["sipas-2017"]
+    rng = np.random.default_rng(3)
+    days = workdays_before(TODAY, 180)
+    sp = city.service_points["STP-SP1"]
+    honest_days(db_session, sp, sipas, days[:150], 2, rng, p_sat=0.85)
+    honest_days(db_session, sp, sipas, days[150:], 2, rng, p_sat=0.65)
+    finish(db_session)
+    chart = agency_charts(db_session, TODAY)[sp.agency_id]
+    assert chart["signalling"]
+    assert chart["first_signal"] >= days[150]
+    signals = city_signals(db_session, TODAY)
+    assert [s["agency"].code for s in signals] == ["STP"]
