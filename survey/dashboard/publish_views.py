@@ -113,7 +113,8 @@ def frozen_pdf_html() -> tuple[str, str] | None:
 def publish() -> Response:
     """Publish (or revise) the period of the posted filters; the request's form carries the same filters."""
     f = read_filters(current_user, current_lang())
-    if f.version is None or f.period is None or f.channel:
+    # only the period named in the request (never a default), for all channels
+    if f.version is None or f.period is None or f.channel or request.args.get("period") != f.period.label:
         abort(400)
     at = pub.cutoff(db.session)  # BEFORE the documents: a response stored meanwhile counts as late
     documents = _documents(f)

@@ -66,6 +66,9 @@ def test_a_published_report_stays_as_published_and_counts_late_responses_apart(c
     use_language(client, "en")
     live_before = client.get(f"/homeaffairs/report/?{args}").get_data(as_text=True)
     assert "Publish this period" in live_before
+    token = page_token(client, f"/homeaffairs/report/?{args}")
+    assert client.post("/homeaffairs/report/publish", data={"csrf_token": token}).status_code == 400
+    assert client.post(f"/homeaffairs/report/publish?{args}", data={}).status_code == 400  # no CSRF token
     assert _publish(client, args).status_code in (302, 303)
     published = client.get(f"/homeaffairs/report/?{args}").get_data(as_text=True)
     assert "Published report, revision 1" in published and "Data cut-off" in published
