@@ -28,6 +28,7 @@ from questionnaires.index_spec import IndexSpec
 #: modules that may register more subcommands (compare, ranks, sample-size); absent ones are skipped
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "analysis.cli_extras",
+    "analysis.topics",
     "analysis.compare",
     "analysis.comparisons",
     "analysis.ranks",

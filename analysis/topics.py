@@ -1,0 +1,313 @@
+"""Topics of citizens' comments (Vietnamese): a transparent lexicon-and-rules classifier, no model, no network.
+
+Why rules and not a trained model: an agency must be able to see WHY a comment was put under "unofficial fees"
+(the matched words are returned) and an administrator must be able to correct the lexicon without a
+programmer.  The lexicon is data (`analysis/lexicons/topics-vi.yaml`, format described at its top and in
+analysis/README.md); `load_lexicon(path)` reads an edited copy.
+
+Rules, in order, per clause (the text is split at punctuation and at the words listed as `clause_breaks`):
+1. Text and terms are compared after folding case and diacritics (and đ → d), word by word, so "chờ lâu",
+   "CHỜ LÂU" and "cho lau" (typed on a phone without accents) all match the same term.
+2. A topic's `problems` (a complaint by themselves: "cáu gắt", "chờ lâu") count for the topic, unless one of
+   the `negators` stands within `negation_window` words before them ("không phải chờ lâu"): then they count
+   for `problem_negated_topic` instead (nothing when it is empty).
+3. A topic's `subjects` (neutral words: "thái độ", "lệ phí") count only in a clause with no praise: "thái độ
+   rất tốt" is praise, "thái độ không tốt" is about attitude.
+4. `praise` terms count for praise unless negated — then for the topic named in `negated` (or none) — or
+   followed by a `suggestion_after` word ("nhiệt tình hơn" asks for more, it does not praise) or right after a
+   `suggestion_before` word ("cho dễ hiểu"), nor in a clause
+   with a problem of a topic in praise's `blocked_by` ("đưa tiền cho nhanh" is about fees, not praise).
+5. The longest phrase wins: a term inside a longer matched phrase ("nhanh" in "làm nhanh") is not counted.
+A comment gets every topic found (several or none).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_LEXICON = Path(__file__).parent / "lexicons" / "topics-vi.yaml"
+PRAISE = "praise"
+_CLAUSE = re.compile(r"[.,;:!?\n\r()\[\]\"“”…/+-]+")
+_WORD = re.compile(r"[^\W_]+")
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics (đ → d), so accented and unaccented spellings compare equal."""
+    text = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word as written (lower case, NFC) and folded.  In a text typed with accents a word must match a term's
+    accented form ("chỗ" and "cho" are not "chờ"); in a text typed without any ("cho"), the folded form."""
+
+    exact: str
+    folded: str
+    plain: bool  # the whole text had no diacritics (typed without accents)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Word):
+            return NotImplemented
+        if self.plain or other.plain:
+            return self.folded == other.folded
+        return self.exact == other.exact
+
+    def __hash__(self) -> int:
+        return hash(self.folded)
+
+
+def words(text: str, plain: bool | None = None) -> tuple[Word, ...]:
+    text = unicodedata.normalize("NFC", text.lower())
+    if plain is None:
+        plain = fold(text) == text
+    return tuple(Word(w, fold(w), plain) for w in _WORD.findall(text))
+
+
+@dataclass(frozen=True)
+class Topic:
+    code: str
+    labels: Mapping[str, str]
+    problems: tuple[tuple[Word, ...], ...] = ()
+    subjects: tuple[tuple[Word, ...], ...] = ()
+
+    def label(self, lang: str) -> str:
+        return self.labels.get(lang) or self.labels.get("vi") or self.code
+
+
+@dataclass(frozen=True)
+class Match:
+    """One piece of evidence: `term` (as written in the lexicon, folded) counted for `topic` by `rule`."""
+
+    topic: str
+    term: str
+    rule: str  # problem | negated-problem | subject | praise | negated-praise
+
+
+@dataclass(frozen=True, eq=False)
+class Lexicon:
+    topics: tuple[Topic, ...]
+    praise: tuple[tuple[Word, ...], ...]
+    praise_negated: Mapping[tuple[Word, ...], str | None]
+    negators: tuple[Word, ...]
+    negation_window: int = 2
+    problem_negated_topic: str | None = PRAISE
+    clause_breaks: tuple[Word, ...] = ()
+    suggestion_after: tuple[Word, ...] = ()
+    praise_blocked_by: frozenset[str] = frozenset()
+    suggestion_before: tuple[Word, ...] = ()
+
+    @cached_property
+    def _index(self) -> dict[str, list[tuple[str, tuple[Word, ...]]]]:
+        """(kind, term) by the folded first word: a comment is scanned once, not once per term."""
+        index: dict[str, list[tuple[str, tuple[Word, ...]]]] = {}
+        entries = [(PRAISE, t) for t in self.praise] + [
+            (f"{kind}:{topic.code}", term) for topic in self.topics
+            for kind, terms in (("problem", topic.problems), ("subject", topic.subjects)) for term in terms]
+        for kind, term in entries:
+            index.setdefault(term[0].folded, []).append((kind, term))
+        return index
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(t.code for t in self.topics)
+
+    def topic(self, code: str) -> Topic | None:
+        return next((t for t in self.topics if t.code == code), None)
+
+
+class LexiconError(ValueError):
+    """The lexicon file is not in the documented format (the message says where)."""
+
+
+def _terms(raw: Any, where: str) -> tuple[tuple[Word, ...], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(t, str) and words(t) for t in raw):
+        raise LexiconError(f"{where}: expected a list of words or phrases")
+    return tuple(words(t) for t in raw)
+
+
+def parse_lexicon(data: Any) -> Lexicon:
+    """Check and compile a lexicon (the parsed YAML); LexiconError says what is wrong."""
+    if not isinstance(data, dict) or not isinstance(data.get("topics"), list) or not data["topics"]:
+        raise LexiconError("the file needs a non-empty 'topics' list")
+    topics: list[Topic] = []
+    praise: tuple[tuple[Word, ...], ...] = ()
+    praise_negated: dict[tuple[Word, ...], str | None] = {}
+    blocked: frozenset[str] = frozenset()
+    for i, t in enumerate(data["topics"]):
+        if not isinstance(t, dict) or not isinstance(t.get("code"), str) or not re.fullmatch(r"[a-z_]+", t["code"]):
+            raise LexiconError(f"topics[{i}]: needs a 'code' of lower-case letters")
+        labels = t.get("label") or {}
+        if not isinstance(labels, dict) or not isinstance(labels.get("vi"), str):
+            raise LexiconError(f"topic {t['code']}: needs 'label' with at least 'vi'")
+        if t["code"] == PRAISE:
+            praise = _terms(t.get("terms"), f"topic {PRAISE}.terms")
+            neg = t.get("negated") or {}
+            if not isinstance(neg, dict):
+                raise LexiconError(f"topic {PRAISE}.negated: expected 'phrase: topic code' lines")
+            praise_negated = {words(k): v for k, v in neg.items()}
+            blocked = frozenset(t.get("blocked_by") or [])
+        topics.append(Topic(t["code"], dict(labels), _terms(t.get("problems"), f"topic {t['code']}.problems"),
+                            _terms(t.get("subjects"), f"topic {t['code']}.subjects")))
+    codes = {t.code for t in topics}
+    if len(codes) != len(topics):
+        raise LexiconError("two topics have the same code")
+    for phrase, target in praise_negated.items():
+        if target is not None and target not in codes:
+            raise LexiconError(f"praise.negated '{_text(phrase)}': unknown topic '{target}'")
+    window = data.get("negation_window", 2)
+    if not isinstance(window, int) or not 0 <= window <= 5:
+        raise LexiconError("negation_window: a whole number from 0 to 5")
+    return Lexicon(tuple(topics), praise, praise_negated,
+                   tuple(w for t in data.get("negators") or [] for w in words(str(t))), window,
+                   data.get("problem_negated_topic", PRAISE),
+                   tuple(w for t in data.get("clause_breaks") or [] for w in words(str(t))),
+                   tuple(w for t in data.get("suggestion_after") or [] for w in words(str(t))), blocked,
+                   tuple(w for t in data.get("suggestion_before") or [] for w in words(str(t))))
+
+
+def load_lexicon(path: str | Path = DEFAULT_LEXICON) -> Lexicon:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise LexiconError(f"not valid YAML: {exc}") from exc
+    return parse_lexicon(data)
+
+
+def _clauses(text: str, breaks: tuple[Word, ...]) -> list[tuple[Word, ...]]:
+    out: list[tuple[Word, ...]] = []
+    plain = fold(text) == text.lower()
+    for part in _CLAUSE.split(text):
+        cur: list[Word] = []
+        for w in words(part, plain):
+            if w in breaks and cur:
+                out.append(tuple(cur))
+                cur = []
+            elif w not in breaks:
+                cur.append(w)
+        if cur:
+            out.append(tuple(cur))
+    return out
+
+
+def _negated(lex: Lexicon, clause: tuple[Word, ...], start: int) -> bool:
+    return any(w in lex.negators for w in clause[max(0, start - lex.negation_window):start])
+
+
+def _text(term: tuple[Word, ...]) -> str:
+    return " ".join(w.exact for w in term)
+
+
+def explain(text: str, lex: Lexicon) -> list[Match]:
+    """Every piece of evidence found in `text` (the classifier's reasons, for the page and for tuning)."""
+    out: list[Match] = []
+    for clause in _clauses(text, lex.clause_breaks):
+        found: list[tuple[int, int, str, tuple[Word, ...]]] = []  # (start, end, kind:topic, term)
+        for i, w in enumerate(clause):
+            found += [(i, i + len(term), kind, term) for kind, term in lex._index.get(w.folded, ())
+                      if clause[i:i + len(term)] == term]
+        # the longest phrase wins: "làm nhanh" (fees) hides "nhanh" (praise), "phòng chờ" hides "chờ"
+        found = [f for f in found if not any(g[0] <= f[0] and f[1] <= g[1] and g[1] - g[0] > f[1] - f[0]
+                                             for g in found)]
+        praised = False
+        blocked = any(kind.startswith("problem:") and kind[8:] in lex.praise_blocked_by and not _negated(lex, clause, s)
+                      for s, _e, kind, _t in found)
+        for start, end, kind, term in found:
+            if kind != PRAISE or blocked:
+                continue
+            if _negated(lex, clause, start):
+                target = lex.praise_negated.get(term)
+                if target:
+                    out.append(Match(target, _text(term), "negated-praise"))
+            elif not ((end < len(clause) and clause[end] in lex.suggestion_after)
+                      or (start > 0 and clause[start - 1] in lex.suggestion_before)):
+                praised = True
+                out.append(Match(PRAISE, _text(term), "praise"))
+        for start, _end, kind, term in found:
+            if kind.startswith("problem:"):
+                if not _negated(lex, clause, start):
+                    out.append(Match(kind[8:], _text(term), "problem"))
+                elif lex.problem_negated_topic:
+                    out.append(Match(lex.problem_negated_topic, _text(term), "negated-problem"))
+            elif kind.startswith("subject:") and not praised:
+                out.append(Match(kind[8:], _text(term), "subject"))
+    return out
+
+
+def classify(text: str, lex: Lexicon) -> frozenset[str]:
+    """The topics of one comment: several or none."""
+    return frozenset(m.topic for m in explain(text, lex))
+
+
+def evaluate(rows: Iterable[tuple[str, frozenset[str]]], lex: Lexicon) -> dict[str, dict[str, float]]:
+    """Per topic: support (labelled examples), true/false positives, precision and recall (NaN when undefined)."""
+    stats = {c: {"support": 0, "tp": 0, "fp": 0, "fn": 0} for c in lex.codes}
+    for text, truth in rows:
+        got = classify(text, lex)
+        for c in lex.codes:
+            stats[c]["support"] += c in truth
+            stats[c]["tp"] += c in truth and c in got
+            stats[c]["fp"] += c in got and c not in truth
+            stats[c]["fn"] += c in truth and c not in got
+    out: dict[str, dict[str, float]] = {}
+    for c, s in stats.items():
+        p_den, r_den = s["tp"] + s["fp"], s["tp"] + s["fn"]
+        out[c] = {**{k: float(v) for k, v in s.items()},
+                  "precision": s["tp"] / p_den if p_den else float("nan"),
+                  "recall": s["tp"] / r_den if r_den else float("nan")}
+    return out
+
+
+def read_labelled(path: str | Path) -> list[tuple[str, frozenset[str]]]:
+    """A labelled comment file (tests/data/comments-topics-*.tsv): `topics<TAB>text` lines, `#` notes."""
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        if "\t" not in line:
+            raise ValueError(f"{path}:{n}: expected topics<TAB>text")
+        labels, text = line.split("\t", 1)
+        rows.append((text, frozenset(x.strip() for x in labels.split(",") if x.strip())))
+    return rows
+
+
+# --------------------------------------------------------------------------- command line
+def register_cli(sub: Any) -> None:
+    """`python -m analysis topics check [FILE]` and `topics classify TEXT… [--lexicon FILE]`."""
+    p = sub.add_parser("topics", help="comment topics: check an edited lexicon, classify a text")
+    p.add_argument("action", choices=("check", "classify"))
+    p.add_argument("args", nargs="*", help="check: the lexicon file; classify: the comment text(s)")
+    p.add_argument("--lexicon", default=str(DEFAULT_LEXICON))
+    p.set_defaults(func=_run)
+
+
+def _run(args: Any) -> int:
+    from analysis.cli import UsageError
+
+    path = args.args[0] if args.action == "check" and args.args else args.lexicon
+    try:
+        lex = load_lexicon(path)
+    except (OSError, LexiconError) as exc:
+        raise UsageError(f"{path}: {exc}") from exc
+    if args.action == "check":
+        print(f"{path}: OK, {len(lex.codes)} topics: " + ", ".join(
+            f"{t.code} ({len(t.problems) + len(t.subjects) + (len(lex.praise) if t.code == PRAISE else 0)} terms)"
+            for t in lex.topics))
+        return 0
+    for text in args.args:
+        found = explain(text, lex)
+        topics = sorted({m.topic for m in found})
+        print(f"{', '.join(topics) or '-'}\t{text}")
+        for m in found:
+            print(f"    {m.topic}: '{m.term}' ({m.rule})")
+    return 0

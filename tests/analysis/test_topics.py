@@ -1,0 +1,115 @@
+"""Comment topics (analysis/topics.py): folding, negation, the longest-phrase rule, the lexicon file format and
+the held-out precision/recall goal of issue 15 (figures in benchmarks/README.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from analysis.topics import DEFAULT_LEXICON, LexiconError, classify, evaluate, load_lexicon, parse_lexicon, read_labelled
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+LEX = load_lexicon()
+
+
+@pytest.mark.parametrize("text", ["Chờ lâu quá", "CHỜ LÂU QUÁ", "cho lau qua", "Cho Lau Qua"])
+def test_accented_and_unaccented_spellings_match(text):
+    assert classify(text, LEX) == {"waiting"}
+
+
+def test_accents_are_respected_when_the_text_has_them():
+    # "chỗ để xe" (parking) is not "chờ" (waiting) when written with accents
+    assert classify("Đề nghị bổ sung chỗ để xe", LEX) == {"facilities"}
+
+
+@pytest.mark.parametrize("text", ["Không chờ lâu.", "Không phải chờ lâu.", "khong phai cho lau"])
+def test_negated_complaint_is_not_a_complaint(text):
+    assert "waiting" not in classify(text, LEX)
+
+
+def test_negated_praise_counts_for_the_named_topic():
+    assert classify("Cán bộ không nhiệt tình", LEX) == {"attitude"}
+    assert classify("Cán bộ nhiệt tình", LEX) == {"praise"}
+
+
+def test_subject_words_do_not_count_in_a_praising_clause():
+    assert classify("Thái độ phục vụ rất tốt", LEX) == {"praise"}
+    assert classify("Thái độ không tốt, cần chấn chỉnh", LEX) == {"attitude"}
+
+
+def test_several_topics_or_none():
+    assert classify("Cán bộ nhiệt tình nhưng chờ lâu quá, phòng chờ nóng", LEX) == {"praise", "waiting", "facilities"}
+    assert classify("Không có ý kiến.", LEX) == frozenset()
+
+
+def test_longest_phrase_wins_and_money_for_speed_is_not_praise():
+    assert classify("Phải đưa tiền mới làm nhanh", LEX) == {"fees"}
+
+
+def test_an_edited_lexicon_changes_the_result(tmp_path):
+    data = yaml.safe_load(DEFAULT_LEXICON.read_text(encoding="utf-8"))
+    text = "Cán bộ nạt nộ người dân"
+    assert "attitude" not in classify(text, LEX)
+    next(t for t in data["topics"] if t["code"] == "attitude")["problems"].append("nạt nộ")
+    path = tmp_path / "lex.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert "attitude" in classify(text, load_lexicon(path))
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({}, "topics"),
+    ({"topics": [{"code": "x"}]}, "label"),
+    ({"topics": [{"code": "Bad code", "label": {"vi": "x"}}]}, "code"),
+    ({"topics": [{"code": "x", "label": {"vi": "x"}, "problems": "chờ"}]}, "list"),
+    ({"topics": [{"code": "praise", "label": {"vi": "x"}, "terms": ["tốt"], "negated": {"tốt": "nope"}}]}, "unknown"),
+])
+def test_bad_lexicon_is_a_clear_error(data, message):
+    with pytest.raises(LexiconError, match=message):
+        parse_lexicon(data)
+
+
+def test_the_check_command_reports_an_error_with_exit_2(tmp_path, capsys):
+    from analysis.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("topics: 1\n", encoding="utf-8")
+    assert main(["topics", "check", str(bad)]) == 2
+    assert "topics" in capsys.readouterr().err
+    assert main(["topics", "check"]) == 0
+
+
+def test_labelled_sets_have_enough_comments_per_topic():
+    tune = read_labelled(DATA / "comments-topics-vi.tsv") + read_labelled(DATA / "comments-topics-vi-2.tsv")
+    held = read_labelled(DATA / "comments-topics-vi-heldout.tsv")
+    assert len(tune) + len(held) >= 300
+    for code in LEX.codes:
+        assert sum(code in t for _x, t in held) >= 20, code
+    assert {c for _x, t in tune + held for c in t} <= set(LEX.codes)
+
+
+# Measured on the held-out round 3 (benchmarks/README.md): these two topics miss the goal; strict, so the
+# marks must be removed when a lexicon change makes them pass.
+MISSED = {"attitude": "held-out recall 0.57", "waiting": "held-out precision 0.76, recall 0.57"}
+
+
+@pytest.mark.parametrize("code", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=MISSED[c]))
+                                  if c in MISSED else c for c in LEX.codes])
+def test_held_out_precision_and_recall_meet_the_goal(code):
+    s = evaluate(read_labelled(DATA / "comments-topics-vi-heldout.tsv"), LEX)[code]
+    assert s["support"] >= 20
+    assert not math.isnan(s["precision"])
+    assert s["precision"] >= 0.8 and s["recall"] >= 0.8
+
+
+def test_benchmark_command_prints_the_table(capsys):
+    spec = importlib.util.spec_from_file_location(
+        "topics_bench", Path(__file__).resolve().parents[2] / "benchmarks" / "topics_bench.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main([]) == 1  # the goal is not met for every topic yet (see MISSED)
+    out = capsys.readouterr().out
+    assert "| attitude | 23 |" in out and "held-out 186" in out
