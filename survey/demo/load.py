@@ -30,6 +30,7 @@ from survey.org.io_import import import_rows
 from survey.org.models import Kiosk, ServicePoint, ServiceVolume, Unit
 from survey.questionnaire_versions.service import latest_published, questionnaire_for, store_questionnaire
 from survey.respond.models import Answer, Comment, Response
+from survey.respond.redact import redact
 from survey.respond.store import rebuild_tallies
 
 DEFAULT_SEED = 2022
@@ -142,7 +143,7 @@ def _insert_batch(session: Session, sim: Simulated, model: DemoModel, versions: 
     lo, hi = bisect_left(sim.comments, first, key=_first), bisect_left(sim.comments, stop, key=_first)
     if hi > lo:
         session.execute(insert(Comment.__table__), [
-            {"response_id": int(ids[row - first]), "item_code": code, "text": text}
+            {"response_id": int(ids[row - first]), "item_code": code, "text": redact(text)}  # as store_response
             for row, code, text in sim.comments[lo:hi]])
     return len(answers)
 
