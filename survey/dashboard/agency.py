@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 from survey.auth.scope import roles_required, visible_agency_ids
 from survey.dashboard import agency_data as ad
 from survey.dashboard import coverage_present as cp
+from survey.dashboard.comment_topics import topics_table
 from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, parse_month, wants_export
 from survey.dashboard.months import months_with_data
 from survey.dashboard.tables import CI, INT, PCT, Col, Table, export
@@ -197,6 +198,7 @@ def agency(code: str) -> str | Response:
         cov = coverage(db.session, sel)  # response rate, excluded after review (issue 16 §3)
         tables.append(cp.coverage_table(cov, f.service_point.name(lang) if f.service_point else ag.name(lang)))
         coverage_notes = cp.notes(cov)
+        tables.append(topics_table(ag, f.service_point, f.period_from, f.period_to, lang))  # issue 15
         for published in publication.overlapping(db.session, f.version.id, f.period_from, f.period_to):
             coverage_notes.append(cp.published_note(published, publication.late_responses(db.session, published,
                                                                                           ag.id)))
@@ -205,9 +207,30 @@ def agency(code: str) -> str | Response:
     fmt = wants_export()
     if fmt:
         return export(tables, fmt, f"agency-{ag.code}", request.args.get("table"))
+    warning_chart, warning_text = early_warning(ag, lang)  # issue 16 §2
     return render_template("dashboard/agency/agency.html", agency=ag, f=f, tables={t.id: t for t in tables},
                            chart=chart, method=method, responses=responses, overall=overall, channels=CHANNELS,
-                           lang=lang, coverage_notes=coverage_notes, shown_period=shown_period)
+                           lang=lang, coverage_notes=coverage_notes, shown_period=shown_period,
+                           warning_chart=warning_chart, warning_text=warning_text)
+
+
+def early_warning(ag: Agency, lang: str) -> tuple[Any, str | None]:
+    """The agency's early-warning chart of the last working days, and a plain sentence when it signals."""
+    from survey.dashboard.integrity_charts import control_chart
+    from survey.i18n import local_date, percent
+    from survey.results.integrity import agency_charts
+    from survey.results.periods import now
+
+    c = agency_charts(db.session, now().date(), [ag.id]).get(ag.id)
+    if c is None:
+        return None, None
+    figure = control_chart("early-warning", c["days"], c["statistic"], c["limit"], c["counts"], c["means"], lang=lang)
+    text = None
+    if c["signalling"]:
+        text = _("Satisfaction has fallen below this agency's usual level (%(usual)s satisfied) since %(day)s: "
+                 "more than day-to-day chance explains. Look at what changed at the counters.",
+                 usual=percent(c["baseline"], 1), day=local_date(c["first_signal"]))
+    return figure, text
 
 
 def period_shown(sel: Selection, f: Filters) -> str:

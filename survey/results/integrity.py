@@ -53,11 +53,19 @@ def _item_levels(session: Session, version_ids: list[int]) -> tuple[dict[int, li
     return by_top, by_sat, scale_ids
 
 
-def response_frame(session: Session, first: date, last: date) -> pd.DataFrame:
-    """Responses submitted on local days first…last (not excluded after review), one row each."""
+def response_frame(session: Session, first: date, last: date, agency_ids: list[int] | None = None,
+                   counted_only: bool = False) -> pd.DataFrame:
+    """Responses submitted on local days first…last, one row each.
+
+    The scan sees counted and held responses (not those already excluded after review); the early-warning
+    chart (`counted_only`) sees what the figures count.
+    """
     lo, hi = _local_bounds(first, last)
     scope = [Response.submitted_at >= lo, Response.submitted_at < hi,
-             or_(Response.review_status.is_(None), Response.review_status == "held")]
+             Response.review_status.is_(None) if counted_only
+             else or_(Response.review_status.is_(None), Response.review_status == "held")]
+    if agency_ids is not None:
+        scope.append(Response.agency_id.in_(agency_ids or [-1]))
     version_ids = list(session.scalars(select(Response.questionnaire_version_id).where(*scope).distinct()))
     cols = ["response_id", "service_point", "agency_id", "source", "local", "answered", "top", "sat"]
     if not version_ids:
@@ -203,10 +211,10 @@ def _working_days(last: date, count: int) -> list[date]:
 
 def daily_scores(session: Session, first: date, last: date, agency_ids: list[int] | None = None) -> pd.DataFrame:
     """Per agency × local day: responses, Σ score and Σ score² (score = the response's share satisfied)."""
-    frame = response_frame(session, first, last)
+    frame = response_frame(session, first, last, agency_ids, counted_only=True)
     frame = frame[frame["answered"] > 0]
-    if agency_ids is not None:
-        frame = frame[frame["agency_id"].isin(agency_ids)]
+    if frame.empty:
+        return pd.DataFrame(columns=["agency_id", "day", "n", "total", "sumsq"])
     score = frame["sat"] / frame["answered"]
     return (frame.assign(day=frame["local"].dt.date, s=score, s2=score**2)
             .groupby(["agency_id", "day"]).agg(n=("s", "size"), total=("s", "sum"), sumsq=("s2", "sum"))

@@ -1,0 +1,48 @@
+"""Agency page: the early-warning chart (SVG + data table) and a plain sentence only when it signals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from tests.dashboard.helpers import get, login
+from tests.factories import small_city
+from tests.integrity.factories import TODAY, finish, honest_days, workdays_before
+
+
+@pytest.fixture()
+def city(app, db_session):
+    app.config["HAILONG_CLOCK"] = lambda: datetime(TODAY.year, TODAY.month, TODAY.day, 3, tzinfo=UTC)
+    return small_city(db_session)
+
+
+@pytest.mark.parametrize("dropped", [True, False])
+def test_agency_page_shows_the_chart_and_says_so_only_on_a_real_drop(client, db_session, city, dropped) -> None:
+    sp = city.service_points["STP-SP1"]
+    sipas = city.questionnaires["sipas-2017"]
+    rng = np.random.default_rng(11)
+    days = workdays_before(TODAY, 180)
+    honest_days(db_session, sp, sipas, days[:150], 2, rng, p_sat=0.85)
+    honest_days(db_session, sp, sipas, days[150:], 2, rng, p_sat=0.6 if dropped else 0.85)
+    finish(db_session)
+    login(client, "tuphap")
+    html = get(client, "/dashboard/agency/STP?lang=en").get_data(as_text=True)
+    assert 'id="early-warning"' in html and 'id="early-warning-data"' in html
+    assert ("early-warning-signal" in html) is dropped
+    if dropped:
+        assert "fallen below this agency" in html or "thấp hơn mức thường lệ" in html
+
+
+def test_integrity_page_lists_the_agency_signal(client, db_session, city) -> None:
+    sp = city.service_points["STP-SP1"]
+    sipas = city.questionnaires["sipas-2017"]
+    rng = np.random.default_rng(12)
+    days = workdays_before(TODAY, 180)
+    honest_days(db_session, sp, sipas, days[:150], 2, rng, p_sat=0.85)
+    honest_days(db_session, sp, sipas, days[150:], 2, rng, p_sat=0.6)
+    finish(db_session)
+    login(client, "noivu")
+    html = get(client, "/homeaffairs/integrity/").get_data(as_text=True)
+    assert "/dashboard/agency/STP" in html
