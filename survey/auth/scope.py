@@ -18,7 +18,8 @@ from sqlalchemy import select
 from survey.auth import roles
 from survey.auth.models import User
 from survey.extensions import db
-from survey.org.models import Agency, Unit
+from survey.org.models import Agency
+from survey.org.tree import unit_subtree
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,19 +27,8 @@ SEES_ALL = roles.SEES_ALL
 
 
 def unit_subtree_ids(unit_id: int) -> set[int]:
-    """The unit and all units below it (the tree is small: walk it in Python)."""
-    rows = db.session.execute(select(Unit.id, Unit.parent_id)).all()
-    children: dict[int | None, list[int]] = {}
-    for uid, parent in rows:
-        children.setdefault(parent, []).append(uid)
-    found, stack = set(), [unit_id]
-    while stack:
-        uid = stack.pop()
-        if uid in found:
-            continue
-        found.add(uid)
-        stack.extend(children.get(uid, []))
-    return found
+    """The unit and all units below it (survey.org.tree walks the tree)."""
+    return unit_subtree(db.session, unit_id)
 
 
 def visible_agency_ids(user: User) -> set[int] | None:

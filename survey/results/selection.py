@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, false, select
 
-from survey.org.models import Agency, ServicePoint, Unit
+from survey.org.models import Agency, ServicePoint
+from survey.org.tree import unit_subtree
 
 
 @dataclass(frozen=True)
@@ -61,21 +62,6 @@ class Selection:
         vis = None if self.visible_agency_ids is None else tuple(sorted(self.visible_agency_ids))
         return (self.questionnaire_version_ids, self.period_from, self.period_to, self.channels,
                 self.service_point_ids, self.agency_ids, self.unit_id, vis)
-
-
-def unit_subtree(session: Any, unit_id: int) -> set[int]:
-    """The unit and every unit below it (the tree is small: walk it in Python)."""
-    children: dict[int | None, list[int]] = {}
-    for uid, parent in session.execute(select(Unit.id, Unit.parent_id)):
-        children.setdefault(parent, []).append(uid)
-    found: set[int] = set()
-    stack = [unit_id]
-    while stack:
-        uid = stack.pop()
-        if uid not in found:
-            found.add(uid)
-            stack.extend(children.get(uid, []))
-    return found
 
 
 def allowed_service_points(session: Any, sel: Selection) -> list[int] | None:
