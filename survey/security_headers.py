@@ -34,7 +34,7 @@ CSP = {
     "form-action": "'self'",
 }
 STAFF_PREFIXES = ("/admin", "/dashboard", "/homeaffairs", "/auth")
-HSTS_SECONDS = 365 * 24 * 3600
+HSTS_SECONDS = 2 * 365 * 24 * 3600  # as deploy/nginx/hailong.conf sends it: one policy, whoever answers
 
 def _is_secure(cookie: str) -> bool:
     return any(part.strip().lower() == "secure" for part in cookie.split(";")[1:])
@@ -59,7 +59,7 @@ def init_app(app: Flask) -> None:
         force_https=False,
         strict_transport_security=production,
         strict_transport_security_max_age=HSTS_SECONDS,
-        strict_transport_security_include_subdomains=False,
+        strict_transport_security_include_subdomains=True,
         content_security_policy=CSP,
         frame_options="DENY",
         referrer_policy="no-referrer",

@@ -88,7 +88,7 @@ def test_production_sends_hsts_and_every_cookie_is_secure(production, city):
         return resp
 
     home = get("/")
-    assert home.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert home.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
     get("/lang/en")  # language cookie
     get("/text-size/large")  # text size cookie
     get("/s/STP-SP1")  # phone device cookie
