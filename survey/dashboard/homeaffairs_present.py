@@ -112,7 +112,8 @@ def ranks_table(comp: Comparison, lang: str) -> Table:
             Column("p_top_k", _("P(top %(k)s)", k=comp.top_k), PCT),
             Column("p_top_quarter", _("P(top quarter)"), PCT))
     rows = [(r.label, r.rank, r.rank_low, r.rank_high, _v(r.p_top), _v(r.p_q1)) for r in comp.ranked]
-    rows += [(r.label, None, None, None, None, None) for r in comp.suppressed]
+    if "too_few_ranked" not in comp.notes:  # else no ranks at all: the page says why, the table stays empty
+        rows += [(r.label, None, None, None, None, None) for r in comp.suppressed]
     return Table("ranks", _("Ranks with 95%% rank intervals (%(how)s)",
                             how=rank_sentence(comp.rank_method, comp.bootstrap_b, comp.seed)), cols, tuple(rows))
 
