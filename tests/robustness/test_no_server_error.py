@@ -284,3 +284,10 @@ def test_a_damaged_xlsx_sheet_is_a_message_not_a_500(client, db_session, city):
     assert resp.status_code == 400
     assert "could not be read as an Excel workbook" in resp.get_data(as_text=True)
     assert stored(db_session) == EMPTY
+
+
+@pytest.mark.parametrize(("lang", "words"), [("vi", "ký tự không thể lưu"), ("en", "characters that cannot be stored")])
+def test_refused_characters_are_explained_in_the_users_language(client, city, lang, words):
+    resp = client.get("/thanks?sp=%00", headers={"Accept-Language": lang})
+    assert resp.status_code == 400
+    assert words in resp.get_data(as_text=True)
