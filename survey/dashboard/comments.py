@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -35,6 +35,7 @@ from survey.i18n import current_lang
 from survey.org.models import Agency, ServicePoint
 from survey.redirects import safe_redirect_target
 from survey.respond.models import Comment, Response
+from survey.results.topics import lexicon, topics_of
 
 MODERATORS = roles.MODERATES_COMMENTS
 PER_PAGE = 20
@@ -65,6 +66,11 @@ def _query(agency_id: int, args: dict[str, Any], moderator: bool) -> Any:
         q = q.where(Response.period >= args["from"])
     if args["to"] is not None:
         q = q.where(Response.period <= args["to"])
+    if args.get("topic"):  # topics are computed, not stored (survey/results/topics.py): filter by id
+        lex = args["lexicon"]
+        ids = [cid for cid, text in db.session.execute(q.with_only_columns(Comment.id, Comment.text))
+               if args["topic"] in topics_of(text, lex)]
+        q = q.where(Comment.id.in_(ids or [-1]))
     return q
 
 
@@ -75,13 +81,17 @@ def _filters(agency_id: int) -> dict[str, Any]:
         sp = db.session.scalar(select(ServicePoint).where(ServicePoint.code == code))
         if sp is None or sp.agency_id != agency_id:
             abort(404)
+    lex = lexicon(current_app.instance_path)
+    topic = request.args.get("topic", "").strip()
+    if topic and topic not in lex.codes:
+        abort(404)
     return {"q": request.args.get("q", "").strip()[:200], "sp": sp, "from": parse_month(request.args.get("from")),
-            "to": parse_month(request.args.get("to"))}
+            "to": parse_month(request.args.get("to")), "topic": topic, "lexicon": lex}
 
 
 def _link_args(args: dict[str, Any], **extra: Any) -> dict[str, Any]:
     out = {"q": args["q"] or None, "sp": args["sp"].code if args["sp"] else None,
-           "from": month_text(args["from"]), "to": month_text(args["to"])}
+           "from": month_text(args["from"]), "to": month_text(args["to"]), "topic": args.get("topic")}
     out.update(extra)
     return {k: v for k, v in out.items() if v not in (None, "")}
 
@@ -114,7 +124,7 @@ def comments(code: str) -> str | WResponse:
                               .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     return render_template("dashboard/agency/comments.html", agency=ag, rows=coarsen(db.session, rows), args=args,
                            total=total, page=page, pages=pages, moderator=moderator, form=HideForm(),
-                           link_args=_link_args(args), lang=lang,
+                           link_args=_link_args(args), lang=lang, lexicon=args["lexicon"], topics_of=topics_of,
                            months=months_with_data(db.session, agency_id=ag.id))
 
 

@@ -1,0 +1,58 @@
+"""Topics of citizens' comments for the dashboards: the classifier of analysis/topics.py applied to the
+stored (already redacted) comment texts.
+
+Topics are computed when a page asks, not stored: an administrator's edit of the lexicon applies at once
+to every comment, old ones too.  The lexicon is `<instance folder>/topics-vi.yaml` when that file exists (an
+administrator's edited copy, checked with `python -m analysis topics check FILE`), otherwise the one shipped
+in analysis/lexicons/.  A broken instance copy falls back to the shipped lexicon (logged), never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+from analysis.topics import DEFAULT_LEXICON, Lexicon, LexiconError, classify, load_lexicon
+
+log = logging.getLogger(__name__)
+INSTANCE_FILE = "topics-vi.yaml"
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, mtime: float) -> Lexicon:
+    return load_lexicon(path)
+
+
+def lexicon(instance_path: str | None = None) -> Lexicon:
+    """The lexicon in force: the instance copy if present and valid (re-read when it changes), else shipped."""
+    if instance_path:
+        own = Path(instance_path) / INSTANCE_FILE
+        if own.is_file():
+            try:
+                return _load(str(own), own.stat().st_mtime)
+            except (OSError, LexiconError) as exc:
+                log.error("comment topics: %s is not usable (%s); using the shipped lexicon", own, exc)
+    return _load(str(DEFAULT_LEXICON), DEFAULT_LEXICON.stat().st_mtime)
+
+
+@lru_cache(maxsize=200_000)
+def _topics(text: str, lex: Lexicon) -> frozenset[str]:
+    return classify(text, lex)
+
+
+def topics_of(text: str, lex: Lexicon) -> frozenset[str]:
+    """The topics of one comment (cached by text: pages re-count the same comments)."""
+    return _topics(text, lex)
+
+
+def topic_counts(texts: Iterable[str], lex: Lexicon) -> tuple[int, dict[str, int]]:
+    """(number of comments, comments per topic); a comment with several topics counts once under each."""
+    total = 0
+    counts = dict.fromkeys(lex.codes, 0)
+    for text in texts:
+        total += 1
+        for code in topics_of(text, lex):
+            counts[code] += 1
+    return total, counts

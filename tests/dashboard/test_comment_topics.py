@@ -1,0 +1,117 @@
+"""Comment topics on the agency page (issue 15): counts and shares over the period, click-through to the
+comments of a topic, hidden comments not counted, an administrator's lexicon in the instance folder."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from survey.database import utcnow
+from survey.respond.models import Comment
+from survey.respond.store import Submission, store_response
+from tests.dashboard.helpers import get, login
+from tests.factories import small_city
+
+NOW = datetime(2026, 3, 16, 3, 0, tzinfo=UTC)
+ALL = "Tất cả ý kiến (một ý kiến có thể thuộc nhiều chủ đề hoặc không thuộc chủ đề nào)"
+TEXTS = [("Chờ quá lâu ở quầy số 2", 1), ("cho lau qua, hen hoai", 2), ("Không phải chờ lâu, cán bộ nhiệt tình", 3),
+         ("Phải đưa tiền cà phê cho cán bộ", 4), ("Phòng chờ nóng, thiếu ghế ngồi", 5), ("Không có ý kiến", 6),
+         ("Xếp hàng cả buổi sáng", 60)]
+
+
+@pytest.fixture
+def city(db_session):
+    city = small_city(db_session)
+    qv = city.questionnaires["counter-quick"]
+    for text, days in TEXTS:
+        store_response(db_session, Submission(
+            service_point_id=city.service_points["UBND-NK-SP1"].id, questionnaire_version_id=qv.id,
+            answers={"C.ATT": 2, "C.HANDLING": 3, "COMMENT": text}, channel="paper",
+            client_id=str(uuid.uuid4()), submitted_at=NOW - timedelta(days=days)))
+    return city
+
+
+def _table(html: str) -> dict[str, list[str]]:
+    section = html.split('id="table-topics"')[1].split("</table>")[0]
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", section, re.S):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+        if cells and cells[0]:
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def _texts(html: str) -> list[str]:
+    return re.findall(r'<blockquote class="comment-text">(.*?)</blockquote>', html, re.S)
+
+
+def test_topics_table_counts_and_shares_over_the_period(client, city):
+    login(client, "ninhkieu")
+    html = get(client, "/dashboard/agency/UBND-NK?from=2026-02&to=2026-03").get_data(as_text=True)
+    rows = _table(html)
+    # 6 comments in Feb-Mar (the 60-day-old one is in January); waiting: "Chờ quá lâu", "cho lau qua"
+    # ("Không phải chờ lâu" is praise, not a complaint about waiting)
+    assert rows["Chờ đợi, trễ hẹn"][0] == "2"
+    assert rows["Khen ngợi"][0] == "1"
+    assert rows["Phí, lệ phí, tiền ngoài quy định, nhũng nhiễu"][0] == "1"
+    assert rows["Cơ sở vật chất"][0] == "1"
+    assert rows["Thái độ cán bộ"][0] == "0"
+    assert rows[ALL][0] == "6"
+    assert rows["Chờ đợi, trễ hẹn"][1] == "33,3%"
+    # the link leads to exactly those comments
+    href = re.search(r'<a href="([^"]*topic=waiting[^"]*)">Chờ đợi', html).group(1).replace("&amp;", "&")
+    assert "from=2026-02" in href
+    got = _texts(get(client, href).get_data(as_text=True))
+    assert sorted(got) == ["Chờ quá lâu ở quầy số 2", "cho lau qua, hen hoai"]
+
+
+def test_hidden_comments_are_not_counted(client, db_session, city):
+    c = db_session.scalar(select(Comment).where(Comment.text == "Chờ quá lâu ở quầy số 2"))
+    c.hidden_at, c.hidden_reason = utcnow(), "test"
+    db_session.commit()
+    login(client, "ninhkieu")  # a moderator: the hidden comment is listed to them, but never counted
+    rows = _table(get(client, "/dashboard/agency/UBND-NK?from=2026-02&to=2026-03").get_data(as_text=True))
+    assert rows["Chờ đợi, trễ hẹn"][0] == "1"
+    assert rows[ALL][0] == "5"
+
+
+def test_comment_page_shows_topics_and_rejects_an_unknown_topic(client, city):
+    login(client, "ninhkieu")
+    html = get(client, "/dashboard/agency/UBND-NK/comments?topic=fees").get_data(as_text=True)
+    assert _texts(html) == ["Phải đưa tiền cà phê cho cán bộ"]
+    assert "Chủ đề: <span class=\"topic-tag\">Phí, lệ phí, tiền ngoài quy định, nhũng nhiễu</span>" in html
+    assert get(client, "/dashboard/agency/UBND-NK/comments?topic=nonsense").status_code == 404
+
+
+def test_topics_table_export_and_vietnamese_labels(client, city):
+    login(client, "ninhkieu")
+    resp = get(client, "/dashboard/agency/UBND-NK?from=2026-02&to=2026-03&format=csv&table=topics")
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[1][:2] == ["Chờ đợi, trễ hẹn", "2"]
+
+
+def test_an_administrators_lexicon_in_the_instance_folder_is_used(client, city, app, tmp_path):
+    from pathlib import Path
+
+    from analysis.topics import DEFAULT_LEXICON
+
+    own = Path(app.instance_path) / "topics-vi.yaml"
+    own.parent.mkdir(parents=True, exist_ok=True)
+    text = DEFAULT_LEXICON.read_text(encoding="utf-8").replace('label: {vi: "Cơ sở vật chất", en: "Facilities"}',
+                                                               'label: {vi: "Nhà cửa", en: "Building"}')
+    own.write_text(text, encoding="utf-8")
+    try:
+        login(client, "ninhkieu")
+        rows = _table(get(client, "/dashboard/agency/UBND-NK?from=2026-02&to=2026-03").get_data(as_text=True))
+        assert rows["Nhà cửa"][0] == "1"
+        own.write_text("topics: [broken", encoding="utf-8")  # a broken copy: the shipped lexicon, no 500
+        rows = _table(get(client, "/dashboard/agency/UBND-NK?from=2026-02&to=2026-03").get_data(as_text=True))
+        assert rows["Cơ sở vật chất"][0] == "1"
+    finally:
+        own.unlink(missing_ok=True)
