@@ -45,12 +45,12 @@ from survey.dashboard.homeaffairs_present import (
 )
 from survey.dashboard.sheets import sheet_label
 from survey.extensions import db
-from survey.i18n import current_lang
+from survey.i18n import LOCAL_TZ, current_lang, local_date
 from survey.org.models import Agency
 from survey.results.comparison import Comparison, level_choices, selection_trend
 from survey.results.coverage import coverage, coverage_by
 from survey.results.indices import indices
-from survey.results.periods import attachment
+from survey.results.periods import attachment, now
 
 bp = Blueprint("report", __name__, url_prefix="/homeaffairs/report")
 
@@ -171,6 +171,7 @@ def build_report(f: Filters) -> Report | None:
         "seed": int(current_app.config.get("HAILONG_BOOTSTRAP_SEED", 20240601)),
         "clusters": whole.meta.get("clusters"), "strata": whole.meta.get("strata"),
         "channel": f.channel, "period": f.period.name, "scope": _scope_name(lang),
+        "issued_by": _issuer(lang), "issued_on": local_date(now().astimezone(LOCAL_TZ).date()),
         "design": str(whole.meta.get("design", "")),
         "rank_method": next((s.comparison.rank_method for s in sections if s.comparison.rank_method), ""),
     }
@@ -197,6 +198,20 @@ def _scope_name(lang: str) -> str:
         return current_user.unit.name(lang)
     root = db.session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id)).first()
     return root.name(lang) if root is not None else ""
+
+
+def _issuer(lang: str) -> str:
+    """Who issues the report: HAILONG_REPORT_ISSUER, else the Department of Home Affairs of the root unit."""
+    configured = current_app.config.get("HAILONG_REPORT_ISSUER")
+    if configured:
+        return str(configured)
+    from sqlalchemy import select
+
+    from survey.org.models import Unit
+
+    root = db.session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id)).first()
+    return _("Department of Home Affairs, %(city)s", city=root.name(lang)) if root is not None else \
+        _("Department of Home Affairs")
 
 
 def _report_or_404() -> Report:
@@ -251,9 +266,27 @@ def pdf() -> Response:
                         headers={"Content-Disposition": f'attachment; filename="{stem}.pdf"'})
     report = _report_or_404()
     html = render_template("dashboard/report/pdf.html", report=report, f=report.filters, pdf=True)
-    data = HTML(string=html, base_url=request.url_root).write_pdf(stylesheets=css)
+    data = HTML(string=html, base_url=request.url_root).write_pdf(stylesheets=[*css, _pdf_pages_css(report)])
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": attachment(_report_stem(report), "pdf")})
+
+
+def _pdf_pages_css(report: Report) -> Any:
+    """Every PDF page carries the issuer and period at the top and "Page n / N" at the bottom."""
+    from weasyprint import CSS
+
+    def quoted(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    m = report.method
+    head = quoted(f"{m.get('issued_by', '')} · {m.get('period', '')}")
+    page_word = quoted(_("Page") + " ")
+    return CSS(string=(
+        "@page { size:A4; margin:18mm 12mm 16mm;"
+        f" @top-left {{ content:{head}; font-size:8pt; color:#555; }}"
+        f" @bottom-right {{ content:{page_word} counter(page) \" / \" counter(pages); font-size:8pt; color:#555; }} }}"
+        " table th.num { text-align:right; vertical-align:bottom; }"
+        " table thead th { vertical-align:bottom; }"))
 
 
 @bp.route("/report.xlsx")

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from survey.dashboard.charts import pct
+from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import questionnaire_for
 from tests.dashboard.hakit import latest_quarter, login, reference, use_language
 from tests.results.factories import city_with_responses, respondent_frame
@@ -33,7 +34,7 @@ def expected(db_session, data):
     return quarter, whole.set_index("measure"), by_agency
 
 
-def test_pdf_report_has_summary_agencies_and_method(client, data, expected):
+def test_pdf_report_has_summary_agencies_and_method(client, db_session, data, expected):
     quarter, whole, _by_agency = expected
     login(client, "noivu")
     use_language(client, "en")
@@ -46,7 +47,8 @@ def test_pdf_report_has_summary_agencies_and_method(client, data, expected):
     assert pct(float(whole.loc["OVERALL", "estimate"]), "en") in text
     for agency in data.city.agencies.values():
         assert agency.name_en in text
-    assert "Method note" in text and "counter-quick v1" in text
+    label = db_session.get(QuestionnaireVersion, data.qv_id).label  # the newest shipped counter-quick
+    assert "Method note" in text and label in text
     assert "fewer than 30 responses" in text
     assert len(reader.pages) >= 2 + len(data.city.agencies)  # summary, comparisons, a page per agency, method
 

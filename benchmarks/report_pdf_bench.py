@@ -1,0 +1,74 @@
+"""Period report PDF: seconds to build the PDF of one questionnaire and period on the 2022 demo.
+
+    .venv/bin/python benchmarks/report_pdf_bench.py [--responses 20000] [--repeat 3] [--keep DIR]
+
+Loads the demo (SQLite, temporary file), logs in as noivu and downloads /homeaffairs/report/report.pdf for
+counter-quick and sipas-2017 (each at its default period), `--repeat` times; prints the first (cold) and the
+best time, the page count and the size.  Goal (issue 12): <= 2 s.  Figures go to benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--responses", type=int, default=20000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--keep", type=Path, help="write the PDFs into this folder")
+    args = ap.parse_args(argv)
+
+    from pypdf import PdfReader
+    from sqlalchemy import select
+
+    from survey import create_app
+    from survey.database import make_engine
+    from survey.demo.load import load_demo
+    from survey.extensions import db
+    from survey.migrate import upgrade
+    from survey.questionnaire_versions.models import QuestionnaireVersion
+
+    with tempfile.TemporaryDirectory(prefix="hailong-pdf-bench-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
+        upgrade(make_engine(url))
+        app = create_app({"TESTING": False, "DATABASE_URL": url, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False,
+                          "RATELIMIT_ENABLED": False, "HAILONG_PREWARM": 0})
+        with app.app_context():
+            started = time.perf_counter()
+            load_demo(db.session, "2022", responses=args.responses)
+            db.session.commit()
+            print(f"demo loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            versions = {qv.instrument: qv.id for qv in db.session.scalars(select(QuestionnaireVersion))
+                        if qv.instrument in ("counter-quick", "sipas-2017")}
+        client = app.test_client()
+        resp = client.post("/auth/login", data={"username": "noivu", "password": "demo-noivu-2022"})
+        assert resp.status_code == 302, resp.status_code
+        print(f"{'questionnaire':<15} {'first s':>8} {'best s':>8} {'pages':>6} {'kB':>6}")
+        for instrument in ("counter-quick", "sipas-2017"):
+            times = []
+            data = b""
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                resp = client.get(f"/homeaffairs/report/report.pdf?questionnaire={versions[instrument]}")
+                times.append(time.perf_counter() - t0)
+                assert resp.status_code == 200, (instrument, resp.status_code)
+                data = resp.data
+            pages = len(PdfReader(io.BytesIO(data)).pages)
+            name = re.search(r"filename\*=UTF-8''(.*)$", resp.headers["Content-Disposition"])
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                (args.keep / f"{instrument}.pdf").write_bytes(data)
+            print(f"{instrument:<15} {times[0]:>8.2f} {min(times):>8.2f} {pages:>6} {len(data) / 1024:>6.0f}"
+                  f"  {name.group(1) if name else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
