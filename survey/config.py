@@ -10,10 +10,31 @@ from typing import Any
 
 INSTANCE_DIR = Path(os.environ.get("HAILONG_INSTANCE", Path.cwd() / "instance"))
 
+DESIGNS = ("counters", "clusters")  # HAILONG_DESIGN (docs/methodology-design.md); the first is the default
+DEFAULT_BOOTSTRAP_B, DEFAULT_BOOTSTRAP_SEED = 500, 20240601
+DEFAULT_KIOSK_API_LIMIT = "120 per minute"
+DEFAULT_PASSWORD_HASH = "scrypt"
+
+
+def password_hash_method() -> str:
+    """HAILONG_PASSWORD_HASH (a werkzeug method such as `scrypt:32768:8:1`): read at hashing time, also by the
+    command line outside an app; the test suite lowers the cost with it."""
+    return os.environ.get("HAILONG_PASSWORD_HASH") or DEFAULT_PASSWORD_HASH
+
+
+def environment_secret_key() -> str:
+    """SECRET_KEY as the environment gives it ("" when unset): `flask doctor` checks it before any fallback."""
+    return os.environ.get("SECRET_KEY") or ""
+
+
+def prometheus_multiproc_dir() -> str | None:
+    """PROMETHEUS_MULTIPROC_DIR, shared with prometheus_client itself (gunicorn workers write their metrics there)."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
 
 # Settings read from the environment only when set (their defaults live beside the code that uses them).
 OPTIONAL: dict[str, type] = {
-    "HAILONG_BOOTSTRAP_B": int,  # bootstrap replicates for ranks (default 500)
+    "HAILONG_BOOTSTRAP_B": int,  # bootstrap replicates for ranks (default DEFAULT_BOOTSTRAP_B)
     "HAILONG_BOOTSTRAP_SEED": int,  # seed of those replicates: published ranks are reproducible
     "HAILONG_KIOSK_API_LIMIT": str,  # per-kiosk API cap, e.g. "120 per minute"
     "HAILONG_DOWNLOAD_DIR": str,  # private folder for one-time downloads (invitation sheets, checked uploads)
@@ -26,6 +47,12 @@ OPTIONAL: dict[str, type] = {
     "HAILONG_LINK_POINT_CEILING": str,  # poster answers per service point beyond which they are held ("20 per hour")
     "HAILONG_POSTER_COUNTS": int,  # 0 = QR poster answers are stored held, out of official figures (default 1)
     "HAILONG_PROXY_HOPS": int,  # reverse proxies in front of the app whose X-Forwarded-For is trusted (default 0)
+    "HAILONG_RESULTS_CACHE": int,  # 0 = no results cache at all (every page recomputes; for measurements)
+    "HAILONG_KIOSK_THANKS_SECONDS": int,  # how long the kiosk shows its thank-you screen (default 6)
+    "HAILONG_KIOSK_HEARTBEAT_SECONDS": int,  # how often a kiosk reports its queue (default 60)
+    "HAILONG_KIOSK_IDLE_PROMPT_SECONDS": int,  # the "still answering?" countdown before the idle reset (default 15)
+    "HAILONG_BACKUP_DIR": str,  # where `flask backup create` writes (default <instance>/backups)
+    "HAILONG_BACKUP_KEEP": int,  # backups kept by `flask backup create --prune` (default 14)
 }
 
 
@@ -75,8 +102,8 @@ def _optional_from_env() -> dict[str, Any]:
     for name in ("HAILONG_LINK_NETWORK_LIMIT", "HAILONG_LINK_POINT_CEILING"):
         if name in found:
             _check_window(name, found[name])
-    if found.get("HAILONG_DESIGN", "counters") not in ("counters", "clusters"):
-        raise ConfigError(f"HAILONG_DESIGN must be counters or clusters, not {found['HAILONG_DESIGN']!r}")
+    if found.get("HAILONG_DESIGN", DESIGNS[0]) not in DESIGNS:
+        raise ConfigError(f"HAILONG_DESIGN must be {' or '.join(DESIGNS)}, not {found['HAILONG_DESIGN']!r}")
     return found
 
 
@@ -164,6 +191,10 @@ class Settings:
             "HAILONG_TIMEZONE": self.timezone,
             "HAILONG_PUBLIC_URL": self.public_url,
             "HAILONG_LINK_DEVICE_LIMIT": self.link_device_limit,
+            "HAILONG_INSTANCE": str(self.instance_dir),
+            "HAILONG_BOOTSTRAP_B": DEFAULT_BOOTSTRAP_B,
+            "HAILONG_BOOTSTRAP_SEED": DEFAULT_BOOTSTRAP_SEED,
+            "HAILONG_KIOSK_API_LIMIT": DEFAULT_KIOSK_API_LIMIT,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.production,

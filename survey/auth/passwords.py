@@ -7,14 +7,15 @@ does; verification always reads the parameters from the stored hash, so both kin
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from survey.config import password_hash_method
+
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=os.environ.get("HAILONG_PASSWORD_HASH", "scrypt"))
+    return generate_password_hash(password, method=password_hash_method())
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -27,7 +28,7 @@ _dummy_hashes: dict[str, str] = {}
 def dummy_verify(password: str) -> None:
     """Spend what checking a real password costs, for a user name that does not exist (the hash is
     made once per process with the configured method, so its cost matches the stored hashes)."""
-    method = os.environ.get("HAILONG_PASSWORD_HASH", "scrypt")
+    method = password_hash_method()
     if method not in _dummy_hashes:
         _dummy_hashes[method] = hash_password(secrets.token_urlsafe(16))
     check_password_hash(_dummy_hashes[method], password)

@@ -172,8 +172,8 @@ def run_comparison(user: Any, f: Filters, group: str, group_label: str, **kw: An
         keep = lambda row: row.id in allowed  # noqa: E731
     return compare_units(
         db.session, selection_for(user, f, **kw), group=group, measure_code=f.measure, period=f.period,
-        lang=current_lang(), n_min=int(cfg["HAILONG_N_MIN"]), bootstrap_b=int(cfg.get("HAILONG_BOOTSTRAP_B", 500)),
-        seed=int(cfg.get("HAILONG_BOOTSTRAP_SEED", 20240601)), group_label=group_label, top_k=f.top_k, keep=keep)
+        lang=current_lang(), n_min=int(cfg["HAILONG_N_MIN"]), bootstrap_b=int(cfg["HAILONG_BOOTSTRAP_B"]),
+        seed=int(cfg["HAILONG_BOOTSTRAP_SEED"]), group_label=group_label, top_k=f.top_k, keep=keep)
 
 
 def _group_label(level: str, f: Filters) -> str:

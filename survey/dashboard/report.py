@@ -167,8 +167,8 @@ def build_report(f: Filters) -> Report | None:
     method = {
         "instrument": rec.label, "title": rec.title(lang), "basis": note.get("basis") or "",
         "ci": whole.ci, "n_min": n_min, "weights": whole.weights,
-        "bootstrap_b": int(current_app.config.get("HAILONG_BOOTSTRAP_B", 500)),
-        "seed": int(current_app.config.get("HAILONG_BOOTSTRAP_SEED", 20240601)),
+        "bootstrap_b": int(current_app.config["HAILONG_BOOTSTRAP_B"]),
+        "seed": int(current_app.config["HAILONG_BOOTSTRAP_SEED"]),
         "clusters": whole.meta.get("clusters"), "strata": whole.meta.get("strata"),
         "channel": f.channel, "period": f.period.name, "scope": _scope_name(lang),
         "issued_by": _issuer(lang), "issued_on": local_date(now().astimezone(LOCAL_TZ).date()),

@@ -43,8 +43,8 @@ class BackupError(RuntimeError):
 
 
 def backup_dir(app: Flask) -> Path:
-    return Path(app.config.get("HAILONG_BACKUP_DIR") or os.environ.get("HAILONG_BACKUP_DIR")
-                or Path(os.environ.get("HAILONG_INSTANCE") or INSTANCE_DIR) / "backups")
+    return Path(app.config.get("HAILONG_BACKUP_DIR")
+                or Path(app.config.get("HAILONG_INSTANCE") or INSTANCE_DIR) / "backups")
 
 
 def _libpq(url: str) -> tuple[str, dict[str, str]]:
@@ -231,7 +231,7 @@ def create_cmd(then_verify: bool, then_prune: bool, keep: int | None) -> None:
     click.echo(f"backup {path} ({manifest['bytes']:,} bytes, {sum(manifest['rows'].values()):,} rows)"
                + (", verified" if then_verify else ""))
     if then_prune:
-        n = keep or int(os.environ.get("HAILONG_BACKUP_KEEP") or DEFAULT_KEEP)
+        n = keep or int(current_app.config.get("HAILONG_BACKUP_KEEP") or DEFAULT_KEEP)
         for p in prune(directory, n):
             click.echo(f"pruned {p.name}")
 

@@ -22,7 +22,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import text
 
-from survey.config import INSTANCE_DIR, SECRET_KEY_MIN_BYTES
+from survey.config import INSTANCE_DIR, SECRET_KEY_MIN_BYTES, environment_secret_key
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -36,7 +36,7 @@ class Check:
 
 
 def check_secret_key(app: Flask) -> Check:
-    key = os.environ.get("SECRET_KEY") or ""
+    key = environment_secret_key()
     size = len(key.encode())
     if not key:
         if app.config.get("HAILONG_PRODUCTION"):
@@ -126,7 +126,7 @@ def _writable(path: Path) -> bool:
 def check_folders(app: Flask) -> Check:
     problems: list[str] = []
     fixes: list[str] = []
-    instance = Path(os.environ.get("HAILONG_INSTANCE") or INSTANCE_DIR)
+    instance = Path(app.config.get("HAILONG_INSTANCE") or INSTANCE_DIR)
     if not _writable(instance):
         problems.append(f"instance folder {instance} is missing or not writable")
         fixes.append(f"install -d -o <service user> -m 0750 {instance}")

@@ -17,7 +17,6 @@ after ProxyFix — so requests relayed by nginx from outside are refused).  No p
 from __future__ import annotations
 
 import hmac
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -27,6 +26,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from werkzeug.wrappers import Response
+
+from survey.config import prometheus_multiproc_dir
 
 LOCAL = {"127.0.0.1", "::1"}
 SUBMIT_ENDPOINT = "api.submit_response"
@@ -96,7 +97,7 @@ def metrics_view() -> Response:
     if not _allowed():
         abort(404)  # do not advertise the endpoint
     registry = CollectorRegistry()
-    multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    multiproc = prometheus_multiproc_dir()
     if multiproc:
         from prometheus_client import multiprocess
 

@@ -12,7 +12,6 @@ per IP address, because a whole office shares one.
 from __future__ import annotations
 
 import math
-import os
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from survey import inputs
+from survey.config import DEFAULT_KIOSK_API_LIMIT
 from survey.database import utcnow
 from survey.extensions import csrf, db, limiter
 from survey.guard import read_body, reason_message
@@ -46,7 +46,7 @@ from survey.respond.store import (
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-DEFAULT_API_LIMIT = "120 per minute"
+DEFAULT_API_LIMIT = DEFAULT_KIOSK_API_LIMIT
 
 
 def over_api_cap(kiosk: Kiosk) -> int:
@@ -59,7 +59,7 @@ def over_api_cap(kiosk: Kiosk) -> int:
     if not limiter.enabled or not limiter.initialized:
         return 0
     item = parse_limit(str(current_app.config.get("HAILONG_KIOSK_API_LIMIT")
-                           or os.environ.get("HAILONG_KIOSK_API_LIMIT") or DEFAULT_API_LIMIT))
+                           or DEFAULT_API_LIMIT))
     key = (str(current_app.config.get("RATELIMIT_KEY_PREFIX") or "hailong"), "kiosk-api", str(kiosk.id))
     if limiter.limiter.hit(item, *key):
         return 0
