@@ -21,7 +21,8 @@ in a database, benchmarks/integrity_bench.py measures them in memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -135,3 +136,88 @@ def working_days(first: date, last: date) -> list[date]:
             out.append(d)
         d += timedelta(days=1)
     return out
+
+
+# ---------------------------------------------------------------------------------------- into a database
+def inject_into_database(session: Any, structure_name: str = "2022", seed: int = 2022, per_pattern: int = 2,
+                         size: int = 20) -> list[Episode]:
+    """Store `per_pattern` episodes of every pattern in the demo's last month (a loaded demo database).
+
+    Stuffed responses are inserted like the demo's own (tallies rebuilt afterwards); for ``overrun`` the
+    month's entered volume is lowered below what the month then holds.  Returns the episodes (also
+    written to the audit log), so a person can check that the Integrity page lists them.
+    """
+    import uuid
+
+    from sqlalchemy import func, insert, select
+
+    from survey.audit import record
+    from survey.demo.cantho import structure as get_structure
+    from survey.org.models import Kiosk, ServicePoint, ServiceVolume
+    from survey.questionnaire_versions.service import latest_published, questionnaire_for
+    from survey.respond.models import Answer, Response
+    from survey.respond.store import rebuild_tallies
+
+    st = get_structure(structure_name)
+    model = DemoModel(st, seed)
+    rng = np.random.default_rng([seed, 16])
+    month = st.months[-1]
+    nxt = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    days = working_days(month, nxt - timedelta(days=1))
+    sps = {sp.code: sp for sp in session.scalars(select(ServicePoint))}
+    kiosks = {k.code: k.id for k in session.scalars(select(Kiosk))}
+    versions = {k: latest_published(session, k) for k in set(INSTRUMENT_BY_CHANNEL.values())}
+    episodes: list[Episode] = []
+    used: set[tuple[str, date]] = set()
+    for pattern in PATTERNS:
+        eligible = [i for i, sp in enumerate(model.service_points)
+                    if (pattern != "kiosk_burst" or sp.kiosk) and sp.code in sps]
+        for i in rng.choice(eligible, size=min(per_pattern, len(eligible)), replace=False).tolist():
+            day = days[int(rng.integers(len(days)))]
+            if (model.service_points[i].code, day) in used:
+                continue
+            used.add((model.service_points[i].code, day))
+            episodes.append(make_episode(pattern, model, i, day, size, rng))
+    for ep in episodes:
+        instrument = INSTRUMENT_BY_CHANNEL["kiosk" if ep.channel == "kiosk" else "qr"]
+        version = versions[instrument]
+        q, item_ids = questionnaire_for(session, version.id)
+        items = [it for it in q.items() if it.type == "scale" and it.scale is not None]
+        sp = sps[ep.service_point]
+        rows = []
+        for m in ep.minutes:
+            local = datetime(ep.day.year, ep.day.month, ep.day.day) + timedelta(minutes=m)
+            at = (local - LOCAL_OFFSET).replace(tzinfo=UTC)
+            rows.append({"client_id": str(uuid.UUID(bytes=rng.bytes(16), version=4)),
+                         "questionnaire_version_id": version.id, "agency_id": sp.agency_id,
+                         "service_point_id": sp.id, "kiosk_id": kiosks.get(ep.kiosk) if ep.kiosk else None,
+                         "invitation_id": None, "channel": ep.channel, "language": "vi", "submitted_at": at,
+                         "received_at": at + timedelta(seconds=2), "period": date(ep.day.year, ep.day.month, 1)})
+        table = Response.__table__
+        ids = [r[0] for r in session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                                             rows)]
+        answers = []
+        for rid in ids:
+            best = rng.random() < ep.top_fraction
+            for it in items:
+                levels = sorted(it.scale.values)
+                value = levels[-1] if best or rng.random() < 0.7 else levels[-2]
+                answers.append({"response_id": rid, "item_id": item_ids[it.code], "value": value})
+        session.execute(insert(Answer.__table__), answers)
+        if ep.pattern == "overrun":
+            vol = session.scalar(select(ServiceVolume).where(ServiceVolume.service_point_id == sp.id,
+                                                             ServiceVolume.period == month))
+            lo = datetime(month.year, month.month, 1) - LOCAL_OFFSET
+            hi = datetime(ep.day.year, ep.day.month, ep.day.day) + timedelta(days=1) - LOCAL_OFFSET
+            honest = session.scalar(select(func.count()).select_from(Response).where(
+                Response.service_point_id == sp.id, Response.submitted_at >= lo.replace(tzinfo=UTC),
+                Response.submitted_at < hi.replace(tzinfo=UTC))) or 0
+            if vol is None:
+                session.add(ServiceVolume(service_point_id=sp.id, period=month, dossiers=max(honest - size // 2, 1)))
+            else:
+                vol.dossiers = max(int(honest) - size // 2, 1)
+    rebuild_tallies(session)
+    record(session, "demo.inject_gaming", "demo", f"cantho-{structure_name}",
+           after={"episodes": [{"pattern": e.pattern, "service_point": e.service_point, "day": e.day.isoformat(),
+                                "size": e.size} for e in episodes]})
+    return episodes
