@@ -32,6 +32,7 @@ import numpy as np
 from questionnaires.loader import load_shipped
 from questionnaires.model import Item, Questionnaire
 from survey.demo.cantho import DemoServicePoint, Structure
+from survey.demo.comments import DEMO_COMMENTS
 
 # ---- the model's constants (documented in docs/demo-model.md)
 INSTRUMENT_BY_CHANNEL = {"kiosk": "counter-quick", "qr": "sipas-2017"}
@@ -58,15 +59,7 @@ P_MISSING, P_NO_OPINION = 0.03, 0.02
 P_EXPECTATIONS = 0.60  # answers the multiple-choice "what should improve" item
 P_COMMENT = 0.03
 P_ENGLISH = 0.03
-COMMENTS = (
-    "Cán bộ hướng dẫn nhiệt tình, chu đáo.",
-    "Thời gian chờ đợi hơi lâu, cần thêm ghế ngồi.",
-    "Thủ tục nhanh gọn, đúng hẹn.",
-    "Nên niêm yết phí, lệ phí rõ ràng hơn.",
-    "Đề nghị bổ sung chỗ để xe cho người dân.",
-    "Hồ sơ bị trả lại nhiều lần, cần hướng dẫn một lần đầy đủ.",
-    "Very helpful staff, thank you.",
-)
+COMMENTS = tuple(text for text, _topics in DEMO_COMMENTS)  # with known topics (issue 15)
 LOCAL_OFFSET = timedelta(hours=7)  # Asia/Ho_Chi_Minh has no daylight saving time
 WORK_MINUTES = ((7 * 60 + 30, 11 * 60 + 30), (13 * 60 + 30, 17 * 60))  # office hours
 

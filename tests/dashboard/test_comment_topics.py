@@ -96,13 +96,11 @@ def test_topics_table_export_and_vietnamese_labels(client, city):
     assert rows[1][:2] == ["Chờ đợi, trễ hẹn", "2"]
 
 
-def test_an_administrators_lexicon_in_the_instance_folder_is_used(client, city, app, tmp_path):
-    from pathlib import Path
-
+def test_an_administrators_lexicon_in_the_instance_folder_is_used(client, city, app, tmp_path, monkeypatch):
     from analysis.topics import DEFAULT_LEXICON
 
-    own = Path(app.instance_path) / "topics-vi.yaml"
-    own.parent.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))  # not the shared instance folder
+    own = tmp_path / "topics-vi.yaml"
     text = DEFAULT_LEXICON.read_text(encoding="utf-8").replace('label: {vi: "Cơ sở vật chất", en: "Facilities"}',
                                                                'label: {vi: "Nhà cửa", en: "Building"}')
     own.write_text(text, encoding="utf-8")
