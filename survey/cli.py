@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from survey.extensions import db
 
@@ -87,6 +89,40 @@ def questionnaire_load(files: tuple[Path, ...], status: str) -> None:
         sys.exit(1)
 
 
+NOT_MIGRATED = "The database has no tables yet: run `flask --app wsgi db upgrade` first."
+
+
+def _missing_table(exc: BaseException) -> bool:
+    """SQLite "no such table", PostgreSQL "relation … does not exist" (UndefinedTable)."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
+def _guard_schema(cmd: click.Command) -> None:
+    """Any command run on a never-migrated database says what to do instead of a SQLAlchemy traceback."""
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            _guard_schema(sub)
+        return
+    original = cmd.callback
+    if original is None or getattr(original, "_schema_guarded", False):
+        return
+
+    @functools.wraps(original)
+    def guarded(*args: object, **kwargs: object) -> object:
+        try:
+            return original(*args, **kwargs)
+        except (OperationalError, ProgrammingError) as exc:
+            if _missing_table(exc):
+                raise click.ClickException(NOT_MIGRATED) from None
+            raise
+
+    guarded._schema_guarded = True  # type: ignore[attr-defined]
+    cmd.callback = guarded
+
+
 def register(app: Flask) -> None:
     for module_name, attr in COMMANDS:
-        app.cli.add_command(getattr(importlib.import_module(module_name), attr))
+        command = getattr(importlib.import_module(module_name), attr)
+        _guard_schema(command)
+        app.cli.add_command(command)
