@@ -23,6 +23,8 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from survey.inputs import has_forbidden_characters
+
 MAX_UPLOAD = 5 * 1024 * 1024
 # An XLSX is a zip: 87 kB can unpack to 600,000 rows.  Bound what we unpack and how many rows we read, and
 # say so, rather than let one upload take a worker's memory and minutes (docs/security.md §6).
@@ -162,10 +164,26 @@ def read_table(filename: str, raw: bytes) -> Table:
         raise TableError(_("The file is larger than 5 MB: split it into several files."))
     lower = filename.lower()
     if lower.endswith(".csv"):
-        return read_csv(raw)
+        return _storable(read_csv(raw))
     if lower.endswith(".xlsx"):
-        return read_xlsx(raw)
+        return _storable(read_xlsx(raw))
     raise TableError(_("Unknown file type: use .csv or .xlsx."))
+
+
+def _visible(text: str) -> str:
+    return text.encode("unicode_escape").decode("ascii") if has_forbidden_characters(text) else text
+
+
+def _storable(table: Table) -> Table:
+    """Refuse NUL and other control characters in any cell: PostgreSQL cannot even compare a text holding
+    NUL, so one such cell ended an import in a 500 (docs/security.md §3)."""
+    for line, cells in [(1, dict.fromkeys(table.header, "")), *table.rows]:
+        for column, cell in cells.items():
+            if (isinstance(cell, str) and has_forbidden_characters(cell)) or has_forbidden_characters(column):
+                raise TableError(_("Line %(line)d, column %(column)s holds characters that cannot be stored "
+                                   "(invisible control characters). Remove them and upload the file again.",
+                                   line=line, column=_visible(column)))
+    return table
 
 
 def duplicate_columns(header: list[str]) -> list[str]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from survey.inputs import has_forbidden_characters
 from survey.org.messages import N_, _
 from survey.spreadsheets import csv_writer, unneutralise
 
@@ -151,6 +152,10 @@ MAX_ENTRIES = 50_000
 
 
 def read_text(text: str, name: str, fmt: str) -> tuple[list[Row], list[Issue]]:
+    for number, line in enumerate(text.split("\n"), start=1):  # NUL etc. cannot be stored (docs/security.md §3)
+        if has_forbidden_characters(line):
+            raise OrgFileError([Issue(name, number, None, _(
+                "this line holds characters that cannot be stored (invisible control characters)"))])
     rows, issues = _read_yaml(text, name) if fmt == "yaml" else _read_csv(text, name)
     if len(rows) > MAX_ENTRIES:
         raise OrgFileError([Issue(name, None, None, _("more than %(n)d entries: split the file", n=MAX_ENTRIES))])

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from questionnaires.loader import validate_answers
 from survey.database import utcnow
 from survey.i18n import LOCAL_TZ
+from survey.inputs import has_forbidden_characters
 from survey.org.models import ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import questionnaire_for
@@ -93,6 +94,12 @@ def _check(session: Session, sub: Submission, now: datetime) -> tuple[ServicePoi
             errors["submitted_at"] = _msg(lang, "Thời điểm thiếu múi giờ.", "Timestamp lacks a time zone.")
         elif sub.channel != "paper" and not (now - MAX_QUEUE_AGE <= sub.submitted_at <= now + MAX_CLOCK_SKEW):
             errors["submitted_at"] = _msg(lang, "Thời điểm gửi không hợp lệ.", "Implausible submission time.")
+    for code, value in sub.answers.items():  # every channel: PostgreSQL cannot store NUL (docs/security.md §3)
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and has_forbidden_characters(t) for t in [code, *texts]):
+            errors[str(code)] = _msg(lang, "Câu trả lời có ký tự không thể lưu (ký tự điều khiển không hiển thị).",
+                                     "The answer holds characters that cannot be stored (invisible control "
+                                     "characters).")
     if errors:
         raise SubmissionError(errors)
     assert sp is not None and qv is not None

@@ -291,3 +291,37 @@ def test_refused_characters_are_explained_in_the_users_language(client, city, la
     resp = client.get("/thanks?sp=%00", headers={"Accept-Language": lang})
     assert resp.status_code == 400
     assert words in resp.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- NUL in uploaded files (PostgreSQL cannot hold it)
+
+
+def test_nul_in_an_uploaded_table_is_a_message(client, db_session, city):
+    as_admin(client)
+    body = b"service_point,month,dossiers,dissatisfied_or_complaints\nSTP-SP1\x00,2025-01,3,0\n"
+    resp = post_form(client, "/admin/volumes/import", {"file": (io.BytesIO(body), "volumes.csv")},
+                     content_type="multipart/form-data")
+    assert resp.status_code == 400
+    assert "Line 2, column service_point holds characters that cannot be stored" in resp.get_data(as_text=True)
+
+
+def test_nul_in_a_tree_file_is_a_message(client, db_session, city):
+    as_admin(client)
+    body = "type,code,parent,level,name_vi\nunit,NEWU,CT,district,Phường\x00Mới\n".encode()
+    resp = post_form(client, "/admin/tree/import", {"file": (io.BytesIO(body), "tree.csv")},
+                     content_type="multipart/form-data")
+    assert resp.status_code == 400
+    assert "characters that cannot be stored" in resp.get_data(as_text=True)
+
+
+def test_nul_in_a_stored_answer_is_refused_on_every_channel(db_session, city):
+    from survey.respond.store import Submission, SubmissionError, store_response
+
+    qv = city.questionnaires["counter-quick"]
+    sub = Submission(service_point_id=city.service_points["STP-SP1"].id, questionnaire_version_id=qv.id,
+                     answers={"C.ATT": 3, "C.HANDLING": 2, "COMMENT": "a\x00b"}, channel="paper", language="en")
+    with pytest.raises(SubmissionError) as exc:
+        store_response(db_session, sub)
+    assert "cannot be stored" in exc.value.errors["COMMENT"]
+    db_session.rollback()
+    assert stored(db_session) == EMPTY
