@@ -136,21 +136,51 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError() from exc
 
 
+# Blueprints whose GET pages only read: with DATABASE_REPLICA_URL set, their requests read from the replica.
+REPLICA_BLUEPRINTS = frozenset({"dashboard", "homeaffairs", "report"})
+
+
+def _reads_replica() -> bool:
+    from flask import has_request_context, request
+
+    return (has_request_context() and request.method in ("GET", "HEAD")
+            and request.blueprint in REPLICA_BLUEPRINTS)
+
+
 class Database:
-    """Holds the engine and a request-scoped session; `db.session` is the session for this request."""
+    """Holds the engine and a request-scoped session; `db.session` is the session for this request.
+
+    With a read replica configured (DATABASE_REPLICA_URL), the session of a GET request to a dashboard
+    blueprint (REPLICA_BLUEPRINTS) is bound to the replica: the heavy read-only pages leave the primary to
+    the writers.  Every other request — submissions, forms, logins, administration, any POST — uses the
+    primary.  A replica lags by its replication delay (usually under a second): a dashboard may show a
+    response a moment later than the primary would.
+    """
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
+        self.replica_engine: Engine | None = None
         self._factory: sessionmaker[Session] | None = None
+        self._replica_factory: sessionmaker[Session] | None = None
         self.session: scoped_session[Session] = scoped_session(self._make_session)
 
     def _make_session(self) -> Session:
         if self._factory is None:
             raise RuntimeError("database not initialised: call create_app() first")
+        if self._replica_factory is not None and _reads_replica():
+            return self._replica_factory()
         return self._factory()
 
     def init_app(self, app: Flask) -> None:
         self.configure(app.config["DATABASE_URL"])
+        self.configure_replica(app.config.get("DATABASE_REPLICA_URL") or None)
+
+        @app.before_request
+        def _route_session() -> None:
+            # the session is bound when first used: with a replica, start each request with a fresh one so
+            # the routing follows this request (a no-op in a server, where each request gets a new one)
+            if self._replica_factory is not None:
+                self.session.remove()
         app.extensions["hailong_db"] = self
 
         @app.teardown_appcontext
@@ -165,6 +195,18 @@ class Database:
             self.engine.dispose()
         self.engine = make_engine(url)
         self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def configure_replica(self, url: str | None) -> None:
+        """Use `url` (a read-only copy of the primary) for dashboard reads; None = everything on the primary."""
+        if url and url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        if self.replica_engine is not None and url and str(self.replica_engine.url) == url:
+            return
+        if self.replica_engine is not None:
+            self.replica_engine.dispose()
+        self.replica_engine = make_engine(url) if url else None
+        self._replica_factory = (sessionmaker(bind=self.replica_engine, expire_on_commit=False)
+                                 if self.replica_engine is not None else None)
 
     def create_all(self) -> None:
         from survey import models  # noqa: F401  (registers every table)
