@@ -48,13 +48,14 @@ def org_import(file: Path, fmt: str | None) -> None:
 
 @org_cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "csv"]), default="yaml", show_default=True)
-@click.option("--output", type=click.Path(path_type=Path), default=None, help="Write here (default: stdout).")
+@click.option("--output", type=click.Path(path_type=Path, allow_dash=True), default=Path("-"), show_default=True,
+              help="Write here; - (the default) is standard output, like every export command.")
 def org_export(fmt: str, output: Path | None) -> None:
     """Write the whole tree (including retired entities) in a form `org import` reads back unchanged."""
     from survey.org.io_import import export_csv, export_yaml
 
     text = export_yaml(db.session) if fmt == "yaml" else export_csv(db.session)
-    if output is None:
+    if output is None or str(output) == "-":
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")

@@ -9,6 +9,7 @@ service volumes entered per service point and month (`analysis.weights.poststrat
 
 from __future__ import annotations
 
+import io
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -230,7 +231,8 @@ responses_cli = AppGroup("responses", help="Stored responses: export for analysi
 @click.option("--questionnaire", default=None, help="Only this instrument id (e.g. sipas-2017).")
 @click.option("--weights", type=click.Choice(WEIGHTS), default="none", show_default=True,
               help="volume: post-stratify to service volume per service point × month.")
-@click.option("--output", type=click.Path(path_type=Path), required=True)
+@click.option("--output", type=click.Path(path_type=Path, allow_dash=True), default=Path("-"), show_default=True,
+              help="Write here; - (the default) is standard output, like every export command.")
 def export_cmd(fmt: str | None, start: datetime | None, end: datetime | None, questionnaire: str | None,
                weights: str, output: Path) -> None:
     """One row per response in the analysis exchange format (docs/contracts.md §3)."""
@@ -244,5 +246,15 @@ def export_cmd(fmt: str | None, start: datetime | None, end: datetime | None, qu
     except ExportError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    write(frame, output, fmt)
-    click.echo(f"wrote {len(frame)} responses to {output} ({fmt})")
+    if str(output) == "-":  # the data alone on standard output; what happened goes to standard error
+        buffer = io.BytesIO() if fmt == "parquet" else io.StringIO()
+        write(frame, buffer, fmt)  # type: ignore[arg-type]
+        if fmt == "parquet":
+            click.get_binary_stream("stdout").write(buffer.getvalue())  # type: ignore[arg-type]
+        else:
+            click.echo(buffer.getvalue(), nl=False)
+        target = "standard output"
+    else:
+        write(frame, output, fmt)
+        target = str(output)
+    click.echo(f"wrote {len(frame)} responses to {target} ({fmt})", err=True)
