@@ -222,7 +222,15 @@ def daily_scores(session: Session, first: date, last: date, agency_ids: list[int
 
 
 def agency_charts(session: Session, today: date, agency_ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
-    """The early-warning chart of each agency over the last CHART_DAYS working days before `today`."""
+    """The early-warning chart of each agency over the last CHART_DAYS working days before `today`
+    (remembered by the results cache until the data change)."""
+    from survey.results.cache import cached
+
+    key = ("early-warning", today, None if agency_ids is None else tuple(sorted(agency_ids)))
+    return cached(session, key, lambda: _agency_charts(session, today, agency_ids))
+
+
+def _agency_charts(session: Session, today: date, agency_ids: list[int] | None) -> dict[int, dict[str, Any]]:
     days = _working_days(today - timedelta(days=1), CHART_DAYS + BASELINE_DAYS)
     base_days, chart_days = days[:BASELINE_DAYS], days[BASELINE_DAYS:]
     data = daily_scores(session, days[0], days[-1], agency_ids)

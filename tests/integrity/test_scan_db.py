@@ -68,3 +68,22 @@ def test_real_drop_makes_the_agency_chart_signal(db_session) -> None:
     assert chart["first_signal"] >= days[150]
     signals = city_signals(db_session, TODAY)
     assert [s["agency"].code for s in signals] == ["STP"]
+
+
+def test_scan_command_flags_yesterdays_burst(app, runner, db_session) -> None:
+    from datetime import UTC, datetime
+
+    app.config["HAILONG_CLOCK"] = lambda: datetime(TODAY.year, TODAY.month, TODAY.day, 3, tzinfo=UTC)
+    city = small_city(db_session)
+    sp = city.service_points["STP-SP1"]
+    sipas = city.questionnaires["sipas-2017"]
+    rng = np.random.default_rng(9)
+    days = workdays_before(TODAY, 25)
+    honest_days(db_session, sp, sipas, days, 3, rng)
+    burst(db_session, sp, sipas, days[-1], 20, rng)
+    finish(db_session)
+    result = runner.invoke(args=["integrity", "scan", "--days", "2"])
+    assert result.exit_code == 0, result.output
+    assert "1 flagged" in result.output
+    bad = runner.invoke(args=["integrity", "scan", "--until", "yesterday"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
