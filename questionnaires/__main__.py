@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .loader import load_file, shipped
-from .validate import QuestionnaireError
+from .validate import QuestionnaireError, coverage_line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             n = len(q.items())
             print(f"{f}: ok ({q.id} v{q.version}, {n} items, checksum {q.checksum()[:12]})", file=sys.stderr)
+            print(f"{f}: {coverage_line(q.definition)}", file=sys.stderr)
     return 1 if bad else 0
 
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, cast, overload
 
 from .index_spec import IndexSpec, ItemSpec, Measure, RatioKey
 from .validate import DEFAULT_PAPI_TOTAL, OVERALL_CODE
@@ -23,7 +23,7 @@ Answer = int | list[int] | str | None
 
 @dataclass(frozen=True)
 class Text:
-    """A user-visible text in Vietnamese and English (other languages kept in `extra`)."""
+    """A user-visible text in Vietnamese, English (Vietnamese when missing) and other languages (`extra`, e.g. km)."""
 
     vi: str
     en: str
@@ -43,12 +43,18 @@ class Text:
             return self.get(lang)
         return dict(self.extra)[lang]
 
+    @overload
+    @classmethod
+    def of(cls, d: Mapping[str, str]) -> Text: ...
+    @overload
+    @classmethod
+    def of(cls, d: None) -> None: ...
     @classmethod
     def of(cls, d: Mapping[str, str] | None) -> Text | None:
         if d is None:
             return None
         extra = tuple(sorted((k, v) for k, v in d.items() if k not in ("vi", "en")))
-        return cls(vi=d["vi"], en=d["en"], extra=extra)
+        return cls(vi=d["vi"], en=d.get("en") or d["vi"], extra=extra)  # a missing language is shown in vi
 
 
 @dataclass(frozen=True)
@@ -237,7 +243,7 @@ class Questionnaire:
     @property
     def definition(self) -> dict[str, Any]:
         """The raw definition as loaded (a fresh copy each time, so callers cannot alter this object)."""
-        return json.loads(self.canonical)
+        return cast(dict[str, Any], json.loads(self.canonical))
 
     def checksum(self) -> str:
         """sha256 of the canonical JSON definition: equal for equal content whatever the key order."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 
@@ -49,7 +50,7 @@ class QuestionnaireError(ValueError):
 def schema() -> dict[str, Any]:
     """The questionnaire JSON Schema (draft 2020-12)."""
     with SCHEMA_PATH.open(encoding="utf-8") as f:
-        return json.load(f)
+        return cast(dict[str, Any], json.load(f))
 
 
 @cache
@@ -381,3 +382,37 @@ def _check_measure_codes(
             out.append((f"{path}.code", f"PAPI code '{code}' is also an item or element code"))
         if code in reserved:
             out.append((f"{path}.code", f"PAPI code '{code}' is reserved for {reserved[code]}"))
+
+
+_LANG = re.compile(r"^[a-z]{2}(-[A-Za-z]{2,4})?$")
+
+
+def _texts(data: Any) -> Iterator[dict[str, Any]]:
+    """Every user-visible text object of a definition: a mapping of language codes with a "vi" string."""
+    if isinstance(data, dict):
+        if isinstance(data.get("vi"), str) and all(isinstance(k, str) and _LANG.match(k) for k in data):
+            yield data
+            return
+        for v in data.values():
+            yield from _texts(v)
+    elif isinstance(data, list):
+        for v in data:
+            yield from _texts(v)
+
+
+def language_coverage(data: Any) -> dict[str, tuple[int, int]]:
+    """{language: (texts in it, all texts)}: which languages a version covers.  Vietnamese is required in
+    every text; a text missing in another language is shown in Vietnamese (never blank)."""
+    texts = list(_texts(data))
+    langs = sorted({k for t in texts for k, v in t.items() if isinstance(v, str) and v.strip()},
+                   key=lambda k: (k != "vi", k != "en", k))
+    return {lang: (sum(1 for t in texts if str(t.get(lang) or "").strip()), len(texts)) for lang in langs}
+
+
+def coverage_line(data: Any) -> str:
+    """One line for `questionnaire validate`, e.g. "languages: vi, en, km (12/41 texts; others in vi)"."""
+    parts = []
+    for lang, (n, total) in language_coverage(data).items():
+        parts.append(lang if n == total else f"{lang} ({n}/{total} texts; others shown in vi)")
+    return "languages: " + ", ".join(parts)
+

@@ -60,9 +60,12 @@ def _load_or_report(path: Path):  # type: ignore[no-untyped-def]
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def questionnaire_validate(files: tuple[Path, ...]) -> None:
     """Check FILES against the schema and the semantic rules; report every problem with its path."""
+    from questionnaires.validate import coverage_line
+
     for path in files:
         q = _load_or_report(path)
         click.echo(f"{path}: OK ({q.id} v{q.version}, {len(q.items())} items)")
+        click.echo(f"{path}: {coverage_line(q.definition)}")  # which languages the version covers (issue 15)
 
 
 @questionnaire_cli.command("load")

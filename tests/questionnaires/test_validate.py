@@ -53,8 +53,8 @@ def _break(d: dict[str, Any], how: str) -> None:
         d["kiosk"]["items"].append("Z1")
     elif how == "kiosk lacks required item":
         d["kiosk"]["items"] = ["A1"]
-    elif how == "missing en text":
-        del secA["items"][0]["text"]["en"]
+    elif how == "blank en text":  # en is optional (shown in vi when missing, issue 15) but never blank
+        secA["items"][0]["text"]["en"] = " "
     elif how == "blank vi text":
         d["index"]["elements"][1]["title"]["vi"] = "  "
     elif how == "missing vi label":
@@ -103,7 +103,7 @@ CASES = [
     ("papi code twice", "papi.dimensions[0].subdimensions[1].code", "duplicate PAPI code 'D1.1'"),
     ("kiosk item unknown", "kiosk.items[2]", "unknown item 'Z1'"),
     ("kiosk lacks required item", "kiosk.items", "required item 'B1' is missing"),
-    ("missing en text", "sections[0].items[0].text", "'en' is a required property"),
+    ("blank en text", "sections[0].items[0].text.en", "must not be blank"),
     ("blank vi text", "index.elements[1].title.vi", "must not be blank"),
     ("missing vi label", "scales.s5.levels[3].label", "'vi' is a required property"),
     ("duplicate option value", "sections[0].items[2].options[2].value", "duplicate option value 1"),
@@ -136,11 +136,11 @@ def test_broken_variant_is_reported_with_its_path(tiny: Factory, how: str, path:
 
 def test_all_problems_are_reported_at_once(tiny: Factory) -> None:
     d = tiny()
-    for how in ("unknown scale", "weights not summing to 1", "kiosk item unknown", "missing en text"):
+    for how in ("unknown scale", "weights not summing to 1", "kiosk item unknown", "blank en text"):
         _break(d, how)
     paths = {i.path for i in validate_dict(d)}
     assert {"sections[0].items[1].scale", "index.overall.weights", "kiosk.items[2]",
-            "sections[0].items[0].text"} <= paths
+            "sections[0].items[0].text.en"} <= paths
 
 
 def test_malformed_json_reports_line_and_column(tmp_path: Path) -> None:
