@@ -25,6 +25,7 @@ Conventions (documented because they change published figures):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -95,7 +96,7 @@ def bootstrap_replicates(totals: ClusterTotals, measures: Sequence[Measure], by:
         raise ValueError(f"the bootstrap needs at least 2 replicates, got {replicates}")
     measures = tuple(measures)
     if seed is None:  # one entropy for all blocks, so blocks are parts of one bootstrap
-        seed = int(np.random.SeedSequence().entropy)
+        seed = int(cast(int, np.random.SeedSequence().entropy))
     rows = len(totals.collapse(by).row_cluster)
     block = max(1, _BLOCK_CELLS // max(rows, totals.n_clusters, 1))
     parts = []
@@ -201,7 +202,7 @@ def normal_replicates(totals: ClusterTotals, measure: Measure, by: Sequence[str]
         d = np.where(inner, 1.0 / (pp * (1 - pp)), 0.0)
         centre = np.where(inner, np.log(pp / (1 - pp)), centre)
     if seed is None:
-        seed = int(np.random.SeedSequence().entropy)
+        seed = int(cast(int, np.random.SeedSequence().entropy))
     entropy = np.random.SeedSequence(seed).entropy
     eps = np.stack([np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(b,)))
                     .standard_normal(centre.size) for b in range(replicates)])

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -135,7 +136,8 @@ def indices_table(
 ) -> pd.DataFrame:
     """All measures for the whole population, then by the cross-classification of `by`."""
     design = Design(spec, totals)
-    opts = {"level": level, "n_min": n_min, "max_halfwidth": max_halfwidth, "replicates": replicates, "seed": seed}
+    opts: dict[str, Any] = {"level": level, "n_min": n_min, "max_halfwidth": max_halfwidth, "replicates": replicates,
+                            "seed": seed}
     try:
         parts = [design.indices(group, ci, **opts) for group in (((), tuple(by)) if by else ((),))]
     except ImportError as exc:
@@ -160,7 +162,7 @@ def _run_indices(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_indices(sub: argparse._SubParsersAction) -> None:
+def _register_indices(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "indices",
         help="item, element and overall indices with confidence intervals",

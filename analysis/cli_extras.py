@@ -89,7 +89,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_compare(sub: argparse._SubParsersAction) -> None:
+def _register_compare(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "compare",
         help="differences between domains or periods, each unit vs the whole (Holm), change screening (BH)",
@@ -138,7 +138,7 @@ def _run_ranks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_ranks(sub: argparse._SubParsersAction) -> None:
+def _register_ranks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "ranks",
         help="league table with rank intervals, P(top k), quartile probabilities and funnel limits",
@@ -182,7 +182,7 @@ def _run_sample_size(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_sample_size(sub: argparse._SubParsersAction) -> None:
+def _register_sample_size(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "sample-size",
         help="respondents needed for a margin of error (Cochran with design effect; Yamane)",
@@ -200,7 +200,7 @@ def _register_sample_size(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_sample_size)
 
 
-def register_cli(sub: argparse._SubParsersAction) -> None:
+def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Called by analysis.cli.build_parser."""
     _register_compare(sub)
     _register_ranks(sub)

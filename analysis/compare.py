@@ -80,7 +80,8 @@ def _test(diff: np.ndarray, var: np.ndarray, df: np.ndarray, level: float) -> di
             "df": df.astype(np.int64), "t": tstat, "p_value": p, "reason": reason}
 
 
-def _pair(a: DomainEstimates, ia: int, b: DomainEstimates, ib: int, con: ContrastEstimates, k: int,
+def _pair(a: DomainEstimates, ia: int | np.ndarray, b: DomainEstimates, ib: int | np.ndarray, con: ContrastEstimates,
+          k: int | np.ndarray,
           n_min: int, level: float) -> dict[str, np.ndarray]:
     """Difference a[ia] − b[ib] for every measure, with its Taylor test (contrast k of `con`)."""
     diff = a.estimate[ia] - b.estimate[ib]

@@ -12,9 +12,10 @@ Period domains `month` (2022-07), `quarter` (2022-Q3) and `year` (2022) are deri
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,7 @@ def file_columns(path: str | Path) -> list[str]:
     raise DataError(str(path), None, "unsupported file type (use .csv or .parquet)")
 
 
-def iter_batches(path: str | Path, columns: Sequence[str], batch_rows: int = BATCH_ROWS) -> Iterator[dict]:
+def iter_batches(path: str | Path, columns: Sequence[str], batch_rows: int = BATCH_ROWS) -> Iterator[dict[str, Any]]:
     """Yield batches as dicts column → pandas Series or pyarrow Array (Parquet keeps Arrow arrays)."""
     path = Path(path)
     if path.suffix.lower() == ".parquet":
@@ -86,7 +87,7 @@ def iter_batches(path: str | Path, columns: Sequence[str], batch_rows: int = BAT
 
 
 # --------------------------------------------------------------------------- column decoding
-def _to_float(col: object) -> tuple[np.ndarray, np.ndarray]:
+def _to_float(col: Any) -> tuple[np.ndarray, np.ndarray]:
     """(values as float64 with NaN for empty, mask of non-empty cells that are not numbers)."""
     if isinstance(col, pd.Series):
         s = col
@@ -110,7 +111,7 @@ def _to_float(col: object) -> tuple[np.ndarray, np.ndarray]:
     return _to_float(s)
 
 
-def _item_codes(col: object, lut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _item_codes(col: Any, lut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Level codes (0 = not answered) and invalid mask; integer Arrow columns skip the float round trip."""
     if not isinstance(col, pd.Series):
         import pyarrow as pa
@@ -129,12 +130,12 @@ class _Encoder:
         self.index: dict[object, int] = {}
         self.labels: list[object] = []
 
-    def encode(self, col: object) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, col: Any) -> tuple[np.ndarray, np.ndarray]:
         """(codes, null mask); nulls and empty strings get the code of label None."""
         if isinstance(col, pd.Series):
             s = col if pd.api.types.is_numeric_dtype(col.dtype) else col.where(col.astype(str).str.strip() != "")
-            local, uniques = pd.factorize(s, use_na_sentinel=True)
-            uniques = list(uniques)
+            local, uniques_index = pd.factorize(s, use_na_sentinel=True)
+            uniques = list(uniques_index)
         else:
             import pyarrow as pa
 
@@ -158,7 +159,7 @@ class _Encoder:
 
 
 # --------------------------------------------------------------------------- periods
-def period_codes(submitted_at: object, kind: str) -> np.ndarray:
+def period_codes(submitted_at: Any, kind: str) -> np.ndarray:
     """Period labels (object array) of ISO-8601 timestamps, in Asia/Ho_Chi_Minh local time."""
     s = submitted_at if isinstance(submitted_at, pd.Series) else pd.Series(submitted_at.to_pandas())
     ts = pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce").dt.tz_convert(LOCAL_TZ)
@@ -200,7 +201,7 @@ class _Problems:
             raise DataError(column, rows, problem)
 
 
-def required_columns(spec: IndexSpec, design: DesignColumns, available: Sequence[str]) -> list[str]:
+def required_columns(spec: IndexSpec, design: DesignColumns, available: Collection[str]) -> list[str]:
     """Columns to read; raises DataError for the first missing one (0 rows: the column is absent)."""
     available = set(available)
     cols: list[str] = []
@@ -211,7 +212,7 @@ def required_columns(spec: IndexSpec, design: DesignColumns, available: Sequence
             cols.append("submitted_at")
         else:
             raise DataError(col, None, "missing from the file (domain column)")
-    for col, role in ((design.weights, "weights"), (design.strata, "strata"), (design.cluster, "cluster")):
+    for col, role in ((design.weights, "weights"), (design.strata, "strata"), (design.cluster, "cluster")):  # type: ignore[assignment]
         if col:
             if col not in available:
                 raise DataError(col, None, f"missing from the file ({role} column)")
@@ -243,7 +244,7 @@ def read_totals(
     flat in n) instead of one totals row per respondent; only `estimate` can use such totals.
     """
     unit = unit_level and not design.cluster
-    unit_counts: dict = {}
+    unit_counts: dict[int, int] = {}
     group_gram: list[np.ndarray] = []
     group_n: list[np.ndarray] = []  # respondents per group (answered or not): R's degf of a domain
     cols = required_columns(spec, design, file_columns(path))
@@ -310,8 +311,8 @@ def read_totals(
         if unit:
             group_gram.append(unit_gram(inverse.reshape(-1), len(uniq), answers, spec, w))
             group_n.append(np.bincount(inverse.reshape(-1), minlength=len(uniq)))
-            for code, count in enumerate(np.bincount(codes[0])):
-                unit_counts[code] = unit_counts.get(code, 0) + int(count)
+            for unit_code, count in enumerate(np.bincount(codes[0])):
+                unit_counts[unit_code] = unit_counts.get(unit_code, 0) + int(count)
     problems.raise_first()
     if not any_rows or not group_keys:
         raise DataError(str(path), 0, "no responses in the file")

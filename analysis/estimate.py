@@ -61,7 +61,7 @@ class DomainEstimates:
 
     @property
     def se(self) -> np.ndarray:
-        return np.sqrt(self.variance)
+        return np.sqrt(self.variance)  # type: ignore[no-any-return]
 
 
 class _Indicator:
@@ -176,7 +176,7 @@ def _variance(
     scale = np.where(lonely, 1.0, n_h / np.where(lonely, 1.0, n_h - 1.0))
     # lonely stratum ("adjust"): Σ z² (centred at the grand mean 0, scale 1), as R survey
     ss = np.where(lonely[:, None, None], (s1 * s1), ss)
-    return np.einsum("h,hdk->dk", scale, ss)
+    return np.einsum("h,hdk->dk", scale, ss)  # type: ignore[no-any-return]
 
 
 def cluster_variance(z_cluster: np.ndarray, cluster_stratum: np.ndarray, n_strata: int) -> np.ndarray:
@@ -196,7 +196,7 @@ def cluster_variance(z_cluster: np.ndarray, cluster_stratum: np.ndarray, n_strat
     lonely = n_h == 1
     ss = np.where(lonely[:, None], np.asarray(ind @ (z * z)), ss)
     scale = np.where(lonely, 1.0, n_h / np.where(lonely, 1.0, n_h - 1.0))
-    return scale @ ss
+    return scale @ ss  # type: ignore[no-any-return]
 
 
 def domain_cluster_scores(totals: ClusterTotals, measures: Sequence[Measure]) -> np.ndarray:
@@ -360,16 +360,16 @@ def contrast_estimates(
         if g_unit is not None:
             g = g_unit[row_members]  # rows × W × M × P
             flat = g.reshape(len(rows_w), w * n_m, g.shape[-1])
-            hg = np.matmul(flat, t.unit.gram[rows_w]).reshape(g.shape)  # G is symmetric: gᵀG = (Gg)ᵀ
+            hg = np.matmul(flat, t.unit.gram[rows_w]).reshape(g.shape)  # type: ignore[union-attr]  # G is symmetric: gᵀG = (Gg)ᵀ
             forms = np.einsum("rwmp,rvmp->rwvm", g, hg)  # rows × W × W × M
-            q[sel] = np.einsum("rcw,rcv,rwvm->rcm", c_rows, c_rows, forms)
+            q[sel] = np.einsum("rcw,rcv,rwvm->rcm", c_rows, c_rows, forms)  # type: ignore[index]
 
     if t.unit is None:
         zc = np.zeros((len(t.clusters), n_k * n_m))
         np.add.at(zc, t.row_cluster[active], z.reshape(len(z), n_k * n_m))
         var = cluster_variance(zc, t.cluster_stratum, t.n_strata).reshape(n_k, n_m)
     else:
-        var = _unit_stratum_variance(t, z, q, np.zeros(len(z), dtype=np.int64), 1, rows=active)[0]
+        var = _unit_stratum_variance(t, z, q, np.zeros(len(z), dtype=np.int64), 1, rows=active)[0]  # type: ignore[arg-type]
     var = np.where(answered, np.maximum(var, 0.0), np.nan)
 
     # df: clusters (respondents) answering the measure in any domain of the contrast − their strata
@@ -402,15 +402,15 @@ def _domain_degf(t: ClusterTotals, domains: np.ndarray | None = None) -> np.ndar
         n_cells = len(t.cells)
         respondents = np.bincount(t.row_cell, weights=row_n, minlength=n_cells)
         strata = np.bincount(t.row_cell, weights=present, minlength=n_cells)
-        return np.rint(respondents - strata).astype(np.int64)
+        return np.rint(respondents - strata).astype(np.int64)  # type: ignore[no-any-return]
     from scipy import sparse
 
     inside = sparse.csr_matrix(np.asarray(domains, dtype=np.float64))[:, t.row_cell]  # K × rows
     respondents = inside @ row_n
     stratum_of_row = sparse.csr_matrix(
         (present, (np.arange(len(row_n)), t.cluster_stratum[t.row_cluster])), shape=(len(row_n), t.n_strata))
-    strata = np.asarray(((inside @ stratum_of_row) > 0).sum(axis=1)).reshape(-1)
-    return np.rint(respondents).astype(np.int64) - strata
+    strata = np.asarray(((inside @ stratum_of_row) > 0).sum(axis=1)).reshape(-1)  # type: ignore[operator]
+    return np.rint(respondents).astype(np.int64) - strata  # type: ignore[no-any-return]
 
 
 def _group_rows(codes: np.ndarray, n_groups: int, x: np.ndarray) -> np.ndarray:

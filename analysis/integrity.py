@@ -29,6 +29,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -274,7 +275,7 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
         month = date(day.year, day.month, 1)
         m0 = max((month - first_day).days, 0)
         groups_today = np.nonzero(today["n"] > 0)[0]
-        by_sp: dict[str, list[dict[str, object]]] = {}
+        by_sp: dict[str, list[dict[str, Any]]] = {}
         for g in groups_today.tolist():
             sp, source, kind = g_sp[g], g_src[g], g_kind[g]
             hours = inp.hours.get(sp_objs[sp], DEFAULT_HOURS)

@@ -13,10 +13,12 @@ bounds that the result table turns into a documented `reason`, never a silent Na
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 
 
-def _special():
+def _special() -> ModuleType:
     """scipy.special, imported on first use (not scipy.stats): a third of the CLI's start-up otherwise."""
     from scipy import special
 
@@ -51,8 +53,8 @@ def clopper_pearson(x: object, n: object, level: float = 0.95) -> tuple[np.ndarr
     ok = n > 0
     x = np.clip(x, 0.0, np.where(ok, n, 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
-        lo = np.where(x > 0, _special().betaincinv(np.where(x > 0, x, 1.0), n - x + 1, alpha / 2), 0.0)
-        hi = np.where(x < n, _special().betaincinv(x + 1, np.where(x < n, n - x, 1.0), 1 - alpha / 2), 1.0)
+        lo = np.where(x > 0, _special().betaincinv(np.where(x > 0, x, 1.0), n - x + 1, alpha / 2), 0.0)  # type: ignore[call-overload, operator]
+        hi = np.where(x < n, _special().betaincinv(x + 1, np.where(x < n, n - x, 1.0), 1 - alpha / 2), 1.0)  # type: ignore[operator]
     return np.where(ok, lo, np.nan), np.where(ok, hi, np.nan)
 
 

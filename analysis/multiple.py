@@ -8,7 +8,7 @@ stay missing and do not count towards the number of tests.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -63,8 +63,8 @@ def benjamini_hochberg(p: Sequence[float] | np.ndarray) -> np.ndarray:
 
 def p_adjust(p: Sequence[float] | np.ndarray, method: str) -> np.ndarray:
     """Dispatch by name, with R's names: `holm`, `BH` (alias `fdr`), `none`."""
-    methods = {"holm": holm, "bh": benjamini_hochberg, "fdr": benjamini_hochberg,
-               "none": lambda x: _as_pvalues(x).copy()}
+    methods: dict[str, Callable[[Sequence[float] | np.ndarray], np.ndarray]] = {
+        "holm": holm, "bh": benjamini_hochberg, "fdr": benjamini_hochberg, "none": lambda x: _as_pvalues(x).copy()}
     try:
         fn = methods[method.lower()]
     except KeyError:

@@ -160,7 +160,7 @@ def rank_table(totals: ClusterTotals, measure: Measure, by: Sequence[str], *,
     else:
         for col in ("lower_95", "upper_95", "lower_99.8", "upper_99.8", "flag"):
             out[f"funnel_{col}"] = np.nan
-    out.insert(out.columns.get_loc("funnel_lower_95"), "overall", theta0)
+    out.insert(out.columns.get_loc("funnel_lower_95"), "overall", theta0)  # type: ignore[arg-type]  # unique label
     out["rank_method"] = method
     first = ["by", "domain", "measure", "estimate", "n", "n_eff", "suppressed"]
     return out[first + [c for c in out.columns if c not in first]]

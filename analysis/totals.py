@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -225,7 +225,7 @@ class ClusterTotals:
         design: pd.DataFrame | None = None,
         weighted: bool | None = None,
         unit_gram: np.ndarray | None = None,
-        unit_counts: dict | None = None,
+        unit_counts: dict[Any, Any] | None = None,
         unit_row_counts: np.ndarray | None = None,
     ) -> ClusterTotals:
         """Build from group keys (stratum, cluster, domain columns…) and their rows × items × 5 stats.
@@ -275,7 +275,7 @@ class ClusterTotals:
         *,
         weighted: bool | None,
         unit_gram: np.ndarray | None,
-        unit_counts: dict | None,
+        unit_counts: dict[Any, Any] | None,
         unit_row_counts: np.ndarray | None = None,
     ) -> ClusterTotals:
         """The part of `from_wide` after the keys are coded: cluster and cell code of every key row."""
@@ -414,7 +414,7 @@ def _totals_from_plain_frame(
             key_codes.append(parts[k])
             labels.append(uniques[k])
             continue
-        joint, u = pd.factorize(np.concatenate([uniques[k], design[col].to_numpy()]), sort=True, use_na_sentinel=False)
+        joint, u = pd.factorize(np.concatenate([uniques[k], design[col].to_numpy()]), sort=True, use_na_sentinel=False)  # type: ignore[assignment]
         joint = joint.astype(np.int64)
         key_codes.append(np.concatenate([joint[: len(uniques[k])][parts[k]], joint[len(uniques[k]) :]]))
         labels.append(np.asarray(u, dtype=object) if u.dtype == object else np.asarray(u))
@@ -494,8 +494,8 @@ def group_stats(
         if weights is None:
             hw = hw2 = cnt
         else:
-            hw = np.bincount(key, weights=weights, minlength=n_groups * k).reshape(n_groups, k)[:, 1:]
-            hw2 = np.bincount(key, weights=w2, minlength=n_groups * k).reshape(n_groups, k)[:, 1:]
+            hw = np.bincount(key, weights=weights, minlength=n_groups * k).reshape(n_groups, k)[:, 1:]  # type: ignore[assignment]
+            hw2 = np.bincount(key, weights=w2, minlength=n_groups * k).reshape(n_groups, k)[:, 1:]  # type: ignore[assignment]
         levels = np.arange(1, k, dtype=np.float64)
         sat = np.isin(np.arange(1, k), list(it.satisfied))
         out[:, i, 0] = cnt.sum(axis=1)
@@ -541,7 +541,7 @@ def unit_gram(
 _BLAS: list[Any] = []  # [ThreadpoolController or None], found once per process
 
 
-def _one_blas_thread() -> contextlib.AbstractContextManager:
+def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
     """Single-threaded BLAS for the Gram products: multi-threaded OpenBLAS spin-waits, and on a busy
     2-core machine made them 40× slower (measured); one thread is as fast when the machine is idle.
 
@@ -561,7 +561,7 @@ def _one_blas_thread() -> contextlib.AbstractContextManager:
     blas = controller.select(user_api="blas")
     if all(lib["num_threads"] == 1 for lib in blas.info()):  # e.g. a serving process (survey/__init__.py)
         return contextlib.nullcontext()
-    return blas.limit(limits=1)
+    return cast(contextlib.AbstractContextManager[object], blas.limit(limits=1))
 
 
 def respondent_keys(
@@ -652,7 +652,7 @@ def _factorize_frame(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     return inverse, out
 
 
-def _combine_codes(codes_list: list[np.ndarray], uniques_list: list[np.ndarray]) -> tuple[np.ndarray, list]:
+def _combine_codes(codes_list: list[np.ndarray], uniques_list: list[np.ndarray]) -> tuple[np.ndarray, list[Any]]:
     """Code of each row's combination of per-column codes (into sorted labels), and per column the code
     of every distinct combination; combinations are in lexicographic order of the codes."""
     sizes = [max(len(u), 1) for u in uniques_list]
@@ -687,7 +687,7 @@ def _group_sum(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
         sizes = np.diff(np.r_[starts, len(codes)])
     if k <= 64 and len(codes) * k <= 1 << 22:  # small: one bincount over (group, column) bins, rows in order
         bins = (codes[:, None] * k + np.arange(k)).reshape(-1)
-        out = np.bincount(bins, weights=flat.reshape(-1), minlength=n_groups * k)
+        out = np.bincount(bins, weights=flat.reshape(-1), minlength=n_groups * k)  # type: ignore[assignment]
         return out.reshape((n_groups, *shape[1:]))
     if k <= 64 or sizes.max() >= k:  # large and narrow, or many rows per group: column by column
         out = np.zeros((n_groups, k))
@@ -708,7 +708,7 @@ def _group_sum(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
             sel = np.flatnonzero(sizes > rank)
             acc[sel] += flat[order[starts[sel] + rank]]
     if len(starts) == n_groups:  # every group present: codes are 0 … n_groups − 1
-        return acc.reshape((n_groups, *shape[1:]))
+        return acc.reshape((n_groups, *shape[1:]))  # type: ignore[no-any-return]
     out = np.zeros((n_groups, k))
     out[sorted_codes[starts]] = acc
     return out.reshape((n_groups, *shape[1:]))

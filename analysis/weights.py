@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ def month_of(submitted_at: pd.Series, tz: str = LOCAL_TZ) -> pd.Series:
 
 def _normalise_month(col: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(col) or isinstance(col.dtype, pd.PeriodDtype):
-        return col.dt.strftime("%Y-%m")
+        return cast(pd.Series, col.dt.strftime("%Y-%m"))
     return col.astype(str).str.slice(0, 7)
 
 
@@ -150,7 +151,7 @@ def rake(data: pd.DataFrame, margins: Mapping[str, Mapping[object, float]],
     for col, target in margins.items():
         _require(data, [col], "data")
         levels = pd.Index(list(target.keys()))
-        idx = levels.get_indexer(data[col])
+        idx = levels.get_indexer(data[col])  # type: ignore[arg-type]  # any array-like works
         unknown = int(np.count_nonzero(idx < 0))
         if unknown:
             raise WeightingError(f"column {col!r}: {unknown} rows have a level with no population margin")
