@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -88,7 +89,7 @@ def _counts(u: inv.BatchUsage, now: Any) -> dict[str, int]:
 
 @bp.route("/invitations", methods=["GET", "POST"])
 @admin_required
-def invitations() -> Any:
+def invitations() -> ResponseReturnValue:
     purge_old()
     form = BatchForm()
     form.service_point.choices = _sp_choices(current_lang())
@@ -148,7 +149,7 @@ def _create(form: BatchForm) -> int | None:
 
 @bp.route("/invitations/<int:batch_id>/created")
 @admin_required
-def invitation_created(batch_id: int) -> Any:
+def invitation_created(batch_id: int) -> ResponseReturnValue:
     batch = get_or_404(db.session, InvitationBatch, batch_id)
     folder = _files_dir(batch_id)
     sp = db.session.get(ServicePoint, batch.service_point_id)
@@ -168,7 +169,7 @@ def _file(folder: Path, suffix: str) -> Path | None:
 
 @bp.route("/invitations/<int:batch_id>/download/<kind>")
 @admin_required
-def invitation_download(batch_id: int, kind: str) -> Any:
+def invitation_download(batch_id: int, kind: str) -> ResponseReturnValue:
     if kind not in ("csv", "html", "pdf"):
         abort(404)
     batch = get_or_404(db.session, InvitationBatch, batch_id)
@@ -203,7 +204,7 @@ def invitation_download(batch_id: int, kind: str) -> Any:
 
 @bp.route("/invitations/<int:batch_id>/discard", methods=["POST"])
 @admin_required
-def invitation_discard(batch_id: int) -> Any:
+def invitation_discard(batch_id: int) -> ResponseReturnValue:
     folder = _files_dir(batch_id)
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
@@ -216,7 +217,7 @@ def invitation_discard(batch_id: int) -> Any:
 
 @bp.route("/invitations/<int:batch_id>/revoke", methods=["GET", "POST"])
 @admin_required
-def invitation_revoke(batch_id: int) -> Any:
+def invitation_revoke(batch_id: int) -> ResponseReturnValue:
     batch = get_or_404(db.session, InvitationBatch, batch_id)
     if batch.revoked_at is not None:
         flash(_("Batch %(id)d is already revoked.", id=batch_id), "error")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -61,7 +62,7 @@ def kiosks() -> str:
 
 @bp.route("/kiosks/new", methods=["GET", "POST"])
 @admin_required
-def kiosk_new() -> Any:
+def kiosk_new() -> ResponseReturnValue:
     form = EnrolForm()
     form.service_point.choices = _sp_choices(current_lang())
     if request.method == "GET" and request.args.get("service_point"):
@@ -92,7 +93,7 @@ def _show_code(enrolment: ks.Enrolment, *, new: bool) -> Any:
 
 @bp.route("/kiosks/<int:kiosk_id>/new-code", methods=["GET", "POST"])
 @admin_required
-def kiosk_reissue(kiosk_id: int) -> Any:
+def kiosk_reissue(kiosk_id: int) -> ResponseReturnValue:
     kiosk = get_or_404(db.session, Kiosk, kiosk_id)
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -115,7 +116,7 @@ def kiosk_reissue(kiosk_id: int) -> Any:
 
 @bp.route("/kiosks/<int:kiosk_id>/rename", methods=["GET", "POST"])
 @admin_required
-def kiosk_rename(kiosk_id: int) -> Any:
+def kiosk_rename(kiosk_id: int) -> ResponseReturnValue:
     kiosk = get_or_404(db.session, Kiosk, kiosk_id)
     form = RenameForm(obj=kiosk if request.method == "GET" else None)
     if form.validate_on_submit():
@@ -136,7 +137,7 @@ def kiosk_rename(kiosk_id: int) -> Any:
 
 @bp.route("/kiosks/<int:kiosk_id>/revoke", methods=["GET", "POST"])
 @admin_required
-def kiosk_revoke(kiosk_id: int) -> Any:
+def kiosk_revoke(kiosk_id: int) -> ResponseReturnValue:
     kiosk = get_or_404(db.session, Kiosk, kiosk_id)
     if kiosk.revoked_at is not None:
         flash(_("Kiosk %(code)s is already revoked.", code=kiosk.code), "error")

@@ -11,6 +11,7 @@ import io
 from typing import Any
 
 from flask import Response, flash, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
@@ -64,7 +65,7 @@ def _check(filename: str, raw: bytes) -> tuple[PaperCheck | None, str | None]:
 
 @bp.route("/paper", methods=["GET", "POST"])
 @admin_required
-def paper() -> Any:
+def paper() -> ResponseReturnValue:
     form = PaperUploadForm()
     if not form.validate_on_submit():
         return _page(form, 400 if request.method == "POST" else 200)
@@ -84,7 +85,7 @@ def paper() -> Any:
 
 @bp.route("/paper/commit", methods=["POST"])
 @admin_required
-def paper_commit() -> Any:
+def paper_commit() -> ResponseReturnValue:
     upload_form = PaperUploadForm(formdata=None)
     form = PaperCommitForm()
     if not form.validate_on_submit():
@@ -117,7 +118,7 @@ def paper_commit() -> Any:
 
 @bp.route("/paper/discard", methods=["POST"])
 @admin_required
-def paper_discard() -> Any:
+def paper_discard() -> ResponseReturnValue:
     """Throw away a checked file waiting for confirmation (a draft import): nothing of it is ever stored."""
     form = PaperCommitForm()
     if not form.validate_on_submit() or load_stash(form.upload.data) is None:

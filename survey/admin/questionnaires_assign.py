@@ -5,9 +5,8 @@ version, and offers that instrument's latest published version; changes go throu
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -50,7 +49,7 @@ def _apply(changes: list[tuple[ServicePoint, dict[str, str]]]) -> int:
 
 @bp.route("/questionnaires/assign", methods=["GET", "POST"])
 @admin_required
-def questionnaire_assign() -> Any:
+def questionnaire_assign() -> ResponseReturnValue:
     if request.method == "GET":
         return _page({})
     if not FlaskForm().validate_on_submit():

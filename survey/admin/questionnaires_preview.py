@@ -4,9 +4,8 @@ citizen form template, in one language, posting back here — validated, never s
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import abort, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -56,7 +55,7 @@ def questionnaire_preview_kiosk(qv_id: int) -> str:
 
 @bp.route("/questionnaires/<int:qv_id>/preview/phone/<lang>", methods=["GET", "POST"])
 @admin_required
-def questionnaire_preview_phone(qv_id: int, lang: str) -> Any:
+def questionnaire_preview_phone(qv_id: int, lang: str) -> ResponseReturnValue:
     if lang not in LANGS:
         abort(404)
     qv = get_or_404(db.session, QuestionnaireVersion, qv_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
@@ -86,7 +87,7 @@ def _read_upload(form: DefinitionUploadForm) -> tuple[str, Any, list[Issue]]:
 
 @bp.route("/questionnaires/upload", methods=["GET", "POST"])
 @admin_required
-def questionnaire_upload() -> Any:
+def questionnaire_upload() -> ResponseReturnValue:
     form = DefinitionUploadForm()
     ctx: dict[str, Any] = {"form": form, "issues": [], "refused": None, "filename": None}
     if not form.validate_on_submit():
@@ -139,7 +140,7 @@ def questionnaire(qv_id: int) -> str:
 
 @bp.route("/questionnaires/<int:qv_id>/publish", methods=["POST"])
 @admin_required
-def questionnaire_publish(qv_id: int) -> Any:
+def questionnaire_publish(qv_id: int) -> ResponseReturnValue:
     qv = get_or_404(db.session, QuestionnaireVersion, qv_id)
     form = FlaskForm()
     if not form.validate_on_submit():
@@ -159,7 +160,7 @@ def questionnaire_publish(qv_id: int) -> Any:
 
 @bp.route("/questionnaires/<int:qv_id>/delete", methods=["POST"])
 @admin_required
-def questionnaire_delete(qv_id: int) -> Any:
+def questionnaire_delete(qv_id: int) -> ResponseReturnValue:
     """Delete a draft that was never published and has no responses (a mistaken upload); audited."""
     qv = get_or_404(db.session, QuestionnaireVersion, qv_id)
     form = FlaskForm()
@@ -181,7 +182,7 @@ def questionnaire_delete(qv_id: int) -> Any:
 
 @bp.route("/questionnaires/<int:qv_id>/retire", methods=["GET", "POST"])
 @admin_required
-def questionnaire_retire(qv_id: int) -> Any:
+def questionnaire_retire(qv_id: int) -> ResponseReturnValue:
     qv = get_or_404(db.session, QuestionnaireVersion, qv_id)
     if qv.status != "published":
         flash(_("Only a published version can be retired."), "error")

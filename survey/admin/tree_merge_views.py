@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -60,7 +61,7 @@ def _confirm_page(form: Any, title: str, explanation: str, details: list[str], s
 
 @bp.route("/agencies/<int:agency_id>/merge", methods=["GET", "POST"])
 @admin_required
-def agency_merge(agency_id: int) -> Any:
+def agency_merge(agency_id: int) -> ResponseReturnValue:
     lang = current_lang()
     agency = get_or_404(db.session, Agency, agency_id)
     if agency.retired_at is not None:
@@ -92,7 +93,7 @@ def agency_merge(agency_id: int) -> Any:
 
 @bp.route("/service-points/<int:sp_id>/merge", methods=["GET", "POST"])
 @admin_required
-def service_point_merge(sp_id: int) -> Any:
+def service_point_merge(sp_id: int) -> ResponseReturnValue:
     lang = current_lang()
     sp = get_or_404(db.session, ServicePoint, sp_id)
     if not sp.active:
@@ -123,7 +124,7 @@ def service_point_merge(sp_id: int) -> Any:
 
 @bp.route("/units/<int:unit_id>/reactivate", methods=["GET", "POST"])
 @admin_required
-def unit_reactivate(unit_id: int) -> Any:
+def unit_reactivate(unit_id: int) -> ResponseReturnValue:
     unit = get_or_404(db.session, Unit, unit_id)
     if unit.retired_at is None:
         flash(_("Unit %(code)s is already active.", code=unit.code), "error")
@@ -147,7 +148,7 @@ def unit_reactivate(unit_id: int) -> Any:
 
 @bp.route("/agencies/<int:agency_id>/reactivate", methods=["GET", "POST"])
 @admin_required
-def agency_reactivate(agency_id: int) -> Any:
+def agency_reactivate(agency_id: int) -> ResponseReturnValue:
     agency = get_or_404(db.session, Agency, agency_id)
     if agency.retired_at is None:
         flash(_("Agency %(code)s is already active.", code=agency.code), "error")

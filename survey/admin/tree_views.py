@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
@@ -84,7 +85,7 @@ def tree() -> str:
 # ------------------------------------------------------------------------------------------ units
 @bp.route("/units/new", methods=["GET", "POST"])
 @admin_required
-def unit_new() -> Any:
+def unit_new() -> ResponseReturnValue:
     lang = current_lang()
     form = UnitCreateForm()
     form.level.choices = level_choices(lang)
@@ -111,7 +112,7 @@ def unit_new() -> Any:
 
 @bp.route("/units/<int:unit_id>/edit", methods=["GET", "POST"])
 @admin_required
-def unit_edit(unit_id: int) -> Any:
+def unit_edit(unit_id: int) -> ResponseReturnValue:
     lang = current_lang()
     unit = get_or_404(db.session, Unit, unit_id)
     form = UnitEditForm(obj=unit if request.method == "GET" else None)
@@ -134,7 +135,7 @@ def unit_edit(unit_id: int) -> Any:
 
 @bp.route("/units/<int:unit_id>/retire", methods=["GET", "POST"])
 @admin_required
-def unit_retire(unit_id: int) -> Any:
+def unit_retire(unit_id: int) -> ResponseReturnValue:
     unit = get_or_404(db.session, Unit, unit_id)
     if unit.retired_at is not None:
         flash(_("Unit %(code)s is already retired.", code=unit.code), "error")
@@ -170,7 +171,7 @@ def _root_refused(unit: Unit) -> Any:
 
 @bp.route("/units/<int:unit_id>/merge", methods=["GET", "POST"])
 @admin_required
-def unit_merge(unit_id: int) -> Any:
+def unit_merge(unit_id: int) -> ResponseReturnValue:
     lang = current_lang()
     unit = get_or_404(db.session, Unit, unit_id)
     if unit.retired_at is not None:
@@ -204,7 +205,7 @@ def unit_merge(unit_id: int) -> Any:
 # ------------------------------------------------------------------------------------------ agencies
 @bp.route("/agencies/new", methods=["GET", "POST"])
 @admin_required
-def agency_new() -> Any:
+def agency_new() -> ResponseReturnValue:
     lang = current_lang()
     form = AgencyCreateForm()
     form.unit.choices = unit_choices(lang)
@@ -225,7 +226,7 @@ def agency_new() -> Any:
 
 @bp.route("/agencies/<int:agency_id>/edit", methods=["GET", "POST"])
 @admin_required
-def agency_edit(agency_id: int) -> Any:
+def agency_edit(agency_id: int) -> ResponseReturnValue:
     lang = current_lang()
     agency = get_or_404(db.session, Agency, agency_id)
     form = AgencyEditForm(obj=agency if request.method == "GET" else None)
@@ -250,7 +251,7 @@ def agency_edit(agency_id: int) -> Any:
 
 @bp.route("/agencies/<int:agency_id>/retire", methods=["GET", "POST"])
 @admin_required
-def agency_retire(agency_id: int) -> Any:
+def agency_retire(agency_id: int) -> ResponseReturnValue:
     agency = get_or_404(db.session, Agency, agency_id)
     if agency.retired_at is not None:
         flash(_("Agency %(code)s is already retired.", code=agency.code), "error")
@@ -272,7 +273,7 @@ def agency_retire(agency_id: int) -> Any:
 # ------------------------------------------------------------------------------------------ service points
 @bp.route("/service-points/new", methods=["GET", "POST"])
 @admin_required
-def service_point_new() -> Any:
+def service_point_new() -> ResponseReturnValue:
     lang = current_lang()
     form = ServicePointCreateForm()
     form.agency.choices = agency_choices(lang)
@@ -297,7 +298,7 @@ def service_point_new() -> Any:
 
 @bp.route("/service-points/<int:sp_id>/edit", methods=["GET", "POST"])
 @admin_required
-def service_point_edit(sp_id: int) -> Any:
+def service_point_edit(sp_id: int) -> ResponseReturnValue:
     lang = current_lang()
     sp = get_or_404(db.session, ServicePoint, sp_id)
     form = ServicePointEditForm(obj=sp if request.method == "GET" else None)
@@ -324,7 +325,7 @@ def service_point_edit(sp_id: int) -> Any:
 
 @bp.route("/service-points/<int:sp_id>/retire", methods=["GET", "POST"])
 @admin_required
-def service_point_retire(sp_id: int) -> Any:
+def service_point_retire(sp_id: int) -> ResponseReturnValue:
     sp = get_or_404(db.session, ServicePoint, sp_id)
     if not sp.active:
         flash(_("Service point %(code)s is already retired.", code=sp.code), "error")
@@ -380,7 +381,7 @@ def _check(filename: str, text: str, commit: bool) -> tuple[ImportReport | None,
 
 @bp.route("/tree/import", methods=["GET", "POST"])
 @admin_required
-def tree_import() -> Any:
+def tree_import() -> ResponseReturnValue:
     form = ImportForm()
     ctx: dict[str, Any] = {"form": form, "report": None, "issues": [], "commit_form": None}
     status = 200
@@ -411,7 +412,7 @@ def tree_import() -> Any:
 
 @bp.route("/tree/import/commit", methods=["POST"])
 @admin_required
-def tree_import_commit() -> Any:
+def tree_import_commit() -> ResponseReturnValue:
     form = ImportCommitForm()
     if not form.validate_on_submit():
         flash(_("The import could not be read back; upload the file again."), "error")

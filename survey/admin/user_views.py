@@ -4,9 +4,8 @@ passwords) are in survey.auth.user_service; the forms repeat the easy ones for f
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -96,7 +95,7 @@ def users() -> str:
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @admin_required
-def user_new() -> Any:
+def user_new() -> ResponseReturnValue:
     form = UserCreateForm()
     _choices(form)
     if form.validate_on_submit():
@@ -117,7 +116,7 @@ def user_new() -> Any:
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
 @admin_required
-def user_edit(user_id: int) -> Any:
+def user_edit(user_id: int) -> ResponseReturnValue:
     user = get_or_404(db.session, User, user_id)
     form = UserEditForm(obj=user if request.method == "GET" else None)
     _choices(form)
@@ -143,7 +142,7 @@ def user_edit(user_id: int) -> Any:
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
 @admin_required
-def user_deactivate(user_id: int) -> Any:
+def user_deactivate(user_id: int) -> ResponseReturnValue:
     user = get_or_404(db.session, User, user_id)
     if user.id == current_user.id:
         flash(us.MESSAGES["deactivate_self"], "error")
@@ -165,7 +164,7 @@ def user_deactivate(user_id: int) -> Any:
 
 @bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
 @admin_required
-def user_reactivate(user_id: int) -> Any:
+def user_reactivate(user_id: int) -> ResponseReturnValue:
     user = get_or_404(db.session, User, user_id)
     if us.set_active(db.session, current_user, user, True):
         db.session.commit()
@@ -175,7 +174,7 @@ def user_reactivate(user_id: int) -> Any:
 
 @bp.route("/users/<int:user_id>/reset-password", methods=["GET", "POST"])
 @admin_required
-def user_reset(user_id: int) -> Any:
+def user_reset(user_id: int) -> ResponseReturnValue:
     user = get_or_404(db.session, User, user_id)
     form = ResetForm()
     if form.validate_on_submit():

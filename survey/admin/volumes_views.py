@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -102,7 +103,7 @@ def _grid_entries(points: list[ServicePoint], year: int) -> tuple[list[vs.Entry]
 
 @bp.route("/volumes/grid", methods=["GET", "POST"])
 @admin_required
-def volumes_grid() -> Any:
+def volumes_grid() -> ResponseReturnValue:
     year = _year_arg()
     agency = db.session.get(Agency, request.args.get("agency", type=int) or request.form.get("agency", type=int) or 0)
     ctx: dict[str, Any] = {"year": year, "years": _year_choices(year), "agency": agency, "agencies": _agencies(),
@@ -164,7 +165,7 @@ def _check(filename: str, raw: bytes) -> tuple[vs.Plan | None, list[vs.RowError]
 
 @bp.route("/volumes/import", methods=["GET", "POST"])
 @admin_required
-def volumes_import() -> Any:
+def volumes_import() -> ResponseReturnValue:
     form = VolumeUploadForm()
     if not form.validate_on_submit():
         return _import_page(form, 400 if request.method == "POST" else 200)
@@ -184,7 +185,7 @@ def volumes_import() -> Any:
 
 @bp.route("/volumes/import/commit", methods=["POST"])
 @admin_required
-def volumes_import_commit() -> Any:
+def volumes_import_commit() -> ResponseReturnValue:
     upload_form = VolumeUploadForm(formdata=None)
     form = VolumeCommitForm()
     raw = load_stash(form.upload.data) if form.validate_on_submit() else None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from survey.org.models import Unit
 
 
-def unit_subtree(session: Any, unit_id: int) -> set[int]:
+def unit_subtree(session: Session, unit_id: int) -> set[int]:
     """The unit and every unit below it, retired ones included (scopes and selections must not lose data
     when a commune is retired).  The tree is small (thousands of units at most): read it once, walk it in
     Python — one query instead of a recursive CTE per level."""

@@ -13,6 +13,7 @@ from threading import Lock
 from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from survey.respond.models import Response, TallyRevision
 
@@ -76,7 +77,7 @@ def held_bytes() -> int:
     return _bytes
 
 
-def tally_revision(session: Any) -> int:
+def tally_revision(session: Session) -> int:
     """How many times responses were removed from or returned to the count tables (quarantine decisions,
     survey/respond/quarantine.py).  Counts and the newest id only grow with additions, so every cache keyed
     on them also keys on this; read once per request, BEFORE the data it guards."""
@@ -86,7 +87,7 @@ def tally_revision(session: Any) -> int:
     return per_request(("tally-revision", str(session.get_bind().url)), read)
 
 
-def data_version(session: Any) -> tuple[Any, ...]:
+def data_version(session: Session) -> tuple[Any, ...]:
     revision = tally_revision(session)
     row = session.execute(select(Response.id, Response.received_at).order_by(Response.id.desc()).limit(1)).first()
     return (str(session.get_bind().url), None if row is None else (row[0], row[1]), revision)
@@ -102,7 +103,7 @@ def enabled() -> bool:
         return True
 
 
-def cached(session: Any, key: Hashable, compute: Callable[[], T]) -> T:
+def cached(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
     """compute() once per (key, data version); the result is shared: callers must not mutate it."""
     if not enabled():
         return compute()
@@ -146,7 +147,7 @@ def per_request(key: Hashable, compute: Callable[[], T]) -> T:
     return memo[key]
 
 
-def month_payloads(session: Any, key: Hashable, versions: dict[Any, int],
+def month_payloads(session: Session, key: Hashable, versions: dict[Any, int],
                    query: Callable[[list[Any]], dict[Any, Any]]) -> dict[Any, Any]:
     """Per month of `versions` (month → its version, the response count): query's payload for that month,
     each cached under (key, month, version).  Months not cached are fetched with ONE `query(missing)`,
@@ -177,7 +178,7 @@ def month_payloads(session: Any, key: Hashable, versions: dict[Any, int],
     return parts
 
 
-def month_chunks(session: Any, key: Hashable, versions: dict[Any, int],
+def month_chunks(session: Session, key: Hashable, versions: dict[Any, int],
                  query: Callable[[list[Any]], Any]) -> Any:
     """Rows of several months (a DataFrame with a `period` column), each month cached under its own version
     (month_payloads).  Returns the concatenation in month order."""
@@ -195,7 +196,7 @@ def month_chunks(session: Any, key: Hashable, versions: dict[Any, int],
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
-def month_sums(session: Any, key: Hashable, versions: dict[Any, int],
+def month_sums(session: Session, key: Hashable, versions: dict[Any, int],
                query: Callable[[list[Any]], dict[Any, tuple[Any, Any]]]) -> tuple[Any, Any]:
     """Σ over months of per-month (keys, integer matrix) payloads, kept as a running total.
 

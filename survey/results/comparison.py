@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from analysis.compare import screen_changes
 from analysis.funnel import LEVELS as FUNNEL_LEVELS  # noqa: F401  (re-exported: pages draw funnels)
@@ -94,7 +95,7 @@ class Period:
         return Period(self.kind, start, date(ey, em, 1))
 
 
-def periods_with_data(session: Any, version_id: int, kind: str = "quarter") -> list[Period]:
+def periods_with_data(session: Session, version_id: int, kind: str = "quarter") -> list[Period]:
     """Periods of `kind` in which the questionnaire version has responses, newest first."""
     months = session.scalars(select(ResponseTally.period).where(
         ResponseTally.questionnaire_version_id == version_id).distinct()).all()
@@ -191,7 +192,7 @@ class TrendRow:
     suppressed: bool
 
 
-def selection_trend(session: Any, sel: Selection, measure_code: str, period: Period, n_min: int,
+def selection_trend(session: Session, sel: Selection, measure_code: str, period: Period, n_min: int,
                     count: int = 8) -> list[TrendRow]:
     """The measure over the selection for the `count` periods up to `period` (same kind), oldest first:
     survey.results.indices with the period as domain (one design over the whole span)."""
@@ -230,7 +231,7 @@ def _next(p: Period) -> Period:
 
 
 # --------------------------------------------------------------------------- labels of domain codes
-def _labels(session: Any, group: str, lang: str) -> dict[str, tuple[int, str, str | None]]:
+def _labels(session: Session, group: str, lang: str) -> dict[str, tuple[int, str, str | None]]:
     """code → (id, name, drill kind) for the group's domain codes."""
     if group == "agency":
         rows = session.execute(select(Agency.code, Agency.id, Agency.name_vi, Agency.name_en)).all()
@@ -259,7 +260,7 @@ class DefaultChoice:
     units: int = 0  # units of the level with responses in the scope (any period)
 
 
-def _unit_counts(session: Any, version_id: int, kind: str, channel: str, agency_ids: set[int] | None,
+def _unit_counts(session: Session, version_id: int, kind: str, channel: str, agency_ids: set[int] | None,
                  levels: list[str]) -> dict[str, dict[str, dict[str, int]]]:
     """level → period label → unit code → responses, inside the viewer's scope (one GROUP BY)."""
     from survey.results.tree import placements
@@ -292,7 +293,7 @@ def _label_of(month: date, kind: str) -> str:
     return f"{month.year}"
 
 
-def choose_default(session: Any, version_id: int, kind: str, channel: str, agency_ids: set[int] | None,
+def choose_default(session: Session, version_id: int, kind: str, channel: str, agency_ids: set[int] | None,
                    levels: list[str], n_min: int, today: date, period: Period | None = None) -> DefaultChoice:
     """Which period and level to open with: the latest COMPLETE period in which most units (more than half of
     the units of the level that have responses in the viewer's scope, and at least MIN_RANKED of them when
@@ -336,13 +337,13 @@ def choose_default(session: Any, version_id: int, kind: str, channel: str, agenc
     return DefaultChoice(p, levels[0] if levels else "agency", "chosen" if period is not None else "latest")
 
 
-def level_choices(session: Any) -> list[Level]:
+def level_choices(session: Session) -> list[Level]:
     """Tree levels below the root (the root is the whole city: nothing to compare it with)."""
     return list(session.scalars(select(Level).where(Level.rank > 0).order_by(Level.rank)))
 
 
 # --------------------------------------------------------------------------- bootstrap (cached)
-def bootstrap_replicates(session: Any, sel: Selection, inst: Instrument, measure: Any, group: str,
+def bootstrap_replicates(session: Session, sel: Selection, inst: Instrument, measure: Any, group: str,
                          b: int, seed: int) -> tuple[list[str], np.ndarray, str]:
     """(domain labels, B × domains replicate estimates of `measure`, method) for the ranks, seeded:
     analysis.ranks.rank_replicates — the Rao–Wu bootstrap of service points within strata (design
@@ -365,7 +366,7 @@ def bootstrap_replicates(session: Any, sel: Selection, inst: Instrument, measure
 
 
 # --------------------------------------------------------------------------- the comparison
-def compare_units(session: Any, sel: Selection, *, group: str, measure_code: str, period: Period, lang: str,
+def compare_units(session: Session, sel: Selection, *, group: str, measure_code: str, period: Period, lang: str,
                   n_min: int, bootstrap_b: int, seed: int, top_k: int | None = None,
                   group_label: str = "", keep: Callable[[Row], bool] | None = None) -> Comparison | None:
     """Estimates, intervals, ranks and change for every unit of `group` inside the selection (None when
@@ -439,7 +440,7 @@ def compare_units(session: Any, sel: Selection, *, group: str, measure_code: str
                       notes=notes, shown_selection=shown_sel or sel)
 
 
-def _selection_of_shown(session: Any, sel: Selection, group: str, rows: list[Row]) -> Selection | None:
+def _selection_of_shown(session: Session, sel: Selection, group: str, rows: list[Row]) -> Selection | None:
     """The selection behind the reference line and trend "all units shown": exactly the listed units
     (agencies above the compared level, e.g. city departments in a district comparison, and units `keep`
     dropped are left out), so its n is the listed units' n.  None when nothing is listed."""
@@ -469,7 +470,7 @@ def _figures(rec: pd.Series) -> dict[str, Any]:
     }
 
 
-def _add_change(session: Any, sel: Selection, inst: Instrument, measure: Any, group: str, period: Period,
+def _add_change(session: Session, sel: Selection, inst: Instrument, measure: Any, group: str, period: Period,
                 rows: list[Row], n_min: int) -> bool:
     """Change since the previous period per unit (analysis.compare.screen_changes, both periods in one
     design), Holm-adjusted across the units that have a test (analysis.multiple.holm)."""

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from analysis.totals import UNIT_VARS, ClusterTotals, UnitMoments
 from survey.config import DESIGNS
@@ -53,7 +54,7 @@ def current_design(design: str | None = None) -> str:
     return design
 
 
-def respondents_per_point(session: Any, sel: Selection) -> dict[int, int]:
+def respondents_per_point(session: Session, sel: Selection) -> dict[int, int]:
     """Respondents per service point in the whole design (any channel, any agency): the stratum sizes n_h."""
     from survey.results.totals import month_versions
 
@@ -73,7 +74,7 @@ def respondents_per_point(session: Any, sel: Selection) -> dict[int, int]:
     return {int(k): int(v) for k, v in frame.groupby("service_point_id")["n"].sum().items()}
 
 
-def respondents_per_cell(session: Any, sel: Selection) -> pd.DataFrame:
+def respondents_per_cell(session: Session, sel: Selection) -> pd.DataFrame:
     """Respondents of the selection (answered or not) per (period, service point id, channel): how many
     sampled units each (stratum, domain cell) row holds, for R's degrees of freedom of a domain."""
     from survey.results.totals import month_versions
@@ -89,7 +90,7 @@ def respondents_per_cell(session: Any, sel: Selection) -> pd.DataFrame:
                        lambda: month_chunks(session, key, month_versions(session, sel), query))
 
 
-def _row_respondents(session: Any, sel: Selection, totals: ClusterTotals, period_cols: list[str],
+def _row_respondents(session: Session, sel: Selection, totals: ClusterTotals, period_cols: list[str],
                      by_channel: bool, places: Any, period_label: Any) -> np.ndarray:
     """Respondents per totals row ((service point, cell) pairs of the counters design)."""
     frame = respondents_per_cell(session, sel)
@@ -108,7 +109,7 @@ def _row_respondents(session: Any, sel: Selection, totals: ClusterTotals, period
                      for c, j in zip(totals.row_cluster, totals.row_cell, strict=True)], dtype=np.float64)
 
 
-def _decoded_months(session: Any, sel: Selection, periods: list[Any], *,
+def _decoded_months(session: Session, sel: Selection, periods: list[Any], *,
                     by_channel: bool) -> list[tuple[int, pd.DataFrame, np.ndarray]]:
     """moment_tally cells of `periods` in the selection (its service points and channels), decoded: per
     questionnaire version, the keys (service_point_id, period[, channel]) and the summed upper triangles
@@ -141,7 +142,7 @@ def _decoded_months(session: Any, sel: Selection, periods: list[Any], *,
     return per_request(("moment-months", sel.key(), tuple(periods), by_channel), read)
 
 
-def _allowed(session: Any, sel: Selection) -> np.ndarray | None:
+def _allowed(session: Session, sel: Selection) -> np.ndarray | None:
     sps = per_request(("allowed-points", sel.key()), lambda: allowed_service_points(session, sel))
     return None if sps is None else np.asarray(sps, dtype=np.int64)
 
@@ -181,7 +182,7 @@ def _reduce(block: Block, month: Any, allowed: np.ndarray | None, channels: tupl
     return pd.DataFrame({"service_point_id": points, "period": period}), sums
 
 
-def _month_cached(session: Any, sel: Selection, key: Any, query: Any) -> pd.DataFrame:
+def _month_cached(session: Session, sel: Selection, key: Any, query: Any) -> pd.DataFrame:
     """month_chunks over the selection's months, memoised for the request (pages build totals several times)."""
     from survey.results.totals import month_versions
 
@@ -199,7 +200,7 @@ def _tri_index(p: int) -> np.ndarray:
     return pos
 
 
-def moment_item_stats(session: Any, sel: Selection, inst: Any, *, by_channel: bool,
+def moment_item_stats(session: Session, sel: Selection, inst: Any, *, by_channel: bool,
                       by_period: bool = True) -> pd.DataFrame | None:
     """Per service point [× month] [× channel] × scored item: n, sat, sv — read off the Gram diagonals
     (Σ answered², Σ satisfied², Σ value·answered), so no page aggregates `answer_tally`'s value rows.
@@ -282,7 +283,7 @@ def moment_item_stats(session: Any, sel: Selection, inst: Any, *, by_channel: bo
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
-def _variable_map(session: Any, version_id: int, items: tuple[str, ...]) -> tuple[int, np.ndarray]:
+def _variable_map(session: Session, version_id: int, items: tuple[str, ...]) -> tuple[int, np.ndarray]:
     """(P of the version's stored Gram, index of each selected variable in it; −1 where the version lacks it)."""
     from survey.questionnaire_versions.service import questionnaire_for
 
@@ -297,7 +298,7 @@ def _variable_map(session: Any, version_id: int, items: tuple[str, ...]) -> tupl
     return k * len(own), idx
 
 
-def _triangle_map(session: Any, version_id: int, items: tuple[str, ...]) -> np.ndarray:
+def _triangle_map(session: Session, version_id: int, items: tuple[str, ...]) -> np.ndarray:
     """For each entry of the analysed items' packed triangle, its position in the version's stored
     triangle (−1 where the version lacks the item)."""
     from survey.results.cache import per_request
@@ -315,7 +316,7 @@ def _triangle_map(session: Any, version_id: int, items: tuple[str, ...]) -> np.n
     return per_request(("triangle-map", version_id, items), compute)
 
 
-def with_unit_moments(session: Any, sel: Selection, totals: ClusterTotals, dom: tuple[str, ...],
+def with_unit_moments(session: Session, sel: Selection, totals: ClusterTotals, dom: tuple[str, ...],
                       weights: pd.Series | None, period_label: Any) -> ClusterTotals:
     """`totals` (strata = clusters = service point codes) with the respondent-level moments of each row.
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from survey.respond.models import NO_OPINION, ResponseTally
 from survey.results.cache import cached
@@ -24,7 +25,7 @@ DIST_COLUMNS = ("item", "item_text", "value", "label", "count", "share", "satisf
 EXP_COLUMNS = ("item", "item_text", "value", "label", "count", "share")
 
 
-def response_count(session: Any, sel: Selection) -> int:
+def response_count(session: Session, sel: Selection) -> int:
     """Responses in the selection (response_tally, any item)."""
     return cached(session, ("responses", sel.key()), lambda: int(session.scalar(
         select(func.coalesce(func.sum(RT.c.count), 0)).where(*tally_filters(session, RT, sel))) or 0))
@@ -37,11 +38,11 @@ class Distributions:
     expectations: pd.DataFrame  # EXP_COLUMNS, multiple-choice items, options in questionnaire order
 
 
-def distributions(session: Any, sel: Selection, lang: str = "vi") -> Distributions:
+def distributions(session: Session, sel: Selection, lang: str = "vi") -> Distributions:
     return cached(session, ("distributions", sel.key(), lang), lambda: _distributions(session, sel, lang))
 
 
-def _distributions(session: Any, sel: Selection, lang: str) -> Distributions:
+def _distributions(session: Session, sel: Selection, lang: str) -> Distributions:
     inst = instrument(session, sel)
     q = inst.questionnaire
     counts = answer_counts(session, sel)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.orm import Session
 
 from analysis.compare import compare_domain_to_whole
 from analysis.estimate import estimate
@@ -86,7 +87,7 @@ def _has_rows(t: ClusterTotals) -> bool:
     return len(t.row_cluster) > 0
 
 
-def indices(session: Any, sel: Selection, *, domain: str | tuple[str, ...] | None = (), weights: str = "none",
+def indices(session: Session, sel: Selection, *, domain: str | tuple[str, ...] | None = (), weights: str = "none",
             ci: str = DEFAULT_CI, n_min: int | None = None, level: float = 0.95,
             design: str | None = None) -> IndexResult:
     """Every measure of the questionnaire (items, item means, elements, overall, PAPI) in every domain cell.
@@ -102,7 +103,7 @@ def indices(session: Any, sel: Selection, *, domain: str | tuple[str, ...] | Non
                   lambda: _indices(session, sel, dom, weights, ci, n_min, level, design))
 
 
-def _indices(session: Any, sel: Selection, dom: tuple[str, ...], weights: str, ci: str, n_min: int,
+def _indices(session: Session, sel: Selection, dom: tuple[str, ...], weights: str, ci: str, n_min: int,
              level: float, design: str) -> IndexResult:
     inst = instrument(session, sel)
     try:
@@ -117,7 +118,7 @@ def _indices(session: Any, sel: Selection, dom: tuple[str, ...], weights: str, c
                        meta={"clusters": totals.n_clusters, "strata": totals.n_strata, "design": design})
 
 
-def volume_version(session: Any, weights: str) -> tuple[Any, ...] | None:
+def volume_version(session: Session, weights: str) -> tuple[Any, ...] | None:
     """Weighted results also depend on service volumes, which change without a new response."""
     if weights != "volume":
         return None
@@ -152,7 +153,7 @@ class Comparison:
     level: float = 0.95
 
 
-def compare_with_whole(session: Any, sel: Selection, *, unit_column: str, unit_value: str, weights: str = "none",
+def compare_with_whole(session: Session, sel: Selection, *, unit_column: str, unit_value: str, weights: str = "none",
                        n_min: int | None = None, level: float = 0.95, design: str | None = None) -> Comparison:
     """unit − whole for every measure: analysis.compare.compare_domain_to_whole (one Taylor contrast in one
     design, t interval on the contrast's df, two-sided p-value — the figures `analysis.compare` gives).
@@ -167,7 +168,7 @@ def compare_with_whole(session: Any, sel: Selection, *, unit_column: str, unit_v
                   lambda: _compare(session, sel, dom[0], unit_value, weights, n_min, level, design))
 
 
-def _compare(session: Any, sel: Selection, col: str, value: str, weights: str, n_min: int,
+def _compare(session: Session, sel: Selection, col: str, value: str, weights: str, n_min: int,
              level: float, design: str) -> Comparison:
     inst = instrument(session, sel)
     cols = [*COMPARE_COLUMNS, "kind", "title_vi", "title_en"]
@@ -187,7 +188,7 @@ def _compare(session: Any, sel: Selection, col: str, value: str, weights: str, n
     return Comparison(_titled(table, inst), inst, col, value, level=level)
 
 
-def answer_counts(session: Any, sel: Selection) -> pd.DataFrame:
+def answer_counts(session: Session, sel: Selection) -> pd.DataFrame:
     """Counts per item × value (every item type; value 0 = no opinion) — the raw material of distributions."""
     inst = instrument(session, sel)
     rows = tally_rows(session, sel, [], by_period=False, by_channel=False, scored_only=False)

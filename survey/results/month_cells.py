@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from survey.respond import moments as stored
 from survey.respond.models import MomentTally, ResponseTally
@@ -221,7 +222,7 @@ def _store(key: tuple[Any, ...], cells: MonthCells) -> None:
             total -= _months.pop(oldest).nbytes
 
 
-def month_cells(session: Any, versions: tuple[int, ...], counts: dict[date, int],
+def month_cells(session: Session, versions: tuple[int, ...], counts: dict[date, int],
                 months: list[date]) -> dict[date, dict[int, Block]]:
     """The whole-city cells of `months` for questionnaire `versions`, per month → version → Block.
 
@@ -275,7 +276,7 @@ def month_cells(session: Any, versions: tuple[int, ...], counts: dict[date, int]
     return out
 
 
-def _refresh(session: Any, versions: tuple[int, ...], month: date, hit: MonthCells) -> MonthCells | None:
+def _refresh(session: Session, versions: tuple[int, ...], month: date, hit: MonthCells) -> MonthCells | None:
     """The cached month with the cells changed since it was read; None when that cannot be proven complete."""
     rows = session.execute(select(*_columns()).where(MT.c.questionnaire_version_id.in_(versions),
                                                      MT.c.period == month,

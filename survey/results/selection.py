@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, select
+from sqlalchemy.orm import Session
 
 from survey.org.models import Agency, ServicePoint
 from survey.org.tree import unit_subtree
@@ -64,7 +65,7 @@ class Selection:
                 self.service_point_ids, self.agency_ids, self.unit_id, vis)
 
 
-def allowed_service_points(session: Any, sel: Selection) -> list[int] | None:
+def allowed_service_points(session: Session, sel: Selection) -> list[int] | None:
     """Service point ids the selection's unit filters and scope allow; None = no restriction at all."""
     if not (sel.service_point_ids or sel.agency_ids or sel.unit_id is not None or sel.visible_agency_ids is not None):
         return None
@@ -82,7 +83,7 @@ def allowed_service_points(session: Any, sel: Selection) -> list[int] | None:
     return sorted(session.scalars(q))
 
 
-def tally_filters(session: Any, table: Any, sel: Selection) -> list[ColumnElement[bool]]:
+def tally_filters(session: Session, table: Any, sel: Selection) -> list[ColumnElement[bool]]:
     """WHERE clauses on a count table (`response_tally` or `answer_tally`) for the selection."""
     c = table.c
     out: list[ColumnElement[bool]] = [c.questionnaire_version_id.in_(sel.questionnaire_version_ids)]

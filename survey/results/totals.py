@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import and_, case, false, func, or_, select, text
+from sqlalchemy.orm import Session
 
 from analysis.totals import ClusterTotals, totals_from_frame
 from questionnaires.index_spec import IndexSpec
@@ -75,14 +76,14 @@ def period_label(d: date, kind: str) -> str:
     return f"{d.year}"
 
 
-def instrument(session: Any, sel: Selection) -> Instrument:
+def instrument(session: Session, sel: Selection) -> Instrument:
     """Questionnaire and index spec of the selection (the highest selected version defines the index)."""
     from survey.results.cache import per_request
 
     return per_request(("instrument", sel.questionnaire_version_ids), lambda: _instrument(session, sel))
 
 
-def _instrument(session: Any, sel: Selection) -> Instrument:
+def _instrument(session: Session, sel: Selection) -> Instrument:
     if not sel.questionnaire_version_ids:
         raise SelectionError("no questionnaire selected")
     records = session.scalars(select(QuestionnaireVersion)
@@ -97,7 +98,7 @@ def _instrument(session: Any, sel: Selection) -> Instrument:
     return Instrument(record, q, spec, codes)
 
 
-def normalise_domain(session: Any, domain: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+def normalise_domain(session: Session, domain: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     if domain is None or domain == "all":
         return ()
     cols = (domain,) if isinstance(domain, str) else tuple(domain)
@@ -108,7 +109,7 @@ def normalise_domain(session: Any, domain: str | tuple[str, ...] | list[str] | N
     return cols
 
 
-def design_frame(session: Any, sel: Selection) -> pd.DataFrame:
+def design_frame(session: Session, sel: Selection) -> pd.DataFrame:
     """(stratum, cluster) of every service point in the design: responses to the questionnaire(s) in the
     period range, any channel, any agency (see the module docstring)."""
     whole = replace(sel.whole(), channels=())
@@ -120,7 +121,7 @@ def design_frame(session: Any, sel: Selection) -> pd.DataFrame:
     return placement_frame(places, sorted(sp_ids), ["stratum", "cluster"]).reset_index(drop=True)
 
 
-def volume_weights(session: Any, sel: Selection, sp_ids: list[int]) -> pd.Series:
+def volume_weights(session: Session, sel: Selection, sp_ids: list[int]) -> pd.Series:
     """w = N_c / n_c per (service_point_id, period) cell (module docstring for missing volumes)."""
     whole = replace(sel.whole(), channels=(), service_point_ids=tuple(sp_ids))
     n = pd.DataFrame(session.execute(
@@ -142,7 +143,7 @@ def volume_weights(session: Any, sel: Selection, sp_ids: list[int]) -> pd.Series
     return pd.Series(w, index=pd.MultiIndex.from_frame(cells[["service_point_id", "period"]]), name="w")
 
 
-def tally_rows(session: Any, sel: Selection, item_ids: list[int], *, by_period: bool, by_channel: bool,
+def tally_rows(session: Session, sel: Selection, item_ids: list[int], *, by_period: bool, by_channel: bool,
                scored_only: bool = True) -> pd.DataFrame:
     """The GROUP BY over `answer_tally`: service_point_id, [period], [channel], item_id, value, count."""
     cols = [AT.c.service_point_id, AT.c.period]
@@ -158,7 +159,7 @@ def tally_rows(session: Any, sel: Selection, item_ids: list[int], *, by_period: 
     return _drop_period(rows, by_period, ["count"])
 
 
-def item_stat_rows(session: Any, sel: Selection, inst: Instrument, *, by_period: bool,
+def item_stat_rows(session: Session, sel: Selection, inst: Instrument, *, by_period: bool,
                    by_channel: bool) -> pd.DataFrame:
     """Per service point × [period] × [channel] × scored item: n (answers: value > 0, the validated levels),
     sat (answers at a satisfied level) and sv (Σ value) — summed by the database, values never leave it."""
@@ -180,7 +181,7 @@ def item_stat_rows(session: Any, sel: Selection, inst: Instrument, *, by_period:
     return _drop_period(rows, by_period, ["n", "sat", "sv"])
 
 
-def _chunked(session: Any, sel: Selection, key: Any, cols: list[Any], aggregates: list[Any],
+def _chunked(session: Session, sel: Selection, key: Any, cols: list[Any], aggregates: list[Any],
              where: list[Any]) -> pd.DataFrame:
     """SELECT cols, aggregates … GROUP BY cols (period always among them), cached month by month
     (survey/results/cache.py:month_chunks): a new response changes only its own month's count in
@@ -194,7 +195,7 @@ def _chunked(session: Any, sel: Selection, key: Any, cols: list[Any], aggregates
     return month_chunks(session, key, month_versions(session, sel), query)
 
 
-def execute_aggregate(session: Any, stmt: Any) -> Any:
+def execute_aggregate(session: Session, stmt: Any) -> Any:
     """Run a big GROUP BY; on PostgreSQL without JIT (compiling costs more than it saves on these short
     queries) and with enough work_mem to hash-aggregate in memory rather than spill to disk."""
     if session.get_bind().dialect.name == "postgresql":
@@ -212,7 +213,7 @@ def _drop_period(rows: pd.DataFrame, by_period: bool, sums: list[str]) -> pd.Dat
     return rows.groupby(group, sort=False, as_index=False)[sums].sum()
 
 
-def month_versions(session: Any, sel: Selection) -> dict[date, int]:
+def month_versions(session: Session, sel: Selection) -> dict[date, int]:
     """Responses per month to the selected questionnaire(s) in the period range, whole city, any channel:
     a month's count changes whenever any of its tally rows does (responses are only ever added)."""
     from survey.results.cache import per_request
@@ -244,7 +245,7 @@ def _objects(col: tuple[Any, ...]) -> np.ndarray:
     return out
 
 
-def cluster_totals(session: Any, sel: Selection, *, domain: str | tuple[str, ...] | None = (),
+def cluster_totals(session: Session, sel: Selection, *, domain: str | tuple[str, ...] | None = (),
                    weights: str = "none", inst: Instrument | None = None, design: str | None = None) -> ClusterTotals:
     """`analysis.ClusterTotals` of the selection with domain columns `domain` (see module docstring).
 
@@ -273,7 +274,7 @@ def cluster_totals(session: Any, sel: Selection, *, domain: str | tuple[str, ...
     return with_unit_moments(session, sel, totals, dom, w, period_label)
 
 
-def long_totals(session: Any, sel: Selection, inst: Instrument, dom: tuple[str, ...], weights: str) -> pd.DataFrame:
+def long_totals(session: Session, sel: Selection, inst: Instrument, dom: tuple[str, ...], weights: str) -> pd.DataFrame:
     """The long totals table (contracts §5) of the selection.
 
     Statistics are summed over values (and over periods/channels not in the domain) on integer keys first,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from survey.org.models import Agency, Level, ServicePoint, Unit
 
@@ -27,14 +28,14 @@ class Placement:
     levels: dict[str, str]  # level code → unit code of the ancestor at that level (agency's own unit incl.)
 
 
-def placements(session: Any) -> dict[int, Placement]:
+def placements(session: Session) -> dict[int, Placement]:
     """Every service point's placement (a few hundred rows: read whole, resolved in Python; once per request)."""
     from survey.results.cache import per_request
 
     return per_request("placements", lambda: _placements(session))
 
 
-def _placements(session: Any) -> dict[int, Placement]:
+def _placements(session: Session) -> dict[int, Placement]:
     units = {uid: (code, level, parent) for uid, code, level, parent in
              session.execute(select(Unit.id, Unit.code, Unit.level_code, Unit.parent_id))}
 
@@ -61,14 +62,14 @@ def _placements(session: Any) -> dict[int, Placement]:
     return out
 
 
-def level_codes(session: Any) -> list[str]:
+def level_codes(session: Session) -> list[str]:
     """Tree level codes, root first (valid `domain` names besides the fixed ones)."""
     from survey.results.cache import per_request
 
     return per_request("levels", lambda: _level_codes(session))
 
 
-def _level_codes(session: Any) -> list[str]:
+def _level_codes(session: Session) -> list[str]:
     return list(session.scalars(select(Level.code).order_by(Level.rank)))
 
 
