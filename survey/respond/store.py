@@ -180,7 +180,8 @@ def answer_rows(q: Any, answers: dict[str, AnswerValue]) -> tuple[list[tuple[str
             if text_value:
                 comment = (code, text_value)
         elif isinstance(value, list):
-            rows.extend((code, int(v)) for v in sorted(set(value)))
+            # int first: [2, "1"] is valid (digit strings count) but cannot be sorted as it came
+            rows.extend((code, v) for v in sorted({int(x) for x in value}))
         else:
             rows.append((code, int(value)))
     return rows, comment

@@ -325,3 +325,21 @@ def test_nul_in_a_stored_answer_is_refused_on_every_channel(db_session, city):
     assert "cannot be stored" in exc.value.errors["COMMENT"]
     db_session.rollback()
     assert stored(db_session) == EMPTY
+
+
+def test_a_multiple_choice_of_numbers_and_digit_strings_is_stored_not_a_500(client, db_session, city, kiosk,
+                                                                              no_interval):
+    """[2, "1"] is valid (digit strings count as numbers) but cannot be sorted as sent."""
+    from survey.questionnaire_versions.service import questionnaire_for
+    from tests.respond.kiosk_factories import valid_answers
+
+    _, credential = kiosk
+    qv = city.questionnaires["sipas-2017"]
+    q, _ids = questionnaire_for(db_session, qv.id)
+    answers = valid_answers(q)
+    item = next(it for it in q.items() if it.type == "choice" and it.multiple)
+    answers[item.code] = [item.options[1].value, str(item.options[0].value)]
+    resp = client.post("/api/v1/responses", json=payload(qv.instrument, qv.version, answers),
+                       headers=auth(credential))
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    assert stored(db_session)["Response"] == 1
