@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 
 from questionnaires.loader import load_dict
 from questionnaires.model import Questionnaire
-from survey.database import utcnow
+from survey.database import Base, utcnow
 from survey.questionnaire_versions.models import Item, QuestionnaireVersion
-from survey.respond.models import Response
 
 
 class VersionImmutableError(Exception):
@@ -30,8 +29,11 @@ class LoadOutcome:
 
 
 def has_responses(session: Session, version_id: int) -> bool:
-    count = session.scalar(select(func.count()).select_from(Response)
-                           .where(Response.questionnaire_version_id == version_id))
+    """Whether any response uses the version (then it is immutable).  The response table is looked up by
+    name in the metadata: `respond` builds on questionnaire versions, never the other way round."""
+    response = Base.metadata.tables["response"]
+    count = session.scalar(select(func.count()).select_from(response)
+                           .where(response.c.questionnaire_version_id == version_id))
     return bool(count)
 
 

@@ -17,7 +17,8 @@ Interface (used by the QR poster limit, the Integrity review pages and the figur
   event with the reason.  `commit=False` leaves the transaction to the caller.
 - `store_response(..., Submission(hold=True, hold_reason=…))` stores a response already held (not
   counted): survey/respond/store.py.
-- `excluded_count(session, selection=None, *, agency_ids=…, period_from=…, period_to=…, status=…)`: how
+- `excluded_count(session, *, agency_ids=…, period_from=…, period_to=…, status=…)` (for a dashboard selection:
+  `survey.results.coverage.reviewed_count(session, sel, status)`): how
   many responses are out of the figures ("n responses excluded after review"); `held_count` likewise.
 - Review decisions (Integrity page): `confirm` (→ excluded), `dismiss` (→ counted), `reverse` (→ back to
   held, awaiting a new decision); each audited with its reason.
@@ -215,31 +216,18 @@ def _move_moments(session: Session, keys: dict[str, Any], members: list[Any],
 # ---------------------------------------------------------------- counts for pages
 
 
-def excluded_count(session: Session, selection: Any = None, *, agency_ids: Iterable[int] | None = None,
-                   service_point_ids: Iterable[int] | None = None, period_from: date | None = None,
+def excluded_count(session: Session, *, questionnaire_version_ids: Iterable[int] | None = None,
+                   agency_ids: Iterable[int] | None = None, service_point_ids: Iterable[int] | None = None,
+                   channels: Iterable[str] | None = None, period_from: date | None = None,
                    period_to: date | None = None, status: str = EXCLUDED) -> int:
-    """Responses with `status` (default: excluded after review) in a selection or an agency/period scope.
-
-    `selection` is a survey.results.selection.Selection (its questionnaire versions, periods, channels and
-    unit filters apply); the keyword filters narrow further.  Pages show it as "n responses excluded after
-    review" when n > 0.
-    """
+    """Responses with `status` (default: excluded after review) in a scope given by ids and periods.  Pages
+    count a dashboard selection through `survey.results.coverage.reviewed_count`, which resolves the
+    selection's units and scope to service points and calls this (respond does not import results)."""
     stmt = select(func.count()).select_from(Response).where(Response.review_status == status)
-    if selection is not None:
-        from survey.results.selection import allowed_service_points
-
-        stmt = stmt.where(Response.questionnaire_version_id.in_(selection.questionnaire_version_ids))
-        if selection.period_from is not None:
-            stmt = stmt.where(Response.period >= selection.period_from)
-        if selection.period_to is not None:
-            stmt = stmt.where(Response.period <= selection.period_to)
-        if selection.channels:
-            stmt = stmt.where(Response.channel.in_(selection.channels))
-        sps = allowed_service_points(session, selection)
-        if sps is not None:
-            if not sps:
-                return 0
-            stmt = stmt.where(Response.service_point_id.in_(sps))
+    if questionnaire_version_ids is not None:
+        stmt = stmt.where(Response.questionnaire_version_id.in_(list(questionnaire_version_ids)))
+    if channels:
+        stmt = stmt.where(Response.channel.in_(list(channels)))
     if agency_ids is not None:
         stmt = stmt.where(Response.agency_id.in_(list(agency_ids)))
     if service_point_ids is not None:
@@ -251,9 +239,9 @@ def excluded_count(session: Session, selection: Any = None, *, agency_ids: Itera
     return int(session.scalar(stmt) or 0)
 
 
-def held_count(session: Session, selection: Any = None, **filters: Any) -> int:
+def held_count(session: Session, **filters: Any) -> int:
     """Responses held and awaiting review in the same scope as `excluded_count`."""
-    return excluded_count(session, selection, status=HELD, **filters)
+    return excluded_count(session, status=HELD, **filters)
 
 
 def counted(column: Any = None) -> Any:

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from analysis.response_rate import response_rates
 from survey.org.models import ServiceVolume
 from survey.respond.models import Response, ResponseTally
-from survey.respond.quarantine import EXCLUDED, HELD
+from survey.respond.quarantine import EXCLUDED, HELD, excluded_count
 from survey.results.cache import cached
 from survey.results.selection import Selection, allowed_service_points, tally_filters
 from survey.results.tree import placements
@@ -57,6 +57,17 @@ def _group_key(place: Any, group: str | None) -> str:
     if group == "service_point":
         return place.service_point
     return place.levels.get(group, "")
+
+
+def reviewed_count(session: Any, sel: Selection, status: str = EXCLUDED) -> int:
+    """Responses of the selection (its versions, periods, channels, units and scope) with a review status:
+    excluded after review (default) or held awaiting review."""
+    sps = allowed_service_points(session, sel)
+    if sps is not None and not sps:
+        return 0
+    return excluded_count(session, questionnaire_version_ids=sel.questionnaire_version_ids, channels=sel.channels,
+                          service_point_ids=sps, period_from=sel.period_from, period_to=sel.period_to,
+                          status=status)
 
 
 def coverage_by(session: Any, sel: Selection, group: str | None = None) -> dict[str, Coverage]:

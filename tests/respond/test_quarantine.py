@@ -15,8 +15,10 @@ from sqlalchemy import select
 from survey.audit.models import AuditEvent
 from survey.respond import quarantine
 from survey.respond.models import AnswerTally, MomentTally, Response, ResponseTally
+from survey.respond.quarantine import HELD
 from survey.respond.store import Submission, local_period, rebuild_tallies, store_response
 from survey.results import Selection, cache, compare_with_whole, indices
+from survey.results.coverage import reviewed_count
 from survey.results.distributions import response_count
 from tests.results.factories import city_with_responses
 
@@ -169,7 +171,7 @@ def test_a_response_stored_held_is_kept_but_not_counted_until_released(db_sessio
     assert created and response.review_status == "held"
     assert _tables(db_session) == tables
     assert response_count(db_session, sel) == n
-    assert quarantine.held_count(db_session, sel) == 1 and quarantine.excluded_count(db_session, sel) == 0
+    assert reviewed_count(db_session, sel, HELD) == 1 and reviewed_count(db_session, sel) == 0
     _assert_equal_to_rebuild(db_session)
     quarantine.release(db_session, [response.id], "reviewed: a genuine citizen")
     assert response_count(db_session, sel) == n + 1
@@ -202,9 +204,9 @@ def test_excluded_count_by_selection_agency_and_period(db_session, data):
     quarantine.hold(db_session, others, "awaiting review")
     stp = data.city.agencies["STP"].id
     stp_sp = data.city.service_points["STP-SP1"].id
-    assert quarantine.excluded_count(db_session, Selection.of(data.qv_id)) == len(whole_cell)
+    assert reviewed_count(db_session, Selection.of(data.qv_id)) == len(whole_cell)
     assert quarantine.excluded_count(db_session, agency_ids=[stp]) == len(whole_cell)
-    assert quarantine.excluded_count(db_session, Selection.of(data.qv_id, agency_ids=[
+    assert reviewed_count(db_session, Selection.of(data.qv_id, agency_ids=[
         data.city.agencies["UBND-BT"].id])) == 0
     period = db_session.get(Response, whole_cell[0]).period
     assert quarantine.excluded_count(db_session, period_from=period, period_to=period) == len(whole_cell)
