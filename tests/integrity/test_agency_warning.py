@@ -28,11 +28,11 @@ def test_agency_page_shows_the_chart_and_says_so_only_on_a_real_drop(client, db_
     honest_days(db_session, sp, sipas, days[150:], 2, rng, p_sat=0.6 if dropped else 0.85)
     finish(db_session)
     login(client, "tuphap")
-    html = get(client, "/dashboard/agency/STP?lang=en").get_data(as_text=True)
+    html = get(client, "/dashboard/agency/STP").get_data(as_text=True)
     assert 'id="early-warning"' in html and 'id="early-warning-data"' in html
     assert ("early-warning-signal" in html) is dropped
     if dropped:
-        assert "fallen below this agency" in html or "thấp hơn mức thường lệ" in html
+        assert "dưới mức thường lệ của cơ quan này" in html
 
 
 def test_integrity_page_lists_the_agency_signal(client, db_session, city) -> None:

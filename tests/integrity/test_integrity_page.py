@@ -43,9 +43,9 @@ def _counted(db_session) -> int:
 def test_home_affairs_sees_the_flag_with_its_evidence(client, db_session, flagged) -> None:
     flag, _stuffed = flagged
     login(client, "noivu")
-    html = get(client, "/homeaffairs/integrity/?lang=en").get_data(as_text=True)
-    assert "Integrity" in html and f'id="flag-{flag.id}"' in html
-    assert "many responses within minutes" in html or "nhiều phiếu trong vài phút" in html
+    html = get(client, "/homeaffairs/integrity/").get_data(as_text=True)
+    assert "Tính toàn vẹn" in html and f'id="flag-{flag.id}"' in html
+    assert "nhiều phiếu trong vài phút" in html  # the burst signal, in the user's language
     assert f'id="arrivals-{flag.id}"' in html and "<svg" in html and f'id="arrivals-{flag.id}-data"' in html
     assert 'value="confirm"' in html and 'value="dismiss"' in html
 
