@@ -87,3 +87,20 @@ def test_scan_command_flags_yesterdays_burst(app, runner, db_session) -> None:
     assert "1 flagged" in result.output
     bad = runner.invoke(args=["integrity", "scan", "--until", "yesterday"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_hours_command_sets_and_checks_opening_hours(runner, db_session) -> None:
+    from survey.org.models import ServicePoint
+
+    small_city(db_session)
+    ok = runner.invoke(args=["integrity", "hours", "STP-SP1", "Mon-Sat 07:00-11:30,13:00-20:00"])
+    assert ok.exit_code == 0, ok.output
+    db_session.expire_all()
+    sp = db_session.scalar(select(ServicePoint).where(ServicePoint.code == "STP-SP1"))
+    assert sp.opening_hours == "Mon-Sat 07:00-11:30,13:00-20:00"
+    bad = runner.invoke(args=["integrity", "hours", "STP-SP1", "17:00-08:00"])
+    assert bad.exit_code == 2 and "ends before it starts" in bad.output
+    db_session.expire_all()
+    assert db_session.scalar(select(ServicePoint.opening_hours).where(ServicePoint.code == "STP-SP1")) \
+        == "Mon-Sat 07:00-11:30,13:00-20:00"
+    assert runner.invoke(args=["integrity", "hours", "NOPE", ""]).exit_code == 2
