@@ -172,7 +172,8 @@ def answer_rows(q: Any, answers: dict[str, AnswerValue]) -> tuple[list[tuple[str
     rows: list[tuple[str, int]] = []
     comment: tuple[str, str] | None = None
     for code, value in answers.items():
-        if value is None or value == "" or value == []:
+        # the same "unanswered" as validate_answers: " " or "\r\n" on an optional item is no answer (a 500 once)
+        if value is None or value == [] or (isinstance(value, str) and not value.strip()):
             continue
         item = q.item(code)
         if item.type == "text":
@@ -187,7 +188,7 @@ def answer_rows(q: Any, answers: dict[str, AnswerValue]) -> tuple[list[tuple[str
     return rows, comment
 
 
-def _upsert_add(session: Session, table: Any, keys: dict[str, Any], count: int) -> None:
+def upsert_add(session: Session, table: Any, keys: dict[str, Any], count: int) -> None:
     """INSERT … ON CONFLICT DO UPDATE count = count + n, in the dialect at hand (atomic under concurrency)."""
     _upsert_add_rows(session, table, [{**keys, "count": count}])
 
@@ -220,7 +221,7 @@ def tally_keys(response: Response) -> dict[str, Any]:
 
 
 def _upsert_add_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
-    """`_upsert_add` for many cells in ONE statement (multi-row VALUES, count = count + excluded.count).
+    """`upsert_add` for many cells in ONE statement (multi-row VALUES, count = count + excluded.count).
 
     The rows' keys must be distinct (PostgreSQL refuses to update one row twice in a statement); callers
     pass them sorted, so concurrent writers lock the cells in the same order and cannot deadlock.
@@ -234,7 +235,7 @@ def _upsert_add_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -
 def increment_tallies(session: Session, response: Response, counts: Counter[tuple[int, int]]) -> None:
     """One upsert for the response cell, one for all its answer cells (was one statement per answer)."""
     base = tally_keys(response)
-    _upsert_add(session, ResponseTally.__table__, base, 1)
+    upsert_add(session, ResponseTally.__table__, base, 1)
     _upsert_add_rows(session, AnswerTally.__table__,
                      [{**base, "item_id": item_id, "value": value, "count": n}
                       for (item_id, value), n in sorted(counts.items())])

@@ -343,3 +343,19 @@ def test_a_multiple_choice_of_numbers_and_digit_strings_is_stored_not_a_500(clie
                        headers=auth(credential))
     assert resp.status_code == 201, resp.get_data(as_text=True)
     assert stored(db_session)["Response"] == 1
+
+
+@pytest.mark.parametrize("blank", [" ", "\r\n", "\t"])
+def test_a_blank_text_on_an_optional_rating_is_no_answer_not_a_500(client, db_session, city, kiosk, no_interval,
+                                                                     blank):
+    """Found by the fuzz suite: validate_answers treated " " as unanswered, storing then tried int(" ")."""
+    from survey.questionnaire_versions.service import questionnaire_for
+
+    _, credential = kiosk
+    qv = city.questionnaires["counter-quick"]
+    q, _ids = questionnaire_for(db_session, qv.id)
+    optional = next(it for it in q.kiosk_items() if it.type == "scale" and not it.required)
+    body = _quick(city, {"C.ATT": 3, "C.HANDLING": 2, optional.code: blank})
+    resp = client.post("/api/v1/responses", json=body, headers=auth(credential))
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    assert stored(db_session)["Answer"] == 2
