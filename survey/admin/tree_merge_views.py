@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired
 
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404
 from survey.admin.tree_forms import agency_choices
-from survey.admin.tree_views import _done, _status, org_error
+from survey.admin.tree_views import form_status, org_error, tree_done
 from survey.extensions import db
 from survey.forms import FlaskForm
 from survey.i18n import current_lang
@@ -56,7 +56,7 @@ def _target_id(form: MergeTargetForm, own_id: int) -> int | None:
 def _confirm_page(form: Any, title: str, explanation: str, details: list[str], submit: str, code: str) -> Any:
     return render_template(
         "admin/confirm.html", form=form, title=title, explanation=explanation, details=details, submit=submit,
-        back=url_for("admin.tree"), breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, code)]), _status(form)
+        back=url_for("admin.tree"), breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, code)]), form_status(form)
 
 
 @bp.route("/agencies/<int:agency_id>/merge", methods=["GET", "POST"])
@@ -80,7 +80,7 @@ def agency_merge(agency_id: int) -> ResponseReturnValue:
             db.session.rollback()
             org_error(form, exc)
         else:
-            return _done(_("Agency %(code)s merged into %(target)s.", code=agency.code, target=target.code))
+            return tree_done(_("Agency %(code)s merged into %(target)s.", code=agency.code, target=target.code))
     sps = [sp.code for sp in agency.service_points]
     details = [_("These service points move to the chosen agency: %(codes)s", codes=", ".join(sps))] if sps else []
     return _confirm_page(
@@ -112,7 +112,7 @@ def service_point_merge(sp_id: int) -> ResponseReturnValue:
             db.session.rollback()
             org_error(form, exc)
         else:
-            return _done(_("Service point %(code)s merged into %(target)s.", code=sp.code, target=target.code))
+            return tree_done(_("Service point %(code)s merged into %(target)s.", code=sp.code, target=target.code))
     kiosks = [k.code for k in sp.kiosks]
     details = [_("These kiosks move to the chosen service point: %(codes)s", codes=", ".join(kiosks))] if kiosks else []
     return _confirm_page(
@@ -132,7 +132,7 @@ def unit_reactivate(unit_id: int) -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         svc.reactivate_unit(db.session, unit)
-        return _done(_("Unit %(code)s reactivated.", code=unit.code))
+        return tree_done(_("Unit %(code)s reactivated.", code=unit.code))
     details = []
     if unit.merged_into_id is not None:
         target = db.session.get(Unit, unit.merged_into_id)
@@ -160,7 +160,7 @@ def agency_reactivate(agency_id: int) -> ResponseReturnValue:
         if form.reopen.data:
             for sp in closed:
                 svc.update_service_point(db.session, sp, active=True)
-        return _done(_("Agency %(code)s reactivated.", code=agency.code))
+        return tree_done(_("Agency %(code)s reactivated.", code=agency.code))
     details = [_("Its closed service points: %(codes)s", codes=", ".join(sp.code for sp in closed))] if closed else []
     if agency.unit.retired_at is not None:
         details.append(_("Its unit %(code)s is retired.", code=agency.unit.code))

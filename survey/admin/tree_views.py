@@ -60,11 +60,13 @@ def _form_page(form: Any, title: str, submit: str, back: str, status: int = 200,
                            breadcrumbs=crumbs, **extra), status
 
 
-def _status(form: Any) -> int:
+def form_status(form: Any) -> int:
+    """A form shown again after a POST was refused: 400, so clients and tests see the refusal."""
     return 400 if request.method == "POST" else 200
 
 
-def _done(message: str) -> Response:
+def tree_done(message: str) -> Response:
+    """Commit the tree change, say so, and go back to the tree (the pattern of every tree page)."""
     db.session.commit()
     flash(message, "success")
     return redirect(url_for("admin.tree"))
@@ -106,8 +108,8 @@ def unit_new() -> ResponseReturnValue:
             db.session.rollback()
             org_error(form, exc)
         else:
-            return _done(_("Unit %(code)s created.", code=unit.code))
-    return _form_page(form, _("New unit"), _("Create unit"), url_for("admin.tree"), _status(form))
+            return tree_done(_("Unit %(code)s created.", code=unit.code))
+    return _form_page(form, _("New unit"), _("Create unit"), url_for("admin.tree"), form_status(form))
 
 
 @bp.route("/units/<int:unit_id>/edit", methods=["GET", "POST"])
@@ -128,9 +130,9 @@ def unit_edit(unit_id: int) -> ResponseReturnValue:
             db.session.rollback()
             org_error(form, exc)
         else:
-            return _done(_("Unit %(code)s saved.", code=unit.code) if changed else _("Nothing was changed."))
+            return tree_done(_("Unit %(code)s saved.", code=unit.code) if changed else _("Nothing was changed."))
     title = _("Rename or move unit %(code)s", code=unit.code)
-    return _form_page(form, title, _("Save"), url_for("admin.tree"), _status(form))
+    return _form_page(form, title, _("Save"), url_for("admin.tree"), form_status(form))
 
 
 @bp.route("/units/<int:unit_id>/retire", methods=["GET", "POST"])
@@ -145,7 +147,7 @@ def unit_retire(unit_id: int) -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         svc.retire_unit(db.session, unit)
-        return _done(_("Unit %(code)s retired.", code=unit.code))
+        return tree_done(_("Unit %(code)s retired.", code=unit.code))
     lang = current_lang()
     active = [a.code for a in unit.agencies if a.retired_at is None]
     details = [_("Its agencies stay as they are (retire or move them separately): %(codes)s",
@@ -155,7 +157,7 @@ def unit_retire(unit_id: int) -> ResponseReturnValue:
         explanation=_("%(name)s will no longer appear as a current unit. Nothing is deleted: its past responses "
                       "stay reportable.", name=unit.name(lang)),
         details=details, submit=_("Retire unit"), back=url_for("admin.tree"),
-        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, unit.code)]), _status(form)
+        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, unit.code)]), form_status(form)
 
 
 def _root_refused(unit: Unit) -> Any:
@@ -192,14 +194,14 @@ def unit_merge(unit_id: int) -> ResponseReturnValue:
             db.session.rollback()
             org_error(form, exc)
         else:
-            return _done(_("Unit %(code)s merged into %(target)s.", code=unit.code, target=target.code))
+            return tree_done(_("Unit %(code)s merged into %(target)s.", code=unit.code, target=target.code))
     return render_template(
         "admin/confirm.html", form=form, title=_("Merge unit %(code)s", code=unit.code),
         explanation=_("%(name)s is retired and marked as merged into the unit you choose. Its active child "
                       "units move under that unit. Past responses keep their agency, so reports on earlier "
                       "periods are unchanged; new responses use the new structure.", name=unit.name(lang)),
         details=[], submit=_("Merge"), back=url_for("admin.tree"),
-        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, unit.code)]), _status(form)
+        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, unit.code)]), form_status(form)
 
 
 # ------------------------------------------------------------------------------------------ agencies
@@ -220,8 +222,8 @@ def agency_new() -> ResponseReturnValue:
             db.session.rollback()
             org_error(form, exc)
         else:
-            return _done(_("Agency %(code)s created.", code=agency.code))
-    return _form_page(form, _("New agency"), _("Create agency"), url_for("admin.tree"), _status(form))
+            return tree_done(_("Agency %(code)s created.", code=agency.code))
+    return _form_page(form, _("New agency"), _("Create agency"), url_for("admin.tree"), form_status(form))
 
 
 @bp.route("/agencies/<int:agency_id>/edit", methods=["GET", "POST"])
@@ -244,9 +246,9 @@ def agency_edit(agency_id: int) -> ResponseReturnValue:
             db.session.rollback()
             org_error(form, exc)
         else:
-            return _done(_("Agency %(code)s saved.", code=agency.code) if changed else _("Nothing was changed."))
+            return tree_done(_("Agency %(code)s saved.", code=agency.code) if changed else _("Nothing was changed."))
     return _form_page(form, _("Rename or move agency %(code)s", code=agency.code), _("Save"),
-                      url_for("admin.tree"), _status(form))
+                      url_for("admin.tree"), form_status(form))
 
 
 @bp.route("/agencies/<int:agency_id>/retire", methods=["GET", "POST"])
@@ -259,7 +261,7 @@ def agency_retire(agency_id: int) -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         svc.retire_agency(db.session, agency)
-        return _done(_("Agency %(code)s retired.", code=agency.code))
+        return tree_done(_("Agency %(code)s retired.", code=agency.code))
     sps = [sp.code for sp in agency.service_points if sp.active]
     return render_template(
         "admin/confirm.html", form=form, title=_("Retire agency %(code)s", code=agency.code),
@@ -267,7 +269,7 @@ def agency_retire(agency_id: int) -> ResponseReturnValue:
                       "reportable.", name=agency.name(current_lang())),
         details=[_("These service points are closed too: %(codes)s", codes=", ".join(sps))] if sps else [],
         submit=_("Retire agency"), back=url_for("admin.tree"),
-        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, agency.code)]), _status(form)
+        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, agency.code)]), form_status(form)
 
 
 # ------------------------------------------------------------------------------------------ service points
@@ -291,9 +293,9 @@ def service_point_new() -> ResponseReturnValue:
             db.session.rollback()
             org_error(form, exc)
         else:
-            return _done(_("Service point %(code)s created.", code=sp.code))
+            return tree_done(_("Service point %(code)s created.", code=sp.code))
     return _form_page(form, _("New service point"), _("Create service point"), url_for("admin.tree"),
-                      _status(form))
+                      form_status(form))
 
 
 @bp.route("/service-points/<int:sp_id>/edit", methods=["GET", "POST"])
@@ -318,9 +320,9 @@ def service_point_edit(sp_id: int) -> ResponseReturnValue:
             db.session.rollback()
             org_error(form, exc)
         else:
-            return _done(_("Service point %(code)s saved.", code=sp.code) if changed else _("Nothing was changed."))
+            return tree_done(_("Service point %(code)s saved.", code=sp.code) if changed else _("Nothing was changed."))
     return _form_page(form, _("Rename or move service point %(code)s", code=sp.code), _("Save"),
-                      url_for("admin.tree"), _status(form))
+                      url_for("admin.tree"), form_status(form))
 
 
 @bp.route("/service-points/<int:sp_id>/retire", methods=["GET", "POST"])
@@ -333,13 +335,13 @@ def service_point_retire(sp_id: int) -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         svc.retire_service_point(db.session, sp)
-        return _done(_("Service point %(code)s retired.", code=sp.code))
+        return tree_done(_("Service point %(code)s retired.", code=sp.code))
     return render_template(
         "admin/confirm.html", form=form, title=_("Retire service point %(code)s", code=sp.code),
         explanation=_("%(name)s stops accepting responses from kiosks and QR links. Nothing is deleted.",
                       name=sp.name(current_lang())),
         details=[], submit=_("Retire service point"), back=url_for("admin.tree"),
-        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, sp.code)]), _status(form)
+        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, sp.code)]), form_status(form)
 
 
 # ------------------------------------------------------------------------------------------ import / export

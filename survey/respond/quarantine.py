@@ -157,7 +157,7 @@ def bump_revision(session: Session) -> None:
 
 def _move(session: Session, rows: list[Any], sign: int) -> None:
     """Add (sign +1) or remove (−1) whole responses to/from their cells in the three count tables."""
-    from survey.respond.store import _upsert_add
+    from survey.respond.store import upsert_add
 
     ids = [r.id for r in rows]
     answers: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -171,10 +171,10 @@ def _move(session: Session, rows: list[Any], sign: int) -> None:
     for cell in sorted(cells):  # one order for every writer: no lock cycles
         members = cells[cell]
         keys = dict(zip(("questionnaire_version_id", "service_point_id", "period", "channel"), cell, strict=True))
-        _upsert_add(session, RT, keys, sign * len(members))
+        upsert_add(session, RT, keys, sign * len(members))
         counts = Counter(pair for r in members for pair in answers.get(r.id, []))
         for (item_id, value), n in sorted(counts.items()):
-            _upsert_add(session, AT, {**keys, "item_id": item_id, "value": value}, sign * n)
+            upsert_add(session, AT, {**keys, "item_id": item_id, "value": value}, sign * n)
         _move_moments(session, keys, members, answers, sign)
         where = [RT.c[k] == v for k, v in keys.items()]
         session.execute(RT.delete().where(*where, RT.c.count <= 0))

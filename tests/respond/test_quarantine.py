@@ -212,7 +212,7 @@ def test_excluded_count_by_selection_agency_and_period(db_session, data):
     assert quarantine.excluded_count(db_session, period_from=period, period_to=period) == len(whole_cell)
     assert quarantine.excluded_count(db_session, service_point_ids=[stp_sp]) == len(whole_cell)
     assert quarantine.held_count(db_session) == len(others)
-    assert quarantine.excluded_count(db_session, Selection.of(data.qv_id, visible_agency_ids=[])) == 0
+    assert reviewed_count(db_session, Selection.of(data.qv_id, visible_agency_ids=[])) == 0
 
 
 def test_the_command_line_lists_and_decides_with_a_reason(runner, db_session, data):
