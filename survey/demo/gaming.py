@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.orm import Session
 
 from survey.demo.model import INSTRUMENT_BY_CHANNEL, LOCAL_OFFSET, DemoModel, Simulated
 
@@ -139,7 +139,7 @@ def working_days(first: date, last: date) -> list[date]:
 
 
 # ---------------------------------------------------------------------------------------- into a database
-def inject_into_database(session: Any, structure_name: str = "2022", seed: int = 2022, per_pattern: int = 2,
+def inject_into_database(session: Session, structure_name: str = "2022", seed: int = 2022, per_pattern: int = 2,
                          size: int = 20) -> list[Episode]:
     """Store `per_pattern` episodes of every pattern in the demo's last month (a loaded demo database).
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from analysis.response_rate import response_rates
 from survey.org.models import ServiceVolume
@@ -59,7 +60,7 @@ def _group_key(place: Any, group: str | None) -> str:
     return place.levels.get(group, "")
 
 
-def reviewed_count(session: Any, sel: Selection, status: str = EXCLUDED) -> int:
+def reviewed_count(session: Session, sel: Selection, status: str = EXCLUDED) -> int:
     """Responses of the selection (its versions, periods, channels, units and scope) with a review status:
     excluded after review (default) or held awaiting review."""
     sps = allowed_service_points(session, sel)
@@ -70,7 +71,7 @@ def reviewed_count(session: Any, sel: Selection, status: str = EXCLUDED) -> int:
                           status=status)
 
 
-def coverage_by(session: Any, sel: Selection, group: str | None = None) -> dict[str, Coverage]:
+def coverage_by(session: Session, sel: Selection, group: str | None = None) -> dict[str, Coverage]:
     """Coverage per group value (agency code, service point code or unit code at a tree level `group`);
     `group=None`: one entry "" for the whole selection.  Volume months: the selection's period range, or the
     months the questionnaire has responses in when a bound is open."""
@@ -79,7 +80,7 @@ def coverage_by(session: Any, sel: Selection, group: str | None = None) -> dict[
                   lambda: _coverage_by(session, sel, group))
 
 
-def coverage(session: Any, sel: Selection) -> Coverage:
+def coverage(session: Session, sel: Selection) -> Coverage:
     """Coverage of the whole selection."""
     return coverage_by(session, sel, None).get("", _empty(""))
 
@@ -88,14 +89,14 @@ def _empty(key: str) -> Coverage:
     return Coverage(key, 0, 0, None, None, False, 0, 0, 0)
 
 
-def _volume_version(session: Any) -> tuple[Any, ...]:
+def _volume_version(session: Session) -> tuple[Any, ...]:
     """Volumes change without a new response: part of the cache key."""
     row = session.execute(select(func.count(), func.max(ServiceVolume.updated_at), func.sum(ServiceVolume.dossiers))
                           ).first()
     return tuple(row) if row is not None else ()
 
 
-def _coverage_by(session: Any, sel: Selection, group: str | None) -> dict[str, Coverage]:
+def _coverage_by(session: Session, sel: Selection, group: str | None) -> dict[str, Coverage]:
     places = placements(session)
     counted = session.execute(select(RT.c.service_point_id, RT.c.period, func.sum(RT.c.count))
                               .where(*tally_filters(session, RT, sel))
@@ -137,7 +138,7 @@ def _coverage_by(session: Any, sel: Selection, group: str | None) -> dict[str, C
     return out
 
 
-def _set_aside(session: Any, sel: Selection, places: dict[int, Any], group: str | None
+def _set_aside(session: Session, sel: Selection, places: dict[int, Any], group: str | None
                ) -> dict[str, tuple[int, int]]:
     """(excluded, held) per group key, from the response rows (quarantined responses are in no tally)."""
     q = (select(Response.service_point_id, Response.review_status, func.count())
