@@ -60,16 +60,16 @@ def short(label: str, limit: int = 34) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
 
 
-def _f(x: float) -> str:
+def px(x: float) -> str:
     """Coordinates with 1 decimal: deterministic and compact."""
     return f"{x:.1f}"
 
 
-def _text(x: float, y: float, s: str, *, anchor: str = "start", size: int = 12, fill: str = INK,
+def svg_text(x: float, y: float, s: str, *, anchor: str = "start", size: int = 12, fill: str = INK,
           cls: str = "", weight: str = "normal") -> str:
     c = f' class="{cls}"' if cls else ""
     w = ' font-weight="bold"' if weight == "bold" else ""
-    return (f'<text x="{_f(x)}" y="{_f(y)}" text-anchor="{anchor}" font-size="{size}" fill="{fill}"{w}{c}>'
+    return (f'<text x="{px(x)}" y="{px(y)}" text-anchor="{anchor}" font-size="{size}" fill="{fill}"{w}{c}>'
             f"{escape(s)}</text>")
 
 
@@ -147,7 +147,7 @@ class Chart:
         )
 
 
-def _svg(chart_id: str, width: int, height: int, title: str, desc: str, body: list[str]) -> Markup:
+def svg_doc(chart_id: str, width: int, height: int, title: str, desc: str, body: list[str]) -> Markup:
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-labelledby="{chart_id}-t {chart_id}-d" {FONT}>'
@@ -161,8 +161,8 @@ def _x_axis(body: list[str], scale, start: float, end: float, step: float, y_top
     fmt = fmt or (lambda v: pct(v, lang, 0))
     for t in _ticks(start, end, step):
         x = scale(t)
-        body.append(f'<line x1="{_f(x)}" y1="{_f(y_top)}" x2="{_f(x)}" y2="{_f(y_bottom)}" stroke="{GRID}"/>')
-        body.append(_text(x, y_bottom + 14, fmt(t), anchor="middle", size=11, fill=MUTED, cls="tick"))
+        body.append(f'<line x1="{px(x)}" y1="{px(y_top)}" x2="{px(x)}" y2="{px(y_bottom)}" stroke="{GRID}"/>')
+        body.append(svg_text(x, y_bottom + 14, fmt(t), anchor="middle", size=11, fill=MUTED, cls="tick"))
 
 
 # --------------------------------------------------------------------------- forest plot
@@ -199,34 +199,34 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
     y_axis = top + row_h * len(shown)
     if shown:  # no axis of percentages over nothing: every unit suppressed shows no number at all
         _x_axis(body, sx, start, end, step, top - 8, y_axis, lang)
-        body.append(_text(plot_r + 10, top - 12, _("Estimate (95% CI)"), size=11, fill=MUTED))
+        body.append(svg_text(plot_r + 10, top - 12, _("Estimate (95% CI)"), size=11, fill=MUTED))
     if reference is not None and math.isfinite(reference):
         x = sx(reference)
-        body.append(f'<line class="reference" x1="{_f(x)}" y1="{_f(top - 8)}" x2="{_f(x)}" y2="{_f(y_axis)}" '
+        body.append(f'<line class="reference" x1="{px(x)}" y1="{px(top - 8)}" x2="{px(x)}" y2="{px(y_axis)}" '
                     f'stroke="{WARN}" stroke-dasharray="4 3"/>')
         if reference_label:
-            body.append(_text(x, top - 14, f"{reference_label} {pct(reference, lang)}", anchor="middle",
+            body.append(svg_text(x, top - 14, f"{reference_label} {pct(reference, lang)}", anchor="middle",
                               size=11, fill=WARN))
     for i, r in enumerate(shown):
         y = top + row_h * i + row_h / 2
-        body.append(_text(left, y + 4, short(r.label), anchor="end"))
+        body.append(svg_text(left, y + 4, short(r.label), anchor="end"))
         if r.low is not None and r.high is not None and math.isfinite(r.low) and math.isfinite(r.high):
             # an interval reaching past the axis (a Taylor interval above 100%) is drawn to the edge with an
             # open end; the exact bounds are in the text column and the data table
             lo, hi = max(r.low, start), min(r.high, end)
-            body.append(f'<line class="ci" x1="{_f(sx(lo))}" y1="{_f(y)}" x2="{_f(sx(hi))}" y2="{_f(y)}" '
+            body.append(f'<line class="ci" x1="{px(sx(lo))}" y1="{px(y)}" x2="{px(sx(hi))}" y2="{px(y)}" '
                         f'stroke="{INK}" stroke-width="2"/>')
             for edge, cut in ((lo, r.low < start), (hi, r.high > end)):
                 if cut:
-                    body.append(f'<circle class="ci-cut" cx="{_f(sx(edge))}" cy="{_f(y)}" r="3" fill="#ffffff" '
+                    body.append(f'<circle class="ci-cut" cx="{px(sx(edge))}" cy="{px(y)}" r="3" fill="#ffffff" '
                                 f'stroke="{INK}"/>')
-        body.append(f'<rect class="mark" x="{_f(sx(r.estimate) - 4)}" y="{_f(y - 4)}" width="8" height="8" '
+        body.append(f'<rect class="mark" x="{px(sx(r.estimate) - 4)}" y="{px(y - 4)}" width="8" height="8" '
                     f'fill="{ACCENT}"><title>{escape(r.label)}: {escape(pct(r.estimate, lang))}</title></rect>')
-        body.append(_text(plot_r + 10, y + 4, f"{pct(r.estimate, lang)} ({interval(r.low, r.high, lang)})", size=11))
+        body.append(svg_text(plot_r + 10, y + 4, f"{pct(r.estimate, lang)} ({interval(r.low, r.high, lang)})", size=11))
     for j, r in enumerate(hidden):
         y = top + row_h * (len(shown) + j) + row_h / 2 + 18
-        body.append(_text(left, y + 4, short(r.label), anchor="end", fill=MUTED))
-        body.append(_text(plot_l, y + 4, _("not enough responses (n = %(n)s)", n=num(r.n, lang)),
+        body.append(svg_text(left, y + 4, short(r.label), anchor="end", fill=MUTED))
+        body.append(svg_text(plot_l, y + 4, _("not enough responses (n = %(n)s)", n=num(r.n, lang)),
                           fill=MUTED, size=11, cls="suppressed"))
     if of_elements:
         desc = _("%(shown)s elements with their estimate and 95%% confidence interval, best first; "
@@ -240,7 +240,7 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
     data = tuple((r.label, pct(r.estimate, lang), interval(r.low, r.high, lang), num(r.n, lang)) for r in shown) + \
         tuple((r.label, _("not enough responses (n = %(n)s)", n=num(r.n, lang)), "—", num(r.n, lang))
               for r in hidden)
-    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, data, len(shown))
+    return Chart(chart_id, title, desc, svg_doc(chart_id, width, height, title, desc, body), cols, data, len(shown))
 
 
 # --------------------------------------------------------------------------- funnel plot
@@ -280,27 +280,27 @@ def funnel_plot(chart_id: str, points: Sequence[FunnelPoint], theta0: float, *, 
 
     body: list[str] = []
     for t in _ticks(y0, y1, ystep):
-        body.append(f'<line x1="{pl}" y1="{_f(sy(t))}" x2="{pr}" y2="{_f(sy(t))}" stroke="{GRID}"/>')
-        body.append(_text(pl - 6, sy(t) + 4, pct(t, lang, 0), anchor="end", size=11, fill=MUTED, cls="tick"))
+        body.append(f'<line x1="{pl}" y1="{px(sy(t))}" x2="{pr}" y2="{px(sy(t))}" stroke="{GRID}"/>')
+        body.append(svg_text(pl - 6, sy(t) + 4, pct(t, lang, 0), anchor="end", size=11, fill=MUTED, cls="tick"))
     for t in _ticks(n_start, n_end, n_step):
-        body.append(_text(sx(t), pb + 16, num(t, lang), anchor="middle", size=11, fill=MUTED, cls="tick"))
-    body.append(_text((pl + pr) / 2, height - 8, _("Effective number of responses (n_eff)"), anchor="middle",
+        body.append(svg_text(sx(t), pb + 16, num(t, lang), anchor="middle", size=11, fill=MUTED, cls="tick"))
+    body.append(svg_text((pl + pr) / 2, height - 8, _("Effective number of responses (n_eff)"), anchor="middle",
                       size=11, fill=MUTED))
-    body.append(f'<line class="target" x1="{pl}" y1="{_f(sy(theta0))}" x2="{pr}" y2="{_f(sy(theta0))}" '
+    body.append(f'<line class="target" x1="{pl}" y1="{px(sy(theta0))}" x2="{pr}" y2="{px(sy(theta0))}" '
                 f'stroke="{INK}" stroke-width="1.5"/>')
     for lab, colour, dash in zip(labs, (WARN, ALARM), ("5 3", "2 2"), strict=True):
         for side in ("lower", "upper"):
             ys = limits[f"{side}_{lab}"].to_numpy()
-            coords = " ".join(f"{_f(sx(n))},{_f(sy(min(max(v, y0), y1)))}" for n, v in zip(grid, ys, strict=True))
+            coords = " ".join(f"{px(sx(n))},{px(sy(min(max(v, y0), y1)))}" for n, v in zip(grid, ys, strict=True))
             body.append(f'<polyline class="limit limit-{lab.replace(".", "_")}" points="{coords}" fill="none" '
                         f'stroke="{colour}" stroke-dasharray="{dash}"/>')
     flags = funnel_flags([p.estimate for p in pts], [p.n_eff for p in pts], theta0)
     for p, flag in zip(pts, flags["flag"], strict=True):
         colour = ALARM if flag.endswith("99.8") else WARN if flag != "within" else ACCENT
-        body.append(f'<circle class="mark" cx="{_f(sx(p.n_eff))}" cy="{_f(sy(p.estimate))}" r="5" fill="{colour}">'
+        body.append(f'<circle class="mark" cx="{px(sx(p.n_eff))}" cy="{px(sy(p.estimate))}" r="5" fill="{colour}">'
                     f"<title>{escape(p.label)}: {escape(pct(p.estimate, lang))}, n_eff {escape(num(p.n_eff, lang))}"
                     f"</title></circle>")
-    body.append(_text(pr, pt + 12, _("Target %(value)s; lines: 95%% and 99.8%% limits", value=pct(theta0, lang)),
+    body.append(svg_text(pr, pt + 12, _("Target %(value)s; lines: 95%% and 99.8%% limits", value=pct(theta0, lang)),
                       anchor="end", size=11, fill=MUTED))
     desc = _("Each point is a unit: its index against its effective number of responses. Points outside the "
              "funnel differ from the overall value %(value)s by more than chance explains.", value=pct(theta0, lang))
@@ -312,7 +312,8 @@ def funnel_plot(chart_id: str, points: Sequence[FunnelPoint], theta0: float, *, 
                      interval(rec[f"lower_{labs[1]}"], rec[f"upper_{labs[1]}"], lang),
                      funnel_flag_label(rec["flag"])))
     cols = (_("Unit"), _("Estimate"), "n_eff", _("Limits (95%)"), _("Limits (99.8%)"), _("Position"))
-    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, tuple(rows), len(pts))
+    svg = svg_doc(chart_id, width, height, title, desc, body)
+    return Chart(chart_id, title, desc, svg, cols, tuple(rows), len(pts))
 
 
 # --------------------------------------------------------------------------- rank intervals
@@ -342,24 +343,24 @@ def rank_plot(chart_id: str, rows: Sequence[RankRow], *, title: str, lang: str, 
     y_axis = top + row_h * len(rows)
     step = max(1, math.ceil(m / 10))
     for t in range(1, m + 1, step):
-        body.append(f'<line x1="{_f(sx(t))}" y1="{top - 8}" x2="{_f(sx(t))}" y2="{_f(y_axis)}" stroke="{GRID}"/>')
-        body.append(_text(sx(t), y_axis + 14, num(t, lang), anchor="middle", size=11, fill=MUTED, cls="tick"))
-    body.append(_text(plot_r + 10, top - 12, _("P(top %(k)s)", k=top_k), size=11, fill=MUTED))
+        body.append(f'<line x1="{px(sx(t))}" y1="{top - 8}" x2="{px(sx(t))}" y2="{px(y_axis)}" stroke="{GRID}"/>')
+        body.append(svg_text(sx(t), y_axis + 14, num(t, lang), anchor="middle", size=11, fill=MUTED, cls="tick"))
+    body.append(svg_text(plot_r + 10, top - 12, _("P(top %(k)s)", k=top_k), size=11, fill=MUTED))
     for i, r in enumerate(rows):
         y = top + row_h * i + row_h / 2
-        body.append(_text(left, y + 4, short(r.label), anchor="end"))
-        body.append(f'<line class="ci" x1="{_f(sx(r.low))}" y1="{_f(y)}" x2="{_f(sx(r.high))}" y2="{_f(y)}" '
+        body.append(svg_text(left, y + 4, short(r.label), anchor="end"))
+        body.append(f'<line class="ci" x1="{px(sx(r.low))}" y1="{px(y)}" x2="{px(sx(r.high))}" y2="{px(y)}" '
                     f'stroke="{INK}" stroke-width="2"/>')
-        body.append(f'<circle class="mark" cx="{_f(sx(r.rank))}" cy="{_f(y)}" r="5" fill="{ACCENT}">'
+        body.append(f'<circle class="mark" cx="{px(sx(r.rank))}" cy="{px(y)}" r="5" fill="{ACCENT}">'
                     f"<title>{escape(r.label)}: {r.rank} ({r.low}–{r.high})</title></circle>")
-        body.append(_text(plot_r + 10, y + 4, pct(r.p_top, lang), size=11))  # as the ranks table: 99,6%
+        body.append(svg_text(plot_r + 10, y + 4, pct(r.p_top, lang), size=11))  # as the ranks table: 99,6%
     desc = _("Rank of each unit (1 = best) with its 95%% rank interval (%(how)s), and the probability "
              "of being in the top %(k)s. Wide intervals mean the order is uncertain.", k=top_k,
              how=how or _("bootstrap"))
     cols = (_("Unit"), _("Rank"), _("Rank interval (95%)"), _("P(top %(k)s)", k=top_k))
     data = tuple((r.label, num(r.rank, lang), f"{num(r.low, lang)}–{num(r.high, lang)}", pct(r.p_top, lang))
                  for r in rows)
-    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, data, len(rows))
+    return Chart(chart_id, title, desc, svg_doc(chart_id, width, height, title, desc, body), cols, data, len(rows))
 
 
 # --------------------------------------------------------------------------- trend
@@ -426,14 +427,14 @@ def trend_chart(chart_id: str, points: Sequence[TrendPoint], *, title: str, lang
     body: list[str] = []
     if shown:  # no axis of percentages over nothing
         for t in _ticks(y0, y1, ystep):
-            body.append(f'<line x1="{pl}" y1="{_f(sy(t))}" x2="{pr}" y2="{_f(sy(t))}" stroke="{GRID}"/>')
-            body.append(_text(pl - 6, sy(t) + 4, pct(t, lang, 0), anchor="end", size=11, fill=MUTED, cls="tick"))
+            body.append(f'<line x1="{pl}" y1="{px(sy(t))}" x2="{pr}" y2="{px(sy(t))}" stroke="{GRID}"/>')
+            body.append(svg_text(pl - 6, sy(t) + 4, pct(t, lang, 0), anchor="end", size=11, fill=MUTED, cls="tick"))
     # 24 monthly labels do not fit side by side: label every k-th period (the data table lists them all)
     every = max(1, math.ceil(count / MAX_TREND_LABELS))
     last_x = -1e9
     for i, p in enumerate(points):
         if i % every == 0 and sx(i) - last_x >= 70:  # uneven time gaps: never two labels on top of each other
-            body.append(_text(sx(i), pb + 16, period_name(p.label), anchor="middle", size=11, fill=MUTED,
+            body.append(svg_text(sx(i), pb + 16, period_name(p.label), anchor="middle", size=11, fill=MUTED,
                               cls="tick"))
             last_x = sx(i)
     # contiguous runs of periods with an interval get one band polygon and one line each
@@ -447,23 +448,23 @@ def trend_chart(chart_id: str, points: Sequence[TrendPoint], *, title: str, lang
     for run in runs:
         band = [i for i in run if _ok(points[i].low, points[i].high)]
         if len(band) >= 2:
-            upper = [f"{_f(sx(i))},{_f(sy(points[i].high))}" for i in band]
-            lower = [f"{_f(sx(i))},{_f(sy(points[i].low))}" for i in reversed(band)]
+            upper = [f"{px(sx(i))},{px(sy(points[i].high))}" for i in band]
+            lower = [f"{px(sx(i))},{px(sy(points[i].low))}" for i in reversed(band)]
             body.append(f'<polygon class="band" points="{" ".join(upper + lower)}" fill="{BAND}"/>')
         if len(run) >= 2:
-            coords = " ".join(f"{_f(sx(i))},{_f(sy(points[i].estimate))}" for i in run)
+            coords = " ".join(f"{px(sx(i))},{px(sy(points[i].estimate))}" for i in run)
             body.append(f'<polyline class="line" points="{coords}" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
     for i, p in enumerate(points):
         name = period_name(p.label)
         if p in shown:
             if _ok(p.low, p.high):
-                body.append(f'<line class="ci" x1="{_f(sx(i))}" y1="{_f(sy(p.low))}" x2="{_f(sx(i))}" '
-                            f'y2="{_f(sy(p.high))}" stroke="{ACCENT}"/>')
-            body.append(f'<circle class="mark" cx="{_f(sx(i))}" cy="{_f(sy(p.estimate))}" r="4" fill="{ACCENT}">'
+                body.append(f'<line class="ci" x1="{px(sx(i))}" y1="{px(sy(p.low))}" x2="{px(sx(i))}" '
+                            f'y2="{px(sy(p.high))}" stroke="{ACCENT}"/>')
+            body.append(f'<circle class="mark" cx="{px(sx(i))}" cy="{px(sy(p.estimate))}" r="4" fill="{ACCENT}">'
                         f"<title>{escape(name)}: {escape(pct(p.estimate, lang))}</title></circle>")
         else:
             # a small hollow mark on the axis, explained in words on hover and in the data table
-            body.append(f'<circle class="suppressed" cx="{_f(sx(i))}" cy="{_f(pb - 4)}" r="3" fill="#ffffff" '
+            body.append(f'<circle class="suppressed" cx="{px(sx(i))}" cy="{px(pb - 4)}" r="3" fill="#ffffff" '
                         f'stroke="{MUTED}"><title>{escape(name)}: '
                         f'{escape(_("not enough responses (n = %(n)s)", n=num(p.n, lang)))}</title></circle>')
     desc = _("Estimate for each of %(count)s periods with its 95%% confidence interval as a shaded band; "
@@ -472,7 +473,7 @@ def trend_chart(chart_id: str, points: Sequence[TrendPoint], *, title: str, lang
     data = tuple((period_name(p.label), pct(p.estimate, lang) if p in shown else _("not enough responses (n = %(n)s)",
                                                                                     n=num(p.n, lang)),
                   interval(p.low, p.high, lang) if p in shown else "—", num(p.n, lang)) for p in points)
-    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, data, len(shown))
+    return Chart(chart_id, title, desc, svg_doc(chart_id, width, height, title, desc, body), cols, data, len(shown))
 
 
 # --------------------------------------------------------------------------- distribution bars
@@ -493,12 +494,12 @@ def bar_chart(chart_id: str, bars: Sequence[Bar], *, title: str, lang: str) -> C
     for i, b in enumerate(bars):
         share = b.count / total if total else 0.0
         y = top + row_h * i
-        body.append(_text(left, y + row_h / 2 + 4, short(b.label), anchor="end"))
-        body.append(f'<rect class="mark" x="{plot_l}" y="{_f(y + 4)}" width="{_f(share * (plot_r - plot_l))}" '
+        body.append(svg_text(left, y + row_h / 2 + 4, short(b.label), anchor="end"))
+        body.append(f'<rect class="mark" x="{plot_l}" y="{px(y + 4)}" width="{px(share * (plot_r - plot_l))}" '
                     f'height="{row_h - 8}" fill="{ACCENT}"><title>{escape(b.label)}: {escape(pct(share, lang))}'
                     f"</title></rect>")
-        body.append(_text(plot_r + 10, y + row_h / 2 + 4, f"{pct(share, lang)} ({num(b.count, lang)})", size=11))
+        body.append(svg_text(plot_r + 10, y + row_h / 2 + 4, f"{pct(share, lang)} ({num(b.count, lang)})", size=11))
     desc = _("Share of the %(total)s answers in each category.", total=num(total, lang))
     cols = (_("Answer"), _("Share"), _("Answers"))
     data = tuple((b.label, pct(b.count / total if total else None, lang), num(b.count, lang)) for b in bars)
-    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body), cols, data, len(bars))
+    return Chart(chart_id, title, desc, svg_doc(chart_id, width, height, title, desc, body), cols, data, len(bars))

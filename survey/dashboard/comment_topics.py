@@ -10,7 +10,7 @@ from datetime import date
 from flask import current_app, url_for
 from flask_babel import gettext as _
 
-from survey.dashboard.comments import _link_args, _query
+from survey.dashboard.comments import comment_link_args, comment_query
 from survey.dashboard.tables import INT, PCT, Col, Table
 from survey.extensions import db
 from survey.org.models import Agency, ServicePoint
@@ -23,7 +23,7 @@ def topics_table(agency: Agency, service_point: ServicePoint | None, period_from
     """Rows: every topic of the lexicon (most frequent first), then all comments; share = of all comments."""
     lex = lexicon(current_app.instance_path)
     args = {"q": "", "sp": service_point, "from": period_from, "to": period_to}
-    q = _query(agency.id, args, moderator=False).with_only_columns(Comment.text)
+    q = comment_query(agency.id, args, moderator=False).with_only_columns(Comment.text)
     total, counts = topic_counts(db.session.scalars(q), lex)
     table = Table("topics", _("Topics of citizens' comments"), [
         Col("topic", _("Topic")), Col("n", _("Comments"), INT), Col("share", _("Share of comments"), PCT)])
@@ -31,8 +31,8 @@ def topics_table(agency: Agency, service_point: ServicePoint | None, period_from
         table.rows.append({"topic": t.label(lang), "n": counts[t.code],
                            "share": counts[t.code] / total if total else None,
                            "_href": url_for("dashboard.comments", code=agency.code,
-                                            **_link_args(args, topic=t.code))})
+                                            **comment_link_args(args, topic=t.code))})
     table.rows.append({"topic": _("All comments (a comment may have several topics or none)"), "n": total,
                        "share": 1.0 if total else None,
-                       "_href": url_for("dashboard.comments", code=agency.code, **_link_args(args))})
+                       "_href": url_for("dashboard.comments", code=agency.code, **comment_link_args(args))})
     return table

@@ -50,7 +50,7 @@ def may_moderate(user: Any) -> bool:
     return user.role in MODERATORS
 
 
-def _query(agency_id: int, args: dict[str, Any], moderator: bool) -> Any:
+def comment_query(agency_id: int, args: dict[str, Any], moderator: bool) -> Any:
     q = (select(Comment, Response.submitted_at, ServicePoint)
          .join(Response, Response.id == Comment.response_id)
          .join(ServicePoint, ServicePoint.id == Response.service_point_id)
@@ -89,7 +89,7 @@ def _filters(agency_id: int) -> dict[str, Any]:
             "to": parse_month(request.args.get("to")), "topic": topic, "lexicon": lex}
 
 
-def _link_args(args: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def comment_link_args(args: dict[str, Any], **extra: Any) -> dict[str, Any]:
     out = {"q": args["q"] or None, "sp": args["sp"].code if args["sp"] else None,
            "from": month_text(args["from"]), "to": month_text(args["to"]), "topic": args.get("topic")}
     out.update(extra)
@@ -102,7 +102,7 @@ def comments(code: str) -> str | WResponse:
     ag = agency_or_404(code)
     moderator = may_moderate(current_user)
     args = _filters(ag.id)
-    base = _query(ag.id, args, moderator)
+    base = comment_query(ag.id, args, moderator)
     lang = current_lang()
     fmt = wants_export()
     if fmt:
@@ -124,7 +124,7 @@ def comments(code: str) -> str | WResponse:
                               .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     return render_template("dashboard/agency/comments.html", agency=ag, rows=coarsen(db.session, rows), args=args,
                            total=total, page=page, pages=pages, moderator=moderator, form=HideForm(),
-                           link_args=_link_args(args), lang=lang, lexicon=args["lexicon"], topics_of=topics_of,
+                           link_args=comment_link_args(args), lang=lang, lexicon=args["lexicon"], topics_of=topics_of,
                            months=months_with_data(db.session, agency_id=ag.id))
 
 

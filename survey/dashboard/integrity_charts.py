@@ -8,7 +8,7 @@ from datetime import date
 
 from flask_babel import gettext as _
 
-from survey.dashboard.charts import ACCENT, ALARM, GRID, MUTED, Chart, _f, _svg, _text, num, pct
+from survey.dashboard.charts import ACCENT, ALARM, GRID, MUTED, Chart, num, pct, px, svg_doc, svg_text
 
 
 def arrivals_chart(chart_id: str, slots: Sequence[Sequence[int]], *, lang: str) -> Chart:
@@ -25,20 +25,20 @@ def arrivals_chart(chart_id: str, slots: Sequence[Sequence[int]], *, lang: str) 
 
     body: list[str] = []
     for t in range(0, step * math.ceil(top / step) + 1, step):
-        body.append(f'<line x1="{pl}" y1="{_f(sy(t))}" x2="{pr}" y2="{_f(sy(t))}" stroke="{GRID}"/>')
-        body.append(_text(pl - 6, sy(t) + 4, num(t, lang), anchor="end", size=11, fill=MUTED, cls="tick"))
+        body.append(f'<line x1="{pl}" y1="{px(sy(t))}" x2="{pr}" y2="{px(sy(t))}" stroke="{GRID}"/>')
+        body.append(svg_text(pl - 6, sy(t) + 4, num(t, lang), anchor="end", size=11, fill=MUTED, cls="tick"))
     for i, (start, c) in enumerate(slots):
         x = pl + i * bar
         if c:
-            body.append(f'<rect x="{_f(x + 1)}" y="{_f(sy(c))}" width="{_f(bar - 2)}" height="{_f(pb - sy(c))}" '
+            body.append(f'<rect x="{px(x + 1)}" y="{px(sy(c))}" width="{px(bar - 2)}" height="{px(pb - sy(c))}" '
                         f'fill="{ACCENT}"/>')
         if int(start) % 120 == 0:
-            body.append(_text(x, pb + 16, f"{int(start) // 60:02d}:00", anchor="middle", size=11, fill=MUTED,
+            body.append(svg_text(x, pb + 16, f"{int(start) // 60:02d}:00", anchor="middle", size=11, fill=MUTED,
                               cls="tick"))
     title = _("Responses over the day")
     desc = _("Responses received in each half hour (local time).")
     rows = tuple((f"{int(s) // 60:02d}:{int(s) % 60:02d}", num(c, lang)) for s, c in slots if c)
-    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body),
+    return Chart(chart_id, title, desc, svg_doc(chart_id, width, height, title, desc, body),
                  (_("From"), _("Responses")), rows, len(rows))
 
 
@@ -57,20 +57,20 @@ def control_chart(chart_id: str, days: Sequence[date], statistic: Sequence[float
     def sy(v: float) -> float:
         return pb - v / top * (pb - pt)
 
-    body: list[str] = [f'<line x1="{pl}" y1="{_f(sy(0))}" x2="{pr}" y2="{_f(sy(0))}" stroke="{GRID}"/>',
-                       f'<line class="limit" x1="{pl}" y1="{_f(sy(limit))}" x2="{pr}" y2="{_f(sy(limit))}" '
+    body: list[str] = [f'<line x1="{pl}" y1="{px(sy(0))}" x2="{pr}" y2="{px(sy(0))}" stroke="{GRID}"/>',
+                       f'<line class="limit" x1="{pl}" y1="{px(sy(limit))}" x2="{pr}" y2="{px(sy(limit))}" '
                        f'stroke="{ALARM}" stroke-dasharray="6 4"/>',
-                       _text(pr, sy(limit) - 5, _("warning limit"), anchor="end", size=11, fill=ALARM)]
-    pts = [f"{_f(sx(i))},{_f(sy(v))}" for i, v in enumerate(statistic) if v is not None and math.isfinite(v)]
+                       svg_text(pr, sy(limit) - 5, _("warning limit"), anchor="end", size=11, fill=ALARM)]
+    pts = [f"{px(sx(i))},{px(sy(v))}" for i, v in enumerate(statistic) if v is not None and math.isfinite(v)]
     if len(pts) >= 2:
         body.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
     for i, v in enumerate(statistic):
         if v is not None and math.isfinite(v) and v > limit:
-            body.append(f'<circle cx="{_f(sx(i))}" cy="{_f(sy(v))}" r="3.5" fill="{ALARM}"/>')
+            body.append(f'<circle cx="{px(sx(i))}" cy="{px(sy(v))}" r="3.5" fill="{ALARM}"/>')
     every = max(1, math.ceil(n / 6))
     for i, d in enumerate(days):
         if i % every == 0:
-            body.append(_text(sx(i), pb + 16, f"{d.day:02d}/{d.month:02d}", anchor="middle", size=11, fill=MUTED,
+            body.append(svg_text(sx(i), pb + 16, f"{d.day:02d}/{d.month:02d}", anchor="middle", size=11, fill=MUTED,
                               cls="tick"))
     title = _("Early warning of a drop in satisfaction")
     desc = _("A weighted running measure of how far daily satisfaction fell below its usual level; "
@@ -79,5 +79,5 @@ def control_chart(chart_id: str, days: Sequence[date], statistic: Sequence[float
                   pct(m, lang) if c and m is not None and math.isfinite(m) else "–",
                   num(s, lang, 2) if s is not None and math.isfinite(s) else "–")
                  for d, c, m, s in zip(days, counts, means, statistic, strict=True))
-    return Chart(chart_id, title, desc, _svg(chart_id, width, height, title, desc, body),
+    return Chart(chart_id, title, desc, svg_doc(chart_id, width, height, title, desc, body),
                  (_("Day"), _("Responses"), _("Share satisfied"), _("Warning measure")), rows, len(rows))
