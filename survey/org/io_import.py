@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from survey.audit import record
+from survey.inputs import whole_number
 from survey.org import service as svc
 from survey.org.io import PARENT_FIELD, Issue, OrgFileError, Row, read_file, to_csv, to_yaml
 from survey.org.messages import N_, _
@@ -96,7 +97,7 @@ def _check_row(row: Row, issues: list[Issue]) -> None:
         rank = f.get("rank")
         if rank is None:
             issues.append(row.issue("rank", _("missing rank (0 for the top level, 1 below it, …)")))
-        elif not rank.isdigit():
+        elif whole_number(rank) is None:  # "²" passes isdigit(); a rank must also fit its column
             issues.append(row.issue("rank", _("rank '%(rank)s' is not a whole number ≥ 0", rank=rank)))
     if row.kind == "agency" and f.get("kind") and f["kind"] not in Agency.KINDS:
         issues.append(row.issue("kind", _("unknown agency kind '%(kind)s' (use one of %(kinds)s)", kind=f["kind"],
@@ -143,8 +144,8 @@ class _Plan:
         file_rows = {k: r for k, r in self.first.items()}
         # levels: file ranks override stored ones; ranks must stay unique
         for (kind, code), row in file_rows.items():
-            if kind == "level" and (row.fields.get("rank") or "").isdigit():
-                self.level_rank[code] = int(row.fields["rank"] or 0)
+            if kind == "level" and (rank := whole_number(row.fields.get("rank") or "")) is not None:
+                self.level_rank[code] = rank
         by_rank: dict[int, list[str]] = defaultdict(list)
         for code, rank in self.level_rank.items():
             by_rank[rank].append(code)

@@ -359,3 +359,13 @@ def test_a_blank_text_on_an_optional_rating_is_no_answer_not_a_500(client, db_se
     resp = client.post("/api/v1/responses", json=body, headers=auth(credential))
     assert resp.status_code == 201, resp.get_data(as_text=True)
     assert stored(db_session)["Answer"] == 2
+
+
+def test_a_level_rank_of_odd_digits_is_a_row_error(client, db_session, city):
+    """Found by the fuzz suite: rank "²" passed isdigit() and then int() failed."""
+    as_admin(client)
+    body = "type,code,parent,level,rank,name_vi\nlevel,ward,,,²,Phường\n".encode()
+    resp = post_form(client, "/admin/tree/import", {"file": (io.BytesIO(body), "tree.csv")},
+                     content_type="multipart/form-data")
+    assert resp.status_code == 400
+    assert "is not a whole number" in resp.get_data(as_text=True)
