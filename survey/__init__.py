@@ -22,10 +22,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hops = int(app.config["HAILONG_PROXY_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
-    from survey import i18n
+    from survey import guard, i18n
     from survey.extensions import csrf, db, limiter, login_manager
-
-    from survey import guard
 
     guard.init_app(app)  # before any route: typed <int:> ids, body caps, refused characters (issue 11 §3)
     db.init_app(app)

@@ -60,3 +60,10 @@ def test_changed_file_under_a_version_with_responses_is_refused(runner, db_sessi
     data["version"] = v + 1
     bumped = runner.invoke(args=["questionnaire", "load", write(tmp_path, f"counter-quick-v{v + 1}.json", data)])
     assert bumped.exit_code == 0 and f"created counter-quick v{v + 1}" in bumped.output
+
+
+def test_flask_validate_reports_languages(runner):
+    """`flask questionnaire validate` says which languages a version covers (km texts of counter-quick v3)."""
+    res = runner.invoke(args=["questionnaire", "validate", "questionnaires/instruments/counter-quick-v3.json"])
+    assert res.exit_code == 0, res.output
+    assert "languages: vi, en, km (" in res.output

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis.topics import DEFAULT_LEXICON, LexiconError, classify, evaluate, load_lexicon, parse_lexicon, read_labelled
+from analysis.topics import (
+    DEFAULT_LEXICON,
+    LexiconError,
+    classify,
+    evaluate,
+    load_lexicon,
+    parse_lexicon,
+    read_labelled,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 LEX = load_lexicon()

@@ -58,12 +58,6 @@ def test_vietnamese_is_required_and_a_blank_text_is_refused():
     assert validate_dict(d)
 
 
-def test_flask_validate_reports_languages(runner):
-    res = runner.invoke(args=["questionnaire", "validate", "questionnaires/instruments/counter-quick-v3.json"])
-    assert res.exit_code == 0, res.output
-    assert "languages: vi, en, km (" in res.output
-
-
 def test_a_file_without_english_loads():
     d = copy.deepcopy(_v3())
     d["version"] = 98
