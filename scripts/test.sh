@@ -34,4 +34,6 @@ fi
 .venv/bin/ruff check .
 # static types, configured in pyproject.toml [tool.mypy] (incremental: a few seconds with .mypy_cache/)
 .venv/bin/mypy
+# dead code (pyproject.toml [tool.vulture]; what only frameworks use is in tools/vulture_allowlist.py)
+.venv/bin/vulture
 exec .venv/bin/python -m pytest "$@"
