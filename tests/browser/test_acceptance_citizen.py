@@ -91,8 +91,8 @@ def test_kiosk_status_line_never_covers_a_button(browser: Browser, live_server):
 
 @pytest.mark.parametrize("viewport", [{"width": 768, "height": 1024}, {"width": 1024, "height": 768}])
 def test_five_faces_stand_in_one_row_on_a_tablet(browser: Browser, live_server, viewport):
-    """A 5-level SIPAS question on a tablet: the five faces in one row, worst to best, "no opinion" apart
-    below them (a 4 + 1 split put "very satisfied" alone on a second line, beside "no opinion")."""
+    """A 5-level SIPAS question on a tablet: the five faces in one line, worst to best (a row in landscape,
+    a column filling the screen in portrait), "no opinion" apart below them (a 4 + 1 split put "very satisfied" alone on a second line, beside "no opinion")."""
     from sqlalchemy import update
 
     from survey.org.models import ServicePoint
@@ -110,10 +110,14 @@ def test_five_faces_stand_in_one_row_on_a_tablet(browser: Browser, live_server, 
         faces = page.locator(".kiosk-scale .kiosk-option:not(.kiosk-no-opinion) svg.face").evaluate_all(
             "els => els.map(e => e.getBoundingClientRect()).map(r => ({x: r.x, y: r.y}))")
         assert len(faces) == 5
-        assert len({round(f["y"]) for f in faces}) == 1, faces
-        assert [f["x"] for f in faces] == sorted(f["x"] for f in faces)
+        if viewport["width"] > viewport["height"]:  # landscape: one row, worst to best from the left
+            assert len({round(f["y"]) for f in faces}) == 1, faces
+            assert [f["x"] for f in faces] == sorted(f["x"] for f in faces)
+        else:  # portrait: the screen's height is used, one large answer under another, worst at the top
+            assert len({round(f["x"]) for f in faces}) == 1, faces
+            assert [f["y"] for f in faces] == sorted(f["y"] for f in faces)
         none = page.locator(".kiosk-no-opinion").bounding_box()
-        assert none and none["y"] > faces[0]["y"] + 40
+        assert none and none["y"] > max(f["y"] for f in faces) + 40
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
         # in English and larger text no word sticks out of its button
         page.locator("button.kiosk-lang[lang=en]").tap()

@@ -71,15 +71,15 @@ def test_admin_builds_a_commune_to_receipts_and_finds_it_all_in_the_audit_log(pa
 
     # enrol a kiosk there: the code is shown once
     page.goto("/admin/")
-    page.locator(".admin-sections").get_by_role("link", name="Kiosk").click()
-    page.get_by_role("link", name="Đăng ký kiosk").click()
+    page.locator(".admin-sections").get_by_role("link", name="Máy đánh giá").click()
+    page.get_by_role("link", name="Đăng ký máy đánh giá").click()
     page.select_option("select[name=service_point]", "NK-TA-BRW")
     page.fill("input[name=name]", "Kiosk thử nghiệm")
     page.get_by_role("button", name="Tạo mã đăng ký").click()
     code = page.locator("#enrolment-code").inner_text()
     assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}", code)
     expect(page.locator("main")).to_contain_text("Mã này chỉ hiển thị một lần.")
-    page.get_by_role("link", name="Quay lại danh sách kiosk").click()
+    page.get_by_role("link", name="Quay lại danh sách máy đánh giá").click()
     expect(page.locator("#kiosk-NK-TA-BRW-K1")).to_contain_text("chờ nhập mã")
     expect(page.locator("main")).not_to_contain_text(code)
 

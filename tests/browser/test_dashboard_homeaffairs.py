@@ -75,7 +75,7 @@ def test_home_affairs_sees_the_comparison_with_charts_and_data_tables(staff):
     page = staff("noivu")
     expect(page.get_by_role("link", name="So sánh đơn vị")).to_be_visible()
     page.goto("/homeaffairs/?level=agency")
-    expect(page.locator("h1")).to_contain_text("Cơ quan")
+    expect(page.locator("h1")).to_contain_text("So sánh các cơ quan")
     figures = page.locator("figure.chart")
     expect(figures).to_have_count(3)  # forest, funnel, ranks
     for i in range(3):

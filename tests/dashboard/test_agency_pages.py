@@ -57,7 +57,9 @@ def test_agency_page_shows_the_analysis_figures(client, db_session, data):
     assert float(body["OVERALL"][4]) == pytest.approx(row["ci_high"], abs=1e-12)
     items = {r[0]: r for r in _csv(client.get("/dashboard/agency/UBND-BT?format=csv&table=items"))[1:]}
     att = ref.loc[("UBND-BT", "C.ATT")]
-    assert att["method"] == "logit" and items["C.ATT"][-2] == "logit"
+    # the last two columns: the note, then the sampling design (every file with intervals names it)
+    assert att["method"] == "logit" and items["C.ATT"][-3] == "logit"
+    assert items["C.ATT"][-1].startswith("Thiết kế mẫu") or items["C.ATT"][-1].startswith("Sampling design")
     assert float(items["C.ATT"][3]) == pytest.approx(att["ci_low"], abs=1e-12)
     assert float(items["C.ATT"][4]) == pytest.approx(att["ci_high"], abs=1e-12)
 
@@ -79,7 +81,7 @@ def test_filters_change_the_figures_like_analysis_domains(client, db_session, da
         assert int(body[code][6]) == int(r["n"])
         assert r["suppressed"]  # 4 service-point-months: fewer than 30 answers → not published
         assert body[code][2] == "" and body[code][3] == ""  # estimate and CI left empty in exports
-        assert "n = " in body[code][-1]
+        assert "n = " in body[code][-2]  # the note; the last column names the sampling design
 
 
 def test_suppressed_unit_shows_not_enough_responses(client, db_session):

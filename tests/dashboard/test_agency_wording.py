@@ -17,7 +17,7 @@ def data(db_session):
 def test_channel_filter_is_translated(client, data, url):
     login(client, "noivu")
     html = get(client, url).get_data(as_text=True)
-    assert '<option value="kiosk">Kiosk tại quầy</option>' in html
+    assert '<option value="kiosk">Máy đánh giá tại quầy</option>' in html  # one word per concept (issue 12)
     assert '<option value="paper">Phiếu giấy</option>' in html
     html_en = get(client, url, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "QR link (phone)" in html_en
