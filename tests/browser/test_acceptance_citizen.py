@@ -92,7 +92,8 @@ def test_kiosk_status_line_never_covers_a_button(browser: Browser, live_server):
 @pytest.mark.parametrize("viewport", [{"width": 768, "height": 1024}, {"width": 1024, "height": 768}])
 def test_five_faces_stand_in_one_row_on_a_tablet(browser: Browser, live_server, viewport):
     """A 5-level SIPAS question on a tablet: the five faces in one line, worst to best (a row in landscape,
-    a column filling the screen in portrait), "no opinion" apart below them (a 4 + 1 split put "very satisfied" alone on a second line, beside "no opinion")."""
+    a column filling the screen in portrait), "no opinion" apart below them (a 4 + 1 split once put
+    "very satisfied" alone on a second line, beside "no opinion")."""
     from sqlalchemy import update
 
     from survey.org.models import ServicePoint
