@@ -12,7 +12,7 @@ export HAILONG_PUBLIC_URL=${HAILONG_PUBLIC_URL:-http://$HOST:$PORT}
 echo
 echo "HaiLong starts at http://$HOST:$PORT/ (staff log in at /auth/login):"
 .venv/bin/flask --app wsgi demo --print-logins
-echo "Kiosk: log in as admin → Quản trị → Kiosk to enrol one (or: .venv/bin/flask --app wsgi kiosks enrol"
+echo "Kiosk: log in as admin → Quản trị → Máy đánh giá to enrol one (or: .venv/bin/flask --app wsgi kiosks enrol"
 echo "  --service-point CODE), then open http://$HOST:$PORT/kiosk/enrol on the tablet and type the code."
 echo
 exec .venv/bin/flask --app wsgi run --host "$HOST" --port "$PORT"
