@@ -38,7 +38,12 @@ VALID, UNKNOWN, USED, EXPIRED, REVOKED = "valid", "unknown", "used", "expired", 
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(24)
+    """192 random bits, URL-safe, never starting with "-": the invitation CSV neutralises cells that start
+    with "-" (spreadsheet formula injection), which would change a printed token (1 token in 64)."""
+    while True:
+        token = secrets.token_urlsafe(24)
+        if not token.startswith("-"):
+            return token
 
 
 def hash_token(token: str) -> str:

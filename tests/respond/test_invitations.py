@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import io
 import re
 from datetime import timedelta
 
@@ -152,3 +153,18 @@ def test_cli_poster(app, runner, city, tmp_path):
     words = " ".join(re.findall(r"<text[^>]*>([^<]*)</text>", svg))  # long names wrap over several lines
     assert city.service_points["UBND-NK-SP1"].name_vi in words
     assert f"{app.config['HAILONG_PUBLIC_URL']}/s/UBND-NK-SP1" in words
+
+
+def test_tokens_survive_the_spreadsheet_safe_csv():
+    """The CSV writer prefixes a cell starting with "-" with "'" (formula injection); a token must never
+    start with "-", or the printed token would not be the stored one."""
+    from survey.respond.invitations import new_token
+    from survey.spreadsheets import csv_writer
+
+    tokens = [new_token() for _ in range(5000)]  # ~78 would start with "-" if unconstrained
+    assert not any(t.startswith("-") for t in tokens)
+    buf = io.StringIO()
+    w = csv_writer(buf)
+    for t in tokens:
+        w.writerow([t])
+    assert buf.getvalue().split() == tokens
