@@ -149,24 +149,16 @@ def test_no_client_address_is_kept_anywhere(app, db_session, city):
 
 def test_in_redis_the_counts_are_shared_hashed_and_expire(app, db_session, database_url):
     """Production keeps the counts in Redis: every worker sees them, keys carry no address, all expire."""
-    import os
     import uuid
 
-    import redis
-
     from survey import create_app
+    from tests.redis_kit import REDIS_URI, redis_or_skip
     from tests.web_fixtures import IsolatedClient
 
     if not database_url.startswith("sqlite"):
         pytest.skip("the store, not the database, is under test: SQLite is enough")
-    uri = os.environ.get("HAILONG_TEST_REDIS", "redis://127.0.0.1:6379")
-    server = redis.Redis.from_url(uri, socket_connect_timeout=2)
-    try:
-        server.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {uri} is unreachable and CI is set: {exc}")
-        pytest.skip(f"Redis not reachable at {uri}: {exc}")
+    server = redis_or_skip()
+    uri = REDIS_URI
     small_city(db_session)
     prefix = f"hailong-test-{uuid.uuid4().hex[:8]}"
 

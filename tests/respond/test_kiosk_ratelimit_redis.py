@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
-import redis
 
 from survey import create_app
 from tests.factories import small_city
+from tests.redis_kit import REDIS_URI, redis_or_skip
 from tests.respond.kiosk_factories import auth, enrolled_kiosk
-
-REDIS_URI = os.environ.get("HAILONG_TEST_REDIS", "redis://127.0.0.1:6379")
-
-
-def _redis_or_skip() -> redis.Redis:
-    client = redis.Redis.from_url(REDIS_URI, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URI} is unreachable and CI is set: {exc}")
-        pytest.skip(f"Redis not reachable at {REDIS_URI}: {exc}")
-    return client
 
 
 def _worker(database_url: str, storage: str, prefix: str):
@@ -36,7 +22,7 @@ def _worker(database_url: str, storage: str, prefix: str):
 def test_kiosk_api_cap_is_shared_between_workers_only_with_redis(app, db_session, database_url, storage, shared):
     if not database_url.startswith("sqlite"):
         pytest.skip("the storage, not the database, is under test: SQLite is enough")
-    server = _redis_or_skip() if shared else None
+    server = redis_or_skip() if shared else None
     small_city(db_session)
     _, credential = enrolled_kiosk(db_session)
     prefix = f"hailong-test-{uuid.uuid4().hex[:8]}"

@@ -8,12 +8,10 @@ the client address is never written to the database or a log.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-import redis
 from sqlalchemy import func, select
 
 from survey import create_app
@@ -24,10 +22,10 @@ from survey.extensions import db
 from survey.respond import poster_guard
 from survey.respond.models import Response, ResponseTally
 from tests.factories import small_city
+from tests.redis_kit import REDIS_URI, redis_or_skip
 from tests.respond.linkkit import form_page, fresh_clients
 
 ATTACKER = "203.0.113.7"
-REDIS_URI = os.environ.get("HAILONG_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
 @pytest.fixture
@@ -129,21 +127,10 @@ def test_the_address_is_never_stored_or_logged(app, client, city, caplog):
     assert ATTACKER not in logged and digest not in logged
 
 
-def _redis_or_skip() -> redis.Redis:
-    server = redis.Redis.from_url(REDIS_URI, socket_connect_timeout=2)
-    try:
-        server.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URI} is unreachable and CI is set: {exc}")
-        pytest.skip(f"Redis not reachable at {REDIS_URI}: {exc}")
-    return server
-
-
 def test_in_redis_the_address_hash_expires_within_its_window(database_url, db_session):
     if not database_url.startswith("sqlite"):
         pytest.skip("the rate-limit store, not the database, is under test")
-    server = _redis_or_skip()
+    server = redis_or_skip()
     small_city(db_session).service_points["STP-SP1"].link_instrument = "sipas-2017"
     db_session.commit()
     prefix = f"hailong-test-{uuid.uuid4().hex[:8]}"
