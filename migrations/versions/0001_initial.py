@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 19:42:18.899961
+Create Date: 2026-12-06 21:58:58.297699
 """
 
 from __future__ import annotations
@@ -415,7 +415,7 @@ def upgrade() -> None:
         sa.Column("review_reason", sa.String(length=300), nullable=True),
         sa.Column("review_changed_at", survey.database.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint("channel IN ('kiosk', 'qr', 'web', 'paper')", name=op.f("ck_response_channel")),
-        sa.CheckConstraint("review_status IN ('held', 'excluded')", name=op.f("ck_response_review_status")),
+        sa.CheckConstraint("review_status IN ('held', 'excluded', 'late')", name=op.f("ck_response_review_status")),
         sa.ForeignKeyConstraint(["agency_id"], ["agency.id"], name=op.f("fk_response_agency_id_agency")),
         sa.ForeignKeyConstraint(
             ["invitation_id"], ["invitation.id"], name=op.f("fk_response_invitation_id_invitation")

@@ -33,7 +33,7 @@ class Response(Base):
     __tablename__ = "response"
     __table_args__ = (
         CheckConstraint("channel IN ('kiosk', 'qr', 'web', 'paper')", name="channel"),
-        CheckConstraint("review_status IN ('held', 'excluded')", name="review_status"),
+        CheckConstraint("review_status IN ('held', 'excluded', 'late')", name="review_status"),
         Index("ix_response_sp_period", "service_point_id", "period"),
         Index("ix_response_review_status", "review_status"),
     )
@@ -51,7 +51,8 @@ class Response(Base):
     received_at: Mapped[datetime] = mapped_column(UTCSecond)
     period: Mapped[date] = mapped_column(Date)  # first day of submitted_at's month in local time
     # Quarantine (survey/respond/quarantine.py): NULL = counted; "held" = set aside automatically until
-    # reviewed; "excluded" = excluded after review.  Neither is in the count tables; both are kept.
+    # reviewed; "excluded" = excluded after review; "late" = received for a published period, waiting for a
+    # revision (survey/results/publication.py).  None of them is in the count tables; all are kept.
     review_status: Mapped[str | None] = mapped_column(String(10))
     review_reason: Mapped[str | None] = mapped_column(String(300))
     review_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
