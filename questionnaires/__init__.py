@@ -4,6 +4,8 @@ Pure Python (no Flask, no pandas), used by `survey` (storing versions, validatin
 `analysis` (through `Questionnaire.index_spec()`).
 """
 
+from .answers import validate_answers
+from .index_compile import compile_index
 from .index_spec import IndexSpec, ItemSpec, Measure, RatioKey
 from .loader import load_dict, load_file, load_shipped, shipped
 from .model import (
@@ -16,9 +18,7 @@ from .model import (
     Section,
     Text,
     checksum,
-    compile_index,
     text,
-    validate_answers,
 )
 from .validate import Issue, QuestionnaireError, validate_dict, validate_file
 

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .model import Questionnaire, build, validate_answers
+from .answers import validate_answers
+from .model import Questionnaire, build
 from .validate import Issue, QuestionnaireError, read_file, validate_dict
 
 __all__ = ["QuestionnaireError", "load_dict", "load_file", "load_shipped", "shipped", "validate_answers"]

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, cast, overload
 
-from .index_spec import IndexSpec, ItemSpec, Measure, RatioKey
-from .validate import DEFAULT_PAPI_TOTAL, OVERALL_CODE
+from .index_spec import IndexSpec
+from .validate import DEFAULT_PAPI_TOTAL
 
 Lang = Literal["vi", "en"]
 ItemType = Literal["scale", "choice", "text"]
@@ -257,6 +257,8 @@ class Questionnaire:
 
     def index_spec(self) -> IndexSpec:
         """Compile the index (and PAPI) definition into affine measures over ratios (docs/contracts.md §2)."""
+        from .index_compile import compile_index  # compile_index reads this module's types
+
         return compile_index(self)
 
 
@@ -371,222 +373,6 @@ def _item(it: Mapping[str, Any], section: str, scales: Mapping[str, Scale]) -> I
         max_choices=it.get("max_choices"),
         max_length=it.get("max_length"),
     )
-
-
-# ---------------------------------------------------------------- index compilation
-
-Terms = dict[RatioKey, float]
-_OVERALL_TITLE = Text("Chỉ số hài lòng chung", "Overall satisfaction index")
-_PAPI_TOTAL_TITLE = Text("Tổng điểm các chỉ số nội dung", "Total of the dimensions")
-
-
-def _scaled(terms: Terms, c: float) -> Terms:
-    return {k: v * c for k, v in terms.items()}
-
-
-def _add(acc: Terms, terms: Terms) -> Terms:
-    for k, v in terms.items():
-        acc[k] = acc.get(k, 0.0) + v
-    return acc
-
-
-def _measure(code: str, kind: str, terms: Terms, const: float, title: Text | None) -> Measure:
-    return Measure(
-        code=code,
-        kind=kind,  # type: ignore[arg-type]
-        terms=tuple((k, v) for k, v in terms.items() if v != 0.0),
-        const=const,
-        title_vi=title.vi if title else "",
-        title_en=title.en if title else "",
-    )
-
-
-def compile_index(q: Questionnaire) -> IndexSpec:
-    """Items → `item`/`item_mean` measures; elements; overall; PAPI sub-dimensions, dimensions, total."""
-    items: dict[str, ItemSpec] = {}
-    measures: list[Measure] = []
-    for it in q.scored_items():
-        sat = it.scale.satisfied if it.scale else frozenset()
-        items[it.code] = ItemSpec(it.code, it.values, sat, it.text.vi, it.text.en)
-        if it.type == "scale":
-            measures.append(_measure(it.code, "item", {RatioKey(it.code, "sat"): 1.0}, 0.0, it.text))
-            measures.append(_measure(f"{it.code}:mean", "item_mean", {RatioKey(it.code, "mean"): 1.0}, 0.0, it.text))
-
-    element_terms: dict[str, Terms] = {}
-    for el in q.index.elements:
-        t: Terms = {}
-        for code in el.items:
-            _add(t, {RatioKey(code, "sat"): 1.0 / len(el.items)})
-        element_terms[el.code] = t
-        measures.append(_measure(el.code, "element", t, 0.0, el.title))
-
-    if q.index.combine == "weighted":
-        weights = dict(q.index.weights)
-    else:
-        weights = {el.code: 1.0 / len(q.index.elements) for el in q.index.elements}
-    overall: Terms = {}
-    for code, w in weights.items():
-        _add(overall, _scaled(element_terms[code], w))
-    measures.append(_measure(OVERALL_CODE, "overall", overall, 0.0, _OVERALL_TITLE))
-
-    if q.papi is not None:
-        measures += _compile_papi(q)
-
-    meta = {"method": q.index.method, "combine": q.index.combine, "checksum": q.checksum()}
-    if q.papi is not None:
-        meta["papi_rescaling"] = q.papi.rescaling
-    return IndexSpec(q.id, q.version, items, tuple(measures), n_min=q.index.n_min, meta=meta)
-
-
-def _indicator(q: Questionnaire, ind: PapiIndicator) -> tuple[Terms, float]:
-    """An indicator in [0, 1] as (terms, const)."""
-    if ind.score == "satisfied":
-        return {RatioKey(ind.item, "sat"): 1.0}, 0.0
-    sc = q.item(ind.item).scale
-    assert sc is not None
-    span = sc.max - sc.min
-    return {RatioKey(ind.item, "mean"): 1.0 / span}, -sc.min / span
-
-
-def _compile_papi(q: Questionnaire) -> list[Measure]:
-    assert q.papi is not None
-    out: list[Measure] = []
-    total: Terms = {}
-    total_const = 0.0
-    dims: list[Measure] = []
-    for dim in q.papi.dimensions:
-        k = len(dim.subdimensions)
-        d_terms: Terms = {}
-        d_const = 0.0
-        for sub in dim.subdimensions:
-            n = len(sub.indicators)
-            s_terms: Terms = {}
-            s_const = 1.0 / k
-            for ind in sub.indicators:
-                t, c = _indicator(q, ind)
-                _add(s_terms, _scaled(t, 9.0 / (k * n)))
-                s_const += 9.0 / (k * n) * c
-            out.append(_measure(sub.code, "papi_subdimension", s_terms, s_const, sub.title))
-            _add(d_terms, s_terms)
-            d_const += s_const
-        dims.append(_measure(dim.code, "papi_dimension", d_terms, d_const, dim.title))
-        _add(total, d_terms)
-        total_const += d_const
-    out += dims
-    out.append(_measure(q.papi.total_code, "papi_total", total, total_const, _PAPI_TOTAL_TITLE))
-    return out
-
-
-# ---------------------------------------------------------------- validating a submission
-
-_MESSAGES: dict[str, dict[str, str]] = {
-    "unknown": {
-        "vi": "Câu hỏi này không có trong phiếu khảo sát.",
-        "en": "This question is not part of this questionnaire.",
-    },
-    "required_scale": {"vi": "Vui lòng chọn một mức đánh giá.", "en": "Please choose a rating."},
-    "required_choice": {"vi": "Vui lòng chọn một phương án.", "en": "Please choose an option."},
-    "required_text": {"vi": "Vui lòng nhập câu trả lời.", "en": "Please enter an answer."},
-    "bad_level": {
-        "vi": "Mức đánh giá không hợp lệ; vui lòng chọn một trong các mức đã cho.",
-        "en": "This rating is not valid; please choose one of the given levels.",
-    },
-    "no_opinion": {
-        "vi": "Câu hỏi này không có lựa chọn “Không ý kiến”; vui lòng chọn một mức đánh giá.",
-        "en": "This question has no “No opinion” answer; please choose a rating.",
-    },
-    "bad_option": {
-        "vi": "Phương án không hợp lệ; vui lòng chọn trong các phương án đã cho.",
-        "en": "This option is not valid; please choose from the given options.",
-    },
-    "one_option": {"vi": "Vui lòng chỉ chọn một phương án.", "en": "Please choose only one option."},
-    "duplicate": {"vi": "Mỗi phương án chỉ được chọn một lần.", "en": "Each option can be chosen only once."},
-    "too_many": {
-        "vi": "Vui lòng chọn tối đa {n} phương án.",
-        "en": "Please choose at most {n} options.",
-    },
-    "not_text": {"vi": "Câu trả lời phải là văn bản.", "en": "The answer must be text."},
-    "too_long": {
-        "vi": "Nội dung quá dài: tối đa {n} ký tự (hiện có {m}).",
-        "en": "The text is too long: at most {n} characters (now {m}).",
-    },
-}
-
-
-def _msg(key: str, lang: str, **kw: Any) -> str:
-    m = _MESSAGES[key]
-    return m.get(lang, m["vi"]).format(**kw)
-
-
-def _as_int(v: Any) -> int | None:
-    """An integer answer: int (not bool) or a string of digits (as posted by an HTML form)."""
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int):
-        return v
-    text = v.strip() if isinstance(v, str) else ""
-    # ASCII digits only ("²".isdigit() is True but int() refuses it) and short enough for int()
-    if text.isascii() and text.isdigit() and len(text) <= 18:
-        return int(text)
-    return None
-
-
-def _blank(v: Any) -> bool:
-    return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, list | tuple) and not v)
-
-
-def validate_answers(q: Questionnaire, answers: Mapping[str, Answer], lang: str = "vi") -> dict[str, str]:
-    """Item code → human error message in `lang` (vi/en); empty when the answer set can be stored.
-
-    Stored values: level/option value ≥ 1, 0 = "no opinion" (only where the scale offers it); None, "" or []
-    means unanswered, which is an error only for required items.  Integer answers may be digit strings.
-    """
-    errors: dict[str, str] = {}
-    by_code = {it.code: it for it in q.items()}
-    for code in answers:
-        if code not in by_code:
-            errors[code] = _msg("unknown", lang)
-    for code, it in by_code.items():
-        v = answers.get(code)
-        if _blank(v):
-            if it.required:
-                errors[code] = _msg(f"required_{it.type}", lang)
-            continue
-        err = _check_answer(it, v, lang)
-        if err:
-            errors[code] = err
-    return errors
-
-
-def _check_answer(it: Item, v: Any, lang: str) -> str | None:
-    if it.type == "text":
-        if not isinstance(v, str):
-            return _msg("not_text", lang)
-        if it.max_length is not None and len(v) > it.max_length:
-            return _msg("too_long", lang, n=it.max_length, m=len(v))
-        return None
-    if it.type == "scale":
-        n = _as_int(v)
-        if n == 0:
-            return None if it.offers_no_opinion else _msg("no_opinion", lang)
-        return None if n is not None and n in it.values else _msg("bad_level", lang)
-    # choice
-    if not it.multiple:
-        if isinstance(v, list | tuple):
-            if len(v) != 1:
-                return _msg("one_option", lang)
-            v = v[0]
-        n = _as_int(v)
-        return None if n is not None and n in it.values else _msg("bad_option", lang)
-    chosen = list(v) if isinstance(v, list | tuple) else [v]
-    nums = [_as_int(x) for x in chosen]
-    if any(n is None or n not in it.values for n in nums):
-        return _msg("bad_option", lang)
-    if len(set(nums)) != len(nums):
-        return _msg("duplicate", lang)
-    if it.max_choices is not None and len(nums) > it.max_choices:
-        return _msg("too_many", lang, n=it.max_choices)
-    return None
 
 
 def iter_texts(q: Questionnaire) -> Iterable[tuple[str, Text]]:
