@@ -31,6 +31,16 @@ def _instrument_format(form: FlaskForm, field: StringField) -> None:
         raise ValidationError(_("A questionnaire id has lower-case letters, digits and '-' (e.g. sipas-2017)."))
 
 
+def _opening_hours_format(form: FlaskForm, field: StringField) -> None:
+    from analysis.integrity import OpeningHours
+
+    try:
+        OpeningHours.parse(field.data)
+    except ValueError:
+        raise ValidationError(_("Opening hours look like \"Mon-Sat 07:30-11:30,13:30-17:00\": optional weekdays "
+                                "(Mon to Sun), then time spans hh:mm-hh:mm separated by commas.")) from None
+
+
 def _unique(model: type, message: object):  # type: ignore[no-untyped-def]
     def check(form: FlaskForm, field: StringField) -> None:
         if field.data and db.session.scalar(select(model.id).where(model.code == field.data.strip())) is not None:
@@ -120,6 +130,9 @@ class ServicePointEditForm(OrderedForm):
     link_instrument = StringField(_l("Phone (QR link) questionnaire"), default="sipas-2017",
                                   validators=[DataRequired(_l("Enter a questionnaire id.")), _instrument_format])
     official_on_duty = StringField(_l("Official on duty (optional)"), validators=[Optional(), Length(max=200)])
+    opening_hours = StringField(_l("Opening hours (empty: Mon-Fri 07:30-11:30,13:30-17:00)"),
+                                validators=[Optional(), Length(max=80), _opening_hours_format],
+                                description=_l("Responses outside these hours are an integrity signal."))
 
 
 class ServicePointCreateForm(ServicePointEditForm):

@@ -34,6 +34,7 @@ from survey.org import service as svc
 from survey.org.io import OrgFileError, read_text
 from survey.org.io_import import ImportReport, export_csv, export_yaml, import_rows
 from survey.org.models import Agency, Level, ServicePoint, Unit
+from survey.results.integrity import set_opening_hours
 
 MAX_TREE_FILE = 2 * 1024 * 1024
 
@@ -289,6 +290,7 @@ def service_point_new() -> ResponseReturnValue:
                 agency=agency, kiosk_instrument=form.kiosk_instrument.data.strip(),
                 link_instrument=form.link_instrument.data.strip(),
                 official_on_duty=(form.official_on_duty.data or "").strip() or None)
+            set_opening_hours(db.session, sp, form.opening_hours.data)
         except svc.OrgError as exc:
             db.session.rollback()
             org_error(form, exc)
@@ -316,6 +318,7 @@ def service_point_edit(sp_id: int) -> ResponseReturnValue:
                 db.session, sp, name_vi=form.name_vi.data.strip(), name_en=form.name_en.data.strip(), agency=agency,
                 kiosk_instrument=form.kiosk_instrument.data.strip(), link_instrument=form.link_instrument.data.strip(),
                 official_on_duty=(form.official_on_duty.data or "").strip() or None)
+            changed = set_opening_hours(db.session, sp, form.opening_hours.data) or changed
         except svc.OrgError as exc:
             db.session.rollback()
             org_error(form, exc)

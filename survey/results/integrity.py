@@ -114,6 +114,23 @@ def scan_input(session: Session, first: date, last: date) -> ScanInput:
     return ScanInput(volumes=vols, hours=hours)
 
 
+def set_opening_hours(session: Session, sp: ServicePoint, text: str | None) -> bool:
+    """Store a service point's opening hours (empty: office hours), audited when they change.
+
+    Raises ValueError for text `OpeningHours.parse` cannot read (forms and the CLI check first)."""
+    from survey.audit import record
+
+    OpeningHours.parse(text)
+    value = (text or "").strip() or None
+    before = sp.opening_hours
+    if value == before:
+        return False
+    sp.opening_hours = value
+    record(session, "service_point.opening_hours", "service_point", sp.code, before={"opening_hours": before},
+           after={"opening_hours": value})
+    return True
+
+
 def _suspects(day_rows: pd.DataFrame, cell: pd.Series, inp: ScanInput) -> list[int]:
     """The responses a confirmation would exclude: the flagged source's suspect responses that day."""
     part = day_rows[day_rows["source"] == cell["source"]]
@@ -264,4 +281,4 @@ def city_signals(session: Session, today: date) -> list[dict[str, Any]]:
 
 
 __all__ = ["CONFIRMED", "DISMISSED", "OPEN", "IntegrityFlag", "agency_charts", "city_signals", "daily_scores",
-           "flags", "response_frame", "run_scan"]
+           "flags", "response_frame", "run_scan", "set_opening_hours"]

@@ -43,21 +43,16 @@ def hours_cli(service_point: str, hours: str) -> None:
     """Set a service point's opening hours, e.g. "Mon-Sat 07:30-11:30,13:30-17:00" (empty: office hours)."""
     from sqlalchemy import select
 
-    from analysis.integrity import OpeningHours
-    from survey.audit import record
     from survey.org.models import ServicePoint
+    from survey.results.integrity import set_opening_hours
 
     session = db.session
     sp = session.scalar(select(ServicePoint).where(ServicePoint.code == service_point))
     if sp is None:
         raise click.UsageError(f"unknown service point {service_point!r}")
     try:
-        OpeningHours.parse(hours)
+        set_opening_hours(session, sp, hours)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    before = sp.opening_hours
-    sp.opening_hours = hours.strip() or None
-    record(session, "service_point.opening_hours", "service_point", sp.code, before={"opening_hours": before},
-           after={"opening_hours": sp.opening_hours})
     session.commit()
     click.echo(f"{sp.code}: opening hours {sp.opening_hours or 'office hours (Mon-Fri 07:30-11:30,13:30-17:00)'}")
