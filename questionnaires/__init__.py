@@ -4,7 +4,7 @@ Pure Python (no Flask, no pandas), used by `survey` (storing versions, validatin
 `analysis` (through `Questionnaire.index_spec()`).
 """
 
-from .answers import validate_answers
+from .answers import Problem, answer_problems
 from .index_compile import compile_index
 from .index_spec import IndexSpec, ItemSpec, Measure, RatioKey
 from .loader import load_dict, load_file, load_shipped, shipped
@@ -31,12 +31,14 @@ __all__ = [
     "Level",
     "Measure",
     "Option",
+    "Problem",
     "Questionnaire",
     "QuestionnaireError",
     "RatioKey",
     "Scale",
     "Section",
     "Text",
+    "answer_problems",
     "checksum",
     "compile_index",
     "load_dict",
@@ -44,7 +46,6 @@ __all__ = [
     "load_shipped",
     "shipped",
     "text",
-    "validate_answers",
     "validate_dict",
     "validate_file",
 ]

@@ -6,11 +6,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .answers import validate_answers
 from .model import Questionnaire, build
 from .validate import Issue, QuestionnaireError, read_file, validate_dict
 
-__all__ = ["QuestionnaireError", "load_dict", "load_file", "load_shipped", "shipped", "validate_answers"]
+__all__ = ["QuestionnaireError", "load_dict", "load_file", "load_shipped", "shipped"]
 
 INSTRUMENTS_DIR = Path(__file__).parent / "instruments"
 _NAME = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)-v(?P<version>[1-9][0-9]*)\.json$")

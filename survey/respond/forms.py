@@ -18,13 +18,14 @@ from wtforms import Field, HiddenField, RadioField, SelectMultipleField, TextAre
 from wtforms.validators import ValidationError
 
 from survey.forms import FlaskForm
+from survey.respond.answer_messages import problem_message, validate_answers
 
 try:  # WTForms ≥ 3.3 deprecates (value, label) tuples
     from wtforms.fields.choices import SelectChoice
 except ImportError:  # pragma: no cover - older WTForms
     SelectChoice = None
 
-from questionnaires.loader import validate_answers
+from questionnaires.answers import Problem
 from questionnaires.model import Item, Questionnaire, Section
 
 AnswerValue = int | list[int] | str | None
@@ -135,12 +136,6 @@ class ItemCheck:
             raise ValidationError(error)
 
 
-_CLIENT_ID_MESSAGE = {
-    "vi": "Phiếu đã cũ; vui lòng tải lại trang và trả lời lại.",
-    "en": "This form is out of date; please reload the page and answer again.",
-}
-
-
 class AnswerForm(FlaskForm):
     """Base of the generated forms: a hidden client id makes a double submit store once."""
 
@@ -153,7 +148,7 @@ class AnswerForm(FlaskForm):
         try:
             uuid.UUID(str(field.data))
         except ValueError as exc:
-            raise ValidationError(_CLIENT_ID_MESSAGE.get(self.lang, _CLIENT_ID_MESSAGE["vi"])) from exc
+            raise ValidationError(problem_message(Problem("form_out_of_date"), self.lang)) from exc
 
     def answers(self) -> dict[str, AnswerValue]:
         """Item code → answer as `store_response` takes it; unanswered items are left out."""

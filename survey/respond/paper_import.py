@@ -27,7 +27,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from questionnaires.loader import validate_answers
 from questionnaires.model import Item, Questionnaire
 from survey.audit import record
 from survey.database import utcnow
@@ -36,6 +35,7 @@ from survey.inputs import whole_number
 from survey.org.models import Level, ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import questionnaire_for
+from survey.respond.answer_messages import validate_answers
 from survey.respond.models import Answer, Comment, Response
 from survey.respond.store import Submission, SubmissionError, existing_response, store_response
 from survey.uploads import Cell, Table, duplicate_columns
@@ -386,7 +386,7 @@ def import_checked(session: Session, check: PaperCheck, filename: str, raw: byte
         try:
             _response, created = store_response(session, sub, commit=False)
         except SubmissionError as exc:
-            exc.errors = {f"{line}:{k}": v for k, v in exc.errors.items()}
+            exc.problems = {f"{line}:{k}": v for k, v in exc.problems.items()}
             raise
         new += created
         already += not created

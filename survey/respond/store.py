@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -16,8 +17,9 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from questionnaires.loader import validate_answers
+from questionnaires import Problem, answer_problems
 from survey.database import utcnow
+from survey.errors import N_, DomainError, register, translate
 from survey.i18n import LOCAL_TZ
 from survey.inputs import has_forbidden_characters
 from survey.org.models import ServicePoint
@@ -34,12 +36,29 @@ MAX_QUEUE_AGE = timedelta(days=31)
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 
 
-class SubmissionError(Exception):
-    """The submission is rejected whole; `errors` maps a field (item code or `_`) to a message."""
+MESSAGES = register({
+    "submission_invalid": N_("The response was not stored: please correct the fields listed."),
+    "client_id": N_("client_id must be a UUID."),
+    "channel_unknown": N_("Unknown channel."),
+    "service_point_unknown": N_("Unknown service point."),
+    "questionnaire_unknown": N_("Unknown questionnaire."),
+    "time_zone_missing": N_("Timestamp lacks a time zone."),
+    "time_implausible": N_("Implausible submission time."),
+    "characters_forbidden": N_("The answer holds characters that cannot be stored (invisible control characters)."),
+})
 
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+
+class SubmissionError(DomainError):
+    """The submission is rejected whole; `problems` maps a field (item code or `_`) to a code, `errors` to
+    the message in the respondent's language (survey/errors.py: translated when read, never stored)."""
+
+    def __init__(self, problems: Mapping[str, Problem | str], language: str | None = None):
+        super().__init__("submission_invalid", language=language)
+        self.problems = {k: p if isinstance(p, Problem) else Problem(p) for k, p in problems.items()}
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return {k: translate(p.code, p.params, self.language) for k, p in self.problems.items()}
 
 
 @dataclass
@@ -67,46 +86,40 @@ def normalise_client_id(raw: str) -> str:
     try:
         return str(uuid.UUID(str(raw)))
     except (ValueError, AttributeError, TypeError) as exc:
-        raise SubmissionError({"client_id": "client_id must be a UUID"}) from exc
+        raise SubmissionError({"client_id": "client_id"}) from exc
 
 
 def existing_response(session: Session, client_id: str) -> Response | None:
     return session.scalar(select(Response).where(Response.client_id == client_id))
 
 
-def _msg(lang: str, vi: str, en: str) -> str:
-    return en if lang == "en" else vi
-
-
 def _check(session: Session, sub: Submission, now: datetime) -> tuple[ServicePoint, QuestionnaireVersion]:
     lang = sub.language if sub.language in ("vi", "en") else "vi"
     errors: dict[str, str] = {}
     if sub.channel not in CHANNELS:
-        errors["channel"] = _msg(lang, "Kênh không hợp lệ.", "Unknown channel.")
+        errors["channel"] = "channel_unknown"
     sp = session.get(ServicePoint, sub.service_point_id)
     if sp is None or not sp.active:
-        errors["service_point"] = _msg(lang, "Điểm phục vụ không tồn tại.", "Unknown service point.")
+        errors["service_point"] = "service_point_unknown"
     qv = session.get(QuestionnaireVersion, sub.questionnaire_version_id)
     if qv is None or qv.status != "published":
-        errors["questionnaire"] = _msg(lang, "Phiếu khảo sát không tồn tại.", "Unknown questionnaire.")
+        errors["questionnaire"] = "questionnaire_unknown"
     if sub.submitted_at is not None:
         if sub.submitted_at.tzinfo is None:
-            errors["submitted_at"] = _msg(lang, "Thời điểm thiếu múi giờ.", "Timestamp lacks a time zone.")
+            errors["submitted_at"] = "time_zone_missing"
         elif sub.channel != "paper" and not (now - MAX_QUEUE_AGE <= sub.submitted_at <= now + MAX_CLOCK_SKEW):
-            errors["submitted_at"] = _msg(lang, "Thời điểm gửi không hợp lệ.", "Implausible submission time.")
+            errors["submitted_at"] = "time_implausible"
     for code, value in sub.answers.items():  # every channel: PostgreSQL cannot store NUL (docs/security.md §3)
         texts = value if isinstance(value, list) else [value]
         if any(isinstance(t, str) and has_forbidden_characters(t) for t in [code, *texts]):
-            errors[str(code)] = _msg(lang, "Câu trả lời có ký tự không thể lưu (ký tự điều khiển không hiển thị).",
-                                     "The answer holds characters that cannot be stored (invisible control "
-                                     "characters).")
+            errors[str(code)] = "characters_forbidden"
     if errors:
-        raise SubmissionError(errors)
+        raise SubmissionError(errors, lang)
     assert sp is not None and qv is not None
     q, _ = questionnaire_for(session, qv.id)
-    item_errors = validate_answers(q, sub.answers, lang)
+    item_errors = answer_problems(q, sub.answers)
     if item_errors:
-        raise SubmissionError(item_errors)
+        raise SubmissionError(item_errors, lang)
     return sp, qv
 
 
@@ -172,7 +185,7 @@ def answer_rows(q: Any, answers: dict[str, AnswerValue]) -> tuple[list[tuple[str
     rows: list[tuple[str, int]] = []
     comment: tuple[str, str] | None = None
     for code, value in answers.items():
-        # the same "unanswered" as validate_answers: " " or "\r\n" on an optional item is no answer (a 500 once)
+        # the same "unanswered" as answer_problems: " " or "\r\n" on an optional item is no answer (a 500 once)
         if value is None or value == [] or (isinstance(value, str) and not value.strip()):
             continue
         item = q.item(code)

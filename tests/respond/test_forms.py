@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from wtforms import RadioField, SelectMultipleField, TextAreaField
 
-from questionnaires.loader import load_file, shipped, validate_answers
+from questionnaires.loader import load_file, shipped
 from survey import create_app
+from survey.respond.answer_messages import validate_answers
 from survey.respond.forms import QUESTION_TYPES, answer_form_class, item_options
 
 QUESTIONNAIRES = [load_file(p) for p in shipped()]
@@ -56,7 +57,8 @@ def test_form_accepts_exactly_what_validate_answers_accepts(app, q, lang):
     for item in q.items():
         for raw in _candidates(item):
             form = _form(app, q, lang, {item.code: raw})
-            rule = validate_answers(q, {item.code: raw if raw != [] else None}, lang).get(item.code)
+            with app.app_context():  # the messages are translated with the app's catalogues
+                rule = validate_answers(q, {item.code: raw if raw != [] else None}, lang).get(item.code)
             assert form[item.code].errors == ([rule] if rule else []), (item.code, raw)
             checked += 1
     assert checked > 20

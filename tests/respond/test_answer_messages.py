@@ -1,0 +1,48 @@
+"""What the respondent reads when an answer cannot be stored: each problem in Vietnamese and English, worded
+once in the translation catalogue (survey/respond/answer_messages.py), never in the pure questionnaires/."""
+
+from __future__ import annotations
+
+import pytest
+
+from questionnaires.loader import load_shipped
+from survey import create_app
+from survey.respond.answer_messages import validate_answers
+
+COUNTER = load_shipped("counter-quick")
+
+
+@pytest.fixture(scope="module")
+def app():
+    return create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "t"})
+
+
+CASES = [
+    ({"C.ATT": 9, "C.HANDLING": 2}, "C.ATT", "Mức đánh giá không hợp lệ", "This rating is not valid"),
+    ({"C.ATT": 0, "C.HANDLING": 2}, "C.ATT", "không có lựa chọn “Không ý kiến”", "no “No opinion” answer"),
+    ({"C.ATT": 3}, "C.HANDLING", "Vui lòng chọn một mức đánh giá.", "Please choose a rating."),
+    ({"C.ATT": 3, "C.HANDLING": 2, "NOPE": 1}, "NOPE", "không có trong phiếu", "not part of this questionnaire"),
+]
+
+
+@pytest.mark.parametrize(("answers", "item", "vi", "en"), CASES)
+def test_each_problem_in_both_languages(app, answers, item, vi, en):
+    with app.app_context():
+        in_vi = validate_answers(COUNTER, answers, "vi")
+        in_en = validate_answers(COUNTER, answers, "en")
+    assert set(in_vi) == set(in_en) == {item}
+    assert vi in in_vi[item] and en in in_en[item]
+
+
+def test_limits_are_filled_in_the_message(app):
+    text_item = next(it for it in COUNTER.items() if it.type == "text" and it.max_length)
+    long = "x" * (text_item.max_length + 1)
+    with app.app_context():
+        message = validate_answers(COUNTER, {"C.ATT": 3, "C.HANDLING": 2, text_item.code: long}, "vi")[text_item.code]
+    assert f"tối đa {text_item.max_length} ký tự" in message and f"hiện có {len(long)}" in message
+
+
+def test_a_language_without_its_own_words_reads_vietnamese(app):
+    with app.app_context():
+        assert validate_answers(COUNTER, {"C.ATT": 9, "C.HANDLING": 2}, "km") == \
+            validate_answers(COUNTER, {"C.ATT": 9, "C.HANDLING": 2}, "vi")
