@@ -8,27 +8,39 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal, format_percent
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from survey.extensions import babel
 
-LANGUAGES = ("vi", "en")
+LANGUAGES = ("vi", "en")  # staff pages
+CITIZEN_LANGUAGES = ("vi", "en", "km")  # citizen pages (kiosk, phone form, poster, notices) and responses
+# each language named in its own script, for the language buttons (a Khmer reader must find "ខ្មែរ")
+LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English", "km": "ខ្មែរ"}
+CITIZEN_BLUEPRINTS = frozenset({"link", "kiosk"})
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
+def page_languages() -> tuple[str, ...]:
+    """The languages this request's page exists in: Khmer only on citizen pages (issue 15), staff pages vi/en."""
+    citizen = has_request_context() and request.blueprint in CITIZEN_BLUEPRINTS
+    return CITIZEN_LANGUAGES if citizen else LANGUAGES
+
+
 def select_locale() -> str:
+    """The explicit choice, else Accept-Language, else vi; a choice this page lacks (km on a staff page) → vi."""
+    offered = page_languages()
     chosen = session.get("lang") or request.cookies.get("hl_lang")
-    if chosen in LANGUAGES:
-        return chosen
-    best = request.accept_languages.best_match(LANGUAGES)
+    if chosen in CITIZEN_LANGUAGES:
+        return chosen if chosen in offered else "vi"
+    best = request.accept_languages.best_match(offered)
     return best or "vi"
 
 
 def current_lang() -> str:
     loc = get_locale()
-    return loc.language if loc is not None and loc.language in LANGUAGES else "vi"
+    return loc.language if loc is not None and loc.language in CITIZEN_LANGUAGES else "vi"
 
 
 _SEPARATORS = {"vi": str.maketrans({",": ".", ".": ","}), "en": None}
@@ -140,4 +152,5 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _lang() -> dict[str, object]:
-        return {"lang": current_lang(), "languages": LANGUAGES, "config_n_min": current_app.config["HAILONG_N_MIN"]}
+        return {"lang": current_lang(), "languages": page_languages(), "language_names": LANGUAGE_NAMES,
+                "config_n_min": current_app.config["HAILONG_N_MIN"]}

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from survey.extensions import db
-from survey.i18n import LANGUAGES, current_lang
+from survey.i18n import CITIZEN_LANGUAGES, current_lang
 from survey.org.models import Unit
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.redirects import safe_redirect_target
@@ -33,7 +33,7 @@ def set_language(code: str) -> Response:
     """Explicit language choice, remembered in the session and a cookie (no account needed)."""
     back = safe_redirect_target(request.referrer, url_for("web.home"), referrer=True)
     resp = redirect(safe_redirect_target(request.args.get("next"), back))
-    if code in LANGUAGES:
+    if code in CITIZEN_LANGUAGES:  # km is kept for citizen pages; staff pages then show vi
         session["lang"] = code
         resp.set_cookie("hl_lang", code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return resp

@@ -24,6 +24,7 @@ from survey.dashboard import agency_data as ad
 from survey.dashboard import coverage_present as cp
 from survey.dashboard.comment_topics import topics_table
 from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, parse_month, wants_export
+from survey.dashboard.languages import language_table
 from survey.dashboard.months import months_with_data
 from survey.dashboard.tables import CI, INT, PCT, Col, Table, export
 from survey.extensions import db
@@ -199,6 +200,7 @@ def agency(code: str) -> str | Response:
         tables.append(cp.coverage_table(cov, f.service_point.name(lang) if f.service_point else ag.name(lang)))
         coverage_notes = cp.notes(cov)
         tables.append(topics_table(ag, f.service_point, f.period_from, f.period_to, lang))  # issue 15
+        tables.append(language_table(db.session, sel))  # issue 15: responses in vi, en, km
         for published in publication.overlapping(db.session, f.version.id, f.period_from, f.period_to):
             coverage_notes.append(cp.published_note(published, publication.late_responses(db.session, published,
                                                                                           ag.id)))

@@ -30,7 +30,7 @@ from survey.config import DEFAULT_KIOSK_API_LIMIT
 from survey.database import utcnow
 from survey.extensions import csrf, db, limiter
 from survey.guard import read_body, reason_message
-from survey.i18n import LANGUAGES
+from survey.i18n import CITIZEN_LANGUAGES, LANGUAGES
 from survey.org import kiosk_service
 from survey.org.models import Kiosk
 from survey.questionnaire_versions.models import QuestionnaireVersion
@@ -151,8 +151,8 @@ def parse_submission(body: Any, lang: str) -> tuple[dict[str, Any], dict[str, st
         else:
             fields["submitted_at"] = moment
         language = body.get("language", "vi")
-        if language not in LANGUAGES:
-            errors["language"] = _("language must be vi or en.")
+        if language not in CITIZEN_LANGUAGES:  # km: the kiosk in Khmer (issue 15)
+            errors["language"] = _("language must be vi, en or km.")
         fields["language"] = language
         answers = body.get("answers")
         if not isinstance(answers, dict) or not all(_plain_answer(v) for v in answers.values()):

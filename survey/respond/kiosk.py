@@ -24,6 +24,7 @@ from wtforms.validators import DataRequired, Length
 from questionnaires.model import Item, Questionnaire
 from survey.extensions import db, limiter
 from survey.forms import FlaskForm
+from survey.i18n import CITIZEN_LANGUAGES, LANGUAGE_NAMES
 from survey.org import kiosk_service
 from survey.org.models import Kiosk
 from survey.questionnaire_versions.models import QuestionnaireVersion
@@ -33,7 +34,8 @@ from survey.respond.kiosk_auth import current_kiosk, set_credential_cookie
 bp = Blueprint("kiosk", __name__)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-ASSETS = ("js/kiosk.js", "css/kiosk.css")
+ASSETS = ("js/kiosk.js", "css/kiosk.css", "css/km.css")
+KHMER_FONT = "fonts/NotoSansKhmer-Regular-subset.woff2"  # km.css asks for it by this URL (no version)
 SW_TEMPLATE = STATIC / "kiosk-sw.js"
 THANKS_SECONDS = 6
 HEARTBEAT_SECONDS = 60
@@ -100,7 +102,8 @@ def kiosk_questionnaire_version(kiosk: Kiosk) -> QuestionnaireVersion | None:
 
 
 def _texts(t: Any) -> dict[str, str] | None:
-    return None if t is None else {"vi": t.get("vi"), "en": t.get("en")}
+    """A text in every citizen language (a missing one is the Vietnamese text, shown, never blank)."""
+    return None if t is None else {lang: t.get(lang) for lang in CITIZEN_LANGUAGES}
 
 
 def item_json(item: Item) -> dict[str, Any]:
@@ -170,14 +173,15 @@ def app() -> tuple[str, int] | str:
         return render_template("kiosk/unavailable.html", kiosk=kiosk), 503
     q, _ids = questionnaire_for(db.session, qv.id)
     strings = {}
-    for lang in ("vi", "en"):
+    for lang in CITIZEN_LANGUAGES:
         with force_locale(lang):
             strings[lang] = ui_strings()
     sp = kiosk.service_point
     data = {
         "version": KIOSK_VERSION,
         "kiosk": kiosk.code,
-        "service_point": {"vi": sp.name_vi, "en": sp.name_en},
+        "service_point": {"vi": sp.name_vi, "en": sp.name_en, "km": sp.name_vi},  # no Khmer names kept
+        "languages": [{"code": c, "name": LANGUAGE_NAMES[c]} for c in CITIZEN_LANGUAGES],
         "official": sp.official_on_duty,
         "idle_seconds": int(current_app.config["HAILONG_KIOSK_IDLE_SECONDS"]),
         "idle_prompt_seconds": int(current_app.config.get("HAILONG_KIOSK_IDLE_PROMPT_SECONDS", IDLE_PROMPT_SECONDS)),
@@ -198,7 +202,8 @@ def app() -> tuple[str, int] | str:
 def shell_urls() -> list[str]:
     """What the service worker keeps for offline start: the page first, then its assets."""
     return [url_for("kiosk.app"), url_for("static", filename="css/app.css"),
-            *(url_for("static", filename=a) + f"?v={KIOSK_VERSION}" for a in ASSETS)]
+            *(url_for("static", filename=a) + f"?v={KIOSK_VERSION}" for a in ASSETS),
+            url_for("static", filename=KHMER_FONT)]
 
 
 @bp.route("/kiosk-sw.js")

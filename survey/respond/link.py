@@ -36,7 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from survey.extensions import db, limiter
-from survey.i18n import LANGUAGES, current_lang, local_datetime
+from survey.i18n import CITIZEN_LANGUAGES, current_lang, local_datetime
 from survey.org.models import ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import latest_published, questionnaire_for
@@ -139,7 +139,7 @@ def _answer(qv: QuestionnaireVersion, sp: ServicePoint,
     step = fp.posted_step(form)
     if step.action.startswith(fp.LANG_PREFIX):
         code = step.action.removeprefix(fp.LANG_PREFIX)
-        if code in LANGUAGES:
+        if code in CITIZEN_LANGUAGES:
             session["lang"] = g.chosen_lang = code
             flask_babel.refresh()
             form = _form_for(qv)  # the same posted answers, labels in the new language

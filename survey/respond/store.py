@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from questionnaires import Problem, answer_problems
 from survey.database import utcnow
 from survey.errors import N_, DomainError, register, translate
-from survey.i18n import LOCAL_TZ
+from survey.i18n import CITIZEN_LANGUAGES, LOCAL_TZ
 from survey.inputs import has_forbidden_characters
 from survey.org.models import ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
@@ -136,7 +136,7 @@ def store_response(session: Session, sub: Submission, *, commit: bool = True) ->
     fields: dict[str, Any] = dict(
         client_id=sub.client_id, questionnaire_version_id=qv.id, agency_id=sp.agency_id,
         service_point_id=sp.id, kiosk_id=sub.kiosk_id, invitation_id=sub.invitation_id,
-        channel=sub.channel, language=sub.language if sub.language in ("vi", "en") else "vi",
+        channel=sub.channel, language=sub.language if sub.language in CITIZEN_LANGUAGES else "vi",
         submitted_at=submitted_at, received_at=now, period=local_period(submitted_at),
     )
     if sub.hold:

@@ -47,10 +47,11 @@ def test_page_embeds_the_counter_quick_kiosk_items_in_both_languages(kiosk_clien
     first = q["items"][0]
     assert first["required"] is True
     assert [lv["face"] for lv in first["levels"]] == ["sad", "happy", "very-happy"]
-    assert first["levels"][2]["label"] == {"vi": "Rất hài lòng", "en": "Very satisfied"}
+    assert first["levels"][2]["label"] == {"vi": "Rất hài lòng", "en": "Very satisfied", "km": "ពេញចិត្តខ្លាំង"}
     assert q["items"][-1]["max_length"] == 500
     assert data["strings"]["vi"]["start"] == "Bắt đầu" and data["strings"]["en"]["start"] == "Start"
-    assert data["service_point"] == {"vi": "Bộ phận Một cửa Sở Tư pháp", "en": "One-stop desk Department of Justice"}
+    assert data["service_point"] == {"vi": "Bộ phận Một cửa Sở Tư pháp", "en": "One-stop desk Department of Justice",
+                                     "km": "Bộ phận Một cửa Sở Tư pháp"}  # no Khmer names: shown in vi
     assert data["idle_seconds"] == app.config["HAILONG_KIOSK_IDLE_SECONDS"] == 60
 
 

@@ -128,12 +128,12 @@
   function pageHeading() { return el("h1", {cls: "visually-hidden", text: tr(CFG.service_point)}); }
 
   function toolbar() {
-    var langs = el("div", {cls: "kiosk-langs", role: "group", "aria-label": t("language")}, [
-      el("button", {type: "button", lang: "vi", "aria-pressed": String(state.lang === "vi"), cls: "kiosk-lang",
-                    onclick: function () { setLang("vi"); }, text: "Tiếng Việt"}),
-      el("button", {type: "button", lang: "en", "aria-pressed": String(state.lang === "en"), cls: "kiosk-lang",
-                    onclick: function () { setLang("en"); }, text: "English"})
-    ]);
+    // each language named in its own script (Tiếng Việt, English, ខ្មែរ), from the page's data
+    var langs = el("div", {cls: "kiosk-langs", role: "group", "aria-label": t("language")},
+      CFG.languages.map(function (l) {
+        return el("button", {type: "button", lang: l.code, "aria-pressed": String(state.lang === l.code),
+                             cls: "kiosk-lang", onclick: function () { setLang(l.code); }, text: l.name});
+      }));
     var large = el("button", {type: "button", cls: "kiosk-large", "aria-pressed": String(state.large),
                               onclick: function () { state.large = !state.large; render(); }, text: t("larger_text")});
     return el("div", {cls: "kiosk-toolbar"}, [langs, large]);
