@@ -19,6 +19,11 @@ if ! command -v nginx >/dev/null || ! command -v openssl >/dev/null; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light openssl >/dev/null || true
 fi
+if ! command -v espeak-ng >/dev/null; then
+  echo "installing espeak-ng for the kiosk's questions read aloud (tests/respond/test_speech.py)…"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null
+fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   if [ -d /etc/postgresql ]; then
     echo "starting PostgreSQL…"

@@ -12,6 +12,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("survey.auth.views", "bp"),
     ("survey.respond.link", "bp"),
     ("survey.respond.kiosk", "bp"),
+    ("survey.respond.speech", "bp"),
     ("survey.respond.api", "bp"),
     ("survey.dashboard.compare_views", "bp"),
     ("survey.dashboard.report", "bp"),

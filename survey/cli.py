@@ -23,6 +23,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("survey.respond.export", "responses_cli"),
     ("survey.respond.invitations", "invitations_cli"),
     ("survey.respond.kiosk_cli", "kiosks_cli"),
+    ("survey.respond.speech", "speech_cli"),
     ("survey.results.integrity_cli", "integrity_cli"),
     ("survey.respond.quarantine_cli", "quarantine_cli"),
     ("survey.ops.doctor", "doctor_cli"),

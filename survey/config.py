@@ -54,6 +54,9 @@ OPTIONAL: dict[str, type] = {
     "HAILONG_KIOSK_IDLE_PROMPT_SECONDS": int,  # the "still answering?" countdown before the idle reset (default 15)
     "HAILONG_BACKUP_DIR": str,  # where `flask backup create` writes (default <instance>/backups)
     "HAILONG_BACKUP_KEEP": int,  # backups kept by `flask backup create --prune` (default 14)
+    "HAILONG_SPEECH_ENGINE": str,  # espeak-ng command reading kiosk questions aloud; "off" = device voices only
+    "HAILONG_SPEECH_RATE": int,  # its speed in words per minute (default 140)
+    "HAILONG_SPEECH_DIR": str,  # where its audio files are kept (default <instance>/speech)
 }
 
 

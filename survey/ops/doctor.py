@@ -174,8 +174,26 @@ def check_pdf_fonts(app: Flask) -> Check:
     return Check("PDF reports", OK, "WeasyPrint and a Vietnamese font are installed")
 
 
+def check_speech(app: Flask) -> Check:
+    """The kiosk's "Listen to the question" audio (survey/respond/speech.py); without it, device voices only."""
+    from survey.respond.speech import LANGS, engine_path, voice_for
+
+    engine = engine_path(app)
+    if engine is None:
+        return Check("kiosk speech", WARN, "espeak-ng is missing or HAILONG_SPEECH_ENGINE=off: kiosks read questions "
+                     "aloud only where the device has a voice (most have none for Vietnamese)",
+                     "apt install espeak-ng, then: flask --app wsgi speech build")
+    voiced = [lang for lang in LANGS if voice_for(engine, lang)]
+    if "vi" not in voiced:
+        return Check("kiosk speech", FAIL, f"{engine} has no Vietnamese voice", "apt install espeak-ng-data")
+    missing = [lang for lang in LANGS if lang not in voiced]
+    return Check("kiosk speech", OK, f"{engine}: voices for {', '.join(voiced)}"
+                 + (f"; none for {', '.join(missing)} (device voices only)" if missing else ""))
+
+
 CHECKS: list[Callable[[Flask], Check]] = [
     check_secret_key, check_database, check_redis, check_public_url, check_folders, check_timezone, check_pdf_fonts,
+    check_speech,
 ]
 
 
@@ -193,7 +211,8 @@ def run_checks(app: Flask) -> list[Check]:
 @click.command("doctor")
 @with_appcontext
 def doctor_cli() -> None:
-    """Check this server's configuration (key, database, Redis, public URL, folders, time zone, PDF fonts)."""
+    """Check this server's configuration (key, database, Redis, public URL, folders, time zone, PDF fonts,
+    kiosk speech)."""
     app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
     results = run_checks(app)
     width = max(len(r.name) for r in results)

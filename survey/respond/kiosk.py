@@ -30,11 +30,12 @@ from survey.org.models import Kiosk
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import latest_published, questionnaire_for
 from survey.respond.kiosk_auth import current_kiosk, set_credential_cookie
+from survey.respond.speech import kiosk_speech_data
 
 bp = Blueprint("kiosk", __name__)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-ASSETS = ("js/kiosk.js", "css/kiosk.css", "css/km.css")
+ASSETS = ("js/kiosk.js", "js/kiosk_speech.js", "css/kiosk_speech.css", "css/kiosk.css", "css/km.css")
 KHMER_FONT = "fonts/NotoSansKhmer-Regular-subset.woff2"  # km.css asks for it by this URL (no version)
 SW_TEMPLATE = STATIC / "kiosk-sw.js"
 THANKS_SECONDS = 6
@@ -193,6 +194,7 @@ def app() -> tuple[str, int] | str:
         "enrol_url": url_for("kiosk.enrol"),
         "sw": {"url": url_for("kiosk.service_worker"), "scope": url_for("kiosk.app")},
         "questionnaire": questionnaire_json(qv, q),
+        "speech": kiosk_speech_data(q, strings),  # "Listen to the question" (speech.py)
         "strings": strings,
     }
     with force_locale(KIOSK_LANG):  # the skip link and the noscript text speak the kiosk's language

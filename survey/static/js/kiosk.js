@@ -112,6 +112,8 @@
     if (focusNode) { focusNode.focus({preventScroll: false}); }
     guardAgainstDoubleTap();
     updateStatus();
+    // kiosk_speech.js adds its "Listen" controls to question screens and stops reading on any new screen
+    document.dispatchEvent(new CustomEvent("hailong:kiosk-screen", {detail: {screen: state.screen, lang: state.lang}}));
   }
 
   // A quick double tap must not also answer the next question, which has a button at the same place:
