@@ -33,11 +33,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from survey import auth, blueprints, cli, nav, web
+    from survey import auth, blueprints, cli, errors, nav, web
 
     auth.init_app(app)
     nav.init_app(app)
     web.init_app(app)
+    errors.init_app(app)  # a refusal no view catches: 400 page or JSON body (survey/errors.py)
     from survey import unavailable
 
     unavailable.init_app(app)  # database down → 503 + Retry-After, one log line per outage

@@ -55,7 +55,7 @@ class DomainError(ValueError):
     """A refused change or submission.  `code` is stable (tests, JSON bodies, logs); `field` names the
     input concerned (a form field or file column, never translated); `params` fill the message."""
 
-    def __init__(self, code: str, field: str | None = None, *, language: str | None = None, **params: Any):
+    def __init__(self, code: str, field: str | None = None, /, *, language: str | None = None, **params: Any):
         self.code = code
         self.field = field
         self.params = params

@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404, viewer_required
 from survey.database import utcnow
+from survey.errors import refuse
 from survey.extensions import db
 from survey.forms import FlaskForm
 from survey.i18n import current_lang
@@ -25,12 +26,6 @@ from survey.org import service as svc
 from survey.org.models import Agency, Kiosk, ServicePoint
 
 STATUS_LABELS = {"pending": _l("waiting for its code"), "enrolled": _l("enrolled"), "revoked": _l("revoked")}
-KIOSK_ERRORS = {
-    "unknown_service_point": _l("This service point does not exist."),
-    "inactive_service_point": _l("This service point is retired: kiosks cannot be added to it."),
-    "revoked": _l("This kiosk is revoked; enrol a new kiosk instead."),
-    "unknown_kiosk": _l("This kiosk does not exist."),
-}
 
 
 class EnrolForm(FlaskForm):
@@ -72,8 +67,7 @@ def kiosk_new() -> ResponseReturnValue:
             enrolment = ks.register_kiosk(db.session, form.service_point.data,
                                           (form.name.data or "").strip() or None)
         except ks.KioskError as exc:
-            db.session.rollback()
-            form.service_point.errors = [str(KIOSK_ERRORS.get(exc.reason, exc))]
+            refuse(form, exc)
         else:
             db.session.commit()
             return _show_code(enrolment, new=True)
@@ -100,8 +94,7 @@ def kiosk_reissue(kiosk_id: int) -> ResponseReturnValue:
         try:
             enrolment = ks.reissue_code(db.session, kiosk.code)
         except ks.KioskError as exc:
-            db.session.rollback()
-            flash(str(KIOSK_ERRORS.get(exc.reason, exc)), "error")
+            refuse(None, exc)
             return redirect(url_for("admin.kiosks"))
         db.session.commit()
         return _show_code(enrolment, new=False)

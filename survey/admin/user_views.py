@@ -145,7 +145,7 @@ def user_edit(user_id: int) -> ResponseReturnValue:
 def user_deactivate(user_id: int) -> ResponseReturnValue:
     user = get_or_404(db.session, User, user_id)
     if user.id == current_user.id:
-        flash(us.MESSAGES["deactivate_self"], "error")
+        flash(us.UserError("deactivate_self").message, "error")
         return redirect(url_for("admin.users"))
     form = ConfirmForm()
     if form.validate_on_submit():

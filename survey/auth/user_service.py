@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,7 @@ from survey.audit import record
 from survey.auth.models import ROLES, User
 from survey.auth.passwords import hash_password, verify_password
 from survey.database import utcnow
+from survey.errors import N_, DomainError, register
 from survey.org.models import Agency, Unit
 
 PASSWORD_MIN = 12
@@ -26,32 +26,27 @@ PASSWORD_MAX = 200
 USERNAME_MAX = 64
 
 
-MESSAGES = {
-    "password_short": _l("The password must have at least 12 characters."),
-    "password_long": _l("The password must have at most 200 characters."),
-    "unknown_role": _l("Choose a role."),
-    "agency_required": _l("An agency viewer needs an agency."),
-    "unit_required": _l("A unit manager needs a unit."),
-    "username_invalid": _l("A user name has 1 to 64 characters."),
-    "username_taken": _l("This user name is already taken."),
-    "own_role": _l("You cannot change your own role."),
-    "deactivate_self": _l("You cannot deactivate your own account."),
-    "wrong_password": _l("The current password is wrong."),
-    "same_password": _l("The new password must differ from the current one."),
-}
+MESSAGES = register({
+    "password_short": N_("The password must have at least 12 characters."),
+    "password_long": N_("The password must have at most 200 characters."),
+    "unknown_role": N_("Choose a role."),
+    "agency_required": N_("An agency viewer needs an agency."),
+    "unit_required": N_("A unit manager needs a unit."),
+    "username_invalid": N_("A user name has 1 to 64 characters."),
+    "username_taken": N_("This user name is already taken."),
+    "own_role": N_("You cannot change your own role."),
+    "deactivate_self": N_("You cannot deactivate your own account."),
+    "wrong_password": N_("The current password is wrong."),
+    "same_password": N_("The new password must differ from the current one."),
+})
 
 
-class UserError(ValueError):
-    """A refused change; `reason` is a stable key the pages translate, `field` the input concerned."""
-
-    def __init__(self, reason: str, field: str | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.field = field
+class UserError(DomainError):
+    """A refused account change (survey/errors.py); `reason` is the code's older name."""
 
     @property
-    def message(self) -> str:
-        return str(MESSAGES.get(self.reason, self.reason))
+    def reason(self) -> str:
+        return self.code
 
 
 def state(user: User) -> dict[str, Any]:

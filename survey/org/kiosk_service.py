@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from survey.audit import record
 from survey.database import utcnow
+from survey.errors import N_, DomainError, register
 from survey.org.models import Kiosk, ServicePoint
 
 # Human-typeable: no 0/O, 1/I/L, 5/S, 8/B look-alikes; 8 characters ≈ 40 bits, shown as XXXX-XXXX.
@@ -27,12 +28,25 @@ ENROLMENT_TTL = timedelta(hours=24)
 STALE_AFTER = timedelta(hours=1)
 
 
-class KioskError(Exception):
-    """A kiosk operation that cannot be done; `reason` is a stable key the UI translates."""
+MESSAGES = register({
+    "unknown_service_point": N_("This service point does not exist."),
+    "inactive_service_point": N_("This service point is retired: kiosks cannot be added to it."),
+    "unknown_kiosk": N_("This kiosk does not exist."),
+    "kiosk_revoked": N_("This kiosk is revoked; enrol a new kiosk instead."),
+    "enrolment_unknown": N_("This code is not valid. Check it and try again."),
+    "enrolment_used": N_("This code has already been used. Ask an administrator for a new one."),
+    "enrolment_expired": N_("This code has expired. Ask an administrator for a new one."),
+    "enrolment_revoked": N_("This kiosk has been revoked. Ask an administrator to register it again."),
+    "enrolment_empty": N_("Type the enrolment code an administrator gave you (it looks like XXXX-XXXX)."),
+})
 
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
+
+class KioskError(DomainError):
+    """A kiosk operation that cannot be done (survey/errors.py); `reason` is the code's older name."""
+
+    @property
+    def reason(self) -> str:
+        return self.code
 
 
 @dataclass(frozen=True)
@@ -80,9 +94,9 @@ def register_kiosk(session: Session, service_point_code: str, name: str | None =
     """A new kiosk at a service point and its one-time enrolment code.  Does not commit."""
     sp = session.scalar(select(ServicePoint).where(ServicePoint.code == service_point_code))
     if sp is None:
-        raise KioskError("unknown_service_point", f"no service point with code {service_point_code!r}")
+        raise KioskError("unknown_service_point", "service_point", code=service_point_code)
     if not sp.active:
-        raise KioskError("inactive_service_point", f"service point {service_point_code} is not active")
+        raise KioskError("inactive_service_point", "service_point", code=service_point_code)
     kiosk = Kiosk(code=_next_kiosk_code(session, sp), name=name or sp.name_vi, service_point_id=sp.id,
                   queue_length=0)
     session.add(kiosk)
@@ -96,7 +110,7 @@ def register_kiosk(session: Session, service_point_code: str, name: str | None =
 def get_kiosk(session: Session, kiosk_code: str) -> Kiosk:
     kiosk = session.scalar(select(Kiosk).where(Kiosk.code == kiosk_code))
     if kiosk is None:
-        raise KioskError("unknown_kiosk", f"no kiosk with code {kiosk_code!r}")
+        raise KioskError("unknown_kiosk", code=kiosk_code)
     return kiosk
 
 
@@ -104,7 +118,7 @@ def reissue_code(session: Session, kiosk_code: str, *, ttl: timedelta = ENROLMEN
     """A fresh enrolment code (e.g. the tablet was replaced); the old device keeps working until revoked."""
     kiosk = get_kiosk(session, kiosk_code)
     if kiosk.revoked_at is not None:
-        raise KioskError("revoked", f"kiosk {kiosk_code} is revoked; register a new one")
+        raise KioskError("kiosk_revoked", code=kiosk_code)
     enrolment = _issue_code(kiosk, utcnow(), ttl)
     record(session, "kiosk.code_reissued", "kiosk", kiosk.code,
            after={"code_expires_at": enrolment.expires_at.isoformat()})
@@ -124,20 +138,20 @@ def revoke_kiosk(session: Session, kiosk_code: str) -> Kiosk:
 def redeem_code(session: Session, raw_code: str) -> tuple[Kiosk, str]:
     """Exchange a one-time code for a new device credential (returned in clear once).  Does not commit.
 
-    Raises KioskError with reason `unknown`, `used`, `expired` or `revoked`.  A used code keeps its digest
+    Raises KioskError `enrolment_unknown`, `_used`, `_expired` or `_revoked`.  A used code keeps its digest
     (with no expiry) so that a second attempt is told "already used" rather than "unknown".
     """
     code = normalise_code(raw_code)
     kiosk = session.scalar(select(Kiosk).where(Kiosk.enrolment_code_hash == digest(code))) if code else None
     now = utcnow()
     if kiosk is None:
-        raise KioskError("unknown", "unknown enrolment code")
+        raise KioskError("enrolment_unknown", "code")
     if kiosk.revoked_at is not None:
-        raise KioskError("revoked", "this kiosk has been revoked")
+        raise KioskError("enrolment_revoked", "code")
     if kiosk.enrolment_expires_at is None:
-        raise KioskError("used", "this enrolment code has already been used")
+        raise KioskError("enrolment_used", "code")
     if kiosk.enrolment_expires_at <= now:
-        raise KioskError("expired", "this enrolment code has expired")
+        raise KioskError("enrolment_expired", "code")
     credential = secrets.token_urlsafe(32)
     kiosk.credential_hash = digest(credential)
     kiosk.enrolment_expires_at = None

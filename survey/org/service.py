@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from survey.audit import record
 from survey.database import utcnow
-from survey.org.messages import _
+from survey.errors import N_, DomainError, register
 from survey.org.models import Agency, Kiosk, Level, ServicePoint, Unit
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
@@ -28,15 +28,38 @@ INSTRUMENT_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 NAME_MAX = 200
 
 
-class OrgError(ValueError):
-    """A change that would break the tree's rules; `field` names the offending input (never translated:
-    it is a form field or file column name) and `message` says why, in the requesting user's language
-    (survey/org/messages.py: English outside a request)."""
+MESSAGES = register({
+    "code_format": N_("code '%(code)s' must be 1–32 letters, digits, '.', '_' or '-' (starting with a letter or "
+                      "digit)"),
+    "level_unknown": N_("unknown level '%(level)s'"),
+    "level_not_below_parent": N_("level '%(level)s' (rank %(rank)d) is not below the level of parent %(parent)s "
+                                 "(%(parent_level)s, rank %(parent_rank)d)"),
+    "unit_code_taken": N_("duplicate code: unit '%(code)s' already exists"),
+    "unit_is_root": N_("%(code)s is the root of the tree (the whole province or city): it cannot be merged or "
+                       "retired"),
+    "agency_kind_unknown": N_("unknown agency kind '%(kind)s' (use one of %(kinds)s)"),
+    "agency_code_taken": N_("duplicate code: agency '%(code)s' already exists"),
+    "instrument_id_format": N_("'%(value)s' is not a questionnaire id (lower-case letters, digits and '-')"),
+    "service_point_code_taken": N_("duplicate code: service point '%(code)s' already exists"),
+    "name_missing": N_("missing name"),
+    "kiosk_code_taken": N_("duplicate code: kiosk '%(code)s' already exists"),
+    "name_too_long": N_("longer than %(max)d characters"),
+    "parent_required": N_("a unit at level '%(level)s' needs a parent unit (only the top level has none)"),
+    "unit_under_itself": N_("unit %(code)s cannot be moved under itself or its own descendant"),
+    "unit_merge_itself": N_("a unit cannot be merged into itself"),
+    "unit_merge_levels_differ": N_("%(code)s (%(level)s) and %(target)s (%(target_level)s) are not at the same "
+                                   "level"),
+    "unit_retired": N_("unit %(code)s is retired"),
+    "agency_merge_itself": N_("an agency cannot be merged into itself"),
+    "service_point_merge_itself": N_("a service point cannot be merged into itself"),
+    "level_not_above_child": N_("level '%(level)s' is not above the level of child unit %(child)s"),
+})
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+
+class OrgError(DomainError):
+    """A change that would break the tree's rules (survey/errors.py): `field` names the offending input
+    (a form field or file column name, never translated), `message` says why in the language of whoever
+    asks (English in the CLI, as docs/org-file-format.md shows)."""
 
 
 # ------------------------------------------------------------------------------------------ checks
@@ -47,16 +70,15 @@ def _norm(text: str) -> str:
 
 def check_code(code: str, field: str = "code") -> None:
     if not code or not CODE_RE.match(code):
-        raise OrgError(field, _("code '%(code)s' must be 1–32 letters, digits, '.', '_' or '-' "
-                                "(starting with a letter or digit)", code=code))
+        raise OrgError("code_format", field, code=code)
 
 
 def check_names(name_vi: str | None, name_en: str | None) -> None:
     for field, value in (("name_vi", name_vi), ("name_en", name_en)):
         if not value or not value.strip():
-            raise OrgError(field, _("missing name"))
+            raise OrgError("name_missing", field)
         if len(value) > NAME_MAX:
-            raise OrgError(field, _("longer than %(max)d characters", max=NAME_MAX))
+            raise OrgError("name_too_long", field, max=NAME_MAX)
 
 
 def _state(obj: Any, *names: str) -> dict[str, Any]:
@@ -77,7 +99,7 @@ _SP_STATE = ("code", "name_vi", "name_en", "agency_id", "kiosk_instrument", "lin
 def level_rank(session: Session, level_code: str) -> int:
     level = session.get(Level, level_code)
     if level is None:
-        raise OrgError("level", _("unknown level '%(level)s'", level=level_code))
+        raise OrgError("level_unknown", "level", level=level_code)
     return level.rank
 
 
@@ -87,14 +109,11 @@ def check_placement(session: Session, level_code: str, parent: Unit | None) -> N
     if parent is None:
         top = session.scalar(select(func.min(Level.rank)))
         if rank != top:
-            raise OrgError("parent", _("a unit at level '%(level)s' needs a parent unit "
-                                       "(only the top level has none)", level=level_code))
+            raise OrgError("parent_required", "parent", level=level_code)
         return
     if rank <= parent.level.rank:
-        raise OrgError("level", _("level '%(level)s' (rank %(rank)d) is not below the level of parent "
-                                  "%(parent)s (%(parent_level)s, rank %(parent_rank)d)",
-                                  level=level_code, rank=rank, parent=parent.code,
-                                  parent_level=parent.level_code, parent_rank=parent.level.rank))
+        raise OrgError("level_not_below_parent", "level", level=level_code, rank=rank, parent=parent.code,
+                       parent_level=parent.level_code, parent_rank=parent.level.rank)
 
 
 # ------------------------------------------------------------------------------------------ units
@@ -107,7 +126,7 @@ def create_unit(session: Session, *, code: str, name_vi: str, name_en: str, leve
     check_code(code)
     check_names(name_vi, name_en)
     if unit_by_code(session, code) is not None:
-        raise OrgError("code", _("duplicate code: unit '%(code)s' already exists", code=code))
+        raise OrgError("unit_code_taken", "code", code=code)
     check_placement(session, level_code, parent)
     unit = Unit(code=code, name_vi=_norm(name_vi), name_en=_norm(name_en), level_code=level_code,
                 parent=parent, valid_from=valid_from)
@@ -127,14 +146,12 @@ def update_unit(session: Session, unit: Unit, *, audit: bool = True, **changes: 
     parent = changes.get("parent", unit.parent)
     if level_code != unit.level_code or parent is not unit.parent:
         if parent is not None and unit.id in {u.id for u in parent.ancestors()}:
-            raise OrgError("parent", _("unit %(code)s cannot be moved under itself or its own descendant",
-                                       code=unit.code))
+            raise OrgError("unit_under_itself", "parent", code=unit.code)
         check_placement(session, level_code, parent)
         rank = level_rank(session, level_code)
         for child in unit.children:
             if child.level.rank <= rank:
-                raise OrgError("level", _("level '%(level)s' is not above the level of child unit %(child)s",
-                                          level=level_code, child=child.code))
+                raise OrgError("level_not_above_child", "level", level=level_code, child=child.code)
     for name in ("name_vi", "name_en", "valid_from"):
         if name in changes:
             setattr(unit, name, _norm(changes[name]) if isinstance(changes[name], str) else changes[name])
@@ -161,8 +178,7 @@ def refuse_root(unit: Unit) -> None:
     """The root unit is the whole province/city: merged or retired, the tree would have no top (and every
     comparison, stratum and report hangs from it)."""
     if unit.parent_id is None:
-        raise OrgError("unit", _("%(code)s is the root of the tree (the whole province or city): it cannot be "
-                                 "merged or retired", code=unit.code))
+        raise OrgError("unit_is_root", "unit", code=unit.code)
 
 
 def retire_unit(session: Session, unit: Unit, *, at: datetime | None = None, audit: bool = True) -> bool:
@@ -202,13 +218,12 @@ def merge_units(session: Session, sources: Sequence[Unit], target: Unit, *, move
     for src in sources:
         refuse_root(src)
         if src.id == target.id:
-            raise OrgError("target", _("a unit cannot be merged into itself"))
+            raise OrgError("unit_merge_itself", "target")
         if src.level.rank != target.level.rank:
-            raise OrgError("target", _("%(code)s (%(level)s) and %(target)s (%(target_level)s) are not at the "
-                                       "same level", code=src.code, level=src.level_code, target=target.code,
-                                       target_level=target.level_code))
+            raise OrgError("unit_merge_levels_differ", "target", code=src.code, level=src.level_code,
+                           target=target.code, target_level=target.level_code)
         if target.retired_at is not None:
-            raise OrgError("target", _("unit %(code)s is retired", code=target.code))
+            raise OrgError("unit_retired", "target", code=target.code)
     for src in sources:
         before = _state(src, *_UNIT_STATE)
         for child in list(src.children):
@@ -236,8 +251,7 @@ def agency_by_code(session: Session, code: str) -> Agency | None:
 
 def check_kind(kind: str) -> None:
     if kind not in Agency.KINDS:
-        raise OrgError("kind", _("unknown agency kind '%(kind)s' (use one of %(kinds)s)", kind=kind,
-                                 kinds=", ".join(Agency.KINDS)))
+        raise OrgError("agency_kind_unknown", "kind", kind=kind, kinds=", ".join(Agency.KINDS))
 
 
 def create_agency(session: Session, *, code: str, name_vi: str, name_en: str, unit: Unit, kind: str = "other",
@@ -246,7 +260,7 @@ def create_agency(session: Session, *, code: str, name_vi: str, name_en: str, un
     check_names(name_vi, name_en)
     check_kind(kind)
     if agency_by_code(session, code) is not None:
-        raise OrgError("code", _("duplicate code: agency '%(code)s' already exists", code=code))
+        raise OrgError("agency_code_taken", "code", code=code)
     agency = Agency(code=code, name_vi=_norm(name_vi), name_en=_norm(name_en), kind=kind, unit=unit)
     session.add(agency)
     session.flush()
@@ -307,7 +321,7 @@ def merge_agencies(session: Session, sources: Sequence[Agency], target: Agency, 
     """Move the sources' service points to `target`, then retire the sources."""
     for src in sources:
         if src.id == target.id:
-            raise OrgError("target", _("an agency cannot be merged into itself"))
+            raise OrgError("agency_merge_itself", "target")
     for src in sources:
         for sp in list(src.service_points):
             update_service_point(session, sp, agency=target, audit=audit)
@@ -326,8 +340,7 @@ def service_point_by_code(session: Session, code: str) -> ServicePoint | None:
 
 def check_instrument(value: str, field: str) -> None:
     if not INSTRUMENT_RE.match(value):
-        raise OrgError(field, _("'%(value)s' is not a questionnaire id (lower-case letters, digits and '-')",
-                                value=value))
+        raise OrgError("instrument_id_format", field, value=value)
 
 
 def create_service_point(session: Session, *, code: str, name_vi: str, name_en: str, agency: Agency,
@@ -338,7 +351,7 @@ def create_service_point(session: Session, *, code: str, name_vi: str, name_en: 
     check_instrument(kiosk_instrument, "kiosk_instrument")
     check_instrument(link_instrument, "link_instrument")
     if service_point_by_code(session, code) is not None:
-        raise OrgError("code", _("duplicate code: service point '%(code)s' already exists", code=code))
+        raise OrgError("service_point_code_taken", "code", code=code)
     sp = ServicePoint(code=code, name_vi=_norm(name_vi), name_en=_norm(name_en), agency=agency,
                       kiosk_instrument=kiosk_instrument, link_instrument=link_instrument,
                       official_on_duty=official_on_duty, active=True)
@@ -382,7 +395,7 @@ def merge_service_points(session: Session, sources: Sequence[ServicePoint], targ
     """Move the sources' kiosks to `target`, then retire the sources."""
     for src in sources:
         if src.id == target.id:
-            raise OrgError("target", _("a service point cannot be merged into itself"))
+            raise OrgError("service_point_merge_itself", "target")
     for src in sources:
         for kiosk in list(src.kiosks):
             update_kiosk(session, kiosk, service_point=target, audit=audit)
@@ -401,9 +414,9 @@ def create_kiosk(session: Session, *, code: str, name: str, service_point: Servi
     """A kiosk record without credentials (enrol it with `flask kiosks` / the admin pages)."""
     check_code(code)
     if not name or not _norm(name):
-        raise OrgError("name", _("missing name"))
+        raise OrgError("name_missing", "name")
     if kiosk_by_code(session, code) is not None:
-        raise OrgError("code", _("duplicate code: kiosk '%(code)s' already exists", code=code))
+        raise OrgError("kiosk_code_taken", "code", code=code)
     kiosk = Kiosk(code=code, name=_norm(name), service_point=service_point)
     session.add(kiosk)
     session.flush()
@@ -416,7 +429,7 @@ def update_kiosk(session: Session, kiosk: Kiosk, *, audit: bool = True, **change
     before = {"name": kiosk.name, "service_point": kiosk.service_point.code}
     if "name" in changes:
         if not changes["name"] or not changes["name"].strip():
-            raise OrgError("name", _("missing name"))
+            raise OrgError("name_missing", "name")
         kiosk.name = _norm(changes["name"])
     if "service_point" in changes:
         kiosk.service_point = changes["service_point"]

@@ -22,6 +22,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from questionnaires.model import Item, Questionnaire
+from survey.errors import translate
 from survey.extensions import db, limiter
 from survey.forms import FlaskForm
 from survey.i18n import CITIZEN_LANGUAGES, LANGUAGE_NAMES
@@ -64,15 +65,6 @@ class EnrolForm(FlaskForm):
                                   "inputmode": "text"})
 
 
-ENROL_MESSAGES = {
-    "unknown": _l("This code is not valid. Check it and try again."),
-    "used": _l("This code has already been used. Ask an administrator for a new one."),
-    "expired": _l("This code has expired. Ask an administrator for a new one."),
-    "revoked": _l("This kiosk has been revoked. Ask an administrator to register it again."),
-    "empty": _l("Type the enrolment code an administrator gave you (it looks like XXXX-XXXX)."),
-}
-
-
 @bp.route("/kiosk/enrol", methods=["GET", "POST"])
 @limiter.limit("30 per minute;300 per hour", methods=["POST"], key_func=lambda: "kiosk-enrol")
 def enrol() -> str | Response:
@@ -84,14 +76,14 @@ def enrol() -> str | Response:
             _kiosk, credential = kiosk_service.redeem_code(db.session, form.code.data)
         except kiosk_service.KioskError as exc:
             db.session.rollback()
-            error = str(ENROL_MESSAGES.get(exc.reason, ENROL_MESSAGES["unknown"]))
+            error = exc.message
         else:
             db.session.commit()
             resp = redirect(url_for("kiosk.app"))
             set_credential_cookie(resp, credential)
             return resp
     elif request.method == "POST":  # an empty or over-long code: say so, never stay silent
-        error = str(ENROL_MESSAGES["unknown" if (request.form.get("code") or "").strip() else "empty"])
+        error = translate("enrolment_unknown" if (request.form.get("code") or "").strip() else "enrolment_empty")
     current = current_kiosk()
     status = 400 if error else 200
     return render_template("kiosk/enrol.html", form=form, error=error, current=current), status  # type: ignore[return-value]

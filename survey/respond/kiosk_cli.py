@@ -17,7 +17,8 @@ kiosks_cli = AppGroup("kiosks", help="Kiosks at service points: enrolment codes,
 
 def _fail(exc: ks.KioskError) -> None:
     db.session.rollback()
-    click.echo(f"error: {exc}", err=True)
+    which = f" ({exc.params['code']})" if "code" in exc.params else ""
+    click.echo(f"error: {exc}{which}", err=True)
     sys.exit(1)
 
 

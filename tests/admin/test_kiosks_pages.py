@@ -83,7 +83,7 @@ def test_rename_new_code_and_revoke(client, db_session):
     code = re.search(r'<code id="enrolment-code">([A-Z0-9-]+)</code>', text(fresh)).group(1)
     with pytest.raises(ks.KioskError) as replaced:
         ks.redeem_code(db_session, enrolment.code)
-    assert replaced.value.reason == "unknown"
+    assert replaced.value.code == "enrolment_unknown"
     db_session.rollback()
     refused = post_form(client, f"/admin/kiosks/{kid}/revoke", {})
     assert refused.status_code == 400 and kiosk(db_session, "STP-SP1-K1").revoked_at is None
@@ -91,7 +91,7 @@ def test_rename_new_code_and_revoke(client, db_session):
     assert kiosk(db_session, "STP-SP1-K1").revoked_at is not None
     with pytest.raises(ks.KioskError) as revoked:
         ks.redeem_code(db_session, code)
-    assert revoked.value.reason == "revoked"
+    assert revoked.value.code == "enrolment_revoked"
     assert [e.action for e in events(db_session)][-3:] == ["org.kiosk.update", "kiosk.code_reissued", "kiosk.revoked"]
     assert "revoked" in text(get(client, "/admin/kiosks"))
 

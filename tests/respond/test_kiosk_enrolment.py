@@ -57,7 +57,7 @@ def test_cli_enrol_prints_a_code_stored_only_hashed(runner, db_session, city):
 def test_cli_enrol_unknown_service_point_fails(runner, city):
     result = runner.invoke(args=["kiosks", "enrol", "--service-point", "NOPE"])
     assert result.exit_code == 1
-    assert "no service point" in result.output
+    assert "This service point does not exist. (NOPE)" in result.output
 
 
 def test_good_code_enrols_the_device_with_an_httponly_cookie(client, runner, db_session, city):
@@ -171,4 +171,4 @@ def test_enrolment_attempts_are_rate_limited_globally(client, city):
 def test_revoking_an_unknown_kiosk_fails(runner, city):
     result = runner.invoke(args=["kiosks", "revoke", "NO-SUCH-K1"])
     assert result.exit_code == 1
-    assert "no kiosk" in result.output
+    assert "This kiosk does not exist. (NO-SUCH-K1)" in result.output
