@@ -196,14 +196,14 @@ def agency(code: str) -> str | Response:
         tables.append(ad.comparison_table(cmp, lang, unit_name))
         tables.append(trend_table)
         tables += ad.distribution_tables(distributions(db.session, sel, lang))
-        cov = coverage(db.session, sel)  # response rate, excluded after review (issue 16 §3)
-        tables.append(cp.coverage_table(cov, f.service_point.name(lang) if f.service_point else ag.name(lang)))
-        coverage_notes = cp.notes(cov)
+        # response rate, excluded after review, published periods' cut-off and late responses (issue 16 §3)
+        cov = coverage(db.session, sel)
+        published = publication.overlapping(db.session, f.version.id, f.period_from, f.period_to)
+        tables.append(cp.coverage_table(cov, f.service_point.name(lang) if f.service_point else ag.name(lang),
+                                        cp.cutoff_text(published)))
+        coverage_notes = [cp.published_note(p) for p in published] + cp.notes(cov)
         tables.append(topics_table(ag, f.service_point, f.period_from, f.period_to, lang))  # issue 15
         tables.append(language_table(db.session, sel))  # issue 15: responses in vi, en, km
-        for published in publication.overlapping(db.session, f.version.id, f.period_from, f.period_to):
-            coverage_notes.append(cp.published_note(published, publication.late_responses(db.session, published,
-                                                                                          ag.id)))
     else:
         coverage_notes = []
     fmt = wants_export()

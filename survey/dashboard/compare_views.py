@@ -251,11 +251,18 @@ def page_content(view: str, f: Filters, comp: Comparison | None, lang: str) -> t
     return tables, charts
 
 
+def _published(comp: Comparison) -> list[publication.PublishedPeriod]:
+    """The publication of the compared period, if it is published (its figures are as published)."""
+    found = publication.current(db.session, comp.instrument.record.id, comp.period.label)
+    return [] if found is None else [found]
+
+
 def _units_coverage(f: Filters, comp: Comparison) -> Table:
-    """Response rate and reviewed responses of every compared unit in the period (issue 16 §3)."""
+    """Response rate, reviewed and late responses of every compared unit in the period (issue 16 §3)."""
     sel = selection_for(current_user, f, period_from=comp.period.start, period_to=comp.period.end)
     by_key = coverage_by(db.session, sel, comp.group)
-    return cp.units_coverage_table(by_key, cp.comparison_labels(comp), comp.group_label)
+    return cp.units_coverage_table(by_key, cp.comparison_labels(comp), comp.group_label,
+                                   cp.cutoff_text(_published(comp)))
 
 
 def _coverage_notes(view: str, f: Filters, comp: Comparison | None, scope: dict[str, Any]) -> list[str]:
@@ -267,11 +274,8 @@ def _coverage_notes(view: str, f: Filters, comp: Comparison | None, scope: dict[
         kw["unit_id"] = scope["unit_id"]
     elif view == "agency":
         kw["agency_ids"] = (scope["agency_id"],)
-    out = cp.notes(coverage(db.session, selection_for(current_user, f, **kw)))
-    published = publication.current(db.session, comp.instrument.record.id, comp.period.label)
-    if published is not None:  # figures here are live: say what the published report holds
-        out.append(cp.published_note(published, publication.late_responses(db.session, published)))
-    return out
+    published = [cp.published_note(p) for p in _published(comp)]
+    return published + cp.notes(coverage(db.session, selection_for(current_user, f, **kw)))
 
 
 def _render(view: str, **scope: Any) -> str:

@@ -1,11 +1,13 @@
-"""Publishing a period (issue 16 §3): Home Affairs freezes the period report; later responses wait for a revision.
+"""Publishing a period (issue 16 §3): Home Affairs freezes a period; later responses wait for a revision.
 
-Routes on the report blueprint: `POST /homeaffairs/report/publish` (home_affairs, admin) stores the report
-of the chosen questionnaire version and period — HTML and XLSX in Vietnamese and English, rendered now —
-with its data cut-off (survey/results/publication.py).  From then on the report page and its XLSX serve that
-document, stating the cut-off and how many responses arrived after it; `?live=1` shows today's figures.
-Publishing again is a revision and needs a reason.  The frozen document is the city-wide report, so it is
-served only to viewers who see the whole city (a unit manager gets the live report of its own subtree).
+Routes on the report blueprint: `POST /homeaffairs/report/publish` (home_affairs, admin) freezes the chosen
+questionnaire version and period at a data cut-off (survey/results/publication.py: responses received later
+for it are kept out of every figure until a revision) and stores its report — HTML and XLSX in Vietnamese
+and English, rendered then.  From then on the report page and its XLSX serve that document, stating the
+cut-off and how many responses arrived after it; `?live=1` builds the report from today's count tables
+(the same responses, less any excluded after review since).  Publishing again is a revision and needs a
+reason.  The frozen document is the city-wide report, so it is served only to viewers who see the whole
+city (a unit manager gets the live report of its own subtree).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from survey.dashboard.compare_views import XLSX_MIME, Filters, read_filters, tab
 from survey.dashboard.report import all_tables, bp, build_report
 from survey.extensions import db
 from survey.i18n import current_lang
+from survey.results import cache
 from survey.results import publication as pub
 
 PUBLISHERS = roles.PUBLISHES_PERIODS
@@ -54,6 +57,7 @@ def frozen_page() -> str | None:
         return None
     assert p is not None
     return render_template("dashboard/report/published.html", f=f, publication=p, late=_late(p),
+                           revised_in=pub.revised_in(db.session, p),
                            body=Markup(p.html(current_lang())), can_publish=current_user.role in PUBLISHERS)
 
 
@@ -82,7 +86,7 @@ def _publication_context() -> dict[str, Any]:
     return {"publication_state": publication_state}
 
 
-def _documents(f: Filters) -> dict[str, tuple[str, bytes, str]]:
+def _documents(f: Filters) -> pub.Documents:
     """The report's HTML body, XLSX and PDF body in both languages, as they would be rendered now."""
     out = {}
     for lang in ("vi", "en"):
@@ -117,14 +121,22 @@ def publish() -> Response:
     if f.version is None or f.period is None or f.channel or request.args.get("period") != f.period.label:
         abort(400)
     at = pub.cutoff(db.session)  # BEFORE the documents: a response stored meanwhile counts as late
-    documents = _documents(f)
+
+    def build() -> pub.Documents:
+        cache.data_changed()  # late responses were just folded in: this request must not reuse its memo
+        return _documents(f)
+
     try:
         p = pub.publish(db.session, questionnaire_version_id=f.version.id, label=f.period.label,
-                        start=f.period.start, end=f.period.end, measure=f.measure, documents=documents, at=at,
+                        start=f.period.start, end=f.period.end, measure=f.measure, build=build, at=at,
                         user_id=current_user.id, reason=request.form.get("reason", ""))
     except pub.PublicationError:
         db.session.rollback()
         flash(_("A revision needs a reason: say why the published figures change."), "error")
         return redirect(url_for("report.period", **f.args()))
+    except BaseException:
+        db.session.rollback()
+        cache.clear()  # figures computed from the rolled-back count tables must not be served
+        raise
     flash(_("%(period)s is published (revision %(n)s).", period=f.period.name, n=p.revision), "success")
     return redirect(url_for("report.period", **f.args()))

@@ -22,6 +22,12 @@ Interface (used by the QR poster limit, the Integrity review pages and the figur
   many responses are out of the figures ("n responses excluded after review"); `held_count` likewise.
 - Review decisions (Integrity page): `confirm` (→ excluded), `dismiss` (→ counted), `reverse` (→ back to
   held, awaiting a new decision); each audited with its reason.
+- Published periods (survey/results/publication.py): ``"late"`` = received for a month Home Affairs has
+  published, after its data cut-off: kept, counted nowhere, shown as "n responses received after
+  publication" until a revision folds it in.  `store_response` stores such a response late; a decision
+  that would count a response (dismiss, release) makes it late instead when its id is above the cut-off
+  of a publication covering its month (`month_cutoff`), so a review never moves published figures by
+  bringing a late response in.  `defer`/`fold_in` move responses of a published period at publication.
 
 A status change of a response moves whole counts: a response leaves (or rejoins) its cell (questionnaire
 version × service point × month × channel) in all three count tables; rows that fall to zero are deleted,
@@ -36,7 +42,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import column, func, select, table, update
 from sqlalchemy.orm import Session
 
 from survey.audit import record
@@ -47,12 +53,16 @@ from survey.respond.models import Answer, AnswerTally, MomentTally, Response, Re
 
 HELD = "held"
 EXCLUDED = "excluded"
+LATE = "late"
 STATUSES = (HELD, EXCLUDED)
 MAX_REASON = 300
 
 RT = ResponseTally.__table__
 AT = AnswerTally.__table__
 MT = MomentTally.__table__
+#: survey/results/publication.py's table, read by name (respond does not import results)
+PUBLISHED = table("published_period", column("questionnaire_version_id"), column("start"), column("end"),
+                  column("cutoff_response_id"))
 
 
 class QuarantineError(ValueError):
@@ -108,21 +118,24 @@ def _set_status(session: Session, response_ids: Iterable[int], status: str | Non
                            .where(Response.id.in_(ids)).order_by(Response.id).with_for_update()).all()
     if len(rows) != len(ids):
         raise QuarantineError(f"unknown responses: {sorted(set(ids) - {r.id for r in rows})}")
-    changing = [r for r in rows if r.review_status != status]
+    target = _targets(session, rows, status)
+    changing = [r for r in rows if r.review_status != target[r.id]]
     if not changing:
         return 0
-    leaving = [r for r in changing if r.review_status is None]  # counted → held/excluded
-    joining = [r for r in changing if status is None]  # held/excluded → counted
+    leaving = [r for r in changing if r.review_status is None]  # counted → held/excluded/late
+    joining = [r for r in changing if target[r.id] is None]  # held/excluded/late → counted
     if leaving:
         _move(session, leaving, -1)
     if joining:
         _move(session, joining, +1)
     now = utcnow()
     changed_ids = [r.id for r in changing]
-    for chunk in _chunks(changed_ids):
-        session.execute(update(Response).where(Response.id.in_(chunk))
-                        .values(review_status=status, review_reason=text, review_changed_at=now)
-                        .execution_options(synchronize_session=False))
+    for new_status in sorted({target[r.id] for r in changing}, key=str):
+        group = [r.id for r in changing if target[r.id] == new_status]
+        for chunk in _chunks(group):
+            session.execute(update(Response).where(Response.id.in_(chunk))
+                            .values(review_status=new_status, review_reason=text, review_changed_at=now)
+                            .execution_options(synchronize_session=False))
     changed_set = set(changed_ids)
     for obj in list(session.identity_map.values()):  # loaded Response objects must not show the old status
         if isinstance(obj, Response) and obj.id in changed_set:
@@ -130,13 +143,65 @@ def _set_status(session: Session, response_ids: Iterable[int], status: str | Non
     if leaving or joining:
         bump_revision(session)
     before = Counter(str(r.review_status or "counted") for r in changing)
+    after = Counter(str(target[r.id] or "counted") for r in changing)
     record(session, action, "response", changed_ids[0] if len(changed_ids) == 1 else f"{len(changed_ids)} responses",
            before={"statuses": dict(before)},
-           after={"status": status or "counted", "reason": text, "responses": changed_ids[:1000],
-                  "count": len(changed_ids)})
+           after={"status": status or "counted", "statuses": dict(after), "reason": text,
+                  "responses": changed_ids[:1000], "count": len(changed_ids)})
     if commit:
         session.commit()
     return len(changed_ids)
+
+
+def _targets(session: Session, rows: list[Any], status: str | None) -> dict[int, str | None]:
+    """The status each response gets: `status`, except that a response about to be counted stays out
+    ("late") when it arrived after the cut-off of a publication covering its month."""
+    if status is not None:
+        return {r.id: status for r in rows}
+    cutoffs: dict[tuple[int, date], int | None] = {}
+    out: dict[int, str | None] = {}
+    for r in rows:
+        key = (r.questionnaire_version_id, r.period)
+        if key not in cutoffs:
+            cutoffs[key] = month_cutoff(session, *key)
+        cut = cutoffs[key]
+        out[r.id] = LATE if cut is not None and r.id > cut else None
+    return out
+
+
+def month_cutoff(session: Session, questionnaire_version_id: int, period: date) -> int | None:
+    """The data cut-off (highest response id) of the publications covering a month of a version; None when
+    the month is not published.  Several publications may cover it (2022-11, 2022-Q4): the latest cut-off
+    counts, as every publication or revision folds in what arrived before it."""
+    cut = session.scalar(select(func.max(PUBLISHED.c.cutoff_response_id)).where(
+        PUBLISHED.c.questionnaire_version_id == questionnaire_version_id, PUBLISHED.c.start <= period,
+        PUBLISHED.c.end >= period))
+    return None if cut is None else int(cut)
+
+
+def _period_ids(session: Session, questionnaire_version_id: int, start: date, end: date, status: str | None,
+                above: bool, response_id: int) -> list[int]:
+    where = [Response.questionnaire_version_id == questionnaire_version_id, Response.period >= start,
+             Response.period <= end,
+             Response.review_status.is_(None) if status is None else Response.review_status == status,
+             Response.id > response_id if above else Response.id <= response_id]
+    return list(session.scalars(select(Response.id).where(*where).order_by(Response.id)))
+
+
+def defer(session: Session, questionnaire_version_id: int, start: date, end: date, after_id: int, reason: str,
+          *, commit: bool = True) -> int:
+    """At publication: counted responses of the period above the cut-off `after_id` (stored while the
+    publication was being made) become late, so the published figures hold only what the cut-off says."""
+    ids = _period_ids(session, questionnaire_version_id, start, end, None, True, after_id)
+    return _set_status(session, ids, LATE, reason, "response.late", commit)
+
+
+def fold_in(session: Session, questionnaire_version_id: int, start: date, end: date, up_to_id: int, reason: str,
+            *, commit: bool = True) -> int:
+    """At a revision: late responses of the period up to the new cut-off are counted (call it after the
+    revision is stored: `month_cutoff` must already see the new cut-off)."""
+    ids = _period_ids(session, questionnaire_version_id, start, end, LATE, False, up_to_id)
+    return _set_status(session, ids, None, reason, "response.revised_in", commit)
 
 
 def _chunks(ids: list[int], size: int = 1000) -> Iterable[list[int]]:
@@ -242,6 +307,11 @@ def excluded_count(session: Session, *, questionnaire_version_ids: Iterable[int]
 def held_count(session: Session, **filters: Any) -> int:
     """Responses held and awaiting review in the same scope as `excluded_count`."""
     return excluded_count(session, status=HELD, **filters)
+
+
+def late_count(session: Session, **filters: Any) -> int:
+    """Responses received after publication, waiting for a revision, in the same scope as `excluded_count`."""
+    return excluded_count(session, status=LATE, **filters)
 
 
 def counted(column: Any = None) -> Any:

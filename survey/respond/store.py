@@ -25,7 +25,7 @@ from survey.inputs import has_forbidden_characters
 from survey.org.models import ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import questionnaire_for
-from survey.respond import moments
+from survey.respond import moments, quarantine
 from survey.respond.models import CHANNELS, Answer, AnswerTally, Comment, Response, ResponseTally
 from survey.respond.redact import redact
 
@@ -142,6 +142,10 @@ def store_response(session: Session, sub: Submission, *, commit: bool = True) ->
     if sub.hold:
         fields.update(review_status="held", review_changed_at=now,
                       review_reason=(" ".join(sub.hold_reason.split()) or "held on arrival")[:300])
+    elif quarantine.month_cutoff(session, qv.id, fields["period"]) is not None:
+        # its month is published: kept, counted apart until Home Affairs issues a revision (issue 16 §3)
+        fields.update(review_status=quarantine.LATE, review_changed_at=now,
+                      review_reason="received after publication")
     values, comment = answer_rows(q, sub.answers)
     # INSERT … ON CONFLICT (client_id) DO NOTHING RETURNING: when another worker stored the same client id
     # between our check and this insert, that one wins and nothing fails — so no savepoint is needed (two
@@ -156,7 +160,7 @@ def store_response(session: Session, sub: Submission, *, commit: bool = True) ->
     session.add_all(Answer(response_id=response.id, item_id=item_ids[code], value=v) for code, v in values)
     if comment is not None:
         session.add(Comment(response_id=response.id, item_code=comment[0], text=comment[1]))
-    if not sub.hold:  # a held response is kept but counted nowhere until released
+    if fields.get("review_status") is None:  # a held or late response is kept but counted nowhere for now
         increment_tallies(session, response, Counter((item_ids[code], v) for code, v in values))
         spec = moments.spec_of(q)
         moments.add_response(session, tally_keys(response), spec,

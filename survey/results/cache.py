@@ -131,6 +131,18 @@ def clear() -> None:
     month_cells.clear()
 
 
+def data_changed() -> None:
+    """Forget what this request has read (the tally revision, month cells …): the request itself has just
+    changed the count tables (a publication folding late responses in) and reads figures again."""
+    try:
+        from flask import has_request_context, request
+
+        if has_request_context():
+            request.environ.pop("hailong.results.memo", None)
+    except RuntimeError:
+        return
+
+
 def per_request(key: Hashable, compute: Callable[[], T]) -> T:
     """compute() once per HTTP request (the tree and questionnaire lookups a page repeats); always fresh
     outside a request."""

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from analysis.response_rate import response_rates
 from survey.org.models import ServiceVolume
 from survey.respond.models import Response, ResponseTally
-from survey.respond.quarantine import EXCLUDED, HELD, excluded_count
+from survey.respond.quarantine import EXCLUDED, HELD, LATE, excluded_count
 from survey.results.cache import cached
 from survey.results.selection import Selection, allowed_service_points, tally_filters
 from survey.results.tree import placements
@@ -44,6 +44,7 @@ class Coverage:
     cells_over: int  # service point-months with more responses than dossiers
     excluded: int  # excluded after review
     held: int  # held, awaiting review
+    late: int = 0  # received after the publication of their period, waiting for a revision (publication.py)
 
     @property
     def has_volume(self) -> bool:
@@ -126,21 +127,21 @@ def _coverage_by(session: Session, sel: Selection, group: str | None) -> dict[st
     aside = _set_aside(session, sel, places, group)
     out: dict[str, Coverage] = {}
     for r in rates.itertuples(index=False):
-        excluded, held = aside.pop(str(r.key), (0, 0))
+        excluded, held, late = aside.pop(str(r.key), (0, 0, 0))
         served = None if pd.isna(r.served) else int(r.served)
         rate = None if pd.isna(r.rate) else float(r.rate)
         out[str(r.key)] = Coverage(str(r.key), int(r.responses), int(r.responses_with_volume), served, rate,
-                                   bool(r.over), int(r.cells_over), excluded, held)
-    for key, (excluded, held) in aside.items():  # every response of the group set aside
-        out[key] = Coverage(key, 0, 0, None, None, False, 0, excluded, held)
+                                   bool(r.over), int(r.cells_over), excluded, held, late)
+    for key, (excluded, held, late) in aside.items():  # every response of the group set aside
+        out[key] = Coverage(key, 0, 0, None, None, False, 0, excluded, held, late)
     if group is None and "" not in out:
         out[""] = _empty("")
     return out
 
 
 def _set_aside(session: Session, sel: Selection, places: dict[int, Any], group: str | None
-               ) -> dict[str, tuple[int, int]]:
-    """(excluded, held) per group key, from the response rows (quarantined responses are in no tally)."""
+               ) -> dict[str, tuple[int, int, int]]:
+    """(excluded, held, late) per group key, from the response rows (such responses are in no tally)."""
     q = (select(Response.service_point_id, Response.review_status, func.count())
          .where(Response.review_status.is_not(None),
                 Response.questionnaire_version_id.in_(sel.questionnaire_version_ids)))
@@ -155,10 +156,10 @@ def _set_aside(session: Session, sel: Selection, places: dict[int, Any], group: 
         if not sps:
             return {}
         q = q.where(Response.service_point_id.in_(sps))
+    column = {EXCLUDED: 0, HELD: 1, LATE: 2}
     out: dict[str, list[int]] = {}
     for sp, status, n in session.execute(q.group_by(Response.service_point_id, Response.review_status)):
-        if sp not in places:
+        if sp not in places or status not in column:
             continue
-        pair = out.setdefault(_group_key(places[sp], group), [0, 0])
-        pair[0 if status == EXCLUDED else 1] += int(n) if status in (EXCLUDED, HELD) else 0
-    return {k: (v[0], v[1]) for k, v in out.items()}
+        out.setdefault(_group_key(places[sp], group), [0, 0, 0])[column[status]] += int(n)
+    return {k: (v[0], v[1], v[2]) for k, v in out.items()}

@@ -1,17 +1,29 @@
 """Published periods: a period Home Affairs has reported does not change silently.
 
 Kiosks may send responses up to 31 days late, so a month already reported could still move.  Publishing
-freezes the period report (HTML in both languages and the XLSX, as rendered at publication) with its data
-cut-off (the highest response id and its reception time); the report URL then serves that document.
-Responses that arrive later for the period are kept and counted in the live figures, and counted
-separately beside the published report ("n responses received after publication"); they enter the
-published report only when Home Affairs issues a revision (a new publication, revision + 1, with a reason).
+freezes the period's figures at a data cut-off (the highest response id and its reception time) and stores
+the period report as rendered then (HTML in both languages, XLSX, PDF body); the report URL serves it.
+
+The live figures (agency page, Home Affairs comparison, their CSV/XLSX exports, the live report) stay as
+published too, at no cost to pages: a response received later for a published month is stored with
+review status "late" (survey/respond/store.py) and so never enters the count tables every figure is read
+from — exactly like a quarantined one.  It is kept and counted separately ("n responses received after
+publication", `late_responses`), and enters the figures only when Home Affairs issues a revision (a new
+publication, revision + 1, with a reason): the revision's cut-off is taken, late responses up to it are
+counted (`quarantine.fold_in`), and the report is rendered again.  Responses stored while a publication
+is being made, above its cut-off, are made late (`quarantine.defer`), so the published figures are exactly
+those of the responses up to the cut-off (less any excluded after review).
+
+Review decisions still apply to published periods: confirming a flag removes its responses from the live
+figures at once (shown as "n responses excluded after review"), while the stored report keeps its figures
+until the next revision; dismissing a flag never brings a late response in (quarantine.month_cutoff).
 
 Every publication is audited; none is ever deleted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -20,6 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from survey.audit import record
 from survey.database import Base, UTCDateTime, utcnow
+from survey.respond import quarantine
 from survey.respond.models import Response
 
 
@@ -71,20 +84,11 @@ def cutoff(session: Session) -> Cutoff:
     return Cutoff(int(row[0] or 0), row[1]) if row is not None else Cutoff(0, None)
 
 
-def period_responses(session: Session, questionnaire_version_id: int, start: date, end: date,
-                     *, after_id: int | None = None, up_to_id: int | None = None,
-                     agency_id: int | None = None) -> int:
-    """Counted responses of the period (optionally only those after / up to a cut-off id, of one agency)."""
-    q = select(func.count()).select_from(Response).where(
+def period_responses(session: Session, questionnaire_version_id: int, start: date, end: date) -> int:
+    """Counted responses of the period (those in its figures)."""
+    return int(session.scalar(select(func.count()).select_from(Response).where(
         Response.questionnaire_version_id == questionnaire_version_id, Response.period >= start,
-        Response.period <= end, Response.review_status.is_(None))
-    if agency_id is not None:
-        q = q.where(Response.agency_id == agency_id)
-    if after_id is not None:
-        q = q.where(Response.id > after_id)
-    if up_to_id is not None:
-        q = q.where(Response.id <= up_to_id)
-    return int(session.scalar(q) or 0)
+        Response.period <= end, Response.review_status.is_(None))) or 0)
 
 
 def current(session: Session, questionnaire_version_id: int, label: str) -> PublishedPeriod | None:
@@ -94,10 +98,11 @@ def current(session: Session, questionnaire_version_id: int, label: str) -> Publ
         .order_by(PublishedPeriod.revision.desc()).limit(1)).first()
 
 
-def late_responses(session: Session, pub: PublishedPeriod, agency_id: int | None = None) -> int:
-    """Counted responses of the period (of one agency) received after its (latest) publication."""
-    return period_responses(session, pub.questionnaire_version_id, pub.start, pub.end,
-                            after_id=pub.cutoff_response_id, agency_id=agency_id)
+def late_responses(session: Session, pub: PublishedPeriod) -> int:
+    """Responses of the period received after its publication and waiting for a revision: in no figure yet
+    (pages count their own selection's through survey.results.coverage: `Coverage.late`)."""
+    return quarantine.late_count(session, questionnaire_version_ids=[pub.questionnaire_version_id],
+                                 period_from=pub.start, period_to=pub.end)
 
 
 def overlapping(session: Session, questionnaire_version_id: int, first: date | None, last: date | None
@@ -115,16 +120,33 @@ def overlapping(session: Session, questionnaire_version_id: int, first: date | N
     return list(latest.values())
 
 
+def revised_in(session: Session, pub: PublishedPeriod) -> int:
+    """Responses a revision counts that arrived after the previous revision's cut-off (0 for revision 1)."""
+    if pub.revision <= 1:
+        return 0
+    prev = session.scalar(select(PublishedPeriod.cutoff_response_id).where(
+        PublishedPeriod.questionnaire_version_id == pub.questionnaire_version_id, PublishedPeriod.label == pub.label,
+        PublishedPeriod.revision == pub.revision - 1))
+    return int(session.scalar(select(func.count()).select_from(Response).where(
+        Response.questionnaire_version_id == pub.questionnaire_version_id, Response.period >= pub.start,
+        Response.period <= pub.end, Response.review_status.is_(None), Response.id > (prev or 0),
+        Response.id <= pub.cutoff_response_id)) or 0)
+
+
 class PublicationError(ValueError):
     """A revision without a reason: nothing is published."""
 
 
+Documents = dict[str, tuple[str, bytes, str]]
+
+
 def publish(session: Session, *, questionnaire_version_id: int, label: str, start: date, end: date, measure: str,
-            documents: dict[str, tuple[str, bytes, str]], at: Cutoff, user_id: int | None, reason: str = "",
+            build: Callable[[], Documents], at: Cutoff, user_id: int | None, reason: str = "",
             commit: bool = True) -> PublishedPeriod:
-    """Store a publication (revision 1) or a revision (n + 1, reason required) with its documents
-    (lang → (HTML body, XLSX bytes, HTML body as the PDF renders it)) and data cut-off `at` (taken BEFORE
-    the documents were built)."""
+    """Store a publication (revision 1) or a revision (n + 1, reason required) at data cut-off `at` (taken
+    BEFORE anything else), with its documents: `build()` returns lang → (HTML body, XLSX bytes, HTML body
+    as the PDF renders it) and is called once the count tables hold exactly the period's responses up to
+    the cut-off (late ones folded in, ones stored meanwhile deferred)."""
     earlier = current(session, questionnaire_version_id, label)
     text = " ".join(str(reason or "").split())[:300]
     if earlier is not None and not text:
@@ -133,16 +155,23 @@ def publish(session: Session, *, questionnaire_version_id: int, label: str, star
         questionnaire_version_id=questionnaire_version_id, label=label, start=start, end=end, measure=measure,
         revision=1 if earlier is None else earlier.revision + 1, reason=text, published_at=utcnow(),
         published_by_id=user_id, cutoff_response_id=at.response_id, cutoff_received_at=at.received_at,
-        responses=period_responses(session, questionnaire_version_id, start, end, up_to_id=at.response_id),
-        html_vi=documents["vi"][0], html_en=documents["en"][0], xlsx_vi=documents["vi"][1],
-        xlsx_en=documents["en"][1], pdf_html_vi=documents["vi"][2], pdf_html_en=documents["en"][2])
+        html_vi="", html_en="", xlsx_vi=b"", xlsx_en=b"")
     session.add(pub)
-    session.flush()
+    session.flush()  # quarantine.month_cutoff sees the new cut-off from here on
+    why = f"period {label} published, revision {pub.revision}"
+    deferred = quarantine.defer(session, questionnaire_version_id, start, end, at.response_id, why, commit=False)
+    folded = quarantine.fold_in(session, questionnaire_version_id, start, end, at.response_id,
+                                f"{why}: {text}" if text else why, commit=False)
+    documents = build()
+    pub.html_vi, pub.xlsx_vi, pub.pdf_html_vi = documents["vi"]
+    pub.html_en, pub.xlsx_en, pub.pdf_html_en = documents["en"]
+    pub.responses = period_responses(session, questionnaire_version_id, start, end)
     record(session, "period.publish" if earlier is None else "period.revise", "published_period", pub.id,
            before=None if earlier is None else {"revision": earlier.revision,
                                                 "cutoff_response_id": earlier.cutoff_response_id},
            after={"questionnaire_version_id": questionnaire_version_id, "period": label, "revision": pub.revision,
-                  "cutoff_response_id": pub.cutoff_response_id, "responses": pub.responses, "reason": text})
+                  "cutoff_response_id": pub.cutoff_response_id, "responses": pub.responses, "reason": text,
+                  "late_counted": folded, "deferred": deferred})
     if commit:
         session.commit()
     return pub

@@ -1,6 +1,6 @@
-"""Published periods do not change silently (issue 16 §3): a late response leaves the published report as it
-was, is counted separately, and enters the report only with a revision that Home Affairs issues with a reason.
-"""
+"""Published periods do not change silently (issue 16 §3): a late response leaves the published report (and the
+live report) as it was, is counted separately, and enters the figures only with a revision that Home Affairs
+issues with a reason.  tests/dashboard/test_publication_figures.py covers the pages and exports in detail."""
 
 from __future__ import annotations
 
@@ -87,14 +87,14 @@ def test_a_published_report_stays_as_published_and_counts_late_responses_apart(c
     assert _pdf_text(client.get(f"/homeaffairs/report/report.pdf?{args}")) == pdf_published
     compare = client.get(f"/homeaffairs/?level=agency&{args}").get_data(as_text=True)
     assert "was published (revision 1)" in compare
-    assert "1 responses received after publication are included here" in compare
+    assert "1 responses received after publication are kept but not in these figures" in compare
     agency_page = client.get("/dashboard/agency/STP").get_data(as_text=True)  # the late response's agency
     assert "was published (revision 1)" in agency_page
-    assert "1 responses received after publication are included here" in agency_page
+    assert "1 responses received after publication are kept but not in these figures" in agency_page
     other = client.get("/dashboard/agency/UBND-BT").get_data(as_text=True)
-    assert "was published (revision 1)" in other and "received after publication" not in other
+    assert "was published (revision 1)" in other and "received after publication are kept" not in other
     live = client.get(f"/homeaffairs/report/?{args}&live=1").get_data(as_text=True)
-    assert _summary(live) != _summary(published), "the live figures include the late response"
+    assert _summary(live) == _summary(published), "the late response is in no figure before a revision"
 
     # a revision needs a reason; with one, the late response enters the report
     refused = _publish(client, args)
@@ -103,8 +103,10 @@ def test_a_published_report_stays_as_published_and_counts_late_responses_apart(c
     _publish(client, args, reason="31 kiosk responses arrived late after a network outage")
     revised = client.get(f"/homeaffairs/report/?{args}").get_data(as_text=True)
     assert "revision 2" in revised and "network outage" in revised
-    assert "received after publication" not in revised
-    assert _summary(revised) == _summary(live)
+    assert "received after publication are kept" not in revised
+    assert "This revision counts 1 responses received after the previous publication" in revised
+    assert _summary(revised) != _summary(published)
+    assert _summary(revised) == _summary(client.get(f"/homeaffairs/report/?{args}&live=1").get_data(as_text=True))
     assert db_session.scalars(select(AuditEvent.action).where(AuditEvent.action == "period.revise")).all()
     wb = load_workbook(io.BytesIO(client.get(f"/homeaffairs/report/report.xlsx?{args}").data))
     assert wb.sheetnames  # the revision's own workbook
