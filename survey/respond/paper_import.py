@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from questionnaires.model import Item, Questionnaire
 from survey.audit import record
 from survey.database import utcnow
-from survey.i18n import LOCAL_TZ
+from survey.i18n import CITIZEN_LANGUAGES, LOCAL_TZ
 from survey.inputs import whole_number
 from survey.org.models import Level, ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
@@ -320,8 +320,8 @@ def _check_row(lk: _Lookups, line: int, cells: dict[str, Cell], seen: dict[str, 
         errors.append(RowError(line, "channel", _("Only paper responses are imported here: write paper or leave "
                                                   "the cell empty.")))
     language = text("language") or "vi"
-    if language not in ("vi", "en"):
-        errors.append(RowError(line, "language", _("Write vi or en (or leave the cell empty).")))
+    if language not in CITIZEN_LANGUAGES:  # km: a Khmer paper form (issue 15)
+        errors.append(RowError(line, "language", _("Write vi, en or km (or leave the cell empty).")))
     qv = _version(lk, line, text("questionnaire"), text("questionnaire_version"), errors)
     if qv is None:
         return errors, None
