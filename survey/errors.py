@@ -70,12 +70,15 @@ class DomainError(ValueError):
         return self.message
 
 
-def refuse(form: Any, exc: DomainError, *, wrap: str | None = None) -> None:
+def refuse(form: Any, exc: DomainError, *, wrap: str | None = None, fallback: str | None = None) -> None:
     """Show a refusal on the form field it concerns (flash it when no field does) after rolling back the
-    transaction the refused change began: the one way a page says "no"."""
+    transaction the refused change began: the one way a page says "no".  `wrap` is an N_-marked msgid
+    with `%(detail)s`; `fallback` the field to use when the form has none named `exc.field`."""
     db.session.rollback()
     message = exc.message if wrap is None else gettext(wrap, detail=exc.message)
     field = getattr(form, exc.field, None) if exc.field else None
+    if field is None and fallback:
+        field = getattr(form, fallback, None)
     if field is not None and hasattr(field, "errors"):
         field.errors = [*field.errors, message]
     else:
@@ -90,8 +93,7 @@ def init_app(app: Flask) -> None:
     def _refused(exc: DomainError) -> Any:
         db.session.rollback()
         if request.path.startswith("/api/"):
-            body: dict[str, Any] = {"error": exc.code, "message": exc.message}
-            if exc.field:
-                pass
-            return jsonify(body), 400
+            # the shape docs/api.md gives every refused request: "invalid", a message, the field concerned
+            return jsonify({"error": "invalid", "message": exc.message,
+                            "errors": {exc.field or "_": exc.message}}), 400
         return render_template("error.html", code=400, message=exc.message), 400

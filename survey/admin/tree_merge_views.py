@@ -77,7 +77,6 @@ def agency_merge(agency_id: int) -> ResponseReturnValue:
         try:
             svc.merge_agencies(db.session, [agency], target)
         except svc.OrgError as exc:
-            db.session.rollback()
             org_error(form, exc)
         else:
             return tree_done(_("Agency %(code)s merged into %(target)s.", code=agency.code, target=target.code))
@@ -109,7 +108,6 @@ def service_point_merge(sp_id: int) -> ResponseReturnValue:
         try:
             svc.merge_service_points(db.session, [sp], target)
         except svc.OrgError as exc:
-            db.session.rollback()
             org_error(form, exc)
         else:
             return tree_done(_("Service point %(code)s merged into %(target)s.", code=sp.code, target=target.code))

@@ -28,6 +28,7 @@ from survey.admin.tree_forms import (
     level_choices,
     unit_choices,
 )
+from survey.errors import N_, refuse
 from survey.extensions import db
 from survey.i18n import current_lang
 from survey.org import service as svc
@@ -40,19 +41,15 @@ MAX_TREE_FILE = 2 * 1024 * 1024
 
 
 def org_error(form: Any, exc: svc.OrgError) -> None:
-    """A rule only the service knows, on the field it concerns.  `exc.message` is already in the user's
-    language (the service translates while handling the request), so it is shown as the precise reason."""
+    """A rule only the service knows, on the field it concerns, the change rolled back (survey/errors.py
+    `refuse`); the service's precise reason follows a lead-in saying what kind of rule it was."""
     if exc.field in ("parent", "level"):
-        message = _("This place in the tree is not allowed: %(detail)s", detail=exc.message)
+        wrap = N_("This place in the tree is not allowed: %(detail)s")
     elif exc.field == "target":
-        message = _("These cannot be merged: %(detail)s", detail=exc.message)
+        wrap = N_("These cannot be merged: %(detail)s")
     else:
-        message = _("The change was refused: %(detail)s", detail=exc.message)
-    field = getattr(form, exc.field, None) or getattr(form, "parent", None)
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, message]
-    else:
-        flash(message, "error")
+        wrap = N_("The change was refused: %(detail)s")
+    refuse(form, exc, wrap=wrap, fallback="parent")
 
 
 def _form_page(form: Any, title: str, submit: str, back: str, status: int = 200, **extra: Any) -> tuple[str, int]:
@@ -106,7 +103,6 @@ def unit_new() -> ResponseReturnValue:
                                    name_en=form.name_en.data, level_code=form.level.data, parent=parent,
                                    valid_from=form.valid_from.data)
         except svc.OrgError as exc:
-            db.session.rollback()
             org_error(form, exc)
         else:
             return tree_done(_("Unit %(code)s created.", code=unit.code))
@@ -128,7 +124,6 @@ def unit_edit(unit_id: int) -> ResponseReturnValue:
             changed = svc.update_unit(db.session, unit, name_vi=form.name_vi.data, name_en=form.name_en.data,
                                       parent=parent, valid_from=form.valid_from.data)
         except svc.OrgError as exc:
-            db.session.rollback()
             org_error(form, exc)
         else:
             return tree_done(_("Unit %(code)s saved.", code=unit.code) if changed else _("Nothing was changed."))
@@ -192,7 +187,6 @@ def unit_merge(unit_id: int) -> ResponseReturnValue:
         try:
             svc.merge_units(db.session, [unit], target, move_agencies=form.move_agencies.data)
         except svc.OrgError as exc:
-            db.session.rollback()
             org_error(form, exc)
         else:
             return tree_done(_("Unit %(code)s merged into %(target)s.", code=unit.code, target=target.code))
@@ -220,7 +214,6 @@ def agency_new() -> ResponseReturnValue:
             agency = svc.create_agency(db.session, code=form.code.data.strip(), name_vi=form.name_vi.data,
                                        name_en=form.name_en.data, unit=unit, kind=form.kind.data)
         except svc.OrgError as exc:
-            db.session.rollback()
             org_error(form, exc)
         else:
             return tree_done(_("Agency %(code)s created.", code=agency.code))
@@ -244,7 +237,6 @@ def agency_edit(agency_id: int) -> ResponseReturnValue:
             changed = svc.update_agency(db.session, agency, name_vi=form.name_vi.data, name_en=form.name_en.data,
                                         kind=form.kind.data, unit=unit)
         except svc.OrgError as exc:
-            db.session.rollback()
             org_error(form, exc)
         else:
             return tree_done(_("Agency %(code)s saved.", code=agency.code) if changed else _("Nothing was changed."))
@@ -292,7 +284,6 @@ def service_point_new() -> ResponseReturnValue:
                 official_on_duty=(form.official_on_duty.data or "").strip() or None)
             set_opening_hours(db.session, sp, form.opening_hours.data)
         except svc.OrgError as exc:
-            db.session.rollback()
             org_error(form, exc)
         else:
             return tree_done(_("Service point %(code)s created.", code=sp.code))
@@ -320,7 +311,6 @@ def service_point_edit(sp_id: int) -> ResponseReturnValue:
                 official_on_duty=(form.official_on_duty.data or "").strip() or None)
             changed = set_opening_hours(db.session, sp, form.opening_hours.data) or changed
         except svc.OrgError as exc:
-            db.session.rollback()
             org_error(form, exc)
         else:
             return tree_done(_("Service point %(code)s saved.", code=sp.code) if changed else _("Nothing was changed."))

@@ -18,6 +18,7 @@ from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404
 from survey.admin.tree_forms import OrderedForm, agency_choices, unit_choices
 from survey.auth import user_service as us
 from survey.auth.models import ROLES, User
+from survey.errors import refuse
 from survey.extensions import db
 from survey.forms import FlaskForm
 from survey.i18n import current_lang
@@ -72,14 +73,6 @@ def _scope(form: UserEditForm) -> tuple[Agency | None, Unit | None]:
     return agency, unit
 
 
-def _error(form: FlaskForm, exc: us.UserError) -> None:
-    field = getattr(form, exc.field or "", None)
-    if field is not None:
-        field.errors = [*field.errors, exc.message]
-    else:
-        flash(exc.message, "error")
-
-
 def _page(form: FlaskForm, title: str, submit: str, crumb: str) -> tuple[str, int]:
     crumbs = [(url_for("admin.users"), _("Users")), (None, crumb)]
     return render_template("admin/form.html", form=form, title=title, submit=submit, back=url_for("admin.users"),
@@ -105,8 +98,7 @@ def user_new() -> ResponseReturnValue:
                                   password=form.password.data, role=form.role.data, agency=agency, unit=unit,
                                   must_change_password=form.must_change_password.data)
         except us.UserError as exc:
-            db.session.rollback()
-            _error(form, exc)
+            refuse(form, exc)
         else:
             db.session.commit()
             flash(_("User %(name)s created.", name=user.username), "success")
@@ -131,8 +123,7 @@ def user_edit(user_id: int) -> ResponseReturnValue:
             changed = us.update_user(db.session, current_user, user, role=form.role.data,
                                      display_name=form.display_name.data, agency=agency, unit=unit)
         except us.UserError as exc:
-            db.session.rollback()
-            _error(form, exc)
+            refuse(form, exc)
         else:
             db.session.commit()
             flash(_("User %(name)s saved.", name=user.username) if changed else _("Nothing was changed."), "success")
