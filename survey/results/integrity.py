@@ -57,13 +57,14 @@ def response_frame(session: Session, first: date, last: date, agency_ids: list[i
                    counted_only: bool = False) -> pd.DataFrame:
     """Responses submitted on local days first…last, one row each.
 
-    The scan sees counted and held responses (not those already excluded after review); the early-warning
-    chart (`counted_only`) sees what the figures count.
+    The scan sees counted, held and late responses (late: received for a published period, awaiting a
+    revision — a flood into a published month must be flagged too), not those already excluded after
+    review; the early-warning chart (`counted_only`) sees what the figures count.
     """
     lo, hi = _local_bounds(first, last)
     scope = [Response.submitted_at >= lo, Response.submitted_at < hi,
              Response.review_status.is_(None) if counted_only
-             else or_(Response.review_status.is_(None), Response.review_status == "held")]
+             else or_(Response.review_status.is_(None), Response.review_status.in_(("held", "late")))]
     if agency_ids is not None:
         scope.append(Response.agency_id.in_(agency_ids or [-1]))
     version_ids = list(session.scalars(select(Response.questionnaire_version_id).where(*scope).distinct()))
@@ -256,8 +257,8 @@ def _agency_charts(session: Session, today: date, agency_ids: list[int] | None) 
         base = part[part["day"] < chart_days[0]]
         if base["n"].sum() < 30:
             continue  # too little history for a baseline
-        baseline = Baseline.from_sums(float(base["n"].sum()), float(base["total"].sum()),
-                                      float(base["sumsq"].sum()), len(base_days))
+        baseline = Baseline.from_days(base["n"].to_numpy(), base["total"].to_numpy(), base["sumsq"].to_numpy(),
+                                      len(base_days))
         idx = part.set_index("day").reindex(chart_days)
         counts = idx["n"].fillna(0).to_numpy()
         totals = idx["total"].fillna(0).to_numpy()

@@ -5,8 +5,9 @@ being made (above its cut-off) is set apart too; the count tables always equal a
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -16,7 +17,11 @@ from survey.respond.models import Response
 from survey.respond.store import Submission, local_period, rebuild_tallies, store_response
 from survey.results import Selection, cache, indices
 from survey.results import publication as pub
+from survey.results.integrity import run_scan
+from survey.results.integrity_models import IntegrityFlag
 from tests.dashboard.publication_checks import tallies_equal_recount
+from tests.factories import small_city
+from tests.integrity.factories import TODAY, burst, finish, honest_days, workdays_before
 from tests.results.factories import city_with_responses
 
 
@@ -118,3 +123,28 @@ def test_another_month_is_not_affected(db_session, data):
     r = _store(db_session, data, data.months[1])
     assert _status(db_session, r.id) is None
     assert _overall_n(db_session, data, other) == before + 1
+
+
+def test_a_flood_into_a_published_month_is_flagged_and_confirming_it_keeps_it_out(db_session):
+    """Late responses are scanned like any arrival: a burst that reaches a published month is flagged, and
+    confirming the flag excludes it (it never entered the figures)."""
+    city = small_city(db_session)
+    sp, sipas = city.service_points["STP-SP1"], city.questionnaires["sipas-2017"]
+    rng = np.random.default_rng(3)
+    days = workdays_before(TODAY, 30)
+    honest_days(db_session, sp, sipas, days, 3, rng)
+    finish(db_session)
+    at = pub.cutoff(db_session)  # published before the flood's responses are taken into account …
+    stuffed = burst(db_session, sp, sipas, days[-1], 20, rng)
+    finish(db_session)
+    month = local_period(datetime(days[-1].year, days[-1].month, days[-1].day, 5, tzinfo=UTC))
+    label = f"{month.year}-{month.month:02d}"
+    pub.publish(db_session, questionnaire_version_id=sipas.id, label=label, start=month, end=month,
+                measure="OVERALL", build=lambda: {lang: ("", b"", "") for lang in ("vi", "en")}, at=at, user_id=None)
+    assert {_status(db_session, i) for i in stuffed} == {quarantine.LATE}  # … so they are late
+    assert run_scan(db_session, days[-3:]) == 1
+    flag = db_session.scalar(select(IntegrityFlag))
+    assert set(stuffed) <= set(flag.response_ids)
+    quarantine.confirm(db_session, flag.response_ids, "a flood")
+    assert {_status(db_session, i) for i in stuffed} == {quarantine.EXCLUDED}
+    tallies_equal_recount(db_session)
