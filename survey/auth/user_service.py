@@ -26,7 +26,7 @@ PASSWORD_MAX = 200
 USERNAME_MAX = 64
 
 
-MESSAGES = register({
+register({
     "password_short": N_("The password must have at least 12 characters."),
     "password_long": N_("The password must have at most 200 characters."),
     "unknown_role": N_("Choose a role."),

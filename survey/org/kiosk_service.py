@@ -28,7 +28,7 @@ ENROLMENT_TTL = timedelta(hours=24)
 STALE_AFTER = timedelta(hours=1)
 
 
-MESSAGES = register({
+register({
     "unknown_service_point": N_("This service point does not exist."),
     "inactive_service_point": N_("This service point is retired: kiosks cannot be added to it."),
     "unknown_kiosk": N_("This kiosk does not exist."),

@@ -28,7 +28,7 @@ INSTRUMENT_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 NAME_MAX = 200
 
 
-MESSAGES = register({
+register({
     "code_format": N_("code '%(code)s' must be 1–32 letters, digits, '.', '_' or '-' (starting with a letter or "
                       "digit)"),
     "level_unknown": N_("unknown level '%(level)s'"),

@@ -14,7 +14,7 @@ from questionnaires.answers import Problem
 from questionnaires.model import Answer
 from survey.errors import N_, register, translate
 
-MESSAGES = register({
+register({
     "unknown_item": N_("This question is not part of this questionnaire."),
     "required_scale": N_("Please choose a rating."),
     "required_choice": N_("Please choose an option."),

@@ -36,7 +36,7 @@ MAX_QUEUE_AGE = timedelta(days=31)
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 
 
-MESSAGES = register({
+register({
     "submission_invalid": N_("The response was not stored: please correct the fields listed."),
     "client_id": N_("client_id must be a UUID."),
     "channel_unknown": N_("Unknown channel."),

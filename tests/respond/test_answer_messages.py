@@ -46,3 +46,14 @@ def test_a_language_without_its_own_words_reads_vietnamese(app):
     with app.app_context():
         assert validate_answers(COUNTER, {"C.ATT": 9, "C.HANDLING": 2}, "km") == \
             validate_answers(COUNTER, {"C.ATT": 9, "C.HANDLING": 2}, "vi")
+
+
+def test_every_problem_the_rules_can_report_has_words_in_both_languages(app):
+    """A code added to questionnaires/answers.py without a message here would reach a citizen as a code."""
+    from questionnaires.answers import CODES, Problem
+    from survey.respond.answer_messages import problem_message
+
+    with app.app_context():
+        for code in CODES:
+            vi, en = problem_message(Problem(code, {"n": 2, "m": 3}), "vi"), problem_message(Problem(code), "en")
+            assert code not in (vi, en) and vi != en, code
