@@ -68,10 +68,14 @@ def ewma_arl(lam: float, c: float, mu: float = 0.0, states: int = 400) -> float:
 def _transient_discrete(lam: float, c: float, values: np.ndarray, probs: np.ndarray,
                         states: int) -> np.ndarray:
     """As `_transient` for a discrete observation distribution (atoms `values`, weights `probs`)."""
-    h = ewma_limit(lam, c)
+    return _chain(1.0 - lam, lam, ewma_limit(lam, c), values, probs, states)
+
+
+def _chain(decay: float, gain: float, h: float, values: np.ndarray, probs: np.ndarray, states: int) -> np.ndarray:
+    """Transitions of z' = max(0, decay·z + gain·x) below the limit h: EWMA (1−λ, λ) or CUSUM (1, 1)."""
     w = h / states
     start = np.concatenate([[0.0], (np.arange(states) + 0.5) * w])
-    nxt = (1.0 - lam) * start[:, None] + lam * np.asarray(values, dtype=float)[None, :]
+    nxt = decay * start[:, None] + gain * np.asarray(values, dtype=float)[None, :]
     cell = np.where(nxt <= 0.0, 0, np.floor(nxt / w).astype(np.int64) + 1)
     cell = np.where(nxt > h, states + 1, cell)  # absorbed (signal)
     flat = (np.arange(states + 1)[:, None] * (states + 2) + cell).ravel()
@@ -80,23 +84,41 @@ def _transient_discrete(lam: float, c: float, values: np.ndarray, probs: np.ndar
     return q[:, : states + 1]
 
 
-def binomial_innovations(p0: float, volume: float, p: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
-    """Distribution of the standardised daily value x for a yes/no indicator.
+def _day_mixture(p: float, day_sd: float) -> list[tuple[float, float]]:
+    """(probability, weight) pairs: p moved by a normal day effect of SD `day_sd` on the logit scale."""
+    if day_sd <= 0:
+        return [(p, 1.0)]
+    nodes, weights = np.polynomial.hermite_e.hermegauss(24)
+    eta = math.log(p / (1 - p)) + day_sd * nodes
+    return list(zip((1 / (1 + np.exp(-eta))).tolist(), (weights / weights.sum()).tolist(), strict=True))
 
-    Days have n ~ Poisson(volume) responses, each satisfied with probability `p` (default p0); days with
-    n = 0 do not move the chart.  Returns (atoms, probabilities given n > 0, P(n > 0)).
+
+def binomial_innovations(p0: float, volume: float, p: float | None = None, day_sd: float = 0.0,
+                         score: str = "share") -> tuple[np.ndarray, np.ndarray, float]:
+    """Distribution of the daily value x for a yes/no indicator.
+
+    Days have n ~ Poisson(volume) responses, each satisfied with probability `p` (default p0), moved on a
+    day by a normal effect of SD `day_sd` on the logit scale (the counter-day effect: extra-binomial
+    variance between days); days with n = 0 do not move the chart.  `score` "share" is the standardised
+    share (p0 − k/n)/√(p0(1−p0)/n) that `lower_ewma` charts; "llr" the day's log-likelihood ratio of
+    p0 − 0.10 against p0 (what `bernoulli_cusum` adds up).  Returns (atoms, probabilities given n > 0, P(n > 0)).
     """
     from scipy.stats import binom, poisson
 
     p = p0 if p is None else p
+    p1 = p0 - 0.10
     n_max = int(poisson.ppf(1 - 1e-12, volume)) + 1
     ns = np.arange(1, n_max + 1)
     pn = poisson.pmf(ns, volume)
+    mixture = _day_mixture(p, day_sd)
     atoms, probs = [], []
     for n, w in zip(ns.tolist(), pn.tolist(), strict=True):
         k = np.arange(n + 1)
-        atoms.append((p0 - k / n) / math.sqrt(p0 * (1 - p0) / n))
-        probs.append(w * binom.pmf(k, n, p))
+        if score == "llr":
+            atoms.append(k * math.log(p1 / p0) + (n - k) * math.log((1 - p1) / (1 - p0)))
+        else:
+            atoms.append((p0 - k / n) / math.sqrt(p0 * (1 - p0) / n))
+        probs.append(w * sum(m * binom.pmf(k, n, q) for q, m in mixture))
     pr = np.concatenate(probs)
     active = float(pr.sum())
     return np.concatenate(atoms), pr / active, active
@@ -110,13 +132,14 @@ def ewma_arl_discrete(lam: float, c: float, values: np.ndarray, probs: np.ndarra
 
 
 def binomial_crit(lam: float, p0: float, volume: float, arl0: float = DEFAULT_ARL0,
-                  states: int = 300) -> float:
+                  states: int = 300, day_sd: float = 0.0) -> float:
     """c for an in-control ARL of `arl0` working days for a yes/no share at `volume` responses a day.
 
     The normal-theory factor (`ewma_crit`) gives only ~180–200 days for shares near 85% at 10–20 a day:
-    the share's lower tail is longer than the normal's.  This uses the exact binomial–Poisson law.
+    the share's lower tail is longer than the normal's.  This uses the exact binomial–Poisson law (with
+    the day effect `day_sd`, logit scale, when days vary more than binomially).
     """
-    values, probs, active = binomial_innovations(p0, volume)
+    values, probs, active = binomial_innovations(p0, volume, day_sd=day_sd)
     return discrete_crit(lam, values, probs, active, arl0, states)
 
 
@@ -156,14 +179,37 @@ def ewma_rl_quantile_discrete(lam: float, c: float, values: np.ndarray, probs: n
                               active: float = 1.0, alpha: float = 0.9, states: int = 300,
                               max_steps: int = 20_000) -> int:
     """Smallest number of days t with P(run length ≤ t) ≥ alpha (days without responses included)."""
-    q = _transient_discrete(lam, c, values, probs, states)
-    p = np.zeros(states + 1)
+    return _rl_quantile(_transient_discrete(lam, c, values, probs, states), active, alpha, max_steps)
+
+
+def _rl_quantile(q: np.ndarray, active: float, alpha: float, max_steps: int = 20_000) -> int:
+    p = np.zeros(len(q))
     p[0] = 1.0
     for t in range(1, max_steps + 1):
         p = (1.0 - active) * p + active * (p @ q)
         if 1.0 - p.sum() >= alpha:
             return t
     raise ValueError("run length quantile beyond max_steps")
+
+
+def cusum_arl_discrete(h: float, values: np.ndarray, probs: np.ndarray, active: float = 1.0,
+                       states: int = 300) -> float:
+    """Average run length in days of the CUSUM C' = max(0, C + x), signal C > h (x: the daily value)."""
+    return float(_solve(_chain(1.0, 1.0, h, values, probs, states))[0]) / active
+
+
+def cusum_limit(values: np.ndarray, probs: np.ndarray, active: float = 1.0, arl0: float = DEFAULT_ARL0,
+                states: int = 300) -> float:
+    """The CUSUM limit h giving an in-control ARL of `arl0` days."""
+    scale = float(np.abs(values).max())
+    return float(brentq(lambda h: cusum_arl_discrete(h, values, probs, active, states) - arl0,
+                        1e-3 * scale, 10 * scale, xtol=1e-5 * scale))
+
+
+def cusum_rl_quantile(h: float, values: np.ndarray, probs: np.ndarray, active: float = 1.0,
+                      alpha: float = 0.9, states: int = 300) -> int:
+    """As `ewma_rl_quantile_discrete` for the CUSUM."""
+    return _rl_quantile(_chain(1.0, 1.0, h, values, probs, states), active, alpha)
 
 
 def ewma_rl_quantile(lam: float, c: float, mu: float, alpha: float = 0.9, states: int = 400,
@@ -240,11 +286,13 @@ def critical_factor(lam: float = DEFAULT_LAMBDA, arl0: float = DEFAULT_ARL0) -> 
 
 @dataclass(frozen=True)
 class Baseline:
-    """In-control level from history: per-response mean and standard deviation, mean responses a day."""
+    """In-control level from history: per-response mean and standard deviation, mean responses a day, and
+    the SD of a day effect on the logit scale (days vary more than their responses do: counter-days)."""
 
     mean: float
     sd: float
     per_day: float
+    day_sd: float = 0.0
 
     @classmethod
     def from_sums(cls, n: float, total: float, sumsq: float, days: int) -> Baseline:
@@ -255,8 +303,29 @@ class Baseline:
         var = max(sumsq / n - mean * mean, 1e-6)
         return cls(mean, math.sqrt(var), n / days)
 
+    @classmethod
+    def from_days(cls, counts: np.ndarray, totals: np.ndarray, sumsq: np.ndarray, days: int) -> Baseline:
+        """As `from_sums`, plus the between-day variance beyond what the responses explain.
 
-_CALIBRATION: dict[tuple[float, float, float], float] = {}
+        Moment estimate: the mean over days with responses of (m_t − μ)² − σ²/n_t estimates the variance
+        τ² of a day's true mean; it is turned into a logit-scale SD τ/(μ(1−μ)) for the calibration.  Without
+        it the limits are calibrated for binomial days and the in-control ARL falls below its target (the
+        demo's counter-day SD 0.15: 216 instead of 250 days at 10 responses a day, 195 at 20).
+        """
+        counts = np.asarray(counts, dtype=float)
+        totals = np.asarray(totals, dtype=float)
+        base = cls.from_sums(float(counts.sum()), float(totals.sum()), float(np.sum(sumsq)), days)
+        ok = counts > 0
+        if ok.sum() < 20:
+            return base
+        m = totals[ok] / counts[ok]
+        tau2 = float(np.mean((m - base.mean) ** 2 - base.sd**2 / counts[ok]))
+        p = min(max(base.mean, 0.02), 0.98)
+        day_sd = math.sqrt(max(tau2, 0.0)) / (p * (1 - p))
+        return cls(base.mean, base.sd, base.per_day, min(day_sd, 1.0))
+
+
+_CALIBRATION: dict[tuple[float, float, float, float], float] = {}
 
 
 def calibrated_factor(baseline: Baseline, lam: float = DEFAULT_LAMBDA, arl0: float = DEFAULT_ARL0) -> float:
@@ -264,15 +333,17 @@ def calibrated_factor(baseline: Baseline, lam: float = DEFAULT_LAMBDA, arl0: flo
 
     A day's mean of per-response scores (share of satisfied answers) with variance σ0² behaves like a
     share of n·p(1−p)/σ0² yes/no answers, so the exact binomial–Poisson calibration is used at that
-    effective volume (exact for yes/no scores, where the ratio is 1).  Rounded and remembered.
+    effective volume (exact for yes/no scores, where the ratio is 1), with the baseline's day effect.
+    Rounded and remembered.
     """
     p = min(max(baseline.mean, 0.02), 0.98)
     ratio = max(p * (1 - p) / (baseline.sd**2), 1.0)
     volume = max(baseline.per_day * ratio, 0.5)
     grid = round(math.log(volume) / math.log(1.05))  # volumes on a 5% grid: few distinct calibrations
-    key = (round(p, 2), round(1.05**grid, 3), lam)
+    key = (round(p, 2), round(1.05**grid, 3), lam, round(baseline.day_sd * 20) / 20)  # day SD to 0.05
     if key not in _CALIBRATION:
-        _CALIBRATION[key] = binomial_crit(lam, key[0], key[1], arl0) if key[1] <= 200 else critical_factor(lam, arl0)
+        _CALIBRATION[key] = (binomial_crit(lam, key[0], key[1], arl0, day_sd=key[3]) if key[1] <= 200
+                             else critical_factor(lam, arl0))
     return _CALIBRATION[key]
 
 

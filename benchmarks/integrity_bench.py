@@ -10,13 +10,16 @@ Prints
    of every answer's satisfied probability from 85% to 75%, 90% quantile and median, against daily
    volume; also the in-control false-alarm run length.  "share" charts a yes/no answer per response
    (the issue's reference case: spc gives 10 days at 20/day, 16 at 10/day); "index" charts each
-   response's share of satisfied answers over the 6 counter-quick items.
+   response's share of satisfied answers over the 6 counter-quick items.  Responses carry the demo
+   model's respondent and counter-day effects; the baseline estimates the day effect (Baseline.from_days);
+4. the same 90% quantile by exact Markov chains for the best charts of binomial data: what is possible.
 Figures go to benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from datetime import date, timedelta
@@ -27,11 +30,26 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.control import Baseline, drop_chart
+from scipy.optimize import brentq
+from scipy.special import expit
+
+from analysis.control import (
+    DEFAULT_LAMBDA,
+    Baseline,
+    binomial_crit,
+    binomial_innovations,
+    cusum_limit,
+    cusum_rl_quantile,
+    discrete_crit,
+    drop_chart,
+    ewma_crit,
+    ewma_rl_quantile,
+    ewma_rl_quantile_discrete,
+)
 from analysis.integrity import ScanInput, scan
 from survey.demo.cantho import structure
 from survey.demo.gaming import PATTERNS, episode_frame, frame_from_simulated, make_episode, working_days
-from survey.demo.model import DemoModel
+from survey.demo.model import SD_COUNTER_DAY, SD_RESPONDENT, DemoModel
 
 YEAR = (date(2022, 1, 1), date(2022, 12, 31))
 
@@ -82,9 +100,21 @@ def detection(model: DemoModel, frame: pd.DataFrame, pattern: str, size: int, se
     return out
 
 
+def _location(p: float, sd: float) -> float:
+    """Logit location η with E[expit(η + sd·Z)] = p: a marginal share p under the respondent effect."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(40)
+    weights = weights / weights.sum()
+    return float(brentq(lambda eta: float(weights @ expit(eta + sd * nodes)) - p, -10, 10))
+
+
 def drop_curve(volumes: list[float], reps: int, seed: int, kind: str, p0: float = 0.85,
                p1: float = 0.75, history: int = 250, horizon: int = 120) -> list[tuple[float, float, float, float]]:
-    """(volume, 90% quantile, median of days to detection, share of in-control runs alarmed within 250 days)."""
+    """(volume, 90% quantile, median of days to detection, share of in-control runs alarmed within 250 days).
+
+    Responses as the demo model makes them: a respondent effect (SD_RESPONDENT, shared by the response's
+    items) and a counter-day effect (SD_COUNTER_DAY) on the logit scale; the marginal share of satisfied
+    answers is p0 before and p1 after the drop.
+    """
     rng = np.random.default_rng(seed)
     items = 1 if kind == "share" else 6
     out = []
@@ -93,12 +123,14 @@ def drop_curve(volumes: list[float], reps: int, seed: int, kind: str, p0: float 
         for _ in range(reps):
             def days_of(p: float, n_days: int, v: float = v) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 n = rng.poisson(v, n_days)
-                s = rng.binomial(items, p, int(n.sum())) / items  # items independent, as in the demo model
                 day = np.repeat(np.arange(n_days), n)
+                eta = (_location(p, SD_RESPONDENT) + SD_RESPONDENT * rng.normal(size=len(day))
+                       + SD_COUNTER_DAY * rng.normal(size=n_days)[day])
+                s = rng.binomial(items, expit(eta)) / items
                 return n, np.bincount(day, s, n_days), np.bincount(day, s * s, n_days)
 
             hn, ht, hs = days_of(p0, history)
-            base = Baseline.from_sums(hn.sum(), ht.sum(), hs.sum(), history)
+            base = Baseline.from_days(hn, ht, hs, history)
             n, t, _ = days_of(p1, horizon)
             res = drop_chart(n, t, base)
             delays.append(res.first_signal + 1 if res.first_signal is not None else horizon + 1)
@@ -110,13 +142,40 @@ def drop_curve(volumes: list[float], reps: int, seed: int, kind: str, p0: float 
     return out
 
 
+def best_possible(volumes: list[float], p0: float = 0.85, p1: float = 0.75) -> list[tuple[float, ...]]:
+    """90% quantiles (exact Markov chains, ARL0 250) of what the information allows at each volume.
+
+    (volume, spc normal-theory EWMA λ 0.1 at fixed n, best EWMA of the standardised share over λ, Bernoulli
+    log-likelihood-ratio CUSUM (optimal for the mean delay), the EWMA the pages draw with the demo's
+    counter-day effect calibrated in).  Binomial days of Poisson size.
+    """
+    out = []
+    for v in volumes:
+        normal = ewma_rl_quantile(0.1, ewma_crit(0.1), (p0 - p1) / math.sqrt(p0 * (1 - p0) / v))
+        law0, law1 = binomial_innovations(p0, v), binomial_innovations(p0, v, p1)
+        ewma = min(ewma_rl_quantile_discrete(lam, discrete_crit(lam, *law0), *law1) for lam in (0.05, 0.1, 0.15))
+        llr0, llr1 = binomial_innovations(p0, v, score="llr"), binomial_innovations(p0, v, p1, score="llr")
+        h = cusum_limit(*llr0)
+        cusum = cusum_rl_quantile(h, *llr1)
+        c_day = binomial_crit(DEFAULT_LAMBDA, p0, v, day_sd=SD_COUNTER_DAY)
+        paged = ewma_rl_quantile_discrete(DEFAULT_LAMBDA, c_day,
+                                          *binomial_innovations(p0, v, p1, day_sd=SD_COUNTER_DAY))
+        out.append((v, normal, ewma, cusum, paged))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller runs (a minute or two)")
     ap.add_argument("--size", type=int, default=20, help="responses per stuffing episode")
     ap.add_argument("--seed", type=int, default=16)
+    ap.add_argument("--drops-only", action="store_true", help="only the early-warning parts 3 and 4")
     args = ap.parse_args()
     t0 = time.time()
+    if args.drops_only:
+        early_warning(args.quick, args.seed)
+        print(f"done in {time.time() - t0:.0f} s")
+        return
     model = DemoModel(structure("2022"))
     scales = [100_000] if args.quick else [100_000, 400_000]
     print("1. False flags on honest data (demo model, 2022 scanned day by day)")
@@ -138,15 +197,23 @@ def main() -> None:
         med = float(np.median(found)) if found else float("nan")
         print(f"   {pattern:<13} episodes {len(res):>4}  detected the same day {same_day:6.1%}  "
               f"within 5 days {len(found) / len(res):6.1%}  median days to detection {med:.0f}")
+    early_warning(args.quick, args.seed)
+    print(f"done in {time.time() - t0:.0f} s")
+
+
+def early_warning(quick: bool, seed: int) -> None:
     print("3. Early warning, drop 85% -> 75% (ARL0 250 working days by calibration), days to signal")
-    reps = 150 if args.quick else 400
+    reps = 150 if quick else 400
     vols = [5, 10, 15, 20, 30, 40, 60]
     for kind in ("share", "index"):
         print(f"   {kind}: volume/day  q90  median  in-control runs alarmed within 250 days")
-        for v, q90, med, early in drop_curve(vols, reps, args.seed, kind):
+        for v, q90, med, early in drop_curve(vols, reps, seed, kind):
             print(f"   {'':7}{v:>8.0f}  {q90:4.0f}  {med:6.0f}  {early:6.1%}")
     print("   (a run-length of 250 days on average alarms within 250 days in about 63% of runs)")
-    print(f"done in {time.time() - t0:.0f} s")
+    print("4. What the information allows, 85% -> 75%, 90% quantile of working days (exact chains, ARL0 250)")
+    print("   volume/day  spc-normal  best-EWMA(binomial)  LLR-CUSUM(binomial)  pages' EWMA with day effect")
+    for v, normal, ewma, cusum, paged in best_possible(vols):
+        print(f"   {v:>10.0f}  {normal:>10}  {ewma:>19}  {cusum:>19}  {paged:>27}")
 
 
 if __name__ == "__main__":
