@@ -288,7 +288,8 @@ def poster(code: str) -> tuple[str, int]:
     if sp is None:
         return _notice("point", 404)
     url = inv.service_point_link(current_app.config["HAILONG_PUBLIC_URL"], sp.code)
-    return render_template("respond/poster.html", sp=sp, url=url, svg=poster_svg(url, sp.name(current_lang()))), 200
+    svg = poster_svg(url, sp.name(current_lang()), khmer=current_lang() == "km")
+    return render_template("respond/poster.html", sp=sp, url=url, svg=svg), 200
 
 
 @bp.route("/s/<code>/qr.svg")

@@ -64,25 +64,34 @@ def _text_lines(x: float, y: float, lines: Sequence[str], size: float, *, weight
     return "".join(out)
 
 
-def poster_svg(url: str, service_point_name: str) -> str:
-    """An A4 poster: bilingual call to action, the service point's name, a large QR code and the link."""
+# The Khmer lines of a poster printed from the Khmer page (issue 15; to be reviewed by a native speaker).
+KHMER_POSTER = ("សូមវាយតម្លៃសេវាសាធារណៈរបស់យើង", "ស្កេនកូដដោយទូរស័ព្ទ — អនាមិក")
+
+
+def poster_svg(url: str, service_point_name: str, *, khmer: bool = False) -> str:
+    """An A4 poster: bilingual call to action (trilingual with `khmer`, for offices serving Khmer citizens),
+    the service point's name, a large QR code and the link."""
     name_lines = textwrap.wrap(service_point_name, 34)[:3]
     body = [
         '<rect width="210" height="297" fill="#fff"/>',
         _text_lines(105, 30, ["Đánh giá sự hài lòng"], 12, weight="bold"),
         _text_lines(105, 42, ["Rate our public service"], 8),
-        _text_lines(105, 58, name_lines, 7, weight="bold"),
+        _text_lines(105, 63 if khmer else 58, name_lines, 7, weight="bold"),
         qr_group(url, 40, 82, 130),
         _text_lines(105, 228, ["Quét mã bằng điện thoại — ẩn danh"], 5.5),
         _text_lines(105, 237, ["Scan with your phone — anonymous"], 5),
-        _text_lines(105, 252, [url], 4.2),
+        _text_lines(105, 256 if khmer else 252, [url], 4.2),
     ]
-    return _page(body)
+    if khmer:
+        body += [_text_lines(105, 52.5, KHMER_POSTER[:1], 7), _text_lines(105, 246, KHMER_POSTER[1:], 5)]
+    return _page(body, khmer)
 
 
-def _page(body: Sequence[str]) -> str:
+def _page(body: Sequence[str], khmer: bool = False) -> str:
+    fonts = '"HaiLong Khmer", Noto Sans, DejaVu Sans, Arial, sans-serif' if khmer else \
+        "Noto Sans, DejaVu Sans, Arial, sans-serif"  # HaiLong Khmer: km.css, linked by the Khmer page
     return ('<svg xmlns="http://www.w3.org/2000/svg" width="210mm" height="297mm" viewBox="0 0 210 297" '
-            'font-family="Noto Sans, DejaVu Sans, Arial, sans-serif" fill="#000">' + "".join(body) + "</svg>")
+            f"font-family='{fonts}' fill=\"#000\">" + "".join(body) + "</svg>")
 
 
 # ---------------------------------------------------------------- receipt token sheets

@@ -4,7 +4,7 @@ the other languages' own buttons apart), drawn with the vendored Noto Sans Khmer
 is stored under `km`, and axe finds no serious or critical violation on the km screens.
 
 Screenshots for the one-time eye check are written to $HAILONG_SHOTS (default: the test's tmp folder):
-khmer-kiosk-question.png, khmer-kiosk-welcome.png, khmer-phone.png.
+khmer-kiosk-question.png, khmer-kiosk-welcome.png, khmer-phone.png, khmer-poster.png.
 """
 
 from __future__ import annotations
@@ -152,4 +152,10 @@ def test_phone_form_entirely_in_khmer(browser: Browser, live_server, tmp_path):
     assert not_khmer(page, allowed) == []
     invitation_id = live_server.scalar(select(Invitation.id).where(Invitation.token_hash == inv.hash_token(token)))
     assert live_server.scalar(select(Response.language).where(Response.invitation_id == invitation_id)) == "km"
+    # the poster printed from the Khmer page: its Khmer lines drawn in the vendored font too
+    page.goto("/s/UBND-NK-SP1/poster")
+    expect(page.locator("svg text").filter(has_text="សូមវាយតម្លៃសេវាសាធារណៈរបស់យើង")).to_have_count(1)
+    assert khmer_font_used(page)
+    page.set_viewport_size({"width": 800, "height": 1131})
+    page.screenshot(path=str(_shots(tmp_path) / "khmer-poster.png"), full_page=True)
     context.close()

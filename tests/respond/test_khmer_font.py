@@ -26,6 +26,8 @@ def _shipped_km_texts() -> list[str]:
         out += [t["km"] for t in _texts(data) if "km" in t]
     if KM_PO.exists():  # the citizen pages' Khmer catalogue
         out += [line for line in KM_PO.read_text(encoding="utf-8").splitlines() if line.startswith("msgstr")]
+    for pattern in ("**/*.py", "**/*.html", "**/*.js"):  # Khmer in code: the language button, the poster's lines
+        out += [path.read_text(encoding="utf-8") for path in (ROOT / "survey").glob(pattern)]
     return out
 
 

@@ -101,6 +101,18 @@ def test_a_notice_page_is_in_khmer(client, city):
     assert not_khmer(html, NOT_TRANSLATED) == []
 
 
+def test_the_poster_printed_from_the_khmer_page_has_khmer_lines(client, city):
+    from survey.respond.link_qr import KHMER_POSTER
+
+    vi = client.get("/s/STP-SP1/poster").get_data(as_text=True)
+    assert "ខ្មែរ" in vi and not any(line in vi for line in KHMER_POSTER)  # in vi: only the language link
+    client.set_cookie("hl_lang", "km")
+    km = client.get("/s/STP-SP1/poster").get_data(as_text=True)
+    assert all(line in km for line in KHMER_POSTER) and "HaiLong Khmer" in km and "css/km.css" in km
+    assert "Đánh giá sự hài lòng" in km and "Rate our public service" in km  # trilingual, not Khmer only
+    assert not_khmer(km.split("<svg")[0], NOT_TRANSLATED | {"Bộ phận Một cửa Sở Tư pháp"}) == []
+
+
 def test_staff_pages_stay_vietnamese_for_a_khmer_reader(client, city):
     client.set_cookie("hl_lang", "km")
     html = client.get("/auth/login").get_data(as_text=True)
