@@ -162,7 +162,16 @@ def publish(session: Session, *, questionnaire_version_id: int, label: str, star
     deferred = quarantine.defer(session, questionnaire_version_id, start, end, at.response_id, why, commit=False)
     folded = quarantine.fold_in(session, questionnaire_version_id, start, end, at.response_id,
                                 f"{why}: {text}" if text else why, commit=False)
+    counted = period_responses(session, questionnaire_version_id, start, end)
     documents = build()
+    # Under the exclusive lock no response can commit until the publication does: responses committed
+    # during the build above the cut-off become late too, and if the period's counted responses changed
+    # during the build (PostgreSQL reads each statement afresh) the documents are rendered again.
+    quarantine.lock_publications(session, exclusive=True)
+    meanwhile = quarantine.defer(session, questionnaire_version_id, start, end, at.response_id, why, commit=False)
+    deferred += meanwhile
+    if meanwhile or period_responses(session, questionnaire_version_id, start, end) != counted:
+        documents = build()
     pub.html_vi, pub.xlsx_vi, pub.pdf_html_vi = documents["vi"]
     pub.html_en, pub.xlsx_en, pub.pdf_html_en = documents["en"]
     pub.responses = period_responses(session, questionnaire_version_id, start, end)

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from survey.audit.models import AuditEvent
 from survey.respond import quarantine
@@ -148,3 +150,24 @@ def test_a_flood_into_a_published_month_is_flagged_and_confirming_it_keeps_it_ou
     quarantine.confirm(db_session, flag.response_ids, "a flood")
     assert {_status(db_session, i) for i in stuffed} == {quarantine.EXCLUDED}
     tallies_equal_recount(db_session)
+
+
+def test_a_publication_waits_for_responses_being_stored(db_session, data):
+    """PostgreSQL: a response being stored (its month looked up, not yet committed) holds the publication
+    lock shared, so a publication cannot commit in between and leave it counted above its cut-off."""
+    engine = db_session.get_bind()
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the publication's transaction excludes every store")
+    storing = Session(bind=engine.engine if hasattr(engine, "engine") else engine)
+    try:
+        assert quarantine.month_cutoff(storing, data.qv_id, local_period(data.months[0])) is None
+        db_session.execute(text("SET LOCAL lock_timeout = '300ms'"))
+        with pytest.raises(OperationalError):
+            quarantine.lock_publications(db_session, exclusive=True)
+        db_session.rollback()
+        storing.commit()  # the response is stored: the publication may go ahead
+        db_session.execute(text("SET LOCAL lock_timeout = '300ms'"))
+        quarantine.lock_publications(db_session, exclusive=True)
+        db_session.rollback()
+    finally:
+        storing.close()
