@@ -68,6 +68,14 @@ def _writing() -> bool:
 
 
 def utcnow() -> datetime:
+    """The app's one clock (aware UTC): `HAILONG_CLOCK` when the app sets one, so that tests and screenshots
+    choose "now" for everything at once (stored times, periods, what is complete), never today's date."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        clock = current_app.config.get("HAILONG_CLOCK")
+        if clock is not None:
+            return clock()  # type: ignore[no-any-return]
     return datetime.now(UTC)
 
 

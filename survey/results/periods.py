@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from urllib.parse import quote
 
 from flask_babel import gettext as _
+
+from survey.database import utcnow
 
 LABEL_RE = re.compile(r"^(\d{4})(?:-(Q[1-4]|\d{2}))?$")
 ROMAN = ("I", "II", "III", "IV")
@@ -58,14 +59,8 @@ def attachment(stem: str, ext: str) -> str:
 
 
 def now() -> datetime:
-    """The current time (aware UTC), from `HAILONG_CLOCK` when the app sets one (tests, screenshots)."""
-    try:
-        from flask import current_app
-
-        clock: Callable[[], datetime] | None = current_app.config.get("HAILONG_CLOCK")
-    except RuntimeError:
-        clock = None
-    return clock() if clock is not None else datetime.now(UTC)
+    """The current time (aware UTC): the app's one clock, `survey.database.utcnow`."""
+    return utcnow()
 
 
 def month_start(moment: datetime) -> date:

@@ -11,12 +11,14 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from survey.database import utcnow
 from survey.org.models import ServicePoint, ServiceVolume
 from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Answer, Response
@@ -27,6 +29,16 @@ from tests.factories import City, small_city
 #: extra service points: (agency code, suffix) — gives strata of several clusters
 EXTRA_POINTS = [("UBND-NK", "SP2"), ("UBND-BT", "SP2"), ("UBND-BT", "SP3"), ("STP", "SP2")]
 CHANNELS = ("kiosk", "qr", "web", "paper")
+
+
+#: a "now" for tests whose data must span two quarters: the factory's months (18 May, 17 Apr, 17 Mar 2025)
+#: fall in 2025-Q2 and 2025-Q1 whatever today's date is.
+TWO_QUARTERS_NOW = datetime(2025, 5, 20, 3, 0, tzinfo=UTC)
+
+
+def fix_clock(app: Any, moment: datetime = TWO_QUARTERS_NOW) -> None:
+    """Give the app (stored times, periods, what is complete) and this factory one injected "now"."""
+    app.config["HAILONG_CLOCK"] = lambda: moment
 
 
 @dataclass
@@ -52,7 +64,7 @@ def city_with_responses(session: Session, *, per_point: int = 45, seed: int = 7,
     qv = city.questionnaires[instrument]
     q, _ = questionnaire_for(session, qv.id)
     rng = random.Random(seed)
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = utcnow().replace(microsecond=0)
     stamps = [now - timedelta(days=2 + 31 * k) for k in range(months)]
     bias = {code: 0.45 + 0.12 * i for i, code in enumerate(sorted(city.agencies))}
     for sp_code, sp in sorted(city.service_points.items()):
