@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/report_pdf_bench.py [--responses 20000] [--repeat 3] [--keep DIR]
 
 Loads the demo (SQLite, temporary file), logs in as noivu and downloads /homeaffairs/report/report.pdf for
-counter-quick and sipas-2017 (each at its default period), `--repeat` times; prints the first (cold) and the
-best time, the page count and the size.  Goal (issue 12): <= 2 s.  Figures go to benchmarks/README.md.
+counter-quick and sipas-2017 (each at its default period), `--repeat` times; prints the first time (cold:
+figures computed, PDF laid out by WeasyPrint) and the best later one (the PDF served from the store in the
+temporary instance folder, survey/dashboard/report_pdf.py), the page count and the size.  Goal (issue 12):
+<= 2 s.  Figures go to benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         url = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
         upgrade(make_engine(url))
         app = create_app({"TESTING": False, "DATABASE_URL": url, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False,
-                          "RATELIMIT_ENABLED": False, "HAILONG_PREWARM": 0})
+                          "RATELIMIT_ENABLED": False, "HAILONG_PREWARM": 0, "HAILONG_INSTANCE": tmp})
         with app.app_context():
             started = time.perf_counter()
             load_demo(db.session, "2022", responses=args.responses)
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         client = app.test_client()
         resp = client.post("/auth/login", data={"username": "noivu", "password": "demo-noivu-2022"})
         assert resp.status_code == 302, resp.status_code
-        print(f"{'questionnaire':<15} {'first s':>8} {'best s':>8} {'pages':>6} {'kB':>6}")
+        print(f"{'questionnaire':<15} {'cold s':>8} {'stored s':>8} {'pages':>6} {'kB':>6}")
         for instrument in ("counter-quick", "sipas-2017"):
             times = []
             data = b""
@@ -65,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 (args.keep / f"{instrument}.pdf").write_bytes(data)
-            print(f"{instrument:<15} {times[0]:>8.2f} {min(times):>8.2f} {pages:>6} {len(data) / 1024:>6.0f}"
+            stored = f"{min(times[1:]):>8.2f}" if len(times) > 1 else f"{'-':>8}"
+            print(f"{instrument:<15} {times[0]:>8.2f} {stored} {pages:>6} {len(data) / 1024:>6.0f}"
                   f"  {name.group(1) if name else ''}")
     return 0
 

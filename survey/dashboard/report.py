@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
@@ -20,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from survey.auth.scope import roles_required
 from survey.dashboard import coverage_present as cp
+from survey.dashboard import report_pdf
 from survey.dashboard.charts import Chart, ForestRow, forest_plot
 from survey.dashboard.compare_views import (
     STAFF_ROLES,
@@ -53,8 +53,6 @@ from survey.results.indices import indices
 from survey.results.periods import attachment, now
 
 bp = Blueprint("report", __name__, url_prefix="/homeaffairs/report")
-
-STATIC_CSS = Path(__file__).resolve().parent.parent / "static" / "css"
 
 
 @dataclass
@@ -248,6 +246,8 @@ def period() -> str:
         return frozen
     f = read_filters(current_user, current_lang())
     report = build_report(f)
+    if report is not None and report_pdf.prerenders():  # its PDF is likely next: build it meanwhile
+        report_pdf.prerender(*_pdf_document(report), request.url_root)
     return render_template("dashboard/report/period.html", report=report, f=f, pdf=False,
                            period_note=period_note(f.choice, int(current_app.config["HAILONG_N_MIN"])))
 
@@ -255,38 +255,37 @@ def period() -> str:
 @bp.route("/report.pdf")
 @roles_required(*STAFF_ROLES)
 def pdf() -> Response:
-    from weasyprint import CSS, HTML
-
-    css = [CSS(filename=str(STATIC_CSS / "app.css")), CSS(filename=str(STATIC_CSS / "dashboard.css"))]
     frozen = publish_views.frozen_pdf_html()  # a published period: the PDF of the report as published
     if frozen is not None:
         html, stem = frozen
-        data = HTML(string=html, base_url=request.url_root).write_pdf(stylesheets=css)
+        data = report_pdf.pdf_bytes(html, report_pdf.stylesheets(), request.url_root)
         return Response(data, mimetype="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{stem}.pdf"'})
     report = _report_or_404()
-    html = render_template("dashboard/report/pdf.html", report=report, f=report.filters, pdf=True)
-    data = HTML(string=html, base_url=request.url_root).write_pdf(stylesheets=[*css, _pdf_pages_css(report)])
+    html, css = _pdf_document(report)
+    data = report_pdf.pdf_bytes(html, css, request.url_root)
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": attachment(_report_stem(report), "pdf")})
 
 
-def _pdf_pages_css(report: Report) -> Any:
-    """Every PDF page carries the issuer and period at the top and "Page n / N" at the bottom."""
-    from weasyprint import CSS
+def _pdf_document(report: Report) -> tuple[str, list[str]]:
+    """(HTML, CSS texts) of the report's PDF."""
+    html = render_template("dashboard/report/pdf.html", report=report, f=report.filters, pdf=True)
+    return html, report_pdf.stylesheets(_pdf_pages_css(report))
 
+
+def _pdf_pages_css(report: Report) -> str:
+    """Every PDF page carries the issuer and period at the top and "Page n / N" at the bottom."""
     def quoted(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     m = report.method
     head = quoted(f"{m.get('issued_by', '')} · {m.get('period', '')}")
     page_word = quoted(_("Page") + " ")
-    return CSS(string=(
-        "@page { size:A4; margin:18mm 12mm 16mm;"
-        f" @top-left {{ content:{head}; font-size:8pt; color:#555; }}"
-        f" @bottom-right {{ content:{page_word} counter(page) \" / \" counter(pages); font-size:8pt; color:#555; }} }}"
-        " table th.num { text-align:right; vertical-align:bottom; }"
-        " table thead th { vertical-align:bottom; }"))
+    return ("@page {"
+            f" @top-left {{ content:{head}; font-size:8pt; color:#555; }}"
+            f" @bottom-right {{ content:{page_word} counter(page) \" / \" counter(pages);"
+            " font-size:8pt; color:#555; } }")
 
 
 @bp.route("/report.xlsx")

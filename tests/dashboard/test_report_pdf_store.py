@@ -1,0 +1,61 @@
+"""The period report PDF is kept by content (survey/dashboard/report_pdf.py): asking again for the same
+figures serves the stored file, while anything the report prints changing gives a new PDF, never a stale one."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from pypdf import PdfReader
+
+from survey.dashboard import report_pdf
+from tests.dashboard.hakit import login, use_language
+from tests.results.factories import city_with_responses
+
+
+@pytest.fixture
+def renders(app, db_session, tmp_path, monkeypatch):
+    """Count WeasyPrint renders; the store lives in a temporary folder."""
+    app.config.update(HAILONG_BOOTSTRAP_B=40, REPORT_PDF_DIR=str(tmp_path / "report-pdf"),
+                      HAILONG_CLOCK=lambda: datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
+    city_with_responses(db_session, per_point=45, comments=False)
+    calls: list[int] = []
+    real = report_pdf._render
+
+    def counting(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(report_pdf, "_render", counting)
+    return calls
+
+
+def _first_page(data: bytes) -> str:
+    return " ".join(PdfReader(io.BytesIO(data)).pages[0].extract_text().split())
+
+
+def test_the_same_report_is_rendered_once_and_a_changed_one_again(app, client, renders, tmp_path):
+    login(client, "noivu")
+    use_language(client, "vi")
+    first = client.get("/homeaffairs/report/report.pdf")
+    second = client.get("/homeaffairs/report/report.pdf")
+    assert first.status_code == second.status_code == 200
+    assert second.data == first.data and len(renders) == 1
+    assert len(list((tmp_path / "report-pdf").glob("*.pdf"))) == 1
+
+    app.config["HAILONG_REPORT_ISSUER"] = "Sở Nội vụ tỉnh Thử Nghiệm"  # what the cover prints changes
+    third = client.get("/homeaffairs/report/report.pdf")
+    assert len(renders) == 2
+    assert "Sở Nội vụ tỉnh Thử Nghiệm ban hành ngày 02/03/2026." in _first_page(third.data)
+    use_language(client, "en")  # another language is another document
+    assert "Issued by Sở Nội vụ tỉnh Thử Nghiệm" in _first_page(client.get("/homeaffairs/report/report.pdf").data)
+    assert len(renders) == 3
+
+
+def test_with_the_results_cache_off_every_request_renders(app, client, renders):
+    app.config["HAILONG_RESULTS_CACHE"] = False
+    login(client, "noivu")
+    for _ in range(2):
+        assert client.get("/homeaffairs/report/report.pdf").status_code == 200
+    assert len(renders) == 2
