@@ -34,6 +34,7 @@ CITIZEN_SOURCES = (
     "templates/respond/_items.html", "templates/respond/_layout.html", "templates/respond/form.html",
     "templates/respond/notice.html", "templates/respond/poster.html", "templates/respond/thanks.html",
     "templates/kiosk/app.html", "respond/kiosk.py", "respond/link.py", "respond/poster_guard.py",
+    "respond/answer_messages.py",
 )
 CITIZEN_EXTRA = ("Skip to content", "Citizen satisfaction", "Main menu", "Language")  # base.html's, on every page
 

@@ -13,6 +13,7 @@ from questionnaires import Questionnaire, answer_problems
 from questionnaires.answers import Problem
 from questionnaires.model import Answer
 from survey.errors import N_, register, translate
+from survey.i18n import CITIZEN_LANGUAGES
 
 register({
     "unknown_item": N_("This question is not part of this questionnaire."),
@@ -33,8 +34,8 @@ register({
 
 def problem_message(problem: Problem, lang: str | None = None) -> str:
     """One problem in words: in `lang` when given (the respondent's), else the request's language.  A
-    language without its own catalogue entries (km) reads them in Vietnamese, as before."""
-    if lang is not None and lang not in ("vi", "en"):
+    language without a catalogue reads them in Vietnamese (km has its own: the phone form in Khmer)."""
+    if lang is not None and lang not in CITIZEN_LANGUAGES:
         lang = "vi"
     return translate(problem.code, problem.params, lang)
 

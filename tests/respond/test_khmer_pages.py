@@ -93,6 +93,16 @@ def test_the_phone_form_in_khmer_stores_a_km_response(client, city):
     assert (stored.language, stored.channel) == ("km", "qr")
 
 
+def test_a_missing_answer_is_explained_in_khmer(client, city):
+    client.set_cookie("hl_lang", "km")
+    url = "/s/STP-SP1"
+    refused = press(client, url, client.get(url).get_data(as_text=True), "send", {"C.HANDLING": "2"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "សូមពិនិត្យចម្លើយរបស់លោកអ្នក" in html and "សូមជ្រើសរើសការវាយតម្លៃមួយ។" in html
+    assert not_khmer(html, NOT_TRANSLATED | {city.service_points["STP-SP1"].name_vi}) == []
+    assert db.session.scalar(select(Response)) is None
+
+
 def test_a_notice_page_is_in_khmer(client, city):
     client.set_cookie("hl_lang", "km")
     page = client.get("/s/NO-SUCH-POINT")
