@@ -152,3 +152,16 @@ def test_a_device_voice_reads_the_question_then_its_options(page: Page, context:
     assert page.evaluate("window.__played.length") == 0  # the server's audio is not needed
     page.get_by_role("button", name="Không hài lòng", exact=True).click()
     assert page.evaluate("window.speechSynthesis.cancelled") >= 1
+
+
+def test_the_idle_reset_stops_the_reading(page: Page, context: BrowserContext, live_server, live_config):
+    live_config["HAILONG_KIOSK_IDLE_SECONDS"] = 3  # each recording lasts longer than that
+    context.add_init_script(NO_DEVICE_VOICE)
+    live_server.enrol_kiosk(context)
+    page.goto("/kiosk")
+    page.get_by_role("button", name="Bắt đầu").click()
+    page.get_by_role("button", name="Nghe câu hỏi").click()
+    _audio_playing(page)
+    expect(page.get_by_role("button", name="Bắt đầu")).to_be_visible(timeout=10000)  # back to the welcome screen
+    assert page.evaluate(f"{AUDIO}.paused")
+    expect(page.locator("html")).to_have_attribute("data-speech", "idle")
