@@ -175,10 +175,11 @@ PUBLICATION_LOCK = 0x484C5055424C
 
 def lock_publications(session: Session, *, exclusive: bool) -> None:
     """Order storing against publishing on PostgreSQL (till the end of the transaction): `store_response`
-    holds it shared from its `month_cutoff` look-up to its commit, a publication takes it exclusively just
-    before committing, so a response is either committed before the publication's last `defer` (and made
-    late by it) or looks up the month after the publication is committed (and is stored late).  SQLite needs
-    nothing: the publication's transaction holds the database's only write lock from its first write."""
+    holds it shared from its `month_cutoff` look-up to its commit; a publication takes it exclusively
+    before committing and once more just after, each time deferring what committed above its cut-off
+    (survey/results/publication.py).  So a response is either committed before one of those sweeps (and
+    made late by it) or looks its month up after the publication is committed (and is stored late).
+    SQLite needs nothing: the publication's transaction holds the database's only write lock."""
     if session.get_bind().dialect.name == "postgresql":
         how = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
         session.execute(select(getattr(func, how)(PUBLICATION_LOCK)))
@@ -187,13 +188,15 @@ def lock_publications(session: Session, *, exclusive: bool) -> None:
 def month_cutoff(session: Session, questionnaire_version_id: int, period: date) -> int | None:
     """The data cut-off (highest response id) of the publications covering a month of a version; None when
     the month is not published.  Several publications may cover it (2022-11, 2022-Q4): the latest cut-off
-    counts, as every publication or revision folds in what arrived before it.  Takes the publication lock
-    shared first (`lock_publications`; on PostgreSQL the look-up is a statement of its own, so its snapshot
-    is taken after the lock is granted)."""
-    lock_publications(session, exclusive=False)
-    cut = session.scalar(select(func.max(PUBLISHED.c.cutoff_response_id)).where(
+    counts, as every publication or revision folds in what arrived before it.  On PostgreSQL the same
+    round trip takes the publication lock shared (`lock_publications`): one statement per stored response."""
+    cut_q = select(func.max(PUBLISHED.c.cutoff_response_id)).where(
         PUBLISHED.c.questionnaire_version_id == questionnaire_version_id, PUBLISHED.c.start <= period,
-        PUBLISHED.c.end >= period))
+        PUBLISHED.c.end >= period).scalar_subquery()
+    if session.get_bind().dialect.name == "postgresql":
+        cut = session.execute(select(func.pg_advisory_xact_lock_shared(PUBLICATION_LOCK), cut_q)).one()[1]
+    else:
+        cut = session.scalar(select(cut_q))
     return None if cut is None else int(cut)
 
 

@@ -164,7 +164,7 @@ def publish(session: Session, *, questionnaire_version_id: int, label: str, star
                                 f"{why}: {text}" if text else why, commit=False)
     counted = period_responses(session, questionnaire_version_id, start, end)
     documents = build()
-    # Under the exclusive lock no response can commit until the publication does: responses committed
+    # Under the exclusive lock no response can be stored until the publication commits: responses committed
     # during the build above the cut-off become late too, and if the period's counted responses changed
     # during the build (PostgreSQL reads each statement afresh) the documents are rendered again.
     quarantine.lock_publications(session, exclusive=True)
@@ -183,4 +183,9 @@ def publish(session: Session, *, questionnaire_version_id: int, label: str, star
                   "late_counted": folded, "deferred": deferred})
     if commit:
         session.commit()
+        # a store whose look-up began before the commit and was granted the lock after it is still counted:
+        # sweep once more, after every such store has committed (quarantine.lock_publications)
+        quarantine.lock_publications(session, exclusive=True)
+        quarantine.defer(session, questionnaire_version_id, start, end, at.response_id, why, commit=False)
+        session.commit()  # ends the transaction, so the lock is released at once
     return pub
