@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from threading import Lock
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -82,12 +83,29 @@ def questionnaire_for(session: Session, version_id: int) -> tuple[Questionnaire,
     cached = _cache.get(key)
     if cached is not None and cached[0] == record.checksum:
         return cached[1], cached[2]
-    q = load_dict(record.definition, source=f"db:{record.label}")
+    q = _parsed(record.checksum, record.definition, record.label)
     item_ids = {code: iid for code, iid in session.execute(
         select(Item.code, Item.id).where(Item.questionnaire_version_id == version_id))}
     with _cache_lock:
         _cache[key] = (record.checksum, q, item_ids)
     return q, item_ids
+
+
+_by_checksum: dict[str, Questionnaire] = {}
+_BY_CHECKSUM_MAX = 64
+
+
+def _parsed(checksum: str, definition: dict[str, Any], label: str) -> Questionnaire:
+    """The parsed definition, shared by every database and version with the same content: parsing validates
+    against the JSON schema (tens of ms for SIPAS), which a new process or database would otherwise repeat."""
+    q = _by_checksum.get(checksum)
+    if q is None:
+        q = load_dict(definition, source=f"db:{label}")
+        with _cache_lock:
+            if len(_by_checksum) >= _BY_CHECKSUM_MAX:
+                _by_checksum.pop(next(iter(_by_checksum)))
+            _by_checksum[checksum] = q
+    return q
 
 
 def latest_published(session: Session, instrument: str) -> QuestionnaireVersion | None:

@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 import flask_babel
 import pandas as pd
-from flask import g
 
 from analysis.estimate import estimate
 from analysis.result import result_table
-from tests.factories import PASSWORD
+from tests.dashboard.helpers import signed_in
 from tests.results.factories import reference_totals
 
 
 def login(client, username: str) -> None:
-    g.pop("csrf_token", None)  # flask-wtf caches the token on `g` of the test's long-lived app context
-    html = client.get("/auth/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html)
-    resp = client.post("/auth/login", data={"csrf_token": token.group(1), "username": username,
-                                            "password": PASSWORD})
-    assert resp.status_code in (302, 303), resp.get_data(as_text=True)[:500]
+    signed_in(client, username)
 
 
 def use_language(client, code: str) -> None:

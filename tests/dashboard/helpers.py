@@ -29,11 +29,18 @@ def forget_user() -> None:
 
 
 def login(client: FlaskClient, username: str, password: str = PASSWORD, *, follow: bool = False):
+    """The suite's one way to sign in through the login form (CSRF token included); returns the response."""
     forget_user()
     page = client.get("/auth/login")
     token = csrf_token(page.get_data(as_text=True))
     return client.post("/auth/login", data={"username": username, "password": password, "csrf_token": token},
                        follow_redirects=follow)
+
+
+def signed_in(client: FlaskClient, username: str, password: str = PASSWORD) -> None:
+    """`login`, and fail at once when the form refuses (a test then never runs as an anonymous user)."""
+    resp = login(client, username, password)
+    assert resp.status_code in (302, 303), resp.get_data(as_text=True)[:500]
 
 
 def page_token(client: FlaskClient, url: str) -> str:

@@ -151,7 +151,8 @@ def test_suppressed_units_are_listed_but_never_ranked(app, client, data, frame, 
     assert html.count("not enough responses (n = ") >= len(unranked)
 
 
-def test_change_since_previous_period_is_analysis_compare_with_holm(two_quarters, client, data, frame, spec):
+@pytest.mark.usefixtures("two_quarters")  # before `data`
+def test_change_since_previous_period_is_analysis_compare_with_holm(client, data, frame, spec):
     _login_en(client)
     quarters = sorted(set(frame["quarter"]), key=lambda q: (int(q[:4]), int(q[-1])))
     assert len(quarters) == 2  # the injected clock puts the factory's months in two quarters
@@ -244,7 +245,8 @@ def test_filters_measure_and_channel_change_the_figures(client, data, frame, spe
     assert len(kref) > 0
 
 
-def test_trend_of_the_selection_equals_analysis_by_quarter(two_quarters, client, data, frame, spec):
+@pytest.mark.usefixtures("two_quarters")  # before `data`
+def test_trend_of_the_selection_equals_analysis_by_quarter(client, data, frame, spec):
     _login_en(client)
     quarters = sorted(set(frame["quarter"]), key=lambda q: (int(q[:4]), int(q[-1])))
     assert len(quarters) == 2  # the injected clock puts the factory's months in two quarters

@@ -3,13 +3,11 @@ damage detection, refusal to restore over data, retention."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from flask import g
 from sqlalchemy import create_engine, inspect, select, text
 
 from survey import create_app
@@ -17,25 +15,17 @@ from survey.extensions import db
 from survey.ops.backup import backups, create_backup, prune, verify_backup
 from survey.respond.models import AnswerTally, MomentTally, ResponseTally
 from survey.respond.store import rebuild_tallies
+from tests.dashboard.helpers import signed_in
 from tests.web_fixtures import PG_ADMIN_URL
 
 NOIVU_PASSWORD = "demo-noivu-2022"  # survey/demo/users.py: the demo's Home Affairs account
-
-
-def _login(client, username: str, password: str) -> None:
-    g.pop("csrf_token", None)
-    html = client.get("/auth/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html)
-    resp = client.post("/auth/login", data={"csrf_token": token.group(1), "username": username, "password": password})
-    assert resp.status_code in (302, 303), resp.get_data(as_text=True)[:300]
 
 
 def _figures(app, tmp_path: Path, tag: str) -> dict[str, bytes]:
     """Every published figure as bytes: the Home Affairs comparison (index, CIs, ranks) as CSV for each
     view, and the analysis export of all responses."""
     client = app.test_client()
-    _login(client, "noivu", NOIVU_PASSWORD)
+    signed_in(client, "noivu", NOIVU_PASSWORD)
     out: dict[str, bytes] = {}
     for query in ("", "?measure=index", "?group=agency"):
         resp = client.get(f"/homeaffairs/export.csv{query}")
