@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 21:58:58.297699
+Create Date: 2026-12-06 22:25:43.249953
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def upgrade() -> None:
         sa.Column("link_instrument", sa.String(length=64), nullable=False),
         sa.Column("official_on_duty", sa.String(length=200), nullable=True),
         sa.Column("opening_hours", sa.String(length=80), nullable=True),
-        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("retired_at", survey.database.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["agency_id"], ["agency.id"], name=op.f("fk_service_point_agency_id_agency")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_service_point")),
         sa.UniqueConstraint("code", name=op.f("uq_service_point_code")),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,9 +14,11 @@ from sqlalchemy import select
 from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired
 
-from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404
+from survey.admin.blueprint import ConfirmForm, admin_required, bp
 from survey.admin.tree_forms import agency_choices
+from survey.admin.tree_nodes import back_to_tree, tree_node
 from survey.admin.tree_views import form_status, org_error, tree_done
+from survey.errors import N_
 from survey.extensions import db
 from survey.forms import FlaskForm
 from survey.i18n import current_lang
@@ -63,17 +65,13 @@ def _confirm_page(form: Any, title: str, explanation: str, details: list[str], s
 @admin_required
 def agency_merge(agency_id: int) -> ResponseReturnValue:
     lang = current_lang()
-    agency = get_or_404(db.session, Agency, agency_id)
-    if agency.retired_at is not None:
-        flash(_("Agency %(code)s is already retired.", code=agency.code), "error")
-        return redirect(url_for("admin.tree"))
+    agency = tree_node(Agency, agency_id, state="open")
     form = MergeTargetForm()
     form.target.choices = agency_choices(lang, exclude=agency.id)
     if not form.target.choices:
-        flash(_("There is no other active agency to merge into."), "error")
-        return redirect(url_for("admin.tree"))
+        back_to_tree(N_("There is no other active agency to merge into."))
     if form.validate_on_submit() and (target_id := _target_id(form, agency.id)) is not None:
-        target = get_or_404(db.session, Agency, target_id)
+        target = tree_node(Agency, target_id)
         try:
             svc.merge_agencies(db.session, [agency], target)
         except svc.OrgError as exc:
@@ -94,17 +92,13 @@ def agency_merge(agency_id: int) -> ResponseReturnValue:
 @admin_required
 def service_point_merge(sp_id: int) -> ResponseReturnValue:
     lang = current_lang()
-    sp = get_or_404(db.session, ServicePoint, sp_id)
-    if not sp.active:
-        flash(_("Service point %(code)s is already retired.", code=sp.code), "error")
-        return redirect(url_for("admin.tree"))
+    sp = tree_node(ServicePoint, sp_id, state="open")
     form = MergeTargetForm()
     form.target.choices = service_point_choices(lang, exclude=sp.id)
     if not form.target.choices:
-        flash(_("There is no other active service point to merge into."), "error")
-        return redirect(url_for("admin.tree"))
+        back_to_tree(N_("There is no other active service point to merge into."))
     if form.validate_on_submit() and (target_id := _target_id(form, sp.id)) is not None:
-        target = get_or_404(db.session, ServicePoint, target_id)
+        target = tree_node(ServicePoint, target_id)
         try:
             svc.merge_service_points(db.session, [sp], target)
         except svc.OrgError as exc:
@@ -123,10 +117,7 @@ def service_point_merge(sp_id: int) -> ResponseReturnValue:
 @bp.route("/units/<int:unit_id>/reactivate", methods=["GET", "POST"])
 @admin_required
 def unit_reactivate(unit_id: int) -> ResponseReturnValue:
-    unit = get_or_404(db.session, Unit, unit_id)
-    if unit.retired_at is None:
-        flash(_("Unit %(code)s is already active.", code=unit.code), "error")
-        return redirect(url_for("admin.tree"))
+    unit = tree_node(Unit, unit_id, state="retired")
     form = ConfirmForm()
     if form.validate_on_submit():
         svc.reactivate_unit(db.session, unit)
@@ -147,10 +138,7 @@ def unit_reactivate(unit_id: int) -> ResponseReturnValue:
 @bp.route("/agencies/<int:agency_id>/reactivate", methods=["GET", "POST"])
 @admin_required
 def agency_reactivate(agency_id: int) -> ResponseReturnValue:
-    agency = get_or_404(db.session, Agency, agency_id)
-    if agency.retired_at is None:
-        flash(_("Agency %(code)s is already active.", code=agency.code), "error")
-        return redirect(url_for("admin.tree"))
+    agency = tree_node(Agency, agency_id, state="retired")
     form = ReactivateAgencyForm()
     closed = [sp for sp in agency.service_points if not sp.active]
     if form.validate_on_submit():

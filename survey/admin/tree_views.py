@@ -28,6 +28,7 @@ from survey.admin.tree_forms import (
     level_choices,
     unit_choices,
 )
+from survey.admin.tree_nodes import back_to_tree, tree_node
 from survey.errors import N_, refuse
 from survey.extensions import db
 from survey.i18n import current_lang
@@ -113,7 +114,7 @@ def unit_new() -> ResponseReturnValue:
 @admin_required
 def unit_edit(unit_id: int) -> ResponseReturnValue:
     lang = current_lang()
-    unit = get_or_404(db.session, Unit, unit_id)
+    unit = tree_node(Unit, unit_id)
     form = UnitEditForm(obj=unit if request.method == "GET" else None)
     form.parent.choices = unit_choices(lang, none=True, exclude=unit.id)
     if request.method == "GET":
@@ -134,10 +135,7 @@ def unit_edit(unit_id: int) -> ResponseReturnValue:
 @bp.route("/units/<int:unit_id>/retire", methods=["GET", "POST"])
 @admin_required
 def unit_retire(unit_id: int) -> ResponseReturnValue:
-    unit = get_or_404(db.session, Unit, unit_id)
-    if unit.retired_at is not None:
-        flash(_("Unit %(code)s is already retired.", code=unit.code), "error")
-        return redirect(url_for("admin.tree"))
+    unit = tree_node(Unit, unit_id, state="open")
     if (refused := _root_refused(unit)) is not None:
         return refused
     form = ConfirmForm()
@@ -171,17 +169,13 @@ def _root_refused(unit: Unit) -> Any:
 @admin_required
 def unit_merge(unit_id: int) -> ResponseReturnValue:
     lang = current_lang()
-    unit = get_or_404(db.session, Unit, unit_id)
-    if unit.retired_at is not None:
-        flash(_("Unit %(code)s is already retired.", code=unit.code), "error")
-        return redirect(url_for("admin.tree"))
+    unit = tree_node(Unit, unit_id, state="open")
     if (refused := _root_refused(unit)) is not None:
         return refused
     form = MergeUnitForm()
     form.target.choices = unit_choices(lang, exclude=unit.id, level_rank=unit.level.rank)
     if not form.target.choices:
-        flash(_("There is no other active unit at the same level to merge into."), "error")
-        return redirect(url_for("admin.tree"))
+        back_to_tree(N_("There is no other active unit at the same level to merge into."))
     if form.validate_on_submit():
         target = get_or_404(db.session, Unit, int(form.target.data))
         try:
@@ -224,7 +218,7 @@ def agency_new() -> ResponseReturnValue:
 @admin_required
 def agency_edit(agency_id: int) -> ResponseReturnValue:
     lang = current_lang()
-    agency = get_or_404(db.session, Agency, agency_id)
+    agency = tree_node(Agency, agency_id)
     form = AgencyEditForm(obj=agency if request.method == "GET" else None)
     form.unit.choices = unit_choices(lang)
     if str(agency.unit_id) not in {c for c, _label in form.unit.choices}:  # its unit was retired
@@ -247,10 +241,7 @@ def agency_edit(agency_id: int) -> ResponseReturnValue:
 @bp.route("/agencies/<int:agency_id>/retire", methods=["GET", "POST"])
 @admin_required
 def agency_retire(agency_id: int) -> ResponseReturnValue:
-    agency = get_or_404(db.session, Agency, agency_id)
-    if agency.retired_at is not None:
-        flash(_("Agency %(code)s is already retired.", code=agency.code), "error")
-        return redirect(url_for("admin.tree"))
+    agency = tree_node(Agency, agency_id, state="open")
     form = ConfirmForm()
     if form.validate_on_submit():
         svc.retire_agency(db.session, agency)
@@ -295,7 +286,7 @@ def service_point_new() -> ResponseReturnValue:
 @admin_required
 def service_point_edit(sp_id: int) -> ResponseReturnValue:
     lang = current_lang()
-    sp = get_or_404(db.session, ServicePoint, sp_id)
+    sp = tree_node(ServicePoint, sp_id)
     form = ServicePointEditForm(obj=sp if request.method == "GET" else None)
     form.agency.choices = agency_choices(lang)
     if str(sp.agency_id) not in {c for c, _label in form.agency.choices}:
@@ -321,10 +312,7 @@ def service_point_edit(sp_id: int) -> ResponseReturnValue:
 @bp.route("/service-points/<int:sp_id>/retire", methods=["GET", "POST"])
 @admin_required
 def service_point_retire(sp_id: int) -> ResponseReturnValue:
-    sp = get_or_404(db.session, ServicePoint, sp_id)
-    if not sp.active:
-        flash(_("Service point %(code)s is already retired.", code=sp.code), "error")
-        return redirect(url_for("admin.tree"))
+    sp = tree_node(ServicePoint, sp_id, state="open")
     form = ConfirmForm()
     if form.validate_on_submit():
         svc.retire_service_point(db.session, sp)

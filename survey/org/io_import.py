@@ -13,6 +13,7 @@ CLI (survey/org/messages.py); the report's `lines()` are only printed by the CLI
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -76,36 +77,31 @@ class ImportReport:
 
 
 # ------------------------------------------------------------------------------------------ row checks
+def _rule(row: Row, issues: list[Issue], check: Callable[..., None], *args: Any) -> None:
+    """One of the service's field checks (the forms' rules, survey/org/service.py), as a row issue."""
+    try:
+        check(*args)
+    except svc.OrgError as exc:
+        issues.append(row.issue(exc.field or "", exc.message))
+
+
 def _check_row(row: Row, issues: list[Issue]) -> None:
     f = row.fields
-    code = f.get("code")
-    if not code:
-        issues.append(row.issue("code", _("missing code")))
-    else:
-        try:
-            svc.check_code(code)
-        except svc.OrgError as exc:
-            issues.append(row.issue("code", exc.message))
-    names = ("name",) if row.kind == "kiosk" else ("name_vi", "name_en")
-    for name in names:
-        value = f.get(name)
-        if not value:
-            issues.append(row.issue(name, _("missing name")))
-        elif len(value) > svc.NAME_MAX:
-            issues.append(row.issue(name, _("longer than %(max)d characters", max=svc.NAME_MAX)))
+    _rule(row, issues, svc.check_code, f.get("code"))
+    for name in ("name",) if row.kind == "kiosk" else ("name_vi", "name_en"):
+        _rule(row, issues, svc.check_name, f.get(name), name)
     if row.kind == "level":
         rank = f.get("rank")
         if rank is None:
             issues.append(row.issue("rank", _("missing rank (0 for the top level, 1 below it, …)")))
         elif whole_number(rank) is None:  # "²" passes isdigit(); a rank must also fit its column
             issues.append(row.issue("rank", _("rank '%(rank)s' is not a whole number ≥ 0", rank=rank)))
-    if row.kind == "agency" and f.get("kind") and f["kind"] not in Agency.KINDS:
-        issues.append(row.issue("kind", _("unknown agency kind '%(kind)s' (use one of %(kinds)s)", kind=f["kind"],
-                                          kinds=", ".join(Agency.KINDS))))
+    if row.kind == "agency" and f.get("kind"):
+        _rule(row, issues, svc.check_kind, f["kind"])
     if row.kind == "service_point":
         for name in ("kiosk_instrument", "link_instrument"):
-            if f.get(name) and not svc.INSTRUMENT_RE.match(f[name] or ""):
-                issues.append(row.issue(name, _("'%(value)s' is not a questionnaire id", value=f[name])))
+            if f.get(name):
+                _rule(row, issues, svc.check_instrument, f[name], name)
     if f.get("status") and f["status"] not in STATUSES:
         issues.append(row.issue("status", _("unknown status '%(status)s' (use active or retired)",
                                             status=f["status"])))

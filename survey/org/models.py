@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
-from survey.database import Base, UTCDateTime
+from survey.database import Base, UTCDateTime, utcnow
 
 
 class Level(Base):
@@ -102,9 +104,28 @@ class ServicePoint(Base):
     official_on_duty: Mapped[str | None] = mapped_column(String(200))
     # opening hours for the integrity scan, e.g. "Mon-Sat 07:30-11:30,13:30-17:00"; NULL = office hours
     opening_hours: Mapped[str | None] = mapped_column(String(80))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the life-cycle field units and agencies have too: NULL = open, else when it stopped accepting responses
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     agency: Mapped[Agency] = relationship(back_populates="service_points")
+
+    @hybrid_property
+    def active(self) -> bool:
+        """Accepting responses (not retired); in queries `ServicePoint.active` is `retired_at IS NULL`."""
+        return self.retired_at is None
+
+    @active.inplace.setter
+    def _active_setter(self, value: bool) -> None:
+        """`active = False` retires it now (an already retired point keeps its date); True reopens it."""
+        if value:
+            self.retired_at = None
+        elif self.retired_at is None:
+            self.retired_at = utcnow()
+
+    @active.inplace.expression
+    @classmethod
+    def _active_expression(cls) -> ColumnElement[bool]:
+        return cls.retired_at.is_(None)
     kiosks: Mapped[list[Kiosk]] = relationship(back_populates="service_point", order_by="Kiosk.code")
 
     def name(self, lang: str) -> str:

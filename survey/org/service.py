@@ -42,6 +42,7 @@ register({
     "instrument_id_format": N_("'%(value)s' is not a questionnaire id (lower-case letters, digits and '-')"),
     "service_point_code_taken": N_("duplicate code: service point '%(code)s' already exists"),
     "name_missing": N_("missing name"),
+    "code_missing": N_("missing code"),
     "kiosk_code_taken": N_("duplicate code: kiosk '%(code)s' already exists"),
     "name_too_long": N_("longer than %(max)d characters"),
     "parent_required": N_("a unit at level '%(level)s' needs a parent unit (only the top level has none)"),
@@ -68,17 +69,25 @@ def _norm(text: str) -> str:
     return unicodedata.normalize("NFC", text.strip())
 
 
-def check_code(code: str, field: str = "code") -> None:
-    if not code or not CODE_RE.match(code):
+# The checks below are the rules of one field each: the admin forms (through the services) and the file
+# importer (survey/org/io_import.py, row by row) call the same ones, so both say the same thing.
+def check_code(code: str | None, field: str = "code") -> None:
+    if not code:
+        raise OrgError("code_missing", field)
+    if not CODE_RE.match(code):
         raise OrgError("code_format", field, code=code)
 
 
+def check_name(value: str | None, field: str) -> None:
+    if not value or not value.strip():
+        raise OrgError("name_missing", field)
+    if len(value) > NAME_MAX:
+        raise OrgError("name_too_long", field, max=NAME_MAX)
+
+
 def check_names(name_vi: str | None, name_en: str | None) -> None:
-    for field, value in (("name_vi", name_vi), ("name_en", name_en)):
-        if not value or not value.strip():
-            raise OrgError("name_missing", field)
-        if len(value) > NAME_MAX:
-            raise OrgError("name_too_long", field, max=NAME_MAX)
+    check_name(name_vi, "name_vi")
+    check_name(name_en, "name_en")
 
 
 def _state(obj: Any, *names: str) -> dict[str, Any]:
@@ -93,7 +102,7 @@ _UNIT_STATE = ("code", "name_vi", "name_en", "level_code", "parent_id", "valid_f
                "merged_into_id")
 _AGENCY_STATE = ("code", "name_vi", "name_en", "kind", "unit_id", "retired_at")
 _SP_STATE = ("code", "name_vi", "name_en", "agency_id", "kiosk_instrument", "link_instrument",
-             "official_on_duty", "active")
+             "official_on_duty", "retired_at")
 
 
 def level_rank(session: Session, level_code: str) -> int:
@@ -354,7 +363,7 @@ def create_service_point(session: Session, *, code: str, name_vi: str, name_en: 
         raise OrgError("service_point_code_taken", "code", code=code)
     sp = ServicePoint(code=code, name_vi=_norm(name_vi), name_en=_norm(name_en), agency=agency,
                       kiosk_instrument=kiosk_instrument, link_instrument=link_instrument,
-                      official_on_duty=official_on_duty, active=True)
+                      official_on_duty=official_on_duty)
     session.add(sp)
     session.flush()
     if audit:
