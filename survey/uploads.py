@@ -186,6 +186,27 @@ def _storable(table: Table) -> Table:
     return table
 
 
+@dataclass(frozen=True)
+class RowError:
+    """One problem in an uploaded table, as every import page lists them: line (the header is 1), column
+    ("" = the row or the file) and the problem in the user's language."""
+
+    line: int
+    column: str
+    problem: str
+
+
+def header_errors(header: list[str], required: tuple[str, ...] | list[str]) -> list[RowError]:
+    """The header problems every table import has: a required column missing, a column given twice."""
+    errors = [RowError(1, c, _("This column is missing.")) for c in required if c not in header]
+    return errors + [RowError(1, c, _("This column appears more than once.")) for c in duplicate_columns(header)]
+
+
+def empty_table_error(table: Table) -> list[RowError]:
+    """A header and nothing below it is a problem, not a successful import of nothing."""
+    return [] if table.rows else [RowError(1, "", _("The file has no rows below the header."))]
+
+
 def duplicate_columns(header: list[str]) -> list[str]:
     seen: set[str] = set()
     out = []

@@ -20,7 +20,7 @@ from survey.audit import record
 from survey.database import utcnow
 from survey.inputs import whole_number
 from survey.org.models import Agency, ServicePoint, ServiceVolume
-from survey.uploads import Cell, Table, duplicate_columns
+from survey.uploads import Cell, RowError, Table, empty_table_error, header_errors
 
 MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 COLUMNS = ("service_point", "month", "dossiers", "dissatisfied_or_complaints")
@@ -134,17 +134,9 @@ def apply(session: Session, the_plan: Plan, source: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ import files
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    column: str
-    problem: str
-
-
 def check_table(session: Session, table: Table) -> tuple[list[Entry], list[RowError]]:
     """Entries of a volume file and every row error (line, column, problem).  Reads only."""
-    errors = [RowError(1, c, _("This column is missing.")) for c in COLUMNS[:3] if c not in table.header]
-    errors += [RowError(1, c, _("This column appears more than once.")) for c in duplicate_columns(table.header)]
+    errors = header_errors(table.header, COLUMNS[:3])
     errors += [RowError(1, c, _("Unknown column: the columns are service_point, month, dossiers and "
                                 "dissatisfied_or_complaints.")) for c in table.header if c and c not in COLUMNS]
     if errors:
@@ -187,9 +179,7 @@ def check_table(session: Session, table: Table) -> tuple[list[Entry], list[RowEr
         errors += row_errors
         if not row_errors:
             entries.append(Entry(sp, period, dossiers, dissatisfied))  # type: ignore[arg-type]
-    if not table.rows:
-        errors.append(RowError(1, "", _("The file has no rows below the header.")))
-    return entries, errors
+    return entries, errors + empty_table_error(table)
 
 
 # ------------------------------------------------------------------------------------------ Decision 766

@@ -38,18 +38,11 @@ from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.answer_messages import validate_answers
 from survey.respond.models import Answer, Comment, Response
 from survey.respond.store import Submission, SubmissionError, existing_response, store_response
-from survey.uploads import Cell, Table, duplicate_columns
+from survey.uploads import Cell, RowError, Table, empty_table_error, header_errors
 
 REQUIRED = ("response_id", "submitted_at", "questionnaire", "questionnaire_version", "service_point")
 IGNORED = ("channel", "language", "agency", "weight")
 FUTURE_SLACK = timedelta(minutes=10)
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    column: str
-    problem: str
 
 
 @dataclass
@@ -132,8 +125,7 @@ def _int_cell(cell: Cell) -> int | None:
 
 
 def _header_errors(table: Table, lk: _Lookups) -> list[RowError]:
-    errors = [RowError(1, c, _("This column is missing.")) for c in REQUIRED if c not in table.header]
-    errors += [RowError(1, c, _("This column appears more than once.")) for c in duplicate_columns(table.header)]
+    errors = header_errors(table.header, REQUIRED)
     known = set(REQUIRED) | set(IGNORED) | lk.levels | lk.all_item_columns()
     for name in table.header:
         if name and name not in known:
@@ -205,8 +197,7 @@ def check_table(session: Session, table: Table, lang: str) -> PaperCheck:
                     continue
                 result.already += 1
             result.submissions.append((line, sub))
-    if not table.rows:
-        result.errors.append(RowError(1, "", _("The file has no rows below the header.")))
+    result.errors += empty_table_error(table)
     return result
 
 
