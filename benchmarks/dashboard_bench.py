@@ -270,6 +270,20 @@ def _resolve(url: str) -> str:
     return re.sub(r"__([A-Z][A-Z0-9-]*)__", repl, url)
 
 
+def rss_mb() -> float:
+    """Resident set size of this process now (MB): what one serving worker holds (pages shared with other
+    processes, e.g. month files mapped by every worker, counted whole)."""
+    with open("/proc/self/statm", encoding="ascii") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    """The highest RSS this process reached (MB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _p(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
     v = sorted(values)
@@ -287,8 +301,10 @@ def new_responses(points: list[int], qvs: dict[str, int], rng: np.random.Generat
             channel="paper", client_id=str(uuid.uuid4()), submitted_at=datetime(2024, 12, 20, 3, tzinfo=UTC)))
 
 
-def time_pages(app, repeat: int, mode: str) -> list[tuple[str, float, float, float, float]]:
-    """mode: cold (results cache off), live (cache on, two new responses before every request), warm."""
+def time_pages(app, repeat: int, mode: str, page_list: list[tuple[str, str, str]] | None = None
+               ) -> list[tuple[str, float, float, float, float]]:
+    """mode: cold (results cache off), live (cache on, two new responses before every request), warm.
+    page_list: (label, user, url) of the pages to time (default: `pages(app)`)."""
     from sqlalchemy import select
 
     from survey.questionnaire_versions.models import QuestionnaireVersion
@@ -302,7 +318,7 @@ def time_pages(app, repeat: int, mode: str) -> list[tuple[str, float, float, flo
     sipas = db.session.scalar(select(QuestionnaireVersion.id).where(QuestionnaireVersion.instrument == "sipas-2017"))
     results = []
     clients = {}
-    for label, user, url in pages(app):
+    for label, user, url in page_list if page_list is not None else pages(app):
         url = _resolve(url.replace("__sipas__", str(sipas)))
         if user not in clients:
             clients[user] = app.test_client()
@@ -310,6 +326,10 @@ def time_pages(app, repeat: int, mode: str) -> list[tuple[str, float, float, flo
         client = clients[user]
         times, cpu = [], []
         if mode != "cold":  # a running server has served this page before (or warmed up at start, prewarm.py)
+            from flask import g
+
+            for k in ("_login_user", "_flask_babel"):  # as every real request starts: no user from the last one
+                g.pop(k, None)
             db.session.remove()
             client.get(url)
         for _ in range(repeat):
@@ -339,6 +359,9 @@ def run(kind: str, url: str, n: int, repeat: int, *, reuse: bool = False, design
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
+    from survey.results import cache as results_cache
+    from survey.results import month_cells
+
     print(f"  design: {design or 'the default'}", flush=True)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True, "RATELIMIT_ENABLED": False,
                       **({"HAILONG_DESIGN": design} if design else {}),
@@ -359,6 +382,10 @@ def run(kind: str, url: str, n: int, repeat: int, *, reuse: bool = False, design
             print("    | page | wall p50 (ms) | wall p95 (ms) | app CPU p50 (ms) | app CPU p95 (ms) |")
             print("    |---|---|---|---|---|")
             out[mode] = time_pages(app, repeat, mode)
+            print(f"  RSS of this process after {mode}: {rss_mb():.0f} MB, peak {peak_rss_mb():.0f} MB "
+                  f"(results cache {results_cache.held_bytes() / 2**20:.0f} MB, "
+                  f"month cells {month_cells.held_bytes() / 2**20:.0f} MB; "
+                  f"load average {os.getloadavg()[0]:.1f})", flush=True)
         db.session.remove()
         db.engine.dispose()
     return out

@@ -40,6 +40,7 @@ OPTIONAL: dict[str, type] = {
     "HAILONG_DOWNLOAD_DIR": str,  # private folder for one-time downloads (invitation sheets, checked uploads)
     "HAILONG_RESULTS_CACHE_MB": int,  # memory bound of the results cache per serving process (default 384)
     "HAILONG_MONTH_CELLS_MB": int,  # memory bound of the decoded month cells per serving process (default 96)
+    "HAILONG_MONTH_CELLS_DIR": str,  # month cells on disk, shared by workers and restarts ("off"; month_files.py)
     "DATABASE_REPLICA_URL": str,  # read replica for dashboard GET pages (survey/database.py); unset = primary only
     "HAILONG_METRICS_TOKEN": str,  # bearer token for /metrics; unset = only from this machine
     "HAILONG_PREWARM": int,  # 0 = a serving process does not warm the results cache at start-up

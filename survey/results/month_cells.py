@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from threading import Lock
 from typing import Any
 
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from survey.respond import moments as stored
 from survey.respond.models import MomentTally, ResponseTally
+from survey.results import month_files
 from survey.results.cache import STATS, per_request, tally_revision
 from survey.results.cache import enabled as results_cache_enabled
 
@@ -236,6 +238,7 @@ def month_cells(session: Session, versions: tuple[int, ...], counts: dict[date, 
     seen: dict[tuple[Any, ...], dict[int, Block]] = per_request(("month-cells",), dict)
     out: dict[date, dict[int, Block]] = {}
     full: list[date] = []
+    absent: list[date] = []  # in no memory: maybe on disk (survey/results/month_files.py)
     for month in months:
         key = (url, versions, month)
         if key in seen:
@@ -246,8 +249,7 @@ def month_cells(session: Session, versions: tuple[int, ...], counts: dict[date, 
             if hit is not None:
                 _months.move_to_end(key)
         if hit is None or hit.revision != revision:
-            full.append(month)
-            STATS["month_cells", "miss"] += 1
+            absent.append(month)
         elif hit.respondents == counts.get(month, 0):
             out[month] = hit.blocks
             STATS["month_cells", "hit"] += 1
@@ -259,6 +261,26 @@ def month_cells(session: Session, versions: tuple[int, ...], counts: dict[date, 
             else:
                 out[month] = fresh.blocks
                 _store(key, fresh)
+                files = _files(session)
+                if files is not None:  # the current month: written again at most every REWRITE_AFTER s
+                    month_files.save(*files, versions, month, fresh.revision, fresh.blocks,
+                                     only_if_older=month_files.REWRITE_AFTER)
+    files = _files(session) if enabled and absent else None
+    if files is not None:
+        folder, identity = files
+        prints = month_files.fingerprints(session, versions, absent)
+        for month in absent:
+            blocks = month_files.load(folder, identity, versions, month, revision, prints.get(month))
+            if blocks is None:
+                full.append(month)
+                STATS["month_cells", "miss"] += 1
+            else:
+                out[month] = blocks
+                STATS["month_cells", "disk"] += 1
+                _store((url, versions, month), MonthCells(_total(blocks), blocks, revision))
+    else:
+        full.extend(absent)
+        STATS["month_cells", "miss"] += len(absent)
     if full:
         rows = session.execute(select(MT.c.period, *_columns())  # by service point: Block.by_point needs no sort
                                .where(MT.c.questionnaire_version_id.in_(versions), MT.c.period.in_(full))
@@ -271,9 +293,23 @@ def month_cells(session: Session, versions: tuple[int, ...], counts: dict[date, 
             out[month] = blocks
             if enabled:
                 _store((url, versions, month), MonthCells(_total(blocks), blocks, revision))
+                if files is None and month_files.directory() is not None:
+                    files = _files(session)
+                if files is not None:
+                    month_files.save(*files, versions, month, revision, blocks)
     for month, blocks in out.items():
         seen[(url, versions, month)] = blocks
     return out
+
+
+def _files(session: Session) -> tuple[Path, str] | None:
+    """(folder, database identity) of the month files, or None when they are off (month_files.py)."""
+    folder = month_files.directory()
+    if folder is None:
+        return None
+    identity = per_request(("month-files-identity", str(session.get_bind().url)),
+                           lambda: month_files.database_identity(session))
+    return None if identity is None else (folder, identity)
 
 
 def _refresh(session: Session, versions: tuple[int, ...], month: date, hit: MonthCells) -> MonthCells | None:

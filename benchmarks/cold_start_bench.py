@@ -1,0 +1,143 @@
+"""The first page a serving process answers after a restart, at 1 M responses (issue 14 §4).
+
+    .venv/bin/python benchmarks/cold_start_bench.py --reuse NAME [--repeat 3] [--db postgresql|sqlite]
+
+NAME is a database loaded by `benchmarks/dashboard_bench.py --keep NAME`.  A logged-in session cookie is made
+once; then each measurement starts a NEW Python process that creates the app (as a gunicorn worker does, no
+start-up warm-up), sends that cookie and times its very first request: wall and CPU time, and the process's
+RSS afterwards.  Two situations:
+- `no files`: nothing but the database (HAILONG_MONTH_CELLS_DIR=off): every month's Gram cells are read
+  from the database — what the issue measured (~2.6 s);
+- `month files`: the decoded month cells an earlier process wrote (survey/results/month_files.py) are on
+  local disk, the data unchanged since — a restart;
+- `month files, 1 new response`: as above, but a response arrived while the process was down: the month it
+  changed is read from the database again, the others from disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+PAGES = [("agency page, SIPAS", "/dashboard/agency/UBND-D1?questionnaire=__sipas__"),
+         ("Home Affairs index", "/homeaffairs/")]
+
+
+def _config(url: str, files: str) -> dict[str, object]:
+    return {"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True, "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": True, "HAILONG_MONTH_CELLS_DIR": files}
+
+
+def child(url: str, files: str, page: str, cookie: str) -> None:
+    """One fresh process: create the app, send the session cookie, time the first request; print JSON."""
+    import resource
+
+    t_start = time.perf_counter()
+    from survey import create_app
+
+    app = create_app(_config(url, files))
+    client = app.test_client()
+    client.set_cookie("session", cookie)
+    boot = time.perf_counter() - t_start
+    with app.app_context():
+        t0, c0 = time.perf_counter(), time.process_time()
+        resp = client.get(page)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    assert resp.status_code == 200, (page, resp.status_code)
+    print(json.dumps({"wall": wall * 1000, "cpu": cpu * 1000, "boot": boot * 1000,
+                      "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def _cookie_and_urls(url: str) -> tuple[str, list[tuple[str, str]]]:
+    import dashboard_bench as dash
+    from sqlalchemy import select
+
+    from survey import create_app
+    from survey.extensions import db
+    from survey.questionnaire_versions.models import QuestionnaireVersion
+
+    app = create_app(_config(url, "off"))
+    with app.app_context():
+        client = app.test_client()
+        dash._login(client, "noivu")
+        cookie = client.get_cookie("session").value
+        sipas = db.session.scalar(select(QuestionnaireVersion.id)
+                                  .where(QuestionnaireVersion.instrument == "sipas-2017"))
+        pages = [(label, dash._resolve(p.replace("__sipas__", str(sipas)))) for label, p in PAGES]
+        db.session.remove()
+        db.engine.dispose()
+    return cookie, pages
+
+
+def _run(url: str, files: str, page: str, cookie: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", url, files, page, cookie], capture_output=True,
+                         text=True, check=False, env={**os.environ, "HAILONG_PREWARM": "0"})
+    if out.returncode:
+        sys.stderr.write(out.stderr[-3000:])
+        raise SystemExit(out.returncode)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _new_response(url: str) -> None:
+    import dashboard_bench as dash
+    import numpy as np
+    from sqlalchemy import select
+
+    from survey import create_app
+    from survey.extensions import db
+    from survey.org.models import ServicePoint
+    from survey.questionnaire_versions.models import QuestionnaireVersion
+
+    app = create_app(_config(url, "off"))
+    with app.app_context():
+        qvs = dict(db.session.execute(select(QuestionnaireVersion.instrument, QuestionnaireVersion.id)).all())
+        points = list(db.session.scalars(select(ServicePoint.id)))
+        dash.new_responses(points, qvs, np.random.default_rng(int(time.time())))
+        db.session.remove()
+        db.engine.dispose()
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(*sys.argv[2:6])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reuse", required=True, metavar="NAME")
+    ap.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--pg", default=os.environ.get("HAILONG_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    args = ap.parse_args()
+    url = (args.pg.rsplit("/", 1)[0] + "/" + args.reuse if args.db == "postgresql"
+           else f"sqlite:////tmp/{args.reuse}.sqlite")
+    cookie, pages = _cookie_and_urls(url)
+    with tempfile.TemporaryDirectory(prefix="hailong-cells-") as files:
+        print(f"first request of a new process, median of {args.repeat} processes (ms; load average "
+              f"{os.getloadavg()[0]:.1f}):")
+        print("| page | situation | wall | CPU | process start (not in wall) | peak RSS (MB) |")
+        print("|---|---|---:|---:|---:|---:|")
+        for label, page in pages:
+            _run(url, files, page, cookie)  # an earlier process wrote the month files
+            for situation in ("no files", "month files", "month files, 1 new response"):
+                runs = []
+                for _ in range(args.repeat):
+                    if situation == "month files, 1 new response":
+                        _new_response(url)  # the measured process rewrites that month: the next round too
+                    runs.append(_run(url, "off" if situation == "no files" else files, page, cookie))
+                med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                print(f"| {label} | {situation} | {med['wall']:.0f} | {med['cpu']:.0f} | {med['boot']:.0f} | "
+                      f"{med['rss']:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
