@@ -171,8 +171,15 @@ def empirical_innovations(scores: np.ndarray, volume: float, draws: int = 20_000
 def discrete_crit(lam: float, values: np.ndarray, probs: np.ndarray, active: float = 1.0,
                   arl0: float = DEFAULT_ARL0, states: int = 300) -> float:
     """c giving an in-control ARL of `arl0` days for a discrete law of the daily value."""
-    return float(brentq(lambda c: ewma_arl_discrete(lam, c, values, probs, active, states) - arl0,
-                        0.5, 8.0, xtol=1e-5))
+    def gap(c: float) -> float:
+        return ewma_arl_discrete(lam, c, values, probs, active, states) - arl0
+
+    lo, hi = 2.0, 3.5  # where c lies for ARL0 of 100–1000 at usual volumes; widened when not
+    while gap(lo) > 0 and lo > 0.25:
+        lo /= 1.5
+    while gap(hi) < 0 and hi < 20:
+        hi *= 1.5
+    return float(brentq(gap, lo, hi, xtol=2e-4))
 
 
 def ewma_rl_quantile_discrete(lam: float, c: float, values: np.ndarray, probs: np.ndarray,
@@ -201,9 +208,12 @@ def cusum_arl_discrete(h: float, values: np.ndarray, probs: np.ndarray, active: 
 def cusum_limit(values: np.ndarray, probs: np.ndarray, active: float = 1.0, arl0: float = DEFAULT_ARL0,
                 states: int = 300) -> float:
     """The CUSUM limit h giving an in-control ARL of `arl0` days."""
-    scale = float(np.abs(values).max())
+    spread = float(np.sqrt(np.dot(probs, np.square(values))))
+    hi = spread
+    while cusum_arl_discrete(hi, values, probs, active, states) < arl0:
+        hi *= 2.0
     return float(brentq(lambda h: cusum_arl_discrete(h, values, probs, active, states) - arl0,
-                        1e-3 * scale, 10 * scale, xtol=1e-5 * scale))
+                        1e-3 * spread, hi, xtol=1e-5 * spread))
 
 
 def cusum_rl_quantile(h: float, values: np.ndarray, probs: np.ndarray, active: float = 1.0,

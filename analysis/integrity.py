@@ -20,7 +20,14 @@ Signals per cell (service point × day, each source — kiosk or channel — tes
 - straight-lining: responses with every answered item (≥ 2) at the best level, against the source's
   history shrunk to the city's rate;
 - hours: responses outside the opening hours (± grace), against a small honest rate;
-- jump: the day's mean top-box share against the source's history (normal approximation, n ≥ 5).
+- jump: the day's mean top-box share against the source's history (normal approximation, n ≥ 5);
+- late: responses received long after they were submitted *out of order* — an offline kiosk's queue
+  delivers first-in first-out, so a response claimed to be submitted before others that the same source
+  delivered earlier did not wait in a queue (backdated, e.g. into a month already published) — against
+  the source's history shrunk to the city's rate.  Honest outages (late but in order, up to 31 days)
+  are not counted; responses received after their period's publication are reported as evidence.
+
+Optional input columns for it: `received` (local reception time, naive) and `after_publication` (bool).
 """
 
 from __future__ import annotations
@@ -42,7 +49,8 @@ WINDOWS_MIN = (5, 15, 60)  # burst windows
 SHRINK = 50.0  # pseudo-responses of city rate mixed into a source's history rate
 GRACE_MIN = 10  # minutes before opening / after closing still counted as open
 MIN_JUMP_N = 5
-SIGNALS = ("burst", "straight", "hours", "jump")
+LATE_MIN = 60.0  # a response received this many minutes after its submission is late
+SIGNALS = ("burst", "straight", "hours", "jump", "late")
 
 
 @dataclass(frozen=True)
@@ -184,6 +192,29 @@ def _kind(source: str) -> str:
     return "kiosk" if str(source).startswith("kiosk:") else str(source)
 
 
+def late_out_of_order(frame: pd.DataFrame, late_min: float = LATE_MIN) -> np.ndarray:
+    """Per response: late (received ≥ `late_min` after submission) and out of order, i.e. the same source
+    had already delivered a response it submitted later (so this one cannot have waited in its queue)."""
+    out = np.zeros(len(frame), dtype=bool)
+    if "received" not in frame or frame.empty:
+        return out
+    sub = pd.to_datetime(frame["local"]).to_numpy(dtype="datetime64[s]").astype(np.int64)
+    rec = pd.to_datetime(frame["received"]).to_numpy(dtype="datetime64[s]").astype(np.int64)
+    late = (rec - sub) >= late_min * 60
+    src = pd.factorize(frame["service_point"].astype(str) + "\x1f" + frame["source"].astype(str))[0]
+    order = np.lexsort((-sub, src))  # per source, latest submission first
+    s_src, s_rec = src[order], rec[order]
+    earliest_later = np.empty(len(order), dtype=np.int64)  # min reception among strictly later submissions
+    big = np.iinfo(np.int64).max
+    for g in np.unique(s_src):
+        idx = np.nonzero(s_src == g)[0]
+        r = s_rec[idx]
+        earliest_later[idx] = np.concatenate([[big], np.minimum.accumulate(r)[:-1]])
+    result = np.empty(len(order), dtype=bool)
+    result[order] = earliest_later < s_rec - GRACE_MIN * 60
+    return late & result
+
+
 def response_features(frame: pd.DataFrame, hours: Mapping[object, OpeningHours] | None = None) -> pd.DataFrame:
     """Adds day, minute of day, straight-lined, outside-hours and top-box share columns (vectorised)."""
     hours = hours or {}
@@ -207,10 +238,11 @@ def response_features(frame: pd.DataFrame, hours: Mapping[object, OpeningHours] 
         open_ &= np.isin(weekday[mask], sorted(oh.weekdays))
         outside[mask] = ~open_
     out["outside"] = outside.astype(int)
+    out["late"] = late_out_of_order(out).astype(int)
     return out
 
 
-_STATS = ("n", "straight", "outside", "ts", "ts2", "n_ts")
+_STATS = ("n", "straight", "outside", "ts", "ts2", "n_ts", "late", "after_pub")
 
 
 def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None) -> pd.DataFrame:
@@ -238,8 +270,10 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
     ts = f["top_share"].to_numpy()
     has_ts = ~np.isnan(ts)
     tsz = np.where(has_ts, ts, 0.0)
+    after_pub = f["after_publication"].fillna(False).to_numpy(bool) if "after_publication" in f else np.zeros(len(f))
     vals = {"n": np.ones(len(f)), "straight": f["straight"].to_numpy(float), "outside": f["outside"].to_numpy(float),
-            "ts": tsz, "ts2": tsz**2, "n_ts": has_ts.astype(float)}
+            "ts": tsz, "ts2": tsz**2, "n_ts": has_ts.astype(float), "late": f["late"].to_numpy(float),
+            "after_pub": np.asarray(after_pub, dtype=float)}
     flat = f["g"].to_numpy() * n_days + f["d"].to_numpy()
     cum = {}
     for k, v in vals.items():
@@ -271,7 +305,8 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
             nts = h["n_ts"][mask].sum()
             mean = h["ts"][mask].sum() / nts if nts else 0.3
             city[kind] = (h["straight"][mask].sum() / n if n else 0.01, h["outside"][mask].sum() / n if n else 0.002,
-                          mean, max(h["ts2"][mask].sum() / nts - mean**2, 1e-4) if nts else 0.05)
+                          mean, max(h["ts2"][mask].sum() / nts - mean**2, 1e-4) if nts else 0.05,
+                          h["late"][mask].sum() / n if n else 0.002)
         month = date(day.year, day.month, 1)
         m0 = max((month - first_day).days, 0)
         groups_today = np.nonzero(today["n"] > 0)[0]
@@ -279,7 +314,7 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
         for g in groups_today.tolist():
             sp, source, kind = g_sp[g], g_src[g], g_kind[g]
             hours = inp.hours.get(sp_objs[sp], DEFAULT_HOURS)
-            c_straight, c_outside, c_mean, c_var = city.get(kind, (0.01, 0.002, 0.3, 0.05))
+            c_straight, c_outside, c_mean, c_var, c_late = city.get(kind, (0.01, 0.002, 0.3, 0.05, 0.002))
             h_n = h["n"][g]
             span = d - max(lo, first_seen[g])
             workdays = span * len(hours.weekdays) / 7.0
@@ -290,7 +325,8 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
             p_burst, width, burst_count = burst_test(minutes, usual, hours.open_minutes)
             straight_rate = max((h["straight"][g] + SHRINK * c_straight) / (h_n + SHRINK), 0.005)
             outside_rate = max((h["outside"][g] + SHRINK * c_outside) / (h_n + SHRINK), 0.002)
-            straight, outside = int(today["straight"][g]), int(today["outside"][g])
+            late_rate = max((h["late"][g] + SHRINK * c_late) / (h_n + SHRINK), 0.002)
+            straight, outside, late = int(today["straight"][g]), int(today["outside"][g]), int(today["late"][g])
             h_nts = h["n_ts"][g]
             mu0 = (h["ts"][g] + SHRINK * c_mean) / (h_nts + SHRINK)
             ex2 = (h["ts2"][g] + SHRINK * (c_var + c_mean**2)) / (h_nts + SHRINK)
@@ -303,6 +339,8 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
                 "p_straight": binomial_excess(straight, n, straight_rate), "outside": outside,
                 "p_hours": binomial_excess(outside, n, outside_rate), "top_share": float(mean_ts),
                 "top_share_history": float(mu0), "p_jump": jump_test(mean_ts, n_ts, mu0, sd0),
+                "late": late, "late_rate": float(late_rate), "p_late": binomial_excess(late, n, late_rate),
+                "after_publication": int(today["after_pub"][g]),
             })
         for sp, per_source in sorted(by_sp.items()):
             spo = sp_objs[sp]
@@ -333,7 +371,7 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
 _COLUMNS = ["service_point", "day", "source", "n", "score", "flagged", "signals", "overrun", "month_responses",
             "month_dossiers", "p_burst", "burst_window", "burst_count", "usual_per_day", "straight",
             "straight_rate", "p_straight", "outside", "p_hours", "top_share", "top_share_history", "p_jump",
-            "sources"]
+            "late", "late_rate", "p_late", "after_publication", "sources"]
 
 
 def arrival_profile(minutes: Iterable[float], slot: int = 30, first: int = 6 * 60,

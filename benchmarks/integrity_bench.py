@@ -79,7 +79,7 @@ def detection(model: DemoModel, frame: pd.DataFrame, pattern: str, size: int, se
         episodes.append(ep)
         parts.append(episode_frame(model, ep, rng))
     data = pd.concat(parts, ignore_index=True)
-    volumes = {}
+    volumes: dict[tuple[object, date], int] = {}
     if pattern == "overrun":
         # the entered volume is below what the month then holds: honest month-to-date + half the episode
         local = pd.to_datetime(data["local"])
@@ -142,7 +142,8 @@ def drop_curve(volumes: list[float], reps: int, seed: int, kind: str, p0: float 
     return out
 
 
-def best_possible(volumes: list[float], p0: float = 0.85, p1: float = 0.75) -> list[tuple[float, ...]]:
+def best_possible(volumes: list[float], p0: float = 0.85,
+                  p1: float = 0.75) -> list[tuple[float, int, int, int, int]]:
     """90% quantiles (exact Markov chains, ARL0 250) of what the information allows at each volume.
 
     (volume, spc normal-theory EWMA λ 0.1 at fixed n, best EWMA of the standardised share over λ, Bernoulli
@@ -188,6 +189,7 @@ def main() -> None:
               f"{flags} false flags, {per_year:.3f} per service point-year")
     print(f"2. Stuffing episodes of {args.size} responses (one per eligible service point, "
           f"{1 if args.quick else 3} seed(s))")
+    assert base_frame is not None
     for pattern in PATTERNS:
         res: list[int | None] = []
         for s in range(1 if args.quick else 3):
@@ -204,7 +206,7 @@ def main() -> None:
 def early_warning(quick: bool, seed: int) -> None:
     print("3. Early warning, drop 85% -> 75% (ARL0 250 working days by calibration), days to signal")
     reps = 150 if quick else 400
-    vols = [5, 10, 15, 20, 30, 40, 60]
+    vols: list[float] = [5, 10, 15, 20, 30, 40, 60]
     for kind in ("share", "index"):
         print(f"   {kind}: volume/day  q90  median  in-control runs alarmed within 250 days")
         for v, q90, med, early in drop_curve(vols, reps, seed, kind):

@@ -42,6 +42,7 @@ def _signal_label(code: str) -> str:
         "straight": _("unusually many responses with every answer at the best level"),
         "hours": _("responses outside opening hours"),
         "jump": _("the day's best-level share far above usual"),
+        "late": _("responses received long after submission, out of the source's queue order (backdated?)"),
     }.get(code, code)
 
 
@@ -77,6 +78,7 @@ def index() -> str:
             "pattern": dict(f.evidence.get("pattern", [])),
             "month_responses": f.evidence.get("month_responses"),
             "month_dossiers": f.evidence.get("month_dossiers"),
+            "delays": f.evidence.get("delays"),
         })
     signals = data.city_signals(session, now().date())
     return render_template("dashboard/integrity/index.html", items=items, status=status, statuses=STATUSES,

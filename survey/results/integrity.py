@@ -17,7 +17,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from analysis.control import Baseline, drop_chart
-from analysis.integrity import HISTORY_DAYS, OpeningHours, ScanInput, arrival_profile, scan
+from analysis.integrity import HISTORY_DAYS, OpeningHours, ScanInput, arrival_profile, late_out_of_order, scan
 from survey.database import utcnow
 from survey.i18n import LOCAL_TZ
 from survey.org.models import Agency, ServicePoint, ServiceVolume
@@ -27,6 +27,7 @@ from survey.results.integrity_models import CONFIRMED, DISMISSED, OPEN, Integrit
 
 CHART_DAYS = 60  # working days drawn on the chart
 BASELINE_DAYS = 250  # working days before them that set the in-control level (about a year)
+LATE_WINDOW_DAYS = 31  # kiosks may deliver up to 31 days late
 
 
 def _local_bounds(first: date, last: date) -> tuple[datetime, datetime]:
@@ -68,7 +69,8 @@ def response_frame(session: Session, first: date, last: date, agency_ids: list[i
     if agency_ids is not None:
         scope.append(Response.agency_id.in_(agency_ids or [-1]))
     version_ids = list(session.scalars(select(Response.questionnaire_version_id).where(*scope).distinct()))
-    cols = ["response_id", "service_point", "agency_id", "source", "local", "answered", "top", "sat"]
+    cols = ["response_id", "service_point", "agency_id", "source", "local", "received", "after_publication",
+            "answered", "top", "sat"]
     if not version_ids:
         return pd.DataFrame(columns=cols)
     by_top, by_sat, scale_ids = _item_levels(session, version_ids)
@@ -79,21 +81,25 @@ def response_frame(session: Session, first: date, last: date, agency_ids: list[i
     sat = case(*[(and_(Answer.item_id.in_(ids), Answer.value.in_(levels)), 1) for levels, ids in by_sat.items()],
                else_=zero) if by_sat else None
     stmt = (select(Response.id, Response.service_point_id, Response.agency_id, Response.kiosk_id, Response.channel,
-                   Response.submitted_at, func.coalesce(func.sum(answered), 0),
+                   Response.submitted_at, Response.received_at, Response.review_status,
+                   func.coalesce(func.sum(answered), 0),
                    func.coalesce(func.sum(top), 0) if top is not None else func.count(None),
                    func.coalesce(func.sum(sat), 0) if sat is not None else func.count(None))
             .outerjoin(Answer, Answer.response_id == Response.id).where(*scope)
             .group_by(Response.id, Response.service_point_id, Response.agency_id, Response.kiosk_id,
-                      Response.channel, Response.submitted_at))
+                      Response.channel, Response.submitted_at, Response.received_at, Response.review_status))
     rows = session.execute(stmt).all()
     if not rows:
         return pd.DataFrame(columns=cols)
     frame = pd.DataFrame(rows, columns=["response_id", "service_point", "agency_id", "kiosk_id", "channel",
-                                        "submitted_at", "answered", "top", "sat"])
+                                        "submitted_at", "received_at", "review_status", "answered", "top", "sat"])
     frame["source"] = [f"kiosk:{int(k)}" if ch == "kiosk" and pd.notna(k) else str(ch)
                        for k, ch in zip(frame["kiosk_id"], frame["channel"], strict=True)]
     ts = pd.to_datetime(frame["submitted_at"], utc=True)
     frame["local"] = ts.dt.tz_convert(str(LOCAL_TZ)).dt.tz_localize(None)
+    received = pd.to_datetime(frame["received_at"], utc=True)
+    frame["received"] = received.dt.tz_convert(str(LOCAL_TZ)).dt.tz_localize(None)
+    frame["after_publication"] = frame["review_status"] == "late"
     for c in ("answered", "top", "sat"):
         frame[c] = frame[c].astype(int)
     return frame[cols]
@@ -148,6 +154,8 @@ def _suspects(day_rows: pd.DataFrame, cell: pd.Series, inp: ScanInput) -> list[i
         keep |= (minutes >= t[i]) & (minutes < t[i] + w)
     if signals & {"straight", "jump"}:
         keep |= ((part["answered"] >= 2) & (part["top"] == part["answered"])).to_numpy()
+    if "late" in signals:
+        keep |= part["late_suspect"].to_numpy(dtype=bool)
     if "hours" in signals:
         hours = inp.hours.get(cell["service_point"], OpeningHours())
         keep |= np.array([not hours.is_open(ts.to_pydatetime()) for ts in part["local"]], dtype=bool)
@@ -160,10 +168,13 @@ def run_scan(session: Session, days: list[date], now: datetime | None = None) ->
         return 0
     now = now or utcnow()
     first, last = min(days), max(days)
-    frame = response_frame(session, first - timedelta(days=HISTORY_DAYS), last)
+    # responses submitted up to 31 days later too: a late one is out of order when its source delivered a
+    # later-submitted one first (the days scanned are still only `days`)
+    frame = response_frame(session, first - timedelta(days=HISTORY_DAYS), last + timedelta(days=LATE_WINDOW_DAYS))
     if frame.empty:
         return 0
     inp = scan_input(session, first, last)
+    frame["late_suspect"] = late_out_of_order(frame)
     result = scan(frame, days, inp)
     flagged = result[result["flagged"]]
     count = 0
@@ -180,6 +191,7 @@ def run_scan(session: Session, days: list[date], now: datetime | None = None) ->
             "pattern": _pattern(part),
             "month_responses": int(cell["month_responses"]),
             "month_dossiers": None if cell["month_dossiers"] is None else int(cell["month_dossiers"]),
+            "delays": _delays(part),
         }
         flag = session.scalar(select(IntegrityFlag).where(IntegrityFlag.service_point_id == sp,
                                                           IntegrityFlag.day == day))
@@ -199,6 +211,14 @@ def run_scan(session: Session, days: list[date], now: datetime | None = None) ->
         count += 1
     session.flush()
     return count
+
+
+def _delays(part: pd.DataFrame) -> dict[str, int]:
+    """How long the source's responses of the day took from submission to reception (the late evidence)."""
+    hours = (part["received"] - part["local"]).dt.total_seconds().to_numpy() / 3600.0
+    return {"within_hour": int((hours < 1).sum()), "within_day": int(((hours >= 1) & (hours < 24)).sum()),
+            "later": int((hours >= 24).sum()), "out_of_order": int(part["late_suspect"].sum()),
+            "after_publication": int(part["after_publication"].sum())}
 
 
 def _pattern(part: pd.DataFrame) -> list[tuple[str, int]]:

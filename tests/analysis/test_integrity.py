@@ -154,3 +154,54 @@ def test_opening_hours_parse(text: str) -> None:
 def test_opening_hours_parse_rejects_nonsense(text: str) -> None:
     with pytest.raises(ValueError):
         OpeningHours.parse(text)
+
+
+def _with_outages(frame: pd.DataFrame, rng: np.random.Generator, rate: float = 0.05) -> pd.DataFrame:
+    """Reception times of honest kiosks: 2 s after submission, except during offline spells (about one
+    working day in 20, lasting 1 hour to 10 days) whose queue is delivered in order when back online."""
+    frame = frame.sort_values("local").reset_index(drop=True)
+    received = frame["local"] + pd.Timedelta(seconds=2)
+    for (_sp, src), part in frame.groupby(["service_point", "source"]):
+        if not str(src).startswith("kiosk:"):
+            continue
+        online_again = pd.Timestamp.min
+        for start in sorted(part["local"].dt.normalize().unique()):
+            t0 = (pd.Timestamp(start) + pd.Timedelta(hours=float(rng.uniform(7, 16)))).floor("s")
+            if rng.random() >= rate or t0 < online_again:
+                continue
+            back = online_again = t0 + pd.Timedelta(hours=float(rng.choice([1, 5, 30, 100, 240])))
+            spell = part.index[(part["local"] >= t0) & (part["local"] < back)]
+            # the queue flushes first-in first-out, one response a second
+            received.loc[spell] = back + pd.to_timedelta(np.arange(len(spell)), unit="s")
+    return frame.assign(received=received)
+
+
+def test_late_signal_ignores_honest_offline_queues_and_flags_backdated_responses(data: pd.DataFrame) -> None:
+    from analysis.integrity import late_out_of_order
+
+    rng = np.random.default_rng(11)
+    honest_frame = _with_outages(data, rng)
+    delays = (honest_frame["received"] - honest_frame["local"]).dt.total_seconds()
+    assert (delays > 3600).sum() > 200  # plenty of honest late responses, some days late
+    assert not late_out_of_order(honest_frame).any()
+    days = _workdays(FIRST, 120)[60:]
+    res = scan(honest_frame, days)
+    assert not res["flagged"].any()  # a year of such outages at 6 service points: no flag
+    # 15 responses backdated into a day 20 days ago (e.g. a month already published), sent today by the
+    # kiosk that delivered that day's own responses on time
+    target, today = days[10], days[30]
+    fake = stuffed("SP2", "kiosk:K2", target, list(np.linspace(480, 600, 15)))
+    fake = fake.assign(top=rng.binomial(6, 0.35, 15), received=datetime(today.year, today.month, today.day, 9),
+                       after_publication=True)
+    with_fake = pd.concat([honest_frame.assign(after_publication=False), fake], ignore_index=True)
+    assert late_out_of_order(with_fake).sum() == 15
+    cell = scan(with_fake, [target]).set_index("service_point").loc["SP2"]
+    assert cell["flagged"] and "late" in cell["signals"]
+    assert cell["late"] == 15 and cell["after_publication"] == 15
+    # the same responses in an honest queue (the kiosk offline from that morning until today) are not counted
+    queued = pd.concat([honest_frame, fake.drop(columns="after_publication")], ignore_index=True)
+    queued = queued.sort_values("local").reset_index(drop=True)
+    spell = (queued["source"] == "kiosk:K2") & (queued["local"] >= datetime(target.year, target.month, target.day, 8))
+    flush = pd.Timestamp(datetime(today.year, today.month, today.day, 9))
+    queued.loc[spell, "received"] = flush + pd.to_timedelta(np.arange(int(spell.sum())), unit="s")
+    assert not late_out_of_order(queued).any()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import numpy as np
 from sqlalchemy import select
 
@@ -104,3 +106,30 @@ def test_hours_command_sets_and_checks_opening_hours(runner, db_session) -> None
     assert db_session.scalar(select(ServicePoint.opening_hours).where(ServicePoint.code == "STP-SP1")) \
         == "Mon-Sat 07:00-11:30,13:00-20:00"
     assert runner.invoke(args=["integrity", "hours", "NOPE", ""]).exit_code == 2
+
+
+def test_backdated_responses_are_flagged_with_their_reception_delays(db_session) -> None:
+    """Responses received days after their claimed submission, while the same source had delivered later
+    ones at once (no honest queue works so), raise the late signal; the flag lists them as suspects."""
+    from tests.integrity.factories import add_response
+
+    city = small_city(db_session)
+    sp = city.service_points["STP-SP1"]
+    sipas = city.questionnaires["sipas-2017"]
+    rng = np.random.default_rng(5)
+    days = workdays_before(TODAY, 40)
+    honest_days(db_session, sp, sipas, days, 4, rng)
+    target = days[-12]
+    backdated = []
+    for i in range(12):
+        at = datetime(target.year, target.month, target.day, 9) + timedelta(minutes=7 * i)
+        r = add_response(db_session, sp, sipas, at, False, rng)
+        r.received_at = r.submitted_at + timedelta(days=14, hours=i)
+        backdated.append(r.id)
+    finish(db_session)
+
+    assert run_scan(db_session, [target]) == 1
+    flag = db_session.scalar(select(IntegrityFlag))
+    assert "late" in flag.signals and set(backdated) <= set(flag.response_ids)
+    assert flag.evidence["delays"]["later"] == 12 and flag.evidence["delays"]["out_of_order"] == 12
+    assert flag.evidence["sources"][0]["late"] == 12
