@@ -172,8 +172,7 @@ def user_reset(user_id: int) -> ResponseReturnValue:
         try:
             us.force_password_reset(db.session, user, form.temporary.data or None)
         except us.UserError as exc:
-            db.session.rollback()
-            form.temporary.errors = [exc.message]
+            refuse(form, exc, fallback="temporary")
         else:
             db.session.commit()
             flash(_("%(name)s must choose a new password at the next login.", name=user.username), "success")

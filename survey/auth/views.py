@@ -129,14 +129,14 @@ def _force_password_change() -> Response | None:
 def change_password() -> str | Response:
     """Choose a new password; required before anything else when an administrator forced a change."""
     from survey.auth.user_service import UserError, change_own_password
+    from survey.errors import refuse
 
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
             change_own_password(db.session, current_user, form.current.data, form.new.data)
         except UserError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "new").errors = [exc.message]
+            refuse(form, exc, fallback="new")
         else:
             db.session.commit()
             _start_session(current_user._get_current_object())  # other sessions ended; this one goes on
