@@ -41,4 +41,5 @@ fi
 .venv/bin/mypy
 # dead code (pyproject.toml [tool.vulture]; what only frameworks use is in tools/vulture_allowlist.py)
 .venv/bin/vulture
-exec .venv/bin/python -m pytest "$@"
+# every core (pytest-xdist); tests/conftest.py keeps the browser tests and the Redis tests in one worker each
+exec .venv/bin/python -m pytest -n auto --dist loadgroup "$@"
