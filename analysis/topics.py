@@ -18,6 +18,9 @@ Rules, in order, per clause (the text is split at punctuation and at the words l
    `suggestion_before` word ("cho dễ hiểu"), nor in a clause
    with a problem of a topic in praise's `blocked_by` ("đưa tiền cho nhanh" is about fees, not praise).
 5. The longest phrase wins: a term inside a longer matched phrase ("nhanh" in "làm nhanh") is not counted.
+Two placeholders make a phrase cover wordings it was not given verbatim (never as its first word): `<số>` is
+any number, in digits or words ("chờ <số> tiếng": "chờ 3 tiếng", "chờ mấy tiếng"), and `*` is up to three
+words of any kind ("hẹn * nhiều lần": "hẹn trả kết quả nhiều lần").
 A comment gets every topic found (several or none).
 """
 
@@ -36,13 +39,21 @@ import yaml
 DEFAULT_LEXICON = Path(__file__).parent / "lexicons" / "topics-vi.yaml"
 PRAISE = "praise"
 _CLAUSE = re.compile(r"[.,;:!?\n\r()\[\]\"“”…/+-]+")
-_WORD = re.compile(r"[^\W_]+")
+_WORD = re.compile(r"<số>|<so>|[^\W_]+|\*")
+NUMBER = "<so>"
+GAP = "*"
+GAP_MAX = 3
 
 
 def fold(text: str) -> str:
     """Lower case without diacritics (đ → d), so accented and unaccented spellings compare equal."""
     text = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
     return "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+
+
+#: number words (folded) that `<số>` matches besides digits; "năm" (five/year) is left out on purpose
+_NUMBER_WORDS = frozenset(fold(w) for w in ("một", "hai", "ba", "bốn", "sáu", "bảy", "tám", "chín", "mười", "mươi",
+                                            "mấy", "vài", "dăm", "nửa", "chục"))
 
 
 @dataclass(frozen=True)
@@ -133,6 +144,9 @@ def _terms(raw: Any, where: str) -> tuple[tuple[Word, ...], ...]:
         return ()
     if not isinstance(raw, list) or not all(isinstance(t, str) and words(t) for t in raw):
         raise LexiconError(f"{where}: expected a list of words or phrases")
+    for t in raw:
+        if words(t)[0].folded in (NUMBER, GAP) or words(t)[-1].folded == GAP:
+            raise LexiconError(f"{where}: '{t}': a phrase cannot begin with '<số>' or '*' nor end with '*'")
     return tuple(words(t) for t in raw)
 
 
@@ -200,6 +214,22 @@ def _clauses(text: str, breaks: tuple[Word, ...]) -> list[tuple[Word, ...]]:
     return out
 
 
+def _is_number(w: Word) -> bool:
+    return w.folded.isdigit() or w.folded in _NUMBER_WORDS
+
+
+def _match(clause: tuple[Word, ...], i: int, term: tuple[Word, ...]) -> int | None:
+    """The end of `term` matched at clause[i] (placeholders `#` and `*` included), or None."""
+    if not term:
+        return i
+    head, rest = term[0], term[1:]
+    if head.folded == GAP:
+        return next((end for skip in range(GAP_MAX + 1) if (end := _match(clause, i + skip, rest)) is not None), None)
+    if i >= len(clause) or not (_is_number(clause[i]) if head.folded == NUMBER else clause[i] == head):
+        return None
+    return _match(clause, i + 1, rest)
+
+
 def _negated(lex: Lexicon, clause: tuple[Word, ...], start: int) -> bool:
     return any(w in lex.negators for w in clause[max(0, start - lex.negation_window):start])
 
@@ -214,8 +244,8 @@ def explain(text: str, lex: Lexicon) -> list[Match]:
     for clause in _clauses(text, lex.clause_breaks):
         found: list[tuple[int, int, str, tuple[Word, ...]]] = []  # (start, end, kind:topic, term)
         for i, w in enumerate(clause):
-            found += [(i, i + len(term), kind, term) for kind, term in lex._index.get(w.folded, ())
-                      if clause[i:i + len(term)] == term]
+            found += [(i, end, kind, term) for kind, term in lex._index.get(w.folded, ())
+                      if (end := _match(clause, i, term)) is not None]
         # the longest phrase wins: "làm nhanh" (fees) hides "nhanh" (praise), "phòng chờ" hides "chờ"
         found = [f for f in found if not any(g[0] <= f[0] and f[1] <= g[1] and g[1] - g[0] > f[1] - f[0]
                                              for g in found)]
