@@ -9,8 +9,8 @@
 - HSTS in production (sent on HTTPS requests, including behind a proxy setting X-Forwarded-Proto).
   Redirecting plain HTTP to HTTPS is left to the reverse proxy: Talisman's redirect would loop behind a
   proxy that does not say it terminated TLS.
-- Cache-Control: no-store on staff pages (any signed-in user, /admin, /dashboard, /homeaffairs, /auth) and on
-  every download (Content-Disposition: attachment), so a shared computer's cache keeps no figures,
+- Cache-Control: no-store on staff pages (any signed-in user, /admin, /dashboard, /homeaffairs, /auth), on the
+  JSON API and on every download (Content-Disposition: attachment), so a shared computer's cache keeps no figures,
   comments or tokens.
 - Every cookie is Secure in production: the session and remember-me cookies through Flask's settings, the
   others (language, text size, phone device id, kiosk credential) by adding the flag on the way out.
@@ -34,6 +34,7 @@ CSP = {
     "form-action": "'self'",
 }
 STAFF_PREFIXES = ("/admin", "/dashboard", "/homeaffairs", "/auth")
+NO_STORE_PREFIXES = (*STAFF_PREFIXES, "/api/")  # API answers (kiosk ids, queue state) are not cached either
 HSTS_SECONDS = 2 * 365 * 24 * 3600  # as deploy/nginx/hailong.conf sends it: one policy, whoever answers
 
 def _is_secure(cookie: str) -> bool:
@@ -75,7 +76,8 @@ def init_app(app: Flask) -> None:
         resp = response
         if request.endpoint != "static":
             attachment = "attachment" in resp.headers.get("Content-Disposition", "")
-            if attachment or request.path.startswith(STAFF_PREFIXES) or _signed_in():
+            # the JSON API first: a kiosk is never a signed-in user, so its requests skip the user look-up
+            if attachment or request.path.startswith(NO_STORE_PREFIXES) or _signed_in():
                 resp.headers["Cache-Control"] = "no-store"
         if production:
             cookies = resp.headers.getlist("Set-Cookie")

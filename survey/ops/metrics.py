@@ -19,6 +19,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, abort, current_app, g, request
@@ -110,6 +111,14 @@ def metrics_view() -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
+@lru_cache(maxsize=4096)  # bounded label sets: endpoint names × methods × statuses
+def _children(endpoint: str, method: str, status: int) -> tuple[Any, Any, Any]:
+    """The labelled series of one kind of request, looked up once per process (labels() takes a lock and
+    builds the label tuple on every call)."""
+    outcome = SUBMISSIONS.labels(OUTCOMES.get(status, "other")) if endpoint == SUBMIT_ENDPOINT else None
+    return (REQUEST_SECONDS.labels(endpoint, method), REQUESTS.labels(endpoint, method, str(status)), outcome)
+
+
 def init_app(app: Flask) -> None:
     """Time every request and expose /metrics."""
 
@@ -122,10 +131,11 @@ def init_app(app: Flask) -> None:
         started = g.pop("_metrics_t0", None)
         endpoint = request.endpoint or "unmatched"
         if started is not None and endpoint != "metrics":
-            REQUEST_SECONDS.labels(endpoint, request.method).observe(time.perf_counter() - started)
-            REQUESTS.labels(endpoint, request.method, str(resp.status_code)).inc()
-            if endpoint == SUBMIT_ENDPOINT:
-                SUBMISSIONS.labels(OUTCOMES.get(resp.status_code, "other")).inc()
+            seconds, count, outcome = _children(endpoint, request.method, resp.status_code)
+            seconds.observe(time.perf_counter() - started)
+            count.inc()
+            if outcome is not None:
+                outcome.inc()
         return resp
 
     app.add_url_rule("/metrics", "metrics", metrics_view)

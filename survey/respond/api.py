@@ -14,14 +14,15 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from limits import RateLimitItem
 from limits import parse as parse_limit
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import bindparam, or_, select, update
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -34,7 +35,7 @@ from survey.i18n import CITIZEN_LANGUAGES, LANGUAGES
 from survey.org import kiosk_service
 from survey.org.models import Kiosk
 from survey.questionnaire_versions.models import QuestionnaireVersion
-from survey.respond.kiosk_auth import current_kiosk
+from survey.respond.kiosk_auth import KioskCaller, api_caller, current_kiosk
 from survey.respond.store import (
     Submission,
     SubmissionError,
@@ -45,11 +46,18 @@ from survey.respond.store import (
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
+# no decorator limits here (the per-kiosk cap is counted by over_api_cap): the limiter's per-request pass skipped
+limiter.exempt(bp)
 
 DEFAULT_API_LIMIT = DEFAULT_KIOSK_API_LIMIT
 
 
-def over_api_cap(kiosk: Kiosk) -> int:
+@lru_cache(maxsize=8)
+def _api_limit(text: str) -> RateLimitItem:
+    return parse_limit(text)
+
+
+def over_api_cap(kiosk: Kiosk | KioskCaller) -> int:
     """0, or the seconds until this kiosk may call the API again (HAILONG_KIOSK_API_LIMIT, per kiosk).
 
     Counted in Flask-Limiter's storage (RATELIMIT_STORAGE_URI: Redis in production, so every gunicorn
@@ -58,8 +66,7 @@ def over_api_cap(kiosk: Kiosk) -> int:
     """
     if not limiter.enabled or not limiter.initialized:
         return 0
-    item = parse_limit(str(current_app.config.get("HAILONG_KIOSK_API_LIMIT")
-                           or DEFAULT_API_LIMIT))
+    item = _api_limit(str(current_app.config.get("HAILONG_KIOSK_API_LIMIT") or DEFAULT_API_LIMIT))
     key = (str(current_app.config.get("RATELIMIT_KEY_PREFIX") or "hailong"), "kiosk-api", str(kiosk.id))
     if limiter.limiter.hit(item, *key):
         return 0
@@ -132,15 +139,12 @@ def parse_submission(body: Any, lang: str) -> tuple[dict[str, Any], dict[str, st
         if isinstance(version, bool) or not isinstance(version, int) or not inputs.in_db_range(version):
             errors["version"] = _("version must be a whole number.")
         if "questionnaire" not in errors and "version" not in errors:
-            qv = db.session.scalar(select(QuestionnaireVersion).where(
-                QuestionnaireVersion.instrument == instrument, QuestionnaireVersion.version == version,
-                QuestionnaireVersion.status == "published"))
-            if qv is None:
+            qv_id = version_id(instrument, version)
+            if qv_id is None:
                 errors["questionnaire"] = _("There is no published questionnaire %(id)s version %(version)s.",
                                             id=instrument, version=version)
             else:
-                fields["questionnaire_version_id"] = qv.id
-                fields["questionnaire_version"] = qv  # held: the session's identity map is weak
+                fields["questionnaire_version_id"] = qv_id
         raw_time = body.get("submitted_at")
         try:
             moment = datetime.fromisoformat(raw_time) if isinstance(raw_time, str) else None
@@ -174,7 +178,28 @@ def _whole(value: Any, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-def claim_submission_slot(kiosk: Kiosk, now: datetime) -> float:
+_QV_ID = select(QuestionnaireVersion.id).where(
+    QuestionnaireVersion.instrument == bindparam("instrument"), QuestionnaireVersion.version == bindparam("version"),
+    QuestionnaireVersion.status == "published")
+
+
+def version_id(instrument: str, version: int) -> int | None:
+    """The id of a published questionnaire version (a prebuilt Core statement: no ORM object, no JSON
+    definition decoded).  Not remembered across requests: a database recreated under the same URL, as
+    tests do, gives the same version another id."""
+    return db.session.connection().execute(_QV_ID, {"instrument": instrument, "version": version}).scalar()
+
+
+_KIOSK = Kiosk.__table__
+_CLAIM = (update(_KIOSK)
+          .where(_KIOSK.c.id == bindparam("kiosk"),
+                 or_(_KIOSK.c.last_submission_at.is_(None), _KIOSK.c.last_submission_at <= bindparam("threshold")))
+          .values(last_submission_at=bindparam("now"), last_seen_at=bindparam("now")))
+_CLAIM_ANY = (update(_KIOSK).where(_KIOSK.c.id == bindparam("kiosk"))
+              .values(last_submission_at=bindparam("now"), last_seen_at=bindparam("now")))
+
+
+def claim_submission_slot(kiosk_id: int, now: datetime) -> float:
     """0 when this kiosk may submit now (and marks it, and marks it seen), else the seconds to wait.
 
     Atomic across workers.  The same UPDATE records `last_seen_at` (rolled back with the submission if
@@ -182,27 +207,19 @@ def claim_submission_slot(kiosk: Kiosk, now: datetime) -> float:
     """
     interval = int(current_app.config.get("HAILONG_KIOSK_MIN_INTERVAL_SECONDS", 0))
     if interval <= 0:
-        kiosk.last_submission_at = now
-        kiosk.last_seen_at = now
+        db.session.connection().execute(_CLAIM_ANY, {"kiosk": kiosk_id, "now": now})
         return 0
-    threshold = now - timedelta(seconds=interval)
-    claimed = db.session.execute(
-        update(Kiosk)
-        .where(Kiosk.id == kiosk.id,
-               or_(Kiosk.last_submission_at.is_(None), Kiosk.last_submission_at <= threshold))
-        .values(last_submission_at=now, last_seen_at=now)
-        .execution_options(synchronize_session=False))
-    if claimed.rowcount == 1:
-        set_committed_value(kiosk, "last_submission_at", now)  # the row says so already: no second UPDATE
-        set_committed_value(kiosk, "last_seen_at", now)
+    claimed = db.session.connection().execute(_CLAIM, {"kiosk": kiosk_id, "now": now,
+                                          "threshold": now - timedelta(seconds=interval)})
+    if claimed.rowcount == 1:  # type: ignore[attr-defined]
         return 0
-    last = db.session.scalar(select(Kiosk.last_submission_at).where(Kiosk.id == kiosk.id))
+    last = db.session.scalar(select(Kiosk.last_submission_at).where(Kiosk.id == kiosk_id))
     return max(1.0, interval - (now - last).total_seconds()) if last else float(interval)
 
 
 @bp.post("/responses")
 def submit_response() -> tuple[Response, int]:
-    kiosk = current_kiosk(api=True)  # authenticate before reading the body
+    kiosk = api_caller()  # authenticate before reading the body
     if kiosk is None:
         return _unauthorized(request_language())
     if cap := over_api_cap(kiosk):
@@ -222,7 +239,7 @@ def submit_response() -> tuple[Response, int]:
     # A resend is recognised by store_response (its first query), so the common case of a new response
     # does not look the client id up twice; the slot claimed below is rolled back for a resend.
     now = utcnow()
-    wait = claim_submission_slot(kiosk, now)
+    wait = claim_submission_slot(kiosk.id, now)
     if wait:
         db.session.rollback()
         if existing_response(db.session, fields["client_id"]) is not None:  # a resend is never throttled
@@ -249,8 +266,10 @@ def submit_response() -> tuple[Response, int]:
     return jsonify({"id": response.client_id, "status": "created"}), 201
 
 
-def _duplicate(kiosk: Kiosk, client_id: str) -> tuple[Response, int]:
+def _duplicate(caller: KioskCaller, client_id: str) -> tuple[Response, int]:
     """200 for a response stored before: the kiosk may drop it from its queue (and it was seen now)."""
+    kiosk = db.session.get(Kiosk, caller.id)
+    assert kiosk is not None  # authenticated in this request
     kiosk_service.heartbeat(kiosk, kiosk.queue_length, None)
     db.session.commit()
     return jsonify({"id": client_id, "status": "duplicate"}), 200

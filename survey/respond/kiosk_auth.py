@@ -8,12 +8,15 @@ answer — so the cookie cannot be used for cross-site request forgery on the CS
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from flask import current_app, request
+from sqlalchemy import bindparam, select
 from werkzeug.wrappers import Response
 
 from survey.extensions import db
-from survey.org.kiosk_service import authenticate
-from survey.org.models import Kiosk
+from survey.org.kiosk_service import authenticate, digest
+from survey.org.models import Kiosk, ServicePoint
 
 COOKIE = "hl_kiosk"
 COOKIE_MAX_AGE = 5 * 365 * 24 * 3600
@@ -40,6 +43,32 @@ def current_kiosk(*, api: bool = False) -> Kiosk | None:
         credential = presented_credential(allow_cookie=not api or request.is_json)
         request.environ[key] = authenticate(db.session, credential)
     return request.environ[key]
+
+
+class KioskCaller(NamedTuple):
+    """The enrolled kiosk behind an API call: what a submission needs, read in one Core round trip."""
+
+    id: int
+    service_point_id: int
+
+
+# The same rule as kiosk_service.authenticate (enrolled, not revoked, its service point active), as one
+# statement built once: the submission path is the hot one, and an ORM load of the kiosk and its service
+# point cost more than the round trip itself.
+_CALLER = (select(Kiosk.id, Kiosk.service_point_id)
+           .join(ServicePoint, ServicePoint.id == Kiosk.service_point_id)
+           .where(Kiosk.credential_hash == bindparam("digest"), Kiosk.revoked_at.is_(None), ServicePoint.active))
+
+
+def api_caller() -> KioskCaller | None:
+    """The kiosk calling the JSON API (header, or its cookie on a JSON request), or None; memoised per request."""
+    key = "hailong.kiosk.caller"
+    if key not in request.environ:
+        credential = presented_credential(allow_cookie=request.is_json)
+        row = (db.session.connection().execute(_CALLER, {"digest": digest(credential)}).first()
+               if credential and len(credential) <= 200 else None)
+        request.environ[key] = KioskCaller(*row) if row is not None else None
+    return request.environ[key]  # type: ignore[no-any-return]
 
 
 def set_credential_cookie(resp: Response, credential: str) -> None:

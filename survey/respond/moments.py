@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from analysis.totals import UNIT_VARS, unit_gram
@@ -106,17 +106,25 @@ def add_response(session: Session, keys: dict[str, object], spec: IndexSpec, val
     (never lowers it), which lets a page re-read only the cells that changed.
     """
     answers = {code: np.array([int(values.get(code, 0))], dtype=np.int64) for code in spec.items}
-    g = grams(spec, np.zeros(1, dtype=np.int64), 1, answers)[0]
-    where = [MT.c[k] == v for k, v in keys.items()]
-    row = session.execute(select(MT.c.respondents, MT.c.gram, MT.c.last_response_id)
-                          .where(*where).with_for_update()).first()
+    g = grams(spec, _ONE_GROUP, 1, answers)[0]
+    params = {f"k_{k}": v for k, v in keys.items()}
+    conn = session.connection()
+    row = conn.execute(_CELL, params).first()
     if row is None:
-        session.execute(insert(MT).values(**keys, respondents=1, gram=pack(g), last_response_id=response_id))
+        conn.execute(insert(MT).values(**keys, respondents=1, gram=pack(g), last_response_id=response_id))
         return
     total = unpack(row.gram, g.shape[0]) + g
-    session.execute(update(MT).where(*where).values(respondents=row.respondents + 1, gram=pack(total),
-                                                    last_response_id=max(int(row.last_response_id or 0),
-                                                                         response_id)))
+    conn.execute(_UPDATE_CELL, {**params, "respondents": row.respondents + 1, "gram": pack(total),
+                                "last_response_id": max(int(row.last_response_id or 0), response_id)})
+
+
+# Built once: statement construction cost more than the round trip (keys are the count-table cell's columns)
+_ONE_GROUP = np.zeros(1, dtype=np.int64)
+_KEYS = ("questionnaire_version_id", "service_point_id", "period", "channel")
+_WHERE = [MT.c[k] == bindparam(f"k_{k}") for k in _KEYS]
+_CELL = select(MT.c.respondents, MT.c.gram, MT.c.last_response_id).where(*_WHERE).with_for_update()
+_UPDATE_CELL = update(MT).where(*_WHERE).values(respondents=bindparam("respondents"), gram=bindparam("gram"),
+                                                last_response_id=bindparam("last_response_id"))
 
 
 def rebuild(session: Session, version_ids: Iterable[int] | None = None) -> int:

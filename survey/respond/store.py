@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy.orm import Session, make_transient_to_detached
 
-from questionnaires import Problem, answer_problems
+from questionnaires import Problem, Questionnaire, answer_problems
+from questionnaires.index_spec import IndexSpec
 from survey.database import utcnow
 from survey.errors import N_, DomainError, register, translate
 from survey.i18n import CITIZEN_LANGUAGES, LOCAL_TZ
@@ -93,16 +94,53 @@ def existing_response(session: Session, client_id: str) -> Response | None:
     return session.scalar(select(Response).where(Response.client_id == client_id))
 
 
-def _check(session: Session, sub: Submission, now: datetime) -> tuple[ServicePoint, QuestionnaireVersion]:
+@dataclass(frozen=True)
+class Version:
+    """What storing needs of a questionnaire version, parsed once per process (published ones never change)."""
+
+    id: int
+    q: Questionnaire
+    item_ids: dict[str, int]
+    spec: IndexSpec
+
+
+_versions: dict[tuple[str, int, str], Version] = {}
+
+# The service point's agency and state and the version's state, in one round trip (was two ORM look-ups,
+# which also loaded and decoded the version's whole JSON definition on every submission).
+_CONTEXT = (select(ServicePoint.agency_id, ServicePoint.active, QuestionnaireVersion.status,
+                   QuestionnaireVersion.checksum)
+            .join(QuestionnaireVersion, QuestionnaireVersion.id == bindparam("qv"))  # two primary-key look-ups
+            .where(ServicePoint.id == bindparam("sp")))
+
+
+def version_of(session: Session, version_id: int, checksum: str) -> Version:
+    """The parsed version (cached per database, id and checksum: a changed draft is parsed again)."""
+    key = (str(session.get_bind().url), version_id, checksum)
+    found = _versions.get(key)
+    if found is None:
+        q, item_ids = questionnaire_for(session, version_id)
+        if len(_versions) > 256:
+            _versions.clear()
+        found = _versions[key] = Version(version_id, q, item_ids, moments.spec_of(q))
+    return found
+
+
+def _check(session: Session, sub: Submission, now: datetime) -> tuple[int, Version]:
+    """(agency id, parsed version) of a valid submission; raises SubmissionError naming every problem."""
     lang = sub.language if sub.language in ("vi", "en") else "vi"
     errors: dict[str, str] = {}
     if sub.channel not in CHANNELS:
         errors["channel"] = "channel_unknown"
-    sp = session.get(ServicePoint, sub.service_point_id)
-    if sp is None or not sp.active:
+    row = session.connection().execute(_CONTEXT, {"sp": sub.service_point_id,
+                                                  "qv": sub.questionnaire_version_id}).first()
+    if row is None:  # one of the two does not exist: say which
+        row = (None, session.get(ServicePoint, sub.service_point_id) is not None,
+               None if session.get(QuestionnaireVersion, sub.questionnaire_version_id) is None else "", "")
+    agency_id, active, status, checksum = row
+    if not active:
         errors["service_point"] = "service_point_unknown"
-    qv = session.get(QuestionnaireVersion, sub.questionnaire_version_id)
-    if qv is None or qv.status != "published":
+    if status != "published":
         errors["questionnaire"] = "questionnaire_unknown"
     if sub.submitted_at is not None:
         if sub.submitted_at.tzinfo is None:
@@ -115,61 +153,119 @@ def _check(session: Session, sub: Submission, now: datetime) -> tuple[ServicePoi
             errors[str(code)] = "characters_forbidden"
     if errors:
         raise SubmissionError(errors, lang)
-    assert sp is not None and qv is not None
-    q, _ = questionnaire_for(session, qv.id)
-    item_errors = answer_problems(q, sub.answers)
+    version = version_of(session, sub.questionnaire_version_id, checksum)
+    item_errors = answer_problems(version.q, sub.answers)
     if item_errors:
         raise SubmissionError(item_errors, lang)
-    return sp, qv
+    return agency_id, version
 
 
 def store_response(session: Session, sub: Submission, *, commit: bool = True) -> tuple[Response, bool]:
     """Validate and store; returns (response, created).  Raises SubmissionError and writes nothing."""
     sub.client_id = normalise_client_id(sub.client_id)
-    earlier = existing_response(session, sub.client_id)
-    if earlier is not None:
-        return earlier, False
-    now = utcnow()
-    sp, qv = _check(session, sub, now)
-    q, item_ids = questionnaire_for(session, qv.id)
-    submitted_at = sub.submitted_at or now
+    now = utcnow().replace(microsecond=0)  # stored to the second (docs/security.md §5)
+    try:
+        agency_id, version = _check(session, sub, now)
+    except SubmissionError:
+        # a resend of a response stored before is answered with it even if it would not pass now; a new
+        # response is not looked up first: the INSERT below recognises a resend (one round trip less)
+        earlier = existing_response(session, sub.client_id)
+        if earlier is not None:
+            return earlier, False
+        raise
+    qv_id, q, item_ids = version.id, version.q, version.item_ids
+    submitted_at = (sub.submitted_at or now).replace(microsecond=0)
     fields: dict[str, Any] = dict(
-        client_id=sub.client_id, questionnaire_version_id=qv.id, agency_id=sp.agency_id,
-        service_point_id=sp.id, kiosk_id=sub.kiosk_id, invitation_id=sub.invitation_id,
+        client_id=sub.client_id, questionnaire_version_id=qv_id, agency_id=agency_id,
+        service_point_id=sub.service_point_id, kiosk_id=sub.kiosk_id, invitation_id=sub.invitation_id,
         channel=sub.channel, language=sub.language if sub.language in CITIZEN_LANGUAGES else "vi",
         submitted_at=submitted_at, received_at=now, period=local_period(submitted_at),
     )
     if sub.hold:
         fields.update(review_status="held", review_changed_at=now,
                       review_reason=(" ".join(sub.hold_reason.split()) or "held on arrival")[:300])
-    elif quarantine.month_cutoff(session, qv.id, fields["period"]) is not None:
+    elif quarantine.month_cutoff(session, qv_id, fields["period"]) is not None:
         # its month is published: kept, counted apart until Home Affairs issues a revision (issue 16 §3)
         fields.update(review_status=quarantine.LATE, review_changed_at=now,
                       review_reason="received after publication")
     values, comment = answer_rows(q, sub.answers)
     # INSERT … ON CONFLICT (client_id) DO NOTHING RETURNING: when another worker stored the same client id
-    # between our check and this insert, that one wins and nothing fails — so no savepoint is needed (two
-    # round trips less per submission) and the caller's transaction stays usable.
-    stmt = _dialect_insert(session)(Response).values(**fields).on_conflict_do_nothing(index_elements=["client_id"])
-    response = session.scalars(stmt.returning(Response)).first()
-    if response is None:
+    # between our check and this insert, that one wins and nothing fails — so no savepoint is needed and the
+    # caller's transaction stays usable.  Core statements built once per process (no ORM unit of work: the
+    # answers go in one multi-row INSERT).
+    if session.new:  # objects the caller added (e.g. an invitation) go in first, as autoflush would
+        session.flush()
+    conn = session.connection()
+    response_id = conn.execute(_insert_response(session), fields).scalar()
+    if response_id is None:
         earlier = existing_response(session, sub.client_id)
         if earlier is None:  # pragma: no cover - the conflicting row vanished (its transaction rolled back)
             raise RuntimeError(f"client id {sub.client_id} conflicted but is not stored")
         return earlier, False
-    session.add_all(Answer(response_id=response.id, item_id=item_ids[code], value=v) for code, v in values)
-    if comment is not None:
-        session.add(Comment(response_id=response.id, item_code=comment[0], text=comment[1]))
-    if fields.get("review_status") is None:  # a held or late response is kept but counted nowhere for now
-        increment_tallies(session, response, Counter((item_ids[code], v) for code, v in values))
-        spec = moments.spec_of(q)
-        moments.add_response(session, tally_keys(response), spec,
-                             {code: v for code, v in values if code in spec.items}, response.id)
+    rows = [(item_ids[code], v) for code, v in values]
+    counted = fields.get("review_status") is None  # a held or late response is kept but counted nowhere for now
+    keys = {k: fields[k] for k in TALLY_KEYS}
+    if counted and conn.dialect.name == "postgresql":
+        _store_and_count_pg(conn, response_id, keys, rows)  # answers and both count tables: one round trip
     else:
-        session.flush()
+        if rows:
+            conn.execute(_INSERT_ANSWERS, [{"response_id": response_id, "item_id": i, "value": v} for i, v in rows])
+        if counted:
+            increment_tallies(session, keys, Counter(rows))
+    if comment is not None:
+        conn.execute(_INSERT_COMMENT, {"response_id": response_id, "item_code": comment[0], "text": comment[1]})
+    if counted:
+        spec = version.spec
+        moments.add_response(session, keys, spec, {code: v for code, v in values if code in spec.items},
+                             response_id)
+    response = Response(id=response_id, **fields)
+    make_transient_to_detached(response)  # the row is in the database: an object without another round trip
+    session.add(response)
     if commit:
         session.commit()
     return response, True
+
+
+_INSERT_ANSWERS = insert(Answer.__table__)
+# PostgreSQL: the answers, the response's cell and its answer cells in ONE statement (data-modifying WITH).
+# The answer-cell upsert reads `r`, so the response cell is locked first and the answer cells after it, in
+# item order — the order every writer uses (survey/respond/quarantine.py), so no lock cycles.  Concurrent
+# writers of a cell queue on its rows as with separate statements (ON CONFLICT waits for the other
+# transaction and then updates the row it committed).
+_COUNT_PG = text("""
+WITH a AS (INSERT INTO answer (response_id, item_id, value)
+           SELECT :response_id, u.i, u.v FROM unnest(CAST(:a_items AS int[]), CAST(:a_values AS int[])) AS u(i, v)),
+     r AS (INSERT INTO response_tally (questionnaire_version_id, service_point_id, period, channel, count)
+           VALUES (:qv, :sp, :period, :channel, 1)
+           ON CONFLICT (questionnaire_version_id, service_point_id, period, channel)
+           DO UPDATE SET count = response_tally.count + 1 RETURNING 1)
+INSERT INTO answer_tally (questionnaire_version_id, service_point_id, period, channel, item_id, value, count)
+SELECT :qv, :sp, :period, :channel, u.i, u.v, u.n
+FROM unnest(CAST(:t_items AS int[]), CAST(:t_values AS int[]), CAST(:t_counts AS int[])) AS u(i, v, n)
+WHERE EXISTS (SELECT 1 FROM r)
+ON CONFLICT (questionnaire_version_id, service_point_id, period, channel, item_id, value)
+DO UPDATE SET count = answer_tally.count + excluded.count""")
+
+
+def _store_and_count_pg(conn: Any, response_id: int, keys: dict[str, Any], rows: list[tuple[int, int]]) -> None:
+    cells = sorted(Counter(rows).items())
+    conn.execute(_COUNT_PG, {
+        "response_id": response_id, "a_items": [i for i, _ in rows], "a_values": [v for _, v in rows],
+        "qv": keys["questionnaire_version_id"], "sp": keys["service_point_id"], "period": keys["period"],
+        "channel": keys["channel"], "t_items": [i for (i, _), _ in cells], "t_values": [v for (_, v), _ in cells],
+        "t_counts": [n for _, n in cells]})
+_INSERT_COMMENT = insert(Comment.__table__)
+_INSERT_RESPONSE: dict[str, Any] = {}
+
+
+def _insert_response(session: Session) -> Any:
+    """INSERT … ON CONFLICT (client_id) DO NOTHING RETURNING id, built once per dialect."""
+    dialect = session.get_bind().dialect.name
+    found = _INSERT_RESPONSE.get(dialect)
+    if found is None:
+        stmt = _dialect_insert(session)(Response.__table__).on_conflict_do_nothing(index_elements=["client_id"])
+        found = _INSERT_RESPONSE[dialect] = stmt.returning(Response.__table__.c.id)
+    return found
 
 
 def _dialect_insert(session: Session) -> Any:
@@ -230,11 +326,12 @@ def _upsert_statement(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
     return found
 
 
+TALLY_KEYS = ("questionnaire_version_id", "service_point_id", "period", "channel")
+
+
 def tally_keys(response: Response) -> dict[str, Any]:
     """The count-table cell of a response: questionnaire version × service point × month × channel."""
-    return {"questionnaire_version_id": response.questionnaire_version_id,
-            "service_point_id": response.service_point_id, "period": response.period,
-            "channel": response.channel}
+    return {k: getattr(response, k) for k in TALLY_KEYS}
 
 
 def _upsert_add_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -246,12 +343,11 @@ def _upsert_add_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -
     if not rows:
         return
     keys = tuple(k for k in rows[0] if k != "count")
-    session.execute(_upsert_statement(session.get_bind().dialect.name, table, keys), rows).all()
+    session.connection().execute(_upsert_statement(session.get_bind().dialect.name, table, keys), rows).all()
 
 
-def increment_tallies(session: Session, response: Response, counts: Counter[tuple[int, int]]) -> None:
-    """One upsert for the response cell, one for all its answer cells (was one statement per answer)."""
-    base = tally_keys(response)
+def increment_tallies(session: Session, base: dict[str, Any], counts: Counter[tuple[int, int]]) -> None:
+    """One upsert for the response cell `base` (tally_keys), one for all its answer cells."""
     upsert_add(session, ResponseTally.__table__, base, 1)
     _upsert_add_rows(session, AnswerTally.__table__,
                      [{**base, "item_id": item_id, "value": value, "count": n}
