@@ -16,11 +16,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
-from werkzeug.utils import secure_filename
-from wtforms import HiddenField
-from wtforms.validators import DataRequired
 
 from survey.admin.blueprint import admin_required, bp, get_or_404
+from survey.admin.checked_upload import CommitForm, confirmed, uploaded
 from survey.audit import record
 from survey.extensions import db
 from survey.forms import FlaskForm
@@ -31,7 +29,7 @@ from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.paper_import import REQUIRED, PaperCheck, RowError, check_table, import_checked, item_columns
 from survey.respond.store import SubmissionError
 from survey.spreadsheets import csv_writer
-from survey.uploads import MAX_UPLOAD, UPLOAD_LIMITS, TableError, drop_stash, load_stash, read_table, stash_upload
+from survey.uploads import UPLOAD_LIMITS, TableError, drop_stash, read_table, stash_upload
 
 
 class PaperUploadForm(FlaskForm):
@@ -39,9 +37,8 @@ class PaperUploadForm(FlaskForm):
                      description=UPLOAD_LIMITS)
 
 
-class PaperCommitForm(FlaskForm):
-    filename = HiddenField(validators=[DataRequired()])
-    upload = HiddenField(validators=[DataRequired()])
+class PaperCommitForm(CommitForm):
+    """Confirms a checked paper file (survey/admin/checked_upload.py)."""
 
 
 def _published() -> list[QuestionnaireVersion]:
@@ -69,9 +66,7 @@ def paper() -> ResponseReturnValue:
     form = PaperUploadForm()
     if not form.validate_on_submit():
         return _page(form, 400 if request.method == "POST" else 200)
-    upload = form.file.data
-    filename = secure_filename(upload.filename or "") or "paper.csv"
-    raw = upload.read(MAX_UPLOAD + 1)
+    filename, raw = uploaded(form, "paper.csv")
     check, problem = _check(filename, raw)
     db.session.rollback()
     if check is None:
@@ -88,14 +83,9 @@ def paper() -> ResponseReturnValue:
 def paper_commit() -> ResponseReturnValue:
     upload_form = PaperUploadForm(formdata=None)
     form = PaperCommitForm()
-    if not form.validate_on_submit():
-        flash(_("The confirmation was not valid (the page may have expired). Upload the file again."), "error")
+    if (file := confirmed(form, "paper.csv")) is None:
         return _page(upload_form, 400)
-    filename = secure_filename(form.filename.data) or "paper.csv"
-    raw = load_stash(form.upload.data)
-    if raw is None:
-        flash(_("The confirmation was not valid (the page may have expired). Upload the file again."), "error")
-        return _page(upload_form, 400)
+    filename, raw = file
     check, problem = _check(filename, raw)
     if check is None or not check.ok:
         db.session.rollback()
@@ -121,10 +111,9 @@ def paper_commit() -> ResponseReturnValue:
 def paper_discard() -> ResponseReturnValue:
     """Throw away a checked file waiting for confirmation (a draft import): nothing of it is ever stored."""
     form = PaperCommitForm()
-    if not form.validate_on_submit() or load_stash(form.upload.data) is None:
-        flash(_("The confirmation was not valid (the page may have expired). Upload the file again."), "error")
+    if (file := confirmed(form, "paper.csv")) is None:
         return _page(PaperUploadForm(formdata=None), 400)
-    filename = secure_filename(form.filename.data) or "paper.csv"
+    filename, _raw = file
     drop_stash(form.upload.data)
     record(db.session, "paper.discard", "paper_batch", filename[:64], after={"file": filename})
     db.session.commit()

@@ -14,18 +14,16 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
-from werkzeug.utils import secure_filename
-from wtforms import HiddenField
-from wtforms.validators import DataRequired
 
 from survey.admin.blueprint import admin_required, bp, viewer_required
+from survey.admin.checked_upload import CommitForm, confirmed, uploaded
 from survey.database import utcnow
 from survey.extensions import db
 from survey.forms import FlaskForm
 from survey.i18n import LOCAL_TZ, current_lang
 from survey.org import volumes_service as vs
 from survey.org.models import Agency, ServicePoint
-from survey.uploads import MAX_UPLOAD, UPLOAD_LIMITS, TableError, drop_stash, load_stash, read_table, stash_upload
+from survey.uploads import UPLOAD_LIMITS, TableError, drop_stash, read_table, stash_upload
 
 MONTHS = range(1, 13)
 
@@ -35,9 +33,8 @@ class VolumeUploadForm(FlaskForm):
                      description=UPLOAD_LIMITS)
 
 
-class VolumeCommitForm(FlaskForm):
-    filename = HiddenField(validators=[DataRequired()])
-    upload = HiddenField(validators=[DataRequired()])
+class VolumeCommitForm(CommitForm):
+    """Confirms a checked volume file (survey/admin/checked_upload.py)."""
 
 
 def _this_year() -> int:
@@ -169,9 +166,7 @@ def volumes_import() -> ResponseReturnValue:
     form = VolumeUploadForm()
     if not form.validate_on_submit():
         return _import_page(form, 400 if request.method == "POST" else 200)
-    upload = form.file.data
-    filename = secure_filename(upload.filename or "") or "volumes.csv"
-    raw = upload.read(MAX_UPLOAD + 1)
+    filename, raw = uploaded(form, "volumes.csv")
     the_plan, errors, problem = _check(filename, raw)
     db.session.rollback()
     if problem:
@@ -188,11 +183,9 @@ def volumes_import() -> ResponseReturnValue:
 def volumes_import_commit() -> ResponseReturnValue:
     upload_form = VolumeUploadForm(formdata=None)
     form = VolumeCommitForm()
-    raw = load_stash(form.upload.data) if form.validate_on_submit() else None
-    if raw is None:
-        flash(_("The confirmation was not valid (the page may have expired). Upload the file again."), "error")
+    if (file := confirmed(form, "volumes.csv")) is None:
         return _import_page(upload_form, 400)
-    filename = secure_filename(form.filename.data) or "volumes.csv"
+    filename, raw = file
     the_plan, errors, problem = _check(filename, raw)
     if the_plan is None:
         db.session.rollback()
