@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
@@ -75,7 +75,8 @@ def utcnow() -> datetime:
     if has_app_context():
         clock = current_app.config.get("HAILONG_CLOCK")
         if clock is not None:
-            return clock()  # type: ignore[no-any-return]
+            moment: datetime = clock()
+            return moment
     return datetime.now(UTC)
 
 
@@ -155,6 +156,19 @@ def _reads_replica() -> bool:
             and request.blueprint in REPLICA_BLUEPRINTS)
 
 
+if TYPE_CHECKING:
+    class RequestSession(Session):
+        """What `db.session` is to the type checker: a `Session` (the scoped proxy forwards every method to this
+        request's session, so it goes wherever a `Session` is expected) that can also be called for the
+        session itself and removed at the end of a request."""
+
+        def __call__(self) -> Session: ...
+
+        def remove(self) -> None: ...
+else:
+    RequestSession = scoped_session
+
+
 class Database:
     """Holds the engine and a request-scoped session; `db.session` is the session for this request.
 
@@ -170,7 +184,7 @@ class Database:
         self.replica_engine: Engine | None = None
         self._factory: sessionmaker[Session] | None = None
         self._replica_factory: sessionmaker[Session] | None = None
-        self.session: scoped_session[Session] = scoped_session(self._make_session)
+        self.session: RequestSession = cast("RequestSession", scoped_session(cast(Any, self._make_session)))
 
     def _make_session(self) -> Session:
         if self._factory is None:
