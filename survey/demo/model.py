@@ -59,6 +59,7 @@ P_MISSING, P_NO_OPINION = 0.03, 0.02
 P_EXPECTATIONS = 0.60  # answers the multiple-choice "what should improve" item
 P_COMMENT = 0.03
 P_ENGLISH = 0.03
+P_KHMER = 0.05  # of kiosk responses (counter-quick has Khmer texts; issue 15): the by-language table has km
 COMMENTS = tuple(text for text, _topics in DEMO_COMMENTS)  # with known topics (issue 15)
 LOCAL_OFFSET = timedelta(hours=7)  # Asia/Ho_Chi_Minh has no daylight saving time
 WORK_MINUTES = ((7 * 60 + 30, 11 * 60 + 30), (13 * 60 + 30, 17 * 60))  # office hours
@@ -278,7 +279,8 @@ class DemoModel:
         month = np.repeat(month_idx, reps)
         has_kiosk = np.array([s.kiosk is not None for s in self.service_points])[sp]
         channel = np.where(has_kiosk & (rng.random(n) < KIOSK_SHARE), "kiosk", "qr")
-        language = np.where(rng.random(n) < P_ENGLISH, "en", "vi")
+        u = rng.random(n)  # one draw decides the language (as before the Khmer share: the same stream of draws)
+        language = np.where(u < P_ENGLISH, "en", np.where((channel == "kiosk") & (u < P_ENGLISH + P_KHMER), "km", "vi"))
         instrument = np.array([INSTRUMENT_BY_CHANNEL[c] for c in channel.tolist()], dtype=object)
         papi = (channel == "qr") & self.offers(PAPI_INSTRUMENT)[sp] & (rng.random(n) < PAPI_SHARE)
         if PAPI_INSTRUMENT in self.questionnaires:
