@@ -262,26 +262,39 @@ class DefaultChoice:
 
 def _unit_counts(session: Session, version_id: int, kind: str, channel: str, agency_ids: set[int] | None,
                  levels: list[str]) -> dict[str, dict[str, dict[str, int]]]:
-    """level → period label → unit code → responses, inside the viewer's scope (one GROUP BY)."""
+    """level → period label → unit code → responses, inside the viewer's scope (one GROUP BY).
+
+    Cached under the data version: every Home Affairs page asks for it, and in a national tree it sums
+    10,000 service points × 12 months (benchmarks/national_bench.py), so the sums are done with pandas."""
+    key = ("unit-counts", version_id, kind, channel, None if agency_ids is None else frozenset(agency_ids),
+           tuple(levels))
+    return cached(session, key, lambda: _count_units(session, version_id, kind, channel, agency_ids, levels))
+
+
+def _count_units(session: Session, version_id: int, kind: str, channel: str, agency_ids: set[int] | None,
+                 levels: list[str]) -> dict[str, dict[str, dict[str, int]]]:
     from survey.results.tree import placements
 
     q = select(ResponseTally.service_point_id, ResponseTally.period, func.sum(ResponseTally.count)).where(
         ResponseTally.questionnaire_version_id == version_id)
     if channel:
         q = q.where(ResponseTally.channel == channel)
-    rows = session.execute(q.group_by(ResponseTally.service_point_id, ResponseTally.period)).all()
+    rows = pd.DataFrame(session.execute(q.group_by(ResponseTally.service_point_id, ResponseTally.period)).all(),
+                        columns=["sp", "month", "n"])
     places = placements(session)
     out: dict[str, dict[str, dict[str, int]]] = {lv: {} for lv in levels}
-    for sp_id, month, n in rows:
-        place = places.get(sp_id)
-        if place is None or (agency_ids is not None and place.agency_id not in agency_ids):
-            continue
-        label = _label_of(month, kind)
-        for level in levels:
-            code = place.agency if level == "agency" else place.levels.get(level, "")
-            if code:
-                cell = out[level].setdefault(label, {})
-                cell[code] = cell.get(code, 0) + int(n or 0)
+    known = [sp for sp in rows["sp"].unique().tolist()
+             if sp in places and (agency_ids is None or places[sp].agency_id in agency_ids)]
+    rows = rows[rows["sp"].isin(known)]
+    if rows.empty:
+        return out
+    labels = {m: _label_of(m, kind) for m in rows["month"].unique().tolist()}
+    rows = rows.assign(label=rows["month"].map(labels), n=rows["n"].fillna(0).astype("int64"))
+    for level in levels:
+        codes = {sp: places[sp].agency if level == "agency" else places[sp].levels.get(level, "") for sp in known}
+        sums = rows.assign(code=rows["sp"].map(codes)).query("code != ''").groupby(["label", "code"])["n"].sum()
+        for (label, code), n in sums.items():
+            out[level].setdefault(str(label), {})[str(code)] = int(n)
     return out
 
 
