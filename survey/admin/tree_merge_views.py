@@ -155,3 +155,20 @@ def agency_reactivate(agency_id: int) -> ResponseReturnValue:
         _("%(name)s can receive responses again once it has an open service point.",
           name=agency.name(current_lang())),
         details, _("Reactivate agency"), agency.code)
+
+
+@bp.route("/service-points/<int:sp_id>/reactivate", methods=["GET", "POST"])
+@admin_required
+def service_point_reactivate(sp_id: int) -> ResponseReturnValue:
+    sp = tree_node(ServicePoint, sp_id, state="retired")
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        svc.reactivate_service_point(db.session, sp)
+        return tree_done(_("Service point %(code)s reactivated.", code=sp.code))
+    details = []
+    if sp.agency.retired_at is not None:
+        details.append(_("Its agency %(code)s is still retired.", code=sp.agency.code))
+    return _confirm_page(
+        form, _("Reactivate service point %(code)s", code=sp.code),
+        _("%(name)s accepts responses again (kiosks, survey links and paper forms).", name=sp.name(current_lang())),
+        details, _("Reactivate service point"), sp.code)

@@ -399,6 +399,11 @@ def retire_service_point(session: Session, sp: ServicePoint, *, audit: bool = Tr
     return update_service_point(session, sp, active=False, audit=audit)
 
 
+def reactivate_service_point(session: Session, sp: ServicePoint, *, audit: bool = True) -> bool:
+    """Accept responses here again (its kiosks keep their credentials; revoke them separately)."""
+    return update_service_point(session, sp, active=True, audit=audit)
+
+
 def merge_service_points(session: Session, sources: Sequence[ServicePoint], target: ServicePoint, *,
                          audit: bool = True) -> None:
     """Move the sources' kiosks to `target`, then retire the sources."""
