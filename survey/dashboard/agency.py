@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from survey.auth.scope import roles_required, visible_agency_ids
 from survey.dashboard import agency_data as ad
 from survey.dashboard import coverage_present as cp
-from survey.dashboard.comment_topics import topics_table
+from survey.dashboard.comment_topics import topic_tables
 from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, parse_month, wants_export
 from survey.dashboard.languages import language_table
 from survey.dashboard.months import months_with_data
@@ -202,7 +202,7 @@ def agency(code: str) -> str | Response:
         tables.append(cp.coverage_table(cov, f.service_point.name(lang) if f.service_point else ag.name(lang),
                                         cp.cutoff_text(published)))
         coverage_notes = [cp.published_note(p) for p in published] + cp.notes(cov)
-        tables.append(topics_table(ag, f.service_point, f.period_from, f.period_to, lang))  # issue 15
+        tables += topic_tables(ag, f.service_point, f.period_from, f.period_to, lang)  # issue 15
         tables.append(language_table(db.session, sel))  # issue 15: responses in vi, en, km
     else:
         coverage_notes = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,3 +57,25 @@ def topic_counts(texts: Iterable[str], lex: Lexicon) -> tuple[int, dict[str, int
         for code in topics_of(text, lex):
             counts[code] += 1
     return total, counts
+
+
+def trend_kind(first: date, last: date) -> str:
+    """Months while the period shown spans at most a year, else quarters (a table stays readable)."""
+    return "month" if (last.year - first.year) * 12 + last.month - first.month < 12 else "quarter"
+
+
+def topic_trend(rows: Iterable[tuple[date, str]], lex: Lexicon, kind: str, first: date | None = None,
+                last: date | None = None) -> dict[str, tuple[int, dict[str, int]]]:
+    """Per period label (2025-03 or 2025-Q1, in time order): (comments, comments per topic).  Every period
+    from `first` to `last` is there, with zeros when nobody commented: a gap must not read as a trend."""
+    from survey.results.totals import period_label
+
+    by_period: dict[str, list[str]] = {}
+    if first and last:
+        month = date(first.year, first.month, 1)
+        while month <= last:
+            by_period.setdefault(period_label(month, kind), [])
+            month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    for period, text in rows:
+        by_period.setdefault(period_label(period, kind), []).append(text)
+    return {label: topic_counts(by_period[label], lex) for label in sorted(by_period)}

@@ -113,3 +113,41 @@ def test_an_administrators_lexicon_in_the_instance_folder_is_used(client, city, 
         assert rows["Cơ sở vật chất"][0] == "1"
     finally:
         own.unlink(missing_ok=True)
+
+
+def _rows(html: str, table: str) -> dict[str, list[str]]:
+    section = html.split(f'id="table-{table}"')[1].split("</table>")[0].split("<tbody>")[1]
+    return {cells[0]: cells[1:] for row in re.findall(r"<tr>(.*?)</tr>", section, re.S)
+            if (cells := [re.sub(r"<[^>]+>", "", c).strip()
+                          for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]) and cells[0]}
+
+
+def test_topic_trend_per_month_with_counts_shares_and_links(client, city):
+    login(client, "ninhkieu")
+    html = get(client, "/dashboard/agency/UBND-NK?from=2026-01&to=2026-03").get_data(as_text=True)
+    counts, shares = _rows(html, "topics_trend"), _rows(html, "topics_share")
+    head = re.findall(r"<th scope=\"col\"[^>]*>(.*?)</th>", html.split('id="table-topics_trend"')[1])[:4]
+    assert head[:3] == ["Kỳ", "Số ý kiến", "Thái độ cán bộ"]
+    # January: "Xếp hàng cả buổi sáng" (waiting); February: nobody commented, still shown; March: the other six
+    assert list(counts) == ["Tháng 1/2026", "Tháng 2/2026", "Tháng 3/2026"]
+    cols = ["n", "attitude", "waiting", "fees", "paperwork", "guidance", "facilities", "online", "praise"]
+    jan, feb, mar = (dict(zip(cols, counts[m], strict=True)) for m in counts)
+    assert (jan["n"], jan["waiting"]) == ("1", "1")
+    assert feb["n"] == "0"
+    assert (mar["n"], mar["waiting"], mar["fees"]) == ("6", "2", "1")
+    assert dict(zip(cols, shares["Tháng 3/2026"], strict=True))["waiting"] == "33,3%"
+    assert dict(zip(cols, shares["Tháng 1/2026"], strict=True))["waiting"] == "100,0%"
+    # a period's link lists that period's comments
+    href = re.search(r'<a href="([^"]*)">Tháng 1/2026', html).group(1).replace("&amp;", "&")
+    assert _texts(get(client, href).get_data(as_text=True)) == ["Xếp hàng cả buổi sáng"]
+
+
+def test_topic_trend_by_quarter_over_more_than_a_year_and_exported(client, city):
+    login(client, "ninhkieu")
+    html = get(client, "/dashboard/agency/UBND-NK?from=2025-01&to=2026-03").get_data(as_text=True)
+    counts = _rows(html, "topics_trend")
+    assert list(counts) == ["Quý I/2025", "Quý II/2025", "Quý III/2025", "Quý IV/2025", "Quý I/2026"]
+    assert counts["Quý I/2026"][0] == "7"
+    resp = get(client, "/dashboard/agency/UBND-NK?from=2025-01&to=2026-03&format=csv&table=topics_share")
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[-1][:2] == ["Quý I/2026", "7"] and abs(float(rows[-1][3]) - 3 / 7) < 1e-9
