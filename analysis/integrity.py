@@ -26,6 +26,10 @@ Signals per cell (service point × day, each source — kiosk or channel — tes
   delivered earlier did not wait in a queue (backdated, e.g. into a month already published) — against
   the source's history shrunk to the city's rate.  Honest outages (late but in order, up to 31 days)
   are not counted; responses received after their period's publication are reported as evidence.
+  The kiosk app (static/js/kiosk.js) sends its queue in order but lets one response the server keeps
+  refusing wait its own backoff (≤ 10 min a try) while the rest go on: such a response can come late and
+  out of order honestly, one at a time (a single one is far from the threshold; a server fault refusing
+  many would show here — the evidence lists the delays).
 
 Optional input columns for it: `received` (local reception time, naive) and `after_publication` (bool).
 """

@@ -171,10 +171,12 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=20, help="responses per stuffing episode")
     ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--drops-only", action="store_true", help="only the early-warning parts 3 and 4")
+    ap.add_argument("--volumes", default="5,10,15,20,30,40,60", help="daily volumes of parts 3 and 4")
     args = ap.parse_args()
     t0 = time.time()
+    vols = [float(v) for v in args.volumes.split(",")]
     if args.drops_only:
-        early_warning(args.quick, args.seed)
+        early_warning(args.quick, args.seed, vols)
         print(f"done in {time.time() - t0:.0f} s")
         return
     model = DemoModel(structure("2022"))
@@ -199,19 +201,19 @@ def main() -> None:
         med = float(np.median(found)) if found else float("nan")
         print(f"   {pattern:<13} episodes {len(res):>4}  detected the same day {same_day:6.1%}  "
               f"within 5 days {len(found) / len(res):6.1%}  median days to detection {med:.0f}")
-    early_warning(args.quick, args.seed)
+    early_warning(args.quick, args.seed, vols)
     print(f"done in {time.time() - t0:.0f} s")
 
 
-def early_warning(quick: bool, seed: int) -> None:
+def early_warning(quick: bool, seed: int, vols: list[float]) -> None:
     print("3. Early warning, drop 85% -> 75% (ARL0 250 working days by calibration), days to signal")
     reps = 150 if quick else 400
-    vols: list[float] = [5, 10, 15, 20, 30, 40, 60]
     for kind in ("share", "index"):
         print(f"   {kind}: volume/day  q90  median  in-control runs alarmed within 250 days")
         for v, q90, med, early in drop_curve(vols, reps, seed, kind):
-            print(f"   {'':7}{v:>8.0f}  {q90:4.0f}  {med:6.0f}  {early:6.1%}")
+            print(f"   {'':7}{v:>8.0f}  {q90:4.0f}  {med:6.0f}  {early:6.1%}", flush=True)
     print("   (a run-length of 250 days on average alarms within 250 days in about 63% of runs)")
+    sys.stdout.flush()
     print("4. What the information allows, 85% -> 75%, 90% quantile of working days (exact chains, ARL0 250)")
     print("   volume/day  spc-normal  best-EWMA(binomial)  LLR-CUSUM(binomial)  pages' EWMA with day effect")
     for v, normal, ewma, cusum, paged in best_possible(vols):
