@@ -59,7 +59,8 @@ def _run(runner, argv: list[str], folder: Path) -> tuple[str, Path | None]:
     return result.stdout, target
 
 
-def test_documented_export_commands(runner, demo, tmp_path):
+@pytest.mark.usefixtures("demo")
+def test_documented_export_commands(runner, tmp_path):
     commands = _commands(_block(DOC, "sh", "responses export"), "flask --app wsgi")
     assert len(commands) == 3
     stdout, to_stdout = _run(runner, commands[0], tmp_path)
@@ -76,7 +77,8 @@ def test_documented_export_commands(runner, demo, tmp_path):
     assert (part["weight"] != "").all()  # --weights volume
 
 
-def test_documented_columns_are_the_exported_columns_in_order(runner, demo):
+@pytest.mark.usefixtures("demo")
+def test_documented_columns_are_the_exported_columns_in_order(runner):
     header = next(csv.reader(io.StringIO(_block(DOC, "csv", "response_id"))))
     real = next(csv.reader(io.StringIO(runner.invoke(args=["responses", "export"]).stdout)))
     fixed = header[: header.index("…")]
@@ -86,7 +88,8 @@ def test_documented_columns_are_the_exported_columns_in_order(runner, demo):
     assert real[-1] == header[-1]
 
 
-def test_readme_analysis_example_runs_on_the_export(runner, demo, tmp_path):
+@pytest.mark.usefixtures("demo")
+def test_readme_analysis_example_runs_on_the_export(runner, tmp_path):
     """README's export, then `python -m analysis indices …` on the file it wrote (the example once read a file
     holding every questionnaire, which `--questionnaire sipas-2017` refuses, with the district as stratum,
     which city departments do not have)."""
