@@ -4,9 +4,6 @@ these pages choose sensible targets, ask for confirmation and show refusals in t
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,8 +13,8 @@ from wtforms.validators import DataRequired
 
 from survey.admin.blueprint import ConfirmForm, admin_required, bp
 from survey.admin.tree_forms import agency_choices
-from survey.admin.tree_nodes import back_to_tree, tree_node
-from survey.admin.tree_views import form_status, org_error, tree_done
+from survey.admin.tree_nodes import back_to_tree, confirm_page, life_cycle_page, tree_done, tree_node
+from survey.admin.tree_views import org_error
 from survey.errors import N_
 from survey.extensions import db
 from survey.forms import FlaskForm
@@ -55,12 +52,6 @@ def _target_id(form: MergeTargetForm, own_id: int) -> int | None:
     return None
 
 
-def _confirm_page(form: Any, title: str, explanation: str, details: list[str], submit: str, code: str) -> Any:
-    return render_template(
-        "admin/confirm.html", form=form, title=title, explanation=explanation, details=details, submit=submit,
-        back=url_for("admin.tree"), breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, code)]), form_status(form)
-
-
 @bp.route("/agencies/<int:agency_id>/merge", methods=["GET", "POST"])
 @admin_required
 def agency_merge(agency_id: int) -> ResponseReturnValue:
@@ -80,7 +71,7 @@ def agency_merge(agency_id: int) -> ResponseReturnValue:
             return tree_done(_("Agency %(code)s merged into %(target)s.", code=agency.code, target=target.code))
     sps = [sp.code for sp in agency.service_points]
     details = [_("These service points move to the chosen agency: %(codes)s", codes=", ".join(sps))] if sps else []
-    return _confirm_page(
+    return confirm_page(
         form, _("Merge agency %(code)s", code=agency.code),
         _("%(name)s is retired and its service points (with their kiosks) move to the agency you choose. Past "
           "responses keep their original agency, so reports on earlier periods are unchanged; new responses "
@@ -107,7 +98,7 @@ def service_point_merge(sp_id: int) -> ResponseReturnValue:
             return tree_done(_("Service point %(code)s merged into %(target)s.", code=sp.code, target=target.code))
     kiosks = [k.code for k in sp.kiosks]
     details = [_("These kiosks move to the chosen service point: %(codes)s", codes=", ".join(kiosks))] if kiosks else []
-    return _confirm_page(
+    return confirm_page(
         form, _("Merge service point %(code)s", code=sp.code),
         _("%(name)s stops accepting responses and its kiosks move to the service point you choose. Past "
           "responses keep their original service point.", name=sp.name(lang)),
@@ -118,10 +109,6 @@ def service_point_merge(sp_id: int) -> ResponseReturnValue:
 @admin_required
 def unit_reactivate(unit_id: int) -> ResponseReturnValue:
     unit = tree_node(Unit, unit_id, state="retired")
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        svc.reactivate_unit(db.session, unit)
-        return tree_done(_("Unit %(code)s reactivated.", code=unit.code))
     details = []
     if unit.merged_into_id is not None:
         target = db.session.get(Unit, unit.merged_into_id)
@@ -129,10 +116,11 @@ def unit_reactivate(unit_id: int) -> ResponseReturnValue:
                          "stay where they are (move them back separately).", code=target.code if target else "?"))
     if unit.parent is not None and unit.parent.retired_at is not None:
         details.append(_("Its parent unit %(code)s is still retired.", code=unit.parent.code))
-    return _confirm_page(
-        form, _("Reactivate unit %(code)s", code=unit.code),
-        _("%(name)s becomes a current unit again.", name=unit.name(current_lang())),
-        details, _("Reactivate unit"), unit.code)
+    return life_cycle_page(
+        ConfirmForm(), unit, lambda: svc.reactivate_unit(db.session, unit),
+        _("Unit %(code)s reactivated.", code=unit.code), title=_("Reactivate unit %(code)s", code=unit.code),
+        explanation=_("%(name)s becomes a current unit again.", name=unit.name(current_lang())),
+        details=details, submit=_("Reactivate unit"))
 
 
 @bp.route("/agencies/<int:agency_id>/reactivate", methods=["GET", "POST"])
@@ -141,34 +129,33 @@ def agency_reactivate(agency_id: int) -> ResponseReturnValue:
     agency = tree_node(Agency, agency_id, state="retired")
     form = ReactivateAgencyForm()
     closed = [sp for sp in agency.service_points if not sp.active]
-    if form.validate_on_submit():
+
+    def reactivate() -> None:
         svc.reactivate_agency(db.session, agency)
-        if form.reopen.data:
-            for sp in closed:
-                svc.update_service_point(db.session, sp, active=True)
-        return tree_done(_("Agency %(code)s reactivated.", code=agency.code))
+        for sp in closed if form.reopen.data else []:
+            svc.reactivate_service_point(db.session, sp)
+
     details = [_("Its closed service points: %(codes)s", codes=", ".join(sp.code for sp in closed))] if closed else []
     if agency.unit.retired_at is not None:
         details.append(_("Its unit %(code)s is retired.", code=agency.unit.code))
-    return _confirm_page(
-        form, _("Reactivate agency %(code)s", code=agency.code),
-        _("%(name)s can receive responses again once it has an open service point.",
-          name=agency.name(current_lang())),
-        details, _("Reactivate agency"), agency.code)
+    return life_cycle_page(
+        form, agency, reactivate, _("Agency %(code)s reactivated.", code=agency.code),
+        title=_("Reactivate agency %(code)s", code=agency.code),
+        explanation=_("%(name)s can receive responses again once it has an open service point.",
+                      name=agency.name(current_lang())),
+        details=details, submit=_("Reactivate agency"))
 
 
 @bp.route("/service-points/<int:sp_id>/reactivate", methods=["GET", "POST"])
 @admin_required
 def service_point_reactivate(sp_id: int) -> ResponseReturnValue:
     sp = tree_node(ServicePoint, sp_id, state="retired")
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        svc.reactivate_service_point(db.session, sp)
-        return tree_done(_("Service point %(code)s reactivated.", code=sp.code))
-    details = []
-    if sp.agency.retired_at is not None:
-        details.append(_("Its agency %(code)s is still retired.", code=sp.agency.code))
-    return _confirm_page(
-        form, _("Reactivate service point %(code)s", code=sp.code),
-        _("%(name)s accepts responses again (kiosks, survey links and paper forms).", name=sp.name(current_lang())),
-        details, _("Reactivate service point"), sp.code)
+    retired_agency = sp.agency.retired_at is not None
+    return life_cycle_page(
+        ConfirmForm(), sp, lambda: svc.reactivate_service_point(db.session, sp),
+        _("Service point %(code)s reactivated.", code=sp.code),
+        title=_("Reactivate service point %(code)s", code=sp.code),
+        explanation=_("%(name)s accepts responses again (kiosks, survey links and paper forms).",
+                      name=sp.name(current_lang())),
+        details=[_("Its agency %(code)s is still retired.", code=sp.agency.code)] if retired_agency else [],
+        submit=_("Reactivate service point"))

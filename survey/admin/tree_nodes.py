@@ -8,10 +8,13 @@ who may call the page is the route's `admin_required`.  A refusal aborts the vie
 
 from __future__ import annotations
 
-from typing import Literal, NoReturn, TypeVar
+from collections.abc import Callable
+from typing import Any, Literal, NoReturn, TypeVar
 
-from flask import abort, flash, redirect, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext
+from werkzeug.wrappers import Response
 
 from survey.admin.blueprint import get_or_404
 from survey.errors import N_
@@ -46,3 +49,33 @@ def tree_node(model: type[Node], node_id: int, *, state: Literal["open", "retire
     if state == "retired" and node.retired_at is None:
         back_to_tree(_ALREADY_ACTIVE[model], code=node.code)
     return node
+
+
+def form_status(form: Any) -> int:
+    """A form shown again after a POST was refused: 400, so clients and tests see the refusal."""
+    return 400 if request.method == "POST" else 200
+
+
+def tree_done(message: str) -> Response:
+    """Commit the tree change, say so, and go back to the tree (the pattern of every tree page)."""
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("admin.tree"))
+
+
+def confirm_page(form: Any, title: str, explanation: str, details: list[str], submit: str, code: str) -> Any:
+    """The confirmation page of a tree change, 400 when a POST was not confirmed."""
+    return render_template(
+        "admin/confirm.html", form=form, title=title, explanation=explanation, details=details, submit=submit,
+        back=url_for("admin.tree"), breadcrumbs=[(url_for("admin.tree"), gettext("Tree")), (None, code)]
+    ), form_status(form)
+
+
+def life_cycle_page(form: Any, node: Unit | Agency | ServicePoint, change: Callable[[], object], done: str, *,
+                    title: str, explanation: str, submit: str, details: list[str] | None = None) -> ResponseReturnValue:
+    """Retire or reactivate, after `tree_node` loaded and checked the node: confirmed → the service call,
+    commit, say so, back to the tree; otherwise the confirmation page."""
+    if form.validate_on_submit():
+        change()
+        return tree_done(done)
+    return confirm_page(form, title, explanation, details or [], submit, node.code)

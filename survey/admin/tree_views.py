@@ -28,7 +28,7 @@ from survey.admin.tree_forms import (
     level_choices,
     unit_choices,
 )
-from survey.admin.tree_nodes import back_to_tree, tree_node
+from survey.admin.tree_nodes import back_to_tree, form_status, life_cycle_page, tree_done, tree_node
 from survey.errors import N_, refuse
 from survey.extensions import db
 from survey.i18n import current_lang
@@ -57,18 +57,6 @@ def _form_page(form: Any, title: str, submit: str, back: str, status: int = 200,
     crumbs = [(url_for("admin.tree"), _("Tree")), (None, title)]
     return render_template("admin/form.html", form=form, title=title, submit=submit, back=back,
                            breadcrumbs=crumbs, **extra), status
-
-
-def form_status(form: Any) -> int:
-    """A form shown again after a POST was refused: 400, so clients and tests see the refusal."""
-    return 400 if request.method == "POST" else 200
-
-
-def tree_done(message: str) -> Response:
-    """Commit the tree change, say so, and go back to the tree (the pattern of every tree page)."""
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("admin.tree"))
 
 
 # ------------------------------------------------------------------------------------------ browse
@@ -138,20 +126,15 @@ def unit_retire(unit_id: int) -> ResponseReturnValue:
     unit = tree_node(Unit, unit_id, state="open")
     if (refused := _root_refused(unit)) is not None:
         return refused
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        svc.retire_unit(db.session, unit)
-        return tree_done(_("Unit %(code)s retired.", code=unit.code))
-    lang = current_lang()
     active = [a.code for a in unit.agencies if a.retired_at is None]
-    details = [_("Its agencies stay as they are (retire or move them separately): %(codes)s",
-                 codes=", ".join(active))] if active else []
-    return render_template(
-        "admin/confirm.html", form=form, title=_("Retire unit %(code)s", code=unit.code),
+    return life_cycle_page(
+        ConfirmForm(), unit, lambda: svc.retire_unit(db.session, unit), _("Unit %(code)s retired.", code=unit.code),
+        title=_("Retire unit %(code)s", code=unit.code),
         explanation=_("%(name)s will no longer appear as a current unit. Nothing is deleted: its past responses "
-                      "stay reportable.", name=unit.name(lang)),
-        details=details, submit=_("Retire unit"), back=url_for("admin.tree"),
-        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, unit.code)]), form_status(form)
+                      "stay reportable.", name=unit.name(current_lang())),
+        details=[_("Its agencies stay as they are (retire or move them separately): %(codes)s",
+                   codes=", ".join(active))] if active else [],
+        submit=_("Retire unit"))
 
 
 def _root_refused(unit: Unit) -> Any:
@@ -242,18 +225,14 @@ def agency_edit(agency_id: int) -> ResponseReturnValue:
 @admin_required
 def agency_retire(agency_id: int) -> ResponseReturnValue:
     agency = tree_node(Agency, agency_id, state="open")
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        svc.retire_agency(db.session, agency)
-        return tree_done(_("Agency %(code)s retired.", code=agency.code))
     sps = [sp.code for sp in agency.service_points if sp.active]
-    return render_template(
-        "admin/confirm.html", form=form, title=_("Retire agency %(code)s", code=agency.code),
+    return life_cycle_page(
+        ConfirmForm(), agency, lambda: svc.retire_agency(db.session, agency),
+        _("Agency %(code)s retired.", code=agency.code), title=_("Retire agency %(code)s", code=agency.code),
         explanation=_("%(name)s stops receiving responses. Nothing is deleted: its past responses stay "
                       "reportable.", name=agency.name(current_lang())),
         details=[_("These service points are closed too: %(codes)s", codes=", ".join(sps))] if sps else [],
-        submit=_("Retire agency"), back=url_for("admin.tree"),
-        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, agency.code)]), form_status(form)
+        submit=_("Retire agency"))
 
 
 # ------------------------------------------------------------------------------------------ service points
@@ -313,16 +292,12 @@ def service_point_edit(sp_id: int) -> ResponseReturnValue:
 @admin_required
 def service_point_retire(sp_id: int) -> ResponseReturnValue:
     sp = tree_node(ServicePoint, sp_id, state="open")
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        svc.retire_service_point(db.session, sp)
-        return tree_done(_("Service point %(code)s retired.", code=sp.code))
-    return render_template(
-        "admin/confirm.html", form=form, title=_("Retire service point %(code)s", code=sp.code),
+    return life_cycle_page(
+        ConfirmForm(), sp, lambda: svc.retire_service_point(db.session, sp),
+        _("Service point %(code)s retired.", code=sp.code), title=_("Retire service point %(code)s", code=sp.code),
         explanation=_("%(name)s stops accepting responses from kiosks and QR links. Nothing is deleted.",
                       name=sp.name(current_lang())),
-        details=[], submit=_("Retire service point"), back=url_for("admin.tree"),
-        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, sp.code)]), form_status(form)
+        submit=_("Retire service point"))
 
 
 # ------------------------------------------------------------------------------------------ import / export
