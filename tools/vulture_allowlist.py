@@ -68,3 +68,4 @@ _.layout_features  # unused attribute (tools/subset_khmer_font.py:30)
 _.name_IDs  # unused attribute (tools/subset_khmer_font.py:32)
 _.notdef_outline  # unused attribute (tools/subset_khmer_font.py:33)
 select_one  # used by the fuzz suite's helpers (tests/fuzz/kit.py) — review when the fuzz kit settles
+_active_expression  # SQLAlchemy hybrid_property expression (survey/org/models.py ServicePoint.active)
