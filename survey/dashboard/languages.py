@@ -30,8 +30,13 @@ def responses_by_language(session: Session, sel: Selection) -> dict[str, int]:
     return counts
 
 
-def language_table(session: Session, sel: Selection) -> Table:
-    """Rows: each language (Vietnamese, English, Khmer, then any other code as stored) with count and share."""
+def language_table(session: Session, sel: Selection, n_min: int | None = None) -> Table:
+    """Rows: each language (Vietnamese, English, Khmer, then any other code as stored) with count and share.
+    Over fewer than n_min responses a share is a suppressed figure like any other: the counts stay."""
+    if n_min is None:
+        from flask import current_app
+
+        n_min = int(current_app.config["HAILONG_N_MIN"])
     counts = responses_by_language(session, sel)
     total = sum(counts.values())
     table = Table("languages", _("Responses by language"), [
@@ -39,5 +44,5 @@ def language_table(session: Session, sel: Selection) -> Table:
     for code, n in counts.items():
         label = LANGUAGE_LABELS.get(code)
         table.rows.append({"language": str(label) if label is not None else code, "n": n,
-                           "share": n / total if total else None})
+                           "share": n / total if total else None, "_suppressed": total < n_min, "_n": total})
     return table
