@@ -4,6 +4,7 @@ figures serves the stored file, while anything the report prints changing gives 
 from __future__ import annotations
 
 import io
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -59,3 +60,19 @@ def test_with_the_results_cache_off_every_request_renders(app, client, renders):
     for _ in range(2):
         assert client.get("/homeaffairs/report/report.pdf").status_code == 200
     assert len(renders) == 2
+
+
+def test_opening_the_report_page_prepares_its_pdf(app, client, renders, tmp_path):
+    """Outside tests the page starts the PDF in the background; the download then renders nothing itself."""
+    app.testing = False  # pre-rendering is off under TESTING (every test would start a render)
+    login(client, "noivu")
+    assert client.get("/homeaffairs/report/").status_code == 200
+    for _ in range(600):
+        if len(renders) == 1:
+            break
+        time.sleep(0.5)
+    assert len(renders) == 1  # the background render has started (the download waits for it, or reads it)
+    resp = client.get("/homeaffairs/report/report.pdf")
+    assert resp.status_code == 200 and resp.data.startswith(b"%PDF")
+    assert len(renders) == 1
+    assert len(list((tmp_path / "report-pdf").glob("*.pdf"))) == 1
