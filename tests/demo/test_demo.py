@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from datetime import date
 
 import numpy as np
@@ -121,12 +120,11 @@ def test_demo_is_deterministic(runner, db_session, tmp_path):
 
 
 @pytest.mark.slow
-def test_default_size_loads_well_under_a_minute(runner, db_session):
-    started = time.perf_counter()
+def test_default_size_loads_twenty_thousand_responses(runner, db_session):
+    """How long it takes is a benchmark figure (README: `time flask --app wsgi demo`), not a timed test."""
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     assert count(db_session, Response) == 20000
-    assert time.perf_counter() - started < 60
 
 
 # ------------------------------------------------------------------ the model and its true values (no database)

