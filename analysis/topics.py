@@ -341,3 +341,41 @@ def _run(args: Any) -> int:
         for m in found:
             print(f"    {m.topic}: '{m.term}' ({m.rule})")
     return 0
+
+
+# --------------------------------------------------------------------------- change between two periods
+@dataclass(frozen=True)
+class Rise:
+    """A topic whose share of comments went up from one period to the next."""
+
+    topic: str
+    n_before: int
+    total_before: int
+    n_now: int
+    total_now: int
+
+    @property
+    def share_before(self) -> float:
+        return self.n_before / self.total_before if self.total_before else 0.0
+
+    @property
+    def share_now(self) -> float:
+        return self.n_now / self.total_now if self.total_now else 0.0
+
+    @property
+    def points(self) -> float:
+        """Change in share, as a proportion (0.05 = 5 percentage points)."""
+        return self.share_now - self.share_before
+
+
+def rising(before: tuple[int, Mapping[str, int]], now: tuple[int, Mapping[str, int]], min_count: int = 3,
+           min_points: float = 0.05) -> list[Rise]:
+    """Topics whose share of comments rose by at least `min_points` with at least `min_count` comments now
+    (largest rise first).  Why both: with a handful of comments one more complaint moves a share by a lot;
+    this is a flag to read the comments, not a test of significance.  Nothing rises from a period with no
+    comments: its shares are undefined, not zero."""
+    if not before[0]:
+        return []
+    out = [Rise(code, before[1].get(code, 0), before[0], n, now[0]) for code, n in now[1].items()]
+    return sorted((r for r in out if r.n_now >= min_count and r.points >= min_points - 1e-12),
+                  key=lambda r: (-r.points, r.topic))

@@ -19,6 +19,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("survey.dashboard.agency", "bp"),
     ("survey.admin.views", "bp"),
     ("survey.dashboard.integrity_views", "bp"),
+    ("survey.dashboard.topic_views", "bp"),
 ]
 
 

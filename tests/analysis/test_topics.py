@@ -139,3 +139,15 @@ def test_benchmark_command_prints_the_table(capsys):
     assert mod.main([]) == 1  # the goal is not met for every topic yet (see MISSED)
     out = capsys.readouterr().out
     assert "| attitude | 23 |" in out and "held-out 186" in out
+
+
+def test_rising_flags_a_share_that_rose_enough_with_enough_comments():
+    from analysis.topics import rising
+
+    before = (10, {"fees": 1, "waiting": 5})
+    now = (20, {"fees": 6, "waiting": 10, "praise": 2})
+    got = rising(before, now)
+    # fees 10% → 30% (6 comments): flagged; waiting 50% → 50%: not; praise 0% → 10% but only 2 comments: not
+    assert [(r.topic, r.n_now, round(r.points, 9)) for r in got] == [("fees", 6, 0.2)]
+    assert rising(before, now, min_count=2)[-1].topic == "praise"
+    assert rising((0, {}), now) == []  # no comments before: no share to rise from

@@ -115,9 +115,10 @@ def test_an_administrators_lexicon_in_the_instance_folder_is_used(client, city, 
         own.unlink(missing_ok=True)
 
 
-def _rows(html: str, table: str) -> dict[str, list[str]]:
+def rows_of(html: str, table: str) -> dict[str, list[str]]:
+    """The body rows of a page table by their heading cell (the "no data" row has none)."""
     section = html.split(f'id="table-{table}"')[1].split("</table>")[0].split("<tbody>")[1]
-    return {cells[0]: cells[1:] for row in re.findall(r"<tr>(.*?)</tr>", section, re.S)
+    return {cells[0]: cells[1:] for row in re.findall(r"<tr>(<th scope=\"row\">.*?)</tr>", section, re.S)
             if (cells := [re.sub(r"<[^>]+>", "", c).strip()
                           for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]) and cells[0]}
 
@@ -125,7 +126,7 @@ def _rows(html: str, table: str) -> dict[str, list[str]]:
 def test_topic_trend_per_month_with_counts_shares_and_links(client, city):
     login(client, "ninhkieu")
     html = get(client, "/dashboard/agency/UBND-NK?from=2026-01&to=2026-03").get_data(as_text=True)
-    counts, shares = _rows(html, "topics_trend"), _rows(html, "topics_share")
+    counts, shares = rows_of(html, "topics_trend"), rows_of(html, "topics_share")
     head = re.findall(r"<th scope=\"col\"[^>]*>(.*?)</th>", html.split('id="table-topics_trend"')[1])[:4]
     assert head[:3] == ["Kỳ", "Số ý kiến", "Thái độ cán bộ"]
     # January: "Xếp hàng cả buổi sáng" (waiting); February: nobody commented, still shown; March: the other six
@@ -145,7 +146,7 @@ def test_topic_trend_per_month_with_counts_shares_and_links(client, city):
 def test_topic_trend_by_quarter_over_more_than_a_year_and_exported(client, city):
     login(client, "ninhkieu")
     html = get(client, "/dashboard/agency/UBND-NK?from=2025-01&to=2026-03").get_data(as_text=True)
-    counts = _rows(html, "topics_trend")
+    counts = rows_of(html, "topics_trend")
     assert list(counts) == ["Quý I/2025", "Quý II/2025", "Quý III/2025", "Quý IV/2025", "Quý I/2026"]
     assert counts["Quý I/2026"][0] == "7"
     resp = get(client, "/dashboard/agency/UBND-NK?from=2025-01&to=2026-03&format=csv&table=topics_share")
