@@ -82,7 +82,8 @@ def test_every_export_route_writes_hostile_text_as_text(app, client, hostile, db
     login(client, "admin")
     nk, bt = city.units["NK"].id, city.units["BT"].id
     dashboards = ["/dashboard/", "/dashboard/agency/UBND-NK", "/dashboard/agency/STP",
-                  "/dashboard/agency/UBND-NK/comments", "/dashboard/agency/UBND-BT/comments"]
+                  "/dashboard/agency/UBND-NK/comments", "/dashboard/agency/UBND-BT/comments",
+                  "/dashboard/topics/"]  # comment topics across agencies (issue 15)
     for url in dashboards:
         sep = "&" if "?" in url else "?"
         _check_csv(_get(client, f"{url}{sep}format=csv").get_data(as_text=True), seen_csv)
