@@ -11,7 +11,10 @@ RSS afterwards.  Two situations:
 - `month files`: the decoded month cells an earlier process wrote (survey/results/month_files.py) are on
   local disk, the data unchanged since — a restart;
 - `month files, 1 new response`: as above, but a response arrived while the process was down: the month it
-  changed is read from the database again, the others from disk.
+  changed is read from the database again, the others from disk;
+- `…, warm-up at start`: the process first runs its start-up warm-up (survey/results/prewarm.py, in a
+  serving process a background thread started with the app) to its end; its time is in the "process start"
+  column: how long after a restart the first page is as fast as the "wall" column says.
 """
 
 from __future__ import annotations
@@ -39,16 +42,20 @@ def _config(url: str, files: str) -> dict[str, object]:
             "WTF_CSRF_ENABLED": True, "HAILONG_MONTH_CELLS_DIR": files}
 
 
-def child(url: str, files: str, page: str, cookie: str) -> None:
-    """One fresh process: create the app, send the session cookie, time the first request; print JSON."""
+def child(url: str, files: str, page: str, cookie: str, warm: str = "0") -> None:
+    """One fresh process: create the app, send the session cookie, time the first request; print JSON.
+    warm = "1": first run the start-up warm-up (survey/results/prewarm.py) to its end, timed as part of boot."""
     import resource
 
     t_start = time.perf_counter()
     from survey import create_app
+    from survey.results.prewarm import prewarm
 
     app = create_app(_config(url, files))
     client = app.test_client()
     client.set_cookie("session", cookie)
+    if warm == "1":
+        prewarm(app)
     boot = time.perf_counter() - t_start
     with app.app_context():
         t0, c0 = time.perf_counter(), time.process_time()
@@ -80,8 +87,9 @@ def _cookie_and_urls(url: str) -> tuple[str, list[tuple[str, str]]]:
     return cookie, pages
 
 
-def _run(url: str, files: str, page: str, cookie: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--child", url, files, page, cookie], capture_output=True,
+def _run(url: str, files: str, page: str, cookie: str, warm: bool = False) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", url, files, page, cookie, "1" if warm else "0"],
+                         capture_output=True,
                          text=True, check=False, env={**os.environ, "HAILONG_PREWARM": "0"})
     if out.returncode:
         sys.stderr.write(out.stderr[-3000:])
@@ -110,7 +118,7 @@ def _new_response(url: str) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(*sys.argv[2:6])
+        child(*sys.argv[2:7])
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reuse", required=True, metavar="NAME")
@@ -124,16 +132,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hailong-cells-") as files:
         print(f"first request of a new process, median of {args.repeat} processes (ms; load average "
               f"{os.getloadavg()[0]:.1f}):")
-        print("| page | situation | wall | CPU | process start (not in wall) | peak RSS (MB) |")
+        print("| page | situation | wall | CPU | process start + warm-up (not in wall) | peak RSS (MB) |")
         print("|---|---|---:|---:|---:|---:|")
         for label, page in pages:
             _run(url, files, page, cookie)  # an earlier process wrote the month files
-            for situation in ("no files", "month files", "month files, 1 new response"):
+            for situation in ("no files", "month files", "month files, 1 new response",
+                              "no files, warm-up at start", "month files, warm-up at start"):
                 runs = []
                 for _ in range(args.repeat):
                     if situation == "month files, 1 new response":
                         _new_response(url)  # the measured process rewrites that month: the next round too
-                    runs.append(_run(url, "off" if situation == "no files" else files, page, cookie))
+                    runs.append(_run(url, "off" if situation.startswith("no files") else files, page, cookie,
+                                     warm=situation.endswith("warm-up at start")))
                 med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
                 print(f"| {label} | {situation} | {med['wall']:.0f} | {med['cpu']:.0f} | {med['boot']:.0f} | "
                       f"{med['rss']:.0f} |", flush=True)

@@ -4,7 +4,9 @@ Every agency page compares the agency with the whole city, and the whole city's 
 statistics (item counts and Gram matrices, survey/results/design.py) are the one expensive read: about
 a second per questionnaire at a million responses.  After it, a new response re-reads only its own month.
 So each process reads them once at start, in a background thread, for every questionnaire version with
-responses.  Off with HAILONG_PREWARM=0 (tests, one-off CLI commands never start it).
+responses (from the month files of survey/results/month_files.py when an earlier process left them: then
+the warm-up is computation only), and loads the comment-topic lexicon.  Off with HAILONG_PREWARM=0 (tests,
+one-off CLI commands never start it).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ def prewarm(app: Flask) -> dict[int, float]:
     took: dict[int, float] = {}
     with app.app_context():
         try:
+            from survey.results.topics import lexicon
+
+            lexicon(app.instance_path)  # the comment-topic lexicon: ~0.3 s to parse, asked by every agency page
             versions = db.session.scalars(select(ResponseTally.questionnaire_version_id).distinct()).all()
             for qv in versions:
                 t0 = time.perf_counter()
