@@ -27,7 +27,6 @@ NAV: list[NavItem] = [
     NavItem("homeaffairs.index", _l("Compare units"), roles.COMPARES_UNITS),
     NavItem("report.period", _l("Period report"), roles.COMPARES_UNITS),
     NavItem("integrity.index", _l("Integrity"), roles.REVIEWS_INTEGRITY),
-    NavItem("topics.index", _l("Comment topics"), ALL_STAFF),
     NavItem("admin.index", _l("Administration"), roles.READS_ADMINISTRATION),
 ]
 

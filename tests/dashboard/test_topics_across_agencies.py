@@ -108,3 +108,11 @@ def test_hostile_parameters_never_fail(client, city, query):
 
 def test_signed_out_users_are_sent_to_login(client, city):
     assert client.get("/dashboard/topics/").status_code in (302, 401, 403)
+
+
+def test_the_page_is_reached_from_the_comparison_and_the_agency_page(client, city):
+    login(client, "noivu")
+    assert 'href="/dashboard/topics/"' in get(client, "/homeaffairs/").get_data(as_text=True)
+    login(client, "tuphap")
+    assert 'href="/dashboard/topics/"' in get(client, "/dashboard/agency/STP?from=2026-01&to=2026-03").get_data(
+        as_text=True)
