@@ -11,6 +11,7 @@ HAILONG_RESULTS_CACHE=0 turns the store off (every request renders).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -76,10 +77,12 @@ def pdf_bytes(html: str, css: Sequence[str], base_url: str, app: Flask | None = 
     while True:
         try:
             data = path.read_bytes()
-            os.utime(path)  # recently used: kept by the pruning below
-            return data
         except FileNotFoundError:
             pass
+        else:
+            with contextlib.suppress(OSError):  # a read-only folder still serves what it holds
+                os.utime(path)  # recently used: kept by the pruning in _store
+            return data
         with _lock:
             running = _building.get(key)
             if running is None:
