@@ -6,11 +6,15 @@ import functools
 import importlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy.exc import OperationalError, ProgrammingError
+
+if TYPE_CHECKING:
+    from questionnaires.model import Questionnaire
 
 from survey.extensions import db
 
@@ -46,7 +50,7 @@ def db_upgrade() -> None:
 questionnaire_cli = AppGroup("questionnaire", help="Validate and load questionnaire definition files.")
 
 
-def _load_or_report(path: Path):  # type: ignore[no-untyped-def]
+def _load_or_report(path: Path) -> Questionnaire:
     from questionnaires.loader import QuestionnaireError, load_file
 
     try:

@@ -43,7 +43,7 @@ def current_lang() -> str:
     return loc.language if loc is not None and loc.language in CITIZEN_LANGUAGES else "vi"
 
 
-_SEPARATORS = {"vi": str.maketrans({",": ".", ".": ","}), "en": None}
+_SEPARATORS: dict[str, dict[int, str] | None] = {"vi": str.maketrans({",": ".", ".": ","}), "en": None}
 
 
 def fixed(value: float, digits: int, lang: str, *, as_percent: bool = False) -> str:
@@ -51,8 +51,7 @@ def fixed(value: float, digits: int, lang: str, *, as_percent: bool = False) -> 
     thousands of numbers, and Babel's pattern machinery cost more than the statistics.  Same rounding as
     Babel (the float's shortest decimal form, half to even); other languages, and the signed-zero case,
     go to Babel itself (tests/test_i18n_numbers.py compares the two)."""
-    table = _SEPARATORS.get(lang, False)
-    if table is False or not math.isfinite(float(value)):  # other languages, ∞: Babel's own output
+    if lang not in _SEPARATORS or not math.isfinite(float(value)):  # other languages, ∞: Babel's own output
         return _babel(value, digits, lang, as_percent)
     d = Decimal(repr(float(value)))
     if as_percent:
@@ -61,6 +60,7 @@ def fixed(value: float, digits: int, lang: str, *, as_percent: bool = False) -> 
     if q.is_zero() and q.is_signed():
         return _babel(value, digits, lang, as_percent)
     text = f"{q:,.{digits}f}"
+    table = _SEPARATORS[lang]
     if table is not None:
         text = text.translate(table)
     return text + "%" if as_percent else text

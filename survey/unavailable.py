@@ -61,6 +61,7 @@ def unavailable_response(exc: BaseException) -> Response:
     """The 503 answer: JSON for the API, a minimal page otherwise; Retry-After in both."""
     _note_outage(exc)
     message = _("The service is briefly unavailable. Please try again in a moment.")
+    resp: Response
     if request.path.startswith("/api/"):
         resp = jsonify({"error": "unavailable", "message": message, "retry_after": RETRY_AFTER_SECONDS})
     else:

@@ -177,7 +177,8 @@ def _visible(text: str) -> str:
 def _storable(table: Table) -> Table:
     """Refuse NUL and other control characters in any cell: PostgreSQL cannot even compare a text holding
     NUL, so one such cell ended an import in a 500 (docs/security.md §3)."""
-    for line, cells in [(1, dict.fromkeys(table.header, "")), *table.rows]:
+    header: dict[str, Cell] = dict.fromkeys(table.header, "")
+    for line, cells in [(1, header), *table.rows]:
         for column, cell in cells.items():
             if (isinstance(cell, str) and has_forbidden_characters(cell)) or has_forbidden_characters(column):
                 raise TableError(_("Line %(line)d, column %(column)s holds characters that cannot be stored "

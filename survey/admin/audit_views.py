@@ -103,7 +103,8 @@ def audit() -> str:
     events = db.session.scalars(select(AuditEvent).where(*conditions)
                                 .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
                                 .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    # Any: url_for's signature has typed keywords (_external: bool …) that a dict[str, str] cannot match
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "page" and v}
 
     def page_url(n: int) -> str:
         return url_for("admin.audit", page=n, **args)

@@ -42,7 +42,7 @@ def _page(errors: dict[str, str], status: int = 200) -> tuple[str, int]:
 def _apply(changes: list[tuple[ServicePoint, dict[str, str]]]) -> int:
     changed = 0
     for sp, values in changes:
-        changed += svc.update_service_point(db.session, sp, **values)
+        changed += svc.update_service_point(db.session, sp, audit=True, **values)
     db.session.commit()
     return changed
 
@@ -77,13 +77,13 @@ def questionnaire_assign() -> ResponseReturnValue:
         for sp in _points():
             values = {}
             for field, prefix in (("kiosk_instrument", "kiosk"), ("link_instrument", "link")):
-                value = request.form.get(f"{prefix}-{sp.id}")
-                if value is None or value == getattr(sp, field):
+                chosen = request.form.get(f"{prefix}-{sp.id}")
+                if chosen is None or chosen == getattr(sp, field):
                     continue
-                if value not in allowed:
+                if chosen not in allowed:
                     errors[f"{prefix}-{sp.id}"] = _("Choose a published questionnaire.")
                 else:
-                    values[field] = value
+                    values[field] = chosen
             if values:
                 changes.append((sp, values))
     if errors:

@@ -198,7 +198,7 @@ def agency(code: str) -> str | Response:
         tables += ad.distribution_tables(distributions(db.session, sel, lang))
         # response rate, excluded after review, published periods' cut-off and late responses (issue 16 §3)
         cov = coverage(db.session, sel)
-        published = publication.overlapping(db.session, f.version.id, f.period_from, f.period_to)
+        published = publication.overlapping(db.session, sel.questionnaire_version_ids[0], f.period_from, f.period_to)
         tables.append(cp.coverage_table(cov, f.service_point.name(lang) if f.service_point else ag.name(lang),
                                         cp.cutoff_text(published)))
         coverage_notes = [cp.published_note(p) for p in published] + cp.notes(cov)

@@ -134,7 +134,9 @@ def hide_comment(comment_id: int) -> WResponse:
     comment = db.session.get(Comment, comment_id)
     if comment is None or not can_see_agency(current_user, comment.response.agency_id):
         abort(404)
-    agency_code = db.session.get(Agency, comment.response.agency_id).code
+    agency = db.session.get(Agency, comment.response.agency_id)
+    assert agency is not None, "response.agency_id is a foreign key"
+    agency_code = agency.code
     form = HideForm()
     back = safe_redirect_target(request.form.get("back"), url_for("dashboard.comments", code=agency_code))
     if not form.validate_on_submit():

@@ -157,6 +157,7 @@ def read_filters(user: Any, lang: str) -> Filters:
 
 def selection_for(user: Any, f: Filters, **kw: Any) -> Selection:
     """The viewer's selection: questionnaire, channel and scope (unit managers: own subtree only)."""
+    assert f.version is not None, "callers check the filters first"
     vis = visible_agency_ids(user)
     return Selection.of(f.version.id, channels=(f.channel,) if f.channel else (), visible_agency_ids=vis, **kw)
 
@@ -244,7 +245,7 @@ def page_content(view: str, f: Filters, comp: Comparison | None, lang: str) -> t
     if view == "index":
         # over the units listed, like the reference line "all units shown"
         trend = selection_trend(db.session, comp.shown_selection or selection_for(current_user, f), f.measure,
-                                f.period, comp.n_min)
+                                comp.period, comp.n_min)
         if len(trend) > 1:
             charts.insert(0, trend_of(trend, comp.measure_label, lang))
             tables.append(trend_table(trend, comp, lang))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import Enum
+from typing import Final, Literal
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -24,7 +26,15 @@ from survey.uploads import Cell, RowError, Table, empty_table_error, header_erro
 
 MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 COLUMNS = ("service_point", "month", "dossiers", "dissatisfied_or_complaints")
-KEEP = object()  # "leave the stored dissatisfied count as it is" (an empty optional cell in an import)
+
+
+class _Keep(Enum):
+    """A one-member enum rather than object(): mypy narrows `x is KEEP` away from int | None."""
+    KEEP = "keep"
+
+
+KEEP: Final = _Keep.KEEP  # "leave the stored dissatisfied count as it is" (an empty optional cell in an import)
+Keep = Literal[_Keep.KEEP]
 
 
 @dataclass(frozen=True)
@@ -32,7 +42,7 @@ class Entry:
     service_point: ServicePoint
     period: date
     dossiers: int | None  # None: remove the stored figure
-    dissatisfied: int | object | None = KEEP
+    dissatisfied: int | Keep | None = KEEP
 
 
 @dataclass(frozen=True)
@@ -101,7 +111,7 @@ def plan(session: Session, entries: list[Entry]) -> Plan:
             after = None
         else:
             dissatisfied = (before[1] if before else None) if e.dissatisfied is KEEP else e.dissatisfied
-            after = (e.dossiers, dissatisfied)  # type: ignore[assignment]
+            after = (e.dossiers, dissatisfied)
         if before == after:
             out.unchanged += before is not None
             continue
@@ -167,18 +177,18 @@ def check_table(session: Session, table: Table) -> tuple[list[Entry], list[RowEr
             row_errors.append(RowError(line, "dossiers", _("Required: a whole number of dossiers, 0 or more (found "
                                                            "%(value)s).", value=cells.get("dossiers", ""))))
         raw = str(cells.get("dissatisfied_or_complaints", "")).strip()
-        dissatisfied: int | object | None = KEEP
+        dissatisfied: int | Keep | None = KEEP
         if raw:
             dissatisfied = parse_count(raw)
             if dissatisfied is None:
                 row_errors.append(RowError(line, "dissatisfied_or_complaints",
                                            _("Not a whole number, 0 or more (found %(value)s).", value=raw)))
-            elif dossiers is not None and dissatisfied > dossiers:  # type: ignore[operator]
+            elif dossiers is not None and dissatisfied > dossiers:
                 row_errors.append(RowError(line, "dissatisfied_or_complaints",
                                            _("More than the number of dossiers (%(n)d).", n=dossiers)))
         errors += row_errors
-        if not row_errors:
-            entries.append(Entry(sp, period, dossiers, dissatisfied))  # type: ignore[arg-type]
+        if not row_errors and sp is not None and period is not None:  # no error: both were found
+            entries.append(Entry(sp, period, dossiers, dissatisfied))
     return entries, errors + empty_table_error(table)
 
 

@@ -45,6 +45,8 @@ def _as_answer(raw: Any) -> int | str | None:
 class CommentField(TextAreaField):
     """Free text whose line breaks count once, as the browser's `maxlength` counts them (CRLF → LF)."""
 
+    data: object  # wtforms is untyped: a str after a submission, the field's default before
+
     def process_formdata(self, valuelist: list[Any]) -> None:
         super().process_formdata(valuelist)
         if isinstance(self.data, str):

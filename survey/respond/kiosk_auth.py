@@ -68,7 +68,7 @@ def api_caller() -> KioskCaller | None:
         row = (db.session.connection().execute(_CALLER, {"digest": digest(credential)}).first()
                if credential and len(credential) <= 200 else None)
         request.environ[key] = KioskCaller(*row) if row is not None else None
-    return request.environ[key]  # type: ignore[no-any-return]
+    return request.environ[key]
 
 
 def set_credential_cookie(resp: Response, credential: str) -> None:

@@ -18,7 +18,6 @@ from datetime import timedelta
 import flask_babel
 from flask import (
     Blueprint,
-    Response,
     current_app,
     g,
     make_response,
@@ -34,6 +33,7 @@ from flask_wtf.csrf import CSRFError
 from limits import RateLimitItem, parse
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from werkzeug.wrappers import Response  # redirect() returns werkzeug's; flask's Response is a subclass
 
 from survey.extensions import db, limiter
 from survey.i18n import CITIZEN_LANGUAGES, current_lang, local_datetime
