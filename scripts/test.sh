@@ -3,8 +3,9 @@
 # and run the whole suite: lint, unit, integration (SQLite and PostgreSQL) and browser tests.
 source "$(dirname "$0")/_venv.sh" "[test]"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-  echo "installing Debian's chromium for the browser tests…"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! dpkg -s fonts-noto-core >/dev/null 2>&1; then
+  # the pages name Noto Sans first: the layout tests (e.g. the staff header on one line at 1280 px) measure it
+  echo "installing Debian's chromium and the Noto fonts for the browser tests…"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-core >/dev/null
 fi
