@@ -18,7 +18,6 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WResponse
 
-from analysis.topics import rising
 from survey.auth import roles
 from survey.auth.scope import roles_required, visible_agency_ids
 from survey.dashboard.common import month_text, wants_export
@@ -28,7 +27,7 @@ from survey.i18n import current_lang
 from survey.org.models import Agency
 from survey.respond.models import Comment, Response
 from survey.results.comparison import Period
-from survey.results.topics import lexicon, topic_counts
+from survey.results.topics import lexicon, rising, topic_counts
 from survey.results.totals import period_label
 
 bp = Blueprint("topics", __name__, url_prefix="/dashboard/topics")

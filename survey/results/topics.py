@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from analysis.topics import DEFAULT_LEXICON, Lexicon, LexiconError, classify, load_lexicon
+from analysis.topics import rising as rising  # re-exported: dashboard/ reads analysis only through results/
 
 log = logging.getLogger(__name__)
 INSTANCE_FILE = "topics-vi.yaml"
