@@ -38,6 +38,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
@@ -160,6 +161,15 @@ def setup_database(url: str, n_kiosks: int) -> tuple[list[str], str, int, list[s
     return creds, instrument, version, items
 
 
+def fresh_database(pg: str, name: str) -> tuple[Any, str]:
+    """(an AUTOCOMMIT engine on the server, the URL of database `name`), dropped first and created empty."""
+    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return admin, pg.rsplit("/", 1)[0] + "/" + name
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -279,11 +289,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
 
-    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
-    url = args.pg.rsplit("/", 1)[0] + "/" + DB_NAME
+    admin, url = fresh_database(args.pg, DB_NAME)
     proc = None
     try:
         t0 = time.perf_counter()

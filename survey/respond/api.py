@@ -30,7 +30,7 @@ from survey import inputs
 from survey.config import DEFAULT_KIOSK_API_LIMIT
 from survey.database import utcnow
 from survey.extensions import csrf, db, limiter
-from survey.guard import read_body, reason_message
+from survey.guard import API_PREFIX, read_body, reason_message
 from survey.i18n import CITIZEN_LANGUAGES, LANGUAGES
 from survey.org import kiosk_service
 from survey.org.models import Kiosk
@@ -46,9 +46,15 @@ from survey.respond.store import (
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
-# no decorator limits here (the per-kiosk cap is counted by over_api_cap): the limiter's per-request pass skipped
-limiter.exempt(bp)
 
+
+def _not_limited_here() -> bool:
+    """No decorator limits under /api/ (the per-kiosk cap is counted by over_api_cap, nothing per address):
+    the limiter's per-request pass over its limits is skipped (`exempt` alone still resolved them)."""
+    return request.path.startswith(API_PREFIX)
+
+
+limiter.request_filter(_not_limited_here)
 DEFAULT_API_LIMIT = DEFAULT_KIOSK_API_LIMIT
 
 

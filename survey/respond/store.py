@@ -326,12 +326,8 @@ def _upsert_statement(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
     return found
 
 
+# the count-table cell of a response: questionnaire version × service point × month × channel
 TALLY_KEYS = ("questionnaire_version_id", "service_point_id", "period", "channel")
-
-
-def tally_keys(response: Response) -> dict[str, Any]:
-    """The count-table cell of a response: questionnaire version × service point × month × channel."""
-    return {k: getattr(response, k) for k in TALLY_KEYS}
 
 
 def _upsert_add_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -347,7 +343,7 @@ def _upsert_add_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -
 
 
 def increment_tallies(session: Session, base: dict[str, Any], counts: Counter[tuple[int, int]]) -> None:
-    """One upsert for the response cell `base` (tally_keys), one for all its answer cells."""
+    """One upsert for the response cell `base` (TALLY_KEYS), one for all its answer cells."""
     upsert_add(session, ResponseTally.__table__, base, 1)
     _upsert_add_rows(session, AnswerTally.__table__,
                      [{**base, "item_id": item_id, "value": value, "count": n}
