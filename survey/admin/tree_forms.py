@@ -3,11 +3,13 @@ the tree service applies its own rules, so the common mistakes never reach it as
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, Field, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -41,7 +43,7 @@ def _opening_hours_format(form: FlaskForm, field: StringField) -> None:
                                 "(Mon to Sun), then time spans hh:mm-hh:mm separated by commas.")) from None
 
 
-def _unique(model: type, message: object):  # type: ignore[no-untyped-def]
+def _unique(model: type[Unit | Agency | ServicePoint], message: object) -> Callable[[FlaskForm, StringField], None]:
     def check(form: FlaskForm, field: StringField) -> None:
         if field.data and db.session.scalar(select(model.id).where(model.code == field.data.strip())) is not None:
             raise ValidationError(str(message))
@@ -58,7 +60,7 @@ class OrderedForm(FlaskForm):
 
     ORDER: tuple[str, ...] = ()
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Field]:
         names = [n for n in self.ORDER if n in self._fields] + [n for n in self._fields if n not in self.ORDER]
         return iter([self._fields[n] for n in names])
 

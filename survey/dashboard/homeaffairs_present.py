@@ -95,7 +95,7 @@ def estimates_table(comp: Comparison, lang: str) -> Table:
             Column("ci_low", _("95% CI low"), PCT), Column("ci_high", _("95% CI high"), PCT),
             Column("n", "n", INT), Column("n_eff", "n_eff", NUM), Column("method", _("CI method"), TEXT),
             Column("note", _("Note"), TEXT))
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for r in comp.by_estimate:
         if r.suppressed:  # n_eff = p(1−p)/V would give the hidden estimate away: left empty too
             rows.append((r.label, None, None, None, r.n, None, "", not_enough(r.n, lang)))
@@ -200,7 +200,8 @@ def comparison_charts(comp: Comparison, lang: str, prefix: str = "ha") -> list[C
     if comp.ranked:
         charts.append(rank_plot(
             f"{prefix}-ranks",
-            [RankRow(r.label, r.rank, r.rank_low, r.rank_high, r.p_top) for r in comp.ranked],
+            [RankRow(r.label, r.rank, r.rank_low, r.rank_high, r.p_top) for r in comp.ranked
+             if r.rank is not None and r.rank_low is not None and r.rank_high is not None],  # all set together
             title=_("Ranks with 95%% rank intervals: %(measure)s", measure=title_of), lang=lang, top_k=comp.top_k,
             how=rank_sentence(comp.rank_method, comp.bootstrap_b, comp.seed)))
     return charts

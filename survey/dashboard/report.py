@@ -9,6 +9,7 @@ Debian), so the PDF and the page cannot disagree; the XLSX has one sheet per tab
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -87,7 +88,7 @@ class Report:
 
 def _measure_rows(table: Any, lang: str) -> list[tuple[Any, ...]]:
     """Rows of the measure table from an indices table (or its records)."""
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for rec in (table.to_dict("records") if hasattr(table, "to_dict") else table):
         title = (rec["title_en"] if lang == "en" else rec["title_vi"]) or rec["measure"]
         if rec["suppressed"]:
@@ -134,7 +135,7 @@ def build_report(f: Filters) -> Report | None:
     agencies: list[AgencyPage] = []
     names = {a.code: a for a in db.session.query(Agency).all()}
     # one pass over the records: filtering the frame once per agency cost ~1 s for the 120 agencies of a city
-    by_code: dict[str, list[dict[str, Any]]] = {}
+    by_code: dict[str, list[dict[Hashable, Any]]] = {}
     for rec in per_agency.table.to_dict("records"):
         by_code.setdefault(str(rec["domain"]), [])
         if rec["kind"] in kinds:
@@ -160,10 +161,10 @@ def build_report(f: Filters) -> Report | None:
         agencies.append(AgencyPage(ag.id, ag.name(lang), table, chart))
     agencies.sort(key=lambda a: a.name)
 
-    rec = f.version
+    version = f.version
     note = whole.method_note(lang)
     method = {
-        "instrument": rec.label, "title": rec.title(lang), "basis": note.get("basis") or "",
+        "instrument": version.label, "title": version.title(lang), "basis": note.get("basis") or "",
         "ci": whole.ci, "n_min": n_min, "weights": whole.weights,
         "bootstrap_b": int(current_app.config["HAILONG_BOOTSTRAP_B"]),
         "seed": int(current_app.config["HAILONG_BOOTSTRAP_SEED"]),
@@ -303,7 +304,7 @@ def _report_stem(report: Report) -> str:
     """The download's name in the reader's language: 'Báo cáo Quý IV-2022' (one per questionnaire and period)."""
     f = report.filters
     return _("Report %(questionnaire)s %(period)s", questionnaire=f.version.label if f.version else "",
-             period=f.period.name)
+             period=f.period.name if f.period else "")
 
 
 from survey.dashboard import publish_views  # noqa: E402  (registers the publish routes on bp)

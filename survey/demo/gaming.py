@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from questionnaires.model import Item, Scale
 from survey.demo.model import INSTRUMENT_BY_CHANNEL, LOCAL_OFFSET, DemoModel, Simulated
 
 PATTERNS = ("kiosk_burst", "poster_flood", "token_batch", "overrun")
@@ -52,6 +53,12 @@ def _item_levels(model: DemoModel, instrument: str) -> tuple[int, list[int]]:
     return len(items), [max(it.scale.values) for it in items if it.scale is not None]
 
 
+def _scale_of(item: Item) -> Scale:
+    """A scored scale item's scale (questionnaire validation guarantees one; the model types it optional)."""
+    assert item.scale is not None, item.code
+    return item.scale
+
+
 def frame_from_simulated(model: DemoModel, sim: Simulated) -> pd.DataFrame:
     """One row per simulated response in the shape `analysis.integrity` reads."""
     n = sim.n
@@ -65,10 +72,11 @@ def frame_from_simulated(model: DemoModel, sim: Simulated) -> pd.DataFrame:
             continue
         vals = sim.values[k]
         items = model.scored_items(k)
-        best = np.array([max(it.scale.values) for it in items])
+        scales = [_scale_of(it) for it in items]
+        best = np.array([max(s.values) for s in scales])
         satisfied = np.zeros(vals.shape, dtype=bool)
-        for j, it in enumerate(items):
-            satisfied[:, j] = np.isin(vals[:, j], sorted(it.scale.satisfied))
+        for j, s in enumerate(scales):
+            satisfied[:, j] = np.isin(vals[:, j], sorted(s.satisfied))
         answered[rows] = (vals > 0).sum(axis=1)
         top[rows] = (vals == best[None, :]).sum(axis=1)
         sat[rows] = satisfied.sum(axis=1)
@@ -152,6 +160,7 @@ def inject_into_database(session: Session, structure_name: str = "2022", seed: i
     from sqlalchemy import func, insert, select
 
     from survey.audit import record
+    from survey.database import table_of
     from survey.demo.cantho import structure as get_structure
     from survey.org.models import Kiosk, ServicePoint, ServiceVolume
     from survey.questionnaire_versions.service import latest_published, questionnaire_for
@@ -181,8 +190,9 @@ def inject_into_database(session: Session, structure_name: str = "2022", seed: i
     for ep in episodes:
         instrument = INSTRUMENT_BY_CHANNEL["kiosk" if ep.channel == "kiosk" else "qr"]
         version = versions[instrument]
+        assert version is not None, f"no published {instrument}: load the demo first"
         q, item_ids = questionnaire_for(session, version.id)
-        items = [it for it in q.items() if it.type == "scale" and it.scale is not None]
+        scales = [(it.code, it.scale) for it in q.items() if it.type == "scale" and it.scale is not None]
         sp = sps[ep.service_point]
         rows = []
         for m in ep.minutes:
@@ -193,17 +203,17 @@ def inject_into_database(session: Session, structure_name: str = "2022", seed: i
                          "service_point_id": sp.id, "kiosk_id": kiosks.get(ep.kiosk) if ep.kiosk else None,
                          "invitation_id": None, "channel": ep.channel, "language": "vi", "submitted_at": at,
                          "received_at": at + timedelta(seconds=2), "period": date(ep.day.year, ep.day.month, 1)})
-        table = Response.__table__
+        table = table_of(Response)
         ids = [r[0] for r in session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
                                              rows)]
         answers = []
         for rid in ids:
             best = rng.random() < ep.top_fraction
-            for it in items:
-                levels = sorted(it.scale.values)
+            for code, scale in scales:
+                levels = sorted(scale.values)
                 value = levels[-1] if best or rng.random() < 0.7 else levels[-2]
-                answers.append({"response_id": rid, "item_id": item_ids[it.code], "value": value})
-        session.execute(insert(Answer.__table__), answers)
+                answers.append({"response_id": rid, "item_id": item_ids[code], "value": value})
+        session.execute(insert(table_of(Answer)), answers)
         if ep.pattern == "overrun":
             vol = session.scalar(select(ServiceVolume).where(ServiceVolume.service_point_id == sp.id,
                                                              ServiceVolume.period == month))

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from questionnaires.loader import load_file, shipped
 from survey.audit import record
+from survey.database import table_of
 from survey.demo.cantho import structure as get_structure
 from survey.demo.model import BASE_P, DemoModel, Simulated
 from survey.demo.users import create_demo_users
@@ -119,7 +120,7 @@ def _insert_batch(session: Session, sim: Simulated, model: DemoModel, versions: 
                      "invitation_id": None, "channel": channel, "language": str(sim.language[i]),
                      "submitted_at": at, "received_at": at + timedelta(seconds=2),
                      "period": model.structure.months[sim.month[i]]})
-    table = Response.__table__
+    table = table_of(Response)
     result = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
     ids = np.array([r[0] for r in result], dtype=np.int64)  # ids[i - first] is response i
 
@@ -139,10 +140,10 @@ def _insert_batch(session: Session, sim: Simulated, model: DemoModel, versions: 
     answers.extend({"response_id": int(ids[row - first]), "item_id": loaded[k][1][code], "value": v}
                    for row, k, code, options in sim.choices[lo:hi] for v in options)
     if answers:
-        session.execute(insert(Answer.__table__), answers)
+        session.execute(insert(table_of(Answer)), answers)
     lo, hi = bisect_left(sim.comments, first, key=_first), bisect_left(sim.comments, stop, key=_first)
     if hi > lo:
-        session.execute(insert(Comment.__table__), [
+        session.execute(insert(table_of(Comment)), [
             {"response_id": int(ids[row - first]), "item_code": code, "text": redact(text)}  # as store_response
             for row, code, text in sim.comments[lo:hi]])
     return len(answers)
@@ -163,4 +164,4 @@ def _insert_volumes(session: Session, model: DemoModel, sp_rows: list[ServicePoi
             rows.append({"service_point_id": sp.id, "period": period, "dossiers": dossiers,
                          "dissatisfied_or_complaints": round(float(dossiers * (1 - p_ok[s, handling]) * 0.15)),
                          "updated_at": None})
-    session.execute(insert(ServiceVolume.__table__), rows)
+    session.execute(insert(table_of(ServiceVolume)), rows)

@@ -207,7 +207,7 @@ def _read_csv(text: str, name: str) -> tuple[list[Row], list[Issue]]:
     return rows, issues
 
 
-class _Map(dict):  # type: ignore[type-arg]
+class _Map(dict[str, Any]):
     """A YAML mapping that remembers its line and the line of each key."""
 
     line: int = 0
@@ -244,12 +244,17 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text.strip())
 
 
+def _line(event: yaml.Event) -> int | None:
+    """The 1-based line an event starts on (PyYAML's parser always sets the mark; its stubs allow None)."""
+    return event.start_mark.line + 1 if event.start_mark is not None else None
+
+
 def _refuse_aliases(text: str, name: str) -> None:
     """Anchors and aliases (`&a`, `*a`) let 400 bytes expand to ten million nodes (a "billion laughs"); a tree
     file never needs them, so they are refused before anything is built (docs/security.md §6)."""
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise OrgFileError([Issue(name, event.start_mark.line + 1, None, _(
+            raise OrgFileError([Issue(name, _line(event), None, _(
                 "anchors and aliases (& and *) are not allowed: write every entry out in full"))])
 
 
@@ -264,7 +269,7 @@ def _refuse_deep_nesting(text: str, name: str) -> None:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_YAML_DEPTH:
-                raise OrgFileError([Issue(name, event.start_mark.line + 1, None, _(
+                raise OrgFileError([Issue(name, _line(event), None, _(
                     "nested more than %(n)d levels deep", n=MAX_YAML_DEPTH))])
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1

@@ -66,7 +66,7 @@ def store_questionnaire(session: Session, q: Questionnaire, status: str = "publi
     for position, item in enumerate(q.items()):
         session.add(Item(questionnaire_version_id=record.id, code=item.code, type=item.type, position=position))
     session.flush()
-    _cache.pop((str(session.get_bind().url), record.id), None)
+    _cache.pop((str(session.get_bind().engine.url), record.id), None)
     return LoadOutcome(record, action)
 
 
@@ -79,7 +79,7 @@ def questionnaire_for(session: Session, version_id: int) -> tuple[Questionnaire,
     record = session.get(QuestionnaireVersion, version_id)
     if record is None:
         raise LookupError(f"unknown questionnaire version id {version_id}")
-    key = (str(session.get_bind().url), version_id)
+    key = (str(session.get_bind().engine.url), version_id)
     cached = _cache.get(key)
     if cached is not None and cached[0] == record.checksum:
         return cached[1], cached[2]

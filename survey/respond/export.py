@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import IO, Any, TypeVarTuple
 
 import click
 import pandas as pd
@@ -35,13 +36,16 @@ class ExportError(Exception):
     """The export cannot be produced as asked (e.g. volume weights without service volumes)."""
 
 
+_Ts = TypeVarTuple("_Ts")
+
+
 @dataclass(frozen=True)
 class ExportFilter:
     start: date | None = None  # first local (Asia/Ho_Chi_Minh) day included
     end: date | None = None  # last local day included
     questionnaire: str | None = None  # instrument id
 
-    def apply(self, stmt: Select) -> Select:  # type: ignore[type-arg]
+    def apply(self, stmt: Select[*_Ts]) -> Select[*_Ts]:
         # quarantined responses (held, or excluded after review) are in no figure, so in no export either
         stmt = stmt.where(Response.review_status.is_(None))
         if self.start is not None:
@@ -54,7 +58,7 @@ class ExportFilter:
         return stmt
 
 
-def _frame(session: Session, stmt: Select, columns: list[str]) -> pd.DataFrame:  # type: ignore[type-arg]
+def _frame(session: Session, stmt: Select[*tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
     """Rows of a Core query as a DataFrame, built column-wise (much faster than from Row objects)."""
     rows = session.connection().execute(stmt).all()
     if not rows:
@@ -202,7 +206,7 @@ def _volume_weights(session: Session, resp: pd.DataFrame) -> pd.Series:
     return weights
 
 
-def write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+def write(frame: pd.DataFrame, path: Path | IO[bytes], fmt: str) -> None:
     """Parquet as stored; CSV through the one spreadsheet-safe rule (survey/spreadsheets.py): this file is
     for machines, but someone will open it in Excel, so a text cell that starts like a formula gets a `'`.
     Only text columns are touched (they hold codes); answers, weights and ids stay numbers."""
@@ -247,12 +251,10 @@ def export_cmd(fmt: str | None, start: datetime | None, end: datetime | None, qu
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     if str(output) == "-":  # the data alone on standard output; what happened goes to standard error
-        buffer = io.BytesIO() if fmt == "parquet" else io.StringIO()
-        write(frame, buffer, fmt)  # type: ignore[arg-type]
-        if fmt == "parquet":
-            click.get_binary_stream("stdout").write(buffer.getvalue())  # type: ignore[arg-type]
-        else:
-            click.echo(buffer.getvalue(), nl=False)
+        raw = io.BytesIO()
+        write(frame, raw, fmt)
+        # bytes go to the binary stdout unchanged (click.get_binary_stream is deprecated since Click 8.5)
+        click.echo(raw.getvalue() if fmt == "parquet" else raw.getvalue().decode("utf-8"), nl=False)
         target = "standard output"
     else:
         write(frame, output, fmt)

@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 
 from analysis.totals import UNIT_VARS, unit_gram
 from questionnaires.index_spec import IndexSpec
+from survey.database import table_of
 from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Answer, MomentTally, Response
 
-MT = MomentTally.__table__
+MT = table_of(MomentTally)
 
 
 @lru_cache(maxsize=64)

@@ -37,7 +37,7 @@ as a rebuild would not create them.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -46,7 +46,7 @@ from sqlalchemy import column, func, select, table, update
 from sqlalchemy.orm import Session
 
 from survey.audit import record
-from survey.database import utcnow
+from survey.database import table_of, utcnow
 from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond import moments
 from survey.respond.models import Answer, AnswerTally, MomentTally, Response, ResponseTally, TallyRevision
@@ -57,9 +57,9 @@ LATE = "late"
 STATUSES = (HELD, EXCLUDED)
 MAX_REASON = 300
 
-RT = ResponseTally.__table__
-AT = AnswerTally.__table__
-MT = MomentTally.__table__
+RT = table_of(ResponseTally)
+AT = table_of(AnswerTally)
+MT = table_of(MomentTally)
 #: survey/results/publication.py's table, read by name (respond does not import results)
 PUBLISHED = table("published_period", column("questionnaire_version_id"), column("start"), column("end"),
                   column("cutoff_response_id"))
@@ -153,7 +153,7 @@ def _set_status(session: Session, response_ids: Iterable[int], status: str | Non
     return len(changed_ids)
 
 
-def _targets(session: Session, rows: list[Any], status: str | None) -> dict[int, str | None]:
+def _targets(session: Session, rows: Sequence[Any], status: str | None) -> dict[int, str | None]:
     """The status each response gets: `status`, except that a response about to be counted stays out
     ("late") when it arrived after the cut-off of a publication covering its month."""
     if status is not None:

@@ -84,13 +84,13 @@ def tally_revision(session: Session) -> int:
     def read() -> int:
         return int(session.scalar(select(TallyRevision.revision).where(TallyRevision.id == 1)) or 0)
 
-    return per_request(("tally-revision", str(session.get_bind().url)), read)
+    return per_request(("tally-revision", str(session.get_bind().engine.url)), read)
 
 
 def data_version(session: Session) -> tuple[Any, ...]:
     revision = tally_revision(session)
     row = session.execute(select(Response.id, Response.received_at).order_by(Response.id.desc()).limit(1)).first()
-    return (str(session.get_bind().url), None if row is None else (row[0], row[1]), revision)
+    return (str(session.get_bind().engine.url), None if row is None else (row[0], row[1]), revision)
 
 
 def enabled() -> bool:
@@ -164,7 +164,7 @@ def month_payloads(session: Session, key: Hashable, versions: dict[Any, int],
     """Per month of `versions` (month → its version, the response count): query's payload for that month,
     each cached under (key, month, version).  Months not cached are fetched with ONE `query(missing)`,
     which returns {month: payload} for every month asked."""
-    url = str(session.get_bind().url)
+    url = str(session.get_bind().engine.url)
     revision = tally_revision(session)
     parts: dict[Any, Any] = {}
     missing: list[Any] = []
@@ -223,7 +223,7 @@ def month_sums(session: Session, key: Hashable, versions: dict[Any, int],
 
     parts = month_payloads(session, key, versions, query)
     months = sorted(parts)
-    full = ("month-sums", str(session.get_bind().url), key, tuple(months))  # one running total per range
+    full = ("month-sums", str(session.get_bind().engine.url), key, tuple(months))  # one running total per range
     with _lock:
         state = _entries.get(full) if enabled() else None
     changed = None
@@ -247,6 +247,7 @@ def month_sums(session: Session, key: Hashable, versions: dict[Any, int],
         rows = {k: i for i, k in enumerate(uniq)}
         columns = list(keys.columns)
     else:
+        assert state is not None  # `changed` is only set from a cached state
         rows = dict(state["rows"])
         columns = state["columns"]
         total = state["total"].copy()

@@ -293,7 +293,7 @@ def _count_units(session: Session, version_id: int, kind: str, channel: str, age
     for level in levels:
         codes = {sp: places[sp].agency if level == "agency" else places[sp].levels.get(level, "") for sp in known}
         sums = rows.assign(code=rows["sp"].map(codes)).query("code != ''").groupby(["label", "code"])["n"].sum()
-        for (label, code), n in sums.items():
+        for (label, code), n in zip(sums.index.tolist(), sums.tolist(), strict=True):
             out[level].setdefault(str(label), {})[str(code)] = int(n)
     return out
 
@@ -342,9 +342,9 @@ def choose_default(session: Session, version_id: int, kind: str, channel: str, a
         ok, good, units = qualifies(level, label)
         if ok:
             return DefaultChoice(p, level, "chosen" if period is not None else "latest", good, units)
-    for wanted in (n_min, 1):
+    for least in (n_min, 1):
         for level in levels:
-            if max(counts[level].get(label, {}).values(), default=0) >= wanted:
+            if max(counts[level].get(label, {}).values(), default=0) >= least:
                 _ok, good, units = qualifies(level, label)
                 return DefaultChoice(p, level, "chosen" if period is not None else "latest", good, units)
     return DefaultChoice(p, levels[0] if levels else "agency", "chosen" if period is not None else "latest")
@@ -438,11 +438,12 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
         ptop = next(c for c in ranks.columns if c.startswith("p_top_"))
         k = int(ptop.removeprefix("p_top_"))
         by_code = {r.code: r for r in rows}
-        for rec in ranks.to_dict("records"):
-            r = by_code[rec["unit"]]
-            if not rec["suppressed"]:
-                r.rank, r.rank_low, r.rank_high = int(rec["rank"]), int(rec["rank_low"]), int(rec["rank_high"])
-                r.p_top, r.p_q1 = float(rec[ptop]), float(rec["p_q1"])
+        for ranked in ranks.to_dict("records"):
+            r = by_code[ranked["unit"]]
+            if not ranked["suppressed"]:
+                r.rank, r.rank_low, r.rank_high = (int(ranked["rank"]), int(ranked["rank_low"]),
+                                                   int(ranked["rank_high"]))
+                r.p_top, r.p_q1 = float(ranked[ptop]), float(ranked["p_q1"])
 
     has_prev = _add_change(session, sel, inst, measure, group, period, rows, n_min)
     return Comparison(group=group, group_label=group_label or group, measure=measure.code,

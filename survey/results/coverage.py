@@ -12,6 +12,7 @@ month); the rate formula is `analysis.response_rate`.  Quarantined responses are
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,7 +110,7 @@ def _coverage_by(session: Session, sel: Selection, group: str | None) -> dict[st
         lo = lo or (span[0] if span else None)
         hi = hi or (span[1] if span else None)
     sps = allowed_service_points(session, sel)
-    volumes: list[Any] = []
+    volumes: Sequence[Any] = []
     if lo is not None and hi is not None and (sps is None or sps):
         q = select(ServiceVolume.service_point_id, ServiceVolume.period, ServiceVolume.dossiers).where(
             ServiceVolume.period >= lo, ServiceVolume.period <= hi)
@@ -126,12 +127,12 @@ def _coverage_by(session: Session, sel: Selection, group: str | None) -> dict[st
     rates = response_rates(frame, ["key"])
     aside = _set_aside(session, sel, places, group)
     out: dict[str, Coverage] = {}
-    for r in rates.itertuples(index=False):
-        excluded, held, late = aside.pop(str(r.key), (0, 0, 0))
-        served = None if pd.isna(r.served) else int(r.served)
-        rate = None if pd.isna(r.rate) else float(r.rate)
-        out[str(r.key)] = Coverage(str(r.key), int(r.responses), int(r.responses_with_volume), served, rate,
-                                   bool(r.over), int(r.cells_over), excluded, held, late)
+    for r in rates.to_dict("records"):
+        excluded, held, late = aside.pop(str(r["key"]), (0, 0, 0))
+        served = None if pd.isna(r["served"]) else int(r["served"])
+        rate = None if pd.isna(r["rate"]) else float(r["rate"])
+        out[str(r["key"])] = Coverage(str(r["key"]), int(r["responses"]), int(r["responses_with_volume"]), served,
+                                      rate, bool(r["over"]), int(r["cells_over"]), excluded, held, late)
     for key, (excluded, held, late) in aside.items():  # every response of the group set aside
         out[key] = Coverage(key, 0, 0, None, None, False, 0, excluded, held, late)
     if group is None and "" not in out:

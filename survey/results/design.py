@@ -18,6 +18,7 @@ The figures of both designs are computed by `analysis` only; this module picks t
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -269,14 +270,14 @@ def moment_item_stats(session: Session, sel: Selection, inst: Any, *, by_channel
         full = (("moment-itemsums", inst.record.id, version, by_channel),
                 replace(sel, period_from=None, period_to=None).key())
         keys, total = per_request((full, tuple(sorted(versions.items()))),
-                                  lambda full=full, wide=wide: month_sums(session, full, versions, wide))
+                                  partial(month_sums, session, full, versions, wide))
         if not len(total):
             continue
-        m = len(ids)
-        out = pd.DataFrame({c: np.repeat(keys[c].to_numpy(), m) for c in key_cols})
+        width = len(ids)
+        out = pd.DataFrame({c: np.repeat(keys[c].to_numpy(), width) for c in key_cols})
         out["item_id"] = np.tile(ids, len(keys))
-        for j, name in enumerate(("n", "sat", "sv")):
-            out[name] = total[:, j * m: (j + 1) * m].reshape(-1).astype(np.int64)
+        for block, name in enumerate(("n", "sat", "sv")):
+            out[name] = total[:, block * width: (block + 1) * width].reshape(-1).astype(np.int64)
         frames.append(out[out["n"] > 0])
     if not frames:
         return pd.DataFrame(columns=[*key_cols, "item_id", "n", "sat", "sv"])

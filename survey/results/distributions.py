@@ -46,7 +46,7 @@ def _distributions(session: Session, sel: Selection, lang: str) -> Distributions
     inst = instrument(session, sel)
     q = inst.questionnaire
     counts = answer_counts(session, sel)
-    lookup = {(r.item, int(r.value)): int(r.count) for r in counts.itertuples()}
+    lookup = {(r["item"], int(r["value"])): int(r["count"]) for r in counts.to_dict("records")}
     responses = response_count(session, sel)
     levels: list[dict[str, Any]] = []
     expectations: list[dict[str, Any]] = []

@@ -108,10 +108,10 @@ def response_frame(session: Session, first: date, last: date, agency_ids: list[i
 def scan_input(session: Session, first: date, last: date) -> ScanInput:
     """Service volumes of the months touched and every service point's opening hours."""
     months = {date(first.year, first.month, 1), date(last.year, last.month, 1)}
-    vols = {(sp, period): int(n) for sp, period, n in session.execute(
+    vols: dict[tuple[object, date], int] = {(sp, period): int(n) for sp, period, n in session.execute(
         select(ServiceVolume.service_point_id, ServiceVolume.period, ServiceVolume.dossiers)
         .where(ServiceVolume.period.in_(sorted(months))))}
-    hours = {}
+    hours: dict[object, OpeningHours] = {}
     for sp_id, text in session.execute(select(ServicePoint.id, ServicePoint.opening_hours)
                                        .where(ServicePoint.opening_hours.is_not(None))):
         try:
@@ -239,7 +239,8 @@ def flags(session: Session, status: str | None = None, limit: int = 200) -> list
 
 # ---------------------------------------------------------------------------------------- early warning
 def _working_days(last: date, count: int) -> list[date]:
-    out, d = [], last
+    out: list[date] = []
+    d = last
     while len(out) < count:
         if d.weekday() < 5:
             out.append(d)
@@ -274,6 +275,7 @@ def _agency_charts(session: Session, today: date, agency_ids: list[int] | None) 
     data = daily_scores(session, days[0], days[-1], agency_ids)
     out: dict[int, dict[str, Any]] = {}
     for agency_id, part in data.groupby("agency_id"):
+        assert isinstance(agency_id, (int, np.integer))  # pandas-stubs types a group key as any scalar
         base = part[part["day"] < chart_days[0]]
         if base["n"].sum() < 30:
             continue  # too little history for a baseline

@@ -22,6 +22,7 @@ channels in NumPy.  Memory is bounded (BUDGET bytes per process, least recently 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -111,7 +112,7 @@ def sum_sorted(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return keys[starts], out
 
 
-def _blocks(rows: list[Any]) -> dict[int, Block]:
+def _blocks(rows: Sequence[Any]) -> dict[int, Block]:
     """Rows (version, sp, channel, respondents, last, gram) → one Block per version."""
     by_version: dict[int, list[Any]] = {}
     for row in rows:
@@ -231,7 +232,7 @@ def month_cells(session: Session, versions: tuple[int, ...], counts: dict[date, 
     counts: each month's respondents in `response_tally` for these versions (survey/results/totals.py:
     month_versions): a cached month whose cells add up to it is current.
     """
-    url = str(session.get_bind().url)
+    url = str(session.get_bind().engine.url)
     enabled = results_cache_enabled()
     revision = tally_revision(session)  # before the cells: a removal committed after it is seen next time
     # within one request every consumer sees the same cells, read at most once (also when not kept)
@@ -307,7 +308,7 @@ def _files(session: Session) -> tuple[Path, str] | None:
     folder = month_files.directory()
     if folder is None:
         return None
-    identity = per_request(("month-files-identity", str(session.get_bind().url)),
+    identity = per_request(("month-files-identity", str(session.get_bind().engine.url)),
                            lambda: month_files.database_identity(session))
     return None if identity is None else (folder, identity)
 
