@@ -155,8 +155,8 @@ class _Plan:
         units = dict(self.db_units)
         for (kind, code), row in file_rows.items():
             if kind == "unit":
-                stored = self.db_units.get(code, (None, None))
-                units[code] = (row.fields.get("level") or stored[0], row.parent or stored[1])
+                level, parent = self.db_units.get(code, (None, None))
+                units[code] = (row.fields.get("level") or level, row.parent or parent)
         for (kind, code), row in file_rows.items():
             if kind != "unit":
                 continue
@@ -268,7 +268,7 @@ def _apply(session: Session, rows: list[Row], report: ImportReport, level_rank: 
         f, code = row.fields, row.code or ""
         parent = units[row.parent] if row.parent else None
         unit = units.get(code)
-        valid_from = date.fromisoformat(f["valid_from"]) if f.get("valid_from") else None
+        valid_from = date.fromisoformat(text) if (text := f.get("valid_from")) else None
         if unit is None:
             unit = svc.create_unit(session, code=code, name_vi=f["name_vi"] or "", name_en=f["name_en"] or "",
                                    level_code=f["level"] or "", parent=parent, valid_from=valid_from, audit=False)
@@ -321,7 +321,7 @@ def _apply(session: Session, rows: list[Row], report: ImportReport, level_rank: 
     for row in rows_by_kind["service_point"]:
         f, code = row.fields, row.code or ""
         sp = sps.get(code)
-        optional = {k: f[k] for k in ("kiosk_instrument", "link_instrument", "official_on_duty") if f.get(k)}
+        optional = {k: v for k in ("kiosk_instrument", "link_instrument", "official_on_duty") if (v := f.get(k))}
         if sp is None:
             sp = svc.create_service_point(session, code=code, name_vi=f["name_vi"] or "", name_en=f["name_en"] or "",
                                           agency=agencies[row.parent or ""], audit=False, **optional)
