@@ -27,6 +27,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from questionnaires.model import Answer as AnswerValue
 from questionnaires.model import Item, Questionnaire
 from survey.audit import record
 from survey.database import utcnow
@@ -136,10 +137,10 @@ def _header_errors(table: Table, lk: _Lookups) -> list[RowError]:
 
 
 def _answers(line: int, cells: dict[str, Cell], q: Questionnaire, columns: dict[str, Item],
-             label: str, other_items: set[str]) -> tuple[dict[str, object], list[RowError]]:
+             label: str, other_items: set[str]) -> tuple[dict[str, AnswerValue], list[RowError]]:
     """The row's answers for `q`, and the cell problems (values outside the scale, other questionnaires)."""
     errors: list[RowError] = []
-    answers: dict[str, object] = {}
+    answers: dict[str, AnswerValue] = {}
     chosen: dict[str, list[int]] = {}
     for column, cell in cells.items():
         if column in REQUIRED or column in IGNORED or cell == "":
@@ -205,27 +206,38 @@ def _shown(value: object) -> str:
     if value is None or value == [] or value == "":
         return _("(empty)")
     if isinstance(value, list):
-        return ", ".join(map(str, sorted(value)))  # type: ignore[arg-type]
+        return ", ".join(map(str, sorted(value)))
     return str(value)
 
 
-def _stored_answers(session: Session, response: Response, item_ids: dict[str, int]) -> dict[str, object]:
+def _stored_answers(session: Session, response: Response, item_ids: dict[str, int]) -> dict[str, AnswerValue]:
     """A stored response's answers in the shape the file's rows take (code → int, sorted list or text)."""
     by_id = {v: k for k, v in item_ids.items()}
-    out: dict[str, object] = {}
+    out: dict[str, AnswerValue] = {}
     for item_id, value in session.execute(select(Answer.item_id, Answer.value)
                                           .where(Answer.response_id == response.id)):
         code = by_id.get(item_id, str(item_id))
-        if isinstance(out.get(code), list):
-            out[code].append(value)  # type: ignore[union-attr]
-        elif code in out:
-            out[code] = [out[code], value]
+        current = out.get(code)
+        if isinstance(current, list):
+            current.append(value)
+        elif isinstance(current, int):  # stored answers are integers (comments are added below)
+            out[code] = [current, value]
         else:
             out[code] = value
     comment = session.scalar(select(Comment).where(Comment.response_id == response.id))
     if comment is not None:
         out[comment.item_code] = comment.text
     return out
+
+
+def _options(value: AnswerValue) -> list[int]:
+    """A multiple-choice answer as its sorted options (a single chosen option is stored like a one-value answer)."""
+    if isinstance(value, list):
+        return sorted(value)
+    if value is None:
+        return []
+    assert isinstance(value, int), "a multiple-choice item holds option numbers"
+    return [value]
 
 
 def _conflicts(session: Session, lk: _Lookups, line: int, stored: Response, sub: Submission) -> list[RowError]:
@@ -254,8 +266,7 @@ def _conflicts(session: Session, lk: _Lookups, line: int, stored: Response, sub:
     for item in q.items():
         old, new = was.get(item.code), sub.answers.get(item.code)
         if isinstance(old, list) or isinstance(new, list):
-            old = sorted(old if isinstance(old, list) else ([] if old is None else [old]))  # type: ignore[type-var]
-            new = sorted(new if isinstance(new, list) else ([] if new is None else [new]))  # type: ignore[type-var]
+            old, new = _options(old), _options(new)
         if old != new and not (old in (None, "", []) and new in (None, "", [])):
             out.append(conflict(_item_column(q, item.code), old, new))
     return out
