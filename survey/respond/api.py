@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response
 
 from survey import inputs
 from survey.config import DEFAULT_KIOSK_API_LIMIT
-from survey.database import utcnow
+from survey.database import table_of, utcnow
 from survey.extensions import csrf, db, limiter
 from survey.guard import API_PREFIX, read_body, reason_message
 from survey.i18n import CITIZEN_LANGUAGES, LANGUAGES
@@ -145,6 +145,7 @@ def parse_submission(body: Any, lang: str) -> tuple[dict[str, Any], dict[str, st
         if isinstance(version, bool) or not isinstance(version, int) or not inputs.in_db_range(version):
             errors["version"] = _("version must be a whole number.")
         if "questionnaire" not in errors and "version" not in errors:
+            assert isinstance(instrument, str) and isinstance(version, int)  # checked just above
             qv_id = version_id(instrument, version)
             if qv_id is None:
                 errors["questionnaire"] = _("There is no published questionnaire %(id)s version %(version)s.",
@@ -196,7 +197,7 @@ def version_id(instrument: str, version: int) -> int | None:
     return db.session.connection().execute(_QV_ID, {"instrument": instrument, "version": version}).scalar()
 
 
-_KIOSK = Kiosk.__table__
+_KIOSK = table_of(Kiosk)
 _CLAIM = (update(_KIOSK)
           .where(_KIOSK.c.id == bindparam("kiosk"),
                  or_(_KIOSK.c.last_submission_at.is_(None), _KIOSK.c.last_submission_at <= bindparam("threshold")))
@@ -217,7 +218,7 @@ def claim_submission_slot(kiosk_id: int, now: datetime) -> float:
         return 0
     claimed = db.session.connection().execute(_CLAIM, {"kiosk": kiosk_id, "now": now,
                                           "threshold": now - timedelta(seconds=interval)})
-    if claimed.rowcount == 1:  # type: ignore[attr-defined]
+    if claimed.rowcount == 1:
         return 0
     last = db.session.scalar(select(Kiosk.last_submission_at).where(Kiosk.id == kiosk_id))
     return max(1.0, interval - (now - last).total_seconds()) if last else float(interval)

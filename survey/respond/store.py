@@ -83,7 +83,7 @@ def local_period(moment: datetime) -> date:
     return date(local.year, local.month, 1)
 
 
-def normalise_client_id(raw: str) -> str:
+def normalise_client_id(raw: object) -> str:  # anything a JSON body holds; not a UUID → SubmissionError
     try:
         return str(uuid.UUID(str(raw)))
     except (ValueError, AttributeError, TypeError) as exc:
