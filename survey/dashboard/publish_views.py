@@ -3,7 +3,8 @@
 Routes on the report blueprint: `POST /homeaffairs/report/publish` (home_affairs, admin) freezes the chosen
 questionnaire version and period at a data cut-off (survey/results/publication.py: responses received later
 for it are kept out of every figure until a revision) and stores its report — HTML and XLSX in Vietnamese
-and English, rendered then.  From then on the report page and its XLSX serve that document, stating the
+and English, rendered then; its PDFs in both languages are then built in the background (issue 12 §3: the
+first download is a file read).  From then on the report page and its XLSX serve that document, stating the
 cut-off and how many responses arrived after it; `?live=1` builds the report from today's count tables
 (the same responses, less any excluded after review since).  Publishing again is a revision and needs a
 reason.  The frozen document is the city-wide report, so it is served only to viewers who see the whole
@@ -23,6 +24,7 @@ from werkzeug.wrappers import Response
 
 from survey.auth import roles
 from survey.auth.scope import roles_required, visible_agency_ids
+from survey.dashboard import report_pdf
 from survey.dashboard.compare_views import XLSX_MIME, Filters, read_filters, tables_xlsx
 from survey.dashboard.report import all_tables, bp, build_report
 from survey.extensions import db
@@ -107,9 +109,26 @@ def frozen_pdf_html() -> tuple[str, str] | None:
     if not _serves_frozen(p, f):
         return None
     assert p is not None
-    html = render_template("dashboard/report/published_pdf.html", publication=p,
+    return _frozen_pdf_document(p), f"hailong-report-{p.label}-published-r{p.revision}"
+
+
+def _frozen_pdf_document(p: pub.PublishedPeriod) -> str:
+    """The whole HTML WeasyPrint renders for a publication, in the current language."""
+    return render_template("dashboard/report/published_pdf.html", publication=p,
                            body=Markup(p.pdf_html(current_lang())))
-    return html, f"hailong-report-{p.label}-published-r{p.revision}"
+
+
+def _prerender_pdfs(p: pub.PublishedPeriod) -> None:
+    """Build the published report's PDF in both languages in the background: the first download after
+    publishing is then a file read (issue 12 §3), under the same switches as the report page's pre-render."""
+    if not report_pdf.prerenders():
+        return
+    first = current_lang()  # the publisher's language first: the likeliest next download
+    documents = []
+    for lang in (first, *(x for x in ("vi", "en") if x != first)):
+        with force_locale(lang):
+            documents.append((_frozen_pdf_document(p), report_pdf.stylesheets()))
+    report_pdf.prerender_all(documents, request.url_root)
 
 
 @bp.route("/publish", methods=["POST"])
@@ -138,5 +157,6 @@ def publish() -> Response:
         db.session.rollback()
         cache.clear()  # figures computed from the rolled-back count tables must not be served
         raise
+    _prerender_pdfs(p)
     flash(_("%(period)s is published (revision %(n)s).", period=f.period.name, n=p.revision), "success")
     return redirect(url_for("report.period", **f.args()))

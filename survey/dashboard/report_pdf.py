@@ -5,7 +5,8 @@ cell and chart label; benchmarks/README.md "Period report PDF").  The PDF is a p
 stylesheets and the WeasyPrint version, so it is stored under the SHA-256 of those in
 `<HAILONG_INSTANCE>/report-pdf/`: a second request for the same figures (any user, any worker process) is a
 file read, and new responses that do not change the report's figures keep it valid.  Opening the report page
-starts building its PDF in the background, so "Download PDF" after reading the page is usually instant.
+starts building its PDF in the background, so "Download PDF" after reading the page is usually instant;
+publishing or revising a period does the same for the published report in Vietnamese and English.
 HAILONG_RESULTS_CACHE=0 turns the store off (every request renders).
 """
 
@@ -115,21 +116,28 @@ def _store(folder: Path, path: Path, data: bytes) -> None:
 
 
 def prerenders() -> bool:
-    """Whether opening the report page pre-renders its PDF: not in tests, nor with HAILONG_PREWARM=0 or the
-    store off (there would be nowhere to keep it)."""
+    """Whether opening the report page (or publishing a period) pre-renders its PDF: not in tests, nor
+    with HAILONG_PREWARM=0 or the store off (there would be nowhere to keep it)."""
     return not current_app.testing and bool(current_app.config.get("HAILONG_PREWARM", True)) \
         and _folder(current_app) is not None
 
 
 def prerender(html: str, css: Sequence[str], base_url: str) -> threading.Thread:
     """Build the PDF in a background thread (the report page was opened: its PDF is likely next)."""
+    return prerender_all([(html, css)], base_url)
+
+
+def prerender_all(documents: Sequence[tuple[str, Sequence[str]]], base_url: str) -> threading.Thread:
+    """Build each (HTML, CSS texts) PDF in turn in one background thread: a just-published period's report
+    in both languages is downloaded next, and one thread at a time leaves the other core to the readers."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def run() -> None:
-        try:
-            pdf_bytes(html, css, base_url, app)
-        except Exception:  # the download then renders it itself
-            log.exception("report PDF pre-render failed")
+        for html, css in documents:
+            try:
+                pdf_bytes(html, css, base_url, app)
+            except Exception:  # the download then renders it itself
+                log.exception("report PDF pre-render failed")
 
     thread = threading.Thread(target=run, name="hailong-report-pdf", daemon=True)
     thread.start()
