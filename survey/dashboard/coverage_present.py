@@ -28,8 +28,8 @@ def notes(cov: Coverage | None) -> list[str]:
                      "entered).", rate=percent(cov.rate, 1), n=number(cov.responses_with_volume, 0),
                      served=number(cov.served, 0)))
     if cov.over:
-        out.append(_("More responses than citizens served: the figures may include responses that were not "
-                     "given by citizens served."))
+        out.append(_("More responses than citizens served (in %(cells)s service point-months): the figures may "
+                     "include responses that were not given by citizens served.", cells=number(cov.cells_over, 0)))
     if cov.excluded:
         out.append(_("%(n)s responses excluded after review.", n=number(cov.excluded, 0)))
     if cov.held:
