@@ -42,7 +42,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import column, func, select, table, update
+from sqlalchemy import Date, Integer, bindparam, column, func, select, table, update
 from sqlalchemy.orm import Session
 
 from survey.audit import record
@@ -189,15 +189,23 @@ def month_cutoff(session: Session, questionnaire_version_id: int, period: date) 
     """The data cut-off (highest response id) of the publications covering a month of a version; None when
     the month is not published.  Several publications may cover it (2022-11, 2022-Q4): the latest cut-off
     counts, as every publication or revision folds in what arrived before it.  On PostgreSQL the same
-    round trip takes the publication lock shared (`lock_publications`): one statement per stored response."""
-    cut_q = select(func.max(PUBLISHED.c.cutoff_response_id)).where(
-        PUBLISHED.c.questionnaire_version_id == questionnaire_version_id, PUBLISHED.c.start <= period,
-        PUBLISHED.c.end >= period).scalar_subquery()
-    if session.get_bind().dialect.name == "postgresql":
-        cut = session.execute(select(func.pg_advisory_xact_lock_shared(PUBLICATION_LOCK), cut_q)).one()[1]
+    round trip takes the publication lock shared (`lock_publications`): one statement per stored response.
+    Nothing is cached between calls (another process may publish at any time); the statements are built
+    once and run on the session's connection (no ORM execution step: this runs on every submission)."""
+    conn = session.connection()
+    params = {"qv": questionnaire_version_id, "period": period}
+    if conn.dialect.name == "postgresql":
+        cut = conn.execute(_CUTOFF_LOCKED, params).one()[1]
     else:
-        cut = session.scalar(select(cut_q))
+        cut = conn.execute(_CUTOFF, params).scalar()
     return None if cut is None else int(cut)
+
+
+# Built once per process (building the statement cost more CPU than its round trip)
+_CUTOFF = select(func.max(PUBLISHED.c.cutoff_response_id)).where(
+    PUBLISHED.c.questionnaire_version_id == bindparam("qv", type_=Integer),
+    PUBLISHED.c.start <= bindparam("period", type_=Date), PUBLISHED.c.end >= bindparam("period", type_=Date))
+_CUTOFF_LOCKED = select(func.pg_advisory_xact_lock_shared(PUBLICATION_LOCK), _CUTOFF.scalar_subquery())
 
 
 def _period_ids(session: Session, questionnaire_version_id: int, start: date, end: date, status: str | None,
