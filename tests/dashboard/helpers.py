@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask.testing import FlaskClient
 
@@ -53,3 +54,23 @@ def get(client: FlaskClient, url: str, **kw):
     """GET as a fresh request (nothing cached in `g` from the previous one)."""
     forget_user()
     return client.get(url, **kw)
+
+
+def counted_pdf_store(app: Any, tmp_path: Any, monkeypatch: Any) -> list[int]:
+    """The report PDF store in a temporary folder, the clock fixed (2 March 2026), and WeasyPrint renders
+    counted: the returned list gains one entry per render."""
+    from datetime import UTC, datetime
+
+    from survey.dashboard import report_pdf
+
+    app.config.update(HAILONG_BOOTSTRAP_B=40, REPORT_PDF_DIR=str(tmp_path / "report-pdf"),
+                      HAILONG_CLOCK=lambda: datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
+    calls: list[int] = []
+    real = report_pdf._render
+
+    def counting(*args: Any) -> Any:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(report_pdf, "_render", counting)
+    return calls

@@ -6,35 +6,24 @@ from __future__ import annotations
 
 import io
 import time
-from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
 
-from survey.dashboard import report_pdf
 from survey.respond.store import local_period
 from survey.results import cache
 from tests.dashboard.hakit import login, use_language
-from tests.dashboard.helpers import page_token
+from tests.dashboard.helpers import counted_pdf_store, page_token
 from tests.results.factories import city_with_responses
 
 
 @pytest.fixture
 def published(app, db_session, tmp_path, monkeypatch):
     """A city with responses, the PDF store in a temporary folder, WeasyPrint renders counted."""
-    app.config.update(HAILONG_BOOTSTRAP_B=40, REPORT_PDF_DIR=str(tmp_path / "report-pdf"),
-                      HAILONG_CLOCK=lambda: datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
+    calls = counted_pdf_store(app, tmp_path, monkeypatch)  # before the data: it sets the clock
     cache.clear()
     data = city_with_responses(db_session, per_point=20, comments=False)
     p = local_period(data.months[1])
-    calls: list[int] = []
-    real = report_pdf._render
-
-    def counting(*args):
-        calls.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(report_pdf, "_render", counting)
     yield f"period={p.year}-Q{(p.month - 1) // 3 + 1}", calls
     cache.clear()
 

@@ -5,30 +5,20 @@ from __future__ import annotations
 
 import io
 import time
-from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
 
-from survey.dashboard import report_pdf
 from tests.dashboard.hakit import login, use_language
+from tests.dashboard.helpers import counted_pdf_store
 from tests.results.factories import city_with_responses
 
 
 @pytest.fixture
 def renders(app, db_session, tmp_path, monkeypatch):
     """Count WeasyPrint renders; the store lives in a temporary folder."""
-    app.config.update(HAILONG_BOOTSTRAP_B=40, REPORT_PDF_DIR=str(tmp_path / "report-pdf"),
-                      HAILONG_CLOCK=lambda: datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
+    calls = counted_pdf_store(app, tmp_path, monkeypatch)
     city_with_responses(db_session, per_point=45, comments=False)
-    calls: list[int] = []
-    real = report_pdf._render
-
-    def counting(*args):
-        calls.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(report_pdf, "_render", counting)
     return calls
 
 
