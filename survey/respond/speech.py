@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Blueprint, Flask, abort, current_app, has_app_context, send_from_directory, url_for
+from flask import Blueprint, Flask, abort, current_app, has_app_context, request, url_for
 from flask.cli import AppGroup
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -246,10 +246,15 @@ def audio(name: str) -> Response:
     """A made audio file (never made on request: a URL cannot make the server run espeak-ng)."""
     if not NAME.fullmatch(name):
         abort(404)
-    resp = send_from_directory(speech_dir(current_app), name, max_age=YEAR,
-                               mimetype="audio/ogg" if name.endswith(".ogg") else "audio/wav")
+    try:
+        # Read whole (a few KB): a streamed file is left open when the browser drops a media request half-way.
+        data = (speech_dir(current_app) / name).read_bytes()
+    except FileNotFoundError:
+        abort(404)
+    resp = Response(data, mimetype="audio/ogg" if name.endswith(".ogg") else "audio/wav")
+    resp.set_etag(name.partition(".")[0])
     resp.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"  # the name is a hash of the content
-    return resp
+    return resp.make_conditional(request, accept_ranges=True, complete_length=len(data))
 
 
 # ---------------------------------------------------------------- made when published

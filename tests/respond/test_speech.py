@@ -120,6 +120,20 @@ def test_the_kiosk_page_offers_listen_on_every_question(kiosk_client, audio_dir,
     assert "js/kiosk_speech.js" in worker and "hailong-speech-cache" in worker
 
 
+def test_audio_answers_a_media_player_range_and_revalidation(kiosk_client, audio_dir, engine):
+    """Browsers fetch audio in byte ranges and may drop the request half-way; revalidation costs no body."""
+    data = _data(kiosk_client.get("/kiosk").get_data(as_text=True))
+    url = next(iter(data["speech"]["items"]["vi"].values()))["audio"]
+    whole = kiosk_client.get(url)
+    body, etag = whole.data, whole.headers["ETag"]
+    assert whole.headers["Accept-Ranges"] == "bytes" and body[:4] == b"OggS"
+    part = kiosk_client.get(url, headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and part.data == body[:100]
+    assert part.headers["Content-Range"] == f"bytes 0-99/{len(body)}"
+    again = kiosk_client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+
+
 @pytest.mark.parametrize("setting", ["off", "/nonexistent/espeak-ng"])
 def test_without_espeak_the_kiosk_uses_device_voices_only(kiosk_client, app, audio_dir, setting):
     app.config["HAILONG_SPEECH_ENGINE"] = setting
