@@ -113,21 +113,22 @@ def distribution_tables(dist: Distributions, n_min: int | None = None) -> list[T
         Col("item", _("Code")), Col("item_text", _("Item")), Col("label", _("Answer")), Col("count", _("Count"), INT),
         Col("share", _("Share of answers"), PCT)])
     totals: dict[str, int] = {}
-    for r in dist.levels.itertuples():
-        totals[r.item] = totals.get(r.item, 0) + int(r.count)
-    for r in dist.levels.itertuples():
-        total = totals[r.item]
-        levels.rows.append({"item": r.item, "item_text": r.item_text, "label": r.label, "count": int(r.count),
-                            "share": _f(r.share), "_kind": PCT, "_first": False, "_suppressed": total < n_min,
-                            "_n": total})
+    level_rows = dist.levels.to_dict("records")
+    for r in level_rows:
+        totals[r["item"]] = totals.get(r["item"], 0) + int(r["count"])
+    for r in level_rows:
+        total = totals[r["item"]]
+        levels.rows.append({"item": r["item"], "item_text": r["item_text"], "label": r["label"],
+                            "count": int(r["count"]), "share": _f(r["share"]), "_kind": PCT, "_first": False,
+                            "_suppressed": total < n_min, "_n": total})
     _mark_first(levels)
     exp = Table("expectations", _("What citizens want improved"), [
         Col("item", _("Code")), Col("item_text", _("Question")), Col("label", _("Option")),
         Col("count", _("Count"), INT), Col("share", _("Share of respondents"), PCT)])
-    for r in dist.expectations.itertuples():
-        exp.rows.append({"item": r.item, "item_text": r.item_text, "label": r.label, "count": int(r.count),
-                         "share": _f(r.share), "_kind": PCT, "_suppressed": dist.responses < n_min,
-                         "_n": dist.responses})
+    for r in dist.expectations.to_dict("records"):
+        exp.rows.append({"item": r["item"], "item_text": r["item_text"], "label": r["label"],
+                         "count": int(r["count"]), "share": _f(r["share"]), "_kind": PCT,
+                         "_suppressed": dist.responses < n_min, "_n": dist.responses})
     _mark_first(exp)
     return [levels, exp]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import numpy as np
 from flask_babel import gettext as _
@@ -180,14 +181,18 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
                 reference: float | None = None, reference_label: str = "", of_elements: bool = False) -> Chart:
     """Estimates with 95% CIs, sorted best first; suppressed units listed below, without a point.
     `of_elements`: the rows are one unit's elements, so the description must not call them units."""
-    shown = sorted((r for r in rows if not r.suppressed and r.estimate is not None and math.isfinite(r.estimate)),
-                   key=lambda r: (-r.estimate, r.label))
-    hidden = sorted((r for r in rows if r not in shown), key=lambda r: r.label)
+    shown: list[tuple[ForestRow, float]] = []  # each row with its (finite) estimate, best first
+    for r in rows:
+        estimate = r.estimate
+        if not r.suppressed and _finite(estimate):
+            shown.append((r, estimate))
+    shown.sort(key=lambda pair: (-pair[1], pair[0].label))
+    hidden = sorted((r for r in rows if r.suppressed or not _finite(r.estimate)), key=lambda r: r.label)
     width, left, right_text = 760, 230, 150
     plot_l, plot_r = left + 10, width - right_text - 10
     row_h, top = 24, 28
     height = top + row_h * (len(shown) + len(hidden)) + 36
-    vals = [v for r in shown for v in (r.low, r.high, r.estimate) if v is not None and math.isfinite(v)]
+    vals = [v for r, estimate in shown for v in (r.low, r.high, estimate) if _finite(v)]
     if reference is not None and math.isfinite(reference):
         vals.append(reference)
     start, end, step = _nice_range(min(vals, default=0.0), max(vals, default=1.0))
@@ -207,7 +212,7 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
         if reference_label:
             body.append(svg_text(x, top - 14, f"{reference_label} {pct(reference, lang)}", anchor="middle",
                               size=11, fill=WARN))
-    for i, r in enumerate(shown):
+    for i, (r, estimate) in enumerate(shown):
         y = top + row_h * i + row_h / 2
         body.append(svg_text(left, y + 4, short(r.label), anchor="end"))
         if r.low is not None and r.high is not None and math.isfinite(r.low) and math.isfinite(r.high):
@@ -220,9 +225,9 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
                 if cut:
                     body.append(f'<circle class="ci-cut" cx="{px(sx(edge))}" cy="{px(y)}" r="3" fill="#ffffff" '
                                 f'stroke="{INK}"/>')
-        body.append(f'<rect class="mark" x="{px(sx(r.estimate) - 4)}" y="{px(y - 4)}" width="8" height="8" '
-                    f'fill="{ACCENT}"><title>{escape(r.label)}: {escape(pct(r.estimate, lang))}</title></rect>')
-        body.append(svg_text(plot_r + 10, y + 4, f"{pct(r.estimate, lang)} ({interval(r.low, r.high, lang)})", size=11))
+        body.append(f'<rect class="mark" x="{px(sx(estimate) - 4)}" y="{px(y - 4)}" width="8" height="8" '
+                    f'fill="{ACCENT}"><title>{escape(r.label)}: {escape(pct(estimate, lang))}</title></rect>')
+        body.append(svg_text(plot_r + 10, y + 4, f"{pct(estimate, lang)} ({interval(r.low, r.high, lang)})", size=11))
     for j, r in enumerate(hidden):
         y = top + row_h * (len(shown) + j) + row_h / 2 + 18
         body.append(svg_text(left, y + 4, short(r.label), anchor="end", fill=MUTED))
@@ -237,7 +242,8 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
                  "%(hidden)s units with too few responses are listed without a point.",
                  shown=len(shown), hidden=len(hidden))
     cols = (_("Index") if of_elements else _("Unit"), _("Estimate"), _("95% CI"), "n")
-    data = tuple((r.label, pct(r.estimate, lang), interval(r.low, r.high, lang), num(r.n, lang)) for r in shown) + \
+    data = tuple((r.label, pct(estimate, lang), interval(r.low, r.high, lang), num(r.n, lang))
+                 for r, estimate in shown) + \
         tuple((r.label, _("not enough responses (n = %(n)s)", n=num(r.n, lang)), "—", num(r.n, lang))
               for r in hidden)
     return Chart(chart_id, title, desc, svg_doc(chart_id, width, height, title, desc, body), cols, data, len(shown))
@@ -374,8 +380,14 @@ class TrendPoint:
     suppressed: bool = False
 
 
-def _ok(*vals: float | None) -> bool:
-    return all(v is not None and math.isfinite(v) for v in vals)
+def _finite(v: float | None) -> TypeGuard[float]:
+    return v is not None and math.isfinite(v)
+
+
+def _bounds(p: TrendPoint) -> tuple[float, float] | None:
+    """A period's interval when both ends are finite numbers."""
+    low, high = p.low, p.high
+    return (low, high) if _finite(low) and _finite(high) else None
 
 
 MAX_TREND_LABELS = 12  # period labels that fit under a 760-px trend chart without overlapping
@@ -410,8 +422,8 @@ def trend_chart(chart_id: str, points: Sequence[TrendPoint], *, title: str, lang
     axis (a gap of years looks like one) and the value axis spans at least 20 points."""
     width, height = 760, 300
     pl, pr, pt, pb = 60, width - 20, 20, height - 40
-    shown = [p for p in points if not p.suppressed and _ok(p.estimate)]
-    vals = [v for p in shown for v in (p.low, p.high, p.estimate) if _ok(v)]
+    shown = [p for p in points if not p.suppressed and _finite(p.estimate)]
+    vals = [v for p in shown for v in (p.low, p.high, p.estimate) if _finite(v)]
     y0, y1, ystep = _trend_range(vals)
     count = max(len(points), 1)
     pos = _time_positions(points)
@@ -438,30 +450,32 @@ def trend_chart(chart_id: str, points: Sequence[TrendPoint], *, title: str, lang
                               cls="tick"))
             last_x = sx(i)
     # contiguous runs of periods with an interval get one band polygon and one line each
-    runs: list[list[int]] = []
+    runs: list[list[tuple[int, float]]] = []  # (period index, estimate)
     for i, p in enumerate(points):
-        if not p.suppressed and _ok(p.estimate):
-            if runs and runs[-1][-1] == i - 1:
-                runs[-1].append(i)
+        estimate = p.estimate
+        if not p.suppressed and _finite(estimate):
+            if runs and runs[-1][-1][0] == i - 1:
+                runs[-1].append((i, estimate))
             else:
-                runs.append([i])
+                runs.append([(i, estimate)])
     for run in runs:
-        band = [i for i in run if _ok(points[i].low, points[i].high)]
+        band = [(i, bounds) for i, _estimate in run if (bounds := _bounds(points[i])) is not None]
         if len(band) >= 2:
-            upper = [f"{px(sx(i))},{px(sy(points[i].high))}" for i in band]
-            lower = [f"{px(sx(i))},{px(sy(points[i].low))}" for i in reversed(band)]
+            upper = [f"{px(sx(i))},{px(sy(high))}" for i, (_low, high) in band]
+            lower = [f"{px(sx(i))},{px(sy(low))}" for i, (low, _high) in reversed(band)]
             body.append(f'<polygon class="band" points="{" ".join(upper + lower)}" fill="{BAND}"/>')
         if len(run) >= 2:
-            coords = " ".join(f"{px(sx(i))},{px(sy(points[i].estimate))}" for i in run)
+            coords = " ".join(f"{px(sx(i))},{px(sy(estimate))}" for i, estimate in run)
             body.append(f'<polyline class="line" points="{coords}" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
     for i, p in enumerate(points):
         name = period_name(p.label)
-        if p in shown:
-            if _ok(p.low, p.high):
-                body.append(f'<line class="ci" x1="{px(sx(i))}" y1="{px(sy(p.low))}" x2="{px(sx(i))}" '
-                            f'y2="{px(sy(p.high))}" stroke="{ACCENT}"/>')
-            body.append(f'<circle class="mark" cx="{px(sx(i))}" cy="{px(sy(p.estimate))}" r="4" fill="{ACCENT}">'
-                        f"<title>{escape(name)}: {escape(pct(p.estimate, lang))}</title></circle>")
+        estimate = p.estimate
+        if not p.suppressed and _finite(estimate):  # one of `shown`
+            if (bounds := _bounds(p)) is not None:
+                body.append(f'<line class="ci" x1="{px(sx(i))}" y1="{px(sy(bounds[0]))}" x2="{px(sx(i))}" '
+                            f'y2="{px(sy(bounds[1]))}" stroke="{ACCENT}"/>')
+            body.append(f'<circle class="mark" cx="{px(sx(i))}" cy="{px(sy(estimate))}" r="4" fill="{ACCENT}">'
+                        f"<title>{escape(name)}: {escape(pct(estimate, lang))}</title></circle>")
         else:
             # a small hollow mark on the axis, explained in words on hover and in the data table
             body.append(f'<circle class="suppressed" cx="{px(sx(i))}" cy="{px(pb - 4)}" r="3" fill="#ffffff" '

@@ -195,7 +195,7 @@ def answer_counts(session: Session, sel: Selection) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=["item", "value", "count"])
     rows["item"] = rows["item_id"].map(inst.item_codes)
-    out = rows.groupby(["item", "value"], as_index=False)["count"].sum()
+    out = rows.groupby(["item", "value"])["count"].sum().reset_index()
     return out.astype({"value": int, "count": int})
 
 
