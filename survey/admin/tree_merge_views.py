@@ -13,8 +13,7 @@ from wtforms.validators import DataRequired
 
 from survey.admin.blueprint import ConfirmForm, admin_required, bp
 from survey.admin.tree_forms import agency_choices
-from survey.admin.tree_nodes import back_to_tree, confirm_page, life_cycle_page, tree_done, tree_node
-from survey.admin.tree_views import org_error
+from survey.admin.tree_nodes import back_to_tree, life_cycle_page, merge_page, tree_node
 from survey.errors import N_
 from survey.extensions import db
 from survey.forms import FlaskForm
@@ -61,22 +60,16 @@ def agency_merge(agency_id: int) -> ResponseReturnValue:
     form.target.choices = agency_choices(lang, exclude=agency.id)
     if not form.target.choices:
         back_to_tree(N_("There is no other active agency to merge into."))
-    if form.validate_on_submit() and (target_id := _target_id(form, agency.id)) is not None:
-        target = tree_node(Agency, target_id)
-        try:
-            svc.merge_agencies(db.session, [agency], target)
-        except svc.OrgError as exc:
-            org_error(form, exc)
-        else:
-            return tree_done(_("Agency %(code)s merged into %(target)s.", code=agency.code, target=target.code))
     sps = [sp.code for sp in agency.service_points]
-    details = [_("These service points move to the chosen agency: %(codes)s", codes=", ".join(sps))] if sps else []
-    return confirm_page(
-        form, _("Merge agency %(code)s", code=agency.code),
-        _("%(name)s is retired and its service points (with their kiosks) move to the agency you choose. Past "
-          "responses keep their original agency, so reports on earlier periods are unchanged; new responses "
-          "go to the chosen agency.", name=agency.name(lang)),
-        details, _("Merge"), agency.code)
+    return merge_page(
+        form, agency, lambda: _target_id(form, agency.id),
+        lambda target: svc.merge_agencies(db.session, [agency], target),
+        lambda target: _("Agency %(code)s merged into %(target)s.", code=agency.code, target=target.code),
+        title=_("Merge agency %(code)s", code=agency.code),
+        explanation=_("%(name)s is retired and its service points (with their kiosks) move to the agency you "
+                      "choose. Past responses keep their original agency, so reports on earlier periods are "
+                      "unchanged; new responses go to the chosen agency.", name=agency.name(lang)),
+        details=[_("These service points move to the chosen agency: %(codes)s", codes=", ".join(sps))] if sps else [])
 
 
 @bp.route("/service-points/<int:sp_id>/merge", methods=["GET", "POST"])
@@ -88,21 +81,16 @@ def service_point_merge(sp_id: int) -> ResponseReturnValue:
     form.target.choices = service_point_choices(lang, exclude=sp.id)
     if not form.target.choices:
         back_to_tree(N_("There is no other active service point to merge into."))
-    if form.validate_on_submit() and (target_id := _target_id(form, sp.id)) is not None:
-        target = tree_node(ServicePoint, target_id)
-        try:
-            svc.merge_service_points(db.session, [sp], target)
-        except svc.OrgError as exc:
-            org_error(form, exc)
-        else:
-            return tree_done(_("Service point %(code)s merged into %(target)s.", code=sp.code, target=target.code))
     kiosks = [k.code for k in sp.kiosks]
-    details = [_("These kiosks move to the chosen service point: %(codes)s", codes=", ".join(kiosks))] if kiosks else []
-    return confirm_page(
-        form, _("Merge service point %(code)s", code=sp.code),
-        _("%(name)s stops accepting responses and its kiosks move to the service point you choose. Past "
-          "responses keep their original service point.", name=sp.name(lang)),
-        details, _("Merge"), sp.code)
+    return merge_page(
+        form, sp, lambda: _target_id(form, sp.id),
+        lambda target: svc.merge_service_points(db.session, [sp], target),
+        lambda target: _("Service point %(code)s merged into %(target)s.", code=sp.code, target=target.code),
+        title=_("Merge service point %(code)s", code=sp.code),
+        explanation=_("%(name)s stops accepting responses and its kiosks move to the service point you choose. "
+                      "Past responses keep their original service point.", name=sp.name(lang)),
+        details=[_("These kiosks move to the chosen service point: %(codes)s", codes=", ".join(kiosks))]
+        if kiosks else [])
 
 
 @bp.route("/units/<int:unit_id>/reactivate", methods=["GET", "POST"])

@@ -17,9 +17,10 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from survey.admin.blueprint import get_or_404
-from survey.errors import N_
+from survey.errors import N_, refuse
 from survey.extensions import db
 from survey.org.models import Agency, ServicePoint, Unit
+from survey.org.service import OrgError
 
 Node = TypeVar("Node", Unit, Agency, ServicePoint)
 
@@ -51,6 +52,18 @@ def tree_node(model: type[Node], node_id: int, *, state: Literal["open", "retire
     return node
 
 
+def org_error(form: Any, exc: OrgError) -> None:
+    """A rule only the service knows, on the field it concerns, the change rolled back (survey/errors.py
+    `refuse`); the service's precise reason follows a lead-in saying what kind of rule it was."""
+    if exc.field in ("parent", "level"):
+        wrap = N_("This place in the tree is not allowed: %(detail)s")
+    elif exc.field == "target":
+        wrap = N_("These cannot be merged: %(detail)s")
+    else:
+        wrap = N_("The change was refused: %(detail)s")
+    refuse(form, exc, wrap=wrap, fallback="parent")
+
+
 def form_status(form: Any) -> int:
     """A form shown again after a POST was refused: 400, so clients and tests see the refusal."""
     return 400 if request.method == "POST" else 200
@@ -79,3 +92,20 @@ def life_cycle_page(form: Any, node: Unit | Agency | ServicePoint, change: Calla
         change()
         return tree_done(done)
     return confirm_page(form, title, explanation, details or [], submit, node.code)
+
+
+def merge_page(form: Any, node: Node, target_id: Callable[[], int | None], merge: Callable[[Node], object],
+               done: Callable[[Node], str], *, title: str, explanation: str,
+               details: list[str] | None = None) -> ResponseReturnValue:
+    """Merge a node `tree_node` loaded and checked into the one chosen on `form` (`target_id`: its id, or
+    None after putting the reason on the form), loaded the same way: confirmed → the service call, commit,
+    say so, back to the tree; a refusal stays on the form (`org_error`); otherwise the confirmation page."""
+    if form.validate_on_submit() and (chosen := target_id()) is not None:
+        target = tree_node(type(node), chosen)
+        try:
+            merge(target)
+        except OrgError as exc:
+            org_error(form, exc)
+        else:
+            return tree_done(done(target))
+    return confirm_page(form, title, explanation, details or [], gettext("Merge"), node.code)

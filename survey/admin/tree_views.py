@@ -28,8 +28,16 @@ from survey.admin.tree_forms import (
     level_choices,
     unit_choices,
 )
-from survey.admin.tree_nodes import back_to_tree, form_status, life_cycle_page, tree_done, tree_node
-from survey.errors import N_, refuse
+from survey.admin.tree_nodes import (
+    back_to_tree,
+    form_status,
+    life_cycle_page,
+    merge_page,
+    org_error,
+    tree_done,
+    tree_node,
+)
+from survey.errors import N_
 from survey.extensions import db
 from survey.i18n import current_lang
 from survey.org import service as svc
@@ -39,18 +47,6 @@ from survey.org.models import Agency, Level, ServicePoint, Unit
 from survey.results.integrity import set_opening_hours
 
 MAX_TREE_FILE = 2 * 1024 * 1024
-
-
-def org_error(form: Any, exc: svc.OrgError) -> None:
-    """A rule only the service knows, on the field it concerns, the change rolled back (survey/errors.py
-    `refuse`); the service's precise reason follows a lead-in saying what kind of rule it was."""
-    if exc.field in ("parent", "level"):
-        wrap = N_("This place in the tree is not allowed: %(detail)s")
-    elif exc.field == "target":
-        wrap = N_("These cannot be merged: %(detail)s")
-    else:
-        wrap = N_("The change was refused: %(detail)s")
-    refuse(form, exc, wrap=wrap, fallback="parent")
 
 
 def _form_page(form: Any, title: str, submit: str, back: str, status: int = 200, **extra: Any) -> tuple[str, int]:
@@ -159,21 +155,14 @@ def unit_merge(unit_id: int) -> ResponseReturnValue:
     form.target.choices = unit_choices(lang, exclude=unit.id, level_rank=unit.level.rank)
     if not form.target.choices:
         back_to_tree(N_("There is no other active unit at the same level to merge into."))
-    if form.validate_on_submit():
-        target = get_or_404(db.session, Unit, int(form.target.data))
-        try:
-            svc.merge_units(db.session, [unit], target, move_agencies=form.move_agencies.data)
-        except svc.OrgError as exc:
-            org_error(form, exc)
-        else:
-            return tree_done(_("Unit %(code)s merged into %(target)s.", code=unit.code, target=target.code))
-    return render_template(
-        "admin/confirm.html", form=form, title=_("Merge unit %(code)s", code=unit.code),
+    return merge_page(
+        form, unit, lambda: int(form.target.data),
+        lambda target: svc.merge_units(db.session, [unit], target, move_agencies=form.move_agencies.data),
+        lambda target: _("Unit %(code)s merged into %(target)s.", code=unit.code, target=target.code),
+        title=_("Merge unit %(code)s", code=unit.code),
         explanation=_("%(name)s is retired and marked as merged into the unit you choose. Its active child "
                       "units move under that unit. Past responses keep their agency, so reports on earlier "
-                      "periods are unchanged; new responses use the new structure.", name=unit.name(lang)),
-        details=[], submit=_("Merge"), back=url_for("admin.tree"),
-        breadcrumbs=[(url_for("admin.tree"), _("Tree")), (None, unit.code)]), form_status(form)
+                      "periods are unchanged; new responses use the new structure.", name=unit.name(lang)))
 
 
 # ------------------------------------------------------------------------------------------ agencies
