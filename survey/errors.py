@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, flash, has_app_context, has_request_context, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import force_locale, gettext
 
 from survey.extensions import db
@@ -90,7 +91,7 @@ def init_app(app: Flask) -> None:
     400 either way (the request was refused, the server is fine), and nothing half-written is kept."""
 
     @app.errorhandler(DomainError)
-    def _refused(exc: DomainError) -> Any:
+    def _refused(exc: DomainError) -> ResponseReturnValue:
         db.session.rollback()
         if request.path.startswith("/api/"):
             # the shape docs/api.md gives every refused request: "invalid", a message, the field concerned

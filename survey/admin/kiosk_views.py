@@ -5,9 +5,7 @@ created it (marked no-store)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import Response, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -79,7 +77,7 @@ def kiosk_new() -> ResponseReturnValue:
                                    "within 24 hours.")), status
 
 
-def _show_code(enrolment: ks.Enrolment, *, new: bool) -> Any:
+def _show_code(enrolment: ks.Enrolment, *, new: bool) -> Response:
     resp = make_response(render_template("admin/kiosk_code.html", enrolment=enrolment, new=new))
     resp.headers["Cache-Control"] = "no-store"
     return resp

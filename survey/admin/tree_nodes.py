@@ -76,7 +76,8 @@ def tree_done(message: str) -> Response:
     return redirect(url_for("admin.tree"))
 
 
-def confirm_page(form: Any, title: str, explanation: str, details: list[str], submit: str, code: str) -> Any:
+def confirm_page(form: Any, title: str, explanation: str, details: list[str], submit: str,
+                 code: str) -> tuple[str, int]:
     """The confirmation page of a tree change, 400 when a POST was not confirmed."""
     return render_template(
         "admin/confirm.html", form=form, title=title, explanation=explanation, details=details, submit=submit,

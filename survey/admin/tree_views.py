@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404, viewer_required
 from survey.admin.tree_forms import (
@@ -133,7 +134,7 @@ def unit_retire(unit_id: int) -> ResponseReturnValue:
         submit=_("Retire unit"))
 
 
-def _root_refused(unit: Unit) -> Any:
+def _root_refused(unit: Unit) -> WerkzeugResponse | None:
     """The root cannot be merged or retired (the tree page offers neither); a typed URL or a forged POST
     gets the service's reason back on the tree page, and nothing changes."""
     try:
