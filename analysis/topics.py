@@ -18,6 +18,9 @@ Rules, in order, per clause (the text is split at punctuation and at the words l
    `suggestion_before` word ("cho dễ hiểu"), nor in a clause
    with a problem of a topic in praise's `blocked_by` ("đưa tiền cho nhanh" is about fees, not praise).
 5. The longest phrase wins: a term inside a longer matched phrase ("nhanh" in "làm nhanh") is not counted.
+   An `ignore` phrase counts for nothing but still hides the words inside it ("miễn phí" is not a fee).
+Function words (negators, clause breaks, suggestion words) are compared as written: "cho" (for) in
+`suggestion_before` is not "chờ" (wait) in a text typed with accents; in a text typed without any, it is.
 Two placeholders make a phrase cover wordings it was not given verbatim (never as its first word): `<số>` is
 any number, in digits or words ("chờ <số> tiếng": "chờ 3 tiếng", "chờ mấy tiếng"), and `*` is up to three
 words of any kind ("hẹn * nhiều lần": "hẹn trả kết quả nhiều lần").
@@ -38,6 +41,7 @@ import yaml
 
 DEFAULT_LEXICON = Path(__file__).parent / "lexicons" / "topics-vi.yaml"
 PRAISE = "praise"
+IGNORE = "ignore"
 _CLAUSE = re.compile(r"[.,;:!?\n\r()\[\]\"“”…/+-]+")
 _WORD = re.compile(r"<số>|<so>|[^\W_]+|\*")
 NUMBER = "<so>"
@@ -115,12 +119,13 @@ class Lexicon:
     suggestion_after: tuple[Word, ...] = ()
     praise_blocked_by: frozenset[str] = frozenset()
     suggestion_before: tuple[Word, ...] = ()
+    ignore: tuple[tuple[Word, ...], ...] = ()
 
     @cached_property
     def _index(self) -> dict[str, list[tuple[str, tuple[Word, ...]]]]:
         """(kind, term) by the folded first word: a comment is scanned once, not once per term."""
         index: dict[str, list[tuple[str, tuple[Word, ...]]]] = {}
-        entries = [(PRAISE, t) for t in self.praise] + [
+        entries = [(PRAISE, t) for t in self.praise] + [(IGNORE, t) for t in self.ignore] + [
             (f"{kind}:{topic.code}", term) for topic in self.topics
             for kind, terms in (("problem", topic.problems), ("subject", topic.subjects)) for term in terms]
         for kind, term in entries:
@@ -182,12 +187,15 @@ def parse_lexicon(data: Any) -> Lexicon:
     window = data.get("negation_window", 2)
     if not isinstance(window, int) or not 0 <= window <= 5:
         raise LexiconError("negation_window: a whole number from 0 to 5")
-    return Lexicon(tuple(topics), praise, praise_negated,
-                   tuple(w for t in data.get("negators") or [] for w in words(str(t))), window,
-                   data.get("problem_negated_topic", PRAISE),
-                   tuple(w for t in data.get("clause_breaks") or [] for w in words(str(t))),
-                   tuple(w for t in data.get("suggestion_after") or [] for w in words(str(t))), blocked,
-                   tuple(w for t in data.get("suggestion_before") or [] for w in words(str(t))))
+    return Lexicon(tuple(topics), praise, praise_negated, _function_words(data, "negators"), window,
+                   data.get("problem_negated_topic", PRAISE), _function_words(data, "clause_breaks"),
+                   _function_words(data, "suggestion_after"), blocked, _function_words(data, "suggestion_before"),
+                   _terms(data.get("ignore"), "ignore"))
+
+
+def _function_words(data: dict[str, Any], key: str) -> tuple[Word, ...]:
+    """Short words compared as written (never `plain`): an unaccented "cho" must not match "chờ"."""
+    return tuple(w for t in data.get(key) or [] for w in words(str(t), plain=False))
 
 
 def load_lexicon(path: str | Path = DEFAULT_LEXICON) -> Lexicon:

@@ -21,6 +21,8 @@ from analysis.topics import (
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+TUNE = ("comments-topics-vi.tsv", "comments-topics-vi-2.tsv", "comments-topics-vi-3.tsv")  # rounds 1-3
+HELD_OUT = "comments-topics-vi-4.tsv"  # round 4: written before its author read the lexicon, measured once
 LEX = load_lexicon()
 
 
@@ -72,15 +74,31 @@ def test_several_topics_or_none():
     assert classify("Không có ý kiến.", LEX) == frozenset()
 
 
+def test_an_unaccented_function_word_does_not_match_an_accented_word():
+    # "cho" (for) before praise makes a suggestion ("cho dễ hiểu"); "chờ" (wait) must not: the waiting room
+    # is praised here.  Typed without accents, "cho" stays ambiguous and the suggestion reading is kept.
+    assert classify("Phòng chờ sạch sẽ, mát mẻ.", LEX) == {"praise"}
+    assert classify("Nên viết hướng dẫn cho dễ hiểu", LEX) == {"guidance"}
+
+
+def test_an_ignored_phrase_hides_the_words_inside_it():
+    assert "fees" not in classify("Nên có nước uống miễn phí cho người chờ", LEX)
+    assert "fees" in classify("Phí làm giấy tờ quá cao", LEX)
+    lex = parse_lexicon({"topics": [{"code": "fees", "label": {"vi": "x"}, "subjects": ["phí"]}],
+                         "ignore": ["miễn phí"]})
+    assert classify("Gửi xe miễn phí", lex) == frozenset()
+    assert classify("Gửi xe mất phí", lex) == {"fees"}
+
+
 def test_longest_phrase_wins_and_money_for_speed_is_not_praise():
     assert classify("Phải đưa tiền mới làm nhanh", LEX) == {"fees"}
 
 
 def test_an_edited_lexicon_changes_the_result(tmp_path):
     data = yaml.safe_load(DEFAULT_LEXICON.read_text(encoding="utf-8"))
-    text = "Cán bộ nạt nộ người dân"
+    text = "Cán bộ làm mặt ngầu với người dân"
     assert "attitude" not in classify(text, LEX)
-    next(t for t in data["topics"] if t["code"] == "attitude")["problems"].append("nạt nộ")
+    next(t for t in data["topics"] if t["code"] == "attitude")["problems"].append("làm mặt ngầu")
     path = tmp_path / "lex.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     assert "attitude" in classify(text, load_lexicon(path))
@@ -109,23 +127,27 @@ def test_the_check_command_reports_an_error_with_exit_2(tmp_path, capsys):
 
 
 def test_labelled_sets_have_enough_comments_per_topic():
-    tune = read_labelled(DATA / "comments-topics-vi.tsv") + read_labelled(DATA / "comments-topics-vi-2.tsv")
-    held = read_labelled(DATA / "comments-topics-vi-heldout.tsv")
+    tune = [row for name in TUNE for row in read_labelled(DATA / name)]
+    held = read_labelled(DATA / HELD_OUT)
     assert len(tune) + len(held) >= 300
     for code in LEX.codes:
         assert sum(code in t for _x, t in held) >= 20, code
     assert {c for _x, t in tune + held for c in t} <= set(LEX.codes)
 
 
-# Measured on the held-out round 3 (benchmarks/README.md): these two topics miss the goal; strict, so the
-# marks must be removed when a lexicon change makes them pass.
-MISSED = {"attitude": "held-out recall 0.70", "waiting": "held-out recall 0.70"}
+# Measured once on the held-out round 4 (7 Dec 2026, benchmarks/README.md) after tuning on rounds 1-3: no topic
+# meets the goal on comments written by someone who had not seen the lexicon.  Strict, so a mark must be
+# removed when a lexicon change makes its topic pass (measure on a NEW round, not by tuning on round 4).
+MISSED = {"attitude": "held-out recall 0.77", "waiting": "held-out recall 0.68", "fees": "held-out recall 0.75",
+          "paperwork": "held-out recall 0.64", "guidance": "held-out P 0.74, R 0.54",
+          "facilities": "held-out P 0.78, R 0.78", "online": "held-out precision 0.77",
+          "praise": "held-out recall 0.67"}
 
 
 @pytest.mark.parametrize("code", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=MISSED[c]))
                                   if c in MISSED else c for c in LEX.codes])
 def test_held_out_precision_and_recall_meet_the_goal(code):
-    s = evaluate(read_labelled(DATA / "comments-topics-vi-heldout.tsv"), LEX)[code]
+    s = evaluate(read_labelled(DATA / HELD_OUT), LEX)[code]
     assert s["support"] >= 20
     assert not math.isnan(s["precision"])
     assert s["precision"] >= 0.8 and s["recall"] >= 0.8
@@ -138,7 +160,7 @@ def test_benchmark_command_prints_the_table(capsys):
     spec.loader.exec_module(mod)
     assert mod.main([]) == 1  # the goal is not met for every topic yet (see MISSED)
     out = capsys.readouterr().out
-    assert "| attitude | 23 |" in out and "held-out 186" in out
+    assert "| attitude | 43 |" in out and "tune 747, held-out 222" in out
 
 
 def test_rising_flags_a_share_that_rose_enough_with_enough_comments():
