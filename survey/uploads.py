@@ -23,6 +23,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from survey.errors import N_, DomainError, register
 from survey.inputs import has_forbidden_characters
 
 MAX_UPLOAD = 5 * 1024 * 1024
@@ -37,8 +38,26 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 Cell = str | datetime
 
 
-class TableError(Exception):
-    """The file cannot be read as a table at all (wrong type, not UTF-8, no header)."""
+register({
+    "table_no_header": N_("The first line must name the columns."),
+    "table_not_utf8": N_("The file is not UTF-8 text. Save it as UTF-8 (CSV UTF-8 in Excel)."),
+    "table_too_many_rows": N_("The file has more than %(rows)s rows: split it into several files."),
+    "table_csv_unreadable": N_("Line %(line)d cannot be read as CSV: %(problem)s"),
+    "table_empty": N_("The file is empty."),
+    "table_not_xlsx": N_("The file could not be read as an Excel workbook (.xlsx)."),
+    "table_unpacks_too_large": N_("The workbook unpacks to more than %(mb)d MB: split it into several files."),
+    "table_too_large": N_("The file is larger than 5 MB: split it into several files."),
+    "table_type_unknown": N_("Unknown file type: use .csv or .xlsx."),
+    "table_control_characters": N_("Line %(line)d, column %(column)s holds characters that cannot be stored "
+                                   "(invisible control characters). Remove them and upload the file again."),
+})
+
+
+class TableError(DomainError):
+    """The file cannot be read as a table at all (wrong type, not UTF-8, no header); its field is the upload."""
+
+    def __init__(self, code: str, **params: Any):
+        super().__init__(code, "file", **params)
 
 
 @dataclass
@@ -76,7 +95,7 @@ def _header(values: list[Any]) -> list[str]:
     while header and header[-1] == "":
         header.pop()
     if not any(header):
-        raise TableError(_("The first line must name the columns."))
+        raise TableError("table_no_header")
     return header
 
 
@@ -84,7 +103,7 @@ def read_csv(raw: bytes) -> Table:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise TableError(_("The file is not UTF-8 text. Save it as UTF-8 (CSV UTF-8 in Excel).")) from exc
+        raise TableError("table_not_utf8") from exc
     sample = text[:4096]
     delimiter = ";" if sample.count(";") > sample.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -99,12 +118,11 @@ def read_csv(raw: bytes) -> Table:
                 continue
             numbered.append((reader.line_num, values))
             if len(numbered) > MAX_ROWS:
-                raise TableError(_too_many_rows())
+                raise _too_many_rows()
     except csv.Error as exc:
-        raise TableError(_("Line %(line)d cannot be read as CSV: %(problem)s", line=reader.line_num,
-                           problem=str(exc))) from exc
+        raise TableError("table_csv_unreadable", line=reader.line_num, problem=str(exc)) from exc
     if header is None:
-        raise TableError(_("The file is empty."))
+        raise TableError("table_empty")
     return _rows(header, numbered)
 
 
@@ -115,7 +133,7 @@ def read_xlsx(raw: bytes) -> Table:
     try:
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
-        raise TableError(_("The file could not be read as an Excel workbook (.xlsx).")) from exc
+        raise TableError("table_not_xlsx") from exc
     try:
         sheet = book.worksheets[0]
         header: list[str] | None = None
@@ -128,22 +146,22 @@ def read_xlsx(raw: bytes) -> Table:
                 continue
             numbered.append((line, list(values)))
             if len(numbered) > MAX_ROWS:
-                raise TableError(_too_many_rows())
+                raise _too_many_rows()
     except TableError:
         raise
     except Exception as exc:  # read-only sheets are parsed while iterating: a damaged sheet fails here (a 500 once)
-        raise TableError(_("The file could not be read as an Excel workbook (.xlsx).")) from exc
+        raise TableError("table_not_xlsx") from exc
     finally:
         book.close()
     if header is None:
-        raise TableError(_("The file is empty."))
+        raise TableError("table_empty")
     return _rows(header, numbered)
 
 
-def _too_many_rows() -> str:
+def _too_many_rows() -> TableError:
     from survey.i18n import number
 
-    return _("The file has more than %(rows)s rows: split it into several files.", rows=number(MAX_ROWS, 0))
+    return TableError("table_too_many_rows", rows=number(MAX_ROWS, 0))
 
 
 def _check_unzipped_size(raw: bytes) -> None:
@@ -152,22 +170,21 @@ def _check_unzipped_size(raw: bytes) -> None:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             unpacked = sum(info.file_size for info in zf.infolist())
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise TableError(_("The file could not be read as an Excel workbook (.xlsx).")) from exc
+        raise TableError("table_not_xlsx") from exc
     if unpacked > MAX_UNZIPPED:
-        raise TableError(_("The workbook unpacks to more than %(mb)d MB: split it into several files.",
-                           mb=MAX_UNZIPPED // (1024 * 1024)))
+        raise TableError("table_unpacks_too_large", mb=MAX_UNZIPPED // (1024 * 1024))
 
 
 def read_table(filename: str, raw: bytes) -> Table:
     """A CSV or XLSX upload as a Table; TableError with a message in the user's language otherwise."""
     if len(raw) > MAX_UPLOAD:
-        raise TableError(_("The file is larger than 5 MB: split it into several files."))
+        raise TableError("table_too_large")
     lower = filename.lower()
     if lower.endswith(".csv"):
         return _storable(read_csv(raw))
     if lower.endswith(".xlsx"):
         return _storable(read_xlsx(raw))
-    raise TableError(_("Unknown file type: use .csv or .xlsx."))
+    raise TableError("table_type_unknown")
 
 
 def _visible(text: str) -> str:
@@ -181,9 +198,7 @@ def _storable(table: Table) -> Table:
     for line, cells in [(1, header), *table.rows]:
         for column, cell in cells.items():
             if (isinstance(cell, str) and has_forbidden_characters(cell)) or has_forbidden_characters(column):
-                raise TableError(_("Line %(line)d, column %(column)s holds characters that cannot be stored "
-                                   "(invisible control characters). Remove them and upload the file again.",
-                                   line=line, column=_visible(column)))
+                raise TableError("table_control_characters", line=line, column=_visible(column))
     return table
 
 

@@ -3,7 +3,8 @@
 An upload is read and checked without writing (the dry run shows what would change); the checked file then
 waits on the server under a random token (survey/uploads.py `stash_upload`) until the person confirms with
 `CommitForm`, which re-checks it before anything is stored.  These helpers are the parts the pages shared
-word for word: the safe file name and bounded read, the confirmation form, and refusing an expired one.
+word for word: the safe file name and bounded read, reading it as a table (a file that is not one is refused
+with survey/errors.py `refuse`), the confirmation form, and refusing an expired one.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from werkzeug.utils import secure_filename
 from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
+from survey.errors import refuse
 from survey.forms import FlaskForm
-from survey.uploads import MAX_UPLOAD, load_stash
+from survey.uploads import MAX_UPLOAD, Table, TableError, load_stash, read_table
 
 
 class CommitForm(FlaskForm):
@@ -32,6 +34,16 @@ def uploaded(form: Any, default_name: str) -> tuple[str, bytes]:
     table reader can say it is too large without reading all of it)."""
     upload = form.file.data
     return secure_filename(upload.filename or "") or default_name, upload.read(MAX_UPLOAD + 1)
+
+
+def read_upload(form: Any, filename: str, raw: bytes) -> Table | None:
+    """The file as a table, or None after `refuse` said why it cannot be read: on the upload form's file
+    field, or flashed when `form` is None (a confirmation, whose form has no file)."""
+    try:
+        return read_table(filename, raw)
+    except TableError as exc:
+        refuse(form, exc)
+        return None
 
 
 def confirmed(form: CommitForm, default_name: str) -> tuple[str, bytes] | None:

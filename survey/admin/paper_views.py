@@ -18,7 +18,7 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 
 from survey.admin.blueprint import admin_required, bp, get_or_404
-from survey.admin.checked_upload import CommitForm, confirmed, uploaded
+from survey.admin.checked_upload import CommitForm, confirmed, read_upload, uploaded
 from survey.audit import record
 from survey.extensions import db
 from survey.forms import FlaskForm
@@ -29,7 +29,7 @@ from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.paper_import import REQUIRED, PaperCheck, RowError, check_table, import_checked, item_columns
 from survey.respond.store import SubmissionError
 from survey.spreadsheets import csv_writer
-from survey.uploads import UPLOAD_LIMITS, TableError, drop_stash, read_table, stash_upload
+from survey.uploads import UPLOAD_LIMITS, drop_stash, stash_upload
 
 
 class PaperUploadForm(FlaskForm):
@@ -52,12 +52,10 @@ def _page(form: PaperUploadForm, status: int = 200, **ctx: Any) -> tuple[str, in
     return render_template("admin/paper.html", form=form, versions=_published(), **ctx), status
 
 
-def _check(filename: str, raw: bytes) -> tuple[PaperCheck | None, str | None]:
-    try:
-        table = read_table(filename, raw)
-    except TableError as exc:
-        return None, str(exc)
-    return check_table(db.session, table, current_lang()), None
+def _check(form: Any, filename: str, raw: bytes) -> PaperCheck | None:
+    """Every row checked, or None when the file is not a table (refused on `form`, see read_upload)."""
+    table = read_upload(form, filename, raw)
+    return None if table is None else check_table(db.session, table, current_lang())
 
 
 @bp.route("/paper", methods=["GET", "POST"])
@@ -67,10 +65,9 @@ def paper() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _page(form, 400 if request.method == "POST" else 200)
     filename, raw = uploaded(form, "paper.csv")
-    check, problem = _check(filename, raw)
-    db.session.rollback()
+    check = _check(form, filename, raw)
+    db.session.rollback()  # the dry run ends here: nothing it read is kept
     if check is None:
-        form.file.errors = [problem]
         return _page(form, 400)
     commit_form = None
     if check.ok:
@@ -86,11 +83,9 @@ def paper_commit() -> ResponseReturnValue:
     if (file := confirmed(form, "paper.csv")) is None:
         return _page(upload_form, 400)
     filename, raw = file
-    check, problem = _check(filename, raw)
+    check = _check(None, filename, raw)
     if check is None or not check.ok:
         db.session.rollback()
-        if problem:
-            flash(problem, "error")
         return _page(upload_form, 400, check=check, filename=filename, commit_form=None)
     try:
         outcome = import_checked(db.session, check, filename, raw)

@@ -102,11 +102,9 @@ def questionnaire_upload() -> ResponseReturnValue:
     before = _state(existing) if existing is not None else None
     try:
         outcome = store_questionnaire(db.session, q, status="draft")
-    except VersionImmutableError:
+    except VersionImmutableError as exc:
         db.session.rollback()
-        ctx["refused"] = _("%(id)s version %(version)d already has responses, so it cannot change. Give the changed "
-                           "file a new version number (e.g. %(next)d) and upload it again.",
-                           id=q.id, version=q.version, next=q.version + 1)
+        ctx["refused"] = exc.message
         return render_template("admin/questionnaire_upload.html", **ctx), 409
     qv = outcome.record
     if outcome.action == "unchanged":

@@ -16,14 +16,14 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 
 from survey.admin.blueprint import admin_required, bp, viewer_required
-from survey.admin.checked_upload import CommitForm, confirmed, uploaded
+from survey.admin.checked_upload import CommitForm, confirmed, read_upload, uploaded
 from survey.database import utcnow
 from survey.extensions import db
 from survey.forms import FlaskForm
 from survey.i18n import LOCAL_TZ, current_lang
 from survey.org import volumes_service as vs
 from survey.org.models import Agency, ServicePoint
-from survey.uploads import UPLOAD_LIMITS, TableError, drop_stash, read_table, stash_upload
+from survey.uploads import UPLOAD_LIMITS, drop_stash, stash_upload
 
 MONTHS = range(1, 13)
 
@@ -149,15 +149,16 @@ def _import_page(form: FlaskForm, status: int = 200, **ctx: Any) -> tuple[str, i
     return render_template("admin/volumes_import.html", form=form, **ctx), status
 
 
-def _check(filename: str, raw: bytes) -> tuple[vs.Plan | None, list[vs.RowError], str | None]:
-    try:
-        table = read_table(filename, raw)
-    except TableError as exc:
-        return None, [], str(exc)
+def _check(form: Any, filename: str, raw: bytes) -> tuple[vs.Plan | None, list[vs.RowError]]:
+    """The plan of a file without row errors; (None, errors) otherwise, or (None, []) when the file is not a
+    table (refused on `form`, see read_upload)."""
+    table = read_upload(form, filename, raw)
+    if table is None:
+        return None, []
     entries, errors = vs.check_table(db.session, table)
     if errors:
-        return None, errors, None
-    return vs.plan(db.session, entries), [], None
+        return None, errors
+    return vs.plan(db.session, entries), []
 
 
 @bp.route("/volumes/import", methods=["GET", "POST"])
@@ -167,12 +168,9 @@ def volumes_import() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _import_page(form, 400 if request.method == "POST" else 200)
     filename, raw = uploaded(form, "volumes.csv")
-    the_plan, errors, problem = _check(filename, raw)
-    db.session.rollback()
-    if problem:
-        form.file.errors = [problem]
-        return _import_page(form, 400)
-    if errors:
+    the_plan, errors = _check(form, filename, raw)
+    db.session.rollback()  # the dry run ends here: nothing it read is kept
+    if the_plan is None:
         return _import_page(form, 400, errors=errors)
     commit_form = VolumeCommitForm(formdata=None, filename=filename, upload=stash_upload(raw))
     return _import_page(form, plan=the_plan, filename=filename, commit_form=commit_form)
@@ -186,11 +184,9 @@ def volumes_import_commit() -> ResponseReturnValue:
     if (file := confirmed(form, "volumes.csv")) is None:
         return _import_page(upload_form, 400)
     filename, raw = file
-    the_plan, errors, problem = _check(filename, raw)
+    the_plan, errors = _check(None, filename, raw)
     if the_plan is None:
         db.session.rollback()
-        if problem:
-            flash(problem, "error")
         return _import_page(upload_form, 400, errors=errors)
     if the_plan.overwrites and request.form.get("confirm") != "y":
         db.session.rollback()

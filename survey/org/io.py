@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from survey.errors import DomainError
 from survey.inputs import has_forbidden_characters
 from survey.org.messages import N_, _
 from survey.spreadsheets import csv_writer, unneutralise
@@ -82,12 +83,17 @@ class Issue:
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
-class OrgFileError(Exception):
-    """The file cannot be imported; `issues` lists every problem found."""
+class OrgFileError(DomainError):
+    """The file cannot be imported; `issues` lists every problem found, each worded when it was found (in the
+    requesting user's language, survey/org/messages.py), so the message is those lines."""
 
     def __init__(self, issues: list[Issue]):
-        super().__init__("\n".join(map(str, issues)))
         self.issues = issues
+        super().__init__("org_file_invalid")
+
+    @property
+    def message(self) -> str:
+        return "\n".join(map(str, self.issues))
 
 
 @dataclass

@@ -16,10 +16,15 @@ from sqlalchemy.orm import Session
 from questionnaires.loader import load_dict
 from questionnaires.model import Questionnaire
 from survey.database import Base, utcnow
+from survey.errors import N_, DomainError, register
 from survey.questionnaire_versions.models import Item, QuestionnaireVersion
 
+register({"version_has_responses": N_(
+    "%(id)s version %(version)d already has responses, so it cannot change. Give the changed file a new version "
+    "number (e.g. %(next)d) and upload it again.")})
 
-class VersionImmutableError(Exception):
+
+class VersionImmutableError(DomainError):
     """The version already has responses and the file differs from what was published."""
 
 
@@ -47,9 +52,8 @@ def store_questionnaire(session: Session, q: Questionnaire, status: str = "publi
         if existing.checksum == checksum:
             return LoadOutcome(existing, "unchanged")
         if has_responses(session, existing.id):
-            raise VersionImmutableError(
-                f"{q.id} version {q.version} already has responses and cannot change; "
-                f"give the changed file a new version number (e.g. {q.version + 1})")
+            raise VersionImmutableError("version_has_responses", "file", id=q.id, version=q.version,
+                                        next=q.version + 1)
         session.execute(delete(Item).where(Item.questionnaire_version_id == existing.id))
         record, action = existing, "replaced"
     else:

@@ -22,6 +22,7 @@ from flask.cli import AppGroup
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from survey.errors import N_, DomainError, register
 from survey.extensions import db
 from survey.i18n import LOCAL_TZ
 from survey.org.models import Agency, Level, ServicePoint, ServiceVolume, Unit
@@ -32,7 +33,14 @@ from survey.respond.models import Answer, Response
 WEIGHTS = ("none", "volume")
 
 
-class ExportError(Exception):
+register({
+    "export_weighting_unknown": N_("unknown weighting %(weights)s (use none or volume)"),
+    "export_questionnaire_unknown": N_("unknown questionnaire %(questionnaire)s (loaded: %(loaded)s)"),
+    "export_volume_weights": N_("volume weights for %(questionnaire)s: %(problem)s"),
+})
+
+
+class ExportError(DomainError):
     """The export cannot be produced as asked (e.g. volume weights without service volumes)."""
 
 
@@ -110,11 +118,12 @@ def export_frame(session: Session, flt: ExportFilter | None = None, weights: str
     """The exchange-format table for the responses selected by `flt`, ordered by submission time."""
     flt = flt or ExportFilter()
     if weights not in WEIGHTS:
-        raise ExportError(f"unknown weighting {weights!r} (use none or volume)")
+        raise ExportError("export_weighting_unknown", "weights", weights=repr(weights))
     if flt.questionnaire is not None:
         known = sorted(set(session.scalars(select(QuestionnaireVersion.instrument))))
         if flt.questionnaire not in known:
-            raise ExportError(f"unknown questionnaire {flt.questionnaire!r} (loaded: {', '.join(known) or 'none'})")
+            raise ExportError("export_questionnaire_unknown", "questionnaire", questionnaire=repr(flt.questionnaire),
+                              loaded=", ".join(known) or "none")
     stmt = flt.apply(
         select(Response.id, Response.client_id, Response.submitted_at, QuestionnaireVersion.instrument,
                QuestionnaireVersion.version, Response.questionnaire_version_id, Response.channel,
@@ -201,7 +210,7 @@ def _volume_weights(session: Session, resp: pd.DataFrame) -> pd.Series:
         try:
             result = poststratify(cells, used)
         except WeightingError as exc:
-            raise ExportError(f"volume weights for {instrument}: {exc}") from exc
+            raise ExportError("export_volume_weights", "weights", questionnaire=instrument, problem=str(exc)) from exc
         weights.loc[rows] = result.weights.to_numpy()
     return weights
 

@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from survey.audit import record
 from survey.database import table_of, utcnow
+from survey.errors import N_, DomainError, register
 from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond import moments
 from survey.respond.models import Answer, AnswerTally, MomentTally, Response, ResponseTally, TallyRevision
@@ -65,14 +66,21 @@ PUBLISHED = table("published_period", column("questionnaire_version_id"), column
                   column("cutoff_response_id"))
 
 
-class QuarantineError(ValueError):
+register({
+    "quarantine_reason_missing": N_("a reason is required"),
+    "quarantine_responses_unknown": N_("unknown responses: %(ids)s"),
+    "tallies_out_of_step": N_("count tables are out of step with the responses: run rebuild_tallies"),
+})
+
+
+class QuarantineError(DomainError):
     """A decision without a reason, or for responses that do not exist: nothing is changed."""
 
 
 def _clean_reason(reason: str) -> str:
     text = " ".join(str(reason or "").split())
     if not text:
-        raise QuarantineError("a reason is required")
+        raise QuarantineError("quarantine_reason_missing", "reason")
     return text[:MAX_REASON]
 
 
@@ -117,7 +125,7 @@ def _set_status(session: Session, response_ids: Iterable[int], status: str | Non
                                   Response.service_point_id, Response.period, Response.channel)
                            .where(Response.id.in_(ids)).order_by(Response.id).with_for_update()).all()
     if len(rows) != len(ids):
-        raise QuarantineError(f"unknown responses: {sorted(set(ids) - {r.id for r in rows})}")
+        raise QuarantineError("quarantine_responses_unknown", ids=str(sorted(set(ids) - {r.id for r in rows})))
     target = _targets(session, rows, status)
     changing = [r for r in rows if r.review_status != target[r.id]]
     if not changing:
@@ -293,7 +301,7 @@ def _move_moments(session: Session, keys: dict[str, Any], members: list[Any],
     top = max(r.id for r in members)
     if row is None:
         if sign < 0:
-            raise QuarantineError("count tables are out of step with the responses: run rebuild_tallies")
+            raise QuarantineError("tallies_out_of_step")
         session.execute(MT.insert().values(**keys, respondents=len(members), gram=moments.pack(g),
                                            last_response_id=top))
         return

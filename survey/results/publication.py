@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from survey.audit import record
 from survey.database import Base, UTCDateTime, utcnow
+from survey.errors import N_, DomainError, register
 from survey.respond import quarantine
 from survey.respond.models import Response
 
@@ -133,7 +134,10 @@ def revised_in(session: Session, pub: PublishedPeriod) -> int:
         Response.id <= pub.cutoff_response_id)) or 0)
 
 
-class PublicationError(ValueError):
+register({"revision_reason_missing": N_("A revision needs a reason: say why the published figures change.")})
+
+
+class PublicationError(DomainError):
     """A revision without a reason: nothing is published."""
 
 
@@ -150,7 +154,7 @@ def publish(session: Session, *, questionnaire_version_id: int, label: str, star
     earlier = current(session, questionnaire_version_id, label)
     text = " ".join(str(reason or "").split())[:300]
     if earlier is not None and not text:
-        raise PublicationError("a revision needs a reason")
+        raise PublicationError("revision_reason_missing", "reason")
     pub = PublishedPeriod(
         questionnaire_version_id=questionnaire_version_id, label=label, start=start, end=end, measure=measure,
         revision=1 if earlier is None else earlier.revision + 1, reason=text, published_at=utcnow(),

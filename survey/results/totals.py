@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from analysis.totals import ClusterTotals, totals_from_frame
 from questionnaires.index_spec import IndexSpec
 from questionnaires.model import Questionnaire
+from survey.errors import N_, DomainError, register
 from survey.org.models import ServiceVolume
 from survey.questionnaire_versions.models import Item, QuestionnaireVersion
 from survey.questionnaire_versions.service import questionnaire_for
@@ -53,7 +54,15 @@ AT = AnswerTally.__table__
 RT = ResponseTally.__table__
 
 
-class SelectionError(ValueError):
+register({
+    "selection_empty": N_("no questionnaire selected"),
+    "selection_versions_mixed": N_("questionnaire versions must exist and belong to one instrument"),
+    "selection_domain_unknown": N_("unknown domain %(domains)s"),
+    "selection_weighting_unknown": N_("unknown weighting %(weights)s"),
+})
+
+
+class SelectionError(DomainError):
     """The request names an unknown domain, weighting or questionnaire."""
 
 
@@ -85,11 +94,11 @@ def instrument(session: Session, sel: Selection) -> Instrument:
 
 def _instrument(session: Session, sel: Selection) -> Instrument:
     if not sel.questionnaire_version_ids:
-        raise SelectionError("no questionnaire selected")
+        raise SelectionError("selection_empty", "questionnaire")
     records = session.scalars(select(QuestionnaireVersion)
                               .where(QuestionnaireVersion.id.in_(sel.questionnaire_version_ids))).all()
     if len(records) != len(sel.questionnaire_version_ids) or len({r.instrument for r in records}) != 1:
-        raise SelectionError("questionnaire versions must exist and belong to one instrument")
+        raise SelectionError("selection_versions_mixed", "questionnaire")
     record = max(records, key=lambda r: r.version)
     q, _ = questionnaire_for(session, record.id)
     spec = q.index_spec()
@@ -105,7 +114,7 @@ def normalise_domain(session: Session, domain: str | tuple[str, ...] | list[str]
     allowed = set(FIXED_DOMAINS) | set(level_codes(session))
     bad = [c for c in cols if c not in allowed]
     if bad:
-        raise SelectionError(f"unknown domain {', '.join(bad)}")
+        raise SelectionError("selection_domain_unknown", "domain", domains=", ".join(bad))
     return cols
 
 
@@ -257,7 +266,7 @@ def cluster_totals(session: Session, sel: Selection, *, domain: str | tuple[str,
     (survey/results/design.py).
     """
     if weights not in WEIGHTS:
-        raise SelectionError(f"unknown weighting {weights!r}")
+        raise SelectionError("selection_weighting_unknown", "weights", weights=repr(weights))
     design = current_design(design)
     inst = inst or instrument(session, sel)
     dom = normalise_domain(session, domain)
