@@ -9,10 +9,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
-from wtforms import BooleanField, DateField, Field, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, Field, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from survey.admin.checked_upload import CommitForm
 from survey.extensions import db
 from survey.forms import FlaskForm
 from survey.org import service as svc
@@ -149,8 +150,6 @@ class ImportForm(FlaskForm):
                                     "bytes of them can expand to millions of entries and stall the server."))
 
 
-class ImportCommitForm(FlaskForm):
-    """The previewed file travels back in the form, so what is committed is exactly what was checked."""
-
-    filename = StringField(validators=[DataRequired(), Length(max=200)])
-    content = TextAreaField(validators=[DataRequired()])
+class ImportCommitForm(CommitForm):
+    """Confirms a checked tree file: it waits on the server under the form's token (survey/admin/checked_upload.py),
+    so what is committed is exactly what was checked, checked again."""

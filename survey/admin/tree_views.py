@@ -10,10 +10,10 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
-from werkzeug.utils import secure_filename
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404, viewer_required
+from survey.admin.checked_upload import confirmed, uploaded
 from survey.admin.tree_forms import (
     KIND_LABELS,
     AgencyCreateForm,
@@ -38,7 +38,7 @@ from survey.admin.tree_nodes import (
     tree_done,
     tree_node,
 )
-from survey.errors import N_
+from survey.errors import N_, refuse, register
 from survey.extensions import db
 from survey.i18n import current_lang
 from survey.org import service as svc
@@ -46,8 +46,10 @@ from survey.org.io import OrgFileError, read_text
 from survey.org.io_import import ImportReport, export_csv, export_yaml, import_rows
 from survey.org.models import Agency, Level, ServicePoint, Unit
 from survey.results.integrity import set_opening_hours
+from survey.uploads import TableError, drop_stash, stash_upload
 
 MAX_TREE_FILE = 2 * 1024 * 1024
+register({"tree_file_too_large": N_("The file is larger than 2 MB.")})
 
 
 def _form_page(form: Any, title: str, submit: str, back: str, status: int = 200, **extra: Any) -> tuple[str, int]:
@@ -309,70 +311,66 @@ def _format_of(filename: str) -> str | None:
     return "csv" if lower.endswith(".csv") else None
 
 
-def _check(filename: str, text: str, commit: bool) -> tuple[ImportReport | None, list[Any]]:
-    """Run the importer; on a dry run roll everything back.  Returns (report, issues)."""
+def _import_page(form: ImportForm, status: int = 200, **ctx: Any) -> tuple[str, int]:
+    ctx.setdefault("report", None)
+    ctx.setdefault("issues", [])
+    ctx.setdefault("commit_form", None)
+    return render_template("admin/tree_import.html", form=form, **ctx), status
+
+
+def _check(form: ImportForm | None, filename: str, raw: bytes) -> tuple[ImportReport | None, list[Any]]:
+    """Run the importer inside the transaction, leaving it open for the caller to commit or roll back (the
+    dry run).  Returns (report, []) or (None, issues); a file that cannot be read as text is refused on
+    `form` (or flashed, for a confirmation) and gives (None, [])."""
+    if len(raw) > MAX_TREE_FILE:
+        refuse(form, TableError("tree_file_too_large"))
+        return None, []
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        refuse(form, TableError("table_not_utf8"))
+        return None, []
     fmt = _format_of(filename)
     if fmt is None:
         return None, [_("Unknown file type: use .yaml, .yml or .csv.")]
     try:
         rows, issues = read_text(text, filename, fmt)
-        report = import_rows(db.session, rows, filename, issues)
+        return import_rows(db.session, rows, filename, issues), []
     except OrgFileError as exc:
-        db.session.rollback()
         return None, exc.issues
-    if commit:
-        db.session.commit()
-    else:
-        db.session.rollback()
-    return report, []
 
 
 @bp.route("/tree/import", methods=["GET", "POST"])
 @admin_required
 def tree_import() -> ResponseReturnValue:
+    """Check → dry run: every problem, or what the import would change; nothing is written."""
     form = ImportForm()
-    ctx: dict[str, Any] = {"form": form, "report": None, "issues": [], "commit_form": None}
-    status = 200
-    if form.validate_on_submit():
-        upload = form.file.data
-        filename = secure_filename(upload.filename or "") or "tree.csv"
-        raw = upload.read(MAX_TREE_FILE + 1)
-        if len(raw) > MAX_TREE_FILE:
-            form.file.errors = [_("The file is larger than 2 MB.")]
-            status = 400
-        else:
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                form.file.errors = [_("The file is not UTF-8 text. Save it as UTF-8 (CSV UTF-8 in Excel).")]
-                status = 400
-            else:
-                report, issues = _check(filename, text, commit=False)
-                ctx.update(report=report, issues=issues, filename=filename)
-                if report is not None:
-                    ctx["commit_form"] = ImportCommitForm(filename=filename, content=text, formdata=None)
-                else:
-                    status = 400
-    elif request.method == "POST":
-        status = 400
-    return render_template("admin/tree_import.html", **ctx), status
+    if not form.validate_on_submit():
+        return _import_page(form, form_status(form))
+    filename, raw = uploaded(form, "tree.csv")
+    report, issues = _check(form, filename, raw)
+    db.session.rollback()  # the dry run ends here: nothing it did is kept
+    if report is None:
+        return _import_page(form, 400, issues=issues, filename=filename)
+    commit_form = ImportCommitForm(formdata=None, filename=filename, upload=stash_upload(raw))
+    return _import_page(form, report=report, filename=filename, commit_form=commit_form)
 
 
 @bp.route("/tree/import/commit", methods=["POST"])
 @admin_required
 def tree_import_commit() -> ResponseReturnValue:
+    """The confirmation: the checked file is checked again and imported whole, or nothing is."""
+    upload_form = ImportForm(formdata=None)
     form = ImportCommitForm()
-    if not form.validate_on_submit():
-        flash(_("The import could not be read back; upload the file again."), "error")
-        return redirect(url_for("admin.tree_import"))
-    filename = secure_filename(form.filename.data) or "tree.csv"
-    content = form.content.data.replace("\r\n", "\n")
-    content = content[1:] if content.startswith("\n") else content  # the newline a <textarea> starts with
-    report, issues = _check(filename, content, commit=True)
+    if (file := confirmed(form, "tree.csv")) is None:
+        return _import_page(upload_form, 400)
+    filename, raw = file
+    report, issues = _check(None, filename, raw)
     if report is None:
-        upload_form = ImportForm(formdata=None)
-        return render_template("admin/tree_import.html", form=upload_form, report=None, issues=issues,
-                               commit_form=None, filename=filename), 400
+        db.session.rollback()
+        return _import_page(upload_form, 400, issues=issues, filename=filename)
+    db.session.commit()
+    drop_stash(form.upload.data)
     t = report.total
     flash(_("Tree imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
             created=t["created"], updated=t["updated"], unchanged=t["unchanged"]), "success")

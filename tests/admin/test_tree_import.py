@@ -45,18 +45,21 @@ def test_dry_run_lists_changes_then_commit_imports_them(client, db_session):
     assert "1 to create, 1 to update, 0 unchanged." in html
     assert "<code>unit:NK-AH</code>" in html and "<code>unit:NK-TA</code>" in html
     assert codes(db_session) == before and events(db_session) == []  # a dry run writes nothing
-    token = csrf_token(html)
-    content = unescape(re.search(r'<textarea[^>]*name="content"[^>]*>(.*?)</textarea>', html, re.S).group(1))
-    content = content.removeprefix("\r\n")  # as a browser parses a <textarea>
+    # the confirmation carries the checked file's token (survey/admin/checked_upload.py), not the file
+    hidden = dict(re.findall(r'id="(?:filename|upload|csrf_token)" name="(filename|upload|csrf_token)" '
+                             r'type="hidden" value="([^"]*)"', html))
+    assert set(hidden) == {"csrf_token", "filename", "upload"} and "NK-AH" not in hidden["upload"]
     forget_user()
-    done = client.post("/admin/tree/import/commit", data={"csrf_token": token, "filename": "tree.csv",
-                                                          "content": content.replace("\n", "\r\n")})
+    done = client.post("/admin/tree/import/commit", data=hidden)
     assert done.status_code == 302
     assert "NK-AH" in codes(db_session)
     assert db_session.scalar(select(Unit).where(Unit.code == "NK-TA")).name_vi == "Phường Tân An (mới)"
     (event,) = events(db_session, "org.import")
     assert event.actor == "admin" and event.after["created"] == ["unit:NK-AH"]
     assert "Tree imported: 1 created, 1 updated, 0 unchanged." in text(get(client, "/admin/tree"))
+    forget_user()
+    again = client.post("/admin/tree/import/commit", data=hidden)  # the checked file was used up
+    assert again.status_code == 400 and "Upload the file again" in text(again)
 
 
 def test_row_errors_are_listed_with_line_and_field_and_nothing_is_written(client, db_session):
