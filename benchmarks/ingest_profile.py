@@ -34,11 +34,12 @@ PARTS = [  # (label, file:function) - cumulative CPU of each, as a share of the 
     ("  after the view (Talisman headers, session, metrics, no-store)", "app.py:finalize_request"),
     ("  request context push + pop (session open, teardown)", "ctx.py:push", "ctx.py:pop"),
     ("  the view: submit_response", "api.py:submit_response"),
-    ("    kiosk credential -> caller (1 SELECT)", "kiosk_auth.py:api_caller"),
+    ("    kiosk credential -> caller (1 SELECT; a kiosk's first submission in a process)", "kiosk_auth.py:api_caller"),
     ("    per-kiosk API cap (Redis)", "api.py:over_api_cap"),
     ("    body read + guarded JSON parse", "api.py:_json_body"),
     ("    envelope check + version id (1 SELECT)", "api.py:parse_submission"),
     ("    minimum interval claim (1 UPDATE)", "api.py:claim_submission_slot"),
+    ("    known kiosk: credential + interval claim + point + version (1 UPDATE)", "api.py:claim_as_known"),
     ("    store_response", "store.py:store_response"),
     ("      service point + version state, answer validation (1 SELECT)", "store.py:_check"),
     ("      published-month look-up (advisory lock + SELECT)", "quarantine.py:month_cutoff"),
@@ -83,7 +84,7 @@ def main() -> None:
             if sent % len(creds) == 0:
                 time.sleep(1.05)  # every kiosk's 1 s interval has passed before its next response
 
-        for _ in range(50):  # imports, statement compilation, prepared statements
+        for _ in range(len(creds)):  # imports, statement compilation; every kiosk known to the process
             post()
         cpu = time.process_time()
         for _ in range(300):

@@ -22,7 +22,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from limits import RateLimitItem
 from limits import parse as parse_limit
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -33,10 +33,12 @@ from survey.extensions import csrf, db, limiter
 from survey.guard import API_PREFIX, read_body, reason_message
 from survey.i18n import CITIZEN_LANGUAGES, LANGUAGES
 from survey.org import kiosk_service
-from survey.org.models import Kiosk
+from survey.org.kiosk_service import digest
+from survey.org.models import Kiosk, ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
-from survey.respond.kiosk_auth import KioskCaller, api_caller, current_kiosk
+from survey.respond.kiosk_auth import KioskCaller, api_caller, current_kiosk, presented_credential
 from survey.respond.store import (
+    Checked,
     Submission,
     SubmissionError,
     existing_response,
@@ -128,8 +130,9 @@ def _refused(exc: ValueError, lang: str) -> tuple[Response, int]:
     return _error(400, "invalid", message, {"_": message})
 
 
-def parse_submission(body: Any, lang: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """Check the envelope (everything except the answers' meaning); returns (fields, errors by field)."""
+def parse_submission(body: Any, lang: str, *, hinted: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check the envelope (everything except the answers' meaning); returns (fields, errors by field).
+    `hinted`: the version id may come from the per-process hint (`checksum` then holds what to check)."""
     errors: dict[str, str] = {}
     fields: dict[str, Any] = {}
     with force_locale(lang):
@@ -146,12 +149,15 @@ def parse_submission(body: Any, lang: str) -> tuple[dict[str, Any], dict[str, st
             errors["version"] = _("version must be a whole number.")
         if "questionnaire" not in errors and "version" not in errors:
             assert isinstance(instrument, str) and isinstance(version, int)  # checked just above
-            qv_id = version_id(instrument, version)
-            if qv_id is None:
+            fields["version_key"] = key = (_database(), instrument, version)
+            found = _versions.get(key) if hinted else None
+            if found is None:
+                found = _published_version(key)
+            if found is None:
                 errors["questionnaire"] = _("There is no published questionnaire %(id)s version %(version)s.",
                                             id=instrument, version=version)
             else:
-                fields["questionnaire_version_id"] = qv_id
+                fields["questionnaire_version_id"], fields["checksum"] = found
         raw_time = body.get("submitted_at")
         try:
             moment = datetime.fromisoformat(raw_time) if isinstance(raw_time, str) else None
@@ -185,16 +191,31 @@ def _whole(value: Any, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-_QV_ID = select(QuestionnaireVersion.id).where(
+_QV_ID = select(QuestionnaireVersion.id, QuestionnaireVersion.checksum).where(
     QuestionnaireVersion.instrument == bindparam("instrument"), QuestionnaireVersion.version == bindparam("version"),
     QuestionnaireVersion.status == "published")
+# (database, instrument, version) → (id, checksum) of a published version, remembered per process.  Only a hint:
+# the claim statement below reads the version's status and checksum by id in the same round trip, and any
+# difference (withdrawn, or a database recreated under the same URL) falls back to the look-up.
+_versions: dict[tuple[int, str, int], tuple[int, str]] = {}
 
 
-def version_id(instrument: str, version: int) -> int | None:
-    """The id of a published questionnaire version (a prebuilt Core statement: no ORM object, no JSON
-    definition decoded).  Not remembered across requests: a database recreated under the same URL, as
-    tests do, gives the same version another id."""
-    return db.session.connection().execute(_QV_ID, {"instrument": instrument, "version": version}).scalar()
+def _published_version(key: tuple[int, str, int]) -> tuple[int, str] | None:
+    """(id, checksum) of a published questionnaire version, looked up (a prebuilt Core statement: no ORM object,
+    no JSON definition decoded) and kept as the hint for the next submissions."""
+    row = db.session.connection().execute(_QV_ID, {"instrument": key[1], "version": key[2]}).first()
+    if row is None:
+        _versions.pop(key, None)
+        return None
+    if len(_versions) > 1024:
+        _versions.clear()
+    found = _versions[key] = (row[0], row[1])
+    return found
+
+
+def _database() -> int:
+    """Which database the hints belong to (the engine; a database recreated behind it is caught by the checks)."""
+    return id(db.engine)
 
 
 _KIOSK = table_of(Kiosk)
@@ -224,20 +245,90 @@ def claim_submission_slot(kiosk_id: int, now: datetime) -> float:
     return max(1.0, interval - (now - last).total_seconds()) if last else float(interval)
 
 
+_SP = table_of(ServicePoint)
+_QV = table_of(QuestionnaireVersion)
+
+
+def _hinted_claim(interval: bool) -> Any:
+    """For a kiosk this process has seen store a response: ONE statement authenticates it again (credential, not
+    revoked, service point open), claims the minimum interval, marks it seen, and reads its service point, the
+    point's agency and the version's checksum if it is published (was four round trips: caller, version id,
+    claim, service point + version).  No row: not authenticated or too soon (the full path tells which)."""
+    k = _KIOSK
+    where = [k.c.id == bindparam("kiosk"), k.c.credential_hash == bindparam("digest"), k.c.revoked_at.is_(None),
+             exists().where(_SP.c.id == k.c.service_point_id, ServicePoint.active)]
+    if interval:
+        where.append(or_(k.c.last_submission_at.is_(None), k.c.last_submission_at <= bindparam("threshold")))
+    agency = select(_SP.c.agency_id).where(_SP.c.id == k.c.service_point_id).scalar_subquery()
+    checksum = (select(_QV.c.checksum).where(_QV.c.id == bindparam("qv"), _QV.c.status == "published")
+                .scalar_subquery())
+    return (update(k).where(*where).values(last_submission_at=bindparam("now"), last_seen_at=bindparam("now"))
+            .returning(k.c.service_point_id, agency, checksum))
+
+
+_HINTED_CLAIM = {True: _hinted_claim(True), False: _hinted_claim(False)}
+
+
+def claim_as_known(kiosk_id: int, credential_digest: str, version_id: int, now: datetime) -> Any:
+    """(service point id, agency id, version checksum or None) when the kiosk authenticates and may submit now
+    (the slot is then claimed, rolled back with the submission if it is not stored); None otherwise."""
+    interval = int(current_app.config.get("HAILONG_KIOSK_MIN_INTERVAL_SECONDS", 0))
+    return db.session.connection().execute(_HINTED_CLAIM[interval > 0], {
+        "kiosk": kiosk_id, "digest": credential_digest, "now": now, "threshold": now - timedelta(seconds=interval),
+        "qv": version_id}).first()
+# (database, credential digest) → id of a kiosk that stored a response through this process.  Only a hint that
+# lets the body be read before the database is asked: the claim statement checks the credential, the revocation
+# and the service point again, and every answer other than a stored response authenticates in full first — a
+# revoked kiosk or a retired service point is refused at once, and nothing is stored for it.
+_kiosks: dict[tuple[int, str], int] = {}
+
+
 @bp.post("/responses")
 def submit_response() -> tuple[Response, int]:
-    kiosk = api_caller()  # authenticate before reading the body
-    if kiosk is None:
+    credential = presented_credential(allow_cookie=request.is_json)
+    if credential and len(credential) <= 200:
+        hint = (_database(), digest(credential))
+        kiosk_id = _kiosks.get(hint)
+        if kiosk_id is not None:
+            return _submit(KioskCaller(kiosk_id, 0), hint)
+        stored = _submit(api_caller(), None)
+        if stored[1] == 201 and (caller := api_caller()) is not None:
+            if len(_kiosks) > 100_000:
+                _kiosks.clear()
+            _kiosks[hint] = caller.id
+        return stored
+    return _submit(None, None)
+
+
+def _unconfirmed(hint: tuple[int, str] | None) -> tuple[Response, int] | None:
+    """401 when the caller came from the hint and no longer authenticates (then forgotten), else None."""
+    if hint is None or api_caller() is not None:
+        return None
+    _kiosks.pop(hint, None)
+    db.session.rollback()
+    return _unauthorized(request_language())
+
+
+def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: bool = False) -> tuple[Response, int]:
+    """Store one submission.  `hint` is set when `kiosk` comes from the per-process hint (not yet
+    authenticated: the claim statement does it); `capped` when the per-kiosk cap was already counted."""
+    if kiosk is None:  # authenticate before reading the body
         return _unauthorized(request_language())
-    if cap := over_api_cap(kiosk):
-        return _too_many(request_language(), cap)
+    if not capped and (cap := over_api_cap(kiosk)):
+        return _unconfirmed(hint) or _too_many(request_language(), cap)
     try:
         body = _json_body()
     except ValueError as exc:
-        return _refused(exc, request_language())
+        return _unconfirmed(hint) or _refused(exc, request_language())
+    except HTTPException:  # the body is over the cap
+        if (denied := _unconfirmed(hint)) is not None:
+            return denied
+        raise
     lang = request_language(body)
-    fields, errors = parse_submission(body, lang)
+    fields, errors = parse_submission(body, lang, hinted=hint is not None)
     if errors:
+        if (denied := _unconfirmed(hint)) is not None:
+            return denied
         if "client_id" in fields and existing_response(db.session, fields["client_id"]) is not None:
             return _duplicate(kiosk, fields["client_id"])
         with force_locale(lang):
@@ -246,21 +337,33 @@ def submit_response() -> tuple[Response, int]:
     # A resend is recognised by store_response (its first query), so the common case of a new response
     # does not look the client id up twice; the slot claimed below is rolled back for a resend.
     now = utcnow()
-    wait = claim_submission_slot(kiosk.id, now)
-    if wait:
-        db.session.rollback()
-        if existing_response(db.session, fields["client_id"]) is not None:  # a resend is never throttled
-            return _duplicate(kiosk, fields["client_id"])
-        seconds = math.ceil(wait)
-        with force_locale(lang):
-            msg = _("Too many responses from this kiosk; retry in %(n)s seconds.", n=seconds)
-        return _error(429, "too_soon", msg, headers={"Retry-After": str(seconds)}, retry_after=seconds)
+    checked = None
+    if hint is not None:
+        row = claim_as_known(kiosk.id, hint[1], fields["questionnaire_version_id"], now)
+        if row is None or row[2] != fields["checksum"]:
+            # not authenticated, too soon, or the version hint is out of date: the full path answers
+            db.session.rollback()
+            if row is not None:
+                _versions.pop(fields["version_key"], None)
+            return _unconfirmed(hint) or _submit(api_caller(), None, capped=True)
+        kiosk = KioskCaller(kiosk.id, row[0])
+        checked = Checked(agency_id=row[1], checksum=row[2])
+    else:
+        wait = claim_submission_slot(kiosk.id, now)
+        if wait:
+            db.session.rollback()
+            if existing_response(db.session, fields["client_id"]) is not None:  # a resend is never throttled
+                return _duplicate(kiosk, fields["client_id"])
+            seconds = math.ceil(wait)
+            with force_locale(lang):
+                msg = _("Too many responses from this kiosk; retry in %(n)s seconds.", n=seconds)
+            return _error(429, "too_soon", msg, headers={"Retry-After": str(seconds)}, retry_after=seconds)
     sub = Submission(service_point_id=kiosk.service_point_id,
                      questionnaire_version_id=fields["questionnaire_version_id"], answers=fields["answers"],
                      channel="kiosk", language=fields["language"], client_id=fields["client_id"],
                      submitted_at=fields["submitted_at"], kiosk_id=kiosk.id)
     try:
-        response, created = store_response(db.session, sub, commit=False)
+        response, created = store_response(db.session, sub, commit=False, checked=checked)
     except SubmissionError as exc:
         db.session.rollback()
         with force_locale(lang):
@@ -269,7 +372,7 @@ def submit_response() -> tuple[Response, int]:
     if not created:  # stored before (a resend, or another worker a moment ago): no new submission happened
         db.session.rollback()  # gives the claimed slot back
         return _duplicate(kiosk, fields["client_id"])
-    db.session.commit()  # the kiosk's last_seen_at was set by claim_submission_slot
+    db.session.commit()  # the kiosk's last_seen_at was set by the claim
     return jsonify({"id": response.client_id, "status": "created"}), 201
 
 

@@ -106,6 +106,15 @@ class Version:
 
 _versions: dict[tuple[str, int, str], Version] = {}
 
+
+@dataclass(frozen=True)
+class Checked:
+    """What a caller already read in the submission's own transaction (the kiosk API's claim statement): the
+    service point is open and belongs to `agency_id`, the version is published with `checksum`."""
+
+    agency_id: int
+    checksum: str
+
 # The service point's agency and state and the version's state, in one round trip (was two ORM look-ups,
 # which also loaded and decoded the version's whole JSON definition on every submission).
 _CONTEXT = (select(ServicePoint.agency_id, ServicePoint.active, QuestionnaireVersion.status,
@@ -126,14 +135,18 @@ def version_of(session: Session, version_id: int, checksum: str) -> Version:
     return found
 
 
-def _check(session: Session, sub: Submission, now: datetime) -> tuple[int, Version]:
+def _check(session: Session, sub: Submission, now: datetime, checked: Checked | None) -> tuple[int, Version]:
     """(agency id, parsed version) of a valid submission; raises SubmissionError naming every problem."""
     lang = sub.language if sub.language in ("vi", "en") else "vi"
     errors: dict[str, str] = {}
     if sub.channel not in CHANNELS:
         errors["channel"] = "channel_unknown"
-    row = session.connection().execute(_CONTEXT, {"sp": sub.service_point_id,
-                                                  "qv": sub.questionnaire_version_id}).first()
+    row: Any
+    if checked is not None:
+        row = (checked.agency_id, True, "published", checked.checksum)
+    else:
+        row = session.connection().execute(_CONTEXT, {"sp": sub.service_point_id,
+                                                      "qv": sub.questionnaire_version_id}).first()
     if row is None:  # one of the two does not exist: say which
         row = (None, session.get(ServicePoint, sub.service_point_id) is not None,
                None if session.get(QuestionnaireVersion, sub.questionnaire_version_id) is None else "", "")
@@ -160,12 +173,14 @@ def _check(session: Session, sub: Submission, now: datetime) -> tuple[int, Versi
     return agency_id, version
 
 
-def store_response(session: Session, sub: Submission, *, commit: bool = True) -> tuple[Response, bool]:
-    """Validate and store; returns (response, created).  Raises SubmissionError and writes nothing."""
+def store_response(session: Session, sub: Submission, *, commit: bool = True,
+                   checked: Checked | None = None) -> tuple[Response, bool]:
+    """Validate and store; returns (response, created).  Raises SubmissionError and writes nothing.
+    `checked`: the service point and version were read in this transaction already (one round trip less)."""
     sub.client_id = normalise_client_id(sub.client_id)
     now = utcnow().replace(microsecond=0)  # stored to the second (docs/security.md §5)
     try:
-        agency_id, version = _check(session, sub, now)
+        agency_id, version = _check(session, sub, now, checked)
     except SubmissionError:
         # a resend of a response stored before is answered with it even if it would not pass now; a new
         # response is not looked up first: the INSERT below recognises a resend (one round trip less)

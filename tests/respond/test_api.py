@@ -277,3 +277,63 @@ def test_concurrent_submissions_from_one_kiosk_one_wins(app, client, db_session,
         t.join(timeout=30)
     assert sorted(statuses) == [201, 429]
     assert _counts(db_session)["Response"] == 1
+
+
+# A kiosk that has stored a response is remembered by the serving process (its body is then read before the
+# database is asked); every change to its right to submit still takes effect on the very next submission.
+
+def _stored_once(client, city, credential):
+    assert client.post("/api/v1/responses", json=_quick(city), headers=auth(credential)).status_code == 201
+
+
+def test_a_known_kiosk_revoked_after_submitting_is_refused_at_once(client, db_session, city, kiosk, no_interval):
+    kiosk_obj, credential = kiosk
+    _stored_once(client, city, credential)
+    kiosk_service.revoke_kiosk(db_session, kiosk_obj.code)
+    db_session.commit()
+    for body in (_quick(city), {"client_id": "not a uuid"}, _quick(city, **{"C.ATT": 99})):
+        resp = client.post("/api/v1/responses", json=body, headers=auth(credential))
+        assert resp.status_code == 401 and resp.get_json()["error"] == "unauthorized"
+    assert _counts(db_session)["Response"] == 1 and _tally_total(db_session) == 1
+
+
+def test_a_known_kiosk_whose_service_point_retires_is_refused_at_once(client, db_session, city, kiosk, no_interval):
+    from survey.org.service import reactivate_service_point, retire_service_point
+
+    _, credential = kiosk
+    _stored_once(client, city, credential)
+    point = city.service_points["STP-SP1"]
+    retire_service_point(db_session, point)
+    db_session.commit()
+    assert client.post("/api/v1/responses", json=_quick(city), headers=auth(credential)).status_code == 401
+    assert _counts(db_session)["Response"] == 1
+    reactivate_service_point(db_session, point)
+    db_session.commit()
+    _stored_once(client, city, credential)
+    assert _counts(db_session)["Response"] == 2 and _tally_total(db_session) == 2
+
+
+def test_a_known_kiosk_is_refused_a_version_withdrawn_since(client, db_session, city, kiosk, no_interval):
+    _, credential = kiosk
+    _stored_once(client, city, credential)
+    qv = db_session.get(QuestionnaireVersion, city.questionnaires["counter-quick"].id)
+    qv.status = "retired"
+    db_session.commit()
+    resp = client.post("/api/v1/responses", json=_quick(city), headers=auth(credential))
+    assert resp.status_code == 400 and "questionnaire" in resp.get_json()["errors"]
+    assert _counts(db_session)["Response"] == 1
+    qv.status = "published"
+    db_session.commit()
+    _stored_once(client, city, credential)
+
+
+def test_a_known_kiosk_is_still_throttled_and_its_resend_still_answered(client, db_session, app, city, kiosk):
+    app.config["HAILONG_KIOSK_MIN_INTERVAL_SECONDS"] = 30
+    _, credential = kiosk
+    body = _quick(city)
+    assert client.post("/api/v1/responses", json=body, headers=auth(credential)).status_code == 201
+    too_soon = client.post("/api/v1/responses", json=_quick(city), headers=auth(credential))
+    assert too_soon.status_code == 429 and too_soon.get_json()["error"] == "too_soon"
+    again = client.post("/api/v1/responses", json=body, headers=auth(credential))
+    assert again.status_code == 200 and again.get_json()["status"] == "duplicate"
+    assert _counts(db_session)["Response"] == 1 and _tally_total(db_session) == 1
