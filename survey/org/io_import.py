@@ -29,7 +29,6 @@ from survey.org.io import PARENT_FIELD, Issue, OrgFileError, Row, read_file, to_
 from survey.org.messages import N_, _
 from survey.org.models import Agency, Kiosk, Level, ServicePoint, Unit
 
-STATUSES = ("active", "retired")
 _PLURAL = {"level": "levels", "unit": "units", "agency": "agencies", "service_point": "service points",
            "kiosk": "kiosks"}
 # what holds an agency, service point or kiosk: whole sentences per kind, for the translators
@@ -91,25 +90,17 @@ def _check_row(row: Row, issues: list[Issue]) -> None:
     for name in ("name",) if row.kind == "kiosk" else ("name_vi", "name_en"):
         _rule(row, issues, svc.check_name, f.get(name), name)
     if row.kind == "level":
-        rank = f.get("rank")
-        if rank is None:
-            issues.append(row.issue("rank", _("missing rank (0 for the top level, 1 below it, …)")))
-        elif whole_number(rank) is None:  # "²" passes isdigit(); a rank must also fit its column
-            issues.append(row.issue("rank", _("rank '%(rank)s' is not a whole number ≥ 0", rank=rank)))
+        _rule(row, issues, svc.check_rank, f.get("rank"))
     if row.kind == "agency" and f.get("kind"):
         _rule(row, issues, svc.check_kind, f["kind"])
     if row.kind == "service_point":
         for name in ("kiosk_instrument", "link_instrument"):
             if f.get(name):
                 _rule(row, issues, svc.check_instrument, f[name], name)
-    if f.get("status") and f["status"] not in STATUSES:
-        issues.append(row.issue("status", _("unknown status '%(status)s' (use active or retired)",
-                                            status=f["status"])))
+    if f.get("status"):
+        _rule(row, issues, svc.check_status, f["status"])
     if f.get("valid_from"):
-        try:
-            date.fromisoformat(f["valid_from"] or "")
-        except ValueError:
-            issues.append(row.issue("valid_from", _("'%(value)s' is not a date (YYYY-MM-DD)", value=f["valid_from"])))
+        _rule(row, issues, svc.check_date, f["valid_from"], "valid_from")
 
 
 class _Plan:

@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session
 from survey.audit import record
 from survey.database import utcnow
 from survey.errors import N_, DomainError, register
+from survey.inputs import whole_number
 from survey.org.models import Agency, Kiosk, Level, ServicePoint, Unit
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 INSTRUMENT_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 NAME_MAX = 200
+STATUSES = ("active", "retired")  # a tree file's `status` column (retired = `retired_at` set)
 
 
 register({
@@ -54,6 +56,10 @@ register({
     "agency_merge_itself": N_("an agency cannot be merged into itself"),
     "service_point_merge_itself": N_("a service point cannot be merged into itself"),
     "level_not_above_child": N_("level '%(level)s' is not above the level of child unit %(child)s"),
+    "rank_missing": N_("missing rank (0 for the top level, 1 below it, …)"),
+    "rank_not_whole": N_("rank '%(rank)s' is not a whole number ≥ 0"),
+    "status_unknown": N_("unknown status '%(status)s' (use active or retired)"),
+    "date_format": N_("'%(value)s' is not a date (YYYY-MM-DD)"),
 })
 
 
@@ -83,6 +89,26 @@ def check_name(value: str | None, field: str) -> None:
         raise OrgError("name_missing", field)
     if len(value) > NAME_MAX:
         raise OrgError("name_too_long", field, max=NAME_MAX)
+
+
+def check_rank(rank: str | None, field: str = "rank") -> None:
+    """A level's rank as written in a file: a whole number ≥ 0 ("²" passes isdigit()) that fits its column."""
+    if rank is None:
+        raise OrgError("rank_missing", field)
+    if whole_number(rank) is None:
+        raise OrgError("rank_not_whole", field, rank=rank)
+
+
+def check_status(status: str, field: str = "status") -> None:
+    if status not in STATUSES:
+        raise OrgError("status_unknown", field, status=status)
+
+
+def check_date(text: str, field: str) -> None:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise OrgError("date_format", field, value=text) from None
 
 
 def check_names(name_vi: str | None, name_en: str | None) -> None:

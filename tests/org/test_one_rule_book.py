@@ -31,7 +31,8 @@ def _refusal(check, *args) -> str:
     ("agency,B,CT,,,ministry,B,B,\n", "kind", lambda: _refusal(svc.check_kind, "ministry")),
     ("service_point,S,A,,,,S,S,Counter_Quick\n", "kiosk_instrument",
      lambda: _refusal(svc.check_instrument, "Counter_Quick", "kiosk_instrument")),
-], ids=["long name", "missing code", "unknown kind", "bad questionnaire id"])
+    ("level,town,,,²,,Thị xã,Town,\n", "rank", lambda: _refusal(svc.check_rank, "²")),
+], ids=["long name", "missing code", "unknown kind", "bad questionnaire id", "rank not a whole number"])
 def test_the_file_importer_says_what_the_form_says(runner, db_session, tmp_path: Path, row, field, form_says):
     path = tmp_path / "bad.csv"
     path.write_text(HEADER + LEVELS + row, encoding="utf-8")
