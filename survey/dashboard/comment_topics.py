@@ -3,11 +3,13 @@ link to those comments.  Counted over the comments an agency viewer sees (hidden
 held for review are not counted, whoever looks), filtered like the comment page (service point, months), so
 a count and the list behind its link agree.  Two more tables give the trend: comments per topic, and their
 share of the comments, per month (per quarter when the period shown spans more than a year), each period
-linking to its comments."""
+linking to its comments.  A share of fewer than n_min comments (HAILONG_N_MIN, as for responses) is a
+suppressed figure: the row says "not enough comments" and exports leave it empty; the counts stay."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask import current_app, url_for
 from flask_babel import gettext as _
@@ -15,16 +17,30 @@ from flask_babel import gettext as _
 from survey.dashboard.comments import comment_link_args, comment_query
 from survey.dashboard.tables import INT, PCT, Col, Table
 from survey.extensions import db
+from survey.i18n import number
 from survey.org.models import Agency, ServicePoint
 from survey.respond.models import Comment, Response
 from survey.results.periods import period_name, period_start
 from survey.results.topics import lexicon, topic_counts, topic_trend, trend_kind
 
 
+def comment_n_min() -> int:
+    """The minimum number of comments under which a share of them is not shown: the app's n_min."""
+    return int(current_app.config["HAILONG_N_MIN"])
+
+
+def suppressed_share(total: int, n_min: int) -> dict[str, Any]:
+    """Row keys that hide a share of `total` comments when they are fewer than n_min (counts stay shown)."""
+    if total >= n_min:
+        return {}
+    return {"_suppressed": True, "_n": total, "_why": _("not enough comments (n = %(n)s)", n=number(total, 0))}
+
+
 def topic_tables(agency: Agency, service_point: ServicePoint | None, period_from: date | None,
                  period_to: date | None, lang: str) -> list[Table]:
     """The topic table, then the trend per topic: counts and shares of comments per month or quarter."""
     lex = lexicon(current_app.instance_path)
+    n_min = comment_n_min()
     args = {"q": "", "sp": service_point, "from": period_from, "to": period_to}
     rows = db.session.execute(comment_query(agency.id, args, moderator=False)
                               .with_only_columns(Response.period, Comment.text)).all()
@@ -44,7 +60,7 @@ def topic_tables(agency: Agency, service_point: ServicePoint | None, period_from
         href = url_for("dashboard.comments", code=agency.code,
                        **comment_link_args({**args, "from": start, "to": end}))
         counts.rows.append({"period": period_name(label), "n": total, **by_topic, "_href": href})
-        shares.rows.append({"period": period_name(label), "n": total, "_href": href,
+        shares.rows.append({"period": period_name(label), "n": total, "_href": href, **suppressed_share(total, n_min),
                             **{c: n / total if total else None for c, n in by_topic.items()}})
     return [topics_table(agency, service_point, period_from, period_to, lang, rows=[t for _p, t in rows]),
             counts, shares]
@@ -59,14 +75,15 @@ def topics_table(agency: Agency, service_point: ServicePoint | None, period_from
     if rows is None:
         rows = list(db.session.scalars(comment_query(agency.id, args, moderator=False).with_only_columns(Comment.text)))
     total, counts = topic_counts(rows, lex)
+    hide = suppressed_share(total, comment_n_min())
     table = Table("topics", _("Topics of citizens' comments"), [
         Col("topic", _("Topic")), Col("n", _("Comments"), INT), Col("share", _("Share of comments"), PCT)])
     for t in sorted(lex.topics, key=lambda t: (-counts[t.code], lex.codes.index(t.code))):
         table.rows.append({"topic": t.label(lang), "n": counts[t.code],
-                           "share": counts[t.code] / total if total else None,
+                           "share": counts[t.code] / total if total else None, **hide,
                            "_href": url_for("dashboard.comments", code=agency.code,
                                             **comment_link_args(args, topic=t.code))})
     table.rows.append({"topic": _("All comments (a comment may have several topics or none)"), "n": total,
-                       "share": 1.0 if total else None,
+                       "share": 1.0 if total else None, **hide,
                        "_href": url_for("dashboard.comments", code=agency.code, **comment_link_args(args))})
     return table

@@ -54,7 +54,7 @@ class Table:
                 if i == 0:
                     cells.append(("th", format_cell(r, c), r.get("_href")))
                 elif suppressed and c.kind in HIDDEN_WHEN_SUPPRESSED:
-                    cells.append(("num", "—", None) if noted else ("note", not_enough(r.get("_n", 0)), None))
+                    cells.append(("num", "—", None) if noted else ("note", suppressed_note(r), None))
                     noted = True
                 else:
                     cells.append(("text" if c.kind == TEXT else "num", format_cell(r, c), None))
@@ -104,7 +104,7 @@ class Table:
                     line += [None if blank else _clean(lo), None if blank else _clean(hi)]
                 else:
                     line.append(None if blank else _clean(v))
-            line.append(not_enough(r.get("_n", 0)) if suppressed else r.get("_note", ""))
+            line.append(suppressed_note(r) if suppressed else r.get("_note", ""))
             out.append(line + design)
         return out
 
@@ -169,6 +169,11 @@ def not_enough(n: Any) -> str:
     from survey.i18n import number
 
     return _("not enough responses (n = %(n)s)", n=number(int(n or 0), 0))
+
+
+def suppressed_note(row: dict[str, Any]) -> str:
+    """Why a row's figures are hidden: the row's own `_why` (e.g. too few comments), else too few responses."""
+    return str(row.get("_why") or not_enough(row.get("_n", 0)))
 
 
 def csv_response(tables: list[Table], filename: str) -> Response:

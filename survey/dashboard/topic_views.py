@@ -6,6 +6,8 @@ fees rising at X").  Only counts are shown; the comments themselves are read on 
 Access: every staff role, scoped like everything else (`visible_agency_ids`): Home Affairs and
 administrators see every agency, a unit manager those of its subtree, an agency viewer its own agency.
 Hidden comments and those of responses held for review are never counted, as on the agency page.
+A share of fewer than n_min comments is suppressed (the count stays), and a rise is looked for only where
+both periods have n_min comments: a share that may not be shown cannot be said to rise either.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from werkzeug.wrappers import Response as WResponse
 
 from survey.auth import roles
 from survey.auth.scope import roles_required, visible_agency_ids
+from survey.dashboard.comment_topics import comment_n_min, suppressed_share
 from survey.dashboard.common import month_text, wants_export
 from survey.dashboard.tables import DIFF, INT, PCT, Col, Table, export
 from survey.extensions import db
@@ -68,6 +71,7 @@ def index() -> str | WResponse:
     kind = kind if kind in KINDS else "quarter"
     agency_ids = visible_agency_ids(current_user)
     lex = lexicon(current_app.instance_path)
+    n_min = comment_n_min()
     periods = _periods(kind, agency_ids)
     p = next((x for x in periods if x.label == request.args.get("period")), periods[0] if periods else None)
     topic_cols = [Col(t.code, t.label(lang), PCT) for t in lex.topics]
@@ -83,8 +87,12 @@ def index() -> str | WResponse:
         for ag in sorted(agencies, key=lambda a: a.name(lang)):
             total, counts = topic_counts(now.get(ag.id, []), lex)
             shares.rows.append({"agency": ag.name(lang), "n": total, "_href": _link(ag, p),
+                                **suppressed_share(total, n_min),
                                 **{c: n / total if total else None for c, n in counts.items()}})
-            for r in rising(topic_counts(before.get(ag.id, []), lex), (total, counts), MIN_COUNT, MIN_POINTS):
+            previous = topic_counts(before.get(ag.id, []), lex)
+            if min(total, previous[0]) < n_min:
+                continue
+            for r in rising(previous, (total, counts), MIN_COUNT, MIN_POINTS):
                 topic = lex.topic(r.topic)
                 rises.rows.append({"agency": ag.name(lang), "topic": topic.label(lang) if topic else r.topic,
                                    "n_before": r.n_before, "share_before": r.share_before, "n_now": r.n_now,
@@ -96,4 +104,4 @@ def index() -> str | WResponse:
     args = {"period_kind": kind, **({"period": p.label} if p else {})}
     return render_template("dashboard/topics/index.html", shares=shares, rises=rises, period=p, kind=kind,
                            kinds=KINDS, periods=periods, args=args, previous=p.previous() if p else None, lang=lang,
-                           min_count=MIN_COUNT, min_points=MIN_POINTS)
+                           min_count=MIN_COUNT, min_points=MIN_POINTS, n_min=n_min)

@@ -26,7 +26,8 @@ TEXTS = [("Chờ quá lâu ở quầy số 2", 1), ("cho lau qua, hen hoai", 2),
 
 
 @pytest.fixture
-def city(db_session):
+def city(app, db_session):
+    app.config["HAILONG_N_MIN"] = 1  # a handful of comments: shares shown (suppression tested below)
     city = small_city(db_session)
     qv = city.questionnaires["counter-quick"]
     for text, days in TEXTS:
@@ -152,3 +153,26 @@ def test_topic_trend_by_quarter_over_more_than_a_year_and_exported(client, city)
     resp = get(client, "/dashboard/agency/UBND-NK?from=2025-01&to=2026-03&format=csv&table=topics_share")
     rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[-1][:2] == ["Quý I/2026", "7"] and abs(float(rows[-1][3]) - 3 / 7) < 1e-9
+
+
+def test_a_share_of_fewer_comments_than_n_min_is_suppressed_and_counts_stay(app, client, city):
+    app.config["HAILONG_N_MIN"] = 5  # March has 6 comments, January 1, February none
+    login(client, "ninhkieu")
+    html = get(client, "/dashboard/agency/UBND-NK?from=2026-01&to=2026-03").get_data(as_text=True)
+    counts, shares = rows_of(html, "topics_trend"), rows_of(html, "topics_share")
+    assert counts["Tháng 1/2026"][:1] == ["1"]
+    assert shares["Tháng 3/2026"][2] == "33,3%"
+    for month, n in (("Tháng 1/2026", "1"), ("Tháng 2/2026", "0")):
+        assert month in html.split('id="table-topics_share"')[1].split("</table>")[0]
+        assert month not in shares  # a suppressed row: count, then the note instead of any share
+        section = html.split('id="table-topics_share"')[1].split("</table>")[0]
+        row = re.search(rf"<tr[^>]*>\s*<th[^>]*>(?:<a[^>]*>)?{month}.*?</tr>", section, re.S).group(0)
+        assert f"chưa đủ ý kiến (n = {n})" in row.lower() and "%" not in row
+    app.config["HAILONG_N_MIN"] = 7  # the topic table over Feb-Mar: 6 comments
+    html = get(client, "/dashboard/agency/UBND-NK?from=2026-02&to=2026-03").get_data(as_text=True)
+    section = html.split('id="table-topics"')[1].split("</table>")[0]
+    assert "%" not in re.sub(r"<[^>]+>", " ", section) and "chưa đủ ý kiến (n = 6)" in section.lower()
+    assert re.search(r"Chờ đợi, trễ hẹn</a></th>\s*<td[^>]*>2</td>", section)  # the count stays
+    resp = get(client, "/dashboard/agency/UBND-NK?from=2026-02&to=2026-03&format=csv&table=topics")
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[1][:3] == ["Chờ đợi, trễ hẹn", "2", ""] and "6" in rows[1][3]

@@ -67,9 +67,23 @@ def _selected(html: str, name: str) -> str:
 
 
 # --------------------------------------------------------------------------- suppression
-def test_no_view_shows_a_suppressed_value(app, client, too_few):
+def _comment_on_everything(session) -> None:
+    """Every response gets a comment (40, below n_min = 50 anywhere): the topic views then have counts to
+    show but no share they may show."""
+    from sqlalchemy import select
+
+    from survey.respond.models import Comment, Response
+
+    texts = ("Chờ lâu quá", "Cán bộ nhiệt tình", "Phải đưa tiền cà phê", "Phòng chờ nóng")
+    for i, rid in enumerate(session.scalars(select(Response.id).order_by(Response.id))):
+        session.add(Comment(response_id=rid, item_code="COMMENT", text=texts[i % len(texts)]))
+    session.commit()
+
+
+def test_no_view_shows_a_suppressed_value(app, client, db_session, too_few):
     data = too_few
     nk, agency = data.city.units["NK"].id, data.city.agencies["UBND-NK"].id
+    _comment_on_everything(db_session)
     login(client, "noivu")
     found: dict[str, list[str]] = {}
     pages = ["/homeaffairs/", "/homeaffairs/?period=2022-Q4&level=district",
@@ -78,7 +92,10 @@ def test_no_view_shows_a_suppressed_value(app, client, too_few):
              f"/homeaffairs/unit/{nk}?period=2022-Q4", f"/homeaffairs/agency/{agency}?period=2022-Q4",
              "/homeaffairs/report/?period=2022-Q4", "/dashboard/",
              *(f"/dashboard/agency/{code}" for code in ("UBND-NK", "STP", "UBND-NK-TA")),
-             "/dashboard/agency/UBND-NK?trend=quarter"]
+             "/dashboard/agency/UBND-NK?trend=quarter", "/dashboard/agency/UBND-NK?from=2022-10&to=2023-03",
+             # comment topics (issue 15): shares of fewer than n_min comments are suppressed too
+             "/dashboard/topics/", "/dashboard/topics/?period=2022-Q4", "/dashboard/topics/?period_kind=year",
+             "/dashboard/topics/?period=2023-01&period_kind=month"]
     for url in pages:
         found[url] = percentages(_text(_get(client, url).get_data(as_text=True)))
     for table in ("estimates", "ranks", "change", "funnel", "trend"):
@@ -86,8 +103,11 @@ def test_no_view_shows_a_suppressed_value(app, client, too_few):
         if resp.status_code == 404:  # a table the page does not show (no trend of one period)
             continue
         found[table] = _csv_figures(resp.get_data(as_text=True))
+    for url in ("/dashboard/topics/?period=2023-Q1&format=csv", "/dashboard/topics/?period=2022-Q4&format=csv",
+                "/dashboard/agency/UBND-NK?from=2022-10&to=2023-03&format=csv"):
+        found[url] = _csv_figures(_get(client, url).get_data(as_text=True))
     for url in ("/homeaffairs/export.xlsx?period=2023-Q1&level=commune",
-                "/homeaffairs/report/report.xlsx?period=2022-Q4",
+                "/dashboard/topics/?period=2023-Q1&format=xlsx", "/homeaffairs/report/report.xlsx?period=2022-Q4",
                 "/dashboard/agency/UBND-NK?format=xlsx", "/dashboard/?format=xlsx"):
         found[url] = _xlsx_figures(_get(client, url).data)
     found["/dashboard/agency/UBND-NK?format=csv"] = _csv_figures(

@@ -29,7 +29,8 @@ COMMENTS = [("UBND-BT", "Cán bộ nhiệt tình", Q4)] * 4 + [("UBND-BT", "Ph�
 
 
 @pytest.fixture
-def city(db_session):
+def city(app, db_session):
+    app.config["HAILONG_N_MIN"] = 1  # a handful of comments: shares shown (suppression tested below)
     city = small_city(db_session)
     qv = city.questionnaires["counter-quick"]
     for agency, text, days in COMMENTS:
@@ -116,3 +117,27 @@ def test_the_page_is_reached_from_the_comparison_and_the_agency_page(client, cit
     login(client, "tuphap")
     assert 'href="/dashboard/topics/"' in get(client, "/dashboard/agency/STP?from=2026-01&to=2026-03").get_data(
         as_text=True)
+
+
+def test_shares_of_too_few_comments_are_suppressed_and_not_compared(app, client, city):
+    """n_min 4: Bình Thủy has 4 comments in each quarter (shares and its fees rise shown); Ninh Kiều and
+    the Sở Tư pháp have 1 (count shown, shares suppressed, no rise looked for)."""
+    app.config["HAILONG_N_MIN"] = 4
+    login(client, "noivu")
+    html = get(client, "/dashboard/topics/?period=2026-Q1").get_data(as_text=True)
+    shares = rows_of(html, "topic_shares")
+    assert shares["UBND quận Bình Thủy"][:4] == ["4", "0,0%", "0,0%", "75,0%"]
+    section = html.split('id="table-topic_shares"')[1].split("</table>")[0]
+    for name in ("UBND quận Ninh Kiều", "Sở Tư pháp"):
+        assert name not in shares  # a suppressed row
+        row = re.search(rf"<tr[^>]*>\s*<th[^>]*>(?:<a[^>]*>)?{name}.*?</tr>", section, re.S).group(0)
+        assert "chưa đủ ý kiến (n = 1)" in row.lower() and "%" not in row
+    assert list(rows_of(html, "topic_rises")) == ["UBND quận Bình Thủy"]
+    app.config["HAILONG_N_MIN"] = 5  # now Bình Thủy too: no share anywhere, nothing compared
+    html = get(client, "/dashboard/topics/?period=2026-Q1").get_data(as_text=True)
+    assert "%" not in re.sub(r"<[^>]+>", " ", html.split('id="table-topic_shares"')[1].split("</table>")[0])
+    assert "UBND quận Bình Thủy" not in html.split('id="table-topic_rises"')[1].split("</table>")[0]
+    resp = get(client, "/dashboard/topics/?period=2026-Q1&format=csv&table=topic_shares")
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+    row = next(r for r in rows if r and r[0] == "UBND quận Bình Thủy")
+    assert row[1] == "4" and set(row[2:10]) == {""}
