@@ -30,6 +30,7 @@ from survey.dashboard.homeaffairs_present import (
     trend_of,
     trend_table,
 )
+from survey.dashboard.languages import responses_by_language_by, units_language_table
 from survey.dashboard.method_text import design_sentence
 from survey.dashboard.sheets import sheet_label, sheet_name
 from survey.extensions import db
@@ -242,6 +243,7 @@ def page_content(view: str, f: Filters, comp: Comparison | None, lang: str) -> t
     tables = comparison_tables(comp, lang)
     charts = comparison_charts(comp, lang)
     tables.append(_units_coverage(f, comp))
+    tables.append(_units_languages(f, comp))  # issue 15: responses in vi, en, km per unit
     if view == "index":
         # over the units listed, like the reference line "all units shown"
         trend = selection_trend(db.session, comp.shown_selection or selection_for(current_user, f), f.measure,
@@ -264,6 +266,13 @@ def _units_coverage(f: Filters, comp: Comparison) -> Table:
     by_key = coverage_by(db.session, sel, comp.group)
     return cp.units_coverage_table(by_key, cp.comparison_labels(comp), comp.group_label,
                                    cp.cutoff_text(_published(comp)))
+
+
+def _units_languages(f: Filters, comp: Comparison) -> Table:
+    """Responses per citizen language of every compared unit in the period (issue 15)."""
+    sel = selection_for(current_user, f, period_from=comp.period.start, period_to=comp.period.end)
+    return units_language_table(responses_by_language_by(db.session, sel, comp.group), cp.comparison_labels(comp),
+                                comp.group_label, comp.n_min)
 
 
 def _coverage_notes(view: str, f: Filters, comp: Comparison | None, scope: dict[str, Any]) -> list[str]:

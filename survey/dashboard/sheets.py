@@ -20,6 +20,12 @@ SHEET_LABELS = {
     "expectations": _l("Wanted improvements"),
     "agencies": _l("Agencies"),
     "coverage": _l("Response rate"),
+    "languages": _l("Languages"),
+    "topics": _l("Comment topics"),
+    "topics_trend": _l("Topics by period"),
+    "topics_share": _l("Topic shares by period"),
+    "topic_shares": _l("Topic shares"),
+    "topic_rises": _l("Rising topics"),
 }
 FORBIDDEN = "[]:*?/\\"
 LIMIT = 31
