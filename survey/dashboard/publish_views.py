@@ -31,6 +31,7 @@ from survey.extensions import db
 from survey.i18n import current_lang
 from survey.results import cache
 from survey.results import publication as pub
+from survey.results.periods import period_name
 
 PUBLISHERS = roles.PUBLISHES_PERIODS
 
@@ -103,7 +104,7 @@ def _documents(f: Filters) -> pub.Documents:
 
 
 def frozen_pdf_html() -> tuple[str, str] | None:
-    """(whole HTML document for WeasyPrint, file stem) of a published period, or None (build it live)."""
+    """(whole HTML document of the PDF, file stem) of a published period, or None (build it live)."""
     f = read_filters(current_user, current_lang())
     p = _publication(f)
     if not _serves_frozen(p, f):
@@ -113,8 +114,8 @@ def frozen_pdf_html() -> tuple[str, str] | None:
 
 
 def _frozen_pdf_document(p: pub.PublishedPeriod) -> str:
-    """The whole HTML WeasyPrint renders for a publication, in the current language."""
-    return render_template("dashboard/report/published_pdf.html", publication=p,
+    """The whole HTML the PDF of a publication is laid out from, in the current language."""
+    return render_template("dashboard/report/published_pdf.html", publication=p, period=period_name(p.label),
                            body=Markup(p.pdf_html(current_lang())))
 
 
@@ -127,8 +128,8 @@ def _prerender_pdfs(p: pub.PublishedPeriod) -> None:
     documents = []
     for lang in (first, *(x for x in ("vi", "en") if x != first)):
         with force_locale(lang):
-            documents.append((_frozen_pdf_document(p), report_pdf.stylesheets()))
-    report_pdf.prerender_all(documents, request.url_root)
+            documents.append(_frozen_pdf_document(p))
+    report_pdf.prerender_all(documents)
 
 
 @bp.route("/publish", methods=["POST"])

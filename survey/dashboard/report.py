@@ -2,8 +2,9 @@
 
 Contents: a summary (overall and element indices of the whole selection), the comparison of the first tree
 level below the city (districts, or communes in a two-tier city) and of all agencies with their charts,
-one page per agency, and the method note.  The PDF is the same HTML rendered by WeasyPrint (pango from
-Debian), so the PDF and the page cannot disagree; the XLSX has one sheet per table.
+one page per agency, and the method note.  The PDF is the same HTML laid out by ReportLab
+(survey/dashboard/report_pdf_layout.py), so the PDF and the page cannot disagree; the XLSX has one sheet per
+table.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -248,7 +249,7 @@ def period() -> str:
     f = read_filters(current_user, current_lang())
     report = build_report(f)
     if report is not None and report_pdf.prerenders():  # its PDF is likely next: build it meanwhile
-        report_pdf.prerender(*_pdf_document(report), request.url_root)
+        report_pdf.prerender(_pdf_document(report))
     return render_template("dashboard/report/period.html", report=report, f=f, pdf=False,
                            period_note=period_note(f.choice, int(current_app.config["HAILONG_N_MIN"])))
 
@@ -259,34 +260,18 @@ def pdf() -> Response:
     frozen = publish_views.frozen_pdf_html()  # a published period: the PDF of the report as published
     if frozen is not None:
         html, stem = frozen
-        data = report_pdf.pdf_bytes(html, report_pdf.stylesheets(), request.url_root)
+        data = report_pdf.pdf_bytes(html)
         return Response(data, mimetype="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{stem}.pdf"'})
     report = _report_or_404()
-    html, css = _pdf_document(report)
-    data = report_pdf.pdf_bytes(html, css, request.url_root)
+    data = report_pdf.pdf_bytes(_pdf_document(report))
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": attachment(_report_stem(report), "pdf")})
 
 
-def _pdf_document(report: Report) -> tuple[str, list[str]]:
-    """(HTML, CSS texts) of the report's PDF."""
-    html = render_template("dashboard/report/pdf.html", report=report, f=report.filters, pdf=True)
-    return html, report_pdf.stylesheets(_pdf_pages_css(report))
-
-
-def _pdf_pages_css(report: Report) -> str:
-    """Every PDF page carries the issuer and period at the top and "Page n / N" at the bottom."""
-    def quoted(text: str) -> str:
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    m = report.method
-    head = quoted(f"{m.get('issued_by', '')} · {m.get('period', '')}")
-    page_word = quoted(_("Page") + " ")
-    return ("@page {"
-            f" @top-left {{ content:{head}; font-size:8pt; color:#555; }}"
-            f" @bottom-right {{ content:{page_word} counter(page) \" / \" counter(pages);"
-            " font-size:8pt; color:#555; } }")
+def _pdf_document(report: Report) -> str:
+    """The HTML the report's PDF is laid out from (its <meta> tags carry the running head and page word)."""
+    return render_template("dashboard/report/pdf.html", report=report, f=report.filters, pdf=True)
 
 
 @bp.route("/report.xlsx")

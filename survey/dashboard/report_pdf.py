@@ -1,8 +1,8 @@
-"""The period report as PDF: WeasyPrint, and the built files kept on disk by their content.
+"""The period report as PDF: laid out by survey/dashboard/report_pdf_layout.py, kept on disk by content.
 
-WeasyPrint lays out a 40–80 page report in several seconds on a 2-core server (pango shapes every table
-cell and chart label; benchmarks/README.md "Period report PDF").  The PDF is a pure function of the HTML, the
-stylesheets and the WeasyPrint version, so it is stored under the SHA-256 of those in
+The layout takes under a second for a 40–80 page report (WeasyPrint took 6–17 s: benchmarks/README.md
+"Period report PDF"), and a stored file is still cheaper.  The PDF is a pure function of the HTML and the
+layout code's version, so it is stored under the SHA-256 of those in
 `<HAILONG_INSTANCE>/report-pdf/`: a second request for the same figures (any user, any worker process) is a
 file read, and new responses that do not change the report's figures keep it valid.  Opening the report page
 starts building its PDF in the background, so "Download PDF" after reading the page is usually instant;
@@ -26,27 +26,16 @@ from survey.config import INSTANCE_DIR
 
 log = logging.getLogger(__name__)
 
-STATIC_CSS = Path(__file__).resolve().parent.parent / "static" / "css"
-# app.css for the shared table look, dashboard.css for charts and the print rules, report-pdf.css for the
-# PDF-only layout (fixed table layout: WeasyPrint then skips measuring every cell's preferred width)
-CSS_FILES = ("app.css", "dashboard.css", "report-pdf.css")
 KEEP = 64  # newest PDFs kept; a report is 0.2–0.5 MB
 _building: dict[str, threading.Event] = {}
 _lock = threading.Lock()
 
 
-def stylesheets(extra: str = "") -> list[str]:
-    """The CSS texts a report PDF is rendered with (files above, then `extra`, e.g. the running heads)."""
-    return [(STATIC_CSS / name).read_text(encoding="utf-8") for name in CSS_FILES] + ([extra] if extra else [])
+def _key(html: str) -> str:
+    from survey.dashboard.report_pdf_layout import version
 
-
-def _key(html: str, css: Sequence[str]) -> str:
-    import weasyprint
-
-    h = hashlib.sha256(weasyprint.__version__.encode())
-    for part in (*css, html):
-        h.update(len(part).to_bytes(8, "big"))
-        h.update(part.encode("utf-8"))
+    h = hashlib.sha256(version().encode())
+    h.update(html.encode("utf-8"))
     return h.hexdigest()
 
 
@@ -60,20 +49,20 @@ def _folder(app: Flask) -> Path | None:
     return None if app.testing else Path(app.config.get("HAILONG_INSTANCE") or INSTANCE_DIR) / "report-pdf"
 
 
-def _render(html: str, css: Sequence[str], base_url: str) -> bytes:
-    from weasyprint import CSS, HTML
+def _render(html: str) -> bytes:
+    from survey.dashboard.report_pdf_layout import render
 
-    return bytes(HTML(string=html, base_url=base_url).write_pdf(stylesheets=[CSS(string=c) for c in css]))
+    return render(html)
 
 
-def pdf_bytes(html: str, css: Sequence[str], base_url: str, app: Flask | None = None) -> bytes:
-    """The PDF of `html` with the CSS texts `css`: from the store, or rendered (and stored).  A render of the
+def pdf_bytes(html: str, app: Flask | None = None) -> bytes:
+    """The PDF of the report document `html`: from the store, or rendered (and stored).  A render of the
     same document already running in this process is waited for rather than repeated."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     folder = _folder(app)
     if folder is None:
-        return _render(html, css, base_url)
-    key = _key(html, css)
+        return _render(html)
+    key = _key(html)
     path = folder / f"{key}.pdf"
     while True:
         try:
@@ -93,7 +82,7 @@ def pdf_bytes(html: str, css: Sequence[str], base_url: str, app: Flask | None = 
     try:
         if path.exists():  # stored by a thread that finished between our read and our lock
             return path.read_bytes()
-        data = _render(html, css, base_url)
+        data = _render(html)
         _store(folder, path, data)
         return data
     finally:
@@ -122,20 +111,20 @@ def prerenders() -> bool:
         and _folder(current_app) is not None
 
 
-def prerender(html: str, css: Sequence[str], base_url: str) -> threading.Thread:
+def prerender(html: str) -> threading.Thread:
     """Build the PDF in a background thread (the report page was opened: its PDF is likely next)."""
-    return prerender_all([(html, css)], base_url)
+    return prerender_all([html])
 
 
-def prerender_all(documents: Sequence[tuple[str, Sequence[str]]], base_url: str) -> threading.Thread:
-    """Build each (HTML, CSS texts) PDF in turn in one background thread: a just-published period's report
+def prerender_all(documents: Sequence[str]) -> threading.Thread:
+    """Build each document's PDF in turn in one background thread: a just-published period's report
     in both languages is downloaded next, and one thread at a time leaves the other core to the readers."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def run() -> None:
-        for html, css in documents:
+        for html in documents:
             try:
-                pdf_bytes(html, css, base_url, app)
+                pdf_bytes(html, app)
             except Exception:  # the download then renders it itself
                 log.exception("report PDF pre-render failed")
 
