@@ -93,3 +93,21 @@ def test_shares_below_n_min_are_suppressed_and_counts_stay(app, client, db_sessi
     assert rows and all(r["Vietnamese, share"] == r["Khmer, share"] == "" for r in rows)
     stp = next(r for r in rows if r["Agencies"] == data.city.agencies["STP"].name_en)
     assert int(stp["Khmer"]) == _recount(db_session, data, "STP", period)["km"] > 0
+
+
+def test_agency_page_export_carries_the_language_table_over_the_period_shown(app, client, db_session, data):
+    period = db_session.get(Response, _ids(db_session, data, "STP")[0]).period
+    app.config["HAILONG_N_MIN"] = 5
+    login(client, "noivu")
+    use_language(client, "en")
+    month = f"{period.year}-{period.month:02d}"
+    rows = read_csv(client.get(f"/dashboard/agency/STP?from={month}&to={month}&format=csv&table=languages"))
+    got = {r["Language"]: int(r["Responses"]) for r in rows}
+    in_month = db_session.execute(select(Response.language, func.count()).where(
+        Response.agency_id == data.city.agencies["STP"].id, Response.period == period,
+        Response.review_status.is_(None)).group_by(Response.language)).all()
+    names = {"vi": "Vietnamese", "en": "English", "km": "Khmer"}
+    assert got == {"Vietnamese": 0, "English": 0, "Khmer": 0} | {names[lang]: n for lang, n in in_month}
+    assert got["Khmer"] > 0
+    wb = load_workbook(io.BytesIO(client.get(f"/dashboard/agency/STP?from={month}&to={month}&format=xlsx").data))
+    assert "Languages" in wb.sheetnames
