@@ -168,6 +168,71 @@ def empirical_innovations(scores: np.ndarray, volume: float, draws: int = 20_000
     return atoms[keep], hist[keep] / hist.sum(), 1.0 - math.exp(-volume)
 
 
+SCORE_ANSWERS = 12  # answers a response's score is modelled on in `score_innovations` (see there)
+
+
+def _score_pmf(p: float, rho: float, answers: int) -> np.ndarray:
+    """P(K = k), k = 0…answers: beta-binomial with mean share p and intra-response correlation rho."""
+    from scipy.stats import betabinom, binom
+
+    if rho >= 1.0 - 1e-9:  # one shared answer: a yes/no response
+        pmf = np.zeros(answers + 1)
+        pmf[0], pmf[-1] = 1.0 - p, p
+        return pmf
+    if rho <= 1e-9:
+        return np.asarray(binom.pmf(np.arange(answers + 1), answers, p))
+    ab = 1.0 / rho - 1.0
+    return np.asarray(betabinom.pmf(np.arange(answers + 1), answers, p * ab, (1.0 - p) * ab))
+
+
+def _merge_atoms(values: np.ndarray, probs: np.ndarray, max_atoms: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most `max_atoms` atoms: equal-width bins, each at its probability-weighted mean (mean kept)."""
+    if len(values) <= max_atoms:
+        return values, probs
+    edges = np.linspace(values.min(), values.max(), max_atoms + 1)
+    cell = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, max_atoms - 1)
+    mass = np.bincount(cell, probs, max_atoms)
+    where = np.bincount(cell, probs * values, max_atoms)
+    keep = mass > 0
+    return where[keep] / mass[keep], mass[keep]
+
+
+def score_innovations(p0: float, sd: float, volume: float, p: float | None = None, day_sd: float = 0.0,
+                      answers: int = SCORE_ANSWERS, max_atoms: int = 4000) -> tuple[np.ndarray, np.ndarray, float]:
+    """Distribution of the daily value x for per-response scores in [0, 1] (a response's share satisfied).
+
+    Why not an effective binomial volume n·p(1−p)/σ²: that matches the variance of a day's mean but not
+    its skew.  A citizen's answers move together (one respondent, one mood), so index scores pile up at
+    1 with a long tail of unhappy responses: skewness −1.67 for the demo's 6 items against −1.19 for the
+    equivalent binomial, and the limit was set too low (in-control ARL ≈ 235 instead of 250 days).
+    Here a response's score is the share of `answers` answers sharing a beta-distributed satisfaction
+    (beta-binomial), the intra-response correlation ρ chosen so that the score's SD within a day is `sd`:
+    ρ = 1 is exactly a yes/no answer, ρ = 0 independent answers.  Days: n ~ Poisson(volume), mean share
+    `p` (default p0; ρ kept) moved by a normal day effect of SD `day_sd` on the logit scale.  Returns
+    (atoms, probabilities given n > 0, P(n > 0)); x = (p0 − m)/(sd/√n) as `lower_ewma` computes it.
+    """
+    from scipy.stats import poisson
+
+    p = p0 if p is None else p
+    tau2 = (day_sd * p0 * (1 - p0)) ** 2  # variance of a day's mean share: taken out of the pooled SD
+    r = (p0 * (1 - p0) - tau2) / max(sd**2 - tau2, 1e-12)  # yes/no answers a response is worth, within a day
+    rho = min(max((answers / min(max(r, 1.0), answers) - 1.0) / (answers - 1.0), 0.0), 1.0)
+    n_max = int(poisson.ppf(1 - 1e-12, volume)) + 1
+    pn = poisson.pmf(np.arange(1, n_max + 1), volume)
+    atoms, probs = [], []
+    sums = [np.array([1.0]) for _ in _day_mixture(p, day_sd)]
+    pmfs = [(w, _score_pmf(q, rho, answers)) for q, w in _day_mixture(p, day_sd)]
+    for i, w_n in enumerate(pn.tolist()):
+        n = i + 1
+        sums = [np.convolve(acc, pmf) for acc, (_, pmf) in zip(sums, pmfs, strict=True)]
+        law = sum(w * acc for acc, (w, _) in zip(sums, pmfs, strict=True))
+        atoms.append((p0 - np.arange(answers * n + 1) / (answers * n)) / (sd / math.sqrt(n)))
+        probs.append(w_n * law)
+    values, pr = _merge_atoms(np.concatenate(atoms), np.concatenate(probs), max_atoms)
+    active = float(pr.sum())
+    return values, pr / active, active
+
+
 def discrete_crit(lam: float, values: np.ndarray, probs: np.ndarray, active: float = 1.0,
                   arl0: float = DEFAULT_ARL0, states: int = 300) -> float:
     """c giving an in-control ARL of `arl0` days for a discrete law of the daily value."""
@@ -335,25 +400,41 @@ class Baseline:
         return cls(base.mean, base.sd, base.per_day, min(day_sd, 1.0))
 
 
-_CALIBRATION: dict[tuple[float, float, float, float], float] = {}
+_CALIBRATION: dict[tuple[float, float, float, float, float], float] = {}
 
 
 def calibrated_factor(baseline: Baseline, lam: float = DEFAULT_LAMBDA, arl0: float = DEFAULT_ARL0) -> float:
     """c for an in-control ARL of `arl0` working days at this baseline.
 
-    A day's mean of per-response scores (share of satisfied answers) with variance σ0² behaves like a
-    share of n·p(1−p)/σ0² yes/no answers, so the exact binomial–Poisson calibration is used at that
-    effective volume (exact for yes/no scores, where the ratio is 1), with the baseline's day effect.
-    Rounded and remembered.
+    Yes/no scores (σ0² = p(1−p)): the exact binomial–Poisson law.  Index scores (a response's share of
+    satisfied answers): the beta-binomial law of `score_innovations`, which keeps the skew of answers that
+    move together (the effective binomial volume n·p(1−p)/σ0² used before kept only the variance and gave
+    an in-control ARL of ≈ 235 days for the demo's index).  Scores less variable than SCORE_ANSWERS
+    independent answers: the effective binomial volume, right for independent answers.  Both with the
+    baseline's day effect; rounded (5% grids) and remembered.
     """
     p = min(max(baseline.mean, 0.02), 0.98)
     ratio = max(p * (1 - p) / (baseline.sd**2), 1.0)
-    volume = max(baseline.per_day * ratio, 0.5)
-    grid = round(math.log(volume) / math.log(1.05))  # volumes on a 5% grid: few distinct calibrations
-    key = (round(p, 2), round(1.05**grid, 3), lam, round(baseline.day_sd * 20) / 20)  # day SD to 0.05
+    day_sd = round(baseline.day_sd * 20) / 20  # day SD to 0.05
+    if ratio < 1.01 or ratio > SCORE_ANSWERS:  # yes/no scores; or answers as good as independent
+        volume = max(baseline.per_day * ratio, 0.5)
+        grid = round(math.log(volume) / math.log(1.05))  # volumes on a 5% grid: few distinct calibrations
+        key = (round(p, 2), round(1.05**grid, 3), 1.0, lam, day_sd)
+        if key not in _CALIBRATION:
+            _CALIBRATION[key] = (binomial_crit(lam, key[0], key[1], arl0, day_sd=day_sd) if key[1] <= 200
+                                 else critical_factor(lam, arl0))
+        return _CALIBRATION[key]
+    volume = max(baseline.per_day, 0.5)
+    grid = round(math.log(volume) / math.log(1.05))
+    r_grid = round(math.log(ratio) / math.log(1.05))  # yes/no answers a response is worth, 5% grid
+    key = (round(p, 2), round(1.05**grid, 3), round(1.05**r_grid, 3), lam, day_sd)
     if key not in _CALIBRATION:
-        _CALIBRATION[key] = (binomial_crit(lam, key[0], key[1], arl0, day_sd=key[3]) if key[1] <= 200
-                             else critical_factor(lam, arl0))
+        if key[1] * key[2] > 200:  # near-normal days: the normal-theory factor
+            _CALIBRATION[key] = critical_factor(lam, arl0)
+        else:
+            sd = math.sqrt(key[0] * (1 - key[0]) / key[2])
+            law = score_innovations(key[0], sd, key[1], day_sd=day_sd)
+            _CALIBRATION[key] = discrete_crit(lam, *law, arl0=arl0)
     return _CALIBRATION[key]
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from datetime import date, timedelta
@@ -172,12 +173,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--drops-only", action="store_true", help="only the early-warning parts 3 and 4")
     ap.add_argument("--volumes", default="5,10,15,20,30,40,60", help="daily volumes of parts 3 and 4")
+    ap.add_argument("--kinds", default="share,index", help="charts of part 3: share, index or both")
+    ap.add_argument("--runs", type=int, default=0, help="runs per volume in part 3 (default 400, 150 with --quick)")
+    ap.add_argument("--no-chains", action="store_true", help="skip part 4 (exact chains for yes/no data)")
     args = ap.parse_args()
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     vols = [float(v) for v in args.volumes.split(",")]
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    reps = args.runs or (150 if args.quick else 400)
     if args.drops_only:
-        early_warning(args.quick, args.seed, vols)
-        print(f"done in {time.time() - t0:.0f} s")
+        early_warning(reps, args.seed, vols, kinds, not args.no_chains)
+        _done(t0, c0)
         return
     model = DemoModel(structure("2022"))
     scales = [100_000] if args.quick else [100_000, 400_000]
@@ -201,19 +207,29 @@ def main() -> None:
         med = float(np.median(found)) if found else float("nan")
         print(f"   {pattern:<13} episodes {len(res):>4}  detected the same day {same_day:6.1%}  "
               f"within 5 days {len(found) / len(res):6.1%}  median days to detection {med:.0f}")
-    early_warning(args.quick, args.seed, vols)
-    print(f"done in {time.time() - t0:.0f} s")
+    early_warning(reps, args.seed, vols, kinds, not args.no_chains)
+    _done(t0, c0)
 
 
-def early_warning(quick: bool, seed: int, vols: list[float]) -> None:
-    print("3. Early warning, drop 85% -> 75% (ARL0 250 working days by calibration), days to signal")
-    reps = 150 if quick else 400
-    for kind in ("share", "index"):
-        print(f"   {kind}: volume/day  q90  median  in-control runs alarmed within 250 days")
+def _done(t0: float, c0: float) -> None:
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"done in {time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU (load average {load})")
+
+
+def early_warning(reps: int, seed: int, vols: list[float], kinds: list[str], chains: bool = True) -> None:
+    print(f"3. Early warning, drop 85% -> 75% (ARL0 250 working days by calibration), days to signal, {reps} runs")
+    for kind in kinds:
+        print(f"   {kind}: volume/day  q90  median  in-control runs alarmed within 250 days "
+              "(± 2 SE; ARL0 if geometric)")
         for v, q90, med, early in drop_curve(vols, reps, seed, kind):
-            print(f"   {'':7}{v:>8.0f}  {q90:4.0f}  {med:6.0f}  {early:6.1%}", flush=True)
+            se = math.sqrt(early * (1 - early) / reps)
+            arl = -250 / math.log(1 - early) if 0 < early < 1 else float("nan")
+            print(f"   {'':7}{v:>8.0f}  {q90:4.0f}  {med:6.0f}  {early:6.1%} ± {2 * se:4.1%}  ARL0 ≈ {arl:4.0f}",
+                  flush=True)
     print("   (a run-length of 250 days on average alarms within 250 days in about 63% of runs)")
     sys.stdout.flush()
+    if not chains:
+        return
     print("4. What the information allows, 85% -> 75%, 90% quantile of working days (exact chains, ARL0 250)")
     print("   volume/day  spc-normal  best-EWMA(binomial)  LLR-CUSUM(binomial)  pages' EWMA with day effect")
     for v, normal, ewma, cusum, paged in best_possible(vols):

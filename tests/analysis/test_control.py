@@ -170,3 +170,79 @@ def test_counter_day_effects_shorten_the_in_control_run_unless_calibrated() -> N
     assert np.mean(binomial) < 220  # the chain gives 195
     # at least a year; somewhat above it, as the noisy day SD estimate is cut at 0 (conservative)
     assert 235 < np.mean(calibrated) < 340
+
+
+def _index_day_law(p: float, volume: float, mu0: float, sd0: float, respondent_sd: float = 1.6,
+                   items: int = 6) -> tuple[np.ndarray, np.ndarray, float]:
+    """Exact law of the daily value for a 6-item index whose answers share a logit-normal respondent
+    effect (the demo model's, SD 1.6), built independently of analysis.control: Gauss–Hermite over the
+    respondent, the day's sum by repeated convolution, n ~ Poisson(volume)."""
+    from scipy.optimize import brentq
+    from scipy.special import expit
+    from scipy.stats import binom, poisson
+
+    nodes, weights = np.polynomial.hermite_e.hermegauss(60)
+    weights = weights / weights.sum()
+    eta = brentq(lambda e: float(weights @ expit(e + respondent_sd * nodes)) - p, -10, 10)
+    pmf = np.array([weights @ binom.pmf(k, items, expit(eta + respondent_sd * nodes)) for k in range(items + 1)])
+    atoms, probs, acc = [], [], np.array([1.0])
+    for n in range(1, int(poisson.ppf(1 - 1e-10, volume)) + 2):
+        acc = np.convolve(acc, pmf)
+        atoms.append((mu0 - np.arange(items * n + 1) / (items * n)) / (sd0 / np.sqrt(n)))
+        probs.append(poisson.pmf(n, volume) * acc)
+    pr = np.concatenate(probs)
+    return np.concatenate(atoms), pr / pr.sum(), float(pr.sum())
+
+
+def _index_moments(p: float = 0.85) -> tuple[float, float]:
+    values, probs, _ = _index_day_law(p, 1e-9, 0.0, 1.0)  # n = 1 only: x = −score
+    mean = float(-(probs @ values))
+    return mean, float(np.sqrt(probs @ values**2 - mean**2))
+
+
+@pytest.mark.parametrize("volume", [10, 20])
+def test_index_chart_holds_a_year_when_a_citizens_answers_move_together(volume: int) -> None:
+    """The pages chart each response's share of satisfied answers.  Matching only the variance (an
+    effective binomial volume) set the limit too low for such skewed scores: ≈ 235 days instead of 250.
+    The beta-binomial law of `score_innovations` keeps the in-control ARL of the exact law at 250 ± 4%."""
+    from analysis.control import Baseline, calibrated_factor
+
+    mu0, sd0 = _index_moments()
+    law = _index_day_law(0.85, volume, mu0, sd0)
+    c = calibrated_factor(Baseline(mu0, sd0, volume))
+    assert ewma_arl_discrete(0.1, c, *law) == pytest.approx(250, rel=0.04)
+    effective = binomial_crit(0.1, mu0, volume * mu0 * (1 - mu0) / sd0**2)
+    assert ewma_arl_discrete(0.1, effective, *law) < 242
+    # and a drop of every answer from 85% to 75% still shows within 6–10 working days (90% of runs)
+    q90 = ewma_rl_quantile_discrete(0.1, c, *_index_day_law(0.75, volume, mu0, sd0))
+    assert q90 <= {10: 10, 20: 6}[volume]
+
+
+def test_score_law_of_yes_no_answers_is_the_binomial_law() -> None:
+    from analysis.control import discrete_crit, score_innovations
+
+    law = score_innovations(0.85, np.sqrt(0.85 * 0.15), 10, day_sd=0.15)
+    assert discrete_crit(0.1, *law) == pytest.approx(binomial_crit(0.1, 0.85, 10, day_sd=0.15), abs=2e-3)
+
+
+def test_index_chart_in_control_run_length_in_simulation() -> None:
+    """Monte Carlo of the pages' chart (drop_chart) on simulated 6-item responses at 15 a day."""
+    from scipy.special import expit
+
+    from analysis.control import Baseline, drop_chart
+
+    mu0, sd0 = _index_moments()
+    nodes, weights = np.polynomial.hermite_e.hermegauss(60)
+    from scipy.optimize import brentq
+
+    eta = brentq(lambda e: float((weights / weights.sum()) @ expit(e + 1.6 * nodes)) - 0.85, -10, 10)
+    rng = np.random.default_rng(11)
+    base, runs, days = Baseline(mu0, sd0, 15), [], 1500
+    for _ in range(600):
+        n = rng.poisson(15, days)
+        score = rng.binomial(6, expit(eta + 1.6 * rng.normal(size=int(n.sum())))) / 6
+        totals = np.bincount(np.repeat(np.arange(days), n), score, days)
+        first = drop_chart(n, totals, base).first_signal
+        runs.append(days if first is None else first + 1)
+    # ARL 250: the mean of 600 runs has a standard error of about 10 days (cut at 1,500 days: −1)
+    assert 225 < np.mean(runs) < 280
