@@ -61,6 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1200)
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--dump", help="also write the cProfile statistics to this file (pstats format)")
     args = ap.parse_args()
     admin, url = bench.fresh_database(args.pg, DB_NAME)
     try:
@@ -96,6 +97,8 @@ def main() -> None:
         for _ in range(args.n):
             post()
         profile.disable()
+        if args.dump:
+            profile.dump_stats(args.dump)
         stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
 
         def cumulative(*names: str) -> float:

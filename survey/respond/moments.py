@@ -97,26 +97,52 @@ def grams(spec: IndexSpec, group: np.ndarray, n_groups: int, answers: dict[str, 
     return unit_gram(group, n_groups, full, spec, None)
 
 
+UNREAD = object()  # add_response: the cell is not read yet
+
+
 def add_response(session: Session, keys: dict[str, object], spec: IndexSpec, values: dict[str, int],
-                 response_id: int) -> None:
+                 response_id: int, cell: Any = UNREAD) -> None:
     """Add one respondent to its cell (the caller's transaction; the cell row is locked while updated).
 
     `values`: scored item code → answered level (0 or absent = not answered).  Concurrent writers of one
     cell already queue on the `response_tally` row the same transaction upserted first; FOR UPDATE makes
     the read-modify-write safe on its own as well.  `response_id` raises the cell's `last_response_id`
-    (never lowers it), which lets a page re-read only the cells that changed.
+    (never lowers it), which lets a page re-read only the cells that changed.  `cell`: the row
+    (respondents, gram, last_response_id) the caller already read FOR UPDATE in this transaction, None when
+    that read found no cell; by default it is read here.
     """
     answers = {code: np.array([int(values.get(code, 0))], dtype=np.int64) for code in spec.items}
     g = grams(spec, _ONE_GROUP, 1, answers)[0]
     params = {f"k_{k}": v for k, v in keys.items()}
     conn = session.connection()
-    row = conn.execute(_CELL, params).first()
-    if row is None:
-        conn.execute(insert(MT).values(**keys, respondents=1, gram=pack(g), last_response_id=response_id))
-        return
-    total = unpack(row.gram, g.shape[0]) + g
-    conn.execute(_UPDATE_CELL, {**params, "respondents": row.respondents + 1, "gram": pack(total),
-                                "last_response_id": max(int(row.last_response_id or 0), response_id)})
+    if cell is UNREAD:
+        cell = conn.execute(_CELL, params).first()
+    if cell is None:
+        inserted = conn.execute(_insert_cell(conn.dialect.name),
+                                {**keys, "respondents": 1, "gram": pack(g), "last_response_id": response_id})
+        if inserted.first() is not None:
+            return
+        # committed by another transaction after the caller's read began (its snapshot did not show it): read
+        # it again, locked, in a statement of its own
+        cell = conn.execute(_CELL, params).one()
+    total = unpack(cell.gram, g.shape[0]) + g
+    conn.execute(_UPDATE_CELL, {**params, "respondents": cell.respondents + 1, "gram": pack(total),
+                                "last_response_id": max(int(cell.last_response_id or 0), response_id)})
+
+
+_INSERT_CELL: dict[str, Any] = {}
+
+
+def _insert_cell(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING of a new cell, built once per dialect."""
+    found = _INSERT_CELL.get(dialect)
+    if found is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dinsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dinsert
+        found = _INSERT_CELL[dialect] = dinsert(MT).on_conflict_do_nothing().returning(MT.c.respondents)
+    return found
 
 
 # Built once: statement construction cost more than the round trip (keys are the count-table cell's columns)

@@ -220,8 +220,10 @@ def store_response(session: Session, sub: Submission, *, commit: bool = True,
     rows = [(item_ids[code], v) for code, v in values]
     counted = fields.get("review_status") is None  # a held or late response is kept but counted nowhere for now
     keys = {k: fields[k] for k in TALLY_KEYS}
+    cell: Any = moments.UNREAD
     if counted and conn.dialect.name == "postgresql":
-        _store_and_count_pg(conn, response_id, keys, rows)  # answers and both count tables: one round trip
+        # answers, both count tables and the moment cell's read: one round trip
+        cell = _store_and_count_pg(conn, response_id, keys, rows)
     else:
         if rows:
             conn.execute(_INSERT_ANSWERS, [{"response_id": response_id, "item_id": i, "value": v} for i, v in rows])
@@ -232,7 +234,7 @@ def store_response(session: Session, sub: Submission, *, commit: bool = True,
     if counted:
         spec = version.spec
         moments.add_response(session, keys, spec, {code: v for code, v in values if code in spec.items},
-                             response_id)
+                             response_id, cell)
     response = Response(id=response_id, **fields)
     make_transient_to_detached(response)  # the row is in the database: an object without another round trip
     session.add(response)
@@ -253,22 +255,30 @@ WITH a AS (INSERT INTO answer (response_id, item_id, value)
      r AS (INSERT INTO response_tally (questionnaire_version_id, service_point_id, period, channel, count)
            VALUES (:qv, :sp, :period, :channel, 1)
            ON CONFLICT (questionnaire_version_id, service_point_id, period, channel)
-           DO UPDATE SET count = response_tally.count + 1 RETURNING 1)
-INSERT INTO answer_tally (questionnaire_version_id, service_point_id, period, channel, item_id, value, count)
-SELECT :qv, :sp, :period, :channel, u.i, u.v, u.n
-FROM unnest(CAST(:t_items AS int[]), CAST(:t_values AS int[]), CAST(:t_counts AS int[])) AS u(i, v, n)
-WHERE EXISTS (SELECT 1 FROM r)
-ON CONFLICT (questionnaire_version_id, service_point_id, period, channel, item_id, value)
-DO UPDATE SET count = answer_tally.count + excluded.count""")
+           DO UPDATE SET count = response_tally.count + 1 RETURNING 1),
+     t AS (INSERT INTO answer_tally (questionnaire_version_id, service_point_id, period, channel, item_id, value,
+                                     count)
+           SELECT :qv, :sp, :period, :channel, u.i, u.v, u.n
+           FROM unnest(CAST(:t_items AS int[]), CAST(:t_values AS int[]), CAST(:t_counts AS int[])) AS u(i, v, n)
+           WHERE EXISTS (SELECT 1 FROM r)
+           ON CONFLICT (questionnaire_version_id, service_point_id, period, channel, item_id, value)
+           DO UPDATE SET count = answer_tally.count + excluded.count RETURNING 1)
+SELECT m.respondents, m.gram, m.last_response_id FROM moment_tally m
+WHERE m.questionnaire_version_id = :qv AND m.service_point_id = :sp AND m.period = :period AND m.channel = :channel
+  AND EXISTS (SELECT 1 FROM r) AND (SELECT count(*) FROM t) >= 0
+FOR UPDATE""")
 
 
-def _store_and_count_pg(conn: Any, response_id: int, keys: dict[str, Any], rows: list[tuple[int, int]]) -> None:
+def _store_and_count_pg(conn: Any, response_id: int, keys: dict[str, Any], rows: list[tuple[int, int]]) -> Any:
+    """Answers, response cell, answer cells, and the moment cell read and locked (None: no such cell yet)."""
     cells = sorted(Counter(rows).items())
-    conn.execute(_COUNT_PG, {
+    return conn.execute(_COUNT_PG, {
         "response_id": response_id, "a_items": [i for i, _ in rows], "a_values": [v for _, v in rows],
         "qv": keys["questionnaire_version_id"], "sp": keys["service_point_id"], "period": keys["period"],
         "channel": keys["channel"], "t_items": [i for (i, _), _ in cells], "t_values": [v for (_, v), _ in cells],
-        "t_counts": [n for _, n in cells]})
+        "t_counts": [n for _, n in cells]}).first()
+
+
 _INSERT_COMMENT = insert(Comment.__table__)
 _INSERT_RESPONSE: dict[str, Any] = {}
 

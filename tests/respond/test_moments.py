@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 from survey.respond import moments
@@ -56,3 +57,58 @@ def test_pack_roundtrip_keeps_symmetric_integer_matrices():
     u = rng.integers(0, 6, size=(40, 9))
     g = (u.T @ u).astype(np.float64)
     np.testing.assert_array_equal(moments.unpack(moments.pack(g), 9), g)
+
+
+def test_two_first_responses_of_a_new_cell_at_once_are_both_counted(db_session):
+    """PostgreSQL: the second response of a new cell waits for the first (its count-table upsert) and reads the
+    moment cell in the same statement, whose snapshot predates the first's commit: it must still add to the
+    cell the first created, not fail on it or replace it."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from tests.dashboard.publication_checks import tallies_equal_recount
+
+    engine = db_session.get_bind()
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    city = small_city(db_session)
+    db_session.commit()
+    qv, sp = city.questionnaires["counter-quick"], city.service_points["STP-SP1"].id
+
+    def submission(level):
+        return Submission(service_point_id=sp, questionnaire_version_id=qv.id, channel="kiosk",
+                          answers={"C.ATT": level, "C.HANDLING": level})
+
+    first, second = Session(bind=engine), Session(bind=engine)
+    errors: list[BaseException] = []
+
+    def store_second():
+        try:
+            store_response(second, submission(1))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    try:
+        store_response(first, submission(3), commit=False)  # holds the new cell's rows until it commits
+        thread = threading.Thread(target=store_second)
+        thread.start()
+        deadline = time.monotonic() + 20
+        waiting = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND wait_event_type = 'Lock'")
+        while time.monotonic() < deadline and not db_session.scalar(waiting):
+            time.sleep(0.05)
+        first.commit()
+        thread.join(timeout=30)
+    finally:
+        first.close()
+        second.close()
+    assert not errors
+    db_session.rollback()
+    assert _cells(db_session)[(qv.id, sp, "kiosk")][0] == 2
+    tallies_equal_recount(db_session)
+    cells = _cells(db_session)
+    rebuild_tallies(db_session)
+    assert _cells(db_session) == cells
