@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from analysis.totals import UNIT_VARS, unit_gram
@@ -137,11 +138,8 @@ def _insert_cell(dialect: str) -> Any:
     """INSERT … ON CONFLICT DO NOTHING of a new cell, built once per dialect."""
     found = _INSERT_CELL.get(dialect)
     if found is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dinsert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dinsert
-        found = _INSERT_CELL[dialect] = dinsert(MT).on_conflict_do_nothing().returning(MT.c.respondents)
+        stmt = postgresql.insert(MT) if dialect == "postgresql" else sqlite.insert(MT)
+        found = _INSERT_CELL[dialect] = stmt.on_conflict_do_nothing().returning(MT.c.respondents)
     return found
 
 
