@@ -15,10 +15,11 @@ from survey.respond.models import (
 )
 from survey.results.integrity_models import IntegrityFlag
 from survey.results.publication import PublishedPeriod
+from survey.results.tree_revision import TreeRevision
 
 __all__ = [
     "Agency", "Answer", "AnswerTally", "AuditEvent", "Comment", "IntegrityFlag", "Invitation", "InvitationBatch",
     "Item",
     "Kiosk", "Level", "PublishedPeriod", "QuestionnaireVersion", "Response", "ResponseTally", "ServicePoint",
-    "ServiceVolume", "Unit", "User",
+    "ServiceVolume", "TreeRevision", "Unit", "User",
 ]

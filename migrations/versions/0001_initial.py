@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 22:25:43.249953
+Create Date: 2026-12-07 01:09:08.188578
 """
 
 from __future__ import annotations
@@ -52,6 +52,12 @@ def upgrade() -> None:
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("changed_at", survey.database.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tally_revision")),
+    )
+    op.create_table(
+        "tree_revision",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("revision", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tree_revision")),
     )
     op.create_table(
         "item",
@@ -543,6 +549,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_item_questionnaire_version_id"))
 
     op.drop_table("item")
+    op.drop_table("tree_revision")
     op.drop_table("tally_revision")
     with op.batch_alter_table("questionnaire_version", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_questionnaire_version_instrument"))

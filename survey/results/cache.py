@@ -88,9 +88,13 @@ def tally_revision(session: Session) -> int:
 
 
 def data_version(session: Session) -> tuple[Any, ...]:
+    """Newest response, tally revision and tree revision (results depend on where service points sit)."""
+    from survey.results.tree import tree_revision
+
     revision = tally_revision(session)
+    tree = tree_revision(session)
     row = session.execute(select(Response.id, Response.received_at).order_by(Response.id.desc()).limit(1)).first()
-    return (str(session.get_bind().engine.url), None if row is None else (row[0], row[1]), revision)
+    return (str(session.get_bind().engine.url), None if row is None else (row[0], row[1]), revision, tree)
 
 
 def enabled() -> bool:
@@ -122,13 +126,14 @@ def cached(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
 
 def clear() -> None:
     global _bytes
-    from survey.results import month_cells
+    from survey.results import month_cells, tree
 
     with _lock:
         _entries.clear()
         _sizes.clear()
         _bytes = 0
     month_cells.clear()
+    tree.clear()
 
 
 def data_changed() -> None:

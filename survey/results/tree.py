@@ -9,6 +9,7 @@ stratum of their own, labelled with the root's code.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from threading import Lock
 from typing import Any
 
 import pandas as pd
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from survey.org.models import Agency, Level, ServicePoint, Unit
+from survey.results.tree_revision import read_revision
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,52 @@ class Placement:
     levels: dict[str, str]  # level code → unit code of the ancestor at that level (agency's own unit incl.)
 
 
+_kept: dict[str, tuple[int, dict[int, Placement], list[str]]] = {}  # database URL → (tree revision, …)
+_kept_lock = Lock()
+
+
 def placements(session: Session) -> dict[int, Placement]:
-    """Every service point's placement (a few hundred rows: read whole, resolved in Python; once per request)."""
+    """Every service point's placement, kept per process under the tree revision (survey/results/
+    tree_revision.py): a national tree's 10,011 rows are read and resolved once per organisation edit, not
+    once per request.  The dict is shared: callers must not modify it."""
+    return _tree(session)[0]
+
+
+def _tree(session: Session) -> tuple[dict[int, Placement], list[str]]:
     from survey.results.cache import per_request
 
-    return per_request("placements", lambda: _placements(session))
+    return per_request(("tree", str(session.get_bind().engine.url)), lambda: _read_tree(session))
+
+
+def _read_tree(session: Session) -> tuple[dict[int, Placement], list[str]]:
+    from survey.results.cache import enabled
+
+    url = str(session.get_bind().engine.url)
+    revision = tree_revision(session) if enabled() else None  # BEFORE the tree (module docstring there)
+    if revision is not None:
+        with _kept_lock:
+            hit = _kept.get(url)
+        if hit is not None and hit[0] == revision:
+            return hit[1], hit[2]
+    out = (_placements(session), _level_codes(session))
+    if revision is not None:
+        with _kept_lock:
+            _kept[url] = (revision, *out)
+    return out
+
+
+def tree_revision(session: Session) -> int | None:
+    """The tree's revision, read once per request (None: unknown; survey/results/tree_revision.py).  The
+    results cache keys on it too (cache.data_version): a moved agency counts in its new district at once."""
+    from survey.results.cache import per_request
+
+    return per_request(("tree-revision", str(session.get_bind().engine.url)), lambda: read_revision(session))
+
+
+def clear() -> None:
+    """Forget the kept trees (tests that rebuild a database under the same URL without an edit)."""
+    with _kept_lock:
+        _kept.clear()
 
 
 def _placements(session: Session) -> dict[int, Placement]:
@@ -67,10 +110,8 @@ def _placements(session: Session) -> dict[int, Placement]:
 
 
 def level_codes(session: Session) -> list[str]:
-    """Tree level codes, root first (valid `domain` names besides the fixed ones)."""
-    from survey.results.cache import per_request
-
-    return per_request("levels", lambda: _level_codes(session))
+    """Tree level codes, root first (valid `domain` names besides the fixed ones); kept with the placements."""
+    return _tree(session)[1]
 
 
 def _level_codes(session: Session) -> list[str]:
