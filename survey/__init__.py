@@ -50,6 +50,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from survey.dashboard import method_text
 
     method_text.init_app(app)
+    guard.api_lane(app)  # last: the kiosk API skips the hooks that only serve pages (issue 14 §1)
     _one_blas_thread()
     return app
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Flask, Request, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_babel import gettext as _
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter, ValidationError
@@ -123,3 +124,49 @@ def init_app(app: Flask) -> None:
     # first, so that the body cap holds before CSRF or the limiter read the form
     app.before_request_funcs.setdefault(None, []).insert(0, _guard)
 
+
+
+API_BLUEPRINT = "api"  # survey/respond/api.py: kiosks only (device credential), CSRF-exempt, JSON in and out
+
+
+def _page_hook(func: Any) -> bool:
+    """A before/after-request hook that only serves pages: CSRF check (the API blueprint is exempt), Flask-Limiter's
+    decorator-limit pass and its headers (nothing under /api/ is limited by decorator: the per-kiosk cap is counted
+    in the view), the CSP nonce (no template is rendered), the forced password change and the remember-me cookie
+    (a kiosk never signs in)."""
+    name = getattr(getattr(func, "func", func), "__name__", "")
+    module = getattr(getattr(func, "func", func), "__module__", "") or ""
+    return (module.startswith(("flask_wtf.", "flask_limiter.", "flask_login."))
+            or (module.startswith("flask_talisman.") and name == "_make_nonce")
+            or (module == "survey.auth.views" and name == "_force_password_change"))
+
+
+class _SessionlessApi(SecureCookieSessionInterface):
+    """No cookie session under /api/: a kiosk has none, and opening one built a signing serializer per request."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path.startswith(API_PREFIX):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
+def api_lane(app: Flask) -> None:
+    """Requests to the kiosk API run only the hooks that apply to it (body guard, database session routing,
+    metrics, security headers, outage answer); every other request runs all of them.  Call last in create_app,
+    once every extension has installed its hooks.  A hook added later runs on the API too unless listed here."""
+    if type(app.session_interface) is SecureCookieSessionInterface:
+        app.session_interface = _SessionlessApi()
+    for funcs in (app.before_request_funcs, app.after_request_funcs):
+        hooks = funcs.get(None, [])
+        if any(_page_hook(f) for f in hooks):
+            funcs[None] = [_skip_on_api(f) if _page_hook(f) else f for f in hooks]
+
+
+def _skip_on_api(func: Any) -> Any:
+    def hook(*args: Any) -> Any:
+        if request.blueprint == API_BLUEPRINT:
+            return args[0] if args else None  # an after-request hook hands the response on
+        return func(*args)
+
+    hook.__name__ = f"page_only_{getattr(func, '__name__', 'hook')}"
+    return hook

@@ -337,3 +337,20 @@ def test_a_known_kiosk_is_still_throttled_and_its_resend_still_answered(client, 
     again = client.post("/api/v1/responses", json=body, headers=auth(credential))
     assert again.status_code == 200 and again.get_json()["status"] == "duplicate"
     assert _counts(db_session)["Response"] == 1 and _tally_total(db_session) == 1
+
+
+def test_api_answers_keep_the_security_headers_and_set_no_cookie(client, city, kiosk):
+    """The API skips the page-only request hooks (CSRF, sign-in, CSP nonce, cookie session), not the headers."""
+    _, credential = kiosk
+    for resp in (client.post("/api/v1/responses", json=_quick(city), headers=auth(credential)),
+                 client.post("/api/v1/responses", json=_quick(city))):
+        assert resp.status_code in (201, 401)
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert resp.headers["Referrer-Policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+        assert "Set-Cookie" not in resp.headers
+    # pages still get their session and CSRF protection
+    page = client.get("/auth/login")
+    assert page.status_code == 200 and 'name="csrf_token"' in page.get_data(as_text=True)
+    assert client.post("/auth/login", data={"email": "x@example.org", "password": "x"}).status_code == 400
