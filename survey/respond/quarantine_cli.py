@@ -3,7 +3,9 @@
 Responses held automatically (e.g. over a QR poster's hourly ceiling, docs/security.md §2) wait here for a
 decision as well as on the Integrity page: `list` shows them by service point, month and reason; `release`
 counts them again, `exclude` excludes them after review, `hold` sets counted ones aside.  Every decision
-needs a reason and is audited (actor "cli"); nothing is deleted.
+needs a reason and is audited (actor "cli"); nothing is deleted.  `list --status late` shows the responses
+received after their period was published (docs/integrity.md): they enter the figures only with a revision
+Home Affairs issues, so no decision here counts them (a release leaves them late).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ quarantine_cli = AppGroup("quarantine", help="Responses set aside from the figur
 
 
 @quarantine_cli.command("list")
-@click.option("--status", type=click.Choice(q.STATUSES), default=q.HELD, show_default=True)
+@click.option("--status", type=click.Choice((*q.STATUSES, q.LATE)), default=q.HELD, show_default=True,
+              help="held (awaiting review), excluded (after review) or late (received after publication)")
 def list_cmd(status: str) -> None:
     """Responses with STATUS per service point, month and reason."""
     rows = db.session.execute(
@@ -34,6 +37,8 @@ def list_cmd(status: str) -> None:
     if not rows:
         click.echo(f"no {status} responses")
         return
+    if status == q.LATE:
+        click.echo("received after their period was published: counted only when Home Affairs issues a revision")
     for code, period, reason, n, lo, hi in rows:
         click.echo(f"{code}\t{period:%Y-%m}\t{n}\tids {lo}-{hi}\t{reason or ''}")
 
