@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, Request, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import gettext as _
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter, ValidationError
@@ -43,10 +43,11 @@ class BoundedIntConverter(IntegerConverter):
         return super().to_python(value)
 
 
-class BoundedMultiDict(ImmutableMultiDict):  # type: ignore[type-arg]
+class BoundedMultiDict(ImmutableMultiDict):
     """Query and form values: `get(…, type=int)` means an integer that fits a column, else the default."""
 
-    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:
+    # one signature for werkzeug's overloads: the values are strings, `type` converts them
+    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:  # type: ignore[override]
         return super().get(key, default, inputs.db_int if type is int else type)
 
     def getlist(self, key: Any, type: Any = None) -> Any:
@@ -144,7 +145,7 @@ def _page_hook(func: Any) -> bool:
 class _SessionlessApi(SecureCookieSessionInterface):
     """No cookie session under /api/: a kiosk has none, and opening one built a signing serializer per request."""
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith(API_PREFIX):
             return self.make_null_session(app)
         return super().open_session(app, request)
@@ -156,7 +157,8 @@ def api_lane(app: Flask) -> None:
     once every extension has installed its hooks.  A hook added later runs on the API too unless listed here."""
     if type(app.session_interface) is SecureCookieSessionInterface:
         app.session_interface = _SessionlessApi()
-    for funcs in (app.before_request_funcs, app.after_request_funcs):
+    registries: tuple[Any, ...] = (app.before_request_funcs, app.after_request_funcs)
+    for funcs in registries:
         hooks = funcs.get(None, [])
         if any(_page_hook(f) for f in hooks):
             funcs[None] = [_skip_on_api(f) if _page_hook(f) else f for f in hooks]

@@ -15,11 +15,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from questionnaires import Problem, Questionnaire, answer_problems
 from questionnaires.index_spec import IndexSpec
-from survey.database import utcnow
+from survey.database import table_of, utcnow
 from survey.errors import N_, DomainError, register, translate
 from survey.i18n import CITIZEN_LANGUAGES, LOCAL_TZ
 from survey.inputs import has_forbidden_characters
@@ -125,7 +126,7 @@ _CONTEXT = (select(ServicePoint.agency_id, ServicePoint.active, QuestionnaireVer
 
 def version_of(session: Session, version_id: int, checksum: str) -> Version:
     """The parsed version (cached per database, id and checksum: a changed draft is parsed again)."""
-    key = (str(session.get_bind().url), version_id, checksum)
+    key = (str(session.get_bind().engine.url), version_id, checksum)
     found = _versions.get(key)
     if found is None:
         q, item_ids = questionnaire_for(session, version_id)
@@ -243,7 +244,7 @@ def store_response(session: Session, sub: Submission, *, commit: bool = True,
     return response, True
 
 
-_INSERT_ANSWERS = insert(Answer.__table__)
+_INSERT_ANSWERS = insert(table_of(Answer))
 # PostgreSQL: the answers, the response's cell and its answer cells in ONE statement (data-modifying WITH).
 # The answer-cell upsert reads `r`, so the response cell is locked first and the answer cells after it, in
 # item order — the order every writer uses (survey/respond/quarantine.py), so no lock cycles.  Concurrent
@@ -279,7 +280,7 @@ def _store_and_count_pg(conn: Any, response_id: int, keys: dict[str, Any], rows:
         "t_counts": [n for _, n in cells]}).first()
 
 
-_INSERT_COMMENT = insert(Comment.__table__)
+_INSERT_COMMENT = insert(table_of(Comment))
 _INSERT_RESPONSE: dict[str, Any] = {}
 
 
@@ -288,21 +289,22 @@ def _insert_response(session: Session) -> Any:
     dialect = session.get_bind().dialect.name
     found = _INSERT_RESPONSE.get(dialect)
     if found is None:
-        stmt = _dialect_insert(session)(Response.__table__).on_conflict_do_nothing(index_elements=["client_id"])
-        found = _INSERT_RESPONSE[dialect] = stmt.returning(Response.__table__.c.id)
+        stmt = _dialect_insert(session)(table_of(Response)).on_conflict_do_nothing(index_elements=["client_id"])
+        found = _INSERT_RESPONSE[dialect] = stmt.returning(table_of(Response).c.id)
     return found
 
 
 def _dialect_insert(session: Session) -> Any:
     """`insert` of the session's dialect (ON CONFLICT clauses are dialect-specific)."""
-    dialect = session.get_bind().dialect.name
+    return _insert_of(session.get_bind().dialect.name)
+
+
+def _insert_of(dialect: str) -> Any:
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dinsert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dinsert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database {dialect}")
-    return dinsert
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover - only SQLite and PostgreSQL
 
 
 def answer_rows(q: Any, answers: dict[str, AnswerValue]) -> tuple[list[tuple[str, int]], tuple[str, str] | None]:
@@ -338,13 +340,7 @@ def _upsert_statement(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
     """The add-to-count upsert of `table`, built once: SQLAlchemy then compiles it once per process."""
     found = _UPSERTS.get((dialect, table.name, keys))
     if found is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dinsert
-        elif dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as dinsert
-        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-            raise RuntimeError(f"unsupported database {dialect}")
-        stmt = dinsert(table)
+        stmt = _insert_of(dialect)(table)
         # RETURNING makes SQLAlchemy send the rows as ONE multi-row INSERT ("insertmanyvalues")
         found = _UPSERTS[(dialect, table.name, keys)] = stmt.on_conflict_do_update(
             index_elements=list(keys), set_={"count": table.c.count + stmt.excluded.count}).returning(table.c.count)
@@ -369,8 +365,8 @@ def _upsert_add_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -
 
 def increment_tallies(session: Session, base: dict[str, Any], counts: Counter[tuple[int, int]]) -> None:
     """One upsert for the response cell `base` (TALLY_KEYS), one for all its answer cells."""
-    upsert_add(session, ResponseTally.__table__, base, 1)
-    _upsert_add_rows(session, AnswerTally.__table__,
+    upsert_add(session, table_of(ResponseTally), base, 1)
+    _upsert_add_rows(session, table_of(AnswerTally),
                      [{**base, "item_id": item_id, "value": value, "count": n}
                       for (item_id, value), n in sorted(counts.items())])
 
@@ -378,14 +374,14 @@ def increment_tallies(session: Session, base: dict[str, Any], counts: Counter[tu
 def rebuild_tallies(session: Session) -> None:
     """Recompute the count tables from the stored answers of counted responses (after bulk loads, or to
     repair); quarantined responses (review_status set) are counted nowhere."""
-    session.execute(AnswerTally.__table__.delete())
-    session.execute(ResponseTally.__table__.delete())
-    session.execute(insert(ResponseTally.__table__).from_select(
+    session.execute(table_of(AnswerTally).delete())
+    session.execute(table_of(ResponseTally).delete())
+    session.execute(insert(table_of(ResponseTally)).from_select(
         ["questionnaire_version_id", "service_point_id", "period", "channel", "count"],
         select(Response.questionnaire_version_id, Response.service_point_id, Response.period, Response.channel,
                func.count()).where(Response.review_status.is_(None))
         .group_by(Response.questionnaire_version_id, Response.service_point_id, Response.period, Response.channel)))
-    session.execute(insert(AnswerTally.__table__).from_select(
+    session.execute(insert(table_of(AnswerTally)).from_select(
         ["questionnaire_version_id", "service_point_id", "period", "channel", "item_id", "value", "count"],
         select(Response.questionnaire_version_id, Response.service_point_id, Response.period, Response.channel,
                Answer.item_id, Answer.value, func.count())
