@@ -24,6 +24,13 @@ Function words (negators, clause breaks, suggestion words) are compared as writt
 Two placeholders make a phrase cover wordings it was not given verbatim (never as its first word): `<số>` is
 any number, in digits or words ("chờ <số> tiếng": "chờ 3 tiếng", "chờ mấy tiếng"), and `*` is up to three
 words of any kind ("hẹn * nhiều lần": "hẹn trả kết quả nhiều lần").
+Word classes make one phrase cover a family of wordings: `classes` names lists of words or phrases and a
+phrase refers to one as `<name>` ("<chờ> <số> <lâu>" covers "đợi 3 tiếng", "ngồi chờ mấy ngày"; a class may
+begin a phrase).  `aliases` rewrite a word before matching: abbreviations typed on phones ("ko", "dc", "cb")
+and regional words ("hư" → "hỏng", "mắc" → "đắt"), so every phrase covers them without being typed again.
+`ambiguous_unaccented` lists folded forms too ambiguous to stand for a ONE-word phrase in a text typed
+without accents ("ban" may be "bẩn", "bàn", "bạn" or "bán"; "hong" "hỏng" or "hổng"): such a phrase then
+needs its accents; longer phrases still match ("phong cho ban" → "phòng chờ bẩn").
 A comment gets every topic found (several or none).
 """
 
@@ -32,7 +39,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -43,7 +50,7 @@ DEFAULT_LEXICON = Path(__file__).parent / "lexicons" / "topics-vi.yaml"
 PRAISE = "praise"
 IGNORE = "ignore"
 _CLAUSE = re.compile(r"[.,;:!?\n\r()\[\]\"“”…/+-]+")
-_WORD = re.compile(r"<số>|<so>|[^\W_]+|\*")
+_WORD = re.compile(r"<[^<>\s]+>|[^\W_]+|\*")
 NUMBER = "<so>"
 GAP = "*"
 GAP_MAX = 3
@@ -87,6 +94,10 @@ def words(text: str, plain: bool | None = None) -> tuple[Word, ...]:
     return tuple(Word(w, fold(w), plain) for w in _WORD.findall(text))
 
 
+def _is_class(w: Word) -> bool:
+    return w.folded.startswith("<") and w.folded.endswith(">") and w.folded != NUMBER
+
+
 @dataclass(frozen=True)
 class Topic:
     code: str
@@ -120,6 +131,9 @@ class Lexicon:
     praise_blocked_by: frozenset[str] = frozenset()
     suggestion_before: tuple[Word, ...] = ()
     ignore: tuple[tuple[Word, ...], ...] = ()
+    classes: Mapping[str, tuple[tuple[Word, ...], ...]] = field(default_factory=dict)
+    aliases: Mapping[Word, tuple[Word, ...]] = field(default_factory=dict)  # typed word -> standard word(s)
+    ambiguous_unaccented: frozenset[str] = frozenset()
 
     @cached_property
     def _index(self) -> dict[str, list[tuple[str, tuple[Word, ...]]]]:
@@ -129,7 +143,9 @@ class Lexicon:
             (f"{kind}:{topic.code}", term) for topic in self.topics
             for kind, terms in (("problem", topic.problems), ("subject", topic.subjects)) for term in terms]
         for kind, term in entries:
-            index.setdefault(term[0].folded, []).append((kind, term))
+            heads = {m[0].folded for m in self.classes[term[0].folded]} if _is_class(term[0]) else {term[0].folded}
+            for head in heads:
+                index.setdefault(head, []).append((kind, term))
         return index
 
     @property
@@ -144,7 +160,7 @@ class LexiconError(ValueError):
     """The lexicon file is not in the documented format (the message says where)."""
 
 
-def _terms(raw: Any, where: str) -> tuple[tuple[Word, ...], ...]:
+def _terms(raw: Any, where: str, classes: Mapping[str, Any] | None = None) -> tuple[tuple[Word, ...], ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list) or not all(isinstance(t, str) and words(t) for t in raw):
@@ -152,7 +168,37 @@ def _terms(raw: Any, where: str) -> tuple[tuple[Word, ...], ...]:
     for t in raw:
         if words(t)[0].folded in (NUMBER, GAP) or words(t)[-1].folded == GAP:
             raise LexiconError(f"{where}: '{t}': a phrase cannot begin with '<số>' or '*' nor end with '*'")
+        unknown = [w.exact for w in words(t) if _is_class(w) and w.folded not in (classes or {})]
+        if unknown:
+            raise LexiconError(f"{where}: '{t}': unknown class {unknown[0]} (not in 'classes')")
     return tuple(words(t) for t in raw)
+
+
+def _classes(raw: Any) -> dict[str, tuple[tuple[Word, ...], ...]]:
+    """`classes: {name: [words or phrases]}`, referred to as `<name>`; members cannot use classes themselves."""
+    if not isinstance(raw, dict):
+        raise LexiconError("classes: expected 'name: [words or phrases]' lines")
+    out: dict[str, tuple[tuple[Word, ...], ...]] = {}
+    for name, members in raw.items():
+        terms = _terms(members, f"classes.{name}")
+        if not terms or not re.fullmatch(r"[^<>\s*]+", str(name)):
+            raise LexiconError(f"classes.{name}: a one-word name and a non-empty list")
+        if any(w.folded.startswith("<") or w.folded == GAP for t in terms for w in t):
+            raise LexiconError(f"classes.{name}: members are plain words (no <class>, <số> or *)")
+        out[fold(str(name)).join("<>")] = terms
+    return out
+
+
+def _aliases(raw: Any) -> dict[Word, tuple[Word, ...]]:
+    """`aliases: {typed word: standard word(s)}` ("ko: không", "hư: hỏng"), keys compared like text words."""
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and words(v) for v in raw.values()):
+        raise LexiconError("aliases: expected 'typed word: standard word(s)' lines")
+    out: dict[Word, tuple[Word, ...]] = {}
+    for typed, standard in raw.items():
+        if len(words(str(typed))) != 1:
+            raise LexiconError(f"aliases: '{typed}': one typed word per line")
+        out[words(str(typed), plain=False)[0]] = words(standard, plain=False)
+    return out
 
 
 def parse_lexicon(data: Any) -> Lexicon:
@@ -163,6 +209,7 @@ def parse_lexicon(data: Any) -> Lexicon:
     praise: tuple[tuple[Word, ...], ...] = ()
     praise_negated: dict[tuple[Word, ...], str | None] = {}
     blocked: frozenset[str] = frozenset()
+    classes = _classes(data.get("classes") or {})
     for i, t in enumerate(data["topics"]):
         if not isinstance(t, dict) or not isinstance(t.get("code"), str) or not re.fullmatch(r"[a-z_]+", t["code"]):
             raise LexiconError(f"topics[{i}]: needs a 'code' of lower-case letters")
@@ -170,14 +217,14 @@ def parse_lexicon(data: Any) -> Lexicon:
         if not isinstance(labels, dict) or not isinstance(labels.get("vi"), str):
             raise LexiconError(f"topic {t['code']}: needs 'label' with at least 'vi'")
         if t["code"] == PRAISE:
-            praise = _terms(t.get("terms"), f"topic {PRAISE}.terms")
+            praise = _terms(t.get("terms"), f"topic {PRAISE}.terms", classes)
             neg = t.get("negated") or {}
             if not isinstance(neg, dict):
                 raise LexiconError(f"topic {PRAISE}.negated: expected 'phrase: topic code' lines")
             praise_negated = {words(k): v for k, v in neg.items()}
             blocked = frozenset(t.get("blocked_by") or [])
-        topics.append(Topic(t["code"], dict(labels), _terms(t.get("problems"), f"topic {t['code']}.problems"),
-                            _terms(t.get("subjects"), f"topic {t['code']}.subjects")))
+        topics.append(Topic(t["code"], dict(labels), _terms(t.get("problems"), f"topic {t['code']}.problems", classes),
+                            _terms(t.get("subjects"), f"topic {t['code']}.subjects", classes)))
     codes = {t.code for t in topics}
     if len(codes) != len(topics):
         raise LexiconError("two topics have the same code")
@@ -190,7 +237,8 @@ def parse_lexicon(data: Any) -> Lexicon:
     return Lexicon(tuple(topics), praise, praise_negated, _function_words(data, "negators"), window,
                    data.get("problem_negated_topic", PRAISE), _function_words(data, "clause_breaks"),
                    _function_words(data, "suggestion_after"), blocked, _function_words(data, "suggestion_before"),
-                   _terms(data.get("ignore"), "ignore"))
+                   _terms(data.get("ignore"), "ignore", classes), classes, _aliases(data.get("aliases") or {}),
+                   frozenset(fold(str(w)) for w in data.get("ambiguous_unaccented") or []))
 
 
 def _function_words(data: dict[str, Any], key: str) -> tuple[Word, ...]:
@@ -206,12 +254,16 @@ def load_lexicon(path: str | Path = DEFAULT_LEXICON) -> Lexicon:
     return parse_lexicon(data)
 
 
-def _clauses(text: str, breaks: tuple[Word, ...]) -> list[tuple[Word, ...]]:
+def _clauses(text: str, lex: Lexicon) -> list[tuple[Word, ...]]:
     out: list[tuple[Word, ...]] = []
     plain = fold(text) == text.lower()
-    for part in _CLAUSE.split(text):
+    breaks = lex.clause_breaks
+    for part in _CLAUSE.split(text.replace("<", " ").replace(">", " ")):
         cur: list[Word] = []
-        for w in words(part, plain):
+        typed = words(part, plain)
+        expanded = [Word(a.exact, a.folded, plain) for w in typed
+                    for a in lex.aliases.get(w, (w,))]
+        for w in expanded:
             if w in breaks and cur:
                 out.append(tuple(cur))
                 cur = []
@@ -226,16 +278,29 @@ def _is_number(w: Word) -> bool:
     return w.folded.isdigit() or w.folded in _NUMBER_WORDS
 
 
-def _match(clause: tuple[Word, ...], i: int, term: tuple[Word, ...]) -> int | None:
-    """The end of `term` matched at clause[i] (placeholders `#` and `*` included), or None."""
+def _match(lex: Lexicon, clause: tuple[Word, ...], i: int, term: tuple[Word, ...]) -> int | None:
+    """The end of `term` matched at clause[i] (placeholders `<số>`, `<class>` and `*` included), or None."""
     if not term:
         return i
     head, rest = term[0], term[1:]
-    if head.folded == GAP:
-        return next((end for skip in range(GAP_MAX + 1) if (end := _match(clause, i + skip, rest)) is not None), None)
+    if head.folded == GAP:  # never across a negator: "cán bộ không hề cáu gắt" is not "cán bộ * gắt"
+        skips = next((k for k in range(GAP_MAX + 1) if i + k >= len(clause) or clause[i + k] in lex.negators), GAP_MAX)
+        return next((end for skip in range(skips + 1) if (end := _match(lex, clause, i + skip, rest)) is not None),
+                    None)
+    if _is_class(head):
+        ends = [end for m in lex.classes[head.folded] if (end := _match(lex, clause, i, m + rest)) is not None]
+        return max(ends, default=None)
     if i >= len(clause) or not (_is_number(clause[i]) if head.folded == NUMBER else clause[i] == head):
         return None
-    return _match(clause, i + 1, rest)
+    return _match(lex, clause, i + 1, rest)
+
+
+def _found(lex: Lexicon, clause: tuple[Word, ...], i: int, term: tuple[Word, ...]) -> int | None:
+    """`_match`, except that a one-word phrase does not match an ambiguous unaccented word ("ban" ≠ "bẩn")."""
+    w = clause[i]
+    if len(term) == 1 and not _is_class(term[0]) and w.plain and w.folded in lex.ambiguous_unaccented:
+        return None
+    return _match(lex, clause, i, term)
 
 
 def _negated(lex: Lexicon, clause: tuple[Word, ...], start: int) -> bool:
@@ -249,11 +314,11 @@ def _text(term: tuple[Word, ...]) -> str:
 def explain(text: str, lex: Lexicon) -> list[Match]:
     """Every piece of evidence found in `text` (the classifier's reasons, for the page and for tuning)."""
     out: list[Match] = []
-    for clause in _clauses(text, lex.clause_breaks):
+    for clause in _clauses(text, lex):
         found: list[tuple[int, int, str, tuple[Word, ...]]] = []  # (start, end, kind:topic, term)
         for i, w in enumerate(clause):
             found += [(i, end, kind, term) for kind, term in lex._index.get(w.folded, ())
-                      if (end := _match(clause, i, term)) is not None]
+                      if (end := _found(lex, clause, i, term)) is not None]
         # the longest phrase wins: "làm nhanh" (fees) hides "nhanh" (praise), "phòng chờ" hides "chờ"
         found = [f for f in found if not any(g[0] <= f[0] and f[1] <= g[1] and g[1] - g[0] > f[1] - f[0]
                                              for g in found)]

@@ -21,8 +21,9 @@ from analysis.topics import (
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-TUNE = ("comments-topics-vi.tsv", "comments-topics-vi-2.tsv", "comments-topics-vi-3.tsv")  # rounds 1-3
-HELD_OUT = "comments-topics-vi-4.tsv"  # round 4: written before its author read the lexicon, measured once
+TUNE = ("comments-topics-vi.tsv", "comments-topics-vi-2.tsv", "comments-topics-vi-3.tsv",
+        "comments-topics-vi-4.tsv")  # rounds 1-4
+HELD_OUT = "comments-topics-vi-5.tsv"  # round 5: written before its author read the lexicon, measured once
 LEX = load_lexicon()
 
 
@@ -62,6 +63,48 @@ def test_placeholders_cover_numbers_and_a_few_words_between(text, topic):
 def test_placeholders_do_not_reach_across_clauses_or_too_far():
     assert "waiting" not in classify("Hẹn trả đúng, nhiều lần đến đều tốt", LEX)
     assert "waiting" not in classify("Hẹn gặp lại anh chị cán bộ ở bộ phận một cửa nhiều lần nữa", LEX)
+
+
+@pytest.mark.parametrize(("text", "topic"), [
+    ("Ngồi đợi 3 tiếng đồng hồ", "waiting"), ("xep hang ca buoi", "waiting"), ("Mất nguyên buổi sáng", "waiting"),
+    ("Chị ở quầy mặt lạnh tanh", "attitude"), ("Ông cán bộ này dữ dằn", "attitude"),
+    ("Khỏi phải chờ lâu", "praise"), ("Đến là được làm liền, ko đợi gì hết", "praise"),
+])
+def test_word_classes_cover_families_of_wordings(text, topic):
+    assert topic in classify(text, LEX)
+
+
+def test_a_class_phrase_does_not_reach_across_a_negator():
+    assert classify("Cán bộ không hề cáu gắt, rất cảm ơn", LEX) == {"praise"}
+
+
+@pytest.mark.parametrize(("text", "topic"), [
+    ("cb ko nhiet tinh", "attitude"), ("nv k than thien", "attitude"), ("Máy lạnh hư", "facilities"),
+    ("tg cho doi qua lau", "waiting"),
+])
+def test_aliases_expand_abbreviations_and_regional_words(text, topic):
+    assert classify(text, LEX) == {topic}
+
+
+def test_an_ambiguous_unaccented_word_needs_its_accents_to_match_alone():
+    lex = parse_lexicon({"topics": [{"code": "facilities", "label": {"vi": "x"}, "problems": ["bẩn", "phòng bẩn"]}],
+                         "ambiguous_unaccented": ["ban"]})
+    assert classify("nop ban cung", lex) == frozenset()  # "bản cứng", not "bẩn"
+    assert classify("Bàn bẩn quá", lex) == {"facilities"}
+    assert classify("phong ban qua", lex) == {"facilities"}  # a longer phrase still matches
+
+
+def test_classes_and_aliases_are_checked():
+    base = {"code": "x", "label": {"vi": "x"}}
+    with pytest.raises(LexiconError, match="unknown class"):
+        parse_lexicon({"topics": [{**base, "problems": ["<chờ> lâu"]}]})
+    with pytest.raises(LexiconError, match="one typed word"):
+        parse_lexicon({"topics": [base], "aliases": {"hỏi han": "hỏi"}})
+    with pytest.raises(LexiconError, match="members"):
+        parse_lexicon({"topics": [base], "classes": {"a": ["ngày <số>"]}})
+    lex = parse_lexicon({"topics": [{**base, "problems": ["<đợi> lâu"]}], "classes": {"đợi": ["chờ", "ngồi đợi"]},
+                         "aliases": {"ko": "không"}, "negators": ["không"], "problem_negated_topic": None})
+    assert classify("ngoi doi lau", lex) == {"x"} and classify("Ko chờ lâu", lex) == frozenset()
 
 
 def test_a_phrase_cannot_begin_with_a_placeholder():
@@ -126,28 +169,30 @@ def test_the_check_command_reports_an_error_with_exit_2(tmp_path, capsys):
     assert main(["topics", "check"]) == 0
 
 
+def _held_out() -> list[tuple[str, frozenset[str]]]:
+    if not (DATA / HELD_OUT).exists():
+        pytest.skip("round 5 not committed yet")
+    return read_labelled(DATA / HELD_OUT)
+
+
 def test_labelled_sets_have_enough_comments_per_topic():
     tune = [row for name in TUNE for row in read_labelled(DATA / name)]
-    held = read_labelled(DATA / HELD_OUT)
+    held = _held_out()
     assert len(tune) + len(held) >= 300
     for code in LEX.codes:
         assert sum(code in t for _x, t in held) >= 20, code
     assert {c for _x, t in tune + held for c in t} <= set(LEX.codes)
 
 
-# Measured once on the held-out round 4 (7 Dec 2026, benchmarks/README.md) after tuning on rounds 1-3: no topic
-# meets the goal on comments written by someone who had not seen the lexicon.  Strict, so a mark must be
-# removed when a lexicon change makes its topic pass (measure on a NEW round, not by tuning on round 4).
-MISSED = {"attitude": "held-out recall 0.77", "waiting": "held-out recall 0.68", "fees": "held-out recall 0.75",
-          "paperwork": "held-out recall 0.64", "guidance": "held-out P 0.74, R 0.54",
-          "facilities": "held-out P 0.78, R 0.78", "online": "held-out precision 0.77",
-          "praise": "held-out recall 0.67"}
+# Round 4 (measured once after tuning on rounds 1-3) met the goal for no topic; it then joined the tune set.
+# Round 5 is not measured yet (written by another engineer at the same time as the tuning on rounds 1-4).
+MISSED = {c: "round 5 not measured yet" for c in LEX.codes}
 
 
-@pytest.mark.parametrize("code", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=MISSED[c]))
+@pytest.mark.parametrize("code", [pytest.param(c, marks=pytest.mark.xfail(strict=False, reason=MISSED[c]))
                                   if c in MISSED else c for c in LEX.codes])
 def test_held_out_precision_and_recall_meet_the_goal(code):
-    s = evaluate(read_labelled(DATA / HELD_OUT), LEX)[code]
+    s = evaluate(_held_out(), LEX)[code]
     assert s["support"] >= 20
     assert not math.isnan(s["precision"])
     assert s["precision"] >= 0.8 and s["recall"] >= 0.8
@@ -158,9 +203,10 @@ def test_benchmark_command_prints_the_table(capsys):
         "topics_bench", Path(__file__).resolve().parents[2] / "benchmarks" / "topics_bench.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    _held_out()
     assert mod.main([]) == 1  # the goal is not met for every topic yet (see MISSED)
     out = capsys.readouterr().out
-    assert "| attitude | 43 |" in out and "tune 747, held-out 222" in out
+    assert "tune 969, held-out " in out and "| attitude |" in out
 
 
 def test_rising_flags_a_share_that_rose_enough_with_enough_comments():
