@@ -1,7 +1,7 @@
 """The whole country: dashboard speed and count-table sizes at 10,000,000 responses on PostgreSQL.
 
     .venv/bin/python benchmarks/national_bench.py [--responses 10000000] [--repeat 20] [--keep NAME | --reuse NAME]
-        [--modes live,warm] [--export /tmp/national.parquet]
+        [--modes live,warm] [--export /tmp/national.parquet] [--sipas-channels qr,web,paper]
 
 The tree is a national SIPAS deployment after the July 2025 reform (no district level): the country, 34
 provinces, 3,300 communes; per province 20 departments with 2 service points each, per commune a People's
@@ -220,8 +220,11 @@ def _cell_triangles(spec, answers: dict[str, np.ndarray], cell_n: np.ndarray) ->
     return out
 
 
-def load(session, n_responses: int, seed: int = 1) -> dict[str, int]:
-    """Tree, questionnaires and generated count tables; returns rows per table."""
+def load(session, n_responses: int, seed: int = 1, sipas_channels: tuple[str, ...] = ("qr", "web", "paper")
+         ) -> dict[str, int]:
+    """Tree, questionnaires and generated count tables; returns rows per table.  `sipas_channels` leaves SIPAS
+    channels out of the load (their share of the responses is then not stored: a shorter load on a busy
+    machine; the SIPAS pages then read 1 or 2 channels' cells per service point and month)."""
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     tree = build_tree(session)
@@ -243,7 +246,8 @@ def load(session, n_responses: int, seed: int = 1) -> dict[str, int]:
     raw.commit()
     sizes = {"response_tally": 0, "answer_tally": 0, "moment_tally": 0}
     next_id = 0
-    for name, chans in (("counter-quick", [0]), ("sipas-2017", [1, 2, 3])):
+    sipas = [CHANNELS.index(c) for c in sipas_channels]
+    for name, chans in (("counter-quick", [0]), ("sipas-2017", sipas)):
         q, item_ids = questionnaire_for(session, qvs[name].id)
         spec = q.index_spec()
         qv = qvs[name].id
@@ -395,6 +399,8 @@ def main() -> None:
     ap.add_argument("--reuse", metavar="NAME", help="time the database kept earlier with --keep NAME")
     ap.add_argument("--modes", default="live,warm", help="comma-separated subset of cold,live,warm ('' = none)")
     ap.add_argument("--export", metavar="FILE", help="also write a 10 M SIPAS exchange file and time the analysis CLI")
+    ap.add_argument("--sipas-channels", default="qr,web,paper",
+                    help="SIPAS channels to load (e.g. 'qr' for a shorter load; the others' responses are left out)")
     args = ap.parse_args()
     name = args.reuse or args.keep or f"hailong_national_{os.getpid()}"
     admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
@@ -407,6 +413,18 @@ def main() -> None:
             engine = make_engine(url)
             upgrade(engine)
             engine.dispose()
+        else:  # a database kept by an older tree: the tree revision table (added since) and its first value
+            from sqlalchemy.orm import Session
+
+            from survey.results.tree_revision import TreeRevision, raise_revision, read_revision
+
+            engine = make_engine(url)
+            TreeRevision.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
+            with Session(engine) as session:
+                if read_revision(session) is None:
+                    raise_revision(session)
+                    session.commit()
+            engine.dispose()
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True, "RATELIMIT_ENABLED": False,
                           "WTF_CSRF_ENABLED": True})
         print(f"== postgresql national: {'database kept earlier' if args.reuse else f'{args.responses:,} responses'} "
@@ -414,7 +432,8 @@ def main() -> None:
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
         with app.app_context():
             if not args.reuse:
-                load(db.session, args.responses)
+                load(db.session, args.responses,
+                     sipas_channels=tuple(c for c in args.sipas_channels.split(",") if c))
                 with db.engine.connect() as conn:
                     conn.execute(text("ANALYZE"))
                     conn.commit()
