@@ -113,9 +113,8 @@ def kiosk_rename(kiosk_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             changed = svc.update_kiosk(db.session, kiosk, name=form.name.data)
-        except svc.OrgError:
-            db.session.rollback()
-            form.name.errors = [_("Enter a name.")]
+        except svc.OrgError as exc:  # the service's name rule (the form's own check says "Enter a name." first)
+            refuse(form, exc)
         else:
             db.session.commit()
             flash(_("Kiosk %(code)s renamed.", code=kiosk.code) if changed else _("Nothing was changed."), "success")
