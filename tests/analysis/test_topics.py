@@ -169,30 +169,27 @@ def test_the_check_command_reports_an_error_with_exit_2(tmp_path, capsys):
     assert main(["topics", "check"]) == 0
 
 
-def _held_out() -> list[tuple[str, frozenset[str]]]:
-    if not (DATA / HELD_OUT).exists():
-        pytest.skip("round 5 not committed yet")
-    return read_labelled(DATA / HELD_OUT)
-
-
 def test_labelled_sets_have_enough_comments_per_topic():
     tune = [row for name in TUNE for row in read_labelled(DATA / name)]
-    held = _held_out()
+    held = read_labelled(DATA / HELD_OUT)
     assert len(tune) + len(held) >= 300
     for code in LEX.codes:
         assert sum(code in t for _x, t in held) >= 20, code
     assert {c for _x, t in tune + held for c in t} <= set(LEX.codes)
 
 
-# Round 4 (measured once after tuning on rounds 1-3) met the goal for no topic; it then joined the tune set.
-# Round 5 is not measured yet (written by another engineer at the same time as the tuning on rounds 1-4).
-MISSED = {c: "round 5 not measured yet" for c in LEX.codes}
+# Measured once on the held-out round 5 (7 Dec 2026, benchmarks/README.md) after tuning on rounds 1-4: only
+# online meets the goal on comments by a writer who had not seen the lexicon.  Strict, so a mark must be
+# removed when a lexicon change makes its topic pass (measure on a NEW round, not by tuning on round 5).
+MISSED = {"attitude": "held-out P 0.88, R 0.62", "waiting": "held-out recall 0.68", "fees": "held-out recall 0.77",
+          "paperwork": "held-out recall 0.64", "guidance": "held-out recall 0.73",
+          "facilities": "held-out precision 0.76", "praise": "held-out P 0.76, R 0.64"}
 
 
-@pytest.mark.parametrize("code", [pytest.param(c, marks=pytest.mark.xfail(strict=False, reason=MISSED[c]))
+@pytest.mark.parametrize("code", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=MISSED[c]))
                                   if c in MISSED else c for c in LEX.codes])
 def test_held_out_precision_and_recall_meet_the_goal(code):
-    s = evaluate(_held_out(), LEX)[code]
+    s = evaluate(read_labelled(DATA / HELD_OUT), LEX)[code]
     assert s["support"] >= 20
     assert not math.isnan(s["precision"])
     assert s["precision"] >= 0.8 and s["recall"] >= 0.8
@@ -203,10 +200,9 @@ def test_benchmark_command_prints_the_table(capsys):
         "topics_bench", Path(__file__).resolve().parents[2] / "benchmarks" / "topics_bench.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    _held_out()
     assert mod.main([]) == 1  # the goal is not met for every topic yet (see MISSED)
     out = capsys.readouterr().out
-    assert "tune 969, held-out " in out and "| attitude |" in out
+    assert "tune 969, held-out 263" in out and "| online | 36 | 0.85 | 0.97 |" in out
 
 
 def test_rising_flags_a_share_that_rose_enough_with_enough_comments():
