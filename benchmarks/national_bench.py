@@ -416,7 +416,7 @@ def main() -> None:
         else:  # a database kept by an older tree: the tree revision table (added since) and its first value
             from sqlalchemy.orm import Session
 
-            from survey.results.tree_revision import TreeRevision, raise_revision, read_revision
+            from survey.org.tree_revision import TreeRevision, raise_revision, read_revision
 
             engine = make_engine(url)
             TreeRevision.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from survey.audit.models import AuditEvent
 from survey.auth.models import User
 from survey.org.models import Agency, Kiosk, Level, ServicePoint, ServiceVolume, Unit
+from survey.org.tree_revision import TreeRevision
 from survey.questionnaire_versions.models import Item, QuestionnaireVersion
 from survey.respond.models import (
     Answer,
@@ -15,7 +16,6 @@ from survey.respond.models import (
 )
 from survey.results.integrity_models import IntegrityFlag
 from survey.results.publication import PublishedPeriod
-from survey.results.tree_revision import TreeRevision
 
 __all__ = [
     "Agency", "Answer", "AnswerTally", "AuditEvent", "Comment", "IntegrityFlag", "Invitation", "InvitationBatch",

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from survey.org.models import Agency, Level, ServicePoint, Unit
-from survey.results.tree_revision import read_revision
+from survey.org.tree_revision import read_revision
 
 
 @dataclass(frozen=True)
