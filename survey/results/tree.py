@@ -35,7 +35,7 @@ _kept_lock = Lock()
 
 
 def placements(session: Session) -> dict[int, Placement]:
-    """Every service point's placement, kept per process under the tree revision (survey/results/
+    """Every service point's placement, kept per process under the tree revision (survey/org/
     tree_revision.py): a national tree's 10,011 rows are read and resolved once per organisation edit, not
     once per request.  The dict is shared: callers must not modify it."""
     return _tree(session)[0]
@@ -65,7 +65,7 @@ def _read_tree(session: Session) -> tuple[dict[int, Placement], list[str]]:
 
 
 def tree_revision(session: Session) -> int | None:
-    """The tree's revision, read once per request (None: unknown; survey/results/tree_revision.py).  The
+    """The tree's revision, read once per request (None: unknown; survey/org/tree_revision.py).  The
     results cache keys on it too (cache.data_version): a moved agency counts in its new district at once."""
     from survey.results.cache import per_request
 
@@ -74,8 +74,11 @@ def tree_revision(session: Session) -> int | None:
 
 def clear() -> None:
     """Forget the kept trees (tests that rebuild a database under the same URL without an edit)."""
+    from survey.org import tree as org_tree
+
     with _kept_lock:
         _kept.clear()
+    org_tree.clear()
 
 
 def _placements(session: Session) -> dict[int, Placement]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from survey.org import service as org
+from survey.org.tree import unit_subtree
 from survey.results import Selection, cache, indices
 from survey.results.tree import placements
 from tests.results.factories import city_with_responses
@@ -68,3 +69,13 @@ def test_a_new_service_point_is_placed_at_once(app, db_session, data):
                                   agency=data.city.agencies["UBND-BT"])
     db_session.commit()
     assert _district_of(app, db_session, sp.id) == "BT"
+
+
+def test_a_new_commune_is_in_its_district_at_once(app, db_session, data):
+    district = data.city.units["NK"]
+    before = unit_subtree(db_session, district.id)
+    assert unit_subtree(db_session, district.id) == before  # kept
+    commune = org.create_unit(db_session, code="NK-XH", name_vi="Phường Xuân Khánh", name_en="Xuan Khanh Ward",
+                              level_code="commune", parent=district)
+    db_session.commit()
+    assert unit_subtree(db_session, district.id) == before | {commune.id}
