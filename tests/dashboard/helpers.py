@@ -57,7 +57,7 @@ def get(client: FlaskClient, url: str, **kw):
 
 
 def counted_pdf_store(app: Any, tmp_path: Any, monkeypatch: Any) -> list[int]:
-    """The report PDF store in a temporary folder, the clock fixed (2 March 2026), and WeasyPrint renders
+    """The report PDF store in a temporary folder, the clock fixed (2 March 2026), and PDF layouts (renders)
     counted: the returned list gains one entry per render."""
     from datetime import UTC, datetime
 

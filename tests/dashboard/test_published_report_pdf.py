@@ -1,6 +1,6 @@
 """Publishing a period builds its report's PDF in both languages in the background (issue 12 §3), so the first
 download of the published report is served from the PDF store (survey/dashboard/report_pdf.py) instead of
-rendering for several seconds."""
+laying it out again."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.results.factories import city_with_responses
 
 @pytest.fixture
 def published(app, db_session, tmp_path, monkeypatch):
-    """A city with responses, the PDF store in a temporary folder, WeasyPrint renders counted."""
+    """A city with responses, the PDF store in a temporary folder, PDF renders counted."""
     calls = counted_pdf_store(app, tmp_path, monkeypatch)  # before the data: it sets the clock
     cache.clear()
     data = city_with_responses(db_session, per_point=20, comments=False)

@@ -16,7 +16,7 @@ from tests.results.factories import city_with_responses
 
 @pytest.fixture
 def renders(app, db_session, tmp_path, monkeypatch):
-    """Count WeasyPrint renders; the store lives in a temporary folder."""
+    """Count PDF renders (layouts); the store lives in a temporary folder."""
     calls = counted_pdf_store(app, tmp_path, monkeypatch)
     city_with_responses(db_session, per_point=45, comments=False)
     return calls
