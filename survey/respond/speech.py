@@ -38,6 +38,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response
 
 from questionnaires.loader import load_dict
@@ -254,7 +255,16 @@ def audio(name: str) -> Response:
     resp = Response(data, mimetype="audio/ogg" if name.endswith(".ogg") else "audio/wav")
     resp.set_etag(name.partition(".")[0])
     resp.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"  # the name is a hash of the content
-    return resp.make_conditional(request, accept_ranges=True, complete_length=len(data))
+    asked = request.range
+    if asked is not None and len(asked.ranges) == 1 and asked.ranges[0][0] < -len(data) and asked.ranges[0][1] is None:
+        # "the last N bytes" with N beyond the file means the whole file (RFC 9110 §14.1.3), not 416
+        return resp.make_conditional(request.environ | {"HTTP_RANGE": "bytes=0-"}, accept_ranges=True,
+                                     complete_length=len(data))
+    try:
+        return resp.make_conditional(request, accept_ranges=True, complete_length=len(data))
+    except RequestedRangeNotSatisfiable:
+        # answered here: the site's error page would drop the Content-Range a media player needs
+        return Response(status=416, headers={"Content-Range": f"bytes */{len(data)}", "Accept-Ranges": "bytes"})
 
 
 # ---------------------------------------------------------------- made when published

@@ -132,6 +132,10 @@ def test_audio_answers_a_media_player_range_and_revalidation(kiosk_client, audio
     assert part.headers["Content-Range"] == f"bytes 0-99/{len(body)}"
     again = kiosk_client.get(url, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""
+    longer = kiosk_client.get(url, headers={"Range": f"bytes=-{len(body) + 5000}"})  # the last N > length bytes
+    assert longer.status_code in (200, 206) and longer.data == body
+    beyond = kiosk_client.get(url, headers={"Range": f"bytes={len(body) + 10}-"})
+    assert beyond.status_code == 416 and beyond.headers["Content-Range"] == f"bytes */{len(body)}"
 
 
 @pytest.mark.parametrize("setting", ["off", "/nonexistent/espeak-ng"])
