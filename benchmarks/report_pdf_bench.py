@@ -4,9 +4,10 @@
 
 Loads the demo (SQLite, temporary file), logs in as noivu and downloads /homeaffairs/report/report.pdf for
 counter-quick and sipas-2017 (each at its default period), `--repeat` times; prints the first time (cold:
-figures computed, PDF laid out by survey/dashboard/report_pdf_layout.py) and the best later one (the PDF served from the store in the
-temporary instance folder, survey/dashboard/report_pdf.py), each also as CPU seconds of this process (a busy
-machine inflates them far less than wall-clock time), the page count and the size.  With --published each
+figures computed, PDF laid out by survey/dashboard/report_pdf_layout.py) and the best later one (the PDF
+served from the store in the temporary instance folder, survey/dashboard/report_pdf.py), each also as CPU
+seconds of this process (a busy machine inflates them far less than wall-clock time), the page count and the
+size.  With --published each
 period is first published as Home Affairs (publication pre-renders its PDF in both languages in the
 background; the time until both are stored is printed), so the first download is the published report's.
 Goal (issue 12): <= 2 s.
