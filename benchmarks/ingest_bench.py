@@ -1,7 +1,7 @@
 """Kiosk submissions per second through gunicorn on PostgreSQL, with every stored response checked.
 
     .venv/bin/python benchmarks/ingest_bench.py [--seconds 20] [--connections 16] [--kiosks 600]
-        [--workers 2] [--interval 1] [--app-dir DIR] [--path /api/v1/responses|/healthz]
+        [--workers 2] [--interval 1] [--warmup 0] [--app-dir DIR] [--path /api/v1/responses|/healthz]
         [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test] [--keep]
 
 What it does:
@@ -285,6 +285,9 @@ def main() -> None:
     ap.add_argument("--path", default="/api/v1/responses")
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="post for this many seconds first, untimed (each worker then knows every kiosk: "
+                         "a kiosk's first response in a process authenticates in full); its responses are checked too")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
@@ -300,16 +303,26 @@ def main() -> None:
               f"({os.cpu_count()} cores)")
         port = _free_port()
         proc = start_gunicorn(args.app_dir.resolve(), url, args.workers, args.interval, port, args.conf)
-        script = None
+        script = warm = None
         work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
         if args.path == "/api/v1/responses":
             stamp = datetime.now(UTC).isoformat()
-            lua = (LUA.replace("{CREDS}", _lua_list(creds)).replace("{ITEMS}", _lua_list(items))
-                   .replace("{INSTRUMENT}", instrument).replace("{VERSION}", str(version))
-                   .replace("{STAMP}", stamp).replace("{THREADS}", str(args.threads))
-                   .replace("{IDS}", str(work / "created-")))
-            script = work / "post.lua"
-            script.write_text(lua)
+
+            def lua_script(name: str) -> Path:
+                lua = (LUA.replace("{CREDS}", _lua_list(creds)).replace("{ITEMS}", _lua_list(items))
+                       .replace("{INSTRUMENT}", instrument).replace("{VERSION}", str(version))
+                       .replace("{STAMP}", stamp).replace("{THREADS}", str(args.threads))
+                       .replace("{IDS}", str(work / f"created-{name}-")))
+                (work / f"{name}.lua").write_text(lua)
+                return work / f"{name}.lua"
+
+            script, warm = lua_script("timed"), lua_script("warmup")
+        warm_statuses: dict[str, int] = {}
+        if args.warmup and warm is not None:
+            warm_out = run_wrk(port, args.warmup, args.connections, args.threads, warm, args.path)
+            warm_statuses = json.loads(re.search(r"STATUSES (\{.*\})", warm_out).group(1))
+            print(f"warm-up: {args.warmup} s, statuses {warm_statuses}")
+            time.sleep(args.interval + 0.5)  # every kiosk's interval has passed before the timed run
         cpu0 = _cpu_seconds(proc.pid)
         out = run_wrk(port, args.seconds, args.connections, args.threads, script, args.path)
         cpu = _cpu_seconds(proc.pid) - cpu0
@@ -327,9 +340,13 @@ def main() -> None:
             return
         statuses = json.loads(re.search(r"STATUSES (\{.*\})", out).group(1))
         print(f"  statuses: {statuses}")
+        for k, v in warm_statuses.items():
+            statuses[k] = statuses.get(k, 0) + v
+        timed = [line for f in sorted(work.glob("created-timed-*")) for line in f.read_text().split()]
+        print(f"  stored per second: {len(timed) / args.seconds:.0f}")
         created = [line for f in sorted(work.glob("created-*")) for line in f.read_text().split()]
-        print(f"  stored per second: {len(created) / args.seconds:.0f}")
-        failures = verify(url, created, args.connections)
+        # at most one unread 201 per connection and wrk run (the warm-up is a run of its own)
+        failures = verify(url, created, args.connections * (2 if args.warmup else 1))
         unexpected = {k: v for k, v in statuses.items() if k not in ("201",)}
         if unexpected:
             failures.append(f"answers other than 201: {unexpected}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -22,7 +22,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from limits import RateLimitItem
 from limits import parse as parse_limit
-from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import Date, Integer, bindparam, exists, func, or_, select, update
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -36,12 +36,14 @@ from survey.org import kiosk_service
 from survey.org.kiosk_service import digest
 from survey.org.models import Kiosk, ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
+from survey.respond import quarantine
 from survey.respond.kiosk_auth import KioskCaller, api_caller, current_kiosk, presented_credential
 from survey.respond.store import (
     Checked,
     Submission,
     SubmissionError,
     existing_response,
+    local_period,
     normalise_client_id,
     store_response,
 )
@@ -249,11 +251,13 @@ _SP = table_of(ServicePoint)
 _QV = table_of(QuestionnaireVersion)
 
 
-def _hinted_claim(interval: bool) -> Any:
+def _hinted_claim(interval: bool, dialect: str) -> Any:
     """For a kiosk this process has seen store a response: ONE statement authenticates it again (credential, not
     revoked, service point open), claims the minimum interval, marks it seen, and reads its service point, the
-    point's agency and the version's checksum if it is published (was four round trips: caller, version id,
-    claim, service point + version).  No row: not authenticated or too soon (the full path tells which)."""
+    point's agency, the version's checksum if it is published and whether the response's month is published
+    (on PostgreSQL after taking the publication lock shared, held to commit as `quarantine.month_cutoff` does) —
+    was five round trips: caller, version id, claim, service point + version, month.  No row: not authenticated
+    or too soon (the full path tells which)."""
     k = _KIOSK
     where = [k.c.id == bindparam("kiosk"), k.c.credential_hash == bindparam("digest"), k.c.revoked_at.is_(None),
              exists().where(_SP.c.id == k.c.service_point_id, ServicePoint.active)]
@@ -262,20 +266,32 @@ def _hinted_claim(interval: bool) -> Any:
     agency = select(_SP.c.agency_id).where(_SP.c.id == k.c.service_point_id).scalar_subquery()
     checksum = (select(_QV.c.checksum).where(_QV.c.id == bindparam("qv"), _QV.c.status == "published")
                 .scalar_subquery())
+    # the rule of quarantine.month_cutoff: the latest cut-off of the publications covering the month
+    pub = quarantine.PUBLISHED
+    cutoff = select(func.max(pub.c.cutoff_response_id)).where(
+        pub.c.questionnaire_version_id == bindparam("qv", type_=Integer),
+        pub.c.start <= bindparam("period", type_=Date), pub.c.end >= bindparam("period", type_=Date)).scalar_subquery()
+    # evaluated left to right: the lock is held before the cut-off is read
+    lock = [func.pg_advisory_xact_lock_shared(quarantine.PUBLICATION_LOCK)] if dialect == "postgresql" else []
     return (update(k).where(*where).values(last_submission_at=bindparam("now"), last_seen_at=bindparam("now"))
-            .returning(k.c.service_point_id, agency, checksum))
+            .returning(k.c.service_point_id, agency, checksum, *lock, cutoff))
 
 
-_HINTED_CLAIM = {True: _hinted_claim(True), False: _hinted_claim(False)}
+_HINTED_CLAIM = {(interval, dialect): _hinted_claim(interval, dialect)
+                 for interval in (True, False) for dialect in ("postgresql", "sqlite")}
 
 
-def claim_as_known(kiosk_id: int, credential_digest: str, version_id: int, now: datetime) -> Any:
-    """(service point id, agency id, version checksum or None) when the kiosk authenticates and may submit now
-    (the slot is then claimed, rolled back with the submission if it is not stored); None otherwise."""
+def claim_as_known(kiosk_id: int, credential_digest: str, version_id: int, period: date, now: datetime) -> Any:
+    """(service point id, agency id, version checksum or None, [lock,] month cut-off or None) when the kiosk
+    authenticates and may submit now (the slot is then claimed, rolled back with the submission if it is not
+    stored); None otherwise."""
     interval = int(current_app.config.get("HAILONG_KIOSK_MIN_INTERVAL_SECONDS", 0))
-    return db.session.connection().execute(_HINTED_CLAIM[interval > 0], {
+    conn = db.session.connection()
+    return conn.execute(_HINTED_CLAIM[interval > 0, conn.dialect.name], {
         "kiosk": kiosk_id, "digest": credential_digest, "now": now, "threshold": now - timedelta(seconds=interval),
-        "qv": version_id}).first()
+        "qv": version_id, "period": period}).first()
+
+
 # (database, credential digest) → id of a kiosk that stored a response through this process.  Only a hint that
 # lets the body be read before the database is asked: the claim statement checks the credential, the revocation
 # and the service point again, and every answer other than a stored response authenticates in full first — a
@@ -339,7 +355,8 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
     now = utcnow()
     checked = None
     if hint is not None:
-        row = claim_as_known(kiosk.id, hint[1], fields["questionnaire_version_id"], now)
+        period = local_period(fields["submitted_at"])
+        row = claim_as_known(kiosk.id, hint[1], fields["questionnaire_version_id"], period, now)
         if row is None or row[2] != fields["checksum"]:
             # not authenticated, too soon, or the version hint is out of date: the full path answers
             db.session.rollback()
@@ -347,7 +364,7 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
                 _versions.pop(fields["version_key"], None)
             return _unconfirmed(hint) or _submit(api_caller(), None, capped=True)
         kiosk = KioskCaller(kiosk.id, row[0])
-        checked = Checked(agency_id=row[1], checksum=row[2])
+        checked = Checked(agency_id=row[1], checksum=row[2], period=period, month_published=row[-1] is not None)
     else:
         wait = claim_submission_slot(kiosk.id, now)
         if wait:

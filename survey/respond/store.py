@@ -111,10 +111,13 @@ _versions: dict[tuple[str, int, str], Version] = {}
 @dataclass(frozen=True)
 class Checked:
     """What a caller already read in the submission's own transaction (the kiosk API's claim statement): the
-    service point is open and belongs to `agency_id`, the version is published with `checksum`."""
+    service point is open and belongs to `agency_id`, the version is published with `checksum`, and whether
+    `period` of that version is published (read under the publication lock, as `quarantine.month_cutoff`)."""
 
     agency_id: int
     checksum: str
+    period: date
+    month_published: bool
 
 # The service point's agency and state and the version's state, in one round trip (was two ORM look-ups,
 # which also loaded and decoded the version's whole JSON definition on every submission).
@@ -200,7 +203,8 @@ def store_response(session: Session, sub: Submission, *, commit: bool = True,
     if sub.hold:
         fields.update(review_status="held", review_changed_at=now,
                       review_reason=(" ".join(sub.hold_reason.split()) or "held on arrival")[:300])
-    elif quarantine.month_cutoff(session, qv_id, fields["period"]) is not None:
+    elif (checked.month_published if checked is not None and checked.period == fields["period"]
+          else quarantine.month_cutoff(session, qv_id, fields["period"]) is not None):
         # its month is published: kept, counted apart until Home Affairs issues a revision (issue 16 §3)
         fields.update(review_status=quarantine.LATE, review_changed_at=now,
                       review_reason="received after publication")

@@ -354,3 +354,59 @@ def test_api_answers_keep_the_security_headers_and_set_no_cookie(client, city, k
     page = client.get("/auth/login")
     assert page.status_code == 200 and 'name="csrf_token"' in page.get_data(as_text=True)
     assert client.post("/auth/login", data={"email": "x@example.org", "password": "x"}).status_code == 400
+
+
+def test_a_known_kiosk_sending_into_a_published_month_is_kept_late(client, db_session, city, kiosk, no_interval):
+    from survey.respond import quarantine
+    from survey.respond.store import local_period
+    from survey.results import publication as pub
+    from tests.dashboard.publication_checks import tallies_equal_recount
+
+    _, credential = kiosk
+    _stored_once(client, city, credential)
+    qv = city.questionnaires["counter-quick"]
+    body = _quick(city)
+    month = local_period(datetime.fromisoformat(body["submitted_at"]))
+    pub.publish(db_session, questionnaire_version_id=qv.id, label=f"{month:%Y-%m}", start=month, end=month,
+                measure="OVERALL", build=lambda: {lang: ("", b"", "") for lang in ("vi", "en")},
+                at=pub.cutoff(db_session), user_id=None)
+    assert client.post("/api/v1/responses", json=body, headers=auth(credential)).status_code == 201
+    stored = db_session.scalar(select(Response).where(Response.client_id == body["client_id"]))
+    assert stored.review_status == quarantine.LATE
+    assert _tally_total(db_session) == 1  # the published figures do not move
+    tallies_equal_recount(db_session)
+
+
+def test_a_known_kiosk_holds_the_publication_lock_until_it_commits(app, client, db_session, city, kiosk, no_interval):
+    """PostgreSQL: the one statement of a known kiosk takes the publication lock shared before it reads whether the
+    month is published, so a publication cannot commit between that read and the response's commit."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    from survey.database import utcnow
+    from survey.respond import api, quarantine
+    from survey.respond.store import local_period
+
+    engine = db_session.get_bind()
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    kiosk_obj, credential = kiosk
+    _stored_once(client, city, credential)
+    qv = city.questionnaires["counter-quick"]
+    publisher = Session(bind=engine)
+    try:
+        with app.test_request_context():
+            now = utcnow()
+            row = api.claim_as_known(kiosk_obj.id, kiosk_service.digest(credential), qv.id, local_period(now), now)
+            assert row is not None and row[-1] is None  # authenticated, month not published
+            publisher.execute(text("SET LOCAL lock_timeout = '300ms'"))
+            with pytest.raises(OperationalError):
+                quarantine.lock_publications(publisher, exclusive=True)
+            publisher.rollback()
+            db.session.rollback()
+        publisher.execute(text("SET LOCAL lock_timeout = '300ms'"))
+        quarantine.lock_publications(publisher, exclusive=True)  # free once the submission ended
+        publisher.rollback()
+    finally:
+        publisher.close()
