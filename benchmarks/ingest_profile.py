@@ -39,12 +39,12 @@ PARTS = [  # (label, file:function) - cumulative CPU of each, as a share of the 
     ("    body read + guarded JSON parse", "api.py:_json_body"),
     ("    envelope check + version id (1 SELECT)", "api.py:parse_submission"),
     ("    minimum interval claim (1 UPDATE)", "api.py:claim_submission_slot"),
-    ("    known kiosk: credential + interval claim + point + version (1 UPDATE)", "api.py:claim_as_known"),
+    ("    known kiosk: credential, interval claim, point, version, month (1 UPDATE)", "api.py:claim_as_known"),
     ("    store_response", "store.py:store_response"),
     ("      service point + version state, answer validation (1 SELECT)", "store.py:_check"),
-    ("      published-month look-up (advisory lock + SELECT)", "quarantine.py:month_cutoff"),
-    ("      answers + response cell + answer cells (PostgreSQL: 1 statement)", "store.py:_store_and_count_pg"),
-    ("      moment cell: Gram of the respondent, SELECT FOR UPDATE + UPDATE", "moments.py:add_response"),
+    ("      published-month look-up (lock + SELECT; first submission)", "quarantine.py:month_cutoff"),
+    ("      answers + response + answer cells + moment read (PG: 1 statement)", "store.py:_store_and_count_pg"),
+    ("      moment cell: Gram of the respondent + UPDATE", "moments.py:add_response"),
     ("    COMMIT", "scoping.py:commit"),
 ]
 
