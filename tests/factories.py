@@ -16,6 +16,7 @@ from survey.database import utcnow
 from survey.org.models import Agency, Level, ServicePoint, Unit
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import store_questionnaire
+from tests.db_snapshots import built_once
 
 PASSWORD = "correct horse battery"
 
@@ -44,7 +45,33 @@ def load_shipped_questionnaires(session: Session) -> dict[str, QuestionnaireVers
 
 
 def small_city(session: Session) -> City:
-    """City CT → districts NK, BT → communes; agencies at each level; one service point per agency."""
+    """City CT → districts NK, BT → communes; agencies at each level; one service point per agency.
+
+    Built once per test process and database state, then copied (tests/db_snapshots.py)."""
+    return built_once(session, ("small_city",), lambda: _build_small_city(session), city_ids, city_from_ids)
+
+
+#: what a City holds, by its field: the model of its values
+_CITY_MODELS = {"units": Unit, "agencies": Agency, "service_points": ServicePoint,
+                "questionnaires": QuestionnaireVersion, "users": User}
+
+
+def city_ids(city: City) -> dict[str, dict[str, int]]:
+    """The ids of everything in `city` (what a database copy needs to give the same City again)."""
+    return {name: {code: obj.id for code, obj in getattr(city, name).items()} for name in _CITY_MODELS}
+
+
+def city_from_ids(session: Session, ids: dict[str, dict[str, int]]) -> City:
+    """The City of `city_ids`, its objects read from `session`."""
+    city = City()
+    for name, model in _CITY_MODELS.items():
+        found = {code: session.get(model, id_) for code, id_ in ids[name].items()}
+        assert all(obj is not None for obj in found.values()), f"{name} missing from the copied database"
+        setattr(city, name, found)
+    return city
+
+
+def _build_small_city(session: Session) -> City:
     city = City()
     for rank, (code, vi, en) in enumerate([("city", "Thành phố", "City"), ("district", "Quận/Huyện", "District"),
                                            ("commune", "Xã/Phường", "Commune")]):

@@ -2,12 +2,15 @@
 an isolated database per test, factories.
 
 Every test that uses `app`/`client`/`db_session` runs twice: once on SQLite (a copy of a migrated template
-file) and once on PostgreSQL (a database made for this pytest run, migrated, truncated after each test).
+file) and once on PostgreSQL (a database made for this pytest run, migrated, truncated after each test, under
+a URL of its own so no process cache carries over).  The shared test data (tests/factories.py small_city,
+tests/results/factories.py city_with_responses) is built once per process and copied (tests/db_snapshots.py).
 With CI set, an unreachable PostgreSQL fails the run; elsewhere those tests skip with the reason.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import uuid
@@ -97,6 +100,9 @@ def _truncate_pg(url: str) -> None:
     engine.dispose()
 
 
+_pg_tests = itertools.count(1)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
@@ -105,7 +111,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{target}"
     else:
         url = request.getfixturevalue("pg_url")
-        yield url
+        # one URL per test, as on SQLite: the app's caches key on the URL and the data's ids, and a test's data
+        # copied from a snapshot (tests/db_snapshots.py) has the same ids as an earlier test's copy
+        yield f"{url}?application_name=hailong_test_{next(_pg_tests)}"
         _db.session.remove()
         _truncate_pg(url)
 

@@ -24,7 +24,8 @@ from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Answer, Response
 from survey.respond.store import Submission, local_period, store_response
 from survey.results.tree import placements
-from tests.factories import City, small_city
+from tests.db_snapshots import built_once
+from tests.factories import City, city_from_ids, city_ids, small_city
 
 #: extra service points: (agency code, suffix) — gives strata of several clusters
 EXTRA_POINTS = [("UBND-NK", "SP2"), ("UBND-BT", "SP2"), ("UBND-BT", "SP3"), ("STP", "SP2")]
@@ -51,7 +52,19 @@ class Data:
 def city_with_responses(session: Session, *, per_point: int = 45, seed: int = 7, instrument: str = "counter-quick",
                         months: int = 3, comments: bool = True) -> Data:
     """small_city + extra service points; `per_point` responses per service point spread over `months` months
-    (older months through the paper channel, which may be back-dated), varying satisfaction per agency."""
+    (older months through the paper channel, which may be back-dated), varying satisfaction per agency.
+
+    Built once per test process, database state and clock, then copied (tests/db_snapshots.py)."""
+    key = ("city_with_responses", per_point, seed, instrument, months, comments)
+    return built_once(
+        session, key, lambda: _build(session, per_point=per_point, seed=seed, instrument=instrument, months=months,
+                                     comments=comments),
+        lambda data: (city_ids(data.city), data.qv_id, tuple(data.months)),
+        lambda s, ids: Data(city_from_ids(s, ids[0]), ids[1], list(ids[2])),
+        span=timedelta(minutes=per_point))  # responses i minutes before each month's stamp
+
+
+def _build(session: Session, *, per_point: int, seed: int, instrument: str, months: int, comments: bool) -> Data:
     city = small_city(session)
     for agency_code, suffix in EXTRA_POINTS:
         ag = city.agencies[agency_code]
