@@ -10,7 +10,7 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! dpkg -s fon
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-core >/dev/null
 fi
 if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || ! ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset; then
-  echo "installing pango, HarfBuzz-subset and fonts for the PDF report (WeasyPrint)…"
+  echo "installing pango, HarfBuzz-subset (invitation cards, WeasyPrint) and DejaVu fonts (PDF report)…"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
     libharfbuzz-subset0 fonts-dejavu-core >/dev/null

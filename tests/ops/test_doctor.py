@@ -35,6 +35,18 @@ def test_a_sound_configuration_has_nothing_to_fix(app, good_env):
     for name in ("secret key", "database", "public URL", "folders", "time zone"):
         assert _line(out, name).startswith("OK"), out
     assert "reachable and migrated" in out
+    assert _line(out, "PDF reports").startswith("OK") and ".ttf" in _line(out, "PDF reports"), out
+
+
+def test_no_vietnamese_font_for_reports_is_named_with_its_package(app, good_env, monkeypatch):
+    from survey.dashboard import report_pdf_layout
+
+    def missing() -> tuple[str, str]:
+        raise RuntimeError("no TrueType font with Vietnamese letters: apt install fonts-dejavu-core")
+
+    monkeypatch.setattr(report_pdf_layout, "font_files", missing)
+    code, out = _doctor(app)
+    assert code == 1 and _line(out, "PDF reports").startswith("FAIL") and "fonts-dejavu-core" in out
 
 
 def test_short_key_fails_with_the_command_to_make_one(app, good_env, monkeypatch):
