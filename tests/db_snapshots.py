@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Table, insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -165,7 +165,8 @@ def built_once(session: Session, key: Hashable, build: Callable[[], T], ids: Cal
         return reread(session, snapshot.ids)
     built_at = datetime.now(UTC)
     value = build()
-    if session.in_transaction():  # it left something uncommitted (a copy would commit it): never copied
+    own = session.registry() if isinstance(session, scoped_session) else session  # db.session in browser tests
+    if own.in_transaction():  # it left something uncommitted (a copy would commit it): never copied
         return value
     after = dump(session)
     session.commit()  # ends the read transaction of dump()
