@@ -13,12 +13,14 @@ The rules themselves are in survey/inputs.py; docs/security.md §3 lists what ea
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, Request, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_babel import gettext as _
+from itsdangerous import BadSignature
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter, ValidationError
 
@@ -142,13 +144,53 @@ def _page_hook(func: Any) -> bool:
             or (module == "survey.auth.views" and name == "_force_password_change"))
 
 
-class _SessionlessApi(SecureCookieSessionInterface):
-    """No cookie session under /api/: a kiosk has none, and opening one built a signing serializer per request."""
+class _ReceivedSession(SecureCookieSession):
+    """A cookie session that remembers what the browser sent, so an unchanged session is not sent back."""
+
+    def __init__(self, initial: Any = None, signed_at: datetime | None = None) -> None:
+        super().__init__(initial)
+        self.received = dict(initial or {})
+        self.signed_at = signed_at
+
+
+class _SessionCookies(SecureCookieSessionInterface):
+    """The cookie session, with two changes to Flask's:
+
+    - no cookie session under /api/: a kiosk has none, and opening one built a signing serializer per request;
+    - the cookie is sent back only when the session's content changed (or, for a signed-in session, when it is
+      older than REFRESH_AFTER, so the 8-hour expiry still slides).  Flask-Login's strong protection marks every
+      anonymous request's session as modified, so every response, a 404 favicon included, re-sent the cookie
+      as that request had received it: a request sent before the login page and answered after it put back a
+      session without the login form's CSRF token, and the login failed with "Yêu cầu không hợp lệ".
+    """
+
+    session_class = _ReceivedSession
+    REFRESH_AFTER = timedelta(minutes=5)
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith(API_PREFIX):
             return self.make_null_session(app)
-        return super().open_session(app, request)
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return _ReceivedSession()
+        try:
+            data, signed_at = serializer.loads(value, max_age=int(app.permanent_session_lifetime.total_seconds()),
+                                               return_timestamp=True)
+        except BadSignature:
+            return _ReceivedSession()
+        return _ReceivedSession(data, signed_at)
+
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        if not isinstance(session, _ReceivedSession):
+            return super().should_set_cookie(app, session)
+        if dict(session) != session.received:
+            return True
+        if not (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):
+            return False
+        return session.signed_at is None or datetime.now(UTC) - session.signed_at >= self.REFRESH_AFTER
 
 
 def api_lane(app: Flask) -> None:
@@ -156,7 +198,7 @@ def api_lane(app: Flask) -> None:
     metrics, security headers, outage answer); every other request runs all of them.  Call last in create_app,
     once every extension has installed its hooks.  A hook added later runs on the API too unless listed here."""
     if type(app.session_interface) is SecureCookieSessionInterface:
-        app.session_interface = _SessionlessApi()
+        app.session_interface = _SessionCookies()
     registries: tuple[Any, ...] = (app.before_request_funcs, app.after_request_funcs)
     for funcs in registries:
         hooks = funcs.get(None, [])
