@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.totals import ClusterTotals, _group_sum
+from analysis.totals import ClusterTotals, _group_sum, stratum_scale
 from questionnaires.index_spec import Measure, RatioKey
 
 
@@ -279,7 +279,13 @@ def _unit_variance(t: ClusterTotals, lay: _Layout, z: np.ndarray, answered: np.n
     """
     assert t.unit is not None
     g_num, g_den, _, _ = _gradients(lay, lay.cell_ind @ lay.num, lay.cell_ind @ lay.den)
-    g_rows = _unit_gradients(t, lay, g_num, g_den)[t.row_cell]  # rows × M × P
+    g_cells = _unit_gradients(t, lay, g_num, g_den)  # cells × M × P
+    if t.unit.gram is None:  # Ĝ per cell: Σ_h c_h·Σ z² of the cell is one quadratic form
+        assert t.unit.cell_gram is not None
+        quad = np.einsum("dmp,dmp->dm", np.matmul(g_cells, t.unit.cell_gram), g_cells)
+        quad = np.where(answered, quad, 0.0)
+        return _unit_stratum_variance(t, z, None, t.row_cell, len(t.cells), quad=quad)
+    g_rows = g_cells[t.row_cell]  # rows × M × P
     q = np.einsum("rmp,rmp->rm", np.matmul(g_rows, t.unit.gram), g_rows)  # Σ z² per row
     q = np.where(answered[t.row_cell], q, 0.0)
     return _unit_stratum_variance(t, z, q, t.row_cell, len(t.cells))
@@ -345,7 +351,8 @@ def contrast_estimates(
     active = np.flatnonzero(row_width > 0)  # rows some contrast uses
     n_k, n_m = coef.shape[0], len(measures)
     z = np.empty((len(active), n_k, n_m))  # rows × K × M
-    q = np.empty_like(z) if t.unit is not None else None
+    row_gram = t.unit.gram if t.unit is not None else None  # None: cluster totals, or Ĝ per cell
+    q = np.empty_like(z) if row_gram is not None else None
     g_unit = _unit_gradients(t, lay, g_num, g_den) if t.unit is not None else None  # Q × M × P
     # rows are processed in groups of equal membership count: no padding domain to multiply through
     for w in np.unique(row_width[active]):
@@ -357,19 +364,23 @@ def contrast_estimates(
         num, den = lay.num[rows_w], lay.den[rows_w]
         z_dom = np.einsum("rwmk,rk->rwm", gn, num) + np.einsum("rwmk,rk->rwm", gd, den)
         z[sel] = np.einsum("rcw,rwm->rcm", c_rows, z_dom)
-        if g_unit is not None:
+        if q is not None and row_gram is not None and g_unit is not None:
             g = g_unit[row_members]  # rows × W × M × P
             flat = g.reshape(len(rows_w), w * n_m, g.shape[-1])
-            hg = np.matmul(flat, t.unit.gram[rows_w]).reshape(g.shape)  # type: ignore[union-attr]  # G is symmetric: gᵀG = (Gg)ᵀ
+            hg = np.matmul(flat, row_gram[rows_w]).reshape(g.shape)  # G is symmetric: gᵀG = (Gg)ᵀ
             forms = np.einsum("rwmp,rvmp->rwvm", g, hg)  # rows × W × W × M
-            q[sel] = np.einsum("rcw,rcv,rwvm->rcm", c_rows, c_rows, forms)  # type: ignore[index]
+            q[sel] = np.einsum("rcw,rcv,rwvm->rcm", c_rows, c_rows, forms)
 
     if t.unit is None:
         zc = np.zeros((len(t.clusters), n_k * n_m))
         np.add.at(zc, t.row_cluster[active], z.reshape(len(z), n_k * n_m))
         var = cluster_variance(zc, t.cluster_stratum, t.n_strata).reshape(n_k, n_m)
     else:
-        var = _unit_stratum_variance(t, z, q, np.zeros(len(z), dtype=np.int64), 1, rows=active)[0]  # type: ignore[arg-type]
+        quad = None
+        if q is None:  # Ĝ per cell: the rows of a cell share their contrast gradients
+            assert g_unit is not None and t.unit.cell_gram is not None
+            quad = _cell_quadratic(t.unit.cell_gram, g_unit, members, cell_width, coef)[None]
+        var = _unit_stratum_variance(t, z, q, np.zeros(len(z), dtype=np.int64), 1, rows=active, quad=quad)[0]
     var = np.where(answered, np.maximum(var, 0.0), np.nan)
 
     # df: clusters (respondents) answering the measure in any domain of the contrast − their strata
@@ -389,6 +400,23 @@ def contrast_estimates(
     if t.unit is not None and t.unit.row_n is not None:  # R's degf of the union of the contrast's domains
         df = np.broadcast_to(_domain_degf(t, union)[:, None], df.shape)
     return ContrastEstimates(est, var, n_cl, df.astype(np.int64), answered)
+
+
+def _cell_quadratic(cell_gram: np.ndarray, g_unit: np.ndarray, members: np.ndarray, cell_width: np.ndarray,
+                    coef: np.ndarray) -> np.ndarray:
+    """K × M: Σ_d g_kdᵀĜ_dg_kd, g_kd = Σ_q C[k, q]·g_q over the domains q the cell d belongs to
+    (`members`, first `cell_width[d]` columns; g_unit Q × M × P): a contrast's Σ_h c_h·Σ z² from Ĝ."""
+    n_k, n_m = coef.shape[0], g_unit.shape[1]
+    out = np.zeros((n_k, n_m))
+    for w in np.unique(cell_width[cell_width > 0]):
+        cells = np.flatnonzero(cell_width == w)
+        cell_members = members[cells, :w]  # cells × W
+        c_cells = coef[:, cell_members].transpose(1, 0, 2)  # cells × K × W
+        g = g_unit[cell_members]  # cells × W × M × P
+        hg = np.matmul(g.reshape(len(cells), w * n_m, g.shape[-1]), cell_gram[cells]).reshape(g.shape)
+        forms = np.einsum("dwmp,dvmp->dwvm", g, hg)  # cells × W × W × M
+        out += np.einsum("dkw,dkv,dwvm->km", c_cells, c_cells, forms)
+    return out
 
 
 def _domain_degf(t: ClusterTotals, domains: np.ndarray | None = None) -> np.ndarray:
@@ -448,7 +476,7 @@ def _gradients(
 def _unit_gradients(t: ClusterTotals, lay: _Layout, g_num: np.ndarray, g_den: np.ndarray) -> np.ndarray:
     """Ratio-space gradients (… × R) placed on the respondent variables u (… × P) of `UnitMoments`."""
     assert t.unit is not None
-    p = t.unit.gram.shape[1]
+    p = t.unit.width
     pos = {code: i for i, code in enumerate(t.items)}
     # a ratio's numerator has its own position; ratios of one item share the answered position.  Only
     # the (measure, ratio) pairs a measure uses are nonzero, so they are placed alone: the sums a 0/1
@@ -471,15 +499,17 @@ def _unit_gradients(t: ClusterTotals, lay: _Layout, g_num: np.ndarray, g_den: np
 
 
 def _unit_stratum_variance(
-    t: ClusterTotals, z: np.ndarray, q: np.ndarray, groups: np.ndarray, n_groups: int,
-    rows: np.ndarray | None = None,
+    t: ClusterTotals, z: np.ndarray, q: np.ndarray | None, groups: np.ndarray, n_groups: int,
+    rows: np.ndarray | None = None, quad: np.ndarray | None = None,
 ) -> np.ndarray:
     """V = Σ_h n_h/(n_h−1)·(Σ z² − (Σ z)²/n_h) per group, from per-row Σ_r z_r (`z`) and Σ_r z_r² (`q`).
 
     Rows are (stratum, cell) rows of unit-level totals; rows with the same group code are summed
     within their stratum first (a contrast spans several cells of a stratum).  n_h = 1: Σ z², the
     "adjust" rule (centred at the grand mean 0, scale 1), as R survey.  `rows`: the totals rows
-    that z and q describe (default all; rows left out have zero scores).
+    that z and q describe (default all; rows left out have zero scores).  With `quad` (groups × …,
+    Σ_h c_h·Σ z² already summed over strata from `UnitMoments.cell_gram`) instead of q, V = quad −
+    Σ_h c_h·(Σ z)²/n_h over the strata that are not lonely.
     """
     assert t.unit is not None
     stratum = t.cluster_stratum[t.row_cluster if rows is None else t.row_cluster[rows]]
@@ -487,13 +517,16 @@ def _unit_stratum_variance(
     pairs, inverse = np.unique(stratum * n_groups + groups, return_inverse=True)
     inverse = inverse.reshape(-1)
     s1 = _group_sum(inverse, np.asarray(z, dtype=np.float64), len(pairs))
-    s2 = _group_sum(inverse, np.asarray(q, dtype=np.float64), len(pairs))
     n_h = t.unit.n_h.astype(np.float64)[pairs // n_groups]
     lonely = n_h <= 1
     extra = (1,) * (z.ndim - 1)
-    ss = np.where(lonely.reshape(-1, *extra), s2, s2 - s1 * s1 / np.where(lonely, 1.0, n_h).reshape(-1, *extra))
-    scale = np.where(lonely, 1.0, n_h / np.where(lonely, 2.0, n_h - 1.0))
-    return _group_sum(pairs % n_groups, scale.reshape(-1, *extra) * ss, n_groups)
+    scale = stratum_scale(n_h).reshape(-1, *extra)
+    centring = np.where(lonely.reshape(-1, *extra), 0.0, s1 * s1 / np.where(lonely, 1.0, n_h).reshape(-1, *extra))
+    if q is None:
+        assert quad is not None
+        return quad - _group_sum(pairs % n_groups, scale * centring, n_groups)  # type: ignore[no-any-return]
+    s2 = _group_sum(inverse, np.asarray(q, dtype=np.float64), len(pairs))
+    return _group_sum(pairs % n_groups, scale * (s2 - centring), n_groups)
 
 
 def _min_over_terms(per_ratio: np.ndarray, uses: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import numpy as np
@@ -51,11 +51,64 @@ class UnitMoments:
     `n_h` = respondents per stratum (all of them: the clusters of the design).
     `row_n` (optional) = respondents per (stratum, cell) row, those without a scored answer included: with
     it, the degrees of freedom of a domain are R's `degf` of the domain (respondents − strata in it).
+
+    Or, instead of `gram` (None), `cell_gram`: per domain cell d, Ĝ_d = Σ_h c_h·G_hd with c_h =
+    `stratum_scale(n_h)` (`cell_gram_sums`).  Every variance needs the Gram matrices only through
+    Σ_h c_h·gᵀG_hd·g = gᵀĜ_dg (g is the same for all rows of a cell, and a respondent lies in one cell),
+    so the estimates are the same while memory and work grow with cells, not with strata × cells.
     """
 
     n_h: np.ndarray
-    gram: np.ndarray  # rows × P × P, aligned with ClusterTotals rows
+    gram: np.ndarray | None  # rows × P × P, aligned with ClusterTotals rows; None with cell_gram
     row_n: np.ndarray | None = None  # rows, aligned with ClusterTotals rows
+    cell_gram: np.ndarray | None = None  # cells × P × P, aligned with ClusterTotals cells
+
+    def __post_init__(self) -> None:
+        if (self.gram is None) == (self.cell_gram is None):
+            raise ValueError("UnitMoments needs exactly one of gram (per row) and cell_gram (per cell)")
+
+    @property
+    def width(self) -> int:
+        """P, the number of respondent variables (3 per item)."""
+        moments = self.gram if self.gram is not None else self.cell_gram
+        assert moments is not None
+        return int(moments.shape[1])
+
+
+def stratum_scale(n_h: np.ndarray) -> np.ndarray:
+    """c_h = n_h/(n_h−1), the with-replacement factor of the stratified variance; 1 for n_h ≤ 1 (a lonely
+    stratum, R survey's "adjust": its Σ z² centred at the grand mean 0, unscaled)."""
+    n = np.asarray(n_h, dtype=np.float64)
+    lonely = n <= 1
+    return np.where(lonely, 1.0, n / np.where(lonely, 2.0, n - 1.0))
+
+
+def cell_gram_sums(tri: np.ndarray, row_source: np.ndarray, row_n_h: np.ndarray, row_cell: np.ndarray,
+                   n_cells: int) -> np.ndarray:
+    """cells × P × P: Ĝ_d = Σ_h c_h·G_hd (`UnitMoments.cell_gram`) from packed Gram triangles.
+
+    `tri`: sources × P(P+1)/2, upper triangles in `np.triu_indices(P)` order (as `moment_tally` stores them);
+    per totals row, `row_source` (its triangle; −1 = none: no moments), `row_n_h` (n_h of its stratum) and
+    `row_cell`.  One sparse product over the rows: no P × P matrix per row or per stratum is formed.
+    """
+    from scipy import sparse  # only here: the CLI's Taylor path does not pay for the import
+
+    tri = np.asarray(tri)
+    entries = tri.shape[1] if tri.ndim == 2 else 0
+    p = round(float(np.sqrt(8 * entries + 1) - 1) / 2)
+    if p * (p + 1) // 2 != entries:
+        raise ValueError(f"a packed triangle has P(P+1)/2 entries, not {entries}")
+    src = np.asarray(row_source, dtype=np.int64)
+    use = src >= 0
+    weight = stratum_scale(np.asarray(row_n_h)[use])
+    mix = sparse.csr_matrix((weight, (np.asarray(row_cell, dtype=np.int64)[use], src[use])),
+                            shape=(n_cells, len(tri)))
+    packed = np.asarray(mix @ np.asarray(tri, dtype=np.float64))  # cells × entries
+    r, c = np.triu_indices(p)
+    out = np.zeros((n_cells, p, p))
+    out[:, r, c] = packed
+    out[:, c, r] = packed
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,7 +224,12 @@ class ClusterTotals:
         if self.unit is not None:
             row_n = None if self.unit.row_n is None else np.bincount(
                 inverse.reshape(-1), weights=self.unit.row_n, minlength=len(uniq))
-            unit = UnitMoments(self.unit.n_h, _group_sum(inverse, self.unit.gram, len(uniq)), row_n)
+            if self.unit.gram is not None:
+                unit = UnitMoments(self.unit.n_h, _group_sum(inverse, self.unit.gram, len(uniq)), row_n)
+            else:  # Ĝ of a coarser cell = the sum of its finer cells' (c_h is per stratum)
+                assert self.unit.cell_gram is not None
+                unit = UnitMoments(self.unit.n_h, None, row_n,
+                                   cell_gram=_group_sum(cell_code, self.unit.cell_gram, n_cells))
         return ClusterTotals(
             items=self.items,
             domain_columns=by,
@@ -186,6 +244,18 @@ class ClusterTotals:
             clustered=self.clustered,
             unit=unit,
         )
+
+    def with_cell_moments(self) -> ClusterTotals:
+        """The same totals with the Gram matrices pre-summed per cell (`UnitMoments.cell_gram`): smaller,
+        and every estimate equal up to rounding (the web app builds this form directly, `cell_gram_sums`)."""
+        if self.unit is None or self.unit.gram is None:
+            return self
+        p = self.unit.width
+        r, c = np.triu_indices(p)
+        n_h = self.unit.n_h[self.cluster_stratum[self.row_cluster]]
+        cell_gram = cell_gram_sums(self.unit.gram[:, r, c], np.arange(len(self.row_cluster)), n_h,
+                                   self.row_cell, len(self.cells))
+        return replace(self, unit=UnitMoments(self.unit.n_h, None, self.unit.row_n, cell_gram=cell_gram))
 
     # ----------------------------------------------------------------- long table (contracts §5)
     def to_frame(self) -> pd.DataFrame:

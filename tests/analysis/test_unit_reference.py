@@ -1,6 +1,7 @@
 """Unit-level design against R `survey` 4.1.1: every service point a stratum, respondents the units
 (`svydesign(ids=~1, strata=~service_point, weights=~weight)`), built as unit-level moments
-(`UnitMoments`, no respondent rows) from respondent rows and from a streamed file.
+(`UnitMoments`, no respondent rows) from respondent rows and from a streamed file, with Gram matrices per
+(stratum, cell) row or pre-summed per cell (`UnitMoments.cell_gram`, what the web app passes).
 
 Reference values: tests/analysis/reference/unit_reference.csv, produced by unit_reference.R (command in
 its header) from unit_data.csv (make_unit_dataset.py).  R is not needed to run these tests.
@@ -40,12 +41,15 @@ def ref() -> pd.DataFrame:
     return pd.read_csv(REF / "unit_reference.csv", keep_default_na=False, na_values=["NA"])
 
 
-@pytest.fixture(scope="module", params=["responses", "stream"])
+@pytest.fixture(scope="module", params=["responses", "stream", "cell sums"])
 def totals(request):
     spec = _spec()
-    if request.param == "responses":
+    if request.param != "stream":
         t = totals_from_responses(pd.read_csv(REF / "unit_data.csv"), spec, BY, weights="weight",
                                   strata="service_point", unit_level=True)
+        if request.param == "cell sums":  # the Gram matrices pre-summed per cell, as the web app passes them
+            t = t.with_cell_moments()
+            assert t.unit is not None and t.unit.gram is None
     else:
         cols = DesignColumns(by=BY, weights="weight", strata="service_point")
         t = read_totals(REF / "unit_data.csv", spec, cols, batch_rows=300, unit_level=True)
