@@ -202,10 +202,11 @@ def _storable(table: Table) -> Table:
     return table
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class RowError:
-    """One problem in an uploaded table, as every import page lists them: line (the header is 1), column
-    ("" = the row or the file) and the problem in the user's language."""
+    """One problem in an uploaded file, as every import (paper, volumes, tree file) lists them: line (the
+    header is 1; 0 = the file as a whole), column or field as the file writes it ("" = the row or the file)
+    and the problem in the user's language.  They sort by line, then column."""
 
     line: int
     column: str

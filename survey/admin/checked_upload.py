@@ -1,10 +1,11 @@
-"""The check → dry run → commit flow of every table import page (paper responses, service volumes), once.
+"""The check → dry run → commit flow of every import page (paper responses, service volumes, tree file), once.
 
 An upload is read and checked without writing (the dry run shows what would change); the checked file then
 waits on the server under a random token (survey/uploads.py `stash_upload`) until the person confirms with
 `CommitForm`, which re-checks it before anything is stored.  These helpers are the parts the pages shared
 word for word: the safe file name and bounded read, reading it as a table (a file that is not one is refused
-with survey/errors.py `refuse`), the confirmation form, and refusing an expired one.
+with survey/errors.py `refuse`), ending the dry run, the confirmation form, and refusing an expired one.
+Problems in the rows are listed as survey/uploads.py `RowError`s (templates/admin/_row_errors.html).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
 from survey.errors import refuse
+from survey.extensions import db
 from survey.forms import FlaskForm
 from survey.uploads import MAX_UPLOAD, Table, TableError, load_stash, read_table
 
@@ -44,6 +46,13 @@ def read_upload(form: Any, filename: str, raw: bytes) -> Table | None:
     except TableError as exc:
         refuse(form, exc)
         return None
+
+
+def end_dry_run() -> None:
+    """Keep nothing a check read or wrote (the tree file's check even runs the import, in the transaction).
+    The dry run ends here; so does a confirmation whose re-check or import finds problems, which are then
+    shown as the dry run shows them.  Only a confirmed import without problems commits."""
+    db.session.rollback()
 
 
 def confirmed(form: CommitForm, default_name: str) -> tuple[str, bytes] | None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404, viewer_required
-from survey.admin.checked_upload import confirmed, uploaded
+from survey.admin.checked_upload import confirmed, end_dry_run, uploaded
 from survey.admin.tree_forms import (
     KIND_LABELS,
     AgencyCreateForm,
@@ -46,10 +46,11 @@ from survey.org.io import OrgFileError, read_text
 from survey.org.io_import import ImportReport, export_csv, export_yaml, import_rows
 from survey.org.models import Agency, Level, ServicePoint, Unit
 from survey.results.integrity import set_opening_hours
-from survey.uploads import TableError, drop_stash, stash_upload
+from survey.uploads import RowError, TableError, drop_stash, stash_upload
 
 MAX_TREE_FILE = 2 * 1024 * 1024
-register({"tree_file_too_large": N_("The file is larger than 2 MB.")})
+register({"tree_file_too_large": N_("The file is larger than 2 MB."),
+          "tree_file_type_unknown": N_("Unknown file type: use .yaml, .yml or .csv.")})
 
 
 def _form_page(form: Any, title: str, submit: str, back: str, status: int = 200, **extra: Any) -> tuple[str, int]:
@@ -313,15 +314,15 @@ def _format_of(filename: str) -> str | None:
 
 def _import_page(form: ImportForm, status: int = 200, **ctx: Any) -> tuple[str, int]:
     ctx.setdefault("report", None)
-    ctx.setdefault("issues", [])
+    ctx.setdefault("errors", [])
     ctx.setdefault("commit_form", None)
     return render_template("admin/tree_import.html", form=form, **ctx), status
 
 
-def _check(form: ImportForm | None, filename: str, raw: bytes) -> tuple[ImportReport | None, list[Any]]:
-    """Run the importer inside the transaction, leaving it open for the caller to commit or roll back (the
-    dry run).  Returns (report, []) or (None, issues); a file that cannot be read as text is refused on
-    `form` (or flashed, for a confirmation) and gives (None, [])."""
+def _check(form: ImportForm | None, filename: str, raw: bytes) -> tuple[ImportReport | None, list[RowError]]:
+    """Run the importer inside the transaction, leaving it open for the caller to commit or end the dry run.
+    Returns (report, []) or (None, row errors); a file that cannot be read as text of a known type is
+    refused on `form` (or flashed, for a confirmation) and gives (None, [])."""
     if len(raw) > MAX_TREE_FILE:
         refuse(form, TableError("tree_file_too_large"))
         return None, []
@@ -332,12 +333,13 @@ def _check(form: ImportForm | None, filename: str, raw: bytes) -> tuple[ImportRe
         return None, []
     fmt = _format_of(filename)
     if fmt is None:
-        return None, [_("Unknown file type: use .yaml, .yml or .csv.")]
+        refuse(form, TableError("tree_file_type_unknown"))
+        return None, []
     try:
-        rows, issues = read_text(text, filename, fmt)
-        return import_rows(db.session, rows, filename, issues), []
+        rows, errors = read_text(text, filename, fmt)
+        return import_rows(db.session, rows, filename, errors), []
     except OrgFileError as exc:
-        return None, exc.issues
+        return None, exc.errors
 
 
 @bp.route("/tree/import", methods=["GET", "POST"])
@@ -348,10 +350,10 @@ def tree_import() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _import_page(form, form_status(form))
     filename, raw = uploaded(form, "tree.csv")
-    report, issues = _check(form, filename, raw)
-    db.session.rollback()  # the dry run ends here: nothing it did is kept
+    report, errors = _check(form, filename, raw)
+    end_dry_run()
     if report is None:
-        return _import_page(form, 400, issues=issues, filename=filename)
+        return _import_page(form, 400, errors=errors, filename=filename)
     commit_form = ImportCommitForm(formdata=None, filename=filename, upload=stash_upload(raw))
     return _import_page(form, report=report, filename=filename, commit_form=commit_form)
 
@@ -365,10 +367,10 @@ def tree_import_commit() -> ResponseReturnValue:
     if (file := confirmed(form, "tree.csv")) is None:
         return _import_page(upload_form, 400)
     filename, raw = file
-    report, issues = _check(None, filename, raw)
+    report, errors = _check(None, filename, raw)
     if report is None:
-        db.session.rollback()
-        return _import_page(upload_form, 400, issues=issues, filename=filename)
+        end_dry_run()
+        return _import_page(upload_form, 400, errors=errors, filename=filename)
     db.session.commit()
     drop_stash(form.upload.data)
     t = report.total

@@ -38,9 +38,9 @@ def org_import(file: Path, fmt: str | None) -> None:
         session.commit()
     except OrgFileError as exc:
         session.rollback()
-        for issue in exc.issues:
-            click.echo(str(issue), err=True)
-        click.echo(f"{file}: {len(exc.issues)} problem(s); nothing was imported", err=True)
+        for line in exc.lines():
+            click.echo(line, err=True)
+        click.echo(f"{file}: {len(exc.errors)} problem(s); nothing was imported", err=True)
         sys.exit(1)
     for line in report.lines():
         click.echo(line)

@@ -23,6 +23,7 @@ from survey.errors import DomainError
 from survey.inputs import has_forbidden_characters
 from survey.org.messages import N_, _
 from survey.spreadsheets import csv_writer, unneutralise
+from survey.uploads import RowError
 
 KINDS = ("level", "unit", "agency", "service_point", "kiosk")
 
@@ -65,35 +66,26 @@ _UNKNOWN_FIELD = {
 }
 
 
-@dataclass(frozen=True)
-class Issue:
-    """One problem in a file: where it is (file, line, field as written) and what is wrong.
-
-    `message` is already in the requesting user's language (survey/org/messages.py); `field` is the
-    column or key exactly as the file has it, so it is never translated.
-    """
-
-    file: str
-    line: int | None
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-
-
 class OrgFileError(DomainError):
-    """The file cannot be imported; `issues` lists every problem found, each worded when it was found (in the
-    requesting user's language, survey/org/messages.py), so the message is those lines."""
+    """The file cannot be imported.  `errors` lists every problem found, as the table every import page shows
+    (survey/uploads.py `RowError`), each worded when it was found in the requesting user's language
+    (survey/org/messages.py); the message is the `file:line: field: problem` lines the CLI prints."""
 
-    def __init__(self, issues: list[Issue]):
-        self.issues = issues
+    def __init__(self, file: str, errors: list[RowError]):
+        self.file = file
+        self.errors = errors
         super().__init__("org_file_invalid")
+
+    def lines(self) -> list[str]:
+        out = []
+        for e in self.errors:
+            where = f"{self.file}:{e.line}" if e.line else self.file
+            out.append(f"{where}: {e.column}: {e.problem}" if e.column else f"{where}: {e.problem}")
+        return out
 
     @property
     def message(self) -> str:
-        return "\n".join(map(str, self.issues))
+        return "\n".join(self.lines())
 
 
 @dataclass
@@ -102,7 +94,6 @@ class Row:
 
     kind: str
     line: int
-    file: str
     fields: dict[str, str | None]
     field_lines: dict[str, int] = field(default_factory=dict)
     csv: bool = False
@@ -120,13 +111,13 @@ class Row:
         """The field's name as the user wrote it (CSV has one `parent` column, kiosks' name is `name_vi`)."""
         return _CSV_NAME.get(name, name) if self.csv else name
 
-    def issue(self, name: str | None, message: str) -> Issue:
+    def error(self, name: str | None, message: str) -> RowError:
         line = self.field_lines.get(name, self.line) if name else self.line
-        return Issue(self.file, line, self.label(name) if name else None, message)
+        return RowError(line, self.label(name) if name else "", message)
 
 
 # ------------------------------------------------------------------------------------------ reading
-def read_file(path: str | Path, fmt: str | None = None) -> tuple[list[Row], list[Issue]]:
+def read_file(path: str | Path, fmt: str | None = None) -> tuple[list[Row], list[RowError]]:
     """Rows of a .yaml/.yml or .csv file and the problems of form found in them (unknown fields, …).
 
     Raises OrgFileError only when the file cannot be read at all (encoding, YAML syntax, CSV header), so
@@ -137,10 +128,10 @@ def read_file(path: str | Path, fmt: str | None = None) -> tuple[list[Row], list
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise OrgFileError([Issue(str(path), None, None, _("not UTF-8 text (%(reason)s)", reason=exc.reason))]) from exc
+        raise OrgFileError(str(path), [RowError(0, "", _("not UTF-8 text (%(reason)s)", reason=exc.reason))]) from exc
     except OSError as exc:
         message = _("cannot read the file: %(reason)s", reason=exc.strerror)
-        raise OrgFileError([Issue(str(path), None, None, message)]) from exc
+        raise OrgFileError(str(path), [RowError(0, "", message)]) from exc
     return read_text(text, str(path), fmt)
 
 
@@ -150,42 +141,42 @@ def guess_format(path: Path) -> str:
         return "yaml"
     if suffix == ".csv":
         return "csv"
-    raise OrgFileError([Issue(str(path), None, None, _("unknown file type: use .yaml, .yml or .csv"))])
+    raise OrgFileError(str(path), [RowError(0, "", _("unknown file type: use .yaml, .yml or .csv"))])
 
 
 #: a province has a few thousand entities; a file with more is a mistake or an attack (docs/security.md §6)
 MAX_ENTRIES = 50_000
 
 
-def read_text(text: str, name: str, fmt: str) -> tuple[list[Row], list[Issue]]:
+def read_text(text: str, name: str, fmt: str) -> tuple[list[Row], list[RowError]]:
     for number, line in enumerate(text.split("\n"), start=1):  # NUL etc. cannot be stored (docs/security.md §3)
         if has_forbidden_characters(line):
-            raise OrgFileError([Issue(name, number, None, _(
+            raise OrgFileError(name, [RowError(number, "", _(
                 "this line holds characters that cannot be stored (invisible control characters)"))])
-    rows, issues = _read_yaml(text, name) if fmt == "yaml" else _read_csv(text, name)
+    rows, errors = _read_yaml(text, name) if fmt == "yaml" else _read_csv(text, name)
     if len(rows) > MAX_ENTRIES:
-        raise OrgFileError([Issue(name, None, None, _("more than %(n)d entries: split the file", n=MAX_ENTRIES))])
-    return rows, issues
+        raise OrgFileError(name, [RowError(0, "", _("more than %(n)d entries: split the file", n=MAX_ENTRIES))])
+    return rows, errors
 
 
-def _read_csv(text: str, name: str) -> tuple[list[Row], list[Issue]]:
+def _read_csv(text: str, name: str) -> tuple[list[Row], list[RowError]]:
     reader = csv.reader(io.StringIO(text, newline=""))
-    issues: list[Issue] = []
+    errors: list[RowError] = []
     try:
         header = next(reader)
     except StopIteration:
-        raise OrgFileError([Issue(name, None, None, _("the file is empty"))]) from None
+        raise OrgFileError(name, [RowError(0, "", _("the file is empty"))]) from None
     header = [h.strip() for h in header]
     for col in header:
         if col not in CSV_COLUMNS:
-            issues.append(Issue(name, 1, col, _("unknown column (columns are: %(columns)s)",
+            errors.append(RowError(1, col, _("unknown column (columns are: %(columns)s)",
                                                 columns=", ".join(CSV_COLUMNS))))
     if "type" not in header:
-        issues.append(Issue(name, 1, "type", _("the header has no 'type' column")))
+        errors.append(RowError(1, "type", _("the header has no 'type' column")))
     if len(set(header)) != len(header):
-        issues.append(Issue(name, 1, None, _("a column name appears twice in the header")))
-    if issues:
-        raise OrgFileError(issues)
+        errors.append(RowError(1, "", _("a column name appears twice in the header")))
+    if errors:
+        raise OrgFileError(name, errors)
     rows: list[Row] = []
     line = 1
     for record in reader:
@@ -193,13 +184,13 @@ def _read_csv(text: str, name: str) -> tuple[list[Row], list[Issue]]:
         if not any(cell.strip() for cell in record):
             continue
         if len(record) > len(header):
-            issues.append(Issue(name, start, None, _("%(cells)d cells but the header has %(columns)d",
+            errors.append(RowError(start, "", _("%(cells)d cells but the header has %(columns)d",
                                                      cells=len(record), columns=len(header))))
             continue
         cells = {h: (_nfc(unneutralise(record[i])) if i < len(record) else "") for i, h in enumerate(header)}
         kind = cells.pop("type", "")
         if kind not in KINDS:
-            issues.append(Issue(name, start, "type", _("unknown type '%(type)s' (use one of %(types)s)",
+            errors.append(RowError(start, "type", _("unknown type '%(type)s' (use one of %(types)s)",
                                                        type=kind, types=", ".join(KINDS))))
             continue
         fields: dict[str, str | None] = {}
@@ -208,9 +199,9 @@ def _read_csv(text: str, name: str) -> tuple[list[Row], list[Issue]]:
             if col in by_column:
                 fields[by_column[col]] = value or None
             elif value:
-                issues.append(Issue(name, start, col, _(_NOT_APPLICABLE[kind])))
-        rows.append(Row(kind, start, name, fields, csv=True))
-    return rows, issues
+                errors.append(RowError(start, col, _(_NOT_APPLICABLE[kind])))
+        rows.append(Row(kind, start, fields, csv=True))
+    return rows, errors
 
 
 class _Map(dict[str, Any]):
@@ -220,7 +211,7 @@ class _Map(dict[str, Any]):
     key_lines: dict[str, int]
 
 
-def _node_to_py(node: yaml.Node, name: str, issues: list[Issue]) -> Any:
+def _node_to_py(node: yaml.Node, errors: list[RowError]) -> Any:
     if isinstance(node, yaml.MappingNode):
         out = _Map()
         out.line = node.start_mark.line + 1
@@ -229,17 +220,17 @@ def _node_to_py(node: yaml.Node, name: str, issues: list[Issue]) -> Any:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             kline = key_node.start_mark.line + 1
             if key is None:
-                issues.append(Issue(name, kline, None, _("a key must be a plain name")))
+                errors.append(RowError(kline, "", _("a key must be a plain name")))
                 continue
             if key in out:
-                issues.append(Issue(name, kline, key, _("key repeated (first on line %(line)d)",
+                errors.append(RowError(kline, key, _("key repeated (first on line %(line)d)",
                                                         line=out.key_lines[key])))
                 continue
-            out[key] = _node_to_py(value_node, name, issues)
+            out[key] = _node_to_py(value_node, errors)
             out.key_lines[key] = kline
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_node_to_py(n, name, issues) for n in node.value]
+        return [_node_to_py(n, errors) for n in node.value]
     if node.tag == "tag:yaml.org,2002:null":
         return None
     return _nfc(str(node.value)) or None
@@ -250,9 +241,9 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text.strip())
 
 
-def _line(event: yaml.Event) -> int | None:
-    """The 1-based line an event starts on (PyYAML's parser always sets the mark; its stubs allow None)."""
-    return event.start_mark.line + 1 if event.start_mark is not None else None
+def _line(event: yaml.Event) -> int:
+    """The 1-based line an event starts on (PyYAML's parser always sets the mark; its stubs allow None: 0)."""
+    return event.start_mark.line + 1 if event.start_mark is not None else 0
 
 
 def _refuse_aliases(text: str, name: str) -> None:
@@ -260,7 +251,7 @@ def _refuse_aliases(text: str, name: str) -> None:
     file never needs them, so they are refused before anything is built (docs/security.md §6)."""
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise OrgFileError([Issue(name, _line(event), None, _(
+            raise OrgFileError(name, [RowError(_line(event), "", _(
                 "anchors and aliases (& and *) are not allowed: write every entry out in full"))])
 
 
@@ -275,60 +266,59 @@ def _refuse_deep_nesting(text: str, name: str) -> None:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_YAML_DEPTH:
-                raise OrgFileError([Issue(name, _line(event), None, _(
+                raise OrgFileError(name, [RowError(_line(event), "", _(
                     "nested more than %(n)d levels deep", n=MAX_YAML_DEPTH))])
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
 
 
-def _read_yaml(text: str, name: str) -> tuple[list[Row], list[Issue]]:
+def _read_yaml(text: str, name: str) -> tuple[list[Row], list[RowError]]:
     try:
         _refuse_deep_nesting(text, name)
         _refuse_aliases(text, name)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        line = mark.line + 1 if mark is not None else 0
         problem = exc.problem or exc.context
-        raise OrgFileError([Issue(name, line, None, _("not valid YAML: %(problem)s", problem=problem))]) from exc
+        raise OrgFileError(name, [RowError(line, "", _("not valid YAML: %(problem)s", problem=problem))]) from exc
     except yaml.YAMLError as exc:
-        raise OrgFileError([Issue(name, None, None, _("not valid YAML: %(problem)s", problem=exc))]) from exc
+        raise OrgFileError(name, [RowError(0, "", _("not valid YAML: %(problem)s", problem=exc))]) from exc
     if root is None:
-        raise OrgFileError([Issue(name, None, None, _("the file is empty"))])
-    issues: list[Issue] = []
-    data = _node_to_py(root, name, issues)
+        raise OrgFileError(name, [RowError(0, "", _("the file is empty"))])
+    errors: list[RowError] = []
+    data = _node_to_py(root, errors)
     if not isinstance(data, _Map):
-        raise OrgFileError([Issue(name, 1, None, _("the top level must be a mapping with keys %(keys)s",
+        raise OrgFileError(name, [RowError(1, "", _("the top level must be a mapping with keys %(keys)s",
                                                    keys=", ".join(_TOP)))])
     rows: list[Row] = []
     for key, value in data.items():
         kind = _TOP.get(key)
         if kind is None:
-            issues.append(Issue(name, data.key_lines[key], key, _("unknown key (use %(keys)s)", keys=", ".join(_TOP))))
+            errors.append(RowError(data.key_lines[key], key, _("unknown key (use %(keys)s)", keys=", ".join(_TOP))))
             continue
-        _yaml_list(value, kind, None, data.key_lines[key], key, name, rows, issues)
-    return rows, issues
+        _yaml_list(value, kind, None, data.key_lines[key], key, rows, errors)
+    return rows, errors
 
 
-def _yaml_list(value: Any, kind: str, parent: Row | None, line: int, key: str, name: str,
-               rows: list[Row], issues: list[Issue]) -> None:
+def _yaml_list(value: Any, kind: str, parent: Row | None, line: int, key: str, rows: list[Row],
+               errors: list[RowError]) -> None:
     if value is None:
         return
     if not isinstance(value, list):
-        issues.append(Issue(name, line, key, _("must be a list (entries starting with '- ')")))
+        errors.append(RowError(line, key, _("must be a list (entries starting with '- ')")))
         return
     for entry in value:
         if not isinstance(entry, _Map):
-            issues.append(Issue(name, line, key, _("each entry must be a mapping of fields")))
+            errors.append(RowError(line, key, _("each entry must be a mapping of fields")))
             continue
-        _yaml_entry(entry, kind, parent, name, rows, issues)
+        _yaml_entry(entry, kind, parent, rows, errors)
 
 
-def _yaml_entry(entry: _Map, kind: str, parent: Row | None, name: str, rows: list[Row],
-                issues: list[Issue]) -> None:
+def _yaml_entry(entry: _Map, kind: str, parent: Row | None, rows: list[Row], errors: list[RowError]) -> None:
     fields: dict[str, str | None] = {}
     nested = _NESTED.get(kind, {})
-    row = Row(kind, entry.line, name, fields, dict(entry.key_lines))
+    row = Row(kind, entry.line, fields, dict(entry.key_lines))
     rows.append(row)
     children: list[tuple[str, Any]] = []
     for key, value in entry.items():
@@ -337,18 +327,18 @@ def _yaml_entry(entry: _Map, kind: str, parent: Row | None, name: str, rows: lis
             children.append((key, value))
         elif key not in FIELDS[kind]:
             allowed = [*FIELDS[kind], *nested]
-            issues.append(Issue(name, kline, key, _(_UNKNOWN_FIELD[kind], fields=", ".join(allowed))))
+            errors.append(RowError(kline, key, _(_UNKNOWN_FIELD[kind], fields=", ".join(allowed))))
         elif isinstance(value, list | dict):
-            issues.append(Issue(name, kline, key, _("must be a single value")))
+            errors.append(RowError(kline, key, _("must be a single value")))
         elif parent is not None and key == PARENT_FIELD.get(kind):
-            issues.append(Issue(name, kline, key, _("is given by the nesting; remove this field")))
+            errors.append(RowError(kline, key, _("is given by the nesting; remove this field")))
         else:
             fields[key] = value
     if parent is not None:
         fields[PARENT_FIELD[kind]] = parent.code
         row.implied_parent = True
     for key, value in children:
-        _yaml_list(value, nested[key], row, entry.key_lines[key], key, name, rows, issues)
+        _yaml_list(value, nested[key], row, entry.key_lines[key], key, rows, errors)
 
 
 # ------------------------------------------------------------------------------------------ writing

@@ -6,8 +6,9 @@ collected; if there is any, nothing is written.  Importing the same file again c
 entity is matched by its code and only differing fields are written), and a file exported with
 `org export` imports back unchanged.  An empty optional cell keeps the stored value.
 
-Problems (`Issue`) are worded in the requesting user's language on the admin pages and in English on the
-CLI (survey/org/messages.py); the report's `lines()` are only printed by the CLI and stay English.
+Problems are the `RowError`s every import lists (survey/uploads.py: line, field as written, problem), worded
+in the requesting user's language on the admin pages and in English on the CLI (survey/org/messages.py);
+the report's `lines()` are only printed by the CLI and stay English.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from sqlalchemy.orm import Session
 from survey.audit import record
 from survey.inputs import whole_number
 from survey.org import service as svc
-from survey.org.io import PARENT_FIELD, Issue, OrgFileError, Row, read_file, to_csv, to_yaml
+from survey.org.io import PARENT_FIELD, OrgFileError, Row, read_file, to_csv, to_yaml
 from survey.org.messages import N_, _
 from survey.org.models import Agency, Kiosk, Level, ServicePoint, Unit
+from survey.uploads import RowError
 
 _PLURAL = {"level": "levels", "unit": "units", "agency": "agencies", "service_point": "service points",
            "kiosk": "kiosks"}
@@ -76,31 +78,31 @@ class ImportReport:
 
 
 # ------------------------------------------------------------------------------------------ row checks
-def _rule(row: Row, issues: list[Issue], check: Callable[..., None], *args: Any) -> None:
-    """One of the service's field checks (the forms' rules, survey/org/service.py), as a row issue."""
+def _rule(row: Row, errors: list[RowError], check: Callable[..., None], *args: Any) -> None:
+    """One of the service's field checks (the forms' rules, survey/org/service.py), as a row error."""
     try:
         check(*args)
     except svc.OrgError as exc:
-        issues.append(row.issue(exc.field or "", exc.message))
+        errors.append(row.error(exc.field or "", exc.message))
 
 
-def _check_row(row: Row, issues: list[Issue]) -> None:
+def _check_row(row: Row, errors: list[RowError]) -> None:
     f = row.fields
-    _rule(row, issues, svc.check_code, f.get("code"))
+    _rule(row, errors, svc.check_code, f.get("code"))
     for name in ("name",) if row.kind == "kiosk" else ("name_vi", "name_en"):
-        _rule(row, issues, svc.check_name, f.get(name), name)
+        _rule(row, errors, svc.check_name, f.get(name), name)
     if row.kind == "level":
-        _rule(row, issues, svc.check_rank, f.get("rank"))
+        _rule(row, errors, svc.check_rank, f.get("rank"))
     if row.kind == "agency" and f.get("kind"):
-        _rule(row, issues, svc.check_kind, f["kind"])
+        _rule(row, errors, svc.check_kind, f["kind"])
     if row.kind == "service_point":
         for name in ("kiosk_instrument", "link_instrument"):
             if f.get(name):
-                _rule(row, issues, svc.check_instrument, f[name], name)
+                _rule(row, errors, svc.check_instrument, f[name], name)
     if f.get("status"):
-        _rule(row, issues, svc.check_status, f["status"])
+        _rule(row, errors, svc.check_status, f["status"])
     if f.get("valid_from"):
-        _rule(row, issues, svc.check_date, f["valid_from"], "valid_from")
+        _rule(row, errors, svc.check_date, f["valid_from"], "valid_from")
 
 
 class _Plan:
@@ -117,14 +119,14 @@ class _Plan:
         self.db_sps = set(session.scalars(select(ServicePoint.code)))
         self.first: dict[tuple[str, str], Row] = {}
 
-    def check(self) -> list[Issue]:
-        issues: list[Issue] = []
+    def check(self) -> list[RowError]:
+        errors: list[RowError] = []
         for row in self.rows:
-            _check_row(row, issues)
+            _check_row(row, errors)
             if row.code:
                 key = (row.kind, row.code)
                 if key in self.first:
-                    issues.append(row.issue("code", _("duplicate code '%(code)s' (first on line %(line)d)",
+                    errors.append(row.error("code", _("duplicate code '%(code)s' (first on line %(line)d)",
                                                       code=row.code, line=self.first[key].line)))
                 else:
                     self.first[key] = row
@@ -139,7 +141,7 @@ class _Plan:
         for (kind, code), row in file_rows.items():
             if kind == "level" and code in self.level_rank and len(by_rank[self.level_rank[code]]) > 1:
                 others = ", ".join(c for c in sorted(by_rank[self.level_rank[code]]) if c != code)
-                issues.append(row.issue("rank", _("rank %(rank)d is also the rank of level %(levels)s",
+                errors.append(row.error("rank", _("rank %(rank)d is also the rank of level %(levels)s",
                                                   rank=self.level_rank[code], levels=others)))
         top = min(self.level_rank.values(), default=0)
         # units: effective level and parent (file value, else the stored one)
@@ -153,26 +155,26 @@ class _Plan:
                 continue
             level, parent = units[code]
             if level is None:
-                issues.append(row.issue("level", _("missing level")))
+                errors.append(row.error("level", _("missing level")))
             elif level not in self.level_rank:
                 known = ", ".join(sorted(self.level_rank, key=self.level_rank.__getitem__))
-                issues.append(row.issue("level", _("unknown level '%(level)s' (levels: %(levels)s)", level=level,
+                errors.append(row.error("level", _("unknown level '%(level)s' (levels: %(levels)s)", level=level,
                                                    levels=known)))
             if parent is not None and parent not in units:
-                issues.append(row.issue("parent", _("unknown parent unit '%(code)s' (not in this file or the "
+                errors.append(row.error("parent", _("unknown parent unit '%(code)s' (not in this file or the "
                                                     "database)", code=parent)))
             if level not in self.level_rank:
                 continue
             rank = self.level_rank[level]
             if parent is None:
                 if rank != top:
-                    issues.append(row.issue("parent", _("missing parent: a unit at level '%(level)s' needs a parent "
+                    errors.append(row.error("parent", _("missing parent: a unit at level '%(level)s' needs a parent "
                                                         "unit (only the top level has none)", level=level)))
             elif parent in units and units[parent][0] in self.level_rank:
                 plevel = units[parent][0]
                 prank = self.level_rank[plevel]
                 if rank <= prank:
-                    issues.append(row.issue("level", _("level '%(level)s' (rank %(rank)d) is not below the level "
+                    errors.append(row.error("level", _("level '%(level)s' (rank %(rank)d) is not below the level "
                                                        "of parent unit %(parent)s (%(parent_level)s, rank "
                                                        "%(parent_rank)d)", level=level, rank=rank, parent=parent,
                                                        parent_level=plevel, parent_rank=prank)))
@@ -184,7 +186,7 @@ class _Plan:
             plevel = units[parent][0]
             if level in self.level_rank and plevel in self.level_rank and \
                     self.level_rank[level] <= self.level_rank[plevel]:
-                issues.append(prow.issue("level", _("level '%(level)s' is not above the level of its stored "
+                errors.append(prow.error("level", _("level '%(level)s' is not above the level of its stored "
                                                     "child unit %(child)s (%(child_level)s)", level=plevel,
                                                     child=code, child_level=level)))
         # a changed level rank must not turn stored units upside down
@@ -203,7 +205,7 @@ class _Plan:
                         message = _("this rank would put stored unit %(code)s (%(level)s) at or above its "
                                     "parent %(parent)s (%(parent_level)s)", code=code, level=level,
                                     parent=parent, parent_level=plevel)
-                        issues.append(level_rows[lv].issue("rank", message))
+                        errors.append(level_rows[lv].error("rank", message))
         # agencies, service points, kiosks: their container must exist
         agencies = self.db_agencies | {c for k, c in file_rows if k == "agency"}
         sps = self.db_sps | {c for k, c in file_rows if k == "service_point"}
@@ -216,14 +218,10 @@ class _Plan:
             pf = PARENT_FIELD[kind]
             if row.parent is None:
                 if code not in stored[kind]:
-                    issues.append(row.issue(pf, _(_MISSING_CONTAINER[kind])))
+                    errors.append(row.error(pf, _(_MISSING_CONTAINER[kind])))
             elif row.parent not in containers[kind]:
-                issues.append(row.issue(pf, _(_UNKNOWN_CONTAINER[kind], code=row.parent)))
-        return sorted(set(issues), key=_issue_order)
-
-
-def _issue_order(issue: Issue) -> tuple[int, str, str]:
-    return (issue.line or 0, issue.field or "", issue.message)
+                errors.append(row.error(pf, _(_UNKNOWN_CONTAINER[kind], code=row.parent)))
+        return sorted(set(errors))
 
 
 _ParentUnit = Unit.__table__.alias("parent_unit")
@@ -365,22 +363,23 @@ def _apply_levels(session: Session, rows: list[Row], report: ImportReport) -> No
     session.flush()
 
 
-def import_rows(session: Session, rows: list[Row], source: str, issues: list[Issue] | None = None) -> ImportReport:
+def import_rows(session: Session, rows: list[Row], source: str, errors: list[RowError] | None = None
+                ) -> ImportReport:
     """Check every row, then upsert them all; raises OrgFileError (nothing written) on any problem.
 
-    `issues` are problems the reader already found (reported together with these checks).  Does not
+    `errors` are problems the reader already found (reported together with these checks).  Does not
     commit: the caller commits (or rolls back) the whole import as one transaction.
     """
     plan = _Plan(session, rows)
-    issues = sorted({*(issues or []), *plan.check()}, key=_issue_order)
-    if issues:
-        raise OrgFileError(issues)
+    errors = sorted({*(errors or []), *plan.check()})
+    if errors:
+        raise OrgFileError(source, errors)
     report = ImportReport()
     try:
         with session.begin_nested():
             _apply(session, rows, report, plan.level_rank)
     except svc.OrgError as exc:  # a rule only the service layer knows; still nothing written
-        raise OrgFileError([Issue(source, None, exc.field, exc.message)]) from exc
+        raise OrgFileError(source, [RowError(0, exc.field or "", exc.message)]) from exc
     if report.changed:
         record(session, "org.import", "org_file", Path(source).name[:64],
                after={"file": source, "counts": {k: dict(v) for k, v in report.counts.items()},
@@ -472,5 +471,5 @@ def export_yaml(session: Session) -> str:
 
 def import_file(session: Session, path: str | Path, fmt: str | None = None) -> ImportReport:
     """Read and import one file (see import_rows); raises OrgFileError listing every problem."""
-    rows, issues = read_file(path, fmt)
-    return import_rows(session, rows, str(path), issues)
+    rows, errors = read_file(path, fmt)
+    return import_rows(session, rows, str(path), errors)

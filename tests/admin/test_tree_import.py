@@ -68,8 +68,9 @@ def test_row_errors_are_listed_with_line_and_field_and_nothing_is_written(client
     resp = upload(client, BAD)
     html = text(resp)
     assert resp.status_code == 400
-    assert "Problems found: 3. Nothing can be imported." in html
-    rows = re.findall(r"<tr><td class=\"num\">(\d+)</td><td>([^<]+)</td><td>([^<]+)</td></tr>", unescape(html))
+    assert "Problems found: 3. Nothing was imported." in html
+    rows = re.findall(r"<tr><td class=\"num\">(\d+)</td><td><code>([^<]+)</code></td><td>([^<]+)</td></tr>",
+                      unescape(html))
     by_line = {(int(line), field) for line, field, _msg in rows}
     assert (2, "parent") in by_line and (3, "code") in by_line and (3, "name_vi") in by_line
     assert "Import these changes" not in html

@@ -27,7 +27,7 @@ BAD_YAML = ("units:\n"
 
 def problems(html: str) -> dict[tuple[int, str], str]:
     """(line, field) → problem, from the dry run's error table."""
-    rows = re.findall(r"<tr><td class=\"num\">(\d+)</td><td>([^<]+)</td><td>([^<]+)</td></tr>", html)
+    rows = re.findall(r"<tr><td class=\"num\">(\d+)</td><td><code>([^<]+)</code></td><td>([^<]+)</td></tr>", html)
     return {(int(line), field): unescape(message) for line, field, message in rows}
 
 
@@ -37,7 +37,7 @@ def test_dry_run_row_errors_are_in_vietnamese_with_line_and_field(client, db_ses
     resp = upload(client, BAD)
     html = text(resp)
     assert resp.status_code == 400
-    assert "Số lỗi: 5. Không thể nhập." in html
+    assert "Số lỗi tìm thấy: 5. Không có gì được nhập." in html
     found = problems(html)
     assert found[(2, "parent")].startswith("mã đơn vị cấp trên 'NOPE' không tồn tại")
     assert found[(3, "code")].startswith("mã 'bad code' phải gồm 1–32 chữ cái")
@@ -52,7 +52,7 @@ def test_dry_run_row_errors_are_in_english_for_an_english_page(client, db_sessio
     small_city(db_session)
     as_admin(client, lang="en")
     html = text(upload(client, BAD))
-    assert "Problems found: 5. Nothing can be imported." in html
+    assert "Problems found: 5. Nothing was imported." in html
     found = problems(html)
     assert found[(2, "parent")] == "unknown parent unit 'NOPE' (not in this file or the database)"
     assert found[(3, "name_vi")] == "missing name"

@@ -115,6 +115,6 @@ def test_tree_files_have_an_entry_cap():
     rows = "".join(f"unit,U{i},CT,commune,X{i},X{i}\n" for i in range(MAX_ENTRIES + 1))
     with pytest.raises(OrgFileError) as caught:
         read_text(header + rows, "tree.csv", "csv")
-    assert "more than 50000 entries" in str(caught.value.issues[0])
-    ok, _issues = read_text(header + "unit,U1,CT,commune,X,X\n", "tree.csv", "csv")
+    assert "more than 50000 entries" in caught.value.errors[0].problem
+    ok, _errors = read_text(header + "unit,U1,CT,commune,X,X\n", "tree.csv", "csv")
     assert len(ok) == 1
