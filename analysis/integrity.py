@@ -37,6 +37,7 @@ Optional input columns for it: `received` (local reception time, naive) and `aft
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -107,10 +108,15 @@ class OpeningHours:
         return cls(weekdays, tuple(sorted(spans)))
 
 
+_HHMM = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])|24:00", re.ASCII)
+
+
 def _minutes(hhmm: str) -> int:
-    h, sep, m = hhmm.strip().partition(":")
-    if not sep or not h.isdigit() or not m.isdigit() or int(h) > 24 or int(m) > 59:
+    """Minutes after midnight of "7:30" / "07:30" (ASCII digits only; 24:00 is the end of the day)."""
+    text = hhmm.strip()
+    if not _HHMM.fullmatch(text):
         raise ValueError(f"not a time of day: {hhmm!r}")
+    h, _, m = text.partition(":")
     return int(h) * 60 + int(m)
 
 

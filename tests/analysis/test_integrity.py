@@ -144,13 +144,15 @@ def test_max_in_window_and_arrival_profile() -> None:
     assert prof == [(420, 2), (480, 1)]
 
 
-@pytest.mark.parametrize("text", ["", "7:30-11:30", "Mon-Fri 07:30-11:30,13:30-17:00", "Sat 08:00-11:00"])
+@pytest.mark.parametrize("text", ["", "7:30-11:30", "Mon-Fri 07:30-11:30,13:30-17:00", "Sat 08:00-11:00",
+                                  "Mon-Sun 00:00-24:00"])
 def test_opening_hours_parse(text: str) -> None:
     oh = OpeningHours.parse(text)
     assert oh.open_minutes > 0
 
 
-@pytest.mark.parametrize("text", ["Funday 07:00-08:00", "08:00", "17:00-08:00", "25:00-26:00", "a b c"])
+@pytest.mark.parametrize("text", ["Funday 07:00-08:00", "08:00", "17:00-08:00", "25:00-26:00", "a b c",
+                                  "07:30-24:59", "07:30-24:01", "٠٧:٣٠-١١:٣٠", "07:30-11:3", "７:30-11:30"])
 def test_opening_hours_parse_rejects_nonsense(text: str) -> None:
     with pytest.raises(ValueError):
         OpeningHours.parse(text)
