@@ -66,6 +66,8 @@ def init_app(app: Flask) -> None:
             429: _("Too many requests. Please wait a moment and try again."),
         }
         code = exc.code or 500
+        if code >= 500:  # a failure mid-request: its half-done transaction must not meet the error page's reads
+            db.session.rollback()
         message = messages.get(code, _("Something went wrong. Please try again."))
         return render_template("error.html", code=code, message=message), code
 

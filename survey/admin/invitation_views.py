@@ -27,6 +27,7 @@ from wtforms.validators import InputRequired, NumberRange
 
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404
 from survey.database import utcnow
+from survey.errors import N_, DomainError, refuse, register
 from survey.extensions import db
 from survey.forms import FlaskForm
 from survey.i18n import current_lang
@@ -106,6 +107,7 @@ def invitations() -> ResponseReturnValue:
                            status_labels=STATUS_LABELS), 400 if request.method == "POST" else 200
 
 
+register({"invitation_files_not_written": N_("The files could not be written; no tokens were created.")})
 STATUS_LABELS = {inv.VALID: _l("valid"), inv.EXPIRED: _l("expired"), inv.REVOKED: _l("revoked")}
 
 
@@ -121,9 +123,8 @@ def _create(form: BatchForm) -> int | None:
     try:
         created = inv.create_batch(db.session, sp, form.count.data, form.expires_days.data,
                                    created_by_id=current_user.id)
-    except ValueError:  # the form checked the same ranges; a race on the service point's state
-        db.session.rollback()
-        form.service_point.errors = [_("This service point is not active.")]
+    except inv.InvitationError as exc:  # the form checked the same ranges; a race on the service point's state
+        refuse(form, exc)
         return None
     name = secrets.token_urlsafe(16)
     out = download_root() / name
@@ -134,9 +135,8 @@ def _create(form: BatchForm) -> int | None:
                           urls=[inv.invitation_link(base, t) for t in created.tokens], tokens=created.tokens,
                           expires_at=created.batch.expires_at)
     except OSError:
-        db.session.rollback()
         shutil.rmtree(out, ignore_errors=True)
-        flash(_("The files could not be written; no tokens were created."), "error")
+        refuse(None, DomainError("invitation_files_not_written"))
         return None
     for f in out.iterdir():
         os.chmod(f, 0o600)

@@ -18,7 +18,7 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 
 from survey.admin.blueprint import admin_required, bp, get_or_404
-from survey.admin.checked_upload import CommitForm, confirmed, read_upload, uploaded
+from survey.admin.checked_upload import CommitForm, confirmed, end_dry_run, read_upload, uploaded
 from survey.audit import record
 from survey.extensions import db
 from survey.forms import FlaskForm
@@ -66,7 +66,7 @@ def paper() -> ResponseReturnValue:
         return _page(form, 400 if request.method == "POST" else 200)
     filename, raw = uploaded(form, "paper.csv")
     check = _check(form, filename, raw)
-    db.session.rollback()  # the dry run ends here: nothing it read is kept
+    end_dry_run()
     if check is None:
         return _page(form, 400)
     commit_form = None
@@ -85,17 +85,14 @@ def paper_commit() -> ResponseReturnValue:
     filename, raw = file
     check = _check(None, filename, raw)
     if check is None or not check.ok:
-        db.session.rollback()
+        end_dry_run()
         return _page(upload_form, 400, check=check, filename=filename, commit_form=None)
     try:
         outcome = import_checked(db.session, check, filename, raw)
-    except SubmissionError as exc:
-        db.session.rollback()
+    except SubmissionError as exc:  # a rule only storing knows: listed like the check's row errors
+        end_dry_run()
         check.errors = [_store_error(key, message) for key, message in exc.errors.items()]
         return _page(upload_form, 400, check=check, filename=filename, commit_form=None)
-    except Exception:
-        db.session.rollback()
-        raise
     db.session.commit()
     drop_stash(form.upload.data)
     return render_template("admin/paper_done.html", outcome=outcome, filename=filename)

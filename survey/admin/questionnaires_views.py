@@ -24,6 +24,7 @@ from questionnaires.validate import Issue, parse_json, validate_dict
 from survey.admin import questionnaires_assign, questionnaires_preview  # noqa: F401  (this section's other routes)
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404
 from survey.audit import record
+from survey.errors import refuse
 from survey.extensions import db
 from survey.forms import FlaskForm
 from survey.i18n import current_lang
@@ -89,7 +90,7 @@ def _read_upload(form: DefinitionUploadForm) -> tuple[str, Any, list[Issue]]:
 @admin_required
 def questionnaire_upload() -> ResponseReturnValue:
     form = DefinitionUploadForm()
-    ctx: dict[str, Any] = {"form": form, "issues": [], "refused": None, "filename": None}
+    ctx: dict[str, Any] = {"form": form, "issues": [], "filename": None}
     if not form.validate_on_submit():
         return render_template("admin/questionnaire_upload.html", **ctx), 400 if request.method == "POST" else 200
     filename, data, issues = _read_upload(form)
@@ -103,12 +104,10 @@ def questionnaire_upload() -> ResponseReturnValue:
     try:
         outcome = store_questionnaire(db.session, q, status="draft")
     except VersionImmutableError as exc:
-        db.session.rollback()
-        ctx["refused"] = exc.message
+        refuse(form, exc, fallback="file")
         return render_template("admin/questionnaire_upload.html", **ctx), 409
     qv = outcome.record
-    if outcome.action == "unchanged":
-        db.session.rollback()
+    if outcome.action == "unchanged":  # nothing was written: the request's transaction simply ends
         flash(_("%(label)s is already stored with exactly this content: nothing changed.", label=qv.label), "success")
         return redirect(url_for("admin.questionnaire", qv_id=qv.id))
     record(db.session, f"questionnaire.{outcome.action}", "questionnaire_version", qv.label,

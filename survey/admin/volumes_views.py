@@ -16,7 +16,7 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 
 from survey.admin.blueprint import admin_required, bp, viewer_required
-from survey.admin.checked_upload import CommitForm, confirmed, read_upload, uploaded
+from survey.admin.checked_upload import CommitForm, confirmed, end_dry_run, read_upload, uploaded
 from survey.database import utcnow
 from survey.extensions import db
 from survey.forms import FlaskForm
@@ -169,7 +169,7 @@ def volumes_import() -> ResponseReturnValue:
         return _import_page(form, 400 if request.method == "POST" else 200)
     filename, raw = uploaded(form, "volumes.csv")
     the_plan, errors = _check(form, filename, raw)
-    db.session.rollback()  # the dry run ends here: nothing it read is kept
+    end_dry_run()
     if the_plan is None:
         return _import_page(form, 400, errors=errors)
     commit_form = VolumeCommitForm(formdata=None, filename=filename, upload=stash_upload(raw))
@@ -186,10 +186,10 @@ def volumes_import_commit() -> ResponseReturnValue:
     filename, raw = file
     the_plan, errors = _check(None, filename, raw)
     if the_plan is None:
-        db.session.rollback()
+        end_dry_run()
         return _import_page(upload_form, 400, errors=errors)
-    if the_plan.overwrites and request.form.get("confirm") != "y":
-        db.session.rollback()
+    if the_plan.overwrites and request.form.get("confirm") != "y":  # shown again as the dry run, with the box
+        end_dry_run()
         commit_form = VolumeCommitForm(formdata=None, filename=filename, upload=form.upload.data)
         return _import_page(upload_form, 400, plan=the_plan, filename=filename, commit_form=commit_form,
                             confirm_error=_("Tick the box to confirm."))

@@ -27,6 +27,7 @@ from survey.auth.scope import roles_required, visible_agency_ids
 from survey.dashboard import report_pdf
 from survey.dashboard.compare_views import XLSX_MIME, Filters, read_filters, tables_xlsx
 from survey.dashboard.report import all_tables, bp, build_report
+from survey.errors import refuse
 from survey.extensions import db
 from survey.i18n import current_lang
 from survey.results import cache
@@ -150,12 +151,10 @@ def publish() -> Response:
         p = pub.publish(db.session, questionnaire_version_id=f.version.id, label=f.period.label,
                         start=f.period.start, end=f.period.end, measure=f.measure, build=build, at=at,
                         user_id=current_user.id, reason=request.form.get("reason", ""))
-    except pub.PublicationError:
-        db.session.rollback()
-        flash(_("A revision needs a reason: say why the published figures change."), "error")
+    except pub.PublicationError as exc:
+        refuse(None, exc)
         return redirect(url_for("report.period", **f.args()))
-    except BaseException:
-        db.session.rollback()
+    except BaseException:  # nothing is committed: the error handlers and the request's end roll it back
         cache.clear()  # figures computed from the rolled-back count tables must not be served
         raise
     _prerender_pdfs(p)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from survey.audit import record
 from survey.database import utcnow
+from survey.errors import N_, DomainError, register
 from survey.i18n import local_datetime
 from survey.org.models import ServicePoint
 from survey.respond.models import Invitation, InvitationBatch, Response
@@ -32,6 +33,13 @@ from survey.respond.store import Submission, SubmissionError, store_response
 
 MAX_BATCH = 10_000
 MAX_DAYS = 366
+
+register({"invitation_service_point_inactive": N_("This service point is not active.")})
+
+
+class InvitationError(DomainError):
+    """A batch that cannot be made now (survey/errors.py); the ranges are programming errors (ValueError)."""
+
 
 # Token states a citizen may meet; anything but "valid" gets an explanatory page.
 VALID, UNKNOWN, USED, EXPIRED, REVOKED = "valid", "unknown", "used", "expired", "revoked"
@@ -74,7 +82,7 @@ def create_batch(session: Session, service_point: ServicePoint, count: int, expi
     if not 1 <= expires_days <= MAX_DAYS:
         raise ValueError(f"expiry must be between 1 and {MAX_DAYS} days")
     if not service_point.active:
-        raise ValueError(f"service point {service_point.code} is not active")
+        raise InvitationError("invitation_service_point_inactive", "service_point", code=service_point.code)
     now = now or utcnow()
     batch = InvitationBatch(service_point_id=service_point.id, instrument=instrument, size=count, created_at=now,
                             expires_at=now + timedelta(days=expires_days), created_by_id=created_by_id)

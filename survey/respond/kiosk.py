@@ -22,7 +22,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from questionnaires.model import Item, Questionnaire
-from survey.errors import translate
+from survey.errors import refuse, translate
 from survey.extensions import db, limiter
 from survey.forms import FlaskForm
 from survey.i18n import CITIZEN_LANGUAGES, LANGUAGE_NAMES
@@ -75,8 +75,8 @@ def enrol() -> str | Response:
         try:
             _kiosk, credential = kiosk_service.redeem_code(db.session, form.code.data)
         except kiosk_service.KioskError as exc:
-            db.session.rollback()
-            error = exc.message
+            refuse(form, exc, fallback="code")
+            error = form.code.errors[-1]  # the page shows it above the field (templates/kiosk/enrol.html)
         else:
             db.session.commit()
             resp = redirect(url_for("kiosk.app"))

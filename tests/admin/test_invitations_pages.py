@@ -149,3 +149,39 @@ def test_list_counts_used_unused_expired_and_revoke(client, db_session, download
     html = text(get(client, "/admin/invitations"))
     assert cells(live.batch.id) == ["4", "1", "0", "0", "3"]
     assert [e.action for e in events(db_session, "invitations.revoke")] == ["invitations.revoke"]
+
+
+def test_files_that_cannot_be_written_leave_no_tokens_and_say_so(client, db_session, download_dir, monkeypatch):
+    small_city(db_session)
+    as_admin(client)
+
+    def disk_full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("survey.admin.invitation_views.write_batch_files", disk_full)
+    resp = create(client, count=3)
+    assert resp.status_code == 400
+    assert "The files could not be written; no tokens were created." in text(resp)
+    db_session.expire_all()
+    assert db_session.scalar(select(InvitationBatch)) is None and db_session.scalar(select(Invitation)) is None
+
+
+def test_a_service_point_closed_meanwhile_is_refused_on_its_field(client, db_session, download_dir, monkeypatch):
+    """The page checks the service point, then the batch is made: closed in between, nothing is stored."""
+    from survey.admin import invitation_views
+    from survey.org import service as svc
+
+    city = small_city(db_session)
+    as_admin(client)
+    published = invitation_views.latest_published
+
+    def closed_meanwhile(session, instrument):
+        svc.retire_service_point(session, city.service_points["STP-SP1"], audit=False)
+        return published(session, instrument)
+
+    monkeypatch.setattr(invitation_views, "latest_published", closed_meanwhile)
+    resp = create(client, count=3)
+    assert resp.status_code == 400
+    assert '<p class="field-error" role="alert">This service point is not active.</p>' in text(resp)
+    db_session.expire_all()
+    assert db_session.scalar(select(InvitationBatch)) is None
