@@ -19,10 +19,13 @@ differs fails the test).  HAILONG_TEST_SNAPSHOTS=0 turns copying off (every call
 
 from __future__ import annotations
 
+import fcntl
 import os
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -173,3 +176,62 @@ def built_once(session: Session, key: Hashable, build: Callable[[], T], ids: Cal
     if _copyable(after):
         _snapshots[full] = Snapshot(after, ids(value), built_at, real_clock=clock is None, span=span)
     return value
+
+
+# ------------------------------------------------------------------ the demo city, loaded once per run
+
+@dataclass(frozen=True)
+class DemoSpec:
+    """What `@pytest.mark.demo_db(responses=…, structure=…, seed=…)` asks for: `load_demo` with these."""
+
+    responses: int
+    structure: str = "2022"
+    seed: int = 2022  # survey.demo.load.DEFAULT_SEED
+
+    @property
+    def name(self) -> str:
+        return f"demo{self.responses}_{self.structure}_{self.seed}"
+
+
+def run_pid() -> int:
+    """The pid of the pytest process that started this run (the xdist controller for a worker)."""
+    return os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid()
+
+
+def load_demo_into(url: str, spec: DemoSpec, config: dict[str, Any]) -> None:
+    """`load_demo` into the migrated, empty database at `url` through an app with the tests' `config`, then
+    close every connection to it (a PostgreSQL template must have none)."""
+    from survey import create_app
+    from survey.demo.load import load_demo
+    from survey.extensions import db
+
+    app = create_app({**config, "DATABASE_URL": url})
+    with app.app_context():
+        load_demo(db.session, spec.structure, spec.responses, spec.seed)
+        db.session.commit()
+        db.session.remove()
+    assert db.engine is not None
+    db.engine.dispose()
+
+
+@contextmanager
+def demo_template(folder: Path, kind: str, spec: DemoSpec, build: Callable[[], None]) -> Iterator[None]:
+    """Hold the lock of the run's `kind` template of `spec` (in `folder`, shared by the xdist workers), with
+    the template built: by `build()` when no worker has built it yet, or when the one built is older than
+    MAX_AGE or from before a midnight (its users, audit rows and times of day are "now" when built; the
+    demo's responses are in fixed months).  Copy it inside the block (a rebuild must not happen meanwhile)."""
+    base = folder / f"{kind}-{spec.name}"
+    with open(f"{base}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            stamp = Path(f"{base}.built")
+            built_at = datetime.fromisoformat(stamp.read_text()) if stamp.exists() else None
+            if built_at is None or not _still_valid(Snapshot({}, None, built_at, real_clock=True,
+                                                             span=timedelta(0))):
+                stamp.unlink(missing_ok=True)
+                now = datetime.now(UTC)
+                build()
+                stamp.write_text(now.isoformat())
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from survey.auth.models import User
-from survey.demo.load import load_demo
 from survey.demo.users import DEMO_USERS
 from survey.org.models import Agency
 from tests.dashboard.helpers import get, login
 
 
+@pytest.mark.demo_db(responses=4000)
 def test_demo_roles_see_their_dashboards(app, client, db_session):
-    load_demo(db_session, responses=4000)
-    db_session.commit()
     all_codes = set(db_session.scalars(select(Agency.code)))
     for du in DEMO_USERS:
         c = app.test_client()

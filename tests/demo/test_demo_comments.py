@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
 from analysis.topics import classify, load_lexicon
@@ -23,12 +24,10 @@ def test_demo_comments_have_the_topics_they_were_written_for():
     assert set().union(*(t for _x, t in DEMO_COMMENTS)) == set(lex.codes)
 
 
+@pytest.mark.demo_db(responses=4000)
 def test_demo_agency_page_topic_table_matches_the_known_topics(app, client, db_session):
-    from survey.demo.load import load_demo
     from tests.dashboard.helpers import get, login
 
-    load_demo(db_session, responses=4000)
-    db_session.commit()
     known = dict(DEMO_COMMENTS)
     agency_id = db_session.scalar(select(Response.agency_id).join(Comment, Comment.response_id == Response.id)
                                   .group_by(Response.agency_id).order_by(func.count().desc()).limit(1))
