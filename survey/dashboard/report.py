@@ -135,12 +135,12 @@ def build_report(f: Filters) -> Report | None:
     per_agency = indices(db.session, sel, domain="agency", n_min=n_min)
     agencies: list[AgencyPage] = []
     names = {a.code: a for a in db.session.query(Agency).all()}
-    # one pass over the records: filtering the frame once per agency cost ~1 s for the 120 agencies of a city
-    by_code: dict[str, list[dict[Hashable, Any]]] = {}
-    for rec in per_agency.table.to_dict("records"):
-        by_code.setdefault(str(rec["domain"]), [])
-        if rec["kind"] in kinds:
-            by_code[str(rec["domain"])].append(rec)
+    # one pass over the records: filtering the frame once per agency cost ~1 s for the 120 agencies of a city;
+    # only the overall and element rows become records (all of them cost 0.1 s more for SIPAS's 62 measures)
+    frame = per_agency.table
+    by_code: dict[str, list[dict[Hashable, Any]]] = {str(code): [] for code in frame["domain"].unique()}
+    for rec in frame[frame["kind"].isin(kinds)].to_dict("records"):
+        by_code[str(rec["domain"])].append(rec)
     for code in sorted(by_code):
         ag = names.get(code)
         if ag is None:

@@ -411,14 +411,6 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
         row = Row(code=code, id=ident, label=name, kind=group, **_figures(rec), drill=drill)
         if keep is None or keep(row):
             rows.append(row)
-    shown_sel = _selection_of_shown(session, sel, group, rows)
-    shown_rows = None
-    if shown_sel is not None:
-        shown_res = indices(session, shown_sel, domain=(), n_min=n_min)
-        found = shown_res.table[shown_res.table["measure"] == measure_code]
-        shown_rows = None if found.empty else found.iloc[0]
-    overall = Row(code="all", id=None, label="", kind="all",
-                  **_figures(whole_rows.iloc[0] if shown_rows is None else shown_rows))
 
     # ranks: bootstrap replicates of the same domains; suppressed units never ranked, and no ranks at all
     # when fewer than MIN_RANKED units could be ranked
@@ -445,6 +437,18 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
                                                    int(ranked["rank_high"]))
                 r.p_top, r.p_q1 = float(ranked[ptop]), float(ranked["p_q1"])
 
+    # after the ranks: their replicates are drawn from the totals `res` was just built from (kept for the
+    # request by survey.results.totals.cluster_totals)
+    listed_all = len(rows) == sum(1 for code in table["domain"].astype(str) if code not in ("", "(missing)"))
+    shown_sel = _selection_of_shown(session, sel, group, rows, listed_all)
+    shown_rows = None
+    if shown_sel is not None:
+        shown_res = indices(session, shown_sel, domain=(), n_min=n_min)
+        found = shown_res.table[shown_res.table["measure"] == measure_code]
+        shown_rows = None if found.empty else found.iloc[0]
+    overall = Row(code="all", id=None, label="", kind="all",
+                  **_figures(whole_rows.iloc[0] if shown_rows is None else shown_rows))
+
     has_prev = _add_change(session, sel, inst, measure, group, period, rows, n_min)
     return Comparison(group=group, group_label=group_label or group, measure=measure.code,
                       measure_label=(measure.title_en if lang == "en" else measure.title_vi) or measure.code,
@@ -454,14 +458,20 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
                       notes=notes, shown_selection=shown_sel or sel)
 
 
-def _selection_of_shown(session: Session, sel: Selection, group: str, rows: list[Row]) -> Selection | None:
+def _selection_of_shown(session: Session, sel: Selection, group: str, rows: list[Row],
+                        listed_all: bool = False) -> Selection | None:
     """The selection behind the reference line and trend "all units shown": exactly the listed units
     (agencies above the compared level, e.g. city departments in a district comparison, and units `keep`
-    dropped are left out), so its n is the listed units' n.  None when nothing is listed."""
+    dropped are left out), so its n is the listed units' n.  None when nothing is listed.
+
+    When every agency (service point) with answers is listed (`listed_all`), that is `sel` itself: the
+    same answers, so the same figures, and its estimates are already computed."""
     from survey.results.tree import placements
 
     if not rows:
         return None
+    if listed_all and group in ("agency", "service_point"):
+        return sel
     codes = {r.code for r in rows}
     if group == "service_point":
         narrowed = replace(sel, service_point_ids=tuple(sorted(r.id for r in rows if r.id is not None)))

@@ -270,6 +270,21 @@ def cluster_totals(session: Session, sel: Selection, *, domain: str | tuple[str,
     design = current_design(design)
     inst = inst or instrument(session, sel)
     dom = normalise_domain(session, domain)
+    from survey.results.cache import per_request
+
+    # the last totals built in this request are kept (one, not all: a SIPAS report's are 3-23 MB each): a
+    # comparison's ranks are drawn from the totals its estimates were just built from (survey.results.comparison)
+    key = (sel.key(), dom, weights, inst.record.id, design)
+    last: dict[str, Any] = per_request("last-cluster-totals", dict)
+    if last.get("key") == key:
+        return last["totals"]  # never modified by their users
+    totals = _cluster_totals(session, sel, dom, weights, inst, design)
+    last.update(key=key, totals=totals)
+    return totals
+
+
+def _cluster_totals(session: Session, sel: Selection, dom: tuple[str, ...], weights: str, inst: Instrument,
+                    design: str) -> ClusterTotals:
     frame = long_totals(session, sel, inst, dom, weights)
     points = design_frame(session, sel)
     if design == "clusters":

@@ -1,0 +1,37 @@
+"""The reference line "all units shown" of a Home Affairs comparison is computed over exactly the units listed,
+also when it is not computed again (every agency or service point with answers listed: the selection itself)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from survey.results import Selection, indices
+from survey.results.comparison import Period, compare_units
+from tests.results.factories import city_with_responses
+
+
+@pytest.fixture
+def data(db_session):
+    return city_with_responses(db_session, per_point=40)
+
+
+@pytest.mark.parametrize("group", ["agency", "service_point"])
+@pytest.mark.parametrize("scope", [None, ("STP", "UBND-BT")])
+def test_reference_line_equals_the_listed_units_figures(db_session, data, group, scope):
+    month = data.months[0]
+    period = Period.parse(f"{month.year}-{month.month:02d}")
+    vis = None if scope is None else {data.city.agencies[code].id for code in scope}
+    comp = compare_units(db_session, Selection.of(data.qv_id, visible_agency_ids=vis), group=group,
+                         measure_code="OVERALL", period=period, lang="vi", n_min=5, bootstrap_b=50, seed=1)
+    assert comp is not None and len(comp.rows) >= 2
+    listed = {"agency_ids": [r.id for r in comp.rows]} if group == "agency" else \
+        {"service_point_ids": [r.id for r in comp.rows]}
+    ref = indices(db_session, Selection.of(data.qv_id, period_from=period.start, period_to=period.end,
+                                           visible_agency_ids=vis, **listed), n_min=5).table
+    rec = ref[ref["measure"] == "OVERALL"].iloc[0]
+    line = comp.overall
+    assert not line.suppressed and line.n == int(rec["n"]) > 0
+    for name in ("estimate", "se", "ci_low", "ci_high"):
+        assert getattr(line, name) == float(rec[name]) and math.isfinite(getattr(line, name)), name
