@@ -24,6 +24,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        if revision == "head":  # PostgreSQL's stored function of the kiosk hot path (not expressible in the models)
+            from survey.respond.ingest_sql import install
+
+            install(conn)
 
 
 def schema_differences(engine: Engine) -> list[object]:

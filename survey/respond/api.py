@@ -36,7 +36,7 @@ from survey.org import kiosk_service
 from survey.org.kiosk_service import digest
 from survey.org.models import Kiosk, ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
-from survey.respond import quarantine
+from survey.respond import ingest, quarantine
 from survey.respond.kiosk_auth import KioskCaller, api_caller, current_kiosk, presented_credential
 from survey.respond.store import (
     Checked,
@@ -355,6 +355,9 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
     now = utcnow()
     checked = None
     if hint is not None:
+        if _stored_in_one_call(kiosk.id, hint[1], fields, now):
+            db.session.commit()  # committed in the call's pipeline: ends the session's transaction
+            return jsonify({"id": fields["client_id"], "status": "created"}), 201
         period = local_period(fields["submitted_at"])
         row = claim_as_known(kiosk.id, hint[1], fields["questionnaire_version_id"], period, now)
         if row is None or row[2] != fields["checksum"]:
@@ -391,6 +394,22 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
         return _duplicate(kiosk, fields["client_id"])
     db.session.commit()  # the kiosk's last_seen_at was set by the claim
     return jsonify({"id": response.client_id, "status": "created"}), 201
+
+
+def _stored_in_one_call(kiosk_id: int, credential_digest: str, fields: dict[str, Any], now: datetime) -> bool:
+    """PostgreSQL: a known kiosk's valid new response stored by one server-side call (survey/respond/ingest.py).
+    False: nothing was stored (rolled back) and the usual path below decides and answers, refusals included."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return False
+    sub = Submission(service_point_id=0, questionnaire_version_id=fields["questionnaire_version_id"],
+                     answers=fields["answers"], channel="kiosk", language=fields["language"],
+                     client_id=fields["client_id"], submitted_at=fields["submitted_at"], kiosk_id=kiosk_id)
+    interval = int(current_app.config.get("HAILONG_KIOSK_MIN_INTERVAL_SECONDS", 0))
+    if ingest.store_known(db.session, sub, credential_digest=credential_digest, checksum=fields["checksum"],
+                          interval=interval, now=now, commit=True):
+        return True
+    db.session.rollback()
+    return False
 
 
 def _duplicate(caller: KioskCaller, client_id: str) -> tuple[Response, int]:

@@ -139,12 +139,28 @@ def version_of(session: Session, version_id: int, checksum: str) -> Version:
     return found
 
 
-def _check(session: Session, sub: Submission, now: datetime, checked: Checked | None) -> tuple[int, Version]:
-    """(agency id, parsed version) of a valid submission; raises SubmissionError naming every problem."""
-    lang = sub.language if sub.language in ("vi", "en") else "vi"
+def plain_problems(sub: Submission, now: datetime) -> dict[str, str]:
+    """The checks that need no database (channel, plausible time, storable characters): field → code."""
     errors: dict[str, str] = {}
     if sub.channel not in CHANNELS:
         errors["channel"] = "channel_unknown"
+    if sub.submitted_at is not None:
+        if sub.submitted_at.tzinfo is None:
+            errors["submitted_at"] = "time_zone_missing"
+        elif sub.channel != "paper" and not (now - MAX_QUEUE_AGE <= sub.submitted_at <= now + MAX_CLOCK_SKEW):
+            errors["submitted_at"] = "time_implausible"
+    for code, value in sub.answers.items():  # every channel: PostgreSQL cannot store NUL (docs/security.md §3)
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and has_forbidden_characters(t) for t in [code, *texts]):
+            errors[str(code)] = "characters_forbidden"
+    return errors
+
+
+def _check(session: Session, sub: Submission, now: datetime, checked: Checked | None) -> tuple[int, Version]:
+    """(agency id, parsed version) of a valid submission; raises SubmissionError naming every problem."""
+    lang = sub.language if sub.language in ("vi", "en") else "vi"
+    plain = plain_problems(sub, now)
+    errors = {"channel": plain.pop("channel")} if "channel" in plain else {}  # the order the errors list in
     row: Any
     if checked is not None:
         row = (checked.agency_id, True, "published", checked.checksum)
@@ -159,15 +175,7 @@ def _check(session: Session, sub: Submission, now: datetime, checked: Checked | 
         errors["service_point"] = "service_point_unknown"
     if status != "published":
         errors["questionnaire"] = "questionnaire_unknown"
-    if sub.submitted_at is not None:
-        if sub.submitted_at.tzinfo is None:
-            errors["submitted_at"] = "time_zone_missing"
-        elif sub.channel != "paper" and not (now - MAX_QUEUE_AGE <= sub.submitted_at <= now + MAX_CLOCK_SKEW):
-            errors["submitted_at"] = "time_implausible"
-    for code, value in sub.answers.items():  # every channel: PostgreSQL cannot store NUL (docs/security.md §3)
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and has_forbidden_characters(t) for t in [code, *texts]):
-            errors[str(code)] = "characters_forbidden"
+    errors.update(plain)
     if errors:
         raise SubmissionError(errors, lang)
     version = version_of(session, sub.questionnaire_version_id, checksum)
