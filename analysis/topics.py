@@ -9,14 +9,22 @@ Rules, in order, per clause (the text is split at punctuation and at the words l
 1. Text and terms are compared after folding case and diacritics (and đ → d), word by word, so "chờ lâu",
    "CHỜ LÂU" and "cho lau" (typed on a phone without accents) all match the same term.
 2. A topic's `problems` (a complaint by themselves: "cáu gắt", "chờ lâu") count for the topic, unless one of
-   the `negators` stands within `negation_window` words before them ("không phải chờ lâu"): then they count
-   for `problem_negated_topic` instead (nothing when it is empty).
+   the `negators` stands within `negation_window` words before them ("không chờ lâu"): then they count for
+   `problem_negated_topic` instead (nothing when it is empty or missing), or for praise when one of the
+   `negated_problem_praise` words stands between the negator and them ("không phải chờ lâu", "không bị làm
+   khó", "không hề cáu gắt") or one of `negated_problem_praise_after` follows them ("không bực mình chút nào").
+   A negation does not count when a `conditionals` word follows the problem ("không đưa tiền thì không làm" is
+   about fees), when a `wishes` word stands before the negator ("nên liên thông để dân không phải đi nhiều
+   nơi" asks for it), or when the negator is inside an `ignore` phrase ("chưa tới <số>": "chưa tới 15 phút
+   là xong" is quick).
 3. A topic's `subjects` (neutral words: "thái độ", "lệ phí") count only in a clause with no praise: "thái độ
    rất tốt" is praise, "thái độ không tốt" is about attitude.
 4. `praise` terms count for praise unless negated — then for the topic named in `negated` (or none) — or
    followed by a `suggestion_after` word ("nhiệt tình hơn" asks for more, it does not praise) or right after a
    `suggestion_before` word ("cho dễ hiểu"), nor in a clause
-   with a problem of a topic in praise's `blocked_by` ("đưa tiền cho nhanh" is about fees, not praise).
+   with a problem of a topic in praise's `blocked_by` ("đưa tiền cho nhanh" is about fees, not praise).  With
+   `suggestion_topic: true` such a suggestion counts for the topic its term names under `negated` ("cần
+   mềm mỏng hơn" is about attitude).
 5. The longest phrase wins: a term inside a longer matched phrase ("nhanh" in "làm nhanh") is not counted.
    An `ignore` phrase counts for nothing but still hides the words inside it ("miễn phí" is not a fee).
 Function words (negators, clause breaks, suggestion words) are compared as written: "cho" (for) in
@@ -31,6 +39,10 @@ and regional words ("hư" → "hỏng", "mắc" → "đắt"), so every phrase c
 `ambiguous_unaccented` lists folded forms too ambiguous to stand for a ONE-word phrase in a text typed
 without accents ("ban" may be "bẩn", "bàn", "bạn" or "bán"; "hong" "hỏng" or "hổng"): such a phrase then
 needs its accents; longer phrases still match ("phong cho ban" → "phòng chờ bẩn").
+Telex keys left in a word ("chowf laau quas") are dropped before matching (`untelex`).
+A comment with one of the `irony_markers` and a complaint gets no praise: "Nhanh ghê, mới có ba tiếng là tới
+lượt tui" is sarcasm.  A text counts as typed without accents when fewer than half of its words carry one
+("nhan vien thai đô ko tôt").
 A comment gets every topic found (several or none).
 """
 
@@ -74,7 +86,7 @@ class Word:
 
     exact: str
     folded: str
-    plain: bool  # the whole text had no diacritics (typed without accents)
+    plain: bool  # the text was typed (mostly) without accents: see is_plain
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Word):
@@ -87,10 +99,18 @@ class Word:
         return hash(self.folded)
 
 
+def is_plain(text: str) -> bool:
+    """Typed (mostly) without accents: fewer than half of its words carry a diacritic.  Why not "none": a phone
+    user who types "nhan vien thai đô ko tôt" left most accents out, and the accented few must not make the
+    rest compare as written (accented Vietnamese has 60-100 % of its words accented)."""
+    ws = [w for w in _WORD.findall(text.lower()) if w.isalpha()]
+    return 2 * sum(fold(w) != w for w in ws) < len(ws) or not ws
+
+
 def words(text: str, plain: bool | None = None) -> tuple[Word, ...]:
     text = unicodedata.normalize("NFC", text.lower())
     if plain is None:
-        plain = fold(text) == text
+        plain = is_plain(text)
     return tuple(Word(w, fold(w), plain) for w in _WORD.findall(text))
 
 
@@ -125,7 +145,7 @@ class Lexicon:
     praise_negated: Mapping[tuple[Word, ...], str | None]
     negators: tuple[Word, ...]
     negation_window: int = 2
-    problem_negated_topic: str | None = PRAISE
+    problem_negated_topic: str | None = None
     clause_breaks: tuple[Word, ...] = ()
     suggestion_after: tuple[Word, ...] = ()
     praise_blocked_by: frozenset[str] = frozenset()
@@ -134,6 +154,12 @@ class Lexicon:
     classes: Mapping[str, tuple[tuple[Word, ...], ...]] = field(default_factory=dict)
     aliases: Mapping[Word, tuple[Word, ...]] = field(default_factory=dict)  # typed word -> standard word(s)
     ambiguous_unaccented: frozenset[str] = frozenset()
+    conditionals: tuple[Word, ...] = ()
+    negated_problem_praise: tuple[Word, ...] = ()
+    negated_problem_praise_after: tuple[Word, ...] = ()
+    wishes: tuple[Word, ...] = ()
+    suggestion_topic: bool = False
+    irony_markers: tuple[tuple[Word, ...], ...] = ()
 
     @cached_property
     def _index(self) -> dict[str, list[tuple[str, tuple[Word, ...]]]]:
@@ -147,6 +173,13 @@ class Lexicon:
             for head in heads:
                 index.setdefault(head, []).append((kind, term))
         return index
+
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every folded word the lexicon writes (so "good" or "facebook" is never read as Telex)."""
+        phrases = [t for ts in self.classes.values() for t in ts] + [t for _k, ts in self._index.items()
+                                                                     for _kind, t in ts]
+        return frozenset(w.folded for t in phrases for w in t) | {w.folded for w in self.aliases}
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -231,14 +264,20 @@ def parse_lexicon(data: Any) -> Lexicon:
     for phrase, target in praise_negated.items():
         if target is not None and target not in codes:
             raise LexiconError(f"praise.negated '{_text(phrase)}': unknown topic '{target}'")
+    negated_topic = data.get("problem_negated_topic") or None
+    if negated_topic is not None and negated_topic not in codes:
+        raise LexiconError(f"problem_negated_topic: unknown topic '{negated_topic}'")
     window = data.get("negation_window", 2)
     if not isinstance(window, int) or not 0 <= window <= 5:
         raise LexiconError("negation_window: a whole number from 0 to 5")
     return Lexicon(tuple(topics), praise, praise_negated, _function_words(data, "negators"), window,
-                   data.get("problem_negated_topic", PRAISE), _function_words(data, "clause_breaks"),
+                   negated_topic, _function_words(data, "clause_breaks"),
                    _function_words(data, "suggestion_after"), blocked, _function_words(data, "suggestion_before"),
                    _terms(data.get("ignore"), "ignore", classes), classes, _aliases(data.get("aliases") or {}),
-                   frozenset(fold(str(w)) for w in data.get("ambiguous_unaccented") or []))
+                   frozenset(fold(str(w)) for w in data.get("ambiguous_unaccented") or []),
+                   _function_words(data, "conditionals"), _function_words(data, "negated_problem_praise"),
+                   _function_words(data, "negated_problem_praise_after"), _function_words(data, "wishes"),
+                   bool(data.get("suggestion_topic")), _terms(data.get("irony_markers"), "irony_markers"))
 
 
 def _function_words(data: dict[str, Any], key: str) -> tuple[Word, ...]:
@@ -254,14 +293,27 @@ def load_lexicon(path: str | Path = DEFAULT_LEXICON) -> Lexicon:
     return parse_lexicon(data)
 
 
+_TELEX_TONE = re.compile(r"(?<=[aeiouy])(c|ch|m|n|ng|nh|p|t)?[sfrxj]$")
+_TELEX_MARK = re.compile(r"aa|aw|ee|oo|ow|uw|dd")
+
+
+def untelex(word: str) -> str:
+    """A folded word with Telex keys left in it (typed on a keyboard without the Vietnamese input method:
+    "chowf", "laau", "tieengs", "booj") without them: "cho", "lau", "tieng", "bo".  No Vietnamese word has a
+    doubled vowel key or ends in s, f, r, x or j, so other words are unchanged."""
+    word = _TELEX_TONE.sub(lambda m: m.group(1) or "", word)
+    return _TELEX_MARK.sub(lambda m: m.group(0)[0], word)
+
+
 def _clauses(text: str, lex: Lexicon) -> list[tuple[Word, ...]]:
     out: list[tuple[Word, ...]] = []
-    plain = fold(text) == text.lower()
+    plain = is_plain(text)
     breaks = lex.clause_breaks
     for part in _CLAUSE.split(text.replace("<", " ").replace(">", " ")):
         cur: list[Word] = []
-        typed = words(part, plain)
-        expanded = [Word(a.exact, a.folded, plain) for w in typed
+        typed = [w if w.folded in lex.vocabulary or (u := untelex(w.folded)) == w.folded else Word(u, u, True)
+                 for w in words(part, plain)]
+        expanded = [Word(a.exact, a.folded, w.plain) for w in typed
                     for a in lex.aliases.get(w, (w,))]
         for w in expanded:
             if w in breaks and cur:
@@ -303,8 +355,28 @@ def _found(lex: Lexicon, clause: tuple[Word, ...], i: int, term: tuple[Word, ...
     return _match(lex, clause, i, term)
 
 
-def _negated(lex: Lexicon, clause: tuple[Word, ...], start: int) -> bool:
-    return any(w in lex.negators for w in clause[max(0, start - lex.negation_window):start])
+def _negator(lex: Lexicon, clause: tuple[Word, ...], start: int, hidden: frozenset[int] = frozenset()) -> int | None:
+    """Where the negator of the phrase at `start` stands (None: not negated).  A negator inside an `ignore`
+    phrase does not negate ("chưa tới 15 phút là xong" is quick, not "not quick")."""
+    return next((k for k in range(start - 1, max(0, start - lex.negation_window) - 1, -1)
+                 if clause[k] in lex.negators and k not in hidden), None)
+
+
+def _negated(lex: Lexicon, clause: tuple[Word, ...], start: int, hidden: frozenset[int] = frozenset()) -> bool:
+    return _negator(lex, clause, start, hidden) is not None
+
+
+def _negated_problem(lex: Lexicon, clause: tuple[Word, ...], start: int, end: int,
+                     hidden: frozenset[int]) -> str | None:
+    """What a problem phrase counts for: its own topic (""), nothing (None) or a topic code, by the negation rules."""
+    neg = _negator(lex, clause, start, hidden)
+    if (neg is None or any(w in lex.conditionals for w in clause[end:])
+            or any(w in lex.wishes for w in clause[:neg])):
+        return ""  # not negated; a condition ("không đưa tiền thì không làm"); a wish ("nên … để dân không phải …")
+    if (any(w in lex.negated_problem_praise for w in clause[neg + 1:start])
+            or any(w in lex.negated_problem_praise_after for w in clause[end:])):
+        return PRAISE  # "không bị làm khó", "không hề cáu gắt", "không bực mình chút nào"
+    return lex.problem_negated_topic
 
 
 def _text(term: tuple[Word, ...]) -> str:
@@ -315,6 +387,7 @@ def explain(text: str, lex: Lexicon) -> list[Match]:
     """Every piece of evidence found in `text` (the classifier's reasons, for the page and for tuning)."""
     out: list[Match] = []
     for clause in _clauses(text, lex):
+        first = len(out)
         found: list[tuple[int, int, str, tuple[Word, ...]]] = []  # (start, end, kind:topic, term)
         for i, w in enumerate(clause):
             found += [(i, end, kind, term) for kind, term in lex._index.get(w.folded, ())
@@ -322,29 +395,37 @@ def explain(text: str, lex: Lexicon) -> list[Match]:
         # the longest phrase wins: "làm nhanh" (fees) hides "nhanh" (praise), "phòng chờ" hides "chờ"
         found = [f for f in found if not any(g[0] <= f[0] and f[1] <= g[1] and g[1] - g[0] > f[1] - f[0]
                                              for g in found)]
-        praised = False
-        blocked = any(kind.startswith("problem:") and kind[8:] in lex.praise_blocked_by and not _negated(lex, clause, s)
-                      for s, _e, kind, _t in found)
+        hidden = frozenset(k for s, e, kind, _t in found if kind == IGNORE for k in range(s, e))
+        problems = [(s, kind[8:], term, _negated_problem(lex, clause, s, e, hidden))
+                    for s, e, kind, term in found if kind.startswith("problem:")]
+        blocked = any(topic in lex.praise_blocked_by and target == "" for _s, topic, _t, target in problems)
         for start, end, kind, term in found:
             if kind != PRAISE or blocked:
                 continue
-            if _negated(lex, clause, start):
+            if _negated(lex, clause, start, hidden):
                 target = lex.praise_negated.get(term)
                 if target:
                     out.append(Match(target, _text(term), "negated-praise"))
             elif not ((end < len(clause) and clause[end] in lex.suggestion_after)
                       or (start > 0 and clause[start - 1] in lex.suggestion_before)):
-                praised = True
                 out.append(Match(PRAISE, _text(term), "praise"))
-        for start, _end, kind, term in found:
-            if kind.startswith("problem:"):
-                if not _negated(lex, clause, start):
-                    out.append(Match(kind[8:], _text(term), "problem"))
-                elif lex.problem_negated_topic:
-                    out.append(Match(lex.problem_negated_topic, _text(term), "negated-problem"))
-            elif kind.startswith("subject:") and not praised:
-                out.append(Match(kind[8:], _text(term), "subject"))
+            elif lex.suggestion_topic and (target := lex.praise_negated.get(term)):
+                out.append(Match(target, _text(term), "suggestion"))  # "cần nhiệt tình hơn" asks about attitude
+        for _start, topic, term, target in problems:
+            if target is not None:
+                out.append(Match(target or topic, _text(term), "negated-problem" if target else "problem"))
+        praised = any(m.topic == PRAISE for m in out[first:])
+        out += [Match(kind[8:], _text(term), "subject") for _s, _e, kind, term in found
+                if kind.startswith("subject:") and not praised]
+    if any(m.rule == "problem" for m in out) and _ironic(text, lex):
+        return [m for m in out if m.topic != PRAISE]
     return out
+
+
+def _ironic(text: str, lex: Lexicon) -> bool:
+    """An irony marker anywhere in the comment ("Nhanh ghê, mới có ba tiếng đồng hồ là tới lượt tui")."""
+    return any(_match(lex, clause, i, marker) is not None
+               for clause in _clauses(text, lex) for i in range(len(clause)) for marker in lex.irony_markers)
 
 
 def classify(text: str, lex: Lexicon) -> frozenset[str]:

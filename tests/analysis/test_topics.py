@@ -22,8 +22,8 @@ from analysis.topics import (
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TUNE = ("comments-topics-vi.tsv", "comments-topics-vi-2.tsv", "comments-topics-vi-3.tsv",
-        "comments-topics-vi-4.tsv")  # rounds 1-4
-HELD_OUT = "comments-topics-vi-5.tsv"  # round 5: written before its author read the lexicon, measured once
+        "comments-topics-vi-4.tsv", "comments-topics-vi-5.tsv")  # rounds 1-5
+HELD_OUT = "comments-topics-vi-6.tsv"  # round 6: written by someone who never saw the lexicon, measured once
 LEX = load_lexicon()
 
 
@@ -110,6 +110,47 @@ def test_classes_and_aliases_are_checked():
 def test_a_phrase_cannot_begin_with_a_placeholder():
     with pytest.raises(LexiconError, match="cannot begin"):
         parse_lexicon({"topics": [{"code": "x", "label": {"vi": "x"}, "problems": ["<số> ngày"]}]})
+
+
+@pytest.mark.parametrize(("text", "topics"), [
+    ("Không bị làm khó gì hết", {"praise"}), ("Lần đầu đi làm giấy tờ mà không bực mình chút nào", {"praise"}),
+    ("Không đưa phong bì thì hồ sơ cứ nằm đó", {"fees", "waiting"}),  # a condition, not a negation
+    ("Nên liên thông để dân không phải đi nhiều nơi", {"paperwork"}),  # a wish, not praise
+    ("Chưa tới 15 phút là xong", {"praise"}),  # "chưa tới <số>" is ignored: its negator negates nothing
+])
+def test_negation_rules(text, topics):
+    assert classify(text, LEX) == topics
+
+
+def test_a_suggestion_counts_for_the_topic_its_praise_word_names():
+    assert classify("Cán bộ nên mềm mỏng hơn", LEX) == {"attitude"}
+    assert classify("Cán bộ rất mềm mỏng", LEX) == {"praise"}
+
+
+def test_a_mostly_unaccented_text_is_compared_without_accents():
+    # a few accented words ("đô", "tôt") do not make "thai" compare as written
+    assert classify("nhan vien thai đô ko tôt", LEX) == {"attitude"}
+
+
+def test_a_missing_problem_negated_topic_means_nothing():
+    topic = {"code": "waiting", "label": {"vi": "x"}, "problems": ["chờ lâu"]}
+    lex = parse_lexicon({"topics": [topic, {"code": "praise", "label": {"vi": "y"}}], "negators": ["không"]})
+    assert classify("Không chờ lâu", lex) == frozenset()
+    lex = parse_lexicon({"topics": [topic, {"code": "praise", "label": {"vi": "y"}}], "negators": ["không"],
+                         "problem_negated_topic": "praise"})
+    assert classify("Không chờ lâu", lex) == {"praise"}
+    with pytest.raises(LexiconError, match="problem_negated_topic"):
+        parse_lexicon({"topics": [topic], "problem_negated_topic": "nope"})
+
+
+def test_irony_takes_the_praise_away_only_with_a_complaint():
+    assert classify("Nhanh ghê, mới có ba tiếng đồng hồ là tới lượt tui", LEX) == {"waiting"}
+    assert classify("Nhanh ghê, cảm ơn cô", LEX) == {"praise"}
+
+
+def test_telex_keys_left_in_words_are_dropped():
+    assert classify("chowf laau quas", LEX) == {"waiting"}
+    assert classify("very good", LEX) == {"praise"}  # a lexicon word is never read as Telex
 
 
 def test_several_topics_or_none():
