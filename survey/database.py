@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flask import Flask
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, Table, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -73,6 +75,24 @@ def _writing() -> bool:
     from flask import has_request_context, request
 
     return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+
+
+T = TypeVar("T")
+
+
+def write_retrying(session: Session, write: Callable[[], T], attempts: int = 3) -> T:
+    """`write()` in a fresh transaction, run again when SQLite answers "database is locked" under a burst of
+    writers.  The caller's open (read) transaction ends first, so SQLite waits for a concurrent writer
+    instead of failing on a stale snapshot; any other error, or the last "locked", propagates, nothing kept."""
+    session.rollback()
+    for attempt in range(attempts):
+        try:
+            return write()
+        except OperationalError as exc:
+            session.rollback()
+            if attempt == attempts - 1 or "locked" not in str(exc).lower():
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def utcnow() -> datetime:

@@ -20,11 +20,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import case, func, select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from survey.audit import record
-from survey.database import utcnow
+from survey.database import utcnow, write_retrying
 from survey.errors import N_, DomainError, register
 from survey.i18n import local_datetime
 from survey.org.models import ServicePoint
@@ -184,27 +183,25 @@ def store_invited_response(session: Session, sub: Submission) -> tuple[Response 
     token stays usable).  Ends the caller's open (read) transaction first, so that on SQLite the write
     starts a fresh transaction that waits for a concurrent writer instead of failing on a stale snapshot.
     """
-    assert sub.invitation_id is not None
-    session.rollback()
-    for attempt in range(3):
-        try:
-            if not claim(session, sub.invitation_id):
-                session.rollback()
-                return None, False
-            response, created = store_response(session, sub, commit=False)
-            if created:
-                session.commit()
-            else:
-                session.rollback()
-            return response, created
-        except SubmissionError:
+    invitation_id = sub.invitation_id
+    assert invitation_id is not None
+
+    def claim_and_store() -> tuple[Response | None, bool]:
+        if not claim(session, invitation_id):
             session.rollback()
-            raise
-        except OperationalError as exc:  # SQLite "database is locked" under a burst of writers: try again
+            return None, False
+        response, created = store_response(session, sub, commit=False)
+        if created:
+            session.commit()
+        else:
             session.rollback()
-            if attempt == 2 or "locked" not in str(exc).lower():
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+        return response, created
+
+    try:
+        return write_retrying(session, claim_and_store)
+    except SubmissionError:
+        session.rollback()
+        raise
 
 
 # ---------------------------------------------------------------- CLI: flask --app wsgi invitations …

@@ -32,9 +32,9 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from limits import RateLimitItem, parse
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response  # redirect() returns werkzeug's; flask's Response is a subclass
 
+from survey.database import write_retrying
 from survey.extensions import db, limiter
 from survey.i18n import CITIZEN_LANGUAGES, current_lang, local_datetime
 from survey.org.models import ServicePoint
@@ -180,19 +180,6 @@ def _submission(form: AnswerForm, sp: ServicePoint, qv: QuestionnaireVersion, in
                       invitation_id=invitation_id)
 
 
-def _store_retrying(sub: Submission) -> None:
-    """store_response in a fresh transaction; SQLite's "database is locked" under a burst is retried."""
-    db.session.rollback()  # end the read transaction: SQLite then waits for a concurrent writer
-    for attempt in range(3):
-        try:
-            store_response(db.session, sub)
-            return
-        except OperationalError as exc:
-            db.session.rollback()
-            if attempt == 2 or "locked" not in str(exc).lower():
-                raise
-
-
 def _already_stored(form: AnswerForm) -> bool:
     """A double submit (same hidden client id) of a response stored a moment ago."""
     return existing_response(db.session, str(uuid.UUID(str(form.client_id.data)))) is not None
@@ -267,7 +254,7 @@ def _answer_service_point(sp: ServicePoint, qv: QuestionnaireVersion, device: st
         if reason is not None:
             submission.hold, submission.hold_reason = True, reason
         try:
-            _store_retrying(submission)
+            write_retrying(db.session, lambda: store_response(db.session, submission))
         except SubmissionError as exc:
             db.session.rollback()
             general = _apply_store_errors(form, exc)

@@ -288,3 +288,46 @@ def test_an_unreachable_rate_limit_store_does_not_stop_citizens(client, city, mo
     _html, fields = form_page(client, f"/s/{sp.code}")
     assert client.post(f"/s/{sp.code}", data={**fields, "OVERALL.SAT": "5"}).status_code == 303
     assert response_count(db.session) == 1
+
+
+def test_a_locked_database_is_tried_again_and_the_answer_is_stored_once(client, city, monkeypatch):
+    """SQLite answers "database is locked" under a burst of phones: the write is tried again in a fresh
+    transaction (survey/database.py write_retrying) instead of losing the citizen's answer."""
+    from sqlalchemy.exc import OperationalError
+
+    from survey.respond import link
+
+    sp = _point(city)
+    real_store, attempts = link.store_response, []
+
+    def locked_once(session, sub, **kwargs):
+        attempts.append(session().in_transaction())  # the scoped session's own session
+        if len(attempts) == 1:
+            raise OperationalError("INSERT INTO response …", {}, Exception("database is locked"))
+        return real_store(session, sub, **kwargs)
+
+    monkeypatch.setattr(link, "store_response", locked_once)
+    _html, hidden_fields = form_page(client, f"/s/{sp.code}")
+    resp = client.post(f"/s/{sp.code}", data={**hidden_fields, "OVERALL.SAT": "2", "COMMENT": COMMENT_TEXT})
+    assert resp.status_code == 303 and resp.headers["Location"].startswith("/thanks")
+    assert attempts == [False, False]  # each try starts a fresh transaction
+    assert response_count(db.session) == 1
+
+
+def test_another_database_error_is_not_tried_again(client, city, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from survey.respond import link
+
+    sp = _point(city)
+    attempts: list[int] = []
+
+    def disk_io_error(session, sub, **kwargs):
+        attempts.append(1)
+        raise OperationalError("INSERT INTO response …", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(link, "store_response", disk_io_error)
+    _html, hidden_fields = form_page(client, f"/s/{sp.code}")
+    resp = client.post(f"/s/{sp.code}", data={**hidden_fields, "OVERALL.SAT": "2", "COMMENT": COMMENT_TEXT})
+    assert resp.status_code == 503  # survey/unavailable.py: the database is down, try later
+    assert attempts == [1] and response_count(db.session) == 0
