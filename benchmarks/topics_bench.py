@@ -11,7 +11,8 @@ Cross-validation across the tuning rounds (why: the lexicon was tuned by hand on
 figure flatters it): for each round k, every lexicon phrase whose only correct hits are in round k is removed
 (it would not be there had round k not been read) and round k is measured with what is left.  Phrases that
 hit nothing stay (written from general knowledge); word classes, aliases and rules cannot be attributed to a
-round and stay too, so the table is an upper bound on what a fresh round would give.
+round and stay too (optimistic), while general phrases that happen to hit only round k go (pessimistic).  On
+round 6 it proved optimistic (benchmarks/README.md).
 Goal: precision and recall ≥ 0.8 for every topic with ≥ 20 held-out examples.  Prints Markdown tables for
 benchmarks/README.md.
 """
