@@ -3,6 +3,7 @@ the usual path, which SQLite always takes (each test runs on both databases)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -219,3 +220,30 @@ def test_a_database_without_the_function_stores_the_usual_way(client, db_session
     db_session.rollback()
     assert db_session.scalar(select(func.count()).select_from(Response)) == 3
     tallies_equal_recount(db_session)
+
+
+def test_api_security_headers_are_talismans_for_each_kind_of_request(app, database_url, db_session, city):
+    """Kept per process (survey/respond/ingest_lane.py), they still follow the request: HSTS only over HTTPS or
+    behind a proxy that says so, in production; the same values Talisman sets on a page."""
+    from survey import create_app
+
+    prod = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "p" * 48,
+                       "HAILONG_PRODUCTION": True, "RATELIMIT_STORAGE_URI": "memory://"})
+    prod.test_client_class = type(app.test_client())
+    client = prod.test_client()
+    names = ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy",
+             "Strict-Transport-Security")
+    for _ in range(2):  # the second answer of each kind comes from the kept copy
+        plain = client.post("/api/v1/responses", json={})
+        https = client.post("/api/v1/responses", json={}, base_url="https://localhost")
+        forwarded = client.post("/api/v1/responses", json={}, headers={"X-Forwarded-Proto": "https"})
+        page = client.get("/auth/login", base_url="https://localhost")
+        assert plain.status_code == https.status_code == forwarded.status_code == 401
+        assert "Strict-Transport-Security" not in plain.headers
+        want = {n: page.headers.get(n) for n in names}
+        want["Content-Security-Policy"] = re.sub(r" 'nonce-[^']*'", "", want["Content-Security-Policy"])
+        assert want["Strict-Transport-Security"] and want["X-Frame-Options"] == "DENY"
+        for resp in (https, forwarded):
+            assert {n: resp.headers.get(n) for n in names} == want
+        assert plain.headers["Content-Security-Policy"] == https.headers["Content-Security-Policy"]
+        assert "nonce" not in plain.headers["Content-Security-Policy"]
