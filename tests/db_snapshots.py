@@ -15,6 +15,9 @@ The key holds everything the build depends on besides its arguments, so a copy i
   build now would give; only times of day may be up to `MAX_AGE` older.
 The first copy of each snapshot in a process is compared row by row with the recorded state (a copy that
 differs fails the test).  HAILONG_TEST_SNAPSHOTS=0 turns copying off (every call builds).
+
+The demo city (thousands of responses, 10-40 s per load) is shared more widely: once per pytest RUN per
+database kind, whole databases copied (`demo_template`, used by `@pytest.mark.demo_db` in tests/web_fixtures.py).
 """
 
 from __future__ import annotations
