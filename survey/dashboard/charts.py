@@ -177,6 +177,12 @@ class ForestRow:
     suppressed: bool = False
 
 
+def _label_anchor(x: float, chars: int, right: float) -> str:
+    """Centred over its line, unless half of it would run past the plot into the column heading on the right
+    (a reference near the top of the axis): then it ends at the line.  ~6 px a character at 11 px."""
+    return "end" if x + chars * 3.2 > right else "middle"
+
+
 def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: str,
                 reference: float | None = None, reference_label: str = "", of_elements: bool = False) -> Chart:
     """Estimates with 95% CIs, sorted best first; suppressed units listed below, without a point.
@@ -210,8 +216,9 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
         body.append(f'<line class="reference" x1="{px(x)}" y1="{px(top - 8)}" x2="{px(x)}" y2="{px(y_axis)}" '
                     f'stroke="{WARN}" stroke-dasharray="4 3"/>')
         if reference_label:
-            body.append(svg_text(x, top - 14, f"{reference_label} {pct(reference, lang)}", anchor="middle",
-                              size=11, fill=WARN))
+            label = f"{reference_label} {pct(reference, lang)}"
+            body.append(svg_text(x, top - 14, label, anchor=_label_anchor(x, len(label), plot_r), size=11,
+                                 fill=WARN, cls="reference-label"))
     for i, (r, estimate) in enumerate(shown):
         y = top + row_h * i + row_h / 2
         body.append(svg_text(left, y + 4, short(r.label), anchor="end"))

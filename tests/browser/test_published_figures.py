@@ -73,6 +73,11 @@ def test_one_commune_with_data_gets_no_rank(browser: Browser, site: Server):
     assert "1 (1–1)" not in page.inner_text("main")
     # the forest plot lists the other communes in words, without a point
     expect(page.locator("#ha-forest text.suppressed")).to_have_count(5)
+    # the reference line's label (near the top of the axis here) does not run into the column heading
+    label, heading = (page.locator("#ha-forest text", has_text=t).bounding_box()
+                      for t in ("Tất cả đơn vị được hiển thị", "Ước lượng (KTC 95%)"))
+    assert label is not None and heading is not None
+    assert label["x"] + label["width"] < heading["x"], (label, heading)
     page.context.close()
 
 
@@ -83,6 +88,14 @@ def test_agency_page_states_its_period_and_rounds_like_its_table(browser: Browse
     headline = page.inner_text(".overall-estimate")
     row = page.locator("#table-indices tr", has_text="OVERALL")
     expect(row.locator("td").nth(1)).to_have_text(headline)
+    # every figure of the tables on one line at 1280 px: "+14,5 điểm %" never leaves the "%" on a line of its
+    # own, an interval never breaks after its dash
+    cells = page.locator(".ha-table td.num").evaluate_all("""tds => tds.map(td => {
+        const r = document.createRange(); r.selectNodeContents(td);
+        const tops = new Set([...r.getClientRects()].map(b => Math.round(b.top)));
+        return [td.textContent, tops.size]; })""")
+    assert any("điểm" in text for text, _ in cells)
+    assert [text for text, lines in cells if lines > 1] == []
     page.context.close()
 
 
