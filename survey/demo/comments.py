@@ -26,7 +26,7 @@ DEMO_COMMENTS: tuple[tuple[str, frozenset[str]], ...] = tuple((text, frozenset(t
     ("Không biết nộp hồ sơ ở quầy nào, không có ai chỉ.", {"guidance"}),
     ("Phòng chờ nóng quá, máy lạnh hỏng mà không sửa.", {"facilities"}),
     ("Cổng dịch vụ công trực tuyến hay bị lỗi, không nộp được hồ sơ.", {"online"}),
-    ("Nộp hồ sơ trực tuyến rồi vẫn phải lên nộp bản giấy.", {"online"}),
+    ("Nộp hồ sơ trực tuyến rồi vẫn phải lên nộp bản giấy.", {"online", "paperwork"}),  # labelling note, topics round 1
     ("Cán bộ nhiệt tình nhưng chờ lâu quá.", {"praise", "waiting"}),
     ("Chị cán bộ rất dễ thương, giải thích tận tình.", {"praise"}),
     ("Cảm ơn bộ phận một cửa, làm việc rất nhanh.", {"praise"}),
