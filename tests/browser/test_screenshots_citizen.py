@@ -6,6 +6,7 @@ folder, or to HAILONG_SCREENSHOTS when set."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -64,4 +65,11 @@ def test_kiosk_uses_the_screen_without_scrolling(browser: Browser, live_server, 
     assert page.evaluate("document.documentElement.scrollHeight") <= height
     card = page.locator(".kiosk-screen").bounding_box()
     assert card is not None and card["height"] >= 0.8 * height, card
+    # larger text: the question, toolbar and sound controls grow; the answers and Back still fit the screen
+    page.get_by_role("button", name="Chữ lớn hơn").click()
+    expect(page.locator("html")).to_have_class(re.compile(r"\blarge-text\b"))
+    page.screenshot(path=str(shots / f"kiosk-{name}-question-large.png"))
+    assert page.evaluate("document.documentElement.scrollHeight") <= height
+    back = page.get_by_role("button", name="Quay lại").bounding_box()
+    assert back is not None and back["y"] + back["height"] <= height, back
     context.close()
