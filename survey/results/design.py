@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analysis.totals import UNIT_VARS, ClusterTotals, UnitMoments
+from analysis.totals import UNIT_VARS, ClusterTotals, UnitMoments, cell_gram_sums
 from survey.config import DESIGNS
 from survey.respond import moments as stored
 from survey.respond.models import MomentTally, ResponseTally
@@ -93,21 +93,33 @@ def respondents_per_cell(session: Session, sel: Selection) -> pd.DataFrame:
 
 def _row_respondents(session: Session, sel: Selection, totals: ClusterTotals, period_cols: list[str],
                      by_channel: bool, places: Any, period_label: Any) -> np.ndarray:
-    """Respondents per totals row ((service point, cell) pairs of the counters design)."""
+    """Respondents per totals row ((service point, cell) pairs of the counters design).
+
+    Column-wise (a national year is ≈ 460,000 (month, service point, channel) rows): labels are computed per
+    distinct service point and month, the counts summed per key and looked up for every totals row at once.
+    """
     frame = respondents_per_cell(session, sel)
-    lookup: dict[tuple[Any, ...], float] = {}
-    for period, sp_id, channel, n in frame.itertuples(index=False, name=None):
-        place = places.get(int(sp_id))
-        if place is None:
-            continue
-        key = (place.service_point, *(period_label(period, c) for c in period_cols),
-               *((channel,) if by_channel else ()))
-        lookup[key] = lookup.get(key, 0.0) + float(n)
     cell_cols = [*period_cols, *(["channel"] if by_channel else [])]
-    clusters = totals.clusters["cluster"].to_numpy()
-    cells = totals.cells[cell_cols].to_numpy() if cell_cols else np.empty((len(totals.cells), 0))
-    return np.array([lookup.get((clusters[c], *cells[j]), 0.0)
-                     for c, j in zip(totals.row_cluster, totals.row_cell, strict=True)], dtype=np.float64)
+    out = np.zeros(len(totals.row_cluster))
+    if frame.empty or not len(out):
+        return out
+    sp_ids, sp_at = np.unique(frame["service_point_id"].to_numpy(dtype=np.int64), return_inverse=True)
+    code_of = np.array([places[int(i)].service_point if int(i) in places else None for i in sp_ids], dtype=object)
+    known = code_of[sp_at.reshape(-1)] != None  # noqa: E711 (elementwise: service points no longer placed)
+    keys = pd.DataFrame({"sp": code_of[sp_at.reshape(-1)]})
+    periods, period_at = np.unique(frame["period"].to_numpy(), return_inverse=True)
+    for col in period_cols:
+        keys[col] = np.array([period_label(p, col) for p in periods], dtype=object)[period_at.reshape(-1)]
+    if by_channel:
+        keys["channel"] = frame["channel"].to_numpy()
+    counts = pd.Series(frame["n"].to_numpy(dtype=np.float64)[known]).groupby(
+        [keys[c].to_numpy()[known] for c in keys.columns], sort=False).sum()
+    clusters = totals.clusters["cluster"].to_numpy()[totals.row_cluster]
+    cells = [totals.cells[c].to_numpy()[totals.row_cell] for c in cell_cols]
+    wanted = pd.MultiIndex.from_arrays([clusters, *cells]) if cell_cols else pd.Index(clusters)
+    at = (counts.index if cell_cols else counts.index.get_level_values(0)).get_indexer(wanted)
+    out[at >= 0] = counts.to_numpy()[at[at >= 0]]
+    return out
 
 
 def _decoded_months(session: Session, sel: Selection, periods: list[Any], *,
@@ -379,25 +391,29 @@ def with_unit_moments(session: Session, sel: Selection, totals: ClusterTotals, d
     if len(sums):  # one row per key; the weighted path may repeat a key across months: summed here
         codes = np.array([places[int(i)].service_point for i in keys["sp"].to_numpy()], dtype=object)
         group, uniq = pd.MultiIndex.from_arrays([codes, *(keys[c].to_numpy() for c in cell_cols)]).factorize()
-        acc = np.zeros((len(uniq) + 1, sums.shape[1]))  # the last row stays 0: cells without data
-        if len(uniq) == len(group):  # running totals: every key once
-            acc[group] = sums
+        if len(uniq) == len(group):  # running totals: every key once, in the order of `uniq`
+            order = np.empty(len(group), dtype=np.int64)
+            order[group] = np.arange(len(group))
         else:
-            order = np.argsort(group, kind="stable")
-            starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
-            acc[group[order][starts]] = np.add.reduceat(sums[order], starts, axis=0)
-        sums = acc
-        lookup = {(k if isinstance(k, tuple) else (k,)): i for i, k in enumerate(uniq)}
+            acc = np.zeros((len(uniq), sums.shape[1]))
+            srt = np.argsort(group, kind="stable")
+            starts = np.flatnonzero(np.r_[True, np.diff(group[srt]) != 0])
+            acc[group[srt][starts]] = np.add.reduceat(sums[srt], starts, axis=0)
+            sums, order = acc, np.arange(len(uniq))
+        lookup = {(k if isinstance(k, tuple) else (k,)): int(order[i]) for i, k in enumerate(uniq)}
     else:
-        sums, lookup = np.zeros((1, p * (p + 1) // 2)), {}
-    row = np.array([lookup.get((clusters[c], *cells[j]), len(sums) - 1)
+        sums, lookup = np.zeros((0, p * (p + 1) // 2)), {}
+    row = np.array([lookup.get((clusters[c], *cells[j]), -1)  # −1: a row without moments (none answered)
                     for c, j in zip(totals.row_cluster, totals.row_cell, strict=True)], dtype=np.int64)
-    gram = _symmetric_rows(sums[row], p)
     counts = respondents_per_point(session, sel)
     by_code = {places[i].service_point: n for i, n in counts.items() if i in places}
     n_h = np.array([by_code.get(label, 0) for label in totals.strata], dtype=np.int64)
     row_n = _row_respondents(session, sel, totals, period_cols, by_channel, places, period_label)
-    return replace(totals, unit=UnitMoments(n_h, gram, row_n), clustered=False)
+    # Ĝ per cell (Σ_h c_h·G_hd, analysis.totals.cell_gram_sums): one P × P matrix per domain cell instead of
+    # one per service point and cell — a national page has 10,011 service points and 34 provinces
+    cell_gram = cell_gram_sums(sums, row, n_h[totals.cluster_stratum[totals.row_cluster]], totals.row_cell,
+                               len(totals.cells))
+    return replace(totals, unit=UnitMoments(n_h, None, row_n, cell_gram=cell_gram), clustered=False)
 
 
 def _unique_keys(parts: list[tuple[pd.DataFrame, np.ndarray]], key_cols: list[str],
@@ -417,11 +433,3 @@ def _unique_keys(parts: list[tuple[pd.DataFrame, np.ndarray]], key_cols: list[st
         summed = summed.astype(np.int32)
     return pd.DataFrame(list(uniq), columns=key_cols), summed
 
-
-def _symmetric_rows(tri: np.ndarray, p: int) -> np.ndarray:
-    """rows × packed upper triangles → rows × P × P symmetric float64 matrices."""
-    r, c = stored._triu(p)
-    out = np.zeros((len(tri), p, p))
-    out[:, r, c] = tri
-    out[:, c, r] = tri
-    return out
