@@ -5,6 +5,8 @@ like the packages they test (`analysis` and `questionnaires` never import Flask)
 
 from __future__ import annotations
 
+import os
+
 try:
     import flask  # noqa: F401
 except ImportError:  # a statistics-only environment
@@ -15,7 +17,11 @@ else:
 
 def pytest_collection_modifyitems(config, items) -> None:  # type: ignore[no-untyped-def]
     """Under pytest-xdist (`-n`), tests that share one server run in one worker, in file order: the browser
-    tests share a live server whose responses they count, and the Redis tests share the rate-limit store."""
+    tests share a live server whose responses they count, and the Redis tests share the rate-limit store.
+
+    xdist's loadgroup hands out the largest groups first (browser, then Redis), then single tests in this
+    order: the `slow` ones (demo loads of 20,000 responses, simulations) go first, so the run does not end
+    on one worker still busy with a minute-long test while the other waits."""
     if not config.pluginmanager.hasplugin("xdist"):
         return
     import pytest
@@ -25,3 +31,9 @@ def pytest_collection_modifyitems(config, items) -> None:  # type: ignore[no-unt
             item.add_marker(pytest.mark.xdist_group("browser"))
         elif "redis_or_skip" in vars(getattr(item, "module", None) or object):
             item.add_marker(pytest.mark.xdist_group("redis"))
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # (a worker collects; one process keeps file order)
+        items.sort(key=_not_slow_alone)  # stable: file order otherwise
+
+
+def _not_slow_alone(item) -> bool:  # type: ignore[no-untyped-def]
+    return item.get_closest_marker("slow") is None or item.get_closest_marker("xdist_group") is not None
