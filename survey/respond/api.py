@@ -357,7 +357,7 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
     checked = None
     if hint is not None:
         if _stored_in_one_call(kiosk.id, hint[1], fields, now):
-            db.session.commit()  # committed in the call's pipeline: ends the session's transaction
+            db.session.commit()
             return jsonify({"id": fields["client_id"], "status": "created"}), 201
         period = local_period(fields["submitted_at"])
         row = claim_as_known(kiosk.id, hint[1], fields["questionnaire_version_id"], period, now)
@@ -407,7 +407,7 @@ def _stored_in_one_call(kiosk_id: int, credential_digest: str, fields: dict[str,
                      client_id=fields["client_id"], submitted_at=fields["submitted_at"], kiosk_id=kiosk_id)
     interval = int(current_app.config.get("HAILONG_KIOSK_MIN_INTERVAL_SECONDS", 0))
     if ingest.store_known(db.session, sub, credential_digest=credential_digest, checksum=fields["checksum"],
-                          interval=interval, now=now, commit=True):
+                          interval=interval, now=now):
         return True
     db.session.rollback()
     return False
