@@ -1,5 +1,6 @@
 """WSGI entry point: `gunicorn wsgi:app` or `flask --app wsgi run`."""
 
+import os
 import sys
 
 from survey import create_app
@@ -9,5 +10,7 @@ app = create_app()
 
 # A serving process warms the results cache in the background (survey/results/prewarm.py); `flask db
 # upgrade`, `flask demo` and other one-off commands import this module too and must not.
-if not (sys.argv and sys.argv[0].endswith("flask") and "run" not in sys.argv[1:]):
+# Under gunicorn with preload_app (deploy/gunicorn.conf.py) this runs in the master: each worker starts it.
+if not (sys.argv and sys.argv[0].endswith("flask") and "run" not in sys.argv[1:]) \
+        and os.environ.get("HAILONG_PREWARM_AFTER_FORK") != "1":
     prewarm.start(app)

@@ -19,6 +19,7 @@ def on_starting(server: object) -> None:  # gunicorn hook: runs once in the mast
 # --- serving (issue 14): workers from cores, port shared on restart, graceful timeouts ----------------
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
+import sys  # noqa: E402
 
 # A submission is CPU-bound Python (benchmarks/README.md, ingest): one sync worker per core was fastest on
 # 2 cores; more workers only add memory (each keeps its own caches).  WEB_CONCURRENCY overrides.
@@ -37,6 +38,44 @@ max_requests = 5000
 max_requests_jitter = 500
 forwarded_allow_ips = "127.0.0.1"  # nginx on the same host; the app trusts X-Forwarded-* via HAILONG_PROXY_HOPS
 # --- end of serving ------------------------------------------------------------------------------------
+
+# --- memory (issue 14 §4): the app built once in the master, its imports shared copy-on-write ----------
+# Without it every worker imported NumPy, SciPy, pandas, Flask and the app itself: ~140 MB private per
+# worker before its first request (benchmarks/workers_memory_bench.py; docs/scaling.md "Memory per serving
+# process").  Safe here because the master never talks to the database: create_app() only builds engines
+# (no connection), the start-up warm-up is started in each worker after the fork (post_worker_init, not by
+# wsgi.py), and post_fork drops any pool state a worker inherited.  HAILONG_PRELOAD=0 turns it off.
+preload_app = os.environ.get("HAILONG_PRELOAD", "1") != "0"
+if preload_app and "gunicorn.config" in sys.modules:  # gunicorn reading this file (not a test's runpy)
+    os.environ["HAILONG_PREWARM_AFTER_FORK"] = "1"  # read by wsgi.py: the master must not start the warm-up
+
+
+def pre_fork(server: object, worker: object) -> None:  # gunicorn hook (master), before each fork
+    """Objects that exist now are left alone by the cyclic GC, which would otherwise write to (and so copy)
+    every page of the shared imports in each worker."""
+    import gc
+
+    gc.freeze()
+
+
+def post_fork(server: object, worker: object) -> None:  # gunicorn hook (worker), right after the fork
+    """A worker never uses a database connection of the master's (there should be none): drop the copied
+    pool state without closing the master's sockets (SQLAlchemy's recipe for forked processes)."""
+    if worker.cfg.preload_app:  # type: ignore[attr-defined]
+        from survey.extensions import db
+
+        for engine in (db.engine, db.replica_engine):
+            if engine is not None:
+                engine.dispose(close=False)
+
+
+def post_worker_init(worker: object) -> None:  # gunicorn hook (worker), the app loaded
+    """With the app preloaded, the warm-up thread belongs to each worker (as without preloading)."""
+    if worker.cfg.preload_app:  # type: ignore[attr-defined]
+        from survey.results import prewarm
+
+        prewarm.start(worker.wsgi)  # type: ignore[attr-defined]
+# --- end of memory -------------------------------------------------------------------------------------
 
 
 def child_exit(server: object, worker: object) -> None:  # gunicorn hook (master): a worker ended
