@@ -15,8 +15,9 @@ What it does:
   is a new counter-quick response (random levels, a comment in 1 of 20) with a fresh client_id from the next
   kiosk of the thread's round robin, so no kiosk is asked faster than its interval at the target rate;
 - prints responses/s, p50/p99 latency, the status counts, gunicorn's CPU milliseconds per request (robust
-  when the machine is shared: compare A/B runs by it as well), then verifies in the database that the
-  number of stored responses equals the number of 201 answers, that no client_id is stored twice, and
+  when the machine is shared: compare A/B runs by it as well) and the CPU of the PostgreSQL server processes
+  serving the workers' connections (WAL writer, checkpointer and autovacuum not counted), then verifies in the
+  database that the number of stored responses equals the number of 201 answers, that no client_id is stored twice, and
   that `response_tally`, `answer_tally` and `moment_tally` equal a recount (rebuilt in a rolled-back
   transaction and compared cell by cell).
 Exit status 1 when a check fails.  `--path /healthz` measures the per-request floor instead (GET, no checks).
@@ -192,6 +193,27 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
+def _backends(url: str) -> list[int]:
+    """PostgreSQL server processes connected to the benchmark database (the workers' pooled connections)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND pid <> pg_backend_pid()")).scalars().all()
+    engine.dispose()
+    return list(pids)
+
+
+def _pids_cpu(pids: list[int]) -> float:
+    """utime+stime of these processes (0 for one that is gone or not readable)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def start_gunicorn(app_dir: Path, url: str, workers: int, interval: int, port: int,
                    conf: str | None) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40, "HAILONG_PREWARM": "0",
@@ -323,9 +345,10 @@ def main() -> None:
             warm_statuses = json.loads(re.search(r"STATUSES (\{.*\})", warm_out).group(1))
             print(f"warm-up: {args.warmup} s, statuses {warm_statuses}")
             time.sleep(args.interval + 0.5)  # every kiosk's interval has passed before the timed run
-        cpu0 = _cpu_seconds(proc.pid)
+        backends = _backends(url)
+        cpu0, pg0 = _cpu_seconds(proc.pid), _pids_cpu(backends)
         out = run_wrk(port, args.seconds, args.connections, args.threads, script, args.path)
-        cpu = _cpu_seconds(proc.pid) - cpu0
+        cpu, pg_cpu = _cpu_seconds(proc.pid) - cpu0, _pids_cpu(backends) - pg0
         rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         total = int(re.search(r"(\d+) requests in", out).group(1))
         pct = dict(re.findall(r"^\s+(\d+)%\s+([\d.]+\w+)", out, flags=re.M))
@@ -333,6 +356,8 @@ def main() -> None:
         print(f"  {rate:.0f} responses/s ({total} requests); latency p50 {pct.get('50')}, p90 {pct.get('90')}, "
               f"p99 {pct.get('99')}")
         print(f"  gunicorn CPU: {1000 * cpu / max(total, 1):.2f} ms per request ({cpu / args.seconds:.2f} cores)")
+        print(f"  PostgreSQL CPU (the {len(backends)} server processes of the workers' connections): "
+              f"{1000 * pg_cpu / max(total, 1):.2f} ms per request ({pg_cpu / args.seconds:.2f} cores)")
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         proc = None
