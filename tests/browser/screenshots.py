@@ -53,9 +53,11 @@ class Shot:
 SHOTS: list[Shot] = [
     Shot("homeaffairs-default-noivu", "noivu", "/homeaffairs/"),
     Shot("homeaffairs-default-quanly", "ninhkieu", "/homeaffairs/"),
+    Shot("homeaffairs-default-admin", "admin", "/homeaffairs/"),
     Shot("homeaffairs-unfinished-quarter-noivu", "noivu", "/homeaffairs/?period=2023-Q1&level=commune"),
     Shot("agency-page", "noivu", "/dashboard/agency/UBND-NK"),
     Shot("agency-page-quanly", "ninhkieu", "/dashboard/agency/UBND-NK-TA"),
+    Shot("agency-page-viewer", "tuphap", "/dashboard/agency/STP"),
     Shot("period-report", "noivu", "/homeaffairs/report/"),
     # citizens: the phone form (390 × 844) on its first and last page, the kiosk upright and lying down
     Shot("phone-first-page", None, f"/s/{citizen_shots.PHONE_POINT}", (390, 844), is_mobile=True),

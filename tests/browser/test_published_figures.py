@@ -99,6 +99,17 @@ def test_agency_page_states_its_period_and_rounds_like_its_table(browser: Browse
     page.context.close()
 
 
+def test_the_screenshots_show_the_comparison_as_every_role_that_may_compare():
+    """"Done when" of issue 12: the comparison's default view as each role (the agency viewer may not compare:
+    its picture is its own agency page)."""
+    from survey.auth.roles import COMPARES_UNITS
+
+    roles = {"admin": "admin", "noivu": "home_affairs", "ninhkieu": "unit_manager", "tuphap": "agency_viewer"}
+    users = {s.user for s in SHOTS if s.path == "/homeaffairs/"}
+    assert {roles[u] for u in users if u} == set(COMPARES_UNITS)
+    assert any(s.user == "tuphap" and s.path.startswith("/dashboard/agency/") for s in SHOTS)
+
+
 def test_screenshot_command_writes_the_pictures(browser: Browser, site: Server, tmp_path):
     wanted = [s for s in SHOTS if s.name in ("homeaffairs-default-noivu", "agency-page")]
     files = take(wanted, tmp_path, site, browser)
