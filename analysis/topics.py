@@ -44,10 +44,19 @@ A comment with one of the `irony_markers` and a complaint gets no praise: "Nhanh
 lượt tui" is sarcasm.  A text counts as typed without accents when fewer than half of its words carry one
 ("nhan vien thai đô ko tôt").
 A comment gets every topic found (several or none).
+
+Learned layer (optional, data too): when the lexicon names `learned_weights` (a TSV file next to it, else the
+shipped one in analysis/lexicons/), a topic the rules did not find is still given when the comment's terms
+(folded words and word pairs of `features`, a word within NEGATION_SCOPE words after a negator written
+"~word") add up, with the topic's `(bias)` line, to 0 or more.  The weights were learned by logistic
+regression on the labelled rounds (tools/learn_topic_weights.py); `explain` names the terms that counted
+(rule "learned"), so the page still shows why.  Irony vetoes learned praise as it vetoes rule praise.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -59,6 +68,10 @@ from typing import Any
 import yaml
 
 DEFAULT_LEXICON = Path(__file__).parent / "lexicons" / "topics-vi.yaml"
+BIAS = "(bias)"
+NEGATED = "~"
+NEGATION_SCOPE = 3  # words after a negator marked as negated features ("không phải chờ lâu": ~phai ~cho ~lau)
+LEARNED_SHOWN = 3  # terms named as the reason of a learned topic
 PRAISE = "praise"
 IGNORE = "ignore"
 _CLAUSE = re.compile(r"[.,;:!?\n\r()\[\]\"“”…/+-]+")
@@ -139,6 +152,62 @@ class Match:
 
 
 @dataclass(frozen=True, eq=False)
+class Weights:
+    """Learned term weights per topic (`topic → term → weight`, `(bias)` the topic's constant, its decision
+    threshold folded in): a comment gets the topic when the weights of its `features` and the bias sum to ≥ 0."""
+
+    terms: Mapping[str, Mapping[str, float]]
+
+    def score(self, topic: str, feats: frozenset[str]) -> float:
+        w = self.terms.get(topic, {})
+        return w.get(BIAS, 0.0) + sum(w.get(f, 0.0) for f in feats)
+
+    def reasons(self, topic: str, feats: frozenset[str]) -> list[str]:
+        """The comment's terms that pushed most for the topic (largest weight first)."""
+        w = self.terms.get(topic, {})
+        return sorted((f for f in feats if w.get(f, 0.0) > 0), key=lambda f: (-w[f], f))[:LEARNED_SHOWN]
+
+
+class WeightsError(ValueError):
+    """The learned weights file is not `topic<TAB>term<TAB>weight` lines (the message says where)."""
+
+
+def read_weights(path: str | Path, codes: Iterable[str] | None = None) -> Weights:
+    """A weights file (`topic<TAB>term<TAB>weight`, `#` notes); unknown topics are an error when `codes` is given."""
+    known = set(codes) if codes is not None else None
+    terms: dict[str, dict[str, float]] = {}
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        try:
+            topic, term, weight = parts[0].strip(), parts[1].strip(), float(parts[2])
+        except (IndexError, ValueError) as exc:
+            raise WeightsError(f"{path}:{n}: expected topic<TAB>term<TAB>weight") from exc
+        if len(parts) != 3 or not term or not math.isfinite(weight):
+            raise WeightsError(f"{path}:{n}: expected topic<TAB>term<TAB>weight")
+        if known is not None and topic not in known:
+            raise WeightsError(f"{path}:{n}: unknown topic '{topic}'")
+        terms.setdefault(topic, {})[term if term == BIAS else _feature_key(term)] = weight
+    return Weights(terms)
+
+
+def write_weights(path: str | Path, weights: Weights, header: str = "") -> None:
+    """Sorted by topic, then largest weight first (the bias line first), so a reader sees what counts most."""
+    lines = [f"# {h}" if h else "#" for h in header.splitlines()]
+    for topic in sorted(weights.terms):
+        w = weights.terms[topic]
+        for term in sorted(w, key=lambda t: (t != BIAS, -w[t], t)):
+            lines.append(f"{topic}\t{term}\t{w[term]:.3f}")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _feature_key(term: str) -> str:
+    """A term as an administrator may type it ("Chờ lâu", "~chờ") in the folded form `features` produces."""
+    return " ".join((NEGATED if w.startswith(NEGATED) else "") + fold(w.lstrip(NEGATED)) for w in term.split())
+
+
+@dataclass(frozen=True, eq=False)
 class Lexicon:
     topics: tuple[Topic, ...]
     praise: tuple[tuple[Word, ...], ...]
@@ -160,6 +229,7 @@ class Lexicon:
     wishes: tuple[Word, ...] = ()
     suggestion_topic: bool = False
     irony_markers: tuple[tuple[Word, ...], ...] = ()
+    learned: Weights | None = None
 
     @cached_property
     def _index(self) -> dict[str, list[tuple[str, tuple[Word, ...]]]]:
@@ -234,8 +304,9 @@ def _aliases(raw: Any) -> dict[Word, tuple[Word, ...]]:
     return out
 
 
-def parse_lexicon(data: Any) -> Lexicon:
-    """Check and compile a lexicon (the parsed YAML); LexiconError says what is wrong."""
+def parse_lexicon(data: Any, learned: Weights | None = None) -> Lexicon:
+    """Check and compile a lexicon (the parsed YAML; `learned`: its weights, read by load_lexicon);
+    LexiconError says what is wrong."""
     if not isinstance(data, dict) or not isinstance(data.get("topics"), list) or not data["topics"]:
         raise LexiconError("the file needs a non-empty 'topics' list")
     topics: list[Topic] = []
@@ -277,7 +348,7 @@ def parse_lexicon(data: Any) -> Lexicon:
                    frozenset(fold(str(w)) for w in data.get("ambiguous_unaccented") or []),
                    _function_words(data, "conditionals"), _function_words(data, "negated_problem_praise"),
                    _function_words(data, "negated_problem_praise_after"), _function_words(data, "wishes"),
-                   bool(data.get("suggestion_topic")), _terms(data.get("irony_markers"), "irony_markers"))
+                   bool(data.get("suggestion_topic")), _terms(data.get("irony_markers"), "irony_markers"), learned)
 
 
 def _function_words(data: dict[str, Any], key: str) -> tuple[Word, ...]:
@@ -290,7 +361,18 @@ def load_lexicon(path: str | Path = DEFAULT_LEXICON) -> Lexicon:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise LexiconError(f"not valid YAML: {exc}") from exc
-    return parse_lexicon(data)
+    name = data.get("learned_weights") if isinstance(data, dict) else None
+    if not name:
+        return parse_lexicon(data)
+    if not isinstance(name, str) or Path(name).name != name:
+        raise LexiconError("learned_weights: a file name (in the lexicon's folder or analysis/lexicons/)")
+    own = Path(path).parent / name
+    codes = [str(t.get("code")) for t in data.get("topics") or [] if isinstance(t, dict)]
+    try:
+        learned = read_weights(own if own.is_file() else DEFAULT_LEXICON.parent / name, codes)
+    except (OSError, WeightsError) as exc:
+        raise LexiconError(f"learned_weights: {exc}") from exc
+    return parse_lexicon(data, learned)
 
 
 _TELEX_TONE = re.compile(r"(?<=[aeiouy])(c|ch|m|n|ng|nh|p|t)?[sfrxj]$")
@@ -384,7 +466,44 @@ def _text(term: tuple[Word, ...]) -> str:
 
 
 def explain(text: str, lex: Lexicon) -> list[Match]:
-    """Every piece of evidence found in `text` (the classifier's reasons, for the page and for tuning)."""
+    """Every piece of evidence found in `text` (the classifier's reasons, for the page and for tuning): the
+    rules' matches, then for a topic the rules did not find but the learned weights give, the terms that
+    weighed most (rule "learned")."""
+    out = explain_rules(text, lex)
+    if lex.learned is None:
+        return out
+    found = {m.topic for m in out}
+    feats = features(text, lex)
+    ironic = any(m.rule == "problem" for m in out) and _ironic(text, lex)
+    for code in lex.codes:
+        if code not in found and not (code == PRAISE and ironic) and lex.learned.score(code, feats) >= 0:
+            out += [Match(code, term, "learned") for term in lex.learned.reasons(code, feats)]
+    return out
+
+
+def features(text: str, lex: Lexicon) -> frozenset[str]:
+    """The terms the learned weights are written for: the folded words of each clause (after aliases and Telex,
+    as the rules see them; digits as <so>) and each pair of neighbours; a word up to NEGATION_SCOPE words
+    after a negator is marked "~" ("không chờ lâu": khong, ~cho, ~lau, "khong ~cho", "~cho ~lau")."""
+    out: set[str] = set()
+    for clause in _clauses(text, lex):
+        toks: list[str] = []
+        left = 0
+        for w in clause:
+            tok = NUMBER if w.folded.isdigit() else w.folded
+            if w in lex.negators:
+                toks.append(tok)
+                left = NEGATION_SCOPE
+                continue
+            toks.append(NEGATED + tok if left else tok)
+            left = max(0, left - 1)
+        out.update(toks)
+        out.update(f"{a} {b}" for a, b in itertools.pairwise(toks))
+    return frozenset(out)
+
+
+def explain_rules(text: str, lex: Lexicon) -> list[Match]:
+    """The lexicon rules' evidence only (what `explain` gives without learned weights)."""
     out: list[Match] = []
     for clause in _clauses(text, lex):
         first = len(out)

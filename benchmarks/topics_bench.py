@@ -20,8 +20,10 @@ benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from analysis.topics import (  # noqa: E402
     classify,
     evaluate,
     explain,
+    load_lexicon,
     parse_lexicon,
     read_labelled,
     words,
@@ -45,6 +48,7 @@ from analysis.topics import (  # noqa: E402
 DATA = ROOT / "tests" / "data"
 TUNE = tuple(DATA / f"comments-topics-vi{n}.tsv" for n in ("", "-2", "-3", "-4", "-5"))
 HELDOUT = DATA / "comments-topics-vi-6.tsv"
+LEARNED = (*TUNE, HELDOUT)  # the rounds the learned weights come from (tools/learn_topic_weights.py)
 GOAL, MIN_SUPPORT = 0.8, 20
 Rows = list[tuple[str, frozenset[str]]]
 
@@ -113,6 +117,35 @@ def print_cv(rounds: list[Rows], data: dict[str, Any]) -> None:
     print()
 
 
+def print_learned_cv(rounds: list[Rows], lex: Lexicon) -> None:
+    """Leave-one-round-out of the learned layer (analysis/topics_learn.py): per round k, weights learned and
+    thresholds chosen without it, then round k measured rules-only and combined (rules OR learned score)."""
+    from analysis import topics_learn
+
+    rows = [r for rs in rounds for r in rs]
+    folds, start = [], 0
+    for rs in rounds:
+        folds.append(list(range(start, start + len(rs))))
+        start += len(rs)
+    cv = topics_learn.cross_validate(topics_learn.prepare(rows, lex), folds, lex.codes)
+    names = [f"round {k + 1}" for k in range(len(rounds))]
+    print("Learned layer, leave one round out (P / R rules-only → combined; threshold chosen without round k; "
+          "the rules were tuned on rounds 1-5, so only round 6's rules-only column is unseen by them)\n")
+    print("| topic | " + " | ".join(names) + " | pooled rules-only P / R | pooled combined P / R |")
+    print("|---|" + "---|" * (len(names) + 2))
+
+    def pr(c: tuple[int, int, int]) -> str:
+        tp, fp, fn = c
+        return f"{_fmt(tp / (tp + fp) if tp + fp else math.nan)} / {_fmt(tp / (tp + fn) if tp + fn else math.nan)}"
+
+    for code in lex.codes:
+        cells = [f"{pr(r[code])} → {pr(c[code])} (t {th[code]:.2f})" for r, c, th in cv]
+        pool_r = tuple(sum(x) for x in zip(*(r[code] for r, _c, _t in cv), strict=True))
+        pool_c = tuple(sum(x) for x in zip(*(c[code] for _r, c, _t in cv), strict=True))
+        print(f"| {code} | " + " | ".join(cells) + f" | {pr(pool_r)} | {pr(pool_c)} |")  # type: ignore[arg-type]
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lexicon", default=str(DEFAULT_LEXICON))
@@ -121,23 +154,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cv", action="store_true", help="only the cross-validation table of the tuning rounds")
     args = ap.parse_args(argv)
     data = yaml.safe_load(Path(args.lexicon).read_text(encoding="utf-8"))
-    lex = parse_lexicon(data)
+    lex = load_lexicon(args.lexicon)
+    rules = dataclasses.replace(lex, learned=None)
     rounds = [read_labelled(f) for f in TUNE]
     if args.cv:
         print_cv(rounds, data)
+        print_learned_cv([read_labelled(f) for f in LEARNED], lex)
         return 0
     sets = {"tune": [r for rows in rounds for r in rows], "held-out": read_labelled(args.heldout)}
     res = {name: evaluate(rows, lex) for name, rows in sets.items()}
-    print(f"comments: tune {len(sets['tune'])}, held-out {len(sets['held-out'])} ({Path(args.heldout).name})\n")
-    print("| topic | held-out n | precision | recall | tune n | tune precision | tune recall | goal met |")
-    print("|---|---|---|---|---|---|---|---|")
+    base = evaluate(sets["held-out"], rules)
+    print(f"comments: tune {len(sets['tune'])}, held-out {len(sets['held-out'])} ({Path(args.heldout).name}); "
+          f"learned layer {'on' if lex.learned else 'off'}\n")
+    print("| topic | held-out n | precision | recall | rules-only P / R | tune n | tune precision | tune recall "
+          "| goal met |")
+    print("|---|---|---|---|---|---|---|---|---|")
     ok = True
     for code in lex.codes:
-        h, t = res["held-out"][code], res["tune"][code]
+        h, t, b = res["held-out"][code], res["tune"][code], base[code]
         met = h["support"] < MIN_SUPPORT or (h["precision"] >= GOAL and h["recall"] >= GOAL)
         ok &= met
-        print(f"| {code} | {int(h['support'])} | {_fmt(h['precision'])} | {_fmt(h['recall'])} | {int(t['support'])} "
+        print(f"| {code} | {int(h['support'])} | {_fmt(h['precision'])} | {_fmt(h['recall'])} "
+              f"| {_fmt(b['precision'])} / {_fmt(b['recall'])} | {int(t['support'])} "
               f"| {_fmt(t['precision'])} | {_fmt(t['recall'])} | {'yes' if met else 'NO'} |")
+    texts = [t for t, _ in sets["tune"]][:1000]
+    start = time.perf_counter()
+    for text in texts:
+        classify(text, lex)
+    print(f"\nspeed: {len(texts)} comments classified in {time.perf_counter() - start:.2f} s")
     if args.errors:
         print()
         for text, truth in sets["held-out"]:

@@ -3,6 +3,7 @@ the held-out precision/recall goal of issue 15 (figures in benchmarks/README.md)
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 from pathlib import Path
@@ -269,3 +270,74 @@ def test_cross_validation_removes_the_phrases_only_the_measured_round_needs():
     cv, dropped = mod.cross_validate(rounds, data)
     assert dropped == [0, 1]  # "rùa bò" is needed by round 2 alone, "chờ lâu" by both
     assert cv[0]["waiting"]["recall"] == 1.0 and cv[1]["waiting"]["recall"] == 0.5
+
+
+def test_negated_words_are_their_own_learned_features():
+    from analysis.topics import features
+
+    f = features("Không chờ lâu. Chờ 3 tiếng", LEX)
+    assert {"~cho", "~cho ~lau", "cho", "cho <so>"} <= f
+    assert "~tieng" not in f  # the negation ends with its clause
+
+
+def _learned(tmp_path, lines: str):
+    lex_text = DEFAULT_LEXICON.read_text(encoding="utf-8")
+    data = yaml.safe_load(lex_text)
+    data["learned_weights"] = "w.tsv"
+    (tmp_path / "lex.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    (tmp_path / "w.tsv").write_text(lines, encoding="utf-8")
+    return load_lexicon(tmp_path / "lex.yaml")
+
+
+def test_learned_weights_add_a_topic_the_rules_miss_and_say_why(tmp_path):
+    from analysis.topics import explain
+
+    text = "Cô ấy quay mặt đi nói chuyện điện thoại"
+    assert "attitude" not in classify(text, dataclasses.replace(LEX, learned=None))
+    lex = _learned(tmp_path, "# note\nattitude\t(bias)\t-1.0\nattitude\tQuay mặt\t0.7\nattitude\tđiện thoại\t0.5\n")
+    assert "attitude" in classify(text, lex)
+    assert [(m.term, m.rule) for m in explain(text, lex) if m.topic == "attitude"] == [
+        ("quay mat", "learned"), ("dien thoai", "learned")]
+    assert "attitude" not in classify("Cô ấy nói chuyện điện thoại", lex)  # 0.5 - 1.0 < 0
+
+
+def test_a_negated_term_weighs_apart_from_the_plain_one(tmp_path):
+    lex = _learned(tmp_path, "waiting\t(bias)\t-1\nwaiting\tlâu lắc\t2\nwaiting\t~lâu lắc\t-3\n")
+    assert "waiting" in classify("Làm hồ sơ lâu lắc", lex)
+    assert "waiting" not in classify("Làm hồ sơ không lâu lắc", lex)
+
+
+def test_irony_vetoes_learned_praise(tmp_path):
+    lex = _learned(tmp_path, "praise\t(bias)\t-1\npraise\tnhanh\t2\n")
+    assert "praise" not in classify("Nhanh ghê, mới có ba tiếng đồng hồ là tới lượt tui", lex)
+
+
+@pytest.mark.parametrize("lines", ["attitude\tx\n", "nope\tx\t1\n", "attitude\tx\tone\n", "attitude\tx\tnan\n"])
+def test_a_broken_weights_file_is_a_clear_lexicon_error(tmp_path, lines):
+    with pytest.raises(LexiconError, match="learned_weights"):
+        _learned(tmp_path, lines)
+
+
+def test_weights_file_round_trip_is_sorted_by_topic_then_weight(tmp_path):
+    from analysis.topics import Weights, read_weights, write_weights
+
+    w = Weights({"waiting": {"cho": 1.5, "(bias)": -2.0, "~cho": -1.0}, "fees": {"phi": 0.5}})
+    write_weights(tmp_path / "w.tsv", w, "header")
+    lines = (tmp_path / "w.tsv").read_text(encoding="utf-8").splitlines()
+    assert lines == ["# header", "fees\tphi\t0.500", "waiting\t(bias)\t-2.000", "waiting\tcho\t1.500",
+                     "waiting\t~cho\t-1.000"]
+    assert read_weights(tmp_path / "w.tsv").terms == w.terms
+
+
+def test_learning_finds_the_words_of_a_topic():
+    from analysis import topics_learn
+
+    rows = [("Cô ấy quay mặt đi", frozenset({"attitude"})), ("Anh ấy quay mặt làm lơ", frozenset({"attitude"})),
+            ("Phòng rộng", frozenset()), ("Ghế mới", frozenset()), ("Quay mặt đi luôn", frozenset({"attitude"})),
+            ("Nộp hồ sơ", frozenset())]
+    data = topics_learn.prepare(rows, LEX)
+    raw = topics_learn.learn(data, range(len(rows)), ["attitude"])
+    top = max((t for t in raw["attitude"] if t != "(bias)"), key=raw["attitude"].get)
+    assert top in {"quay", "mat", "quay mat"}
+    w = topics_learn.final(raw, {"attitude": 0.5})
+    assert w.score("attitude", data.feats[0]) >= 0 > w.score("attitude", data.feats[2])
