@@ -34,12 +34,6 @@ def _commands(block: str, prefix: str) -> list[list[str]]:
             if line.strip().startswith(prefix)]
 
 
-@pytest.fixture
-def demo(runner, db_session):
-    result = runner.invoke(args=["demo", "--responses", "1500"])
-    assert result.exit_code == 0, result.output
-
-
 def _run(runner, argv: list[str], folder: Path) -> tuple[str, Path | None]:
     """Run a documented `flask --app wsgi …` line; a `> FILE` or `--output FILE` lands in `folder`."""
     args = argv[3:]
@@ -59,7 +53,7 @@ def _run(runner, argv: list[str], folder: Path) -> tuple[str, Path | None]:
     return result.stdout, target
 
 
-@pytest.mark.usefixtures("demo")
+@pytest.mark.demo_db(responses=1500)  # `flask demo --responses 1500`, loaded once per run
 def test_documented_export_commands(runner, tmp_path):
     commands = _commands(_block(DOC, "sh", "responses export"), "flask --app wsgi")
     assert len(commands) == 3
@@ -77,7 +71,7 @@ def test_documented_export_commands(runner, tmp_path):
     assert (part["weight"] != "").all()  # --weights volume
 
 
-@pytest.mark.usefixtures("demo")
+@pytest.mark.demo_db(responses=1500)  # `flask demo --responses 1500`, loaded once per run
 def test_documented_columns_are_the_exported_columns_in_order(runner):
     header = next(csv.reader(io.StringIO(_block(DOC, "csv", "response_id"))))
     real = next(csv.reader(io.StringIO(runner.invoke(args=["responses", "export"]).stdout)))
@@ -88,7 +82,7 @@ def test_documented_columns_are_the_exported_columns_in_order(runner):
     assert real[-1] == header[-1]
 
 
-@pytest.mark.usefixtures("demo")
+@pytest.mark.demo_db(responses=1500)  # `flask demo --responses 1500`, loaded once per run
 def test_readme_analysis_example_runs_on_the_export(runner, tmp_path):
     """README's export, then `python -m analysis indices …` on the file it wrote (the example once read a file
     holding every questionnaire, which `--questionnaire sipas-2017` refuses, with the district as stratum,

@@ -72,8 +72,8 @@ def fresh_target(database_url: str, tmp_path: Path):
     admin.dispose()
 
 
+@pytest.mark.demo_db(responses=1500)  # `flask demo --responses 1500`, loaded once per run
 def test_restore_drill_gives_byte_identical_figures(app, runner, database_url, fresh_target, tmp_path):
-    assert runner.invoke(args=["demo", "--responses", "1500"]).exit_code == 0
     app.config["HAILONG_BACKUP_DIR"] = str(tmp_path / "backups")
     before = _figures(app, tmp_path, "before")
     tables_before = _tables(db.engine)
