@@ -23,9 +23,10 @@ from analysis.topics import (
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TUNE = ("comments-topics-vi.tsv", "comments-topics-vi-2.tsv", "comments-topics-vi-3.tsv",
-        "comments-topics-vi-4.tsv", "comments-topics-vi-5.tsv")  # rounds 1-5
-HELD_OUT = "comments-topics-vi-6.tsv"  # round 6: written by someone who never saw the lexicon, measured once
+        "comments-topics-vi-4.tsv", "comments-topics-vi-5.tsv", "comments-topics-vi-6.tsv")  # rounds 1-6
+HELD_OUT = "comments-topics-vi-7.tsv"  # round 7: an independent writer; measured once after the learned layer froze
 LEX = load_lexicon()
+RULES = dataclasses.replace(LEX, learned=None)  # the lexicon rules alone (what the rule tests are about)
 
 
 @pytest.mark.parametrize("text", ["Chờ lâu quá", "CHỜ LÂU QUÁ", "cho lau qua", "Cho Lau Qua"])
@@ -62,8 +63,8 @@ def test_placeholders_cover_numbers_and_a_few_words_between(text, topic):
 
 
 def test_placeholders_do_not_reach_across_clauses_or_too_far():
-    assert "waiting" not in classify("Hẹn trả đúng, nhiều lần đến đều tốt", LEX)
-    assert "waiting" not in classify("Hẹn gặp lại anh chị cán bộ ở bộ phận một cửa nhiều lần nữa", LEX)
+    assert "waiting" not in classify("Hẹn trả đúng, nhiều lần đến đều tốt", RULES)
+    assert "waiting" not in classify("Hẹn gặp lại anh chị cán bộ ở bộ phận một cửa nhiều lần nữa", RULES)
 
 
 @pytest.mark.parametrize(("text", "topic"), [
@@ -181,8 +182,9 @@ def test_longest_phrase_wins_and_money_for_speed_is_not_praise():
 
 def test_an_edited_lexicon_changes_the_result(tmp_path):
     data = yaml.safe_load(DEFAULT_LEXICON.read_text(encoding="utf-8"))
+    del data["learned_weights"]  # the rules alone: the learned weights already give attitude here
     text = "Cán bộ làm mặt ngầu với người dân"
-    assert "attitude" not in classify(text, LEX)
+    assert "attitude" not in classify(text, RULES)
     next(t for t in data["topics"] if t["code"] == "attitude")["problems"].append("làm mặt ngầu")
     path = tmp_path / "lex.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -220,12 +222,13 @@ def test_labelled_sets_have_enough_comments_per_topic():
     assert {c for _x, t in tune + held for c in t} <= set(LEX.codes)
 
 
-# Measured once on the held-out round 6 (7 Dec 2026, benchmarks/README.md) after tuning on rounds 1-5: facilities
-# and online meet the goal on comments by a writer who had not seen the lexicon.  Strict, so a mark must be
-# removed when a lexicon change makes its topic pass (measure on a NEW round, not by tuning on round 6).
-MISSED = {"attitude": "held-out P 0.79, R 0.52", "waiting": "held-out recall 0.63", "fees": "held-out recall 0.76",
-          "paperwork": "held-out recall 0.64", "guidance": "held-out P 0.68, R 0.68",
-          "praise": "held-out recall 0.73"}
+# Measured once on the held-out round 7 (7 Dec 2026, benchmarks/README.md) after the learned layer (weights from
+# rounds 1-6) was frozen: online and praise meet the goal on comments by a writer who had not seen the classifier.
+# Strict, so a mark must be removed when a change makes its topic pass (measure on a NEW round, not by tuning
+# on round 7).
+MISSED = {"attitude": "held-out P 0.71, R 0.69", "waiting": "held-out P 0.53, R 0.78",
+          "fees": "held-out precision 0.69", "paperwork": "held-out precision 0.64",
+          "guidance": "held-out P 0.64, R 0.77", "facilities": "held-out precision 0.75"}
 
 
 @pytest.mark.parametrize("code", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=MISSED[c]))
@@ -244,7 +247,7 @@ def test_benchmark_command_prints_the_table(capsys):
     spec.loader.exec_module(mod)
     assert mod.main([]) == 1  # the goal is not met for every topic yet (see MISSED)
     out = capsys.readouterr().out
-    assert "tune 1232, held-out 365" in out and "| online | 48 | 0.87 | 0.96 |" in out
+    assert "tune 1597, held-out 375" in out and "| online | 52 | 0.83 | 0.94 | 0.82 / 0.88 |" in out
 
 
 def test_rising_flags_a_share_that_rose_enough_with_enough_comments():
@@ -293,7 +296,7 @@ def test_learned_weights_add_a_topic_the_rules_miss_and_say_why(tmp_path):
     from analysis.topics import explain
 
     text = "Cô ấy quay mặt đi nói chuyện điện thoại"
-    assert "attitude" not in classify(text, dataclasses.replace(LEX, learned=None))
+    assert "attitude" not in classify(text, RULES)
     lex = _learned(tmp_path, "# note\nattitude\t(bias)\t-1.0\nattitude\tQuay mặt\t0.7\nattitude\tđiện thoại\t0.5\n")
     assert "attitude" in classify(text, lex)
     assert [(m.term, m.rule) for m in explain(text, lex) if m.topic == "attitude"] == [
