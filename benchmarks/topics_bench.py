@@ -147,7 +147,7 @@ def print_learned_cv(rounds: list[Rows], lex: Lexicon) -> None:
         cells = [f"{pr(r[code])} → {pr(c[code])} (t {th[code]:.2f})" for r, c, th in cv]
         pool_r = tuple(sum(x) for x in zip(*(r[code] for r, _c, _t in cv), strict=True))
         pool_c = tuple(sum(x) for x in zip(*(c[code] for _r, c, _t in cv), strict=True))
-        print(f"| {code} | " + " | ".join(cells) + f" | {pr(pool_r)} | {pr(pool_c)} |")  # type: ignore[arg-type]
+        print(f"| {code} | " + " | ".join(cells) + f" | {pr(pool_r)} | {pr(pool_c)} |")
     print()
 
 
