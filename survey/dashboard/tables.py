@@ -222,11 +222,12 @@ def xlsx_response(tables: list[Table], filename: str) -> Response:
 
 
 def export(tables: list[Table], fmt: str, filename: str, which: str | None = None) -> Response:
-    """`?format=csv|xlsx[&table=id]`: the named table, or all of them; anything else is 404."""
+    """`?format=csv|xlsx[&table=id]`: the named table, or all of them; anything else is 404, and so is a
+    page without tables (no responses yet: an empty workbook cannot be written, openpyxl refused with a 500)."""
     if which:
         tables = [t for t in tables if t.id == which]
-        if not tables:
-            abort(404)
+    if not tables:
+        abort(404)
     if fmt == "csv":
         return csv_response(tables, filename)
     if fmt == "xlsx":

@@ -15,6 +15,7 @@ from analysis.result import result_table
 from survey.i18n import percent
 from survey.questionnaire_versions.service import questionnaire_for
 from tests.dashboard.helpers import get, login
+from tests.factories import small_city
 from tests.results.factories import city_with_responses, reference_totals, respondent_frame
 
 
@@ -120,3 +121,13 @@ def test_landing_lists_only_visible_agencies(client, db_session, data):
     rows = _csv(client.get("/dashboard/?format=csv"))
     names = {r[0] for r in rows[1:]}
     assert names == {"UBND quận Ninh Kiều", "UBND phường Tân An"}
+
+
+def test_exports_of_an_agency_without_responses_are_not_found(client, db_session):
+    """Nothing to export yet: 404 for both formats (the XLSX was a 500: openpyxl cannot write a workbook
+    without sheets), and the page itself still answers."""
+    small_city(db_session)
+    login(client, "noivu")
+    assert get(client, "/dashboard/agency/STP").status_code == 200
+    for fmt in ("xlsx", "csv"):
+        assert get(client, f"/dashboard/agency/STP?format={fmt}").status_code == 404
