@@ -23,8 +23,17 @@ INSTANCE_FILE = "topics-vi.yaml"
 
 
 @lru_cache(maxsize=8)
-def _load(path: str, mtime: float) -> Lexicon:
+def _load(path: str, stamp: tuple[int, ...]) -> Lexicon:
     return load_lexicon(path)
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    """When the lexicon or a learned-weights file it may name (beside it or shipped) last changed: editing
+    the weights alone applies at once too (the key was the YAML file's time only)."""
+    files = [path, *sorted(path.parent.glob("*.tsv"))]
+    if path.parent != DEFAULT_LEXICON.parent:
+        files += sorted(DEFAULT_LEXICON.parent.glob("*.tsv"))
+    return tuple(f.stat().st_mtime_ns for f in files)
 
 
 def lexicon(instance_path: str | None = None) -> Lexicon:
@@ -33,10 +42,10 @@ def lexicon(instance_path: str | None = None) -> Lexicon:
         own = Path(instance_path) / INSTANCE_FILE
         if own.is_file():
             try:
-                return _load(str(own), own.stat().st_mtime)
+                return _load(str(own), _stamp(own))
             except (OSError, LexiconError) as exc:
                 log.error("comment topics: %s is not usable (%s); using the shipped lexicon", own, exc)
-    return _load(str(DEFAULT_LEXICON), DEFAULT_LEXICON.stat().st_mtime)
+    return _load(str(DEFAULT_LEXICON), _stamp(DEFAULT_LEXICON))
 
 
 @lru_cache(maxsize=200_000)

@@ -116,6 +116,25 @@ def test_an_administrators_lexicon_in_the_instance_folder_is_used(client, city, 
         own.unlink(missing_ok=True)
 
 
+def test_an_edit_of_the_learned_weights_alone_applies_at_once(client, city, app, tmp_path, monkeypatch):
+    """The instance lexicon names its weights file; changing only that file changes the counts."""
+    from analysis.topics import DEFAULT_LEXICON
+
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    (tmp_path / "topics-vi.yaml").write_text(DEFAULT_LEXICON.read_text(encoding="utf-8"), encoding="utf-8")
+    shipped = (DEFAULT_LEXICON.parent / "topic-weights-vi.tsv").read_text(encoding="utf-8")
+    weights = tmp_path / "topic-weights-vi.tsv"
+    weights.write_text(shipped, encoding="utf-8")
+    login(client, "ninhkieu")
+    url = "/dashboard/agency/UBND-NK?from=2026-02&to=2026-03"
+    before = _table(get(client, url).get_data(as_text=True))["Cơ sở vật chất"][0]
+    # an administrator gives every comment the facilities topic through its (bias) line
+    weights.write_text(re.sub(r"^facilities\t\(bias\)\t\S+$", "facilities\t(bias)\t50", shipped, flags=re.M),
+                       encoding="utf-8")
+    after = _table(get(client, url).get_data(as_text=True))["Cơ sở vật chất"][0]
+    assert (before, after) == ("1", "6")  # the 6 comments of Feb–Mar
+
+
 def rows_of(html: str, table: str) -> dict[str, list[str]]:
     """The body rows of a page table by their heading cell (the "no data" row has none)."""
     section = html.split(f'id="table-{table}"')[1].split("</table>")[0].split("<tbody>")[1]
