@@ -16,11 +16,23 @@ unchanged, so every decision raises the tally revision and a month read under an
 again in full.
 
 The cache holds whole-city cells per (questionnaire versions, month); callers filter service points and
-channels in NumPy.  Memory is bounded (BUDGET bytes per process, least recently used months dropped).
+channels in NumPy.  Memory is bounded: HAILONG_MONTH_CELLS_MB (BUDGET) per process.  Every array a kept month
+holds is counted when it is added — the per-point sums (`Block.by_point`) too, which are computed after the
+month is stored — and months are dropped (oldest month first, `_evict`) until the count is within the budget,
+so `held_bytes()` never exceeds it; a month larger than the whole budget is used by its request, not kept.
+
+What a memory-mapped triangle array (read from a month file, survey/results/month_files.py) costs: nothing
+private.  Its pages are clean, file-backed and shared through the operating system's page cache by every
+worker of the machine; the kernel drops them under pressure and reads them again from the file.  Counting
+them as this process's memory would evict months for memory the process does not own, and charge each
+worker for the same pages.  Only the arrays decoded into the process (cell keys, counts, channel strings, a
+refreshed month's copied triangles, per-point sums) are counted.
 """
 
 from __future__ import annotations
 
+import mmap
+import sys
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,8 +72,14 @@ class Block:
 
     @property
     def nbytes(self) -> int:
+        """Private bytes this block holds (module docstring: mapped triangles cost none)."""
+        fixed = self.memo.get("fixed")
+        if fixed is None:  # the arrays never change: measured once
+            strings = {id(c): c for c in self.channel.tolist()}.values()
+            fixed = self.memo["fixed"] = (sum(_private(a) for a in (self.sp, self.respondents, self.last, self.tri))
+                                          + int(self.channel.nbytes) + sum(sys.getsizeof(c) for c in strings))
         points = self.memo.get("points")
-        return int(self.tri.nbytes + 32 * len(self.sp) + (points[1].nbytes if points else 0))
+        return int(fixed) + (int(points[0].nbytes + points[1].nbytes) if points else 0)
 
     def by_point(self) -> tuple[np.ndarray, np.ndarray]:
         """(service point ids, int64 triangles summed over channels): what pages without a channel domain
@@ -73,9 +91,21 @@ class Block:
             else:
                 order = np.argsort(self.sp, kind="stable")
                 sp, tri = self.sp[order], self.tri[order]
-            points, sums = sum_sorted(sp, tri)
-            hit = self.memo["points"] = (points, sums)
+            computed = sum_sorted(sp, tri)
+            with _lock:  # counted as it is added: a kept month grows by its sums
+                hit = self.memo.setdefault("points", computed)
+                _evict()
         return hit
+
+
+def _private(a: np.ndarray) -> int:
+    """a.nbytes, or 0 for a view of a memory-mapped file (module docstring)."""
+    base: Any = a
+    while base is not None:
+        if isinstance(base, mmap.mmap):
+            return 0
+        base = getattr(base, "base", None)
+    return int(a.nbytes)
 
 
 @dataclass(frozen=True)
@@ -213,16 +243,24 @@ def held_bytes() -> int:
 
 
 def _store(key: tuple[Any, ...], cells: MonthCells) -> None:
-    """Keep a month; over BUDGET, drop the OLDEST months first: new responses go to the current month, so
-    that is the one worth refreshing (an old month that changes, e.g. by a paper import, is read again)."""
+    """Keep a month, within the budget (_evict)."""
     with _lock:
         _months[key] = cells
         _months.move_to_end(key)
-        total = sum(m.nbytes for m in _months.values())
-        budget = _budget()
-        while total > budget and len(_months) > 1:
-            oldest = min((k for k in _months if k != key), key=lambda k: k[2])
-            total -= _months.pop(oldest).nbytes
+        _evict(key)
+
+
+def _evict(newest: tuple[Any, ...] | None = None) -> None:
+    """Under the lock (held by the caller): over the budget, drop the OLDEST months first — new responses go
+    to the current month, so that is the one worth refreshing (an old month that changes, e.g. by a paper
+    import, is read again); among months of the same date the least recently used.  `newest` goes last, and
+    goes too when it alone exceeds the budget."""
+    total = sum(m.nbytes for m in _months.values())
+    budget = _budget()
+    while total > budget and _months:
+        others = [k for k in _months if k != newest]
+        victim = min(others, key=lambda k: k[2]) if others else next(iter(_months))
+        total -= _months.pop(victim).nbytes
 
 
 def month_cells(session: Session, versions: tuple[int, ...], counts: dict[date, int],

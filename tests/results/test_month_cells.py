@@ -10,6 +10,7 @@ import uuid
 
 import numpy as np
 import pytest
+from flask import current_app
 from sqlalchemy import update
 
 from survey.org.models import ServicePoint
@@ -132,6 +133,55 @@ def test_a_tiny_memory_budget_only_costs_reads(db_session, data, monkeypatch):
     _store(db_session, data, "UBND-NK-SP2")
     db_session.commit()
     _assert_same(_figures(db_session, sel), _fresh(db_session, sel))
+
+
+def _held_within(budget: int) -> int:
+    held = mc.held_bytes()
+    assert held <= budget, f"month cells report {held} bytes over a budget of {budget}"
+    return held
+
+
+def test_the_month_cells_stay_within_their_budget_and_figures_do_not_change(db_session, data, monkeypatch):
+    """Every array a kept month holds is counted as it is added — the per-point sums a page computes after
+    the month is stored too — so the reported bytes never exceed the budget, whatever the budget; dropping
+    months only costs reads, never changes a figure."""
+    sel = Selection.of(data.qv_id)
+    reference = _figures(db_session, sel)  # the default budget: everything kept
+    full = mc.held_bytes()
+    points = sum(int(b.memo["points"][1].nbytes) for m in mc._months.values() for b in m.blocks.values()
+                 if "points" in b.memo)
+    assert points > 0, "the pages computed per-point sums, and they are counted"
+    months = len(mc._months)
+    for budget in (full, full - points // 2, full // months, full // (2 * months), 1):
+        monkeypatch.setattr(mc, "BUDGET", budget)
+        cache.clear()
+        _assert_same(_figures(db_session, sel), reference)
+        _held_within(budget)
+        _figures(db_session, sel)  # hits and fills again, in another order of use
+        _held_within(budget)
+    assert mc.held_bytes() == 0, "a month larger than the whole budget is not kept"
+    monkeypatch.setattr(mc, "BUDGET", full - points // 2)
+    _figures(db_session, sel)
+    _store(db_session, data, "STP-SP1")  # the refreshed month carries its sums over
+    db_session.commit()
+    after = _figures(db_session, sel)
+    _held_within(full - points // 2)
+    _assert_same(after, _fresh(db_session, sel))
+
+
+def test_memory_mapped_triangles_are_not_counted_as_the_process_memory(db_session, data, monkeypatch, tmp_path):
+    """Months read from month files map their triangles (pages shared by every worker through the page
+    cache): the budget counts what the process holds privately, not the mapped file."""
+    monkeypatch.setitem(current_app.config, "HAILONG_MONTH_CELLS_DIR", str(tmp_path / "cells"))
+    sel = Selection.of(data.qv_id)
+    from_db = _figures(db_session, sel)
+    decoded = mc.held_bytes()
+    triangles = sum(int(b.tri.nbytes) for m in mc._months.values() for b in m.blocks.values())
+    cache.clear()
+    mapped = _figures(db_session, sel)
+    assert mc.STATS["month_cells", "disk"] > 0
+    assert mc.held_bytes() == decoded - triangles
+    _assert_same(mapped, from_db)
 
 
 def test_the_results_cache_stays_within_its_memory_bound(db_session, data, monkeypatch):
