@@ -115,6 +115,13 @@ def _unauthorized(lang: str) -> tuple[Response, int]:
     return _error(401, "unauthorized", msg, headers={"WWW-Authenticate": "Kiosk"})
 
 
+def _rolled_back(answer: tuple[Response, int]) -> tuple[Response, int]:
+    """A refusal after the request used the database: nothing it did is kept (a claimed submission slot),
+    then the JSON answer — the one place an API refusal rolls back (the answer itself reads no database)."""
+    db.session.rollback()
+    return answer
+
+
 def _json_body() -> Any:
     """The parsed body (None when it is not JSON), read only after the kiosk is authenticated.
 
@@ -322,8 +329,7 @@ def _unconfirmed(hint: tuple[int, str] | None) -> tuple[Response, int] | None:
     if hint is None or api_caller() is not None:
         return None
     _kiosks.pop(hint, None)
-    db.session.rollback()
-    return _unauthorized(request_language())
+    return _rolled_back(_unauthorized(request_language()))
 
 
 def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: bool = False) -> tuple[Response, int]:
@@ -363,7 +369,7 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
         row = claim_as_known(kiosk.id, hint[1], fields["questionnaire_version_id"], period, now)
         if row is None or row[2] != fields["checksum"]:
             # not authenticated, too soon, or the version hint is out of date: the full path answers
-            db.session.rollback()
+            db.session.rollback()  # unit of work: the full path starts afresh, nothing of this attempt kept
             if row is not None:
                 _versions.pop(fields["version_key"], None)
             return _unconfirmed(hint) or _submit(api_caller(), None, capped=True)
@@ -372,7 +378,7 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
     else:
         wait = claim_submission_slot(kiosk.id, now)
         if wait:
-            db.session.rollback()
+            db.session.rollback()  # unit of work: ends the refused claim before the resend look-up, which commits
             if existing_response(db.session, fields["client_id"]) is not None:  # a resend is never throttled
                 return _duplicate(kiosk, fields["client_id"])
             seconds = math.ceil(wait)
@@ -386,12 +392,12 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
     try:
         response, created = store_response(db.session, sub, commit=False, checked=checked)
     except SubmissionError as exc:
-        db.session.rollback()
         with force_locale(lang):
-            return _error(400, "invalid", _("The response was not stored: please correct the fields listed."),
-                          exc.errors)
+            return _rolled_back(_error(400, "invalid",
+                                       _("The response was not stored: please correct the fields listed."),
+                                       exc.errors))
     if not created:  # stored before (a resend, or another worker a moment ago): no new submission happened
-        db.session.rollback()  # gives the claimed slot back
+        db.session.rollback()  # unit of work: gives the claimed slot back before _duplicate commits
         return _duplicate(kiosk, fields["client_id"])
     db.session.commit()  # the kiosk's last_seen_at was set by the claim
     return jsonify({"id": response.client_id, "status": "created"}), 201
@@ -409,7 +415,7 @@ def _stored_in_one_call(kiosk_id: int, credential_digest: str, fields: dict[str,
     if ingest.store_known(db.session, sub, credential_digest=credential_digest, checksum=fields["checksum"],
                           interval=interval, now=now):
         return True
-    db.session.rollback()
+    db.session.rollback()  # unit of work: the one-call attempt leaves nothing for the usual path
     return False
 
 
