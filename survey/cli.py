@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 if TYPE_CHECKING:
     from questionnaires.model import Questionnaire
 
+from survey.cli_support import command_writes
 from survey.extensions import db
 
 # module path → attribute holding a click command/group; each domain adds one line
@@ -82,19 +83,14 @@ def questionnaire_load(files: tuple[Path, ...], status: str) -> None:
     from survey.questionnaire_versions.service import VersionImmutableError, store_questionnaire
 
     questionnaires = [(_load_or_report(path), path) for path in files]
-    session = db.session
-    try:
-        for q, path in questionnaires:
+    current = Path()
+    with command_writes(VersionImmutableError, report=lambda exc: [f"{current}: {exc}"]) as session:
+        for q, current in questionnaires:
             outcome = store_questionnaire(session, q, status=status)
             if outcome.action != "unchanged":
                 record(session, "questionnaire." + outcome.action, "questionnaire_version",
                        outcome.record.label, after={"checksum": outcome.record.checksum, "status": status})
-            click.echo(f"{path}: {outcome.action} {outcome.record.label}")
-        session.commit()
-    except VersionImmutableError as exc:
-        session.rollback()
-        click.echo(f"{path}: {exc}", err=True)
-        sys.exit(1)
+            click.echo(f"{current}: {outcome.action} {outcome.record.label}")
 
 
 NOT_MIGRATED = "The database has no tables yet: run `flask --app wsgi db upgrade` first."

@@ -24,6 +24,15 @@ def write(tmp_path, name, data) -> str:
     return str(path)
 
 
+def answered_counter_quick(db_session) -> QuestionnaireVersion:
+    """The small city's counter-quick version, with one response (so its file can no longer change)."""
+    city = small_city(db_session)
+    qv = city.questionnaires["counter-quick"]
+    store_response(db_session, Submission(city.service_points["STP-SP1"].id, qv.id, {"C.ATT": 3, "C.HANDLING": 2},
+                                          "paper", submitted_at=datetime(2022, 5, 1, 3, tzinfo=UTC)))
+    return qv
+
+
 def test_validate_reports_file_and_path(runner, tmp_path):
     data = counter_quick()
     data["sections"][0]["items"][0]["scale"] = "nope"
@@ -45,10 +54,7 @@ def test_load_is_idempotent(runner, db_session):
 
 
 def test_changed_file_under_a_version_with_responses_is_refused(runner, db_session, tmp_path):
-    city = small_city(db_session)
-    qv = city.questionnaires["counter-quick"]
-    store_response(db_session, Submission(city.service_points["STP-SP1"].id, qv.id, {"C.ATT": 3, "C.HANDLING": 2},
-                                          "paper", submitted_at=datetime(2022, 5, 1, 3, tzinfo=UTC)))
+    qv = answered_counter_quick(db_session)
     data = counter_quick()
     data["title"]["en"] += " (changed)"
     v = data["version"]
@@ -67,3 +73,22 @@ def test_flask_validate_reports_languages(runner):
     res = runner.invoke(args=["questionnaire", "validate", "questionnaires/instruments/counter-quick-v3.json"])
     assert res.exit_code == 0, res.output
     assert "languages: vi, en, km (" in res.output
+
+
+def test_a_refused_file_keeps_none_of_the_files_loaded_with_it(runner, db_session, tmp_path):
+    """`questionnaire load A B` is one unit of work: B refused → A not stored either, and B is the file named."""
+    answered_counter_quick(db_session)
+    fresh = counter_quick()
+    v = fresh["version"]
+    fresh["version"] = v + 5
+    changed = counter_quick()
+    changed["title"]["en"] += " (changed)"
+    a = write(tmp_path, f"counter-quick-v{v + 5}.json", fresh)
+    b = write(tmp_path, f"counter-quick-v{v}.json", changed)
+    result = runner.invoke(args=["questionnaire", "load", a, b])
+    assert result.exit_code == 1
+    assert f"{b}: " in result.output and "already has responses" in result.output
+    db_session.expire_all()
+    versions = db_session.scalars(select(QuestionnaireVersion.version)
+                                  .where(QuestionnaireVersion.instrument == "counter-quick")).all()
+    assert v + 5 not in versions

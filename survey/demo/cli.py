@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from survey.cli_support import command_writes
 from survey.extensions import db
 
 
@@ -49,12 +50,8 @@ def demo_cli(responses: int, structure: str, seed: int, if_empty: bool, print_lo
         click.echo("error: the database already has an administrative tree; load the demo into an empty "
                    "database (or use --if-empty to skip)", err=True)
         sys.exit(1)
-    try:
+    with command_writes():
         summary = load_demo(session, structure, responses, seed, progress=click.echo)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
     click.echo(f"loaded Cần Thơ {summary.structure}: {summary.units} units, {summary.service_points} service points, "
                f"{summary.responses} responses ({summary.answers} answers) in {summary.seconds:.1f} s")
     if inject_gaming:

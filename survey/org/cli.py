@@ -8,12 +8,12 @@ request is handled; the FILE:LINE: FIELD: message structure is the same in both.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
+from survey.cli_support import command_writes
 from survey.extensions import db
 
 org_cli = AppGroup("org", help="Import and export the administrative tree (docs/org-file-format.md).")
@@ -32,16 +32,12 @@ def org_import(file: Path, fmt: str | None) -> None:
     from survey.org.io import OrgFileError
     from survey.org.io_import import import_file
 
-    session = db.session
-    try:
+    def problems(exc: BaseException) -> list[str]:
+        assert isinstance(exc, OrgFileError)
+        return [*exc.lines(), f"{file}: {len(exc.errors)} problem(s); nothing was imported"]
+
+    with command_writes(OrgFileError, report=problems) as session:
         report = import_file(session, file, fmt)
-        session.commit()
-    except OrgFileError as exc:
-        session.rollback()
-        for line in exc.lines():
-            click.echo(line, err=True)
-        click.echo(f"{file}: {len(exc.errors)} problem(s); nothing was imported", err=True)
-        sys.exit(1)
     for line in report.lines():
         click.echo(line)
 

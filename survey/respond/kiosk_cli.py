@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 from flask.cli import AppGroup
 
+from survey.cli_support import command_writes
 from survey.extensions import db
 from survey.i18n import local_datetime
 from survey.org import kiosk_service as ks
@@ -15,11 +14,10 @@ from survey.org.models import Kiosk
 kiosks_cli = AppGroup("kiosks", help="Kiosks at service points: enrolment codes, revocation, health.")
 
 
-def _fail(exc: ks.KioskError) -> None:
-    db.session.rollback()
+def _refusal(exc: BaseException) -> list[str]:
+    assert isinstance(exc, ks.KioskError)
     which = f" ({exc.params['code']})" if "code" in exc.params else ""
-    click.echo(f"error: {exc}{which}", err=True)
-    sys.exit(1)
+    return [f"error: {exc}{which}"]
 
 
 def _print_code(enrolment: ks.Enrolment) -> None:
@@ -39,12 +37,8 @@ def kiosks_enrol(service_point: str, name: str | None, hours: int) -> None:
     """Register a kiosk at a service point and print its one-time enrolment code."""
     from datetime import timedelta
 
-    try:
-        enrolment = ks.register_kiosk(db.session, service_point, name, ttl=timedelta(hours=hours))
-    except ks.KioskError as exc:
-        _fail(exc)
-        return
-    db.session.commit()
+    with command_writes(ks.KioskError, report=_refusal) as session:
+        enrolment = ks.register_kiosk(session, service_point, name, ttl=timedelta(hours=hours))
     _print_code(enrolment)
 
 
@@ -55,12 +49,8 @@ def kiosks_reissue(code: str, hours: int) -> None:
     """Print a new enrolment code for kiosk CODE (e.g. its tablet was replaced or reset)."""
     from datetime import timedelta
 
-    try:
-        enrolment = ks.reissue_code(db.session, code, ttl=timedelta(hours=hours))
-    except ks.KioskError as exc:
-        _fail(exc)
-        return
-    db.session.commit()
+    with command_writes(ks.KioskError, report=_refusal) as session:
+        enrolment = ks.reissue_code(session, code, ttl=timedelta(hours=hours))
     _print_code(enrolment)
 
 
@@ -68,12 +58,8 @@ def kiosks_reissue(code: str, hours: int) -> None:
 @click.argument("code")
 def kiosks_revoke(code: str) -> None:
     """Revoke kiosk CODE: its device credential stops working immediately."""
-    try:
-        kiosk = ks.revoke_kiosk(db.session, code)
-    except ks.KioskError as exc:
-        _fail(exc)
-        return
-    db.session.commit()
+    with command_writes(ks.KioskError, report=_refusal) as session:
+        kiosk = ks.revoke_kiosk(session, code)
     click.echo(f"kiosk {kiosk.code} revoked")
 
 
