@@ -201,6 +201,59 @@ class _Problems:
             raise DataError(column, rows, problem)
 
 
+class _MergedGroups:
+    """Unit-level totals summed per group key across batches as they are read.
+
+    With service points as strata every batch holds nearly every (service point, domain) group, so
+    keeping each batch's P × P Gram matrices (56 KB per group for SIPAS) grew with batches × groups: a
+    national export (10,020 service points, 131,072 rows per batch) held 565 MB per batch and needed
+    10.4 GB at 1 M respondents.  Merged here, memory grows with the groups only.  Each group's sum is
+    taken batch by batch in file order — the order in which `ClusterTotals.from_wide` adds duplicate
+    keys — and keys keep their first-seen order, so the totals are the same, bit for bit.
+    """
+
+    def __init__(self) -> None:
+        self.index: dict[tuple[int, ...], int] = {}
+        self.rows = 0
+        self._keys: np.ndarray | None = None
+        self._stats: np.ndarray | None = None
+        self._gram: np.ndarray | None = None
+        self._n: np.ndarray | None = None
+
+    def add(self, keys: np.ndarray, stats: np.ndarray, gram: np.ndarray, n: np.ndarray) -> None:
+        at = np.empty(len(keys), dtype=np.int64)
+        for i, key in enumerate(map(tuple, keys.tolist())):
+            row = self.index.get(key)
+            if row is None:
+                row = self.index[key] = len(self.index)
+            at[i] = row
+        if self._keys is None or len(self.index) > len(self._keys):
+            self._grow(len(self.index), keys, stats, gram)
+        assert self._keys is not None and self._stats is not None and self._gram is not None and self._n is not None
+        self._keys[at] = keys
+        self._stats[at] += stats  # `at` has no repeats: a batch lists each group once
+        self._gram[at] += gram
+        self._n[at] += n
+        self.rows = len(self.index)
+
+    def _grow(self, need: int, keys: np.ndarray, stats: np.ndarray, gram: np.ndarray) -> None:
+        size = max(need, 2 * (0 if self._keys is None else len(self._keys)))
+        old = 0 if self._keys is None else self.rows
+        parts = {"_keys": (keys.shape[1:], np.int64), "_stats": (stats.shape[1:], np.float64),
+                 "_gram": (gram.shape[1:], np.float64), "_n": ((), np.int64)}
+        for name, (shape, dtype) in parts.items():
+            fresh = np.zeros((size, *shape), dtype=dtype)
+            current = getattr(self, name)
+            if current is not None:
+                fresh[:old] = current[:old]
+            setattr(self, name, fresh)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(keys, stats, Gram matrices, respondents) of the groups seen, in first-seen order."""
+        assert self._keys is not None and self._stats is not None and self._gram is not None and self._n is not None
+        return self._keys[: self.rows], self._stats[: self.rows], self._gram[: self.rows], self._n[: self.rows]
+
+
 def required_columns(spec: IndexSpec, design: DesignColumns, available: Collection[str]) -> list[str]:
     """Columns to read; raises DataError for the first missing one (0 rows: the column is absent)."""
     available = set(available)
@@ -245,8 +298,7 @@ def read_totals(
     """
     unit = unit_level and not design.cluster
     unit_counts: dict[int, int] = {}
-    group_gram: list[np.ndarray] = []
-    group_n: list[np.ndarray] = []  # respondents per group (answered or not): R's degf of a domain
+    merged = _MergedGroups()  # unit mode: one row per group over the whole file, not per group and batch
     cols = required_columns(spec, design, file_columns(path))
     problems = _Problems()
     key_names = [*KEY_COLUMNS, *design.by]
@@ -306,18 +358,25 @@ def read_totals(
             sizes[1] = sizes[0] if unit else offset
         combined = np.ravel_multi_index(codes, sizes)
         uniq, inverse = _dense_unique(combined, int(np.prod(sizes, dtype=np.float64)))
-        group_keys.append(np.stack(np.unravel_index(uniq, sizes), axis=1))
-        group_stat.append(group_stats(inverse.reshape(-1), len(uniq), answers, spec, w))
+        batch_keys = np.stack(np.unravel_index(uniq, sizes), axis=1)
+        batch_stats = group_stats(inverse.reshape(-1), len(uniq), answers, spec, w)
         if unit:
-            group_gram.append(unit_gram(inverse.reshape(-1), len(uniq), answers, spec, w))
-            group_n.append(np.bincount(inverse.reshape(-1), minlength=len(uniq)))
+            merged.add(batch_keys, batch_stats, unit_gram(inverse.reshape(-1), len(uniq), answers, spec, w),
+                       np.bincount(inverse.reshape(-1), minlength=len(uniq)))
             for unit_code, count in enumerate(np.bincount(codes[0])):
                 unit_counts[unit_code] = unit_counts.get(unit_code, 0) + int(count)
+        else:
+            group_keys.append(batch_keys)
+            group_stat.append(batch_stats)
     problems.raise_first()
+    unit_gram_rows = unit_respondents = None
+    if unit and merged.rows:
+        merged_keys, merged_stats, unit_gram_rows, unit_respondents = merged.result()
+        group_keys, group_stat = [merged_keys], [merged_stats]
     if not any_rows or not group_keys:
         raise DataError(str(path), 0, "no responses in the file")
-    key_codes = np.concatenate(group_keys)
-    stats = np.concatenate(group_stat)
+    key_codes = group_keys[0] if len(group_keys) == 1 else np.concatenate(group_keys)
+    stats = group_stat[0] if len(group_stat) == 1 else np.concatenate(group_stat)
     keys = pd.DataFrame(index=pd.RangeIndex(len(key_codes)))
     stratum_labels = np.asarray([*encoders["stratum"].labels, None], dtype=object) if design.strata else None
     for j, name in enumerate(key_names):
@@ -335,7 +394,7 @@ def read_totals(
         counts = {label(c): k for c, k in unit_counts.items()}
         return ClusterTotals.from_wide(
             keys, stats, items, design.by, weighted=None if design.weights else False,
-            unit_gram=np.concatenate(group_gram), unit_counts=counts, unit_row_counts=np.concatenate(group_n),
+            unit_gram=unit_gram_rows, unit_counts=counts, unit_row_counts=unit_respondents,
         )  # fmt: skip
     return ClusterTotals.from_wide(keys, stats, items, design.by, weighted=None if design.weights else False)
 
