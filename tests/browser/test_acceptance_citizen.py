@@ -89,11 +89,13 @@ def test_kiosk_status_line_never_covers_a_button(browser: Browser, live_server):
     context.close()
 
 
-@pytest.mark.parametrize("viewport", [{"width": 768, "height": 1024}, {"width": 1024, "height": 768}])
+@pytest.mark.parametrize("viewport", [{"width": 768, "height": 1024}, {"width": 1024, "height": 768},
+                                      {"width": 800, "height": 1280}, {"width": 1280, "height": 800}])
 def test_five_faces_stand_in_one_row_on_a_tablet(browser: Browser, live_server, viewport):
     """A 5-level SIPAS question on a tablet: the five faces in one line, worst to best (a row in landscape,
     a column filling the screen in portrait), "no opinion" apart below them (a 4 + 1 split once put
-    "very satisfied" alone on a second line, beside "no opinion")."""
+    "very satisfied" alone on a second line, beside "no opinion"), and no scrolling (in portrait "no opinion",
+    Back and Skip were below the screen's edge: 325 px at 800 × 1280, 581 at 768 × 1024)."""
     from sqlalchemy import update
 
     from survey.org.models import ServicePoint
@@ -120,6 +122,7 @@ def test_five_faces_stand_in_one_row_on_a_tablet(browser: Browser, live_server, 
         none = page.locator(".kiosk-no-opinion").bounding_box()
         assert none and none["y"] > max(f["y"] for f in faces) + 40
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        assert page.evaluate("document.documentElement.scrollHeight") <= viewport["height"]  # no scrolling
         # in English and larger text no word sticks out of its button
         page.locator("button.kiosk-lang[lang=en]").tap()
         page.wait_for_timeout(350)
@@ -128,6 +131,13 @@ def test_five_faces_stand_in_one_row_on_a_tablet(browser: Browser, live_server, 
         overflowing = page.locator(".kiosk-option").evaluate_all(
             "els => els.filter(b => b.scrollWidth > b.clientWidth + 1).map(b => b.textContent)")
         assert not overflowing
+        # larger text may scroll on the smallest tablets, but no answer is squeezed or laid over another
+        boxes = page.locator(".kiosk-scale .kiosk-option").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect()).map(r => [r.x, r.y, r.width, r.height])")
+        assert all(h >= 48 for _, _, _, h in boxes), boxes
+        for i, (x, y, w, h) in enumerate(boxes):
+            for x2, y2, w2, h2 in boxes[i + 1:]:
+                assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y, boxes
         context.close()
     finally:
         with live_server.engine.begin() as conn:

@@ -48,7 +48,8 @@ def test_phone_form_first_and_last_page(browser: Browser, live_server, shots: Pa
     context.close()
 
 
-@pytest.mark.parametrize(("name", "width", "height"), [("portrait", 800, 1280), ("landscape", 1280, 800)])
+@pytest.mark.parametrize(("name", "width", "height"), [("portrait", 800, 1280), ("landscape", 1280, 800),
+                                                  ("tablet-portrait", 768, 1024), ("tablet-landscape", 1024, 768)])
 def test_kiosk_uses_the_screen_without_scrolling(browser: Browser, live_server, shots: Path, name: str,
                                                  width: int, height: int):
     context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": height},
