@@ -273,8 +273,8 @@ class FunnelPoint:
 def funnel_plot(chart_id: str, points: Sequence[FunnelPoint], theta0: float, *, title: str, lang: str) -> Chart:
     """Unit index against n_eff with 95% and 99.8% limits around θ₀ (analysis.funnel)."""
     pts = [p for p in points if math.isfinite(p.estimate) and math.isfinite(p.n_eff) and p.n_eff > 0]
-    width, height = 760, 380
-    pl, pr, pt, pb = 60, width - 20, 20, height - 50
+    width, height = 760, 390
+    pl, pr, pt, pb = 60, width - 20, 30, height - 50  # the legend sits above the plot: limit lines crossed it
     max_n = max((p.n_eff for p in pts), default=100.0) * 1.08
     grid = np.linspace(max(max_n / 200, 1.0), max_n, 80)
     limits = funnel_limits(theta0, grid)
@@ -313,8 +313,8 @@ def funnel_plot(chart_id: str, points: Sequence[FunnelPoint], theta0: float, *, 
         body.append(f'<circle class="mark" cx="{px(sx(p.n_eff))}" cy="{px(sy(p.estimate))}" r="5" fill="{colour}">'
                     f"<title>{escape(p.label)}: {escape(pct(p.estimate, lang))}, n_eff {escape(num(p.n_eff, lang))}"
                     f"</title></circle>")
-    body.append(svg_text(pr, pt + 12, _("Target %(value)s; lines: 95%% and 99.8%% limits", value=pct(theta0, lang)),
-                      anchor="end", size=11, fill=MUTED))
+    body.append(svg_text(pr, pt - 12, _("Target %(value)s; lines: 95%% and 99.8%% limits", value=pct(theta0, lang)),
+                      anchor="end", size=11, fill=MUTED, cls="legend"))
     desc = _("Each point is a unit: its index against its effective number of responses. Points outside the "
              "funnel differ from the overall value %(value)s by more than chance explains.", value=pct(theta0, lang))
     rows = []

@@ -82,6 +82,11 @@ def test_funnel_plot_marks_and_positions_follow_analysis_funnel():
     assert chart.rows[1][-1] == "below limit (99.8%)"
     limits = [el for el in root.iter(f"{SVG}polyline") if "limit" in el.get("class")]
     assert len(limits) == 4  # lower and upper at 95% and 99.8%
+    # the legend stands above the plot: no limit line or point reaches its baseline (they crossed it)
+    legend = next(el for el in root.iter(f"{SVG}text") if el.get("class") == "legend")
+    tops = [float(xy.split(",")[1]) for el in limits for xy in el.get("points").split()]
+    tops += [float(el.get("cy")) - float(el.get("r")) for el in _marks(root)]
+    assert float(legend.get("y")) + 3 < min(tops)
 
 
 def test_rank_plot_has_one_mark_per_ranked_unit():
