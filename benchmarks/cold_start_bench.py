@@ -14,7 +14,14 @@ RSS afterwards.  Two situations:
   changed is read from the database again, the others from disk;
 - `…, warm-up at start`: the process first runs its start-up warm-up (survey/results/prewarm.py, in a
   serving process a background thread started with the app) to its end; its time is in the "process start"
-  column: how long after a restart the first page is as fast as the "wall" column says.
+  column: how long after a restart the first page is as fast as the "wall" column says;
+- `preloaded: …`: what gunicorn does with deploy/gunicorn.conf.py (preload_app): the process runs the
+  master's warm-up (`prewarm.before_fork`, called by wsgi.py) — its time is in the "process start" column,
+  while no worker exists yet, so no request waits for it — then FORKS; the child drops the pool state as
+  `post_fork` does, starts the worker's own warm-up thread as `post_worker_init` does, and at once times
+  its first request (a request arriving while that thread runs).  CPU is the request thread's own
+  (`time.thread_time`), the warm-up thread's CPU is not in it; `…, no worker warm-up` leaves the thread
+  out, to show whether a request beside it is slower.
 """
 
 from __future__ import annotations
@@ -33,6 +40,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+SITUATIONS = {  # situation → how the process warms up (child's `warm`)
+    "no files": "0", "month files": "0", "month files, 1 new response": "0",
+    "no files, warm-up at start": "1", "month files, warm-up at start": "1",
+    "preloaded: no files": "fork", "preloaded: month files": "fork",
+    "preloaded: month files, 1 new response": "fork", "preloaded: month files, no worker warm-up": "fork-quiet",
+}
+DEFAULT = ("no files;month files;month files, 1 new response;preloaded: no files;preloaded: month files;"
+           "preloaded: month files, 1 new response;preloaded: month files, no worker warm-up")
 PAGES = [("agency page, SIPAS", "/dashboard/agency/UBND-D1?questionnaire=__sipas__"),
          ("Home Affairs index", "/homeaffairs/")]
 
@@ -44,26 +59,53 @@ def _config(url: str, files: str) -> dict[str, object]:
 
 def child(url: str, files: str, page: str, cookie: str, warm: str = "0") -> None:
     """One fresh process: create the app, send the session cookie, time the first request; print JSON.
-    warm = "1": first run the start-up warm-up (survey/results/prewarm.py) to its end, timed as part of boot."""
+    warm = "1": first run the start-up warm-up (survey/results/prewarm.py) to its end, timed as part of boot;
+    "fork" / "fork-quiet": the preloaded gunicorn master's warm-up, then a forked worker (module docstring)."""
     import resource
 
     t_start = time.perf_counter()
     from survey import create_app
-    from survey.results.prewarm import prewarm
+    from survey.results import prewarm
 
     app = create_app(_config(url, files))
+    if warm == "1":
+        prewarm.prewarm(app)
+    elif warm.startswith("fork"):
+        prewarm.before_fork(app)
+    boot = time.perf_counter() - t_start
+    worker = None
+    if warm.startswith("fork"):
+        import gc
+        import threading
+
+        gc.freeze()  # deploy/gunicorn.conf.py: pre_fork
+        read, write = os.pipe()
+        worker = os.fork()
+        if worker:  # the master: wait for the worker's figures
+            os.close(write)
+            with os.fdopen(read) as pipe:
+                print(pipe.read().strip())
+            os.waitpid(worker, 0)
+            return
+        os.close(read)
+        from survey.extensions import db
+
+        db.engine.dispose(close=False)  # post_fork
+        if warm == "fork":  # post_worker_init: the worker's own warm-up thread (app.testing: started by hand)
+            threading.Thread(target=prewarm.prewarm, args=(app,), daemon=True).start()
     client = app.test_client()
     client.set_cookie("session", cookie)
-    if warm == "1":
-        prewarm(app)
-    boot = time.perf_counter() - t_start
     with app.app_context():
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, r0 = time.perf_counter(), time.process_time(), time.thread_time()
         resp = client.get(page)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        wall, cpu, own = time.perf_counter() - t0, time.process_time() - c0, time.thread_time() - r0
     assert resp.status_code == 200, (page, resp.status_code)
-    print(json.dumps({"wall": wall * 1000, "cpu": cpu * 1000, "boot": boot * 1000,
-                      "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    out = json.dumps({"wall": wall * 1000, "cpu": (own if worker == 0 else cpu) * 1000, "boot": boot * 1000,
+                      "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    if worker == 0:  # the forked worker: hand the figures to the master and end at once
+        os.write(write, out.encode())
+        os._exit(0)
+    print(out)
 
 
 def _cookie_and_urls(url: str) -> tuple[str, list[tuple[str, str]]]:
@@ -87,10 +129,12 @@ def _cookie_and_urls(url: str) -> tuple[str, list[tuple[str, str]]]:
     return cookie, pages
 
 
-def _run(url: str, files: str, page: str, cookie: str, warm: bool = False) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--child", url, files, page, cookie, "1" if warm else "0"],
+def _run(url: str, files: str, page: str, cookie: str, warm: str = "0") -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", url, files, page, cookie, warm],
                          capture_output=True,
-                         text=True, check=False, env={**os.environ, "HAILONG_PREWARM": "0"})
+                         text=True, check=False,
+                         # the master's warm-up reads the setting (app.testing keeps `start` off anyway)
+                         env={**os.environ, "HAILONG_PREWARM": "1" if warm.startswith("fork") else "0"})
     if out.returncode:
         sys.stderr.write(out.stderr[-3000:])
         raise SystemExit(out.returncode)
@@ -124,6 +168,8 @@ def main() -> None:
     ap.add_argument("--reuse", required=True, metavar="NAME")
     ap.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--situations", default=DEFAULT, help=f"separated by ';', of: {'; '.join(SITUATIONS)}")
+    ap.add_argument("--pages", default="", help="only pages whose label contains this")
     ap.add_argument("--pg", default=os.environ.get("HAILONG_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = ap.parse_args()
     url = (args.pg.rsplit("/", 1)[0] + "/" + args.reuse if args.db == "postgresql"
@@ -134,16 +180,15 @@ def main() -> None:
               f"{os.getloadavg()[0]:.1f}):")
         print("| page | situation | wall | CPU | process start + warm-up (not in wall) | peak RSS (MB) |")
         print("|---|---|---:|---:|---:|---:|")
-        for label, page in pages:
+        for label, page in [p for p in pages if args.pages in p[0]]:
             _run(url, files, page, cookie)  # an earlier process wrote the month files
-            for situation in ("no files", "month files", "month files, 1 new response",
-                              "no files, warm-up at start", "month files, warm-up at start"):
+            for situation in args.situations.split(";"):
                 runs = []
                 for _ in range(args.repeat):
-                    if situation == "month files, 1 new response":
+                    if "1 new response" in situation:
                         _new_response(url)  # the measured process rewrites that month: the next round too
-                    runs.append(_run(url, "off" if situation.startswith("no files") else files, page, cookie,
-                                     warm=situation.endswith("warm-up at start")))
+                    runs.append(_run(url, "off" if "no files" in situation else files, page, cookie,
+                                     warm=SITUATIONS[situation]))
                 med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
                 print(f"| {label} | {situation} | {med['wall']:.0f} | {med['cpu']:.0f} | {med['boot']:.0f} | "
                       f"{med['rss']:.0f} |", flush=True)

@@ -210,6 +210,9 @@ def main() -> None:
                     raise SystemExit("gunicorn did not start")
                 time.sleep(0.5)
             workers = _children(proc.pid)
+            while len(workers) < args.workers and time.perf_counter() - t0 < 240:  # the first answered: forking on
+                time.sleep(0.2)
+                workers = _children(proc.pid)
             assert len(workers) == args.workers, workers
             print(f"listening after {time.perf_counter() - t0:.1f} s; workers {workers}", flush=True)
             report(proc.pid, workers, "after start-up (the warm-up threads may still run)")

@@ -7,6 +7,14 @@ So each process reads them once at start, in a background thread, for every ques
 responses (from the month files of survey/results/month_files.py when an earlier process left them: then
 the warm-up is computation only), and loads the comment-topic lexicon.  Off with HAILONG_PREWARM=0 (tests,
 one-off CLI commands never start it).
+
+Under gunicorn with the app preloaded (deploy/gunicorn.conf.py) the warm-up runs FIRST in the master, before
+any worker is forked (`before_fork`, called by wsgi.py): the lexicon, the comment topics already classified
+(survey/results/topic_store.py), every page template compiled, and the whole-city figures.  Each worker
+then starts with them — shared copy-on-write, so 4 workers hold one copy — and takes no request before
+the warm-up has finished (issue 14 §4: the first page after a restart).  The master closes every database
+connection before forking.  A worker still runs `start` after the fork: it finds the figures computed and
+only refreshes what changed since.
 """
 
 from __future__ import annotations
@@ -44,9 +52,45 @@ def prewarm(app: Flask) -> dict[int, float]:
     return took
 
 
+def before_fork(app: Flask) -> dict[str, float]:
+    """The warm-up of a preloaded gunicorn master, synchronous, ending with no database connection open;
+    seconds per part.  Never raises: a cold cache is slower, never wrong."""
+    from survey.extensions import db
+
+    took: dict[str, float] = {}
+    t0 = time.perf_counter()
+    try:
+        from survey.results import topic_store
+        from survey.results.topics import lexicon
+
+        with app.app_context():
+            topic_store.preload(lexicon(app.instance_path))
+        took["lexicon"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for name in app.jinja_env.list_templates(filter_func=lambda n: n.endswith(".html")):
+            app.jinja_env.get_template(name)  # compiled once here, not by each worker's first page
+        took["templates"] = time.perf_counter() - t0
+        if _enabled(app):
+            t0 = time.perf_counter()
+            took.update({f"v{k}": v for k, v in prewarm(app).items()})
+    except Exception:
+        log.exception("warm-up before forking failed")
+    finally:
+        with app.app_context():
+            db.session.remove()
+            for engine in (db.engine, db.replica_engine):
+                if engine is not None:
+                    engine.dispose()  # the workers must not share the master's connections
+    return took
+
+
+def _enabled(app: Flask) -> bool:
+    return bool(app.config.get("HAILONG_PREWARM", True)) and bool(app.config.get("HAILONG_RESULTS_CACHE", True))
+
+
 def start(app: Flask) -> threading.Thread | None:
     """Start `prewarm` in a daemon thread unless disabled, testing, or the cache is off."""
-    if app.testing or not app.config.get("HAILONG_PREWARM", True) or not app.config.get("HAILONG_RESULTS_CACHE", True):
+    if app.testing or not _enabled(app):
         return None
 
     def run() -> None:

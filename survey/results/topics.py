@@ -17,6 +17,7 @@ from pathlib import Path
 
 from analysis.topics import DEFAULT_LEXICON, Lexicon, LexiconError, classify, load_lexicon
 from analysis.topics import rising as rising  # re-exported: dashboard/ reads analysis only through results/
+from survey.results import topic_store
 
 log = logging.getLogger(__name__)
 INSTANCE_FILE = "topics-vi.yaml"
@@ -24,16 +25,23 @@ INSTANCE_FILE = "topics-vi.yaml"
 
 @lru_cache(maxsize=8)
 def _load(path: str, stamp: tuple[int, ...]) -> Lexicon:
-    return load_lexicon(path)
+    lex = load_lexicon(path)
+    topic_store.register(lex, Path(path), _watched(Path(path)))  # classifications kept on disk (issue 14 §4)
+    return lex
+
+
+def _watched(path: Path) -> list[Path]:
+    """The learned-weights files a lexicon may name (beside it or shipped)."""
+    files = sorted(path.parent.glob("*.tsv"))
+    if path.parent != DEFAULT_LEXICON.parent:
+        files += sorted(DEFAULT_LEXICON.parent.glob("*.tsv"))
+    return files
 
 
 def _stamp(path: Path) -> tuple[int, ...]:
     """When the lexicon or a learned-weights file it may name (beside it or shipped) last changed: editing
     the weights alone applies at once too (the key was the YAML file's time only)."""
-    files = [path, *sorted(path.parent.glob("*.tsv"))]
-    if path.parent != DEFAULT_LEXICON.parent:
-        files += sorted(DEFAULT_LEXICON.parent.glob("*.tsv"))
-    return tuple(f.stat().st_mtime_ns for f in files)
+    return tuple(f.stat().st_mtime_ns for f in [path, *_watched(path)])
 
 
 def lexicon(instance_path: str | None = None) -> Lexicon:
@@ -50,7 +58,7 @@ def lexicon(instance_path: str | None = None) -> Lexicon:
 
 @lru_cache(maxsize=200_000)
 def _topics(text: str, lex: Lexicon) -> frozenset[str]:
-    return classify(text, lex)
+    return topic_store.classified(text, lex, classify)  # a restarted worker reads earlier processes' results
 
 
 def topics_of(text: str, lex: Lexicon) -> frozenset[str]:
@@ -66,6 +74,7 @@ def topic_counts(texts: Iterable[str], lex: Lexicon) -> tuple[int, dict[str, int
         total += 1
         for code in topics_of(text, lex):
             counts[code] += 1
+    topic_store.flush()
     return total, counts
 
 

@@ -1,6 +1,7 @@
-"""deploy/gunicorn.conf.py preloads the app in the master (issue 14 §4, memory): the master must never open
-the database — a connection made before the fork would be shared by every worker — and each worker still
-runs its own start-up warm-up (survey/results/prewarm.py) without waiting for a request."""
+"""deploy/gunicorn.conf.py preloads the app in the master (issue 14 §4, memory): the master must hold no
+database connection when it forks — one would be shared by every worker; its own warm-up before forking
+(survey/results/prewarm.py:before_fork) closes what it opened — and each worker still runs its own start-up
+warm-up without waiting for a request."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def test_preloaded_master_never_opens_the_database_and_every_worker_warms_up(tmp
             time.sleep(0.3)
         else:
             raise AssertionError(f"the workers {workers} did not open the database on their own (warm-up)")
-        assert not _opens(proc.pid, db_file), "the gunicorn master opened the database before forking"
+        assert not _opens(proc.pid, db_file), "the gunicorn master kept a database connection open"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=40)

@@ -31,3 +31,23 @@ def test_prewarm_does_not_start_in_tests_or_with_the_cache_off(app):
         assert prewarm.start(app) is None
     finally:
         app.config.update(TESTING=True, HAILONG_RESULTS_CACHE=True)
+
+
+def test_the_preloaded_masters_warm_up_leaves_figures_computed_and_no_connection_open(app, db_session):
+    """prewarm.before_fork (wsgi.py under gunicorn's preload_app): the workers forked afterwards find the
+    whole-city figures, templates and lexicon ready, and inherit no database connection."""
+    from survey.extensions import db
+    from survey.results.indices import indices
+
+    data = city_with_responses(db_session, per_point=10)
+    db_session.commit()
+    cache.clear()
+    took = prewarm.before_fork(app)
+    assert {"lexicon", "templates", f"v{data.qv_id}"} <= set(took)
+    pool = db.engine.pool
+    assert pool.checkedin() == 0 and pool.checkedout() == 0, "a connection would be shared by every worker"
+    assert app.jinja_env.cache is not None and len(app.jinja_env.cache) >= 40  # every page template compiled
+    before = len(cache._entries)
+    with app.app_context():
+        indices(db.session, Selection.of(data.qv_id))
+    assert len(cache._entries) == before
