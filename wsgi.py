@@ -11,8 +11,7 @@ app = create_app()
 # A serving process warms the results cache in the background (survey/results/prewarm.py); `flask db
 # upgrade`, `flask demo` and other one-off commands import this module too and must not.
 # Under gunicorn with preload_app (deploy/gunicorn.conf.py) this runs in the master: the master warms up
-# before forking (synchronously, closing its connections: prewarm.before_fork), each worker then starts it.
-if os.environ.get("HAILONG_PREWARM_AFTER_FORK") == "1":
-    prewarm.before_fork(app)
-elif not (sys.argv and sys.argv[0].endswith("flask") and "run" not in sys.argv[1:]):
+# before forking (its when_ready hook: prewarm.before_fork), and each worker starts this thread after it.
+if not (sys.argv and sys.argv[0].endswith("flask") and "run" not in sys.argv[1:]) \
+        and os.environ.get("HAILONG_PREWARM_AFTER_FORK") != "1":
     prewarm.start(app)

@@ -16,8 +16,8 @@ RSS afterwards.  Two situations:
   serving process a background thread started with the app) to its end; its time is in the "process start"
   column: how long after a restart the first page is as fast as the "wall" column says;
 - `preloaded: …`: what gunicorn does with deploy/gunicorn.conf.py (preload_app): the process runs the
-  master's warm-up (`prewarm.before_fork`, called by wsgi.py) — its time is in the "process start" column,
-  while no worker exists yet, so no request waits for it — then FORKS; the child drops the pool state as
+  master's warm-up (`prewarm.before_fork`, called by its `when_ready` hook) — its time is in the "process
+  start" column, while no worker exists yet, so no request waits for it — then FORKS; the child drops the pool state as
   `post_fork` does, starts the worker's own warm-up thread as `post_worker_init` does, and at once times
   its first request (a request arriving while that thread runs).  CPU is the request thread's own
   (`time.thread_time`), the warm-up thread's CPU is not in it; `…, no worker warm-up` leaves the thread

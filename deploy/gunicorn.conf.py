@@ -42,12 +42,28 @@ forwarded_allow_ips = "127.0.0.1"  # nginx on the same host; the app trusts X-Fo
 # --- memory (issue 14 §4): the app built once in the master, its imports shared copy-on-write ----------
 # Without it every worker imported NumPy, SciPy, pandas, Flask and the app itself: ~140 MB private per
 # worker before its first request (benchmarks/workers_memory_bench.py; docs/scaling.md "Memory per serving
-# process").  Safe here because the master never talks to the database: create_app() only builds engines
-# (no connection), the start-up warm-up is started in each worker after the fork (post_worker_init, not by
-# wsgi.py), and post_fork drops any pool state a worker inherited.  HAILONG_PRELOAD=0 turns it off.
+# process").  Safe here because no database connection crosses a fork: create_app() only builds engines (no
+# connection); the master reads the database only in its warm-up before the first fork (when_ready) and
+# closes every connection after it; each worker starts its own warm-up thread after the fork
+# (post_worker_init, not wsgi.py); post_fork drops any pool state a worker inherited.  HAILONG_PRELOAD=0
+# turns it off.
 preload_app = os.environ.get("HAILONG_PRELOAD", "1") != "0"
 if preload_app and "gunicorn.config" in sys.modules:  # gunicorn reading this file (not a test's runpy)
     os.environ["HAILONG_PREWARM_AFTER_FORK"] = "1"  # read by wsgi.py: the master must not start the warm-up
+
+
+def when_ready(server: object) -> None:  # gunicorn hook (master): the port bound, no worker forked yet
+    """The preloaded master's warm-up (issue 14 §4, first page after a restart; survey/results/prewarm.py:
+    before_fork): every worker is forked with the lexicon, stored comment topics, compiled templates and
+    whole-city figures in memory (shared copy-on-write), and takes no request before they are ready.  Here
+    rather than in wsgi.py: the port is already bound, so a request arriving meanwhile waits in the listen
+    queue instead of being refused.  Ends with every database connection closed."""
+    if server.cfg.preload_app:  # type: ignore[attr-defined]
+        from survey.results import prewarm
+
+        took = prewarm.before_fork(server.app.wsgi())  # type: ignore[attr-defined]
+        server.log.info("warmed up before forking: %s",  # type: ignore[attr-defined]
+                        ", ".join(f"{k} {v:.1f} s" for k, v in took.items()))
 
 
 def pre_fork(server: object, worker: object) -> None:  # gunicorn hook (master), before each fork

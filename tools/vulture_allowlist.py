@@ -77,3 +77,4 @@ _.name_IDs  # unused attribute (tools/subset_khmer_font.py:32)
 _.notdef_outline  # unused attribute (tools/subset_khmer_font.py:33)
 select_one  # used by the fuzz suite's helpers (tests/fuzz/kit.py) — review when the fuzz kit settles
 _active_expression  # SQLAlchemy hybrid_property expression (survey/org/models.py ServicePoint.active)
+when_ready  # unused function (deploy/gunicorn.conf.py: gunicorn hook, the master warm-up)

@@ -9,9 +9,9 @@ the warm-up is computation only), and loads the comment-topic lexicon.  Off with
 one-off CLI commands never start it).
 
 Under gunicorn with the app preloaded (deploy/gunicorn.conf.py) the warm-up runs FIRST in the master, before
-any worker is forked (`before_fork`, called by wsgi.py): the lexicon, the comment topics already classified
-(survey/results/topic_store.py), every page template compiled, and the whole-city figures.  Each worker
-then starts with them — shared copy-on-write, so 4 workers hold one copy — and takes no request before
+any worker is forked (`before_fork`, called by the `when_ready` hook): the lexicon, the comment topics
+already classified (survey/results/topic_store.py), every page template compiled, the whole-city figures.
+Each worker then starts with them — shared copy-on-write, so 4 workers hold one copy — and takes no request before
 the warm-up has finished (issue 14 §4: the first page after a restart).  The master closes every database
 connection before forking.  A worker still runs `start` after the fork: it finds the figures computed and
 only refreshes what changed since.

@@ -72,5 +72,7 @@ def test_preloaded_master_never_opens_the_database_and_every_worker_warms_up(tmp
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=40)
+        log = proc.stderr.read() if proc.stderr else ""
         if proc.stderr:
             proc.stderr.close()
+    assert "warmed up before forking" in log, log[-2000:]  # the master's own warm-up (when_ready) ran
