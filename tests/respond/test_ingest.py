@@ -164,6 +164,7 @@ def test_two_known_kiosks_first_in_a_new_cell_at_once_are_both_counted(db_sessio
                        "AND wait_event_type = 'Lock'")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not db_session.scalar(waiting):
+            db_session.rollback()  # pg_stat_activity is read once per transaction: look again in a new one
             time.sleep(0.05)
         db_session.rollback()
         first.commit()

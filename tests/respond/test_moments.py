@@ -99,6 +99,7 @@ def test_two_first_responses_of_a_new_cell_at_once_are_both_counted(db_session):
         waiting = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                        "AND wait_event_type = 'Lock'")
         while time.monotonic() < deadline and not db_session.scalar(waiting):
+            db_session.rollback()  # pg_stat_activity is read once per transaction: look again in a new one
             time.sleep(0.05)
         first.commit()
         thread.join(timeout=30)
