@@ -36,7 +36,7 @@ from survey.org import kiosk_service
 from survey.org.kiosk_service import digest
 from survey.org.models import Kiosk, ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
-from survey.respond import ingest, ingest_lane, quarantine
+from survey.respond import ingest, ingest_lane, ingest_wsgi, quarantine
 from survey.respond.kiosk_auth import KioskCaller, api_caller, current_kiosk, presented_credential
 from survey.respond.store import (
     Checked,
@@ -51,6 +51,7 @@ from survey.respond.store import (
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 bp.record_once(lambda state: ingest_lane.install(state.app))  # security headers built once (after Talisman's init)
+bp.record_once(lambda state: ingest_wsgi.install(state.app))  # a known kiosk's valid new response below Flask
 
 
 def _not_limited_here() -> bool:
@@ -73,12 +74,24 @@ def over_api_cap(kiosk: Kiosk | KioskCaller) -> int:
 
     Counted in Flask-Limiter's storage (RATELIMIT_STORAGE_URI: Redis in production, so every gunicorn
     worker sees the same count).  Checked here rather than with the decorator, so that the limiter's
-    headers do not overwrite the Retry-After of our own minimum-interval answer.
+    headers do not overwrite the Retry-After of our own minimum-interval answer.  A request the WSGI lane
+    (survey/respond/ingest_wsgi.py) handed on has been counted there: its figure is used, not counted again.
     """
+    counted = request.environ.get(CAP_COUNTED)
+    if counted is not None:
+        return int(counted)
+    return cap_seconds(current_app.config, kiosk.id)
+
+
+CAP_COUNTED = "hailong.api_cap"  # WSGI environ: the cap's answer for this request, already counted by the lane
+
+
+def cap_seconds(config: Any, kiosk_id: int) -> int:
+    """over_api_cap without a request: counts one call of kiosk `kiosk_id` (also used by the WSGI lane)."""
     if not limiter.enabled or not limiter.initialized:
         return 0
-    item = _api_limit(str(current_app.config.get("HAILONG_KIOSK_API_LIMIT") or DEFAULT_API_LIMIT))
-    key = (str(current_app.config.get("RATELIMIT_KEY_PREFIX") or "hailong"), "kiosk-api", str(kiosk.id))
+    item = _api_limit(str(config.get("HAILONG_KIOSK_API_LIMIT") or DEFAULT_API_LIMIT))
+    key = (str(config.get("RATELIMIT_KEY_PREFIX") or "hailong"), "kiosk-api", str(kiosk_id))
     if limiter.limiter.hit(item, *key):
         return 0
     reset = limiter.limiter.get_window_stats(item, *key).reset_time
@@ -406,8 +419,8 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
 def _stored_in_one_call(kiosk_id: int, credential_digest: str, fields: dict[str, Any], now: datetime) -> bool:
     """PostgreSQL: a known kiosk's valid new response stored by one server-side call (survey/respond/ingest.py).
     False: nothing was stored (rolled back) and the usual path below decides and answers, refusals included."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return False
+    if db.session.get_bind().dialect.name != "postgresql" or request.environ.get(ingest_wsgi.CALLED):
+        return False  # (the WSGI lane made this very call and it was refused: the usual path answers)
     sub = Submission(service_point_id=0, questionnaire_version_id=fields["questionnaire_version_id"],
                      answers=fields["answers"], channel="kiosk", language=fields["language"],
                      client_id=fields["client_id"], submitted_at=fields["submitted_at"], kiosk_id=kiosk_id)

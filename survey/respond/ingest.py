@@ -17,8 +17,8 @@ tests/respond/test_ingest.py compare them with a recount on both databases).
 from __future__ import annotations
 
 import weakref
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
 
 import numpy as np
 import psycopg
@@ -52,10 +52,40 @@ def store_known(session: Session, sub: Submission, *, credential_digest: str, ch
     conn = session.connection()
     if conn.dialect.name != "postgresql" or conn.engine in _missing:
         return False
-    received = now.replace(microsecond=0)
     version = version_of(session, sub.questionnaire_version_id, checksum)
-    if plain_problems(sub, received) or answer_problems(version.q, sub.answers):
+    call = prepared(version, sub, credential_digest=credential_digest, checksum=checksum, interval=interval,
+                    now=now)
+    if call is None:
         return False  # the usual way names the problems (or finds a stored resend)
+    raw: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
+    try:
+        return run(raw, call)
+    except psycopg.errors.UndefinedFunction:
+        _missing.add(conn.engine)
+        return False
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # the database went away: 503, as elsewhere
+        conn.invalidate(exc)
+        raise OperationalError(CALL, call.params, exc) from exc
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(CALL, call.params, exc, psycopg.Error) from exc
+
+
+class Call(NamedTuple):
+    """A known kiosk's response ready for `hailong_kiosk_store`: its parameters, u·uᵀ and the moment cell's key."""
+
+    params: tuple[Any, ...]
+    gram: bytes
+    version_id: int
+    period: date
+
+
+def prepared(version: Version, sub: Submission, *, credential_digest: str, checksum: str, interval: int,
+             now: datetime) -> Call | None:
+    """The call's parameters, or None when the answers or the time do not validate (the usual way then names
+    the problems).  No database: also used by the WSGI lane (survey/respond/ingest_wsgi.py)."""
+    received = now.replace(microsecond=0)
+    if plain_problems(sub, received) or answer_problems(version.q, sub.answers):
+        return None
     assert sub.submitted_at is not None  # the API requires it
     submitted = sub.submitted_at.replace(microsecond=0)
     period = local_period(submitted)
@@ -67,24 +97,20 @@ def store_known(session: Session, sub: Submission, *, credential_digest: str, ch
               received, version.id, checksum, period, sub.client_id, language, submitted,
               _int_array(item_ids[code] for code, _ in values), _int_array(v for _, v in values),
               comment[0] if comment else None, comment[1] if comment else None, gram, PUBLICATION_LOCK)
-    raw: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
-    try:
-        row = raw.execute(CALL, params, prepare=True).fetchone()
-        if row is None or row[0] not in ("created", "late", "counted"):
-            return False  # refused, version changed, or a resend: the usual way answers
-        if row[0] == "counted":  # an existing cell, locked by the call: add this respondent to its Gram
-            raw.execute(UPDATE_CELL, (row[3] + 1, added(row[4], gram), max(int(row[5] or 0), int(row[1])),
-                                      version.id, row[2], period), prepare=True)
-    except psycopg.errors.UndefinedFunction:
-        _missing.add(conn.engine)
-        return False
-    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # the database went away: 503, as elsewhere
-        conn.invalidate(exc)
-        raise OperationalError(CALL, params, exc) from exc
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(CALL, params, exc, psycopg.Error) from exc
-    return True
+    return Call(params, gram, version.id, period)
 
+
+def run(raw: psycopg.Connection[Any], call: Call) -> bool:
+    """The call and, for an existing moment cell, its write, in the connection's open transaction (not committed):
+    True when the response was stored, False when refused, too soon, the version changed or a resend (the caller
+    rolls back).  psycopg errors propagate."""
+    row = raw.execute(CALL, call.params, prepare=True).fetchone()
+    if row is None or row[0] not in ("created", "late", "counted"):
+        return False  # refused, version changed, or a resend: the usual way answers
+    if row[0] == "counted":  # an existing cell, locked by the call: add this respondent to its Gram
+        raw.execute(UPDATE_CELL, (row[3] + 1, added(row[4], call.gram), max(int(row[5] or 0), int(row[1])),
+                                  call.version_id, row[2], call.period), prepare=True)
+    return True
 
 
 _grams: dict[tuple[int, tuple[int, ...]], tuple[Version, bytes]] = {}
