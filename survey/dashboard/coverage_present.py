@@ -27,7 +27,7 @@ def notes(cov: Coverage | None) -> list[str]:
         out.append(_("Response rate %(rate)s: %(n)s responses from %(served)s citizens served (service volumes "
                      "entered).", rate=percent(cov.rate, 1), n=number(cov.responses_with_volume, 0),
                      served=number(cov.served, 0)))
-    if cov.over:
+    if cov.over or cov.cells_over:  # one point-month over is a flag even when the whole rate is below 100%
         out.append(_("More responses than citizens served (in %(cells)s service point-months): the figures may "
                      "include responses that were not given by citizens served.", cells=number(cov.cells_over, 0)))
     if cov.excluded:
@@ -60,6 +60,8 @@ def cutoff_text(publications: list[Any]) -> str:
 def _note(cov: Coverage) -> str:
     if cov.over:
         return _("above 100%: more responses than citizens served")
+    if cov.cells_over:
+        return _("more responses than citizens served in %(cells)s service point-months", cells=cov.cells_over)
     if cov.served is None:
         return _("no service volume entered")
     return ""
