@@ -88,6 +88,25 @@ def test_spread_stuffing_is_flagged_by_straight_lining(data: pd.DataFrame) -> No
     assert "burst" not in cell["signals"]
 
 
+def test_a_day_far_above_the_usual_best_level_share_is_flagged_as_a_jump(data: pd.DataFrame) -> None:
+    """Stuffing with 5 of 6 answers at the best level (never every one: no straight-lining), spread over the
+    opening hours at the usual volume (no burst): only the jump signal can see it."""
+    day = _workdays(FIRST, 120)[92]
+    rng = np.random.default_rng(3)
+    minutes = sorted(rng.uniform(460, 1010, 12).tolist())
+    nudged = stuffed("SP4", "qr", day, [m if m < 690 or m > 810 else m + 120 for m in minutes]).assign(top=5)
+    base = data[~((data["service_point"] == "SP4") & (data["source"] == "qr")
+                  & (data["local"].dt.date == day))]
+    res = scan(pd.concat([base, nudged]), [day])
+    cell = res[res["service_point"] == "SP4"].iloc[0]
+    assert cell["flagged"] and cell["signals"] == ["jump"], cell["signals"]
+    assert cell["source"] == "qr" and cell["top_share"] == pytest.approx(5 / 6)
+    # the same day with the point's usual share raises nothing
+    usual = nudged.assign(top=rng.binomial(6, 0.35, len(nudged)))
+    quiet = scan(pd.concat([base, usual]), [day])
+    assert not quiet[quiet["service_point"] == "SP4"].iloc[0]["flagged"]
+
+
 def test_night_responses_are_flagged_as_outside_opening_hours(data: pd.DataFrame) -> None:
     day = _workdays(FIRST, 120)[95]
     night = stuffed("SP3", "qr", day, [22 * 60 + 7 * i for i in range(8)], items=6)
