@@ -215,13 +215,15 @@ def _pids_cpu(pids: list[int]) -> float:
 
 
 def start_gunicorn(app_dir: Path, url: str, workers: int, interval: int, port: int,
-                   conf: str | None) -> subprocess.Popen:
+                   conf: str | None, threads: int = 1) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40, "HAILONG_PREWARM": "0",
            "RATELIMIT_STORAGE_URI": REDIS, "HAILONG_KIOSK_MIN_INTERVAL_SECONDS": str(interval),
            "HAILONG_KIOSK_API_LIMIT": "120 per minute", "PYTHONPATH": str(app_dir)}
     cmd = [str(ROOT / ".venv/bin/gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
     if conf:
         cmd += ["-c", conf]
+    if threads > 1:  # gthread: keep-alive connections, a worker's threads wait for COMMIT together
+        cmd += ["-k", "gthread", "--threads", str(threads)]
     proc = subprocess.Popen([*cmd, "wsgi:app"], cwd=app_dir, env=env, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -236,6 +238,27 @@ def start_gunicorn(app_dir: Path, url: str, workers: int, interval: int, port: i
     for _ in range(workers * 2):
         subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/healthz"], check=False)
     return proc
+
+
+def commit_latency(url: str, n: int = 100) -> str:
+    """p50 / p90 of a one-row INSERT + COMMIT (synchronous_commit on): the WAL flush every accepted response waits
+    for.  With W sync workers at most W commits are in flight, so W / this is a ceiling on responses per second
+    whatever the CPU (group commit needs several commits waiting at once)."""
+    import psycopg
+
+    times = []
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_commit_probe (x int)")  # not TEMP: those skip the WAL
+        conn.commit()
+        for _ in range(n):
+            t = time.perf_counter()
+            conn.execute("INSERT INTO bench_commit_probe VALUES (1)")
+            conn.commit()
+            times.append(time.perf_counter() - t)
+        conn.execute("DROP TABLE bench_commit_probe")
+        conn.commit()
+    times.sort()
+    return f"p50 {1000 * times[n // 2]:.1f} ms, p90 {1000 * times[n * 9 // 10]:.1f} ms"
 
 
 def verify(url: str, created: list[str], connections: int) -> list[str]:
@@ -301,6 +324,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--kiosks", type=int, default=600)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--worker-threads", type=int, default=1,
+                    help="threads per gunicorn worker (> 1: the gthread worker class instead of sync)")
     ap.add_argument("--interval", type=int, default=1, help="kiosk minimum interval between responses (s)")
     ap.add_argument("--app-dir", type=Path, default=ROOT)
     ap.add_argument("--conf", help="gunicorn config file (e.g. deploy/gunicorn.conf.py)")
@@ -324,7 +349,9 @@ def main() -> None:
         print(f"machine load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
               f"({os.cpu_count()} cores)")
         port = _free_port()
-        proc = start_gunicorn(args.app_dir.resolve(), url, args.workers, args.interval, port, args.conf)
+        print(f"durable COMMIT round trip on this server (1-row insert, fsync): {commit_latency(url)}")
+        proc = start_gunicorn(args.app_dir.resolve(), url, args.workers, args.interval, port, args.conf,
+                              args.worker_threads)
         script = warm = None
         work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
         if args.path == "/api/v1/responses":

@@ -23,13 +23,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
+from werkzeug.test import EnvironBuilder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ingest_bench as bench
 
 DB_NAME = "hailong_ingest_profile"
 PARTS = [  # (label, file:function) - cumulative CPU of each, as a share of the whole request
-    ("whole request (Flask WSGI call)", "app.py:__call__"),
+    ("whole request (the app's WSGI call: the kiosk lane, or Flask behind it)", "app.py:__call__"),
+    ("  kiosk lane below Flask (survey/respond/ingest_wsgi.py)", "ingest_wsgi.py:_store"),
+    ("    per-kiosk API cap (Redis)", "api.py:cap_seconds"),
+    ("    guarded JSON parse", "inputs.py:loads"),
+    ("    envelope check", "ingest_wsgi.py:_envelope"),
+    ("    answers -> call parameters (validation, u.uT)", "ingest.py:prepared"),
+    ("    pool checkout, call + cell UPDATE, COMMIT, check-in", "ingest_wsgi.py:_commit"),
+    ("      the call + the cell's UPDATE (psycopg, 2 statements)", "ingest.py:run"),
+    ("  Flask (the first submission of each kiosk, or with the lane off)", "app.py:wsgi_app"),
     ("  request hooks before the view (guard, limiter, Talisman, CSRF, login, metrics)", "app.py:preprocess_request"),
     ("  after the view (security headers, session, metrics, no-store)", "app.py:finalize_request"),
     ("  request context push + pop (session open, teardown)", "ctx.py:push", "ctx.py:pop"),
@@ -97,7 +106,27 @@ def main() -> None:
         for _ in range(300):
             post()
         print(f"load average {os.getloadavg()[0]:.1f}; CPU per submission, no profiler: "
-              f"{1000 * (time.process_time() - cpu) / 300:.2f} ms")
+              f"{1000 * (time.process_time() - cpu) / 300:.2f} ms (test client included)")
+        # the app alone: requests built beforehand (what gunicorn hands the app), only the WSGI call timed
+        time.sleep(1.05)
+        environs = [EnvironBuilder(path="/api/v1/responses", method="POST",
+                                   json=_body(instrument, version, items, stamp),
+                                   headers={"Authorization": "Kiosk " + creds[i]}).get_environ()
+                    for i in range(len(creds))]
+        app = client.application
+        statuses: list[str] = []
+
+        def start_response(status: str, _headers: object, _exc: object = None) -> None:
+            statuses.append(status)
+
+        cpu = time.process_time()
+        for environ in environs:
+            b"".join(app(environ, start_response))
+        if any(not s.startswith("201") for s in statuses):
+            raise SystemExit(f"unexpected answers {sorted(set(statuses))}")
+        print(f"CPU per submission in the app's WSGI call alone: "
+              f"{1000 * (time.process_time() - cpu) / len(environs):.2f} ms ({len(environs)} submissions)")
+        time.sleep(1.05)
         profile = cProfile.Profile(time.process_time)
         profile.enable()
         for _ in range(args.n):
