@@ -189,7 +189,8 @@ def agency(code: str) -> str | Response:
         shown_period = period_shown(sel, f)
         tables += ad.index_tables(res, lang)
         f.trend, trend_res = trend_indices(f, sel)
-        trend_table, chart = ad.trend(trend_res, lang, f.trend)
+        # the headline covers the same months: no period it would give away (analysis.disclosure)
+        trend_table, chart = ad.trend(trend_res, lang, f.trend, beside_total=True)
         unit_col, unit_val, unit_name = ("service_point", f.service_point.code, f.service_point.name(lang)) \
             if f.service_point else ("agency", ag.code, ag.name(lang))
         cmp = compare_with_whole(db.session, sel.whole(), unit_column=unit_col, unit_value=unit_val)

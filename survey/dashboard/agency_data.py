@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from survey.dashboard.charts import Chart, TrendPoint, trend_chart
 from survey.dashboard.tables import CI, DIFF, DIFF_CI, INT, NEFF, NUM, PCT, PVAL, Col, Table
 from survey.results import Comparison, Distributions, IndexResult
+from survey.results.indices import hidden_beside_total
 from survey.results.periods import period_name
 
 SUMMARY_KINDS = ("overall", "element", "papi_total", "papi_dimension", "papi_subdimension")
@@ -65,8 +66,12 @@ def overall_row(res: IndexResult) -> pd.Series | None:
     return rows.iloc[0] if len(rows) else None
 
 
-def trend(res: IndexResult, lang: str, kind: str) -> tuple[Table, Chart]:
-    """Overall index by period, with the CI band (charts.trend_chart)."""
+def trend(res: IndexResult, lang: str, kind: str, beside_total: bool = False) -> tuple[Table, Chart]:
+    """Overall index by period, with the CI band (charts.trend_chart).
+
+    `beside_total`: the page's headline covers the same months.  When the headline minus the periods
+    shown would give away a period with too few responses (survey.results.indices.hidden_beside_total), the
+    shown periods with the fewest responses are hidden too and say why: the headline stays."""
     t = res.table
     rows = t[t["kind"] == "overall"].sort_values("domain") if len(t) else t
     label = {"month": _("Month"), "quarter": _("Quarter")}.get(kind) or _("Year")
@@ -74,13 +79,20 @@ def trend(res: IndexResult, lang: str, kind: str) -> tuple[Table, Chart]:
         Col("period", label), Col("estimate", _("Estimate"), PCT), Col("ci", _("95% CI"), CI),
         Col("n", "n", INT)])
     points = []
-    for _i, r in rows.iterrows():
-        sup = bool(r["suppressed"])
-        table.rows.append({"period": period_name(r["domain"]), "estimate": _f(r["estimate"]),
-                           "ci": (_f(r["ci_low"]), _f(r["ci_high"])), "n": int(r["n"]), "_suppressed": sup,
-                           "_n": int(r["n"]), "_kind": PCT})
-        points.append(TrendPoint(r["domain"], _f(r["estimate"]), _f(r["ci_low"]), _f(r["ci_high"]), int(r["n"]),
-                                 sup))
+    primary = [bool(s) for s in rows["suppressed"]] if len(rows) else []
+    ns = [int(k) for k in rows["n"]] if len(rows) else []
+    hidden = hidden_beside_total(ns, primary) if beside_total else primary
+    for (_i, r), first, sup in zip(rows.iterrows(), primary, hidden, strict=True):
+        row = {"period": period_name(r["domain"]), "estimate": _f(r["estimate"]),
+               "ci": (_f(r["ci_low"]), _f(r["ci_high"])), "n": int(r["n"]), "_suppressed": sup,
+               "_n": int(r["n"]), "_kind": PCT}
+        why = _("hidden: with the total above, it would give away the periods with too few responses") \
+            if sup and not first else ""
+        if why:
+            row["_why"] = why
+        table.rows.append(row)
+        points.append(TrendPoint(r["domain"], None, None, None, int(r["n"]), True, why) if sup else
+                      TrendPoint(r["domain"], _f(r["estimate"]), _f(r["ci_low"]), _f(r["ci_high"]), int(r["n"])))
     chart = trend_chart("trend", points, title=_("Overall index by period with its 95% confidence interval"),
                         lang=lang)
     return table, chart

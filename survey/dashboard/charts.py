@@ -385,6 +385,7 @@ class TrendPoint:
     high: float | None
     n: int
     suppressed: bool = False
+    note: str = ""  # why a hidden period is hidden, when not too few responses (secondary suppression)
 
 
 def _finite(v: float | None) -> TypeGuard[float]:
@@ -487,12 +488,12 @@ def trend_chart(chart_id: str, points: Sequence[TrendPoint], *, title: str, lang
             # a small hollow mark on the axis, explained in words on hover and in the data table
             body.append(f'<circle class="suppressed" cx="{px(sx(i))}" cy="{px(pb - 4)}" r="3" fill="#ffffff" '
                         f'stroke="{MUTED}"><title>{escape(name)}: '
-                        f'{escape(_("not enough responses (n = %(n)s)", n=num(p.n, lang)))}</title></circle>')
+                        f'{escape(p.note or _("not enough responses (n = %(n)s)", n=num(p.n, lang)))}</title></circle>')
     desc = _("Estimate for each of %(count)s periods with its 95%% confidence interval as a shaded band; "
              "periods with too few responses are left blank.", count=len(points))
     cols = (_("Period"), _("Estimate"), _("95% CI"), "n")
-    data = tuple((period_name(p.label), pct(p.estimate, lang) if p in shown else _("not enough responses (n = %(n)s)",
-                                                                                    n=num(p.n, lang)),
+    data = tuple((period_name(p.label), pct(p.estimate, lang) if p in shown else (
+                      p.note or _("not enough responses (n = %(n)s)", n=num(p.n, lang))),
                   interval(p.low, p.high, lang) if p in shown else "—", num(p.n, lang)) for p in points)
     return Chart(chart_id, title, desc, svg_doc(chart_id, width, height, title, desc, body), cols, data, len(shown))
 

@@ -25,6 +25,7 @@ from survey.dashboard.homeaffairs_present import (
     Table,
     comparison_charts,
     comparison_tables,
+    overall_label,
     period_note,
     ranks_note,
     trend_of,
@@ -245,11 +246,11 @@ def page_content(view: str, f: Filters, comp: Comparison | None, lang: str) -> t
     tables.append(_units_coverage(f, comp))
     tables.append(_units_languages(f, comp))  # issue 15: responses in vi, en, km per unit
     if view == "index":
-        # over the units listed, like the reference line "all units shown"
+        # over the units the total covers (comp.shown_selection), like the reference line
         trend = selection_trend(db.session, comp.shown_selection or selection_for(current_user, f), f.measure,
                                 comp.period, comp.n_min)
         if len(trend) > 1:
-            charts.insert(0, trend_of(trend, comp.measure_label, lang))
+            charts.insert(0, trend_of(trend, comp, lang))
             tables.append(trend_table(trend, comp, lang))
     return tables, charts
 
@@ -298,7 +299,7 @@ def _render(view: str, **scope: Any) -> str:
                            tables=tables, charts=charts, view=view, scope=scope, export_args=export_args,
                            period_note=period_note(f.choice, n_min), ranks_note=ranks_note(comp) if comp else "",
                            channels=CHANNELS, levels_all=db.session.scalars(select(Level)).all(),
-                           coverage_notes=_coverage_notes(view, f, comp, scope))
+                           coverage_notes=_coverage_notes(view, f, comp, scope), overall_label=overall_label)
 
 
 @bp.route("/")

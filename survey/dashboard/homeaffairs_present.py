@@ -164,20 +164,46 @@ def comparison_tables(comp: Comparison, lang: str) -> list[Table]:
     return tables
 
 
+def overall_label(comp: Comparison) -> str:
+    """What the total line covers, exactly (docs/methodology-design.md, "Totals beside suppressed rows")."""
+    hidden = sum(1 for r in comp.rows if r.suppressed and r.n > 0)
+    if comp.overall_scope == "with_estimate":
+        return _("Units with an estimate together (%(k)s of %(all)s; the %(s)s with too few responses are left "
+                 "out, so that their figures cannot be worked out from this total)",
+                 k=sum(1 for r in comp.rows if not r.suppressed), all=len(comp.rows), s=comp.left_out)
+    if hidden:
+        return _("All %(k)s units listed together (the %(s)s with too few responses for a figure of their own "
+                 "included)", k=len(comp.rows), s=hidden)
+    return _("All %(k)s units listed together", k=len(comp.rows))
+
+
+def overall_short(comp: Comparison) -> str:
+    """The total's name on a chart (reference line, trend)."""
+    return _("Units with an estimate") if comp.overall_scope == "with_estimate" else _("All units listed")
+
+
+def trend_title(comp: Comparison, measure_label: str | None = None) -> str:
+    measure = measure_label or comp.measure_label
+    if comp.overall_scope == "with_estimate":
+        return _("%(measure)s over time, the units with an estimate in %(period)s", measure=measure,
+                 period=comp.period.name)
+    return _("%(measure)s over time, all units listed", measure=measure)
+
+
 def trend_table(rows: list[TrendRow], comp: Comparison, lang: str) -> Table:
     cols = (Column("period", _("Period"), TEXT), Column("estimate", _("Estimate"), PCT),
             Column("ci_low", _("95% CI low"), PCT), Column("ci_high", _("95% CI high"), PCT),
             Column("n", "n", INT), Column("note", _("Note"), TEXT))
     data = tuple((period_name(r.label), None, None, None, r.n, not_enough(r.n, lang)) if r.suppressed else
                  (period_name(r.label), r.estimate, _v(r.ci_low), _v(r.ci_high), r.n, "") for r in rows)
-    return Table("trend", _("%(measure)s over time, all units shown", measure=comp.measure_label), cols, data)
+    return Table("trend", trend_title(comp), cols, data)
 
 
-def trend_of(rows: list[TrendRow], measure_label: str, lang: str, chart_id: str = "ha-trend") -> Chart:
-    """The whole selection's measure by period, with its CI band (suppressed periods left blank)."""
+def trend_of(rows: list[TrendRow], comp: Comparison, lang: str, chart_id: str = "ha-trend") -> Chart:
+    """The total's measure by period, with its CI band (suppressed periods left blank)."""
     return trend_chart(chart_id, [TrendPoint(r.label, None if r.suppressed else r.estimate, _v(r.ci_low),
                                              _v(r.ci_high), r.n, r.suppressed) for r in rows],
-                       title=_("%(measure)s over time, all units shown", measure=measure_label), lang=lang)
+                       title=trend_title(comp), lang=lang)
 
 
 def comparison_charts(comp: Comparison, lang: str, prefix: str = "ha") -> list[Chart]:
@@ -189,7 +215,7 @@ def comparison_charts(comp: Comparison, lang: str, prefix: str = "ha") -> list[C
         title=_("%(measure)s by %(group)s, %(period)s", measure=title_of, group=comp.group_label,
                 period=comp.period.name),
         lang=lang, reference=None if comp.overall.suppressed else _v(comp.overall.estimate),
-        reference_label=_("All units shown"))
+        reference_label=overall_short(comp))
     charts = [forest]
     # a suppressed whole (n < n_min) may not appear even as a funnel's centre line
     if not comp.overall.suppressed and math.isfinite(comp.overall.estimate):

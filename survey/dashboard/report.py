@@ -118,9 +118,6 @@ def build_report(f: Filters) -> Report | None:
     if whole.table.empty:
         return None
     kinds = ("overall", "element")
-    summary_rows = whole.table[whole.table["kind"].isin(kinds)]
-    summary = Table("summary", _("Summary: overall and element indices"), _measure_columns(),
-                    tuple(_measure_rows(summary_rows, lang)))
 
     sections: list[Section] = []
     levels = level_choices(db.session)
@@ -131,6 +128,18 @@ def build_report(f: Filters) -> Report | None:
         if comp is None or not comp.rows:
             continue
         sections.append(Section(comp, comparison_tables(comp, lang), comparison_charts(comp, lang, prefix=f"r{i}")))
+
+    # the summary beside the agencies (their section and pages): when the whole minus the agencies with an
+    # estimate would give the suppressed agencies away (analysis.disclosure), it covers those agencies only
+    summary_title = _("Summary: overall and element indices")
+    by_agency = next((s.comparison for s in sections if s.comparison.group == "agency"), None)
+    if by_agency is not None and by_agency.overall_scope == "with_estimate" and by_agency.shown_selection:
+        whole = indices(db.session, by_agency.shown_selection, domain=(), n_min=n_min)
+        summary_title = _("Summary: overall and element indices of the %(k)s agencies with an estimate (the "
+                          "%(s)s with too few responses are left out, so that their figures cannot be worked out)",
+                          k=sum(1 for r in by_agency.rows if not r.suppressed), s=by_agency.left_out)
+    summary_rows = whole.table[whole.table["kind"].isin(kinds)]
+    summary = Table("summary", summary_title, _measure_columns(), tuple(_measure_rows(summary_rows, lang)))
 
     per_agency = indices(db.session, sel, domain="agency", n_min=n_min)
     agencies: list[AgencyPage] = []
@@ -183,7 +192,7 @@ def build_report(f: Filters) -> Report | None:
     trend = selection_trend(db.session, shown or selection_for(current_user, f), f.measure, f.period, n_min)
     if len(trend) > 1 and sections:
         comp = sections[0].comparison
-        report.trend = trend_of(trend, comp.measure_label, lang, chart_id="r-trend")
+        report.trend = trend_of(trend, comp, lang, chart_id="r-trend")
         report.trend_table = trend_table(trend, comp, lang)
     return report
 

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analysis.compare import screen_changes
+from analysis.disclosure import remainder_safe
 from analysis.funnel import LEVELS as FUNNEL_LEVELS  # noqa: F401  (re-exported: pages draw funnels)
 from analysis.funnel import funnel_flags, funnel_limits  # noqa: F401  (re-exported for the pages)
 from analysis.multiple import holm
@@ -161,7 +162,11 @@ class Comparison:
     rank_method: str = ""  # analysis.ranks: "bootstrap (Rao–Wu)" or "normal (logit), independent units"
     design: str = ""  # survey/results/design.py: counters or clusters
     notes: list[str] = field(default_factory=list)
-    shown_selection: Selection | None = None  # the listed units only: reference line and trend
+    shown_selection: Selection | None = None  # the units the total covers: reference line and trend
+    #: what `overall` covers: "listed" — every listed unit (suppressed ones too: their remainder is safe,
+    #: analysis.disclosure); "with_estimate" — only the units with an estimate (the remainder would give the
+    #: suppressed units away)
+    overall_scope: str = "listed"
 
     @property
     def ranked(self) -> list[Row]:
@@ -170,6 +175,11 @@ class Comparison:
     @property
     def suppressed(self) -> list[Row]:
         return sorted((r for r in self.rows if r.suppressed), key=lambda r: r.label)
+
+    @property
+    def left_out(self) -> int:
+        """Suppressed units with responses that the total leaves out ("with_estimate"), else 0."""
+        return sum(1 for r in self.rows if r.suppressed and r.n > 0) if self.overall_scope == "with_estimate" else 0
 
     @property
     def by_estimate(self) -> list[Row]:
@@ -194,28 +204,28 @@ class TrendRow:
 
 def selection_trend(session: Session, sel: Selection, measure_code: str, period: Period, n_min: int,
                     count: int = 8) -> list[TrendRow]:
-    """The measure over the selection for the `count` periods up to `period` (same kind), oldest first:
-    survey.results.indices with the period as domain (one design over the whole span)."""
+    """The measure over the selection for the `count` periods up to `period` (same kind), oldest first.
+
+    Each period is estimated exactly as a headline of that period is: survey.results.indices over the
+    selection narrowed to the period (its own design: strata = the service points, n_h = their respondents in
+    that period).  The period as a domain of one design over the whole span gave the latest quarter another
+    interval than the headline beside it (n_h over eight quarters; docs/methodology-design.md, "One period,
+    one interval").  Each period's result is cached like any headline."""
     first = period
     for _ in range(count - 1):
         first = first.previous()
-    span = replace(sel, period_from=first.start, period_to=period.end)
-    res = indices(session, span, domain=period.kind, n_min=n_min)
-    table = res.table[res.table["measure"] == measure_code]
-    by_label = {str(r["domain"]): r for r in table.to_dict("records")}
     out = []
     p = first
-    labels = []
     for _ in range(count):
-        labels.append(p.label)
-        p = _next(p)
-    for label in labels:
-        rec = by_label.get(label)
-        if rec is None:
-            out.append(TrendRow(label, math.nan, math.nan, math.nan, 0, True))
+        res = indices(session, replace(sel, period_from=p.start, period_to=p.end), domain=(), n_min=n_min)
+        found = res.table[res.table["measure"] == measure_code]
+        if found.empty:
+            out.append(TrendRow(p.label, math.nan, math.nan, math.nan, 0, True))
         else:
-            out.append(TrendRow(label, _f(rec["estimate"]), _f(rec["ci_low"]), _f(rec["ci_high"]), int(rec["n"]),
+            rec = found.iloc[0]
+            out.append(TrendRow(p.label, _f(rec["estimate"]), _f(rec["ci_low"]), _f(rec["ci_high"]), int(rec["n"]),
                                 bool(rec["suppressed"])))
+        p = _next(p)
     while out and out[0].n == 0:  # no leading empty periods before the data start
         out.pop(0)
     return out
@@ -441,11 +451,16 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
     # request by survey.results.totals.cluster_totals)
     listed_all = len(rows) == sum(1 for code in table["domain"].astype(str) if code not in ("", "(missing)"))
     shown_sel = _selection_of_shown(session, sel, group, rows, listed_all)
-    shown_rows = None
-    if shown_sel is not None:
-        shown_res = indices(session, shown_sel, domain=(), n_min=n_min)
-        found = shown_res.table[shown_res.table["measure"] == measure_code]
-        shown_rows = None if found.empty else found.iloc[0]
+    shown_rows = _whole_row(session, shown_sel, measure_code, n_min)
+    overall_scope = "listed"
+    # disclosure by differencing (analysis.disclosure): the total over the listed units minus the units with
+    # an estimate must not give away the suppressed ones; else the total is over the units with an estimate
+    if not remainder_safe([r.n for r in rows], [r.suppressed for r in rows], n_min):
+        with_estimate = [r for r in rows if not r.suppressed]
+        if with_estimate:
+            shown_sel = _selection_of_shown(session, sel, group, with_estimate)
+            shown_rows = _whole_row(session, shown_sel, measure_code, n_min)
+            overall_scope = "with_estimate"
     overall = Row(code="all", id=None, label="", kind="all",
                   **_figures(whole_rows.iloc[0] if shown_rows is None else shown_rows))
 
@@ -455,7 +470,16 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
                       period=period, instrument=inst, rows=rows, overall=overall, top_k=k or 1,
                       bootstrap_b=bootstrap_b, seed=seed, n_min=n_min, has_previous=has_prev,
                       ci_method=res.ci, rank_method=rank_method, design=str(res.meta.get("design", "")),
-                      notes=notes, shown_selection=shown_sel or sel)
+                      notes=notes, shown_selection=shown_sel or sel, overall_scope=overall_scope)
+
+
+def _whole_row(session: Session, sel: Selection | None, measure_code: str, n_min: int) -> pd.Series | None:
+    """The measure's row over the whole of `sel` (None without a selection or an answer)."""
+    if sel is None:
+        return None
+    res = indices(session, sel, domain=(), n_min=n_min)
+    found = res.table[res.table["measure"] == measure_code]
+    return None if found.empty else found.iloc[0]
 
 
 def _selection_of_shown(session: Session, sel: Selection, group: str, rows: list[Row],

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from analysis.compare import compare_domain_to_whole
+from analysis.disclosure import secondary_suppression
 from analysis.estimate import estimate
 from analysis.funnel import design_n_eff
 from analysis.result import COLUMNS, EXTRA_COLUMNS, result_table
@@ -116,6 +117,13 @@ def _indices(session: Session, sel: Selection, dom: tuple[str, ...], weights: st
     table = result_table(est, ci, level=level, n_min=n_min)
     return IndexResult(_with_design_n_eff(_titled(table, inst)), inst, dom, weights, ci, n_min, level,
                        meta={"clusters": totals.n_clusters, "strata": totals.n_strata, "design": design})
+
+
+def hidden_beside_total(n: list[int], suppressed: list[bool], n_min: int | None = None) -> list[bool]:
+    """Which rows to hide beside a total over all of them that stays: analysis.disclosure.secondary_suppression
+    (the suppressed rows, plus the smallest shown ones when the total minus the shown rows would give a
+    suppressed figure away; docs/methodology-design.md, "Totals beside suppressed rows")."""
+    return secondary_suppression(n, suppressed, _n_min(n_min))
 
 
 def volume_version(session: Session, weights: str) -> tuple[Any, ...] | None:

@@ -1,0 +1,238 @@
+"""Disclosure by differencing: no surface shows a total from which a suppressed figure can be worked out.
+
+A reader who sees a total (estimate, n) beside the shown rows (estimate, n) forms the remainder
+n_R = n_total − Σ n_shown and its figure (total·n_total − Σ estimate_i·n_i) / n_R.  The rule
+(docs/methodology-design.md, "Totals beside suppressed rows"; analysis/disclosure.py): that remainder is empty,
+or it pools at least n_min responses of at least two suppressed rows.  Checked on every surface that puts a
+total next to suppressed rows: Home Affairs comparisons (units, agencies, drill-downs to agencies and to service
+points) as pages, CSV and XLSX; the period report (XLSX, HTML); the agency page's headline beside its trend
+(page and CSV).  A self-test turns the rule off and shows the check then finds the suppressed figure, equal to
+the true one.  Both databases (the app fixtures are parametrised)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime
+
+import pytest
+from openpyxl import load_workbook
+
+from survey.org.models import ServicePoint
+from tests.dashboard.displaykit import add_responses
+from tests.dashboard.hakit import login, use_language
+from tests.dashboard.helpers import forget_user, get
+from tests.dashboard.publishkit import N_MIN, TODAY, fill, publish_city
+
+Q4 = datetime(2022, 11, 10, 3, tzinfo=UTC)
+SMALL = 3  # responses of the one suppressed unit / service point / month (N_MIN = 10)
+
+
+@pytest.fixture
+def one_small(app, db_session):
+    """2022-Q4: every agency 12 responses, except the commune BT-TT (3); Ninh Kiều's committee has a second
+    service point with 3; the Department of Justice has 12 in October and 3 in December.  So each comparison
+    level, each drill-down and the Department's monthly trend has exactly ONE suppressed row."""
+    app.config.update(HAILONG_BOOTSTRAP_B=30, HAILONG_N_MIN=N_MIN, HAILONG_CLOCK=lambda: TODAY)
+    data = publish_city(db_session)
+    fill(db_session, data, data.city.agencies, 12, datetime(2022, 8, 10, 3, tzinfo=UTC), seed=3)  # a trend
+    fill(db_session, data, [c for c in data.city.agencies if c not in ("UBND-BT-TT", "STP")], 12, Q4, seed=4)
+    fill(db_session, data, ["UBND-BT-TT"], SMALL, Q4, seed=5)
+    nk = data.city.agencies["UBND-NK"]
+    sp2 = ServicePoint(code="UBND-NK-SP2", name_vi="Quầy 2 Ninh Kiều", name_en="Ninh Kieu desk 2", agency_id=nk.id)
+    db_session.add(sp2)
+    db_session.commit()
+    add_responses(db_session, data.qv_id, sp2.id, SMALL, Q4, good=0.3, seed=6)
+    add_responses(db_session, data.qv_id, data.sp("STP"), 12, datetime(2022, 10, 12, 3, tzinfo=UTC), seed=7)
+    add_responses(db_session, data.qv_id, data.sp("STP"), SMALL, datetime(2022, 12, 12, 3, tzinfo=UTC), good=0.2,
+                  seed=8)
+    return data
+
+
+# --------------------------------------------------------------------------- the check
+def remainder(total_n: int, rows: list[tuple[bool, int]]) -> tuple[int, int]:
+    """(n of the remainder a reader can form, suppressed rows with responses) from (shown?, n) rows."""
+    return total_n - sum(n for shown, n in rows if shown), sum(1 for shown, n in rows if not shown and n > 0)
+
+
+def assert_not_derivable(where: str, total_n: int, rows: list[tuple[bool, int]]) -> None:
+    n_r, hidden = remainder(total_n, rows)
+    assert any(not shown and n > 0 for shown, n in rows), f"{where}: the scenario has no suppressed row"
+    assert n_r <= 0 or (n_r >= N_MIN and hidden >= 2), (
+        f"{where}: the total (n = {total_n}) minus the shown rows leaves {n_r} responses of {hidden} suppressed "
+        f"row(s): their figure can be worked out")
+
+
+def derived(total: tuple[float, int], shown: list[tuple[float, int]]) -> float:
+    """What a reader computes for the remainder (exact for these data: every respondent answers every item)."""
+    (t, n_t), n_s = total, sum(n for _e, n in shown)
+    return (t * n_t - sum(e * n for e, n in shown)) / (n_t - n_s)
+
+
+# --------------------------------------------------------------------------- reading the surfaces
+def _get(client, url: str):
+    resp = get(client, url)
+    assert resp.status_code == 200, (url, resp.status_code)
+    return resp
+
+
+def _int(text: str) -> int:
+    return int(re.sub(r"[^\d]", "", text))
+
+
+def page_total_and_rows(html: str) -> tuple[int, list[tuple[bool, int]]]:
+    """The Home Affairs page's total line (n) and its units table: (shown?, n) per row (English page)."""
+    line = re.search(r'<p class="overall"[^>]*>(.*?)</p>', html, re.S).group(1)
+    total_n = _int(re.findall(r"n = ([\d,]+)", line)[-1])
+    body = html[html.index('<table class="units">'):]
+    body = body[:body.index("</table>")]
+    rows = []
+    for tr in re.findall(r"<tr class=\"(suppressed)?\"[^>]*>(.*?)</tr>", body, re.S):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", tr[1], re.S)
+        if tr[0]:
+            rows.append((False, _int(re.search(r"n = ([\d,]+)", cells[0]).group(1))))
+        else:
+            rows.append((True, _int(cells[2])))
+    return total_n, rows
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+def export_total_and_rows(client, query: str) -> tuple[tuple[float, int] | None,
+                                                       list[tuple[bool, int, float | None]]]:
+    """From the CSV exports: the total (the trend's latest period: the same selection as the total line; None
+    when the view exports no trend, i.e. no total) and the estimates table's rows (shown?, n, estimate)."""
+    est = csv_rows(_get(client, f"/homeaffairs/export.csv?{query}&table=estimates").get_data(as_text=True))
+    forget_user()
+    resp = client.get(f"/homeaffairs/export.csv?{query}&table=trend")
+    if resp.status_code == 404:
+        return None, [(r["Estimate"] != "", int(r["n"]), None) for r in est]
+    last = csv_rows(resp.get_data(as_text=True))[-1]
+    rows = [(r["Estimate"] != "", int(r["n"]), float(r["Estimate"]) if r["Estimate"] else None) for r in est]
+    return (float(last["Estimate"]), int(last["n"])), rows
+
+
+PAGES = {
+    "communes": "/homeaffairs/?period=2022-Q4&level=commune",
+    "agencies": "/homeaffairs/?period=2022-Q4&level=agency",
+}
+
+
+def _pages(data) -> dict[str, tuple[str, str]]:
+    """name → (page URL, export query) of every Home Affairs view with one suppressed row."""
+    bt, nk = data.city.units["BT"].id, data.city.agencies["UBND-NK"].id
+    out = {name: (url, url.split("?", 1)[1]) for name, url in PAGES.items()}
+    out["agencies of Bình Thủy"] = (f"/homeaffairs/unit/{bt}?period=2022-Q4",
+                                    f"period=2022-Q4&view=unit&unit_id={bt}")
+    out["service points of Ninh Kiều"] = (f"/homeaffairs/agency/{nk}?period=2022-Q4",
+                                          f"period=2022-Q4&view=agency&agency_id={nk}")
+    return out
+
+
+def _rule_off(monkeypatch) -> None:
+    """The behaviour before the rule: every total over all listed rows, no period hidden beside a headline."""
+    monkeypatch.setattr("survey.results.comparison.remainder_safe", lambda n, suppressed, n_min: True)
+    monkeypatch.setattr("survey.dashboard.agency_data.hidden_beside_total",
+                        lambda n, suppressed, n_min=None: list(suppressed))
+
+
+# --------------------------------------------------------------------------- Home Affairs
+def test_home_affairs_pages_and_exports_give_no_suppressed_figure(client, one_small):
+    login(client, "noivu")
+    use_language(client, "en")
+    for name, (url, query) in _pages(one_small).items():
+        html = _get(client, url).get_data(as_text=True)
+        total_n, rows = page_total_and_rows(html)
+        assert_not_derivable(f"{name} (page)", total_n, rows)
+        # the label says what the total covers
+        assert "with an estimate" in html[html.index('class="overall"'):][:600], name
+        total, est = export_total_and_rows(client, query)
+        book = load_workbook(io.BytesIO(_get(client, f"/homeaffairs/export.xlsx?{query}").data))
+        sheets = {ws.title: list(ws.iter_rows(values_only=True)) for ws in book.worksheets}
+        trend = next((v for k, v in sheets.items() if k.lower().startswith("trend")), None)
+        if total is None:  # drill-downs show no trend: their files hold no total
+            assert trend is None, name
+            continue
+        assert_not_derivable(f"{name} (CSV: trend's latest period beside the estimates)", total[1],
+                             [(s, n) for s, n, _e in est])
+        assert total[1] == total_n, f"{name}: the trend's latest period covers other units than the total line"
+        assert trend is not None, name
+        estimates = next(v for k, v in sheets.items() if k.lower().startswith("estimates"))
+        n_col, e_col = estimates[0].index("n"), estimates[0].index("Estimate")
+        assert_not_derivable(f"{name} (XLSX)", int(trend[-1][trend[0].index("n")]),
+                             [(r[e_col] is not None, int(r[n_col])) for r in estimates[1:]])
+
+
+def test_the_check_finds_the_suppressed_figure_without_the_rule(client, one_small, monkeypatch, db_session):
+    """Self-test: with every total over all listed rows (the old behaviour) the one suppressed commune's
+    figure comes out of the export exactly — the check above fails on it."""
+    from datetime import date
+
+    from survey.results.indices import indices
+    from survey.results.selection import Selection
+
+    _rule_off(monkeypatch)
+    login(client, "noivu")
+    use_language(client, "en")
+    url, query = _pages(one_small)["communes"]
+    total_n, rows = page_total_and_rows(_get(client, url).get_data(as_text=True))
+    with pytest.raises(AssertionError, match="can be worked out"):
+        assert_not_derivable("communes", total_n, rows)
+    total, est = export_total_and_rows(client, query)
+    assert total is not None
+    found = derived(total, [(e, n) for s, n, e in est if s and e is not None])
+    truth = indices(db_session, Selection.of(one_small.qv_id, agency_ids=(one_small.city.agencies["UBND-BT-TT"].id,),
+                                             period_from=date(2022, 10, 1), period_to=date(2022, 12, 1)),
+                    n_min=N_MIN).table
+    assert found == pytest.approx(float(truth[truth["measure"] == "OVERALL"]["estimate"].iloc[0]), abs=1e-9)
+
+
+# --------------------------------------------------------------------------- period report
+def _report_sheets(client) -> dict[str, list[tuple]]:
+    book = load_workbook(io.BytesIO(_get(client, "/homeaffairs/report/report.xlsx?period=2022-Q4").data))
+    return {ws.title: list(ws.iter_rows(values_only=True)) for ws in book.worksheets}
+
+
+def _report_check(sheets: dict[str, list[tuple]]) -> None:
+    summary = sheets["Summary"]
+    overall = summary[1]  # the overall index first, then the elements
+    agencies = next(v for k, v in sheets.items() if k.startswith("Agencies") and "Estimates" in k)
+    n_col, e_col = agencies[0].index("n"), agencies[0].index("Estimate")
+    assert_not_derivable("report: summary beside the agencies", int(overall[summary[0].index("n")]),
+                         [(r[e_col] is not None, int(r[n_col])) for r in agencies[1:]])
+
+
+def test_period_report_summary_gives_no_suppressed_agency(client, one_small, monkeypatch):
+    login(client, "noivu")
+    use_language(client, "en")
+    _report_check(_report_sheets(client))
+    html = _get(client, "/homeaffairs/report/?period=2022-Q4").get_data(as_text=True)
+    assert "agencies with an estimate" in html  # the summary says what it covers
+    _rule_off(monkeypatch)
+    with pytest.raises(AssertionError, match="can be worked out"):
+        _report_check(_report_sheets(client))
+
+
+# --------------------------------------------------------------------------- agency page
+def _agency_check(client) -> None:
+    url = "/dashboard/agency/STP?from=2022-10&to=2022-12&trend=month"
+    html = _get(client, url).get_data(as_text=True)
+    line = re.search(r'<p class="overall" id="overall">(.*?)</p>', html, re.S).group(1)
+    total_n = _int(re.findall(r"n = ([\d,]+)", line)[-1])
+    rows = csv_rows(_get(client, url + "&format=csv&table=trend").get_data(as_text=True))
+    assert_not_derivable("agency page: headline beside its trend (CSV)", total_n,
+                         [(r["Estimate"] != "", int(r["n"])) for r in rows])
+
+
+def test_agency_headline_gives_no_suppressed_period(client, one_small, monkeypatch):
+    login(client, "noivu")
+    use_language(client, "en")
+    _agency_check(client)
+    html = _get(client, "/dashboard/agency/STP?from=2022-10&to=2022-12&trend=month").get_data(as_text=True)
+    assert "would give away the periods with too few responses" in html  # the second hidden month says why
+    _rule_off(monkeypatch)
+    with pytest.raises(AssertionError, match="can be worked out"):
+        _agency_check(client)
