@@ -20,7 +20,7 @@ from analysis.control import Baseline, drop_chart
 from analysis.integrity import HISTORY_DAYS, OpeningHours, ScanInput, arrival_profile, late_out_of_order, scan
 from survey.database import utcnow
 from survey.i18n import LOCAL_TZ
-from survey.org.models import Agency, ServicePoint, ServiceVolume
+from survey.org.models import Agency, ServicePoint, ServiceVolume, Unit
 from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Answer, Response
 from survey.results.integrity_models import CONFIRMED, DISMISSED, OPEN, IntegrityFlag
@@ -271,11 +271,16 @@ def agency_charts(session: Session, today: date, agency_ids: list[int] | None = 
 
 def _agency_charts(session: Session, today: date, agency_ids: list[int] | None) -> dict[int, dict[str, Any]]:
     days = _working_days(today - timedelta(days=1), CHART_DAYS + BASELINE_DAYS)
+    return _charts(daily_scores(session, days[0], days[-1], agency_ids), "agency_id", days)
+
+
+def _charts(data: pd.DataFrame, key: str, days: list[date]) -> dict[int, dict[str, Any]]:
+    """One early-warning chart per `key` value of per-day scores (n, total, sumsq): the last CHART_DAYS
+    working days of `days` charted against the BASELINE_DAYS before them."""
     base_days, chart_days = days[:BASELINE_DAYS], days[BASELINE_DAYS:]
-    data = daily_scores(session, days[0], days[-1], agency_ids)
     out: dict[int, dict[str, Any]] = {}
-    for agency_id, part in data.groupby("agency_id"):
-        assert isinstance(agency_id, (int, np.integer))  # pandas-stubs types a group key as any scalar
+    for group_id, part in data.groupby(key):
+        assert isinstance(group_id, (int, np.integer))  # pandas-stubs types a group key as any scalar
         base = part[part["day"] < chart_days[0]]
         if base["n"].sum() < 30:
             continue  # too little history for a baseline
@@ -286,7 +291,7 @@ def _agency_charts(session: Session, today: date, agency_ids: list[int] | None) 
         totals = idx["total"].fillna(0).to_numpy()
         res = drop_chart(counts, totals, baseline)
         means = np.divide(totals, counts, out=np.full(len(counts), np.nan), where=counts > 0)
-        out[int(agency_id)] = {
+        out[int(group_id)] = {
             "days": chart_days, "counts": counts.astype(int).tolist(), "means": means.tolist(),
             "statistic": res.statistic.tolist(), "limit": res.limit, "baseline": baseline.mean,
             "signalling": res.signalling,
@@ -295,11 +300,42 @@ def _agency_charts(session: Session, today: date, agency_ids: list[int] | None) 
     return out
 
 
+def _by_unit(session: Session, data: pd.DataFrame) -> pd.DataFrame:
+    """Per-agency day scores summed per administrative unit: every unit counts the agencies of its subtree."""
+    parents: dict[int, int | None] = {int(u): p for u, p in session.execute(select(Unit.id, Unit.parent_id))}
+    rows = []
+    for agency_id, unit_id in session.execute(select(Agency.id, Agency.unit_id)):
+        u: int | None = unit_id
+        while u is not None:
+            rows.append((agency_id, u))
+            u = parents.get(u)
+    links = pd.DataFrame(rows, columns=["agency_id", "unit_id"])
+    if data.empty or links.empty:
+        return pd.DataFrame(columns=["unit_id", "day", "n", "total", "sumsq"])
+    return (data.merge(links, on="agency_id").groupby(["unit_id", "day"])[["n", "total", "sumsq"]].sum()
+            .reset_index())
+
+
+def _city_charts(session: Session, today: date) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
+    """Every agency's and every unit's chart, from one read of the year's responses."""
+    days = _working_days(today - timedelta(days=1), CHART_DAYS + BASELINE_DAYS)
+    data = daily_scores(session, days[0], days[-1])
+    return _charts(data, "agency_id", days), _charts(_by_unit(session, data), "unit_id", days)
+
+
 def city_signals(session: Session, today: date) -> list[dict[str, Any]]:
-    """Agencies whose chart signals now, newest signal first."""
-    charts = agency_charts(session, today)
-    names = {a.id: a for a in session.scalars(select(Agency).where(Agency.id.in_(list(charts) or [-1])))}
-    rows = [{"agency": names[a], **c} for a, c in charts.items() if c["signalling"] and a in names]
+    """Agencies and administrative units (a unit: the agencies of its subtree together) whose early-warning
+    chart signals now, newest signal first (remembered by the results cache until the data change)."""
+    from survey.results.cache import cached
+
+    agencies, units = cached(session, ("early-warning-city", today), lambda: _city_charts(session, today))
+    rows: list[dict[str, Any]] = []
+    named: dict[str, dict[int, Any]] = {
+        "agency": {a.id: a for a in session.scalars(select(Agency).where(Agency.id.in_(list(agencies) or [-1])))},
+        "unit": {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(list(units) or [-1])))}}
+    for kind, charts in (("agency", agencies), ("unit", units)):
+        rows += [{"kind": kind, kind: named[kind][i], **c} for i, c in charts.items()
+                 if c["signalling"] and i in named[kind]]
     return sorted(rows, key=lambda r: r["first_signal"], reverse=True)
 
 

@@ -69,7 +69,9 @@ def test_real_drop_makes_the_agency_chart_signal(db_session) -> None:
     assert chart["signalling"]
     assert chart["first_signal"] >= days[150]
     signals = city_signals(db_session, TODAY)
-    assert [s["agency"].code for s in signals] == ["STP"]
+    assert [s["agency"].code for s in signals if s["kind"] == "agency"] == ["STP"]
+    # STP is a city department: the city's chart (all its agencies together) holds only STP's responses here
+    assert [s["unit"].code for s in signals if s["kind"] == "unit"] == ["CT"]
 
 
 def test_scan_command_flags_yesterdays_burst(app, runner, db_session) -> None:
