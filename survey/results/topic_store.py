@@ -27,6 +27,7 @@ import hashlib
 import os
 import secrets
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from threading import Lock
@@ -80,17 +81,19 @@ def _refresh(fp: str, folder: Path) -> dict[bytes, int]:
     known = _known.setdefault(fp, {})
     seen = _read.setdefault(fp, set())
     try:
-        names = sorted(n for n in os.listdir(folder) if n.endswith(".npz") and n not in seen)
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".npz") and ".tmp." not in n and n not in seen)
     except OSError:
         return known
     for name in names:
         try:
-            with np.load(folder / name, allow_pickle=False) as data:
+            with open(folder / name, "rb") as fh, np.load(fh, allow_pickle=False) as data:  # fh: closed if cut
                 flat = data["h"].astype(np.uint8, copy=False).tobytes()  # n × 16 bytes (an S16 array drops NULs)
                 keys = [flat[i: i + 16] for i in range(0, len(flat), 16)]
                 known.update(zip(keys, data["m"].tolist(), strict=True))
-        except (OSError, KeyError, ValueError):
-            continue  # a file being replaced or broken: only slower
+        except OSError:
+            continue  # merged away by another process meanwhile: its entries are in the merged file
+        except (KeyError, ValueError, EOFError, zipfile.BadZipFile):
+            pass  # broken (files appear whole, by rename): only slower, and not read again
         seen.add(name)
     if len(seen) > MERGE_ABOVE:
         _write(folder, known)

@@ -109,7 +109,11 @@ def test_an_edited_lexicon_classifies_again(app, texts, calls, tmp_path, monkeyp
 def test_a_broken_file_in_the_store_is_only_slower(app, texts, tmp_path, monkeypatch):
     monkeypatch.setitem(current_app.config, "HAILONG_MONTH_CELLS_DIR", str(tmp_path))
     first = _counts(texts, str(tmp_path))
-    for f in tmp_path.glob("topics-*/*.npz"):
+    files = list(tmp_path.glob("topics-*/*.npz"))
+    for f in files:  # one not a NumPy file, the other cut short (a file still being written by another worker)
+        data = f.read_bytes()
         f.write_bytes(b"not a numpy file")
+        f.with_suffix(".tmp.npz").write_bytes(data[: len(data) // 2])
+        (f.parent / "cut.npz").write_bytes(data[: len(data) // 2])
     assert _counts(texts, str(tmp_path)) == first
     _restart()
