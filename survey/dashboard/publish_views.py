@@ -117,7 +117,7 @@ def frozen_pdf_html() -> tuple[str, str] | None:
 def _frozen_pdf_document(p: pub.PublishedPeriod) -> str:
     """The whole HTML the PDF of a publication is laid out from, in the current language."""
     return render_template("dashboard/report/published_pdf.html", publication=p, period=period_name(p.label),
-                           body=Markup(p.pdf_html(current_lang())))
+                           revised_in=pub.revised_in(db.session, p), body=Markup(p.pdf_html(current_lang())))
 
 
 def _prerender_pdfs(p: pub.PublishedPeriod) -> None:

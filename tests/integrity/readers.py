@@ -9,6 +9,8 @@ import re
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from survey.i18n import fixed
+
 
 def page_lines(markup: str) -> str:
     """Page text one cell per line (tags → line breaks), as the PDF's text comes out."""
@@ -30,3 +32,14 @@ def sheet_rows(rows: list[tuple], first: str) -> dict[object, dict[object, objec
     """Rows below the header whose first cell is `first`, keyed by their first cell."""
     header = next(r for r in rows if r and r[0] == first)
     return {r[0]: dict(zip(header, r, strict=False)) for r in rows[rows.index(header) + 1:] if r and r[0]}
+
+
+def pct(value: float) -> str:
+    """A share as the English pages print it (one decimal)."""
+    return fixed(float(value), 1, "en", as_percent=True)
+
+
+def shows_row(text: str, label: str, estimate: float, n: int) -> bool:
+    """A table row in page or PDF text: the label, the estimate, one or two interval cells, n."""
+    pattern = rf"(?m)^{re.escape(label)}\n{re.escape(pct(estimate))}\n(?:[^\n]+\n){{1,2}}{n}$"
+    return re.search(pattern, text) is not None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html as htmllib
 import math
-import re
 from collections import defaultdict
 from datetime import UTC, date, datetime
 
@@ -22,7 +21,7 @@ from sqlalchemy import func, select
 
 from survey.audit.models import AuditEvent
 from survey.demo.gaming import PATTERNS
-from survey.i18n import LOCAL_TZ, fixed
+from survey.i18n import LOCAL_TZ
 from survey.org.models import Agency, ServicePoint
 from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Response
@@ -31,7 +30,7 @@ from survey.results.integrity_models import IntegrityFlag
 from tests.dashboard.hakit import read_csv, reference, use_language
 from tests.dashboard.helpers import login, page_token
 from tests.dashboard.publication_checks import tallies_equal_recount
-from tests.integrity.readers import page_lines, pdf_lines, sheet_rows, sheets
+from tests.integrity.readers import page_lines, pdf_lines, sheet_rows, sheets, shows_row
 from tests.results.factories import respondent_frame
 
 pytestmark = pytest.mark.demo_db(responses=4000)  # the demo another test loads: one load per run and database
@@ -110,16 +109,6 @@ def _reference(db_session, qv_id: int):
     return ref
 
 
-def _pct(value: float) -> str:
-    return fixed(float(value), 1, "en", as_percent=True)
-
-
-def _shows_row(text: str, label: str, estimate: float, n: int) -> bool:
-    """A table row: the label, the estimate, one or two interval cells, n — in page text or PDF text."""
-    pattern = rf"(?m)^{re.escape(label)}\n{re.escape(_pct(estimate))}\n(?:[^\n]+\n){{1,2}}{n}$"
-    return re.search(pattern, text) is not None
-
-
 def _assert_figures(s: dict[str, object], ref, names: dict[str, str], agency: str) -> None:
     """Every figure of the surfaces equals the reference computed from answer rows."""
     overall = ref[ref["measure"] == "OVERALL"].set_index("domain")
@@ -136,7 +125,7 @@ def _assert_figures(s: dict[str, object], ref, names: dict[str, str], agency: st
                 assert math.isclose(float(row["Estimate"]), float(rec["estimate"]), rel_tol=1e-9), (where, code)
         if not rec["suppressed"]:
             for where in ("comparison page", "report page", "report pdf"):
-                assert _shows_row(s[where], name, rec["estimate"], n), (where, code)  # type: ignore[arg-type]
+                assert shows_row(s[where], name, rec["estimate"], n), (where, code)  # type: ignore[arg-type]
     mine = ref[ref["domain"] == agency].set_index("measure")
     agency_csv = {r["Code"]: r for r in s["agency csv"]}  # type: ignore[union-attr]
     agency_xlsx = sheet_rows(s["agency xlsx"]["Indices"], "Code")  # type: ignore[index]
@@ -147,7 +136,7 @@ def _assert_figures(s: dict[str, object], ref, names: dict[str, str], agency: st
             assert int(row["n"]) == int(rec["n"]), (where, measure)
             if not rec["suppressed"]:
                 assert math.isclose(float(row["Estimate"]), float(rec["estimate"]), rel_tol=1e-9), (where, measure)
-    assert _shows_row(s["agency page"], "Overall satisfaction index", mine.loc["OVERALL", "estimate"],  # type: ignore[arg-type]
+    assert shows_row(s["agency page"], "Overall satisfaction index", mine.loc["OVERALL", "estimate"],  # type: ignore[arg-type]
                       int(mine.loc["OVERALL", "n"]))
 
 
