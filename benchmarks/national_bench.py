@@ -1,7 +1,7 @@
 """The whole country: dashboard speed and count-table sizes at 10,000,000 responses on PostgreSQL.
 
     .venv/bin/python benchmarks/national_bench.py [--responses 10000000] [--repeat 20] [--keep NAME | --reuse NAME]
-        [--modes live,warm] [--export /tmp/national.parquet] [--sipas-channels qr,web,paper]
+        [--modes live,warm] [--export /tmp/national.parquet] [--sipas-channels qr,web,paper] [--fresh [--live N]]
 
 The tree is a national SIPAS deployment after the July 2025 reform (no district level): the country, 34
 provinces, 3,300 communes; per province 20 departments with 2 service points each, per commune a People's
@@ -17,8 +17,10 @@ moment cells are checked against `survey.respond.moments.grams` (the code that m
 Pages timed (live and warm as in dashboard_bench.py): the national comparison of provinces (Home Affairs
 at the country), a province's Home Affairs (a unit manager of one province: its communes compared, and the
 agencies of that province), each on both questionnaires.  Also printed: the count tables' rows and sizes,
-and the serving process's RSS.  `--export FILE` writes a 10 M-respondent SIPAS exchange file (Parquet) of
-the same shape and times `python -m analysis indices` on it.
+and the serving process's RSS.  `--fresh`: every page in a new process (its first request, then `--live N`
+requests after new responses), with app CPU and the process's PEAK RSS — the memory one worker needs for the
+page, which the RSS after a run does not show.  `--export FILE` writes a 10 M-respondent SIPAS exchange file
+(Parquet) of the same shape and times `python -m analysis indices` on it.
 """
 
 from __future__ import annotations
@@ -390,6 +392,53 @@ def time_cli(path: Path) -> None:
         print(f"    | {label} | {wall:.1f} | {cpu:.1f} | {rss:.0f} | {rc} |", flush=True)
 
 
+def one_page(app, index: int, live: int) -> None:
+    """In this (fresh) process: page `index`'s first request, then `live` requests each after two new
+    responses; prints one table row per request with wall, CPU, RSS after it and the process's peak RSS."""
+    import resource
+
+    from flask import g
+    from sqlalchemy import select
+
+    from survey.org.models import ServicePoint
+    from survey.questionnaire_versions.models import QuestionnaireVersion
+
+    label, user, url = pages(app)[index]
+    qvs = dict(db.session.execute(select(QuestionnaireVersion.instrument, QuestionnaireVersion.id)).all())
+    url = dash._resolve(url.replace("__sipas__", str(qvs["sipas-2017"])))
+    points = list(db.session.scalars(select(ServicePoint.id)))
+    rng = np.random.default_rng(5 + index)
+    client = app.test_client()
+    dash._login(client, user)
+    for i in range(1 + live):
+        for k in ("_login_user", "_flask_babel"):
+            g.pop(k, None)
+        if i:
+            dash.new_responses(points, qvs, rng)
+        db.session.remove()
+        t0, c0 = time.perf_counter(), time.process_time()
+        resp = client.get(url)
+        wall, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+        assert resp.status_code == 200, (url, resp.status_code)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"    | {label} | {'live' if i else 'first'} | {wall:,.0f} | {cpu:,.0f} | {dash.rss_mb():,.0f} | "
+              f"{peak:,.0f} | {os.getloadavg()[0]:.1f} |", flush=True)
+
+
+def fresh_pages(name: str, pg: str, live: int) -> None:
+    """Every page in its own new process (what a restarted worker pays, and its peak memory)."""
+    import subprocess
+
+    print(f"  fresh process per page: first request, then {live} live (two new responses before each):")
+    print("    | page | request | wall (ms) | app CPU (ms) | RSS after (MB) | peak RSS (MB) | load |")
+    print("    |---|---|---:|---:|---:|---:|---:|", flush=True)
+    for index in range(len(pages(None))):
+        proc = subprocess.run([sys.executable, __file__, "--reuse", name, "--pg", pg, "--modes", "",
+                               "--one-page", str(index), "--live", str(live)], check=False)
+        if proc.returncode:
+            print(f"    | {pages(None)[index][0]} | exit {proc.returncode} (killed: memory?) | | | | | |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--responses", type=int, default=10_000_000)
@@ -401,6 +450,10 @@ def main() -> None:
     ap.add_argument("--export", metavar="FILE", help="also write a 10 M SIPAS exchange file and time the analysis CLI")
     ap.add_argument("--sipas-channels", default="qr,web,paper",
                     help="SIPAS channels to load (e.g. 'qr' for a shorter load; the others' responses are left out)")
+    ap.add_argument("--fresh", action="store_true",
+                    help="each page in a new process: first request, then --live requests; CPU and peak RSS")
+    ap.add_argument("--live", type=int, default=2, help="live requests after the first one (--fresh)")
+    ap.add_argument("--one-page", type=int, default=None, help=argparse.SUPPRESS)  # a --fresh child
     args = ap.parse_args()
     name = args.reuse or args.keep or f"hailong_national_{os.getpid()}"
     admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
@@ -427,6 +480,10 @@ def main() -> None:
             engine.dispose()
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True, "RATELIMIT_ENABLED": False,
                           "WTF_CSRF_ENABLED": True})
+        if args.one_page is not None:
+            with app.app_context():
+                one_page(app, args.one_page, args.live)
+            return
         print(f"== postgresql national: {'database kept earlier' if args.reuse else f'{args.responses:,} responses'} "
               f"({url.split('@')[-1]}); "
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
@@ -449,6 +506,8 @@ def main() -> None:
                 print(f"  RSS after {mode}: {dash.rss_mb():.0f} MB", flush=True)
             db.session.remove()
             db.engine.dispose()
+        if args.fresh:
+            fresh_pages(name, args.pg, args.live)
         if args.export:
             path = Path(args.export)
             if not path.exists():

@@ -222,66 +222,123 @@ def month_sums(session: Session, key: Hashable, versions: dict[Any, int],
     months changed since (a new response changes one month), the total is updated by subtracting their
     old payloads and adding the new ones — exact, because the payloads are integer counts — instead of
     adding up every month again.  Returns (keys DataFrame, float64 matrix), keys in first-seen order.
+
+    Memory: the months are added one at a time (a whole-country SIPAS month is 10,000 service points ×
+    3,570 entries: twelve of them at once were gigabytes), and the running total keeps the months' payloads
+    for the update by difference only while they fit in a quarter of the results budget; larger ones are
+    added up again when a month changes, and a total larger than the whole budget is not kept.
     """
     import numpy as np
-    import pandas as pd
 
-    parts = month_payloads(session, key, versions, query)
-    months = sorted(parts)
-    full = ("month-sums", str(session.get_bind().engine.url), key, tuple(months))  # one running total per range
+    url = str(session.get_bind().engine.url)
+    months = sorted(versions)
+    full = ("month-sums", url, key, tuple(months))  # one running total per range
     with _lock:
         state = _entries.get(full) if enabled() else None
-    changed = None
-    if state is not None and set(state["parts"]) == set(months):
+    if state is not None and state["parts"] is not None and set(state["parts"]) == set(months):
+        parts = month_payloads(session, key, versions, query)
         changed = [m for m in months if state["parts"][m] is not parts[m]]
-        if len(changed) > max(2, len(months) // 3):
-            changed = None
-    if changed is None:
-        frames = [parts[m][0] for m in months if len(parts[m][1])]
-        if not frames:
-            return pd.DataFrame(), np.zeros((0, 0))
-        keys = pd.concat(frames, ignore_index=True)
-        codes, uniq = pd.MultiIndex.from_frame(keys).factorize()
-        total = np.zeros((len(uniq), next(parts[m][1].shape[1] for m in months if len(parts[m][1]))))
-        offset = 0
-        for m in months:
-            mat = parts[m][1]
-            if len(mat):
-                total[codes[offset: offset + len(mat)]] += mat
-                offset += len(mat)
-        rows = {k: i for i, k in enumerate(uniq)}
-        columns = list(keys.columns)
-    else:
-        assert state is not None  # `changed` is only set from a cached state
-        rows = dict(state["rows"])
-        columns = state["columns"]
-        total = state["total"].copy()
-        for m in changed:
-            (old_keys, old_mat), (new_keys, new_mat) = state["parts"][m], parts[m]
-            if len(old_mat) and old_mat.shape == new_mat.shape and old_keys.equals(new_keys):
-                # the same keys in the same order (responses to cells the month had): add the changed rows'
-                # integer differences only — a national month is 10,000 rows, a response changes one
-                moved = np.flatnonzero((old_mat != new_mat).any(axis=1))
-                if len(moved):
-                    at = np.array([rows[k] for k in old_keys.iloc[moved][columns].itertuples(index=False, name=None)],
-                                  dtype=np.int64)
-                    total[at] += new_mat[moved].astype(np.int64) - old_mat[moved].astype(np.int64)
-                continue
-            for sign, (keys, mat) in ((-1.0, (old_keys, old_mat)), (1.0, (new_keys, new_mat))):
-                if not len(mat):
-                    continue
-                at = np.empty(len(keys), dtype=np.int64)
-                for i, k in enumerate(keys[columns].itertuples(index=False, name=None)):
-                    if k not in rows:
-                        rows[k] = len(rows)
-                    at[i] = rows[k]
-                if len(rows) > len(total):
-                    total = np.vstack([total, np.zeros((len(rows) - len(total), total.shape[1]))])
-                total[at] += sign * mat
-    if enabled():
+        if len(changed) <= max(2, len(months) // 3):
+            return _updated_sums(full, state, parts, changed)
+    acc = _RowSums()
+    kept: dict[Any, Any] | None = {}
+    held = 0
+    for month in months:  # one month's payload alive at a time (it stays in the cache if the budget allows)
+        mat_keys, mat = month_payloads(session, key, {month: versions[month]}, query)[month]
+        held += _size(mat)
+        if kept is not None:
+            kept[month] = (mat_keys, mat)
+            if held > max_bytes() // 4:
+                kept = None
+        if len(mat):
+            acc.add(mat_keys, mat)
+        del mat_keys, mat
+    if not acc.rows:
+        return _empty_frame(), np.zeros((0, 0))
+    total = acc.total()
+    if enabled() and int(total.nbytes) <= max_bytes():
         with _lock:
             # the parts are cached (and counted) as months already: only the total is this entry's own
+            _put(full, {"parts": kept, "rows": acc.rows, "columns": acc.columns, "total": total},
+                 int(total.nbytes) + 128 * len(acc.rows))
+    return _key_frame(acc.rows, acc.columns), total
+
+
+def _empty_frame() -> Any:
+    import pandas as pd
+
+    return pd.DataFrame()
+
+
+def _key_frame(rows: dict[Any, int], columns: list[str]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(list(rows), columns=columns) if rows else pd.DataFrame(columns=columns)
+
+
+class _RowSums:
+    """Rows added up by key in first-seen order, growing as months add keys (the order and the float64
+    sums of adding every month's matrix in month order)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Any, int] = {}
+        self.columns: list[str] = []
+        self._total: Any = None
+
+    def add(self, keys: Any, mat: Any) -> None:
+        import numpy as np
+
+        if self._total is None:
+            self.columns = list(keys.columns)
+            self._total = np.zeros((max(len(keys), 1), mat.shape[1]))
+        at = np.empty(len(keys), dtype=np.int64)
+        for i, k in enumerate(keys[self.columns].itertuples(index=False, name=None)):
+            row = self.rows.get(k)
+            if row is None:
+                row = self.rows[k] = len(self.rows)
+            at[i] = row
+        if len(self.rows) > len(self._total):
+            grown = np.zeros((max(len(self.rows), 2 * len(self._total)), self._total.shape[1]))
+            grown[: len(self._total)] = self._total
+            self._total = grown
+        self._total[at] += mat
+
+    def total(self) -> Any:
+        return self._total[: len(self.rows)]
+
+
+def _updated_sums(full: Hashable, state: dict[str, Any], parts: dict[Any, Any],
+                  changed: list[Any]) -> tuple[Any, Any]:
+    """The kept running total with the `changed` months' old payloads taken out and the new ones added."""
+    import numpy as np
+
+    rows = dict(state["rows"])
+    columns = state["columns"]
+    total = state["total"].copy()
+    for m in changed:
+        (old_keys, old_mat), (new_keys, new_mat) = state["parts"][m], parts[m]
+        if len(old_mat) and old_mat.shape == new_mat.shape and old_keys.equals(new_keys):
+            # the same keys in the same order (responses to cells the month had): add the changed rows'
+            # integer differences only — a national month is 10,000 rows, a response changes one
+            moved = np.flatnonzero((old_mat != new_mat).any(axis=1))
+            if len(moved):
+                at = np.array([rows[k] for k in old_keys.iloc[moved][columns].itertuples(index=False, name=None)],
+                              dtype=np.int64)
+                total[at] += new_mat[moved].astype(np.int64) - old_mat[moved].astype(np.int64)
+            continue
+        for sign, (keys, mat) in ((-1.0, (old_keys, old_mat)), (1.0, (new_keys, new_mat))):
+            if not len(mat):
+                continue
+            at = np.empty(len(keys), dtype=np.int64)
+            for i, k in enumerate(keys[columns].itertuples(index=False, name=None)):
+                if k not in rows:
+                    rows[k] = len(rows)
+                at[i] = rows[k]
+            if len(rows) > len(total):
+                total = np.vstack([total, np.zeros((len(rows) - len(total), total.shape[1]))])
+            total[at] += sign * mat
+    if enabled():
+        with _lock:
             _put(full, {"parts": dict(parts), "rows": rows, "columns": columns, "total": total},
                  int(total.nbytes) + 128 * len(rows))
-    keys_out = pd.DataFrame(list(rows), columns=columns) if rows else pd.DataFrame(columns=columns)
-    return keys_out, total
+    return _key_frame(rows, columns), total

@@ -123,34 +123,31 @@ def _row_respondents(session: Session, sel: Selection, totals: ClusterTotals, pe
 
 
 def _decoded_months(session: Session, sel: Selection, periods: list[Any], *,
-                    by_channel: bool) -> list[tuple[int, pd.DataFrame, np.ndarray]]:
+                    by_channel: bool) -> list[tuple[int, Any, pd.DataFrame, np.ndarray]]:
     """moment_tally cells of `periods` in the selection (its service points and channels), decoded: per
-    questionnaire version, the keys (service_point_id, period[, channel]) and the summed upper triangles
-    (keys × entries, int64).
+    questionnaire version and month, the keys (service_point_id, period[, channel]) and the summed upper
+    triangles (keys × entries, int64) — month by month, never concatenated: a whole-country SIPAS month is
+    10,000 service points × 3,570 entries, and twelve of them in one more array were gigabytes per request.
 
     The cells come from survey/results/month_cells.py (whole-city months kept decoded and refreshed cell by
     cell); read once per request however many consumers need the same months, and each consumer caches
     its processed result month by month (month_chunks), so in steady state only the month that just
-    received a response is processed again.
+    received a response is processed again.  Without channels or a service point filter the triangles are
+    the month's own per-point sums (`Block.by_point`), not copies.
     """
     from survey.results.totals import month_versions
 
-    def read() -> list[tuple[int, pd.DataFrame, np.ndarray]]:
+    def read() -> list[tuple[int, Any, pd.DataFrame, np.ndarray]]:
         cells = month_cells(session, sel.questionnaire_version_ids, month_versions(session, sel), list(periods))
         allowed = _allowed(session, sel)
         keys_cols = ["service_point_id", "period", *(["channel"] if by_channel else [])]
-        parts: dict[int, list[tuple[pd.DataFrame, np.ndarray]]] = {}
+        out = []
         for month in periods:
-            for version, block in cells.get(month, {}).items():
+            for version, block in sorted(cells.get(month, {}).items()):
                 reduced = _reduce(block, month, allowed, sel.channels, by_channel)
                 if reduced is not None:
-                    parts.setdefault(version, []).append(reduced)
-        out = []
-        for version in sorted(parts):
-            frames, tris = zip(*parts[version], strict=True)
-            keys = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-            out.append((version, keys[keys_cols], np.concatenate(tris) if len(tris) > 1 else tris[0]))
-        return out
+                    out.append((version, month, reduced[0][keys_cols], reduced[1]))
+        return sorted(out, key=lambda part: part[0])  # by version, months in order (a stable sort)
 
     return per_request(("moment-months", sel.key(), tuple(periods), by_channel), read)
 
@@ -243,7 +240,7 @@ def moment_item_stats(session: Session, sel: Selection, inst: Any, *, by_channel
 
     def query(periods: list[Any]) -> pd.DataFrame:
         parts = []
-        for version, keys, tri in _decoded_months(session, sel, periods, by_channel=by_channel):
+        for version, _, keys, tri in _decoded_months(session, sel, periods, by_channel=by_channel):
             picks, ids = plans[version]
             m = len(ids)
             vals = tri[:, picks]
@@ -269,14 +266,9 @@ def moment_item_stats(session: Session, sel: Selection, inst: Any, *, by_channel
 
         def wide(periods: list[Any], version: int = version, picks: np.ndarray = picks) -> dict[Any, Any]:
             out = {m: (pd.DataFrame(columns=key_cols), np.zeros((0, len(picks)), dtype=np.int64)) for m in periods}
-            for v, keys, tri in _decoded_months(session, sel, periods, by_channel=by_channel):
-                if v != version:
-                    continue
-                per = keys["period"].to_numpy()
-                vals = tri[:, picks]
-                for month in set(per):
-                    rows = np.flatnonzero(per == month)
-                    out[month] = (keys.iloc[rows][key_cols].reset_index(drop=True), vals[rows])
+            for v, month, keys, tri in _decoded_months(session, sel, periods, by_channel=by_channel):
+                if v == version:
+                    out[month] = (keys[key_cols].reset_index(drop=True), tri[:, picks])
             return out
 
         full = (("moment-itemsums", inst.record.id, version, by_channel),
@@ -350,7 +342,7 @@ def with_unit_moments(session: Session, sel: Selection, totals: ClusterTotals, d
         """Per month: (keys, Grams) per (service point id, period labels[, channel]), each key once, weighted
         and mapped onto the analysed items — what a request then only adds up over months."""
         out: dict[Any, list[tuple[pd.DataFrame, np.ndarray]]] = {m: [] for m in periods}
-        for version, cells, tri in _decoded_months(session, sel, periods, by_channel=by_channel):
+        for version, month, cells, tri in _decoded_months(session, sel, periods, by_channel=by_channel):
             src = _triangle_map(session, version, items)
             if len(src) == tri.shape[1] and bool((src == np.arange(len(src))).all()):
                 vec = tri  # the analysed version itself: its triangle as stored
@@ -363,14 +355,12 @@ def with_unit_moments(session: Session, sel: Selection, totals: ClusterTotals, d
                 vec = vec * (np.where(np.isnan(w), 1.0, w) ** 2)[:, None]
             else:  # integer counts of one month: int32 keeps the month cache small (8.8 KB per SIPAS cell)
                 vec = vec.astype(np.int32)
-            for month in set(per):
-                rows = np.flatnonzero(per == month)
-                keys = pd.DataFrame({"sp": sp[rows]})
-                for col in period_cols:
-                    keys[col] = period_label(month, col)
-                if by_channel:
-                    keys["channel"] = cells["channel"].to_numpy()[rows]
-                out[month].append((keys, vec[rows]))
+            keys = pd.DataFrame({"sp": sp})
+            for col in period_cols:
+                keys[col] = period_label(month, col)
+            if by_channel:
+                keys["channel"] = cells["channel"].to_numpy()
+            out[month].append((keys, vec))
         return {month: _unique_keys(parts, key_cols, p) for month, parts in out.items()}
 
     versions = month_versions(session, sel)
