@@ -128,7 +128,7 @@ def set_opening_hours(session: Session, sp: ServicePoint, text: str | None) -> b
     from survey.audit import record
 
     OpeningHours.parse(text)
-    value = (text or "").strip() or None
+    value = " ".join((text or "").split()) or None  # any run of spaces (a pasted no-break space) → one ASCII space
     before = sp.opening_hours
     if value == before:
         return False

@@ -41,6 +41,10 @@ def test_opening_hours_are_saved_audited_and_used_by_the_scan(client, db_session
     assert "Mon-Sat 07:00-11:30,13:00-20:00" in text(client.get(url))
     assert post_form(client, url, _form(sp, "Mon-Sat 07:00-11:30,13:00-20:00")).status_code == 302
     assert len(events(db_session, "service_point.opening_hours")) == 1
+    # other spaces (a no-break space pasted from a document) are stored as one ASCII space
+    assert post_form(client, url, _form(sp, "Mon-Fri\u00a007:30-11:30,13:30-17:00\u2028")).status_code == 302
+    db_session.expire_all()
+    assert sp.opening_hours == "Mon-Fri 07:30-11:30,13:30-17:00"
     # emptied: back to office hours
     assert post_form(client, url, _form(sp, "")).status_code == 302
     db_session.expire_all()
@@ -54,7 +58,8 @@ def test_hostile_opening_hours_are_refused_with_a_message_in_the_users_language(
     for lang, phrase in (("en", "Opening hours look like"), ("vi", "Giờ làm việc có dạng")):
         as_admin(client, lang=lang)
         for hostile in ("17:00-08:00", "Sun-Mon 08:00-11:00", "<script>alert(1)</script>", "25:00-26:00",
-                        "Mon-Fri " + "07:00-08:00," * 20, "Mon-Fri 07:00-11:00 extra"):
+                        "Mon-Fri " + "07:00-08:00," * 20, "Mon-Fri 07:00-11:00 extra",
+                        "０７:３０-１１:３０", "٠٧:٣٠-١١:٣٠"):
             resp = post_form(client, url, _form(sp, hostile))
             assert resp.status_code == 400, hostile
             assert phrase in text(resp), hostile
