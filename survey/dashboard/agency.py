@@ -34,7 +34,7 @@ from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.models import CHANNELS, ResponseTally
 from survey.results import Selection, compare_with_whole, distributions, indices, publication, response_count
 from survey.results.coverage import coverage
-from survey.results.indices import DEFAULT_CI
+from survey.results.indices import DEFAULT_CI, hidden_beside_total
 from survey.results.periods import period_name
 
 TREND_KINDS = ("month", "quarter", "year")
@@ -106,13 +106,17 @@ def read_filters(agency: Agency | None, scope: frozenset[int] | None) -> Filters
 
 def trend_indices(f: Filters, sel: Selection) -> tuple[str, Any]:
     """(granularity, indices by period) for the trend.  Unless the viewer chose one, months give way to
-    quarters, then years, when no month has n_min responses: a chart of gaps only says nothing."""
+    quarters, then years, when no month can be shown (too few responses, or hidden beside the headline so as not
+    to give a small period away): a chart of gaps only says nothing."""
     kinds = (f.trend,) if f.trend_chosen else TREND_KINDS
     res = None
     for kind in kinds:
         res = indices(db.session, sel, domain=kind, ci=CI_METHOD)
         t = res.table
-        if len(t) and not t[t["kind"] == "overall"]["suppressed"].astype(bool).all():
+        overall = t[t["kind"] == "overall"] if len(t) else t
+        # counted as the page shows them: with the periods hidden beside the headline (ad.trend)
+        if len(overall) and not all(hidden_beside_total([int(k) for k in overall["n"]],
+                                                        [bool(x) for x in overall["suppressed"]])):
             return kind, res
     first = kinds[0]
     return first, indices(db.session, sel, domain=first, ci=CI_METHOD)

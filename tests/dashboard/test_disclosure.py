@@ -236,3 +236,12 @@ def test_agency_headline_gives_no_suppressed_period(client, one_small, monkeypat
     _rule_off(monkeypatch)
     with pytest.raises(AssertionError, match="can be worked out"):
         _agency_check(client)
+
+
+def test_agency_trend_says_its_intervals_are_computed_within_the_months_shown(client, one_small):
+    """The agency page's trend keeps periods as domains of the range's design (docs/methodology-design.md, "One
+    period, one interval"): its table says so, since a period's own page may show a slightly other interval."""
+    login(client, "noivu")
+    use_language(client, "en")
+    html = _get(client, "/dashboard/agency/UBND-NK?from=2022-07&to=2022-12&trend=month").get_data(as_text=True)
+    assert "intervals computed within the months shown" in html
