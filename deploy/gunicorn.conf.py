@@ -25,6 +25,15 @@ import sys  # noqa: E402
 # 2 cores; more workers only add memory (each keeps its own caches).  WEB_CONCURRENCY overrides.
 workers = int(os.environ.get("WEB_CONCURRENCY") or max(2, multiprocessing.cpu_count()))
 worker_class = "sync"
+# HAILONG_THREADS=N (> 1): the gthread worker, N requests per worker at once.  Kiosk submissions wait for the WAL
+# flush of their COMMIT (~5-9 ms on this machine's disk): with one request per worker at most `workers` commits are
+# in flight, and responses/s stop at workers / flush time however idle the CPU; threads let PostgreSQL flush many
+# commits at once (group commit), and gthread keeps the proxy's connections alive.  Measured 69 -> 167 responses/s
+# (sync -w 2 -> -w 2 --threads 4, benchmarks/README.md "below Flask"); off by default until every page has been
+# run threaded (the app keeps per-process caches; the warm-up thread already shares them with requests).
+threads = int(os.environ.get("HAILONG_THREADS") or 1)
+if threads > 1:
+    worker_class = "gthread"
 bind = os.environ.get("HAILONG_BIND", "127.0.0.1:8000")
 # SO_REUSEPORT: a master restarted while workers orphaned by a killed master still hold the port binds
 # anyway (instead of exiting "Connection in use" and leaving nothing listening).  systemd's
