@@ -65,9 +65,16 @@ def _tables() -> list[Table]:
 
 
 def dump(session: Session) -> Rows:
-    """Every table's rows, in primary-key order (the pending changes of `session` flushed first)."""
+    """Every table's rows, in primary-key order (the pending changes of `session` flushed first).
+
+    One query first finds the tables that hold rows (most tests start from an empty database), then only those
+    are read: one round trip instead of one per table."""
     out: Rows = {}
-    for table in _tables():
+    tables = _tables()
+    probe = " UNION ALL ".join(f"SELECT {i} WHERE EXISTS (SELECT 1 FROM {t.name})" for i, t in enumerate(tables))
+    session.flush()
+    full = set(session.execute(text(probe)).scalars())
+    for table in (t for i, t in enumerate(tables) if i in full):
         order = list(table.primary_key.columns) or list(table.columns)
         rows = session.execute(select(table).order_by(*order)).all()
         if rows:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from questionnaires.loader import load_file, shipped
@@ -65,7 +66,8 @@ def city_from_ids(session: Session, ids: dict[str, dict[str, int]]) -> City:
     """The City of `city_ids`, its objects read from `session`."""
     city = City()
     for name, model in _CITY_MODELS.items():
-        found = {code: session.get(model, id_) for code, id_ in ids[name].items()}
+        loaded = {obj.id: obj for obj in session.scalars(select(model).where(model.id.in_(list(ids[name].values()))))}
+        found = {code: loaded.get(id_) for code, id_ in ids[name].items()}  # one query per model, not per object
         assert all(obj is not None for obj in found.values()), f"{name} missing from the copied database"
         setattr(city, name, found)
     return city

@@ -33,6 +33,38 @@ from tests.db_snapshots import DemoSpec, demo_template, load_demo_into, run_pid
 # Full-strength scrypt costs ~0.1–0.4 s per hash; the suite creates and logs in hundreds of users.
 os.environ.setdefault("HAILONG_PASSWORD_HASH", "scrypt:1024:8:1")
 
+
+def _reuse_url_builders() -> None:
+    """Every test makes an app, and most of `create_app` (≈35 of 40 ms CPU) is Werkzeug generating and compiling
+    the Python source of two URL builders for each of the ~90 routes (`Rule._compile_builder`).  A builder is a
+    plain function of the rule's parsed parts, bound to its rule when called (it reads the rule's own converters
+    then), so the function made for one app's rule is the one another app's identical rule would make: keep it.
+    Rules whose defaults fill one of their variables (converted through the converter at compile time) are
+    compiled as before; so is everything if Werkzeug's internals differ from what this expects."""
+    from werkzeug.routing.rules import Rule
+
+    original = getattr(Rule, "_compile_builder", None)
+    if original is None or getattr(original, "_kept", False):
+        return
+    kept: dict[Any, Any] = {}
+
+    def _compile_builder(self: Rule, append_unknown: bool = True) -> Any:
+        trace = getattr(self, "_trace", None)
+        defaults = self.defaults or {}
+        if trace is None or (defaults and any(dynamic and data in defaults for dynamic, data in trace)):
+            return original(self, append_unknown)
+        key = (self.rule, tuple(trace), tuple(str(k) for k in defaults), append_unknown)
+        builder = kept.get(key)
+        if builder is None:
+            builder = kept[key] = original(self, append_unknown)
+        return builder
+
+    _compile_builder._kept = True  # type: ignore[attr-defined]
+    Rule._compile_builder = _compile_builder  # type: ignore[method-assign]
+
+
+_reuse_url_builders()
+
 #: the settings of every test's app (and of the app that loads a demo database)
 APP_CONFIG: dict[str, Any] = {"TESTING": True, "SECRET_KEY": "test-secret", "RATELIMIT_STORAGE_URI": "memory://",
                               "RATELIMIT_ENABLED": True}
