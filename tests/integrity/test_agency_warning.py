@@ -65,3 +65,18 @@ def test_integrity_page_lists_the_units_whose_agencies_dropped(client, db_sessio
     assert f'/homeaffairs/unit/{units["BT"].id}"' in html
     assert f'/homeaffairs/unit/{units["NK"].id}"' not in html
     assert "/dashboard/agency/UBND-BT" in html and "/dashboard/agency/UBND-NK\"" not in html
+
+
+def test_signals_are_listed_newest_first(client, db_session, city) -> None:
+    sipas = city.questionnaires["sipas-2017"]
+    rng = np.random.default_rng(17)
+    days = workdays_before(TODAY, 180)
+    for code, drop_at in (("STP-SP1", 125), ("UBND-NK-SP1", 160)):  # STP drops first, Ninh Kieu a month later
+        sp = city.service_points[code]
+        honest_days(db_session, sp, sipas, days[:drop_at], 3, rng, p_sat=0.85)
+        honest_days(db_session, sp, sipas, days[drop_at:], 3, rng, p_sat=0.55)
+    finish(db_session)
+    login(client, "noivu")
+    html = get(client, "/homeaffairs/integrity/").get_data(as_text=True)
+    later, earlier = html.find('/dashboard/agency/UBND-NK"'), html.find('/dashboard/agency/STP"')
+    assert 0 < later < earlier
