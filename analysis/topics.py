@@ -46,11 +46,15 @@ lượt tui" is sarcasm.  A text counts as typed without accents when fewer than
 A comment gets every topic found (several or none).
 
 Learned layer (optional, data too): when the lexicon names `learned_weights` (a TSV file next to it, else the
-shipped one in analysis/lexicons/), a topic the rules did not find is still given when the comment's terms
-(folded words and word pairs of `features`, a word within NEGATION_SCOPE words after a negator written
-"~word") add up, with the topic's `(bias)` line, to 0 or more.  The weights were learned by logistic
-regression on the labelled rounds (tools/learn_topic_weights.py); `explain` names the terms that counted
-(rule "learned"), so the page still shows why.  Irony vetoes learned praise as it vetoes rule praise.
+shipped one in analysis/lexicons/), each topic with weights is decided by a score: its `(bias)` line plus the
+weights of the comment's terms (folded words and word pairs of `features`, a word within NEGATION_SCOPE words
+after a negator written "~word") and of the rules' findings (`@waiting`: the rules found waiting), ≥ 0.  So a
+rule hit is strong evidence that other words can outweigh ("phòng chờ" beside heat and chairs is about the room),
+and a topic can be found without one.  A topic whose weights have no `@topic` line keeps its rule hits whatever
+the score (rules OR score).  The weights were learned by logistic regression on the labelled rounds
+(tools/learn_topic_weights.py, analysis/topics_learn.py); `explain` names the terms that counted (rule
+"learned") and keeps an outweighed rule match with the rule "outweighed", so the page still shows why.  Irony
+vetoes learned praise as it vetoes rule praise.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ import yaml
 
 DEFAULT_LEXICON = Path(__file__).parent / "lexicons" / "topics-vi.yaml"
 BIAS = "(bias)"
+RULE = "@"  # a learned term "@waiting": the rules found waiting in the comment
+OUTWEIGHED = "outweighed"  # a rule's match the learned weights overruled: shown by explain, not counted
 NEGATED = "~"
 NEGATION_SCOPE = 3  # words after a negator marked as negated features ("không phải chờ lâu": ~phai ~cho ~lau)
 LEARNED_SHOWN = 3  # terms named as the reason of a learned topic
@@ -148,7 +154,7 @@ class Match:
 
     topic: str
     term: str
-    rule: str  # problem | negated-problem | subject | praise | negated-praise
+    rule: str  # problem | negated-problem | subject | praise | negated-praise | suggestion | learned | outweighed
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,6 +167,20 @@ class Weights:
     def score(self, topic: str, feats: frozenset[str]) -> float:
         w = self.terms.get(topic, {})
         return w.get(BIAS, 0.0) + sum(w.get(f, 0.0) for f in feats)
+
+    def stacked(self, topic: str) -> bool:
+        """Does the topic weigh the rules' findings (an `@topic` line)?  Then the score alone decides; else a
+        rule hit gives the topic whatever the score (rules OR score, the weights file of 7 Dec 2026)."""
+        return RULE + topic in self.terms.get(topic, {})
+
+    def decide(self, topic: str, feats: frozenset[str], rule_topics: Iterable[str]) -> bool:
+        """The topic, given the comment's `features` and the topics the rules found in it."""
+        found = frozenset(rule_topics)
+        if topic not in self.terms:
+            return topic in found
+        if not self.stacked(topic) and topic in found:
+            return True
+        return self.score(topic, feats | frozenset(RULE + t for t in found)) >= 0
 
     def reasons(self, topic: str, feats: frozenset[str]) -> list[str]:
         """The comment's terms that pushed most for the topic (largest weight first)."""
@@ -468,17 +488,25 @@ def _text(term: tuple[Word, ...]) -> str:
 def explain(text: str, lex: Lexicon) -> list[Match]:
     """Every piece of evidence found in `text` (the classifier's reasons, for the page and for tuning): the
     rules' matches, then for a topic the rules did not find but the learned weights give, the terms that
-    weighed most (rule "learned")."""
+    weighed most (rule "learned").  A rule's match the learned weights outweigh stays in the list with the rule
+    "outweighed" (shown, not counted: `classify` skips it)."""
     out = explain_rules(text, lex)
     if lex.learned is None:
         return out
     found = {m.topic for m in out}
     feats = features(text, lex)
-    ironic = any(m.rule == "problem" for m in out) and _ironic(text, lex)
+    terms = feats | frozenset(RULE + t for t in found)
+    ironic = any(m.rule == "problem" for m in out) and is_ironic(text, lex)
+    kept: list[Match] = []
     for code in lex.codes:
-        if code not in found and not (code == PRAISE and ironic) and lex.learned.score(code, feats) >= 0:
-            out += [Match(code, term, "learned") for term in lex.learned.reasons(code, feats)]
-    return out
+        own = [m for m in out if m.topic == code]
+        if code == PRAISE and ironic:
+            kept += own
+        elif lex.learned.decide(code, feats, found):
+            kept += own or [Match(code, term, "learned") for term in lex.learned.reasons(code, terms) or [BIAS]]
+        else:
+            kept += [Match(code, m.term, OUTWEIGHED) for m in own]
+    return kept
 
 
 def features(text: str, lex: Lexicon) -> frozenset[str]:
@@ -536,12 +564,12 @@ def explain_rules(text: str, lex: Lexicon) -> list[Match]:
         praised = any(m.topic == PRAISE for m in out[first:])
         out += [Match(kind[8:], _text(term), "subject") for _s, _e, kind, term in found
                 if kind.startswith("subject:") and not praised]
-    if any(m.rule == "problem" for m in out) and _ironic(text, lex):
+    if any(m.rule == "problem" for m in out) and is_ironic(text, lex):
         return [m for m in out if m.topic != PRAISE]
     return out
 
 
-def _ironic(text: str, lex: Lexicon) -> bool:
+def is_ironic(text: str, lex: Lexicon) -> bool:
     """An irony marker anywhere in the comment ("Nhanh ghê, mới có ba tiếng đồng hồ là tới lượt tui")."""
     return any(_match(lex, clause, i, marker) is not None
                for clause in _clauses(text, lex) for i in range(len(clause)) for marker in lex.irony_markers)
@@ -549,7 +577,7 @@ def _ironic(text: str, lex: Lexicon) -> bool:
 
 def classify(text: str, lex: Lexicon) -> frozenset[str]:
     """The topics of one comment: several or none."""
-    return frozenset(m.topic for m in explain(text, lex))
+    return frozenset(m.topic for m in explain(text, lex) if m.rule != OUTWEIGHED)
 
 
 def evaluate(rows: Iterable[tuple[str, frozenset[str]]], lex: Lexicon) -> dict[str, dict[str, float]]:

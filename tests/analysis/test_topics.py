@@ -23,8 +23,10 @@ from analysis.topics import (
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TUNE = ("comments-topics-vi.tsv", "comments-topics-vi-2.tsv", "comments-topics-vi-3.tsv",
-        "comments-topics-vi-4.tsv", "comments-topics-vi-5.tsv", "comments-topics-vi-6.tsv")  # rounds 1-6
-HELD_OUT = "comments-topics-vi-7.tsv"  # round 7: an independent writer; measured once after the learned layer froze
+        "comments-topics-vi-4.tsv", "comments-topics-vi-5.tsv", "comments-topics-vi-6.tsv",
+        "comments-topics-vi-7.tsv")  # rounds 1-7: the learned weights come from them
+HELD_OUT = "comments-topics-vi-8.tsv"  # round 8: an independent writer; measured once after the classifier froze
+needs_held_out = pytest.mark.skipif(not (DATA / HELD_OUT).exists(), reason="round 8 not written yet")
 LEX = load_lexicon()
 RULES = dataclasses.replace(LEX, learned=None)  # the lexicon rules alone (what the rule tests are about)
 
@@ -213,6 +215,7 @@ def test_the_check_command_reports_an_error_with_exit_2(tmp_path, capsys):
     assert main(["topics", "check"]) == 0
 
 
+@needs_held_out
 def test_labelled_sets_have_enough_comments_per_topic():
     tune = [row for name in TUNE for row in read_labelled(DATA / name)]
     held = read_labelled(DATA / HELD_OUT)
@@ -222,15 +225,16 @@ def test_labelled_sets_have_enough_comments_per_topic():
     assert {c for _x, t in tune + held for c in t} <= set(LEX.codes)
 
 
-# Measured once on the held-out round 7 (7 Dec 2026, benchmarks/README.md) after the learned layer (weights from
-# rounds 1-6) was frozen: online and praise meet the goal on comments by a writer who had not seen the classifier.
-# Strict, so a mark must be removed when a change makes its topic pass (measure on a NEW round, not by tuning
-# on round 7).
+# Which measure these check: the shipped classifier (weights learned from rounds 1-7, frozen before round 8 was
+# written down) on round 8, a writer who never saw the classifier, measured once (benchmarks/README.md).  Until
+# round 8 is committed they skip; the marks below are then set from that single measurement.  Strict, so a mark
+# must be removed when a change makes its topic pass (measure on a NEW round, not by tuning on round 8).
 MISSED = {"attitude": "held-out P 0.71, R 0.69", "waiting": "held-out P 0.53, R 0.78",
           "fees": "held-out precision 0.69", "paperwork": "held-out precision 0.64",
           "guidance": "held-out P 0.64, R 0.77", "facilities": "held-out precision 0.75"}
 
 
+@needs_held_out
 @pytest.mark.parametrize("code", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=MISSED[c]))
                                   if c in MISSED else c for c in LEX.codes])
 def test_held_out_precision_and_recall_meet_the_goal(code):
@@ -240,6 +244,7 @@ def test_held_out_precision_and_recall_meet_the_goal(code):
     assert s["precision"] >= 0.8 and s["recall"] >= 0.8
 
 
+@needs_held_out
 def test_benchmark_command_prints_the_table(capsys):
     spec = importlib.util.spec_from_file_location(
         "topics_bench", Path(__file__).resolve().parents[2] / "benchmarks" / "topics_bench.py")
@@ -338,9 +343,93 @@ def test_learning_finds_the_words_of_a_topic():
     rows = [("Cô ấy quay mặt đi", frozenset({"attitude"})), ("Anh ấy quay mặt làm lơ", frozenset({"attitude"})),
             ("Phòng rộng", frozenset()), ("Ghế mới", frozenset()), ("Quay mặt đi luôn", frozenset({"attitude"})),
             ("Nộp hồ sơ", frozenset())]
-    data = topics_learn.prepare(rows, LEX)
+    data, _folds = topics_learn.prepare([rows], LEX)
     raw = topics_learn.learn(data, range(len(rows)), ["attitude"])
     top = max((t for t in raw["attitude"] if t != "(bias)"), key=raw["attitude"].get)
     assert top in {"quay", "mat", "quay mat"}
     w = topics_learn.final(raw, {"attitude": 0.5})
-    assert w.score("attitude", data.feats[0]) >= 0 > w.score("attitude", data.feats[2])
+    assert w.decide("attitude", data.feats[0], ()) and not w.decide("attitude", data.feats[2], ())
+
+
+def test_stacked_weights_can_outweigh_a_rule_and_say_so(tmp_path):
+    from analysis.topics import explain
+
+    text = "Chờ lâu, phòng chờ nóng quá"
+    assert classify(text, RULES) == {"waiting", "facilities"}
+    # the rules' finding is one term of the score: "@waiting" for, "@facilities" against
+    lex = _learned(tmp_path, "waiting\t(bias)\t-1\nwaiting\t@waiting\t2\nwaiting\t@facilities\t-2\n")
+    assert classify(text, lex) == {"facilities"}  # facilities has no weights: its rules decide
+    assert ("waiting", "outweighed") in {(m.topic, m.rule) for m in explain(text, lex)}
+    assert classify("Chờ lâu quá", lex) == {"waiting"}
+    # without an "@waiting" line the rules' hit gives the topic whatever the score (the older files)
+    lex = _learned(tmp_path, "waiting\t(bias)\t-1\nwaiting\t@facilities\t-2\n")
+    assert classify(text, lex) == {"waiting", "facilities"}
+
+
+def test_shipped_weights_keep_the_hand_rules_of_these_tests():
+    # the rule tests above run with the learned layer on; here: the layer overrules no rule finding on them
+    texts = ["Chờ lâu quá", "Đề nghị bổ sung chỗ để xe", "Cán bộ không nhiệt tình", "Cán bộ nhiệt tình",
+             "Thái độ phục vụ rất tốt", "Thái độ không tốt, cần chấn chỉnh", "Phải đưa tiền mới làm nhanh",
+             "Cán bộ nên mềm mỏng hơn", "Không bị làm khó gì hết", "Nên viết hướng dẫn cho dễ hiểu"]
+    for text in texts:
+        assert classify(text, LEX) >= classify(text, RULES), text
+
+
+def test_split_half_halves_every_round_and_label_set_the_same_way_each_time():
+    from analysis import topics_learn
+
+    rounds = [[(f"r{r} c{i}", frozenset({"waiting"} if i % 3 else {"fees", "guidance"})) for i in range(n)]
+              for r, n in enumerate((11, 20, 7))]
+    tune, report = topics_learn.split_half(rounds)
+    assert (tune, report) == topics_learn.split_half(rounds)
+    assert (tune, report) != topics_learn.split_half(rounds, seed=16)
+    rows = [y for rs in rounds for _t, y in rs]
+    start = 0
+    for rs, a, b in zip(rounds, tune, report, strict=True):
+        assert sorted(a + b) == list(range(start, start + len(rs)))
+        for label in ({"waiting"}, {"fees", "guidance"}):
+            assert abs(sum(rows[i] == label for i in a) - sum(rows[i] == label for i in b)) <= 1
+        start += len(rs)
+
+
+def test_threshold_choice_weighs_precision_more_than_recall():
+    from analysis import topics_learn
+
+    # 4 with the topic scoring 2, 1, 1, -3; 6 without scoring 1.05, 1.05, -1, -2, -2, -2.  A low threshold finds
+    # 3 true ones and 2 false; a high one 1 true one and no false one.
+    rows = [("x", frozenset({"fees"}))] * 4 + [("y", frozenset())] * 6
+    data = topics_learn.Prepared([frozenset()] * 10, [frozenset()] * 10, [frozenset()] * 10,
+                                 [y for _t, y in rows], [False] * 10)
+    s = [2, 1, 1, -3, 1.05, 1.05, -1, -2, -2, -2]
+    idx = list(range(10))
+    low, high = topics_learn.choose("fees", s, data, idx, beta=2.0), topics_learn.choose("fees", s, data, idx, 0.3)
+    assert topics_learn.counts("fees", s, math.log(low / (1 - low)), data, idx)[1] > 0  # recall-weighted: false ones
+    assert topics_learn.counts("fees", s, math.log(high / (1 - high)), data, idx)[1] == 0
+
+
+def test_rule_findings_of_a_round_the_lexicon_was_tuned_on_are_cross_fitted():
+    from analysis import topics_learn
+
+    data = {"topics": [{"code": "waiting", "label": {"vi": "x"}, "problems": ["chờ lâu", "rùa bò"]}]}
+    lex = parse_lexicon(data)
+    rounds = [[("Chờ lâu quá", frozenset({"waiting"}))],
+              [("Chờ lâu", frozenset({"waiting"})), ("Hồ sơ đi như rùa bò", frozenset({"waiting"}))]]
+    prep, folds = topics_learn.prepare(rounds, lex, data, tuned=[1])
+    assert folds == [[0], [1, 2]]
+    assert prep.rules[2] == {"waiting"}  # what the shipped classifier sees
+    assert prep.fit_rules[2] == frozenset()  # "rùa bò" is needed by round 2 alone: training does not see it
+    assert prep.fit_rules[1] == {"waiting"}  # "chờ lâu" is supported by round 1 too
+
+
+def test_leave_one_round_out_learns_each_weighting_once_and_matches_training_without_the_round():
+    from analysis import topics_learn
+
+    words = ["chờ lâu quá", "đợi mãi", "phòng nóng", "ghế hỏng", "thu thêm tiền", "cán bộ vui vẻ"]
+    rounds = [[(f"{words[(r + i) % 6]} {words[(2 * r + i) % 6]}", frozenset({"waiting"} if i % 2 else {"fees"}))
+               for i in range(8)] for r in range(3)]
+    prep, folds = topics_learn.prepare(rounds, LEX)
+    cv = topics_learn.cross_validate(prep, folds, ["waiting", "fees"])
+    for k, (_rules, combined, chosen) in enumerate(cv):
+        model, direct = topics_learn.train(prep, [f for j, f in enumerate(folds) if j != k], ["waiting", "fees"])
+        assert chosen == direct
+        assert combined == topics_learn.measure(model, prep, folds[k], ["waiting", "fees"])[1]
