@@ -35,5 +35,15 @@ def pytest_collection_modifyitems(config, items) -> None:  # type: ignore[no-unt
         items.sort(key=_not_slow_alone)  # stable: file order otherwise
 
 
+def pytest_collection_finish(session) -> None:  # type: ignore[no-untyped-def]
+    """What collection built (every module, ~2,300 test items) lives until the end: move it out of the garbage
+    collector's view, so the full collections that each test's app and data set-up trigger do not walk it again
+    (issue 13 §6: tests/respond/test_link.py within a whole collection, set-up CPU 4.0 -> 2.9 s for 50 tests)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def _not_slow_alone(item) -> bool:  # type: ignore[no-untyped-def]
     return item.get_closest_marker("slow") is None or item.get_closest_marker("xdist_group") is not None
