@@ -75,7 +75,7 @@ def test_one_commune_with_data_gets_no_rank(browser: Browser, site: Server):
     expect(page.locator("#ha-forest text.suppressed")).to_have_count(5)
     # the reference line's label (near the top of the axis here) does not run into the column heading
     label, heading = (page.locator("#ha-forest text", has_text=t).bounding_box()
-                      for t in ("Tất cả đơn vị được hiển thị", "Ước lượng (KTC 95%)"))
+                      for t in ("Tất cả đơn vị trong danh sách", "Ước lượng (KTC 95%)"))
     assert label is not None and heading is not None
     assert label["x"] + label["width"] < heading["x"], (label, heading)
     page.context.close()
