@@ -67,10 +67,38 @@ class SelectionError(DomainError):
 
 
 @dataclass(frozen=True)
+class VersionRecord:
+    """A questionnaire version's identity and titles, copied out of its ORM row.
+
+    An Instrument outlives its request (the results cache keeps it inside an IndexResult); an ORM row would
+    expire when that request's session rolled back or committed, and after one page's 500 every later
+    agency page of the worker failed with DetachedInstanceError until the data changed.
+    """
+
+    id: int
+    instrument: str
+    version: int
+    title_vi: str
+    title_en: str
+    checksum: str
+
+    @classmethod
+    def of(cls, row: QuestionnaireVersion) -> VersionRecord:
+        return cls(row.id, row.instrument, row.version, row.title_vi, row.title_en, row.checksum)
+
+    def title(self, lang: str) -> str:
+        return self.title_en if lang == "en" else self.title_vi
+
+    @property
+    def label(self) -> str:
+        return f"{self.instrument} v{self.version}"
+
+
+@dataclass(frozen=True)
 class Instrument:
     """The questionnaire a selection is analysed with."""
 
-    record: QuestionnaireVersion
+    record: VersionRecord
     questionnaire: Questionnaire
     spec: IndexSpec
     item_codes: dict[int, str]  # item id (any selected version) → code
@@ -104,7 +132,7 @@ def _instrument(session: Session, sel: Selection) -> Instrument:
     spec = q.index_spec()
     codes = dict(session.execute(select(Item.id, Item.code)
                                  .where(Item.questionnaire_version_id.in_(sel.questionnaire_version_ids))).all())
-    return Instrument(record, q, spec, codes)
+    return Instrument(VersionRecord.of(record), q, spec, codes)
 
 
 def normalise_domain(session: Session, domain: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:

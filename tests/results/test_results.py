@@ -217,3 +217,21 @@ def test_weighted_figures_follow_a_volume_change(db_session, data):
     after = indices(db_session, sel, domain="agency", weights="volume").table
     stp = after["domain"] == "STP"
     assert not np.allclose(before.loc[stp, "estimate"], after.loc[stp, "estimate"])
+
+
+def test_cached_figures_outlive_a_rolled_back_request(app, db_session, data):
+    """Cached figures keep the questionnaire's identity and titles, not its ORM row: a request that computed
+    them and then failed (its 500 page rolls the session back, which expires every row it holds) left the
+    cached result pointing at an expired, detached row, and every later agency page of the process failed with
+    DetachedInstanceError until the data changed."""
+    from survey.extensions import db
+    from survey.results.indices import indices
+
+    sel = Selection.of(data.qv_id)
+    first = indices(db.session, sel, domain="agency")
+    db.session.rollback()  # what survey/web.py's error page does after a failure mid-request
+    db.session.remove()  # the end of that request
+    again = indices(db.session, sel, domain="agency")
+    assert again is first  # the cached result, as the next page of the process gets it
+    note = again.method_note("vi")
+    assert note["version"] == again.instrument.record.version and note["title"]
