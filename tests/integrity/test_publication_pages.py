@@ -7,51 +7,30 @@ tests/dashboard/test_publication_figures.py; the stored report: tests/dashboard/
 
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
 from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Response
-from survey.respond.store import Submission, store_response
 from survey.results import cache
 from tests.dashboard.hakit import login, reference, use_language
-from tests.dashboard.helpers import page_token
+from tests.dashboard.test_publication_figures import LATE, QUARTER, _publish
+from tests.dashboard.test_publication_figures import _late_responses as _late
 from tests.integrity.readers import page_lines, pdf_lines, shows_row
 from tests.results.factories import city_with_responses, fix_clock, respondent_frame
 
-QUARTER, FROM, TO = "2025-Q2", "2025-04", "2025-06"
+FROM, TO = "2025-04", "2025-06"  # QUARTER's months
 AGENCY = "STP"
-LATE = 6
 
 
 @pytest.fixture
 def data(app, db_session):
+    """The city, clock and settings of the export tests (tests/dashboard/test_publication_figures.py)."""
     fix_clock(app)
     app.config.update(HAILONG_BOOTSTRAP_B=40, HAILONG_N_MIN=5)
     cache.clear()
     yield city_with_responses(db_session, per_point=12, comments=False, months=2)
     cache.clear()
-
-
-def _publish(client, reason: str = "") -> None:
-    token = page_token(client, f"/homeaffairs/report/?period={QUARTER}")
-    resp = client.post(f"/homeaffairs/report/publish?period={QUARTER}", data={"csrf_token": token, "reason": reason})
-    assert resp.status_code in (302, 303)
-
-
-def _late(db_session, data) -> list[int]:
-    sp = data.city.service_points[f"{AGENCY}-SP1"]
-    ids = []
-    for i in range(LATE):
-        r, created = store_response(db_session, Submission(
-            service_point_id=sp.id, questionnaire_version_id=data.qv_id, answers={"C.ATT": 1, "C.HANDLING": 1},
-            channel="paper", client_id=str(uuid.uuid4()), submitted_at=data.months[0] - timedelta(hours=i + 1)))
-        assert created
-        ids.append(r.id)
-    return ids
 
 
 def _pages(client) -> dict[str, str]:
