@@ -49,7 +49,7 @@ PARTS = [  # (label, file:function) - cumulative CPU of each, as a share of the 
     ("    envelope check + version id (1 SELECT)", "api.py:parse_submission"),
     ("    minimum interval claim (1 UPDATE)", "api.py:claim_submission_slot"),
     ("    known kiosk on PostgreSQL: hailong_kiosk_store call + moment cell write", "ingest.py:store_known"),
-    ("      the call + the cell's UPDATE (psycopg, 2 statements)", "connection.py:execute"),
+    ("      psycopg Connection.execute (lane and view alike: the call + the cell's UPDATE)", "connection.py:execute"),
     ("      respondent's u.uT (kept per answer pattern) and the packed add", "ingest.py:respondent_gram",
      "ingest.py:added"),
     ("      answer validation", "store.py:plain_problems", "answers.py:answer_problems"),
