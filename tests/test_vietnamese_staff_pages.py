@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po
 
 from tests.dashboard.hakit import use_language
 from tests.dashboard.helpers import forget_user, login
-from tests.dashboard.publishkit import N_MIN, TODAY, publish_city, standard_history
+from tests.dashboard.publishkit import N_MIN, TODAY, published_history
 
 ROOT = Path(__file__).resolve().parent.parent
 WORD = re.compile(r"\w+")
@@ -87,9 +87,7 @@ class _Page(HTMLParser):
 @pytest.fixture
 def city(app, db_session):
     app.config.update(HAILONG_BOOTSTRAP_B=30, HAILONG_N_MIN=N_MIN, HAILONG_CLOCK=lambda: TODAY)
-    data = publish_city(db_session)
-    standard_history(db_session, data)
-    return data
+    return published_history(db_session)
 
 
 def _data_words(city) -> set[str]:

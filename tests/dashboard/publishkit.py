@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from survey.org.models import Agency, ServicePoint, Unit
 from tests.dashboard.displaykit import add_responses
-from tests.factories import City, small_city
+from tests.db_snapshots import built_once
+from tests.factories import City, city_from_ids, city_ids, small_city
 
 #: 15 February 2023 (Vietnam time): 2023-Q1 is not over, 2022-Q4 is the latest complete quarter
 TODAY = datetime(2023, 2, 15, 3, 0, tzinfo=UTC)
@@ -75,6 +76,19 @@ def standard_history(session: Session, data: PublishCity) -> None:
     fill(session, data, ["UBND-NK-TA"], 12, datetime(2023, 1, 20, 3, tzinfo=UTC), seed=5)
     fill(session, data, [c for c in data.communes if c != "UBND-NK-TA"], 2, datetime(2023, 1, 20, 3, tzinfo=UTC),
          seed=6)
+
+
+def published_history(session: Session) -> PublishCity:
+    """publish_city + standard_history, built once per test process, database state and settings (the clock
+    included), then copied (tests/db_snapshots.py): ~310 responses through store_response per test otherwise."""
+
+    def build() -> PublishCity:
+        data = publish_city(session)
+        standard_history(session, data)
+        return data
+
+    return built_once(session, ("published_history",), build, lambda d: (city_ids(d.city), d.qv_id),
+                      lambda s, ids: PublishCity(city_from_ids(s, ids[0]), ids[1]))
 
 
 PERCENT = re.compile(r"(?<![\w.,–])(\d{1,3}(?:[.,]\d+)?)\s?%")

@@ -20,7 +20,7 @@ from pypdf import PdfReader
 from survey.dashboard.charts import TrendPoint, trend_chart
 from tests.dashboard.hakit import login, use_language
 from tests.dashboard.helpers import forget_user
-from tests.dashboard.publishkit import N_MIN, TODAY, fill, percentages, publish_city, standard_history
+from tests.dashboard.publishkit import N_MIN, TODAY, fill, percentages, publish_city, published_history
 
 
 def _configure(app) -> None:
@@ -30,9 +30,7 @@ def _configure(app) -> None:
 @pytest.fixture
 def history(app, db_session):
     _configure(app)
-    data = publish_city(db_session)
-    standard_history(db_session, data)
-    return data
+    return published_history(db_session)
 
 
 @pytest.fixture
