@@ -42,5 +42,8 @@ fi
 .venv/bin/mypy
 # dead code (pyproject.toml [tool.vulture]; what only frameworks use is in tools/vulture_allowlist.py)
 .venv/bin/vulture
+# compiled bytecode is kept (__pycache__/, ignored by git) even where the environment turns it off: every xdist
+# worker and every app process a test starts would otherwise compile the whole tree again (~5 s of CPU each)
+unset PYTHONDONTWRITEBYTECODE
 # every core (pytest-xdist); tests/conftest.py keeps the browser tests and the Redis tests in one worker each
 exec .venv/bin/python -m pytest -n auto --dist loadgroup "$@"
