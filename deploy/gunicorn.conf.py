@@ -28,9 +28,10 @@ worker_class = "sync"
 # HAILONG_THREADS=N (> 1): the gthread worker, N requests per worker at once.  Kiosk submissions wait for the WAL
 # flush of their COMMIT (~5-9 ms on this machine's disk): with one request per worker at most `workers` commits are
 # in flight, and responses/s stop at workers / flush time however idle the CPU; threads let PostgreSQL flush many
-# commits at once (group commit), and gthread keeps the proxy's connections alive.  Measured 69 -> 167 responses/s
-# (sync -w 2 -> -w 2 --threads 4, benchmarks/README.md "below Flask"); off by default until every page has been
-# run threaded (the app keeps per-process caches; the warm-up thread already shares them with requests).
+# commits at once (group commit), and gthread keeps the proxy's connections alive.  Measured with the kiosk lane,
+# -w 2: sync 324/s, --threads 4 685/s (p99 60 ms) at load 10; 40-69 vs 167-199/s at load 20-30 (benchmarks/README.md
+# "Below Flask").  Off by default until every page has been run threaded (the app keeps per-process caches; the
+# warm-up thread already shares them with requests).
 threads = int(os.environ.get("HAILONG_THREADS") or 1)
 if threads > 1:
     worker_class = "gthread"
