@@ -119,8 +119,19 @@ def _children(endpoint: str, method: str, status: int) -> tuple[Any, Any, Any]:
     return (REQUEST_SECONDS.labels(endpoint, method), REQUESTS.labels(endpoint, method, str(status)), outcome)
 
 
+def observe(endpoint: str, method: str, status: int, seconds: float) -> None:
+    """Record one answered request (also called by the kiosk lane below Flask, through app.extensions, so that
+    survey.respond need not import survey.ops)."""
+    duration, count, outcome = _children(endpoint, method, status)
+    duration.observe(seconds)
+    count.inc()
+    if outcome is not None:
+        outcome.inc()
+
+
 def init_app(app: Flask) -> None:
     """Time every request and expose /metrics."""
+    app.extensions["hailong_observe_request"] = observe
 
     @app.before_request
     def _start() -> None:
@@ -131,11 +142,7 @@ def init_app(app: Flask) -> None:
         started = g.pop("_metrics_t0", None)
         endpoint = request.endpoint or "unmatched"
         if started is not None and endpoint != "metrics":
-            seconds, count, outcome = _children(endpoint, request.method, resp.status_code)
-            seconds.observe(time.perf_counter() - started)
-            count.inc()
-            if outcome is not None:
-                outcome.inc()
+            observe(endpoint, request.method, resp.status_code, time.perf_counter() - started)
         return resp
 
     app.add_url_rule("/metrics", "metrics", metrics_view)
