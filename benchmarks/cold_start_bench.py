@@ -110,19 +110,16 @@ def child(url: str, files: str, page: str, cookie: str, warm: str = "0") -> None
 
 def _cookie_and_urls(url: str) -> tuple[str, list[tuple[str, str]]]:
     import dashboard_bench as dash
-    from sqlalchemy import select
 
     from survey import create_app
     from survey.extensions import db
-    from survey.questionnaire_versions.models import QuestionnaireVersion
 
     app = create_app(_config(url, "off"))
     with app.app_context():
         client = app.test_client()
         dash._login(client, "noivu")
         cookie = client.get_cookie("session").value
-        sipas = db.session.scalar(select(QuestionnaireVersion.id)
-                                  .where(QuestionnaireVersion.instrument == "sipas-2017"))
+        sipas = dash.loaded_sipas()
         pages = [(label, dash._resolve(p.replace("__sipas__", str(sipas)))) for label, p in PAGES]
         db.session.remove()
         db.engine.dispose()

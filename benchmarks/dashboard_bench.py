@@ -114,6 +114,18 @@ def _insert(session, table, rows: list[dict]) -> None:
         session.execute(insert(table), rows[i:i + BATCH])
 
 
+def loaded_sipas() -> int:
+    """The SIPAS version `load` wrote its responses under: the highest (it stores every shipped version and keeps
+    the last).  The first one found was used before: since sipas-2017 v2 shipped (6 Dec 2026, 19:28) that was
+    v1, without data, and the "other questionnaire (SIPAS)" pages timed their fallback to counter-quick."""
+    from sqlalchemy import func, select
+
+    from survey.questionnaire_versions.models import QuestionnaireVersion
+
+    return int(db.session.scalar(select(func.max(QuestionnaireVersion.id))
+                                 .where(QuestionnaireVersion.instrument == "sipas-2017")))
+
+
 def load(session, n_responses: int, seed: int = 1) -> None:
     rng = np.random.default_rng(seed)
     tree = build_tree(session)
@@ -315,7 +327,7 @@ def time_pages(app, repeat: int, mode: str, page_list: list[tuple[str, str, str]
     qvs = dict(db.session.execute(select(QuestionnaireVersion.instrument, QuestionnaireVersion.id)).all())
     points = list(db.session.scalars(select(ServicePoint.id)))
     rng = np.random.default_rng(5)
-    sipas = db.session.scalar(select(QuestionnaireVersion.id).where(QuestionnaireVersion.instrument == "sipas-2017"))
+    sipas = loaded_sipas()
     results = []
     clients = {}
     for label, user, url in page_list if page_list is not None else pages(app):

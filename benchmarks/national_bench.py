@@ -392,20 +392,8 @@ def time_cli(path: Path) -> None:
         print(f"    | {label} | {wall:.1f} | {cpu:.1f} | {rss:.0f} | {rc} |", flush=True)
 
 
-def loaded_sipas() -> int:
-    """The SIPAS version the load wrote (the highest: `load` stores every shipped version and uses the last).
-    dashboard_bench's `__sipas__` takes the FIRST SIPAS version — v1, without data here — and the page then
-    falls back to counter-quick: the "SIPAS" rows of the national tables before 7 Dec 08:00 timed that."""
-    from sqlalchemy import func, select
-
-    from survey.questionnaire_versions.models import QuestionnaireVersion
-
-    return int(db.session.scalar(select(func.max(QuestionnaireVersion.id))
-                                 .where(QuestionnaireVersion.instrument == "sipas-2017")))
-
-
 def loaded_pages(app) -> list[tuple[str, str, str]]:
-    sipas = str(loaded_sipas())
+    sipas = str(dash.loaded_sipas())
     return [(label, user, url.replace("__sipas__", sipas)) for label, user, url in pages(app)]
 
 

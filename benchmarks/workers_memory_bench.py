@@ -50,16 +50,13 @@ def _free_port() -> int:
 def _page_urls(url: str) -> list[tuple[str, str, str]]:
     """(label, user, path) of every dashboard benchmark page, ids resolved in the database."""
     import dashboard_bench as dash
-    from sqlalchemy import select
 
     from survey import create_app
     from survey.extensions import db
-    from survey.questionnaire_versions.models import QuestionnaireVersion
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True, "HAILONG_MONTH_CELLS_DIR": "off"})
     with app.app_context():
-        sipas = db.session.scalar(select(QuestionnaireVersion.id)
-                                  .where(QuestionnaireVersion.instrument == "sipas-2017"))
+        sipas = dash.loaded_sipas()
         out = [(label, user, dash._resolve(path.replace("__sipas__", str(sipas))))
                for label, user, path in dash.pages(app)]
         db.session.remove()
