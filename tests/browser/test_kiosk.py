@@ -158,6 +158,7 @@ def test_reload_while_offline_still_shows_the_kiosk(page: Page, context, live_se
 
 
 def test_revoked_kiosk_shows_not_enrolled_at_its_next_contact(page: Page, context, live_server):
+    from survey.database import write_retrying
     from survey.extensions import db
     from survey.org import kiosk_service
 
@@ -165,8 +166,13 @@ def test_revoked_kiosk_shows_not_enrolled_at_its_next_contact(page: Page, contex
     page.goto("/kiosk")
     expect(page.get_by_role("button", name="Bắt đầu")).to_be_visible()
     with live_server.app.app_context():
-        kiosk_service.revoke_kiosk(db.session, code)
-        db.session.commit()
+        def revoke() -> None:
+            kiosk_service.revoke_kiosk(db.session, code)
+            db.session.commit()
+
+        # the kiosk's own heartbeat may be writing at this moment: on SQLite a read-then-write transaction then
+        # fails at once with "database is locked" (no busy wait), so retry as the app's writers do
+        write_retrying(db.session, revoke)
     page.reload()
     expect(page.get_by_role("heading", name="This kiosk is not enrolled")).to_be_visible()
 

@@ -84,6 +84,8 @@ def test_a_restarted_process_counts_topics_from_disk_exactly(app, texts, calls, 
 
 
 def test_an_edited_lexicon_classifies_again(app, texts, calls, tmp_path, monkeypatch):
+    # an instance folder of its own: the shared one is read by tests running at the same time in other workers
+    monkeypatch.setattr(app, "instance_path", str(tmp_path / "instance"))
     own = Path(current_app.instance_path) / topics.INSTANCE_FILE
     monkeypatch.setitem(current_app.config, "HAILONG_MONTH_CELLS_DIR", str(tmp_path))
     Path(current_app.instance_path).mkdir(parents=True, exist_ok=True)
