@@ -28,13 +28,18 @@ AGENCY = "STP"
 LATE = 6
 
 
-@pytest.fixture
-def data(app, db_session):
+def publication_city(app, db_session):
+    """The city, clock and settings of the publication tests (here and tests/integrity/test_publication_pages.py)."""
     fix_clock(app)
     app.config.update(HAILONG_BOOTSTRAP_B=40, HAILONG_N_MIN=5)
     cache.clear()
     yield city_with_responses(db_session, per_point=12, comments=False, months=2)
     cache.clear()
+
+
+@pytest.fixture
+def data(app, db_session):
+    yield from publication_city(app, db_session)
 
 
 def _publish(client, reason: str = ""):

@@ -14,10 +14,10 @@ from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Response
 from survey.results import cache
 from tests.dashboard.hakit import login, reference, use_language
-from tests.dashboard.test_publication_figures import LATE, QUARTER, _publish
+from tests.dashboard.test_publication_figures import LATE, QUARTER, _publish, publication_city
 from tests.dashboard.test_publication_figures import _late_responses as _late
 from tests.integrity.readers import page_lines, pdf_lines, shows_row
-from tests.results.factories import city_with_responses, fix_clock, respondent_frame
+from tests.results.factories import respondent_frame
 
 FROM, TO = "2025-04", "2025-06"  # QUARTER's months
 AGENCY = "STP"
@@ -25,12 +25,7 @@ AGENCY = "STP"
 
 @pytest.fixture
 def data(app, db_session):
-    """The city, clock and settings of the export tests (tests/dashboard/test_publication_figures.py)."""
-    fix_clock(app)
-    app.config.update(HAILONG_BOOTSTRAP_B=40, HAILONG_N_MIN=5)
-    cache.clear()
-    yield city_with_responses(db_session, per_point=12, comments=False, months=2)
-    cache.clear()
+    yield from publication_city(app, db_session)
 
 
 def _pages(client) -> dict[str, str]:
