@@ -36,7 +36,7 @@ from survey.org import kiosk_service
 from survey.org.kiosk_service import digest
 from survey.org.models import Kiosk, ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
-from survey.respond import ingest, ingest_lane, ingest_wsgi, quarantine
+from survey.respond import api_headers, ingest, ingest_wsgi, quarantine
 from survey.respond.kiosk_auth import KioskCaller, api_caller, current_kiosk, presented_credential
 from survey.respond.store import (
     Checked,
@@ -50,7 +50,7 @@ from survey.respond.store import (
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
-bp.record_once(lambda state: ingest_lane.install(state.app))  # security headers built once (after Talisman's init)
+bp.record_once(lambda state: api_headers.install(state.app))  # security headers built once (after Talisman's init)
 bp.record_once(lambda state: ingest_wsgi.install(state.app))  # a known kiosk's valid new response below Flask
 
 

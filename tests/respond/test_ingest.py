@@ -224,7 +224,7 @@ def test_a_database_without_the_function_stores_the_usual_way(client, db_session
 
 
 def test_api_security_headers_are_talismans_for_each_kind_of_request(app, database_url, db_session, city):
-    """Kept per process (survey/respond/ingest_lane.py), they still follow the request: HSTS only over HTTPS or
+    """Kept per process (survey/respond/api_headers.py), they still follow the request: HSTS only over HTTPS or
     behind a proxy that says so, in production; the same values Talisman sets on a page."""
     from survey import create_app
 
