@@ -115,9 +115,12 @@ def frozen_pdf_html() -> tuple[str, str] | None:
 
 
 def _frozen_pdf_document(p: pub.PublishedPeriod) -> str:
-    """The whole HTML the PDF of a publication is laid out from, in the current language."""
+    """The whole HTML the PDF of a publication is laid out from, in the current language: with the count of
+    responses received after its cut-off, as the page says (a printed report must not read as complete); the
+    count is part of the HTML, so the PDF store keys a new count to a new file."""
     return render_template("dashboard/report/published_pdf.html", publication=p, period=period_name(p.label),
-                           revised_in=pub.revised_in(db.session, p), body=Markup(p.pdf_html(current_lang())))
+                           revised_in=pub.revised_in(db.session, p), late=_late(p),
+                           body=Markup(p.pdf_html(current_lang())))
 
 
 def _prerender_pdfs(p: pub.PublishedPeriod) -> None:
