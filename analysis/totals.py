@@ -104,8 +104,33 @@ def cell_gram_sums(tri: np.ndarray, row_source: np.ndarray, row_n_h: np.ndarray,
     mix = sparse.csr_matrix((weight, (np.asarray(row_cell, dtype=np.int64)[use], src[use])),
                             shape=(n_cells, len(tri)))
     packed = np.asarray(mix @ np.asarray(tri, dtype=np.float64))  # cells × entries
+    return unpack_cell_grams(packed)
+
+
+def add_cell_grams(acc: np.ndarray, tri: np.ndarray, row_n_h: np.ndarray, row_cell: np.ndarray,
+                   chunk: int = 4096) -> None:
+    """acc (cells × P(P+1)/2, float64) += Σ_rows c_h·tri_row into each row's cell: `cell_gram_sums` fed one
+    month (or any part of the data) at a time.  Ĝ_d is linear in the Gram entries and c_h depends only on the
+    stratum's n_h over the whole period, so summing the parts gives the same Ĝ_d (up to the order of the float
+    additions) while a caller holds one part at a time; rows are converted to float64 `chunk` at a time."""
+    from scipy import sparse
+
+    weight = stratum_scale(np.asarray(row_n_h))
+    cells = np.asarray(row_cell, dtype=np.int64)
+    for lo in range(0, len(cells), chunk):
+        hi = min(lo + chunk, len(cells))
+        mix = sparse.csr_matrix((weight[lo:hi], (cells[lo:hi], np.arange(hi - lo))), shape=(len(acc), hi - lo))
+        acc += mix @ np.asarray(tri[lo:hi], dtype=np.float64)
+
+
+def unpack_cell_grams(packed: np.ndarray) -> np.ndarray:
+    """cells × P × P symmetric matrices from cells × P(P+1)/2 packed upper triangles (`np.triu_indices`)."""
+    entries = packed.shape[1]
+    p = round(float(np.sqrt(8 * entries + 1) - 1) / 2)
+    if p * (p + 1) // 2 != entries:
+        raise ValueError(f"a packed triangle has P(P+1)/2 entries, not {entries}")
     r, c = np.triu_indices(p)
-    out = np.zeros((n_cells, p, p))
+    out = np.zeros((len(packed), p, p))
     out[:, r, c] = packed
     out[:, c, r] = packed
     return out

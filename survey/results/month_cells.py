@@ -264,11 +264,14 @@ def _evict(newest: tuple[Any, ...] | None = None) -> None:
 
 
 def month_cells(session: Session, versions: tuple[int, ...], counts: dict[date, int],
-                months: list[date]) -> dict[date, dict[int, Block]]:
+                months: list[date], *, remember: bool = True) -> dict[date, dict[int, Block]]:
     """The whole-city cells of `months` for questionnaire `versions`, per month → version → Block.
 
     counts: each month's respondents in `response_tally` for these versions (survey/results/totals.py:
     month_versions): a cached month whose cells add up to it is current.
+    remember=False: the months are not kept for the rest of the request (a caller that takes one month at a
+    time, survey/results/month_pass.py: a whole-country SIPAS month is ≈ 0.2–0.4 GB decoded); months within
+    the process budget are still kept as usual.
     """
     url = str(session.get_bind().engine.url)
     enabled = results_cache_enabled()
@@ -335,8 +338,9 @@ def month_cells(session: Session, versions: tuple[int, ...], counts: dict[date, 
                 files = _files(session)
             if files is not None:
                 month_files.save(*files, versions, month, revision, blocks)
-    for month, blocks in out.items():
-        seen[(url, versions, month)] = blocks
+    if remember:
+        for month, blocks in out.items():
+            seen[(url, versions, month)] = blocks
     return out
 
 

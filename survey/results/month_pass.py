@@ -1,0 +1,243 @@
+"""Totals of the counters design built in one pass over months, one month decoded at a time.
+
+Why: a national SIPAS page (10,011 service points, strata of the counters design) held every month of the
+period decoded at once — per-request month cells, per-service-point sums and one running total of Gram
+triangles per period range (≈ 285 MB each at 1 M responses): 11 GB for one request.  What the estimator
+needs from the Gram matrices is only Ĝ_d = Σ_h c_h·G_hd per domain cell (analysis.totals.UnitMoments,
+`cell_gram`), with c_h from n_h — the service point's respondents over the whole period, known from
+`response_tally` before any cell is read.  Ĝ_d is linear in the cells, so it is summed month by month
+(`analysis.totals.add_cell_grams`); the item statistics (n, satisfied, Σ value) are integer sums off the
+Gram diagonals.  So a request holds one month's cells plus per-cell accumulators (34 provinces × 3,570
+entries), never per-service-point Gram data of several months.
+
+Several totals of one page (the comparison, the whole, the change over two periods, the trend's periods) are
+built in the same pass: a page `plan`s them, and the first one a request computes computes every planned one
+with the same questionnaire, reading each month once.  Results cached by survey.results.cache are not
+recomputed: the pass only runs when `cluster_totals` is actually asked (a miss).
+
+Only the counters design without volume weights takes this path (survey/results/totals.py); the figures are
+the same as the per-point path's (`design.with_unit_moments`) up to the order of float additions
+(tests/results/test_month_pass.py compares both to 1e-12).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from analysis.totals import UNIT_VARS, ClusterTotals, UnitMoments, add_cell_grams, unpack_cell_grams
+from survey.respond import moments as stored
+from survey.results.cache import per_request
+from survey.results.month_cells import month_cells
+from survey.results.selection import Selection, allowed_service_points
+
+PERIOD_DOMAINS = ("month", "quarter", "year")
+
+
+@dataclass
+class _Need:
+    """One totals to build: its selection and domain, and what the pass accumulates for it."""
+
+    sel: Selection
+    dom: tuple[str, ...]
+    months: set[date] = field(default_factory=set)
+    allowed: np.ndarray | None = None
+    split: str | None = None  # the period column that splits the strata (design.period_stratum)
+    n_h: dict[Any, int] = field(default_factory=dict)  # by service point id, or (id, period label) when split
+    place_key: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    stats: list[pd.DataFrame] = field(default_factory=list)
+    cell_index: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    gram: np.ndarray | None = None
+
+    @property
+    def by_channel(self) -> bool:
+        return "channel" in self.dom
+
+    @property
+    def period_cols(self) -> list[str]:
+        return [c for c in self.dom if c in PERIOD_DOMAINS]
+
+    @property
+    def place_cols(self) -> list[str]:
+        return [c for c in self.dom if c != "channel" and c not in PERIOD_DOMAINS]
+
+
+def _key(sel: Selection, dom: tuple[str, ...]) -> tuple[Any, ...]:
+    return (sel.key(), dom)  # the selection's versions define the instrument (survey.results.totals.instrument)
+
+
+def plan(sel_doms: list[tuple[Selection, tuple[str, ...]]]) -> None:
+    """Announce totals this request will ask for (counters design, no weights): the first one computed
+    computes them all in one pass over their months.  A planned totals never asked for costs only its share
+    of that pass."""
+    planned: dict[tuple[Any, ...], tuple[Selection, tuple[str, ...]]] = per_request(("month-pass-plan",), dict)
+    for sel, dom in sel_doms:
+        planned.setdefault(_key(sel, dom), (sel, dom))
+
+
+def counters_totals(session: Session, sel: Selection, dom: tuple[str, ...], inst: Any) -> ClusterTotals | None:
+    """The counters design's totals of (sel, dom) with per-cell Ĝ; None when a selected version counts other
+    levels as satisfied than the analysed definition (the caller then takes the answer_tally path)."""
+    done: dict[tuple[Any, ...], ClusterTotals | None] = per_request(("month-pass-done",), dict)
+    key = _key(sel, dom)
+    if key not in done:
+        planned: dict[tuple[Any, ...], tuple[Selection, tuple[str, ...]]] = per_request(("month-pass-plan",), dict)
+        wanted = {key: (sel, dom)}
+        for other, (s, d) in planned.items():
+            if other not in done and s.questionnaire_version_ids == sel.questionnaire_version_ids:
+                wanted.setdefault(other, (s, d))
+        done.update(_one_pass(session, inst, wanted))
+    return done[key]
+
+
+def _item_plans(session: Session, sel: Selection, inst: Any) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
+    """Per version: (positions of the scored items' Σ answered², Σ satisfied², Σ value·answered in the stored
+    triangle, their item ids); None when a version counts other levels as satisfied."""
+    from survey.questionnaire_versions.service import questionnaire_for
+    from survey.results.design import _tri_index
+
+    k = len(UNIT_VARS)
+    out = {}
+    for version in sel.questionnaire_version_ids:
+        q, item_ids = questionnaire_for(session, int(version))
+        own = stored.spec_of(q)
+        codes = [c for c in inst.spec.items if c in own.items and c in item_ids]
+        if any(own.items[c].satisfied != inst.spec.items[c].satisfied for c in codes):
+            return None
+        order = list(own.items)
+        pos = _tri_index(k * len(order))
+        j = np.array([order.index(c) for c in codes], dtype=np.int64)
+        picks = np.concatenate([pos[k * j + 2, k * j + 2], pos[k * j, k * j], pos[k * j + 1, k * j + 2]])
+        out[int(version)] = (picks, np.array([item_ids[c] for c in codes], dtype=np.int64))
+    return out
+
+
+def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[Selection, tuple[str, ...]]]
+              ) -> dict[tuple[Any, ...], ClusterTotals | None]:
+    from survey.results.design import _triangle_map, period_stratum, respondents_per_point, respondents_per_stratum
+    from survey.results.totals import month_versions, period_label
+    from survey.results.tree import placement_frame, placements
+
+    first = next(iter(wanted.values()))[0]
+    item_plans = _item_plans(session, first, inst)
+    if item_plans is None:
+        return dict.fromkeys(wanted)
+    places = placements(session)
+    needs: dict[tuple[Any, ...], _Need] = {}
+    counts: dict[date, int] = {}
+    for key, (sel, dom) in wanted.items():
+        need = _Need(sel, dom)
+        versions = month_versions(session, sel)
+        need.months = set(versions)
+        counts.update(versions)  # the same month's count is the same for every selection (whole city, any channel)
+        sps = allowed_service_points(session, sel)
+        need.allowed = None if sps is None else np.asarray(sps, dtype=np.int64)
+        need.split = period_stratum(dom)
+        if need.split is None:
+            need.n_h = respondents_per_point(session, sel)
+        else:  # strata = service point × period (design.period_stratum): n_h of the point in the period
+            need.n_h = respondents_per_stratum(session, sel, need.split, period_label)
+        frame = placement_frame(places, sorted(places), need.place_cols)
+        need.place_key = dict(zip(frame.index.tolist(), frame.itertuples(index=False, name=None), strict=True))
+        needs[key] = need
+    items = tuple(inst.spec.items)
+    versions_sel = first.questionnaire_version_ids
+    for month in sorted(set().union(*(n.months for n in needs.values()))):
+        blocks = month_cells(session, versions_sel, counts, [month], remember=False).get(month, {})
+        for version, block in sorted(blocks.items()):
+            src = _triangle_map(session, version, items)
+            same = len(src) == block.tri.shape[1] and bool((src == np.arange(len(src))).all())
+            for need in needs.values():
+                if month in need.months:
+                    _add_month(need, block, month, item_plans[version], None if same else src, period_label)
+        del blocks
+    return {key: _finish(session, inst, need, places) for key, need in needs.items()}
+
+
+def _add_month(need: _Need, block: Any, month: date, item_plan: tuple[np.ndarray, np.ndarray],
+               src: np.ndarray | None, period_label: Any) -> None:
+    """One month's cells of one version into a need's item statistics and per-cell Ĝ."""
+    keep = block.respondents > 0
+    if need.allowed is not None:
+        keep &= np.isin(block.sp, need.allowed)
+    if need.sel.channels:
+        wanted = set(need.sel.channels)
+        keep &= np.fromiter((c in wanted for c in block.channel), dtype=bool, count=len(block.channel))
+    rows = np.flatnonzero(keep)
+    if not len(rows):
+        return
+    sp = block.sp[rows]
+    channel = block.channel[rows]
+    picks, ids = item_plan
+    m = len(ids)
+    vals = np.asarray(block.tri[rows][:, picks], dtype=np.int64)
+    keys = {"service_point_id": sp}
+    if need.period_cols:
+        keys["period"] = np.full(len(sp), month, dtype=object)
+    if need.by_channel:
+        keys["channel"] = channel
+    stats = pd.DataFrame({c: np.repeat(v, m) for c, v in keys.items()})
+    stats["item_id"] = np.tile(ids, len(sp))
+    for block_no, name in enumerate(("n", "sat", "sv")):
+        stats[name] = vals[:, block_no * m: (block_no + 1) * m].reshape(-1)
+    need.stats.append(stats.groupby([*keys, "item_id"], sort=False, as_index=False)[["n", "sat", "sv"]].sum())
+    # Ĝ: each row (a cell of one service point, month, channel) into its domain cell, weighted by c_h
+    labels = tuple(period_label(month, c) for c in need.period_cols)
+    cell = np.empty(len(sp), dtype=np.int64)
+    for i, (s, ch) in enumerate(zip(sp.tolist(), channel.tolist(), strict=True)):
+        k = (*need.place_key[s], *labels, *((ch,) if need.by_channel else ()))
+        cell[i] = need.cell_index.setdefault(k, len(need.cell_index))
+    tri = block.tri[rows]
+    if src is not None:  # another version: its entries mapped onto the analysed items' triangle
+        tri = np.where(src >= 0, tri[:, np.maximum(src, 0)], 0)
+    if need.gram is None:
+        need.gram = np.zeros((max(len(need.cell_index), 8), tri.shape[1]))
+    if len(need.cell_index) > len(need.gram):
+        grown = np.zeros((2 * len(need.cell_index), need.gram.shape[1]))
+        grown[: len(need.gram)] = need.gram
+        need.gram = grown
+    if need.split is None:
+        n_h = np.array([need.n_h.get(s, 0) for s in sp.tolist()], dtype=np.int64)
+    else:
+        label = period_label(month, need.split)
+        n_h = np.array([need.n_h.get((s, label), 0) for s in sp.tolist()], dtype=np.int64)
+    add_cell_grams(need.gram, tri, n_h, cell)
+
+
+def _finish(session: Session, inst: Any, need: _Need, places: Any) -> ClusterTotals:
+    """The need's totals (analysis.totals_from_frame over its item statistics) with UnitMoments(cell_gram)."""
+    from analysis.totals import totals_from_frame
+    from survey.results.design import _row_respondents, by_period
+    from survey.results.totals import design_frames, long_totals, period_label
+
+    cols = ["service_point_id", *(["period"] if need.period_cols else []),
+            *(["channel"] if need.by_channel else []), "item_id"]
+    if need.stats:
+        rows = pd.concat(need.stats, ignore_index=True).groupby(cols, sort=False, as_index=False)[
+            ["n", "sat", "sv"]].sum()
+        rows = rows[rows["n"] > 0].reset_index(drop=True)
+    else:
+        rows = pd.DataFrame(columns=[*cols, "n", "sat", "sv"])
+    need.stats.clear()
+    frame, points = design_frames(session, need.sel, long_totals(session, need.sel, inst, need.dom, "none", rows=rows),
+                                  need.split, "counters")
+    totals = totals_from_frame(frame, inst.spec, need.dom, design=points, weighted=False)
+    p = len(UNIT_VARS) * len(totals.items)
+    packed = np.zeros((len(totals.cells), p * (p + 1) // 2))
+    if need.gram is not None and len(totals.cells):
+        cells = totals.cells[list(need.dom)].itertuples(index=False, name=None) if need.dom else [()] * len(
+            totals.cells)
+        at = np.array([need.cell_index.get(tuple(c), -1) for c in cells], dtype=np.int64)
+        packed[at >= 0] = need.gram[at[at >= 0]]
+    if need.split is None:
+        by_code = {places[i].service_point: n for i, n in need.n_h.items() if i in places}
+    else:
+        by_code = {by_period(places[i].service_point, label): n for (i, label), n in need.n_h.items() if i in places}
+    n_h = np.array([by_code.get(label, 0) for label in totals.strata], dtype=np.int64)
+    row_n = _row_respondents(session, need.sel, totals, need.period_cols, need.by_channel, places, period_label)
+    return replace(totals, unit=UnitMoments(n_h, None, row_n, cell_gram=unpack_cell_grams(packed)), clustered=False)
