@@ -20,7 +20,10 @@ its least answered item's, so those differ by a few even when nothing is hidden.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+K = TypeVar("K")
 
 
 def remainder_safe(n: Sequence[int], suppressed: Sequence[bool], n_min: int) -> bool:
@@ -48,3 +51,64 @@ def secondary_suppression(n: Sequence[int], suppressed: Sequence[bool], n_min: i
         if remainder_safe(n, out, n_min):
             break
     return out
+
+
+def tree_suppression(parent: Mapping[K, K | None], n: Mapping[K, int], primary: Mapping[K, bool], n_min: int,
+                     rank: Callable[[K], Any] = lambda k: 0) -> dict[K, str]:
+    """Secondary suppression over a hierarchy whose every node is published on some page (the city, its units,
+    agencies, service points): node → "" (shown), "primary" (its own n < n_min) or "secondary" (hidden to
+    protect a small group).
+
+    WHY: a page shows a parent (a district's row, the whole city) and another page its children (the
+    drill-down, the agency list); the parent minus the shown children is the hidden children's combined figure.
+    So under every shown parent the hidden children must pass `remainder_safe`, whichever page shows what.
+    Top-down, each shown parent hides its shown children with the fewest responses (ties: lower `rank`, then
+    the later key) until they do; a hidden node hides its whole subtree (else its children, shown elsewhere,
+    would add up to it).  A parent whose children cannot be made safe (every child with responses already
+    hidden) is hidden itself, and its own parent is checked again.  Deterministic, so every page that shows
+    the parent or any child makes the same choice.  `n` is each node's published n (every node must have
+    one); a parent absent from `n` is treated as unpublished (no constraint under it).
+    """
+    kids: dict[K, list[K]] = {}
+    for k in n:
+        p = parent.get(k)
+        if p is not None:
+            kids.setdefault(p, []).append(k)
+    status = {k: "primary" if primary.get(k, False) else "" for k in n}
+
+    def hide(k: K) -> None:
+        stack = [k]
+        while stack:
+            node = stack.pop()
+            if not status[node]:
+                status[node] = "secondary"
+            stack.extend(kids.get(node, ()))
+
+    for k in list(n):  # a hidden node hides its subtree (its children cannot have more responses than it)
+        if status[k]:
+            hide(k)
+    roots = [k for k in n if parent.get(k) not in n]
+    order: list[K] = []
+    queue = list(roots)
+    while queue:  # breadth first: parents before their children
+        node = queue.pop(0)
+        order.append(node)
+        queue.extend(kids.get(node, ()))
+    changed = True
+    while changed:
+        changed = False
+        for p in order:
+            below = kids.get(p, [])
+            if status[p] or not below:
+                continue
+            while not remainder_safe([n[c] for c in below], [bool(status[c]) for c in below], n_min):
+                shown = [c for c in below if not status[c] and int(n[c]) > 0]
+                if not shown:
+                    hide(p)
+                    break
+                order_key = {c: i for i, c in enumerate(below)}
+                hide(min(shown, key=lambda c: (int(n[c]), rank(c), -order_key[c])))
+                changed = True
+            if status[p]:
+                changed = True
+    return status

@@ -175,6 +175,7 @@ class ForestRow:
     high: float | None
     n: int
     suppressed: bool = False
+    note: str = ""  # why a hidden row is hidden, when not too few responses (secondary suppression)
 
 
 def _label_anchor(x: float, chars: int, right: float) -> str:
@@ -238,7 +239,7 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
     for j, r in enumerate(hidden):
         y = top + row_h * (len(shown) + j) + row_h / 2 + 18
         body.append(svg_text(left, y + 4, short(r.label), anchor="end", fill=MUTED))
-        body.append(svg_text(plot_l, y + 4, _("not enough responses (n = %(n)s)", n=num(r.n, lang)),
+        body.append(svg_text(plot_l, y + 4, r.note or _("not enough responses (n = %(n)s)", n=num(r.n, lang)),
                           fill=MUTED, size=11, cls="suppressed"))
     if of_elements:
         desc = _("%(shown)s elements with their estimate and 95%% confidence interval, best first; "
@@ -251,7 +252,7 @@ def forest_plot(chart_id: str, rows: Sequence[ForestRow], *, title: str, lang: s
     cols = (_("Index") if of_elements else _("Unit"), _("Estimate"), _("95% CI"), "n")
     data = tuple((r.label, pct(estimate, lang), interval(r.low, r.high, lang), num(r.n, lang))
                  for r, estimate in shown) + \
-        tuple((r.label, _("not enough responses (n = %(n)s)", n=num(r.n, lang)), "—", num(r.n, lang))
+        tuple((r.label, r.note or _("not enough responses (n = %(n)s)", n=num(r.n, lang)), "—", num(r.n, lang))
               for r in hidden)
     return Chart(chart_id, title, desc, svg_doc(chart_id, width, height, title, desc, body), cols, data, len(shown))
 

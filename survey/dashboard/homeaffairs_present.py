@@ -90,6 +90,17 @@ def not_enough(n: int, lang: str) -> str:
     return _("not enough responses (n = %(n)s)", n=num(n, lang))
 
 
+def protecting(n: int, lang: str) -> str:
+    """A row hidden although it has enough responses: shown, it would give a smaller hidden row away by
+    subtraction from a total on this or a linked page (survey.results.protection)."""
+    return _("hidden to protect a small group (n = %(n)s)", n=num(n, lang))
+
+
+def hidden_note(r: Any, lang: str) -> str:
+    """Why a hidden row (a comparison `Row`) is hidden."""
+    return protecting(r.n, lang) if getattr(r, "protects", False) else not_enough(r.n, lang)
+
+
 def estimates_table(comp: Comparison, lang: str) -> Table:
     cols = (Column("unit", comp.group_label, TEXT), Column("estimate", _("Estimate"), PCT),
             Column("ci_low", _("95% CI low"), PCT), Column("ci_high", _("95% CI high"), PCT),
@@ -98,7 +109,7 @@ def estimates_table(comp: Comparison, lang: str) -> Table:
     rows: list[tuple[Any, ...]] = []
     for r in comp.by_estimate:
         if r.suppressed:  # n_eff = p(1−p)/V would give the hidden estimate away: left empty too
-            rows.append((r.label, None, None, None, r.n, None, "", not_enough(r.n, lang)))
+            rows.append((r.label, None, None, None, r.n, None, "", hidden_note(r, lang)))
         else:
             note = _("wide interval") if r.wide_ci else (_("no interval: one service point") if "df_zero" in r.reason
                                                         else "")
@@ -167,10 +178,18 @@ def comparison_tables(comp: Comparison, lang: str) -> list[Table]:
 def overall_label(comp: Comparison) -> str:
     """What the total line covers, exactly (docs/methodology-design.md, "Totals beside suppressed rows")."""
     hidden = sum(1 for r in comp.rows if r.suppressed and r.n > 0)
+    protects = any(r.protects for r in comp.rows)
+    if comp.overall_scope == "with_estimate" and protects:
+        return _("Units with an estimate together (%(k)s of %(all)s; the %(s)s hidden, for too few responses or "
+                 "to protect a small group, are left out, so that their figures cannot be worked out from this "
+                 "total)", k=sum(1 for r in comp.rows if not r.suppressed), all=len(comp.rows), s=comp.left_out)
     if comp.overall_scope == "with_estimate":
         return _("Units with an estimate together (%(k)s of %(all)s; the %(s)s with too few responses are left "
                  "out, so that their figures cannot be worked out from this total)",
                  k=sum(1 for r in comp.rows if not r.suppressed), all=len(comp.rows), s=comp.left_out)
+    if hidden and protects:
+        return _("All %(k)s units listed together (the %(s)s hidden, for too few responses or to protect a small "
+                 "group, included)", k=len(comp.rows), s=hidden)
     if hidden:
         return _("All %(k)s units listed together (the %(s)s with too few responses for a figure of their own "
                  "included)", k=len(comp.rows), s=hidden)
@@ -210,8 +229,8 @@ def comparison_charts(comp: Comparison, lang: str, prefix: str = "ha") -> list[C
     title_of = comp.measure_label
     forest = forest_plot(
         f"{prefix}-forest",
-        [ForestRow(r.label, None if r.suppressed else r.estimate, _v(r.ci_low), _v(r.ci_high), r.n, r.suppressed)
-         for r in comp.rows],
+        [ForestRow(r.label, None if r.suppressed else r.estimate, _v(r.ci_low), _v(r.ci_high), r.n, r.suppressed,
+                   hidden_note(r, lang) if r.protects else "") for r in comp.rows],
         title=_("%(measure)s by %(group)s, %(period)s", measure=title_of, group=comp.group_label,
                 period=comp.period.name),
         lang=lang, reference=None if comp.overall.suppressed else _v(comp.overall.estimate),

@@ -42,6 +42,7 @@ from survey.dashboard.homeaffairs_present import (
     comparison_tables,
     not_enough,
     period_note,
+    protecting,
     trend_of,
     trend_table,
 )
@@ -53,6 +54,7 @@ from survey.results.comparison import Comparison, level_choices, selection_trend
 from survey.results.coverage import coverage, coverage_by
 from survey.results.indices import indices
 from survey.results.periods import attachment, now
+from survey.results.protection import protect_records, root_node
 
 bp = Blueprint("report", __name__, url_prefix="/homeaffairs/report")
 
@@ -93,7 +95,8 @@ def _measure_rows(table: Any, lang: str) -> list[tuple[Any, ...]]:
     for rec in (table.to_dict("records") if hasattr(table, "to_dict") else table):
         title = (rec["title_en"] if lang == "en" else rec["title_vi"]) or rec["measure"]
         if rec["suppressed"]:
-            rows.append((title, None, None, None, int(rec["n"]), not_enough(int(rec["n"]), lang)))
+            note = protecting if rec.get("protects") else not_enough
+            rows.append((title, None, None, None, int(rec["n"]), note(int(rec["n"]), lang)))
         else:
             lo, hi = rec["ci_low"], rec["ci_high"]
             rows.append((title, float(rec["estimate"]), None if math.isnan(lo) else float(lo),
@@ -138,7 +141,11 @@ def build_report(f: Filters) -> Report | None:
         summary_title = _("Summary: overall and element indices of the %(k)s agencies with an estimate (the "
                           "%(s)s with too few responses are left out, so that their figures cannot be worked out)",
                           k=sum(1 for r in by_agency.rows if not r.suppressed), s=by_agency.left_out)
-    summary_rows = whole.table[whole.table["kind"].isin(kinds)]
+    summary_rows = whole.table[whole.table["kind"].isin(kinds)].to_dict("records")
+    node = root_node(db.session, current_user.unit.code if current_user.role == "unit_manager"
+                     and current_user.unit is not None else None)
+    if node is not None:  # the whole (the city, a manager's unit) hidden to protect a small group: says so
+        summary_rows = protect_records(db.session, sel, summary_rows, node[0], n_min, code=node[1])
     summary = Table("summary", summary_title, _measure_columns(), tuple(_measure_rows(summary_rows, lang)))
 
     per_agency = indices(db.session, sel, domain="agency", n_min=n_min)
@@ -148,7 +155,9 @@ def build_report(f: Filters) -> Report | None:
     # only the overall and element rows become records (all of them cost 0.1 s more for SIPAS's 62 measures)
     frame = per_agency.table
     by_code: dict[str, list[dict[Hashable, Any]]] = {str(code): [] for code in frame["domain"].unique()}
-    for rec in frame[frame["kind"].isin(kinds)].to_dict("records"):
+    # each measure's rows hidden to protect a small group, as on every other page (survey.results.protection)
+    for rec in protect_records(db.session, sel, frame[frame["kind"].isin(kinds)].to_dict("records"), "agency",
+                               n_min):
         by_code[str(rec["domain"])].append(rec)
     for code in sorted(by_code):
         ag = names.get(code)
@@ -164,7 +173,8 @@ def build_report(f: Filters) -> Report | None:
                 [ForestRow((r["title_en"] if lang == "en" else r["title_vi"]) or r["measure"],
                            None if r["suppressed"] else float(r["estimate"]),
                            None if r["suppressed"] else float(r["ci_low"]),
-                           None if r["suppressed"] else float(r["ci_high"]), int(r["n"]), bool(r["suppressed"]))
+                           None if r["suppressed"] else float(r["ci_high"]), int(r["n"]), bool(r["suppressed"]),
+                           protecting(int(r["n"]), lang) if r.get("protects") else "")
                  for r in elements],
                 title=_("Elements of %(agency)s, %(period)s", agency=ag.name(lang), period=f.period.name), lang=lang,
                 of_elements=True)

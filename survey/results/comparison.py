@@ -29,10 +29,12 @@ from analysis.multiple import holm
 from analysis.ranks import rank_replicates, rank_units
 from survey.org.models import Agency, Level, ServicePoint, Unit
 from survey.respond.models import ResponseTally
+from survey.results import month_pass
 from survey.results.cache import cached
 from survey.results.design import current_design
 from survey.results.indices import indices
 from survey.results.periods import period_name
+from survey.results.protection import Protection, protection
 from survey.results.selection import Selection
 from survey.results.totals import Instrument, cluster_totals
 
@@ -139,6 +141,9 @@ class Row:
     change_p_holm: float = math.nan
     change_significant: bool = False
     drill: str | None = None  # endpoint kind for drill-down: "unit" | "agency" | None
+    #: hidden although it has n_min responses: it would give a smaller hidden row away by subtraction from a
+    #: total shown on this or a linked page (survey.results.protection)
+    protects: bool = False
 
 
 @dataclass
@@ -216,6 +221,11 @@ def selection_trend(session: Session, sel: Selection, measure_code: str, period:
         first = first.previous()
     out = []
     p = first
+    spans = [p]
+    for _ in range(count - 1):
+        spans.append(_next(spans[-1]))
+    # every period's totals in one pass over the months (survey/results/month_pass.py)
+    month_pass.plan([(replace(sel, period_from=s.start, period_to=s.end), ()) for s in spans])
     for _ in range(count):
         res = indices(session, replace(sel, period_from=p.start, period_to=p.end), domain=(), n_min=n_min)
         found = res.table[res.table["measure"] == measure_code]
@@ -402,6 +412,9 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
     `keep` rejects (before ranking and the Holm family, so they change nobody's rank).
     """
     sel = replace(sel, period_from=period.start, period_to=period.end)
+    both = replace(sel, period_from=period.previous().start)
+    # the comparison, the whole and the change read their months once, together (survey/results/month_pass.py)
+    month_pass.plan([(sel, (group,)), (sel, ()), (both, (group, period.kind))])
     res = indices(session, sel, domain=group, n_min=n_min)
     whole_res = indices(session, sel, domain=(), n_min=n_min)
     whole_rows = whole_res.table[whole_res.table["measure"] == measure_code]
@@ -421,6 +434,11 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
         row = Row(code=code, id=ident, label=name, kind=group, **_figures(rec), drill=drill)
         if keep is None or keep(row):
             rows.append(row)
+    # secondary suppression coordinated across pages (survey.results.protection): before ranks, funnel, change
+    protected = protection(session, sel, measure_code, n_min)
+    for row in rows:
+        if protected.secondary(group, row.code):
+            row.suppressed, row.protects = True, True
 
     # ranks: bootstrap replicates of the same domains; suppressed units never ranked, and no ranks at all
     # when fewer than MIN_RANKED units could be ranked
@@ -455,7 +473,11 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
     overall_scope = "listed"
     # disclosure by differencing (analysis.disclosure): the total over the listed units minus the units with
     # an estimate must not give away the suppressed ones; else the total is over the units with an estimate
-    if not remainder_safe([r.n for r in rows], [r.suppressed for r in rows], n_min):
+    # the total over the listed units may stand beside them when it is itself a published figure of the tree
+    # (the drill-down's unit or agency, the whole city: `listed_all`) — a union of the listed units only is no
+    # node of the tree, and beside the tree's nodes it would split a protected group
+    hidden = any(r.suppressed and r.n > 0 for r in rows)
+    if not remainder_safe([r.n for r in rows], [r.suppressed for r in rows], n_min) or (hidden and not listed_all):
         with_estimate = [r for r in rows if not r.suppressed]
         if with_estimate:
             shown_sel = _selection_of_shown(session, sel, group, with_estimate)
@@ -464,7 +486,10 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
     overall = Row(code="all", id=None, label="", kind="all",
                   **_figures(whole_rows.iloc[0] if shown_rows is None else shown_rows))
 
-    has_prev = _add_change(session, sel, inst, measure, group, period, rows, n_min)
+    prev = period.previous()
+    prev_protected = protection(session, replace(sel, period_from=prev.start, period_to=prev.end), measure_code,
+                                n_min)
+    has_prev = _add_change(session, sel, inst, measure, group, period, rows, n_min, prev_protected)
     return Comparison(group=group, group_label=group_label or group, measure=measure.code,
                       measure_label=(measure.title_en if lang == "en" else measure.title_vi) or measure.code,
                       period=period, instrument=inst, rows=rows, overall=overall, top_k=k or 1,
@@ -519,9 +544,11 @@ def _figures(rec: pd.Series) -> dict[str, Any]:
 
 
 def _add_change(session: Session, sel: Selection, inst: Instrument, measure: Any, group: str, period: Period,
-                rows: list[Row], n_min: int) -> bool:
+                rows: list[Row], n_min: int, prev_protected: Protection) -> bool:
     """Change since the previous period per unit (analysis.compare.screen_changes, both periods in one
-    design), Holm-adjusted across the units that have a test (analysis.multiple.holm)."""
+    design), Holm-adjusted across the units that have a test (analysis.multiple.holm).  A row hidden in
+    either period (on its own or to protect another, `prev_protected`) shows no change: the change and the
+    other period's figure would give it away."""
     prev = period.previous()
     both = replace(sel, period_from=prev.start, period_to=period.end)
 
@@ -538,13 +565,16 @@ def _add_change(session: Session, sel: Selection, inst: Instrument, measure: Any
         return False
     codes = {r.code for r in rows}
     diff = diff[diff["domain"].astype(str).isin(codes)].reset_index(drop=True)
-    p_holm = holm(diff["p_value"].where(~diff["suppressed"].astype(bool)).to_numpy(dtype=float))
     by_code = {r.code: r for r in rows}
+    tested = ~diff["suppressed"].astype(bool) & diff["domain"].astype(str).map(
+        lambda c: not by_code[c].suppressed and not prev_protected.of(group, c))
+    p_holm = holm(diff["p_value"].where(tested).to_numpy(dtype=float))
     for i, rec in enumerate(diff.to_dict("records")):
         r = by_code[str(rec["domain"])]
-        if int(rec["n_before"] or 0) >= n_min:
+        prev_hidden = bool(prev_protected.of(group, r.code))
+        if int(rec["n_before"] or 0) >= n_min and not prev_hidden:
             r.prev_estimate = _f(rec["estimate_before"])
-        if not rec["suppressed"]:
+        if not rec["suppressed"] and not r.suppressed and not prev_hidden:
             r.change, r.change_low, r.change_high = _f(rec["change"]), _f(rec["ci_low"]), _f(rec["ci_high"])
             r.change_p, r.change_p_holm = _f(rec["p_value"]), _f(p_holm[i])
             r.change_significant = bool(r.change_p_holm < 0.05)

@@ -6,8 +6,10 @@ n_R = n_total − Σ n_shown and its figure (total·n_total − Σ estimate_i·n
 or it pools at least n_min responses of at least two suppressed rows.  Checked on every surface that puts a
 total next to suppressed rows: Home Affairs comparisons (units, agencies, drill-downs to agencies and to service
 points) as pages, CSV and XLSX; the period report (XLSX, HTML); the agency page's headline beside its trend
-(page and CSV).  A self-test turns the rule off and shows the check then finds the suppressed figure, equal to
-the true one.  Both databases (the app fixtures are parametrised)."""
+(page and CSV).  Across linked pages: a parent's row (a district on the comparison, an agency on the agency
+list) minus its drill-down; the report's summary minus its districts and city departments; the whole city (the
+agency page's reference) minus the agency list.  A self-test turns the rule off and shows the check then finds
+the suppressed figure, equal to the true one.  Both databases (the app fixtures are parametrised)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from survey.org.models import ServicePoint
 from tests.dashboard.displaykit import add_responses
@@ -26,6 +29,7 @@ from tests.dashboard.helpers import forget_user, get
 from tests.dashboard.publishkit import N_MIN, TODAY, fill, publish_city
 
 Q4 = datetime(2022, 11, 10, 3, tzinfo=UTC)
+OVERALL = "Overall satisfaction index"  # the overall index's English title (counter-quick)
 SMALL = 3  # responses of the one suppressed unit / service point / month (N_MIN = 10)
 
 
@@ -135,6 +139,12 @@ def _pages(data) -> dict[str, tuple[str, str]]:
 def _rule_off(monkeypatch) -> None:
     """The behaviour before the rule: every total over all listed rows, no period hidden beside a headline."""
     monkeypatch.setattr("survey.results.comparison.remainder_safe", lambda n, suppressed, n_min: True)
+    _linked_off(monkeypatch)
+
+
+def _linked_off(monkeypatch) -> None:
+    """The behaviour before secondary suppression across pages: each page protected on its own only."""
+    monkeypatch.setattr("survey.results.protection.ENABLED", False)
     monkeypatch.setattr("survey.dashboard.agency_data.hidden_beside_total",
                         lambda n, suppressed, n_min=None: list(suppressed))
 
@@ -147,8 +157,9 @@ def test_home_affairs_pages_and_exports_give_no_suppressed_figure(client, one_sm
         html = _get(client, url).get_data(as_text=True)
         total_n, rows = page_total_and_rows(html)
         assert_not_derivable(f"{name} (page)", total_n, rows)
-        # the label says what the total covers
-        assert "with an estimate" in html[html.index('class="overall"'):][:600], name
+        # the label says what the total covers: the units with an estimate, or all (the hidden ones included)
+        line = html[html.index('class="overall"'):][:600]
+        assert "with an estimate" in line or ("listed together" in line and "included" in line), name
         total, est = export_total_and_rows(client, query)
         book = load_workbook(io.BytesIO(_get(client, f"/homeaffairs/export.xlsx?{query}").data))
         sheets = {ws.title: list(ws.iter_rows(values_only=True)) for ws in book.worksheets}
@@ -210,7 +221,10 @@ def test_period_report_summary_gives_no_suppressed_agency(client, one_small, mon
     use_language(client, "en")
     _report_check(_report_sheets(client))
     html = _get(client, "/homeaffairs/report/?period=2022-Q4").get_data(as_text=True)
-    assert "agencies with an estimate" in html  # the summary says what it covers
+    # the summary is the whole city: the hidden commune is protected by a second hidden agency, which says why
+    assert "hidden to protect a small group (n = 12)" in html
+    pdf = PdfReader(io.BytesIO(_get(client, "/homeaffairs/report/report.pdf?period=2022-Q4").data))
+    assert "hidden to protect a small group" in " ".join(" ".join((p.extract_text() or "").split()) for p in pdf.pages)
     _rule_off(monkeypatch)
     with pytest.raises(AssertionError, match="can be worked out"):
         _report_check(_report_sheets(client))
@@ -245,3 +259,148 @@ def test_agency_trend_says_its_intervals_are_computed_within_the_months_shown(cl
     use_language(client, "en")
     html = _get(client, "/dashboard/agency/UBND-NK?from=2022-07&to=2022-12&trend=month").get_data(as_text=True)
     assert "intervals computed within the months shown" in html
+
+
+# --------------------------------------------------------------------------- across linked pages
+def _truth(db_session, data, **kw) -> float:
+    """The hidden row's own overall index (analysis through survey.results, nothing hidden)."""
+    from datetime import date
+
+    from survey.results.indices import indices
+    from survey.results.selection import Selection
+
+    t = indices(db_session, Selection.of(data.qv_id, period_from=date(2022, 10, 1), period_to=date(2022, 12, 1),
+                                         **kw), n_min=N_MIN).table
+    return float(t[t["measure"] == "OVERALL"]["estimate"].iloc[0])
+
+
+def _estimates(client, query: str) -> dict[str, tuple[bool, int, float | None]]:
+    """A comparison's estimates CSV: label → (shown?, n, estimate)."""
+    rows = csv_rows(_get(client, f"/homeaffairs/export.csv?{query}&table=estimates").get_data(as_text=True))
+    return {next(iter(r.values())): (r["Estimate"] != "", int(r["n"]), float(r["Estimate"]) if r["Estimate"] else None)
+            for r in rows}
+
+
+def _linked_pairs(data) -> dict[str, tuple[str, str, str]]:
+    """name → (query of the page listing the parent, the parent's label there, query of its drill-down)."""
+    bt, nk = data.city.units["BT"].id, data.city.agencies["UBND-NK"].id
+    return {"Bình Thủy: district row − its agencies": (
+                "period=2022-Q4&level=district", "Binh Thuy District", f"period=2022-Q4&view=unit&unit_id={bt}"),
+            "Ninh Kiều committee: agency row − its service points": (
+                "period=2022-Q4&level=agency", "Ninh Kieu People's Committee",
+                f"period=2022-Q4&view=agency&agency_id={nk}")}
+
+
+def _parent_minus_children(client, data) -> dict[str, tuple[tuple[float, int] | None,
+                                                             list[tuple[bool, int, float | None]]]]:
+    out = {}
+    for name, (parent_q, label, child_q) in _linked_pairs(data).items():
+        shown, n, est = _estimates(client, parent_q)[label]
+        out[name] = ((est, n) if shown and est is not None else None, list(_estimates(client, child_q).values()))
+    return out
+
+
+def test_a_parent_row_minus_its_drill_down_gives_no_hidden_figure(client, one_small):
+    """A district's row on the comparison minus the agencies its drill-down shows, an agency's row on the agency
+    list minus its service points: what is left pools >= n_min responses of >= 2 hidden rows, and the rows
+    hidden for that say so (page and files)."""
+    login(client, "noivu")
+    use_language(client, "en")
+    for name, (parent, children) in _parent_minus_children(client, one_small).items():
+        assert parent is not None, f"{name}: the parent is published (the case to protect)"
+        assert_not_derivable(name, parent[1], [(s, n) for s, n, _e in children])
+    bt = one_small.city.units["BT"].id
+    html = _get(client, f"/homeaffairs/unit/{bt}?period=2022-Q4").get_data(as_text=True)
+    assert "hidden to protect a small group (n = 12)" in html
+    assert "not enough responses (n = 3)" in html
+    est = csv_rows(_get(client, f"/homeaffairs/export.csv?period=2022-Q4&view=unit&unit_id={bt}&table=estimates")
+                   .get_data(as_text=True))
+    assert sorted(r["Note"] for r in est if not r["Estimate"]) == [
+        "hidden to protect a small group (n = 12)", "not enough responses (n = 3)"]
+    # the agency it protects is hidden on every Home Affairs page, not only below its district
+    assert _estimates(client, "period=2022-Q4&level=agency")["Binh Thuy People's Committee"][0] is False
+
+
+def test_without_the_linked_rule_a_parent_row_gives_its_hidden_child_away(client, one_small, monkeypatch,
+                                                                           db_session):
+    """Self-test: each page protected on its own only (before), the parent row minus the drill-down is the
+    hidden commune's / service point's figure, exactly."""
+    _linked_off(monkeypatch)
+    login(client, "noivu")
+    use_language(client, "en")
+    found = _parent_minus_children(client, one_small)
+    truth = {"Bình Thủy: district row − its agencies":
+             _truth(db_session, one_small, agency_ids=(one_small.city.agencies["UBND-BT-TT"].id,)),
+             "Ninh Kiều committee: agency row − its service points":
+             _truth(db_session, one_small, service_point_ids=(
+                 db_session.query(ServicePoint).filter_by(code="UBND-NK-SP2").one().id,))}
+    for name, (parent, children) in found.items():
+        assert parent is not None
+        with pytest.raises(AssertionError, match="can be worked out"):
+            assert_not_derivable(name, parent[1], [(s, n) for s, n, _e in children])
+        assert derived(parent, [(e, n) for s, n, e in children if s and e is not None]) == pytest.approx(
+            truth[name], abs=1e-9), name
+
+
+def _summary_and_districts(client) -> tuple[tuple[float, int], list[tuple[bool, int, float | None]]]:
+    """The report's summary (overall index) and what lies under it: the districts and the city departments (the
+    agencies under no district), as the report's XLSX shows them."""
+    sheets = _report_sheets(client)
+    summary = sheets["Summary"]
+    head = summary[0]
+    overall = next(r for r in summary[1:] if r[0] == OVERALL)
+    total = (float(overall[head.index("Estimate")]), int(overall[head.index("n")]))
+    parts = []
+    for prefix, keep in (("District", None), ("Agencies", {"Department of Justice"})):
+        rows = next(v for k, v in sheets.items() if k.startswith(prefix) and "Estimates" in k)
+        e_col, n_col = rows[0].index("Estimate"), rows[0].index("n")
+        parts += [(r[e_col] is not None, int(r[n_col]), r[e_col]) for r in rows[1:] if keep is None or r[0] in keep]
+    return total, parts
+
+
+def _assert_no_small_difference(where: str, total_n: int, parts: list[tuple[bool, int, float | None]]) -> None:
+    """The total minus (or, when it covers less, the shown parts minus it) the shown parts: nothing, or a
+    group of >= n_min responses from >= 2 hidden rows."""
+    diff = abs(total_n - sum(n for s, n, _e in parts if s))
+    hidden = sum(1 for s, n, _e in parts if not s and n > 0)
+    assert diff == 0 or (diff >= N_MIN and hidden >= 2), (
+        f"{where}: the total (n = {total_n}) and the shown parts differ by {diff} responses of {hidden} hidden "
+        f"row(s): their figure can be worked out")
+
+
+def test_report_summary_and_its_districts_give_no_hidden_figure(client, one_small, monkeypatch, db_session):
+    """The summary minus the districts and city departments shown (or the reverse when the summary leaves a
+    hidden agency out).  With the linked rule off (before) the difference is the hidden commune exactly."""
+    login(client, "noivu")
+    use_language(client, "en")
+    total, parts = _summary_and_districts(client)
+    _assert_no_small_difference("report: summary beside the districts and departments", total[1], parts)
+    _linked_off(monkeypatch)
+    total, parts = _summary_and_districts(client)
+    with pytest.raises(AssertionError, match="can be worked out"):
+        _assert_no_small_difference("report", total[1], parts)
+    assert derived(total, [(e, n) for s, n, e in parts if s]) == pytest.approx(
+        _truth(db_session, one_small, agency_ids=(one_small.city.agencies["UBND-BT-TT"].id,)), abs=1e-9)
+
+
+def _city_and_agency_list(client) -> tuple[tuple[float, int], list[tuple[bool, int, float | None]]]:
+    """The whole city's overall index as the agency page's reference (Q4 = October–December) and its n (the
+    agency list's n, hidden rows included), beside the Home Affairs agency list."""
+    rows = csv_rows(_get(client, "/dashboard/agency/UBND-NK?from=2022-10&to=2022-12&format=csv&table=comparison")
+                    .get_data(as_text=True))
+    city = float(next(r for r in rows if r["Index"] == OVERALL)["Whole city"])
+    agencies = list(_estimates(client, "period=2022-Q4&level=agency").values())
+    return (city, sum(n for _s, n, _e in agencies)), agencies
+
+
+def test_whole_city_beside_the_agency_list_gives_no_hidden_figure(client, one_small, monkeypatch, db_session):
+    login(client, "noivu")
+    use_language(client, "en")
+    total, rows = _city_and_agency_list(client)
+    assert_not_derivable("whole city (agency page) beside the agency list", total[1], [(s, n) for s, n, _e in rows])
+    _linked_off(monkeypatch)
+    total, rows = _city_and_agency_list(client)
+    with pytest.raises(AssertionError, match="can be worked out"):
+        assert_not_derivable("whole city", total[1], [(s, n) for s, n, _e in rows])
+    assert derived(total, [(e, n) for s, n, e in rows if s and e is not None]) == pytest.approx(
+        _truth(db_session, one_small, agency_ids=(one_small.city.agencies["UBND-BT-TT"].id,)), abs=1e-9)
