@@ -36,6 +36,7 @@ from survey.results.selection import Selection, allowed_service_points, tally_fi
 
 DEFAULT_DESIGN = DESIGNS[0]  # the designs and their check live in survey/config.py
 PERIOD_DOMAINS = ("month", "quarter", "year")
+STRATUM_SEP = "\x1f"  # between a stratum's label and its period (`by_period`)
 
 MT = MomentTally.__table__
 RT = ResponseTally.__table__
@@ -55,8 +56,72 @@ def current_design(design: str | None = None) -> str:
     return design
 
 
-def respondents_per_point(session: Session, sel: Selection) -> dict[int, int]:
-    """Respondents per service point in the whole design (any channel, any agency): the stratum sizes n_h."""
+def period_stratum(dom: tuple[str, ...]) -> str | None:
+    """The period column whose periods split the strata, or None (the domain has no period).
+
+    A published period figure (a headline of one quarter) is estimated in that period's design: n_h = the
+    respondents of each service point IN the period, centred on the period's own mean.  A trend estimating
+    its periods together therefore uses strata = stratum × period (docs/methodology-design.md, "One period,
+    one interval"): each period's estimate, variance and df are then those of the period alone, in one
+    `estimate` call.  With several period columns the coarsest splits (its finer periods are its domains).
+    """
+    return next((col for col in ("year", "quarter", "month") if col in dom), None)
+
+
+def by_period(label: Any, period: Any) -> Any:
+    """A stratum (or cluster) label within one period: `label` + US + `period`.  The unit separator sorts
+    before every printable character, so within one period the labels sort as `label` alone does — the
+    order a period's own design sums its strata in (the trend equals it to the last bit)."""
+    return label + STRATUM_SEP + period
+
+
+def period_strata(session: Session, sel: Selection, frame: pd.DataFrame, split: str, period_label: Any,
+                  design: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(frame, design points) with the strata split by the periods of column `split` (`period_stratum`).
+
+    counters: stratum = service point × period, the cluster stays the service point (the unit-level moments
+    are looked up by it).  clusters: stratum = unit below the city × period and cluster = service point ×
+    period (a counter in two quarters is a cluster of each quarter's design).  The design points are the
+    (service point, period) pairs with a response in the whole design, as each period's own design lists
+    the service points with a response in that period."""
+    from survey.results.tree import placements
+
+    places = placements(session)
+    pairs = respondents_per_stratum(session, sel, split, period_label)
+    ids = [sp for sp, _ in pairs if sp in places]
+    labels = pd.Series([label for sp, label in pairs if sp in places], dtype=object)
+    codes = pd.Series([places[i].service_point for i in ids], dtype=object)
+    frame = frame.copy()
+    period = frame[split].astype(object)
+    if design == "clusters":
+        points = pd.DataFrame({"stratum": by_period(pd.Series([places[i].stratum for i in ids], dtype=object),
+                                                    labels),
+                               "cluster": by_period(codes, labels)})
+        frame["stratum"] = by_period(frame["stratum"].astype(object), period)
+        frame["cluster"] = by_period(frame["cluster"].astype(object), period)
+    else:
+        points = pd.DataFrame({"stratum": by_period(codes, labels), "cluster": codes})
+        frame["stratum"] = by_period(frame["cluster"].astype(object), period)
+    return frame, points
+
+
+def stratum_sizes(session: Session, sel: Selection, dom: tuple[str, ...], period_label: Any) -> dict[Any, int]:
+    """n_h of the counters design, by service point id — or by (service point id, period label) when the
+    strata are split by period (`period_stratum`)."""
+    split = period_stratum(dom)
+    if split is None:
+        return respondents_per_point(session, sel)
+    return respondents_per_stratum(session, sel, split, period_label)
+
+
+def sizes_by_label(places: Any, sizes: dict[Any, int]) -> dict[Any, int]:
+    """`stratum_sizes` keyed by the strata labels of the counters design (`design_strata`)."""
+    return {(by_period(places[k[0]].service_point, k[1]) if isinstance(k, tuple) else places[k].service_point): n
+            for k, n in sizes.items() if (k[0] if isinstance(k, tuple) else k) in places}
+
+
+def _respondent_months(session: Session, sel: Selection) -> pd.DataFrame:
+    """Respondents per (month, service point id) in the whole design (any channel, any agency)."""
     from survey.results.totals import month_versions
 
     whole = replace(sel.whole(), channels=())
@@ -68,11 +133,31 @@ def respondents_per_point(session: Session, sel: Selection) -> dict[int, int]:
         return pd.DataFrame(rows, columns=["period", "service_point_id", "n"])
 
     key = ("respondents", replace(whole, period_from=None, period_to=None).key())
-    frame = per_request(("respondents", whole.key()),
-                        lambda: month_chunks(session, key, month_versions(session, sel), query))
+    return per_request(("respondents", whole.key()),
+                       lambda: month_chunks(session, key, month_versions(session, sel), query))
+
+
+def respondents_per_point(session: Session, sel: Selection) -> dict[int, int]:
+    """Respondents per service point in the whole design (any channel, any agency): the stratum sizes n_h."""
+    frame = _respondent_months(session, sel)
     if frame.empty:
         return {}
-    return {int(k): int(v) for k, v in frame.groupby("service_point_id")["n"].sum().items()}
+    sums = frame.groupby("service_point_id")["n"].sum()
+    return {int(k): int(v) for k, v in zip(sums.index.to_numpy(), sums.to_numpy(), strict=True)}
+
+
+def respondents_per_stratum(session: Session, sel: Selection, split: str, period_label: Any) -> dict[tuple[int, str],
+                                                                                                        int]:
+    """Respondents per (service point id, period label of `split`) with any: n_h of the strata split by period."""
+    frame = _respondent_months(session, sel)
+    if frame.empty:
+        return {}
+    frame = frame[frame["n"] > 0]
+    labels = {p: period_label(p, split) for p in frame["period"].unique()}
+    sums = frame.groupby([frame["service_point_id"].astype(np.int64), frame["period"].map(labels)],
+                         sort=True)["n"].sum()
+    points, periods = (sums.index.get_level_values(i).to_numpy() for i in (0, 1))
+    return {(int(sp), str(label)): int(n) for sp, label, n in zip(points, periods, sums.to_numpy(), strict=True)}
 
 
 def respondents_per_cell(session: Session, sel: Selection) -> pd.DataFrame:
@@ -395,8 +480,7 @@ def with_unit_moments(session: Session, sel: Selection, totals: ClusterTotals, d
         sums, lookup = np.zeros((0, p * (p + 1) // 2)), {}
     row = np.array([lookup.get((clusters[c], *cells[j]), -1)  # −1: a row without moments (none answered)
                     for c, j in zip(totals.row_cluster, totals.row_cell, strict=True)], dtype=np.int64)
-    counts = respondents_per_point(session, sel)
-    by_code = {places[i].service_point: n for i, n in counts.items() if i in places}
+    by_code = sizes_by_label(places, stratum_sizes(session, sel, dom, period_label))
     n_h = np.array([by_code.get(label, 0) for label in totals.strata], dtype=np.int64)
     row_n = _row_respondents(session, sel, totals, period_cols, by_channel, places, period_label)
     # Ĝ per cell (Σ_h c_h·G_hd, analysis.totals.cell_gram_sums): one P × P matrix per domain cell instead of

@@ -42,7 +42,7 @@ from survey.questionnaire_versions.models import Item, QuestionnaireVersion
 from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import AnswerTally, ResponseTally
 from survey.results.cache import month_chunks
-from survey.results.design import current_design, moment_item_stats, with_unit_moments
+from survey.results.design import current_design, moment_item_stats, period_strata, period_stratum, with_unit_moments
 from survey.results.selection import Selection, tally_filters
 from survey.results.tree import level_codes, placement_frame, placements
 
@@ -313,17 +313,28 @@ def cluster_totals(session: Session, sel: Selection, *, domain: str | tuple[str,
 
 def _cluster_totals(session: Session, sel: Selection, dom: tuple[str, ...], weights: str, inst: Instrument,
                     design: str) -> ClusterTotals:
-    frame = long_totals(session, sel, inst, dom, weights)
-    points = design_frame(session, sel)
+    frame, points = design_frames(session, sel, long_totals(session, sel, inst, dom, weights), period_stratum(dom),
+                                  design)
     if design == "clusters":
         return totals_from_frame(frame, inst.spec, dom, design=points, weighted=weights == "volume")
-    frame["stratum"] = frame["cluster"]
-    points["stratum"] = points["cluster"]
     totals = totals_from_frame(frame, inst.spec, dom, design=points, weighted=weights == "volume")
     w = None
     if weights == "volume":
         w = volume_weights(session, sel, sorted(placements(session)))
     return with_unit_moments(session, sel, totals, dom, w, period_label)
+
+
+def design_frames(session: Session, sel: Selection, frame: pd.DataFrame, split: str | None,
+                  design: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(long totals, design points) with the design's strata: periods estimated as in their own designs —
+    strata split by the periods of `split` (design.period_strata); else counters: stratum = service point."""
+    if split is not None:
+        return period_strata(session, sel, frame, split, period_label, design)
+    points = design_frame(session, sel)
+    if design == "counters":
+        frame["stratum"] = frame["cluster"]
+        points["stratum"] = points["cluster"]
+    return frame, points
 
 
 def long_totals(session: Session, sel: Selection, inst: Instrument, dom: tuple[str, ...], weights: str) -> pd.DataFrame:

@@ -33,7 +33,11 @@ def data(db_session):
 def _reference(frame: pd.DataFrame, spec, by: tuple[str, ...], weights: str | None = None,
                ci: str = "logit", design: str = "clusters") -> pd.DataFrame:
     """The respondent-level path.  "counters": service points are strata and every respondent is its own
-    cluster — the same design the count tables express with moment_tally's Gram matrices."""
+    cluster — the same design the count tables express with moment_tally's Gram matrices.  By period, the
+    strata (and clusters) are split by period: each period is estimated as in its own design."""
+    period = next((c for c in ("year", "quarter", "month") if c in by), None)
+    if period is not None:
+        frame = frame.assign(**{c: frame[c] + " in " + frame[period] for c in ("stratum", "service_point")})
     if design == "counters":
         t = totals_from_responses(frame, spec, by, weights=weights, strata="service_point", unit_level=True)
     else:
