@@ -32,6 +32,13 @@ _lock = threading.Lock()
 _outage_since: list[float] = []  # [monotonic start] while this process sees the database down
 
 
+def in_outage() -> bool:
+    """Whether this process is answering 503 for a database outage now (from the first failed request until one
+    reaches the database again): the kiosk lane (survey/respond/ingest_wsgi.py) then hands every request to
+    Flask, which answers 503 or notes the recovery."""
+    return bool(_outage_since)
+
+
 def is_outage(exc: BaseException) -> bool:
     """True for errors that mean "cannot talk to the database", not "this statement is wrong"."""
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):

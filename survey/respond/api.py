@@ -195,7 +195,7 @@ def parse_submission(body: Any, lang: str, *, hinted: bool = False) -> tuple[dic
             errors["language"] = _("language must be vi, en or km.")
         fields["language"] = language
         answers = body.get("answers")
-        if not isinstance(answers, dict) or not all(_plain_answer(v) for v in answers.values()):
+        if not isinstance(answers, dict) or not all(plain_answer(v) for v in answers.values()):
             errors["answers"] = _("answers must be an object mapping item codes to a number, a list of "
                                   "numbers or a text.")
         else:
@@ -203,7 +203,10 @@ def parse_submission(body: Any, lang: str, *, hinted: bool = False) -> tuple[dic
     return fields, errors
 
 
-def _plain_answer(v: Any) -> bool:
+def plain_answer(v: Any) -> bool:
+    """Whether `v` has the shape of one answer in a submission's `answers`: nothing, a number, a text or a list of
+    numbers and texts (a bool is not a number here).  What each item accepts is checked later, by the questionnaire;
+    this is the envelope's rule, shared with the kiosk lane (ingest_wsgi.py) so both refuse the same bodies."""
     if v is None or (isinstance(v, str | int) and not isinstance(v, bool)):
         return True
     return isinstance(v, list) and all(isinstance(x, int | str) and not isinstance(x, bool) for x in v)
@@ -234,6 +237,12 @@ def _published_version(key: tuple[int, str, int]) -> tuple[int, str] | None:
         _versions.clear()
     found = _versions[key] = (row[0], row[1])
     return found
+
+
+def known_version(database: int, instrument: str, version: int) -> tuple[int, str] | None:
+    """(id, checksum) of a published version this process has looked up, or None: only a hint (see `_versions`),
+    for the kiosk lane (ingest_wsgi.py), whose database call checks the version again."""
+    return _versions.get((database, instrument, version))
 
 
 def _database() -> int:
@@ -318,6 +327,12 @@ def claim_as_known(kiosk_id: int, credential_digest: str, version_id: int, perio
 # and the service point again, and every answer other than a stored response authenticates in full first — a
 # revoked kiosk or a retired service point is refused at once, and nothing is stored for it.
 _kiosks: dict[tuple[int, str], int] = {}
+
+
+def known_kiosk(database: int, credential_digest: str) -> int | None:
+    """The id of the kiosk whose credential (by digest) stored a response through this process, or None: only a
+    hint (see `_kiosks`), for the kiosk lane (ingest_wsgi.py), whose database call authenticates the kiosk again."""
+    return _kiosks.get((database, credential_digest))
 
 
 @bp.post("/responses")

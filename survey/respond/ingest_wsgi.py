@@ -8,8 +8,12 @@ questionnaire version and parsed definition this process already holds, answers 
 `hailong_kiosk_store` call as survey/respond/ingest.py on a pooled psycopg connection, one transaction, COMMIT, and
 the same 201 the Flask path gives.  EVERYTHING ELSE is handed to the Flask app unchanged (the body put back), so every
 refusal keeps its exact answer: an unknown, revoked or moved kiosk, too soon, a cap reached, invalid or unsafe input,
-a resend, a body without Content-Length, a query string, a cookie it cannot read, SQLite, a database without the
-function, a database error, an outage being noted, the first answer of each kind (whose headers it learns).
+a resend, a body without Content-Length, a query string, a Host header that Flask would refuse or read as empty
+(characters a host cannot have, or not in TRUSTED_HOSTS when that is set), a cookie it cannot read, SQLite, a
+database without the function, a database error, an outage being noted, the first answer of each kind (whose
+headers it learns).  So the request guard's checks (survey/guard.py: path and query characters, body caps, the JSON
+rules of survey/inputs.py) and Flask's own Host check hold on this path too: what the lane cannot show would pass
+them is Flask's to answer.
 
 What it keeps, as the Flask path does:
 - authentication before the body is read: the credential digest must match a kiosk that stored a response through
@@ -26,6 +30,10 @@ What it keeps, as the Flask path does:
   learned answer that carries a cookie is never copied;
 - the request metrics (`hailong_request_duration_seconds`, `hailong_requests_total`, `hailong_submissions_total`)
   under the Flask endpoint's labels; nothing is logged (no client address anywhere).
+Thread-safe (gunicorn's gthread worker runs it in several threads at once): a request's state lives in its environ
+and locals; each call takes its own pooled connection; the shared state is the learned answers (a whole tuple put in
+a dict, never changed after) and the per-process hints of api.py/store.py (single dict reads), and the `served`
+count, kept under a lock.
 `HAILONG_KIOSK_LANE = False` turns it off (every request then goes through Flask).
 """
 
@@ -33,13 +41,16 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from werkzeug.exceptions import SecurityError
 from werkzeug.http import parse_cookie, parse_options_header
+from werkzeug.sansio.utils import get_host
 
 from survey import inputs, unavailable
 from survey.database import Database
@@ -72,6 +83,7 @@ class KioskLane:
         # (scheme, X-Forwarded-Proto) → (status line, headers without Content-Length, body before and after the id)
         self.answers: dict[tuple[str, str], tuple[str, list[tuple[str, str]], bytes, bytes]] = {}
         self.served = 0  # responses stored and answered here (the rest went through Flask)
+        self._count = threading.Lock()  # `served += 1` is a read and a write: threads would lose counts
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if (environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST"
@@ -87,7 +99,8 @@ class KioskLane:
         status, headers, before, after = answer
         body = before + client_id.encode("ascii") + after
         start_response(status, [*headers, ("Content-Length", str(len(body)))])
-        self.served += 1
+        with self._count:
+            self.served += 1
         observe = self.app.extensions.get("hailong_observe_request")  # survey.ops.metrics, when installed
         if observe is not None:  # what the Flask path's hook records for a stored submission
             observe(ENDPOINT, "POST", 201, time.perf_counter() - started)
@@ -96,11 +109,13 @@ class KioskLane:
     # ------------------------------------------------------------------------------------------------------------
     def _store(self, environ: dict[str, Any]) -> str | None:
         """The stored response's client id, or None: nothing stored, the Flask path answers (environ prepared)."""
-        if environ.get("QUERY_STRING") or environ.get("HTTP_TRANSFER_ENCODING") or unavailable._outage_since:
+        if environ.get("QUERY_STRING") or environ.get("HTTP_TRANSFER_ENCODING") or unavailable.in_outage():
+            return None
+        if not _host_accepted(environ, self.app.config.get("TRUSTED_HOSTS")):
             return None
         db: Database = self.db
         engine = db.engine
-        if engine is None or engine.dialect.name != "postgresql" or engine in ingest._missing:
+        if engine is None or engine.dialect.name != "postgresql" or ingest.lacks_function(engine):
             return None
         content_type = str(environ.get("CONTENT_TYPE", ""))
         credential = _credential(environ, _is_json(content_type))
@@ -108,7 +123,7 @@ class KioskLane:
             return None
         api = self.api
         digest = _digest(credential)
-        kiosk_id = api._kiosks.get((id(engine), digest))
+        kiosk_id = api.known_kiosk(id(engine), digest)
         if kiosk_id is None:
             return None  # not known to this process: authenticated in full by the Flask path
         config = self.app.config
@@ -134,12 +149,11 @@ class KioskLane:
         fields = _envelope(body)
         if fields is None:
             return None
-        version_key = (id(engine), fields["questionnaire"], fields["version"])
-        found = api._versions.get(version_key)
+        found = api.known_version(id(engine), fields["questionnaire"], fields["version"])
         if found is None:
             return None
         version_id, checksum = found
-        version = store._versions.get((_url(engine), version_id, checksum))
+        version = store.kept_version(_url(engine), version_id, checksum)
         if version is None:
             return None
         clock = config.get("HAILONG_CLOCK")
@@ -167,7 +181,7 @@ class KioskLane:
                 raw.rollback()
                 return False
             except psycopg.errors.UndefinedFunction:
-                ingest._missing.add(engine)
+                ingest.note_missing(engine)
                 raw.rollback()
                 return False
             except psycopg.Error as exc:
@@ -213,6 +227,18 @@ class KioskLane:
             return
         before, after = body.split(client_id.encode("ascii"))
         self.answers[kind] = (status, [(n, v) for n, v in headers if n.lower() != "content-length"], before, after)
+
+
+def _host_accepted(environ: dict[str, Any], trusted: Any) -> bool:
+    """Whether Flask would take this request's Host as it is: present, made of characters a host may have, and one
+    of TRUSTED_HOSTS when that is set (Flask answers 400 otherwise; werkzeug reads a malformed one as empty)."""
+    header = environ.get("HTTP_HOST")
+    if not header:
+        return False
+    try:
+        return bool(get_host(str(environ.get("wsgi.url_scheme", "http")), str(header), None, trusted or None))
+    except SecurityError:
+        return False
 
 
 def _credential(environ: dict[str, Any], json_body: bool) -> str | None:
@@ -274,9 +300,9 @@ def _envelope(body: Any) -> dict[str, Any] | None:
     if language not in CITIZEN_LANGUAGES:
         return None
     answers = body.get("answers")
-    from survey.respond.api import _plain_answer
+    from survey.respond.api import plain_answer
 
-    if not isinstance(answers, dict) or not all(_plain_answer(v) for v in answers.values()):
+    if not isinstance(answers, dict) or not all(plain_answer(v) for v in answers.values()):
         return None
     return {"client_id": client_id, "questionnaire": instrument, "version": version, "submitted_at": moment,
             "language": language, "answers": answers}

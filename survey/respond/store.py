@@ -127,6 +127,12 @@ _CONTEXT = (select(ServicePoint.agency_id, ServicePoint.active, QuestionnaireVer
             .where(ServicePoint.id == bindparam("sp")))
 
 
+def kept_version(url: str, version_id: int, checksum: str) -> Version | None:
+    """The parsed version if this process holds it already (no database read: the kiosk lane of ingest_wsgi.py,
+    which has no session, stores only for versions a submission through Flask has parsed)."""
+    return _versions.get((url, version_id, checksum))
+
+
 def version_of(session: Session, version_id: int, checksum: str) -> Version:
     """The parsed version (cached per database, id and checksum: a changed draft is parsed again)."""
     key = (str(session.get_bind().engine.url), version_id, checksum)
