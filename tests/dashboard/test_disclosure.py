@@ -317,8 +317,23 @@ def test_a_parent_row_minus_its_drill_down_gives_no_hidden_figure(client, one_sm
                    .get_data(as_text=True))
     assert sorted(r["Note"] for r in est if not r["Estimate"]) == [
         "hidden to protect a small group (n = 12)", "not enough responses (n = 3)"]
-    # the agency it protects is hidden on every Home Affairs page, not only below its district
+    # the agency it protects is hidden on every Home Affairs page, not only below its district: no figure, no
+    # rank, no change since 2022-Q3 (which with Q3's figure would give Q4's back)
     assert _estimates(client, "period=2022-Q4&level=agency")["Binh Thuy People's Committee"][0] is False
+    ranks, change = _rank_and_change(client, "Binh Thuy People's Committee")
+    assert ranks["Rank"] == ""
+    assert change["This period"] == change["Change (difference in proportion)"] == ""
+    assert change["Previous period"] != ""  # 2022-Q3: 12 responses, nothing to protect then
+
+
+def _rank_and_change(client, label: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The agency comparison's ranks and change CSV rows of one agency (2022-Q4)."""
+    out = []
+    for table in ("ranks", "change"):
+        rows = csv_rows(_get(client, f"/homeaffairs/export.csv?period=2022-Q4&level=agency&table={table}")
+                        .get_data(as_text=True))
+        out.append(next(r for r in rows if next(iter(r.values())) == label))
+    return out[0], out[1]
 
 
 def test_without_the_linked_rule_a_parent_row_gives_its_hidden_child_away(client, one_small, monkeypatch,
@@ -340,6 +355,8 @@ def test_without_the_linked_rule_a_parent_row_gives_its_hidden_child_away(client
             assert_not_derivable(name, parent[1], [(s, n) for s, n, _e in children])
         assert derived(parent, [(e, n) for s, n, e in children if s and e is not None]) == pytest.approx(
             truth[name], abs=1e-9), name
+    ranks, change = _rank_and_change(client, "Binh Thuy People's Committee")
+    assert ranks["Rank"] != "" and change["Change (difference in proportion)"] != ""
 
 
 def _summary_and_districts(client) -> tuple[tuple[float, int], list[tuple[bool, int, float | None]]]:
