@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from survey.audit import record
 from survey.auth import roles
 from survey.auth.scope import roles_required
-from survey.dashboard.integrity_charts import arrivals_chart
+from survey.dashboard.integrity_charts import arrivals_chart, control_chart
 from survey.extensions import db
 from survey.i18n import current_lang
 from survey.org.models import Kiosk, ServicePoint
@@ -83,6 +83,41 @@ def index() -> str:
     signals = data.city_signals(session, now().date())
     return render_template("dashboard/integrity/index.html", items=items, status=status, statuses=STATUSES,
                            signals=signals, lang=lang)
+
+
+def unit_early_warning(unit_id: int) -> tuple[Any, str, bool] | None:
+    """The unit's early-warning chart (the agencies of its subtree together, as listed above), a sentence saying
+    what it shows (read first by a screen reader, beside the chart's data table) and whether it signals now,
+    for the Home Affairs unit page; None without a year of history.  The route has already checked that the
+    viewer may see the unit, so every agency summed here is within their scope."""
+    from survey.i18n import local_date, percent
+
+    c = data.unit_chart(db.session, now().date(), unit_id)
+    if c is None:
+        return None
+    usual = percent(c["baseline"], 1)
+    if c["signalling"]:
+        text = _("Satisfaction with this unit's agencies together has fallen below its usual level (%(usual)s "
+                 "satisfied) since %(day)s: more than day-to-day chance explains. Look at which agencies below it "
+                 "changed.", usual=usual, day=local_date(c["first_signal"]))
+    elif c["first_signal"] is not None:
+        text = _("The warning measure crossed its limit on %(day)s and is below it again: satisfaction with this "
+                 "unit's agencies together (usually %(usual)s satisfied) is back within day-to-day chance.",
+                 day=local_date(c["first_signal"]), usual=usual)
+    else:
+        text = _("No drop: over the last %(days)s working days satisfaction with this unit's agencies together "
+                 "(usually %(usual)s satisfied) stayed within day-to-day chance.", days=len(c["days"]), usual=usual)
+    figure = control_chart("early-warning", c["days"], c["statistic"], c["limit"], c["counts"], c["means"],
+                           lang=current_lang())
+    return figure, text, bool(c["signalling"])
+
+
+@bp.app_context_processor
+def _unit_warning_context() -> dict[str, Any]:
+    """The Home Affairs unit page (survey/dashboard/compare_views.py) draws its unit's chart through this."""
+    if request.endpoint != "homeaffairs.unit":
+        return {}
+    return {"unit_early_warning": unit_early_warning}
 
 
 @bp.route("/<int:flag_id>/decide", methods=["POST"])

@@ -316,6 +316,27 @@ def _by_unit(session: Session, data: pd.DataFrame) -> pd.DataFrame:
             .reset_index())
 
 
+def unit_chart(session: Session, today: date, unit_id: int) -> dict[str, Any] | None:
+    """The early-warning chart of one administrative unit (the Home Affairs unit page): the agencies of its
+    subtree together, the same day sums and calibration as the Integrity page's list (`city_signals`), read for
+    that subtree only (remembered by the results cache until the data change)."""
+    from survey.results.cache import cached
+
+    return cached(session, ("early-warning-unit", today, unit_id), lambda: _unit_chart(session, today, unit_id))
+
+
+def _unit_chart(session: Session, today: date, unit_id: int) -> dict[str, Any] | None:
+    from survey.org.tree import unit_subtree
+
+    agency_ids = list(session.scalars(select(Agency.id).where(Agency.unit_id.in_(unit_subtree(session, unit_id)))))
+    if not agency_ids:
+        return None
+    days = _working_days(today - timedelta(days=1), CHART_DAYS + BASELINE_DAYS)
+    data = daily_scores(session, days[0], days[-1], agency_ids)
+    summed = data.groupby("day")[["n", "total", "sumsq"]].sum().reset_index().assign(unit_id=unit_id)
+    return _charts(summed, "unit_id", days).get(unit_id)
+
+
 def _city_charts(session: Session, today: date) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
     """Every agency's and every unit's chart, from one read of the year's responses."""
     days = _working_days(today - timedelta(days=1), CHART_DAYS + BASELINE_DAYS)
@@ -340,4 +361,4 @@ def city_signals(session: Session, today: date) -> list[dict[str, Any]]:
 
 
 __all__ = ["CONFIRMED", "DISMISSED", "OPEN", "IntegrityFlag", "agency_charts", "city_signals", "daily_scores",
-           "flags", "response_frame", "run_scan", "set_opening_hours"]
+           "flags", "response_frame", "run_scan", "set_opening_hours", "unit_chart"]
