@@ -21,20 +21,19 @@ import multiprocessing  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
-# A submission is CPU-bound Python (benchmarks/README.md, ingest): one sync worker per core was fastest on
-# 2 cores; more workers only add memory (each keeps its own caches).  WEB_CONCURRENCY overrides.
+# One worker per core (at least 2, so one crash never leaves nothing serving); more workers only add memory (each
+# keeps its own caches: docs/scaling.md).  WEB_CONCURRENCY overrides.
 workers = int(os.environ.get("WEB_CONCURRENCY") or max(2, multiprocessing.cpu_count()))
-worker_class = "sync"
-# HAILONG_THREADS=N (> 1): the gthread worker, N requests per worker at once.  Kiosk submissions wait for the WAL
-# flush of their COMMIT (~5-9 ms on this machine's disk): with one request per worker at most `workers` commits are
-# in flight, and responses/s stop at workers / flush time however idle the CPU; threads let PostgreSQL flush many
-# commits at once (group commit), and gthread keeps the proxy's connections alive.  Measured with the kiosk lane,
-# -w 2: sync 324/s, --threads 4 685/s (p99 60 ms) at load 10; 40-69 vs 167-199/s at load 20-30 (benchmarks/README.md
-# "Below Flask").  Off by default until every page has been run threaded (the app keeps per-process caches; the
-# warm-up thread already shares them with requests).
-threads = int(os.environ.get("HAILONG_THREADS") or 1)
-if threads > 1:
-    worker_class = "gthread"
+# The gthread worker, HAILONG_THREADS (default 4) requests per worker at once; HAILONG_THREADS=1 gives sync workers.
+# Kiosk submissions wait for the WAL flush of their COMMIT (~2-9 ms on this machine's disk): with one request per
+# worker at most `workers` commits are in flight, and responses/s stop at workers / flush time however idle the CPU;
+# threads let PostgreSQL flush many commits at once (group commit), and gthread keeps the proxy's connections alive.
+# Measured with the kiosk lane, -w 2: sync 324/s, 4 threads 685/s (p99 60 ms) at load 10; 40-69 vs 167-199/s at load
+# 20-30 (benchmarks/README.md "Below Flask"); 8 threads were slower than 4 (471/s).  The whole app is safe threaded
+# (docs/scaling.md "Threads": every per-process cache is locked or immutable once built; tests/ops/
+# test_threaded_server.py serves pages, exports and submissions at once and compares each answer with it alone).
+threads = max(1, int(os.environ.get("HAILONG_THREADS") or 4))
+worker_class = "gthread" if threads > 1 else "sync"
 bind = os.environ.get("HAILONG_BIND", "127.0.0.1:8000")
 # SO_REUSEPORT: a master restarted while workers orphaned by a killed master still hold the port binds
 # anyway (instead of exiting "Connection in use" and leaving nothing listening).  systemd's

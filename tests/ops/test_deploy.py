@@ -34,19 +34,34 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_gunicorn_settings_scale_with_cores_share_the_port_and_keep_the_private_log_format():
+def _gunicorn_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, object]:
+    """deploy/gunicorn.conf.py as gunicorn reads it, with only `env` of its variables set."""
+    for name in ("WEB_CONCURRENCY", "HAILONG_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+
+
+def test_gunicorn_settings_scale_with_cores_share_the_port_and_keep_the_private_log_format(monkeypatch):
     from survey.access_log import ACCESS_LOG_FORMAT
 
-    conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
-    assert conf["workers"] >= 2 and conf["worker_class"] == "sync"
+    conf = _gunicorn_settings(monkeypatch)
+    assert conf["workers"] == max(2, os.cpu_count() or 1)
     assert conf["reuse_port"] is True
     assert 0 < conf["graceful_timeout"] < conf["timeout"]
     assert conf["access_log_format"] == ACCESS_LOG_FORMAT and "%(h)s" not in conf["access_log_format"]
-    os.environ["WEB_CONCURRENCY"] = "7"
-    try:
-        assert runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))["workers"] == 7
-    finally:
-        del os.environ["WEB_CONCURRENCY"]
+    assert _gunicorn_settings(monkeypatch, WEB_CONCURRENCY="7")["workers"] == 7
+
+
+def test_gunicorn_serves_with_four_threads_per_worker_by_default_and_sync_on_request(monkeypatch):
+    """Threads are the default (issue 14 §1: submissions share WAL flushes); HAILONG_THREADS=1 gives sync workers."""
+    default = _gunicorn_settings(monkeypatch)
+    assert (default["worker_class"], default["threads"]) == ("gthread", 4)
+    sync = _gunicorn_settings(monkeypatch, HAILONG_THREADS="1")
+    assert (sync["worker_class"], sync["threads"]) == ("sync", 1)
+    eight = _gunicorn_settings(monkeypatch, HAILONG_THREADS="8")
+    assert (eight["worker_class"], eight["threads"]) == ("gthread", 8)
 
 
 def _units_for_this_machine(tmp_path: Path) -> list[Path]:
