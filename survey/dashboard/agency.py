@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 from survey.auth.scope import roles_required, visible_agency_ids
 from survey.dashboard import agency_data as ad
 from survey.dashboard import coverage_present as cp
+from survey.dashboard import linked_figures as lf
 from survey.dashboard.comment_topics import topic_tables
 from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, parse_month, wants_export
 from survey.dashboard.languages import language_table
@@ -160,9 +161,12 @@ def index() -> str | Response:
                 continue
             table.rows.append({"agency": ag.name(lang), "estimate": ad._f(r["estimate"]),
                                "ci": (ad._f(r["ci_low"]), ad._f(r["ci_high"])), "n": int(r["n"]),
-                               "_suppressed": bool(r["suppressed"]), "_n": int(r["n"]), "_kind": PCT,
+                               "_suppressed": bool(r["suppressed"])
+                               or lf.protects(sel, "agency", ag.code, str(r["measure"])),
+                               "_n": int(r["n"]), "_kind": PCT,
                                "_href": url_for("dashboard.agency", code=ag.code, **f.args())})
         table.rows.sort(key=lambda r: r["agency"])
+        lf.explain([table])  # an agency hidden to protect a small group says so (survey/results/protection.py)
     fmt = wants_export()
     if fmt:
         return export([table], fmt, "agencies", request.args.get("table"))
@@ -187,20 +191,27 @@ def agency(code: str) -> str | Response:
     shown_period = ""
     if sel is not None:
         res = indices(db.session, sel, ci=CI_METHOD)
+        # hidden on every page to protect a small group (survey/results/protection.py): its figures, its trend,
+        # its difference from the city and its item shares
+        protected = lf.node_measures(sel, "service_point" if f.service_point else "agency",
+                                     f.service_point.code if f.service_point else ag.code, res)
+        res = lf.hide(res, protected)
         method = res.method_note(lang)
         overall = ad.overall_row(res)
         responses = response_count(db.session, sel)
         shown_period = period_shown(sel, f)
         tables += ad.index_tables(res, lang)
         f.trend, trend_res = trend_indices(f, sel)
+        trend_res = lf.hide(trend_res, protected)
         # the headline covers the same months: no period it would give away (analysis.disclosure)
         trend_table, chart = ad.trend(trend_res, lang, f.trend, beside_total=True)
         unit_col, unit_val, unit_name = ("service_point", f.service_point.code, f.service_point.name(lang)) \
             if f.service_point else ("agency", ag.code, ag.name(lang))
-        cmp = compare_with_whole(db.session, sel.whole(), unit_column=unit_col, unit_value=unit_val)
+        cmp = lf.hide_comparison(compare_with_whole(db.session, sel.whole(), unit_column=unit_col,
+                                                    unit_value=unit_val), protected)
         tables.append(ad.comparison_table(cmp, lang, unit_name))
         tables.append(trend_table)
-        tables += ad.distribution_tables(distributions(db.session, sel, lang))
+        tables += ad.distribution_tables(distributions(db.session, sel, lang), lf.HIDE_ALL if protected else None)
         # response rate, excluded after review, published periods' cut-off and late responses (issue 16 §3)
         cov = coverage(db.session, sel)
         published = publication.overlapping(db.session, sel.questionnaire_version_ids[0], f.period_from, f.period_to)
@@ -209,6 +220,8 @@ def agency(code: str) -> str | Response:
         coverage_notes = [cp.published_note(p) for p in published] + cp.notes(cov)
         tables += topic_tables(ag, f.service_point, f.period_from, f.period_to, lang)  # issue 15
         tables.append(language_table(db.session, sel))  # issue 15: responses in vi, en, km
+        if protected:
+            lf.explain(tables)
     else:
         coverage_notes = []
     fmt = wants_export()

@@ -421,3 +421,32 @@ def test_whole_city_beside_the_agency_list_gives_no_hidden_figure(client, one_sm
         assert_not_derivable("whole city", total[1], [(s, n) for s, n, _e in rows])
     assert derived(total, [(e, n) for s, n, e in rows if s and e is not None]) == pytest.approx(
         _truth(db_session, one_small, agency_ids=(one_small.city.agencies["UBND-BT-TT"].id,)), abs=1e-9)
+
+
+def _agency_page_figures(client) -> tuple[str, list[dict[str, str]], list[dict[str, str]]]:
+    """Bình Thủy committee's agency page over 2022-Q4 (its headline line, indices and trend CSV) and its row on the
+    agency list of /dashboard/ (CSV)."""
+    url = "/dashboard/agency/UBND-BT?from=2022-10&to=2022-12&trend=month"
+    html = _get(client, url).get_data(as_text=True)
+    line = re.search(r'<p class="overall" id="overall">(.*?)</p>', html, re.S).group(1)
+    figures = [r for t in ("indices", "trend", "comparison")
+               for r in csv_rows(_get(client, f"{url}&format=csv&table={t}").get_data(as_text=True))]
+    listed = csv_rows(_get(client, "/dashboard/?from=2022-10&to=2022-12&format=csv&table=agencies")
+                      .get_data(as_text=True))
+    return line, figures, [r for r in listed if r["Agency"] == "Binh Thuy People's Committee"]
+
+
+def test_the_agency_page_hides_the_agency_that_protects_a_small_group(client, one_small, monkeypatch):
+    """The agency the Home Affairs pages hide to protect the small commune is hidden on its own agency page and
+    the agency list too (else its district's row minus it gives the commune back); before, both showed it."""
+    login(client, "noivu")
+    use_language(client, "en")
+    line, figures, listed = _agency_page_figures(client)
+    assert "hidden to protect a small group (n = 12)" in line
+    estimates = [r.get("Estimate", r.get("Binh Thuy People's Committee", "")) for r in figures]
+    assert figures and all(e == "" for e in estimates), figures
+    assert listed and listed[0]["Overall index"] == ""
+    _linked_off(monkeypatch)
+    line, figures, listed = _agency_page_figures(client)
+    assert "hidden to protect" not in line and re.search(r"\d%", line)
+    assert listed[0]["Overall index"] != ""

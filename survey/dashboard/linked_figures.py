@@ -1,0 +1,79 @@
+"""The agency pages' share of the protection decided for every page (survey/results/protection.py): an agency
+or service point hidden on the Home Affairs pages to protect a small group is hidden here too.
+
+WHY: the agency page publishes each agency (and, filtered, each service point) on its own; were it to show the
+one the Home Affairs pages hide to protect a small commune, the district's row minus it would give the commune
+back (docs/methodology-design.md, "Totals beside suppressed rows").  Kept apart from the page code so that the
+page only asks "which measures of this node are protected" and hides them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from survey.extensions import db
+from survey.i18n import number
+from survey.results.indices import Comparison, IndexResult
+from survey.results.protection import protection
+from survey.results.selection import Selection
+
+
+def _n_min() -> int:
+    return int(current_app.config["HAILONG_N_MIN"])
+
+
+def protected_measures(sel: Selection, kind: str, code: str, measures: Iterable[str]) -> set[str]:
+    """The measures whose figure of the node (`kind` "agency" or "service_point", its code) is hidden to protect
+    a small group, for `sel`'s questionnaire, channel and months."""
+    n_min = _n_min()
+    return {m for m in dict.fromkeys(measures) if protection(db.session, sel, m, n_min).secondary(kind, code)}
+
+
+def node_measures(sel: Selection, kind: str, code: str, res: IndexResult) -> set[str]:
+    """protected_measures for every measure of an index result."""
+    return protected_measures(sel, kind, code, res.table["measure"].astype(str)) if len(res.table) else set()
+
+
+def hide(res: IndexResult, measures: set[str]) -> IndexResult:
+    """A copy of `res` (it is shared through the results cache) with the measures' rows suppressed and marked
+    `protects` — every period of a trend too: the periods together would give the hidden figure back."""
+    if not measures:
+        return res
+    table = res.table.copy()
+    mask = table["measure"].isin(measures)
+    table["protects"] = mask
+    table.loc[mask, "suppressed"] = True
+    return replace(res, table=table)
+
+
+def hide_comparison(cmp: Comparison, measures: set[str]) -> Comparison:
+    """The node against the whole city: the node's estimate and the difference would give it away."""
+    if not measures:
+        return cmp
+    table = cmp.table.copy()
+    table.loc[table["measure"].isin(measures), "suppressed"] = True
+    return replace(cmp, table=table)
+
+
+def explain(tables: Iterable[Any]) -> None:
+    """Rows hidden although they have n_min responses are hidden to protect a small group: they say so (the
+    page and its CSV/XLSX read `_why`); rows with too few responses keep "not enough responses"."""
+    n_min = _n_min()
+    for table in tables:
+        for row in table.rows:
+            if row.get("_suppressed") and int(row.get("_n", 0)) >= n_min and not row.get("_why"):
+                row["_why"] = _("hidden to protect a small group (n = %(n)s)", n=number(int(row["_n"]), 0))
+
+
+def protects(sel: Selection, kind: str, code: str, measure: str) -> bool:
+    """Is this node's figure of `measure` hidden to protect a small group (a row of a list of agencies)?"""
+    return protection(db.session, sel, measure, _n_min()).secondary(kind, code)
+
+
+#: an n_min no item reaches: every share of a distribution table hidden (the node's item shares are protected)
+HIDE_ALL = 10**9
