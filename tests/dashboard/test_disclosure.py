@@ -450,3 +450,35 @@ def test_the_agency_page_hides_the_agency_that_protects_a_small_group(client, on
     line, figures, listed = _agency_page_figures(client)
     assert "hidden to protect" not in line and re.search(r"\d%", line)
     assert listed[0]["Overall index"] != ""
+
+
+def _filtered_and_unfiltered(client) -> tuple[tuple[float, int] | None, tuple[float | None, int]]:
+    """Ninh Kiều committee's agency page over 2022-Q4: unfiltered (the agency), and filtered to its first
+    service point — the overall index and n of each (None / estimate None when hidden)."""
+    def overall(url: str) -> tuple[float | None, int]:
+        rows = csv_rows(_get(client, f"{url}&format=csv&table=indices").get_data(as_text=True))
+        row = next(r for r in rows if r["Index"] == OVERALL)
+        return (float(row["Estimate"]) if row["Estimate"] else None), int(row["n"])
+
+    base = "/dashboard/agency/UBND-NK?from=2022-10&to=2022-12&trend=month"
+    whole = overall(base)
+    return (None if whole[0] is None else (whole[0], whole[1])), overall(f"{base}&sp=UBND-NK-SP1")
+
+
+def test_a_service_point_filter_against_the_unfiltered_page_gives_no_hidden_figure(client, one_small, monkeypatch,
+                                                                                  db_session):
+    """The agency page filtered to one service point against the same page unfiltered: the agency minus the
+    shown desk would be the other desk (n = 3).  The desk is hidden to protect it; before, the difference was
+    the hidden desk's figure exactly."""
+    login(client, "noivu")
+    use_language(client, "en")
+    agency, desk = _filtered_and_unfiltered(client)
+    assert agency is not None and desk[0] is None and desk[1] == 12
+    html = _get(client, "/dashboard/agency/UBND-NK?from=2022-10&to=2022-12&sp=UBND-NK-SP1").get_data(as_text=True)
+    assert "hidden to protect a small group (n = 12)" in html
+    _linked_off(monkeypatch)
+    agency, desk = _filtered_and_unfiltered(client)
+    assert agency is not None and desk[0] is not None
+    sp2 = db_session.query(ServicePoint).filter_by(code="UBND-NK-SP2").one().id
+    assert derived(agency, [(desk[0], desk[1])]) == pytest.approx(
+        _truth(db_session, one_small, service_point_ids=(sp2,)), abs=1e-9)
