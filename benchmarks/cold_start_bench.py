@@ -15,6 +15,9 @@ RSS afterwards.  Two situations:
 - `…, warm-up at start`: the process first runs its start-up warm-up (survey/results/prewarm.py, in a
   serving process a background thread started with the app) to its end; its time is in the "process start"
   column: how long after a restart the first page is as fast as the "wall" column says;
+- `preloaded: new machine`: as `preloaded: month files` on a machine that has never served: the folder for
+  month files and stored comment topics is on but empty (a new one for each process), so the master's warm-up
+  builds them;
 - `preloaded: …`: what gunicorn does with deploy/gunicorn.conf.py (preload_app): the process runs the
   master's warm-up (`prewarm.before_fork`, called by its `when_ready` hook) — its time is in the "process
   start" column, while no worker exists yet, so no request waits for it — then FORKS; the child drops the pool state as
@@ -45,6 +48,7 @@ SITUATIONS = {  # situation → how the process warms up (child's `warm`)
     "no files, warm-up at start": "1", "month files, warm-up at start": "1",
     "preloaded: no files": "fork", "preloaded: month files": "fork",
     "preloaded: month files, 1 new response": "fork", "preloaded: month files, no worker warm-up": "fork-quiet",
+    "preloaded: new machine": "fork",
 }
 DEFAULT = ("no files;month files;month files, 1 new response;preloaded: no files;preloaded: month files;"
            "preloaded: month files, 1 new response;preloaded: month files, no worker warm-up")
@@ -184,6 +188,10 @@ def main() -> None:
                 for _ in range(args.repeat):
                     if "1 new response" in situation:
                         _new_response(url)  # the measured process rewrites that month: the next round too
+                    if "new machine" in situation:
+                        with tempfile.TemporaryDirectory(prefix="hailong-new-") as empty:
+                            runs.append(_run(url, empty, page, cookie, warm=SITUATIONS[situation]))
+                        continue
                     runs.append(_run(url, "off" if "no files" in situation else files, page, cookie,
                                      warm=SITUATIONS[situation]))
                 med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
@@ -52,6 +53,90 @@ def prewarm(app: Flask) -> dict[int, float]:
     return took
 
 
+#: the newest comments the master classifies before forking when the topic store lacks them (a new machine,
+#: an edited lexicon): ≈ 0.4 ms each, so at most ≈ 20 s once; older ones are classified when a page asks
+CLASSIFY_AT_START = 50_000
+
+
+def classify_comments(app: Flask, limit: int = CLASSIFY_AT_START) -> int:
+    """Classify the newest `limit` comments the topic store (survey/results/topic_store.py) does not hold yet,
+    and store them; how many were classified.
+
+    Why: on a machine that never served (or after the lexicon or its code changed) no classification is
+    stored, and the first agency page classified its ≈ 500 comments itself (≈ 330 ms of its 628 ms,
+    benchmarks/README.md).  The master does it once here, the workers inherit the results and later starts
+    read them from disk; a comment already stored costs a hash.  Nothing when the store is off (no folder):
+    the work would be lost at the next start."""
+    from analysis.topics import classify
+    from survey.extensions import db
+    from survey.respond.models import Comment
+    from survey.results import month_files, topic_store
+    from survey.results.topics import lexicon
+
+    done = 0
+
+    def counted(text: str, lex: Any) -> frozenset[str]:
+        nonlocal done
+        done += 1
+        return classify(text, lex)
+
+    with app.app_context():
+        try:
+            if month_files.directory() is None:
+                return 0
+            lex = lexicon(app.instance_path)
+            topic_store.preload(lex)
+            texts = db.session.scalars(select(Comment.text).order_by(Comment.id.desc()).limit(limit)
+                                       .execution_options(yield_per=2000))
+            for text in texts:
+                topic_store.classified(text, lex, counted)  # only the texts not stored yet reach `counted`
+            topic_store.flush()
+        finally:
+            db.session.remove()
+    return done
+
+
+def home_affairs_index(app: Flask) -> dict[int, float]:
+    """Render the Home Affairs index once per questionnaire version with responses, as a Home Affairs user
+    opens it (no filter chosen: the default period and level); seconds per version.
+
+    Why the page itself and not its figures: the index's first request builds 10–12 results of its own (the
+    comparison of the default level with its ranks and change, the whole selection, the 8-period trend,
+    coverage and languages per unit: 615 ms of CPU after the whole-city warm-up, benchmarks/README.md), and
+    which results, under which cache keys, is decided by the page's code (compare_views.read_filters,
+    choose_default …).  Running that code keeps the warm-up in step with the page, and compiles what the page
+    compiles (SQL statements, the catalogue of the default language).  The viewer is a Home Affairs user
+    that is never stored (nothing is written: the page only reads); every Home Affairs and admin user sees
+    the same figures (scope: everything)."""
+    from flask_login import login_user
+
+    from survey.auth.models import User
+    from survey.extensions import db
+    from survey.respond.models import ResponseTally
+
+    took: dict[int, float] = {}
+    view = app.view_functions.get("homeaffairs.index")
+    if view is None:  # the Home Affairs pages are not part of this app
+        return took
+    with app.app_context():
+        try:
+            versions = db.session.scalars(select(ResponseTally.questionnaire_version_id).distinct()).all()
+        finally:
+            db.session.remove()
+    viewer = User(username="prewarm", display_name="", role="home_affairs", active=True)
+    for qv in versions:
+        t0 = time.perf_counter()
+        # a fresh application context per page, as each request has (flask-login and Babel keep theirs in `g`)
+        with app.app_context(), app.test_request_context(f"/homeaffairs/?questionnaire={int(qv)}"):
+            try:
+                login_user(viewer)  # this request's user only: no session cookie is sent anywhere
+                view()
+            finally:
+                db.session.remove()
+        took[int(qv)] = time.perf_counter() - t0
+    return took
+
+
 def before_fork(app: Flask) -> dict[str, float]:
     """The warm-up of a preloaded gunicorn master, synchronous, ending with no database connection open;
     seconds per part.  Never raises: a cold cache is slower, never wrong."""
@@ -67,12 +152,16 @@ def before_fork(app: Flask) -> dict[str, float]:
             topic_store.preload(lexicon(app.instance_path))
         took["lexicon"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        if classify_comments(app):
+            took["comment topics"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         for name in app.jinja_env.list_templates(filter_func=lambda n: n.endswith(".html")):
             app.jinja_env.get_template(name)  # compiled once here, not by each worker's first page
         took["templates"] = time.perf_counter() - t0
         if _enabled(app):
             t0 = time.perf_counter()
             took.update({f"v{k}": v for k, v in prewarm(app).items()})
+            took.update({f"home affairs v{k}": v for k, v in home_affairs_index(app).items()})
     except Exception:
         log.exception("warm-up before forking failed")
     finally:
