@@ -75,11 +75,10 @@ def trend(res: IndexResult, lang: str, kind: str, beside_total: bool = False) ->
     t = res.table
     rows = t[t["kind"] == "overall"].sort_values("domain") if len(t) else t
     label = {"month": _("Month"), "quarter": _("Quarter")}.get(kind) or _("Year")
-    # each period is a domain of the months shown (one design), not its own design as on the Home Affairs pages:
-    # the same estimate, an interval that may differ slightly — said, not hidden (docs/methodology-design.md,
-    # "One period, one interval": estimating each period alone costs ~2.8x the page's CPU when cold)
-    table = Table("trend", _("Overall index by period (intervals computed within the months shown: they can "
-                             "differ slightly from the same period's interval on a page of that period alone)"), [
+    # every period in one design with strata = service point × period, which for each period IS its own design:
+    # estimate, interval, n and n_eff equal a page of that period alone (docs/methodology-design.md, "One period,
+    # one interval"; survey/results/design.py:period_stratum)
+    table = Table("trend", _("Overall index by period (each interval as on a page of that period alone)"), [
         Col("period", label), Col("estimate", _("Estimate"), PCT), Col("ci", _("95% CI"), CI),
         Col("n", "n", INT)])
     points = []

@@ -252,15 +252,6 @@ def test_agency_headline_gives_no_suppressed_period(client, one_small, monkeypat
         _agency_check(client)
 
 
-def test_agency_trend_says_its_intervals_are_computed_within_the_months_shown(client, one_small):
-    """The agency page's trend keeps periods as domains of the range's design (docs/methodology-design.md, "One
-    period, one interval"): its table says so, since a period's own page may show a slightly other interval."""
-    login(client, "noivu")
-    use_language(client, "en")
-    html = _get(client, "/dashboard/agency/UBND-NK?from=2022-07&to=2022-12&trend=month").get_data(as_text=True)
-    assert "intervals computed within the months shown" in html
-
-
 # --------------------------------------------------------------------------- across linked pages
 def _truth(db_session, data, **kw) -> float:
     """The hidden row's own overall index (analysis through survey.results, nothing hidden)."""
