@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from analysis.disclosure import tree_suppression
-from survey.results.cache import cached
+from survey.results.cache import cached, per_request
 from survey.results.design import current_design
 from survey.results.indices import indices
 from survey.results.selection import Selection
@@ -53,27 +53,34 @@ def tree_selection(sel: Selection) -> Selection:
 
 def protection(session: Session, sel: Selection, measure_code: str, n_min: int) -> Protection:
     """The hidden rows of `measure_code` for `sel`'s questionnaire, months and channels (see the module
-    docstring)."""
+    docstring).  Kept for the request as well as in the results cache: a report asks for each agency's rows."""
     whole = tree_selection(sel)
-    enabled = ENABLED
-    key = ("protection", whole.key(), measure_code, n_min, current_design(), enabled)
-    return cached(session, key, lambda: _protection(session, whole, measure_code, n_min, enabled))
+    key = ("protection", whole.key(), measure_code, n_min, current_design(), ENABLED)
+    return per_request(key, lambda: cached(session, key, lambda: _protection(session, whole, measure_code, n_min)))
 
 
-def _protection(session: Session, whole: Selection, measure_code: str, n_min: int, enabled: bool) -> Protection:
+@dataclass(frozen=True)
+class _Inputs:
+    """Every node's (n, suppressed) per measure, and the tree: what each measure's protection is decided on."""
+
+    figures: dict[str, dict[Node, tuple[int, bool]]]  # measure → node → (n, primary)
+    parent: dict[Node, Node | None]
+
+
+def _inputs(session: Session, whole: Selection, n_min: int) -> _Inputs:
+    key = ("protection-inputs", whole.key(), n_min, current_design())
+    return per_request(key, lambda: cached(session, key, lambda: _read_inputs(session, whole, n_min)))
+
+
+def _read_inputs(session: Session, whole: Selection, n_min: int) -> _Inputs:
     levels = level_codes(session)
-    n: dict[Node, int] = {}
-    primary: dict[Node, bool] = {}
+    figures: dict[str, dict[Node, tuple[int, bool]]] = {}
     for kind in [*levels, "agency", "service_point"]:
         table = indices(session, whole, domain=kind, n_min=n_min).table
-        rows = table[table["measure"] == measure_code]
-        for code, k, sup in zip(rows["domain"].astype(str), rows["n"], rows["suppressed"], strict=True):
-            if code in ("", "(missing)"):
-                continue
-            n[(kind, code)] = int(k)
-            primary[(kind, code)] = bool(sup)
-    if not enabled:
-        return Protection({k: "primary" for k, s in primary.items() if s})
+        for measure, code, k, sup in zip(table["measure"].astype(str), table["domain"].astype(str), table["n"],
+                                         table["suppressed"], strict=True):
+            if code not in ("", "(missing)"):
+                figures.setdefault(measure, {})[(kind, code)] = (int(k), bool(sup))
     parent: dict[Node, Node | None] = {}
     for place in placements(session).values():
         chain = [(lv, place.levels[lv]) for lv in levels if lv in place.levels]
@@ -82,7 +89,17 @@ def _protection(session: Session, whole: Selection, measure_code: str, n_min: in
         agency = ("agency", place.agency)
         parent.setdefault(agency, chain[-1] if chain else None)
         parent.setdefault(("service_point", place.service_point), agency)
-    status = tree_suppression(parent, n, primary, n_min, rank=lambda k: _RANK.get(k[0], 2))
+    return _Inputs(figures, parent)
+
+
+def _protection(session: Session, whole: Selection, measure_code: str, n_min: int) -> Protection:
+    inputs = _inputs(session, whole, n_min)
+    figures = inputs.figures.get(measure_code, {})
+    primary = {k: sup for k, (_n, sup) in figures.items()}
+    if not ENABLED:
+        return Protection({k: "primary" for k, s in primary.items() if s})
+    n = {k: k_n for k, (k_n, _s) in figures.items()}
+    status = tree_suppression(inputs.parent, n, primary, n_min, rank=lambda k: _RANK.get(k[0], 2))
     return Protection({k: s for k, s in status.items() if s})
 
 
