@@ -40,9 +40,12 @@ from ingest_bench import DB_NAME, REDIS, _free_port, setup_database, verify  # n
 
 
 def start_master(url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "drill-" + "x" * 40, "HAILONG_PREWARM": "0",
-           "RATELIMIT_STORAGE_URI": REDIS, "HAILONG_KIOSK_MIN_INTERVAL_SECONDS": "1", "WEB_CONCURRENCY": "2",
-           "HAILONG_BIND": f"127.0.0.1:{port}"}
+    """gunicorn with deploy/gunicorn.conf.py at its defaults (workers by cores, 4 threads each, preloaded app and
+    warm-up): only the database, secret, Redis, kiosk interval and port are set."""
+    env = {k: v for k, v in os.environ.items() if k not in ("WEB_CONCURRENCY", "HAILONG_THREADS", "HAILONG_PREWARM",
+                                                            "HAILONG_PRELOAD")}
+    env.update({"DATABASE_URL": url, "SECRET_KEY": "drill-" + "x" * 40, "RATELIMIT_STORAGE_URI": REDIS,
+                "HAILONG_KIOSK_MIN_INTERVAL_SECONDS": "1", "HAILONG_BIND": f"127.0.0.1:{port}"})
     return subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "deploy/gunicorn.conf.py"),
                              "--log-level", "warning", "--access-logfile", "/dev/null", "wsgi:app"],
                             cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.PIPE, text=True)
@@ -119,6 +122,9 @@ def main() -> None:
         creds, _instrument, _version, items = setup_database(url, args.kiosks)
         port = _free_port()
         masters.append(start_master(url, port))
+        load = os.getloadavg()
+        print(f"gunicorn -c deploy/gunicorn.conf.py at its defaults ({os.cpu_count()} cores); load average "
+              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
         time.sleep(8)
         stop = threading.Event()
         # 4 emulators, each cycling 10 credentials: every kiosk posts at most about once a second
@@ -149,7 +155,8 @@ def main() -> None:
         acked = set().union(*(k.acked for k in kiosks))
         left = sum(len(k.queue) for k in kiosks)
         print(f"answers seen: {dict(statuses)} (None = connection refused/reset while a process was down)")
-        print(f"generated {len(generated)}, acknowledged {len(acked)}, still queued {left}")
+        print(f"generated {len(generated)}, acknowledged {len(acked)}, still queued {left}; load average "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         failures = verify(url, sorted(acked), connections=0)
         if not alive:
             failures.append("the restarted master did not keep serving")

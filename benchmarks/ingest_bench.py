@@ -1,16 +1,20 @@
 """Kiosk submissions per second through gunicorn on PostgreSQL, with every stored response checked.
 
     .venv/bin/python benchmarks/ingest_bench.py [--seconds 20] [--connections 16] [--kiosks 600]
-        [--workers 2] [--interval 1] [--warmup 0] [--app-dir DIR] [--path /api/v1/responses|/healthz]
-        [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test] [--keep]
+        [--workers N] [--worker-threads N] [--conf FILE|none] [--interval 1] [--warmup 0] [--app-dir DIR]
+        [--path /api/v1/responses|/healthz] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test] [--keep]
 
 What it does:
 - creates a fresh PostgreSQL database (`hailong_ingest_bench`), migrates it, loads the shipped questionnaires and a
   city with 60 agencies (one service point each), and registers + enrols `--kiosks` kiosks (10 per point);
-- starts gunicorn (`--workers` sync workers, the app from `--app-dir`, default this tree — point it at an
-  exported older tree, e.g. `git archive HEAD | tar -x -C /tmp/before`, for an A/B run on the same machine load)
-  with per-kiosk limits ON: a minimum interval of `--interval` s between two responses of one kiosk and the
-  per-kiosk API cap counted in Redis (db 13), as in production;
+- starts gunicorn as deployed — `-c deploy/gunicorn.conf.py` of the tree benchmarked, so by default its workers
+  (one per core, at least 2), threads (HAILONG_THREADS, default 4: the gthread worker), preloading, warm-up and
+  access log (to /dev/null) — with `--workers` / `--worker-threads` overriding the count of workers / threads
+  (`--worker-threads 1`: sync workers) and `--conf none` giving gunicorn's own defaults (one sync worker unless
+  `--workers`); the app from `--app-dir`, default this tree — point it at an exported older tree, e.g.
+  `git archive HEAD | tar -x -C /tmp/before`, for an A/B run on the same machine load; per-kiosk limits ON: a
+  minimum interval of `--interval` s between two responses of one kiosk and the per-kiosk API cap counted in
+  Redis (db 13), as in production;
 - runs wrk (Debian package `wrk`; traffic only to 127.0.0.1) for `--seconds` with `--connections`; each request
   is a new counter-quick response (random levels, a comment in 1 of 20) with a fresh client_id from the next
   kiosk of the thread's round robin, so no kiosk is asked faster than its interval at the target rate;
@@ -177,17 +181,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _workers(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
 def _cpu_seconds(pid: int) -> float:
-    """utime+stime of `pid` and its live children (gunicorn master and workers)."""
+    """CPU of the gunicorn master, its live workers and the workers it has reaped: utime+stime of each live process
+    plus the master's cutime+cstime, so a worker replaced during the run (max_requests) still counts."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    for p in pids:
+    for p in [pid, *_workers(pid)]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+            total += (int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if p == pid else 0)) / tick
         except OSError:
             pass
     return total
@@ -203,28 +211,46 @@ def _backends(url: str) -> list[int]:
     return list(pids)
 
 
-def _pids_cpu(pids: list[int]) -> float:
-    """utime+stime of these processes (0 for one that is gone or not readable)."""
+def _pids_cpu(pids: list[int]) -> dict[int, float]:
+    """utime+stime of each of these processes that is still there and readable."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    out: dict[int, float] = {}
     for p in pids:
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            out[p] = (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
-def start_gunicorn(app_dir: Path, url: str, workers: int, interval: int, port: int,
-                   conf: str | None, threads: int = 1) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40, "HAILONG_PREWARM": "0",
-           "RATELIMIT_STORAGE_URI": REDIS, "HAILONG_KIOSK_MIN_INTERVAL_SECONDS": str(interval),
-           "HAILONG_KIOSK_API_LIMIT": "120 per minute", "PYTHONPATH": str(app_dir)}
-    cmd = [str(ROOT / ".venv/bin/gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+def _backends_cpu(before: dict[int, float], url: str) -> tuple[float, int]:
+    """CPU the workers' PostgreSQL server processes used since `before`: the change of those still there, all of
+    those connected since (a replaced worker's new connections); and how many ended meanwhile (their last
+    moments are not counted)."""
+    now = _pids_cpu(_backends(url))
+    used = sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
+    return used, len(set(before) - set(now))
+
+
+def start_gunicorn(app_dir: Path, url: str, workers: int | None, interval: int, port: int,
+                   conf: str | None, threads: int | None = None) -> subprocess.Popen:
+    """gunicorn on `port` with the deployed settings of `conf` (None: gunicorn's defaults); `workers` and
+    `threads` override them when given (threads 1 = sync workers)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("WEB_CONCURRENCY", "HAILONG_THREADS", "HAILONG_BIND")}
+    env.update({"DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40, "RATELIMIT_STORAGE_URI": REDIS,
+                "HAILONG_KIOSK_MIN_INTERVAL_SECONDS": str(interval), "HAILONG_KIOSK_API_LIMIT": "120 per minute",
+                "PYTHONPATH": str(app_dir)})
+    cmd = [str(ROOT / ".venv/bin/gunicorn"), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
     if conf:
         cmd += ["-c", conf]
-    if threads > 1:  # gthread: keep-alive connections, a worker's threads wait for COMMIT together
-        cmd += ["-k", "gthread", "--threads", str(threads)]
-    proc = subprocess.Popen([*cmd, "wsgi:app"], cwd=app_dir, env=env, start_new_session=True)
+    if workers is not None:
+        cmd += ["-w", str(workers)]
+    if threads is not None:  # gthread: keep-alive connections, a worker's threads wait for COMMIT together
+        cmd += ["-k", "gthread", "--threads", str(threads)] if threads > 1 else ["-k", "sync", "--threads", "1"]
+    proc = subprocess.Popen([*cmd, "wsgi:app"], cwd=app_dir, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL)  # the deployed access log goes to stdout: formatted, dropped
+    settings = "deploy/gunicorn.conf.py" if conf else "gunicorn's defaults"
+    print(f"gunicorn: {settings}" + (f", -w {workers}" if workers is not None else "")
+          + (f", threads {threads}" if threads is not None else ""))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -235,7 +261,7 @@ def start_gunicorn(app_dir: Path, url: str, workers: int, interval: int, port: i
                 raise SystemExit("gunicorn did not start") from None
             time.sleep(0.2)
     # one request per worker so imports and connections are not in the timed window
-    for _ in range(workers * 2):
+    for _ in range((workers or os.cpu_count() or 2) * 2):
         subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/healthz"], check=False)
     return proc
 
@@ -323,12 +349,13 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--kiosks", type=int, default=600)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--worker-threads", type=int, default=1,
-                    help="threads per gunicorn worker (> 1: the gthread worker class instead of sync)")
+    ap.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: the config's, by cores)")
+    ap.add_argument("--worker-threads", type=int, default=None,
+                    help="threads per gunicorn worker (default: the config's, 4; 1: sync workers)")
     ap.add_argument("--interval", type=int, default=1, help="kiosk minimum interval between responses (s)")
     ap.add_argument("--app-dir", type=Path, default=ROOT)
-    ap.add_argument("--conf", help="gunicorn config file (e.g. deploy/gunicorn.conf.py)")
+    ap.add_argument("--conf", default="deploy/gunicorn.conf.py",
+                    help="gunicorn config file, relative to --app-dir (default: the deployed one); none: no file")
     ap.add_argument("--path", default="/api/v1/responses")
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--keep", action="store_true", help="keep the database afterwards")
@@ -350,8 +377,9 @@ def main() -> None:
               f"({os.cpu_count()} cores)")
         port = _free_port()
         print(f"durable COMMIT round trip on this server (1-row insert, fsync): {commit_latency(url)}")
-        proc = start_gunicorn(args.app_dir.resolve(), url, args.workers, args.interval, port, args.conf,
-                              args.worker_threads)
+        app_dir = args.app_dir.resolve()
+        conf = None if args.conf == "none" else str(app_dir / args.conf)
+        proc = start_gunicorn(app_dir, url, args.workers, args.interval, port, conf, args.worker_threads)
         script = warm = None
         work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
         if args.path == "/api/v1/responses":
@@ -372,19 +400,26 @@ def main() -> None:
             warm_statuses = json.loads(re.search(r"STATUSES (\{.*\})", warm_out).group(1))
             print(f"warm-up: {args.warmup} s, statuses {warm_statuses}")
             time.sleep(args.interval + 0.5)  # every kiosk's interval has passed before the timed run
-        backends = _backends(url)
-        cpu0, pg0 = _cpu_seconds(proc.pid), _pids_cpu(backends)
+        workers0 = set(_workers(proc.pid))
+        cpu0, pg0 = _cpu_seconds(proc.pid), _pids_cpu(_backends(url))
         out = run_wrk(port, args.seconds, args.connections, args.threads, script, args.path)
-        cpu, pg_cpu = _cpu_seconds(proc.pid) - cpu0, _pids_cpu(backends) - pg0
+        cpu = _cpu_seconds(proc.pid) - cpu0
+        pg_cpu, pg_gone = _backends_cpu(pg0, url)
+        replaced = len(workers0 - set(_workers(proc.pid)))
         rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         total = int(re.search(r"(\d+) requests in", out).group(1))
         pct = dict(re.findall(r"^\s+(\d+)%\s+([\d.]+\w+)", out, flags=re.M))
-        print(f"gunicorn -w {args.workers}, {args.connections} connections, {args.seconds} s, {args.path}")
+        load = os.getloadavg()
+        print(f"gunicorn ({'as deployed' if conf else 'no config'}; workers {args.workers or 'default'}, threads "
+              f"{args.worker_threads or 'default'}), {args.connections} connections, {args.seconds} s, {args.path}; "
+              f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
         print(f"  {rate:.0f} responses/s ({total} requests); latency p50 {pct.get('50')}, p90 {pct.get('90')}, "
               f"p99 {pct.get('99')}")
-        print(f"  gunicorn CPU: {1000 * cpu / max(total, 1):.2f} ms per request ({cpu / args.seconds:.2f} cores)")
-        print(f"  PostgreSQL CPU (the {len(backends)} server processes of the workers' connections): "
-              f"{1000 * pg_cpu / max(total, 1):.2f} ms per request ({pg_cpu / args.seconds:.2f} cores)")
+        print(f"  gunicorn CPU: {1000 * cpu / max(total, 1):.2f} ms per request ({cpu / args.seconds:.2f} cores); "
+              f"workers replaced during the run (max_requests): {replaced}")
+        print(f"  PostgreSQL CPU (the server processes of the workers' connections; {pg_gone} ended during the run, "
+              f"not counted after the start): {1000 * pg_cpu / max(total, 1):.2f} ms per request "
+              f"({pg_cpu / args.seconds:.2f} cores)")
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         proc = None

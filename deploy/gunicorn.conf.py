@@ -42,9 +42,12 @@ reuse_port = True
 timeout = 60  # a worker silent this long is killed and replaced (the longest page, the period report, is ~1 s)
 graceful_timeout = 30  # on stop/reload, requests in flight get this long to finish
 keepalive = 5  # behind nginx (upstream keepalive)
-# bounded memory: a worker is replaced after about this many requests (jitter: not all at once)
-max_requests = 5000
-max_requests_jitter = 500
+# a worker is replaced after about this many requests (jitter: not all at once), against slow leaks; the caches are
+# bounded by their budgets anyway (docs/scaling.md).  Was 5,000: with 4 threads a worker at full kiosk load reached it
+# every ~15 s, and each new worker meets every kiosk for the first time (the full Flask path) and warms up again
+# (benchmarks/README.md, "Threads by default").
+max_requests = 50000
+max_requests_jitter = 5000
 forwarded_allow_ips = "127.0.0.1"  # nginx on the same host; the app trusts X-Forwarded-* via HAILONG_PROXY_HOPS
 # --- end of serving ------------------------------------------------------------------------------------
 
