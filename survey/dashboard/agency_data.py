@@ -27,6 +27,10 @@ def _f(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _at_most(n_eff: float | None, n: int) -> float | None:
+    return None if n_eff is None else min(n_eff, float(n))
+
+
 def _title(row: Any, lang: str) -> str:
     return (row["title_en"] if lang == "en" else row["title_vi"]) or row["measure"]
 
@@ -38,7 +42,9 @@ def _value_kind(kind: str) -> str:
 def index_tables(res: IndexResult, lang: str) -> list[Table]:
     """'indices': overall, elements (and PAPI scores); 'items': every scale item with its mean score."""
     t = res.table
-    summary = Table("indices", _("Overall and element indices"), [
+    # n_eff = p(1−p)/V counts yes/no answers: an index averages several per response, so it can exceed n
+    # (R survey gives the same V; docs/methodology-design.md "n_eff of an index"): shown at most n
+    summary = Table("indices", _("Overall and element indices (n_eff: effective number of responses, at most n)"), [
         Col("measure", _("Code")), Col("title", _("Index")), Col("estimate", _("Estimate"), PCT),
         Col("ci", _("95% CI"), CI), Col("n", "n", INT), Col("n_eff", "n_eff", NEFF), Col("method", _("CI method"))])
     items = Table("items", _("Item indices (share satisfied)"), [
@@ -48,7 +54,8 @@ def index_tables(res: IndexResult, lang: str) -> list[Table]:
     means = {r["measure"][:-5]: r for _i, r in t[t["kind"] == "item_mean"].iterrows()} if len(t) else {}
     for _i, r in t.iterrows():
         row = {"measure": r["measure"], "title": _title(r, lang), "estimate": _f(r["estimate"]),
-               "ci": (_f(r["ci_low"]), _f(r["ci_high"])), "n": int(r["n"]), "n_eff": _f(r["n_eff_design"]),
+               "ci": (_f(r["ci_low"]), _f(r["ci_high"])), "n": int(r["n"]),
+               "n_eff": _at_most(_f(r["n_eff_design"]), int(r["n"])),
                "method": r["method"], "_suppressed": bool(r["suppressed"]), "_n": int(r["n"]),
                "_kind": _value_kind(r["kind"])}
         if r["kind"] in SUMMARY_KINDS:

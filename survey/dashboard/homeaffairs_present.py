@@ -113,8 +113,12 @@ def estimates_table(comp: Comparison, lang: str) -> Table:
         else:
             note = _("wide interval") if r.wide_ci else (_("no interval: one service point") if "df_zero" in r.reason
                                                         else "")
-            rows.append((r.label, r.estimate, _v(r.ci_low), _v(r.ci_high), r.n, _v(r.n_eff), r.method, note))
-    return Table("estimates", _("Estimates with confidence intervals (95%)"), cols, tuple(rows))
+            # n_eff = p(1−p)/V exceeds n for an index (several yes/no answers a response): shown at most n;
+            # the funnel uses it as is (docs/methodology-design.md "n_eff of an index")
+            rows.append((r.label, r.estimate, _v(r.ci_low), _v(r.ci_high), r.n, _v(min(r.n_eff, r.n)), r.method,
+                         note))
+    return Table("estimates", _("Estimates with confidence intervals (95%; n_eff: effective number of responses, "
+                                "at most n)"), cols, tuple(rows))
 
 
 def ranks_table(comp: Comparison, lang: str) -> Table:
