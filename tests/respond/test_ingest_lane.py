@@ -166,12 +166,18 @@ REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize("name,prepare,send", REFUSALS, ids=[r[0] for r in REFUSALS])
-def test_every_refusal_is_flasks_answer_and_nothing_is_stored(setup, name, prepare, send):
+def _prepared_pair(setup, prepare):
+    """_known_pair, then the case's change of settings (prepare(app), if any)."""
     app, db_session, city = setup
     client, kiosks = _known_pair(app, db_session, city)
     if prepare is not None:
         prepare(app)
+    return app, db_session, city, client, kiosks
+
+
+@pytest.mark.parametrize("name,prepare,send", REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_every_refusal_is_flasks_answer_and_nothing_is_stored(setup, name, prepare, send):
+    app, db_session, city, client, kiosks = _prepared_pair(setup, prepare)
     on, off, served = _both(app, client, kiosks, lambda c, cred: send(c, cred, city))
     assert served == 0
     assert on.status_code in (400, 401, 413, 429), name
@@ -194,10 +200,7 @@ HANDED_OVER = [
 
 @pytest.mark.parametrize("name,prepare,send", HANDED_OVER, ids=[r[0] for r in HANDED_OVER])
 def test_what_the_lane_cannot_check_is_answered_by_flask_and_stored_once(setup, name, prepare, send):
-    app, db_session, city = setup
-    client, kiosks = _known_pair(app, db_session, city)
-    if prepare is not None:
-        prepare(app)
+    app, db_session, city, client, kiosks = _prepared_pair(setup, prepare)
     bodies = {cred: _quick(city) for _, cred in kiosks}
     on, off, served = _both(app, client, kiosks, lambda c, cred: send(c, cred, bodies[cred]))
     expect_lane = name == "trusted Host" and _pg(db_session)  # a Host it can check: the lane's own case
