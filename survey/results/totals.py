@@ -311,8 +311,19 @@ def cluster_totals(session: Session, sel: Selection, *, domain: str | tuple[str,
     return totals
 
 
+#: counters design without weights: totals built month by month (survey/results/month_pass.py) instead of from
+#: per-service-point running totals over the period (design.with_unit_moments); tests switch it off to compare
+ONE_PASS = True
+
+
 def _cluster_totals(session: Session, sel: Selection, dom: tuple[str, ...], weights: str, inst: Instrument,
                     design: str) -> ClusterTotals:
+    if ONE_PASS and design == "counters" and weights == "none":
+        from survey.results.month_pass import counters_totals
+
+        found = counters_totals(session, sel, dom, inst)
+        if found is not None:
+            return found
     frame, points = design_frames(session, sel, long_totals(session, sel, inst, dom, weights), period_stratum(dom),
                                   design)
     if design == "clusters":
@@ -337,15 +348,18 @@ def design_frames(session: Session, sel: Selection, frame: pd.DataFrame, split: 
     return frame, points
 
 
-def long_totals(session: Session, sel: Selection, inst: Instrument, dom: tuple[str, ...], weights: str) -> pd.DataFrame:
+def long_totals(session: Session, sel: Selection, inst: Instrument, dom: tuple[str, ...], weights: str,
+                rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """The long totals table (contracts §5) of the selection.
 
     Statistics are summed over values (and over periods/channels not in the domain) on integer keys first,
     so analysis receives one row per (service point, domain cell, item): a few thousand rows at most.
+    rows: the item statistics when the caller has them already (survey/results/month_pass.py).
     """
     scored = {iid: code for iid, code in inst.item_codes.items() if code in inst.spec.items}
     by_period = weights == "volume" or any(c in PERIOD_DOMAINS for c in dom)
-    rows = moment_item_stats(session, sel, inst, by_channel="channel" in dom, by_period=by_period)
+    if rows is None:
+        rows = moment_item_stats(session, sel, inst, by_channel="channel" in dom, by_period=by_period)
     if rows is None:  # a version defines "satisfied" differently: count answer_tally's value rows instead
         rows = item_stat_rows(session, sel, inst, by_period=by_period, by_channel="channel" in dom)
     stat_cols = ["n", "sw", "sw2", "sw_sat", "sw_value"]

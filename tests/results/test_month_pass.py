@@ -1,0 +1,114 @@
+"""Totals built in one pass over months (survey/results/month_pass.py) give the figures of the per-service-point
+path (design.with_unit_moments): same estimates, standard errors, intervals and degrees of freedom to 1e-12,
+for every domain a page uses, a unit's scope and a channel; a page's several totals read each month once, and
+no month is kept for the rest of the request (a national month is 0.2–0.4 GB decoded)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from survey.results import Selection, cache, indices, month_cells, month_pass
+from survey.results import totals as totals_module
+from survey.results.comparison import Period, compare_units, selection_trend
+from tests.results.factories import city_with_responses
+
+COLUMNS = ("estimate", "se", "ci_low", "ci_high", "df", "n")
+
+
+@pytest.fixture
+def data(db_session):
+    cache.clear()
+    yield city_with_responses(db_session, per_point=30, months=3, comments=False)
+    cache.clear()
+
+
+def _both_ways(monkeypatch, compute):
+    """compute() with the one-pass path, then with the per-service-point path, each from empty caches."""
+    out = []
+    for one_pass in (True, False):
+        monkeypatch.setattr(totals_module, "ONE_PASS", one_pass)
+        cache.clear()
+        out.append(compute())
+    return out
+
+
+def _assert_close(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert len(a) == len(b) and list(a["measure"]) == list(b["measure"])
+    assert list(a["domain"].astype(str)) == list(b["domain"].astype(str)) if "domain" in a else True
+    checked = 0
+    for col in COLUMNS:
+        if col in a:
+            x, y = a[col].to_numpy(dtype=float), b[col].to_numpy(dtype=float)
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-15, equal_nan=True, err_msg=col)
+            checked += int(np.isfinite(x).sum())
+    assert checked, "no figure compared"
+
+
+@pytest.mark.parametrize("domain", [(), ("agency",), ("district",), ("channel",), ("agency", "month"),
+                                    ("agency", "quarter")])
+def test_one_pass_equals_the_per_point_path(db_session, data, monkeypatch, domain):
+    sel = Selection.of(data.qv_id)
+    new, old = _both_ways(monkeypatch, lambda: indices(db_session, sel, domain=domain).table)
+    _assert_close(new, old)
+    assert (new["se"].astype(float) > 0).any(), "intervals computed, not only estimates"
+
+
+def test_one_pass_equals_for_a_scope_and_a_channel(db_session, data, monkeypatch):
+    agency = data.city.agencies["STP"].id
+    for sel in (Selection.of(data.qv_id, agency_ids=(agency,)), Selection.of(data.qv_id, channels=("paper",)),
+                Selection.of(data.qv_id, period_from=data.months[1].date().replace(day=1))):
+        new, old = _both_ways(monkeypatch, lambda sel=sel: indices(db_session, sel, domain="agency").table)
+        _assert_close(new, old)
+
+
+def test_a_comparison_page_equals_and_builds_its_totals_together(app, db_session, data, monkeypatch):
+    """The page's totals — units, whole and the change over two periods; then the trend's eight periods — are
+    each built in one pass over their months (not one read of every month per totals), no month stays in the
+    request once read, and every figure equals the per-point path's."""
+    sel = Selection.of(data.qv_id)
+    month = data.months[0]
+    period = Period.parse(f"{month.year}-{month.month:02d}")
+    passes: list[set] = []
+    real_pass, real_cells = month_pass._one_pass, month_cells.month_cells
+
+    def spy(session, inst, wanted):
+        passes.append({(k[0][1], k[0][2], k[1]) for k in wanted})
+        return real_pass(session, inst, wanted)
+
+    def cells(session, versions, counts, months, **kw):
+        assert kw.get("remember") is False
+        return real_cells(session, versions, counts, months, **kw)
+
+    monkeypatch.setattr(month_pass, "_one_pass", spy)
+    monkeypatch.setattr(month_pass, "month_cells", cells)
+
+    def page():
+        with app.test_request_context("/"):
+            comp = compare_units(db_session, sel, group="agency", measure_code="OVERALL", period=period,
+                                 lang="en", n_min=5, bootstrap_b=50, seed=1)
+            assert comp is not None and len(comp.rows) >= 3
+            trend = selection_trend(db_session, comp.shown_selection or sel, "OVERALL", period, 5)
+            from flask import request
+
+            kept = list(request.environ.get("hailong.results.memo", {}).get(("month-cells",), {}))
+            assert not (kept and totals_module.ONE_PASS), "no month kept for the rest of the request"
+            return comp, trend
+
+    (new, new_trend), (old, old_trend) = _both_ways(monkeypatch, page)
+    prev = period.previous()
+    assert {(period.start, period.end, ("agency",)), (period.start, period.end, ()),
+            (prev.start, period.end, ("agency", "month"))} in passes
+    # the trend's eight periods: the latest was built with the comparison (its whole), the seven others together
+    assert any(len(p) == 7 and all(dom == () for *_, dom in p) for p in passes), "the trend's periods together"
+    for a, b in zip([new.overall, *new.rows], [old.overall, *old.rows], strict=True):
+        assert a.code == b.code and a.n == b.n and a.rank == b.rank
+        for name in ("estimate", "se", "ci_low", "ci_high", "change", "change_low", "change_high", "p_top"):
+            np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-12, atol=1e-15, equal_nan=True,
+                                       err_msg=name)
+    assert any(np.isfinite(r.change) for r in new.rows), "the change since the previous month is compared too"
+    assert [t.label for t in new_trend] == [t.label for t in old_trend] and len(new_trend) >= 2
+    for name in ("estimate", "ci_low", "ci_high"):
+        np.testing.assert_allclose([getattr(t, name) for t in new_trend], [getattr(t, name) for t in old_trend],
+                                   rtol=1e-12, atol=1e-15, equal_nan=True, err_msg=name)
