@@ -2,11 +2,14 @@
 
     .venv/bin/python benchmarks/workers_memory_bench.py --reuse NAME [--workers 4]
         [--set HAILONG_PRELOAD=0] [--set HAILONG_RESULTS_CACHE_MB=64 ...] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--instance DIR]   # a folder an earlier run left: a restart (month files, stored topics); default new
 
 NAME is a PostgreSQL database loaded by `benchmarks/dashboard_bench.py --db postgresql --keep NAME`.  The
 script starts `gunicorn -c deploy/gunicorn.conf.py wsgi:app` (the production settings and entry point: the app
-preloaded in the master unless HAILONG_PRELOAD=0, the start-up warm-up in every worker, month files in a
-fresh instance folder) with --workers workers, logs
+preloaded in the master unless HAILONG_PRELOAD=0, the start-up warm-up in every worker, month files and
+stored comment topics in a fresh instance folder — a new machine — or in --instance DIR; until 7 Dec 2026
+10:00 they went to the app's default instance folder, which an earlier run had filled) with --workers
+workers, prints when the port first answered (the master's start: imports and its warm-up), logs
 in over HTTP as each role of the benchmark (Home Affairs, unit manager, agency viewer), then requests every
 page of `dashboard_bench.pages` in concurrent batches until EVERY worker has served it (the worker is read
 from the access log, whose format here adds the worker's pid).  Then, per process (master and workers):
@@ -173,6 +176,9 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="extra environment for the app, e.g. HAILONG_RESULTS_CACHE_MB=64")
     ap.add_argument("--log", metavar="PATH", help="keep gunicorn's output (access log with pids, errors) there")
+    ap.add_argument("--start-timeout", type=float, default=900, help="seconds to wait for the first answer")
+    ap.add_argument("--instance", metavar="DIR", help="instance folder (month files, stored topics) to start with: "
+                    "one an earlier run left is a restart; default a new empty one (a new machine)")
     ap.add_argument("--max-batches", type=int, default=12, help="give up on a page after this many batches")
     ap.add_argument("--pg", default=os.environ.get("HAILONG_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = ap.parse_args()
@@ -184,7 +190,11 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="hailong-workers-") as tmp:
         out = Path(tmp) / "gunicorn.log"
-        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": os.urandom(32).hex(), "HAILONG_INSTANCE": tmp,
+        instance = args.instance or tmp
+        # month files and stored topics in that folder (by default they go to the app's own instance folder,
+        # which a run left filled for the next: not a new machine)
+        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": os.urandom(32).hex(), "HAILONG_INSTANCE": instance,
+               "HAILONG_MONTH_CELLS_DIR": os.path.join(instance, "month-cells"),
                "WEB_CONCURRENCY": str(args.workers), "HAILONG_BIND": f"127.0.0.1:{port}",
                **dict(s.split("=", 1) for s in args.set)}
         cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
@@ -202,12 +212,15 @@ def main() -> None:
                         break
                 except (requests.ConnectionError, requests.Timeout):  # bound, workers still importing
                     pass
-                if proc.poll() is not None or time.perf_counter() - t0 > 180:
+                # the master warms up with the port bound, before forking: on a new machine it also classifies the
+                # comments (survey/results/prewarm.py), minutes at a high load average
+                if proc.poll() is not None or time.perf_counter() - t0 > args.start_timeout:
                     sys.stderr.write(out.read_text()[-3000:])
                     raise SystemExit("gunicorn did not start")
                 time.sleep(0.5)
             workers = _children(proc.pid)
-            while len(workers) < args.workers and time.perf_counter() - t0 < 240:  # the first answered: forking on
+            # the first answered: forking on
+            while len(workers) < args.workers and time.perf_counter() - t0 < args.start_timeout + 60:
                 time.sleep(0.2)
                 workers = _children(proc.pid)
             assert len(workers) == args.workers, workers
