@@ -68,3 +68,16 @@ def burst(session: Session, sp, version, day: date, size: int, rng: np.random.Ge
 def finish(session: Session) -> None:
     rebuild_tallies(session)
     session.commit()
+
+
+def drops_at(session: Session, city, dropped: dict[str, bool], seed: int, per_day: float = 2) -> None:
+    """180 working days before TODAY of 2 responses a day at each service point of `dropped` (code → whether
+    it drops): 85% satisfied, then 60% over the last 30 days where it drops; tallies rebuilt."""
+    sipas = city.questionnaires["sipas-2017"]
+    rng = np.random.default_rng(seed)
+    days = workdays_before(TODAY, 180)
+    for code, drop in dropped.items():
+        sp = city.service_points[code]
+        honest_days(session, sp, sipas, days[:150], per_day, rng, p_sat=0.85)
+        honest_days(session, sp, sipas, days[150:], per_day, rng, p_sat=0.6 if drop else 0.85)
+    finish(session)

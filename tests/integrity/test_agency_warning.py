@@ -9,7 +9,7 @@ import pytest
 
 from tests.dashboard.helpers import get, login
 from tests.factories import small_city
-from tests.integrity.factories import TODAY, finish, honest_days, workdays_before
+from tests.integrity.factories import TODAY, drops_at, finish, honest_days, workdays_before
 
 
 @pytest.fixture()
@@ -51,14 +51,7 @@ def test_integrity_page_lists_the_agency_signal(client, db_session, city) -> Non
 def test_integrity_page_lists_the_units_whose_agencies_dropped(client, db_session, city) -> None:
     """A unit's chart sums the agencies of its subtree: a drop at the Binh Thuy district committee makes Binh
     Thuy (and the city it is in) signal; Ninh Kieu, whose agencies hold steady, does not."""
-    sipas = city.questionnaires["sipas-2017"]
-    rng = np.random.default_rng(13)
-    days = workdays_before(TODAY, 180)
-    for code, dropped in (("UBND-BT-SP1", True), ("UBND-NK-SP1", False)):
-        sp = city.service_points[code]
-        honest_days(db_session, sp, sipas, days[:150], 2, rng, p_sat=0.85)
-        honest_days(db_session, sp, sipas, days[150:], 2, rng, p_sat=0.6 if dropped else 0.85)
-    finish(db_session)
+    drops_at(db_session, city, {"UBND-BT-SP1": True, "UBND-NK-SP1": False}, seed=13)
     login(client, "noivu")
     html = get(client, "/homeaffairs/integrity/").get_data(as_text=True)
     units = city.units

@@ -13,7 +13,7 @@ from survey.results import cache
 from survey.results.integrity import _city_charts, unit_chart
 from tests.dashboard.helpers import get, login
 from tests.factories import small_city
-from tests.integrity.factories import TODAY, finish, honest_days, workdays_before
+from tests.integrity.factories import TODAY, drops_at
 
 
 @pytest.fixture()
@@ -22,14 +22,7 @@ def city(app, db_session):
     app.config["HAILONG_CLOCK"] = lambda: datetime(TODAY.year, TODAY.month, TODAY.day, 3, tzinfo=UTC)
     cache.clear()
     city = small_city(db_session)
-    sipas = city.questionnaires["sipas-2017"]
-    rng = np.random.default_rng(13)
-    days = workdays_before(TODAY, 180)
-    for code, dropped in (("UBND-BT-SP1", True), ("UBND-NK-SP1", False)):
-        sp = city.service_points[code]
-        honest_days(db_session, sp, sipas, days[:150], 2, rng, p_sat=0.85)
-        honest_days(db_session, sp, sipas, days[150:], 2, rng, p_sat=0.6 if dropped else 0.85)
-    finish(db_session)
+    drops_at(db_session, city, {"UBND-BT-SP1": True, "UBND-NK-SP1": False}, seed=13)
     yield city
     cache.clear()
 
