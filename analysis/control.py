@@ -219,16 +219,35 @@ def score_innovations(p0: float, sd: float, volume: float, p: float | None = Non
     rho = min(max((answers / min(max(r, 1.0), answers) - 1.0) / (answers - 1.0), 0.0), 1.0)
     n_max = int(poisson.ppf(1 - 1e-12, volume)) + 1
     pn = poisson.pmf(np.arange(1, n_max + 1), volume)
+    n_lo = max(int(poisson.ppf(1e-12, volume)), 1)  # smaller days weigh nothing: their atoms are not kept
     atoms, probs = [], []
+    # all atoms at once while few (as before); a unit of hundreds of responses a day has millions: binned as
+    # they come, on the same equal-width grid `_merge_atoms` would use (its ends are those of the largest day)
+    streamed = answers * (n_max + 1) * (n_max - n_lo + 1) // 2 > 500_000
+    scale = sd / math.sqrt(n_max)
+    edges = np.linspace((p0 - 1.0) / scale, p0 / scale, max_atoms + 1)
+    mass, where = np.zeros(max_atoms), np.zeros(max_atoms)
     sums = [np.array([1.0]) for _ in _day_mixture(p, day_sd)]
     pmfs = [(w, _score_pmf(q, rho, answers)) for q, w in _day_mixture(p, day_sd)]
     for i, w_n in enumerate(pn.tolist()):
         n = i + 1
         sums = [np.convolve(acc, pmf) for acc, (_, pmf) in zip(sums, pmfs, strict=True)]
+        if n < n_lo and streamed:
+            continue
         law = sum(w * acc for acc, (w, _) in zip(sums, pmfs, strict=True))
-        atoms.append((p0 - np.arange(answers * n + 1) / (answers * n)) / (sd / math.sqrt(n)))
+        x = (p0 - np.arange(answers * n + 1) / (answers * n)) / (sd / math.sqrt(n))
+        if streamed:
+            cell = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, max_atoms - 1)
+            mass += np.bincount(cell, w_n * law, max_atoms)
+            where += np.bincount(cell, w_n * law * x, max_atoms)
+            continue
+        atoms.append(x)
         probs.append(w_n * law)
-    values, pr = _merge_atoms(np.concatenate(atoms), np.concatenate(probs), max_atoms)
+    if streamed:
+        keep = mass > 0
+        values, pr = where[keep] / mass[keep], mass[keep]
+    else:
+        values, pr = _merge_atoms(np.concatenate(atoms), np.concatenate(probs), max_atoms)
     active = float(pr.sum())
     return values, pr / active, active
 
@@ -401,6 +420,7 @@ class Baseline:
 
 
 _CALIBRATION: dict[tuple[float, float, float, float, float], float] = {}
+EXACT_VOLUME = 1000.0  # responses (yes/no: answers) a day up to which the daily value's exact law is built
 
 
 def calibrated_factor(baseline: Baseline, lam: float = DEFAULT_LAMBDA, arl0: float = DEFAULT_ARL0) -> float:
@@ -410,32 +430,40 @@ def calibrated_factor(baseline: Baseline, lam: float = DEFAULT_LAMBDA, arl0: flo
     satisfied answers): the beta-binomial law of `score_innovations`, which keeps the skew of answers that
     move together (the effective binomial volume n·p(1−p)/σ0² used before kept only the variance and gave
     an in-control ARL of ≈ 235 days for the demo's index).  Scores less variable than SCORE_ANSWERS
-    independent answers: the effective binomial volume, right for independent answers.  Both with the
-    baseline's day effect; rounded (5% grids) and remembered.
+    independent answers: the effective binomial volume, right for independent answers.  All with the
+    baseline's day effect, at every volume: until 7 Dec 2026 days of more than 200 responses (answers) took
+    the normal-theory factor, which ignores the day effect — whose share of a day's variance grows with the
+    day's size — so large agencies and administrative units (tens to hundreds a day) alarmed every 100–180
+    working days instead of 250 (benchmarks/integrity_bench.py --units).  Above EXACT_VOLUME a day the
+    factor at EXACT_VOLUME is scaled by the growth of the daily value's SD, √(1 + n·τ²/σ0²) (τ the day
+    effect on the share), which is what a normal day effect adds (R `spc`: xewma.crit scales with the SD).
+    Rounded (p to 0.01, volumes on 5% grids, the day SD to 0.01) and remembered.
     """
     p = min(max(baseline.mean, 0.02), 0.98)
     ratio = max(p * (1 - p) / (baseline.sd**2), 1.0)
-    day_sd = round(baseline.day_sd * 20) / 20  # day SD to 0.05
+    day_sd = round(baseline.day_sd, 2)
     if ratio < 1.01 or ratio > SCORE_ANSWERS:  # yes/no scores; or answers as good as independent
-        volume = max(baseline.per_day * ratio, 0.5)
-        grid = round(math.log(volume) / math.log(1.05))  # volumes on a 5% grid: few distinct calibrations
-        key = (round(p, 2), round(1.05**grid, 3), 1.0, lam, day_sd)
-        if key not in _CALIBRATION:
-            _CALIBRATION[key] = (binomial_crit(lam, key[0], key[1], arl0, day_sd=day_sd) if key[1] <= 200
-                                 else critical_factor(lam, arl0))
-        return _CALIBRATION[key]
-    volume = max(baseline.per_day, 0.5)
-    grid = round(math.log(volume) / math.log(1.05))
-    r_grid = round(math.log(ratio) / math.log(1.05))  # yes/no answers a response is worth, 5% grid
+        volume, answers_per_response = max(baseline.per_day * ratio, 0.5), 1.0
+    else:
+        volume, answers_per_response = max(baseline.per_day, 0.5), ratio
+    grid = round(math.log(volume) / math.log(1.05))  # volumes on a 5% grid: few distinct calibrations
+    r_grid = round(math.log(answers_per_response) / math.log(1.05))  # yes/no answers a response is worth
     key = (round(p, 2), round(1.05**grid, 3), round(1.05**r_grid, 3), lam, day_sd)
     if key not in _CALIBRATION:
-        if key[1] * key[2] > 200:  # near-normal days: the normal-theory factor
-            _CALIBRATION[key] = critical_factor(lam, arl0)
-        else:
-            sd = math.sqrt(key[0] * (1 - key[0]) / key[2])
-            law = score_innovations(key[0], sd, key[1], day_sd=day_sd)
-            _CALIBRATION[key] = discrete_crit(lam, *law, arl0=arl0)
+        _CALIBRATION[key] = _calibrate(*key, arl0=arl0)
     return _CALIBRATION[key]
+
+
+def _calibrate(p: float, volume: float, ratio: float, lam: float, day_sd: float, arl0: float) -> float:
+    """c for days of Poisson(`volume`) responses worth `ratio` yes/no answers each (1: yes/no scores)."""
+    if volume > EXACT_VOLUME:
+        tau2_over_var = (day_sd * p * (1 - p)) ** 2 * ratio / (p * (1 - p))  # τ²/σ0², σ0² = p(1−p)/ratio
+        growth = math.sqrt((1 + volume * tau2_over_var) / (1 + EXACT_VOLUME * tau2_over_var))
+        return growth * _calibrate(p, EXACT_VOLUME, ratio, lam, day_sd, arl0)
+    if ratio <= 1.0 and volume <= 200:
+        return binomial_crit(lam, p, volume, arl0, day_sd=day_sd)
+    law = score_innovations(p, math.sqrt(p * (1 - p) / ratio), volume, day_sd=day_sd)  # ratio 1: the yes/no law
+    return discrete_crit(lam, *law, arl0=arl0)
 
 
 def drop_chart(counts: np.ndarray, totals: np.ndarray, baseline: Baseline,
