@@ -34,9 +34,10 @@ from survey.results.cache import cached
 from survey.results.design import current_design
 from survey.results.indices import indices
 from survey.results.periods import period_name
-from survey.results.protection import Protection, protection
+from survey.results.protection import Protection, protection, tree_selection
 from survey.results.selection import Selection
 from survey.results.totals import Instrument, cluster_totals
+from survey.results.tree import level_codes
 
 #: ranks of fewer units say nothing (one unit alone is "1 (1–1)" with a 100% chance of the top)
 MIN_RANKED = 3
@@ -412,9 +413,14 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
     `keep` rejects (before ranking and the Holm family, so they change nobody's rank).
     """
     sel = replace(sel, period_from=period.start, period_to=period.end)
-    both = replace(sel, period_from=period.previous().start)
-    # the comparison, the whole and the change read their months once, together (survey/results/month_pass.py)
-    month_pass.plan([(sel, (group,)), (sel, ()), (both, (group, period.kind))])
+    prev = period.previous()
+    both = replace(sel, period_from=prev.start)
+    # the comparison, the whole, the change and the protection of both periods (every level of the whole tree,
+    # survey.results.protection) read their months once, together (survey/results/month_pass.py)
+    kinds = [*level_codes(session), "agency", "service_point"]
+    month_pass.plan([(sel, (group,)), (sel, ()), (both, (group, period.kind)),
+                     *((tree_selection(s), (kind,)) for s in (sel, replace(sel, period_from=prev.start,
+                                                                          period_to=prev.end)) for kind in kinds)])
     res = indices(session, sel, domain=group, n_min=n_min)
     whole_res = indices(session, sel, domain=(), n_min=n_min)
     whole_rows = whole_res.table[whole_res.table["measure"] == measure_code]
@@ -486,7 +492,6 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
     overall = Row(code="all", id=None, label="", kind="all",
                   **_figures(whole_rows.iloc[0] if shown_rows is None else shown_rows))
 
-    prev = period.previous()
     prev_protected = protection(session, replace(sel, period_from=prev.start, period_to=prev.end), measure_code,
                                 n_min)
     has_prev = _add_change(session, sel, inst, measure, group, period, rows, n_min, prev_protected)
