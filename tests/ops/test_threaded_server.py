@@ -6,8 +6,8 @@ One real gunicorn per phase, started with the shipped settings on the demo city 
    questionnaire the kiosks use has data before any page is read), then each page and export is requested once,
    one after another — the reference answers;
 2. **together**: a new server, one worker with 4 threads (cold caches, its warm-up thread running): every page
-   and export twice, from several signed-in users, and kiosks posting new responses (and one response sent by
-   two kiosks at once), all started at the same moment.
+   and export twice, from several signed-in users, kiosks posting new responses (and one response sent by
+   two kiosks at once) and Prometheus reading /metrics, all started at the same moment.
 Every answer of phase 2 must equal phase 1's: HTML and CSV byte for byte (CSP nonce and CSRF token aside),
 XLSX cell for cell, the report PDF byte for byte; no 5xx; every 201 stored once, the resend stored once, and the
 count tables equal a recount.  The kiosks post to a questionnaire version (counter-quick v1) whose figures the
@@ -15,6 +15,9 @@ pages do not show (they are asked for SIPAS v2 and counter-quick v3, 2022), at a
 and the unit manager's scope: the data's version changes with every
 stored response, so the results cache is invalidated and recomputed by several threads at once while the
 figures must stay what they were.  One worker: its threads share every per-process cache (the point).
+Can it fail?  With a race injected into survey/results/cache.py (the key kept in a module global between computing
+and storing, widened by a 2 ms sleep) phase 1 passed and phase 2 failed on both databases (500s: pages given another
+key's cached result) — docs/scaling.md "Threads".
 """
 
 from __future__ import annotations
