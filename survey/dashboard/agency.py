@@ -211,7 +211,9 @@ def agency(code: str) -> str | Response:
                                                     unit_value=unit_val), protected)
         tables.append(ad.comparison_table(cmp, lang, unit_name))
         tables.append(trend_table)
-        tables += ad.distribution_tables(distributions(db.session, sel, lang), lf.HIDE_ALL if protected else None)
+        # an item's answer counts give its share: hidden wherever the share is (ad.distribution_tables)
+        tables += ad.distribution_tables(distributions(db.session, sel, lang), lf.HIDE_ALL if protected else None,
+                                         res)
         # response rate, excluded after review, published periods' cut-off and late responses (issue 16 §3)
         cov = coverage(db.session, sel)
         published = publication.overlapping(db.session, sel.questionnaire_version_ids[0], f.period_from, f.period_to)

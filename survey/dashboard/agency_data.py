@@ -124,13 +124,23 @@ def comparison_table(cmp: Comparison, lang: str, unit_name: str) -> Table:
     return table
 
 
-def distribution_tables(dist: Distributions, n_min: int | None = None) -> list[Table]:
-    """Answers per item and expectations.  A share over fewer than n_min answers (respondents) is a suppressed
-    figure like any estimate: the counts stay, the share says "not enough responses"."""
+#: False: the answer counts stay beside a hidden share, as before (the tests' check must then recover the share)
+ANSWERS_FOLLOW_ESTIMATES = True
+
+
+def distribution_tables(dist: Distributions, n_min: int | None = None, res: IndexResult | None = None
+                        ) -> list[Table]:
+    """Answers per item and expectations.  The counts of an item are its share: satisfied answers over the
+    answers with an opinion.  So wherever the item's share is hidden — its row of `res` (the page's indices,
+    with the protection decided for every page already applied: survey/results/protection.py) is suppressed,
+    or the item's answers are fewer than n_min — its counts and shares are hidden with it, and say why
+    (docs/methodology-design.md, "Totals beside suppressed rows").  `n_min` = linked_figures.HIDE_ALL hides
+    every item and option (the node is hidden to protect a small group)."""
     if n_min is None:
         from flask import current_app
 
         n_min = int(current_app.config["HAILONG_N_MIN"])
+    hidden_share = _hidden_items(res)
     levels = Table("distribution", _("Answers per item"), [
         Col("item", _("Code")), Col("item_text", _("Item")), Col("label", _("Answer")), Col("count", _("Count"), INT),
         Col("share", _("Share of answers"), PCT)])
@@ -140,19 +150,34 @@ def distribution_tables(dist: Distributions, n_min: int | None = None) -> list[T
         totals[r["item"]] = totals.get(r["item"], 0) + int(r["count"])
     for r in level_rows:
         total = totals[r["item"]]
-        levels.rows.append({"item": r["item"], "item_text": r["item_text"], "label": r["label"],
-                            "count": int(r["count"]), "share": _f(r["share"]), "_kind": PCT, "_first": False,
-                            "_suppressed": total < n_min, "_n": total})
+        # the item's own n (answers with an opinion) when its share is hidden: the note matches the items table
+        sup, n = (True, hidden_share[r["item"]]) if r["item"] in hidden_share else (total < n_min, total)
+        levels.rows.append(_count_row(r, sup, n))
     _mark_first(levels)
     exp = Table("expectations", _("What citizens want improved"), [
         Col("item", _("Code")), Col("item_text", _("Question")), Col("label", _("Option")),
         Col("count", _("Count"), INT), Col("share", _("Share of respondents"), PCT)])
     for r in dist.expectations.to_dict("records"):
-        exp.rows.append({"item": r["item"], "item_text": r["item_text"], "label": r["label"],
-                         "count": int(r["count"]), "share": _f(r["share"]), "_kind": PCT,
-                         "_suppressed": dist.responses < n_min, "_n": dist.responses})
+        exp.rows.append(_count_row(r, dist.responses < n_min, dist.responses))
     _mark_first(exp)
     return [levels, exp]
+
+
+def _hidden_items(res: IndexResult | None) -> dict[str, int]:
+    """item code → its n, for the items whose share `res` hides (too few answers, or protected)."""
+    if res is None or not ANSWERS_FOLLOW_ESTIMATES or not len(res.table):
+        return {}
+    t = res.table
+    rows = t[(t["kind"] == "item") & t["suppressed"].astype(bool)]
+    return {str(m): int(k) for m, k in zip(rows["measure"], rows["n"], strict=True)}
+
+
+def _count_row(r: dict[str, Any], suppressed: bool, n: int) -> dict[str, Any]:
+    """A row of answer counts: a hidden row keeps neither its count nor its share (the count gives the share)."""
+    hide_count = suppressed and ANSWERS_FOLLOW_ESTIMATES
+    return {"item": r["item"], "item_text": r["item_text"], "label": r["label"],
+            "count": None if hide_count else int(r["count"]), "share": _f(r["share"]), "_kind": PCT,
+            "_first": False, "_suppressed": suppressed, "_n": n}
 
 
 def _mark_first(table: Table) -> None:
