@@ -12,7 +12,13 @@ Prints
    (the issue's reference case: spc gives 10 days at 20/day, 16 at 10/day); "index" charts each
    response's share of satisfied answers over the 6 counter-quick items.  Responses carry the demo
    model's respondent and counter-day effects; the baseline estimates the day effect (Baseline.from_days);
-4. the same 90% quantile by exact Markov chains for the best charts of binomial data: what is possible.
+4. the same 90% quantile by exact Markov chains for the best charts of binomial data: what is possible;
+5. (`--units`) administrative units: in-control series of every agency and every unit of several agencies
+   (districts, the city) built like the real ones — the demo city's service points with their volumes,
+   seasons, instruments, item logits, respondent and counter-day effects, summed per agency-day and then up
+   the tree — baseline from 250 working days, then false alarms per unit-year (chart restarted after each
+   alarm) over the next 250, against the agencies' of the same data; and the days until a unit's chart
+   flags a drop of its index from 85% to 75% (every service point's logits moved by one shift).
 Figures go to benchmarks/README.md.
 """
 
@@ -39,6 +45,7 @@ from analysis.control import (
     Baseline,
     binomial_crit,
     binomial_innovations,
+    calibrated_factor,
     cusum_limit,
     cusum_rl_quantile,
     discrete_crit,
@@ -50,7 +57,7 @@ from analysis.control import (
 from analysis.integrity import ScanInput, scan
 from survey.demo.cantho import structure
 from survey.demo.gaming import PATTERNS, episode_frame, frame_from_simulated, make_episode, working_days
-from survey.demo.model import SD_COUNTER_DAY, SD_RESPONDENT, DemoModel
+from survey.demo.model import KIOSK_SHARE, PAPI_SHARE, SD_COUNTER_DAY, SD_RESPONDENT, DemoModel
 
 YEAR = (date(2022, 1, 1), date(2022, 12, 31))
 
@@ -176,8 +183,18 @@ def main() -> None:
     ap.add_argument("--kinds", default="share,index", help="charts of part 3: share, index or both")
     ap.add_argument("--runs", type=int, default=0, help="runs per volume in part 3 (default 400, 150 with --quick)")
     ap.add_argument("--no-chains", action="store_true", help="skip part 4 (exact chains for yes/no data)")
+    ap.add_argument("--units", action="store_true", help="only part 5 (administrative units' charts)")
+    ap.add_argument("--unit-reps", type=int, default=40, help="simulated years of the city in part 5")
+    ap.add_argument("--unit-responses", default="100000,400000", help="demo responses per 24 months, part 5")
+    ap.add_argument("--agency-reps", type=int, default=10, help="of those years, how many also chart every agency")
     args = ap.parse_args()
     t0, c0 = time.time(), time.process_time()
+    if args.units:
+        for total in (int(x) for x in args.unit_responses.split(",")):
+            unit_false_alarms(total, args.unit_reps, args.seed, args.agency_reps)
+            unit_drops(total, max(args.unit_reps // 4, 5), args.seed)
+        _done(t0, c0)
+        return
     vols = [float(v) for v in args.volumes.split(",")]
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     reps = args.runs or (150 if args.quick else 400)
@@ -234,6 +251,175 @@ def early_warning(reps: int, seed: int, vols: list[float], kinds: list[str], cha
     print("   volume/day  spc-normal  best-EWMA(binomial)  LLR-CUSUM(binomial)  pages' EWMA with day effect")
     for v, normal, ewma, cusum, paged in best_possible(vols):
         print(f"   {v:>10.0f}  {normal:>10}  {ewma:>19}  {cusum:>19}  {paged:>27}")
+
+
+# ------------------------------------------------------------------------------ 5. administrative units
+class UnitCity:
+    """The demo city's service points as daily Poisson streams of index scores, summed per agency-day; units
+    sum the agencies of their subtree (survey/results/integrity.py:_by_unit does the same on the database)."""
+
+    INSTRUMENTS = ("counter-quick", "sipas-2017", "papi-services")
+
+    def __init__(self, responses: int) -> None:
+        self.model = DemoModel(structure("2022"))
+        sps = self.model.service_points
+        self.agencies = self.model.agencies
+        index = {a: i for i, a in enumerate(self.agencies)}
+        self.sp_agency = np.array([index[sp.agency] for sp in sps])
+        self.units: dict[str, list[int]] = {}
+
+        def walk(node: dict[str, object]) -> list[int]:
+            mine = [index[str(a["code"])] for a in node.get("agencies", [])]  # type: ignore[attr-defined]
+            for child in node.get("units", []):  # type: ignore[attr-defined]
+                mine += walk(child)
+            self.units[str(node["code"])] = mine
+            return mine
+
+        for root in self.model.structure.roots:
+            walk(root)
+        months = self.model.structure.months
+        self.days = working_days(months[0], date(months[-1].year, 12, 31))
+        month = np.array([(d.year - months[0].year) * 12 + d.month - months[0].month for d in self.days])
+        per_month = np.bincount(month, minlength=len(months))
+        rate = self.model.volumes * self.model.propensity[:, None]  # as DemoModel.simulate spreads responses
+        self.lam = (responses * rate / rate.sum())[:, month] / per_month[month][None, :]  # [service point, day]
+        self.kiosk = np.array([sp.kiosk is not None for sp in sps])
+        self.commune = np.array([sp.tier == "commune" for sp in sps])
+
+    def several(self) -> dict[str, list[int]]:
+        """Units of more than one agency (a commune of one agency charts exactly its agency's series)."""
+        return {u: a for u, a in self.units.items() if len(a) > 1}
+
+    def share(self, points: np.ndarray, shift: float) -> float:
+        """The index a unit's service points `points` give on average with every logit moved by `shift`."""
+        z = math.hypot(SD_RESPONDENT, SD_COUNTER_DAY) * GH[0]
+        lam = self.lam[points].sum(axis=1)
+        mix = self._instrument_mix(points)
+        total = 0.0
+        for k, name in enumerate(self.INSTRUMENTS):
+            p = expit(self.model.logits[name][points][..., None] + shift + z) @ GH[1]  # [point, item]
+            total += float((lam * mix[:, k]) @ p.mean(axis=1))
+        return total / float(lam.sum())
+
+    def _instrument_mix(self, points: np.ndarray) -> np.ndarray:
+        kiosk = np.where(self.kiosk[points], KIOSK_SHARE, 0.0)
+        papi = (1 - kiosk) * np.where(self.commune[points], PAPI_SHARE, 0.0)
+        return np.stack([kiosk, 1 - kiosk - papi, papi], axis=1)
+
+    def simulate(self, rng: np.random.Generator, points: np.ndarray | None = None, shift: float = 0.0,
+                 days: slice = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per agency × working day: responses, Σ score, Σ score² (score: a response's share satisfied)."""
+        points = np.arange(len(self.sp_agency)) if points is None else points
+        lam = self.lam[points][:, days]
+        n_sp, n_days = lam.shape
+        n = rng.poisson(lam)
+        sp = np.repeat(np.repeat(points, n_days), n.ravel())
+        local = np.repeat(np.repeat(np.arange(n_sp), n_days), n.ravel())
+        day = np.repeat(np.tile(np.arange(n_days), n_sp), n.ravel())
+        u = rng.random(len(sp))
+        instrument = np.where(self.kiosk[sp] & (u < KIOSK_SHARE), 0,
+                              np.where(self.commune[sp] & (rng.random(len(sp)) < PAPI_SHARE), 2, 1))
+        counter_day = SD_COUNTER_DAY * rng.normal(size=(n_sp, n_days))
+        shared = SD_RESPONDENT * rng.normal(size=len(sp)) + counter_day[local, day] + shift
+        score = np.empty(len(sp))
+        for k, name in enumerate(self.INSTRUMENTS):
+            rows = np.nonzero(instrument == k)[0]
+            p = expit(self.model.logits[name][sp[rows]] + shared[rows, None])
+            score[rows] = (rng.random(p.shape) < p).mean(axis=1)
+        cell = self.sp_agency[sp] * n_days + day
+        size = len(self.agencies) * n_days
+
+        def per_agency(w: np.ndarray | None) -> np.ndarray:
+            return np.bincount(cell, w, size).reshape(len(self.agencies), n_days)
+
+        return per_agency(None), per_agency(score), per_agency(score * score)
+
+
+GH = (lambda nodes, weights: (nodes, weights / weights.sum()))(*np.polynomial.hermite_e.hermegauss(40))
+UNIT_BASELINE = 250  # working days of history, as the pages use (survey/results/integrity.py BASELINE_DAYS)
+
+
+def _baseline(n: np.ndarray, total: np.ndarray, sumsq: np.ndarray) -> Baseline | None:
+    ok = n > 0
+    if n.sum() < 30:
+        return None  # the pages draw no chart either
+    return Baseline.from_days(n[ok], total[ok], sumsq[ok], len(n))
+
+
+def alarms(n: np.ndarray, total: np.ndarray, base: Baseline) -> int:
+    """False alarms over the days given, the chart restarted at 0 after each (as a reviewer would)."""
+    start, count = 0, 0
+    while start < len(n):
+        first = drop_chart(n[start:], total[start:], base).first_signal
+        if first is None:
+            break
+        count += 1
+        start += first + 1
+    return count
+
+
+def unit_false_alarms(responses: int, reps: int, seed: int, agency_reps: int) -> None:
+    """Alarms per year of in-control charts of units of several agencies and (in the first `agency_reps`
+    years: each agency's limit is calibrated afresh, the costly part) of the agencies, same data."""
+    city = UnitCity(responses)
+    units = city.several()
+    b = UNIT_BASELINE
+    rows: list[tuple[str, str, float, float, float, int]] = []
+    for r in range(reps):
+        n, total, sumsq = city.simulate(np.random.default_rng([seed, 5, r]))
+        series = [("agency", a, [i]) for i, a in enumerate(city.agencies) if r < agency_reps]
+        series += [("unit", u, a) for u, a in units.items()]
+        for kind, code, members in series:
+            cn, ct, cs = n[members].sum(axis=0), total[members].sum(axis=0), sumsq[members].sum(axis=0)
+            base = _baseline(cn[:b], ct[:b], cs[:b])
+            if base is None:
+                continue
+            rows.append((kind, code, float(cn[b:b + 250].mean()), base.day_sd, calibrated_factor(base),
+                         alarms(cn[b:b + 250], ct[b:b + 250], base)))
+    table = pd.DataFrame(rows, columns=["kind", "code", "per_day", "day_sd", "c", "alarms"])
+    table["volume"] = pd.cut(table["per_day"], [0, 10, 20, 40, 100, 1e9],
+                             labels=["<10", "10-20", "20-40", "40-100", ">100"], right=False)
+    print(f"5. In-control charts, {responses:,} demo responses / 24 months, {reps} simulated years "
+          f"({agency_reps} for agencies): false alarms "
+          "per year (chart restarted after each; ARL0 250 working days ≈ 1 a year), share of years with one")
+    print("   kind     volume/day  years  alarms/year (± 2 SE)  years alarmed  mean day SD  mean c")
+    for (kind, vol), part in table.groupby(["kind", "volume"], observed=True):
+        se = float(part["alarms"].std(ddof=1)) / math.sqrt(len(part)) if len(part) > 1 else float("nan")
+        print(f"   {kind:<8} {vol:>10}  {len(part):>5}  {part['alarms'].mean():6.2f} ± {2 * se:4.2f}         "
+              f"{(part['alarms'] > 0).mean():6.1%}  {part['day_sd'].mean():11.3f}  {part['c'].mean():6.3f}")
+    for kind, part in table.groupby("kind"):
+        se = float(part["alarms"].std(ddof=1)) / math.sqrt(len(part))
+        print(f"   {kind:<8} {'all':>10}  {len(part):>5}  {part['alarms'].mean():6.2f} ± {2 * se:4.2f}         "
+              f"{(part['alarms'] > 0).mean():6.1%}")
+    for code, part in table[table["kind"] == "unit"].groupby("code"):
+        print(f"   unit {code:<6} {part['per_day'].mean():7.0f}/day  {len(part):>3} years  "
+              f"{part['alarms'].mean():5.2f} alarms/year  c {part['c'].mean():.3f}  day SD {part['day_sd'].mean():.3f}")
+    sys.stdout.flush()
+
+
+def unit_drops(responses: int, reps: int, seed: int, horizon: int = 120) -> None:
+    """Working days until each unit's chart flags its index falling from 85% to 75% (90% quantile, median)."""
+    city = UnitCity(responses)
+    b = UNIT_BASELINE
+    print(f"   drop 85% -> 75% of each unit's index ({reps} runs per unit): unit  volume/day  q90  median")
+    for code, members in city.several().items():
+        points = np.nonzero(np.isin(city.sp_agency, members))[0]
+        before = brentq(lambda s, pts=points: city.share(pts, s) - 0.85, -8, 8)
+        after = brentq(lambda s, pts=points: city.share(pts, s) - 0.75, -8, 8)
+        delays, volume = [], []
+        for r in range(reps):
+            rng = np.random.default_rng([seed, 6, r])
+            n, total, sumsq = (x.sum(axis=0) for x in city.simulate(rng, points, before, slice(0, b)))
+            base = _baseline(n, total, sumsq)
+            if base is None:
+                continue
+            n1, t1, _s = (x.sum(axis=0) for x in city.simulate(rng, points, after, slice(b, b + horizon)))
+            first = drop_chart(n1, t1, base).first_signal
+            delays.append(horizon + 1 if first is None else first + 1)
+            volume.append(base.per_day)
+        arr = np.array(delays)
+        print(f"   {'':38}{code:<5} {np.mean(volume):10.0f}  {np.quantile(arr, 0.9, method='higher'):3.0f}  "
+              f"{np.median(arr):6.0f}", flush=True)
 
 
 if __name__ == "__main__":
