@@ -473,3 +473,138 @@ def test_a_service_point_filter_against_the_unfiltered_page_gives_no_hidden_figu
     sp2 = db_session.query(ServicePoint).filter_by(code="UBND-NK-SP2").one().id
     assert derived(agency, [(desk[0], desk[1])]) == pytest.approx(
         _truth(db_session, one_small, service_point_ids=(sp2,)), abs=1e-9)
+
+
+# --------------------------------------------------------------------------- answer counts beside hidden shares
+#: agency pages (code, service point filter) whose item shares are hidden over 2022-Q4: the commune (n = 3), the
+#: committee hidden to protect it (n = 12), Ninh Kiều's desk 1 hidden to protect desk 2, and desk 2 (n = 3)
+HIDDEN_NODES = (("UBND-BT-TT", None), ("UBND-BT", None), ("UBND-NK", "UBND-NK-SP1"), ("UBND-NK", "UBND-NK-SP2"))
+
+
+def _node_url(code: str, sp: str | None) -> str:
+    return f"/dashboard/agency/{code}?from=2022-10&to=2022-12" + (f"&sp={sp}" if sp else "")
+
+
+def _counts_on_page(html: str) -> list[tuple[str, str, int | None]]:
+    """(item, answer, count or None when not shown) of the page's "Answers per item" table."""
+    body = html[html.index('id="table-distribution"'):]
+    body = body[body.index("<tbody"):body.index("</tbody>")]
+    out = []
+    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
+        item = re.search(r"<th[^>]*>(.*?)</th>", tr, re.S).group(1).strip()
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)
+        out.append((item, cells[1].strip(), _int(cells[2]) if re.search(r"\d", cells[2]) else None))
+    return out
+
+
+def _answer_counts(client, url: str) -> dict[str, list[tuple[str, str, int | None]]]:
+    """The answer counts of one agency page on every surface: page, CSV and XLSX (the whole book)."""
+    page = _counts_on_page(_get(client, url).get_data(as_text=True))
+    rows = csv_rows(_get(client, f"{url}&format=csv&table=distribution").get_data(as_text=True))
+    from_csv = [(r["Code"], r["Answer"], int(r["Count"]) if r["Count"] else None) for r in rows]
+    book = load_workbook(io.BytesIO(_get(client, f"{url}&format=xlsx").data))
+    sheet = list(next(ws for ws in book.worksheets if ws.title.startswith("Answers")).iter_rows(values_only=True))
+    head = sheet[0]
+    from_xlsx = [(r[head.index("Code")], r[head.index("Answer")],
+                  None if r[head.index("Count")] is None else int(r[head.index("Count")])) for r in sheet[1:]]
+    return {"page": page, "CSV": from_csv, "XLSX": from_xlsx}
+
+
+def _recover(counts: list[tuple[str, str, int | None]], satisfied: set[str], no_opinion: set[str]
+             ) -> dict[str, float]:
+    """What a reader computes from the counts: item → satisfied answers over the answers with an opinion (the
+    item index's definition), for every item whose counts are all shown."""
+    by_item: dict[str, list[tuple[str, int | None]]] = {}
+    for item, label, count in counts:
+        by_item.setdefault(item, []).append((label, count))
+    out = {}
+    for item, answers in by_item.items():
+        if any(c is None for _l, c in answers):
+            continue
+        opinion = [(label, c) for label, c in answers if label not in no_opinion]
+        total = sum(c for _l, c in opinion if c is not None)
+        if total:
+            out[item] = sum(c for label, c in opinion if label in satisfied and c is not None) / total
+    return out
+
+
+def _hidden_item_shares(client, db_session, data, code: str, sp: str | None) -> dict[str, float]:
+    """item → its true share (analysis on the node's own responses) for the items whose share the page hides."""
+    from datetime import date
+
+    from survey.results.indices import indices
+    from survey.results.selection import Selection
+
+    rows = csv_rows(_get(client, f"{_node_url(code, sp)}&format=csv&table=items").get_data(as_text=True))
+    hidden = {r["Code"] for r in rows if r["Share satisfied"] == ""}
+    kw = ({"service_point_ids": (db_session.query(ServicePoint).filter_by(code=sp).one().id,)} if sp else
+          {"agency_ids": (data.city.agencies[code].id,)})
+    t = indices(db_session, Selection.of(data.qv_id, period_from=date(2022, 10, 1), period_to=date(2022, 12, 1),
+                                         **kw), n_min=1).table
+    return {str(m): float(e) for m, e in zip(t["measure"], t["estimate"], strict=True) if m in hidden}
+
+
+def _levels(db_session, data) -> tuple[set[str], set[str]]:
+    """The questionnaire's satisfied answers and its "no opinion" labels (English), as a reader knows them."""
+    from survey.respond.models import NO_OPINION
+    from survey.results import distributions
+    from survey.results.selection import Selection
+
+    lv = distributions(db_session, Selection.of(data.qv_id), "en").levels
+    return (set(lv[lv["satisfied"].astype(bool)]["label"]), set(lv[lv["value"] == NO_OPINION]["label"]))
+
+
+def _recovered(client, db_session, data) -> dict[str, tuple[dict[str, float], dict[str, float]]]:
+    """(surface, node) → (the hidden item shares' truth, what the answer counts give for them)."""
+    satisfied, no_opinion = _levels(db_session, data)
+    out = {}
+    for code, sp in HIDDEN_NODES:
+        truth = _hidden_item_shares(client, db_session, data, code, sp)
+        assert truth, f"{code} {sp}: the scenario has no hidden item share"
+        for surface, counts in _answer_counts(client, _node_url(code, sp)).items():
+            found = _recover(counts, satisfied, no_opinion)
+            out[f"{surface} of {code} {sp or ''}"] = (truth, {k: v for k, v in found.items() if k in truth})
+    return out
+
+
+def test_answer_counts_give_no_hidden_share(client, one_small, monkeypatch, db_session):
+    """Wherever an item's share is hidden (too few responses, or hidden to protect a small group), its answer
+    counts are hidden too, on the page, in the CSV and in the XLSX, and the rows say why.  Before (the fix
+    switched off), every hidden item share of every such page came out of its counts exactly."""
+    login(client, "noivu")
+    use_language(client, "en")
+    for where, (_hidden, found) in _recovered(client, db_session, one_small).items():
+        assert found == {}, f"{where}: the answer counts give hidden shares {found}"
+    rows = csv_rows(_get(client, f"{_node_url('UBND-BT', None)}&format=csv&table=distribution")
+                    .get_data(as_text=True))
+    assert rows and {r["Note"] for r in rows} == {"hidden to protect a small group (n = 12)"}
+    rows = csv_rows(_get(client, f"{_node_url('UBND-BT-TT', None)}&format=csv&table=distribution")
+                    .get_data(as_text=True))
+    assert rows and {r["Note"] for r in rows} == {"not enough responses (n = 3)"}
+    monkeypatch.setattr("survey.dashboard.agency_data.ANSWERS_FOLLOW_ESTIMATES", False)
+    for where, (truth, found) in _recovered(client, db_session, one_small).items():
+        assert found.keys() == truth.keys(), where
+        for item, share in truth.items():
+            assert found[item] == pytest.approx(share, abs=1e-9), (where, item)
+
+
+# --------------------------------------------------------------------------- Home Affairs trend, earlier periods
+@pytest.mark.xfail(strict=True, reason="not covered yet (docs/methodology-design.md, Totals beside suppressed rows: "
+                                       "the Home Affairs trend in earlier periods); remove the mark with the fix")
+def test_home_affairs_trend_earlier_period_gives_a_hidden_unit_away(client, one_small, db_session):
+    """The 2023-Q1 commune comparison (nothing hidden then) draws its trend over every commune; its 2022-Q4 point
+    beside the 2022-Q4 commune comparison (one commune of n = 3 hidden) must leave no hidden commune.  Today it
+    leaves that commune alone, and its figure is the true one."""
+    fill(db_session, one_small, one_small.city.agencies, 12, datetime(2023, 1, 10, 3, tzinfo=UTC), seed=9)
+    login(client, "noivu")
+    use_language(client, "en")
+    trend = csv_rows(_get(client, "/homeaffairs/export.csv?period=2023-Q1&level=commune&table=trend")
+                     .get_data(as_text=True))
+    q4 = next(r for r in trend if r["Period"] == "Quarter IV/2022")
+    rows = list(_estimates(client, "period=2022-Q4&level=commune").values())
+    if q4["Estimate"]:
+        found = derived((float(q4["Estimate"]), int(q4["n"])), [(e, n) for s, n, e in rows if s and e is not None])
+        truth = _truth(db_session, one_small, agency_ids=(one_small.city.agencies["UBND-BT-TT"].id,))
+        assert found != pytest.approx(truth, abs=1e-9), "the 2022-Q4 point gives the hidden commune away"
+        assert_not_derivable("2023-Q1 trend's 2022-Q4 point beside the 2022-Q4 communes", int(q4["n"]),
+                             [(s, n) for s, n, _e in rows])
