@@ -22,10 +22,8 @@ only refreshes what changed since.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask
@@ -58,65 +56,48 @@ def prewarm(app: Flask) -> dict[int, float]:
 
 
 #: the newest comments the master classifies before forking when the topic store lacks them (a new machine,
-#: an edited lexicon): ≈ 0.4–0.7 ms of CPU each, so at most ≈ 20–35 s of CPU once, shared by the cores;
-#: older ones are classified when a page asks
+#: an edited lexicon): ≈ 0.4–0.7 ms of CPU each, so at most ≈ 20–35 s of CPU once; older ones are classified
+#: when a page asks
 CLASSIFY_AT_START = 50_000
 
 
 def classify_comments(app: Flask, limit: int = CLASSIFY_AT_START) -> int:
     """Classify the newest `limit` comments the topic store (survey/results/topic_store.py) does not hold yet,
-    and store them; how many the store holds now that it did not before.
+    and store them; how many were classified.
 
     Why: on a machine that never served (or after the lexicon or its code changed) no classification is
     stored, and the first agency page classified its ≈ 500 comments itself (≈ 200 of its 610 ms of CPU at
-    1 M, benchmarks/README.md).  It is done once here, before the workers exist; the master then reads the
-    results from disk like any later start.  The classifying runs in child processes (one per core, at most
-    4: forked, no database, each writes its share to the store and exits), so the master's own heap never
-    holds the classifier's garbage — 4 workers forked from a master that had classified 40,000 comments
-    itself measured ≈ 300 MB more PSS — and a 2-core machine starts in half the time.  A comment already
-    stored costs a hash.  Nothing when the store is off (no folder): the work would be lost at the next start."""
+    1 M, benchmarks/README.md).  The master does it once here, the workers inherit the results and later
+    starts read them from disk; a comment already stored costs a hash.  In the master itself: classifying in
+    forked children (one per core) measured the same workers' memory and no shorter start at load 25.
+    Nothing when the store is off (no folder): the work would be lost at the next start."""
+    from analysis.topics import classify
     from survey.extensions import db
     from survey.respond.models import Comment
     from survey.results import month_files, topic_store
     from survey.results.topics import lexicon
+
+    done = 0
+
+    def counted(text: str, lex: Any) -> frozenset[str]:
+        nonlocal done
+        done += 1
+        return classify(text, lex)
 
     with app.app_context():
         try:
             if month_files.directory() is None:
                 return 0
             lex = lexicon(app.instance_path)
-            before = topic_store.preload(lex)
-            texts = db.session.scalars(select(Comment.text).order_by(Comment.id.desc()).limit(limit)).all()
+            topic_store.preload(lex)
+            texts = db.session.scalars(select(Comment.text).order_by(Comment.id.desc()).limit(limit)
+                                       .execution_options(yield_per=2000))
+            for text in texts:
+                topic_store.classified(text, lex, counted)  # only the texts not stored yet reach `counted`
+            topic_store.flush()
         finally:
             db.session.remove()
-        if not texts:
-            return 0
-        shares = max(1, min(os.cpu_count() or 1, 4, len(texts) // 1000 + 1))
-        children = [_classify_in_child(texts[i::shares], lex) for i in range(shares)]
-        del texts
-        for pid in children:
-            os.waitpid(pid, 0)
-        return topic_store.preload(lex) - before
-
-
-def _classify_in_child(texts: Sequence[str], lex: Any) -> int:
-    """Fork a process that classifies `texts` into the topic store and exits; its pid.  The child never
-    touches the database (the texts are read already) and ends with os._exit: no finaliser of the master's
-    objects (its pooled connections) runs there."""
-    from analysis.topics import classify
-    from survey.results import topic_store
-
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        for text in texts:
-            topic_store.classified(text, lex, classify)
-        topic_store.flush()
-        code = 0
-    finally:
-        os._exit(code)
+    return done
 
 
 def home_affairs_index(app: Flask) -> dict[int, float]:
