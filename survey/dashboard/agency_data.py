@@ -172,7 +172,7 @@ def _hidden_items(res: IndexResult | None) -> dict[str, int]:
     return {str(m): int(k) for m, k in zip(rows["measure"], rows["n"], strict=True)}
 
 
-def _count_row(r: dict[str, Any], suppressed: bool, n: int) -> dict[str, Any]:
+def _count_row(r: dict[Any, Any], suppressed: bool, n: int) -> dict[str, Any]:
     """A row of answer counts: a hidden row keeps neither its count nor its share (the count gives the share)."""
     hide_count = suppressed and ANSWERS_FOLLOW_ESTIMATES
     return {"item": r["item"], "item_text": r["item_text"], "label": r["label"],
