@@ -39,7 +39,8 @@ and regional words ("hư" → "hỏng", "mắc" → "đắt"), so every phrase c
 `ambiguous_unaccented` lists folded forms too ambiguous to stand for a ONE-word phrase in a text typed
 without accents ("ban" may be "bẩn", "bàn", "bạn" or "bán"; "hong" "hỏng" or "hổng"): such a phrase then
 needs its accents; longer phrases still match ("phong cho ban" → "phòng chờ bẩn").
-Telex keys left in a word ("chowf laau quas") are dropped before matching (`untelex`).
+Telex keys left in a word ("chowf laau quas") are dropped before matching (`untelex`), and a number glued to its
+unit ("30k", "2tr", "8h15") is read as the number and the unit ("30 nghìn", "8 giờ 15").
 A comment with one of the `irony_markers` and a complaint gets no praise: "Nhanh ghê, mới có ba tiếng là tới
 lượt tui" is sarcasm.  A text counts as typed without accents when fewer than half of its words carry one
 ("nhan vien thai đô ko tôt").
@@ -48,7 +49,8 @@ A comment gets every topic found (several or none).
 Learned layer (optional, data too): when the lexicon names `learned_weights` (a TSV file next to it, else the
 shipped one in analysis/lexicons/), each topic with weights is decided by a score: its `(bias)` line plus the
 weights of the comment's terms (folded words and word pairs of `features`, a word within NEGATION_SCOPE words
-after a negator written "~word") and of the rules' findings (`@waiting`: the rules found waiting), ≥ 0.  So a
+after a negator written "~word", the lexicon's word classes found in it, "<che>") and of the rules' findings
+(`@waiting`: the rules found waiting), ≥ 0.  So a
 rule hit is strong evidence that other words can outweigh ("phòng chờ" beside heat and chairs is about the room),
 and a topic can be found without one.  A topic whose weights have no `@topic` line keeps its rule hits whatever
 the score (rules OR score).  The weights were learned by logistic regression on the labelled rounds
@@ -265,6 +267,15 @@ class Lexicon:
         return index
 
     @cached_property
+    def _class_heads(self) -> dict[str, list[tuple[str, tuple[Word, ...]]]]:
+        """(class name, member) by the member's folded first word, for the learned layer's class features."""
+        heads: dict[str, list[tuple[str, tuple[Word, ...]]]] = {}
+        for name, members in self.classes.items():
+            for m in members:
+                heads.setdefault(m[0].folded, []).append((name, m))
+        return heads
+
+    @cached_property
     def vocabulary(self) -> frozenset[str]:
         """Every folded word the lexicon writes (so "good" or "facebook" is never read as Telex)."""
         phrases = [t for ts in self.classes.values() for t in ts] + [t for _k, ts in self._index.items()
@@ -407,6 +418,21 @@ def untelex(word: str) -> str:
     return _TELEX_MARK.sub(lambda m: m.group(0)[0], word)
 
 
+_UNIT = re.compile(r"(\d+)(k|tr|h|g|p)(\d*)")
+_UNIT_WORDS = {"k": "nghìn", "tr": "triệu", "h": "giờ", "g": "giờ", "p": "phút"}
+
+
+def _units(w: Word) -> tuple[Word, ...]:
+    """A number glued to its unit as typed on phones ("30k", "2tr", "8h15", "6g45") as separate words ("30 nghìn",
+    "8 giờ 15"), so "<số>" phrases and the learned layer see the amount or the time."""
+    m = _UNIT.fullmatch(w.folded)
+    if m is None:
+        return (w,)
+    unit = _UNIT_WORDS[m.group(2)]
+    return (Word(m.group(1), m.group(1), w.plain), Word(unit, fold(unit), w.plain),
+            *((Word(m.group(3), m.group(3), w.plain),) if m.group(3) else ()))
+
+
 def _clauses(text: str, lex: Lexicon) -> list[tuple[Word, ...]]:
     out: list[tuple[Word, ...]] = []
     plain = is_plain(text)
@@ -415,8 +441,8 @@ def _clauses(text: str, lex: Lexicon) -> list[tuple[Word, ...]]:
         cur: list[Word] = []
         typed = [w if w.folded in lex.vocabulary or (u := untelex(w.folded)) == w.folded else Word(u, u, True)
                  for w in words(part, plain)]
-        expanded = [Word(a.exact, a.folded, w.plain) for w in typed
-                    for a in lex.aliases.get(w, (w,))]
+        expanded = [Word(a.exact, a.folded, w.plain) for w in typed for u in _units(w)
+                    for a in lex.aliases.get(u, (u,))]
         for w in expanded:
             if w in breaks and cur:
                 out.append(tuple(cur))
@@ -512,7 +538,10 @@ def explain(text: str, lex: Lexicon) -> list[Match]:
 def features(text: str, lex: Lexicon) -> frozenset[str]:
     """The terms the learned weights are written for: the folded words of each clause (after aliases and Telex,
     as the rules see them; digits as <so>) and each pair of neighbours; a word up to NEGATION_SCOPE words
-    after a negator is marked "~" ("không chờ lâu": khong, ~cho, ~lau, "khong ~cho", "~cho ~lau")."""
+    after a negator is marked "~" ("không chờ lâu": khong, ~cho, ~lau, "khong ~cho", "~cho ~lau").  Each member
+    of a lexicon word class found in a clause also gives the class ("<che>" for "cau có", "~<che>" negated), alone
+    and paired with its neighbours ("<can_bo> gat"): what the weights learn of a class then holds for every word
+    an administrator lists in it, written by a writer the weights never read."""
     out: set[str] = set()
     for clause in _clauses(text, lex):
         toks: list[str] = []
@@ -527,6 +556,17 @@ def features(text: str, lex: Lexicon) -> frozenset[str]:
             left = max(0, left - 1)
         out.update(toks)
         out.update(f"{a} {b}" for a, b in itertools.pairwise(toks))
+        for i, w in enumerate(clause):
+            for name, member in lex._class_heads.get(w.folded, ()):
+                end = _match(lex, clause, i, member)
+                if end is None:
+                    continue
+                tok = (NEGATED if toks[i].startswith(NEGATED) else "") + name
+                out.add(tok)
+                if i:
+                    out.add(f"{toks[i - 1]} {tok}")
+                if end < len(toks):
+                    out.add(f"{tok} {toks[end]}")
     return frozenset(out)
 
 

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import optimize, sparse
@@ -45,12 +46,31 @@ from analysis.topics import (
 
 Rows = list[tuple[str, frozenset[str]]]
 L2 = 2.0  # penalty λ/2·‖w‖² (the bias is not penalised)
+L2S = (L2,)  # penalties tried per topic, chosen with its threshold by leave-one-round-out (F_β); see README
 MIN_COMMENTS = 2  # a term must occur in at least this many training comments
 PRUNE = 0.05  # weights smaller than this (in absolute value) are dropped from the file
 BETA = 0.7  # threshold choice: F_β, β < 1 weighs precision more (an agency's count must be about its topic)
 THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(2, 19))  # candidate probabilities 0.10 … 0.90
 RULE_FLOOR = 0.0  # bias + @topic ≥ this: a bare rule hit is never outweighed by the bias alone (final)
 SPLIT_SEED = 15  # the issue's number: the fixed seed of the tune/report split (measure 1)
+
+# The labelled rounds, one writer each (tests/data).  THE one place naming the held-out round: the weights tool,
+# benchmarks/topics_bench.py and tests/analysis/test_topics.py read these.  Every round before HELD_OUT_ROUND is
+# learned from; the held-out round is measured once, after the classifier was committed as frozen.  Switching to
+# the next fresh writer = add its file and raise HELD_OUT_ROUND by one (then re-learn: the round just measured
+# joins the training rounds).
+LABELLED = Path(__file__).resolve().parent.parent / "tests" / "data"
+HELD_OUT_ROUND = 9
+RULES_TUNED = range(8)  # indexes of the rounds the lexicon was edited by hand after reading (rounds 1-8): cross-fitted
+
+
+def round_file(n: int) -> Path:
+    """The labelled comments of round `n` (round 1 has no number in its name)."""
+    return LABELLED / ("comments-topics-vi.tsv" if n == 1 else f"comments-topics-vi-{n}.tsv")
+
+
+LEARNED_ROUNDS = tuple(round_file(n) for n in range(1, HELD_OUT_ROUND))
+HELD_OUT = round_file(HELD_OUT_ROUND)
 
 
 @dataclass(frozen=True)
@@ -192,30 +212,56 @@ def counts(code: str, s: Sequence[float], cut: float, data: Prepared, idx: Seque
 
 def choose(code: str, s: Sequence[float], data: Prepared, idx: Sequence[int], beta: float = BETA) -> float:
     """The threshold probability maximising F_β of "score ≥ threshold" on these scores; ties: the higher one."""
-    return max(THRESHOLDS, key=lambda t: (fbeta(*counts(code, s, _logit(t), data, idx), beta), t))
+    return _best(code, s, data, idx, beta)[1]
+
+
+def _best(code: str, s: Sequence[float], data: Prepared, idx: Sequence[int], beta: float) -> tuple[float, float]:
+    """(F_β, threshold) of the best threshold for these scores; ties: the higher threshold."""
+    return max((fbeta(*counts(code, s, _logit(t), data, idx), beta), t) for t in THRESHOLDS)
+
+
+Raw = dict[str, dict[str, float]]  # topic → term → weight, BIAS → intercept (no threshold yet)
+Task = tuple[float, tuple[int, ...]]  # (L2, indexes of the folds left out)
+
+
+def _select(oof: Mapping[float, Mapping[str, Sequence[float]]], data: Prepared, idx: Sequence[int],
+            codes: Sequence[str], beta: float) -> dict[str, tuple[float, float]]:
+    """Per topic, the (L2, threshold) whose out-of-fold scores give the highest F_β; ties: the stronger penalty,
+    then the higher threshold (the simpler, more cautious model)."""
+    out = {}
+    for c in codes:
+        best = max((_best(c, oof[l2][c], data, idx, beta), l2) for l2 in oof)
+        out[c] = (best[1], best[0][1])
+    return out
+
+
+def _merge(raws: Mapping[float, Raw], picked: Mapping[str, tuple[float, float]]) -> Raw:
+    """Each topic's weights from the fit with its chosen L2 (the topics are fitted independently)."""
+    return {c: raws[l2][c] for c, (l2, _t) in picked.items()}
 
 
 def out_of_fold(data: Prepared, folds: Sequence[Sequence[int]], codes: Sequence[str],
-                l2: float = L2) -> dict[str, list[float]]:
+                l2: float = L2, fits: Mapping[Task, Raw] | None = None) -> dict[str, list[float]]:
     """Scores of every comment of `folds` from weights learned without its own fold (cross-fitted findings:
-    the threshold is chosen for comments the rules have not been tuned on)."""
+    the threshold is chosen for comments the rules have not been tuned on); `fits`: those weights, learned
+    already (`learn_many`)."""
+    fits = fits if fits is not None else learn_many(data, folds, codes, [(l2, (k,)) for k in range(len(folds))])
     out: dict[str, list[float]] = {c: [] for c in codes}
     for k, fold_k in enumerate(folds):
-        rest = [i for j, f in enumerate(folds) if j != k for i in f]
-        for c, v in scores(learn(data, rest, codes, l2), data, fold_k, fit=True).items():
+        for c, v in scores(fits[(l2, (k,))], data, fold_k, fit=True).items():
             out[c] += v
     return out
 
 
-def thresholds(data: Prepared, folds: Sequence[Sequence[int]], codes: Sequence[str], l2: float = L2,
-               beta: float = BETA) -> dict[str, float]:
-    """Per topic, the threshold chosen on the leave-one-fold-out scores of these folds."""
-    oof = out_of_fold(data, folds, codes, l2)
-    idx = [i for f in folds for i in f]
-    return {c: choose(c, oof[c], data, idx, beta) for c in codes}
+def thresholds(data: Prepared, folds: Sequence[Sequence[int]], codes: Sequence[str],
+               l2s: Sequence[float] = L2S, beta: float = BETA, jobs: int = 1) -> dict[str, tuple[float, float]]:
+    """Per topic, the (L2, threshold) chosen on the leave-one-fold-out scores of these folds."""
+    fits = learn_many(data, folds, codes, [(l2, (k,)) for l2 in l2s for k in range(len(folds))], jobs)
+    oof = {l2: out_of_fold(data, folds, codes, l2, fits) for l2 in l2s}
+    return _select(oof, data, [i for f in folds for i in f], codes, beta)
 
 
-def final(raw: dict[str, dict[str, float]], chosen: dict[str, float]) -> Weights:
+def final(raw: Raw, chosen: Mapping[str, float]) -> Weights:
     """The weights with each topic's threshold folded into its bias (score ≥ 0 ⇔ probability ≥ threshold), and
     each `@topic` weight raised, if need be, so that bias + `@topic` ≥ RULE_FLOOR: a rule hit stands unless the
     comment's other terms weigh against the topic (the hand rules keep their word; the tests' examples hold)."""
@@ -228,61 +274,86 @@ def final(raw: dict[str, dict[str, float]], chosen: dict[str, float]) -> Weights
     return Weights(out)
 
 
-def train(data: Prepared, folds: Sequence[Sequence[int]], codes: Sequence[str], l2: float = L2,
-          beta: float = BETA) -> tuple[Weights, dict[str, float]]:
-    """Weights learned from all of `folds`, thresholds chosen by leaving one of them out at a time."""
-    chosen = thresholds(data, folds, codes, l2, beta)
-    return final(learn(data, [i for f in folds for i in f], codes, l2), chosen), chosen
+def train(data: Prepared, folds: Sequence[Sequence[int]], codes: Sequence[str], l2s: Sequence[float] = L2S,
+          beta: float = BETA, jobs: int = 1) -> tuple[Weights, dict[str, tuple[float, float]]]:
+    """Weights learned from all of `folds`, each topic's L2 and threshold chosen by leaving one fold out at a
+    time; returns the weights and per topic (L2, threshold)."""
+    picked = thresholds(data, folds, codes, l2s, beta, jobs)
+    fits = learn_many(data, folds, codes, [(l2, ()) for l2 in sorted({l2 for l2, _t in picked.values()})], jobs)
+    raws = {l2: raw for (l2, _ex), raw in fits.items()}
+    return final(_merge(raws, picked), {c: t for c, (_l2, t) in picked.items()}), picked
 
 
 Counts = dict[str, tuple[int, int, int]]
 
 
-def measure(model: Weights, data: Prepared, idx: Sequence[int], codes: Sequence[str]) -> tuple[Counts, Counts]:
-    """(rules-only, classifier) counts (tp, fp, fn) per topic on comments `idx`, with the full lexicon's findings
-    (what the shipped classifier sees), as topics.classify decides."""
-    rules = {c: counts(c, [1.0 if c in data.rules[i] else -1.0 for i in idx], 0.0, data, idx) for c in codes}
-    combined = {c: counts(c, [1.0 if model.decide(c, data.feats[i], data.rules[i])
+def measure(model: Weights, data: Prepared, idx: Sequence[int], codes: Sequence[str],
+            fit: bool = False) -> tuple[Counts, Counts]:
+    """(rules-only, classifier) counts (tp, fp, fn) per topic on comments `idx`, as topics.classify decides: with
+    the full lexicon's findings (what the shipped classifier sees), or with `fit` the cross-fitted ones (the
+    lexicon without the phrases only the comments' own round supports: what a new writer would have met)."""
+    found = data.fit_rules if fit else data.rules
+    rules = {c: counts(c, [1.0 if c in found[i] else -1.0 for i in idx], 0.0, data, idx) for c in codes}
+    combined = {c: counts(c, [1.0 if model.decide(c, data.feats[i], found[i])
                               and not (c == PRAISE and data.ironic[i]) else -1.0 for i in idx], 0.0, data, idx)
                 for c in codes}
     return rules, combined
 
 
-_SHARED: dict[str, Any] = {}  # what the worker processes of cross_validate read (inherited by fork)
+class Fold(NamedTuple):
+    """One round of leave-one-round-out: counts (tp, fp, fn) per topic, rules-only and with the classifier, with the
+    full lexicon (`rules`, `combined`) and with the round's own-only phrases removed (`*_ablated`), and the
+    thresholds and L2 penalties chosen without the round."""
+
+    rules: Counts
+    combined: Counts
+    chosen: dict[str, float]
+    rules_ablated: Counts
+    combined_ablated: Counts
+    l2: dict[str, float]
 
 
-def _learn_without(excluded: tuple[int, ...]) -> dict[str, dict[str, float]]:
-    data, folds, codes, l2 = _SHARED["args"]
+_SHARED: dict[str, Any] = {}  # what the worker processes of learn_many read (inherited by fork)
+
+
+def _learn_without(task: Task) -> Raw:
+    data, folds, codes = _SHARED["args"]
+    l2, excluded = task
     return learn(data, [i for j, f in enumerate(folds) if j not in excluded for i in f], codes, l2)
 
 
-def cross_validate(data: Prepared, folds: Sequence[Sequence[int]], codes: Sequence[str], l2: float = L2,
-                   beta: float = BETA, jobs: int = 1) -> list[tuple[Counts, Counts, dict[str, float]]]:
-    """Per fold k (leave one round out, nested): weights learned without fold k, thresholds chosen by leaving
-    each other fold j out in turn (weights learned without k and j), then fold k measured.  Each weighting is
-    learned once (K + K(K-1)/2 fits, `jobs` processes).  Returns per fold (rules-only counts, classifier counts,
-    thresholds), counts as (tp, fp, fn)."""
-    n = len(folds)
-    tasks = [(k,) for k in range(n)] + [(j, k) for k in range(n) for j in range(k)]
-    _SHARED["args"] = (data, folds, codes, l2)
-    if jobs > 1:
+def learn_many(data: Prepared, folds: Sequence[Sequence[int]], codes: Sequence[str],
+               tasks: Sequence[Task], jobs: int = 1) -> dict[Task, Raw]:
+    """Weights per (L2, folds left out), learned from the other folds, in `jobs` processes."""
+    _SHARED["args"] = (data, folds, codes)
+    if jobs > 1 and len(tasks) > 1:
         import multiprocessing
 
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            fits = dict(zip(tasks, pool.map(_learn_without, tasks), strict=True))
-    else:
-        fits = {t: _learn_without(t) for t in tasks}
+            return dict(zip(tasks, pool.map(_learn_without, tasks), strict=True))
+    return {t: _learn_without(t) for t in tasks}
+
+
+def cross_validate(data: Prepared, folds: Sequence[Sequence[int]], codes: Sequence[str], l2s: Sequence[float] = L2S,
+                   beta: float = BETA, jobs: int = 1) -> list[Fold]:
+    """Per fold k (leave one round out, nested): weights learned without fold k; per topic the L2 and threshold
+    chosen by leaving each other fold j out in turn (weights learned without k and j), then fold k measured.
+    Each weighting is learned once per L2 ((K + K(K-1)/2)·len(l2s) fits, `jobs` processes)."""
+    n = len(folds)
+    fits = learn_many(data, folds, codes, [(l2, ex) for l2 in l2s for ex in [(k,) for k in range(n)]
+                                           + [(j, k) for k in range(n) for j in range(k)]], jobs)
     out = []
     for k, fold_k in enumerate(folds):
         inner = [j for j in range(n) if j != k]
-        oof: dict[str, list[float]] = {c: [] for c in codes}
-        for j in inner:
-            for c, v in scores(fits[(min(j, k), max(j, k))], data, folds[j], fit=True).items():
-                oof[c] += v
-        idx = [i for j in inner for i in folds[j]]
-        chosen = {c: choose(c, oof[c], data, idx, beta) for c in codes}
-        rules, combined = measure(final(fits[(k,)], chosen), data, fold_k, codes)
-        out.append((rules, combined, chosen))
+        oof: dict[float, dict[str, list[float]]] = {l2: {c: [] for c in codes} for l2 in l2s}
+        for l2 in l2s:
+            for j in inner:
+                for c, v in scores(fits[(l2, (min(j, k), max(j, k)))], data, folds[j], fit=True).items():
+                    oof[l2][c] += v
+        picked = _select(oof, data, [i for j in inner for i in folds[j]], codes, beta)
+        model = final(_merge({l2: fits[(l2, (k,))] for l2 in l2s}, picked), {c: t for c, (_l2, t) in picked.items()})
+        out.append(Fold(*measure(model, data, fold_k, codes), {c: t for c, (_l2, t) in picked.items()},
+                        *measure(model, data, fold_k, codes, fit=True), {c: l2 for c, (l2, _t) in picked.items()}))
     return out
 
 

@@ -8,15 +8,17 @@
     .venv/bin/python benchmarks/topics_bench.py --cv-lexicon       # the lexicon's own phrase-ablation table
     .venv/bin/python benchmarks/topics_bench.py --near-duplicates  # + figures without held-out near-duplicates
 
-Labelled rounds: tests/data/comments-topics-vi.tsv, -2 … -7.tsv (rounds 1-7, seven writers' sets; the lexicon was
-tuned by hand on rounds 1-5, the learned weights on rounds 1-7); held-out set: the round-8 file (written by a
-writer who never saw the classifier, opened only after the classifier was committed as frozen).
-Measure (1), the issue's protocol: rounds 1-7 split in half by `topics_learn.split_half` (fixed seed, per round
-and per label set), the weights learned and thresholds chosen on one half (leave one round's half out), P / R
-reported on the other.  Measure (2), generalisation to a new writer: for each round k, the weights learned and
-thresholds chosen on the six other rounds (nested), round k measured; per topic, pooled and averaged over rounds.
-In both, the rules' findings on rounds 1-5 are optimistic (the lexicon was tuned on them): rounds 6 and 7 are
-also given apart.  The lexicon phrase-ablation table (`--cv-lexicon`) is the older check of the rules alone.
+Labelled rounds (one writer each) are named in ONE place, analysis/topics_learn.py: every round before
+HELD_OUT_ROUND (now rounds 1-8, tests/data/comments-topics-vi.tsv, -2 … -8.tsv) is learned from and tuned on (the
+lexicon by hand on rounds 1-8, RULES_TUNED); the held-out set is the HELD_OUT_ROUND file (round 9: written by a
+writer who never saw the classifier, opened only after the classifier was committed as frozen; absent until then).
+Measure (1), the issue's protocol: the learned rounds split in half by `topics_learn.split_half` (fixed seed, per
+round and per label set), the weights learned and thresholds chosen on one half (leave one round's half out), P / R
+reported on the other.  Measure (2), generalisation to a new writer: for each round k, the weights learned and L2
+and thresholds chosen on the other rounds (nested), round k measured; per topic, pooled and averaged over rounds;
+with the full lexicon and with the phrases only round k supports removed ("ablated": the honest column for rounds
+the lexicon was tuned on by hand).  Rounds no one tuned the rules on (NEW_WRITERS; none now) are also given apart.
+The lexicon phrase-ablation table (`--cv-lexicon`) is the older check of the rules alone.
 Goal: precision and recall ≥ 0.8 for every topic with ≥ 20 held-out examples.  Prints Markdown tables for
 benchmarks/README.md.
 """
@@ -51,15 +53,14 @@ from analysis.topics import (  # noqa: E402
     read_labelled,
 )
 
-DATA = ROOT / "tests" / "data"
-TUNE = tuple(DATA / f"comments-topics-vi{n}.tsv" for n in ("", "-2", "-3", "-4", "-5", "-6", "-7"))
-RULES_TUNED = range(5)  # rounds 1-5: the lexicon was tuned by hand on them (their findings are cross-fitted)
-NEW_WRITERS = (5, 6)  # rounds 6 and 7: neither the rules nor anyone tuning them had read them
-HELDOUT = DATA / "comments-topics-vi-8.tsv"
+TUNE = topics_learn.LEARNED_ROUNDS  # rounds 1 … HELD_OUT_ROUND-1 (one place: analysis/topics_learn.py)
+RULES_TUNED = topics_learn.RULES_TUNED  # the rounds the lexicon was tuned on by hand (their findings cross-fitted)
+NEW_WRITERS = tuple(k for k in range(len(TUNE)) if k not in RULES_TUNED)  # rounds no one tuned the rules on
+HELDOUT = topics_learn.HELD_OUT
 LEARNED = TUNE  # the rounds the learned weights come from (tools/learn_topic_weights.py)
 NEAR = 0.8  # difflib ratio from which a held-out comment counts as a near-duplicate of a tuning one
 GOAL, MIN_SUPPORT = 0.8, 20
-JOBS = 4  # processes for the leave-one-round-out fits (28 of them)
+JOBS = 4  # processes for the leave-one-round-out fits ((8 + 28) per L2 penalty for 8 rounds)
 Rows = list[tuple[str, frozenset[str]]]
 
 
@@ -106,8 +107,7 @@ def _pr(c: tuple[int, int, int]) -> str:
 
 
 def _sum(cs: list[tuple[int, int, int]]) -> tuple[int, int, int]:
-    tp, fp, fn = (sum(x) for x in zip(*cs, strict=True))
-    return tp, fp, fn
+    return sum(c[0] for c in cs), sum(c[1] for c in cs), sum(c[2] for c in cs)
 
 
 def _mean(cs: list[tuple[int, int, int]]) -> str:
@@ -124,13 +124,14 @@ def prepared(lex: Lexicon, data: dict[str, Any]) -> tuple[topics_learn.Prepared,
 
 
 def print_split(lex: Lexicon, data: dict[str, Any]) -> None:
-    """Measure (1): tune on one half of rounds 1-7, report on the other (topics_learn.split_half)."""
+    """Measure (1): tune on one half of the learned rounds, report on the other (topics_learn.split_half)."""
     prep, _folds, rounds = prepared(lex, data)
     tune, report = topics_learn.split_half(rounds)
-    model, chosen = topics_learn.train(prep, tune, lex.codes)
-    print(f"Measure (1): rounds 1-7 split in half (seed {topics_learn.SPLIT_SEED}, per round and label set); "
+    model, picked = topics_learn.train(prep, tune, lex.codes, jobs=JOBS)
+    print(f"Measure (1): rounds 1-{len(rounds)} split in half (seed {topics_learn.SPLIT_SEED}, per round and label "
+          "set); "
           f"tuned on {sum(map(len, tune))}, reported on {sum(map(len, report))} comments\n")
-    print("| topic | report n | rules-only P / R | classifier P / R | rounds 6-7 only: n, rules-only, classifier "
+    print("| topic | report n | rules-only P / R | classifier P / R | new rounds only: n, rules-only, classifier "
           "| threshold | goal met |")
     print("|---|---|---|---|---|---|---|")
     idx = [i for f in report for i in f]
@@ -140,28 +141,34 @@ def print_split(lex: Lexicon, data: dict[str, Any]) -> None:
     for code in lex.codes:
         tp, fp, fn = comb[code]
         met = tp + fn < MIN_SUPPORT or (tp >= GOAL * (tp + fp) and tp >= GOAL * (tp + fn) and tp > 0)
+        l2, cut = picked[code]
         print(f"| {code} | {tp + fn} | {_pr(rules[code])} | {_pr(comb[code])} | {sum(comb_new[code][::2])}, "
-              f"{_pr(rules_new[code])}, {_pr(comb_new[code])} | {chosen[code]:.2f} | {'yes' if met else 'NO'} |")
+              f"{_pr(rules_new[code])}, {_pr(comb_new[code])} | {cut:.2f} (L2 {l2:g}) | {'yes' if met else 'NO'} |")
     print()
 
 
 def print_learned_cv(lex: Lexicon, data: dict[str, Any]) -> None:
     """Measure (2): leave one round (writer) out, nested: per round k, weights learned and thresholds chosen on the
-    six others, round k measured rules-only and with the classifier."""
+    other rounds, round k measured rules-only and with the classifier; with the full lexicon, and with the lexicon
+    minus the phrases only round k supports ("ablated": what a writer the lexicon's author never read would meet)."""
     prep, folds, _rounds = prepared(lex, data)
     cv = topics_learn.cross_validate(prep, folds, lex.codes, jobs=JOBS)
     names = [f"round {k + 1}" for k in range(len(folds))]
-    print("Measure (2): leave one round out (P / R rules-only → classifier; thresholds chosen without round k; the "
-          "rules were tuned on rounds 1-5, so only rounds 6-7 are new to them)\n")
+    new = ", ".join(str(k + 1) for k in NEW_WRITERS) or "none"
+    print(f"Measure (2): leave one round out over {len(folds)} rounds (P / R rules-only → classifier; thresholds "
+          f"chosen without round k; rules tuned by hand on rounds {RULES_TUNED.start + 1}-{RULES_TUNED.stop}, "
+          f"rounds new to them: {new})\n")
     print("| topic | " + " | ".join(names) + " | mean over rounds P / R rules-only → classifier | pooled → | "
-          "rounds 6-7 pooled → |")
-    print("|---|" + "---|" * (len(names) + 3))
+          "pooled, own-only phrases ablated → | new rounds pooled → |")
+    print("|---|" + "---|" * (len(names) + 4))
     for code in lex.codes:
-        cells = [f"{_pr(r[code])} → {_pr(c[code])} (t {th[code]:.2f})" for r, c, th in cv]
-        rs, cs = [r[code] for r, _c, _t in cv], [c[code] for _r, c, _t in cv]
-        new_r, new_c = _sum([rs[k] for k in NEW_WRITERS]), _sum([cs[k] for k in NEW_WRITERS])
+        cells = [f"{_pr(f.rules[code])} → {_pr(f.combined[code])} (t {f.chosen[code]:.2f})" for f in cv]
+        rs, cs = [f.rules[code] for f in cv], [f.combined[code] for f in cv]
+        ra, ca = [f.rules_ablated[code] for f in cv], [f.combined_ablated[code] for f in cv]
+        new_cells = (f"{_pr(_sum([rs[k] for k in NEW_WRITERS]))} → {_pr(_sum([cs[k] for k in NEW_WRITERS]))}"
+                     if NEW_WRITERS else "–")
         print(f"| {code} | " + " | ".join(cells) + f" | {_mean(rs)} → {_mean(cs)} | {_pr(_sum(rs))} → "
-              f"{_pr(_sum(cs))} | {_pr(new_r)} → {_pr(new_c)} |")
+              f"{_pr(_sum(cs))} | {_pr(_sum(ra))} → {_pr(_sum(ca))} | {new_cells} |")
     print()
 
 
@@ -196,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--errors", action="store_true")
     ap.add_argument("--cv", action="store_true", help="measure (2): leave one round (writer) out")
     ap.add_argument("--split", action="store_true", help="measure (1): tune on one half, report on the other")
-    ap.add_argument("--cv-lexicon", action="store_true", help="the rules' phrase-ablation table of rounds 1-5")
+    ap.add_argument("--cv-lexicon", action="store_true",
+                    help="the rules' phrase-ablation table of the rounds they were tuned on")
     ap.add_argument("--near-duplicates", action="store_true", help="also measure without held-out comments that "
                     "nearly repeat a tuning comment (folded, difflib ratio >= 0.8)")
     args = ap.parse_args(argv)
@@ -205,14 +213,17 @@ def main(argv: list[str] | None = None) -> int:
     rules = dataclasses.replace(lex, learned=None)
     rounds = [read_labelled(f) for f in TUNE]
     if args.cv_lexicon:
-        print_cv(rounds[:5], data)
+        print_cv([rounds[k] for k in RULES_TUNED], data)
     if args.split:
         print_split(lex, data)
     if args.cv:
         print_learned_cv(lex, data)
     if args.cv_lexicon or args.split or args.cv:
         return 0
-    sets = {"tune": [r for rows in rounds for r in rows], "held-out": read_labelled(args.heldout)}
+    if not Path(args.heldout).exists():  # the held-out round is not written yet: tune figures and speed only
+        print(f"held-out {Path(args.heldout).name} not written yet: no held-out figures\n")
+    held = read_labelled(args.heldout) if Path(args.heldout).exists() else []
+    sets = {"tune": [r for rows in rounds for r in rows], "held-out": held}
     res = {name: evaluate(rows, lex) for name, rows in sets.items()}
     base = evaluate(sets["held-out"], rules)
     print(f"comments: tune {len(sets['tune'])}, held-out {len(sets['held-out'])} ({Path(args.heldout).name}); "

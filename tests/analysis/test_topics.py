@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from analysis import topics_learn
 from analysis.topics import (
     DEFAULT_LEXICON,
     LexiconError,
@@ -21,12 +22,12 @@ from analysis.topics import (
     read_labelled,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-TUNE = ("comments-topics-vi.tsv", "comments-topics-vi-2.tsv", "comments-topics-vi-3.tsv",
-        "comments-topics-vi-4.tsv", "comments-topics-vi-5.tsv", "comments-topics-vi-6.tsv",
-        "comments-topics-vi-7.tsv")  # rounds 1-7: the learned weights come from them
-HELD_OUT = "comments-topics-vi-8.tsv"  # round 8: an independent writer; measured once after the classifier froze
-needs_held_out = pytest.mark.skipif(not (DATA / HELD_OUT).exists(), reason="round 8 not written yet")
+# The rounds come from ONE place, analysis/topics_learn.py: every round before HELD_OUT_ROUND is learned from; the
+# held-out round (an independent writer, measured once after the classifier froze) is HELD_OUT_ROUND.
+TUNE = topics_learn.LEARNED_ROUNDS
+HELD_OUT = topics_learn.HELD_OUT
+needs_held_out = pytest.mark.skipif(not HELD_OUT.exists(),
+                                    reason=f"round {topics_learn.HELD_OUT_ROUND} not written yet")
 LEX = load_lexicon()
 RULES = dataclasses.replace(LEX, learned=None)  # the lexicon rules alone (what the rule tests are about)
 
@@ -215,43 +216,68 @@ def test_the_check_command_reports_an_error_with_exit_2(tmp_path, capsys):
     assert main(["topics", "check"]) == 0
 
 
+def test_labelled_rounds_have_enough_comments_per_topic():
+    tune = [row for f in TUNE for row in read_labelled(f)]
+    assert len(tune) >= 300
+    for code in LEX.codes:
+        assert sum(code in t for _x, t in tune) >= 20, code
+    assert {c for _x, t in tune for c in t} <= set(LEX.codes)
+
+
 @needs_held_out
-def test_labelled_sets_have_enough_comments_per_topic():
-    tune = [row for name in TUNE for row in read_labelled(DATA / name)]
-    held = read_labelled(DATA / HELD_OUT)
-    assert len(tune) + len(held) >= 300
+def test_held_out_round_has_enough_comments_per_topic():
+    held = read_labelled(HELD_OUT)
     for code in LEX.codes:
         assert sum(code in t for _x, t in held) >= 20, code
-    assert {c for _x, t in tune + held for c in t} <= set(LEX.codes)
+    assert {c for _x, t in held for c in t} <= set(LEX.codes)
 
 
-# Which measure these check: the shipped classifier (weights learned from rounds 1-7, frozen in 226de41 before
-# round 8 was opened) on round 8, a writer who never saw the classifier, measured once (benchmarks/README.md):
-# waiting, guidance, facilities and praise meet the goal there.  Strict, so a mark must be removed when a change
-# makes its topic pass (measure on a NEW round, not by tuning on round 8).
-MISSED = {"attitude": "round 8: P 0.84, R 0.76", "fees": "round 8: P 0.90, R 0.76 (37 of 49)",
-          "paperwork": "round 8: P 0.86, R 0.76 (37 of 49)", "online": "round 8: P 0.92, R 0.796 (43 of 54)"}
+# Which measure these check: the shipped classifier (frozen before the held-out round was opened; weights learned
+# from every earlier round) on the held-out round, a writer who never saw the classifier, measured ONCE
+# (benchmarks/README.md).  MISSED holds the topics that missed the goal there, with the figures, as strict xfails:
+# a mark must be removed when a change makes its topic pass (measured on a NEW round, never by tuning on this one).
+# Round 9 has not been measured yet, so nothing is marked: when its file arrives, run the benchmark once, and put
+# each topic below the goal here with its figures ("round 9: P 0.84, R 0.76").
+MISSED: dict[str, str] = {}
 
 
 @needs_held_out
 @pytest.mark.parametrize("code", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=MISSED[c]))
                                   if c in MISSED else c for c in LEX.codes])
 def test_held_out_precision_and_recall_meet_the_goal(code):
-    s = evaluate(read_labelled(DATA / HELD_OUT), LEX)[code]
+    s = evaluate(read_labelled(HELD_OUT), LEX)[code]
     assert s["support"] >= 20
     assert not math.isnan(s["precision"])
     assert s["precision"] >= 0.8 and s["recall"] >= 0.8
 
 
-@needs_held_out
-def test_benchmark_command_prints_the_table(capsys):
+def _bench():
     spec = importlib.util.spec_from_file_location(
         "topics_bench", Path(__file__).resolve().parents[2] / "benchmarks" / "topics_bench.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert mod.main([]) == 1  # the goal is not met for every topic yet (see MISSED)
+    return mod
+
+
+def test_benchmark_command_prints_the_table(capsys, tmp_path):
+    held = tmp_path / "held.tsv"
+    held.write_text("waiting\tChờ 3 tiếng mới tới lượt\nfees\tPhải đưa tiền mới làm nhanh\n", encoding="utf-8")
+    assert _bench().main(["--heldout", str(held)]) == 0  # every topic has < 20 examples: no goal to miss
     out = capsys.readouterr().out
-    assert "tune 1972, held-out 381" in out and "| facilities | 48 | 0.93 | 0.88 | 0.90 / 0.92 |" in out
+    n_tune = sum(len(read_labelled(f)) for f in TUNE)
+    assert f"tune {n_tune}, held-out 2 (held.tsv)" in out
+    assert "| waiting | 1 | 1.00 | 1.00 |" in out and "| fees | 1 | 1.00 | 1.00 |" in out
+
+
+def test_benchmark_says_when_the_held_out_round_is_not_written_yet(capsys, tmp_path):
+    assert _bench().main(["--heldout", str(tmp_path / "comments-topics-vi-99.tsv")]) == 0
+    assert "held-out comments-topics-vi-99.tsv not written yet" in capsys.readouterr().out
+
+
+@needs_held_out
+def test_benchmark_on_the_held_out_round_fails_while_a_topic_misses_the_goal(capsys):
+    assert _bench().main([]) == (1 if MISSED else 0)
+    assert f"held-out {len(read_labelled(HELD_OUT))} ({HELD_OUT.name})" in capsys.readouterr().out
 
 
 def test_rising_flags_a_share_that_rose_enough_with_enough_comments():
@@ -287,6 +313,13 @@ def test_negated_words_are_their_own_learned_features():
     assert "~tieng" not in f  # the negation ends with its clause
 
 
+def test_numbers_glued_to_their_unit_count_as_amounts_and_times():
+    from analysis.topics import features
+
+    f = features("Thu 30k một bộ, tới 8h15 chưa mở", LEX)
+    assert {"<so> nghin", "<so> gio"} <= f and "30k" not in f
+
+
 def _learned(tmp_path, lines: str):
     lex_text = DEFAULT_LEXICON.read_text(encoding="utf-8")
     data = yaml.safe_load(lex_text)
@@ -299,19 +332,28 @@ def _learned(tmp_path, lines: str):
 def test_learned_weights_add_a_topic_the_rules_miss_and_say_why(tmp_path):
     from analysis.topics import explain
 
-    text = "Cô ấy quay mặt đi nói chuyện điện thoại"
+    text = "Cô ấy ngồi đọc báo nghe nhạc"
     assert "attitude" not in classify(text, RULES)
-    lex = _learned(tmp_path, "# note\nattitude\t(bias)\t-1.0\nattitude\tQuay mặt\t0.7\nattitude\tđiện thoại\t0.5\n")
+    lex = _learned(tmp_path, "# note\nattitude\t(bias)\t-1.0\nattitude\tĐọc báo\t0.7\nattitude\tnghe nhạc\t0.5\n")
     assert "attitude" in classify(text, lex)
     assert [(m.term, m.rule) for m in explain(text, lex) if m.topic == "attitude"] == [
-        ("quay mat", "learned"), ("dien thoai", "learned")]
-    assert "attitude" not in classify("Cô ấy nói chuyện điện thoại", lex)  # 0.5 - 1.0 < 0
+        ("doc bao", "learned"), ("nghe nhac", "learned")]
+    assert "attitude" not in classify("Cô ấy nghe nhạc", lex)  # 0.5 - 1.0 < 0
 
 
 def test_a_negated_term_weighs_apart_from_the_plain_one(tmp_path):
     lex = _learned(tmp_path, "waiting\t(bias)\t-1\nwaiting\tlâu lắc\t2\nwaiting\t~lâu lắc\t-3\n")
     assert "waiting" in classify("Làm hồ sơ lâu lắc", lex)
     assert "waiting" not in classify("Làm hồ sơ không lâu lắc", lex)
+
+
+def test_a_learned_class_weight_holds_for_every_word_of_the_class(tmp_path):
+    # the lexicon's class <chê> (kém, dữ dằn, uể oải, …): one weight, every member, none of them a rule phrase alone
+    lex = _learned(tmp_path, "attitude\t(bias)\t-1\nattitude\t<chê>\t2\n")
+    for word in ("lờ đờ", "uể oải", "dữ dằn"):
+        assert "attitude" not in classify(f"Bác bảo vệ {word}", RULES)
+        assert "attitude" in classify(f"Bác bảo vệ {word}", lex), word
+    assert "attitude" not in classify("Bác bảo vệ không dữ dằn", lex)  # negated: "~<che>", another term
 
 
 def test_irony_vetoes_learned_praise(tmp_path):
@@ -339,13 +381,13 @@ def test_weights_file_round_trip_is_sorted_by_topic_then_weight(tmp_path):
 def test_learning_finds_the_words_of_a_topic():
     from analysis import topics_learn
 
-    rows = [("Cô ấy quay mặt đi", frozenset({"attitude"})), ("Anh ấy quay mặt làm lơ", frozenset({"attitude"})),
-            ("Phòng rộng", frozenset()), ("Ghế mới", frozenset()), ("Quay mặt đi luôn", frozenset({"attitude"})),
+    rows = [("Cô ấy ngồi soi gương", frozenset({"attitude"})), ("Anh ấy soi gương suốt", frozenset({"attitude"})),
+            ("Phòng rộng", frozenset()), ("Ghế mới", frozenset()), ("Soi gương luôn", frozenset({"attitude"})),
             ("Nộp hồ sơ", frozenset())]
     data, _folds = topics_learn.prepare([rows], LEX)
     raw = topics_learn.learn(data, range(len(rows)), ["attitude"])
     top = max((t for t in raw["attitude"] if t != "(bias)"), key=raw["attitude"].get)
-    assert top in {"quay", "mat", "quay mat"}
+    assert top in {"soi", "guong", "soi guong"}
     w = topics_learn.final(raw, {"attitude": 0.5})
     assert w.decide("attitude", data.feats[0], ()) and not w.decide("attitude", data.feats[2], ())
 
@@ -427,8 +469,10 @@ def test_leave_one_round_out_learns_each_weighting_once_and_matches_training_wit
     rounds = [[(f"{words[(r + i) % 6]} {words[(2 * r + i) % 6]}", frozenset({"waiting"} if i % 2 else {"fees"}))
                for i in range(8)] for r in range(3)]
     prep, folds = topics_learn.prepare(rounds, LEX)
-    cv = topics_learn.cross_validate(prep, folds, ["waiting", "fees"])
-    for k, (_rules, combined, chosen) in enumerate(cv):
-        model, direct = topics_learn.train(prep, [f for j, f in enumerate(folds) if j != k], ["waiting", "fees"])
-        assert chosen == direct
-        assert combined == topics_learn.measure(model, prep, folds[k], ["waiting", "fees"])[1]
+    cv = topics_learn.cross_validate(prep, folds, ["waiting", "fees"], l2s=(0.5, 8.0))
+    for k, fold_k in enumerate(cv):
+        model, direct = topics_learn.train(prep, [f for j, f in enumerate(folds) if j != k], ["waiting", "fees"],
+                                           l2s=(0.5, 8.0))
+        assert fold_k.chosen == {c: t for c, (_l2, t) in direct.items()}
+        assert fold_k.l2 == {c: l2 for c, (l2, _t) in direct.items()}
+        assert fold_k.combined == topics_learn.measure(model, prep, folds[k], ["waiting", "fees"])[1]
