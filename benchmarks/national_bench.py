@@ -397,9 +397,10 @@ def loaded_pages(app) -> list[tuple[str, str, str]]:
     return [(label, user, url.replace("__sipas__", sipas)) for label, user, url in pages(app)]
 
 
-def one_page(app, index: int, live: int) -> None:
+def one_page(app, index: int, live: int, warm: int = 0) -> None:
     """In this (fresh) process: page `index`'s first request, then `live` requests each after two new
-    responses; prints one table row per request with wall, CPU, RSS after it and the process's peak RSS."""
+    responses, then `warm` requests without new data; prints one table row per request with wall, CPU, RSS
+    after it and the process's peak RSS."""
     import resource
 
     from flask import g
@@ -416,10 +417,10 @@ def one_page(app, index: int, live: int) -> None:
     rng = np.random.default_rng(5 + index)
     client = app.test_client()
     dash._login(client, user)
-    for i in range(1 + live):
+    for i in range(1 + live + warm):
         for k in ("_login_user", "_flask_babel"):
             g.pop(k, None)
-        if i:
+        if 0 < i <= live:
             dash.new_responses(points, qvs, rng)
         db.session.remove()
         t0, c0 = time.perf_counter(), time.process_time()
@@ -427,20 +428,22 @@ def one_page(app, index: int, live: int) -> None:
         wall, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
         assert resp.status_code == 200, (url, resp.status_code)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"    | {label} | {'live' if i else 'first'} | {wall:,.0f} | {cpu:,.0f} | {dash.rss_mb():,.0f} | "
+        kind = "first" if not i else "live" if i <= live else "warm"
+        print(f"    | {label} | {kind} | {wall:,.0f} | {cpu:,.0f} | {dash.rss_mb():,.0f} | "
               f"{peak:,.0f} | {os.getloadavg()[0]:.1f} |", flush=True)
 
 
-def fresh_pages(name: str, pg: str, live: int) -> None:
+def fresh_pages(name: str, pg: str, live: int, chosen: list[int], extra: list[str]) -> None:
     """Every page in its own new process (what a restarted worker pays, and its peak memory)."""
     import subprocess
 
-    print(f"  fresh process per page: first request, then {live} live (two new responses before each):")
+    print(f"  fresh process per page: first request, then {live} live (two new responses before each), "
+          f"then warm ones ({extra}):")
     print("    | page | request | wall (ms) | app CPU (ms) | RSS after (MB) | peak RSS (MB) | load |")
     print("    |---|---|---:|---:|---:|---:|---:|", flush=True)
-    for index in range(len(pages(None))):
+    for index in chosen or range(len(pages(None))):
         proc = subprocess.run([sys.executable, __file__, "--reuse", name, "--pg", pg, "--modes", "",
-                               "--one-page", str(index), "--live", str(live)], check=False)
+                               "--one-page", str(index), "--live", str(live), *extra], check=False)
         if proc.returncode:
             print(f"    | {pages(None)[index][0]} | exit {proc.returncode} (killed: memory?) | | | | | |", flush=True)
 
@@ -460,7 +463,21 @@ def main() -> None:
                     help="each page in a new process: first request, then --live requests; CPU and peak RSS")
     ap.add_argument("--live", type=int, default=2, help="live requests after the first one (--fresh)")
     ap.add_argument("--one-page", type=int, default=None, help=argparse.SUPPRESS)  # a --fresh child
+    ap.add_argument("--per-point", action="store_true",
+                    help="build the counters totals from per-service-point running totals (the path before "
+                         "survey/results/month_pass.py): the before of a before/after on one tree")
+    ap.add_argument("--results-mb", type=int, default=0, metavar="MB",
+                    help="HAILONG_RESULTS_CACHE_MB for the app (default: the app's, 384)")
+    ap.add_argument("--warm", type=int, default=0, help="warm requests after the live ones (--fresh)")
+    ap.add_argument("--pages", default="", help="comma-separated page numbers to time (default: all)")
+    ap.add_argument("--month-files", default="off", metavar="DIR",
+                    help="HAILONG_MONTH_CELLS_DIR for the app (a server's default is <instance>/month-cells; "
+                         "tests switch it off, and so does this benchmark unless a folder is given)")
     args = ap.parse_args()
+    if args.per_point:
+        from survey.results import totals as results_totals
+
+        results_totals.ONE_PASS = False
     name = args.reuse or args.keep or f"hailong_national_{os.getpid()}"
     admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
     url = args.pg.rsplit("/", 1)[0] + "/" + name
@@ -485,10 +502,11 @@ def main() -> None:
                     session.commit()
             engine.dispose()
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True, "RATELIMIT_ENABLED": False,
-                          "WTF_CSRF_ENABLED": True})
+                          "WTF_CSRF_ENABLED": True, "HAILONG_MONTH_CELLS_DIR": args.month_files,
+                          **({"HAILONG_RESULTS_CACHE_MB": args.results_mb} if args.results_mb else {})})
         if args.one_page is not None:
             with app.app_context():
-                one_page(app, args.one_page, args.live)
+                one_page(app, args.one_page, args.live, args.warm)
             return
         print(f"== postgresql national: {'database kept earlier' if args.reuse else f'{args.responses:,} responses'} "
               f"({url.split('@')[-1]}); "
@@ -508,12 +526,17 @@ def main() -> None:
                 print(f"  {mode} ({args.repeat} requests each; load average {os.getloadavg()[0]:.1f}):")
                 print("    | page | wall p50 (ms) | wall p95 (ms) | app CPU p50 (ms) | app CPU p95 (ms) |")
                 print("    |---|---|---|---|---|")
-                dash.time_pages(app, args.repeat, mode, page_list=loaded_pages(app))
+                chosen = [int(i) for i in args.pages.split(",") if i]
+                listed = loaded_pages(app)
+                dash.time_pages(app, args.repeat, mode,
+                                page_list=[listed[i] for i in chosen] if chosen else listed)
                 print(f"  RSS after {mode}: {dash.rss_mb():.0f} MB", flush=True)
             db.session.remove()
             db.engine.dispose()
         if args.fresh:
-            fresh_pages(name, args.pg, args.live)
+            fresh_pages(name, args.pg, args.live, [int(i) for i in args.pages.split(",") if i],
+                        [*(["--per-point"] if args.per_point else []), "--month-files", args.month_files,
+                         "--warm", str(args.warm), "--results-mb", str(args.results_mb)])
         if args.export:
             path = Path(args.export)
             if not path.exists():
