@@ -248,7 +248,7 @@ def page_content(view: str, f: Filters, comp: Comparison | None, lang: str) -> t
     if view == "index":
         # over the units the total covers (comp.shown_selection), like the reference line
         trend = selection_trend(db.session, comp.shown_selection or selection_for(current_user, f), f.measure,
-                                comp.period, comp.n_min)
+                                comp.period, comp.n_min, units=comp.trend_units)
         if len(trend) > 1:
             charts.insert(0, trend_of(trend, comp, lang))
             tables.append(trend_table(trend, comp, lang))

@@ -217,7 +217,7 @@ def trend_table(rows: list[TrendRow], comp: Comparison, lang: str) -> Table:
     cols = (Column("period", _("Period"), TEXT), Column("estimate", _("Estimate"), PCT),
             Column("ci_low", _("95% CI low"), PCT), Column("ci_high", _("95% CI high"), PCT),
             Column("n", "n", INT), Column("note", _("Note"), TEXT))
-    data = tuple((period_name(r.label), None, None, None, r.n, not_enough(r.n, lang)) if r.suppressed else
+    data = tuple((period_name(r.label), None, None, None, r.n, hidden_note(r, lang)) if r.suppressed else
                  (period_name(r.label), r.estimate, _v(r.ci_low), _v(r.ci_high), r.n, "") for r in rows)
     return Table("trend", trend_title(comp), cols, data)
 
@@ -225,7 +225,8 @@ def trend_table(rows: list[TrendRow], comp: Comparison, lang: str) -> Table:
 def trend_of(rows: list[TrendRow], comp: Comparison, lang: str, chart_id: str = "ha-trend") -> Chart:
     """The total's measure by period, with its CI band (suppressed periods left blank)."""
     return trend_chart(chart_id, [TrendPoint(r.label, None if r.suppressed else r.estimate, _v(r.ci_low),
-                                             _v(r.ci_high), r.n, r.suppressed) for r in rows],
+                                             _v(r.ci_high), r.n, r.suppressed,
+                                             hidden_note(r, lang) if r.protects else "") for r in rows],
                        title=trend_title(comp), lang=lang)
 
 

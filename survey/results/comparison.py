@@ -173,6 +173,10 @@ class Comparison:
     #: analysis.disclosure); "with_estimate" — only the units with an estimate (the remainder would give the
     #: suppressed units away)
     overall_scope: str = "listed"
+    #: the units of `group` the trend covers when its selection is a union of listed units, not a node of the
+    #: tree, and whether they are every listed unit (the total line then covers safely pooled hidden units too):
+    #: an earlier period's point over them may not give one of them away (selection_trend)
+    trend_units: TrendUnits | None = None
 
     @property
     def ranked(self) -> list[Row]:
@@ -199,6 +203,13 @@ def _f(x: Any) -> float:
 
 # --------------------------------------------------------------------------- trend of the whole selection
 @dataclass(frozen=True)
+class TrendUnits:
+    group: str
+    codes: tuple[str, ...]
+    all_listed: bool
+
+
+@dataclass(frozen=True)
 class TrendRow:
     label: str
     estimate: float
@@ -206,17 +217,26 @@ class TrendRow:
     ci_high: float
     n: int
     suppressed: bool
+    protects: bool = False  # hidden although it has n_min responses: see selection_trend's `units`
 
 
 def selection_trend(session: Session, sel: Selection, measure_code: str, period: Period, n_min: int,
-                    count: int = 8) -> list[TrendRow]:
+                    count: int = 8, units: TrendUnits | None = None) -> list[TrendRow]:
     """The measure over the selection for the `count` periods up to `period` (same kind), oldest first.
 
     Each period is estimated exactly as a headline of that period is: survey.results.indices over the
     selection narrowed to the period (its own design: strata = the service points, n_h = their respondents in
     that period).  The period as a domain of one design over the whole span gave the latest quarter another
     interval than the headline beside it (n_h over eight quarters; docs/methodology-design.md, "One period,
-    one interval").  Each period's result is cached like any headline."""
+    one interval").  Each period's result is cached like any headline.
+
+    `units` (Comparison.trend_units): the selection is these units of one level, chosen in `period`, and no node
+    of the tree.  An earlier period's comparison of that level shows its own rows; were one of these units
+    hidden then (too few responses, or to protect a small group), the point minus the units shown would give it
+    away (docs/methodology-design.md, "Totals beside suppressed rows").  Such a point is hidden and says why,
+    unless the units are every listed unit and their hidden ones pool safely then (the rule compare_units
+    applies to the total line).
+    The last period's point is the comparison's total line: compare_units chose its units for that period."""
     first = period
     for _ in range(count - 1):
         first = first.previous()
@@ -226,7 +246,10 @@ def selection_trend(session: Session, sel: Selection, measure_code: str, period:
     for _ in range(count - 1):
         spans.append(_next(spans[-1]))
     # every period's totals in one pass over the months (survey/results/month_pass.py)
-    month_pass.plan([(replace(sel, period_from=s.start, period_to=s.end), ()) for s in spans])
+    kinds = [*level_codes(session), "agency", "service_point"] if units else []
+    month_pass.plan([*((replace(sel, period_from=s.start, period_to=s.end), ()) for s in spans),
+                     *((tree_selection(replace(sel, period_from=s.start, period_to=s.end)), (kind,))
+                       for s in spans for kind in kinds)])
     for _ in range(count):
         res = indices(session, replace(sel, period_from=p.start, period_to=p.end), domain=(), n_min=n_min)
         found = res.table[res.table["measure"] == measure_code]
@@ -234,12 +257,30 @@ def selection_trend(session: Session, sel: Selection, measure_code: str, period:
             out.append(TrendRow(p.label, math.nan, math.nan, math.nan, 0, True))
         else:
             rec = found.iloc[0]
+            # the shown period's own point is the total line, whose units compare_units chose for that period
+            hidden = units is not None and p != period and not bool(rec["suppressed"]) and _gives_a_unit_away(
+                session, replace(sel, period_from=p.start, period_to=p.end), measure_code, n_min, units)
             out.append(TrendRow(p.label, _f(rec["estimate"]), _f(rec["ci_low"]), _f(rec["ci_high"]), int(rec["n"]),
-                                bool(rec["suppressed"])))
+                                bool(rec["suppressed"]) or hidden, hidden))
         p = _next(p)
     while out and out[0].n == 0:  # no leading empty periods before the data start
         out.pop(0)
     return out
+
+
+def _gives_a_unit_away(session: Session, sel: Selection, measure_code: str, n_min: int, units: TrendUnits) -> bool:
+    """Does the protection of `sel`'s months (the decision every page of that period follows) hide one of the
+    units, so that the point over them minus the ones shown is a hidden figure?"""
+    decided = protection(session, sel, measure_code, n_min)
+    hidden = [bool(decided.of(units.group, code)) for code in units.codes]
+    if not any(hidden):
+        return False
+    if not units.all_listed:
+        return True
+    table = indices(session, tree_selection(sel), domain=units.group, n_min=n_min).table
+    rows = table[table["measure"] == measure_code]
+    n = {str(c): int(k) for c, k in zip(rows["domain"], rows["n"], strict=True)}
+    return not remainder_safe([n.get(code, 0) for code in units.codes], hidden, n_min)
 
 
 def _next(p: Period) -> Period:
@@ -483,9 +524,11 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
     # (the drill-down's unit or agency, the whole city: `listed_all`) — a union of the listed units only is no
     # node of the tree, and beside the tree's nodes it would split a protected group
     hidden = any(r.suppressed and r.n > 0 for r in rows)
+    covered = rows
     if not remainder_safe([r.n for r in rows], [r.suppressed for r in rows], n_min) or (hidden and not listed_all):
         with_estimate = [r for r in rows if not r.suppressed]
         if with_estimate:
+            covered = with_estimate
             shown_sel = _selection_of_shown(session, sel, group, with_estimate)
             shown_rows = _whole_row(session, shown_sel, measure_code, n_min)
             overall_scope = "with_estimate"
@@ -500,7 +543,10 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
                       period=period, instrument=inst, rows=rows, overall=overall, top_k=k or 1,
                       bootstrap_b=bootstrap_b, seed=seed, n_min=n_min, has_previous=has_prev,
                       ci_method=res.ci, rank_method=rank_method, design=str(res.meta.get("design", "")),
-                      notes=notes, shown_selection=shown_sel or sel, overall_scope=overall_scope)
+                      notes=notes, shown_selection=shown_sel or sel, overall_scope=overall_scope,
+                      trend_units=None if shown_sel is None or shown_sel is sel
+                      else TrendUnits(group, tuple(sorted(r.code for r in covered)),
+                                      listed_all and overall_scope == "listed"))
 
 
 def _whole_row(session: Session, sel: Selection | None, measure_code: str, n_min: int) -> pd.Series | None:
