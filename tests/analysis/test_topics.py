@@ -236,9 +236,13 @@ def test_held_out_round_has_enough_comments_per_topic():
 # from every earlier round) on the held-out round, a writer who never saw the classifier, measured ONCE
 # (benchmarks/README.md).  MISSED holds the topics that missed the goal there, with the figures, as strict xfails:
 # a mark must be removed when a change makes its topic pass (measured on a NEW round, never by tuning on this one).
-# Round 9 has not been measured yet, so nothing is marked: when its file arrives, run the benchmark once, and put
-# each topic below the goal here with its figures ("round 9: P 0.84, R 0.76").
-MISSED: dict[str, str] = {}
+# Round 9 (468 comments, a writer who never saw the classifier) was measured once, 7 Dec 2026, against bb8a63d.
+MISSED: dict[str, str] = {
+    "attitude": "round 9: P 0.87, R 0.55 (11 of its 33 misses are hints at unofficial money, labelled attitude,fees)",
+    "fees": "round 9: P 0.85, R 0.76",
+    "paperwork": "round 9: P 0.77, R 0.71",
+    "guidance": "round 9: P 0.72, R 0.78",
+}
 
 
 @needs_held_out
