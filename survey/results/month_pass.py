@@ -33,10 +33,24 @@ from sqlalchemy.orm import Session
 from analysis.totals import UNIT_VARS, ClusterTotals, UnitMoments, add_cell_grams, unpack_cell_grams
 from survey.respond import moments as stored
 from survey.results.cache import per_request
-from survey.results.month_cells import month_cells
+from survey.results.month_cells import month_cells, sum_sorted
 from survey.results.selection import Selection, allowed_service_points
 
 PERIOD_DOMAINS = ("month", "quarter", "year")
+
+
+@dataclass
+class _Range:
+    """What needs without period or channel columns in their domain share when they have the same months,
+    service points and channels (a page's comparison, whole and protection levels): their item statistics
+    and each service point's Gram sums over the months (int64, exact) — each row of a month converted once,
+    not once per need; each need sums the points into its own cells at the end (`_finish`)."""
+
+    allowed: np.ndarray | None
+    channels: tuple[str, ...]
+    stats: list[pd.DataFrame] = field(default_factory=list)
+    points: dict[int, int] = field(default_factory=dict)  # service point id → row of `sums`
+    sums: np.ndarray | None = None
 
 
 @dataclass
@@ -53,6 +67,7 @@ class _Need:
     stats: list[pd.DataFrame] = field(default_factory=list)
     cell_index: dict[tuple[Any, ...], int] = field(default_factory=dict)
     gram: np.ndarray | None = None
+    shared: _Range | None = None
 
     @property
     def by_channel(self) -> bool:
@@ -129,6 +144,7 @@ def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[S
         return dict.fromkeys(wanted)
     places = placements(session)
     needs: dict[tuple[Any, ...], _Need] = {}
+    ranges: dict[tuple[Any, ...], _Range] = {}
     counts: dict[date, int] = {}
     for key, (sel, dom) in wanted.items():
         need = _Need(sel, dom)
@@ -144,6 +160,10 @@ def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[S
             need.n_h = respondents_per_stratum(session, sel, need.split, period_label)
         frame = placement_frame(places, sorted(places), need.place_cols)
         need.place_key = dict(zip(frame.index.tolist(), frame.itertuples(index=False, name=None), strict=True))
+        if need.split is None and not need.by_channel:
+            group = (tuple(sorted(need.months)), None if need.allowed is None else need.allowed.tobytes(),
+                     sel.channels)
+            need.shared = ranges.setdefault(group, _Range(need.allowed, sel.channels))
         needs[key] = need
     items = tuple(inst.spec.items)
     versions_sel = first.questionnaire_version_ids
@@ -151,10 +171,13 @@ def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[S
         blocks = month_cells(session, versions_sel, counts, [month], remember=False).get(month, {})
         for version, block in sorted(blocks.items()):
             src = _triangle_map(session, version, items)
-            same = len(src) == block.tri.shape[1] and bool((src == np.arange(len(src))).all())
+            src_or_none = None if len(src) == block.tri.shape[1] and bool((src == np.arange(len(src))).all()) else src
+            for group, shared in ranges.items():
+                if month in group[0]:
+                    _add_range_month(shared, block, item_plans[version], src_or_none)
             for need in needs.values():
-                if month in need.months:
-                    _add_month(need, block, month, item_plans[version], None if same else src, period_label)
+                if month in need.months and need.shared is None:
+                    _add_month(need, block, month, item_plans[version], src_or_none, period_label)
         del blocks
     return {key: _finish(session, inst, need, places) for key, need in needs.items()}
 
@@ -162,30 +185,17 @@ def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[S
 def _add_month(need: _Need, block: Any, month: date, item_plan: tuple[np.ndarray, np.ndarray],
                src: np.ndarray | None, period_label: Any) -> None:
     """One month's cells of one version into a need's item statistics and per-cell Ĝ."""
-    keep = block.respondents > 0
-    if need.allowed is not None:
-        keep &= np.isin(block.sp, need.allowed)
-    if need.sel.channels:
-        wanted = set(need.sel.channels)
-        keep &= np.fromiter((c in wanted for c in block.channel), dtype=bool, count=len(block.channel))
-    rows = np.flatnonzero(keep)
+    rows = _rows(block, need.allowed, need.sel.channels)
     if not len(rows):
         return
     sp = block.sp[rows]
     channel = block.channel[rows]
-    picks, ids = item_plan
-    m = len(ids)
-    vals = np.asarray(block.tri[rows][:, picks], dtype=np.int64)
     keys = {"service_point_id": sp}
     if need.period_cols:
         keys["period"] = np.full(len(sp), month, dtype=object)
     if need.by_channel:
         keys["channel"] = channel
-    stats = pd.DataFrame({c: np.repeat(v, m) for c, v in keys.items()})
-    stats["item_id"] = np.tile(ids, len(sp))
-    for block_no, name in enumerate(("n", "sat", "sv")):
-        stats[name] = vals[:, block_no * m: (block_no + 1) * m].reshape(-1)
-    need.stats.append(stats.groupby([*keys, "item_id"], sort=False, as_index=False)[["n", "sat", "sv"]].sum())
+    need.stats.append(_stat_frame(block, rows, keys, item_plan))
     # Ĝ: each row (a cell of one service point, month, channel) into its domain cell, weighted by c_h
     labels = tuple(period_label(month, c) for c in need.period_cols)
     cell = np.empty(len(sp), dtype=np.int64)
@@ -209,6 +219,66 @@ def _add_month(need: _Need, block: Any, month: date, item_plan: tuple[np.ndarray
     add_cell_grams(need.gram, tri, n_h, cell)
 
 
+def _rows(block: Any, allowed: np.ndarray | None, channels: tuple[str, ...]) -> np.ndarray:
+    """The block's cells in a selection: its service points and channels, with respondents."""
+    keep = block.respondents > 0
+    if allowed is not None:
+        keep &= np.isin(block.sp, allowed)
+    if channels:
+        wanted = set(channels)
+        keep &= np.fromiter((c in wanted for c in block.channel), dtype=bool, count=len(block.channel))
+    return np.flatnonzero(keep)
+
+
+def _stat_frame(block: Any, rows: np.ndarray, keys: dict[str, np.ndarray],
+                item_plan: tuple[np.ndarray, np.ndarray]) -> pd.DataFrame:
+    """n, sat, sv per key × scored item of the rows (off the Gram diagonals), summed per key."""
+    picks, ids = item_plan
+    m = len(ids)
+    vals = np.asarray(block.tri[rows][:, picks], dtype=np.int64)
+    stats = pd.DataFrame({c: np.repeat(v, m) for c, v in keys.items()})
+    stats["item_id"] = np.tile(ids, len(rows))
+    for block_no, name in enumerate(("n", "sat", "sv")):
+        stats[name] = vals[:, block_no * m: (block_no + 1) * m].reshape(-1)
+    return stats.groupby([*keys, "item_id"], sort=False, as_index=False)[["n", "sat", "sv"]].sum()
+
+
+def _add_range_month(shared: _Range, block: Any, item_plan: tuple[np.ndarray, np.ndarray],
+                     src: np.ndarray | None) -> None:
+    """One month's cells of one version into a range's item statistics and per-point Gram sums."""
+    rows = _rows(block, shared.allowed, shared.channels)
+    if not len(rows):
+        return
+    sp = block.sp[rows]
+    shared.stats.append(_stat_frame(block, rows, {"service_point_id": sp}, item_plan))
+    order = np.argsort(sp, kind="stable")
+    points, sums = sum_sorted(sp[order], block.tri[rows[order]])
+    if src is not None:  # another version: its entries mapped onto the analysed items' triangle
+        sums = np.where(src >= 0, sums[:, np.maximum(src, 0)], 0)
+    at = np.array([shared.points.setdefault(int(p), len(shared.points)) for p in points.tolist()], dtype=np.int64)
+    if shared.sums is None:
+        shared.sums = np.zeros((max(len(shared.points), 64), sums.shape[1]), dtype=np.int64)
+    if len(shared.points) > len(shared.sums):
+        grown = np.zeros((2 * len(shared.points), shared.sums.shape[1]), dtype=np.int64)
+        grown[: len(shared.sums)] = shared.sums
+        shared.sums = grown
+    shared.sums[at] += sums
+
+
+def _shared_gram(need: _Need) -> None:
+    """The need's per-cell Ĝ from its range's per-point sums: each point into its cell, weighted by c_h."""
+    shared = need.shared
+    assert shared is not None
+    if shared.sums is None or not shared.points:
+        return
+    sp = list(shared.points)
+    cell = np.array([need.cell_index.setdefault(need.place_key[s], len(need.cell_index)) for s in sp],
+                    dtype=np.int64)
+    need.gram = np.zeros((len(need.cell_index), shared.sums.shape[1]))
+    add_cell_grams(need.gram, shared.sums[: len(sp)], np.array([need.n_h.get(s, 0) for s in sp], dtype=np.int64),
+                   cell)
+
+
 def _finish(session: Session, inst: Any, need: _Need, places: Any) -> ClusterTotals:
     """The need's totals (analysis.totals_from_frame over its item statistics) with UnitMoments(cell_gram)."""
     from analysis.totals import totals_from_frame
@@ -217,13 +287,16 @@ def _finish(session: Session, inst: Any, need: _Need, places: Any) -> ClusterTot
 
     cols = ["service_point_id", *(["period"] if need.period_cols else []),
             *(["channel"] if need.by_channel else []), "item_id"]
+    if need.shared is not None:
+        need.stats = need.shared.stats
+        _shared_gram(need)
     if need.stats:
         rows = pd.concat(need.stats, ignore_index=True).groupby(cols, sort=False, as_index=False)[
             ["n", "sat", "sv"]].sum()
         rows = rows[rows["n"] > 0].reset_index(drop=True)
     else:
         rows = pd.DataFrame(columns=[*cols, "n", "sat", "sv"])
-    need.stats.clear()
+    need.stats = []
     frame, points = design_frames(session, need.sel, long_totals(session, need.sel, inst, need.dom, "none", rows=rows),
                                   need.split, "counters")
     totals = totals_from_frame(frame, inst.spec, need.dom, design=points, weighted=False)
