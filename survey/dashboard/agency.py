@@ -229,16 +229,22 @@ def agency(code: str) -> str | Response:
     fmt = wants_export()
     if fmt:
         return export(tables, fmt, f"agency-{ag.code}", request.args.get("table"))
-    warning_chart, warning_text = early_warning(ag, lang)  # issue 16 §2
+    # issue 16 §2; no day-by-day figures of an agency whose figures the page hides (too few, or protected)
+    hidden = None if overall is not None and not bool(overall["suppressed"]) else \
+        (int(overall["n"]) if overall is not None else 0)
+    warning_chart, warning_text = early_warning(ag, lang, hidden)
     return render_template("dashboard/agency/agency.html", agency=ag, f=f, tables={t.id: t for t in tables},
                            chart=chart, method=method, responses=responses, overall=overall, channels=CHANNELS,
                            lang=lang, coverage_notes=coverage_notes, shown_period=shown_period,
                            warning_chart=warning_chart, warning_text=warning_text)
 
 
-def early_warning(ag: Agency, lang: str) -> tuple[Any, str | None]:
-    """The agency's early-warning chart of the last working days, and a plain sentence when it signals."""
-    from survey.dashboard.integrity_charts import control_chart
+def early_warning(ag: Agency, lang: str, hidden_n: int | None = None) -> tuple[Any, str | None]:
+    """The agency's early-warning chart of the last working days, and a plain sentence when it signals; when the
+    page hides the agency's figures (`hidden_n`: their n), no chart, only a sentence saying why."""
+    from flask import current_app
+
+    from survey.dashboard.integrity_charts import control_chart, hidden_chart_note
     from survey.i18n import local_date, percent
     from survey.results.integrity import agency_charts
     from survey.results.periods import now
@@ -246,6 +252,8 @@ def early_warning(ag: Agency, lang: str) -> tuple[Any, str | None]:
     c = agency_charts(db.session, now().date(), [ag.id]).get(ag.id)
     if c is None:
         return None, None
+    if hidden_n is not None:
+        return None, hidden_chart_note(hidden_n, int(current_app.config["HAILONG_N_MIN"]), lang)
     figure = control_chart("early-warning", c["days"], c["statistic"], c["limit"], c["counts"], c["means"], lang=lang)
     text = None
     if c["signalling"]:

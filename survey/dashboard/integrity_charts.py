@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from datetime import date
 
+from flask import current_app
 from flask_babel import gettext as _
 
 from survey.dashboard.charts import ACCENT, ALARM, GRID, MUTED, Chart, num, pct, px, svg_doc, svg_text
@@ -43,8 +44,14 @@ def arrivals_chart(chart_id: str, slots: Sequence[Sequence[int]], *, lang: str) 
 
 
 def control_chart(chart_id: str, days: Sequence[date], statistic: Sequence[float], limit: float,
-                  counts: Sequence[int], means: Sequence[float], *, lang: str) -> Chart:
-    """The early-warning statistic by working day against its limit (above the line = a real drop)."""
+                  counts: Sequence[int], means: Sequence[float], *, lang: str, n_min: int | None = None) -> Chart:
+    """The early-warning statistic by working day against its limit (above the line = a real drop).
+
+    A day's share satisfied is printed only for a day with at least n_min responses: a day of one or two
+    responses would show those citizens' answers to the officials they rated (docs/methodology-design.md,
+    disclosure).  Such days keep their n and the warning measure, which weighs many days together, so the chart
+    still says when and how far satisfaction fell."""
+    n_min = int(current_app.config["HAILONG_N_MIN"]) if n_min is None else n_min
     width, height = 700, 240
     pl, pr, pt, pb = 50, width - 12, 14, height - 34
     vals = [v for v in statistic if v is not None and math.isfinite(v)]
@@ -76,8 +83,22 @@ def control_chart(chart_id: str, days: Sequence[date], statistic: Sequence[float
     desc = _("A weighted running measure of how far daily satisfaction fell below its usual level; "
              "crossing the dashed line signals a real drop (about one false alarm a year).")
     rows = tuple((f"{d.day:02d}/{d.month:02d}/{d.year}", num(c, lang),
-                  pct(m, lang) if c and m is not None and math.isfinite(m) else "–",
+                  pct(m, lang) if c >= n_min and m is not None and math.isfinite(m) else "–",
                   num(s, lang, 2) if s is not None and math.isfinite(s) else "–")
                  for d, c, m, s in zip(days, counts, means, statistic, strict=True))
+    notes = (_("A day's share satisfied is shown only for days with at least %(n)s responses, so that no "
+               "citizen's answer can be read from it; the warning measure weighs many days together.",
+               n=num(n_min, lang)),) if any(0 < c < n_min for c in counts) else ()
     return Chart(chart_id, title, desc, svg_doc(chart_id, width, height, title, desc, body),
-                 (_("Day"), _("Responses"), _("Share satisfied"), _("Warning measure")), rows, len(rows))
+                 (_("Day"), _("Responses"), _("Share satisfied"), _("Warning measure")), rows, len(rows), notes)
+
+
+def hidden_chart_note(n: int, n_min: int, lang: str) -> str:
+    """Why an agency's early-warning chart is not drawn: its figures are hidden on its page (too few responses,
+    or hidden to protect a small group, survey/results/protection.py), and its days would give them back."""
+    if n >= n_min:
+        return _("The early-warning chart is hidden: this agency's figures are hidden to protect a small group "
+                 "(n = %(n)s), and its day-by-day figures would give them away.", n=num(n, lang))
+    return _("The early-warning chart is hidden: this agency has too few responses for its figures to be shown "
+             "(n = %(n)s; at least %(n_min)s are needed), and its day-by-day figures would give them away.",
+             n=num(n, lang), n_min=num(n_min, lang))

@@ -1,0 +1,91 @@
+"""Agency page, early-warning chart: no day's share satisfied of fewer than n_min responses (a day of one or two
+responses would show those citizens' answers to the officials they rated), and no day-by-day figures at all for
+an agency whose figures the page hides (too few responses, or hidden to protect a small group) — only a sentence
+saying why.  The warning itself (does the chart flag the drop) is unchanged."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from survey.results import cache
+from survey.results.integrity import agency_charts
+from tests.dashboard.helpers import get, login
+from tests.factories import small_city
+from tests.integrity.factories import TODAY, finish, honest_days, workdays_before
+
+ROW = re.compile(r'<tr><th scope="row">(\d\d/\d\d/\d{4})</th><td class="num">(\d+)</td>'
+                 r'<td class="num">([^<]*)</td><td class="num">([^<]*)</td></tr>')
+
+
+@pytest.fixture()
+def city(app, db_session):
+    """The Department of Justice: about 2 responses a working day for 180 days, 85% satisfied, then 60% over the
+    last 30 (a real drop the chart flags)."""
+    app.config["HAILONG_CLOCK"] = lambda: datetime(TODAY.year, TODAY.month, TODAY.day, 3, tzinfo=UTC)
+    cache.clear()
+    city = small_city(db_session)
+    rng = np.random.default_rng(11)
+    days = workdays_before(TODAY, 180)
+    sp, sipas = city.service_points["STP-SP1"], city.questionnaires["sipas-2017"]
+    honest_days(db_session, sp, sipas, days[:150], 2, rng, p_sat=0.85)
+    honest_days(db_session, sp, sipas, days[150:], 2, rng, p_sat=0.6)
+    yield city
+    cache.clear()
+
+
+def _section(html: str) -> str:
+    match = re.search(r'<section class="charts early-warning".*?</section>', html, re.S)
+    return match.group(0) if match else ""
+
+
+@pytest.mark.parametrize("n_min", [30, 3])
+def test_a_days_share_is_shown_only_with_n_min_responses(app, client, db_session, city, n_min) -> None:
+    app.config["HAILONG_N_MIN"] = n_min
+    finish(db_session)
+    login(client, "tuphap")
+    part = _section(get(client, "/dashboard/agency/STP").get_data(as_text=True))
+    rows = ROW.findall(part)
+    chart = agency_charts(db_session, TODAY, [city.agencies["STP"].id])[city.agencies["STP"].id]
+    assert [int(n) for _d, n, _s, _w in rows] == chart["counts"]
+    small = [share for _d, n, share, _w in rows if int(n) < n_min]
+    large = [share for _d, n, share, _w in rows if int(n) >= n_min]
+    assert small and all(s == "–" for s in small)  # before: e.g. "50,0%" for a day of 2 responses
+    assert all(s.endswith("%") for s in large)  # a day with enough responses keeps its share
+    assert bool(large) is (n_min == 3)
+    assert "chỉ hiển thị cho các ngày có ít nhất" in part  # the note says why (vi, the page's language)
+    # the warning is unchanged: the statistic of every day is printed and the drop is flagged
+    printed = [float(w.replace(",", ".")) if w != "–" else np.nan for _d, _n, _s, w in rows]
+    assert np.allclose(printed, chart["statistic"], atol=0.006, equal_nan=True)
+    assert chart["signalling"] and 'class="early-warning-signal" role="status"' in part
+
+
+def test_an_agency_hidden_to_protect_a_small_group_has_no_days(client, db_session, city) -> None:
+    """Five responses at the Binh Thuy committee: Binh Thuy is hidden (too few), so the city minus the
+    Department of Justice would give it away — the Department is hidden to protect it, and so is its chart."""
+    rng = np.random.default_rng(5)
+    honest_days(db_session, city.service_points["UBND-BT-SP1"], city.questionnaires["sipas-2017"],
+                workdays_before(TODAY, 5), 1.0, rng)
+    finish(db_session)
+    login(client, "tuphap")
+    html = get(client, "/dashboard/agency/STP").get_data(as_text=True)
+    assert "Ẩn để bảo vệ một nhóm nhỏ (n = 3" in html  # the headline: hidden, n = 360-odd
+    part = _section(html)
+    assert "<svg" not in part and "early-warning-data" not in part and not ROW.findall(part)
+    assert "Biểu đồ cảnh báo sớm bị ẩn" in part and "bảo vệ một nhóm nhỏ" in part
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_an_agency_with_too_few_responses_has_no_days(app, client, db_session, city, lang) -> None:
+    app.config["HAILONG_N_MIN"] = 5000
+    finish(db_session)
+    login(client, "tuphap")
+    if lang == "en":
+        client.get("/lang/en")
+    part = _section(get(client, "/dashboard/agency/STP").get_data(as_text=True))
+    assert "<svg" not in part and "early-warning-data" not in part and not ROW.findall(part)
+    sentence = {"vi": "Biểu đồ cảnh báo sớm bị ẩn", "en": "The early-warning chart is hidden"}[lang]
+    assert sentence in part and ("5.000" if lang == "vi" else "5,000") in part
