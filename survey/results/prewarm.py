@@ -101,8 +101,8 @@ def classify_comments(app: Flask, limit: int = CLASSIFY_AT_START) -> int:
 
 
 def home_affairs_index(app: Flask) -> dict[int, float]:
-    """Render the Home Affairs index once per questionnaire version with responses, as a Home Affairs user
-    opens it (no filter chosen: the default period and level); seconds per version.
+    """Render the Home Affairs index and one agency page once per questionnaire version with responses, as a
+    Home Affairs user opens them (no filter chosen: the default period and level); seconds per version.
 
     Why the page itself and not its figures: the index's first request builds 10–12 results of its own (the
     comparison of the default level with its ranks and change, the whole selection, the 8-period trend,
@@ -116,27 +116,40 @@ def home_affairs_index(app: Flask) -> dict[int, float]:
 
     from survey.auth.models import User
     from survey.extensions import db
+    from survey.org.models import Agency, ServicePoint
     from survey.respond.models import ResponseTally
 
     took: dict[int, float] = {}
-    view = app.view_functions.get("homeaffairs.index")
-    if view is None:  # the Home Affairs pages are not part of this app
-        return took
+    index, agency = app.view_functions.get("homeaffairs.index"), app.view_functions.get("dashboard.agency")
     with app.app_context():
         try:
             versions = db.session.scalars(select(ResponseTally.questionnaire_version_id).distinct()).all()
+            # one agency page per questionnaire: the protection of small groups it applies is decided over the
+            # whole tree for the page's questionnaire and months (survey/results/protection.py), the same for
+            # every agency's default page, and cost ≈ 1 s of CPU on the first one (benchmarks/README.md)
+            agencies = {int(qv): db.session.scalar(
+                select(Agency.code).join(ServicePoint, ServicePoint.agency_id == Agency.id)
+                .join(ResponseTally, ResponseTally.service_point_id == ServicePoint.id)
+                .where(ResponseTally.questionnaire_version_id == qv).order_by(Agency.id).limit(1))
+                for qv in versions}
         finally:
             db.session.remove()
     viewer = User(username="prewarm", display_name="", role="home_affairs", active=True)
     for qv in versions:
         t0 = time.perf_counter()
-        # a fresh application context per page, as each request has (flask-login and Babel keep theirs in `g`)
-        with app.app_context(), app.test_request_context(f"/homeaffairs/?questionnaire={int(qv)}"):
-            try:
-                login_user(viewer)  # this request's user only: no session cookie is sent anywhere
-                view()
-            finally:
-                db.session.remove()
+        pages: list[tuple[Any, str, dict[str, str]]] = [] if index is None else [
+            (index, f"/homeaffairs/?questionnaire={int(qv)}", {})]
+        code = agencies[int(qv)]
+        if agency is not None and code:
+            pages.append((agency, f"/dashboard/agency/{code}?questionnaire={int(qv)}", {"code": code}))
+        for view, url, args in pages:
+            # a fresh application context per page, as each request has (flask-login and Babel keep theirs in g)
+            with app.app_context(), app.test_request_context(url):
+                try:
+                    login_user(viewer)  # this request's user only: no session cookie is sent anywhere
+                    view(**args)
+                finally:
+                    db.session.remove()
         took[int(qv)] = time.perf_counter() - t0
     return took
 

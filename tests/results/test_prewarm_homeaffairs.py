@@ -17,7 +17,7 @@ from survey.audit.models import AuditEvent
 from survey.auth.models import User
 from survey.demo.users import DEMO_USERS
 from survey.respond.models import Comment, ResponseTally
-from survey.results import cache, prewarm, topic_store, topics
+from survey.results import cache, prewarm, protection, topic_store, topics
 from tests.dashboard.helpers import get, signed_in
 
 HOME_AFFAIRS = next(u for u in DEMO_USERS if u.role == "home_affairs")
@@ -97,8 +97,8 @@ def test_the_masters_warm_up_computes_the_home_affairs_index_writes_nothing_and_
 
 
 @pytest.mark.demo_db(responses=4000)
-def test_on_a_new_machine_the_master_classifies_the_comments_for_the_first_agency_page(app, client, db_session,
-                                                                                       tmp_path, monkeypatch):
+def test_on_a_new_machine_the_master_prepares_the_first_agency_page(app, client, db_session, tmp_path, monkeypatch):
+    """Its comments classified and the protection of small groups decided before any worker exists."""
     comments = db_session.scalar(select(func.count()).select_from(Comment))
     assert comments > 50
     app.config["HAILONG_MONTH_CELLS_DIR"] = str(tmp_path / "cells")  # on, and empty: a machine that never served
@@ -117,6 +117,12 @@ def test_on_a_new_machine_the_master_classifies_the_comments_for_the_first_agenc
         raise AssertionError("classified during the page: the warm-up missed this comment")
 
     monkeypatch.setattr(topics, "classify", refuse)
+
+    def decided(*args: object) -> None:
+        raise AssertionError("the protection of small groups decided during the page: the warm-up missed it")
+
+    # decided over the whole tree, the same for every agency's default page: the master rendered one
+    monkeypatch.setattr(protection, "_read_inputs", decided)
     signed_in(client, AGENCY_VIEWER.username, AGENCY_VIEWER.password)
     page = get(client, "/dashboard/", follow_redirects=True)
     assert page.status_code == 200
