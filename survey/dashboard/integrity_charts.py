@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from survey.dashboard.charts import ACCENT, ALARM, GRID, MUTED, Chart, num, pct, px, svg_doc, svg_text
 
@@ -102,3 +104,24 @@ def hidden_chart_note(n: int, n_min: int, lang: str) -> str:
     return _("The early-warning chart is hidden: this agency has too few responses for its figures to be shown "
              "(n = %(n)s; at least %(n_min)s are needed), and its day-by-day figures would give them away.",
              n=num(n, lang), n_min=num(n_min, lang))
+
+
+def unit_hidden_note(session: Session, comp: Any, unit_id: int) -> str | None:
+    """Why a unit's early-warning chart is not drawn on its Home Affairs page, or None: the unit's own figure is
+    hidden for the page's questionnaire, months and measure (`comp`, the page's comparison) — too few responses,
+    or hidden to protect a small group (survey/results/protection.py) — and its days would give it back."""
+    from survey.org.models import Unit
+    from survey.results.protection import protection
+
+    unit = session.get(Unit, unit_id)
+    sel = getattr(comp, "shown_selection", None)
+    if unit is None or sel is None:
+        return None
+    status = protection(session, sel, comp.measure, int(comp.n_min)).of(unit.level_code, unit.code)
+    if status == "secondary":
+        return _("The early-warning chart is hidden: this unit's figures are hidden to protect a small group, "
+                 "and its day-by-day figures would give them away.")
+    if status == "primary":
+        return _("The early-warning chart is hidden: this unit has too few responses for its figures to be "
+                 "shown, and its day-by-day figures would give them away.")
+    return None

@@ -85,16 +85,21 @@ def index() -> str:
                            signals=signals, lang=lang)
 
 
-def unit_early_warning(unit_id: int) -> tuple[Any, str, bool] | None:
+def unit_early_warning(unit_id: int, comp: Any = None) -> tuple[Any, str, bool] | None:
     """The unit's early-warning chart (the agencies of its subtree together, as listed above), a sentence saying
     what it shows (read first by a screen reader, beside the chart's data table) and whether it signals now,
     for the Home Affairs unit page; None without a year of history.  The route has already checked that the
-    viewer may see the unit, so every agency summed here is within their scope."""
+    viewer may see the unit, so every agency summed here is within their scope.  A unit whose own figure the
+    page's selection (`comp`, the comparison) hides gets no chart, only a sentence saying why."""
+    from survey.dashboard.integrity_charts import unit_hidden_note
     from survey.i18n import local_date, percent
 
     c = data.unit_chart(db.session, now().date(), unit_id)
     if c is None:
         return None
+    hidden = unit_hidden_note(db.session, comp, unit_id)
+    if hidden:
+        return None, hidden, False
     usual = percent(c["baseline"], 1)
     if c["signalling"]:
         text = _("Satisfaction with this unit's agencies together has fallen below its usual level (%(usual)s "

@@ -15,7 +15,7 @@ from survey.results import cache
 from survey.results.integrity import agency_charts
 from tests.dashboard.helpers import get, login
 from tests.factories import small_city
-from tests.integrity.factories import TODAY, finish, honest_days, workdays_before
+from tests.integrity.factories import TODAY, drops_at, finish, honest_days, workdays_before
 
 ROW = re.compile(r'<tr><th scope="row">(\d\d/\d\d/\d{4})</th><td class="num">(\d+)</td>'
                  r'<td class="num">([^<]*)</td><td class="num">([^<]*)</td></tr>')
@@ -89,3 +89,22 @@ def test_an_agency_with_too_few_responses_has_no_days(app, client, db_session, c
     assert "<svg" not in part and "early-warning-data" not in part and not ROW.findall(part)
     sentence = {"vi": "Biểu đồ cảnh báo sớm bị ẩn", "en": "The early-warning chart is hidden"}[lang]
     assert sentence in part and ("5.000" if lang == "vi" else "5,000") in part
+
+
+@pytest.mark.parametrize("n_min", [30, 5000])
+def test_a_unit_with_too_few_responses_has_no_days(app, client, db_session, n_min) -> None:
+    """Home Affairs unit page: Binh Thuy's chart (its agencies together) is drawn while the page shows Binh Thuy's
+    figures; when they are hidden (fewer than n_min responses) only a sentence says why."""
+    app.config["HAILONG_CLOCK"] = lambda: datetime(TODAY.year, TODAY.month, TODAY.day, 3, tzinfo=UTC)
+    app.config["HAILONG_N_MIN"] = n_min
+    cache.clear()
+    city = small_city(db_session)
+    drops_at(db_session, city, {"UBND-BT-SP1": True}, seed=13)
+    login(client, "noivu")
+    part = _section(get(client, f"/homeaffairs/unit/{city.units['BT'].id}").get_data(as_text=True))
+    cache.clear()
+    if n_min == 30:
+        assert "<svg" in part and ROW.findall(part) and "early-warning-signal" in part
+    else:
+        assert part and "<svg" not in part and "early-warning-data" not in part and not ROW.findall(part)
+        assert "Biểu đồ cảnh báo sớm bị ẩn: đơn vị này có quá ít phản hồi" in part
