@@ -71,13 +71,17 @@ def test_one_commune_with_data_gets_no_rank(browser: Browser, site: Server):
     expect(page.locator(".ranks-note")).to_contain_text("Không xếp hạng")
     expect(page.locator("#ha-ranks")).to_have_count(0)
     assert "1 (1–1)" not in page.inner_text("main")
-    # the forest plot lists the other communes in words, without a point
-    expect(page.locator("#ha-forest text.suppressed")).to_have_count(5)
+    # the forest plot lists the communes in words, without a point: the five small ones, and the one with data,
+    # whose figure beside the whole city's would give the five away (hidden to protect a small group)
+    expect(page.locator("#ha-forest text.suppressed")).to_have_count(6)
+    expect(page.locator("table.units tbody tr", has_text="Tân An")).to_contain_text("Ẩn để bảo vệ một nhóm nhỏ")
     # the reference line's label (near the top of the axis here) does not run into the column heading
-    label, heading = (page.locator("#ha-forest text", has_text=t).bounding_box()
-                      for t in ("Tất cả đơn vị trong danh sách", "Ước lượng (KTC 95%)"))
-    assert label is not None and heading is not None
-    assert label["x"] + label["width"] < heading["x"], (label, heading)
+    # no commune has a point, so there is no Estimate column heading; the reference line's label (over the units
+    # listed, all hidden together: n = 22) stays inside the plot
+    label, plot = page.locator("#ha-forest text", has_text="Tất cả đơn vị trong danh sách").bounding_box(), \
+        page.locator("#ha-forest svg").first.bounding_box()
+    assert label is not None and plot is not None
+    assert plot["x"] <= label["x"] and label["x"] + label["width"] <= plot["x"] + plot["width"], (label, plot)
     page.context.close()
 
 
