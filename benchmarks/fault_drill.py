@@ -9,8 +9,10 @@ gets SIGKILL and a new master is started at once while the orphaned workers may 
 `reuse_port` (deploy/gunicorn.conf.py) it must bind and serve (under systemd, KillMode=mixed also ends the
 orphans).  Then the queues drain and the database is checked: every response generated is stored exactly
 once, and the count tables equal a recount.  Prints the answers seen by status (a 500 is a failure).
-A database restart is not part of this drill: the PostgreSQL here is shared; the 503 path is tested with an
-unreachable database in tests/ops/test_unavailable.py.
+With `--db-outage N` (only where this PostgreSQL may be stopped: it stops the local cluster with pg_ctlcluster),
+at 3/4 of the run PostgreSQL is stopped for N seconds and started again: the answers during the outage must be
+503 with Retry-After (never 500), and the kiosks' resends after it are stored once.  Without it the 503 path is
+tested with an unreachable database in tests/ops/test_unavailable.py.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -38,6 +41,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from ingest_bench import DB_NAME, REDIS, _free_port, setup_database, verify  # noqa: E402
 
+LOGS: list[Path] = []  # each master's stderr (gunicorn and app log), read at the end
+
 
 def start_master(url: str, port: int) -> subprocess.Popen:
     """gunicorn with deploy/gunicorn.conf.py at its defaults (workers by cores, 4 threads each, preloaded app and
@@ -46,9 +51,12 @@ def start_master(url: str, port: int) -> subprocess.Popen:
                                                             "HAILONG_PRELOAD")}
     env.update({"DATABASE_URL": url, "SECRET_KEY": "drill-" + "x" * 40, "RATELIMIT_STORAGE_URI": REDIS,
                 "HAILONG_KIOSK_MIN_INTERVAL_SECONDS": "1", "HAILONG_BIND": f"127.0.0.1:{port}"})
-    return subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "deploy/gunicorn.conf.py"),
-                             "--log-level", "warning", "--access-logfile", "/dev/null", "wsgi:app"],
-                            cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    log = Path(tempfile.mkdtemp(prefix="fault-drill-")) / "stderr.log"
+    LOGS.append(log)
+    with log.open("w") as err:  # a file, not a pipe: a pipe nobody reads would block the master once full
+        return subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "deploy/gunicorn.conf.py"),
+                                 "--log-level", "warning", "--access-logfile", "/dev/null", "wsgi:app"],
+                                cwd=ROOT, env=env, start_new_session=True, stderr=err, text=True)
 
 
 class Kiosk(threading.Thread):
@@ -105,11 +113,20 @@ def children(pid: int) -> list[int]:
         return []
 
 
+def _cluster(action: str) -> None:
+    """Stop or start the machine's one PostgreSQL cluster (Debian's pg_ctlcluster, as the README starts it)."""
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, *(["-m", "fast"]
+                    if action == "stop" else [])], check=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--kiosks", type=int, default=40)
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--db-outage", type=float, default=0.0,
+                    help="stop the local PostgreSQL cluster (pg_ctlcluster) this many seconds at 3/4 of the run")
     args = ap.parse_args()
     admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -143,9 +160,18 @@ def main() -> None:
         masters.append(start_master(url, port))
         print(f"t={args.seconds / 2:.0f}s: SIGKILL master {old.pid} (orphaned workers {orphans}); new master "
               f"{masters[-1].pid} started at once")
-        time.sleep(args.seconds / 2)
+        time.sleep(args.seconds / 4)
+        if args.db_outage:
+            before = sum((k.statuses for k in kiosks), Counter())
+            _cluster("stop")
+            print(f"t={3 * args.seconds / 4:.0f}s: PostgreSQL stopped for {args.db_outage:g} s")
+            time.sleep(args.db_outage)
+            _cluster("start")
+            during = sum((k.statuses for k in kiosks), Counter()) - before
+            print(f"PostgreSQL started again; answers while it was down: {dict(during)}")
+        time.sleep(args.seconds / 4)
         alive = masters[-1].poll() is None
-        err = "" if alive or masters[-1].stderr is None else masters[-1].stderr.read()[-300:]
+        err = "" if alive else LOGS[-1].read_text()[-300:]
         print(f"new master {'serving' if alive else 'EXITED: ' + err}")
         stop.set()
         for k in kiosks:
@@ -157,7 +183,14 @@ def main() -> None:
         print(f"answers seen: {dict(statuses)} (None = connection refused/reset while a process was down)")
         print(f"generated {len(generated)}, acknowledged {len(acked)}, still queued {left}; load average "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        logged = "".join(log.read_text() for log in LOGS)
+        tracebacks = logged.count("Traceback")
+        outage_lines = sum("database unavailable" in line.lower() for line in logged.splitlines())
+        print(f"server log: {len(logged.splitlines())} lines, {tracebacks} tracebacks, {outage_lines} lines "
+              "saying the database is unavailable")
         failures = verify(url, sorted(acked), connections=0)
+        if tracebacks:
+            failures.append(f"{tracebacks} tracebacks in the server log")
         if not alive:
             failures.append("the restarted master did not keep serving")
         if statuses.get("500"):
@@ -177,6 +210,7 @@ def main() -> None:
         for pid in orphans:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        admin.dispose()  # its pooled connection died with a --db-outage restart
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
         admin.dispose()
