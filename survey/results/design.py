@@ -295,6 +295,29 @@ def _tri_index(p: int) -> np.ndarray:
     return pos
 
 
+def item_plans(session: Session, sel: Selection, inst: Any) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
+    """Per selected version: (positions of the scored items' Σ answered², Σ satisfied², Σ value·answered in the
+    stored Gram triangle, their item ids) — what reading item statistics off the month cells needs (here and in
+    the one-pass month reader); None when a version counts other levels as satisfied than the analysed
+    definition (its stored `satisfied` column would differ)."""
+    from survey.questionnaire_versions.service import questionnaire_for
+
+    k = len(UNIT_VARS)
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for version in sel.questionnaire_version_ids:
+        q, item_ids = questionnaire_for(session, int(version))
+        own = stored.spec_of(q)
+        codes = [c for c in inst.spec.items if c in own.items and c in item_ids]
+        if any(own.items[c].satisfied != inst.spec.items[c].satisfied for c in codes):
+            return None
+        order = list(own.items)
+        pos = _tri_index(k * len(order))
+        j = np.array([order.index(c) for c in codes], dtype=np.int64)
+        picks = np.concatenate([pos[k * j + 2, k * j + 2], pos[k * j, k * j], pos[k * j + 1, k * j + 2]])
+        out[int(version)] = (picks, np.array([item_ids[c] for c in codes], dtype=np.int64))
+    return out
+
+
 def moment_item_stats(session: Session, sel: Selection, inst: Any, *, by_channel: bool,
                       by_period: bool = True) -> pd.DataFrame | None:
     """Per service point [× month] [× channel] × scored item: n, sat, sv — read off the Gram diagonals
@@ -305,22 +328,9 @@ def moment_item_stats(session: Session, sel: Selection, inst: Any, *, by_channel
     None when a selected version counts other levels as satisfied than the analysed definition (its stored
     `satisfied` column would differ): the caller then sums `answer_tally` instead.
     """
-    from survey.questionnaire_versions.service import questionnaire_for
-
-    items = tuple(inst.spec.items)
-    k = len(UNIT_VARS)
-    plans: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for version in sel.questionnaire_version_ids:
-        q, item_ids = questionnaire_for(session, int(version))
-        own = stored.spec_of(q)
-        codes = [c for c in items if c in own.items and c in item_ids]
-        if any(own.items[c].satisfied != inst.spec.items[c].satisfied for c in codes):
-            return None
-        order = list(own.items)
-        pos = _tri_index(k * len(order))
-        j = np.array([order.index(c) for c in codes], dtype=np.int64)
-        picks = np.concatenate([pos[k * j + 2, k * j + 2], pos[k * j, k * j], pos[k * j + 1, k * j + 2]])
-        plans[int(version)] = (picks, np.array([item_ids[c] for c in codes], dtype=np.int64))
+    plans = item_plans(session, sel, inst)
+    if plans is None:
+        return None
     cols = ["service_point_id", "period", *(["channel"] if by_channel else []), "item_id", "n", "sat", "sv"]
 
     def query(periods: list[Any]) -> pd.DataFrame:

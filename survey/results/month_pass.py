@@ -31,7 +31,6 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from analysis.totals import UNIT_VARS, ClusterTotals, UnitMoments, add_cell_grams, unpack_cell_grams
-from survey.respond import moments as stored
 from survey.results.cache import per_request
 from survey.results.month_cells import month_cells, sum_sorted
 from survey.results.selection import Selection, allowed_service_points
@@ -110,36 +109,15 @@ def counters_totals(session: Session, sel: Selection, dom: tuple[str, ...], inst
     return done[key]
 
 
-def _item_plans(session: Session, sel: Selection, inst: Any) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
-    """Per version: (positions of the scored items' Σ answered², Σ satisfied², Σ value·answered in the stored
-    triangle, their item ids); None when a version counts other levels as satisfied."""
-    from survey.questionnaire_versions.service import questionnaire_for
-    from survey.results.design import _tri_index
-
-    k = len(UNIT_VARS)
-    out = {}
-    for version in sel.questionnaire_version_ids:
-        q, item_ids = questionnaire_for(session, int(version))
-        own = stored.spec_of(q)
-        codes = [c for c in inst.spec.items if c in own.items and c in item_ids]
-        if any(own.items[c].satisfied != inst.spec.items[c].satisfied for c in codes):
-            return None
-        order = list(own.items)
-        pos = _tri_index(k * len(order))
-        j = np.array([order.index(c) for c in codes], dtype=np.int64)
-        picks = np.concatenate([pos[k * j + 2, k * j + 2], pos[k * j, k * j], pos[k * j + 1, k * j + 2]])
-        out[int(version)] = (picks, np.array([item_ids[c] for c in codes], dtype=np.int64))
-    return out
-
-
 def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[Selection, tuple[str, ...]]]
               ) -> dict[tuple[Any, ...], ClusterTotals | None]:
     from survey.results.design import _triangle_map, period_stratum, respondents_per_point, respondents_per_stratum
+    from survey.results.design import item_plans as design_item_plans
     from survey.results.totals import month_versions, period_label
     from survey.results.tree import placement_frame, placements
 
     first = next(iter(wanted.values()))[0]
-    item_plans = _item_plans(session, first, inst)
+    item_plans = design_item_plans(session, first, inst)
     if item_plans is None:
         return dict.fromkeys(wanted)
     places = placements(session)
