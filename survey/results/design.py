@@ -242,6 +242,18 @@ def _allowed(session: Session, sel: Selection) -> np.ndarray | None:
     return None if sps is None else np.asarray(sps, dtype=np.int64)
 
 
+def selected_cells(block: Block, allowed: np.ndarray | None, channels: tuple[str, ...]) -> np.ndarray:
+    """Mask of a month block's cells inside a selection (its service points and channels) that hold
+    respondents — the one rule for this reader and the one-pass month reader (month_pass)."""
+    keep = block.respondents > 0
+    if allowed is not None:
+        keep &= np.isin(block.sp, allowed)
+    if channels:
+        wanted = set(channels)
+        keep &= np.fromiter((c in wanted for c in block.channel), dtype=bool, count=len(block.channel))
+    return keep
+
+
 def _reduce(block: Block, month: Any, allowed: np.ndarray | None, channels: tuple[str, ...],
             by_channel: bool) -> tuple[pd.DataFrame, np.ndarray] | None:
     """One month's cells of one version restricted to the selection, summed per service point unless
@@ -256,12 +268,7 @@ def _reduce(block: Block, month: Any, allowed: np.ndarray | None, channels: tupl
         period = np.empty(len(points), dtype=object)
         period[:] = [month] * len(points)
         return pd.DataFrame({"service_point_id": points, "period": period}), sums
-    keep = block.respondents > 0
-    if allowed is not None:
-        keep &= np.isin(block.sp, allowed)
-    if channels:
-        wanted = set(channels)
-        keep &= np.fromiter((c in wanted for c in block.channel), dtype=bool, count=len(block.channel))
+    keep = selected_cells(block, allowed, channels)
     if not keep.any():
         return None
     sp, tri = block.sp[keep], block.tri[keep]

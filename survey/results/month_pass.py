@@ -199,13 +199,9 @@ def _add_month(need: _Need, block: Any, month: date, item_plan: tuple[np.ndarray
 
 def _rows(block: Any, allowed: np.ndarray | None, channels: tuple[str, ...]) -> np.ndarray:
     """The block's cells in a selection: its service points and channels, with respondents."""
-    keep = block.respondents > 0
-    if allowed is not None:
-        keep &= np.isin(block.sp, allowed)
-    if channels:
-        wanted = set(channels)
-        keep &= np.fromiter((c in wanted for c in block.channel), dtype=bool, count=len(block.channel))
-    return np.flatnonzero(keep)
+    from survey.results.design import selected_cells
+
+    return np.flatnonzero(selected_cells(block, allowed, channels))
 
 
 def _stat_frame(block: Any, rows: np.ndarray, keys: dict[str, np.ndarray],
