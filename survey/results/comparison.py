@@ -33,11 +33,11 @@ from survey.results import month_pass
 from survey.results.cache import cached
 from survey.results.design import current_design
 from survey.results.indices import indices
+from survey.results.node_counts import node_figures
 from survey.results.periods import period_name
 from survey.results.protection import Protection, protection, tree_selection
 from survey.results.selection import Selection
 from survey.results.totals import Instrument, cluster_totals
-from survey.results.tree import level_codes
 
 #: ranks of fewer units say nothing (one unit alone is "1 (1–1)" with a 100% chance of the top)
 MIN_RANKED = 3
@@ -245,11 +245,9 @@ def selection_trend(session: Session, sel: Selection, measure_code: str, period:
     spans = [p]
     for _ in range(count - 1):
         spans.append(_next(spans[-1]))
-    # every period's totals in one pass over the months (survey/results/month_pass.py)
-    kinds = [*level_codes(session), "agency", "service_point"] if units else []
-    month_pass.plan([*((replace(sel, period_from=s.start, period_to=s.end), ()) for s in spans),
-                     *((tree_selection(replace(sel, period_from=s.start, period_to=s.end)), (kind,))
-                       for s in spans for kind in kinds)])
+    # every period's totals in one pass over the months (survey/results/month_pass.py); the protection of each
+    # period needs no totals (survey/results/node_counts.py)
+    month_pass.plan([(replace(sel, period_from=s.start, period_to=s.end), ()) for s in spans])
     for _ in range(count):
         res = indices(session, replace(sel, period_from=p.start, period_to=p.end), domain=(), n_min=n_min)
         found = res.table[res.table["measure"] == measure_code]
@@ -277,9 +275,8 @@ def _gives_a_unit_away(session: Session, sel: Selection, measure_code: str, n_mi
         return False
     if not units.all_listed:
         return True
-    table = indices(session, tree_selection(sel), domain=units.group, n_min=n_min).table
-    rows = table[table["measure"] == measure_code]
-    n = {str(c): int(k) for c, k in zip(rows["domain"], rows["n"], strict=True)}
+    figures = node_figures(session, tree_selection(sel), [units.group], n_min).get(measure_code, {})
+    n = {code: k for (_kind, code), (k, _sup) in figures.items()}
     return not remainder_safe([n.get(code, 0) for code in units.codes], hidden, n_min)
 
 
@@ -456,12 +453,9 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
     sel = replace(sel, period_from=period.start, period_to=period.end)
     prev = period.previous()
     both = replace(sel, period_from=prev.start)
-    # the comparison, the whole, the change and the protection of both periods (every level of the whole tree,
-    # survey.results.protection) read their months once, together (survey/results/month_pass.py)
-    kinds = [*level_codes(session), "agency", "service_point"]
-    month_pass.plan([(sel, (group,)), (sel, ()), (both, (group, period.kind)),
-                     *((tree_selection(s), (kind,)) for s in (sel, replace(sel, period_from=prev.start,
-                                                                          period_to=prev.end)) for kind in kinds)])
+    # the comparison, the whole and the change read their months once, together (survey/results/month_pass.py);
+    # the protection of both periods needs no totals, only each node's n (survey/results/node_counts.py)
+    month_pass.plan([(sel, (group,)), (sel, ()), (both, (group, period.kind))])
     res = indices(session, sel, domain=group, n_min=n_min)
     whole_res = indices(session, sel, domain=(), n_min=n_min)
     whole_rows = whole_res.table[whole_res.table["measure"] == measure_code]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from analysis.disclosure import tree_suppression
 from survey.results.cache import cached, per_request
 from survey.results.design import current_design
-from survey.results.indices import indices
+from survey.results.node_counts import node_figures
 from survey.results.selection import Selection
 from survey.results.tree import level_codes, placements
 
@@ -74,13 +74,9 @@ def _inputs(session: Session, whole: Selection, n_min: int) -> _Inputs:
 
 def _read_inputs(session: Session, whole: Selection, n_min: int) -> _Inputs:
     levels = level_codes(session)
-    figures: dict[str, dict[Node, tuple[int, bool]]] = {}
-    for kind in [*levels, "agency", "service_point"]:
-        table = indices(session, whole, domain=kind, n_min=n_min).table
-        for measure, code, k, sup in zip(table["measure"].astype(str), table["domain"].astype(str), table["n"],
-                                         table["suppressed"], strict=True):
-            if code not in ("", "(missing)"):
-                figures.setdefault(measure, {})[(kind, code)] = (int(k), bool(sup))
+    # each node's n and own suppression per measure from the item counts alone (the same figures as `indices`
+    # at every level, without totals, variances or intervals: survey/results/node_counts.py)
+    figures = node_figures(session, whole, [*levels, "agency", "service_point"], n_min)
     parent: dict[Node, Node | None] = {}
     for place in placements(session).values():
         chain = [(lv, place.levels[lv]) for lv in levels if lv in place.levels]

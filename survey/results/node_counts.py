@@ -1,0 +1,145 @@
+"""Every tree node's published n and own suppression per measure, from the item counts alone.
+
+WHY: the protection of small groups (survey/results/protection.py) is decided over the whole tree — the
+country or city, every unit level, every agency and every service point — for a page's questionnaire, months
+and channels.  It used `indices` at every level: full totals, Gram sums, variances and intervals for ≈ 17,000
+nodes on a national tree (a 10,011-cell Ĝ at the service-point level alone), ≈ 55% of a national page's CPU,
+although the decision reads only each node's n and whether it is suppressed.
+
+Both depend only on the unweighted answered count N_i of each scored item in the node (analysis.estimate:
+a measure's n is the minimum of N_i over the items of its ratios with a non-zero coefficient; it is answered
+when every such N_i > 0; analysis.result: suppressed = not answered or n < n_min).  N_i is a sum over the
+node's service points, so the counts of the service points (read off the Gram diagonals, one running total
+over the months: design.moment_item_stats) give every node by a group sum.  A node is listed when it has a
+row in the totals `indices` would build (some scored item answered); codes "" (no ancestor at that level) are
+left out, as before.  tests/results/test_node_counts.py checks the figures equal those of `indices`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from survey.results.selection import Selection
+
+Node = tuple[str, str]
+
+
+def measure_items(measures: Any) -> list[tuple[str, list[str]]]:
+    """(measure code, the items of its ratios with a non-zero coefficient) — analysis.estimate's `uses`."""
+    out = []
+    for m in measures:
+        coef: dict[Any, float] = {}
+        for key, c in m.terms:
+            coef[key] = coef.get(key, 0.0) + c
+        out.append((m.code, sorted({key.item for key, c in coef.items() if c != 0})))
+    return out
+
+
+def item_counts(session: Session, sel: Selection, inst: Any) -> pd.DataFrame:
+    """service point id × scored item code: N (answers), int64; service points without an answer absent.
+
+    Read off the months' Gram diagonals one month at a time (no month kept for the rest of the request: a
+    national month is 0.2–0.4 GB decoded), each month's counts cached under its version (cache.month_payloads:
+    a live request reads only the month that changed); summed as integers, so exactly."""
+    from survey.results.cache import month_payloads
+    from survey.results.design import item_plans
+    from survey.results.totals import item_stat_rows, month_versions
+
+    codes = {iid: code for iid, code in inst.item_codes.items() if code in inst.spec.items}
+    plans = item_plans(session, sel, inst)
+    if plans is None:  # a version counts other levels as satisfied: answer_tally, as long_totals does
+        rows = item_stat_rows(session, sel, inst, by_period=False, by_channel=False)
+        sp, item, n = (rows["service_point_id"].to_numpy(dtype=np.int64), rows["item_id"].to_numpy(),
+                       rows["n"].to_numpy(dtype=np.int64))
+    else:
+        versions = month_versions(session, sel)
+        key = ("node-item-counts", inst.record.id, replace(sel, period_from=None, period_to=None).key())
+        parts = month_payloads(session, key, versions, lambda months: {
+            m: _month_counts(session, sel, versions, m, plans) for m in months})
+        chunks = [p for m in sorted(parts) for p in parts[m]]
+        if not chunks:
+            return _no_counts()
+        sp = np.concatenate([c[0] for c in chunks])
+        item = np.concatenate([c[1] for c in chunks])
+        n = np.concatenate([c[2] for c in chunks])
+    if not len(sp):
+        return _no_counts()
+    frame = pd.DataFrame({"service_point_id": sp, "item": pd.Series(item).map(codes).to_numpy(), "n": n})
+    frame = frame[frame["item"].notna() & (frame["n"] > 0)]
+    if frame.empty:
+        return _no_counts()
+    wide = frame.pivot_table(index="service_point_id", columns="item", values="n", aggfunc="sum", fill_value=0)
+    return wide.astype(np.int64)
+
+
+def _no_counts() -> pd.DataFrame:
+    return pd.DataFrame(index=pd.Index([], name="service_point_id", dtype=np.int64), dtype=np.int64)
+
+
+def _month_counts(session: Session, sel: Selection, versions: dict[Any, int], month: Any,
+                  plans: dict[int, tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One month's (service point ids, item ids, answers) per version, summed over its channels in `sel`."""
+    from survey.results.design import selected_cells
+    from survey.results.month_cells import month_cells, sum_sorted
+    from survey.results.selection import allowed_service_points
+
+    sps = allowed_service_points(session, sel)
+    allowed = None if sps is None else np.asarray(sps, dtype=np.int64)
+    out = []
+    blocks = month_cells(session, sel.questionnaire_version_ids, versions, [month], remember=False).get(month, {})
+    for version, block in sorted(blocks.items()):
+        picks, ids = plans[version]
+        rows = np.flatnonzero(selected_cells(block, allowed, sel.channels))
+        if not len(rows):
+            continue
+        sp = block.sp[rows]
+        order = np.argsort(sp, kind="stable")
+        points, n = sum_sorted(sp[order], np.asarray(block.tri[rows[order]][:, picks[: len(ids)]], dtype=np.int64))
+        out.append((np.repeat(points.astype(np.int64), len(ids)), np.tile(ids, len(points)),
+                    np.asarray(n, dtype=np.int64).reshape(-1)))
+    return out
+
+
+def node_figures(session: Session, sel: Selection, kinds: list[str], n_min: int
+                 ) -> dict[str, dict[Node, tuple[int, bool]]]:
+    """measure → (kind, code) → (n, suppressed) for every node of `kinds` (tree level codes, "agency",
+    "service_point") with answers in `sel`: what `indices(sel, domain=kind, n_min=n_min)` lists as `n` and
+    `suppressed` (module docstring), in the same order (kinds in turn, codes sorted, as its table)."""
+    from survey.results.totals import instrument
+    from survey.results.tree import placement_frame, placements
+
+    inst = instrument(session, sel)
+    counts = item_counts(session, sel, inst)
+    figures: dict[str, dict[Node, tuple[int, bool]]] = {}
+    if counts.empty:
+        return figures
+    places = placements(session)
+    ids = [i for i in counts.index.tolist() if i in places]
+    counts = counts.loc[ids]
+    wanted = measure_items(inst.spec.measures)
+    frame = placement_frame(places, ids, list(dict.fromkeys(kinds)))
+    for kind in kinds:
+        by_node = counts.groupby(frame[kind].to_numpy(), sort=True).sum()
+        by_node = by_node[by_node.index != ""]
+        n_items = by_node.to_numpy(dtype=np.int64)
+        col = {code: j for j, code in enumerate(by_node.columns)}
+        nodes = [(kind, str(code)) for code in by_node.index]
+        for code, items in wanted:
+            if items:
+                per = np.stack([n_items[:, col[i]] if i in col else np.zeros(len(nodes), dtype=np.int64)
+                                for i in items], axis=1)
+                n = per.min(axis=1)
+                answered = (per > 0).all(axis=1)
+            else:
+                n = np.zeros(len(nodes), dtype=np.int64)
+                answered = np.ones(len(nodes), dtype=bool)
+            suppressed = ~answered | (answered & (n < n_min))
+            out = figures.setdefault(code, {})
+            for node, k, sup in zip(nodes, n.tolist(), suppressed.tolist(), strict=True):
+                out[node] = (int(k), bool(sup))
+    return figures
