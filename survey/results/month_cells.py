@@ -373,3 +373,6 @@ def _refresh(session: Session, versions: tuple[int, ...], month: date, hit: Mont
 def clear() -> None:
     with _lock:
         _months.clear()
+    from survey.results import closed_months
+
+    closed_months.clear()  # what was built from the months goes with them (cache.clear() clears both)

@@ -31,6 +31,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from analysis.totals import UNIT_VARS, ClusterTotals, UnitMoments, add_cell_grams, unpack_cell_grams
+from survey.results import closed_months
 from survey.results.cache import per_request
 from survey.results.month_cells import month_cells, sum_sorted
 from survey.results.selection import Selection, allowed_service_points
@@ -100,13 +101,37 @@ def counters_totals(session: Session, sel: Selection, dom: tuple[str, ...], inst
     done: dict[tuple[Any, ...], ClusterTotals | None] = per_request(("month-pass-done",), dict)
     key = _key(sel, dom)
     if key not in done:
+        kept = _kept(session, sel, dom)
+        if kept is not None:  # its months did not change since it was built (survey/results/closed_months.py)
+            done[key] = kept[0]
+            return kept[0]
         planned: dict[tuple[Any, ...], tuple[Selection, tuple[str, ...]]] = per_request(("month-pass-plan",), dict)
         wanted = {key: (sel, dom)}
         for other, (s, d) in planned.items():
             if other not in done and s.questionnaire_version_ids == sel.questionnaire_version_ids:
-                wanted.setdefault(other, (s, d))
-        done.update(_one_pass(session, inst, wanted))
+                found = _kept(session, s, d)
+                if found is not None:
+                    done[other] = found[0]
+                else:
+                    wanted.setdefault(other, (s, d))
+        built = _one_pass(session, inst, wanted)
+        for other, totals in built.items():
+            s, d = wanted[other]
+            closed_months.put(_kept_key(session, s, d), (totals,))
+        done.update(built)
     return done[key]
+
+
+def _kept_key(session: Session, sel: Selection, dom: tuple[str, ...]) -> tuple[Any, ...]:
+    from survey.results.totals import month_versions
+
+    return ("totals", _key(sel, dom), closed_months.data_key(session, month_versions(session, sel)))
+
+
+def _kept(session: Session, sel: Selection, dom: tuple[str, ...]) -> tuple[ClusterTotals | None] | None:
+    """(the totals) built earlier from the same months (same versions), or None."""
+    found: tuple[ClusterTotals | None] | None = closed_months.get(_kept_key(session, sel, dom))
+    return found
 
 
 def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[Selection, tuple[str, ...]]]

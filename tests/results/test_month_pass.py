@@ -115,3 +115,75 @@ def test_a_comparison_page_equals_and_builds_its_totals_together(app, db_session
     for name in ("estimate", "ci_low", "ci_high"):
         np.testing.assert_allclose([getattr(t, name) for t in new_trend], [getattr(t, name) for t in old_trend],
                                    rtol=1e-12, atol=1e-15, equal_nan=True, err_msg=name)
+
+
+def _answer(session, data, sp, when, channel="paper"):
+    """One more response at `sp`: every scale item at its highest level."""
+    from survey.questionnaire_versions.service import questionnaire_for
+    from survey.respond.store import Submission, store_response
+
+    q, _ = questionnaire_for(session, data.qv_id)
+    answers = {item.code: max(item.values) for item in q.items() if item.type == "scale"}
+    store_response(session, Submission(service_point_id=sp.id, questionnaire_version_id=data.qv_id,
+                                       answers=answers, channel=channel, submitted_at=when))
+
+
+def _page_figures(app, session, sel, period):
+    with app.test_request_context("/"):
+        comp = compare_units(session, sel, group="agency", measure_code="OVERALL", period=period,
+                             lang="en", n_min=5, bootstrap_b=50, seed=1)
+        trend = selection_trend(session, comp.shown_selection or sel, "OVERALL", period, 5)
+    rows = [(r.code, r.n, r.rank, *(getattr(r, k) for k in ("estimate", "se", "ci_low", "ci_high", "change",
+                                                            "change_low", "change_high", "p_top")))
+            for r in [comp.overall, *comp.rows]]
+    return rows, [(t.label, t.n, t.estimate, t.ci_low, t.ci_high) for t in trend]
+
+
+def _assert_same(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert x[:3] == y[:3] if len(x) > 5 else x[:2] == y[:2]
+        start = 3 if len(x) > 5 else 2
+        np.testing.assert_allclose(np.array(x[start:], dtype=float), np.array(y[start:], dtype=float),
+                                   rtol=1e-12, atol=1e-15, equal_nan=True)
+
+
+@pytest.mark.parametrize("where", ["newest", "older"])
+def test_a_live_page_keeps_its_unchanged_months_and_equals_a_fresh_build(app, db_session, data, where,
+                                                                        monkeypatch):
+    """Live: new responses between two requests.  The second request takes the totals whose months did not
+    change from survey/results/closed_months.py and builds the others again; every figure of the comparison
+    (estimates, SEs, intervals, ranks, change) and of the trend equals a build from empty caches (1e-12) — for a
+    response in the newest month and in the one before (the change over both months is built again, the
+    trend's other months are kept; for the older one also the newest month's comparison and whole)."""
+    from survey.results import closed_months
+
+    sel = Selection.of(data.qv_id)
+    month = data.months[0]
+    period = Period.parse(f"{month.year}-{month.month:02d}")
+    cache.clear()
+    before = _page_figures(app, db_session, sel, period)
+    points = sorted(data.city.service_points.values(), key=lambda p: p.code)
+    when = data.months[0] if where == "newest" else data.months[1]
+    for sp in points[:3]:
+        _answer(db_session, data, sp, when)
+    reused_months = []
+    real_get = closed_months.get
+
+    def get(key):
+        found = real_get(key)
+        if found is not None and key[2][3]:  # the totals of months with data, not of an empty period
+            reused_months.append(tuple(m for m, _v in key[2][3]))
+        return found
+
+    monkeypatch.setattr(closed_months, "get", get)
+    live = _page_figures(app, db_session, sel, period)
+    monkeypatch.setattr(closed_months, "get", real_get)
+    reused = len(reused_months)
+    assert all(when.date().replace(day=1) not in months for months in reused_months), "a changed month reused"
+    cache.clear()
+    fresh = _page_figures(app, db_session, sel, period)
+    for a, b in zip(live, fresh, strict=True):
+        _assert_same(a, b)
+    assert live != before, "the new responses changed the page"
+    assert reused >= (2 if where == "newest" else 3), "the unchanged months' totals were not built again"
