@@ -68,9 +68,10 @@ def nbytes(value: Any, depth: int = 0) -> int:
     """Approximate memory of arrays, frames and dataclasses of them."""
     if isinstance(value, np.ndarray):
         return int(value.nbytes)
-    if isinstance(value, (pd.DataFrame, pd.Series, pd.Index)):
-        return int(value.memory_usage(deep=True).sum()) if not isinstance(value, pd.Index) else \
-            int(value.memory_usage(deep=True))
+    if isinstance(value, pd.DataFrame):
+        return int(value.memory_usage(deep=True).sum())
+    if isinstance(value, (pd.Series, pd.Index)):
+        return int(value.memory_usage(deep=True))
     if depth > 3:
         return 64
     if is_dataclass(value) and not isinstance(value, type):
