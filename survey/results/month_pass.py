@@ -40,6 +40,17 @@ PERIOD_DOMAINS = ("month", "quarter", "year")
 
 
 @dataclass
+class _Base:
+    """The sums over an accumulator's closed months — all but its newest (survey/results/closed_months.py):
+    taken from the kept ones (`loaded`: those months are not read) or kept once the pass has added them."""
+
+    key: tuple[Any, ...]
+    months: frozenset[date]
+    last: date
+    loaded: bool = False
+
+
+@dataclass
 class _Range:
     """What needs without period or channel columns in their domain share when they have the same months,
     service points and channels (a page's comparison, whole and protection levels): their item statistics
@@ -51,6 +62,7 @@ class _Range:
     stats: list[pd.DataFrame] = field(default_factory=list)
     points: dict[int, int] = field(default_factory=dict)  # service point id → row of `sums`
     sums: np.ndarray | None = None
+    base: _Base | None = None
 
 
 @dataclass
@@ -68,6 +80,7 @@ class _Need:
     cell_index: dict[tuple[Any, ...], int] = field(default_factory=dict)
     gram: np.ndarray | None = None
     shared: _Range | None = None
+    base: _Base | None = None
 
     @property
     def by_channel(self) -> bool:
@@ -170,19 +183,115 @@ def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[S
         needs[key] = need
     items = tuple(inst.spec.items)
     versions_sel = first.questionnaire_version_ids
+    ident = ("base", versions_sel, inst.record.id)
+    for group, shared in ranges.items():
+        shared.base = _range_base(session, (*ident, group), set(group[0]), counts, shared)
+    for key, need in needs.items():
+        if need.shared is None and need.split is not None:
+            need.base = _split_base(session, (*ident, key), need, counts, period_label)
+
+    def wants(month: date, months: Any, base: _Base | None) -> bool:
+        return month in months and not (base is not None and base.loaded and month in base.months)
+
     for month in sorted(set().union(*(n.months for n in needs.values()))):
+        takers = [shared for group, shared in ranges.items() if wants(month, group[0], shared.base)]
+        takers_need = [n for n in needs.values() if n.shared is None and wants(month, n.months, n.base)]
+        if not takers and not takers_need:
+            continue  # every accumulator has this closed month already
         blocks = month_cells(session, versions_sel, counts, [month], remember=False).get(month, {})
         for version, block in sorted(blocks.items()):
             src = _triangle_map(session, version, items)
             src_or_none = None if len(src) == block.tri.shape[1] and bool((src == np.arange(len(src))).all()) else src
-            for group, shared in ranges.items():
-                if month in group[0]:
-                    _add_range_month(shared, block, item_plans[version], src_or_none)
-            for need in needs.values():
-                if month in need.months and need.shared is None:
-                    _add_month(need, block, month, item_plans[version], src_or_none, period_label)
+            for shared in takers:
+                _add_range_month(shared, block, item_plans[version], src_or_none)
+            for need in takers_need:
+                _add_month(need, block, month, item_plans[version], src_or_none, period_label)
         del blocks
+        for shared in takers:
+            if shared.base is not None and shared.base.last == month:
+                _keep_range_base(shared)
+        for need in takers_need:
+            if need.base is not None and need.base.last == month:
+                _keep_split_base(need)
     return {key: _finish(session, inst, need, places) for key, need in needs.items()}
+
+
+_STAT_KEYS = ["service_point_id", "item_id"]
+
+
+def _range_base(session: Session, ident: tuple[Any, ...], months: set[date], counts: dict[date, int],
+                shared: _Range) -> _Base | None:
+    """A range's closed months (all but its newest): their kept sums put into `shared`, or a _Base to keep."""
+    if len(months) < 2:
+        return None
+    closed = frozenset(months - {max(months)})
+    base = _Base((*ident, closed_months.data_key(session, {m: counts[m] for m in closed})), closed, max(closed))
+    kept = closed_months.get(base.key)
+    if kept is not None:
+        points, sums, stats = kept
+        shared.points = dict(points)
+        shared.sums = np.zeros((max(2 * len(points), 64), sums.shape[1]), dtype=np.int64)
+        shared.sums[: len(points)] = sums
+        shared.stats = [stats]
+        base.loaded = True
+    return base
+
+
+def _keep_range_base(shared: _Range) -> None:
+    """Keep the range's sums over its closed months (int32 when they fit: half the memory, same integers)."""
+    assert shared.base is not None and not shared.base.loaded
+    if shared.sums is None:
+        return
+    sums = shared.sums[: len(shared.points)]
+    small = len(sums) == 0 or (int(sums.max()) < 2**31 and int(sums.min()) >= -(2**31))
+    stats = _summed_stats(shared.stats, _STAT_KEYS)
+    shared.stats = [stats]
+    kept = sums.astype(np.int32 if small else np.int64)  # a copy: the pass goes on adding to `sums`
+    closed_months.put(shared.base.key, (dict(shared.points), kept, stats),
+                      int(kept.nbytes) + closed_months.nbytes(stats) + 100 * len(shared.points))
+
+
+def _split_base(session: Session, ident: tuple[Any, ...], need: _Need, counts: dict[date, int],
+                period_label: Any) -> _Base | None:
+    """A need whose strata are split by period: the months of its periods before the newest one (their cells
+    and strata are not touched by later months), their kept cells put into `need`, or a _Base to keep."""
+    if not need.months:
+        return None
+    assert need.split is not None
+    newest = period_label(max(need.months), need.split)
+    closed = frozenset(m for m in need.months if period_label(m, need.split) != newest)
+    if not closed:
+        return None
+    base = _Base((*ident, closed_months.data_key(session, {m: counts[m] for m in closed})), closed, max(closed))
+    kept = closed_months.get(base.key)
+    if kept is not None:
+        cell_index, gram, stats = kept
+        need.cell_index = dict(cell_index)
+        need.gram = np.zeros((max(2 * len(cell_index), 8), gram.shape[1]))
+        need.gram[: len(cell_index)] = gram
+        need.stats = [stats]
+        base.loaded = True
+    return base
+
+
+def _keep_split_base(need: _Need) -> None:
+    assert need.base is not None and not need.base.loaded
+    if need.gram is None:
+        return
+    cols = ["service_point_id", *(["period"] if need.period_cols else []),
+            *(["channel"] if need.by_channel else []), "item_id"]
+    stats = _summed_stats(need.stats, cols)
+    need.stats = [stats]
+    gram = need.gram[: len(need.cell_index)].copy()
+    closed_months.put(need.base.key, (dict(need.cell_index), gram, stats),
+                      int(gram.nbytes) + closed_months.nbytes(stats) + 200 * len(need.cell_index))
+
+
+def _summed_stats(frames: list[pd.DataFrame], cols: list[str]) -> pd.DataFrame:
+    """The item statistics of several months as one frame per key (integer sums: exact in any order)."""
+    if not frames:
+        return pd.DataFrame(columns=[*cols, "n", "sat", "sv"])
+    return pd.concat(frames, ignore_index=True).groupby(cols, sort=False, as_index=False)[["n", "sat", "sv"]].sum()
 
 
 def _add_month(need: _Need, block: Any, month: date, item_plan: tuple[np.ndarray, np.ndarray],

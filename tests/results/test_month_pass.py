@@ -148,8 +148,9 @@ def _assert_same(a, b):
                                    rtol=1e-12, atol=1e-15, equal_nan=True)
 
 
+@pytest.mark.parametrize("kind", ["month", "quarter"])
 @pytest.mark.parametrize("where", ["newest", "older"])
-def test_a_live_page_keeps_its_unchanged_months_and_equals_a_fresh_build(app, db_session, data, where,
+def test_a_live_page_keeps_its_unchanged_months_and_equals_a_fresh_build(app, db_session, data, where, kind,
                                                                         monkeypatch):
     """Live: new responses between two requests.  The second request takes the totals whose months did not
     change from survey/results/closed_months.py and builds the others again; every figure of the comparison
@@ -160,19 +161,22 @@ def test_a_live_page_keeps_its_unchanged_months_and_equals_a_fresh_build(app, db
 
     sel = Selection.of(data.qv_id)
     month = data.months[0]
-    period = Period.parse(f"{month.year}-{month.month:02d}")
+    label = f"{month.year}-{month.month:02d}" if kind == "month" else f"{month.year}-Q{(month.month - 1) // 3 + 1}"
+    period = Period.parse(label)
     cache.clear()
     before = _page_figures(app, db_session, sel, period)
     points = sorted(data.city.service_points.values(), key=lambda p: p.code)
     when = data.months[0] if where == "newest" else data.months[1]
     for sp in points[:3]:
         _answer(db_session, data, sp, when)
-    reused_months = []
+    reused_months, bases = [], []
     real_get = closed_months.get
 
     def get(key):
         found = real_get(key)
-        if found is not None and key[2][3]:  # the totals of months with data, not of an empty period
+        if found is not None and key[0] == "base":  # a range's or a period-split totals' closed months
+            bases.append(tuple(m for m, _v in key[-1][3]))
+        elif found is not None and key[2][3]:  # the totals of months with data, not of an empty period
             reused_months.append(tuple(m for m, _v in key[2][3]))
         return found
 
@@ -180,10 +184,14 @@ def test_a_live_page_keeps_its_unchanged_months_and_equals_a_fresh_build(app, db
     live = _page_figures(app, db_session, sel, period)
     monkeypatch.setattr(closed_months, "get", real_get)
     reused = len(reused_months)
-    assert all(when.date().replace(day=1) not in months for months in reused_months), "a changed month reused"
+    changed = when.date().replace(day=1)
+    assert all(changed not in months for months in reused_months + bases), "a changed month reused"
     cache.clear()
     fresh = _page_figures(app, db_session, sel, period)
     for a, b in zip(live, fresh, strict=True):
         _assert_same(a, b)
     assert live != before, "the new responses changed the page"
-    assert reused >= (2 if where == "newest" else 3), "the unchanged months' totals were not built again"
+    if kind == "month":  # (the fixture's three months lie in one quarter: every quarter with data changes)
+        assert reused >= (2 if where == "newest" else 3), "the unchanged months' totals were not built again"
+    if where == "newest":  # the change's earlier period (and a quarter's first two months) read from the kept sums
+        assert bases, "the closed months were read again"
