@@ -230,7 +230,7 @@ def _range_base(session: Session, ident: tuple[Any, ...], months: set[date], cou
     if kept is not None:
         points, sums, stats = kept
         shared.points = dict(points)
-        shared.sums = np.zeros((max(2 * len(points), 64), sums.shape[1]), dtype=np.int64)
+        shared.sums = np.zeros((len(points) + 64, sums.shape[1]), dtype=np.int64)  # grows if a month adds more
         shared.sums[: len(points)] = sums
         shared.stats = [stats]
         base.loaded = True

@@ -139,7 +139,6 @@ def node_figures(session: Session, sel: Selection, kinds: list[str], n_min: int
                 n = np.zeros(len(nodes), dtype=np.int64)
                 answered = np.ones(len(nodes), dtype=bool)
             suppressed = ~answered | (answered & (n < n_min))
-            out = figures.setdefault(code, {})
-            for node, k, sup in zip(nodes, n.tolist(), suppressed.tolist(), strict=True):
-                out[node] = (int(k), bool(sup))
+            figures.setdefault(code, {}).update(zip(nodes, zip(n.tolist(), suppressed.tolist(), strict=True),
+                                                    strict=True))
     return figures
