@@ -27,9 +27,10 @@ from survey.auth.scope import roles_required, visible_agency_ids
 from survey.dashboard import report_pdf
 from survey.dashboard.compare_views import XLSX_MIME, Filters, read_filters, tables_xlsx
 from survey.dashboard.report import all_tables, bp, build_report
+from survey.database import utcnow
 from survey.errors import refuse
 from survey.extensions import db
-from survey.i18n import current_lang
+from survey.i18n import current_lang, local_datetime
 from survey.results import cache
 from survey.results import publication as pub
 from survey.results.periods import period_name
@@ -117,9 +118,11 @@ def frozen_pdf_html() -> tuple[str, str] | None:
 def _frozen_pdf_document(p: pub.PublishedPeriod) -> str:
     """The whole HTML the PDF of a publication is laid out from, in the current language: with the count of
     responses received after its cut-off, as the page says (a printed report must not read as complete); the
-    count is part of the HTML, so the PDF store keys a new count to a new file."""
+    count is part of the HTML, so the PDF store keys a new count to a new file.  The count says as of when
+    (the app's clock, to the minute, in Vietnam time): a printed copy outlives the moment it was counted."""
     return render_template("dashboard/report/published_pdf.html", publication=p, period=period_name(p.label),
                            revised_in=pub.revised_in(db.session, p), late=_late(p),
+                           as_of=dict(zip(("date", "time"), local_datetime(utcnow()).split(" "), strict=True)),
                            body=Markup(p.pdf_html(current_lang())))
 
 

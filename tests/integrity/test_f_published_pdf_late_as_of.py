@@ -1,0 +1,50 @@
+"""The published PDF's count of late responses says as of when it was taken (Vietnam time, Vietnamese date
+format): a printed report is read long after its download, while late responses keep arriving.
+
+The app's clock is injected (never today's date): the download happens at 17:45 UTC on 30 June 2025, which is
+00:45 on 1 July 2025 in Asia/Ho_Chi_Minh — the date a reader in Vietnam would write.  Before, the PDF said
+"6 responses received after publication are kept but in no figure" with no date or time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from survey.results import cache
+from tests.dashboard.hakit import login, use_language
+from tests.dashboard.test_publication_figures import LATE, QUARTER, _publish, publication_city
+from tests.dashboard.test_publication_figures import _late_responses as _late
+from tests.integrity.readers import pdf_lines
+from tests.results.factories import fix_clock
+
+DOWNLOAD = datetime(2025, 6, 30, 17, 45, tzinfo=UTC)
+SAYS = {
+    "en": f"As of 00:45 on 01/07/2025 (Vietnam time), {LATE} responses received after publication",
+    "vi": f"Tính đến 00:45 ngày 01/07/2025 (giờ Việt Nam), {LATE} phiếu nhận được sau khi công bố",
+}
+
+
+@pytest.fixture
+def data(app, db_session):
+    yield from publication_city(app, db_session)
+
+
+def _pdf(client, lang: str) -> str:
+    use_language(client, lang)
+    resp = client.get(f"/homeaffairs/report/report.pdf?period={QUARTER}")
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    return " ".join(pdf_lines(resp.data).split())
+
+
+def test_late_count_in_the_pdf_says_as_of_when_in_vietnam_time(app, client, db_session, data):
+    login(client, "noivu")
+    use_language(client, "en")
+    _publish(client)
+    _late(db_session, data)
+    cache.clear()
+    fix_clock(app, DOWNLOAD)
+    for lang, words in SAYS.items():
+        text = _pdf(client, lang)
+        assert words in text, (lang, text[:600])
+        assert "30/06/2025" not in text, lang  # the UTC date of the download is not the date in Vietnam
