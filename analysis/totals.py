@@ -113,14 +113,24 @@ def add_cell_grams(acc: np.ndarray, tri: np.ndarray, row_n_h: np.ndarray, row_ce
     month (or any part of the data) at a time.  Ĝ_d is linear in the Gram entries and c_h depends only on the
     stratum's n_h over the whole period, so summing the parts gives the same Ĝ_d (up to the order of the float
     additions) while a caller holds one part at a time; rows are converted to float64 `chunk` at a time."""
+    add_cell_grams_many([(acc, row_n_h, row_cell)], tri, chunk)
+
+
+def add_cell_grams_many(targets: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], tri: np.ndarray,
+                        chunk: int = 4096) -> None:
+    """`add_cell_grams` for several accumulators (acc, row_n_h, row_cell) over the same rows `tri`: each chunk
+    of rows is converted to float64 once for all of them (the same sums, added in the same order, as one
+    `add_cell_grams` call per accumulator)."""
     from scipy import sparse
 
-    weight = stratum_scale(np.asarray(row_n_h))
-    cells = np.asarray(row_cell, dtype=np.int64)
-    for lo in range(0, len(cells), chunk):
-        hi = min(lo + chunk, len(cells))
-        mix = sparse.csr_matrix((weight[lo:hi], (cells[lo:hi], np.arange(hi - lo))), shape=(len(acc), hi - lo))
-        acc += mix @ np.asarray(tri[lo:hi], dtype=np.float64)
+    parts = [(acc, stratum_scale(np.asarray(n_h)), np.asarray(cell, dtype=np.int64)) for acc, n_h, cell in targets]
+    rows = len(tri)
+    for lo in range(0, rows, chunk):
+        hi = min(lo + chunk, rows)
+        block = np.asarray(tri[lo:hi], dtype=np.float64)
+        for acc, weight, cells in parts:
+            mix = sparse.csr_matrix((weight[lo:hi], (cells[lo:hi], np.arange(hi - lo))), shape=(len(acc), hi - lo))
+            acc += mix @ block
 
 
 def unpack_cell_grams(packed: np.ndarray) -> np.ndarray:

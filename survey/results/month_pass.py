@@ -30,7 +30,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from analysis.totals import UNIT_VARS, ClusterTotals, UnitMoments, add_cell_grams, unpack_cell_grams
+from analysis.totals import (
+    UNIT_VARS,
+    ClusterTotals,
+    UnitMoments,
+    add_cell_grams,
+    add_cell_grams_many,
+    unpack_cell_grams,
+)
 from survey.results import closed_months
 from survey.results.cache import per_request
 from survey.results.month_cells import month_cells, sum_sorted
@@ -213,6 +220,8 @@ def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[S
         for need in takers_need:
             if need.base is not None and need.base.last == month:
                 _keep_split_base(need)
+    for shared in ranges.values():
+        _shared_grams(shared, [n for n in needs.values() if n.shared is shared])
     return {key: _finish(session, inst, need, places) for key, need in needs.items()}
 
 
@@ -373,18 +382,19 @@ def _add_range_month(shared: _Range, block: Any, item_plan: tuple[np.ndarray, np
     shared.sums[at] += sums
 
 
-def _shared_gram(need: _Need) -> None:
-    """The need's per-cell Ĝ from its range's per-point sums: each point into its cell, weighted by c_h."""
-    shared = need.shared
-    assert shared is not None
-    if shared.sums is None or not shared.points:
+def _shared_grams(shared: _Range, needs: list[_Need]) -> None:
+    """The per-cell Ĝ of the needs of one range from its per-point sums: each point into its cell, weighted by
+    c_h — every chunk of the sums converted to float64 once for all of them (analysis.add_cell_grams_many)."""
+    if shared.sums is None or not shared.points or not needs:
         return
     sp = list(shared.points)
-    cell = np.array([need.cell_index.setdefault(need.place_key[s], len(need.cell_index)) for s in sp],
-                    dtype=np.int64)
-    need.gram = np.zeros((len(need.cell_index), shared.sums.shape[1]))
-    add_cell_grams(need.gram, shared.sums[: len(sp)], np.array([need.n_h.get(s, 0) for s in sp], dtype=np.int64),
-                   cell)
+    targets = []
+    for need in needs:
+        cell = np.array([need.cell_index.setdefault(need.place_key[s], len(need.cell_index)) for s in sp],
+                        dtype=np.int64)
+        need.gram = np.zeros((len(need.cell_index), shared.sums.shape[1]))
+        targets.append((need.gram, np.array([need.n_h.get(s, 0) for s in sp], dtype=np.int64), cell))
+    add_cell_grams_many(targets, shared.sums[: len(sp)])
 
 
 def _finish(session: Session, inst: Any, need: _Need, places: Any) -> ClusterTotals:
@@ -396,8 +406,7 @@ def _finish(session: Session, inst: Any, need: _Need, places: Any) -> ClusterTot
     cols = ["service_point_id", *(["period"] if need.period_cols else []),
             *(["channel"] if need.by_channel else []), "item_id"]
     if need.shared is not None:
-        need.stats = need.shared.stats
-        _shared_gram(need)
+        need.stats = need.shared.stats  # its Ĝ: _shared_grams, with the range's other needs
     if need.stats:
         rows = pd.concat(need.stats, ignore_index=True).groupby(cols, sort=False, as_index=False)[
             ["n", "sat", "sv"]].sum()

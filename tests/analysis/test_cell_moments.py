@@ -104,3 +104,22 @@ def test_moments_need_exactly_one_form():
         UnitMoments(np.array([2]), None)
     with pytest.raises(ValueError, match="exactly one"):
         UnitMoments(np.array([2]), np.zeros((1, 3, 3)), cell_gram=np.zeros((1, 3, 3)))
+
+
+def test_several_accumulators_over_the_same_rows_equal_one_call_each():
+    """add_cell_grams_many converts each chunk once for several needs; each accumulator gets exactly (bit for
+    bit) what its own add_cell_grams call gives, over several chunks and with lonely strata (n_h ≤ 1)."""
+    from analysis.totals import add_cell_grams, add_cell_grams_many
+
+    rng = np.random.default_rng(4)
+    tri = rng.integers(0, 500, size=(50, 10))  # P = 4: 10 packed entries
+    targets = [(np.zeros((3, 10)), rng.integers(0, 6, 50), rng.integers(0, 3, 50)),
+               (np.zeros((1, 10)), rng.integers(0, 6, 50), np.zeros(50, dtype=np.int64))]
+    add_cell_grams_many(targets, tri, chunk=7)
+    for acc, n_h, cell in targets:
+        alone = np.zeros_like(acc)
+        add_cell_grams(alone, tri, n_h, cell, chunk=7)
+        assert np.array_equal(acc, alone) and acc.any()
+        expect = np.zeros_like(acc)
+        np.add.at(expect, cell, stratum_scale(n_h)[:, None] * tri)
+        np.testing.assert_allclose(acc, expect, rtol=1e-13)
