@@ -200,12 +200,15 @@ def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[S
     def wants(month: date, months: Any, base: _Base | None) -> bool:
         return month in months and not (base is not None and base.loaded and month in base.months)
 
-    for month in sorted(set().union(*(n.months for n in needs.values()))):
+    to_read = [m for m in sorted(set().union(*(n.months for n in needs.values())))
+               if any(wants(m, group[0], shared.base) for group, shared in ranges.items())
+               or any(n.shared is None and wants(m, n.months, n.base) for n in needs.values())]
+    for month in to_read:
         takers = [shared for group, shared in ranges.items() if wants(month, group[0], shared.base)]
         takers_need = [n for n in needs.values() if n.shared is None and wants(month, n.months, n.base)]
-        if not takers and not takers_need:
-            continue  # every accumulator has this closed month already
-        blocks = month_cells(session, versions_sel, counts, [month], remember=False).get(month, {})
+        # one month only (a live request whose other months are kept): kept for the request, so that the
+        # protection's item counts (survey/results/node_counts.py) do not decode it again
+        blocks = month_cells(session, versions_sel, counts, [month], remember=len(to_read) == 1).get(month, {})
         for version, block in sorted(blocks.items()):
             src = _triangle_map(session, version, items)
             src_or_none = None if len(src) == block.tri.shape[1] and bool((src == np.arange(len(src))).all()) else src
