@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.data import DataError, DesignColumns, read_totals
-from analysis.design import Design
+from analysis.design import Design, merge_period_strata, totals_split_by_period
 from analysis.result import CI_METHODS, blank_suppressed
 from analysis.totals import ClusterTotals
 from questionnaires.index_spec import IndexSpec
@@ -134,12 +134,16 @@ def indices_table(
     replicates: int = 1000,
     seed: int = 1,
 ) -> pd.DataFrame:
-    """All measures for the whole population, then by the cross-classification of `by`."""
+    """All measures for the whole population, then by the cross-classification of `by`.
+
+    Totals read by a period (`read_totals`: strata = stratum × period) estimate each period in its own design;
+    the whole population is estimated in the design of the whole span, as without the period."""
     design = Design(spec, totals)
+    whole = Design(spec, merge_period_strata(totals)) if totals_split_by_period(totals) else design
     opts: dict[str, Any] = {"level": level, "n_min": n_min, "max_halfwidth": max_halfwidth, "replicates": replicates,
                             "seed": seed}
     try:
-        parts = [design.indices(group, ci, **opts) for group in (((), tuple(by)) if by else ((),))]
+        parts = [whole.indices((), ci, **opts)] + ([design.indices(tuple(by), ci, **opts)] if by else [])
     except ImportError as exc:
         raise UsageError(f"--ci {ci}: {exc}") from exc
     return pd.concat(parts, ignore_index=True)

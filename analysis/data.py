@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.design import by_period, period_split
 from analysis.totals import (
     ITEM_STATS,
     KEY_COLUMNS,
@@ -53,6 +54,9 @@ class DesignColumns:
     weights: str | None = None
     strata: str | None = None
     cluster: str | None = None
+    #: strata = stratum × period when `by` has a period column (analysis.design.period_split): every period is
+    #: then estimated as in its own design, as the web app's figures are
+    period_strata: bool = True
 
 
 # --------------------------------------------------------------------------- reading
@@ -254,6 +258,22 @@ class _MergedGroups:
         return self._keys[: self.rows], self._stats[: self.rows], self._gram[: self.rows], self._n[: self.rows]
 
 
+def _split_labels(pairs: list[object], strata: np.ndarray | None, periods: list[object]) -> np.ndarray:
+    """Labels of the strata × period codes (`_Encoder` labels of (stratum code << 32) + period code): the
+    stratum's label (empty without a strata column) and the period's, joined by `analysis.design.by_period`."""
+    out = np.empty(len(pairs) + 1, dtype=object)
+    for code, pair in enumerate(pairs):
+        if pair is None:
+            out[code] = None
+            continue
+        stratum, period = divmod(int(pair), 1 << 32)  # type: ignore[call-overload]
+        label = "" if strata is None else strata[stratum]
+        out[code] = by_period("" if label is None else str(label), "" if periods[period] is None else
+                              str(periods[period]))
+    out[-1] = None
+    return out
+
+
 def required_columns(spec: IndexSpec, design: DesignColumns, available: Collection[str]) -> list[str]:
     """Columns to read; raises DataError for the first missing one (0 rows: the column is absent)."""
     available = set(available)
@@ -303,6 +323,8 @@ def read_totals(
     problems = _Problems()
     key_names = [*KEY_COLUMNS, *design.by]
     encoders = {name: _Encoder() for name in key_names}
+    split = period_split(design.by) if design.period_strata else None
+    split_pairs = _Encoder()  # (stratum code << 32) + period code → the split stratum's code
     group_keys: list[np.ndarray] = []
     group_stat: list[np.ndarray] = []
     items = tuple(spec.items)
@@ -340,6 +362,10 @@ def read_totals(
             else:
                 c, _ = encoders[col].encode(pd.Series(period_codes(batch["submitted_at"], col), dtype=object))
             codes.append(c)
+        if split is not None:  # stratum × period: one pair code per (stratum code, period code)
+            codes[0], _ = split_pairs.encode(pd.Series((codes[0] << 32) + codes[2 + design.by.index(split)]))
+            if unit:
+                codes[1] = codes[0]
         w = None
         if design.weights:
             w, bad = _to_float(batch[design.weights])
@@ -354,6 +380,8 @@ def read_totals(
         if problems.counts:
             continue  # keep counting problems over the whole file, skip the arithmetic
         sizes = [max(len(encoders[k].labels), 1) for k in key_names]
+        if split is not None:
+            sizes[0] = max(len(split_pairs.labels), 1)
         if not design.cluster:
             sizes[1] = sizes[0] if unit else offset
         combined = np.ravel_multi_index(codes, sizes)
@@ -379,11 +407,15 @@ def read_totals(
     stats = group_stat[0] if len(group_stat) == 1 else np.concatenate(group_stat)
     keys = pd.DataFrame(index=pd.RangeIndex(len(key_codes)))
     stratum_labels = np.asarray([*encoders["stratum"].labels, None], dtype=object) if design.strata else None
+    if split is not None:
+        stratum_labels = _split_labels(split_pairs.labels, stratum_labels, encoders[split].labels)
     for j, name in enumerate(key_names):
         if name == "cluster" and unit:
             keys[name] = keys["stratum"]
         elif name == "cluster" and not design.cluster:
             keys[name] = key_codes[:, j]
+        elif name == "stratum" and stratum_labels is not None:
+            keys[name] = stratum_labels[key_codes[:, j]]
         elif name == "stratum" and not design.strata:
             keys[name] = np.zeros(len(key_codes), dtype=np.int64)
         else:
