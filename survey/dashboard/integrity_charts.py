@@ -69,7 +69,12 @@ def control_chart(chart_id: str, days: Sequence[date], statistic: Sequence[float
     body: list[str] = [f'<line x1="{pl}" y1="{px(sy(0))}" x2="{pr}" y2="{px(sy(0))}" stroke="{GRID}"/>',
                        f'<line class="limit" x1="{pl}" y1="{px(sy(limit))}" x2="{pr}" y2="{px(sy(limit))}" '
                        f'stroke="{ALARM}" stroke-dasharray="6 4"/>',
-                       svg_text(pr, sy(limit) - 5, _("warning limit"), anchor="end", size=11, fill=ALARM)]
+                       svg_text(pr, sy(limit) - 5, _("warning limit") + " " + num(limit, lang, 2), anchor="end",
+                                size=11, fill=ALARM),
+                       # what the line and the zero mean, in words (the measure itself has no everyday unit)
+                       svg_text(pl + 4, pt + 10, _("Warning measure"), size=11, fill=MUTED),
+                       svg_text(pl - 6, sy(0) + 4, num(0, lang), anchor="end", size=11, fill=MUTED, cls="tick"),
+                       svg_text(pl + 4, sy(0) - 5, _("0 = usual level"), size=11, fill=MUTED)]
     pts = [f"{px(sx(i))},{px(sy(v))}" for i, v in enumerate(statistic) if v is not None and math.isfinite(v)]
     if len(pts) >= 2:
         body.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
@@ -88,9 +93,12 @@ def control_chart(chart_id: str, days: Sequence[date], statistic: Sequence[float
                   pct(m, lang) if c >= n_min and m is not None and math.isfinite(m) else "–",
                   num(s, lang, 2) if s is not None and math.isfinite(s) else "–")
                  for d, c, m, s in zip(days, counts, means, statistic, strict=True))
-    notes = (_("A day's share satisfied is shown only for days with at least %(n)s responses, so that no "
-               "citizen's answer can be read from it; the warning measure weighs many days together.",
-               n=num(n_min, lang)),) if any(0 < c < n_min for c in counts) else ()
+    notes = (_("How to read it: the warning measure is 0 while satisfaction is at its usual level and grows the "
+               "further satisfaction falls below it. Above the warning limit (%(limit)s, the dashed line) the fall "
+               "is more than day-to-day chance: look at what changed at the counters.", limit=num(limit, lang, 2)),)
+    notes += (_("A day's share satisfied is shown only for days with at least %(n)s responses, so that no "
+                "citizen's answer can be read from it; the warning measure weighs many days together.",
+                n=num(n_min, lang)),) if any(0 < c < n_min for c in counts) else ()
     return Chart(chart_id, title, desc, svg_doc(chart_id, width, height, title, desc, body),
                  (_("Day"), _("Responses"), _("Share satisfied"), _("Warning measure")), rows, len(rows), notes)
 
