@@ -37,7 +37,7 @@ def _statements(client, url: str) -> list[str]:
     """The SQL statements one request to `url` runs."""
     seen: list[str] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):
+    def record(conn, cursor, statement, *_rest):
         seen.append(" ".join(statement.split()))
 
     event.listen(db.engine, "before_cursor_execute", record)
