@@ -8,11 +8,11 @@ Two threads of a worker asking for the same missing result compute it ONCE (`cac
 the first; an error reaches both, and nothing is stored, so a later call computes again): a national result
 holds gigabytes while it is built (issue 14 §4).
 
-Eviction: least recently used first, but entries made or read while another entry was being computed (the
-protection's per-node tables, month payloads, running totals: the material of a page's results) go before
-the results a page asks for itself.  Otherwise a page whose material exceeds the budget evicts its own
-results while it builds them, and its next request recomputes (docs/scaling.md, "Memory per serving
-process").
+Eviction: least recently used first, but results under an older data version (never asked for again) and
+entries made or read while another entry was being computed (the protection's per-node tables, month
+payloads, running totals: the material of a page's results) go before the results a page asks for itself.
+Otherwise a page whose material exceeds the budget evicts its own results while it builds them, and its next
+request recomputes (docs/scaling.md, "Memory per serving process").
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ _bytes = 0
 _lock = Lock()
 #: results being computed now: key → the computation the other threads asking for it wait on
 _flights: dict[Hashable, _Flight] = {}
+#: the newest data version read per database URL: results under an older one are evicted first
+_latest: dict[str, tuple[Any, ...]] = {}
 _local = threading.local()  # .depth: how many `cached` computations this thread is inside
 
 
@@ -180,7 +182,31 @@ def _read_version(session: Session, url: str) -> tuple[Any, ...]:
     revision = tally_revision(session)
     tree = tree_revision(session)
     row = session.execute(select(Response.id, Response.received_at).order_by(Response.id.desc()).limit(1)).first()
-    return (url, None if row is None else (row[0], row[1]), revision, tree)
+    version = (url, None if row is None else (row[0], row[1]), revision, tree)
+    _superseded(url, version)
+    return version
+
+
+def _superseded(url: str, version: tuple[Any, ...]) -> None:
+    """A new data version of `url`: its results under older versions will not be asked for again, so they are
+    evicted first — before the material (month payloads, kept under their month's own version, stay valid)."""
+    with _lock:
+        if _latest.get(url) == version:
+            return
+        _latest[url] = version
+        for key in list(_entries):
+            old = _result_version(key)
+            if old is not None and old[0] == url and old != version:
+                _inner[key] = None
+                _inner.move_to_end(key, last=False)
+
+
+def _result_version(key: Hashable) -> tuple[Any, ...] | None:
+    """The data version of a `cached` result's key (key, version), None for other entries."""
+    if isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], tuple) and len(key[1]) == 4 \
+            and isinstance(key[1][0], str):
+        return key[1]
+    return None
 
 
 def enabled() -> bool:
@@ -246,6 +272,7 @@ def clear() -> None:
         _entries.clear()
         _sizes.clear()
         _inner.clear()
+        _latest.clear()
         _bytes = 0
     month_cells.clear()
     tree.clear()

@@ -151,3 +151,33 @@ def test_material_of_another_result_is_evicted_before_a_page_result(app, db_sess
     cache.cached(db_session, ("page", "A"), result("A", ["a1"]))
     cache.cached(db_session, ("page", "B"), result("B", ["b1", "b2", "b3"]))
     assert computed == ["A", "B"]  # both pages' second requests were warm
+
+
+def test_results_of_an_older_data_version_are_evicted_before_material(app, db_session):
+    """After a new response, the results under the older version will not be asked for again: they go before
+    the material of the new version's results (month payloads stay valid across versions)."""
+    from tests.results.factories import city_with_responses
+    from tests.results.test_cache_data_version import _store
+
+    data = city_with_responses(db_session, per_point=5, months=1, comments=False)
+    app.config["HAILONG_RESULTS_CACHE_MB"] = 1
+    with app.test_request_context():
+        cache.cached(db_session, ("page", "old"), lambda: np.zeros(56_000))  # 0.45 MB, a page's own result
+    _store(db_session, data, "UBND-NK-TA-SP1")
+    computed: list[str] = []
+
+    def material(name: str) -> Any:
+        computed.append(name)
+        return np.zeros(56_000)
+
+    def page() -> Any:
+        for m in ("m1", "m2"):
+            cache.cached(db_session, ("material", m), lambda m=m: material(m))
+        return np.zeros(1_000)
+
+    with app.test_request_context():
+        cache.cached(db_session, ("page", "new"), page)
+    with app.test_request_context():  # the new page's material is still there; the old page's result is not
+        for m in ("m1", "m2"):
+            cache.cached(db_session, ("material", m), lambda m=m: material(m))
+    assert computed == ["m1", "m2"]
