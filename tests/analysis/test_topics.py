@@ -57,6 +57,36 @@ def test_subject_words_do_not_count_in_a_praising_clause():
     assert classify("Thái độ không tốt, cần chấn chỉnh", LEX) == {"attitude"}
 
 
+def test_opening_hours_are_not_praise():
+    # "đúng giờ hành chính" says when the office is open (a portal "bảo trì đúng giờ hành chính" is a complaint about
+    # the portal); "đúng giờ" alone is punctuality, praise
+    for lex in (LEX, RULES):
+        assert classify("Cổng dịch vụ công hay bảo trì đúng giờ hành chính", lex) == {"online"}
+    assert classify("Làm việc đúng giờ hành chính", RULES) == frozenset()
+    assert classify("Cán bộ làm việc đúng giờ, nhanh", RULES) == {"praise"}
+
+
+@pytest.mark.parametrize("text", ["Cán bộ gợi ý đưa phong bì cho nhanh", "muốn lẹ thì gửi chút tiền cà phê cho anh em",
+                                  "Phải lót tay mới được ký", "nhung nhieu, voi tien dan"])
+def test_hints_at_unofficial_money_are_attitude_and_fees(text):
+    # the labelling rule of rounds 8-9, applied to every round since 7 Dec 2026 (tests/data headers)
+    assert {"attitude", "fees"} <= classify(text, RULES)
+
+
+def test_no_money_asked_is_praise_not_attitude():
+    assert classify("Không ai đòi bồi dưỡng, rất minh bạch", RULES) == {"praise"}
+
+
+def test_every_labelled_round_follows_the_unofficial_money_rule():
+    """A fees line naming a bribe word is attitude too (rounds 1-7 were relabelled by the round-8 rule; a round
+    that breaks it again fails here)."""
+    bribe = ("bồi dưỡng", "phong bì", "tiền cà phê", "lót tay", "vòi tiền", "bôi trơn", "vòi vĩnh")
+    for f in TUNE:
+        for text, y in read_labelled(f):
+            if "fees" in y and any(w in text.lower() for w in bribe):
+                assert "attitude" in y, (f.name, text)
+
+
 @pytest.mark.parametrize(("text", "topic"), [
     ("Chờ 3 tiếng mới xong", "waiting"), ("cho may tieng lien", "waiting"), ("Đợi hai tuần", "waiting"),
     ("Hẹn trả kết quả nhiều lần", "waiting"), ("hen tra nhieu lan", "waiting"), ("Nhân viên cáu gắt", "attitude"),
@@ -119,7 +149,7 @@ def test_a_phrase_cannot_begin_with_a_placeholder():
 
 @pytest.mark.parametrize(("text", "topics"), [
     ("Không bị làm khó gì hết", {"praise"}), ("Lần đầu đi làm giấy tờ mà không bực mình chút nào", {"praise"}),
-    ("Không đưa phong bì thì hồ sơ cứ nằm đó", {"fees", "waiting"}),  # a condition, not a negation
+    ("Không đưa phong bì thì hồ sơ cứ nằm đó", {"attitude", "fees", "waiting"}),  # a condition, not a negation
     ("Nên liên thông để dân không phải đi nhiều nơi", {"paperwork"}),  # a wish, not praise
     ("Chưa tới 15 phút là xong", {"praise"}),  # "chưa tới <số>" is ignored: its negator negates nothing
 ])
@@ -180,7 +210,8 @@ def test_an_ignored_phrase_hides_the_words_inside_it():
 
 
 def test_longest_phrase_wins_and_money_for_speed_is_not_praise():
-    assert classify("Phải đưa tiền mới làm nhanh", LEX) == {"fees"}
+    # money for speed is a hint at unofficial money: attitude,fees (labelling rule of rounds 8-9), never praise
+    assert classify("Phải đưa tiền mới làm nhanh", LEX) == {"attitude", "fees"}
 
 
 def test_an_edited_lexicon_changes_the_result(tmp_path):
@@ -236,13 +267,10 @@ def test_held_out_round_has_enough_comments_per_topic():
 # from every earlier round) on the held-out round, a writer who never saw the classifier, measured ONCE
 # (benchmarks/README.md).  MISSED holds the topics that missed the goal there, with the figures, as strict xfails:
 # a mark must be removed when a change makes its topic pass (measured on a NEW round, never by tuning on this one).
-# Round 9 (468 comments, a writer who never saw the classifier) was measured once, 7 Dec 2026, against bb8a63d.
-MISSED: dict[str, str] = {
-    "attitude": "round 9: P 0.87, R 0.55 (11 of its 33 misses are hints at unofficial money, labelled attitude,fees)",
-    "fees": "round 9: P 0.85, R 0.76",
-    "paperwork": "round 9: P 0.77, R 0.71",
-    "guidance": "round 9: P 0.72, R 0.78",
-}
+# Round 9 (468 comments) was measured once against bb8a63d and then joined the training rounds (7 Dec 2026); round 10
+# (a writer who never saw the classifier) is measured once against the commit "Topics frozen for round 10:".  Until
+# it is written the held-out tests skip; then each topic below the goal goes here with its round-10 figures.
+MISSED: dict[str, str] = {}
 
 
 @needs_held_out
