@@ -21,7 +21,7 @@ DEMO_COMMENTS: tuple[tuple[str, frozenset[str]], ...] = tuple((text, frozenset(t
     ("Giải quyết hồ sơ quá chậm, trễ hẹn nhiều lần.", {"waiting"}),
     ("Cán bộ tiếp dân thái độ cáu gắt, nói trống không.", {"attitude"}),
     ("Cán bộ vừa làm vừa bấm điện thoại, hỏi mãi không trả lời.", {"attitude"}),
-    ("Phải đưa thêm tiền cà phê thì hồ sơ mới được giải quyết.", {"fees"}),
+    ("Phải đưa thêm tiền cà phê thì hồ sơ mới được giải quyết.", {"attitude", "fees"}),  # unofficial money
     ("Thủ tục rườm rà quá, yêu cầu nhiều giấy tờ không cần thiết.", {"paperwork"}),
     ("Không biết nộp hồ sơ ở quầy nào, không có ai chỉ.", {"guidance"}),
     ("Phòng chờ nóng quá, máy lạnh hỏng mà không sửa.", {"facilities"}),

@@ -21,7 +21,7 @@ from tests.factories import small_city
 NOW = datetime(2026, 3, 16, 3, 0, tzinfo=UTC)
 ALL = "Tất cả ý kiến (một ý kiến có thể thuộc nhiều chủ đề hoặc không thuộc chủ đề nào)"
 TEXTS = [("Chờ quá lâu ở quầy số 2", 1), ("cho lau qua, hen hoai", 2), ("Không phải chờ lâu, cán bộ nhiệt tình", 3),
-         ("Phải đưa tiền cà phê cho cán bộ", 4), ("Phòng chờ nóng, thiếu ghế ngồi", 5), ("Không có ý kiến", 6),
+         ("Thu tiền mà không có biên lai", 4), ("Phòng chờ nóng, thiếu ghế ngồi", 5), ("Không có ý kiến", 6),
          ("Xếp hàng cả buổi sáng", 60)]
 
 
@@ -85,7 +85,7 @@ def test_hidden_comments_are_not_counted(client, db_session, city):
 def test_comment_page_shows_topics_and_rejects_an_unknown_topic(client, city):
     login(client, "ninhkieu")
     html = get(client, "/dashboard/agency/UBND-NK/comments?topic=fees").get_data(as_text=True)
-    assert _texts(html) == ["Phải đưa tiền cà phê cho cán bộ"]
+    assert _texts(html) == ["Thu tiền mà không có biên lai"]
     assert "Chủ đề: <span class=\"topic-tag\">Phí, lệ phí, tiền ngoài quy định, nhũng nhiễu</span>" in html
     assert get(client, "/dashboard/agency/UBND-NK/comments?topic=nonsense").status_code == 404
 

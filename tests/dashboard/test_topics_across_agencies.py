@@ -23,9 +23,9 @@ from tests.factories import small_city
 NOW = datetime(2026, 3, 16, 3, 0, tzinfo=UTC)
 Q1, Q4 = 10, 120  # days before NOW: 6 March 2026 (Quý I/2026), 16 November 2025 (Quý IV/2025)
 FEES = "Phí, lệ phí, tiền ngoài quy định, nhũng nhiễu"
-COMMENTS = [("UBND-BT", "Cán bộ nhiệt tình", Q4)] * 4 + [("UBND-BT", "Phải đưa tiền cà phê cho cán bộ", Q1)] * 3 + [
+COMMENTS = [("UBND-BT", "Cán bộ nhiệt tình", Q4)] * 4 + [("UBND-BT", "Thu tiền mà không có biên lai", Q1)] * 3 + [
     ("UBND-BT", "Cán bộ nhiệt tình", Q1), ("UBND-NK", "Chờ quá lâu", Q1), ("UBND-NK", "Chờ quá lâu", Q4),
-    ("STP", "Phải đưa tiền cà phê cho cán bộ", Q1)]
+    ("STP", "Thu tiền mà không có biên lai", Q1)]
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_home_affairs_sees_every_agency_and_the_rising_topic(client, city):
     href = re.search(r'<a href="([^"]*topic=fees[^"]*)">UBND quận Bình Thủy', html).group(1).replace("&amp;", "&")
     assert "from=2026-01" in href and "to=2026-03" in href
     texts = re.findall(r'<blockquote class="comment-text">(.*?)</blockquote>', get(client, href).get_data(as_text=True))
-    assert texts == ["Phải đưa tiền cà phê cho cán bộ"] * 3
+    assert texts == ["Thu tiền mà không có biên lai"] * 3
 
 
 def test_previous_quarter_and_month_views(client, city):
@@ -80,7 +80,7 @@ def test_others_see_only_their_agencies(client, city, user, agencies):
 
 
 def test_hidden_comments_are_not_counted(client, db_session, city):
-    for c in db_session.scalars(select(Comment).where(Comment.text == "Phải đưa tiền cà phê cho cán bộ")).all()[:2]:
+    for c in db_session.scalars(select(Comment).where(Comment.text == "Thu tiền mà không có biên lai")).all()[:2]:
         c.hidden_at, c.hidden_reason = utcnow(), "test"
     db_session.commit()
     login(client, "noivu")
