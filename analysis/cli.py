@@ -82,8 +82,9 @@ def load_inputs(args: argparse.Namespace, *, unit_level: bool = False) -> tuple[
     respondent (memory flat in n; enough for Taylor estimates, not for replicates or contrasts).
     """
     spec = load_spec(args.questionnaire)
-    design = DesignColumns(
-        by=tuple(dict.fromkeys(args.by)), weights=args.weights, strata=args.strata, cluster=args.cluster
+    design = DesignColumns(  # by a period: each period in its own design, as on the dashboard
+        by=tuple(dict.fromkeys(args.by)), weights=args.weights, strata=args.strata, cluster=args.cluster,
+        period_strata=True,
     )
     if not Path(args.file).is_file():
         raise UsageError(f"file {args.file!r} not found")

@@ -55,8 +55,9 @@ class DesignColumns:
     strata: str | None = None
     cluster: str | None = None
     #: strata = stratum × period when `by` has a period column (analysis.design.period_split): every period is
-    #: then estimated as in its own design, as the web app's figures are
-    period_strata: bool = True
+    #: then estimated as in its own design, as the web app's figures are.  The CLI asks for it; off by default so
+    #: that a file read here gives the totals `totals_from_responses` gives for the same rows and columns
+    period_strata: bool = False
 
 
 # --------------------------------------------------------------------------- reading
