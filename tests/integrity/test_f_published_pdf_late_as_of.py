@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from survey.results import cache
 from tests.dashboard.hakit import login, use_language
-from tests.dashboard.test_publication_figures import LATE, QUARTER, _publish, publication_city
+from tests.dashboard.test_publication_figures import LATE, _publish
 from tests.dashboard.test_publication_figures import _late_responses as _late
-from tests.integrity.readers import pdf_lines
+from tests.integrity.test_published_pdf_late import _pdf, data  # noqa: F401  (data: the publication fixture)
 from tests.results.factories import fix_clock
 
 DOWNLOAD = datetime(2025, 6, 30, 17, 45, tzinfo=UTC)
@@ -25,19 +23,7 @@ SAYS = {
 }
 
 
-@pytest.fixture
-def data(app, db_session):
-    yield from publication_city(app, db_session)
-
-
-def _pdf(client, lang: str) -> str:
-    use_language(client, lang)
-    resp = client.get(f"/homeaffairs/report/report.pdf?period={QUARTER}")
-    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
-    return " ".join(pdf_lines(resp.data).split())
-
-
-def test_late_count_in_the_pdf_says_as_of_when_in_vietnam_time(app, client, db_session, data):
+def test_late_count_in_the_pdf_says_as_of_when_in_vietnam_time(app, client, db_session, data):  # noqa: F811
     login(client, "noivu")
     use_language(client, "en")
     _publish(client)

@@ -21,7 +21,8 @@ from survey.results import cache
 from survey.results.integrity import agency_charts, unit_chart
 from tests.dashboard.helpers import get, login
 from tests.factories import small_city
-from tests.integrity.factories import TODAY, drops_at, finish, honest_days, workdays_before
+from tests.integrity.factories import TODAY, drops_at, finish
+from tests.integrity.test_warning_disclosure import city  # noqa: F401  (the fixture)
 
 ROW = re.compile(r'<tr><th scope="row">(\d\d/\d\d/\d{4})</th><td class="num">(\d+)</td>'
                  r'<td class="num">([^<]*)</td><td class="num">([^<]*)</td></tr>')
@@ -36,21 +37,12 @@ WORDS = {
 
 
 @pytest.fixture()
-def city(app, db_session):
-    """The Department of Justice (Ninh Kieu): about 2 responses a working day for 180 days, 85% satisfied,
-    then 60% over the last 30; n_min 30, so no single day has enough responses for its share."""
-    app.config["HAILONG_CLOCK"] = lambda: datetime(TODAY.year, TODAY.month, TODAY.day, 3, tzinfo=UTC)
+def ready(app, db_session, city):  # noqa: F811
+    """tests/integrity/test_warning_disclosure.py's Department of Justice (about 2 responses a working day for 180
+    days, then a drop), n_min 30: no single day has enough responses for its share."""
     app.config["HAILONG_N_MIN"] = 30
-    cache.clear()
-    city = small_city(db_session)
-    rng = np.random.default_rng(11)
-    days = workdays_before(TODAY, 180)
-    sp, sipas = city.service_points["STP-SP1"], city.questionnaires["sipas-2017"]
-    honest_days(db_session, sp, sipas, days[:150], 2, rng, p_sat=0.85)
-    honest_days(db_session, sp, sipas, days[150:], 2, rng, p_sat=0.6)
     finish(db_session)
-    yield city
-    cache.clear()
+    return city
 
 
 def _section(html: str) -> str:
@@ -82,11 +74,11 @@ def _check(part: str, chart: dict, lang: str) -> None:
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
-def test_agency_chart_says_what_its_measure_and_limit_are(client, db_session, city, lang) -> None:
+def test_agency_chart_says_what_its_measure_and_limit_are(client, db_session, ready, lang) -> None:
     login(client, "tuphap")
     client.get(f"/lang/{lang}")
     part = _section(get(client, "/dashboard/agency/STP").get_data(as_text=True))
-    _check(part, agency_charts(db_session, TODAY, [city.agencies["STP"].id])[city.agencies["STP"].id], lang)
+    _check(part, agency_charts(db_session, TODAY, [ready.agencies["STP"].id])[ready.agencies["STP"].id], lang)
 
 
 @pytest.fixture()
@@ -96,9 +88,9 @@ def units(app, db_session):
     app.config["HAILONG_CLOCK"] = lambda: datetime(TODAY.year, TODAY.month, TODAY.day, 3, tzinfo=UTC)
     app.config["HAILONG_N_MIN"] = 30
     cache.clear()
-    city = small_city(db_session)
-    drops_at(db_session, city, {"UBND-BT-SP1": True, "UBND-NK-SP1": False}, seed=13)
-    yield city
+    tree = small_city(db_session)
+    drops_at(db_session, tree, {"UBND-BT-SP1": True, "UBND-NK-SP1": False}, seed=13)
+    yield tree
     cache.clear()
 
 
@@ -110,10 +102,10 @@ def test_unit_chart_says_what_its_measure_and_limit_are(client, db_session, unit
     _check(part, unit_chart(db_session, TODAY, units.units["BT"].id), lang)
 
 
-def test_no_export_of_the_agency_page_has_a_days_share(client, db_session, city) -> None:
+def test_no_export_of_the_agency_page_has_a_days_share(client, db_session, ready) -> None:
     """The page's CSV and XLSX carry its tables; none lists the warning chart's days (so none a day's share)."""
     login(client, "tuphap")
-    chart = agency_charts(db_session, TODAY, [city.agencies["STP"].id])[city.agencies["STP"].id]
+    chart = agency_charts(db_session, TODAY, [ready.agencies["STP"].id])[ready.agencies["STP"].id]
     days = {f"{d.day:02d}/{d.month:02d}/{d.year}" for d in chart["days"]}
     book = load_workbook(io.BytesIO(get(client, "/dashboard/agency/STP?format=xlsx").data), read_only=True)
     cells = {str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row if v}
