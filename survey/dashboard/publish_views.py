@@ -105,25 +105,33 @@ def _documents(f: Filters) -> pub.Documents:
     return out
 
 
-def frozen_pdf_html() -> tuple[str, str] | None:
-    """(whole HTML document of the PDF, file stem) of a published period, or None (build it live)."""
+def frozen_pdf_html() -> tuple[str, str, str] | None:
+    """(whole HTML document of the PDF, file stem, the text the PDF store keys it by) of a published period, or
+    None (build it live)."""
     f = read_filters(current_user, current_lang())
     p = _publication(f)
     if not _serves_frozen(p, f):
         return None
     assert p is not None
-    return _frozen_pdf_document(p), f"hailong-report-{p.label}-published-r{p.revision}"
+    html, key = _frozen_pdf_document(p)
+    return html, f"hailong-report-{p.label}-published-r{p.revision}", key
 
 
-def _frozen_pdf_document(p: pub.PublishedPeriod) -> str:
-    """The whole HTML the PDF of a publication is laid out from, in the current language: with the count of
-    responses received after its cut-off, as the page says (a printed report must not read as complete); the
-    count is part of the HTML, so the PDF store keys a new count to a new file.  The count says as of when
-    (the app's clock, to the minute, in Vietnam time): a printed copy outlives the moment it was counted."""
-    return render_template("dashboard/report/published_pdf.html", publication=p, period=period_name(p.label),
-                           revised_in=pub.revised_in(db.session, p), late=_late(p),
-                           as_of=dict(zip(("date", "time"), local_datetime(utcnow()).split(" "), strict=True)),
-                           body=Markup(p.pdf_html(current_lang())))
+AS_OF = {"date": "\u2063as-of-date\u2063", "time": "\u2063as-of-time\u2063"}  # placeholders of the store key
+
+
+def _frozen_pdf_document(p: pub.PublishedPeriod) -> tuple[str, str]:
+    """The whole HTML the PDF of a publication is laid out from, in the current language, and the text the PDF
+    store keys it by.  It gives the count of responses received after the cut-off, as the page says (a printed
+    report must not read as complete), and as of when (the app's clock, to the minute, in Vietnam time): a
+    printed copy outlives the moment it was counted.  The key holds the count but not the moment, so a new count
+    is a new file while the same count is served from the store — saying the moment it was first counted, when
+    it was already what it still is (a render costs seconds; issue 12 §3)."""
+    key = render_template("dashboard/report/published_pdf.html", publication=p, period=period_name(p.label),
+                          revised_in=pub.revised_in(db.session, p), late=_late(p), as_of=AS_OF,
+                          body=Markup(p.pdf_html(current_lang())))
+    day, time = local_datetime(utcnow()).split(" ")
+    return key.replace(AS_OF["date"], day).replace(AS_OF["time"], time), key
 
 
 def _prerender_pdfs(p: pub.PublishedPeriod) -> None:
@@ -136,7 +144,7 @@ def _prerender_pdfs(p: pub.PublishedPeriod) -> None:
     for lang in (first, *(x for x in ("vi", "en") if x != first)):
         with force_locale(lang):
             documents.append(_frozen_pdf_document(p))
-    report_pdf.prerender_all(documents)
+    report_pdf.prerender_all([html for html, _key in documents], [key for _html, key in documents])
 
 
 @bp.route("/publish", methods=["POST"])

@@ -279,8 +279,8 @@ def period() -> str:
 def pdf() -> Response:
     frozen = publish_views.frozen_pdf_html()  # a published period: the PDF of the report as published
     if frozen is not None:
-        html, stem = frozen
-        data = report_pdf.pdf_bytes(html)
+        html, stem, key = frozen
+        data = report_pdf.pdf_bytes(html, key=key)
         return Response(data, mimetype="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{stem}.pdf"'})
     report = _report_or_404()

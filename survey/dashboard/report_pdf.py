@@ -55,14 +55,16 @@ def _render(html: str) -> bytes:
     return render(html)
 
 
-def pdf_bytes(html: str, app: Flask | None = None) -> bytes:
+def pdf_bytes(html: str, app: Flask | None = None, *, key: str | None = None) -> bytes:
     """The PDF of the report document `html`: from the store, or rendered (and stored).  A render of the
-    same document already running in this process is waited for rather than repeated."""
+    same document already running in this process is waited for rather than repeated.  `key`: the text the
+    store keys the document by when it differs from `html` only in what may be served from an earlier render
+    (the moment a published report's late count was taken, survey/dashboard/publish_views.py)."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     folder = _folder(app)
     if folder is None:
         return _render(html)
-    key = _key(html)
+    key = _key(html if key is None else key)
     path = folder / f"{key}.pdf"
     while True:
         try:
@@ -116,15 +118,17 @@ def prerender(html: str) -> threading.Thread:
     return prerender_all([html])
 
 
-def prerender_all(documents: Sequence[str]) -> threading.Thread:
+def prerender_all(documents: Sequence[str], keys: Sequence[str | None] | None = None) -> threading.Thread:
     """Build each document's PDF in turn in one background thread: a just-published period's report
-    in both languages is downloaded next, and one thread at a time leaves the other core to the readers."""
+    in both languages is downloaded next, and one thread at a time leaves the other core to the readers.
+    `keys`: each document's store key text (`pdf_bytes`), default the document."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    keys = list(keys) if keys is not None else [None] * len(documents)
 
     def run() -> None:
-        for html in documents:
+        for html, key in zip(documents, keys, strict=True):
             try:
-                pdf_bytes(html, app)
+                pdf_bytes(html, app, key=key)
             except Exception:  # the download then renders it itself
                 log.exception("report PDF pre-render failed")
 

@@ -34,3 +34,25 @@ def test_late_count_in_the_pdf_says_as_of_when_in_vietnam_time(app, client, db_s
         text = _pdf(client, lang)
         assert words in text, (lang, text[:600])
         assert "30/06/2025" not in text, lang  # the UTC date of the download is not the date in Vietnam
+
+
+def test_the_same_count_is_served_from_the_store_with_the_moment_it_was_counted(app, client, db_session, data,  # noqa: F811
+                                                                                tmp_path):
+    """With the PDF store on, a later download of the same count is the stored file (no new render: seconds of
+    CPU, issue 12 §3), which says the moment the count was first taken; a new late response is a new count,
+    so a new file with the new moment."""
+    app.config.update(REPORT_PDF_DIR=str(tmp_path / "pdf"), HAILONG_RESULTS_CACHE=True)
+    login(client, "noivu")
+    use_language(client, "en")
+    _publish(client)
+    _late(db_session, data)
+    cache.clear()
+    fix_clock(app, DOWNLOAD)
+    first = _pdf(client, "en")
+    fix_clock(app, datetime(2025, 7, 2, 9, 30, tzinfo=UTC))  # 16:30 on 02/07/2025 in Vietnam
+    assert _pdf(client, "en") == first and SAYS["en"] in first
+    assert len(list((tmp_path / "pdf").glob("*.pdf"))) == 1
+    _late(db_session, data)  # six more: a new count
+    cache.clear()
+    later = _pdf(client, "en")
+    assert f"As of 16:30 on 02/07/2025 (Vietnam time), {2 * LATE} responses received after publication" in later
