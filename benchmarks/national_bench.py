@@ -468,6 +468,9 @@ def main() -> None:
                          "survey/results/month_pass.py): the before of a before/after on one tree")
     ap.add_argument("--results-mb", type=int, default=0, metavar="MB",
                     help="HAILONG_RESULTS_CACHE_MB for the app (default: the app's, 384)")
+    ap.add_argument("--month-cells-mb", type=int, default=0, metavar="MB",
+                    help="HAILONG_MONTH_CELLS_MB for the app (default: the app's, 96): a budget that holds the "
+                         "newest whole-country month lets a live request refresh only its changed cells")
     ap.add_argument("--warm", type=int, default=0, help="warm requests after the live ones (--fresh)")
     ap.add_argument("--pages", default="", help="comma-separated page numbers to time (default: all)")
     ap.add_argument("--month-files", default="off", metavar="DIR",
@@ -503,7 +506,8 @@ def main() -> None:
             engine.dispose()
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True, "RATELIMIT_ENABLED": False,
                           "WTF_CSRF_ENABLED": True, "HAILONG_MONTH_CELLS_DIR": args.month_files,
-                          **({"HAILONG_RESULTS_CACHE_MB": args.results_mb} if args.results_mb else {})})
+                          **({"HAILONG_RESULTS_CACHE_MB": args.results_mb} if args.results_mb else {}),
+                          **({"HAILONG_MONTH_CELLS_MB": args.month_cells_mb} if args.month_cells_mb else {})})
         if args.one_page is not None:
             with app.app_context():
                 one_page(app, args.one_page, args.live, args.warm)
@@ -536,7 +540,8 @@ def main() -> None:
         if args.fresh:
             fresh_pages(name, args.pg, args.live, [int(i) for i in args.pages.split(",") if i],
                         [*(["--per-point"] if args.per_point else []), "--month-files", args.month_files,
-                         "--warm", str(args.warm), "--results-mb", str(args.results_mb)])
+                         "--warm", str(args.warm), "--results-mb", str(args.results_mb),
+                         "--month-cells-mb", str(args.month_cells_mb)])
         if args.export:
             path = Path(args.export)
             if not path.exists():
