@@ -33,7 +33,7 @@ from survey.results import month_pass
 from survey.results.cache import cached
 from survey.results.design import current_design
 from survey.results.indices import indices
-from survey.results.node_counts import node_figures
+from survey.results.node_counts import kept_node_figures
 from survey.results.periods import period_name
 from survey.results.protection import Protection, protection, tree_selection
 from survey.results.selection import Selection
@@ -275,7 +275,7 @@ def _gives_a_unit_away(session: Session, sel: Selection, measure_code: str, n_mi
         return False
     if not units.all_listed:
         return True
-    figures = node_figures(session, tree_selection(sel), [units.group], n_min).get(measure_code, {})
+    figures = kept_node_figures(session, tree_selection(sel), [units.group], n_min).get(measure_code, {})
     n = {code: k for (_kind, code), (k, _sup) in figures.items()}
     return not remainder_safe([n.get(code, 0) for code in units.codes], hidden, n_min)
 

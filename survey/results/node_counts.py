@@ -142,3 +142,13 @@ def node_figures(session: Session, sel: Selection, kinds: list[str], n_min: int
             figures.setdefault(code, {}).update(zip(nodes, zip(n.tolist(), suppressed.tolist(), strict=True),
                                                     strict=True))
     return figures
+
+
+def kept_node_figures(session: Session, sel: Selection, kinds: list[str], n_min: int
+                      ) -> dict[str, dict[Node, tuple[int, bool]]]:
+    """node_figures kept for the request and in the results cache (a trend asks for every earlier period on
+    every request: uncached, a warm province page recomputed them from the item counts each time)."""
+    from survey.results.cache import cached, per_request
+
+    key = ("node-figures", sel.key(), tuple(kinds), n_min)
+    return per_request(key, lambda: cached(session, key, lambda: node_figures(session, sel, kinds, n_min)))
