@@ -105,14 +105,15 @@ def read_filters(agency: Agency | None, scope: frozenset[int] | None) -> Filters
                    channel if channel in CHANNELS else "", sp, trend if chosen else "month", chosen, months)
 
 
-def trend_indices(f: Filters, sel: Selection) -> tuple[str, Any]:
+def trend_indices(f: Filters, sel: Selection, protect: Any = lambda res: res) -> tuple[str, Any]:
     """(granularity, indices by period) for the trend.  Unless the viewer chose one, months give way to
-    quarters, then years, when no month can be shown (too few responses, or hidden beside the headline so as not
-    to give a small period away): a chart of gaps only says nothing."""
+    quarters, then years, when no month can be shown (too few responses, hidden to protect a small group —
+    `protect` — or hidden beside the headline so as not to give a small period away): a chart of gaps only says
+    nothing."""
     kinds = (f.trend,) if f.trend_chosen else TREND_KINDS
     res = None
     for kind in kinds:
-        res = indices(db.session, sel, domain=kind, ci=CI_METHOD)
+        res = protect(indices(db.session, sel, domain=kind, ci=CI_METHOD))
         t = res.table
         overall = t[t["kind"] == "overall"] if len(t) else t
         # counted as the page shows them: with the periods hidden beside the headline (ad.trend)
@@ -120,7 +121,7 @@ def trend_indices(f: Filters, sel: Selection) -> tuple[str, Any]:
                                                         [bool(x) for x in overall["suppressed"]])):
             return kind, res
     first = kinds[0]
-    return first, indices(db.session, sel, domain=first, ci=CI_METHOD)
+    return first, protect(indices(db.session, sel, domain=first, ci=CI_METHOD))
 
 
 def selection(f: Filters, scope: frozenset[int] | None, agency: Agency | None = None) -> Selection | None:
@@ -193,18 +194,19 @@ def agency(code: str) -> str | Response:
         res = indices(db.session, sel, ci=CI_METHOD)
         # hidden on every page to protect a small group (survey/results/protection.py): its figures, its trend,
         # its difference from the city and its item shares
-        protected = lf.node_measures(sel, "service_point" if f.service_point else "agency",
-                                     f.service_point.code if f.service_point else ag.code, res)
+        unit_kind, unit_code = ("service_point", f.service_point.code) if f.service_point else ("agency", ag.code)
+        protected = lf.node_measures(sel, unit_kind, unit_code, res)
         res = lf.hide(res, protected)
         method = res.method_note(lang)
         overall = ad.overall_row(res)
         responses = response_count(db.session, sel)
         shown_period = period_shown(sel, f)
         tables += ad.index_tables(res, lang)
-        f.trend, trend_res = trend_indices(f, sel)
-        trend_res = lf.hide(trend_res, protected)
+        f.trend, trend_res = trend_indices(
+            f, sel, lambda r: lf.hide_periods(sel, unit_kind, unit_code, lf.hide(r, protected)))
         # the headline covers the same months: no period it would give away (analysis.disclosure)
         trend_table, chart = ad.trend(trend_res, lang, f.trend, beside_total=True)
+        lf.explain([trend_table])  # a period hidden to protect a small group says so
         unit_col, unit_val, unit_name = ("service_point", f.service_point.code, f.service_point.name(lang)) \
             if f.service_point else ("agency", ag.code, ag.name(lang))
         cmp = lf.hide_comparison(compare_with_whole(db.session, sel.whole(), unit_column=unit_col,

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+import pandas as pd
 from flask import current_app
 from flask_babel import gettext as _
 
@@ -58,6 +59,48 @@ def hide_comparison(cmp: Comparison, measures: set[str]) -> Comparison:
     table = cmp.table.copy()
     table.loc[table["measure"].isin(measures), "suppressed"] = True
     return replace(cmp, table=table)
+
+
+def hide_periods(sel: Selection, kind: str, code: str, res: IndexResult) -> IndexResult:
+    """A trend's points (rows of `res` by month, quarter or year within `sel`'s months) hidden where the
+    protection of that period (the point's period within `sel`'s range) hides the node: each point is a figure
+    of the node over that period, published on the page of that period too, so it follows that page's choice
+    (survey/results/protection.py links periods: a quarter minus its shown months must not give a hidden one)."""
+    from survey.results import protection as linked
+    from survey.results.periods import period_start
+
+    if not linked.LINKED or not len(res.table) or "domain" not in res.table:  # LINKED off: the trend as before
+        return res
+    n_min = _n_min()
+    table = res.table.copy()
+    hidden = []
+    for measure, label in zip(table["measure"].astype(str), table["domain"].astype(str), strict=True):
+        start = period_start(label)
+        if start is None:
+            hidden.append(False)
+            continue
+        end = _period_end(label, start)
+        first = max(start, sel.period_from) if sel.period_from else start
+        last = min(end, sel.period_to) if sel.period_to else end
+        point = replace(sel, period_from=first, period_to=last)
+        hidden.append(protection(db.session, point, measure, n_min).secondary(kind, code))
+    if not any(hidden):
+        return res
+    mask = pd.Series(hidden, index=table.index)
+    table["protects"] = mask | (table["protects"].astype(bool) if "protects" in table else False)
+    table.loc[mask, "suppressed"] = True
+    return replace(res, table=table)
+
+
+def _period_end(label: str, start: Any) -> Any:
+    """First day of the last month of the period a label names (2022-Q4 → 2022-12-01)."""
+    from datetime import date
+
+    if len(label) == 4:
+        return date(start.year, 12, 1)
+    if "Q" in label:
+        return date(start.year, start.month + 2, 1)
+    return start
 
 
 def explain(tables: Iterable[Any]) -> None:
