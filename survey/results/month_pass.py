@@ -237,16 +237,28 @@ def _range_base(session: Session, ident: tuple[Any, ...], months: set[date], cou
     if len(months) < 2:
         return None
     closed = frozenset(months - {max(months)})
-    base = _Base((*ident, closed_months.data_key(session, {m: counts[m] for m in closed})), closed, max(closed))
-    kept = closed_months.get(base.key)
+    base, kept = _base(session, ident, closed, counts)
     if kept is not None:
         points, sums, stats = kept
-        shared.points = dict(points)
-        shared.sums = np.zeros((len(points) + 64, sums.shape[1]), dtype=np.int64)  # grows if a month adds more
-        shared.sums[: len(points)] = sums
+        shared.points, shared.sums = _restore(points, sums, np.int64)
         shared.stats = [stats]
-        base.loaded = True
     return base
+
+
+def _base(session: Session, ident: tuple[Any, ...], closed: frozenset[date], counts: dict[date, int]
+          ) -> tuple[_Base, Any]:
+    """The _Base of `closed` months and what closed_months keeps for them (None: not kept yet)."""
+    base = _Base((*ident, closed_months.data_key(session, {m: counts[m] for m in closed})), closed, max(closed))
+    kept = closed_months.get(base.key)
+    base.loaded = kept is not None
+    return base, kept
+
+
+def _restore(index: dict[Any, int], rows: np.ndarray, dtype: Any) -> tuple[dict[Any, int], np.ndarray]:
+    """A kept (key → row, rows) as a pass's own copy with room for a few more rows (grown if a month adds more)."""
+    out = np.zeros((len(index) + 64, rows.shape[1]), dtype=dtype)
+    out[: len(index)] = rows
+    return dict(index), out
 
 
 def _keep_range_base(shared: _Range) -> None:
@@ -274,15 +286,11 @@ def _split_base(session: Session, ident: tuple[Any, ...], need: _Need, counts: d
     closed = frozenset(m for m in need.months if period_label(m, need.split) != newest)
     if not closed:
         return None
-    base = _Base((*ident, closed_months.data_key(session, {m: counts[m] for m in closed})), closed, max(closed))
-    kept = closed_months.get(base.key)
+    base, kept = _base(session, ident, closed, counts)
     if kept is not None:
         cell_index, gram, stats = kept
-        need.cell_index = dict(cell_index)
-        need.gram = np.zeros((max(2 * len(cell_index), 8), gram.shape[1]))
-        need.gram[: len(cell_index)] = gram
+        need.cell_index, need.gram = _restore(cell_index, gram, np.float64)
         need.stats = [stats]
-        base.loaded = True
     return base
 
 
