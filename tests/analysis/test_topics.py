@@ -66,6 +66,28 @@ def test_opening_hours_are_not_praise():
     assert classify("Cán bộ làm việc đúng giờ, nhanh", RULES) == {"praise"}
 
 
+def test_an_electronic_information_board_is_guidance_and_the_call_screen_facilities():
+    # the labelling rule decided for all rounds before the round-11 freeze (tests/data headers): a lobby's electronic
+    # information board switched off is guidance (it is the notice board); the queue-number call screen is equipment
+    # (round-8 rule).  Before the freeze of round 11 "bảng điện tử" was a facilities subject: both were facilities.
+    assert "guidance" in classify("Bảng điện tử ở sảnh tắt suốt, không xem được danh mục thủ tục", RULES)
+    assert "facilities" not in classify("Bảng điện tử ở sảnh tắt suốt, không xem được danh mục thủ tục", RULES)
+    assert "facilities" in classify("Bảng điện tử gọi số tắt từ sáng", RULES)
+
+
+@pytest.mark.parametrize("text", ["Xin hỏi chủ nhật có nhận hồ sơ không?",
+                                  "Làm giấy phép kinh doanh thì bắt đầu từ đâu?",
+                                  "cho hỏi trích lục khai sinh làm ở đâu vậy"])
+def test_a_question_about_a_procedure_is_guidance(text):
+    # the labelling rule decided for all rounds before the round-11 freeze (tests/data headers)
+    assert "guidance" in classify(text, RULES)
+
+
+@pytest.mark.parametrize("text", ["không biết ghi gì", "hổng biết nói gì hết"])
+def test_nothing_to_say_is_no_topic(text):
+    assert classify(text, RULES) == frozenset()
+
+
 @pytest.mark.parametrize("text", ["Cán bộ gợi ý đưa phong bì cho nhanh", "muốn lẹ thì gửi chút tiền cà phê cho anh em",
                                   "Phải lót tay mới được ký", "nhung nhieu, voi tien dan"])
 def test_hints_at_unofficial_money_are_attitude_and_fees(text):
@@ -267,12 +289,9 @@ def test_held_out_round_has_enough_comments_per_topic():
 # from every earlier round) on the held-out round, a writer who never saw the classifier, measured ONCE
 # (benchmarks/README.md).  MISSED holds the topics that missed the goal there, with the figures, as strict xfails:
 # a mark must be removed when a change makes its topic pass (measured on a NEW round, never by tuning on this one).
-# Round 10 (462 comments, a writer who never saw the classifier) was measured once, 7 Dec 2026, against 72fbd97
-# ("Topics frozen for round 10:", tuned on rounds 1-9); rounds 1-9 are learned from.
-MISSED: dict[str, str] = {
-    "guidance": "round 10: P 0.86, R 0.77 (50 of 65 found; missed: documents not named at once, procedure questions, "
-                "website vs counter information)",
-}
+# Round 11 (a writer who never saw the classifier) is measured once after the freeze ("Topics frozen for round 11:",
+# tuned on rounds 1-10, which are learned from); until it is written the held-out tests skip.
+MISSED: dict[str, str] = {}
 
 
 @needs_held_out
