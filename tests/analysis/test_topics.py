@@ -289,9 +289,15 @@ def test_held_out_round_has_enough_comments_per_topic():
 # from every earlier round) on the held-out round, a writer who never saw the classifier, measured ONCE
 # (benchmarks/README.md).  MISSED holds the topics that missed the goal there, with the figures, as strict xfails:
 # a mark must be removed when a change makes its topic pass (measured on a NEW round, never by tuning on this one).
-# Round 11 (a writer who never saw the classifier) is measured once after the freeze ("Topics frozen for round 11:",
-# tuned on rounds 1-10, which are learned from); until it is written the held-out tests skip.
-MISSED: dict[str, str] = {}
+# Round 11 (481 comments, a writer who never saw the classifier) was measured once, 7 Dec 2026, against 93efdeb
+# ("Topics frozen for round 11:", tuned on rounds 1-10); rounds 1-10 are learned from.
+MISSED: dict[str, str] = {
+    "fees": "round 11: P 0.87, R 0.79 (46 of 58 found; missed: 'không tốn đồng nào' labelled fees,praise by this "
+            "writer, fees not said at once)",
+    "paperwork": "round 11: P 0.74 (39 of 53), R 0.76 (39 of 51); paperwork wordings of a new writer",
+    "guidance": "round 11: P 0.79 (59 of 75), R 0.66 (59 of 90); missed: procedure questions in new words ('đi đâu', "
+                "'mấy giờ', 'lên đâu', 'làm thế nào'), staff explaining too fast, unreadable slips",
+}
 
 
 @needs_held_out
