@@ -40,8 +40,13 @@ Node = tuple[str, str]  # (kind, code): kind = a tree level code, "agency" or "s
 #: False: primary suppression only, as the pages were before (the tests' check must then find a hidden figure)
 ENABLED = True
 #: False: each (months, channels) protected over the tree on its own, as before periods and channels were linked
-#: (a quarter minus its shown months, all channels minus one channel could then give a hidden figure away)
-LINKED = True
+#: (a quarter minus its shown months, all channels minus one channel can then give a hidden figure away).
+#: OFF BY DEFAULT (7 Dec 2026, lead's decision): switched on, it closes those leaks (tests/dashboard/
+#: test_disclosure_periods.py) but hides a whole range whenever one of its quarters or months is hidden (an
+#: agency's "all so far" page and its trend fall back to a chart of gaps: tests/dashboard/
+#: test_acceptance_trend_fallback.py), costs ~6x the CPU of the demo's agency pages (the trend asks the decision
+#: once per point and measure) and ~25 s more per live provincial page at national size; docs/integrity.md
+LINKED = False
 #: a hidden node hides its whole subtree of the tree (as before); a hidden period or channel only as many of its
 #: months, quarters or channels as pool n_min (analysis.disclosure.product_suppression)
 CLOSED = (True, False, False)
