@@ -26,6 +26,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from analysis.design import by_period
+from analysis.design import period_split as period_stratum  # one rule: strata = stratum x period (the CLI too)
 from analysis.totals import UNIT_VARS, ClusterTotals, UnitMoments, cell_gram_sums
 from survey.config import DESIGNS
 from survey.respond import moments as stored
@@ -36,7 +38,6 @@ from survey.results.selection import Selection, allowed_service_points, tally_fi
 
 DEFAULT_DESIGN = DESIGNS[0]  # the designs and their check live in survey/config.py
 PERIOD_DOMAINS = ("month", "quarter", "year")
-STRATUM_SEP = "\x1f"  # between a stratum's label and its period (`by_period`)
 
 MT = MomentTally.__table__
 RT = ResponseTally.__table__
@@ -54,25 +55,6 @@ def current_design(design: str | None = None) -> str:
     if design not in DESIGNS:
         raise ValueError(f"unknown design {design!r} (HAILONG_DESIGN: {' or '.join(DESIGNS)})")
     return design
-
-
-def period_stratum(dom: tuple[str, ...]) -> str | None:
-    """The period column whose periods split the strata, or None (the domain has no period).
-
-    A published period figure (a headline of one quarter) is estimated in that period's design: n_h = the
-    respondents of each service point IN the period, centred on the period's own mean.  A trend estimating
-    its periods together therefore uses strata = stratum × period (docs/methodology-design.md, "One period,
-    one interval"): each period's estimate, variance and df are then those of the period alone, in one
-    `estimate` call.  With several period columns the coarsest splits (its finer periods are its domains).
-    """
-    return next((col for col in ("year", "quarter", "month") if col in dom), None)
-
-
-def by_period(label: Any, period: Any) -> Any:
-    """A stratum (or cluster) label within one period: `label` + US + `period`.  The unit separator sorts
-    before every printable character, so within one period the labels sort as `label` alone does — the
-    order a period's own design sums its strata in (the trend equals it to the last bit)."""
-    return label + STRATUM_SEP + period
 
 
 def period_strata(session: Session, sel: Selection, frame: pd.DataFrame, split: str, period_label: Any,
