@@ -23,13 +23,18 @@ SAYS = {
 }
 
 
-def test_late_count_in_the_pdf_says_as_of_when_in_vietnam_time(app, client, db_session, data):  # noqa: F811
+def _published_with_late_responses(app, client, db_session, data) -> None:  # noqa: F811
+    """Signed in as Home Affairs (en), the quarter published, LATE responses after it, the clock at DOWNLOAD."""
     login(client, "noivu")
     use_language(client, "en")
     _publish(client)
     _late(db_session, data)
     cache.clear()
     fix_clock(app, DOWNLOAD)
+
+
+def test_late_count_in_the_pdf_says_as_of_when_in_vietnam_time(app, client, db_session, data):  # noqa: F811
+    _published_with_late_responses(app, client, db_session, data)
     for lang, words in SAYS.items():
         text = _pdf(client, lang)
         assert words in text, (lang, text[:600])
@@ -42,12 +47,7 @@ def test_the_same_count_is_served_from_the_store_with_the_moment_it_was_counted(
     CPU, issue 12 §3), which says the moment the count was first taken; a new late response is a new count,
     so a new file with the new moment."""
     app.config.update(REPORT_PDF_DIR=str(tmp_path / "pdf"), HAILONG_RESULTS_CACHE=True)
-    login(client, "noivu")
-    use_language(client, "en")
-    _publish(client)
-    _late(db_session, data)
-    cache.clear()
-    fix_clock(app, DOWNLOAD)
+    _published_with_late_responses(app, client, db_session, data)
     first = _pdf(client, "en")
     fix_clock(app, datetime(2025, 7, 2, 9, 30, tzinfo=UTC))  # 16:30 on 02/07/2025 in Vietnam
     assert _pdf(client, "en") == first and SAYS["en"] in first
