@@ -54,6 +54,13 @@ def _late(p: pub.PublishedPeriod | None) -> int:
     return 0 if p is None else pub.late_responses(db.session, p)
 
 
+def as_of() -> dict[str, str]:
+    """When the late count is taken, as every place that shows it says it (dashboard/report/_late.html): the
+    app's clock in Vietnam time, to the minute — the date a reader in Vietnam would write, not the UTC one."""
+    day, time = local_datetime(utcnow()).split(" ")
+    return {"date": day, "time": time}
+
+
 def frozen_page() -> str | None:
     """The published report page, or None when the live report should be built."""
     f = read_filters(current_user, current_lang())
@@ -62,7 +69,7 @@ def frozen_page() -> str | None:
         return None
     assert p is not None
     return render_template("dashboard/report/published.html", f=f, publication=p, late=_late(p),
-                           revised_in=pub.revised_in(db.session, p),
+                           as_of=as_of(), revised_in=pub.revised_in(db.session, p),
                            body=Markup(p.html(current_lang())), can_publish=current_user.role in PUBLISHERS)
 
 
@@ -86,7 +93,7 @@ def _publication_context() -> dict[str, Any]:
     def publication_state() -> dict[str, Any]:
         f = read_filters(current_user, current_lang())
         p = _publication(f)
-        return {"publication": p, "late": _late(p), "can_publish": current_user.role in PUBLISHERS}
+        return {"publication": p, "late": _late(p), "as_of": as_of(), "can_publish": current_user.role in PUBLISHERS}
 
     return {"publication_state": publication_state}
 
@@ -130,8 +137,8 @@ def _frozen_pdf_document(p: pub.PublishedPeriod) -> tuple[str, str]:
     key = render_template("dashboard/report/published_pdf.html", publication=p, period=period_name(p.label),
                           revised_in=pub.revised_in(db.session, p), late=_late(p), as_of=AS_OF,
                           body=Markup(p.pdf_html(current_lang())))
-    day, time = local_datetime(utcnow()).split(" ")
-    return key.replace(AS_OF["date"], day).replace(AS_OF["time"], time), key
+    now = as_of()
+    return key.replace(AS_OF["date"], now["date"]).replace(AS_OF["time"], now["time"]), key
 
 
 def _prerender_pdfs(p: pub.PublishedPeriod) -> None:
