@@ -40,6 +40,7 @@ from survey.org.models import Agency, Level, Unit
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond.models import CHANNELS, ResponseTally
 from survey.results import publication
+from survey.results.cache import per_request
 from survey.results.comparison import (
     Comparison,
     DefaultChoice,
@@ -95,10 +96,15 @@ def _versions_with_data() -> list[QuestionnaireVersion]:
     return sorted(with_data, key=lambda v: (-int(counts[v.id]), v.instrument, v.version))
 
 
+def _levels() -> list[Level]:
+    """The tree levels a page compares, read once per request (the filters and the default choice both ask)."""
+    return per_request(("level-choices", str(db.session.get_bind().engine.url)), lambda: level_choices(db.session))
+
+
 def level_candidates(user: Any) -> list[str]:
     """Levels a viewer may be shown by default, highest first: those below the viewer's own unit (a unit
     manager), then the agencies of the scope."""
-    levels = level_choices(db.session)
+    levels = _levels()
     if user.role == "unit_manager" and user.unit is not None:
         levels = [lv for lv in levels if lv.rank > user.unit.level.rank]
     return [lv.code for lv in levels] + ["agency"]
@@ -120,7 +126,7 @@ def read_filters(user: Any, lang: str) -> Filters:
     periods = periods_with_data(db.session, version.id, kind) if version else []
     channel = request.args.get("channel", "")
     channel = channel if channel in CHANNELS else ""
-    lv = level_choices(db.session)
+    lv = _levels()
     if user.role == "unit_manager" and user.unit is not None:  # its own level and below only
         lv = [x for x in lv if x.rank >= user.unit.level.rank]
     levels = [(x.code, x.name_en if lang == "en" else x.name_vi) for x in lv] + [("agency", _("Agencies"))]
@@ -257,7 +263,10 @@ def page_content(view: str, f: Filters, comp: Comparison | None, lang: str) -> t
 
 def _published(comp: Comparison) -> list[publication.PublishedPeriod]:
     """The publication of the compared period, if it is published (its figures are as published)."""
-    found = publication.current(db.session, comp.instrument.record.id, comp.period.label)
+    version_id, label = comp.instrument.record.id, comp.period.label
+    # read once per request: the coverage table and the notes under the headline both state it
+    found = per_request(("publication", str(db.session.get_bind().engine.url), version_id, label),
+                        lambda: publication.current(db.session, version_id, label))
     return [] if found is None else [found]
 
 

@@ -25,7 +25,7 @@ from analysis.response_rate import response_rates
 from survey.org.models import ServiceVolume
 from survey.respond.models import Response, ResponseTally
 from survey.respond.quarantine import EXCLUDED, HELD, LATE, excluded_count
-from survey.results.cache import cached
+from survey.results.cache import cached, per_request
 from survey.results.selection import Selection, allowed_service_points, tally_filters
 from survey.results.tree import placements
 
@@ -92,10 +92,14 @@ def _empty(key: str) -> Coverage:
 
 
 def _volume_version(session: Session) -> tuple[Any, ...]:
-    """Volumes change without a new response: part of the cache key."""
-    row = session.execute(select(func.count(), func.max(ServiceVolume.updated_at), func.sum(ServiceVolume.dossiers))
-                          ).first()
-    return tuple(row) if row is not None else ()
+    """Volumes change without a new response: part of the cache key (read once per request: a page asks for
+    the coverage of its table and of its headline; the pages that change volumes redirect after the change)."""
+    def read() -> tuple[Any, ...]:
+        row = session.execute(select(func.count(), func.max(ServiceVolume.updated_at),
+                                     func.sum(ServiceVolume.dossiers))).first()
+        return tuple(row) if row is not None else ()
+
+    return per_request(("volume-version", str(session.get_bind().engine.url)), read)
 
 
 def _coverage_by(session: Session, sel: Selection, group: str | None) -> dict[str, Coverage]:
