@@ -22,7 +22,9 @@ atom at 0 as its own state; tests compare them with `spc` (tests/analysis/refere
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 from scipy.optimize import brentq
@@ -198,7 +200,8 @@ def _merge_atoms(values: np.ndarray, probs: np.ndarray, max_atoms: int) -> tuple
 
 
 def score_innovations(p0: float, sd: float, volume: float, p: float | None = None, day_sd: float = 0.0,
-                      answers: int = SCORE_ANSWERS, max_atoms: int = 4000) -> tuple[np.ndarray, np.ndarray, float]:
+                      answers: int = SCORE_ANSWERS, max_atoms: int = 4000,
+                      size: int | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Distribution of the daily value x for per-response scores in [0, 1] (a response's share satisfied).
 
     Why not an effective binomial volume n·p(1−p)/σ²: that matches the variance of a day's mean but not
@@ -210,6 +213,7 @@ def score_innovations(p0: float, sd: float, volume: float, p: float | None = Non
     ρ = 1 is exactly a yes/no answer, ρ = 0 independent answers.  Days: n ~ Poisson(volume), mean share
     `p` (default p0; ρ kept) moved by a normal day effect of SD `day_sd` on the logit scale.  Returns
     (atoms, probabilities given n > 0, P(n > 0)); x = (p0 − m)/(sd/√n) as `lower_ewma` computes it.
+    `size`: every point holds exactly that many responses instead (a point of pooled days, `pooled_factor`).
     """
     from scipy.stats import poisson
 
@@ -217,9 +221,14 @@ def score_innovations(p0: float, sd: float, volume: float, p: float | None = Non
     tau2 = (day_sd * p0 * (1 - p0)) ** 2  # variance of a day's mean share: taken out of the pooled SD
     r = (p0 * (1 - p0) - tau2) / max(sd**2 - tau2, 1e-12)  # yes/no answers a response is worth, within a day
     rho = min(max((answers / min(max(r, 1.0), answers) - 1.0) / (answers - 1.0), 0.0), 1.0)
-    n_max = int(poisson.ppf(1 - 1e-12, volume)) + 1
-    pn = poisson.pmf(np.arange(1, n_max + 1), volume)
-    n_lo = max(int(poisson.ppf(1e-12, volume)), 1)  # smaller days weigh nothing: their atoms are not kept
+    if size is not None:
+        n_max = n_lo = size
+        pn = np.zeros(size)
+        pn[-1] = 1.0
+    else:
+        n_max = int(poisson.ppf(1 - 1e-12, volume)) + 1
+        pn = poisson.pmf(np.arange(1, n_max + 1), volume)
+        n_lo = max(int(poisson.ppf(1e-12, volume)), 1)  # smaller days weigh nothing: their atoms are not kept
     atoms, probs = [], []
     # all atoms at once while few (as before); a unit of hundreds of responses a day has millions: binned as
     # they come, on the same equal-width grid `_merge_atoms` would use (its ends are those of the largest day)
@@ -232,7 +241,7 @@ def score_innovations(p0: float, sd: float, volume: float, p: float | None = Non
     for i, w_n in enumerate(pn.tolist()):
         n = i + 1
         sums = [np.convolve(acc, pmf) for acc, (_, pmf) in zip(sums, pmfs, strict=True)]
-        if n < n_lo and streamed:
+        if n < n_lo and (streamed or size is not None):
             continue
         law = sum(w * acc for acc, (w, _) in zip(sums, pmfs, strict=True))
         x = (p0 - np.arange(answers * n + 1) / (answers * n)) / (sd / math.sqrt(n))
@@ -472,3 +481,135 @@ def drop_chart(counts: np.ndarray, totals: np.ndarray, baseline: Baseline,
     counts = np.asarray(counts, dtype=float)
     means = np.divide(np.asarray(totals, dtype=float), counts, out=np.full(len(counts), np.nan), where=counts > 0)
     return lower_ewma(means, counts, baseline.mean, baseline.sd, lam, calibrated_factor(baseline, lam))
+
+
+# ------------------------------------------------------------------ points of pooled days (disclosure)
+@dataclass(frozen=True)
+class Point:
+    """Consecutive calendar days of one month pooled into one chart point (indices into the day arrays)."""
+
+    first: int
+    last: int
+    known: int  # the day from which its responses can no longer change which point they belong to
+
+
+def pool_days(days: Sequence[date], counts: np.ndarray, n_min: int) -> list[Point]:
+    """Consecutive days pooled, within each calendar month, until the point holds at least `n_min` responses.
+
+    Why: a chart of one point per working day lets a reader invert two printed EWMA values into one day's
+    mean, i.e. the answers of a quiet day's one or two citizens (docs/integrity.md).  A point of ≥ n_min
+    responses gives away only a group the dashboard may show anyway.  Points tile each month: a month's
+    remaining days (fewer than n_min responses) join its last point, so a month's figure minus its points is
+    nothing; a point is given (`known`) only once that can no longer change it — the next point of its month
+    is full, or its month is over (`days` must start on a month's first day and run without gaps to the last
+    day with data).  A month of fewer than n_min responses has no point (the dashboard hides it too).  The
+    partition of a month depends on that month's counts only, so it does not move when the chart's window
+    moves.
+    """
+    counts = np.asarray(counts, dtype=float)
+    out: list[Point] = []
+    i = 0
+    while i < len(days):
+        month = (days[i].year, days[i].month)
+        if days[i].day != 1:
+            raise ValueError("the days must start on a month's first day")
+        end = i
+        while end + 1 < len(days) and (days[end + 1].year, days[end + 1].month) == month:
+            end += 1
+        complete = (days[end] + timedelta(days=1)).month != days[end].month
+        closed: list[tuple[int, int]] = []
+        start, acc = i, 0.0
+        for j in range(i, end + 1):
+            acc += counts[j]
+            if acc >= n_min:
+                closed.append((start, j))
+                start, acc = j + 1, 0.0
+        for k, (a, b) in enumerate(closed):
+            if k + 1 < len(closed):
+                out.append(Point(a, b, closed[k + 1][1]))
+            elif complete:
+                out.append(Point(a, end, end))  # the month's remaining days join its last point
+        i = end + 1
+    return out
+
+
+@dataclass(frozen=True)
+class PooledChart:
+    """The chart over points of pooled days (`pool_days`) in the window, with what it was calibrated on."""
+
+    points: list[Point]
+    counts: np.ndarray
+    statistic: np.ndarray  # z per point
+    limit: float
+    lam: float  # per point: 1 − (1 − λ)^k for k working days a point
+    baseline: Baseline
+    days_per_point: float
+    first_signal: int | None  # index into points of the first above the limit
+    signalling: bool  # the last point is above the limit
+
+
+def pooled_drop_chart(days: Sequence[date], counts: np.ndarray, totals: np.ndarray, sumsq: np.ndarray,
+                      n_min: int, baseline_start: int, chart_start: int, lam: float = DEFAULT_LAMBDA,
+                      arl0: float = DEFAULT_ARL0) -> PooledChart | None:
+    """The downward chart over points of ≥ n_min responses (`pool_days`) whose last day is on or after
+    `chart_start`, calibrated on the points within `baseline_start`…`chart_start` − 1 (None: fewer than 30
+    responses in them, e.g. no month of n_min).  Per-day arrays over consecutive calendar days (Σ1, Σ score,
+    Σ score² as a GROUP BY returns them); weekends are pooled too (a month's points then sum to the month),
+    working days measure time.
+
+    The baseline is taken over whole points, so from one day to the next it gains or loses whole points,
+    never one day.  The point-to-point variance beyond the responses' (day effects pooled over a point) is
+    estimated from those points (`Baseline.from_days` on points).  Calibration: `pooled_factor`.
+    """
+    counts, totals, sumsq = (np.asarray(a, dtype=float) for a in (counts, totals, sumsq))
+    working = np.array([d.weekday() < 5 for d in days])
+    points = pool_days(days, counts, n_min)
+    sums = np.vstack([np.zeros((1, 3)), np.cumsum(np.c_[counts, totals, sumsq], axis=0)])
+
+    def of(pts: list[Point]) -> np.ndarray:
+        return np.array([sums[p.last + 1] - sums[p.first] for p in pts]).reshape(-1, 3)
+
+    base = [p for p in points if p.first >= baseline_start and p.last < chart_start]
+    shown = [p for p in points if p.last >= chart_start]
+    base_sums = of(base)
+    if base_sums[:, 0].sum() < 30:
+        return None
+    # time between points: the working days their days span (not the window's: history may be shorter)
+    span = max(int(working[base[0].first:base[-1].last + 1].sum()), 1)
+    baseline = Baseline.from_days(base_sums[:, 0], base_sums[:, 1], base_sums[:, 2], span)
+    k = max(span / len(base), 1.0)
+    c, lam_point = pooled_factor(baseline, k, float(base_sums[:, 0].mean()), lam, arl0)
+    shown_sums = of(shown)
+    means = shown_sums[:, 1] / np.maximum(shown_sums[:, 0], 1)
+    res = lower_ewma(means, shown_sums[:, 0], baseline.mean, baseline.sd, lam_point, c)
+    return PooledChart(shown, shown_sums[:, 0], res.statistic, res.limit, lam_point, baseline, k,
+                       res.first_signal, res.signalling)
+
+
+_POOLED: dict[tuple[float, ...], tuple[float, float]] = {}
+
+
+def pooled_factor(baseline: Baseline, days_per_point: float, size: float, lam: float = DEFAULT_LAMBDA,
+                  arl0: float = DEFAULT_ARL0) -> tuple[float, float]:
+    """(c, λ per point) for points of `days_per_point` working days and `size` responses on average.
+
+    A point of about one working day (k ≤ 1.05: agencies and units of more than ~2·n_min a day) is a day:
+    `calibrated_factor`, λ, ARL0 as before.  Otherwise λ per point is 1 − (1 − λ)^k, so the chart forgets at
+    the same rate per working day as the daily chart, and the in-control ARL is `arl0`/k points (= `arl0`
+    working days).  A point's law: `score_innovations` for exactly `size` responses (rounded; the sizes vary
+    from n_min to ~2·n_min, the standardised value hardly with them) with the between-point effect
+    (`baseline.day_sd`, estimated on points) mixed in.  Rounded (p 0.01, size and k on 5% grids) and remembered.
+    """
+    if days_per_point <= 1.05:
+        return calibrated_factor(baseline, lam, arl0), lam
+    p = round(min(max(baseline.mean, 0.02), 0.98), 2)
+    ratio = min(max(p * (1 - p) / baseline.sd**2, 1.0), float(SCORE_ANSWERS))
+    n = max(round(1.05 ** round(math.log(max(size, 1.0)) / math.log(1.05))), 1)
+    k = 1.05 ** round(math.log(days_per_point) / math.log(1.05))
+    key = (p, round(1.05 ** round(math.log(ratio) / math.log(1.05)), 3), float(n), round(k, 3), lam,
+           round(baseline.day_sd, 2), arl0)
+    if key not in _POOLED:
+        lam_point = 1.0 - (1.0 - lam) ** k
+        law = score_innovations(p, math.sqrt(p * (1 - p) / key[1]), 1.0, day_sd=key[5], size=n)
+        _POOLED[key] = (discrete_crit(lam_point, law[0], law[1], 1.0, arl0 / k), lam_point)
+    return _POOLED[key]

@@ -190,11 +190,14 @@ def agency(code: str) -> str | Response:
     responses = 0
     overall = None
     shown_period = ""
+    left_out = None
     if sel is not None:
+        unit_kind, unit_code = ("service_point", f.service_point.code) if f.service_point else ("agency", ag.code)
+        # "so far" up to the month the linked protection allows, saying so (survey/dashboard/linked_figures.py)
+        sel, left_out = lf.newest_left_out(sel, unit_kind, unit_code)
         res = indices(db.session, sel, ci=CI_METHOD)
         # hidden on every page to protect a small group (survey/results/protection.py): its figures, its trend,
         # its difference from the city and its item shares
-        unit_kind, unit_code = ("service_point", f.service_point.code) if f.service_point else ("agency", ag.code)
         protected = lf.node_measures(sel, unit_kind, unit_code, res)
         res = lf.hide(res, protected)
         method = res.method_note(lang)
@@ -221,7 +224,7 @@ def agency(code: str) -> str | Response:
         published = publication.overlapping(db.session, sel.questionnaire_version_ids[0], f.period_from, f.period_to)
         tables.append(cp.coverage_table(cov, f.service_point.name(lang) if f.service_point else ag.name(lang),
                                         cp.cutoff_text(published)))
-        coverage_notes = [cp.published_note(p) for p in published] + cp.notes(cov)
+        coverage_notes = ([left_out] if left_out else []) + [cp.published_note(p) for p in published] + cp.notes(cov)
         tables += topic_tables(ag, f.service_point, f.period_from, f.period_to, lang)  # issue 15
         tables.append(language_table(db.session, sel))  # issue 15: responses in vi, en, km
         if protected:
@@ -246,17 +249,20 @@ def early_warning(ag: Agency, lang: str, hidden_n: int | None = None) -> tuple[A
     page hides the agency's figures (`hidden_n`: their n), no chart, only a sentence saying why."""
     from flask import current_app
 
-    from survey.dashboard.integrity_charts import control_chart, hidden_chart_note
+    from survey.dashboard.integrity_charts import control_chart, hidden_chart_note, too_few_points_note
     from survey.i18n import local_date, percent
     from survey.results.integrity import agency_charts
     from survey.results.periods import now
 
-    c = agency_charts(db.session, now().date(), [ag.id]).get(ag.id)
+    n_min = int(current_app.config["HAILONG_N_MIN"])
+    c = agency_charts(db.session, now().date(), [ag.id], n_min=n_min).get(ag.id)
     if c is None:
         return None, None
     if hidden_n is not None:
-        return None, hidden_chart_note(hidden_n, int(current_app.config["HAILONG_N_MIN"]), lang)
-    figure = control_chart("early-warning", c["days"], c["statistic"], c["limit"], c["counts"], c["means"], lang=lang)
+        return None, hidden_chart_note(hidden_n, n_min, lang)
+    if c["limit"] is None:
+        return None, too_few_points_note(n_min, lang)
+    figure = control_chart("early-warning", c["days"], c["points"], c["limit"], lang=lang, n_min=n_min)
     text = None
     if c["signalling"]:
         text = _("Satisfaction has fallen below this agency's usual level (%(usual)s satisfied) since %(day)s: "

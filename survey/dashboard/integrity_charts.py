@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from survey.dashboard.charts import ACCENT, ALARM, GRID, MUTED, Chart, num, pct, px, svg_doc, svg_text
+from survey.dashboard.charts import ACCENT, ALARM, GRID, MUTED, Chart, num, px, svg_doc, svg_text
 
 
 def arrivals_chart(chart_id: str, slots: Sequence[Sequence[int]], *, lang: str) -> Chart:
@@ -45,18 +45,17 @@ def arrivals_chart(chart_id: str, slots: Sequence[Sequence[int]], *, lang: str) 
                  (_("From"), _("Responses")), rows, len(rows))
 
 
-def control_chart(chart_id: str, days: Sequence[date], statistic: Sequence[float], limit: float,
-                  counts: Sequence[int], means: Sequence[float], *, lang: str, n_min: int | None = None) -> Chart:
-    """The early-warning statistic by working day against its limit (above the line = a real drop).
+def control_chart(chart_id: str, days: Sequence[date], points: Sequence[dict[str, Any]], limit: float, *,
+                  lang: str, n_min: int) -> Chart:
+    """The early-warning statistic by point of pooled days against its limit (above the line = a real drop).
 
-    A day's share satisfied is printed only for a day with at least n_min responses: a day of one or two
-    responses would show those citizens' answers to the officials they rated (docs/methodology-design.md,
-    disclosure).  Such days keep their n and the warning measure, which weighs many days together, so the chart
-    still says when and how far satisfaction fell."""
-    n_min = int(current_app.config["HAILONG_N_MIN"]) if n_min is None else n_min
+    Each point pools consecutive days of a month to at least n_min responses (survey/results/integrity.py,
+    analysis.control.pool_days): a point per day let a reader invert two printed values into one quiet day's
+    answers.  So the table lists points (their days, n and warning measure), never a day of fewer responses, and
+    no share: the warning measure says how far satisfaction fell."""
     width, height = 700, 240
     pl, pr, pt, pb = 50, width - 12, 14, height - 34
-    vals = [v for v in statistic if v is not None and math.isfinite(v)]
+    vals = [float(p["z"]) for p in points if math.isfinite(p["z"])]
     top = max(max(vals, default=0.0), limit) * 1.15 or 1.0
     n = max(len(days), 1)
 
@@ -65,6 +64,9 @@ def control_chart(chart_id: str, days: Sequence[date], statistic: Sequence[float
 
     def sy(v: float) -> float:
         return pb - v / top * (pb - pt)
+
+    def where(p: dict[str, Any]) -> int:  # a point stands at the working day its days end on (or before)
+        return max(bisect_right(list(days), p["last"]) - 1, 0)
 
     body: list[str] = [f'<line x1="{pl}" y1="{px(sy(0))}" x2="{pr}" y2="{px(sy(0))}" stroke="{GRID}"/>',
                        f'<line class="limit" x1="{pl}" y1="{px(sy(limit))}" x2="{pr}" y2="{px(sy(limit))}" '
@@ -75,32 +77,37 @@ def control_chart(chart_id: str, days: Sequence[date], statistic: Sequence[float
                        svg_text(pl + 4, pt + 10, _("Warning measure"), size=11, fill=MUTED),
                        svg_text(pl - 6, sy(0) + 4, num(0, lang), anchor="end", size=11, fill=MUTED, cls="tick"),
                        svg_text(pl + 4, sy(0) - 5, _("0 = usual level"), size=11, fill=MUTED)]
-    pts = [f"{px(sx(i))},{px(sy(v))}" for i, v in enumerate(statistic) if v is not None and math.isfinite(v)]
+    pts = [f"{px(sx(where(p)))},{px(sy(p['z']))}" for p in points if math.isfinite(p["z"])]
     if len(pts) >= 2:
         body.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
-    for i, v in enumerate(statistic):
-        if v is not None and math.isfinite(v) and v > limit:
-            body.append(f'<circle cx="{px(sx(i))}" cy="{px(sy(v))}" r="3.5" fill="{ALARM}"/>')
+    for p in points:
+        if math.isfinite(p["z"]):
+            colour, r = (ALARM, 3.5) if p["z"] > limit else (ACCENT, 2.5)
+            body.append(f'<circle cx="{px(sx(where(p)))}" cy="{px(sy(p["z"]))}" r="{r}" fill="{colour}"/>')
     every = max(1, math.ceil(n / 6))
     for i, d in enumerate(days):
         if i % every == 0:
             body.append(svg_text(sx(i), pb + 16, f"{d.day:02d}/{d.month:02d}", anchor="middle", size=11, fill=MUTED,
                               cls="tick"))
     title = _("Early warning of a drop in satisfaction")
-    desc = _("A weighted running measure of how far daily satisfaction fell below its usual level; "
+    desc = _("A weighted running measure of how far satisfaction fell below its usual level; "
              "crossing the dashed line signals a real drop (about one false alarm a year).")
-    rows = tuple((f"{d.day:02d}/{d.month:02d}/{d.year}", num(c, lang),
-                  pct(m, lang) if c >= n_min and m is not None and math.isfinite(m) else "–",
-                  num(s, lang, 2) if s is not None and math.isfinite(s) else "–")
-                 for d, c, m, s in zip(days, counts, means, statistic, strict=True))
+
+    def span(p: dict[str, Any]) -> str:
+        a, b = p["first"], p["last"]
+        last = f"{b.day:02d}/{b.month:02d}/{b.year}"
+        return last if a == b else f"{a.day:02d}/{a.month:02d}/{a.year} – {last}"
+
+    rows = tuple((span(p), num(p["n"], lang), num(p["z"], lang, 2) if math.isfinite(p["z"]) else "–")
+                 for p in points)
     notes = (_("How to read it: the warning measure is 0 while satisfaction is at its usual level and grows the "
                "further satisfaction falls below it. Above the warning limit (%(limit)s, the dashed line) the fall "
-               "is more than day-to-day chance: look at what changed at the counters.", limit=num(limit, lang, 2)),)
-    notes += (_("A day's share satisfied is shown only for days with at least %(n)s responses, so that no "
-                "citizen's answer can be read from it; the warning measure weighs many days together.",
-                n=num(n_min, lang)),) if any(0 < c < n_min for c in counts) else ()
+               "is more than day-to-day chance: look at what changed at the counters.", limit=num(limit, lang, 2)),
+             _("Each point pools consecutive days of one month until they hold at least %(n)s responses (the "
+               "month's last point takes its remaining days), so that no citizen's answers can be read from the "
+               "chart; a point appears once its days are complete.", n=num(n_min, lang)))
     return Chart(chart_id, title, desc, svg_doc(chart_id, width, height, title, desc, body),
-                 (_("Day"), _("Responses"), _("Share satisfied"), _("Warning measure")), rows, len(rows), notes)
+                 (_("Days"), _("Responses"), _("Warning measure")), rows, len(rows), notes)
 
 
 def hidden_chart_note(n: int, n_min: int, lang: str) -> str:
@@ -112,6 +119,13 @@ def hidden_chart_note(n: int, n_min: int, lang: str) -> str:
     return _("The early-warning chart is hidden: this agency has too few responses for its figures to be shown "
              "(n = %(n)s; at least %(n_min)s are needed), and its day-by-day figures would give them away.",
              n=num(n, lang), n_min=num(n_min, lang))
+
+
+def too_few_points_note(n_min: int, lang: str) -> str:
+    """Why there is no early-warning chart although there is a year of history: its points pool a month's days
+    until they hold n_min responses, and no month of that year had so many."""
+    return _("No early-warning chart: its points pool the days of a month until they hold at least %(n)s "
+             "responses, and no month of the last year had that many.", n=num(n_min, lang))
 
 
 def unit_hidden_note(session: Session, comp: Any, unit_id: int) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -80,7 +80,7 @@ def index() -> str:
             "month_dossiers": f.evidence.get("month_dossiers"),
             "delays": f.evidence.get("delays"),
         })
-    signals = data.city_signals(session, now().date())
+    signals = data.city_signals(session, now().date(), n_min=int(current_app.config["HAILONG_N_MIN"]))
     return render_template("dashboard/integrity/index.html", items=items, status=status, statuses=STATUSES,
                            signals=signals, lang=lang)
 
@@ -91,15 +91,18 @@ def unit_early_warning(unit_id: int, comp: Any = None) -> tuple[Any, str, bool] 
     for the Home Affairs unit page; None without a year of history.  The route has already checked that the
     viewer may see the unit, so every agency summed here is within their scope.  A unit whose own figure the
     page's selection (`comp`, the comparison) hides gets no chart, only a sentence saying why."""
-    from survey.dashboard.integrity_charts import unit_hidden_note
+    from survey.dashboard.integrity_charts import too_few_points_note, unit_hidden_note
     from survey.i18n import local_date, percent
 
-    c = data.unit_chart(db.session, now().date(), unit_id)
+    n_min = int(current_app.config["HAILONG_N_MIN"])
+    c = data.unit_chart(db.session, now().date(), unit_id, n_min=n_min)
     if c is None:
         return None
     hidden = unit_hidden_note(db.session, comp, unit_id)
     if hidden:
         return None, hidden, False
+    if c["limit"] is None:
+        return None, too_few_points_note(n_min, current_lang()), False
     usual = percent(c["baseline"], 1)
     if c["signalling"]:
         text = _("Satisfaction with this unit's agencies together has fallen below its usual level (%(usual)s "
@@ -112,8 +115,7 @@ def unit_early_warning(unit_id: int, comp: Any = None) -> tuple[Any, str, bool] 
     else:
         text = _("No drop: over the last %(days)s working days satisfaction with this unit's agencies together "
                  "(usually %(usual)s satisfied) stayed within day-to-day chance.", days=len(c["days"]), usual=usual)
-    figure = control_chart("early-warning", c["days"], c["statistic"], c["limit"], c["counts"], c["means"],
-                           lang=current_lang())
+    figure = control_chart("early-warning", c["days"], c["points"], c["limit"], lang=current_lang(), n_min=n_min)
     return figure, text, bool(c["signalling"])
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from analysis.control import Baseline, drop_chart
+from analysis.control import pooled_drop_chart
 from analysis.integrity import HISTORY_DAYS, OpeningHours, ScanInput, arrival_profile, late_out_of_order, scan
 from survey.database import utcnow
 from survey.i18n import LOCAL_TZ
@@ -260,42 +260,59 @@ def daily_scores(session: Session, first: date, last: date, agency_ids: list[int
             .reset_index())
 
 
-def agency_charts(session: Session, today: date, agency_ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
-    """The early-warning chart of each agency over the last CHART_DAYS working days before `today`
-    (remembered by the results cache until the data change)."""
+def agency_charts(session: Session, today: date, agency_ids: list[int] | None = None, *,
+                  n_min: int) -> dict[int, dict[str, Any]]:
+    """The early-warning chart of each agency over the last CHART_DAYS working days before `today`, its points
+    pooling days to at least `n_min` responses (remembered by the results cache until the data change)."""
     from survey.results.cache import cached
 
-    key = ("early-warning", today, None if agency_ids is None else tuple(sorted(agency_ids)))
-    return cached(session, key, lambda: _agency_charts(session, today, agency_ids))
+    key = ("early-warning", today, None if agency_ids is None else tuple(sorted(agency_ids)), n_min)
+    return cached(session, key, lambda: _agency_charts(session, today, agency_ids, n_min))
 
 
-def _agency_charts(session: Session, today: date, agency_ids: list[int] | None) -> dict[int, dict[str, Any]]:
-    days = _working_days(today - timedelta(days=1), CHART_DAYS + BASELINE_DAYS)
-    return _charts(daily_scores(session, days[0], days[-1], agency_ids), "agency_id", days)
+def _span(today: date) -> tuple[list[date], list[date], int, int]:
+    """The calendar days a chart reads (from the first day of the month of its baseline's first working day to
+    yesterday: points pool whole months from their first day), its CHART_DAYS working days, and the indices of
+    the baseline's and the chart's first day."""
+    work = _working_days(today - timedelta(days=1), CHART_DAYS + BASELINE_DAYS)
+    first = work[0].replace(day=1)
+    days = [first + timedelta(days=i) for i in range((today - first).days)]
+    return days, work[BASELINE_DAYS:], (work[0] - first).days, (work[BASELINE_DAYS] - first).days
 
 
-def _charts(data: pd.DataFrame, key: str, days: list[date]) -> dict[int, dict[str, Any]]:
-    """One early-warning chart per `key` value of per-day scores (n, total, sumsq): the last CHART_DAYS
-    working days of `days` charted against the BASELINE_DAYS before them."""
-    base_days, chart_days = days[:BASELINE_DAYS], days[BASELINE_DAYS:]
+def _agency_charts(session: Session, today: date, agency_ids: list[int] | None,
+                   n_min: int) -> dict[int, dict[str, Any]]:
+    days = _span(today)[0]
+    return _charts(daily_scores(session, days[0], days[-1], agency_ids), "agency_id", today, n_min)
+
+
+def _charts(data: pd.DataFrame, key: str, today: date, n_min: int) -> dict[int, dict[str, Any]]:
+    """One early-warning chart per `key` value of per-day scores (n, total, sumsq): points of pooled days
+    (`analysis.control.pooled_drop_chart`) ending in the last CHART_DAYS working days, calibrated on the points
+    of the BASELINE_DAYS before them.  Only points of at least n_min responses leave this function: no day's
+    figure does (docs/integrity.md, early warning)."""
+    days, chart_days, base_start, chart_start = _span(today)
     out: dict[int, dict[str, Any]] = {}
     for group_id, part in data.groupby(key):
         assert isinstance(group_id, (int, np.integer))  # pandas-stubs types a group key as any scalar
-        base = part[part["day"] < chart_days[0]]
-        if base["n"].sum() < 30:
-            continue  # too little history for a baseline
-        baseline = Baseline.from_days(base["n"].to_numpy(), base["total"].to_numpy(), base["sumsq"].to_numpy(),
-                                      len(base_days))
-        idx = part.set_index("day").reindex(chart_days)
-        counts = idx["n"].fillna(0).to_numpy()
-        totals = idx["total"].fillna(0).to_numpy()
-        res = drop_chart(counts, totals, baseline)
-        means = np.divide(totals, counts, out=np.full(len(counts), np.nan), where=counts > 0)
+        idx = part.set_index("day").reindex(days).fillna(0)
+        res = pooled_drop_chart(days, idx["n"].to_numpy(), idx["total"].to_numpy(), idx["sumsq"].to_numpy(), n_min,
+                                base_start, chart_start)
+        if res is None:
+            if idx["n"].to_numpy()[base_start:chart_start].sum() >= 30:  # a year's history, but no month of n_min
+                out[int(group_id)] = {"days": chart_days, "points": [], "counts": [], "statistic": [], "limit": None,
+                                      "baseline": None, "n_min": n_min, "signalling": False, "first_signal": None,
+                                      "signal_known": None}
+            continue  # else too little history for a baseline
+        points = [{"first": days[p.first], "last": days[p.last], "known": days[p.known], "n": int(n), "z": float(z)}
+                  for p, n, z in zip(res.points, res.counts, res.statistic, strict=True)]
+        first = points[res.first_signal] if res.first_signal is not None else None
         out[int(group_id)] = {
-            "days": chart_days, "counts": counts.astype(int).tolist(), "means": means.tolist(),
-            "statistic": res.statistic.tolist(), "limit": res.limit, "baseline": baseline.mean,
-            "signalling": res.signalling,
-            "first_signal": chart_days[res.first_signal] if res.first_signal is not None else None,
+            "days": chart_days, "points": points, "counts": [p["n"] for p in points],
+            "statistic": [p["z"] for p in points], "limit": res.limit, "baseline": res.baseline.mean,
+            "sd": res.baseline.sd, "lam": res.lam, "days_per_point": res.days_per_point, "n_min": n_min,
+            "signalling": res.signalling, "first_signal": first["last"] if first else None,
+            "signal_known": first["known"] if first else None,
         }
     return out
 
@@ -316,40 +333,42 @@ def _by_unit(session: Session, data: pd.DataFrame) -> pd.DataFrame:
             .reset_index())
 
 
-def unit_chart(session: Session, today: date, unit_id: int) -> dict[str, Any] | None:
+def unit_chart(session: Session, today: date, unit_id: int, *, n_min: int) -> dict[str, Any] | None:
     """The early-warning chart of one administrative unit (the Home Affairs unit page): the agencies of its
     subtree together, the same day sums and calibration as the Integrity page's list (`city_signals`), read for
     that subtree only (remembered by the results cache until the data change)."""
     from survey.results.cache import cached
 
-    return cached(session, ("early-warning-unit", today, unit_id), lambda: _unit_chart(session, today, unit_id))
+    return cached(session, ("early-warning-unit", today, unit_id, n_min),
+                  lambda: _unit_chart(session, today, unit_id, n_min))
 
 
-def _unit_chart(session: Session, today: date, unit_id: int) -> dict[str, Any] | None:
+def _unit_chart(session: Session, today: date, unit_id: int, n_min: int) -> dict[str, Any] | None:
     from survey.org.tree import unit_subtree
 
     agency_ids = list(session.scalars(select(Agency.id).where(Agency.unit_id.in_(unit_subtree(session, unit_id)))))
     if not agency_ids:
         return None
-    days = _working_days(today - timedelta(days=1), CHART_DAYS + BASELINE_DAYS)
+    days = _span(today)[0]
     data = daily_scores(session, days[0], days[-1], agency_ids)
     summed = data.groupby("day")[["n", "total", "sumsq"]].sum().reset_index().assign(unit_id=unit_id)
-    return _charts(summed, "unit_id", days).get(unit_id)
+    return _charts(summed, "unit_id", today, n_min).get(unit_id)
 
 
-def _city_charts(session: Session, today: date) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
+def _city_charts(session: Session, today: date,
+                 n_min: int) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
     """Every agency's and every unit's chart, from one read of the year's responses."""
-    days = _working_days(today - timedelta(days=1), CHART_DAYS + BASELINE_DAYS)
+    days = _span(today)[0]
     data = daily_scores(session, days[0], days[-1])
-    return _charts(data, "agency_id", days), _charts(_by_unit(session, data), "unit_id", days)
+    return _charts(data, "agency_id", today, n_min), _charts(_by_unit(session, data), "unit_id", today, n_min)
 
 
-def city_signals(session: Session, today: date) -> list[dict[str, Any]]:
+def city_signals(session: Session, today: date, *, n_min: int) -> list[dict[str, Any]]:
     """Agencies and administrative units (a unit: the agencies of its subtree together) whose early-warning
     chart signals now, newest signal first (remembered by the results cache until the data change)."""
     from survey.results.cache import cached
 
-    agencies, units = cached(session, ("early-warning-city", today), lambda: _city_charts(session, today))
+    agencies, units = cached(session, ("early-warning-city", today, n_min), lambda: _city_charts(session, today, n_min))
     rows: list[dict[str, Any]] = []
     named: dict[str, dict[int, Any]] = {
         "agency": {a.id: a for a in session.scalars(select(Agency).where(Agency.id.in_(list(agencies) or [-1])))},

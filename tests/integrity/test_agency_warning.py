@@ -20,9 +20,12 @@ def city(app, db_session):
 
 @pytest.mark.parametrize("dropped", [True, False])
 def test_agency_page_shows_the_chart_and_says_so_only_on_a_real_drop(client, db_session, city, dropped) -> None:
+    """About 2 responses a working day: with n_min 30 the chart's points are months.  A steady agency's chart is
+    above its limit about one month in twelve by design (ARL0 = 250 working days); seed 11's steady data have a
+    May 2.8 standard errors below the usual level (a month's false alarm), so the steady case uses seed 12."""
     sp = city.service_points["STP-SP1"]
     sipas = city.questionnaires["sipas-2017"]
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(11 if dropped else 12)
     days = workdays_before(TODAY, 180)
     honest_days(db_session, sp, sipas, days[:150], 2, rng, p_sat=0.85)
     honest_days(db_session, sp, sipas, days[150:], 2, rng, p_sat=0.6 if dropped else 0.85)

@@ -50,10 +50,10 @@ def test_honest_database_raises_no_flag_and_no_chart_signal(db_session) -> None:
     honest_days(db_session, sp, sipas, days, 2, rng)
     finish(db_session)
     assert run_scan(db_session, days[-30:]) == 0
-    charts = agency_charts(db_session, TODAY)
+    charts = agency_charts(db_session, TODAY, n_min=30)
     chart = charts[sp.agency_id]
     assert not chart["signalling"] and len(chart["days"]) == 60
-    assert city_signals(db_session, TODAY) == []
+    assert city_signals(db_session, TODAY, n_min=30) == []
 
 
 def test_real_drop_makes_the_agency_chart_signal(db_session) -> None:
@@ -65,10 +65,10 @@ def test_real_drop_makes_the_agency_chart_signal(db_session) -> None:
     honest_days(db_session, sp, sipas, days[:150], 2, rng, p_sat=0.85)
     honest_days(db_session, sp, sipas, days[150:], 2, rng, p_sat=0.65)
     finish(db_session)
-    chart = agency_charts(db_session, TODAY)[sp.agency_id]
+    chart = agency_charts(db_session, TODAY, n_min=30)[sp.agency_id]
     assert chart["signalling"]
     assert chart["first_signal"] >= days[150]
-    signals = city_signals(db_session, TODAY)
+    signals = city_signals(db_session, TODAY, n_min=30)
     assert [s["agency"].code for s in signals if s["kind"] == "agency"] == ["STP"]
     # STP is a city department: the city's chart (all its agencies together) holds only STP's responses here
     assert [s["unit"].code for s in signals if s["kind"] == "unit"] == ["CT"]

@@ -1,24 +1,23 @@
-"""Agency page, early-warning chart: no day's share satisfied of fewer than n_min responses (a day of one or two
-responses would show those citizens' answers to the officials they rated), and no day-by-day figures at all for
-an agency whose figures the page hides (too few responses, or hidden to protect a small group) — only a sentence
-saying why.  The warning itself (does the chart flag the drop) is unchanged."""
+"""Agency page, early-warning chart: no point of fewer than n_min responses (a day of one or two responses would
+show those citizens' answers to the officials they rated), and no chart at all for an agency whose figures the
+page hides (too few responses, or hidden to protect a small group) — only a sentence saying why.  The warning
+itself (does the chart flag the drop) still works."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
 
 from survey.results import cache
-from survey.results.integrity import agency_charts
+from survey.results.integrity import agency_charts, daily_scores
 from tests.dashboard.helpers import get, login
 from tests.factories import small_city
 from tests.integrity.factories import TODAY, drops_at, finish, honest_days, workdays_before
 
-ROW = re.compile(r'<tr><th scope="row">(\d\d/\d\d/\d{4})</th><td class="num">(\d+)</td>'
-                 r'<td class="num">([^<]*)</td><td class="num">([^<]*)</td></tr>')
+ROW = re.compile(r'<tr><th scope="row">([^<]+)</th><td class="num">(\d+)</td><td class="num">([^<]*)</td></tr>')
 
 
 @pytest.fixture()
@@ -43,23 +42,32 @@ def _section(html: str) -> str:
 
 
 @pytest.mark.parametrize("n_min", [30, 3])
-def test_a_days_share_is_shown_only_with_n_min_responses(app, client, db_session, city, n_min) -> None:
+def test_every_point_holds_n_min_responses_and_a_months_points_are_the_month(app, client, db_session, city,
+                                                                           n_min) -> None:
+    """Before, the table had a row per working day (a day of one or two responses printed its n and warning
+    measure, which gave its answers away: tests/integrity/test_warning_reader.py).  Now every row is a point of
+    consecutive days of one month holding at least n_min responses, and a month's points hold exactly its
+    responses (its figure minus its points is nothing).  The warning still flags the drop."""
     app.config["HAILONG_N_MIN"] = n_min
     finish(db_session)
     login(client, "tuphap")
     part = _section(get(client, "/dashboard/agency/STP").get_data(as_text=True))
     rows = ROW.findall(part)
-    chart = agency_charts(db_session, TODAY, [city.agencies["STP"].id])[city.agencies["STP"].id]
-    assert [int(n) for _d, n, _s, _w in rows] == chart["counts"]
-    small = [share for _d, n, share, _w in rows if int(n) < n_min]
-    large = [share for _d, n, share, _w in rows if int(n) >= n_min]
-    assert small and all(s == "–" for s in small)  # before: e.g. "50,0%" for a day of 2 responses
-    assert all(s.endswith("%") for s in large)  # a day with enough responses keeps its share
-    assert bool(large) is (n_min == 3)
-    assert "chỉ hiển thị cho các ngày có ít nhất" in part  # the note says why (vi, the page's language)
-    # the warning is unchanged: the statistic of every day is printed and the drop is flagged
-    printed = [float(w.replace(",", ".")) if w != "–" else np.nan for _d, _n, _s, w in rows]
-    assert np.allclose(printed, chart["statistic"], atol=0.006, equal_nan=True)
+    agency_id = city.agencies["STP"].id
+    chart = agency_charts(db_session, TODAY, [agency_id], n_min=n_min)[agency_id]
+    assert rows and [int(n) for _d, n, _w in rows] == chart["counts"]
+    assert all(int(n) >= n_min for _d, n, _w in rows)
+    assert (n_min == 3) is any(" – " not in label for label, _n, _w in rows)  # a day alone only when it is enough
+    for label, _n, _w in rows:  # a point's days lie in one month
+        months = {m for m in re.findall(r"\d\d/(\d\d/\d{4})", label)}
+        assert len(months) == 1, label
+    days = daily_scores(db_session, date(2024, 4, 1), date(2024, 5, 31), [agency_id])
+    for month in (4, 5):  # whole months inside the chart's window
+        inside = [p["n"] for p in chart["points"] if p["first"].month == month]
+        assert sum(inside) == int(days[[d.month == month for d in days["day"]]]["n"].sum())
+    assert "gộp các ngày liên tiếp" in part  # the note says why (vi, the page's language)
+    printed = [float(w.replace(",", ".")) for _d, _n, w in rows]
+    assert np.allclose(printed, chart["statistic"], atol=0.006)
     assert chart["signalling"] and 'class="early-warning-signal" role="status"' in part
 
 
