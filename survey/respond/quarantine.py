@@ -148,8 +148,10 @@ def _set_status(session: Session, response_ids: Iterable[int], status: str | Non
     for obj in list(session.identity_map.values()):  # loaded Response objects must not show the old status
         if isinstance(obj, Response) and obj.id in changed_set:
             session.expire(obj, ["review_status", "review_reason", "review_changed_at"])
-    if leaving or joining:
-        bump_revision(session)
+    # every change, also one between statuses counted nowhere (held -> excluded): pages count those too
+    # (coverage: "n excluded after review"; the early warning takes held and late responses), cached under the
+    # data version, which has no other way to see the change
+    bump_revision(session)
     before = Counter(str(r.review_status or "counted") for r in changing)
     after = Counter(str(target[r.id] or "counted") for r in changing)
     record(session, action, "response", changed_ids[0] if len(changed_ids) == 1 else f"{len(changed_ids)} responses",
