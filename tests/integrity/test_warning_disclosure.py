@@ -116,3 +116,20 @@ def test_a_unit_with_too_few_responses_has_no_days(app, client, db_session, n_mi
     else:
         assert part and "<svg" not in part and "early-warning-data" not in part and not ROW.findall(part)
         assert "Biểu đồ cảnh báo sớm bị ẩn: đơn vị này có quá ít phản hồi" in part
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_an_agency_without_a_month_of_n_min_says_why_it_has_no_chart(app, client, db_session, city, lang) -> None:
+    """About 44 responses a month, n_min 60: the page shows the agency's figures (over every month, n ≈ 360), but
+    no month holds n_min, so the chart has no point to draw; a sentence says so instead of an empty chart."""
+    app.config["HAILONG_N_MIN"] = 60
+    finish(db_session)
+    login(client, "tuphap")
+    if lang == "en":
+        client.get("/lang/en")
+    html = get(client, "/dashboard/agency/STP").get_data(as_text=True)
+    part = _section(html)
+    assert "<svg" not in part and "early-warning-data" not in part and not ROW.findall(part)
+    sentence = {"vi": "Chưa có biểu đồ cảnh báo sớm", "en": "No early-warning chart: its points pool"}[lang]
+    assert sentence in part and "60" in part
+    assert "Ẩn để bảo vệ" not in html and "Hidden to protect" not in html  # the page's own figures are shown
