@@ -391,7 +391,8 @@ def increment_tallies(session: Session, base: dict[str, Any], counts: Counter[tu
 
 def rebuild_tallies(session: Session) -> None:
     """Recompute the count tables from the stored answers of counted responses (after bulk loads, or to
-    repair); quarantined responses (review_status set) are counted nowhere."""
+    repair); quarantined responses (review_status set) are counted nowhere.  Raises the tally revision: a
+    repair adds no response, and every cache of figures and month cells keys on the newest one and this."""
     session.execute(table_of(AnswerTally).delete())
     session.execute(table_of(ResponseTally).delete())
     session.execute(insert(table_of(ResponseTally)).from_select(
@@ -408,4 +409,5 @@ def rebuild_tallies(session: Session) -> None:
         .group_by(Response.questionnaire_version_id, Response.service_point_id, Response.period,
                   Response.channel, Answer.item_id, Answer.value)))
     moments.rebuild(session)
+    quarantine.bump_revision(session)
 

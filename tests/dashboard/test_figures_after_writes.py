@@ -10,12 +10,16 @@ agency page kept saying the responses awaited review after Home Affairs had excl
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import delete
 
 from survey.respond import quarantine
-from survey.results import cache
+from survey.respond.models import AnswerTally, MomentTally, ResponseTally
+from survey.respond.store import rebuild_tallies
+from survey.results import Selection, cache
 from tests.dashboard.hakit import login, use_language
 from tests.dashboard.test_review_coverage import REASON, _agency_ids
 from tests.results.factories import add_volumes, city_with_responses
+from tests.results.test_cache_data_version import _overall_n
 
 HELD = "3 responses set aside, awaiting review."
 EXCLUDED = "3 responses excluded after review."
@@ -48,3 +52,19 @@ def test_a_review_decision_on_held_responses_is_on_the_next_page(client, db_sess
     quarantine.reverse(db_session, ids, REASON)  # excluded -> held again, awaiting a new decision
     page = _agency_page(client)
     assert HELD in page and EXCLUDED not in page
+
+
+def test_count_tables_rebuilt_without_a_new_response_are_in_the_next_figures(app, db_session, data):
+    """`rebuild_tallies` repairs the count tables (survey/respond/store.py): the figures must follow the repaired
+    tables, though no response was added.  Before, the wrong figures stayed cached until the next response."""
+    sel = Selection.of(data.qv_id)
+    true_n = _overall_n(db_session, sel)
+    sp = data.city.service_points["STP-SP1"].id
+    for table in (ResponseTally, AnswerTally, MomentTally):  # damaged tables: one service point's counts lost
+        db_session.execute(delete(table).where(table.service_point_id == sp))
+    quarantine.bump_revision(db_session)  # (so the damage itself is seen: the test is about the repair)
+    db_session.commit()
+    assert _overall_n(db_session, sel) < true_n
+    rebuild_tallies(db_session)
+    db_session.commit()
+    assert _overall_n(db_session, sel) == true_n, "the figures still count the damaged tables"
