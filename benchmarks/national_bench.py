@@ -397,10 +397,11 @@ def loaded_pages(app) -> list[tuple[str, str, str]]:
     return [(label, user, url.replace("__sipas__", sipas)) for label, user, url in pages(app)]
 
 
-def one_page(app, index: int, live: int, warm: int = 0) -> None:
+def one_page(app, index: int, live: int, warm: int = 0, profile: str = "") -> None:
     """In this (fresh) process: page `index`'s first request, then `live` requests each after two new
     responses, then `warm` requests without new data; prints one table row per request with wall, CPU, RSS
-    after it and the process's peak RSS."""
+    after it and the process's peak RSS.  profile: a file for the cProfile stats of the last live request."""
+    import cProfile
     import resource
 
     from flask import g
@@ -423,9 +424,15 @@ def one_page(app, index: int, live: int, warm: int = 0) -> None:
         if 0 < i <= live:
             dash.new_responses(points, qvs, rng)
         db.session.remove()
+        profiler = cProfile.Profile() if profile and i == live else None
         t0, c0 = time.perf_counter(), time.process_time()
+        if profiler is not None:
+            profiler.enable()
         resp = client.get(url)
         wall, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(f"{profile}.{index}")
         assert resp.status_code == 200, (url, resp.status_code)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         kind = "first" if not i else "live" if i <= live else "warm"
@@ -472,6 +479,8 @@ def main() -> None:
                     help="HAILONG_MONTH_CELLS_MB for the app (default: the app's, 96): a budget that holds the "
                          "newest whole-country month lets a live request refresh only its changed cells")
     ap.add_argument("--warm", type=int, default=0, help="warm requests after the live ones (--fresh)")
+    ap.add_argument("--profile", default="", metavar="FILE",
+                    help="cProfile the last live request of each page (--fresh) into FILE.<page number>")
     ap.add_argument("--pages", default="", help="comma-separated page numbers to time (default: all)")
     ap.add_argument("--month-files", default="off", metavar="DIR",
                     help="HAILONG_MONTH_CELLS_DIR for the app (a server's default is <instance>/month-cells; "
@@ -510,7 +519,7 @@ def main() -> None:
                           **({"HAILONG_MONTH_CELLS_MB": args.month_cells_mb} if args.month_cells_mb else {})})
         if args.one_page is not None:
             with app.app_context():
-                one_page(app, args.one_page, args.live, args.warm)
+                one_page(app, args.one_page, args.live, args.warm, args.profile)
             return
         print(f"== postgresql national: {'database kept earlier' if args.reuse else f'{args.responses:,} responses'} "
               f"({url.split('@')[-1]}); "
@@ -541,7 +550,7 @@ def main() -> None:
             fresh_pages(name, args.pg, args.live, [int(i) for i in args.pages.split(",") if i],
                         [*(["--per-point"] if args.per_point else []), "--month-files", args.month_files,
                          "--warm", str(args.warm), "--results-mb", str(args.results_mb),
-                         "--month-cells-mb", str(args.month_cells_mb)])
+                         "--month-cells-mb", str(args.month_cells_mb), "--profile", args.profile])
         if args.export:
             path = Path(args.export)
             if not path.exists():

@@ -19,7 +19,12 @@ used first out):
 - finished totals (`ClusterTotals`) of a need whose months are all unchanged (`totals_for` / `keep_totals`);
 - a period range's integer sums over its CLOSED months — every month but the newest — (`range_base` /
   `keep_range_base`): the per-service-point Gram sums and item statistics, int64, so adding the newest month to
-  them gives exactly the sums of all months; a live request then decodes one month instead of the range.
+  them gives exactly the sums of all months; a live request then decodes one month instead of the range;
+- a range's sums over ALL its months with the newest month's watermark (month_pass `_Open`): a live request
+  replaces only the rows of the service points whose cells changed (month_cells.month_delta), reading a few
+  cells instead of the newest month.  Bases and open months are kept only for ranges that end in the newest
+  month with data (the month that receives responses): a page's trend builds seven older quarters whose
+  finished totals are kept anyway, and their bases evicted the current range's.
 """
 
 from __future__ import annotations
@@ -92,6 +97,20 @@ def get(key: Any) -> Any | None:
         hit = _entries.get(key)
         if hit is not None:
             _entries.move_to_end(key)
+        STATS["hit" if hit is not None else "miss"] += 1
+    return None if hit is None else hit[0]
+
+
+def take(key: Any) -> Any | None:
+    """get and forget: the caller changes the value in place and puts it back (a range's open month,
+    survey/results/month_pass.py) — meanwhile another thread does not find it and builds its own."""
+    global _held
+    if not _enabled():
+        return None
+    with _lock:
+        hit = _entries.pop(key, None)
+        if hit is not None:
+            _held -= hit[1]
         STATS["hit" if hit is not None else "miss"] += 1
     return None if hit is None else hit[0]
 

@@ -15,6 +15,11 @@ built in the same pass: a page `plan`s them, and the first one a request compute
 with the same questionnaire, reading each month once.  Results cached by survey.results.cache are not
 recomputed: the pass only runs when `cluster_totals` is actually asked (a miss).
 
+A live request (new responses in the newest month) reads no month at all: a range ending in the newest month
+keeps its integer sums over ALL its months with that month's watermark (`_Open`), and only the service points
+whose cells changed since are read (month_cells.month_delta) and their rows set to closed months + newest month;
+a period-split totals (the change) takes its newest period from the range over those months (`_feed_newest`).
+
 Only the counters design without volume weights takes this path (survey/results/totals.py); the figures are
 the same as the per-point path's (`design.with_unit_moments`) up to the order of float additions
 (tests/results/test_month_pass.py compares both to 1e-12).
@@ -40,7 +45,7 @@ from analysis.totals import (
 )
 from survey.results import closed_months
 from survey.results.cache import per_request
-from survey.results.month_cells import month_cells, sum_sorted
+from survey.results.month_cells import MonthDelta, Watermark, month_cells, month_delta, sum_sorted
 from survey.results.selection import Selection, allowed_service_points
 
 PERIOD_DOMAINS = ("month", "quarter", "year")
@@ -70,6 +75,21 @@ class _Range:
     points: dict[int, int] = field(default_factory=dict)  # service point id → row of `sums`
     sums: np.ndarray | None = None
     base: _Base | None = None
+    open_key: tuple[Any, ...] | None = None  # where its _Open is kept
+    mark: Watermark | None = None  # its newest month as read by this pass: an _Open is kept after it
+    updated: bool = False  # its sums came from a kept _Open and the newest month's changed cells: no month read
+
+
+@dataclass
+class _Open:
+    """A range's sums over ALL its months, the newest one as of a watermark: a live request replaces the rows
+    of the service points whose cells changed since (month_cells.month_delta) instead of reading the month."""
+
+    month: date
+    mark: Watermark
+    points: dict[int, int]
+    sums: np.ndarray  # int32 when it fits (as a kept base), rows by `points`
+    stats: pd.DataFrame  # summed per service point × item
 
 
 @dataclass
@@ -88,6 +108,9 @@ class _Need:
     gram: np.ndarray | None = None
     shared: _Range | None = None
     base: _Base | None = None
+    # a period-split need's newest period, taken from the range over its months (`_feed_newest`)
+    feed: _Range | None = None
+    fed: frozenset[date] = frozenset()
 
     @property
     def by_channel(self) -> bool:
@@ -188,24 +211,40 @@ def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[S
                      sel.channels)
             need.shared = ranges.setdefault(group, _Range(need.allowed, sel.channels))
         needs[key] = need
+    for need in needs.values():
+        if need.shared is None and need.split is not None and not need.by_channel and need.months:
+            # its newest period is what a range over those months sums per service point: the comparison's
+            # own range on a page, so a live request reads no month for the change either
+            newest = period_label(max(need.months), need.split)
+            need.fed = frozenset(m for m in need.months if period_label(m, need.split) == newest)
+            group = (tuple(sorted(need.fed)), None if need.allowed is None else need.allowed.tobytes(),
+                     need.sel.channels)
+            need.feed = ranges.setdefault(group, _Range(need.allowed, need.sel.channels))
     items = tuple(inst.spec.items)
     versions_sel = first.questionnaire_version_ids
     ident = ("base", versions_sel, inst.record.id)
+    current = max(counts) if counts else None  # the month receiving responses: only its ranges keep sums
     for group, shared in ranges.items():
-        shared.base = _range_base(session, (*ident, group), set(group[0]), counts, shared)
+        if group[0] and max(group[0]) != current:
+            shared.base = _range_base(session, (*ident, group), set(group[0]), counts, shared, keep=False)
+        elif not _open_range(session, (*ident, group), set(group[0]), counts, shared, versions_sel, items,
+                           item_plans):
+            shared.base = _range_base(session, (*ident, group), set(group[0]), counts, shared)
     for key, need in needs.items():
         if need.shared is None and need.split is not None:
             need.base = _split_base(session, (*ident, key), need, counts, period_label)
 
-    def wants(month: date, months: Any, base: _Base | None) -> bool:
-        return month in months and not (base is not None and base.loaded and month in base.months)
+    def wants(month: date, months: Any, base: _Base | None, fed: frozenset[date] = frozenset()) -> bool:
+        return (month in months and month not in fed
+                and not (base is not None and base.loaded and month in base.months))
 
     to_read = [m for m in sorted(set().union(*(n.months for n in needs.values())))
-               if any(wants(m, group[0], shared.base) for group, shared in ranges.items())
-               or any(n.shared is None and wants(m, n.months, n.base) for n in needs.values())]
+               if any(wants(m, group[0], shared.base) for group, shared in ranges.items() if not shared.updated)
+               or any(n.shared is None and wants(m, n.months, n.base, n.fed) for n in needs.values())]
     for month in to_read:
-        takers = [shared for group, shared in ranges.items() if wants(month, group[0], shared.base)]
-        takers_need = [n for n in needs.values() if n.shared is None and wants(month, n.months, n.base)]
+        takers = [shared for group, shared in ranges.items()
+                  if not shared.updated and wants(month, group[0], shared.base)]
+        takers_need = [n for n in needs.values() if n.shared is None and wants(month, n.months, n.base, n.fed)]
         # one month only (a live request whose other months are kept): kept for the request, so that the
         # protection's item counts (survey/results/node_counts.py) do not decode it again
         blocks = month_cells(session, versions_sel, counts, [month], remember=len(to_read) == 1).get(month, {})
@@ -216,6 +255,9 @@ def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[S
                 _add_range_month(shared, block, item_plans[version], src_or_none)
             for need in takers_need:
                 _add_month(need, block, month, item_plans[version], src_or_none, period_label)
+        for shared in takers:
+            if shared.open_key is not None and month == max(shared.open_key[-2][0]):
+                shared.mark = Watermark.of(blocks)
         del blocks
         for shared in takers:
             if shared.base is not None and shared.base.last == month:
@@ -223,8 +265,12 @@ def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[S
         for need in takers_need:
             if need.base is not None and need.base.last == month:
                 _keep_split_base(need)
-    for shared in ranges.values():
+    for group, shared in ranges.items():
         _shared_grams(shared, [n for n in needs.values() if n.shared is shared])
+        _keep_open(shared, max(group[0]) if group[0] else None)
+    for need in needs.values():
+        if need.feed is not None:
+            _feed_newest(need, need.feed, period_label)
     return {key: _finish(session, inst, need, places) for key, need in needs.items()}
 
 
@@ -232,8 +278,10 @@ _STAT_KEYS = ["service_point_id", "item_id"]
 
 
 def _range_base(session: Session, ident: tuple[Any, ...], months: set[date], counts: dict[date, int],
-                shared: _Range) -> _Base | None:
-    """A range's closed months (all but its newest): their kept sums put into `shared`, or a _Base to keep."""
+                shared: _Range, keep: bool = True) -> _Base | None:
+    """A range's closed months (all but its newest): their kept sums put into `shared`, or a _Base to keep
+    (keep=False: a range that does not end in the current month — its finished totals are kept, its base is
+    not worth the memory)."""
     if len(months) < 2:
         return None
     closed = frozenset(months - {max(months)})
@@ -242,7 +290,7 @@ def _range_base(session: Session, ident: tuple[Any, ...], months: set[date], cou
         points, sums, stats = kept
         shared.points, shared.sums = _restore(points, sums, np.int64)
         shared.stats = [stats]
-    return base
+    return base if keep or base.loaded else None
 
 
 def _base(session: Session, ident: tuple[Any, ...], closed: frozenset[date], counts: dict[date, int]
@@ -259,6 +307,126 @@ def _restore(index: dict[Any, int], rows: np.ndarray, dtype: Any) -> tuple[dict[
     out = np.zeros((len(index) + 64, rows.shape[1]), dtype=dtype)
     out[: len(index)] = rows
     return dict(index), out
+
+
+def _open_range(session: Session, ident: tuple[Any, ...], months: set[date], counts: dict[date, int],
+                shared: _Range, versions: tuple[int, ...], items: tuple[str, ...],
+                item_plans: dict[int, tuple[np.ndarray, np.ndarray]]) -> bool:
+    """The range's sums from its kept _Open with the newest month's changed service points replaced: True
+    when that worked (no month is read for it), else False (the pass reads its months; an _Open is kept
+    after).  Exact: integer sums, a point's row = its closed months' sums (the kept base) + its cells of the
+    newest month as they are now."""
+    if not months:
+        return False
+    newest = max(months)
+    closed = {m: counts[m] for m in months if m != newest}
+    shared.open_key = ("open", *ident, closed_months.data_key(session, closed))
+    found = closed_months.take(shared.open_key)  # taken: another thread cannot change it meanwhile
+    if not isinstance(found, _Open) or found.month != newest:
+        return False
+    op = found
+    if op.mark.count != counts.get(newest, 0):
+        base: tuple[dict[int, int], np.ndarray | None, pd.DataFrame | None] = ({}, None, None)
+        if closed:
+            kept = closed_months.get((*ident, closed_months.data_key(session, closed)))
+            if kept is None:
+                return False
+            base = kept
+        delta = month_delta(session, versions, newest, op.mark)
+        if delta is None:
+            return False
+        _apply_delta(session, op, delta, base, shared, items, item_plans)
+    shared.points, shared.sums, shared.stats = op.points, op.sums, [op.stats]
+    shared.updated = True
+    shared.mark = op.mark
+    return True
+
+
+def _apply_delta(session: Session, op: _Open, delta: MonthDelta,
+                 base: tuple[dict[int, int], np.ndarray | None, pd.DataFrame | None], shared: _Range,
+                 items: tuple[str, ...], item_plans: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+    """`op` with the rows of delta's service points = base + their newest-month cells now (in place)."""
+    from survey.results.design import _triangle_map
+
+    width = op.sums.shape[1]
+    month_rows: dict[int, np.ndarray] = {}
+    stat_frames: list[pd.DataFrame] = []
+    for version, block in sorted(delta.blocks.items()):
+        rows = _rows(block, shared.allowed, shared.channels)
+        if not len(rows):
+            continue
+        sp = block.sp[rows]
+        stat_frames.append(_stat_frame(block, rows, {"service_point_id": sp}, item_plans[version]))
+        order = np.argsort(sp, kind="stable")
+        points, sums = sum_sorted(sp[order], block.tri[rows[order]])
+        src = _triangle_map(session, version, items)
+        if not (len(src) == sums.shape[1] and bool((src == np.arange(len(src))).all())):
+            sums = np.where(src >= 0, sums[:, np.maximum(src, 0)], 0)
+        for p, row in zip(points.tolist(), sums, strict=True):
+            month_rows[p] = month_rows[p] + row if p in month_rows else row.astype(np.int64)
+    base_points, base_sums, base_stats = base
+    changed = delta.points.tolist()
+    for p in changed:
+        row = np.zeros(width, dtype=np.int64)
+        if p in base_points and base_sums is not None:
+            row += base_sums[base_points[p]]
+        if p in month_rows:
+            row += month_rows[p]
+        at = op.points.get(p)
+        if at is None:
+            if p not in month_rows and p not in base_points:
+                continue  # no cell of the range: not a row, as in a build from the months
+            at = op.points[p] = len(op.points)
+            if at >= len(op.sums):
+                grown = np.zeros((max(2 * len(op.sums), 64), width), dtype=op.sums.dtype)
+                grown[: len(op.sums)] = op.sums
+                op.sums = grown
+        if op.sums.dtype != np.int64 and (int(row.max(initial=0)) >= 2**31 or int(row.min(initial=0)) < -(2**31)):
+            op.sums = op.sums.astype(np.int64)
+        op.sums[at] = row
+    # item statistics: the changed points' rows = base + their month, in place (the order of a build kept)
+    parts = [f for f in (*stat_frames, None if base_stats is None else
+                         base_stats[base_stats["service_point_id"].isin(changed)]) if f is not None]
+    fresh = _summed_stats(parts, _STAT_KEYS)
+    stats = op.stats
+    mine = stats["service_point_id"].isin(changed).to_numpy()
+    at_row = {k: i for i, k in zip(np.flatnonzero(mine).tolist(),
+                                   stats.loc[mine, _STAT_KEYS].itertuples(index=False, name=None), strict=True)}
+    values = stats[["n", "sat", "sv"]].to_numpy(dtype=np.int64, copy=True)
+    values[mine] = 0
+    extra = []
+    for k, n, sat, sv in zip(fresh[_STAT_KEYS].itertuples(index=False, name=None), fresh["n"].tolist(),
+                             fresh["sat"].tolist(), fresh["sv"].tolist(), strict=True):
+        i = at_row.get(k)
+        if i is None:
+            extra.append((*k, n, sat, sv))
+        else:
+            values[i] = (n, sat, sv)
+    stats = stats[_STAT_KEYS].copy()
+    stats[["n", "sat", "sv"]] = values
+    if extra:
+        stats = pd.concat([stats, pd.DataFrame(extra, columns=[*_STAT_KEYS, "n", "sat", "sv"])], ignore_index=True)
+    op.stats = stats
+    op.mark = delta.after
+
+
+def _keep_open(shared: _Range, newest: date | None) -> None:
+    """Keep the range's sums over all its months as an _Open (int32 when they fit, as a base)."""
+    if shared.open_key is None or newest is None or shared.mark is None:
+        return
+    if shared.sums is None:
+        points: dict[int, int] = {}
+        sums = np.zeros((0, 0), dtype=np.int32)
+    else:
+        points = shared.points
+        sums = shared.sums[: len(points)]
+        if not shared.updated:
+            small = len(sums) == 0 or (int(sums.max()) < 2**31 and int(sums.min()) >= -(2**31))
+            sums = sums.astype(np.int32 if small else np.int64)
+    stats = _summed_stats(shared.stats, _STAT_KEYS)
+    op = _Open(newest, shared.mark, dict(points) if not shared.updated else points, sums, stats)
+    closed_months.put(shared.open_key, op, int(sums.nbytes) + closed_months.nbytes(stats) + 100 * len(points)
+                      + 50 * len(shared.mark.per_point))
 
 
 def _keep_range_base(shared: _Range) -> None:
@@ -406,6 +574,29 @@ def _shared_grams(shared: _Range, needs: list[_Need]) -> None:
         need.gram = np.zeros((len(need.cell_index), shared.sums.shape[1]))
         targets.append((need.gram, np.array([need.n_h.get(s, 0) for s in sp], dtype=np.int64), cell))
     add_cell_grams_many(targets, shared.sums[: len(sp)])
+
+
+def _feed_newest(need: _Need, shared: _Range, period_label: Any) -> None:
+    """A period-split need's newest period from the range over its months: each service point's sums into its
+    (place, period) cell weighted by c_h of (point, period), and the item statistics with that period."""
+    if shared.sums is None or not shared.points:
+        return
+    month = min(need.fed)
+    labels = tuple(period_label(month, c) for c in need.period_cols)
+    split = period_label(month, need.split)
+    sp = list(shared.points)
+    cell = np.array([need.cell_index.setdefault((*need.place_key[s], *labels), len(need.cell_index)) for s in sp],
+                    dtype=np.int64)
+    width = shared.sums.shape[1]
+    if need.gram is None or len(need.gram) < len(need.cell_index):
+        grown = np.zeros((len(need.cell_index), width))
+        if need.gram is not None:
+            grown[: len(need.gram)] = need.gram
+        need.gram = grown
+    n_h = np.array([need.n_h.get((s, split), 0) for s in sp], dtype=np.int64)
+    add_cell_grams_many([(need.gram, n_h, cell)], shared.sums[: len(sp)])
+    for frame in shared.stats:
+        need.stats.append(frame.assign(period=month)[["service_point_id", "period", "item_id", "n", "sat", "sv"]])
 
 
 def _finish(session: Session, inst: Any, need: _Need, places: Any) -> ClusterTotals:

@@ -60,7 +60,7 @@ def item_counts(session: Session, sel: Selection, inst: Any) -> pd.DataFrame:
         versions = month_versions(session, sel)
         key = ("node-item-counts", inst.record.id, replace(sel, period_from=None, period_to=None).key())
         parts = month_payloads(session, key, versions, lambda months: {
-            m: _month_counts(session, sel, versions, m, plans) for m in months})
+            m: _month_counts(session, sel, versions, m, plans, key) for m in months})
         chunks = [p for m in sorted(parts) for p in parts[m]]
         if not chunks:
             return _no_counts()
@@ -82,27 +82,87 @@ def _no_counts() -> pd.DataFrame:
 
 
 def _month_counts(session: Session, sel: Selection, versions: dict[Any, int], month: Any,
-                  plans: dict[int, tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """One month's (service point ids, item ids, answers) per version, summed over its channels in `sel`."""
-    from survey.results.design import selected_cells
-    from survey.results.month_cells import month_cells, sum_sorted
+                  plans: dict[int, tuple[np.ndarray, np.ndarray]], key: Any
+                  ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One month's (service point ids, item ids, answers) per version, summed over its channels in `sel`.
+
+    The counts of the month are also kept with the month's watermark (survey/results/closed_months.py): when
+    the month changes (a live request: two new responses), only the service points whose cells changed are
+    read again (month_cells.month_delta) and their rows replaced — the month is not decoded again."""
+    from survey.results import closed_months
+    from survey.results.month_cells import Watermark, month_cells, month_delta
     from survey.results.selection import allowed_service_points
 
     sps = allowed_service_points(session, sel)
     allowed = None if sps is None else np.asarray(sps, dtype=np.int64)
+    vs = sel.questionnaire_version_ids
+    open_key = ("node-counts-open", key, month, closed_months.data_key(session, {}))
+    found = closed_months.take(open_key)
+    dense: dict[int, tuple[dict[int, int], np.ndarray]] | None = None
+    if found is not None:
+        mark, dense = found
+        if mark.count != versions.get(month, 0):
+            delta = month_delta(session, vs, month, mark)
+            if delta is None:
+                dense = None
+            else:
+                _replace_points(dense, delta.points.tolist(), _dense(delta.blocks, allowed, sel.channels, plans))
+                mark = delta.after
+    if dense is None:
+        blocks = month_cells(session, vs, versions, [month], remember=False).get(month, {})
+        mark, dense = Watermark.of(blocks), _dense(blocks, allowed, sel.channels, plans)
+        del blocks
+    closed_months.put(open_key, (mark, dense), sum(int(m.nbytes) + 100 * len(r) for r, m in dense.values())
+                      + 50 * len(mark.per_point))
     out = []
-    blocks = month_cells(session, sel.questionnaire_version_ids, versions, [month], remember=False).get(month, {})
+    for version, (rows, n) in sorted(dense.items()):
+        ids = plans[version][1]
+        points = np.fromiter(rows, dtype=np.int64, count=len(rows))
+        live = n[: len(rows)]
+        out.append((np.repeat(points, len(ids)), np.tile(ids, len(points)), live.reshape(-1).copy()))
+    return out
+
+
+def _dense(blocks: dict[int, Any], allowed: np.ndarray | None, channels: tuple[str, ...],
+           plans: dict[int, tuple[np.ndarray, np.ndarray]]) -> dict[int, tuple[dict[int, int], np.ndarray]]:
+    """version → (service point id → row, answers per row × scored item) of the blocks' cells in the selection."""
+    from survey.results.design import selected_cells
+    from survey.results.month_cells import sum_sorted
+
+    out = {}
     for version, block in sorted(blocks.items()):
         picks, ids = plans[version]
-        rows = np.flatnonzero(selected_cells(block, allowed, sel.channels))
+        rows = np.flatnonzero(selected_cells(block, allowed, channels))
         if not len(rows):
             continue
         sp = block.sp[rows]
         order = np.argsort(sp, kind="stable")
         points, n = sum_sorted(sp[order], np.asarray(block.tri[rows[order]][:, picks[: len(ids)]], dtype=np.int64))
-        out.append((np.repeat(points.astype(np.int64), len(ids)), np.tile(ids, len(points)),
-                    np.asarray(n, dtype=np.int64).reshape(-1)))
+        out[version] = ({int(p): i for i, p in enumerate(points.tolist())}, np.asarray(n, dtype=np.int64))
     return out
+
+
+def _replace_points(dense: dict[int, tuple[dict[int, int], np.ndarray]], changed: list[int],
+                    fresh: dict[int, tuple[dict[int, int], np.ndarray]]) -> None:
+    """`dense` (in place) with the rows of the `changed` service points as in `fresh` (their cells now)."""
+    for version in set(dense) | set(fresh):
+        rows, n = dense.get(version, ({}, np.zeros((0, fresh[version][1].shape[1]), dtype=np.int64)))
+        new_rows, new_n = fresh.get(version, ({}, None))
+        for p in changed:
+            at = rows.get(p)
+            if p not in new_rows:
+                if at is not None:
+                    n[at] = 0
+                continue
+            if at is None:
+                at = rows[p] = len(rows)
+                if at >= len(n):
+                    grown = np.zeros((max(2 * len(n), 64), n.shape[1]), dtype=np.int64)
+                    grown[: len(n)] = n
+                    n = grown
+            assert new_n is not None
+            n[at] = new_n[new_rows[p]]
+        dense[version] = (rows, n)
 
 
 def node_figures(session: Session, sel: Selection, kinds: list[str], n_min: int

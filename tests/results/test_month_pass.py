@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from survey.results import Selection, cache, indices, month_cells, month_pass
+from survey.results import Selection, cache, indices, month_cells, month_pass, node_counts
 from survey.results import totals as totals_module
 from survey.results.comparison import Period, compare_units, selection_trend
 from tests.results.factories import city_with_responses
@@ -195,3 +195,76 @@ def test_a_live_page_keeps_its_unchanged_months_and_equals_a_fresh_build(app, db
         assert reused >= (2 if where == "newest" else 3), "the unchanged months' totals were not built again"
     if where == "newest":  # the change's earlier period (and a quarter's first two months) read from the kept sums
         assert bases, "the closed months were read again"
+
+
+@pytest.mark.parametrize("kind", ["month", "quarter"])
+def test_a_live_page_reads_only_the_changed_cells_of_the_newest_month(app, db_session, data, kind, monkeypatch):
+    """Live, twice: new responses in the newest month.  The month pass does not read that month again: it takes
+    its kept sums over the range and replaces the rows of the service points whose cells changed (their cells
+    only: month_cells.month_delta); every figure of the comparison and the trend equals a build from empty
+    caches (1e-12), after the first round and after the second (the watermark moved on)."""
+    month = data.months[0]
+    label = f"{month.year}-{month.month:02d}" if kind == "month" else f"{month.year}-Q{(month.month - 1) // 3 + 1}"
+    period = Period.parse(label)
+    sel = Selection.of(data.qv_id)
+    newest = month.date().replace(day=1)
+    cache.clear()
+    _page_figures(app, db_session, sel, period)
+    points = sorted(data.city.service_points.values(), key=lambda p: p.code)
+    real_cells, real_delta = month_pass.month_cells, month_pass.month_delta
+    from dataclasses import replace
+
+    from survey.results.protection import tree_selection
+
+    tree_sel = tree_selection(replace(sel, period_from=period.start, period_to=period.end))  # the page's protection
+    levels = ["agency", "service_point"]
+    with app.test_request_context("/"):
+        node_counts.node_figures(db_session, tree_sel, levels, 5)
+    for round_points in (points[:2], points[2:5]):
+        for sp in round_points:
+            _answer(db_session, data, sp, month)
+        read: list = []
+        deltas: list = []
+
+        def cells(session, versions, counts, months, read=read, **kw):
+            read.extend(months)
+            return real_cells(session, versions, counts, months, **kw)
+
+        def delta(session, versions, m, since, deltas=deltas):
+            found = real_delta(session, versions, m, since)
+            deltas.append(None if found is None else sorted(found.points.tolist()))
+            return found
+
+        monkeypatch.setattr(month_pass, "month_cells", cells)
+        monkeypatch.setattr(month_cells, "month_cells", cells)  # the protection's item counts (node_counts)
+        monkeypatch.setattr(month_pass, "month_delta", delta)
+        live = _page_figures(app, db_session, sel, period)
+        with app.test_request_context("/"):
+            live_nodes = node_counts.node_figures(db_session, tree_sel, levels, 5)
+        monkeypatch.setattr(month_pass, "month_cells", real_cells)
+        monkeypatch.setattr(month_cells, "month_cells", real_cells)
+        monkeypatch.setattr(month_pass, "month_delta", real_delta)
+        assert newest not in read, "the newest month was read again in full"
+        assert deltas and all(d == sorted(p.id for p in round_points) for d in deltas), deltas
+        kept = closed_months_entries()
+        cache.clear()
+        fresh = _page_figures(app, db_session, sel, period)
+        for a, b in zip(live, fresh, strict=True):
+            _assert_same(a, b)
+        with app.test_request_context("/"):
+            assert live_nodes == node_counts.node_figures(db_session, tree_sel, levels, 5)
+        restore_closed_months(kept)  # the next round continues from the live state, not from the fresh build
+
+
+def closed_months_entries():
+    from survey.results import closed_months
+
+    return list(closed_months._entries.items())
+
+
+def restore_closed_months(entries):
+    from survey.results import closed_months
+
+    closed_months.clear()
+    for key, (value, size) in entries:
+        closed_months.put(key, value, size)
