@@ -66,9 +66,20 @@ class Selection:
 
 
 def allowed_service_points(session: Session, sel: Selection) -> list[int] | None:
-    """Service point ids the selection's unit filters and scope allow; None = no restriction at all."""
+    """Service point ids the selection's unit filters and scope allow; None = no restriction at all.  Read once
+    per request for the same filters (a cold Home Affairs index asked 16 times: the totals, the design and the
+    coverage each filter by them); callers must not change the list."""
+    from survey.results.cache import per_request
+
     if not (sel.service_point_ids or sel.agency_ids or sel.unit_id is not None or sel.visible_agency_ids is not None):
         return None
+    vis = None if sel.visible_agency_ids is None else tuple(sorted(sel.visible_agency_ids))
+    key = ("allowed-points", str(session.get_bind().engine.url), sel.service_point_ids, sel.agency_ids, sel.unit_id,
+           vis)
+    return per_request(key, lambda: _allowed_service_points(session, sel))
+
+
+def _allowed_service_points(session: Session, sel: Selection) -> list[int] | None:
     q = select(ServicePoint.id).join(Agency, Agency.id == ServicePoint.agency_id)
     if sel.service_point_ids:
         q = q.where(ServicePoint.id.in_(sel.service_point_ids))
