@@ -117,7 +117,8 @@ def tree_suppression(parent: Mapping[K, K | None], n: Mapping[K, int], primary: 
 def product_suppression(parents: Sequence[Mapping[Any, Any]], n: Mapping[tuple[Any, ...], int],
                         primary: Mapping[tuple[Any, ...], bool], n_min: int,
                         rank: Callable[[tuple[Any, ...]], Any] = lambda c: 0,
-                        closed: Sequence[bool] | None = None) -> dict[tuple[Any, ...], str]:
+                        closed: Sequence[bool] | None = None,
+                        hide_first: Callable[[tuple[Any, ...], int], bool] | None = None) -> dict[tuple[Any, ...], str]:
     """`tree_suppression` over a product of hierarchies (organisation × time × channel): cell → "" (shown),
     "primary" or "secondary".
 
@@ -139,6 +140,12 @@ def product_suppression(parents: Sequence[Mapping[Any, Any]], n: Mapping[tuple[A
     responses.  With one closed dimension this is `tree_suppression`'s rule.  Not exact in every case: a
     group of at least n_min that a reader can form along one dimension can be subtracted along another; the
     randomized check in tests/analysis/test_disclosure_product.py measures how often a small cell comes out.
+
+    `hide_first(cell, d)`: at an unsafe parent along d for which it is True, the parent itself is hidden instead
+    of a child, and a hidden such parent puts no condition on its hidden children along d — so that a figure over
+    every complete period ("so far") gives way before the quarters it is made of.  Weaker: the parent, formed
+    along another dimension, minus its shown children may then be a small group; the randomized check measures
+    it with and without.
     """
     import heapq
 
@@ -168,6 +175,8 @@ def product_suppression(parents: Sequence[Mapping[Any, Any]], n: Mapping[tuple[A
                     par[d][i] = j
                     kids[d][j].append(i)
     level = [sum(depth_of[d][c[d]] for d in range(dims)) for c in cells]
+    first = [[hide_first is not None and bool(kids[d][i]) and hide_first(c, d) for i, c in enumerate(cells)]
+             for d in range(dims)]
     status = ["primary" if primary.get(c, False) else "" for c in cells]
     work: list[tuple[int, int, int]] = []
     done = [False] * len(cells)
@@ -191,9 +200,11 @@ def product_suppression(parents: Sequence[Mapping[Any, Any]], n: Mapping[tuple[A
                 elif kids[d][k]:
                     heapq.heappush(work, (level[k], k, d))
 
-    def safe(p: int, below: list[int]) -> bool:
+    def safe(p: int, below: list[int], d: int) -> bool:
         if not status[p]:
             return remainder_safe([counts[c] for c in below], [bool(status[c]) for c in below], n_min)
+        if first[d][p]:
+            return True
         pooled = sum(counts[c] for c in below if status[c])
         return pooled >= n_min or all(status[c] or counts[c] == 0 for c in below)
 
@@ -205,7 +216,10 @@ def product_suppression(parents: Sequence[Mapping[Any, Any]], n: Mapping[tuple[A
         if status[p] and shut[d]:
             continue
         below = kids[d][p]
-        while not safe(p, below):
+        while not safe(p, below, d):
+            if first[d][p]:
+                hide(p)
+                break
             shown = [c for c in below if not status[c] and counts[c] > 0]
             if not shown:
                 hide(p)

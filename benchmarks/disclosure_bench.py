@@ -12,6 +12,12 @@ responses (a hidden group's figure, exact for a single item).  Counted with the 
 
 Cost: process CPU per request (in-process Flask test client) of the district comparison and an agency page,
 cold (results cache off) and warm (second identical request), LINKED off and on alternated.
+
+    nice -n 10 .venv/bin/python benchmarks/disclosure_bench.py --db ... --password ... --agency-pages
+
+Every agency's default page (no From–To: every month so far, the trend with its fallback), one fresh process per
+setting (LINKED off, then on), results cache on but empty: the process CPU of the pages in all, and the trend
+granularity each page chose.
 """
 
 from __future__ import annotations
@@ -94,6 +100,36 @@ def _login(client, username: str, password: str) -> None:
     assert resp.status_code == 302, resp.status_code
 
 
+def agency_pages(db_url: str, user: str, password: str, linked: bool) -> None:
+    """One cold process: every agency's default page as `user`; prints the CPU in all and the trend kinds."""
+    app = create_app({"DATABASE_URL": db_url, "SECRET_KEY": "bench", "TESTING": True, "RATELIMIT_ENABLED": False})
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from survey.extensions import db
+    from survey.org.models import Agency
+    from survey.results import protection as pr
+
+    pr.LINKED = linked
+    with app.app_context():
+        codes = list(db.session.scalars(select(Agency.code).order_by(Agency.code)))
+    client = app.test_client()
+    with app.app_context():
+        _login(client, user, password)
+    kinds: Counter[str] = Counter()
+    c0, w0 = time.process_time(), time.perf_counter()
+    for code in codes:
+        resp = client.get(f"/dashboard/agency/{code}")
+        assert resp.status_code == 200, (code, resp.status_code)
+        html = resp.get_data(as_text=True)
+        form = html[html.index('id="f-trend"'):] if 'id="f-trend"' in html else ""
+        found = re.search(r'<option value="([^"]+)" selected>', form[:form.find("</select>")])
+        kinds[found.group(1) if found else "none"] += 1
+    print(f"linked={linked}: {len(codes)} agency pages, CPU {time.process_time() - c0:.1f} s, "
+          f"wall {time.perf_counter() - w0:.1f} s, trend {dict(sorted(kinds.items()))}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", required=True)
@@ -101,7 +137,22 @@ def main() -> None:
     ap.add_argument("--password", required=True)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--period", default="2022-Q4")
+    ap.add_argument("--agency-pages", action="store_true", help="every agency's default page, cold process each")
+    ap.add_argument("--linked", choices=["off", "on"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.linked:
+        agency_pages(args.db, args.user, args.password, args.linked == "on")
+        return
+    if args.agency_pages:
+        import os
+        import subprocess
+
+        print(f"load average {os.getloadavg()}", flush=True)
+        for setting in ("off", "on"):
+            subprocess.run([sys.executable, __file__, "--db", args.db, "--user", args.user, "--password",
+                            args.password, "--linked", setting], check=True)
+        print(f"load average {os.getloadavg()}", flush=True)
+        return
     app = create_app({"DATABASE_URL": args.db, "SECRET_KEY": "bench", "TESTING": True, "RATELIMIT_ENABLED": False})
     from flask import g
 

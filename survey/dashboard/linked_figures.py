@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -65,31 +66,77 @@ def hide_periods(sel: Selection, kind: str, code: str, res: IndexResult) -> Inde
     """A trend's points (rows of `res` by month, quarter or year within `sel`'s months) hidden where the
     protection of that period (the point's period within `sel`'s range) hides the node: each point is a figure
     of the node over that period, published on the page of that period too, so it follows that page's choice
-    (survey/results/protection.py links periods: a quarter minus its shown months must not give a hidden one)."""
+    (survey/results/protection.py links periods: a quarter minus its shown months must not give a hidden one).
+    One decision read per measure for the whole trend, not one per point."""
     from survey.results import protection as linked
     from survey.results.periods import period_start
 
-    if not linked.LINKED or not len(res.table) or "domain" not in res.table:  # LINKED off: the trend as before
-        return res
+    if not (linked.ENABLED and linked.LINKED) or not len(res.table) or "domain" not in res.table:
+        return res  # LINKED off: the trend as before
     n_min = _n_min()
     table = res.table.copy()
+    decisions: dict[str, Any] = {}
     hidden = []
     for measure, label in zip(table["measure"].astype(str), table["domain"].astype(str), strict=True):
         start = period_start(label)
         if start is None:
             hidden.append(False)
             continue
+        if measure not in decisions:
+            dec = linked.linked_decision(db.session, sel, measure, n_min)
+            decisions[measure] = (dec, dec.org_ix.get((kind, code)))
+        dec, row = decisions[measure]
+        if row is None:
+            hidden.append(False)
+            continue
         end = _period_end(label, start)
         first = max(start, sel.period_from) if sel.period_from else start
         last = min(end, sel.period_to) if sel.period_to else end
-        point = replace(sel, period_from=first, period_to=last)
-        hidden.append(protection(db.session, point, measure, n_min).secondary(kind, code))
+        hidden.append(int(dec.hidden(first, last, sel.channels)[row]) == 2)
     if not any(hidden):
         return res
     mask = pd.Series(hidden, index=table.index)
     table["protects"] = mask | (table["protects"].astype(bool) if "protects" in table else False)
     table.loc[mask, "suppressed"] = True
     return replace(res, table=table)
+
+
+def so_far(sel: Selection, kind: str, code: str) -> tuple[date, int] | None:
+    """(last month, responses left out) when the node's "every month so far" (no To) is hidden but a shorter
+    range from the same start is not: the page then shows the figures up to that month and says the newest
+    responses are not included yet (docs/integrity.md); None when the whole range is shown or nothing is."""
+    from survey.results import protection as linked
+    from survey.results.distributions import response_count
+
+    if not (linked.ENABLED and linked.LINKED) or sel.period_from is not None or sel.period_to is not None:
+        return None
+    n_min = _n_min()
+    decisions = [linked.linked_decision(db.session, sel, m, n_min) for m in linked.measures_of(db.session, sel)]
+    decisions = [d for d in decisions if (kind, code) in d.org_ix and d.first is not None]
+    if not decisions:
+        return None
+    reach = min(d.reach(d.org_ix[(kind, code)], sel.channels) for d in decisions)
+    start, months = decisions[0].first, decisions[0].months
+    if start is None or not 0 < reach < months:
+        return None
+    m = start.month - 1 + reach - 1
+    last = date(start.year + m // 12, m % 12 + 1, 1)
+    after = date(last.year + last.month // 12, last.month % 12 + 1, 1)
+    return last, response_count(db.session, replace(sel, period_from=after))
+
+
+def newest_left_out(sel: Selection, kind: str, code: str) -> tuple[Selection, str | None]:
+    """`sel` up to the month "so far" may reach for the node (`so_far`), and the sentence that says so."""
+    from survey.results.periods import period_name
+
+    found = so_far(sel, kind, code)
+    if found is None:
+        return sel, None
+    last, later = found
+    return replace(sel, period_to=last), _(
+        "Figures up to %(period)s: the newest %(n)s responses are not included yet, so that they do not give "
+        "away a small group (they will be once there are enough of them).",
+        period=period_name(f"{last.year}-{last.month:02d}"), n=number(later, 0))
 
 
 def _period_end(label: str, start: Any) -> Any:

@@ -56,13 +56,6 @@ class CellCounts:
     time_parent: dict[str, str | None]
     months: list[date]  # the months with answers, oldest first
 
-    def measure_n(self, items: list[str]) -> np.ndarray:
-        """n of a measure (the least answered of its items) in every cell; 0 when one of them has no answer."""
-        cols = [self.items.index(i) for i in items if i in self.items]
-        if len(cols) < len(items) or not cols:
-            return np.zeros(self.counts.shape[:3], dtype=np.int64)
-        return np.asarray(self.counts[..., cols].min(axis=-1), dtype=np.int64)
-
 
 def cell_counts(session: Session, version_ids: tuple[int, ...], spec_items: dict[int, str],
                 org_of_point: dict[int, list[Node]], org: list[Node]) -> CellCounts:

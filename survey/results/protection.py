@@ -10,9 +10,10 @@ page that shows the parent or any child hides the same rows.
 
 Periods and channels are linked the same way (docs/integrity.md, "Published figures across periods and
 channels"): a quarter minus its shown months, all channels minus one channel would give a hidden figure away, so
-the decision is made over organisation × (quarter ⊃ months) × (all ⊃ channels) at once
-(analysis.disclosure.product_suppression, `_linked`), once per questionnaire and measure; any longer or other
-range is shown for a node only when every quarter or month it is made of is (`time_pieces`).
+the decision is made over organisation × (year ⊃ quarter ⊃ months) × (all ⊃ channels) at once
+(analysis.disclosure.product_suppression, `_linked`), once per questionnaire and measure; any other range (every
+month so far, any From–To) is shown for a node only when the node's shown periods give it already: its two ends
+are joined by shown periods (`Linked`), which is exact along time.
 docs/methodology-design.md, "Totals beside suppressed rows".
 """
 
@@ -40,13 +41,10 @@ Node = tuple[str, str]  # (kind, code): kind = a tree level code, "agency" or "s
 #: False: primary suppression only, as the pages were before (the tests' check must then find a hidden figure)
 ENABLED = True
 #: False: each (months, channels) protected over the tree on its own, as before periods and channels were linked
-#: (a quarter minus its shown months, all channels minus one channel can then give a hidden figure away).
-#: OFF BY DEFAULT (7 Dec 2026, lead's decision): switched on, it closes those leaks (tests/dashboard/
-#: test_disclosure_periods.py) but hides a whole range whenever one of its quarters or months is hidden (an
-#: agency's "all so far" page and its trend fall back to a chart of gaps: tests/dashboard/
-#: test_acceptance_trend_fallback.py), costs ~6x the CPU of the demo's agency pages (the trend asks the decision
-#: once per point and measure) and ~25 s more per live provincial page at national size; docs/integrity.md
-LINKED = False
+#: (a quarter minus its shown months, all channels minus one channel can then give a hidden figure away).  ON by
+#: default since 7 Dec 2026 (docs/integrity.md): ranges are read from the shown periods' components (exact along
+#: time), so a small month no longer hides an agency's year or "so far" headline.
+LINKED = True
 #: a hidden node hides its whole subtree of the tree (as before); a hidden period or channel only as many of its
 #: months, quarters or channels as pool n_min (analysis.disclosure.product_suppression)
 CLOSED = (True, False, False)
@@ -133,49 +131,112 @@ def _protection(session: Session, whole: Selection, measure_code: str, n_min: in
 
 
 # --------------------------------------------------------------------------- periods and channels linked
-def time_pieces(first: date | None, last: date | None, months: list[date]) -> list[str]:
-    """The calendar periods a month range is made of (time nodes of survey/results/cell_counts.py): within the
-    months with data (`months`; no bounds: all of them), greedily the quarter or else the month starting at each
-    month.  A figure over the range is the sum of those pieces' figures."""
-    if not months:
-        return []
-    lo, hi = max(first or months[0], months[0]), min(last or months[-1], months[-1])
-    out: list[str] = []
-    y, m = lo.year, lo.month
-    while (y, m) <= (hi.year, hi.month):
-        if m % 3 == 1 and (y, m + 2) <= (hi.year, hi.month):
-            out.append(f"{y}-Q{(m - 1) // 3 + 1}")
-            m += 3
-        else:
-            out.append(f"{y}-{m:02d}")
-            m += 1
-        if m > 12:
-            y, m = y + 1, 1
-    return out
+def _month_index(first: date, d: date) -> int:
+    return (d.year - first.year) * 12 + d.month - first.month
+
+
+#: the time node of every complete quarter together ("so far" without the quarter in progress)
+SO_FAR = "*"
+
+
+def _span(label: str, first: date, current_quarter: date) -> tuple[int, int]:
+    """(first month, last month + 1) of a time node (2022-Q4, 2022-11, or SO_FAR) counted from `first`."""
+    if label == SO_FAR:
+        return 0, _month_index(first, current_quarter)
+    year = int(label[:4])
+    if "Q" in label:
+        q = int(label[-1])
+        lo, hi = date(year, 3 * q - 2, 1), date(year, 3 * q, 1)
+    else:
+        lo = hi = date(year, int(label[5:7]), 1)
+    return _month_index(first, lo), _month_index(first, hi) + 1
+
+
+def current_quarter() -> date:
+    """First day of the quarter in progress (the app's clock, Vietnam's months)."""
+    from survey.results.periods import month_start, now
+
+    m = month_start(now())
+    return date(m.year, 3 * ((m.month - 1) // 3) + 1, 1)
+
+
+@dataclass(frozen=True)
+class Linked:
+    """One questionnaire and measure's decision over organisation × time × channel, as arrays.
+
+    `status[o, t, c]`: 0 shown (or no responses), 1 primary, 2 secondary, for the time nodes (every complete
+    quarter together — SO_FAR —, quarters, months).  `label[o, c, k]`: the component of month boundary k (k = 0:
+    the start of the first month with data, k = K: the end of the last) in the graph whose edges are the node's
+    shown periods and its months without an answer.  A range of months [a..b] of a node is a sum or difference
+    of shown figures — so it adds nothing a reader does not have — exactly when its two ends are in one
+    component (docs/integrity.md)."""
+
+    org_ix: dict[Node, int]
+    channel_ix: dict[str, int]
+    first: date | None
+    months: int
+    spans: dict[tuple[int, int], list[int]]  # (first month, end) within the data → the time nodes spanning it
+    status: np.ndarray
+    label: np.ndarray
+
+    def hidden(self, first: date | None, last: date | None, channels: tuple[str, ...]) -> np.ndarray:
+        """Status (0 shown, 1 primary, 2 secondary) of every org node over months [first..last] and these
+        channels (empty: all): a period's own status, else 2 where the range is not given by shown periods."""
+        out = np.zeros(len(self.org_ix), dtype=np.int8)
+        if self.first is None:
+            return out
+        chans = [ALL_CHANNELS] if not channels or set(channels) >= set(CHANNELS) else list(channels)
+        a = max(0, _month_index(self.first, first)) if first else 0
+        b = min(self.months, _month_index(self.first, last) + 1) if last else self.months
+        if a >= b:
+            return out
+        nodes = self.spans.get((a, b), [])
+        for ch in chans:
+            c = self.channel_ix[ch]
+            if nodes:
+                out = np.maximum(out, self.status[:, nodes, c].max(axis=1))
+            else:
+                out = np.maximum(out, np.where(self.label[:, c, a] == self.label[:, c, b], 0, 2).astype(np.int8))
+        return out
+
+    def reach(self, row: int, channels: tuple[str, ...]) -> int:
+        """How many months from the start a range of org node `row` may cover and still be shown: the furthest
+        month boundary that shown periods join to the start (every month when "so far" is shown)."""
+        if self.first is None:
+            return 0
+        chans = [ALL_CHANNELS] if not channels or set(channels) >= set(CHANNELS) else list(channels)
+        joined = np.ones(self.months + 1, dtype=bool)
+        for ch in chans:
+            lab = self.label[row, self.channel_ix[ch]]
+            joined &= lab == lab[0]
+        return int(np.nonzero(joined)[0].max())
 
 
 def _linked_slice(session: Session, whole: Selection, measure_code: str, n_min: int) -> Protection:
-    """The decision over organisation × time × channel (`_linked`) read at `whole`'s months and channels.  A
-    range that is no quarter or month (a year, every month so far, any From–To of the agency pages) is shown for a
-    node only when every quarter or month it is made of is (its figure is then their sum: nothing new);
-    otherwise the node is hidden to protect them."""
-    by_slice = _linked(session, whole.questionnaire_version_ids, measure_code, n_min)
-    months = _cells(session, whole.questionnaire_version_ids)[0].months
-    channels = [ALL_CHANNELS] if not whole.channels or set(whole.channels) >= set(CHANNELS) else list(whole.channels)
-    pieces = [(t, c) for t in time_pieces(whole.period_from, whole.period_to, months) for c in channels]
-    if len(pieces) == 1:
-        return Protection(by_slice.get(pieces[0], {}))
-    return Protection({o: "secondary" for piece in pieces for o in by_slice.get(piece, {})})
+    """The decision over organisation × time × channel (`_linked`) read at `whole`'s months and channels."""
+    dec = _linked(session, whole.questionnaire_version_ids, measure_code, n_min)
+    st = dec.hidden(whole.period_from, whole.period_to, whole.channels)
+    org = list(dec.org_ix)
+    return Protection({org[i]: ("primary" if st[i] == 1 else "secondary") for i in np.nonzero(st)[0].tolist()})
 
 
-def _linked(session: Session, version_ids: tuple[int, ...], measure_code: str, n_min: int
-            ) -> dict[tuple[str, str], dict[Node, str]]:
-    """(time node, channel node) → hidden org node → "primary" / "secondary" of one measure: decided once
-    for the questionnaire over every period and channel (so every page and export of any months or channel
-    follows one decision), cached like any figure."""
-    key = ("protection-linked", version_ids, measure_code, n_min, current_design())
+def linked_decision(session: Session, sel: Selection, measure_code: str, n_min: int) -> Linked:
+    """The linked decision of `sel`'s questionnaire (read once per page: the trend asks it for every point)."""
+    return _linked(session, sel.questionnaire_version_ids, measure_code, n_min)
+
+
+def measures_of(session: Session, sel: Selection) -> list[str]:
+    """The measures of `sel`'s questionnaire (each has its own decision)."""
+    return [m for m, _items in _cells(session, sel.questionnaire_version_ids)[2]]
+
+
+def _linked(session: Session, version_ids: tuple[int, ...], measure_code: str, n_min: int) -> Linked:
+    """Decided once for the questionnaire and measure over every period and channel (so every page and export of
+    any months or channel follows one decision), cached like any figure; anew when a quarter ends."""
+    quarter = current_quarter()
+    key = ("protection-linked", version_ids, measure_code, n_min, current_design(), quarter)
     return per_request(key, lambda: cached(session, key, lambda: _decide_linked(session, version_ids,
-                                                                                 measure_code, n_min)))
+                                                                                 measure_code, n_min, quarter)))
 
 
 def _cells(session: Session, version_ids: tuple[int, ...]) -> tuple[CellCounts, dict[Node, Node | None],
@@ -190,31 +251,82 @@ def _cells(session: Session, version_ids: tuple[int, ...]) -> tuple[CellCounts, 
     return per_request(key, lambda: cached(session, key, read))
 
 
-def _decide_linked(session: Session, version_ids: tuple[int, ...], measure_code: str, n_min: int
-                   ) -> dict[tuple[str, str], dict[Node, str]]:
+def _decide_linked(session: Session, version_ids: tuple[int, ...], measure_code: str, n_min: int,
+                   quarter: date) -> Linked:
     cells, org_parent, wanted = _cells(session, version_ids)
-    items = dict(wanted).get(measure_code)
-    if not items:
-        return {}
-    n = cells.measure_n(items)
-    digest = ("protection-linked-n", version_ids, n_min, hashlib.sha1(n.tobytes()).hexdigest())
-    return per_request(digest, lambda: _decide_cells(cells, org_parent, n, n_min))
+    n, answers = _measure_counts(cells, dict(wanted).get(measure_code) or [], quarter)
+    digest = ("protection-linked-n", version_ids, n_min, quarter,
+              hashlib.sha1(n.tobytes() + answers.tobytes()).hexdigest())
+    return per_request(digest, lambda: _decide_cells(cells, org_parent, n, answers, n_min, quarter))
 
 
-def _decide_cells(cells: CellCounts, org_parent: dict[Node, Node | None], n: np.ndarray, n_min: int
-                  ) -> dict[tuple[str, str], dict[Node, str]]:
-    o, t, c = np.nonzero(n)  # C order: deterministic
-    keys = [(cells.org[i], cells.time[j], cells.channel[k]) for i, j, k in zip(o.tolist(), t.tolist(), c.tolist(),
-                                                                                 strict=True)]
-    counts = dict(zip(keys, n[o, t, c].tolist(), strict=True))
-    status = product_suppression([org_parent, cells.time_parent, channel_parents()], counts,
+def decide(cells: CellCounts, org_parent: dict[Node, Node | None], items: list[str], n_min: int, quarter: date
+           ) -> Linked:
+    """The linked decision of one measure (its items) on these counts, `quarter` being the one in progress."""
+    return _decide_cells(cells, org_parent, *_measure_counts(cells, items, quarter), n_min, quarter)
+
+
+def _measure_counts(cells: CellCounts, items: list[str], quarter: date) -> tuple[np.ndarray, np.ndarray]:
+    """(n, answers) of the measure per [org, time, channel], time being `cells.time` and then SO_FAR."""
+    cols = [cells.items.index(i) for i in items if i in cells.items]
+    per_item = cells.counts[..., cols]
+    done = [t for t, lb in enumerate(cells.time) if "Q" not in lb and date(int(lb[:4]), int(lb[5:]), 1) < quarter]
+    per_item = np.concatenate([per_item, per_item[:, done].sum(axis=1, keepdims=True)], axis=1)
+    n = per_item.min(axis=-1) if cols and len(cols) == len(items) else np.zeros(per_item.shape[:3], np.int64)
+    return np.asarray(n, dtype=np.int64), np.asarray(per_item.sum(axis=-1), dtype=np.int64)
+
+
+def _decide_cells(cells: CellCounts, org_parent: dict[Node, Node | None], n: np.ndarray, answers: np.ndarray,
+                  n_min: int, quarter: date) -> Linked:
+    """`n`, `answers`: [org, time, channel] over `cells.time` and then SO_FAR (every complete quarter)."""
+    time = [*cells.time, SO_FAR]
+    time_parent: dict[str, str | None] = {SO_FAR: None}
+    for lb, p in cells.time_parent.items():
+        complete = "Q" in lb and date(int(lb[:4]), 3 * int(lb[-1]), 1) < quarter
+        time_parent[lb] = p if p is not None else (SO_FAR if complete else None)
+    oi, ti, ci = np.nonzero(n)  # C order: deterministic
+    keys = [(cells.org[i], time[j], cells.channel[k]) for i, j, k in zip(oi.tolist(), ti.tolist(), ci.tolist(),
+                                                                           strict=True)]
+    counts = dict(zip(keys, n[oi, ti, ci].tolist(), strict=True))
+    status = product_suppression([org_parent, time_parent, channel_parents()], counts,
                                  {k: v < n_min for k, v in counts.items()}, n_min,
-                                 rank=lambda cell: _RANK.get(cell[0][0], 2), closed=CLOSED)
-    out: dict[tuple[str, str], dict[Node, str]] = {}
-    for (o, t, c), s in status.items():
+                                 rank=lambda cell: _RANK.get(cell[0][0], 2), closed=CLOSED,
+                                 hide_first=lambda cell, d: d == 1 and cell[1] == SO_FAR)
+    o_ix = {k: i for i, k in enumerate(cells.org)}
+    t_ix = {k: i for i, k in enumerate(time)}
+    c_ix = {k: i for i, k in enumerate(cells.channel)}
+    code = np.zeros(n.shape, dtype=np.int8)
+    for (a, b, ch), s in status.items():
         if s:
-            out.setdefault((t, c), {})[o] = s
-    return out
+            code[o_ix[a], t_ix[b], c_ix[ch]] = 1 if s == "primary" else 2
+    first = cells.months[0] if cells.months else None
+    months = _month_index(first, cells.months[-1]) + 1 if first else 0
+    label = np.broadcast_to(np.arange(months + 1, dtype=np.int32), (n.shape[0], n.shape[2], months + 1)).copy()
+    spans: dict[tuple[int, int], list[int]] = {}
+    if first is not None:
+        # edges: each shown period with responses, and each month without an answer of the measure's items
+        edges: list[tuple[int, int, np.ndarray]] = []
+        month_t = {_span(lb, first, quarter)[0]: t for lb, t in t_ix.items() if lb != SO_FAR and "Q" not in lb}
+        for m in range(months):
+            t_m = month_t.get(m)
+            edges.append((m, m + 1, np.ones(n.shape[::2], dtype=bool) if t_m is None else answers[:, t_m, :] == 0))
+        for lb, t in t_ix.items():
+            lo, hi = _span(lb, first, quarter)
+            lo, hi = max(lo, 0), min(hi, months)
+            if lo < hi:
+                spans.setdefault((lo, hi), []).append(t)
+                edges.append((lo, hi, (code[:, t, :] == 0) & (n[:, t, :] > 0)))
+        changed = True
+        while changed:  # smallest boundary of each component, spread along the edges until nothing changes
+            changed = False
+            for u, v, on in edges:
+                lo_label = np.minimum(label[:, :, u], label[:, :, v])
+                for k in (u, v):
+                    upd = on & (label[:, :, k] != lo_label)
+                    if upd.any():
+                        label[:, :, k] = np.where(upd, lo_label, label[:, :, k])
+                        changed = True
+    return Linked(o_ix, c_ix, first, months, spans, code, label)
 
 
 def protect_records(session: Session, sel: Selection, records: list[dict[Any, Any]], kind: str, n_min: int,

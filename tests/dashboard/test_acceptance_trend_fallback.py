@@ -75,9 +75,12 @@ def test_month_stays_when_nothing_coarser_has_enough_responses(app, client, city
     assert _trend_option(html) == "month"
 
 
-def test_quarters_give_way_to_the_year_when_the_headline_would_give_a_small_quarter_away(app, client, db_session):
-    """One quarter shown, ONE suppressed: the headline minus the shown quarter is the suppressed one, so the
-    shown quarter is hidden too (secondary suppression) — a chart of gaps, so the year is shown instead."""
+def test_a_small_last_quarter_is_left_out_of_the_headline_not_the_shown_quarter(app, client, db_session):
+    """36 responses in 2025-Q2, 12 in Q3 (n_min 30).  The headline over both minus Q2 — shown on every page of
+    Q2 (the Home Affairs comparisons) — would be Q3 alone.  With the periods linked (survey/results/protection.py)
+    Q2 stays shown everywhere, and "so far" stops at June: the page says the newest 12 responses are not included
+    yet, and its trend is Q2 — not a chart of gaps.  (Before the linking the page hid Q2 beside its own headline
+    and showed the year, which with the Q2 comparison gave Q3 away.)"""
     app.config.update(HAILONG_N_MIN=N_MIN)
     city = small_city(db_session)
     qv, sp = city.questionnaires["counter-quick"], city.service_points["STP-SP1"].id
@@ -86,5 +89,9 @@ def test_quarters_give_way_to_the_year_when_the_headline_would_give_a_small_quar
     login(client, "tuphap")
     use_language(client, "en")
     html = client.get("/dashboard/agency/STP").get_data(as_text=True)
-    assert _trend_option(html) == "year"
-    assert _trend_rows(html) == [("Year 2025", "num")]
+    assert _trend_option(html) == "quarter"
+    assert _trend_rows(html) == [("Quarter II/2025", "num")]
+    assert "the newest 12 responses are not included yet" in html
+    use_language(client, "vi")
+    html = client.get("/dashboard/agency/STP").get_data(as_text=True)
+    assert "12 câu trả lời mới nhất chưa được tính" in html

@@ -246,7 +246,9 @@ def test_agency_headline_gives_no_suppressed_period(client, one_small, monkeypat
     use_language(client, "en")
     _agency_check(client)
     html = _get(client, "/dashboard/agency/STP?from=2022-10&to=2022-12&trend=month").get_data(as_text=True)
-    assert "would give away the periods with too few responses" in html  # the second hidden month says why
+    # the second hidden month says why: October is hidden to protect December on every page (periods linked,
+    # survey/results/protection.py), before the page's own rule beside its headline would have hidden it
+    assert "hidden to protect a small group (n = 12)" in html
     _rule_off(monkeypatch)
     with pytest.raises(AssertionError, match="can be worked out"):
         _agency_check(client)

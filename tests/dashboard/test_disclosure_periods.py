@@ -2,8 +2,8 @@
 analysis.disclosure.product_suppression): an agency page over a month range against the same page over a range
 that leaves one month out, and a channel-filtered page against the unfiltered one.  Each check recovers the hidden
 figure exactly (equal to `analysis` on its own responses) with the periods and channels not linked, and recovers
-nothing with them linked.  Fixture of tests/dashboard/test_disclosure.py (N_MIN = 10): the Department of Justice
-has 12 responses in October 2022 and 3 in December."""
+nothing with them linked (the default).  Fixture of tests/dashboard/test_disclosure.py (N_MIN = 10): the
+Department of Justice has 12 responses in October 2022 and 3 in December."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ def _linked_off(monkeypatch) -> None:
 
 
 def _linked_on(monkeypatch) -> None:
-    """The linked rule is off by default (survey/results/protection.py: its cost and its hiding of whole ranges
-    are not settled); these tests check that, switched on, it closes the leaks the default leaves open."""
+    """The linked rule, as by default (survey/results/protection.py: LINKED); set explicitly so that each test
+    shows the leak with it off and none with it on whatever the default."""
     monkeypatch.setattr("survey.results.protection.LINKED", True)
 
 
