@@ -5,8 +5,9 @@ Prints
    analysis.integrity.scan), at the demo's volume and at a few times it;
 2. per stuffing pattern (survey/demo/gaming.py), episodes of `--size` responses injected one per
    service point into the honest data: detection rate on the day itself and median days to detection;
-3. the early-warning curve: days until the chart (analysis.control.drop_chart, fed by daily counts and
-   sums as the database returns them, baseline estimated from 120 working days of history) flags a drop
+3. the early-warning curve: days until the pages' chart (analysis.control.pooled_drop_chart: points of a
+   month's consecutive days pooled to --n-min responses, fed by daily counts and sums as the database returns
+   them, baseline estimated from the points of 250 working days of history) flags a drop
    of every answer's satisfied probability from 85% to 75%, 90% quantile and median, against daily
    volume; also the in-control false-alarm run length.  "share" charts a yes/no answer per response
    (the issue's reference case: spc gives 10 days at 20/day, 16 at 10/day); "index" charts each
@@ -18,7 +19,9 @@ Prints
    seasons, instruments, item logits, respondent and counter-day effects, summed per agency-day and then up
    the tree — baseline from 250 working days, then false alarms per unit-year (chart restarted after each
    alarm) over the next 250, against the agencies' of the same data; and the days until a unit's chart
-   flags a drop of its index from 85% to 75% (every service point's logits moved by one shift).
+   flags a drop of its index from 85% to 75% (every service point's logits moved by one shift).  Part 5 still
+   charts one point per working day (analysis.control.drop_chart, as the pages did until 7 Dec 2026); units of
+   more than ~2·n_min responses a working day chart days on the pages too (analysis.control.pooled_factor).
 Figures go to benchmarks/README.md.
 """
 
@@ -53,6 +56,7 @@ from analysis.control import (
     ewma_crit,
     ewma_rl_quantile,
     ewma_rl_quantile_discrete,
+    pooled_drop_chart,
 )
 from analysis.integrity import ScanInput, scan
 from survey.demo.cantho import structure
@@ -116,9 +120,14 @@ def _location(p: float, sd: float) -> float:
 
 
 def drop_curve(volumes: list[float], reps: int, seed: int, kind: str, p0: float = 0.85,
-               p1: float = 0.75, history: int = 250, horizon: int = 120) -> list[tuple[float, float, float, float]]:
+               p1: float = 0.75, history: int = 250, horizon: int = 120,
+               n_min: int = 30) -> list[tuple[float, float, float, float]]:
     """(volume, 90% quantile, median of days to detection, share of in-control runs alarmed within 250 days).
 
+    The pages' chart (analysis.control.pooled_drop_chart): points of consecutive days of a month pooled to
+    n_min responses, baseline from the points of `history` working days, the drop at the first charted day,
+    which falls at a random working day of its month.  Days to detection: working days from the drop to the
+    day the first signalling point is given (its month's next point full, or its month over), counted from 1.
     Responses as the demo model makes them: a respondent effect (SD_RESPONDENT, shared by the response's
     items) and a counter-day effect (SD_COUNTER_DAY) on the logit scale; the marginal share of satisfied
     answers is p0 before and p1 after the drop.
@@ -126,28 +135,40 @@ def drop_curve(volumes: list[float], reps: int, seed: int, kind: str, p0: float 
     rng = np.random.default_rng(seed)
     items = 1 if kind == "share" else 6
     out = []
+    first = date(2021, 1, 1)
+    days = [first + timedelta(days=i) for i in range(int((history + 23 + max(horizon, 250)) * 1.45))]
+    working = np.array([d.weekday() < 5 for d in days])
+    at = np.nonzero(working)[0]
     for v in volumes:
         delays, early = [], 0
         for _ in range(reps):
-            def days_of(p: float, n_days: int, v: float = v) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-                n = rng.poisson(v, n_days)
-                day = np.repeat(np.arange(n_days), n)
-                eta = (_location(p, SD_RESPONDENT) + SD_RESPONDENT * rng.normal(size=len(day))
-                       + SD_COUNTER_DAY * rng.normal(size=n_days)[day])
-                s = rng.binomial(items, expit(eta)) / items
-                return n, np.bincount(day, s, n_days), np.bincount(day, s * s, n_days)
-
-            hn, ht, hs = days_of(p0, history)
-            base = Baseline.from_days(hn, ht, hs, history)
-            n, t, _ = days_of(p1, horizon)
-            res = drop_chart(n, t, base)
-            delays.append(res.first_signal + 1 if res.first_signal is not None else horizon + 1)
-            n0, t0, _ = days_of(p0, 250)
-            if drop_chart(n0, t0, base).first_signal is not None:
+            offset = int(rng.integers(0, 22))  # the baseline (and so the drop) starts anywhere in a month
+            base_start, chart_start = int(at[offset]), int(at[offset + history])
+            ends = (int(at[offset + history + horizon - 1]) + 1, int(at[offset + history + 249]) + 1)
+            found = _pooled_run(rng, days[:ends[0]], working, (base_start, chart_start), v, items, (p0, p1), n_min)
+            delays.append(found if found is not None else horizon + 1)
+            if _pooled_run(rng, days[:ends[1]], working, (base_start, chart_start), v, items, (p0, p0),
+                           n_min) is not None:
                 early += 1
         arr = np.array(delays)
         out.append((v, float(np.quantile(arr, 0.9, method="higher")), float(np.median(arr)), early / reps))
     return out
+
+
+def _pooled_run(rng: np.random.Generator, days: list[date], working: np.ndarray, starts: tuple[int, int],
+                v: float, items: int, levels: tuple[float, float], n_min: int) -> int | None:
+    """Working days from the chart's first day to the day its first signalling point is given (None: none)."""
+    base_start, chart_start = starts
+    n = np.where(working[:len(days)], rng.poisson(v, len(days)), 0)
+    day = np.repeat(np.arange(len(days)), n)
+    p = np.where(day < chart_start, _location(levels[0], SD_RESPONDENT), _location(levels[1], SD_RESPONDENT))
+    eta = p + SD_RESPONDENT * rng.normal(size=len(day)) + SD_COUNTER_DAY * rng.normal(size=len(days))[day]
+    s = rng.binomial(items, expit(eta)) / items
+    res = pooled_drop_chart(days, n, np.bincount(day, s, len(days)), np.bincount(day, s * s, len(days)), n_min,
+                            base_start, chart_start)
+    if res is None or res.first_signal is None:
+        return None
+    return int(working[chart_start:res.points[res.first_signal].known + 1].sum())
 
 
 def best_possible(volumes: list[float], p0: float = 0.85,
@@ -187,6 +208,7 @@ def main() -> None:
     ap.add_argument("--unit-reps", type=int, default=40, help="simulated years of the city in part 5")
     ap.add_argument("--unit-responses", default="100000,400000", help="demo responses per 24 months, part 5")
     ap.add_argument("--agency-reps", type=int, default=10, help="of those years, how many also chart every agency")
+    ap.add_argument("--n-min", type=int, default=30, help="responses a chart point pools days to (HAILONG_N_MIN)")
     args = ap.parse_args()
     t0, c0 = time.time(), time.process_time()
     if args.units:
@@ -199,7 +221,7 @@ def main() -> None:
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     reps = args.runs or (150 if args.quick else 400)
     if args.drops_only:
-        early_warning(reps, args.seed, vols, kinds, not args.no_chains)
+        early_warning(reps, args.seed, vols, kinds, not args.no_chains, args.n_min)
         _done(t0, c0)
         return
     model = DemoModel(structure("2022"))
@@ -224,7 +246,7 @@ def main() -> None:
         med = float(np.median(found)) if found else float("nan")
         print(f"   {pattern:<13} episodes {len(res):>4}  detected the same day {same_day:6.1%}  "
               f"within 5 days {len(found) / len(res):6.1%}  median days to detection {med:.0f}")
-    early_warning(reps, args.seed, vols, kinds, not args.no_chains)
+    early_warning(reps, args.seed, vols, kinds, not args.no_chains, args.n_min)
     _done(t0, c0)
 
 
@@ -233,12 +255,14 @@ def _done(t0: float, c0: float) -> None:
     print(f"done in {time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU (load average {load})")
 
 
-def early_warning(reps: int, seed: int, vols: list[float], kinds: list[str], chains: bool = True) -> None:
-    print(f"3. Early warning, drop 85% -> 75% (ARL0 250 working days by calibration), days to signal, {reps} runs")
+def early_warning(reps: int, seed: int, vols: list[float], kinds: list[str], chains: bool = True,
+                  n_min: int = 30) -> None:
+    print(f"3. Early warning, drop 85% -> 75% (ARL0 250 working days by calibration), days to signal, {reps} runs, "
+          f"points pooled to n_min = {n_min}")
     for kind in kinds:
         print(f"   {kind}: volume/day  q90  median  in-control runs alarmed within 250 days "
               "(± 2 SE; ARL0 if geometric)")
-        for v, q90, med, early in drop_curve(vols, reps, seed, kind):
+        for v, q90, med, early in drop_curve(vols, reps, seed, kind, n_min=n_min):
             se = math.sqrt(early * (1 - early) / reps)
             arl = -250 / math.log(1 - early) if 0 < early < 1 else float("nan")
             print(f"   {'':7}{v:>8.0f}  {q90:4.0f}  {med:6.0f}  {early:6.1%} ± {2 * se:4.1%}  ARL0 ≈ {arl:4.0f}",
