@@ -397,10 +397,11 @@ def loaded_pages(app) -> list[tuple[str, str, str]]:
     return [(label, user, url.replace("__sipas__", sipas)) for label, user, url in pages(app)]
 
 
-def one_page(app, index: int, live: int, warm: int = 0, profile: str = "") -> None:
+def one_page(app, index: int, live: int, warm: int = 0, profile: str = "", save_html: str = "") -> None:
     """In this (fresh) process: page `index`'s first request, then `live` requests each after two new
     responses, then `warm` requests without new data; prints one table row per request with wall, CPU, RSS
-    after it and the process's peak RSS.  profile: a file for the cProfile stats of the last live request."""
+    after it and the process's peak RSS.  profile: a file for the cProfile stats of the last live request;
+    save_html: a folder for the last request's page (CSRF tokens masked), to compare two trees byte by byte."""
     import cProfile
     import resource
 
@@ -435,6 +436,12 @@ def one_page(app, index: int, live: int, warm: int = 0, profile: str = "") -> No
             profiler.dump_stats(f"{profile}.{index}")
         assert resp.status_code == 200, (url, resp.status_code)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if save_html and i == live + warm:
+            import re
+
+            Path(save_html).mkdir(parents=True, exist_ok=True)
+            Path(save_html, f"page{index}.html").write_bytes(
+                re.sub(rb'(name="csrf_token"[^>]*value=")[^"]*|(csrf-token" content=")[^"]*', rb"\1\2", resp.data))
         kind = "first" if not i else "live" if i <= live else "warm"
         print(f"    | {label} | {kind} | {wall:,.0f} | {cpu:,.0f} | {dash.rss_mb():,.0f} | "
               f"{peak:,.0f} | {os.getloadavg()[0]:.1f} |", flush=True)
@@ -479,6 +486,8 @@ def main() -> None:
                     help="HAILONG_MONTH_CELLS_MB for the app (default: the app's, 96): a budget that holds the "
                          "newest whole-country month lets a live request refresh only its changed cells")
     ap.add_argument("--warm", type=int, default=0, help="warm requests after the live ones (--fresh)")
+    ap.add_argument("--save-html", default="", metavar="DIR",
+                    help="write each page's last response (CSRF tokens masked) to DIR/page<n>.html (--fresh)")
     ap.add_argument("--profile", default="", metavar="FILE",
                     help="cProfile the last live request of each page (--fresh) into FILE.<page number>")
     ap.add_argument("--pages", default="", help="comma-separated page numbers to time (default: all)")
@@ -519,7 +528,7 @@ def main() -> None:
                           **({"HAILONG_MONTH_CELLS_MB": args.month_cells_mb} if args.month_cells_mb else {})})
         if args.one_page is not None:
             with app.app_context():
-                one_page(app, args.one_page, args.live, args.warm, args.profile)
+                one_page(app, args.one_page, args.live, args.warm, args.profile, args.save_html)
             return
         print(f"== postgresql national: {'database kept earlier' if args.reuse else f'{args.responses:,} responses'} "
               f"({url.split('@')[-1]}); "
@@ -550,7 +559,8 @@ def main() -> None:
             fresh_pages(name, args.pg, args.live, [int(i) for i in args.pages.split(",") if i],
                         [*(["--per-point"] if args.per_point else []), "--month-files", args.month_files,
                          "--warm", str(args.warm), "--results-mb", str(args.results_mb),
-                         "--month-cells-mb", str(args.month_cells_mb), "--profile", args.profile])
+                         "--month-cells-mb", str(args.month_cells_mb), "--profile", args.profile,
+                         "--save-html", args.save_html])
         if args.export:
             path = Path(args.export)
             if not path.exists():
