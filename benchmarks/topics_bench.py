@@ -9,8 +9,8 @@
     .venv/bin/python benchmarks/topics_bench.py --near-duplicates  # + figures without held-out near-duplicates
 
 Labelled rounds (one writer each) are named in ONE place, analysis/topics_learn.py: every round before
-HELD_OUT_ROUND (now rounds 1-10, tests/data/comments-topics-vi.tsv, -2 … -10.tsv) is learned from and tuned on (the
-lexicon by hand on rounds 1-10, RULES_TUNED); the held-out set is the HELD_OUT_ROUND file (round 11: written by a
+HELD_OUT_ROUND (now rounds 1-11, tests/data/comments-topics-vi.tsv, -2 … -11.tsv) is learned from and tuned on (the
+lexicon by hand on rounds 1-11, RULES_TUNED); the held-out set is the HELD_OUT_ROUND file (round 12: written by a
 writer who never saw the classifier, opened only after the classifier was committed as frozen; absent until then).
 Measure (1), the issue's protocol: the learned rounds split in half by `topics_learn.split_half` (fixed seed, per
 round and per label set), the weights learned and thresholds chosen on one half (leave one round's half out), P / R
