@@ -237,19 +237,21 @@ def agency(code: str) -> str | Response:
     # issue 16 §2; no day-by-day figures of an agency whose figures the page hides (too few, or protected)
     hidden = None if overall is not None and not bool(overall["suppressed"]) else \
         (int(overall["n"]) if overall is not None else 0)
-    warning_chart, warning_text = early_warning(ag, lang, hidden)
+    warning_chart, warning_text = early_warning(ag, lang, hidden, selection(f, scope, ag))
     return render_template("dashboard/agency/agency.html", agency=ag, f=f, tables={t.id: t for t in tables},
                            chart=chart, method=method, responses=responses, overall=overall, channels=CHANNELS,
                            lang=lang, coverage_notes=coverage_notes, shown_period=shown_period,
                            warning_chart=warning_chart, warning_text=warning_text)
 
 
-def early_warning(ag: Agency, lang: str, hidden_n: int | None = None) -> tuple[Any, str | None]:
+def early_warning(ag: Agency, lang: str, hidden_n: int | None = None,
+                  sel: Selection | None = None) -> tuple[Any, str | None]:
     """The agency's early-warning chart of the last working days, and a plain sentence when it signals; when the
-    page hides the agency's figures (`hidden_n`: their n), no chart, only a sentence saying why."""
+    page hides the agency's figures (`hidden_n`: their n), no chart, only a sentence saying why; without the
+    months after those the linked protection lets the agency's "so far" reach (`sel`: the page's selection)."""
     from flask import current_app
 
-    from survey.dashboard.integrity_charts import control_chart, hidden_chart_note, too_few_points_note
+    from survey.dashboard.integrity_charts import control_chart, hidden_chart_note, shown_months, too_few_points_note
     from survey.i18n import local_date, percent
     from survey.results.integrity import agency_charts
     from survey.results.periods import now
@@ -262,6 +264,7 @@ def early_warning(ag: Agency, lang: str, hidden_n: int | None = None) -> tuple[A
         return None, hidden_chart_note(hidden_n, n_min, lang)
     if c["limit"] is None:
         return None, too_few_points_note(n_min, lang)
+    c = shown_months(c, sel, "agency", ag.code)
     figure = control_chart("early-warning", c["days"], c["points"], c["limit"], lang=lang, n_min=n_min)
     text = None
     if c["signalling"]:

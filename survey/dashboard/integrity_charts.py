@@ -128,6 +128,22 @@ def too_few_points_note(n_min: int, lang: str) -> str:
              "responses, and no month of the last year had that many.", n=num(n_min, lang))
 
 
+def shown_months(chart: dict[str, Any], sel: Any, kind: str, code: str) -> dict[str, Any]:
+    """The chart up to the last month the linked protection lets the node's "every month so far" reach (its newer
+    months' points would give a hidden month back: points tile their months); unchanged when every month is
+    shown.  `sel`: the page's selection (its questionnaire; periods, channels and service points dropped, as the
+    chart covers them all)."""
+    from dataclasses import replace
+
+    from survey.dashboard.linked_figures import so_far
+    from survey.results.integrity import charted_until
+
+    if sel is None:
+        return chart
+    found = so_far(replace(sel, period_from=None, period_to=None, channels=(), service_point_ids=()), kind, code)
+    return chart if found is None else charted_until(chart, found[0])
+
+
 def unit_hidden_note(session: Session, comp: Any, unit_id: int) -> str | None:
     """Why a unit's early-warning chart is not drawn on its Home Affairs page, or None: the unit's own figure is
     hidden for the page's questionnaire, months and measure (`comp`, the page's comparison) — too few responses,

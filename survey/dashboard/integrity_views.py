@@ -91,8 +91,9 @@ def unit_early_warning(unit_id: int, comp: Any = None) -> tuple[Any, str, bool] 
     for the Home Affairs unit page; None without a year of history.  The route has already checked that the
     viewer may see the unit, so every agency summed here is within their scope.  A unit whose own figure the
     page's selection (`comp`, the comparison) hides gets no chart, only a sentence saying why."""
-    from survey.dashboard.integrity_charts import too_few_points_note, unit_hidden_note
+    from survey.dashboard.integrity_charts import shown_months, too_few_points_note, unit_hidden_note
     from survey.i18n import local_date, percent
+    from survey.org.models import Unit
 
     n_min = int(current_app.config["HAILONG_N_MIN"])
     c = data.unit_chart(db.session, now().date(), unit_id, n_min=n_min)
@@ -103,6 +104,9 @@ def unit_early_warning(unit_id: int, comp: Any = None) -> tuple[Any, str, bool] 
         return None, hidden, False
     if c["limit"] is None:
         return None, too_few_points_note(n_min, current_lang()), False
+    unit = db.session.get(Unit, unit_id)
+    if unit is not None:
+        c = shown_months(c, getattr(comp, "shown_selection", None), unit.level_code, unit.code)
     usual = percent(c["baseline"], 1)
     if c["signalling"]:
         text = _("Satisfaction with this unit's agencies together has fallen below its usual level (%(usual)s "

@@ -317,6 +317,20 @@ def _charts(data: pd.DataFrame, key: str, today: date, n_min: int) -> dict[int, 
     return out
 
 
+def charted_until(chart: dict[str, Any], last_month: date) -> dict[str, Any]:
+    """The chart without its points after `last_month` (a month start): the months the linked protection of
+    published figures does not let the page show for the node (survey/dashboard/linked_figures.py `so_far`).
+    Points tile their months, so a month's points would give its hidden figure back; earlier points' values do
+    not depend on later ones, so only the signal is recomputed (from the points kept)."""
+    keep = [p for p in chart["points"] if p["first"].replace(day=1) <= last_month]
+    if len(keep) == len(chart["points"]) or chart["limit"] is None:
+        return chart
+    above = [p for p in keep if p["z"] > chart["limit"]]
+    return {**chart, "points": keep, "counts": [p["n"] for p in keep], "statistic": [p["z"] for p in keep],
+            "signalling": bool(keep) and keep[-1]["z"] > chart["limit"],
+            "first_signal": above[0]["last"] if above else None, "signal_known": above[0]["known"] if above else None}
+
+
 def _by_unit(session: Session, data: pd.DataFrame) -> pd.DataFrame:
     """Per-agency day scores summed per administrative unit: every unit counts the agencies of its subtree."""
     parents: dict[int, int | None] = {int(u): p for u, p in session.execute(select(Unit.id, Unit.parent_id))}
@@ -379,5 +393,6 @@ def city_signals(session: Session, today: date, *, n_min: int) -> list[dict[str,
     return sorted(rows, key=lambda r: r["first_signal"], reverse=True)
 
 
-__all__ = ["CONFIRMED", "DISMISSED", "OPEN", "IntegrityFlag", "agency_charts", "city_signals", "daily_scores",
+__all__ = ["CONFIRMED", "DISMISSED", "OPEN", "IntegrityFlag", "agency_charts", "charted_until", "city_signals",
+           "daily_scores",
            "flags", "response_frame", "run_scan", "set_opening_hours", "unit_chart"]
