@@ -223,7 +223,11 @@ def _one_pass(session: Session, inst: Any, wanted: dict[tuple[Any, ...], tuple[S
     items = tuple(inst.spec.items)
     versions_sel = first.questionnaire_version_ids
     ident = ("base", versions_sel, inst.record.id)
-    current = max(counts) if counts else None  # the month receiving responses: only its ranges keep sums
+    # the month receiving responses (of the questionnaire, any period): only ranges ending in it keep sums.  Not
+    # the newest month of this pass: a trend's pass of older quarters kept the third quarter's sums, which
+    # evicted the current range's from the budget (1 M: the first live request read six months again)
+    everything = month_versions(session, replace(first, period_from=None, period_to=None))
+    current = max(everything) if everything else None
     for group, shared in ranges.items():
         if group[0] and max(group[0]) != current:
             shared.base = _range_base(session, (*ident, group), set(group[0]), counts, shared, keep=False)

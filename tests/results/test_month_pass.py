@@ -210,6 +210,9 @@ def test_a_live_page_reads_only_the_changed_cells_of_the_newest_month(app, db_se
     newest = month.date().replace(day=1)
     cache.clear()
     _page_figures(app, db_session, sel, period)
+    # only ranges ending in the newest month keep sums: a trend's older periods would evict the current range's
+    ends = {max(key[4][0]) for key, _ in closed_months_entries() if key[0] == "open"}
+    assert ends == {newest}, ends
     points = sorted(data.city.service_points.values(), key=lambda p: p.code)
     real_cells, real_delta = month_pass.month_cells, month_pass.month_delta
     from dataclasses import replace
