@@ -331,14 +331,18 @@ def test_held_out_round_has_enough_comments_per_topic():
 # from every earlier round) on the held-out round, a writer who never saw the classifier, measured ONCE
 # (benchmarks/README.md).  MISSED holds the topics that missed the goal there, with the figures, as strict xfails:
 # a mark must be removed when a change makes its topic pass (measured on a NEW round, never by tuning on this one).
-# Round 11 (481 comments, a writer who never saw the classifier) was measured once, 7 Dec 2026, against 93efdeb
-# ("Topics frozen for round 11:", tuned on rounds 1-10); rounds 1-10 are learned from.
+# Round 12 (514 comments, a writer who never saw the classifier) was measured once, 7 Dec 2026, against f220d62
+# ("Topics frozen for round 12:", tuned on rounds 1-11); rounds 1-11 are learned from.  Before that measurement one
+# test run saw only that facilities and online failed here (benchmarks/README.md, "A slip to state").
 MISSED: dict[str, str] = {
-    "fees": "round 11: P 0.87, R 0.79 (46 of 58 found; missed: 'không tốn đồng nào' labelled fees,praise by this "
-            "writer, fees not said at once)",
-    "paperwork": "round 11: P 0.74 (39 of 53), R 0.76 (39 of 51); paperwork wordings of a new writer",
-    "guidance": "round 11: P 0.79 (59 of 75), R 0.66 (59 of 90); missed: procedure questions in new words ('đi đâu', "
-                "'mấy giờ', 'lên đâu', 'làm thế nào'), staff explaining too fast, unreadable slips",
+    "paperwork": "round 12: P 0.72 (53 of 74), R 0.88 (53 of 60); false hits: 'chứng thực', 'giấy xác nhận' naming "
+                 "the procedure in fee, waiting and praise comments",
+    "guidance": "round 12: P 0.77 (75 of 98), R 0.82 (75 of 92); false hits: 'không biết', 'niêm yết', 'hướng dẫn' "
+                "beside other topics; missed: questions in new words ('còn làm không', 'nộp cái nào')",
+    "facilities": "round 12: P 0.89, R 0.78 (42 of 54); missed: the office moved far away, flooded yard, paint smell, "
+                  "broken glass, the self-service computer corner",
+    "online": "round 12: P 0.79 (57 of 72), R 0.97; false hits: online services praised, VNeID named in other "
+              "complaints",
 }
 
 
