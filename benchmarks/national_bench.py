@@ -443,8 +443,10 @@ def one_page(app, index: int, live: int, warm: int = 0, profile: str = "", save_
             Path(save_html, f"page{index}.html").write_bytes(
                 re.sub(rb'(name="csrf_token"[^>]*value=")[^"]*|(csrf-token" content=")[^"]*', rb"\1\2", resp.data))
         kind = "first" if not i else "live" if i <= live else "warm"
+        from survey.results import closed_months
+
         print(f"    | {label} | {kind} | {wall:,.0f} | {cpu:,.0f} | {dash.rss_mb():,.0f} | "
-              f"{peak:,.0f} | {os.getloadavg()[0]:.1f} |", flush=True)
+              f"{peak:,.0f} | {os.getloadavg()[0]:.1f} | {closed_months._held / 2**20:,.0f} |", flush=True)
 
 
 def fresh_pages(name: str, pg: str, live: int, chosen: list[int], extra: list[str]) -> None:
@@ -453,8 +455,9 @@ def fresh_pages(name: str, pg: str, live: int, chosen: list[int], extra: list[st
 
     print(f"  fresh process per page: first request, then {live} live (two new responses before each), "
           f"then warm ones ({extra}):")
-    print("    | page | request | wall (ms) | app CPU (ms) | RSS after (MB) | peak RSS (MB) | load |")
-    print("    |---|---|---:|---:|---:|---:|---:|", flush=True)
+    print("    | page | request | wall (ms) | app CPU (ms) | RSS after (MB) | peak RSS (MB) | load "
+          "| closed months (MB) |")
+    print("    |---|---|---:|---:|---:|---:|---:|---:|", flush=True)
     for index in chosen or range(len(pages(None))):
         proc = subprocess.run([sys.executable, __file__, "--reuse", name, "--pg", pg, "--modes", "",
                                "--one-page", str(index), "--live", str(live), *extra], check=False)

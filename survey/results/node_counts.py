@@ -179,26 +179,6 @@ def node_figures(session: Session, sel: Selection, kinds: list[str], n_min: int
     """measure → (kind, code) → (n, suppressed) for every node of `kinds` (tree level codes, "agency",
     "service_point") with answers in `sel`: what `indices(sel, domain=kind, n_min=n_min)` lists as `n` and
     `suppressed` (module docstring), in the same order (kinds in turn, codes sorted, as its table)."""
-    from survey.results import closed_months
-    from survey.results.totals import month_versions
-
-    # a page's previous period does not change when responses arrive: its figures are kept under the versions of
-    # its months (survey/results/closed_months.py), not rebuilt on every live request (≈ 0.5 M tuples a period)
-    everything = month_versions(session, replace(sel, period_from=None, period_to=None))
-    versions = month_versions(session, sel)
-    current = bool(everything) and max(everything) in versions
-    key = ("node-figures", sel.key(), tuple(kinds), n_min, closed_months.data_key(session, versions))
-    kept: dict[str, dict[Node, tuple[int, bool]]] | None = None if current else closed_months.get(key)
-    if kept is not None:
-        return kept
-    figures = _node_figures(session, sel, kinds, n_min)
-    if not current:
-        closed_months.put(key, figures, 160 * sum(len(v) for v in figures.values()) + 1024)
-    return figures
-
-
-def _node_figures(session: Session, sel: Selection, kinds: list[str], n_min: int
-                  ) -> dict[str, dict[Node, tuple[int, bool]]]:
     from survey.results.totals import instrument
     from survey.results.tree import placement_frame, placements
 

@@ -46,37 +46,3 @@ def test_node_figures_equal_those_of_indices_at_every_level(db_session, instrume
     assert checked > 12, "some n_min suppresses some nodes and shows others"
     cache.clear()
 
-
-def test_an_earlier_period_is_kept_until_its_months_change(db_session, monkeypatch):
-    """A page's previous period: its figures are kept while responses arrive in the newest month, and built
-    again (equal to a build from empty caches) once one of its own months changes."""
-    import uuid
-
-    from survey.respond.store import Submission, store_response
-    from survey.results import node_counts
-
-    cache.clear()
-    data = city_with_responses(db_session, per_point=12, months=3, comments=False)
-    kinds = [*level_codes(db_session), "agency", "service_point"]
-    older = data.months[1].date().replace(day=1)
-    sel = Selection.of(data.qv_id, period_from=older, period_to=older)
-    built: list[int] = []
-    real = node_counts._node_figures
-
-    def spy(*args):
-        built.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(node_counts, "_node_figures", spy)
-    node_figures(db_session, sel, kinds, 5)
-    sp = next(iter(data.city.service_points.values()))
-    for when, rebuilt in ((data.months[0], 1), (data.months[1], 2)):
-        store_response(db_session, Submission(service_point_id=sp.id, questionnaire_version_id=data.qv_id,
-                                              answers={"C.ATT": 1, "C.HANDLING": 2}, channel="paper",
-                                              client_id=str(uuid.uuid4()), submitted_at=when))
-        db_session.commit()
-        built.clear()
-        kept = node_figures(db_session, sel, kinds, 5)
-        assert len(built) == rebuilt - 1, "kept while its months are unchanged, built again once one changes"
-        cache.clear()
-        assert kept == node_figures(db_session, sel, kinds, 5)
