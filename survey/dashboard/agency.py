@@ -206,7 +206,7 @@ def agency(code: str) -> str | Response:
         shown_period = period_shown(sel, f)
         tables += ad.index_tables(res, lang)
         f.trend, trend_res = trend_indices(
-            f, sel, lambda r: lf.hide_periods(sel, unit_kind, unit_code, lf.hide(r, protected)))
+            f, sel, lf.trend_protection(sel, unit_kind, unit_code, protected))
         # the headline covers the same months: no period it would give away (analysis.disclosure)
         trend_table, chart = ad.trend(trend_res, lang, f.trend, beside_total=True)
         lf.explain([trend_table])  # a period hidden to protect a small group says so

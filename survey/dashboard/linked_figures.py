@@ -9,7 +9,7 @@ page only asks "which measures of this node are protected" and hides them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -101,6 +101,19 @@ def hide_periods(sel: Selection, kind: str, code: str, res: IndexResult) -> Inde
     return replace(res, table=table)
 
 
+def trend_protection(sel: Selection, kind: str, code: str, protected: set[str]) -> Callable[[IndexResult],
+                                                                                          IndexResult]:
+    """What hides a node's trend points: with periods linked, each point by its own period's decision (exact
+    along time, so a hidden headline need not hide them all: they give it back only where the decision shows it
+    anyway); without, every point of a protected measure (the periods together would give it back) and then
+    each point's period."""
+    from survey.results import protection as linked
+
+    if linked.ENABLED and linked.LINKED:
+        return lambda res: hide_periods(sel, kind, code, res)
+    return lambda res: hide_periods(sel, kind, code, hide(res, protected))
+
+
 def so_far(sel: Selection, kind: str, code: str) -> tuple[date, int] | None:
     """(last month, responses left out) when the node's "every month so far" (no To) is hidden but a shorter
     range from the same start is not: the page then shows the figures up to that month and says the newest
@@ -127,13 +140,17 @@ def so_far(sel: Selection, kind: str, code: str) -> tuple[date, int] | None:
 
 def newest_left_out(sel: Selection, kind: str, code: str) -> tuple[Selection, str | None]:
     """`sel` up to the month "so far" may reach for the node (`so_far`), and the sentence that says so."""
+    from survey.results.distributions import response_count
     from survey.results.periods import period_name
 
     found = so_far(sel, kind, code)
     if found is None:
         return sel, None
     last, later = found
-    return replace(sel, period_to=last), _(
+    shorter = replace(sel, period_to=last)
+    if response_count(db.session, shorter) < _n_min():  # "so far" is small, not protecting: nothing to cut
+        return sel, None
+    return shorter, _(
         "Figures up to %(period)s: the newest %(n)s responses are not included yet, so that they do not give "
         "away a small group (they will be once there are enough of them).",
         period=period_name(f"{last.year}-{last.month:02d}"), n=number(later, 0))
