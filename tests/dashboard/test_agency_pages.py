@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -18,9 +19,14 @@ from tests.dashboard.helpers import get, login
 from tests.factories import small_city
 from tests.results.factories import city_with_responses, reference_totals, respondent_frame
 
+#: the fixture's responses are dated back from the app's clock, and which quarter is in progress decides what the
+#: linked protection may show (survey/results/protection.py current_quarter): a fixed clock, never today's date
+CLOCK = datetime(2026, 12, 7, 3, tzinfo=UTC)
+
 
 @pytest.fixture
-def data(db_session):
+def data(app, db_session):
+    app.config["HAILONG_CLOCK"] = lambda: CLOCK
     return city_with_responses(db_session, per_point=36)
 
 
