@@ -24,6 +24,7 @@ from survey.extensions import db
 from survey.i18n import current_lang
 from survey.org.models import Kiosk, ServicePoint
 from survey.respond import quarantine
+from survey.respond.models import ResponseTally
 from survey.results import integrity as data
 from survey.results.integrity_models import CONFIRMED, DISMISSED, OPEN, IntegrityFlag
 from survey.results.periods import now
@@ -80,9 +81,25 @@ def index() -> str:
             "month_dossiers": f.evidence.get("month_dossiers"),
             "delays": f.evidence.get("delays"),
         })
-    signals = data.city_signals(session, now().date(), n_min=int(current_app.config["HAILONG_N_MIN"]))
+    versions = [int(v) for v in session.scalars(select(ResponseTally.questionnaire_version_id).distinct())]
+    signals = data.city_signals(session, now().date(), n_min=int(current_app.config["HAILONG_N_MIN"]),
+                                shown=lambda kind, node, chart: _shown_chart(versions, kind, node, chart))
     return render_template("dashboard/integrity/index.html", items=items, status=status, statuses=STATUSES,
                            signals=signals, lang=lang)
+
+
+def _shown_chart(versions: list[int], kind: str, node: Any, chart: dict[str, Any]) -> dict[str, Any]:
+    """The node's chart as its pages draw it (`integrity_charts.shown_months`: no point after the month the linked
+    protection lets its "so far" reach), so the list signals from the points a page shows, never from a hidden
+    month.  A page may show any questionnaire with responses (`versions`), each with its own decision: the list
+    keeps the points every one of them shows (the earliest cut)."""
+    from survey.dashboard.integrity_charts import shown_months
+    from survey.results.selection import Selection
+
+    code_kind = "agency" if kind == "agency" else node.level_code
+    for version_id in versions:
+        chart = shown_months(chart, Selection.of(version_id), code_kind, node.code)
+    return chart
 
 
 def unit_early_warning(unit_id: int, comp: Any = None) -> tuple[Any, str, bool] | None:

@@ -8,6 +8,7 @@ respondent data), for the scanned days and the history before them.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -377,9 +378,13 @@ def _city_charts(session: Session, today: date,
     return _charts(data, "agency_id", today, n_min), _charts(_by_unit(session, data), "unit_id", today, n_min)
 
 
-def city_signals(session: Session, today: date, *, n_min: int) -> list[dict[str, Any]]:
+def city_signals(session: Session, today: date, *, n_min: int,
+                 shown: Callable[[str, Any, dict[str, Any]], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Agencies and administrative units (a unit: the agencies of its subtree together) whose early-warning
-    chart signals now, newest signal first (remembered by the results cache until the data change)."""
+    chart signals now, newest signal first (remembered by the results cache until the data change).
+    `shown(kind, agency or unit, chart)`: the chart as the node's page draws it (without the months the linked
+    protection hides, survey/dashboard/integrity_views.py); the signal is decided on its points only, else the
+    list would tell whether a hidden month signals."""
     from survey.results.cache import cached
 
     agencies, units = cached(session, ("early-warning-city", today, n_min), lambda: _city_charts(session, today, n_min))
@@ -388,8 +393,13 @@ def city_signals(session: Session, today: date, *, n_min: int) -> list[dict[str,
         "agency": {a.id: a for a in session.scalars(select(Agency).where(Agency.id.in_(list(agencies) or [-1])))},
         "unit": {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(list(units) or [-1])))}}
     for kind, charts in (("agency", agencies), ("unit", units)):
-        rows += [{"kind": kind, kind: named[kind][i], **c} for i, c in charts.items()
-                 if c["signalling"] and i in named[kind]]
+        for i, c in charts.items():
+            if i not in named[kind]:
+                continue
+            node = named[kind][i]
+            drawn = shown(kind, node, c) if shown is not None else c
+            if drawn["signalling"]:
+                rows.append({"kind": kind, kind: node, **drawn})
     return sorted(rows, key=lambda r: r["first_signal"], reverse=True)
 
 
