@@ -24,7 +24,6 @@ from survey.extensions import db
 from survey.i18n import current_lang
 from survey.org.models import Kiosk, ServicePoint
 from survey.respond import quarantine
-from survey.respond.models import ResponseTally
 from survey.results import integrity as data
 from survey.results.integrity_models import CONFIRMED, DISMISSED, OPEN, IntegrityFlag
 from survey.results.periods import now
@@ -81,25 +80,27 @@ def index() -> str:
             "month_dossiers": f.evidence.get("month_dossiers"),
             "delays": f.evidence.get("delays"),
         })
-    versions = [int(v) for v in session.scalars(select(ResponseTally.questionnaire_version_id).distinct())]
     signals = data.city_signals(session, now().date(), n_min=int(current_app.config["HAILONG_N_MIN"]),
-                                shown=lambda kind, node, chart: _shown_chart(versions, kind, node, chart))
+                                shown=_shown_chart)
     return render_template("dashboard/integrity/index.html", items=items, status=status, statuses=STATUSES,
                            signals=signals, lang=lang)
 
 
-def _shown_chart(versions: list[int], kind: str, node: Any, chart: dict[str, Any]) -> dict[str, Any]:
-    """The node's chart as its pages draw it (`integrity_charts.shown_months`: no point after the month the linked
-    protection lets its "so far" reach), so the list signals from the points a page shows, never from a hidden
-    month.  A page may show any questionnaire with responses (`versions`), each with its own decision: the list
-    keeps the points every one of them shows (the earliest cut)."""
+def _shown_chart(kind: str, node: Any, chart: dict[str, Any]) -> dict[str, Any]:
+    """The node's chart as its default page draws it (`integrity_charts.shown_months`: no point after the month
+    the linked protection of that page's questionnaire lets the node's "so far" reach), so the list signals from
+    the points the page shows, never from a month it hides.  The default questionnaire is the page's own: an
+    agency's, the one it has most responses on; a unit's, the city's."""
+    from survey.dashboard.agency import _versions_with_data as agency_versions
+    from survey.dashboard.compare_views import _versions_with_data as city_versions
     from survey.dashboard.integrity_charts import shown_months
     from survey.results.selection import Selection
 
-    code_kind = "agency" if kind == "agency" else node.level_code
-    for version_id in versions:
-        chart = shown_months(chart, Selection.of(version_id), code_kind, node.code)
-    return chart
+    if kind == "agency":
+        versions, code_kind = agency_versions(None, node.id), "agency"
+    else:
+        versions, code_kind = city_versions(), node.level_code
+    return shown_months(chart, Selection.of(versions[0].id), code_kind, node.code) if versions else chart
 
 
 def unit_early_warning(unit_id: int, comp: Any = None) -> tuple[Any, str, bool] | None:
