@@ -36,6 +36,11 @@ CHANNELS = ("kiosk", "qr", "web", "paper")
 #: fall in 2025-Q2 and 2025-Q1 whatever today's date is.
 TWO_QUARTERS_NOW = datetime(2025, 5, 20, 3, 0, tzinfo=UTC)
 
+#: "now" for `city_with_responses` when the test set no clock: its responses are dated back from the app's clock,
+#: and which quarter is in progress decides what the linked disclosure rule shows (survey/results/protection.py
+#: current_quarter), so the suite's result must not depend on the day it runs
+DEFAULT_NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+
 
 def fix_clock(app: Any, moment: datetime = TWO_QUARTERS_NOW) -> None:
     """Give the app (stored times, periods, what is complete) and this factory one injected "now"."""
@@ -54,7 +59,10 @@ def city_with_responses(session: Session, *, per_point: int = 45, seed: int = 7,
     """small_city + extra service points; `per_point` responses per service point spread over `months` months
     (older months through the paper channel, which may be back-dated), varying satisfaction per agency.
 
-    Built once per test process, database state and clock, then copied (tests/db_snapshots.py)."""
+    Dated back from the app's clock; a test that set none gets DEFAULT_NOW for the rest of the test (set
+    before the snapshot key is read, so copies are keyed by it).  Built once per test process, database state
+    and clock, then copied (tests/db_snapshots.py)."""
+    _default_clock()
     key = ("city_with_responses", per_point, seed, instrument, months, comments)
     return built_once(
         session, key, lambda: _build(session, per_point=per_point, seed=seed, instrument=instrument, months=months,
@@ -62,6 +70,15 @@ def city_with_responses(session: Session, *, per_point: int = 45, seed: int = 7,
         lambda data: (city_ids(data.city), data.qv_id, tuple(data.months)),
         lambda s, ids: Data(city_from_ids(s, ids[0]), ids[1], list(ids[2])),
         span=timedelta(minutes=per_point))  # responses i minutes before each month's stamp
+
+
+def _default_clock() -> None:
+    """Set DEFAULT_NOW as the app's clock unless the test chose one (data and app must share one "now")."""
+    from flask import current_app, has_app_context
+
+    assert has_app_context(), "city_with_responses needs the app (its clock dates the responses)"
+    if current_app.config.get("HAILONG_CLOCK") is None:
+        current_app.config["HAILONG_CLOCK"] = lambda: DEFAULT_NOW
 
 
 def _build(session: Session, *, per_point: int, seed: int, instrument: str, months: int, comments: bool) -> Data:

@@ -189,8 +189,8 @@ def test_sipas_expectations_and_no_opinion(db_session):
 def test_a_new_response_is_counted_at_once(db_session, data):
     """Month chunks are cached by their response count: a new response re-reads its month, never stale."""
     import uuid
-    from datetime import UTC, datetime
 
+    from survey.database import utcnow
     from survey.respond.store import Submission, store_response
     from survey.results import cache
 
@@ -199,7 +199,7 @@ def test_a_new_response_is_counted_at_once(db_session, data):
     sp = data.city.service_points["STP-SP1"]
     store_response(db_session, Submission(service_point_id=sp.id, questionnaire_version_id=data.qv_id,
                                           answers={"C.ATT": 1, "C.HANDLING": 1}, channel="kiosk",
-                                          client_id=str(uuid.uuid4()), submitted_at=datetime.now(UTC)))
+                                          client_id=str(uuid.uuid4()), submitted_at=utcnow()))
     after = indices(db_session, sel, domain="agency").table.set_index(["domain", "measure"])
     cache.clear()
     fresh = indices(db_session, sel, domain="agency").table.set_index(["domain", "measure"])
