@@ -27,6 +27,7 @@ from survey.org.models import Agency, Kiosk, Level, ServicePoint, Unit
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 INSTRUMENT_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 NAME_MAX = 200
+INVISIBLE = {"Cf", "Zl", "Zp", "Co"}  # format (zero-width, bidi), line/paragraph separators, private use
 STATUSES = ("active", "retired")  # a tree file's `status` column (retired = `retired_at` set)
 
 
@@ -47,6 +48,8 @@ register({
     "code_missing": N_("missing code"),
     "kiosk_code_taken": N_("duplicate code: kiosk '%(code)s' already exists"),
     "name_too_long": N_("longer than %(max)d characters"),
+    "name_invisible": N_("holds invisible characters (zero-width spaces or text-direction marks), which change how "
+                         "the name and the figures beside it read: type it again without them"),
     "parent_required": N_("a unit at level '%(level)s' needs a parent unit (only the top level has none)"),
     "unit_under_itself": N_("unit %(code)s cannot be moved under itself or its own descendant"),
     "unit_merge_itself": N_("a unit cannot be merged into itself"),
@@ -89,6 +92,10 @@ def check_name(value: str | None, field: str) -> None:
         raise OrgError("name_missing", field)
     if len(value) > NAME_MAX:
         raise OrgError("name_too_long", field, max=NAME_MAX)
+    # a right-to-left override draws what follows it backwards ("Quầy 1\u202e: 85,2%" reads "%2,58 :"), a
+    # zero-width space makes two names look alike: no Vietnamese or English name needs either
+    if any(unicodedata.category(ch) in INVISIBLE for ch in value):
+        raise OrgError("name_invisible", field)
 
 
 def check_rank(rank: str | None, field: str = "rank") -> None:
