@@ -393,7 +393,11 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
         if _stored_in_one_call(kiosk.id, hint[1], fields, now):
             db.session.commit()
             return jsonify({"id": fields["client_id"], "status": "created"}), 201
-        period = local_period(fields["submitted_at"])
+        try:
+            period = local_period(fields["submitted_at"])
+        except OverflowError:  # year 1 or 9999 at an offset Vietnam time cannot hold: implausible, and the full
+            db.session.rollback()  # path refuses it with store_response's answer (a 500 before)
+            return _unconfirmed(hint) or _submit(api_caller(), None, capped=True)
         row = claim_as_known(kiosk.id, hint[1], fields["questionnaire_version_id"], period, now)
         if row is None or row[2] != fields["checksum"]:
             # not authenticated, too soon, or the version hint is out of date: the full path answers

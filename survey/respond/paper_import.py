@@ -115,7 +115,10 @@ def parse_moment(cell: Cell) -> datetime | None:
             return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=LOCAL_TZ)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 in Vietnam time, 9999-12-31 at -12:00: no UTC moment (a 500 before)
+        return None
 
 
 def _int_cell(cell: Cell) -> int | None:
