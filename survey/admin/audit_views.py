@@ -60,7 +60,10 @@ def readable(value: Any, key: str = "") -> Any:
         except ValueError:
             return value
         if moment.tzinfo is not None:
-            return moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M:%S")
+            try:
+                return moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M:%S")
+            except OverflowError:  # "9999-12-31T23:59:59+00:00" typed as a name: shown as written (a 500 before)
+                return value
     return value
 
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from survey.respond.models import Response, ResponseTally
-from tests.admin.adminkit import as_admin, text
+from tests.admin.adminkit import as_admin, post_form, text
 from tests.admin.test_paper_import import GOOD, HEADER, IDS, csv_file, error_rows, n_responses, upload
 from tests.factories import small_city
 from tests.respond.kiosk_factories import auth, enrolled_kiosk, payload
@@ -73,3 +73,17 @@ def test_a_paper_date_at_the_edge_of_the_calendar_is_a_row_error_not_a_server_er
     assert ("3", "submitted_at") in {(line, col) for line, col, _p in error_rows(text(resp))}
     assert moment in text(resp)  # the message quotes the cell
     assert n_responses(db_session) == 0
+
+
+def test_a_name_that_reads_as_a_moment_at_the_edge_of_the_calendar_leaves_the_audit_log_readable(client, db_session):
+    """The audit page shows ISO moments in local time: a unit renamed "9999-12-31T23:59:59+00:00" (a valid name)
+    made the page a 500 for every reader — a way to hide what an administrator did next."""
+    city = small_city(db_session)
+    as_admin(client)
+    odd = "9999-12-31T23:59:59+00:00"
+    renamed = post_form(client, f"/admin/units/{city.units['NK-TA'].id}/edit",
+                        {"name_vi": odd, "name_en": "Tan An Ward", "parent": str(city.units["NK"].id)})
+    assert renamed.status_code == 302
+    page = client.get("/admin/audit")
+    assert page.status_code == 200
+    assert odd in text(page) and "org.unit.update" in text(page)
