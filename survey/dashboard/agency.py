@@ -23,8 +23,9 @@ from survey.auth.scope import roles_required, visible_agency_ids
 from survey.dashboard import agency_data as ad
 from survey.dashboard import coverage_present as cp
 from survey.dashboard import linked_figures as lf
+from survey.dashboard import params
 from survey.dashboard.comment_topics import topic_tables
-from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, parse_month, wants_export
+from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, wants_export
 from survey.dashboard.languages import language_table
 from survey.dashboard.months import months_with_data
 from survey.dashboard.tables import CI, INT, PCT, Col, Table, export
@@ -45,7 +46,7 @@ CI_METHOD = DEFAULT_CI
 
 @dataclass
 class Filters:
-    """GET filters, validated: unknown values fall back to defaults (a foreign service point is 404)."""
+    """GET filters, validated: a value the page cannot use is refused (400; a foreign service point 404)."""
 
     version: QuestionnaireVersion | None
     versions: list[QuestionnaireVersion]
@@ -87,22 +88,22 @@ def _versions_with_data(scope: frozenset[int] | None, agency_id: int | None = No
 
 
 def read_filters(agency: Agency | None, scope: frozenset[int] | None) -> Filters:
+    """The page's filters (survey/dashboard/params.py: a value the page cannot use is a 400 page saying so)."""
     versions = _versions_with_data(scope, agency.id if agency else None)
-    wanted = request.args.get("questionnaire", type=int)
+    wanted = params.questionnaire_id(versions)
     version = next((v for v in versions if v.id == wanted), versions[0] if versions else None)
     sp = None
-    sp_code = request.args.get("sp", "").strip()
+    sp_code = params.raw("sp")
     if sp_code and agency is not None:
         sp = db.session.scalar(select(ServicePoint).where(ServicePoint.code == sp_code))
         if sp is None or sp.agency_id != agency.id:
-            abort(404)
-    channel = request.args.get("channel", "")
-    trend = request.args.get("trend", "")
-    chosen = trend in TREND_KINDS
+            raise params.unknown("sp", sp_code)
+    channel = params.choice("channel", CHANNELS)
+    trend = params.choice("trend", TREND_KINDS)
+    period_from, period_to = params.month_range()
     months = tuple(months_with_data(db.session, version_id=version.id, agency_id=agency.id if agency else None)
                    ) if version is not None else ()
-    return Filters(version, versions, parse_month(request.args.get("from")), parse_month(request.args.get("to")),
-                   channel if channel in CHANNELS else "", sp, trend if chosen else "month", chosen, months)
+    return Filters(version, versions, period_from, period_to, channel, sp, trend or "month", bool(trend), months)
 
 
 def trend_indices(f: Filters, sel: Selection, protect: Any = lambda res: res) -> tuple[str, Any]:

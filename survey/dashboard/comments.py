@@ -24,8 +24,9 @@ from wtforms.validators import DataRequired, Length
 from survey.audit import record
 from survey.auth import roles
 from survey.auth.scope import can_see_agency, roles_required
+from survey.dashboard import params
 from survey.dashboard.comment_dates import coarsen
-from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, parse_month, wants_export
+from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, wants_export
 from survey.dashboard.months import months_with_data
 from survey.dashboard.tables import Col, Table, export
 from survey.database import utcnow
@@ -40,6 +41,7 @@ from survey.results.topics import lexicon, topics_of
 MODERATORS = roles.MODERATES_COMMENTS
 PER_PAGE = 20
 MAX_EXPORT = 50_000
+MAX_SEARCH = 200  # characters of a search text
 
 
 class HideForm(FlaskForm):
@@ -75,18 +77,20 @@ def comment_query(agency_id: int, args: dict[str, Any], moderator: bool) -> Any:
 
 
 def _filters(agency_id: int) -> dict[str, Any]:
+    """The list's filters (survey/dashboard/params.py: a value the page cannot use is a page saying so)."""
     sp = None
-    code = request.args.get("sp", "").strip()
+    code = params.raw("sp")
     if code:
         sp = db.session.scalar(select(ServicePoint).where(ServicePoint.code == code))
         if sp is None or sp.agency_id != agency_id:
-            abort(404)
+            raise params.unknown("sp", code)
     lex = lexicon(current_app.instance_path)
-    topic = request.args.get("topic", "").strip()
+    topic = params.raw("topic") or ""
     if topic and topic not in lex.codes:
-        abort(404)
-    return {"q": request.args.get("q", "").strip()[:200], "sp": sp, "from": parse_month(request.args.get("from")),
-            "to": parse_month(request.args.get("to")), "topic": topic, "lexicon": lex}
+        raise params.unknown("topic", topic)
+    period_from, period_to = params.month_range()
+    return {"q": params.search_text("q", MAX_SEARCH), "sp": sp, "from": period_from, "to": period_to,
+            "topic": topic, "lexicon": lex}
 
 
 def comment_link_args(args: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -119,7 +123,7 @@ def comments(code: str) -> str | WResponse:
         return export([table], fmt, f"comments-{ag.code}")
     total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
     pages = max(1, -(-total // PER_PAGE))
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    page = min(params.whole("page") or 1, pages)  # past the last page (fewer comments now): the last page
     rows = db.session.execute(base.order_by(Response.submitted_at.desc(), Comment.id.desc())
                               .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     return render_template("dashboard/agency/comments.html", agency=ag, rows=coarsen(db.session, rows), args=args,

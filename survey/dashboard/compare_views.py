@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from survey.auth import roles
 from survey.auth.scope import can_see_agency, roles_required, visible_agency_ids, visible_unit_ids
 from survey.dashboard import coverage_present as cp
+from survey.dashboard import params
 from survey.dashboard.homeaffairs_present import (
     Table,
     comparison_charts,
@@ -60,11 +61,12 @@ bp = Blueprint("homeaffairs", __name__, url_prefix="/homeaffairs")
 
 STAFF_ROLES = roles.COMPARES_UNITS
 PERIOD_KINDS = ("quarter", "month", "year")
+MAX_TOP_K = 1000
 
 
 @dataclass
 class Filters:
-    """The request's filters, validated against what exists (unknown values fall back to defaults)."""
+    """The request's filters, validated against what exists (a value the page cannot use is refused)."""
 
     version: QuestionnaireVersion | None
     versions: list[QuestionnaireVersion]
@@ -111,26 +113,23 @@ def level_candidates(user: Any) -> list[str]:
 
 
 def read_filters(user: Any, lang: str) -> Filters:
+    """The page's filters (survey/dashboard/params.py: a value the page cannot use is a 400 page saying so)."""
     versions = _versions_with_data()
-    wanted = request.args.get("questionnaire", type=int)
+    wanted = params.questionnaire_id(versions)
     version = next((v for v in versions if v.id == wanted), versions[0] if versions else None)
-    kind = request.args.get("period_kind", "quarter")
-    raw_period = request.args.get("period", "")
-    try:
-        period = Period.parse(raw_period) if raw_period else None
-    except ValueError:
-        period = None
+    kind = params.choice("period_kind", PERIOD_KINDS, "quarter")
+    period = params.period()
     if period is not None:
         kind = period.kind
-    kind = kind if kind in PERIOD_KINDS else "quarter"
     periods = periods_with_data(db.session, version.id, kind) if version else []
-    channel = request.args.get("channel", "")
-    channel = channel if channel in CHANNELS else ""
+    channel = params.choice("channel", CHANNELS)
     lv = _levels()
     if user.role == "unit_manager" and user.unit is not None:  # its own level and below only
         lv = [x for x in lv if x.rank >= user.unit.level.rank]
     levels = [(x.code, x.name_en if lang == "en" else x.name_vi) for x in lv] + [("agency", _("Agencies"))]
-    level = request.args.get("level", "")
+    # a level of the tree above a unit manager's own is not offered to it: the default, as before (a link from
+    # a colleague's page); a code that is no level at all is refused
+    level = params.choice("level", [x.code for x in _levels()] + ["agency"])
     level_chosen = level in {c for c, _n in levels}
     choice = None
     if version is not None:
@@ -153,14 +152,23 @@ def read_filters(user: Any, lang: str) -> Filters:
             if m.kind in ("overall", "element", "item"):
                 title = (m.title_en if lang == "en" else m.title_vi) or m.code
                 measures.append((m.code, f"{m.code} — {title}" if m.kind != "overall" else title))
-    measure = request.args.get("measure", "")
+    measure = params.raw("measure") or ""
     codes = [c for c, _l in measures]
     if measure not in codes:
+        if measure and measure not in _other_measures(versions):  # another questionnaire's: left in the form
+            raise params.BadParameter("param_choice", "measure", value=measure, choices=", ".join(codes))
         measure = "OVERALL" if "OVERALL" in codes else (codes[0] if codes else "")
-    top_k = request.args.get("top_k", type=int)
-    top_k = top_k if top_k is not None and 1 <= top_k <= 1000 else None
+    top_k = params.whole("top_k", 1, MAX_TOP_K)
     return Filters(version, versions, period, periods, kind, measure, measures, channel, level, levels, top_k,
                    choice)
+
+
+def _other_measures(versions: list[QuestionnaireVersion]) -> set[str]:
+    """Measure codes of every questionnaire with responses: the filter form keeps the measure of the
+    questionnaire shown when another is chosen, which falls back to the overall index rather than refused."""
+    from survey.questionnaire_versions.service import questionnaire_for
+
+    return {m.code for v in versions for m in questionnaire_for(db.session, v.id)[0].index_spec().measures}
 
 
 def selection_for(user: Any, f: Filters, **kw: Any) -> Selection:
@@ -374,25 +382,21 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def export(fmt: str) -> Response:
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    view = request.args.get("view", "index")
+    view = params.choice("view", ("index", "unit", "agency"), "index")
     scope: dict[str, Any] = {}
     if view == "unit":
-        scope["unit_id"] = request.args.get("unit_id", type=int)
+        scope["unit_id"] = params.required_whole("unit_id")
     elif view == "agency":
-        scope["agency_id"] = request.args.get("agency_id", type=int)
-    elif view != "index":
-        abort(400)
-    if any(v is None for v in scope.values()):
-        abort(400)
+        scope["agency_id"] = params.required_whole("agency_id")
     f, comp, _heading, _crumbs = _page(view, scope)
     if comp is None:
         abort(404)
     lang = current_lang()
     stem = f"hailong-{view}-{comp.group}-{comp.measure}-{comp.period.name}"
     if fmt == "csv":
-        name = request.args.get("table", "estimates")
         shown = {t.id: t for t in page_content(view, f, comp, lang)[0]}
-        if name not in shown:
+        name = params.choice("table", shown, "estimates")
+        if name not in shown:  # no estimates table on this page
             abort(404)
         body = "\ufeff" + table_csv(shown[name])  # BOM: Excel opens UTF-8 Vietnamese correctly
         return Response(body, content_type="text/csv; charset=utf-8",

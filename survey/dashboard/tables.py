@@ -222,9 +222,15 @@ def xlsx_response(tables: list[Table], filename: str) -> Response:
 
 
 def export(tables: list[Table], fmt: str, filename: str, which: str | None = None) -> Response:
-    """`?format=csv|xlsx[&table=id]`: the named table, or all of them; anything else is 404, and so is a
-    page without tables (no responses yet: an empty workbook cannot be written, openpyxl refused with a 500)."""
-    if which:
+    """`?format=csv|xlsx[&table=id]`: the named table, or all of them; a table the page does not have is a 400
+    page naming those it has (survey/dashboard/params.py), and a page without tables is 404 (no responses yet:
+    an empty workbook cannot be written, openpyxl refused with a 500)."""
+    if which and tables:
+        ids = [t.id for t in tables]
+        if which not in ids:
+            from survey.dashboard.params import BadParameter
+
+            raise BadParameter("param_choice", "table", value=which, choices=", ".join(ids))
         tables = [t for t in tables if t.id == which]
     if not tables:
         abort(404)

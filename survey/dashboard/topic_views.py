@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response as WResponse
 
 from survey.auth import roles
 from survey.auth.scope import roles_required, visible_agency_ids
+from survey.dashboard import params
 from survey.dashboard.comment_topics import comment_n_min, suppressed_share
 from survey.dashboard.common import month_text, wants_export
 from survey.dashboard.tables import DIFF, INT, PCT, Col, Table, export
@@ -67,13 +68,13 @@ def _link(agency: Agency, p: Period, **extra: Any) -> str:
 @roles_required(*roles.STAFF)
 def index() -> str | WResponse:
     lang = current_lang()
-    kind = request.args.get("period_kind", "quarter")
-    kind = kind if kind in KINDS else "quarter"
+    kind = params.choice("period_kind", KINDS, "quarter")
+    wanted = params.period()  # malformed: a 400 page; one without comments (or of another kind): the newest
     agency_ids = visible_agency_ids(current_user)
     lex = lexicon(current_app.instance_path)
     n_min = comment_n_min()
     periods = _periods(kind, agency_ids)
-    p = next((x for x in periods if x.label == request.args.get("period")), periods[0] if periods else None)
+    p = next((x for x in periods if wanted is not None and x.label == wanted.label), periods[0] if periods else None)
     topic_cols = [Col(t.code, t.label(lang), PCT) for t in lex.topics]
     shares = Table("topic_shares", _("Share of comments per topic, by agency"),
                    [Col("agency", _("Agency")), Col("n", _("Comments"), INT), *topic_cols])

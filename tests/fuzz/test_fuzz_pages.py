@@ -1,13 +1,17 @@
 """Fuzz the entry points added in the issue 15/16 session (issue 16 follow-up): the comment topics page's
 parameters, the kiosk's spoken-question audio files (names, path traversal, Range and conditional headers)
-and a service point's opening-hours field.  Hostile input gets a 4xx whose page says why in the user's
-language, never a 5xx, and changes nothing (the opening hours change only when the answer says saved)."""
+and a service point's opening-hours field; since session 12 also the filters of the agency page, its comments
+and the Home Affairs comparison.  Hostile input gets a 4xx whose page says why in the user's language, never
+a 5xx, and changes nothing (the opening hours change only when the answer says saved); a filter value known
+to be invalid is never answered with the page (it used to be ignored: survey/dashboard/params.py).
+
+The data are dated from a fixed "now" (NOW, the app's HAILONG_CLOCK), never the real clock."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,16 +21,20 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from analysis.integrity import OpeningHours
+from survey.dashboard.params import MESSAGES
 from survey.org.models import ServicePoint
 from survey.respond.store import Submission, store_response
 from tests.admin.adminkit import as_admin, as_user
 from tests.dashboard.helpers import forget_user
 from tests.factories import small_city
 from tests.fuzz.kit import FUZZ, changed, csrf_from, fresh_limits, ints, seen, select_one, texts, url_part
+from tests.results.factories import DEFAULT_NOW, city_with_responses
 
 pytestmark = pytest.mark.fuzz
 
 LANGS = ("vi", "en")
+#: the suite's "now" (issue 13: no test reads the real clock): data are dated from it, period labels taken from it
+NOW = DEFAULT_NOW
 
 
 def _said(app: Any, lang: str, msgid: str) -> str:
@@ -43,8 +51,21 @@ REFUSALS = {400: [CONTROL_CHARACTERS, "The request could not be understood."], 4
 
 
 def _explained(app: Any, lang: str, status: int, page: str, *more: str) -> bool:
-    """The refusal page says why in the user's language (the request guard's or the error page's sentence)."""
-    return any(_said(app, lang, msgid) in page for msgid in [*REFUSALS.get(status, []), *more])
+    """The refusal page says why in the user's language (the request guard's or the error page's sentence,
+    or a refused URL parameter's)."""
+    return any(_said(app, lang, msgid) in page for msgid in [*REFUSALS.get(status, []), *more]) or \
+        (status in (400, 404) and _parameter_refused(app, lang, page))
+
+
+def _parameter_refused(app: Any, lang: str, page: str) -> bool:
+    """Every fixed part of one of the URL-parameter refusals (survey/dashboard/params.py) in `lang`."""
+    from markupsafe import escape
+
+    hole = "\x00"
+    names = ("name", "value", "choices", "low", "high", "start", "end", "length", "limit")
+    with app.test_request_context(), force_locale(lang):
+        texts_ = [gettext(msgid, **dict.fromkeys(names, hole)) for msgid in MESSAGES.values()]
+    return any(all(str(escape(part)) in page for part in text.split(hole) if part.strip()) for text in texts_)
 
 
 def _clients(app: Any, username: str) -> dict[str, Any]:
@@ -59,10 +80,11 @@ def _clients(app: Any, username: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- comment topics across agencies
 
 @pytest.fixture
-def commented_city(db_session):
+def commented_city(fuzz_app, db_session):
+    fuzz_app.config["HAILONG_CLOCK"] = lambda: NOW
     city = small_city(db_session)
     qv = city.questionnaires["counter-quick"]
-    now = datetime.now(UTC)
+    now = NOW
     for i, (agency, text) in enumerate([("UBND-BT", "Phải đưa tiền cà phê cho cán bộ"), ("UBND-NK", "Chờ quá lâu"),
                                         ("STP", "Cán bộ nhiệt tình")] * 3):
         store_response(db_session, Submission(
@@ -76,7 +98,7 @@ def commented_city(db_session):
 @st.composite
 def topic_queries(draw: st.DrawFn) -> str:
     """The page's own parameters with plausible and hostile values, repeated or unknown ones."""
-    today = datetime.now(UTC).date()
+    today = NOW.date()
     labels = [f"{today.year}", f"{today.year}-Q{(today.month - 1) // 3 + 1}", f"{today:%Y-%m}", "2026-Q9",
               "1900-01", "9999", "-1", "2026-Q0"]
     names = {"period_kind": ["quarter", "month", "year", "decade"], "period": labels,
@@ -106,7 +128,7 @@ def test_comment_topics_page(fuzz_app, rows):
         assert resp.status_code < 500, resp.get_data(as_text=True)[:300]
         assert changed(before, rows()) == {}
         lang = who.partition("/")[2]
-        if resp.status_code in (400, 404):  # control characters; an export format or table that does not exist
+        if resp.status_code in (400, 404):  # control characters; a period, export format or table not offered
             assert _explained(fuzz_app, lang, resp.status_code, resp.get_data(as_text=True))
         else:
             assert resp.status_code == 200, resp.status_code
@@ -115,6 +137,100 @@ def test_comment_topics_page(fuzz_app, rows):
                             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), kind
             if who.startswith("viewer"):  # an agency viewer never sees another agency's counts
                 assert "Bình Thủy" not in resp.get_data(as_text=True)
+
+    check()
+
+
+# ---------------------------------------------------------------- filters of the agency and comparison pages
+
+#: per page: parameter → (values the page must accept, values it must refuse); anything else is only required
+#: to be no 5xx, nothing changed, and explained when refused
+FILTER_PAGES: dict[str, dict[str, tuple[list[str], list[str]]]] = {
+    "/dashboard/agency/UBND-NK": {
+        "questionnaire": (["{qv}", ""], ["abc", "-1", "0", "999999", "1e3", "9" * 30]),
+        "from": (["2026-11", "2026-12", ""], ["2022-13", "zz", "2026-00", "0000-01", "2026-11-01", "²⁰²⁶-11"]),
+        "to": (["2026-12", ""], ["2022-13", "zz", "-1", "99999-01"]),
+        "channel": (["paper", "kiosk", ""], ["zz", "PAPER", "<b>x</b>"]),
+        "trend": (["month", "quarter", "year", ""], ["week", "MONTH"]),
+        "sp": (["UBND-NK-SP1", "UBND-NK-SP2", ""], ["NOPE", "STP-SP1", "UBND-BT-SP1"]),
+        "format": (["csv", "xlsx"], ["pdf", "CSV", "json"]),
+    },
+    "/dashboard/agency/UBND-NK/comments": {
+        "from": (["2026-11", ""], ["2026-13", "zz"]), "to": (["2026-12", ""], ["0000-01", "x"]),
+        "sp": (["UBND-NK-SP1", ""], ["STP-SP1"]), "topic": ([""], ["nope"]),
+        "q": (["cán bộ", "", "x" * 200], ["x" * 201, "y" * 3000]),
+        "page": (["1", "2", "999"], ["0", "-1", "abc", "１"]),
+        "format": (["csv", "xlsx"], ["pdf"]),
+    },
+    "/homeaffairs/": {
+        "questionnaire": (["{qv}"], ["abc", "999999"]), "period_kind": (["quarter", "month", "year"], ["week"]),
+        "period": (["2026-Q4", "2026-12", "2026"], ["2026-Q5", "0001-01", "2026-13", "zz"]),
+        "channel": (["paper", ""], ["fax"]), "level": (["district", "agency"], ["planet", "DISTRICT"]),
+        "measure": (["OVERALL"], ["NOPE", "<i>"]), "top_k": (["1", "5", "1000"], ["0", "1001", "abc", "-3"]),
+    },
+}
+
+
+@pytest.fixture
+def surveyed_city(fuzz_app, db_session):
+    fuzz_app.config.update(HAILONG_CLOCK=lambda: NOW, HAILONG_BOOTSTRAP_B=20)  # a few replicates: many requests
+    return city_with_responses(db_session, per_point=6, months=2)  # November and December 2026
+
+
+@st.composite
+def filter_queries(draw: st.DrawFn, page: str, qv: int) -> tuple[str, bool | None]:
+    """(query, valid): `valid` True when every filter holds a value the page accepts, False when the value the
+    page reads (the first) of some filter is one it must refuse, None when arbitrary text makes it unknown."""
+    pool = FILTER_PAGES[page]
+    parts: list[str] = []
+    first: dict[str, tuple[str, str]] = {}  # filter → (how it was drawn, value) of its first occurrence
+    arbitrary = False
+    for _ in range(draw(st.integers(0, 4))):
+        how = draw(st.sampled_from(["valid", "valid", "invalid", "any"]))
+        name = draw(st.sampled_from(sorted(pool)))
+        if how == "any":
+            arbitrary = True
+            name = draw(st.one_of(st.just(name), texts))
+            value = draw(st.one_of(texts, ints.map(str)))
+        else:
+            value = draw(st.sampled_from(pool[name][0 if how == "valid" else 1])).format(qv=qv)
+        first.setdefault(name, (how, value))
+        parts.append(f"{url_part(name)}={url_part(value)}")
+    query = "&".join(parts)
+    if any(how == "invalid" for how, _v in first.values()):
+        return query, False
+    if arbitrary:
+        return query, None
+    months = {n: first[n][1] for n in ("from", "to") if n in first and first[n][1]}
+    if len(months) == 2 and months["from"] > months["to"]:
+        return query, False  # From after To
+    return query, True
+
+
+def test_filter_pages(fuzz_app, rows, surveyed_city):
+    clients = _clients(fuzz_app, "noivu")
+    qv = surveyed_city.qv_id
+    pages = sorted(FILTER_PAGES)
+
+    @FUZZ
+    @given(data=st.data(), page=st.sampled_from(pages), lang=st.sampled_from(LANGS))
+    def check(data: st.DataObject, page: str, lang: str) -> None:
+        query, valid = data.draw(filter_queries(page, qv))
+        fresh_limits()
+        before = rows()
+        forget_user()
+        resp = clients[lang].get(f"{page}?{query}")
+        seen(f"filters {page}", resp.status_code)
+        body = resp.get_data()
+        assert resp.status_code < 500, body[:300]
+        assert changed(before, rows()) == {}
+        if valid is False:  # never the page with a value it cannot use (it used to show the default figures)
+            assert resp.status_code in (400, 404), (query, resp.status_code)
+            assert "Content-Disposition" not in resp.headers
+        if valid is True:  # a download of a selection without responses has no table to give: 404
+            assert resp.status_code == 200 or (resp.status_code == 404 and "format=" in query), (query, body[:300])
+        if resp.status_code >= 400:
+            assert _explained(fuzz_app, lang, resp.status_code, body.decode()), (query, body[:300])
 
     check()
 

@@ -27,7 +27,7 @@ def _figures(app, tmp_path: Path, tag: str) -> dict[str, bytes]:
     client = app.test_client()
     signed_in(client, "noivu", NOIVU_PASSWORD)
     out: dict[str, bytes] = {}
-    for query in ("", "?measure=index", "?group=agency"):
+    for query in ("", "?level=agency&table=ranks", "?level=agency"):  # views the filters offer (none ignored)
         resp = client.get(f"/homeaffairs/export.csv{query}")
         assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
         out[f"homeaffairs{query}"] = resp.get_data()
