@@ -44,6 +44,8 @@ from survey.uploads import Cell, RowError, Table, empty_table_error, header_erro
 REQUIRED = ("response_id", "submitted_at", "questionnaire", "questionnaire_version", "service_point")
 IGNORED = ("channel", "language", "agency", "weight")
 FUTURE_SLACK = timedelta(minutes=10)
+#: no paper form is older: a year typed "0022" for 2022 made month "22-07", which the pages cannot read (a 500)
+EARLIEST_YEAR = 2000
 
 
 @dataclass
@@ -310,6 +312,9 @@ def _check_row(lk: _Lookups, line: int, cells: dict[str, Cell], seen: dict[str, 
                                                            value=cell)))
         elif moment > now + FUTURE_SLACK:
             errors.append(RowError(line, "submitted_at", _("This date is in the future.")))
+        elif moment.astimezone(LOCAL_TZ).year < EARLIEST_YEAR:
+            errors.append(RowError(line, "submitted_at", _("This date is before %(year)s: check the year (found "
+                                                           "%(value)s).", year=EARLIEST_YEAR, value=cell)))
     sp = lk.points.get(text("service_point"))
     if not text("service_point"):
         errors.append(RowError(line, "service_point", _("Required: the service point code.")))

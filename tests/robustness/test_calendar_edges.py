@@ -87,3 +87,20 @@ def test_a_name_that_reads_as_a_moment_at_the_edge_of_the_calendar_leaves_the_au
     page = client.get("/admin/audit")
     assert page.status_code == 200
     assert odd in text(page) and "org.unit.update" in text(page)
+
+
+@pytest.mark.parametrize("moment", ["0022-07-12", "1999-12-31T23:59:00+07:00"])
+def test_a_paper_date_with_a_mistyped_year_is_a_row_error(client, db_session, moment):
+    """A paper row dated 0022-07-12 (for 2022) was imported into month "22-07", and the agency's page then
+    failed with a 500 (ValueError reading the quarter label "22-Q3").  A date before 2000 is now refused on
+    its row, saying to check the year; 2000 itself is still accepted."""
+    small_city(db_session)
+    as_admin(client)
+    row = f"{IDS[3]},{moment},counter-quick,1,paper,vi,CT,,,STP,STP-SP1,,3,2,1,,,,"
+    resp = upload(client, csv_file([GOOD[0], row], HEADER))
+    assert resp.status_code == 400
+    problems = {(line, col): p for line, col, p in error_rows(text(resp))}
+    assert "check the year" in problems[("3", "submitted_at")]
+    assert n_responses(db_session) == 0
+    ok = f"{IDS[4]},2000-01-01,counter-quick,1,paper,vi,CT,,,STP,STP-SP1,,3,2,1,,,,"
+    assert upload(client, csv_file([GOOD[0], ok], HEADER)).status_code == 200
