@@ -17,6 +17,7 @@ from wtforms.validators import Length, Optional
 
 from survey.admin.blueprint import bp, viewer_required
 from survey.audit.models import AuditEvent
+from survey.dashboard import params
 from survey.extensions import db
 from survey.forms import FlaskForm
 from survey.i18n import LOCAL_TZ, current_lang
@@ -81,14 +82,15 @@ def _local_start(day: date) -> datetime:
 
 @bp.route("/audit")
 @viewer_required
-def audit() -> str:
+def audit() -> tuple[str, int]:
     form = AuditFilterForm(request.args)
     actions = list(db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
     actors = list(db.session.scalars(select(AuditEvent.actor).distinct().order_by(AuditEvent.actor)))
     form.action.choices = [("", _l("all"))] + [(a, a) for a in actions]
     form.actor.choices = [("", _l("everyone"))] + [(a, a) for a in actors]
     conditions = []
-    if form.validate():
+    valid = form.validate()  # a filter that is not valid (a date "2026-13-01") is shown on its field, with a 400
+    if valid:
         if form.action.data:
             conditions.append(AuditEvent.action == form.action.data)
         if form.actor.data:
@@ -102,7 +104,7 @@ def audit() -> str:
             conditions.append(AuditEvent.at < _local_start(form.date_to.data + timedelta(days=1)))
     total = db.session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions)) or 0
     pages = max(1, -(-total // PER_PAGE))
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    page = min(params.whole("page") or 1, pages)  # not a page number: a page saying so; past the last: the last
     events = db.session.scalars(select(AuditEvent).where(*conditions)
                                 .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
                                 .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
@@ -113,4 +115,4 @@ def audit() -> str:
         return url_for("admin.audit", page=n, **args)
 
     return render_template("admin/audit.html", form=form, events=[(e, diff(e.before, e.after)) for e in events],
-                           total=total, page=page, pages=pages, page_url=page_url)
+                           total=total, page=page, pages=pages, page_url=page_url), 200 if valid else 400

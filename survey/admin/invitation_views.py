@@ -26,6 +26,7 @@ from wtforms import IntegerField, SelectField
 from wtforms.validators import InputRequired, NumberRange
 
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404
+from survey.dashboard import params
 from survey.database import utcnow
 from survey.errors import N_, DomainError, refuse, register
 from survey.extensions import db
@@ -94,8 +95,8 @@ def invitations() -> ResponseReturnValue:
     purge_old()
     form = BatchForm()
     form.service_point.choices = _sp_choices(current_lang())
-    if request.method == "GET" and request.args.get("service_point"):
-        form.service_point.data = request.args["service_point"]
+    if request.method == "GET":
+        params.prefill(form.service_point, "service_point")
     if form.validate_on_submit():
         created = _create(form)
         if created is not None:

@@ -14,6 +14,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from survey.admin.blueprint import ConfirmForm, admin_required, bp, get_or_404, viewer_required
+from survey.dashboard import params
 from survey.database import utcnow
 from survey.errors import refuse
 from survey.extensions import db
@@ -58,8 +59,8 @@ def kiosks() -> str:
 def kiosk_new() -> ResponseReturnValue:
     form = EnrolForm()
     form.service_point.choices = _sp_choices(current_lang())
-    if request.method == "GET" and request.args.get("service_point"):
-        form.service_point.data = request.args["service_point"]
+    if request.method == "GET":
+        params.prefill(form.service_point, "service_point")
     if form.validate_on_submit():
         try:
             enrolment = ks.register_kiosk(db.session, form.service_point.data,

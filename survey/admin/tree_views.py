@@ -38,6 +38,7 @@ from survey.admin.tree_nodes import (
     tree_done,
     tree_node,
 )
+from survey.dashboard import params
 from survey.errors import N_, refuse, register
 from survey.extensions import db
 from survey.i18n import current_lang
@@ -80,8 +81,8 @@ def unit_new() -> ResponseReturnValue:
     form.level.choices = level_choices(lang)
     form.parent.choices = unit_choices(lang, none=True)
     if request.method == "GET" and request.args.get("parent"):
-        form.parent.data = request.args["parent"]
-        parent = db.session.get(Unit, request.args.get("parent", type=int) or 0)
+        params.prefill(form.parent, "parent")  # a unit that is not offered: a page saying so
+        parent = db.session.get(Unit, int(form.parent.data or 0))
         if parent is not None:  # propose the level below the parent's
             below = db.session.scalar(select(Level).where(Level.rank > parent.level.rank).order_by(Level.rank))
             form.level.data = below.code if below else None
@@ -176,8 +177,8 @@ def agency_new() -> ResponseReturnValue:
     lang = current_lang()
     form = AgencyCreateForm()
     form.unit.choices = unit_choices(lang)
-    if request.method == "GET" and request.args.get("unit"):
-        form.unit.data = request.args["unit"]
+    if request.method == "GET":
+        params.prefill(form.unit, "unit")
     if form.validate_on_submit():
         unit = get_or_404(db.session, Unit, int(form.unit.data))
         try:
@@ -235,8 +236,8 @@ def service_point_new() -> ResponseReturnValue:
     lang = current_lang()
     form = ServicePointCreateForm()
     form.agency.choices = agency_choices(lang)
-    if request.method == "GET" and request.args.get("agency"):
-        form.agency.data = request.args["agency"]
+    if request.method == "GET":
+        params.prefill(form.agency, "agency")
     if form.validate_on_submit():
         agency = get_or_404(db.session, Agency, int(form.agency.data))
         try:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from survey.admin.blueprint import admin_required, bp, viewer_required
 from survey.admin.checked_upload import CommitForm, confirmed, end_dry_run, read_upload, uploaded
+from survey.dashboard import params
 from survey.database import utcnow
 from survey.extensions import db
 from survey.forms import FlaskForm
@@ -42,7 +43,8 @@ def _this_year() -> int:
 
 
 def _year_arg() -> int:
-    year = request.args.get("year", type=int) or request.form.get("year", type=int) or _this_year()
+    # in the address: 2000-2100 or a page saying so (it used to show this year without a word)
+    year = params.whole("year", 2000, 2100) or request.form.get("year", type=int) or _this_year()
     return year if 2000 <= year <= 2100 else _this_year()
 
 
@@ -102,7 +104,10 @@ def _grid_entries(points: list[ServicePoint], year: int) -> tuple[list[vs.Entry]
 @admin_required
 def volumes_grid() -> ResponseReturnValue:
     year = _year_arg()
-    agency = db.session.get(Agency, request.args.get("agency", type=int) or request.form.get("agency", type=int) or 0)
+    asked = params.whole("agency")  # in the address: an agency that exists, or a page saying so
+    agency = db.session.get(Agency, asked or request.form.get("agency", type=int) or 0)
+    if asked is not None and agency is None:
+        raise params.unknown("agency", str(asked))
     ctx: dict[str, Any] = {"year": year, "years": _year_choices(year), "agency": agency, "agencies": _agencies(),
                            "months": MONTHS, "lang": current_lang(), "errors": {}, "plan": None, "values": {},
                            "cell_names": _cell_names}

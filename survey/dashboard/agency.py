@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -28,7 +28,7 @@ from survey.dashboard.comment_topics import topic_tables
 from survey.dashboard.common import STAFF, agency_or_404, bp, month_text, wants_export
 from survey.dashboard.languages import language_table
 from survey.dashboard.months import months_with_data
-from survey.dashboard.tables import CI, INT, PCT, Col, Table, export
+from survey.dashboard.tables import CI, INT, PCT, Col, Table, chosen_table, export
 from survey.extensions import db
 from survey.i18n import current_lang
 from survey.org.models import Agency, ServicePoint
@@ -169,9 +169,9 @@ def index() -> str | Response:
                                "_href": url_for("dashboard.agency", code=ag.code, **f.args())})
         table.rows.sort(key=lambda r: r["agency"])
         lf.explain([table])  # an agency hidden to protect a small group says so (survey/results/protection.py)
-    fmt = wants_export()
+    which, fmt = chosen_table([table]), wants_export()
     if fmt:
-        return export([table], fmt, "agencies", request.args.get("table"))
+        return export([table], fmt, "agencies", which)
     return render_template("dashboard/agency/index.html", f=f, table=table, method=method,
                            channels=CHANNELS, export_args=f.args())
 
@@ -232,9 +232,9 @@ def agency(code: str) -> str | Response:
             lf.explain(tables)
     else:
         coverage_notes = []
-    fmt = wants_export()
+    which, fmt = chosen_table(tables), wants_export()
     if fmt:
-        return export(tables, fmt, f"agency-{ag.code}", request.args.get("table"))
+        return export(tables, fmt, f"agency-{ag.code}", which)
     # issue 16 §2; no day-by-day figures of an agency whose figures the page hides (too few, or protected)
     hidden = None if overall is not None and not bool(overall["suppressed"]) else \
         (int(overall["n"]) if overall is not None else 0)

@@ -161,6 +161,17 @@ def questionnaire_id(versions: Iterable[Any]) -> int | None:
     return wanted
 
 
+def prefill(field: Any, name: str) -> None:
+    """Preset a form's select from the address (`/admin/units/new?parent=3`): one of its choices, else refused
+    as naming nothing (it used to leave the select unset without a word); absent → the form's own default."""
+    text = raw(name)
+    if text is None:
+        return
+    if text not in {str(value) for value, _label in field.choices}:
+        raise unknown(name, text)
+    field.data = text
+
+
 def refusal_page(exc: BadParameter) -> tuple[str, int]:
     """The refusal in the normal layout, with the same address less the parameter concerned."""
     db.session.rollback()

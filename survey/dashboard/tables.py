@@ -221,6 +221,17 @@ def xlsx_response(tables: list[Table], filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'})
 
 
+def chosen_table(tables: list[Table]) -> str | None:
+    """`?table=`: one of the page's tables, None for all of them; any other name is a 400 page naming those the
+    page has, on the page as on its downloads (survey/dashboard/params.py)."""
+    from survey.dashboard import params
+
+    which = params.raw("table")
+    if which is None or not tables:  # a page without tables has nothing to choose from (its download is 404)
+        return which
+    return params.choice("table", [t.id for t in tables])
+
+
 def export(tables: list[Table], fmt: str, filename: str, which: str | None = None) -> Response:
     """`?format=csv|xlsx[&table=id]`: the named table, or all of them; a table the page does not have is a 400
     page naming those it has (survey/dashboard/params.py), and a page without tables is 404 (no responses yet:

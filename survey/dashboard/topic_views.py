@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -25,7 +25,7 @@ from survey.auth.scope import roles_required, visible_agency_ids
 from survey.dashboard import params
 from survey.dashboard.comment_topics import comment_n_min, suppressed_share
 from survey.dashboard.common import month_text, wants_export
-from survey.dashboard.tables import DIFF, INT, PCT, Col, Table, export
+from survey.dashboard.tables import DIFF, INT, PCT, Col, Table, chosen_table, export
 from survey.extensions import db
 from survey.i18n import current_lang
 from survey.org.models import Agency
@@ -99,9 +99,9 @@ def index() -> str | WResponse:
                                    "n_before": r.n_before, "share_before": r.share_before, "n_now": r.n_now,
                                    "share_now": r.share_now, "change": r.points, "_href": _link(ag, p, topic=r.topic)})
         rises.rows.sort(key=lambda row: -row["change"])
-    fmt = wants_export()
+    which, fmt = chosen_table([shares, rises]), wants_export()
     if fmt:
-        return export([shares, rises], fmt, f"comment-topics-{p.label if p else 'none'}", request.args.get("table"))
+        return export([shares, rises], fmt, f"comment-topics-{p.label if p else 'none'}", which)
     args = {"period_kind": kind, **({"period": p.label} if p else {})}
     return render_template("dashboard/topics/index.html", shares=shares, rises=rises, period=p, kind=kind,
                            kinds=KINDS, periods=periods, args=args, previous=p.previous() if p else None, lang=lang,

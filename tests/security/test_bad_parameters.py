@@ -1,7 +1,8 @@
 """A URL parameter a staff page cannot use is refused, never ignored (survey/dashboard/params.py).
 
 Every staff page and export that reads filters from the address (agency pages, comments, comment topics, the
-Home Affairs comparison and its exports, the period report as HTML, XLSX and PDF) answers a malformed or
+Home Affairs comparison and its exports, the period report as HTML, XLSX and PDF; the administration pages'
+prefilled selects, audit log and service volumes) answers a malformed or
 unknown value with a 400 (404 for a code or id naming nothing the viewer may see) whose page says, in the
 user's language, which parameter holds what and what it accepts — never a 200 with the default figures
 (`?from=2022-13&to=zz` used to show every month without a word) and never a 5xx (`?period=0001-01` was a
@@ -53,12 +54,12 @@ AGENCY = ["questionnaire", "from", "to", "channel", "trend", "format"]
 COMPARE = ["questionnaire", "period_kind", "period", "channel", "level", "measure", "top_k"]
 #: route → (parameters always sent, parameters tried); `{nk}`/`{ubnk}` are the unit and agency ids
 ROUTES = {
-    "/dashboard/": ({}, AGENCY),
-    "/dashboard/agency/UBND-NK": ({}, [*AGENCY, "sp"]),
+    "/dashboard/": ({}, [*AGENCY, "table"]),
+    "/dashboard/agency/UBND-NK": ({}, [*AGENCY, "sp", "table"]),
     "/dashboard/agency/UBND-NK?format=csv": ({"format": "csv"}, ["from", "table", "sp"]),
     "/dashboard/agency/UBND-NK/comments": ({}, ["from", "to", "sp", "topic", "q", "page", "format"]),
     "/dashboard/agency/UBND-NK/comments?format=xlsx": ({"format": "xlsx"}, ["from", "to", "q"]),
-    "/dashboard/topics/": ({}, ["period_kind", "period", "format"]),
+    "/dashboard/topics/": ({}, ["period_kind", "period", "format", "table"]),
     "/dashboard/topics/?format=csv": ({"format": "csv"}, ["table", "period"]),
     "/homeaffairs/": ({}, COMPARE),
     "/homeaffairs/unit/{nk}": ({}, ["period", "level", "measure"]),
@@ -94,6 +95,20 @@ def _url(path: str, base: dict[str, str], city: Any, **more: str) -> str:
     return path.split("?")[0].format(**ids) + ("?" + urlencode(args) if args else "")
 
 
+def _refused(app: Any, client: Any, lang: str, url: str, name: str, value: str, code: str, status: int,
+             without: str) -> None:
+    """`url` answers `status` with the refusal `code` in `lang`, no file, and a link to `without`."""
+    forget_user()
+    resp = client.get(url)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == status, (url, lang, resp.status_code, html[:300])
+    assert "Content-Disposition" not in resp.headers and resp.mimetype == "text/html", url
+    shown = value if len(value) <= 40 else value[:40] + "…"
+    for part in _fragments(app, lang, code, name=name, value=shown):
+        assert part in html, (url, lang, part)
+    assert f'href="{escape(without)}"' in html, url  # the way out: the same address without the parameter
+
+
 @pytest.mark.parametrize("route", sorted(ROUTES))
 def test_invalid_parameters_are_refused_in_the_users_language(app, city, route):
     base, names = ROUTES[route]
@@ -102,25 +117,47 @@ def test_invalid_parameters_are_refused_in_the_users_language(app, city, route):
     before = rows()
     forget_user()
     assert clients["vi"].get(_url(route, base, city)).status_code == 200  # the page itself works
-    tried = 0
     for name in names:
+        without = _url(route, {k: v for k, v in base.items() if k != name}, city)
         for value, code, status in CASES[name]:
             for lang, client in clients.items():
-                forget_user()
-                url = _url(route, base, city, **{name: value})
-                resp = client.get(url)
-                html = resp.get_data(as_text=True)
-                assert resp.status_code == status, (url, lang, resp.status_code, html[:300])
-                assert "Content-Disposition" not in resp.headers and resp.mimetype == "text/html", url
-                shown = value if len(value) <= 40 else value[:40] + "…"
-                for part in _fragments(app, lang, code, name=name, value=shown):
-                    assert part in html, (url, lang, part)
-                # the way out: the same address without the parameter
-                assert 'href="' + str(escape(_url(route, base, city) if name not in base else
-                                             _url(route, {k: v for k, v in base.items() if k != name}, city))) \
-                    + '"' in html, url
-                tried += 1
-    assert tried >= 2 * len(names)
+                _refused(app, client, lang, _url(route, base, city, **{name: value}), name, value, code, status,
+                         without)
+    assert changed(before, rows()) == {}
+
+
+#: administration pages: (path, parameter, value, refusal code, status)
+ADMIN = [
+    ("/admin/audit", "page", "abc", "param_number", 400), ("/admin/audit", "page", "0", "param_number", 400),
+    ("/admin/volumes", "year", "1999", "param_number", 400),
+    ("/admin/volumes", "year", "２０２４", "param_number", 400),
+    ("/admin/volumes/grid", "year", "abc", "param_number", 400),
+    ("/admin/volumes/grid", "agency", "abc", "param_number", 400),
+    ("/admin/volumes/grid", "agency", "999999", "param_unknown", 404),
+    ("/admin/units/new", "parent", "abc", "param_unknown", 404),
+    ("/admin/units/new", "parent", "999999", "param_unknown", 404),
+    ("/admin/agencies/new", "unit", "-1", "param_unknown", 404),
+    ("/admin/service-points/new", "agency", "999999", "param_unknown", 404),
+    ("/admin/kiosks/new", "service_point", "NOPE", "param_unknown", 404),
+    ("/admin/invitations", "service_point", "<b>x</b>", "param_unknown", 404),
+]
+
+
+def test_administration_pages_refuse_what_they_cannot_prefill_or_filter(app, city):
+    clients = {lang: as_user(app.test_client(), "admin", lang) for lang in LANGS}
+    rows = Rows()
+    before = rows()
+    for path, name, value, code, status in ADMIN:
+        for lang, client in clients.items():
+            _refused(app, client, lang, f"{path}?{urlencode({name: value})}", name, value, code, status, path)
+    for lang, client in clients.items():  # a filter of the audit log that is not a date: said on its field
+        forget_user()
+        resp = client.get("/admin/audit?date_from=2026-13-01")
+        assert resp.status_code == 400
+        with app.test_request_context(), force_locale(lang):
+            from survey.forms import FlaskForm  # noqa: F401  (WTForms' messages are translated through it)
+
+            assert str(escape(gettext("Not a valid date value."))) in resp.get_data(as_text=True)
     assert changed(before, rows()) == {}
 
 
