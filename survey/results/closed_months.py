@@ -144,6 +144,10 @@ def drop(match: Any) -> None:
 
 def clear() -> None:
     global _held
+    from survey.results import cell_counts, protection
+
     with _lock:
         _entries.clear()
         _held = 0
+    cell_counts.clear_kept()  # the protection's kept answers and decisions (survey/results/cell_counts.py,
+    protection.clear_kept()  # protection.py) go with them

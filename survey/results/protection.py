@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from analysis.disclosure import product_suppression, tree_suppression
 from survey.respond.models import CHANNELS
 from survey.results.cache import cached, per_request
-from survey.results.cell_counts import ALL_CHANNELS, CellCounts, cell_counts, channel_parents
+from survey.results.cell_counts import ALL_CHANNELS, CellCounts, LiveCells, channel_parents, live_cells
 from survey.results.design import current_design
 from survey.results.node_counts import measure_items, node_figures
 from survey.results.selection import Selection
@@ -263,25 +263,204 @@ def _linked(session: Session, version_ids: tuple[int, ...], measure_code: str, n
                                                                                  measure_code, n_min, quarter)))
 
 
-def _cells(session: Session, version_ids: tuple[int, ...]) -> tuple[CellCounts, dict[Node, Node | None],
+def _cells(session: Session, version_ids: tuple[int, ...]) -> tuple[LiveCells, dict[Node, Node | None],
                                                                          list[tuple[str, list[str]]]]:
-    def read() -> tuple[CellCounts, dict[Node, Node | None], list[tuple[str, list[str]]]]:
+    """The questionnaire's answers per cell, kept per process and brought up to date once per request
+    (cell_counts.live_cells: a live request reads only the service points whose cells changed)."""
+    def read() -> tuple[LiveCells, dict[Node, Node | None], list[tuple[str, list[str]]]]:
         inst = instrument(session, Selection(questionnaire_version_ids=version_ids))
         parent, above = _org_tree(session)
         spec_items = {int(i): c for i, c in inst.item_codes.items() if c in inst.spec.items}
-        return (cell_counts(session, version_ids, spec_items, above, list(parent)), parent,
+        return (live_cells(session, version_ids, spec_items, above, list(parent)), parent,
                 measure_items(inst.spec.measures))
-    key = ("protection-cells", version_ids)
-    return per_request(key, lambda: cached(session, key, read))
+    return per_request(("protection-cells", version_ids), read)
 
 
 def _decide_linked(session: Session, version_ids: tuple[int, ...], measure_code: str, n_min: int,
                    quarter: date) -> Linked:
-    cells, org_parent, wanted = _cells(session, version_ids)
-    n, answers = _measure_counts(cells, dict(wanted).get(measure_code) or [], quarter)
+    live, org_parent, wanted = _cells(session, version_ids)
+    items = dict(wanted).get(measure_code) or []
+    n, answers, generation = live.measure(items, quarter)
     digest = ("protection-linked-n", version_ids, n_min, quarter,
               hashlib.sha1(n.tobytes() + answers.tobytes()).hexdigest())
-    return per_request(digest, lambda: _decide_cells(cells, org_parent, n, answers, n_min, quarter))
+    key = (str(session.get_bind().engine.url), version_ids, tuple(items), n_min, quarter)
+    return per_request(digest, lambda: _decide_kept(key, live, org_parent, n, answers, generation, n_min, quarter))
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """A decision kept for the next live request: the axes, tree and counts (generation, n) it was made on."""
+
+    axes: Any
+    org_parent: dict[Node, Node | None]
+    generation: int
+    n: np.ndarray
+    linked: Linked
+
+
+_kept_decisions: dict[tuple[Any, ...], _Decided] = {}
+_kept_decisions_lock = Lock()
+#: decisions kept per process (one per questionnaire × measure × n_min × quarter in progress)
+KEPT_DECISIONS = 32
+
+
+def clear_kept() -> None:
+    with _kept_decisions_lock:
+        _kept_decisions.clear()
+
+
+def _decide_kept(key: tuple[Any, ...], live: LiveCells, org_parent: dict[Node, Node | None], n: np.ndarray,
+                 answers: np.ndarray, generation: int, n_min: int, quarter: date) -> Linked:
+    """The decision of these counts: from the decision kept for the same questionnaire and measure when only a
+    few org nodes' counts changed since (`decide_again`), else over the whole tree."""
+    from survey.results.cache import enabled
+
+    with _kept_decisions_lock:
+        prev = _kept_decisions.get(key)
+    dec = None
+    if prev is not None and prev.axes is live.axes and prev.org_parent is org_parent:
+        rows = live.rows_since(prev.generation, generation)
+        if rows is not None:
+            dec = decide_again(live.axes, org_parent, prev.n, prev.linked, n, answers, rows, n_min, quarter)
+    if dec is None:
+        dec = _decide_cells(live.axes, org_parent, n, answers, n_min, quarter)
+    if enabled():
+        with _kept_decisions_lock:
+            _kept_decisions[key] = _Decided(live.axes, org_parent, generation, n, dec)
+            while len(_kept_decisions) > KEPT_DECISIONS:
+                _kept_decisions.pop(next(iter(_kept_decisions)))
+    return dec
+
+
+@dataclass(frozen=True)
+class _OrgRows:
+    parent: np.ndarray  # org row → its parent's row, -1 for a root
+    kids: list[list[int]]
+    order: np.ndarray  # rows in depth-first order: a subtree is order[start[r]:end[r]]
+    start: np.ndarray
+    end: np.ndarray
+
+    def subtree(self, row: int) -> np.ndarray:
+        return np.sort(self.order[self.start[row]:self.end[row]])
+
+    def above(self, row: int) -> list[int]:
+        out = []
+        p = int(self.parent[row])
+        while p >= 0:
+            out.append(p)
+            p = int(self.parent[p])
+        return out
+
+
+_org_rows_kept: dict[int, tuple[list[Node], dict[Node, Node | None], _OrgRows]] = {}
+
+
+def _org_rows(org: list[Node], org_parent: dict[Node, Node | None]) -> _OrgRows:
+    hit = _org_rows_kept.get(id(org))
+    if hit is not None and hit[0] is org and hit[1] is org_parent:
+        return hit[2]
+    ix = {k: i for i, k in enumerate(org)}
+    parent = np.array([ix.get(p, -1) if (p := org_parent.get(k)) is not None else -1 for k in org], dtype=np.int64)
+    kids: list[list[int]] = [[] for _ in org]
+    for r, p in enumerate(parent.tolist()):
+        if p >= 0:
+            kids[p].append(r)
+    order: list[int] = []
+    start = np.zeros(len(org), dtype=np.int64)
+    end = np.zeros(len(org), dtype=np.int64)
+    for root in np.flatnonzero(parent < 0).tolist():
+        stack: list[tuple[int, bool]] = [(root, False)]
+        while stack:
+            r, done = stack.pop()
+            if done:
+                end[r] = len(order)
+                continue
+            start[r] = len(order)
+            order.append(r)
+            stack.append((r, True))
+            stack.extend((k, False) for k in reversed(kids[r]))
+    out = _OrgRows(parent, kids, np.array(order, dtype=np.int64), start, end)
+    _org_rows_kept.clear()  # one tree at a time (held: its id cannot be reused)
+    _org_rows_kept[id(org)] = (org, org_parent, out)
+    return out
+
+
+def decide_again(cells: Any, org_parent: dict[Node, Node | None], old_n: np.ndarray, old: Linked, n: np.ndarray,
+                 answers: np.ndarray, rows: np.ndarray, n_min: int, quarter: date) -> Linked | None:
+    """The decision `_decide_cells(cells, org_parent, n, answers, …)` from `old` (made on `old_n`, the same axes)
+    when the counts changed only in org `rows` and only grew — deciding again only the subtrees of a few nodes;
+    None when that cannot be shown to give the same decision (then the caller decides over the whole tree).
+
+    Why it is the same (analysis.disclosure.product_suppression): a subtree of the organisation touches the rest
+    of the decision only through its root's cells — when one is hidden, its parent is checked again, and at an
+    unsafe parent the root's cell is a candidate to hide.  Take a root x whose cells were all shown before and are
+    shown again when its subtree is decided alone, whose changed cells had responses before (so each only grew: a
+    shown cell was never the one chosen at its parent, and with more responses it is not chosen either), and whose
+    changed ancestors' changed cells were shown, had responses and stay at or above n_min (so the ancestors'
+    hidden cells and the checks under them are as before).  Then every check outside x's subtree sees what it saw
+    before and makes the same choice, and the subtree's cells evolve as when decided alone (its root's parent
+    left out: the shift of every depth by one constant keeps the order of the work list).  A changed node that
+    breaks a condition moves the root up to its parent; at the tree's root the answer is None."""
+    tree = _org_rows(cells.org, org_parent)
+    rows = np.asarray(rows, dtype=np.int64)
+    if not len(rows):
+        return old
+    new_r, old_r = n[rows], old_n[rows]
+    if (new_r < old_r).any():
+        return None  # only additions are decided this way (removals raise the tally revision anyway)
+    diff = new_r != old_r
+    old_code = old.status
+    # a changed cell that must be decided inside a subtree: new (no responses before), hidden before, or small now
+    bad_cell = diff & ((old_r == 0) | (old_code[rows] != 0) | (new_r < n_min))
+    moved = rows[diff.any(axis=(1, 2))]
+    bad = set(rows[bad_cell.any(axis=(1, 2))].tolist())
+    clean = ~(old_code.reshape(len(old_code), -1) != 0).any(axis=1)
+    code = old_code
+    if len(moved):
+        moved_set = set(moved.tolist())
+
+        def climb(x: int) -> int | None:
+            """The lowest root at or above x whose subtree may be decided alone (None: the tree's root)."""
+            while True:
+                if tree.parent[x] < 0:
+                    return None
+                if clean[x] and x not in bad and not bad.intersection(tree.above(x)):
+                    return x
+                x = int(tree.parent[x])
+
+        roots: set[int] = set()
+        for r in moved.tolist():
+            if any(k in moved_set for k in tree.kids[r]):
+                continue  # decided with the changed node below it
+            x = climb(r)
+            if x is None:
+                return None
+            roots.add(x)
+        code = old_code.copy()
+        done: set[int] = set()
+        while roots - done:
+            x = min(roots - done)
+            if set(tree.above(x)) & roots:  # inside another root's subtree
+                roots.discard(x)
+                continue
+            sub = tree.subtree(x)
+            sub_code = _status(cells, org_parent, n, n_min, quarter, sub)
+            if sub_code[int(np.searchsorted(sub, x))].any():  # the root's cells hidden now: its parent's subtree
+                roots.discard(x)
+                up = climb(int(tree.parent[x]))
+                if up is None:
+                    return None
+                roots.add(up)
+                done = {d for d in done if up not in tree.above(d)}
+                continue
+            code[sub] = sub_code
+            done.add(x)
+        relabel = np.unique(np.concatenate([rows, *(tree.subtree(x) for x in done)]))
+    else:
+        relabel = rows
+    label = old.label.copy()
+    label[relabel] = _labels(cells, n[relabel], answers[relabel], code[relabel], quarter)[0]
+    return Linked(old.org_ix, old.channel_ix, old.first, old.months, old.spans, code, label)
 
 
 def decide(cells: CellCounts, org_parent: dict[Node, Node | None], items: list[str], n_min: int, quarter: date
@@ -300,29 +479,52 @@ def _measure_counts(cells: CellCounts, items: list[str], quarter: date) -> tuple
     return np.asarray(n, dtype=np.int64), np.asarray(per_item.sum(axis=-1), dtype=np.int64)
 
 
-def _decide_cells(cells: CellCounts, org_parent: dict[Node, Node | None], n: np.ndarray, answers: np.ndarray,
+def _decide_cells(cells: Any, org_parent: dict[Node, Node | None], n: np.ndarray, answers: np.ndarray,
                   n_min: int, quarter: date) -> Linked:
-    """`n`, `answers`: [org, time, channel] over `cells.time` and then SO_FAR (every complete quarter)."""
+    """`n`, `answers`: [org, time, channel] over `cells.time` and then SO_FAR (every complete quarter);
+    `cells`: the axes (org, time, channel, time_parent, months) of a CellCounts."""
+    code = _status(cells, org_parent, n, n_min, quarter, None)
+    label, spans = _labels(cells, n, answers, code, quarter)
+    first = cells.months[0] if cells.months else None
+    months = _month_index(first, cells.months[-1]) + 1 if first else 0
+    o_ix = {k: i for i, k in enumerate(cells.org)}
+    c_ix = {k: i for i, k in enumerate(cells.channel)}
+    return Linked(o_ix, c_ix, first, months, spans, code, label)
+
+
+def _status(cells: Any, org_parent: dict[Node, Node | None], n: np.ndarray, n_min: int, quarter: date,
+            rows: np.ndarray | None) -> np.ndarray:
+    """The product decision's code (0 shown, 1 primary, 2 secondary) of every cell of org `rows` (sorted; None:
+    every node) decided on those rows alone — a subtree, its root's parent left out (`decide_again`)."""
     time = [*cells.time, SO_FAR]
     time_parent: dict[str, str | None] = {SO_FAR: None}
     for lb, p in cells.time_parent.items():
         complete = "Q" in lb and date(int(lb[:4]), 3 * int(lb[-1]), 1) < quarter
         time_parent[lb] = p if p is not None else (SO_FAR if complete else None)
-    oi, ti, ci = np.nonzero(n)  # C order: deterministic
-    keys = [(cells.org[i], time[j], cells.channel[k]) for i, j, k in zip(oi.tolist(), ti.tolist(), ci.tolist(),
-                                                                           strict=True)]
-    counts = dict(zip(keys, n[oi, ti, ci].tolist(), strict=True))
-    status = product_suppression([org_parent, time_parent, channel_parents()], counts,
+    sub = n if rows is None else n[rows]
+    org = cells.org if rows is None else [cells.org[i] for i in rows.tolist()]
+    inside = set(org)
+    parents = org_parent if rows is None else {k: p if (p := org_parent.get(k)) in inside else None for k in org}
+    oi, ti, ci = np.nonzero(sub)  # C order: deterministic
+    keys = [(org[i], time[j], cells.channel[k]) for i, j, k in zip(oi.tolist(), ti.tolist(), ci.tolist(),
+                                                                     strict=True)]
+    counts = dict(zip(keys, sub[oi, ti, ci].tolist(), strict=True))
+    status = product_suppression([parents, time_parent, channel_parents()], counts,
                                  {k: v < n_min for k, v in counts.items()}, n_min,
                                  rank=lambda cell: _RANK.get(cell[0][0], 2), closed=CLOSED,
                                  hide_first=lambda cell, d: d == 1 and cell[1] == SO_FAR)
-    o_ix = {k: i for i, k in enumerate(cells.org)}
+    flags = np.array([{"": 0, "primary": 1}.get(status[k], 2) for k in keys], dtype=np.int8)
+    code = np.zeros(sub.shape, dtype=np.int8)
+    code[oi, ti, ci] = flags
+    return code
+
+
+def _labels(cells: Any, n: np.ndarray, answers: np.ndarray, code: np.ndarray, quarter: date
+            ) -> tuple[np.ndarray, dict[tuple[int, int], list[int]]]:
+    """Each org row's month-boundary components (`Linked.label`) and the time nodes spanning each range; rows are
+    independent of one another (a subset of rows gives those rows' labels)."""
+    time = [*cells.time, SO_FAR]
     t_ix = {k: i for i, k in enumerate(time)}
-    c_ix = {k: i for i, k in enumerate(cells.channel)}
-    code = np.zeros(n.shape, dtype=np.int8)
-    for (a, b, ch), s in status.items():
-        if s:
-            code[o_ix[a], t_ix[b], c_ix[ch]] = 1 if s == "primary" else 2
     first = cells.months[0] if cells.months else None
     months = _month_index(first, cells.months[-1]) + 1 if first else 0
     label = np.broadcast_to(np.arange(months + 1, dtype=np.int32), (n.shape[0], n.shape[2], months + 1)).copy()
@@ -350,7 +552,7 @@ def _decide_cells(cells: CellCounts, org_parent: dict[Node, Node | None], n: np.
                     if upd.any():
                         label[:, :, k] = np.where(upd, lo_label, label[:, :, k])
                         changed = True
-    return Linked(o_ix, c_ix, first, months, spans, code, label)
+    return label, spans
 
 
 def protect_records(session: Session, sel: Selection, records: list[dict[Any, Any]], kind: str, n_min: int,
