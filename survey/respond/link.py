@@ -222,6 +222,33 @@ def _limited_notice(sp: ServicePoint, device: str) -> tuple[str, int]:
                    wait=format_timedelta(timedelta(seconds=wait), threshold=1.0, add_direction=False))
 
 
+def _over_limits(sp: ServicePoint, device: str, *, count: bool) -> tuple[str, int] | None:
+    """The polite 429 page when this phone or its network is over its limit at `sp`, else None (`count`: a "Send",
+    which uses one answer of each).  The same limits, and the same counters, for the poster and for receipt
+    tokens (docs/security.md §2): a phone, a network, a service point answer so often, whichever link they use."""
+    if not count:
+        if not _device_may_answer(sp, device, count=False):
+            return _limited_notice(sp, device)
+        return None if poster_guard.network_may_answer(sp, count=False) else poster_guard.limited_notice(sp)
+    if not poster_guard.network_may_answer(sp, count=False):  # a phone that dropped its cookie
+        return poster_guard.limited_notice(sp)
+    if not _device_may_answer(sp, device, count=True):
+        return _limited_notice(sp, device)
+    if not poster_guard.network_may_answer(sp, count=True):  # (checked again: counted only now)
+        return poster_guard.limited_notice(sp)
+    return None
+
+
+def _with_device(answer: Callable[[str], Response | tuple[str, int]]) -> Response:
+    """`answer(device)` with this phone's random device cookie (set when it had none)."""
+    device = request.cookies.get(DEVICE_COOKIE) or secrets.token_urlsafe(16)
+    resp = make_response(answer(device))
+    if request.cookies.get(DEVICE_COOKIE) != device:
+        resp.set_cookie(DEVICE_COOKIE, device, max_age=YEAR, httponly=True, samesite="Lax",
+                        secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+    return resp
+
+
 @bp.route("/s/<code>", methods=["GET", "POST"])
 def service_point(code: str) -> Response | tuple[str, int]:
     sp = db.session.scalar(select(ServicePoint).where(ServicePoint.code == code, ServicePoint.active.is_(True)))
@@ -230,25 +257,15 @@ def service_point(code: str) -> Response | tuple[str, int]:
     qv = _questionnaire(sp.link_instrument)
     if qv is None:
         return _notice("closed", 503)
-    device = request.cookies.get(DEVICE_COOKIE) or secrets.token_urlsafe(16)
-    result = _answer_service_point(sp, qv, device)
-    resp = make_response(result)
-    if request.cookies.get(DEVICE_COOKIE) != device:
-        resp.set_cookie(DEVICE_COOKIE, device, max_age=YEAR, httponly=True, samesite="Lax",
-                        secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
-    return resp
+    return _with_device(lambda device: _answer_service_point(sp, qv, device))
 
 
 def _answer_service_point(sp: ServicePoint, qv: QuestionnaireVersion, device: str) -> Response | tuple[str, int]:
     def store(form: AnswerForm) -> Response | tuple[str, int]:
         if _already_stored(form):
             return _thanks(sp)
-        if not poster_guard.network_may_answer(sp, count=False):  # a phone that dropped its cookie
-            return poster_guard.limited_notice(sp)
-        if not _device_may_answer(sp, device, count=True):
-            return _limited_notice(sp, device)
-        if not poster_guard.network_may_answer(sp, count=True):  # (checked again: counted only now)
-            return poster_guard.limited_notice(sp)
+        if (refused := _over_limits(sp, device, count=True)) is not None:
+            return refused
         submission = _submission(form, sp, qv)
         reason = poster_guard.hold_reason(sp)  # over the service point's ceiling: stored held, not counted
         if reason is not None:
@@ -261,10 +278,8 @@ def _answer_service_point(sp: ServicePoint, qv: QuestionnaireVersion, device: st
             return _render_form(form, sp, status=422, page=fp.first_page_with_errors(form), general=general)
         return _thanks(sp)
 
-    if request.method == "GET" and not _device_may_answer(sp, device, count=False):
-        return _limited_notice(sp, device)
-    if request.method == "GET" and not poster_guard.network_may_answer(sp, count=False):
-        return poster_guard.limited_notice(sp)
+    if request.method == "GET" and (refused := _over_limits(sp, device, count=False)) is not None:
+        return refused
     return _answer(qv, sp, store)
 
 
@@ -312,11 +327,23 @@ def invitation(token: str) -> Response | tuple[str, int]:
     if qv is None or not sp.active:
         return _notice("closed", 503)
     invitation_id = check.invitation.id
+    return _with_device(lambda device: _answer_invitation(sp, qv, invitation_id, device))
 
+
+def _answer_invitation(sp: ServicePoint, qv: QuestionnaireVersion, invitation_id: int,
+                       device: str) -> Response | tuple[str, int]:
+    """A valid receipt token: the poster's limits apply (one official holding a pile of unused receipts is one
+    phone, one network, and over the hourly ceiling held, as on the poster); a refused answer leaves the token
+    usable."""
     def store(form: AnswerForm) -> Response | tuple[str, int]:
         if _already_stored(form):
             return _thanks(sp)
+        if (refused := _over_limits(sp, device, count=True)) is not None:
+            return refused
         submission = _submission(form, sp, qv, invitation_id)
+        reason = poster_guard.hold_reason(sp, receipt=True)
+        if reason is not None:
+            submission.hold, submission.hold_reason = True, reason
         try:
             response, _created = inv.store_invited_response(db.session, submission)
         except SubmissionError as exc:  # the claim was rolled back with it: the token stays usable
@@ -326,6 +353,8 @@ def invitation(token: str) -> Response | tuple[str, int]:
             return _notice("used", 410)
         return _thanks(sp)
 
+    if request.method == "GET" and (refused := _over_limits(sp, device, count=False)) is not None:
+        return refused
     return _answer(qv, sp, store)
 
 

@@ -1,4 +1,5 @@
-"""Limits on the QR poster (`/s/<code>`) that still bite when a phone drops its cookie.
+"""Limits on the citizen's phone links — the QR poster (`/s/<code>`) and receipt tokens (`/r/<token>`) — that
+still bite when a phone drops its cookie.
 
 The attack (issue 11 §2): clear the `hl_device` cookie and post again — 30 answers in 3 s from one phone,
 against ~12 genuine answers a month at a service point.  Two defences, neither storing who answered:
@@ -12,8 +13,14 @@ against ~12 genuine answers a month at a service point.  Two defences, neither s
   arrive at one service point, further ones are stored **held** (survey/respond/quarantine.py): kept, out
   of every figure until Home Affairs reviews them.  The citizen sees the usual thanks page.
 
+Receipt tokens get the same three limits, on the same counters (survey/respond/link.py `_over_limits`): an
+official holding a pile of unused receipts answered 25 of them in a row from one browser, all counted (helper H,
+session 12); a receipt is one answer, not a licence to answer again.  A refused receipt answer leaves the token
+usable, so the citizen can answer later; over the ceiling it is stored held with `RECEIPT_CEILING_REASON`.
+
 `HAILONG_POSTER_COUNTS` (default on) says whether poster answers count in official figures at all; off,
-every poster answer is stored held with that reason.  Poster answers keep their own channel (`qr`).
+every poster answer is stored held with that reason (receipt answers are not concerned).  Both keep the
+channel `qr`.
 Both limits fail open (a citizen may answer) if the rate-limit store is unreachable, as the device limit does.
 """
 
@@ -36,6 +43,7 @@ DEFAULT_POINT_CEILING = "20 per hour"
 MAX_WINDOW_SECONDS = 24 * 3600  # the address hash may live at most a day in the rate-limit store
 NAMESPACE = "poster"
 CEILING_REASON = "QR poster: over the service point's hourly ceiling (HAILONG_LINK_POINT_CEILING)"
+RECEIPT_CEILING_REASON = "Receipt link: over the service point's hourly ceiling (HAILONG_LINK_POINT_CEILING)"
 NOT_COUNTED_REASON = "QR poster answers do not count in this deployment (HAILONG_POSTER_COUNTS=0)"
 
 
@@ -86,9 +94,10 @@ def network_may_answer(sp: ServicePoint, *, count: bool) -> bool:
         return True
 
 
-def hold_reason(sp: ServicePoint) -> str | None:
-    """None when this poster answer counts; otherwise why it is stored held (uses one unit of the ceiling)."""
-    if not current_app.config.get("HAILONG_POSTER_COUNTS", True):
+def hold_reason(sp: ServicePoint, *, receipt: bool = False) -> str | None:
+    """None when this poster (`receipt`: receipt token) answer counts; otherwise why it is stored held (uses one
+    unit of the service point's ceiling, shared by both links)."""
+    if not receipt and not current_app.config.get("HAILONG_POSTER_COUNTS", True):
         return NOT_COUNTED_REASON
     if not _enabled():
         return None
@@ -97,7 +106,7 @@ def hold_reason(sp: ServicePoint) -> str | None:
     except Exception as exc:
         current_app.logger.warning("poster ceiling storage failed (%s); answer counted", type(exc).__name__)
         return None
-    return None if allowed else CEILING_REASON
+    return None if allowed else RECEIPT_CEILING_REASON if receipt else CEILING_REASON
 
 
 def limited_notice(sp: ServicePoint) -> tuple[str, int]:
