@@ -258,7 +258,8 @@ def early_warning(ag: Agency, lang: str, hidden_n: int | None = None,
     from survey.results.periods import now
 
     n_min = int(current_app.config["HAILONG_N_MIN"])
-    c = agency_charts(db.session, now().date(), [ag.id], n_min=n_min).get(ag.id)
+    c = agency_charts(db.session, now().date(), [ag.id], n_min=n_min,  # the page's questionnaire's responses only
+                      version_ids=None if sel is None else tuple(sel.questionnaire_version_ids)).get(ag.id)
     if c is None:
         return None, None
     if hidden_n is not None:

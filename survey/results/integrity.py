@@ -56,8 +56,9 @@ def _item_levels(session: Session, version_ids: list[int]) -> tuple[dict[int, li
 
 
 def response_frame(session: Session, first: date, last: date, agency_ids: list[int] | None = None,
-                   counted_only: bool = False) -> pd.DataFrame:
-    """Responses submitted on local days first…last, one row each.
+                   counted_only: bool = False, version_ids: tuple[int, ...] | None = None) -> pd.DataFrame:
+    """Responses submitted on local days first…last (of the questionnaire versions `version_ids`, None: any),
+    one row each.
 
     The scan sees counted, held and late responses (late: received for a published period, awaiting a
     revision — a flood into a published month must be flagged too), not those already excluded after
@@ -69,30 +70,34 @@ def response_frame(session: Session, first: date, last: date, agency_ids: list[i
              else or_(Response.review_status.is_(None), Response.review_status.in_(("held", "late")))]
     if agency_ids is not None:
         scope.append(Response.agency_id.in_(agency_ids or [-1]))
-    version_ids = list(session.scalars(select(Response.questionnaire_version_id).where(*scope).distinct()))
-    cols = ["response_id", "service_point", "agency_id", "source", "local", "received", "after_publication",
-            "answered", "top", "sat"]
-    if not version_ids:
+    if version_ids is not None:
+        scope.append(Response.questionnaire_version_id.in_(version_ids or (-1,)))
+    found = list(session.scalars(select(Response.questionnaire_version_id).where(*scope).distinct()))
+    cols = ["response_id", "service_point", "agency_id", "version", "source", "local", "received",
+            "after_publication", "answered", "top", "sat"]
+    if not found:
         return pd.DataFrame(columns=cols)
-    by_top, by_sat, scale_ids = _item_levels(session, version_ids)
+    by_top, by_sat, scale_ids = _item_levels(session, found)
     zero = 0
     answered = case((and_(Answer.item_id.in_(scale_ids or [-1]), Answer.value > 0), 1), else_=zero)
     top = case(*[(and_(Answer.item_id.in_(ids), Answer.value == lvl), 1) for lvl, ids in by_top.items()],
                else_=zero) if by_top else None
     sat = case(*[(and_(Answer.item_id.in_(ids), Answer.value.in_(levels)), 1) for levels, ids in by_sat.items()],
                else_=zero) if by_sat else None
-    stmt = (select(Response.id, Response.service_point_id, Response.agency_id, Response.kiosk_id, Response.channel,
-                   Response.submitted_at, Response.received_at, Response.review_status,
+    stmt = (select(Response.id, Response.service_point_id, Response.agency_id, Response.questionnaire_version_id,
+                   Response.kiosk_id, Response.channel, Response.submitted_at, Response.received_at,
+                   Response.review_status,
                    func.coalesce(func.sum(answered), 0),
                    func.coalesce(func.sum(top), 0) if top is not None else func.count(None),
                    func.coalesce(func.sum(sat), 0) if sat is not None else func.count(None))
             .outerjoin(Answer, Answer.response_id == Response.id).where(*scope)
-            .group_by(Response.id, Response.service_point_id, Response.agency_id, Response.kiosk_id,
-                      Response.channel, Response.submitted_at, Response.received_at, Response.review_status))
+            .group_by(Response.id, Response.service_point_id, Response.agency_id,
+                      Response.questionnaire_version_id, Response.kiosk_id, Response.channel, Response.submitted_at,
+                      Response.received_at, Response.review_status))
     rows = session.execute(stmt).all()
     if not rows:
         return pd.DataFrame(columns=cols)
-    frame = pd.DataFrame(rows, columns=["response_id", "service_point", "agency_id", "kiosk_id", "channel",
+    frame = pd.DataFrame(rows, columns=["response_id", "service_point", "agency_id", "version", "kiosk_id", "channel",
                                         "submitted_at", "received_at", "review_status", "answered", "top", "sat"])
     frame["source"] = [f"kiosk:{int(k)}" if ch == "kiosk" and pd.notna(k) else str(ch)
                        for k, ch in zip(frame["kiosk_id"], frame["channel"], strict=True)]
@@ -249,26 +254,36 @@ def _working_days(last: date, count: int) -> list[date]:
     return out[::-1]
 
 
-def daily_scores(session: Session, first: date, last: date, agency_ids: list[int] | None = None) -> pd.DataFrame:
-    """Per agency × local day: responses, Σ score and Σ score² (score = the response's share satisfied)."""
-    frame = response_frame(session, first, last, agency_ids, counted_only=True)
+def daily_scores(session: Session, first: date, last: date, agency_ids: list[int] | None = None,
+                 version_ids: tuple[int, ...] | list[int] | None = None, *, by_version: bool = False) -> pd.DataFrame:
+    """Per agency × local day (× questionnaire version with `by_version`): responses, Σ score and Σ score²
+    (score = the response's share satisfied), of the versions `version_ids` (None: every questionnaire)."""
+    frame = response_frame(session, first, last, agency_ids, counted_only=True,
+                           version_ids=None if version_ids is None else tuple(version_ids))
     frame = frame[frame["answered"] > 0]
+    keys = ["version", "agency_id", "day"] if by_version else ["agency_id", "day"]
     if frame.empty:
-        return pd.DataFrame(columns=["agency_id", "day", "n", "total", "sumsq"])
+        return pd.DataFrame(columns=[*keys, "n", "total", "sumsq"])
     score = frame["sat"] / frame["answered"]
     return (frame.assign(day=frame["local"].dt.date, s=score, s2=score**2)
-            .groupby(["agency_id", "day"]).agg(n=("s", "size"), total=("s", "sum"), sumsq=("s2", "sum"))
+            .groupby(keys).agg(n=("s", "size"), total=("s", "sum"), sumsq=("s2", "sum"))
             .reset_index())
 
 
-def agency_charts(session: Session, today: date, agency_ids: list[int] | None = None, *,
-                  n_min: int) -> dict[int, dict[str, Any]]:
+def agency_charts(session: Session, today: date, agency_ids: list[int] | None = None, *, n_min: int,
+                  version_ids: tuple[int, ...] | None = None) -> dict[int, dict[str, Any]]:
     """The early-warning chart of each agency over the last CHART_DAYS working days before `today`, its points
-    pooling days to at least `n_min` responses (remembered by the results cache until the data change)."""
+    pooling days to at least `n_min` responses (remembered by the results cache until the data change).
+
+    A page passes its questionnaire (`version_ids`, its selection's): the chart then pools exactly the responses
+    whose figures the page and its protection decide on.  Pooled over every questionnaire (None), a month's
+    points minus the page's own month gave another questionnaire's month back — hidden on that questionnaire's
+    page (tests/integrity/test_warning_questionnaires.py)."""
     from survey.results.cache import cached
 
-    key = ("early-warning", today, None if agency_ids is None else tuple(sorted(agency_ids)), n_min)
-    return cached(session, key, lambda: _agency_charts(session, today, agency_ids, n_min))
+    key = ("early-warning", today, None if agency_ids is None else tuple(sorted(agency_ids)), n_min,
+           None if version_ids is None else tuple(sorted(version_ids)))
+    return cached(session, key, lambda: _agency_charts(session, today, agency_ids, n_min, version_ids))
 
 
 def _span(today: date) -> tuple[list[date], list[date], int, int]:
@@ -281,10 +296,10 @@ def _span(today: date) -> tuple[list[date], list[date], int, int]:
     return days, work[BASELINE_DAYS:], (work[0] - first).days, (work[BASELINE_DAYS] - first).days
 
 
-def _agency_charts(session: Session, today: date, agency_ids: list[int] | None,
-                   n_min: int) -> dict[int, dict[str, Any]]:
+def _agency_charts(session: Session, today: date, agency_ids: list[int] | None, n_min: int,
+                   version_ids: tuple[int, ...] | None) -> dict[int, dict[str, Any]]:
     days = _span(today)[0]
-    return _charts(daily_scores(session, days[0], days[-1], agency_ids), "agency_id", today, n_min)
+    return _charts(daily_scores(session, days[0], days[-1], agency_ids, version_ids), "agency_id", today, n_min)
 
 
 def _charts(data: pd.DataFrame, key: str, today: date, n_min: int) -> dict[int, dict[str, Any]]:
@@ -333,7 +348,8 @@ def charted_until(chart: dict[str, Any], last_month: date) -> dict[str, Any]:
 
 
 def _by_unit(session: Session, data: pd.DataFrame) -> pd.DataFrame:
-    """Per-agency day scores summed per administrative unit: every unit counts the agencies of its subtree."""
+    """Per-agency day scores summed per administrative unit (and questionnaire version, when `data` has them):
+    every unit counts the agencies of its subtree."""
     parents: dict[int, int | None] = {int(u): p for u, p in session.execute(select(Unit.id, Unit.parent_id))}
     rows = []
     for agency_id, unit_id in session.execute(select(Agency.id, Agency.unit_id)):
@@ -342,63 +358,102 @@ def _by_unit(session: Session, data: pd.DataFrame) -> pd.DataFrame:
             rows.append((agency_id, u))
             u = parents.get(u)
     links = pd.DataFrame(rows, columns=["agency_id", "unit_id"])
+    keys = (["version"] if "version" in data else []) + ["unit_id", "day"]
     if data.empty or links.empty:
-        return pd.DataFrame(columns=["unit_id", "day", "n", "total", "sumsq"])
-    return (data.merge(links, on="agency_id").groupby(["unit_id", "day"])[["n", "total", "sumsq"]].sum()
-            .reset_index())
+        return pd.DataFrame(columns=[*keys, "n", "total", "sumsq"])
+    return data.merge(links, on="agency_id").groupby(keys)[["n", "total", "sumsq"]].sum().reset_index()
 
 
-def unit_chart(session: Session, today: date, unit_id: int, *, n_min: int) -> dict[str, Any] | None:
+def unit_chart(session: Session, today: date, unit_id: int, *, n_min: int,
+               version_ids: tuple[int, ...] | None = None) -> dict[str, Any] | None:
     """The early-warning chart of one administrative unit (the Home Affairs unit page): the agencies of its
     subtree together, the same day sums and calibration as the Integrity page's list (`city_signals`), read for
-    that subtree only (remembered by the results cache until the data change)."""
+    that subtree only, of the page's questionnaire (`version_ids`, as `agency_charts`; remembered by the
+    results cache until the data change)."""
     from survey.results.cache import cached
 
-    return cached(session, ("early-warning-unit", today, unit_id, n_min),
-                  lambda: _unit_chart(session, today, unit_id, n_min))
+    key = ("early-warning-unit", today, unit_id, n_min, None if version_ids is None else tuple(sorted(version_ids)))
+    return cached(session, key, lambda: _unit_chart(session, today, unit_id, n_min, version_ids))
 
 
-def _unit_chart(session: Session, today: date, unit_id: int, n_min: int) -> dict[str, Any] | None:
+def _unit_chart(session: Session, today: date, unit_id: int, n_min: int,
+                version_ids: tuple[int, ...] | None = None) -> dict[str, Any] | None:
     from survey.org.tree import unit_subtree
 
     agency_ids = list(session.scalars(select(Agency.id).where(Agency.unit_id.in_(unit_subtree(session, unit_id)))))
     if not agency_ids:
         return None
     days = _span(today)[0]
-    data = daily_scores(session, days[0], days[-1], agency_ids)
+    data = daily_scores(session, days[0], days[-1], agency_ids, version_ids)
     summed = data.groupby("day")[["n", "total", "sumsq"]].sum().reset_index().assign(unit_id=unit_id)
     return _charts(summed, "unit_id", today, n_min).get(unit_id)
 
 
-def _city_charts(session: Session, today: date,
-                 n_min: int) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
-    """Every agency's and every unit's chart, from one read of the year's responses."""
+Charts = dict[int, dict[str, Any]]
+
+
+#: which questionnaire version each node's page charts: (agency id → version, the units' version)
+Charted = tuple[dict[int, int], int | None]
+
+
+def _city_charts(session: Session, today: date, n_min: int,
+                 charted: Charted | None = None) -> dict[int, tuple[Charts, Charts]]:
+    """Every agency's and every unit's chart per questionnaire version (version → (agencies, units)), from one
+    read of the year's responses: a page charts its own questionnaire's responses (`agency_charts`).  With
+    `charted`, only the version each node's page charts (the others would be computed for nothing: a chart's
+    calibration is most of the list's cost)."""
     days = _span(today)[0]
-    data = daily_scores(session, days[0], days[-1])
-    return _charts(data, "agency_id", today, n_min), _charts(_by_unit(session, data), "unit_id", today, n_min)
+    data = daily_scores(session, days[0], days[-1], by_version=True)
+    units = _by_unit(session, data)
+    if charted is not None:
+        wanted = pd.DataFrame(list(charted[0].items()), columns=["agency_id", "version"])
+        data = data.merge(wanted, on=["agency_id", "version"]) if len(wanted) else data.iloc[0:0]
+        units = units[units["version"] == charted[1]]
+    out: dict[int, tuple[Charts, Charts]] = {}
+    for version in sorted(set(data["version"]) | set(units["version"])):
+        out[int(version)] = (_charts(data[data["version"] == version].drop(columns="version"), "agency_id", today,
+                                     n_min),
+                             _charts(units[units["version"] == version].drop(columns="version"), "unit_id", today,
+                                     n_min))
+    return out
+
+
+def _most_responses(by_version: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
+    return max(by_version.values(), key=lambda c: sum(c["counts"]), default=None)
 
 
 def city_signals(session: Session, today: date, *, n_min: int,
-                 shown: Callable[[str, Any, dict[str, Any]], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+                 shown: Callable[[str, Any, dict[int, dict[str, Any]]], dict[str, Any] | None] | None = None,
+                 charted: Charted | None = None) -> list[dict[str, Any]]:
     """Agencies and administrative units (a unit: the agencies of its subtree together) whose early-warning
     chart signals now, newest signal first (remembered by the results cache until the data change).
-    `shown(kind, agency or unit, chart)`: the chart as the node's page draws it (without the months the linked
-    protection hides, survey/dashboard/integrity_views.py); the signal is decided on its points only, else the
-    list would tell whether a hidden month signals."""
+    `shown(kind, agency or unit, charts by questionnaire version)`: the chart the node's default page draws —
+    its questionnaire's, without the months the linked protection hides (survey/dashboard/integrity_views.py) —
+    or None; the signal is decided on its points only, else the list would tell whether a hidden month (or
+    another questionnaire's responses) signals.  Without `shown`: the chart of the version charting most
+    responses, uncut.  `charted`: only those versions' charts are computed (`_city_charts`)."""
     from survey.results.cache import cached
 
-    agencies, units = cached(session, ("early-warning-city", today, n_min), lambda: _city_charts(session, today, n_min))
+    key = ("early-warning-city", today, n_min,
+           None if charted is None else (tuple(sorted(charted[0].items())), charted[1]))
+    per_version = cached(session, key, lambda: _city_charts(session, today, n_min, charted))
+    nodes: dict[str, dict[int, dict[int, dict[str, Any]]]] = {"agency": defaultdict(dict), "unit": defaultdict(dict)}
+    for version, (agencies, units) in per_version.items():
+        for kind, charts in (("agency", agencies), ("unit", units)):
+            for i, c in charts.items():
+                nodes[kind][i][version] = c
     rows: list[dict[str, Any]] = []
     named: dict[str, dict[int, Any]] = {
-        "agency": {a.id: a for a in session.scalars(select(Agency).where(Agency.id.in_(list(agencies) or [-1])))},
-        "unit": {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(list(units) or [-1])))}}
-    for kind, charts in (("agency", agencies), ("unit", units)):
-        for i, c in charts.items():
+        "agency": {a.id: a for a in session.scalars(select(Agency).where(Agency.id.in_(list(nodes["agency"]) or [-1])))
+                   },
+        "unit": {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(list(nodes["unit"]) or [-1])))}}
+    for kind in ("agency", "unit"):
+        for i, by_version in nodes[kind].items():
             if i not in named[kind]:
                 continue
             node = named[kind][i]
-            drawn = shown(kind, node, c) if shown is not None else c
-            if drawn["signalling"]:
+            drawn = shown(kind, node, by_version) if shown is not None else _most_responses(by_version)
+            if drawn is not None and drawn["signalling"]:
                 rows.append({"kind": kind, kind: node, **drawn})
     return sorted(rows, key=lambda r: r["first_signal"], reverse=True)
 

@@ -47,11 +47,11 @@ def test_unit_page_draws_the_units_chart_and_says_what_it_shows(client, db_sessi
 def test_the_unit_page_charts_what_the_integrity_page_lists(client, db_session, city) -> None:
     """Read for the subtree only, the unit's chart has the same days, counts and statistic as the city-wide
     computation behind the Integrity page's list; the page's data table prints those counts."""
-    agencies, units = _city_charts(db_session, TODAY, 30)
-    del agencies
+    sipas = (city.questionnaires["sipas-2017"].id,)
+    _agencies, units = _city_charts(db_session, TODAY, 30)[sipas[0]]
     for code in ("BT", "NK", "CT"):
         uid = city.units[code].id
-        mine, listed = unit_chart(db_session, TODAY, uid, n_min=30), units[uid]
+        mine, listed = unit_chart(db_session, TODAY, uid, n_min=30, version_ids=sipas), units[uid]
         assert mine is not None
         assert mine["counts"] == listed["counts"] and mine["days"] == listed["days"]
         assert np.allclose(mine["statistic"], listed["statistic"], equal_nan=True)
