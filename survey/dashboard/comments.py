@@ -106,6 +106,7 @@ def comments(code: str) -> str | WResponse:
     ag = agency_or_404(code)
     moderator = may_moderate(current_user)
     args = _filters(ag.id)
+    asked_page = params.whole("page")  # read before the download too, which has no pages but refuses `page=0`
     base = comment_query(ag.id, args, moderator)
     lang = current_lang()
     fmt = wants_export()
@@ -123,7 +124,7 @@ def comments(code: str) -> str | WResponse:
         return export([table], fmt, f"comments-{ag.code}")
     total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
     pages = max(1, -(-total // PER_PAGE))
-    page = min(params.whole("page") or 1, pages)  # past the last page (fewer comments now): the last page
+    page = min(asked_page or 1, pages)  # past the last page (fewer comments now): the last page
     rows = db.session.execute(base.order_by(Response.submitted_at.desc(), Comment.id.desc())
                               .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     return render_template("dashboard/agency/comments.html", agency=ag, rows=coarsen(db.session, rows), args=args,

@@ -58,7 +58,7 @@ ROUTES = {
     "/dashboard/agency/UBND-NK": ({}, [*AGENCY, "sp", "table"]),
     "/dashboard/agency/UBND-NK?format=csv": ({"format": "csv"}, ["from", "table", "sp"]),
     "/dashboard/agency/UBND-NK/comments": ({}, ["from", "to", "sp", "topic", "q", "page", "format"]),
-    "/dashboard/agency/UBND-NK/comments?format=xlsx": ({"format": "xlsx"}, ["from", "to", "q"]),
+    "/dashboard/agency/UBND-NK/comments?format=xlsx": ({"format": "xlsx"}, ["from", "to", "q", "page"]),
     "/dashboard/topics/": ({}, ["period_kind", "period", "format", "table"]),
     "/dashboard/topics/?format=csv": ({"format": "csv"}, ["table", "period"]),
     "/homeaffairs/": ({}, COMPARE),
