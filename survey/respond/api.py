@@ -38,6 +38,7 @@ from survey.org.models import Kiosk, ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond import api_headers, ingest, ingest_wsgi, quarantine
 from survey.respond.kiosk_auth import KioskCaller, api_caller, current_kiosk, presented_credential
+from survey.respond.models import ResponseTally
 from survey.respond.store import (
     Checked,
     Submission,
@@ -279,6 +280,37 @@ def claim_submission_slot(kiosk_id: int, now: datetime) -> float:
 
 _SP = table_of(ServicePoint)
 _QV = table_of(QuestionnaireVersion)
+_RT = table_of(ResponseTally)
+DEFAULT_KIOSK_INSTRUMENT = "counter-quick"  # what survey/respond/kiosk.py shows when a service point names none
+# the questionnaire a service point's kiosks show (kiosk.kiosk_questionnaire_version): the same rule in SQL
+_SHOWN = func.coalesce(func.nullif(_SP.c.kiosk_instrument, ""), DEFAULT_KIOSK_INSTRUMENT)
+_OFFERED = select(_SHOWN).where(_SP.c.id == bindparam("sp"))
+# counted kiosk responses of a questionnaire at a service point since a month: its kiosks showed it then
+_SHOWN_SINCE = (select(_RT.c.count).join(_QV, _QV.c.id == _RT.c.questionnaire_version_id)
+                .where(_RT.c.service_point_id == bindparam("sp"), _RT.c.channel == "kiosk",
+                       _QV.c.instrument == bindparam("instrument"), _RT.c.period >= bindparam("since", type_=Date))
+                .limit(1))
+NOT_SHOWN_REASON = "Kiosk: questionnaire {instrument} is not the one this service point's kiosks show ({shown})"
+
+
+def kiosk_questionnaire_rule(service_point_id: int, instrument: str, now: datetime) -> tuple[str, str] | None:
+    """None when the service point's kiosks show `instrument` (any published version of it: a queue holding the
+    previous version is fine); else (what they show, "held" or "refused").
+
+    A kiosk page offers one questionnaire, its service point's `kiosk_instrument` (survey/respond/kiosk.py), so a
+    kiosk credential sending another one is not a citizen at that kiosk: a counter-quick kiosk's credential stored
+    30 all-best answers to the official SIPAS questionnaire, counted, 360 an hour (attacker pass, session 12).
+    Refused, unless the service point's kiosks counted responses of that questionnaire this month or last (the
+    kiosk questionnaire was changed while a kiosk's offline queue held answers to the previous one): those are
+    stored held, out of every figure until Home Affairs reviews them."""
+    conn = db.session.connection()
+    shown = str(conn.execute(_OFFERED, {"sp": service_point_id}).scalar() or DEFAULT_KIOSK_INSTRUMENT)
+    if instrument == shown:
+        return None
+    month = local_period(now)
+    since = (month - timedelta(days=1)).replace(day=1)
+    before = conn.execute(_SHOWN_SINCE, {"sp": service_point_id, "instrument": instrument, "since": since}).first()
+    return shown, "held" if before is not None else "refused"
 
 
 def _hinted_claim(interval: bool, dialect: str) -> Any:
@@ -286,11 +318,12 @@ def _hinted_claim(interval: bool, dialect: str) -> Any:
     revoked, service point open), claims the minimum interval, marks it seen, and reads its service point, the
     point's agency, the version's checksum if it is published and whether the response's month is published
     (on PostgreSQL after taking the publication lock shared, held to commit as `quarantine.month_cutoff` does) —
-    was five round trips: caller, version id, claim, service point + version, month.  No row: not authenticated
-    or too soon (the full path tells which)."""
+    was five round trips: caller, version id, claim, service point + version, month.  No row: not authenticated,
+    too soon, or a questionnaire the service point's kiosks do not show (the full path tells which)."""
     k = _KIOSK
     where = [k.c.id == bindparam("kiosk"), k.c.credential_hash == bindparam("digest"), k.c.revoked_at.is_(None),
-             exists().where(_SP.c.id == k.c.service_point_id, ServicePoint.active)]
+             exists().where(_SP.c.id == k.c.service_point_id, ServicePoint.active,
+                            _QV.c.id == bindparam("qv", type_=Integer), _QV.c.instrument == _SHOWN)]
     if interval:
         where.append(or_(k.c.last_submission_at.is_(None), k.c.last_submission_at <= bindparam("threshold")))
     agency = select(_SP.c.agency_id).where(_SP.c.id == k.c.service_point_id).scalar_subquery()
@@ -389,6 +422,7 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
     # does not look the client id up twice; the slot claimed below is rolled back for a resend.
     now = utcnow()
     checked = None
+    hold = ""  # why the response is stored held (a questionnaire its kiosks showed until lately), else counted
     if hint is not None:
         if _stored_in_one_call(kiosk.id, hint[1], fields, now):
             db.session.commit()
@@ -417,10 +451,22 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
             with force_locale(lang):
                 msg = _("Too many responses from this kiosk; retry in %(n)s seconds.", n=seconds)
             return _error(429, "too_soon", msg, headers={"Retry-After": str(seconds)}, retry_after=seconds)
+        instrument = fields["version_key"][1]
+        rule = kiosk_questionnaire_rule(kiosk.service_point_id, instrument, now)
+        if rule is not None and rule[1] == "refused":
+            db.session.rollback()  # the claimed slot too: a refused response does not use up the interval
+            if existing_response(db.session, fields["client_id"]) is not None:  # a resend is answered as before
+                return _duplicate(kiosk, fields["client_id"])
+            with force_locale(lang):
+                return _error(400, "invalid", _("The response was not stored: please correct the fields listed."),
+                              {"questionnaire": _("This kiosk's service point does not offer questionnaire %(id)s: "
+                                                  "its kiosks show %(shown)s.", id=instrument, shown=rule[0])})
+        if rule is not None:
+            hold = NOT_SHOWN_REASON.format(instrument=instrument, shown=rule[0])
     sub = Submission(service_point_id=kiosk.service_point_id,
                      questionnaire_version_id=fields["questionnaire_version_id"], answers=fields["answers"],
                      channel="kiosk", language=fields["language"], client_id=fields["client_id"],
-                     submitted_at=fields["submitted_at"], kiosk_id=kiosk.id)
+                     submitted_at=fields["submitted_at"], kiosk_id=kiosk.id, hold=bool(hold), hold_reason=hold)
     try:
         response, created = store_response(db.session, sub, commit=False, checked=checked)
     except SubmissionError as exc:

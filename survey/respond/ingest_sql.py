@@ -6,8 +6,10 @@ PostgreSQL upgrade, after Alembic: the schema's single migration is regenerated 
 
 The same rules as the Python way, step for step (survey/respond/api.py `_hinted_claim`, store.py `store_response`,
 moments.py `add_response`, quarantine.py `month_cutoff`):
-1. the kiosk row: credential, not revoked, its service point not retired, the minimum interval (threshold NULL:
-   none) — claimed and marked seen in the same UPDATE; no row → 'refused', nothing written;
+1. the kiosk row: credential, not revoked, its service point not retired and showing the version's questionnaire on
+   its kiosks (api.kiosk_questionnaire_rule: another one is refused or held by the usual path), the minimum
+   interval (threshold NULL: none) — claimed and marked seen in the same UPDATE; no row → 'refused', nothing
+   written;
 2. the version is published with the checksum the caller parsed, else 'version';
 3. the publication lock shared (held to commit), THEN the month's cut-off read by a statement of its own (so its
    snapshot is taken after the lock: a publication that committed while we waited is seen);
@@ -39,6 +41,8 @@ BEGIN
     FROM service_point sp
     WHERE k.id = p_kiosk AND k.credential_hash = p_digest AND k.revoked_at IS NULL
       AND sp.id = k.service_point_id AND sp.retired_at IS NULL
+      AND EXISTS (SELECT 1 FROM questionnaire_version q WHERE q.id = p_qv
+                  AND q.instrument = coalesce(nullif(sp.kiosk_instrument, ''), 'counter-quick'))
       AND (p_threshold IS NULL OR k.last_submission_at IS NULL OR k.last_submission_at <= p_threshold)
     RETURNING k.service_point_id, sp.agency_id INTO o_service_point, v_agency;
     IF NOT FOUND THEN

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from questionnaires.model import Questionnaire
-from survey.respond.models import Answer, Comment, Response
+from survey.respond.models import Answer, Comment, Response, ResponseTally
 
 COMMENT_TEXT = "Cán bộ <b>nhiệt tình</b> & chu đáo"
 
@@ -94,3 +94,18 @@ def stored(session: Session, response: Response, q: Questionnaire, item_ids: dic
 def response_count(session: Session) -> int:
     session.expire_all()
     return session.scalar(select(func.count()).select_from(Response)) or 0
+
+
+def counted(session: Session) -> int:
+    """Responses in the count tables (what figures see)."""
+    session.expire_all()
+    return int(session.scalar(select(func.coalesce(func.sum(ResponseTally.count), 0))) or 0)
+
+
+def stored_with(session: Session, status: Any = ...) -> int:
+    """Stored responses; with `status`, only those counted (None) or of that review status ("held", …)."""
+    session.expire_all()
+    q = select(func.count()).select_from(Response)
+    if status is not ...:
+        q = q.where(Response.review_status.is_(None) if status is None else Response.review_status == status)
+    return int(session.scalar(q) or 0)

@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from survey.extensions import db
 from survey.respond import invitations as inv
 from survey.respond import poster_guard
-from survey.respond.models import Invitation, Response, ResponseTally
+from survey.respond.models import Invitation, Response
 from tests.factories import small_city
-from tests.respond.linkkit import form_page, fresh_clients, hidden
+from tests.respond.linkkit import counted, form_page, fresh_clients, hidden, stored_with
 from tests.results.factories import DEFAULT_NOW, fix_clock
 
 SP = "UBND-NK-SP1"
@@ -51,16 +51,11 @@ def _answer(client, token: str, address: str = OFFICE, *, drop_cookie: bool = Fa
 
 
 def _counted() -> int:
-    db.session.expire_all()
-    return int(db.session.scalar(select(func.coalesce(func.sum(ResponseTally.count), 0))) or 0)
+    return counted(db.session)
 
 
 def _stored(status=...) -> int:
-    db.session.expire_all()
-    q = select(func.count()).select_from(Response)
-    if status is not ...:
-        q = q.where(Response.review_status.is_(None) if status is None else Response.review_status == status)
-    return int(db.session.scalar(q) or 0)
+    return stored_with(db.session, status)
 
 
 def _used() -> int:
