@@ -1,6 +1,6 @@
 """Benchmark (not a test): precision and recall of the comment topic classifier (analysis/topics.py).
 
-    .venv/bin/python benchmarks/topics_bench.py                    # the shipped classifier on the held-out round
+    .venv/bin/python benchmarks/topics_bench.py                    # the shipped classifier on the held-out rounds
     .venv/bin/python benchmarks/topics_bench.py --lexicon FILE     # an edited copy, before installing it
     .venv/bin/python benchmarks/topics_bench.py --errors           # also list the held-out mistakes
     .venv/bin/python benchmarks/topics_bench.py --split            # measure (1): tune on one half, report on the other
@@ -9,9 +9,10 @@
     .venv/bin/python benchmarks/topics_bench.py --near-duplicates  # + figures without held-out near-duplicates
 
 Labelled rounds (one writer each) are named in ONE place, analysis/topics_learn.py: every round before
-HELD_OUT_ROUND (now rounds 1-11, tests/data/comments-topics-vi.tsv, -2 … -11.tsv) is learned from and tuned on (the
-lexicon by hand on rounds 1-11, RULES_TUNED); the held-out set is the HELD_OUT_ROUND file (round 12: written by a
-writer who never saw the classifier, opened only after the classifier was committed as frozen; absent until then).
+HELD_OUT_ROUNDS (now rounds 1-12, tests/data/comments-topics-vi.tsv, -2 … -12.tsv) is learned from and tuned on (the
+lexicon by hand on rounds 1-12, RULES_TUNED); the held-out set is the HELD_OUT_ROUNDS files POOLED (rounds 13 and 14:
+two writers who never saw the classifier, opened only after the classifier was committed as frozen; absent until
+then).  Per topic: n, precision and recall with Wilson 95% intervals, pooled, and each round's figures.
 Measure (1), the issue's protocol: the learned rounds split in half by `topics_learn.split_half` (fixed seed, per
 round and per label set), the weights learned and thresholds chosen on one half (leave one round's half out), P / R
 reported on the other.  Measure (2), generalisation to a new writer: for each round k, the weights learned and L2
@@ -40,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analysis import topics_learn  # noqa: E402
+from analysis.intervals import wilson  # noqa: E402
 from analysis.topics import (  # noqa: E402
     DEFAULT_LEXICON,
     OUTWEIGHED,
@@ -53,10 +55,10 @@ from analysis.topics import (  # noqa: E402
     read_labelled,
 )
 
-TUNE = topics_learn.LEARNED_ROUNDS  # rounds 1 … HELD_OUT_ROUND-1 (one place: analysis/topics_learn.py)
+TUNE = topics_learn.LEARNED_ROUNDS  # rounds before HELD_OUT_ROUNDS (one place: analysis/topics_learn.py)
 RULES_TUNED = topics_learn.RULES_TUNED  # the rounds the lexicon was tuned on by hand (their findings cross-fitted)
 NEW_WRITERS = tuple(k for k in range(len(TUNE)) if k not in RULES_TUNED)  # rounds no one tuned the rules on
-HELDOUT = topics_learn.HELD_OUT
+HELDOUT = topics_learn.HELD_OUT  # the held-out rounds' files, measured pooled
 LEARNED = TUNE  # the rounds the learned weights come from (tools/learn_topic_weights.py)
 NEAR = 0.8  # difflib ratio from which a held-out comment counts as a near-duplicate of a tuning one
 GOAL, MIN_SUPPORT = 0.8, 20
@@ -66,6 +68,14 @@ Rows = list[tuple[str, frozenset[str]]]
 
 def _fmt(x: float) -> str:
     return "–" if math.isnan(x) else f"{x:.2f}"
+
+
+def _ci(x: float, n: float) -> str:
+    """x of n as a proportion with its Wilson 95% interval ("0.83 (0.77-0.88), 57 of 69")."""
+    if not n:
+        return "–"
+    lo, hi = wilson(int(x), int(n))
+    return f"{x / n:.2f} ({float(lo):.2f}-{float(hi):.2f}), {int(x)} of {int(n)}"
 
 
 def cross_validate(rounds: list[Rows], data: dict[str, Any]) -> tuple[list[dict[str, dict[str, float]]], list[int]]:
@@ -199,7 +209,8 @@ def near_duplicates(held: Rows, tune: Rows) -> tuple[list[bool], int]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lexicon", default=str(DEFAULT_LEXICON))
-    ap.add_argument("--heldout", default=str(HELDOUT))
+    ap.add_argument("--heldout", nargs="+", default=[str(f) for f in HELDOUT],
+                    help="held-out files, measured pooled (default: topics_learn.HELD_OUT)")
     ap.add_argument("--errors", action="store_true")
     ap.add_argument("--cv", action="store_true", help="measure (2): leave one round (writer) out")
     ap.add_argument("--split", action="store_true", help="measure (1): tune on one half, report on the other")
@@ -220,25 +231,37 @@ def main(argv: list[str] | None = None) -> int:
         print_learned_cv(lex, data)
     if args.cv_lexicon or args.split or args.cv:
         return 0
-    if not Path(args.heldout).exists():  # the held-out round is not written yet: tune figures and speed only
-        print(f"held-out {Path(args.heldout).name} not written yet: no held-out figures\n")
-    held = read_labelled(args.heldout) if Path(args.heldout).exists() else []
+    files = [Path(f) for f in args.heldout]
+    missing = [f.name for f in files if not f.exists()]
+    if missing:  # a held-out round is not written yet: tune figures and speed only (never half a pooled set)
+        print(f"held-out {', '.join(missing)} not written yet: no held-out figures\n")
+    by_round = {f.name: read_labelled(f) for f in files} if not missing else {}
+    held = [r for rows in by_round.values() for r in rows]
     sets = {"tune": [r for rows in rounds for r in rows], "held-out": held}
     res = {name: evaluate(rows, lex) for name, rows in sets.items()}
     base = evaluate(sets["held-out"], rules)
-    print(f"comments: tune {len(sets['tune'])}, held-out {len(sets['held-out'])} ({Path(args.heldout).name}); "
+    print(f"comments: tune {len(sets['tune'])}, held-out {len(sets['held-out'])} "
+          f"({' + '.join(f'{n} {len(r)}' for n, r in by_round.items()) or 'none'}); "
           f"learned layer {'on' if lex.learned else 'off'}\n")
-    print("| topic | held-out n | precision | recall | rules-only P / R | tune n | tune precision | tune recall "
-          "| goal met |")
+    print("| topic | held-out n | precision (95% CI) | recall (95% CI) | rules-only P / R | tune n | tune precision "
+          "| tune recall | goal met |")
     print("|---|---|---|---|---|---|---|---|---|")
     ok = True
     for code in lex.codes:
         h, t, b = res["held-out"][code], res["tune"][code], base[code]
         met = h["support"] < MIN_SUPPORT or (h["precision"] >= GOAL and h["recall"] >= GOAL)
         ok &= met
-        print(f"| {code} | {int(h['support'])} | {_fmt(h['precision'])} | {_fmt(h['recall'])} "
+        print(f"| {code} | {int(h['support'])} | {_ci(h['tp'], h['tp'] + h['fp'])} | {_ci(h['tp'], h['tp'] + h['fn'])} "
               f"| {_fmt(b['precision'])} / {_fmt(b['recall'])} | {int(t['support'])} "
               f"| {_fmt(t['precision'])} | {_fmt(t['recall'])} | {'yes' if met else 'NO'} |")
+    if len(by_round) > 1:
+        per = {name: evaluate(rows, lex) for name, rows in by_round.items()}
+        print("\nper round, P / R (n):\n")
+        print("| topic | " + " | ".join(per) + " |")
+        print("|---|" + "---|" * len(per))
+        for code in lex.codes:
+            print(f"| {code} | " + " | ".join(f"{_fmt(r[code]['precision'])} / {_fmt(r[code]['recall'])} "
+                                             f"({int(r[code]['support'])})" for r in per.values()) + " |")
     out = [(m.topic, m.topic in truth) for text, truth in sets["held-out"] for m in explain(text, lex)
            if m.rule == OUTWEIGHED]
     print(f"\nrule findings outweighed by the learned weights on the held-out set: {len(out)} matches, "

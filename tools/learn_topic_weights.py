@@ -1,6 +1,6 @@
 """Re-learn the comment topics' learned weights (analysis/lexicons/topic-weights-vi.tsv) from the labelled rounds.
 
-    .venv/bin/python tools/learn_topic_weights.py              # rounds 1-11 → analysis/lexicons/topic-weights-vi.tsv
+    .venv/bin/python tools/learn_topic_weights.py              # rounds 1-12 → analysis/lexicons/topic-weights-vi.tsv
     .venv/bin/python tools/learn_topic_weights.py --out FILE   # elsewhere (measure it before installing it)
 
 Deterministic (no random start, no network): the same labelled files and lexicon give the same file.  Per topic
@@ -8,7 +8,7 @@ the L2 penalty (topics_learn.L2S) and the threshold are chosen together by leave
 rounds (analysis/topics_learn.py: F_β, β = 0.7); the threshold is folded into the topic's `(bias)` line.  The
 rules' findings on the rounds the lexicon was tuned on (topics_learn.RULES_TUNED) are cross-fitted
 (topics_learn.prepare).  The labelled rounds are named in one place, topics_learn.LEARNED_ROUNDS (every round
-before HELD_OUT_ROUND), not discovered: a held-out round must never be learned from by accident.
+before HELD_OUT_ROUNDS), not discovered: a held-out round must never be learned from by accident.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import yaml  # noqa: E402
 from analysis import topics_learn  # noqa: E402
 from analysis.topics import DEFAULT_LEXICON, load_lexicon, read_labelled, write_weights  # noqa: E402
 
-ROUNDS = topics_learn.LEARNED_ROUNDS  # every round before topics_learn.HELD_OUT_ROUND
+ROUNDS = topics_learn.LEARNED_ROUNDS  # every round before topics_learn.HELD_OUT_ROUNDS
 RULES_TUNED = topics_learn.RULES_TUNED  # the rounds the lexicon was tuned on by hand
 OUT = DEFAULT_LEXICON.parent / "topic-weights-vi.tsv"
 
