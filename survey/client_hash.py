@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime
 
 from flask import current_app, request
 
+from survey.database import utcnow
+
 
 def _day_key(secret: str | bytes, day: date) -> bytes:
     """Key of one UTC day: yesterday's key says nothing about today's."""
@@ -32,8 +34,8 @@ def client_key(namespace: str, now: datetime | None = None) -> str:
     """`namespace:<hex>` for the current request's remote address, rotating at 00:00 UTC.
 
     The namespace keeps keys of different limits apart (the same address gives unrelated values in
-    "login" and "poster").  `now` is for tests; it defaults to the current UTC time.
+    "login" and "poster").  `now` defaults to the app's clock (`utcnow`: a test that fixes it knows the day).
     """
-    day = (now or datetime.now(UTC)).astimezone(UTC).date()
+    day = (now or utcnow()).astimezone(UTC).date()
     address = request.remote_addr or "unknown"
     return address_key(namespace, address, current_app.config["SECRET_KEY"], day)

@@ -4,7 +4,9 @@ test city, and headless Debian Chromium through pytest-playwright (see /work/sha
 - `live_server`: the running server (`.url`, `.app`, `.scalar(stmt)` / `.count(Model)` on its database,
   `.enrol_kiosk(context, service_point)` to put a kiosk credential into a browser context);
 - `base_url` points at it, so `page.goto("/kiosk")` works;
-- the app's settings can be changed per test through `live_config` (restored afterwards).
+- the app's settings can be changed per test through `live_config` (restored afterwards);
+- `live_clock`: the app's clock fixed at DEFAULT_NOW for one module (tests/results/factories.py), so data dated
+  from it shows the same figures whatever the day; kiosk and phone pages keep the real clock (the browser's).
 
 The database layer keeps one global engine, and every `create_app` re-points it; so before each browser
 test the engine is pointed back at the live server's database (other tests may have run in between).
@@ -15,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ from survey.database import make_engine
 from survey.extensions import db as _db
 from survey.migrate import upgrade
 from tests.factories import City, small_city
+from tests.results.factories import clock_at
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -113,3 +117,10 @@ def live_config(live_server: LiveServer) -> Iterator[dict[str, Any]]:
     yield live_server.app.config  # type: ignore[misc]
     live_server.app.config.clear()
     live_server.app.config.update(saved)
+
+
+@pytest.fixture(scope="module")
+def live_clock(live_server: LiveServer) -> Iterator[datetime]:
+    """DEFAULT_NOW as the live app's clock for the module's tests: date its data from the value."""
+    with clock_at(live_server.app) as moment:
+        yield moment

@@ -8,7 +8,7 @@ import csv
 import io
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -21,11 +21,12 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def agency_responses(live_server) -> None:
-    """40 counter-quick responses with comments at STP and UBND-NK (stored through store_response)."""
+def agency_responses(live_server, live_clock: datetime) -> None:
+    """40 counter-quick responses with comments at STP and UBND-NK (stored through store_response), over the
+    40 hours before the app's fixed clock (they would span two quarters on a quarter's first day)."""
     city = live_server.city
     rng = random.Random(21)
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = live_clock
     with live_server.app.app_context():
         qv = city.questionnaires["counter-quick"]
         for sp_code in ("STP-SP1", "UBND-NK-SP1"):

@@ -7,7 +7,7 @@ import csv
 import io
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -24,11 +24,12 @@ PER_POINT = 32
 
 
 @pytest.fixture(scope="module")
-def responses(live_server) -> int:
-    """Responses to counter-quick at every service point this month (stored through store_response)."""
+def responses(live_server, live_clock: datetime) -> int:
+    """Responses to counter-quick at every service point in the minutes before the app's fixed clock (stored
+    through store_response)."""
     city = live_server.city
     rng = random.Random(11)
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = live_clock
     with live_server.app.app_context():
         qv = city.questionnaires["counter-quick"]
         q, _ = questionnaire_for(db.session, qv.id)

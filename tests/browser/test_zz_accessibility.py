@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -21,6 +22,7 @@ from survey.respond import invitations as inv
 from survey.respond.models import Response
 from survey.respond.store import Submission, store_response
 from tests.factories import PASSWORD
+from tests.results.factories import clock_at
 
 pytestmark = pytest.mark.browser
 
@@ -52,12 +54,12 @@ def _choose_language(page: Page, lang: str) -> None:
 
 @pytest.fixture(scope="module")
 def some_responses(live_server) -> None:
-    """Enough counter-quick responses for the staff pages to draw figures (added only if missing)."""
+    """Enough counter-quick responses for the staff pages to draw figures (added only if missing), dated back
+    from the clock the staff pages are shown at (`staff_clock`; the dashboard modules date theirs from it too)."""
     if live_server.count(Response) >= 60:
         return
     rng = random.Random(12)
-    now = datetime.now(UTC).replace(microsecond=0)
-    with live_server.app.app_context():
+    with clock_at(live_server.app) as now, live_server.app.app_context():
         qv = live_server.city.questionnaires["counter-quick"]
         for sp_code in ("STP-SP1", "UBND-NK-SP1", "UBND-BT-SP1"):
             for k in range(30):
@@ -145,6 +147,15 @@ def test_phone_form_pages_and_notices(browser: Browser, live_server, lang: str, 
 
 # ---------------------------------------------------------------- staff
 
+
+@pytest.fixture
+def staff_clock(live_server) -> Iterator[datetime]:
+    """The staff pages at a fixed "now": which figures they draw must not depend on the day (the kiosk and
+    phone pages above keep the real clock: the browser dates their answers)."""
+    with clock_at(live_server.app) as moment:
+        yield moment
+
+
 STAFF_PAGES = {
     "tuphap": ["/dashboard/"],
     "ninhkieu": ["/dashboard/", "/homeaffairs/"],
@@ -156,7 +167,8 @@ STAFF_PAGES = {
 
 @pytest.mark.parametrize(("lang", "locale"), LANGS)
 @pytest.mark.parametrize("username", list(STAFF_PAGES))
-def test_main_staff_pages(browser: Browser, live_server, some_responses, username: str, lang: str, locale: str):
+def test_main_staff_pages(browser: Browser, live_server, some_responses, staff_clock, username: str, lang: str,
+                          locale: str):
     context = _context(browser, live_server, locale, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     _choose_language(page, lang)

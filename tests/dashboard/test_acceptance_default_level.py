@@ -4,21 +4,23 @@ have responses in the manager's scope, not a level below which nothing was answe
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from tests.dashboard.displaykit import add_responses
 from tests.dashboard.hakit import login, use_language
 from tests.factories import small_city
+from tests.results.factories import DEFAULT_NOW, fix_clock
 
 
 @pytest.fixture
 def city(app, db_session):
     app.config.update(HAILONG_BOOTSTRAP_B=20, HAILONG_N_MIN=30)
+    fix_clock(app, DEFAULT_NOW)  # responses two hours old: in the quarter in progress whatever the day
     city = small_city(db_session)
     qv = city.questionnaires["counter-quick"]
-    when = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    when = DEFAULT_NOW - timedelta(hours=2)
     for code in ("UBND-NK-SP1", "UBND-BT-SP1", "STP-SP1"):  # district and city agencies only: no commune data
         add_responses(db_session, qv.id, city.service_points[code].id, 40, when)
     return city, qv.id, when

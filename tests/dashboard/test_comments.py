@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,13 +15,16 @@ from survey.respond.models import Comment
 from survey.respond.store import Submission, store_response
 from tests.dashboard.helpers import login, page_token
 from tests.factories import small_city
+from tests.results.factories import DEFAULT_NOW, fix_clock
 
 
 @pytest.fixture
-def city(db_session):
+def city(app, db_session):
+    """Comments dated back from the app's clock, fixed: the period filter's months must not depend on the day."""
+    fix_clock(app, DEFAULT_NOW)
     city = small_city(db_session)
     qv = city.questionnaires["counter-quick"]
-    now = datetime.now(UTC)
+    now = DEFAULT_NOW
     texts = [("UBND-NK-SP1", "Cán bộ rất TẬN TÌNH, cảm ơn", 1), ("UBND-NK-SP1", "Chờ quá lâu ở quầy số 2", 40),
              ("UBND-NK-SP1", "<script>alert('x')</script> 100% tệ", 3), ("UBND-NK-SP1", "Giấy tờ rõ ràng", 70),
              ("UBND-BT-SP1", "Bình Thủy: nhanh gọn", 2)]
@@ -69,7 +72,7 @@ def test_period_filter(client, city):
     # the month of the comment stored a day ago (on the 1st of a month that is the previous month)
     from survey.respond.store import local_period
 
-    day = local_period(datetime.now(UTC) - timedelta(days=1))
+    day = local_period(DEFAULT_NOW - timedelta(days=1))
     month = f"{day.year}-{day.month:02d}"
     got = _texts(client.get(f"/dashboard/agency/UBND-NK/comments?from={month}&to={month}").get_data(as_text=True))
     assert "Giấy tờ rõ ràng" not in got and "Cán bộ rất TẬN TÌNH, cảm ơn" in got

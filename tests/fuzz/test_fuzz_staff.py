@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from tests.admin.adminkit import as_admin
 from tests.dashboard.helpers import forget_user
 from tests.factories import PASSWORD, small_city
 from tests.fuzz.kit import FUZZ, changed, commit_fields, csrf_from, fresh_limits, ints, seen, texts
+from tests.results.factories import DEFAULT_NOW, fix_clock
 
 pytestmark = pytest.mark.fuzz
 
@@ -208,13 +208,14 @@ def test_tree_import(fuzz_app, client, rows, city):
 
 
 def test_paper_import(fuzz_app, client, rows, city):
+    fix_clock(fuzz_app, DEFAULT_NOW)  # "today" in the files is the app's today, whatever the day the test runs
     as_admin(client)
     qv = latest_published(db.session, "sipas-2017")
     template = client.get(f"/admin/paper/template/{qv.id}.csv").get_data(as_text=True).lstrip("\ufeff")
     header = next(csv.reader(io.StringIO(template)))
     cells = {c: ["1", "2", "3", "4", "5", "0", ""] for c in header}
     cells.update({c: ["1", "0", ""] if c.endswith("#1") else ["", "0", "1"] for c in header if "#" in c})
-    today = datetime.now(UTC).date()
+    today = DEFAULT_NOW.date()
     cells.update({"response_id": [str(uuid.uuid4()) for _ in range(50)],
                   "submitted_at": [today.isoformat(), f"{today:%d/%m/%Y}", "x"],
                   "questionnaire": [qv.instrument], "questionnaire_version": [str(qv.version)],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -17,10 +17,13 @@ from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond.models import Answer, AnswerTally, Comment, Response, ResponseTally
 from tests.factories import small_city
 from tests.respond.kiosk_factories import auth, enrolled_kiosk, payload, valid_answers
+from tests.results.factories import DEFAULT_NOW, fix_clock
 
 
 @pytest.fixture
-def city(db_session):
+def city(app, db_session):
+    """The small city at a fixed "now" (DEFAULT_NOW): a run crossing a month boundary would split the counts."""
+    fix_clock(app, DEFAULT_NOW)
     return small_city(db_session)
 
 
@@ -135,7 +138,7 @@ BAD_CASES = [
     ("version not int", {"version": "1"}, "version"),
     ("naive time", {"submitted_at": "2026-01-01T10:00:00"}, "submitted_at"),
     ("garbage time", {"submitted_at": "yesterday"}, "submitted_at"),
-    ("future time", {"submitted_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()}, "submitted_at"),
+    ("future time", {"submitted_at": (DEFAULT_NOW + timedelta(days=2)).isoformat()}, "submitted_at"),
     ("language", {"language": "fr"}, "language"),
     ("answers not object", {"answers": [1, 2]}, "answers"),
     ("answer of wrong shape", {"answers": {"C.ATT": {"x": 1}}}, "answers"),
@@ -212,7 +215,7 @@ def test_every_shipped_questionnaire_walks_through_the_api(client, db_session, c
 
 def test_heartbeat_records_contact_queue_and_version(client, db_session, city, kiosk):
     kiosk_obj, credential = kiosk
-    kiosk_obj.last_seen_at = datetime.now(UTC) - timedelta(hours=3)
+    kiosk_obj.last_seen_at = DEFAULT_NOW - timedelta(hours=3)
     db_session.commit()
     assert kiosk_service.is_stale(kiosk_obj)
     resp = client.post("/api/v1/kiosk/heartbeat", json={"queue_length": 4, "software_version": "1.abc"},
@@ -267,13 +270,14 @@ def test_concurrent_submissions_from_one_kiosk_one_wins(app, client, db_session,
     barrier = threading.Barrier(2)
     statuses: list[int] = []
 
-    def submit() -> None:
+    def submit(body: dict) -> None:
         c = app.test_client()
         barrier.wait()
-        statuses.append(c.post("/api/v1/responses", json=_quick(city), headers=auth(credential)).status_code)
+        statuses.append(c.post("/api/v1/responses", json=body, headers=auth(credential)).status_code)
         db.session.remove()
 
-    threads = [threading.Thread(target=submit) for _ in range(2)]
+    # the bodies are dated here, by the app's clock: a thread has no app context (payload would read the real one)
+    threads = [threading.Thread(target=submit, args=(_quick(city),)) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.factories import small_city
 from tests.respond.kiosk_factories import auth, enrolled_kiosk
+from tests.results.factories import DEFAULT_NOW, fix_clock
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```(\w*)\n(.*?)```", DOC, re.S)
@@ -21,6 +21,7 @@ BLOCKS = re.findall(r"```(\w*)\n(.*?)```", DOC, re.S)
 @pytest.fixture
 def credential(app, db_session):
     app.config["HAILONG_KIOSK_MIN_INTERVAL_SECONDS"] = 0
+    fix_clock(app, DEFAULT_NOW)  # the examples are sent "now": the app's now, whatever the day
     small_city(db_session)
     return enrolled_kiosk(db_session)[1]
 
@@ -31,7 +32,7 @@ def _json_blocks() -> list[str]:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat()
+    return DEFAULT_NOW.isoformat()
 
 
 def test_the_page_has_the_examples_this_test_sends():

@@ -7,7 +7,6 @@ import re
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, text
@@ -20,10 +19,13 @@ from survey.respond.store import Submission, rebuild_tallies
 from tests.dashboard.publication_checks import tallies_equal_recount
 from tests.factories import small_city
 from tests.respond.kiosk_factories import auth, enrolled_kiosk, payload
+from tests.results.factories import DEFAULT_NOW, fix_clock
 
 
 @pytest.fixture
-def city(db_session):
+def city(app, db_session):
+    """The small city at a fixed "now" (DEFAULT_NOW): a run crossing a month boundary would split the counts."""
+    fix_clock(app, DEFAULT_NOW)
     return small_city(db_session)
 
 
@@ -112,10 +114,10 @@ def _known(db_session, city, kiosk, credential, level, *, client_id=None):
     qv = city.questionnaires["counter-quick"]
     session = Session(bind=db_session.get_bind())
     sub = Submission(service_point_id=0, questionnaire_version_id=qv.id, channel="kiosk", kiosk_id=kiosk.id,
-                     answers={"C.ATT": level, "C.HANDLING": level}, submitted_at=datetime.now(UTC),
+                     answers={"C.ATT": level, "C.HANDLING": level}, submitted_at=DEFAULT_NOW,
                      client_id=client_id or str(uuid.uuid4()))
     stored = ingest.store_known(session, sub, credential_digest=kiosk_service.digest(credential),
-                                checksum=qv.checksum, interval=0, now=datetime.now(UTC))
+                                checksum=qv.checksum, interval=0, now=DEFAULT_NOW)
     return session, stored
 
 

@@ -28,9 +28,12 @@ URL = "/api/v1/responses"
 
 
 @pytest.fixture
-def city(db_session):
+def city(app, db_session):
+    """The small city at a fixed "now" (DEFAULT_NOW): a run crossing a month boundary would split the counts."""
     from tests.factories import small_city
+    from tests.results.factories import DEFAULT_NOW, fix_clock
 
+    fix_clock(app, DEFAULT_NOW)
     return small_city(db_session)
 
 

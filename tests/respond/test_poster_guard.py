@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -24,12 +23,16 @@ from survey.respond.models import Response, ResponseTally
 from tests.factories import small_city
 from tests.redis_kit import REDIS_URI, redis_or_skip
 from tests.respond.linkkit import form_page, fresh_clients
+from tests.results.factories import DEFAULT_NOW, fix_clock
 
 ATTACKER = "203.0.113.7"
 
 
 @pytest.fixture
-def city(db_session):
+def city(app, db_session):
+    """The city at a fixed "now": the network limit is keyed by the UTC day's hash of the address, so an attack
+    crossing midnight would start a new count (and the digests checked below are that day's)."""
+    fix_clock(app, DEFAULT_NOW)
     city = small_city(db_session)
     city.service_points["STP-SP1"].link_instrument = "sipas-2017"
     db.session.commit()
@@ -116,7 +119,7 @@ def test_the_address_is_never_stored_or_logged(app, client, city, caplog):
     caplog.set_level(logging.DEBUG)
     _attack(client, "STP-SP1", 5)
     digest = address_key(poster_guard.NAMESPACE, ATTACKER, app.config["SECRET_KEY"],
-                         datetime.now(UTC).date()).split(":", 1)[1]
+                         DEFAULT_NOW.date()).split(":", 1)[1]
     dump = []
     for table in Base.metadata.sorted_tables:
         dump.extend(repr(tuple(row)) for row in db.session.execute(table.select()))
@@ -136,13 +139,14 @@ def test_in_redis_the_address_hash_expires_within_its_window(database_url, db_se
     prefix = f"hailong-test-{uuid.uuid4().hex[:8]}"
     worker = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
                          "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": REDIS_URI,
-                         "RATELIMIT_KEY_PREFIX": prefix, "HAILONG_LINK_NETWORK_LIMIT": "2 per hour"})
+                         "RATELIMIT_KEY_PREFIX": prefix, "HAILONG_LINK_NETWORK_LIMIT": "2 per hour",
+                         "HAILONG_CLOCK": lambda: DEFAULT_NOW})
     try:
         with worker.app_context():
             assert _attack(fresh_clients(worker), "STP-SP1", 4) == [303, 303, 429, 429]
         keys = [k.decode() for k in server.scan_iter(f"*{prefix}*")]
         network = [k for k in keys if "link-network" in k]
-        digest = address_key(poster_guard.NAMESPACE, ATTACKER, "test-secret", datetime.now(UTC).date())
+        digest = address_key(poster_guard.NAMESPACE, ATTACKER, "test-secret", DEFAULT_NOW.date())
         assert network and all(digest in k for k in network), "keyed by the day's hash of the address"
         assert all(ATTACKER not in k for k in keys)
         assert all(0 < server.ttl(k) <= 3600 for k in network)

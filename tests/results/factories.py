@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +47,18 @@ DEFAULT_NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 def fix_clock(app: Any, moment: datetime = TWO_QUARTERS_NOW) -> None:
     """Give the app (stored times, periods, what is complete) and this factory one injected "now"."""
     app.config["HAILONG_CLOCK"] = lambda: moment
+
+
+@contextmanager
+def clock_at(app: Any, moment: datetime = DEFAULT_NOW) -> Iterator[datetime]:
+    """`fix_clock` for a while, then the app's clock as it was (a live server shared by modules that submit
+    with the browser's real clock)."""
+    saved = app.config.get("HAILONG_CLOCK")
+    fix_clock(app, moment)
+    try:
+        yield moment
+    finally:
+        app.config["HAILONG_CLOCK"] = saved
 
 
 @dataclass
