@@ -395,7 +395,7 @@ def export(fmt: str) -> Response:
     stem = f"hailong-{view}-{comp.group}-{comp.measure}-{comp.period.name}"
     if fmt == "csv":
         shown = {t.id: t for t in page_content(view, f, comp, lang)[0]}
-        name = params.choice("table", shown, "estimates")
+        name = params.choice("table", shown, "estimates", status=404)  # e.g. the trend of a drill-down
         if name not in shown:  # no estimates table on this page
             abort(404)
         body = "\ufeff" + table_csv(shown[name])  # BOM: Excel opens UTF-8 Vietnamese correctly

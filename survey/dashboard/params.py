@@ -6,11 +6,13 @@ and `?period=0001-01` on the Home Affairs pages was a 500.  Now each reader belo
 parameter with the page's default (unchanged) and anything else it cannot use with `BadParameter`: a 400 page
 (404 for a code or id naming nothing the viewer may see — the existing convention for agency codes) in the
 normal layout, saying in the user's language which parameter, what it holds and what it accepts, with a link
-to the same page without it.  The pages only read, so nothing has changed when the refusal is shown.
+to the same page without it.  Parameters are read before anything is written (the administration pages'
+presets and filters use the same readers), so nothing has changed when the refusal is shown.
 
 Values that are well formed but do not apply here keep the documented fallback, because the pages' own forms
-send them: a questionnaire that exists but has no responses in this scope, a measure of another questionnaire
-or a period of another kind left in the form when the questionnaire or period kind select changed.
+and links send them: a questionnaire that exists but has no responses in this scope, a measure of another
+questionnaire or a period of another kind left in the form when the questionnaire or period kind select
+changed, a tree level above a unit manager's own (a colleague's link).
 """
 
 from __future__ import annotations
@@ -105,14 +107,15 @@ def period(name: str = "period") -> Period | None:
     return found
 
 
-def choice(name: str, allowed: Iterable[str], default: str = "") -> str:
-    """One of `allowed` (compared exactly); absent → `default`; anything else is refused, listing the choices."""
+def choice(name: str, allowed: Iterable[str], default: str = "", *, status: int = 400) -> str:
+    """One of `allowed` (compared exactly); absent → `default`; anything else is refused, listing the choices
+    (`status` 404 for a thing the page does not have, such as a table of another view)."""
     options = list(allowed)
     text = raw(name)
     if text is None:
         return default
     if text not in options:
-        raise BadParameter("param_choice", name, value=text, choices=", ".join(options))
+        raise BadParameter("param_choice", name, status=status, value=text, choices=", ".join(options))
     return text
 
 

@@ -222,26 +222,26 @@ def xlsx_response(tables: list[Table], filename: str) -> Response:
 
 
 def chosen_table(tables: list[Table]) -> str | None:
-    """`?table=`: one of the page's tables, None for all of them; any other name is a 400 page naming those the
-    page has, on the page as on its downloads (survey/dashboard/params.py)."""
+    """`?table=`: one of the page's tables, None for all of them; any other name is a 404 page naming those the
+    page has (as before, a table this view lacks is "not found"), on the page as on its downloads."""
     from survey.dashboard import params
 
     which = params.raw("table")
     if which is None or not tables:  # a page without tables has nothing to choose from (its download is 404)
         return which
-    return params.choice("table", [t.id for t in tables])
+    return params.choice("table", [t.id for t in tables], status=404)
 
 
 def export(tables: list[Table], fmt: str, filename: str, which: str | None = None) -> Response:
-    """`?format=csv|xlsx[&table=id]`: the named table, or all of them; a table the page does not have is a 400
-    page naming those it has (survey/dashboard/params.py), and a page without tables is 404 (no responses yet:
+    """`?format=csv|xlsx[&table=id]`: the named table, or all of them; a table the page does not have is a 404
+    page naming those it has (survey/dashboard/params.py), and so is a page without tables (no responses yet:
     an empty workbook cannot be written, openpyxl refused with a 500)."""
     if which and tables:
         ids = [t.id for t in tables]
         if which not in ids:
             from survey.dashboard.params import BadParameter
 
-            raise BadParameter("param_choice", "table", value=which, choices=", ".join(ids))
+            raise BadParameter("param_choice", "table", status=404, value=which, choices=", ".join(ids))
         tables = [t for t in tables if t.id == which]
     if not tables:
         abort(404)

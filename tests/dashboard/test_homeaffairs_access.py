@@ -143,7 +143,7 @@ def test_odd_filter_values_are_refused_not_ignored(client, city, query, status):
 
 
 @pytest.mark.parametrize("url,status", [
-    ("/homeaffairs/export.csv?table=nonsense", 400),
+    ("/homeaffairs/export.csv?table=nonsense", 404),
     ("/homeaffairs/export.csv?view=planet", 400),
     ("/homeaffairs/export.csv?view=unit", 400),
     ("/homeaffairs/export.csv?view=agency&agency_id=abc", 400),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,12 +18,11 @@ from survey.respond.store import Submission, store_response
 from survey.results.tree import placements
 from tests.dashboard.hakit import latest_quarter, login, read_csv, reference, use_language
 from tests.factories import PASSWORD, load_shipped_questionnaires
-from tests.results.factories import DEFAULT_NOW, fix_clock, respondent_frame
+from tests.results.factories import respondent_frame
 
 
 @pytest.fixture
-def two_tier(app, db_session):
-    fix_clock(app, DEFAULT_NOW)  # the responses of the last 35 minutes stay in one quarter whatever the day
+def two_tier(db_session):
     s = db_session
     s.add_all([Level(code="city", rank=0, name_vi="Thành phố", name_en="City"),
                Level(code="commune", rank=1, name_vi="Xã/Phường", name_en="Commune")])
@@ -34,7 +33,7 @@ def two_tier(app, db_session):
     qv = load_shipped_questionnaires(s)["counter-quick"]
     q, _ = questionnaire_for(s, qv.id)
     rng = random.Random(5)
-    now = DEFAULT_NOW
+    now = datetime.now(UTC).replace(microsecond=0)
     for i, code in enumerate(["P1", "P2", "P3"]):
         unit = Unit(code=code, name_vi=f"Phường {code}", name_en=f"Ward {code}", level_code="commune",
                     parent_id=root.id)
@@ -68,8 +67,9 @@ def test_two_tier_city_compares_communes_and_has_no_district_level(client, db_se
     html = client.get("/homeaffairs/").get_data(as_text=True)
     assert '<option value="commune" selected>' in html
     assert 'value="district"' not in html
-    # an unknown level falls back to the default rather than failing
-    assert client.get("/homeaffairs/?level=district").status_code == 200
+    # a level the city does not have (a bookmark from before the two-tier reform) is refused, naming those it has
+    resp = client.get("/homeaffairs/?level=district")
+    assert resp.status_code == 400 and "Use one of: commune, agency." in resp.get_data(as_text=True)
 
     frame = respondent_frame(db_session, two_tier)
     places = placements(db_session)

@@ -36,7 +36,7 @@ CASES: dict[str, list[tuple[str, str, int]]] = {
     "questionnaire": [(v, "param_number", 400) for v in NUMBERS] + [("999999", "param_unknown", 404)],
     "channel": [(v, "param_choice", 400) for v in CHOICES], "trend": [(v, "param_choice", 400) for v in CHOICES],
     "format": [(v, "param_choice", 400) for v in ("pdf", "CSV", "json")],
-    "table": [("nope", "param_choice", 400)],
+    "table": [("nope", "param_choice", 404)],  # a table the page lacks: not found, naming those it has
     "sp": [("NOPE", "param_unknown", 404), ("UBND-BT-SP1", "param_unknown", 404)],
     "topic": [("nope", "param_unknown", 404)],
     "q": [("x" * 201, "param_too_long", 400)],
