@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -18,11 +18,12 @@ from survey.respond.store import Submission, store_response
 from survey.results.tree import placements
 from tests.dashboard.hakit import latest_quarter, login, read_csv, reference, use_language
 from tests.factories import PASSWORD, load_shipped_questionnaires
-from tests.results.factories import respondent_frame
+from tests.results.factories import DEFAULT_NOW, fix_clock, respondent_frame
 
 
 @pytest.fixture
-def two_tier(db_session):
+def two_tier(app, db_session):
+    fix_clock(app, DEFAULT_NOW)  # the responses of the last 35 minutes stay in one quarter whatever the day
     s = db_session
     s.add_all([Level(code="city", rank=0, name_vi="Thành phố", name_en="City"),
                Level(code="commune", rank=1, name_vi="Xã/Phường", name_en="Commune")])
@@ -33,7 +34,7 @@ def two_tier(db_session):
     qv = load_shipped_questionnaires(s)["counter-quick"]
     q, _ = questionnaire_for(s, qv.id)
     rng = random.Random(5)
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = DEFAULT_NOW
     for i, code in enumerate(["P1", "P2", "P3"]):
         unit = Unit(code=code, name_vi=f"Phường {code}", name_en=f"Ward {code}", level_code="commune",
                     parent_id=root.id)
