@@ -155,7 +155,9 @@ def redeem_code(session: Session, raw_code: str) -> tuple[Kiosk, str]:
     credential = secrets.token_urlsafe(32)
     kiosk.credential_hash = digest(credential)
     kiosk.enrolment_expires_at = None
-    kiosk.enrolled_at = now
+    # the FIRST enrolment stays (a new code for a replaced tablet keeps it): the API refuses a response stated
+    # before it (survey/respond/api.py), so a new kiosk cannot backfill the month before it existed
+    kiosk.enrolled_at = kiosk.enrolled_at or now
     kiosk.last_seen_at = now
     event = record(session, "kiosk.enrolled", "kiosk", kiosk.code, after={"enrolled_at": now.isoformat()})
     event.actor = "device"

@@ -31,7 +31,7 @@ from survey.config import DEFAULT_KIOSK_API_LIMIT
 from survey.database import table_of, utcnow
 from survey.extensions import csrf, db, limiter
 from survey.guard import API_PREFIX, read_body, reason_message
-from survey.i18n import CITIZEN_LANGUAGES, LANGUAGES
+from survey.i18n import CITIZEN_LANGUAGES, LANGUAGES, local_datetime
 from survey.org import kiosk_service
 from survey.org.kiosk_service import digest
 from survey.org.models import Kiosk, ServicePoint
@@ -40,6 +40,8 @@ from survey.respond import api_headers, ingest, ingest_wsgi, quarantine
 from survey.respond.kiosk_auth import KioskCaller, api_caller, current_kiosk, presented_credential
 from survey.respond.models import ResponseTally
 from survey.respond.store import (
+    MAX_CLOCK_SKEW,
+    MAX_QUEUE_AGE,
     Checked,
     Submission,
     SubmissionError,
@@ -326,6 +328,7 @@ def _hinted_claim(interval: bool, dialect: str) -> Any:
                             _QV.c.id == bindparam("qv", type_=Integer), _QV.c.instrument == _SHOWN)]
     if interval:
         where.append(or_(k.c.last_submission_at.is_(None), k.c.last_submission_at <= bindparam("threshold")))
+    where.append(or_(k.c.enrolled_at.is_(None), k.c.enrolled_at <= bindparam("enrolled_by")))  # see _before_enrolment
     agency = select(_SP.c.agency_id).where(_SP.c.id == k.c.service_point_id).scalar_subquery()
     checksum = (select(_QV.c.checksum).where(_QV.c.id == bindparam("qv"), _QV.c.status == "published")
                 .scalar_subquery())
@@ -344,15 +347,17 @@ _HINTED_CLAIM = {(interval, dialect): _hinted_claim(interval, dialect)
                  for interval in (True, False) for dialect in ("postgresql", "sqlite")}
 
 
-def claim_as_known(kiosk_id: int, credential_digest: str, version_id: int, period: date, now: datetime) -> Any:
+def claim_as_known(kiosk_id: int, credential_digest: str, version_id: int, period: date, now: datetime,
+                   submitted_at: datetime | None = None) -> Any:
     """(service point id, agency id, version checksum or None, [lock,] month cut-off or None) when the kiosk
     authenticates and may submit now (the slot is then claimed, rolled back with the submission if it is not
-    stored); None otherwise."""
+    stored), its service point shows the version's questionnaire and `submitted_at` (default `now`) is not before
+    its first enrolment; None otherwise."""
     interval = int(current_app.config.get("HAILONG_KIOSK_MIN_INTERVAL_SECONDS", 0))
     conn = db.session.connection()
     return conn.execute(_HINTED_CLAIM[interval > 0, conn.dialect.name], {
         "kiosk": kiosk_id, "digest": credential_digest, "now": now, "threshold": now - timedelta(seconds=interval),
-        "qv": version_id, "period": period}).first()
+        "qv": version_id, "period": period, "enrolled_by": (submitted_at or now) + MAX_CLOCK_SKEW}).first()
 
 
 # (database, credential digest) → id of a kiosk that stored a response through this process.  Only a hint that
@@ -432,7 +437,8 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
         except OverflowError:  # year 1 or 9999 at an offset Vietnam time cannot hold: implausible, and the full
             db.session.rollback()  # path refuses it with store_response's answer (a 500 before)
             return _unconfirmed(hint) or _submit(api_caller(), None, capped=True)
-        row = claim_as_known(kiosk.id, hint[1], fields["questionnaire_version_id"], period, now)
+        row = claim_as_known(kiosk.id, hint[1], fields["questionnaire_version_id"], period, now,
+                             fields["submitted_at"])
         if row is None or row[2] != fields["checksum"]:
             # not authenticated, too soon, or the version hint is out of date: the full path answers
             db.session.rollback()  # unit of work: the full path starts afresh, nothing of this attempt kept
@@ -442,6 +448,8 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
         kiosk = KioskCaller(kiosk.id, row[0])
         checked = Checked(agency_id=row[1], checksum=row[2], period=period, month_published=row[-1] is not None)
     else:
+        if (refused := _before_enrolment(kiosk, fields, lang, now)) is not None:
+            return refused
         wait = claim_submission_slot(kiosk.id, now)
         if wait:
             db.session.rollback()  # unit of work: ends the refused claim before the resend look-up, which commits
@@ -479,6 +487,26 @@ def _submit(kiosk: KioskCaller | None, hint: tuple[int, str] | None, *, capped: 
         return _duplicate(kiosk, fields["client_id"])
     db.session.commit()  # the kiosk's last_seen_at was set by the claim
     return jsonify({"id": response.client_id, "status": "created"}), 201
+
+
+def _before_enrolment(kiosk: KioskCaller, fields: dict[str, Any], lang: str,
+                      now: datetime) -> tuple[Response, int] | None:
+    """400 for a response stated more than MAX_CLOCK_SKEW before the kiosk's first enrolment, else None.
+
+    A kiosk cannot have queued an answer before it existed; without this rule a kiosk enrolled today stored 80
+    all-satisfied answers spread over the previous 20 working days (the 31 days a queue may hold), and no signal
+    saw them: the late-arrival signal needs responses out of order within one source, which a new source never
+    is (attacker pass, helper H, session 12).  A resend of a stored response is answered as a resend; a time
+    outside the window any response must be in (store_response: "Implausible submission time.") is left to it."""
+    enrolled = kiosk.enrolled_at
+    if enrolled is None or not now - MAX_QUEUE_AGE <= fields["submitted_at"] < enrolled - MAX_CLOCK_SKEW:
+        return None
+    if existing_response(db.session, fields["client_id"]) is not None:
+        return _duplicate(kiosk, fields["client_id"])
+    with force_locale(lang):
+        return _error(400, "invalid", _("The response was not stored: please correct the fields listed."),
+                      {"submitted_at": _("This kiosk was enrolled on %(date)s: a response it made before then "
+                                         "cannot be stored.", date=local_datetime(enrolled))})
 
 
 def _stored_in_one_call(kiosk_id: int, credential_digest: str, fields: dict[str, Any], now: datetime) -> bool:

@@ -7,7 +7,8 @@ PostgreSQL upgrade, after Alembic: the schema's single migration is regenerated 
 The same rules as the Python way, step for step (survey/respond/api.py `_hinted_claim`, store.py `store_response`,
 moments.py `add_response`, quarantine.py `month_cutoff`):
 1. the kiosk row: credential, not revoked, its service point not retired and showing the version's questionnaire on
-   its kiosks (api.kiosk_questionnaire_rule: another one is refused or held by the usual path), the minimum
+   its kiosks (api.kiosk_questionnaire_rule: another one is refused or held by the usual path), the response
+   stated at most 10 minutes (store.MAX_CLOCK_SKEW) before the kiosk's first enrolment, the minimum
    interval (threshold NULL: none) — claimed and marked seen in the same UPDATE; no row → 'refused', nothing
    written;
 2. the version is published with the checksum the caller parsed, else 'version';
@@ -43,6 +44,7 @@ BEGIN
       AND sp.id = k.service_point_id AND sp.retired_at IS NULL
       AND EXISTS (SELECT 1 FROM questionnaire_version q WHERE q.id = p_qv
                   AND q.instrument = coalesce(nullif(sp.kiosk_instrument, ''), 'counter-quick'))
+      AND (k.enrolled_at IS NULL OR k.enrolled_at <= p_submitted + interval '10 minutes')
       AND (p_threshold IS NULL OR k.last_submission_at IS NULL OR k.last_submission_at <= p_threshold)
     RETURNING k.service_point_id, sp.agency_id INTO o_service_point, v_agency;
     IF NOT FOUND THEN

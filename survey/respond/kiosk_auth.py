@@ -8,6 +8,7 @@ answer — so the cookie cannot be used for cross-site request forgery on the CS
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NamedTuple
 
 from flask import current_app, request
@@ -50,12 +51,13 @@ class KioskCaller(NamedTuple):
 
     id: int
     service_point_id: int
+    enrolled_at: datetime | None = None  # its FIRST enrolment (kiosk_service.redeem_code keeps it on a new code)
 
 
 # The same rule as kiosk_service.authenticate (enrolled, not revoked, its service point active), as one
 # statement built once: the submission path is the hot one, and an ORM load of the kiosk and its service
 # point cost more than the round trip itself.
-_CALLER = (select(Kiosk.id, Kiosk.service_point_id)
+_CALLER = (select(Kiosk.id, Kiosk.service_point_id, Kiosk.enrolled_at)
            .join(ServicePoint, ServicePoint.id == Kiosk.service_point_id)
            .where(Kiosk.credential_hash == bindparam("digest"), Kiosk.revoked_at.is_(None), ServicePoint.active))
 

@@ -23,9 +23,10 @@ from survey.questionnaire_versions.service import questionnaire_for
 from survey.respond import api
 from survey.respond.models import Response
 from tests.factories import small_city
-from tests.respond.kiosk_factories import auth, enrolled_kiosk, valid_answers
+from tests.respond.kiosk_factories import auth, valid_answers
+from tests.respond.kiosk_factories import enrolled_kiosk as enrolled_now
 from tests.respond.linkkit import counted, stored_with
-from tests.results.factories import DEFAULT_NOW, fix_clock
+from tests.results.factories import DEFAULT_NOW, clock_at, fix_clock
 
 URL = "/api/v1/responses"
 
@@ -44,6 +45,14 @@ def _body(city, instrument: str, *, ago: timedelta = timedelta(minutes=5)) -> di
     return {"client_id": str(uuid.uuid4()), "questionnaire": qv.instrument, "version": qv.version,
             "submitted_at": (DEFAULT_NOW - ago).isoformat(), "language": "vi",
             "answers": valid_answers(q)}
+
+
+def enrolled_kiosk(session, code: str):
+    """A kiosk enrolled the day before "now" (its answers may be stated up to then: test_kiosk_backfill.py)."""
+    from flask import current_app
+
+    with clock_at(current_app, DEFAULT_NOW - timedelta(days=1)):
+        return enrolled_now(session, code)
 
 
 def _counted() -> int:
