@@ -14,11 +14,13 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from survey.audit import record
 from survey.auth import roles
 from survey.auth.scope import roles_required
+from survey.dashboard import params
 from survey.dashboard.integrity_charts import arrivals_chart, control_chart
 from survey.extensions import db
 from survey.i18n import current_lang
@@ -56,9 +58,7 @@ def _source_label(source: str, kiosks: dict[int, str]) -> str:
 @bp.route("/")
 @roles_required(*ROLES)
 def index() -> str:
-    status = request.args.get("status", OPEN)
-    if status not in STATUSES and status != "all":
-        status = OPEN
+    status = params.choice("status", [*STATUSES, "all"], OPEN)
     session = db.session
     flags = data.flags(session, None if status == "all" else status)
     sps = {sp.id: sp for sp in session.scalars(
@@ -87,7 +87,7 @@ def index() -> str:
                            signals=signals, lang=lang)
 
 
-def _default_versions(session: Any) -> tuple[dict[int, int], int | None]:
+def _default_versions(session: Session) -> tuple[dict[int, int], int | None]:
     """(agency id → the questionnaire version its page shows by default, the city pages' default version), from
     one grouped read of the count table — before, one query per agency (57 on the demo).  The same order as the
     pages: most responses first, then instrument, then the agency page's newest / the city pages' oldest

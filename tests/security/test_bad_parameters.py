@@ -49,6 +49,7 @@ CASES: dict[str, list[tuple[str, str, int]]] = {
     "view": [(v, "param_choice", 400) for v in CHOICES],
     "unit_id": [(v, "param_number", 400) for v in NUMBERS] + [("", "param_missing", 400)],
     "agency_id": [(v, "param_number", 400) for v in NUMBERS] + [("", "param_missing", 400)],
+    "status": [(v, "param_choice", 400) for v in CHOICES],
 }
 AGENCY = ["questionnaire", "from", "to", "channel", "trend", "format"]
 COMPARE = ["questionnaire", "period_kind", "period", "channel", "level", "measure", "top_k"]
@@ -69,6 +70,7 @@ ROUTES = {
     "/homeaffairs/report/": ({}, COMPARE),
     "/homeaffairs/report/report.xlsx": ({}, ["period", "measure", "channel"]),
     "/homeaffairs/report/report.pdf": ({}, ["questionnaire", "period", "level"]),
+    "/homeaffairs/integrity/": ({}, ["status"]),
 }
 
 
