@@ -300,8 +300,9 @@ class _Decided:
 
 _kept_decisions: dict[tuple[Any, ...], _Decided] = {}
 _kept_decisions_lock = Lock()
-#: decisions kept per process (one per questionnaire × measure × n_min × quarter in progress)
-KEPT_DECISIONS = 32
+#: decisions kept per process (one per questionnaire × measure × n_min × quarter in progress): ≈ 18 MB each for
+#: a national tree (the decision's codes and components, and the n it was made on)
+KEPT_DECISIONS = 8
 
 
 def clear_kept() -> None:
