@@ -165,10 +165,10 @@ STAFF_PAGES = {
 }
 
 
+@pytest.mark.usefixtures("staff_clock")
 @pytest.mark.parametrize(("lang", "locale"), LANGS)
 @pytest.mark.parametrize("username", list(STAFF_PAGES))
-def test_main_staff_pages(browser: Browser, live_server, some_responses, staff_clock, username: str, lang: str,
-                          locale: str):
+def test_main_staff_pages(browser: Browser, live_server, some_responses, username: str, lang: str, locale: str):
     context = _context(browser, live_server, locale, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     _choose_language(page, lang)
