@@ -16,6 +16,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from survey.database import Base, UTCDateTime, utcnow
 
+# what a service point's kiosks show when it names no questionnaire (kiosk page, API rule, lane function)
+DEFAULT_KIOSK_INSTRUMENT = "counter-quick"
+
 
 class Level(Base):
     """A level of the administrative tree (city, district, commune…); rank 0 is the root."""
@@ -99,7 +102,7 @@ class ServicePoint(Base):
     name_vi: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
-    kiosk_instrument: Mapped[str] = mapped_column(String(64), default="counter-quick")
+    kiosk_instrument: Mapped[str] = mapped_column(String(64), default=DEFAULT_KIOSK_INSTRUMENT)
     link_instrument: Mapped[str] = mapped_column(String(64), default="sipas-2017")
     official_on_duty: Mapped[str | None] = mapped_column(String(200))
     # opening hours for the integrity scan, e.g. "Mon-Sat 07:30-11:30,13:30-17:00"; NULL = office hours

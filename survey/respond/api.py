@@ -34,7 +34,7 @@ from survey.guard import API_PREFIX, read_body, reason_message
 from survey.i18n import CITIZEN_LANGUAGES, LANGUAGES, local_datetime
 from survey.org import kiosk_service
 from survey.org.kiosk_service import digest
-from survey.org.models import Kiosk, ServicePoint
+from survey.org.models import DEFAULT_KIOSK_INSTRUMENT, Kiosk, ServicePoint
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.respond import api_headers, ingest, ingest_wsgi, quarantine
 from survey.respond.kiosk_auth import KioskCaller, api_caller, current_kiosk, presented_credential
@@ -283,7 +283,6 @@ def claim_submission_slot(kiosk_id: int, now: datetime) -> float:
 _SP = table_of(ServicePoint)
 _QV = table_of(QuestionnaireVersion)
 _RT = table_of(ResponseTally)
-DEFAULT_KIOSK_INSTRUMENT = "counter-quick"  # what survey/respond/kiosk.py shows when a service point names none
 # the questionnaire a service point's kiosks show (kiosk.kiosk_questionnaire_version): the same rule in SQL
 _SHOWN = func.coalesce(func.nullif(_SP.c.kiosk_instrument, ""), DEFAULT_KIOSK_INSTRUMENT)
 _OFFERED = select(_SHOWN).where(_SP.c.id == bindparam("sp"))

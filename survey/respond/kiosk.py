@@ -27,7 +27,7 @@ from survey.extensions import db, limiter
 from survey.forms import FlaskForm
 from survey.i18n import CITIZEN_LANGUAGES, LANGUAGE_NAMES
 from survey.org import kiosk_service
-from survey.org.models import Kiosk
+from survey.org.models import DEFAULT_KIOSK_INSTRUMENT, Kiosk
 from survey.questionnaire_versions.models import QuestionnaireVersion
 from survey.questionnaire_versions.service import latest_published, questionnaire_for
 from survey.respond.kiosk_auth import current_kiosk, set_credential_cookie
@@ -91,7 +91,7 @@ def enrol() -> str | Response:
 
 def kiosk_questionnaire_version(kiosk: Kiosk) -> QuestionnaireVersion | None:
     """The latest published version of the service point's kiosk instrument (default counter-quick)."""
-    return latest_published(db.session, kiosk.service_point.kiosk_instrument or "counter-quick")
+    return latest_published(db.session, kiosk.service_point.kiosk_instrument or DEFAULT_KIOSK_INSTRUMENT)
 
 
 def _texts(t: Any) -> dict[str, str] | None:
