@@ -45,8 +45,8 @@ OPTIONAL: dict[str, type] = {
     "HAILONG_METRICS_TOKEN": str,  # bearer token for /metrics; unset = only from this machine
     "HAILONG_PREWARM": int,  # 0 = a serving process does not warm the results cache at start-up
     "HAILONG_DESIGN": str,  # sampling design of every interval: counters (default) or clusters (results/design.py)
-    "HAILONG_LINK_NETWORK_LIMIT": str,  # QR poster answers per service point per network (default "5 per hour")
-    "HAILONG_LINK_POINT_CEILING": str,  # poster answers per service point beyond which they are held ("20 per hour")
+    "HAILONG_LINK_NETWORK_LIMIT": str,  # QR poster + receipt answers per service point per network ("5 per hour")
+    "HAILONG_LINK_POINT_CEILING": str,  # poster + receipt answers per service point beyond which held ("20 per hour")
     "HAILONG_POSTER_COUNTS": int,  # 0 = QR poster answers are stored held, out of official figures (default 1)
     "HAILONG_PROXY_HOPS": int,  # reverse proxies in front of the app whose X-Forwarded-For is trusted (default 0)
     "HAILONG_RESULTS_CACHE": int,  # 0 = no results cache at all (every page recomputes; for measurements)
@@ -145,7 +145,7 @@ class Settings:
     comment_max_length: int = 2000
     timezone: str = "Asia/Ho_Chi_Minh"
     public_url: str = "http://127.0.0.1:5000"  # base of QR/invitation links printed on posters and receipts
-    link_device_limit: str = "1 per hour"  # responses per phone (device cookie) per service point, QR poster
+    link_device_limit: str = "1 per hour"  # per phone (device cookie) per service point, QR poster and receipts
     extra: dict[str, Any] = field(default_factory=dict)
     instance_dir: Path = INSTANCE_DIR  # where the generated signing key lives outside production
 
