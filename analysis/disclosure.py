@@ -23,6 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
 K = TypeVar("K")
 
 
@@ -226,3 +229,165 @@ def product_suppression(parents: Sequence[Mapping[Any, Any]], n: Mapping[tuple[A
                 break
             hide(min(shown, key=lambda c: (counts[c], rank(cells[c]), -c)))
     return {c: status[i] for i, c in enumerate(cells)}
+
+
+
+def product_suppression_grid(parents: Sequence[npt.ArrayLike], n: npt.ArrayLike, n_min: int, *,
+                             rank: npt.ArrayLike | None = None, closed: Sequence[bool] | None = None,
+                             hide_first: Sequence[npt.ArrayLike | None] | None = None) -> npt.NDArray[np.int8]:
+    """`product_suppression` on a dense grid of counts: the same decision in a small fraction of the time
+    (a national tree: 1.5 M cells, 15-20 s → well under a second), as an int8 array of `n`'s shape: 0 shown (or
+    no responses), 1 primary, 2 secondary.
+
+    `n[i0, i1, …]`: the n of the cell whose node along dimension d is i_d; a cell with n > 0 is published (a key
+    of `product_suppression`'s `n`, in C order), one with n = 0 is not; primary: 0 < n < n_min.
+    `parents[d][i]`: the parent of node i of dimension d (-1: a root).  `rank`: an array broadcastable to `n`
+    (default 0); `hide_first[d]`: None or a boolean array broadcastable to `n`, True where `hide_first(cell, d)`.
+
+    WHY the same decision, step for step.  `product_suppression`'s work list acts only at an entry (p, d) that is
+    unsafe when taken (`safe` false, and not a hidden p along a closed d); any other entry is passed over.  Every
+    entry that is unsafe is in the work list: an entry becomes unsafe only when a cell is hidden — a child of p
+    along d, or p itself along an open d — and `hide` queues exactly those entries; an entry, once dealt with,
+    is safe.  So the entry taken that acts is always the smallest unsafe one (depth sum, cell in C order, d), and
+    the run is "while an entry is unsafe, deal with the smallest" whatever else the list holds.  Here the first
+    loop of `product_suppression` (every primary cell hidden with its subtree along the closed dimensions; it
+    acts on no entry) is done with arrays, the unsafe entries of that state are found with sums over each
+    dimension's children, and only they start the work list, whose loop is `product_suppression`'s on flat cell
+    numbers.  tests/analysis/test_disclosure_grid.py compares the two on random tables.
+    """
+    import heapq
+
+    counts = np.ascontiguousarray(n, dtype=np.int64)
+    shape = counts.shape
+    dims = counts.ndim
+    shut = [True] * dims if closed is None else [bool(x) for x in closed]
+    par_node = [np.asarray(p, dtype=np.int64) for p in parents]
+    present = counts > 0
+    prim = present & (counts < n_min)
+    depth: list[npt.NDArray[np.int64]] = []
+    for d in range(dims):
+        dep = np.zeros(shape[d], dtype=np.int64)
+        has = par_node[d] >= 0
+        for _ in range(shape[d]):  # a node is at most as deep as its dimension has nodes
+            new = np.where(has, dep[np.maximum(par_node[d], 0)] + 1, 0)
+            if np.array_equal(new, dep):
+                break
+            dep = new
+        depth.append(dep)
+    # each dimension's children grouped by parent: kids[d][starts[d][g]:starts[d][g+1]] are those of groups[d][g]
+    kid_sorted = [np.flatnonzero(par_node[d] >= 0)[np.argsort(par_node[d][par_node[d] >= 0], kind="stable")]
+                  for d in range(dims)]
+    groups = [np.unique(par_node[d][k]) for d, k in enumerate(kid_sorted)]
+    starts = [np.searchsorted(par_node[d][k], groups[d]) for d, k in enumerate(kid_sorted)]
+
+    hidden = prim.copy()
+    changed = True
+    while changed:  # every cell below a hidden one along a closed dimension is hidden (parents before children)
+        changed = False
+        for d in range(dims):
+            if not shut[d]:
+                continue
+            h, here = np.moveaxis(hidden, d, 0), np.moveaxis(present, d, 0)
+            for k in range(1, int(depth[d].max(initial=0)) + 1):
+                nodes = np.flatnonzero(depth[d] == k)
+                grown = h[nodes] | (h[par_node[d][nodes]] & here[nodes])
+                if (grown != h[nodes]).any():
+                    h[nodes] = grown
+                    changed = True
+    code = np.where(prim, 1, np.where(hidden, 2, 0)).astype(np.int8)
+
+    def below_sum(values: npt.NDArray[Any], d: int) -> npt.NDArray[np.int64]:
+        """Each cell's sum of `values` over its children along d."""
+        out = np.zeros(shape, dtype=np.int64)
+        if len(kid_sorted[d]):
+            np.moveaxis(out, d, 0)[groups[d]] = np.add.reduceat(
+                np.moveaxis(values, d, 0)[kid_sorted[d]].astype(np.int64), starts[d], axis=0)
+        return out
+
+    first: list[npt.NDArray[np.bool_]] = []
+    work: list[tuple[int, int, int]] = []
+    level = np.zeros(shape, dtype=np.int64)
+    for d in range(dims):
+        level += depth[d].reshape([-1 if e == d else 1 for e in range(dims)])
+    level_flat = level.ravel()
+    hidden_n = np.where(hidden, counts, 0)
+    for d in range(dims):
+        h_sum, h_cnt = below_sum(hidden_n, d), below_sum(hidden, d)
+        s_cnt = below_sum(present & ~hidden, d)
+        with_kids = present & ((h_cnt > 0) | (s_cnt > 0))
+        fd = with_kids & (False if hide_first is None or hide_first[d] is None
+                          else np.broadcast_to(np.asarray(hide_first[d], dtype=bool), shape))
+        first.append(np.ascontiguousarray(fd).ravel())
+        unsafe = ~hidden & (h_cnt > 0) & ((h_sum < n_min) | (h_cnt < 2))  # remainder_safe fails
+        if not shut[d]:  # a hidden cell whose hidden children pool fewer than n_min while some are shown
+            unsafe |= hidden & ~fd & (h_sum < n_min) & (s_cnt > 0)
+        cells = np.flatnonzero((unsafe & with_kids).ravel())
+        work.extend(zip(level_flat[cells].tolist(), cells.tolist(), [d] * len(cells), strict=True))
+    if not work:
+        return code
+    heapq.heapify(work)
+    # product_suppression's loop, on flat cell numbers (C order: the order of its `n`)
+    cnt = counts.ravel().data  # a memoryview: Python ints by index, without a list of every cell
+    status = bytearray(code.ravel().tobytes())
+    done = bytearray(hidden.ravel().tobytes())
+    rank_of = np.ascontiguousarray(np.broadcast_to(np.asarray(0 if rank is None else rank, dtype=np.int64),
+                                                   shape)).ravel().data
+    strides = [int(np.prod(shape[d + 1:], dtype=np.int64)) for d in range(dims)]
+    # along d, node → the flat offsets of its children's cells, and its parent's (None: a root)
+    kid_off: list[list[list[int]]] = [[[] for _ in range(shape[d])] for d in range(dims)]
+    for d in range(dims):
+        for child, p in zip(kid_sorted[d].tolist(), par_node[d][kid_sorted[d]].tolist(), strict=True):
+            kid_off[d][p].append((child - p) * strides[d])
+    up_off = [[None if p < 0 else (p - i) * strides[d] for i, p in enumerate(par_node[d].tolist())]
+              for d in range(dims)]
+    depth_of = [dep.tolist() for dep in depth]
+    span = list(zip(range(dims), strides, shape, strict=True))
+
+    def level_at(i: int) -> int:
+        return sum(depth_of[d][(i // s) % m] for d, s, m in span)
+
+    def kids(i: int, d: int) -> list[int]:
+        return [k for o in kid_off[d][(i // strides[d]) % shape[d]] if cnt[k := i + o] > 0]
+
+    def hide(i: int) -> None:
+        stack = [i]
+        while stack:
+            k = stack.pop()
+            if done[k]:
+                continue
+            done[k] = 1
+            if not status[k]:
+                status[k] = 2
+            for d, s, m in span:
+                at = (k // s) % m
+                o = up_off[d][at]
+                if o is not None and cnt[k + o] > 0:
+                    heapq.heappush(work, (level_at(k + o), k + o, d))
+                if shut[d]:
+                    stack.extend(kk for oo in kid_off[d][at] if cnt[kk := k + oo] > 0)
+                elif any(cnt[k + oo] > 0 for oo in kid_off[d][at]):
+                    heapq.heappush(work, (level_at(k), k, d))
+
+    def safe(p: int, below: list[int], d: int) -> bool:
+        if not status[p]:
+            hid = [cnt[c] for c in below if status[c]]  # every child has responses
+            return not hid or (sum(hid) >= n_min and len(hid) >= 2)
+        if first[d][p]:
+            return True
+        return sum(cnt[c] for c in below if status[c]) >= n_min or all(status[c] for c in below)
+
+    while work:
+        _lv, p, d = heapq.heappop(work)
+        if status[p] and shut[d]:
+            continue
+        below = kids(p, d)
+        while not safe(p, below, d):
+            if first[d][p]:
+                hide(p)
+                break
+            shown = [c for c in below if not status[c]]
+            if not shown:
+                hide(p)
+                break
+            hide(min(shown, key=lambda c: (cnt[c], rank_of[c], -c)))
+    return np.frombuffer(bytes(status), dtype=np.int8).reshape(shape).copy()

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from analysis.disclosure import product_suppression, tree_suppression
+from analysis.disclosure import product_suppression_grid, tree_suppression
 from survey.respond.models import CHANNELS
 from survey.results.cache import cached, per_request
 from survey.results.cell_counts import ALL_CHANNELS, CellCounts, LiveCells, channel_parents, live_cells
@@ -504,20 +504,20 @@ def _status(cells: Any, org_parent: dict[Node, Node | None], n: np.ndarray, n_mi
         time_parent[lb] = p if p is not None else (SO_FAR if complete else None)
     sub = n if rows is None else n[rows]
     org = cells.org if rows is None else [cells.org[i] for i in rows.tolist()]
-    inside = set(org)
-    parents = org_parent if rows is None else {k: p if (p := org_parent.get(k)) in inside else None for k in org}
-    oi, ti, ci = np.nonzero(sub)  # C order: deterministic
-    keys = [(org[i], time[j], cells.channel[k]) for i, j, k in zip(oi.tolist(), ti.tolist(), ci.tolist(),
-                                                                     strict=True)]
-    counts = dict(zip(keys, sub[oi, ti, ci].tolist(), strict=True))
-    status = product_suppression([parents, time_parent, channel_parents()], counts,
-                                 {k: v < n_min for k, v in counts.items()}, n_min,
-                                 rank=lambda cell: _RANK.get(cell[0][0], 2), closed=CLOSED,
-                                 hide_first=lambda cell, d: d == 1 and cell[1] == SO_FAR)
-    flags = np.array([{"": 0, "primary": 1}.get(status[k], 2) for k in keys], dtype=np.int8)
-    code = np.zeros(sub.shape, dtype=np.int8)
-    code[oi, ti, ci] = flags
-    return code
+    up = _org_rows(cells.org, org_parent).parent
+    if rows is not None:  # the subtree alone: its root's parent left out
+        at = np.searchsorted(rows, np.maximum(up[rows], 0))
+        inside = (up[rows] >= 0) & (at < len(rows)) & (rows[np.minimum(at, len(rows) - 1)] == up[rows])
+        up = np.where(inside, at, -1)
+    t_ix = {lb: i for i, lb in enumerate(time)}
+    c_ix = {ch: i for i, ch in enumerate(cells.channel)}
+    channel_parent = channel_parents()
+    rank = np.array([_RANK.get(k[0], 2) for k in org], dtype=np.int64).reshape(-1, 1, 1)
+    so_far = np.array([lb == SO_FAR for lb in time]).reshape(1, -1, 1)
+    return product_suppression_grid(
+        [up, [-1 if (p := time_parent[lb]) is None else t_ix[p] for lb in time],
+         [-1 if (p := channel_parent[ch]) is None else c_ix[p] for ch in cells.channel]],
+        sub, n_min, rank=rank, closed=CLOSED, hide_first=[None, so_far, None])
 
 
 def _labels(cells: Any, n: np.ndarray, answers: np.ndarray, code: np.ndarray, quarter: date
