@@ -11,7 +11,9 @@ score is the Bonferroni-combined minimum, so an honest cell is flagged with prob
 Input: one row per response (no respondent data): `service_point`, `source` (the kiosk code for kiosk
 responses, else the channel), `local` (local submission time, naive datetime), `answered` (scale items
 answered), `top` (answers at the scale's best level), `sat` (satisfied answers).  History is the same
-frame before the scanned day.  Nothing here knows about Flask or SQL.
+frame before the scanned day.  Optional `uniform` (bool: every answered scale item, at least
+`UNIFORM_MIN_ITEMS`, at one same level); without it only the straight-lined responses count as uniform.
+Nothing here knows about Flask or SQL.
 
 Signals per cell (service point × day, each source — kiosk or channel — tested on its own):
 - overrun: responses of the month so far > citizens served that month (impossible unless stuffed);
@@ -19,6 +21,9 @@ Signals per cell (service point × day, each source — kiosk or channel — tes
   the source's usual daily rate (upper 97.5% bound from history) and the day's own count;
 - straight-lining: responses with every answered item (≥ 2) at the best level, against the source's
   history shrunk to the city's rate;
+- uniform: responses whose answered items (≥ 3) are all at one same level, any level (a stuffer who
+  taps "satisfied", not "very satisfied", on every item), against the source's history shrunk to the
+  city's rate, as straight-lining;
 - hours: responses outside the opening hours (± grace), against a small honest rate;
 - jump: the day's mean top-box share against the source's history (normal approximation, n ≥ 5);
 - late: responses received long after they were submitted *out of order* — an offline kiosk's queue
@@ -55,7 +60,8 @@ SHRINK = 50.0  # pseudo-responses of city rate mixed into a source's history rat
 GRACE_MIN = 10  # minutes before opening / after closing still counted as open
 MIN_JUMP_N = 5
 LATE_MIN = 60.0  # a response received this many minutes after its submission is late
-SIGNALS = ("burst", "straight", "hours", "jump", "late")
+SIGNALS = ("burst", "straight", "uniform", "hours", "jump", "late")
+UNIFORM_MIN_ITEMS = 3  # a response is uniform when its answered scale items (at least this many) share one level
 
 
 @dataclass(frozen=True)
@@ -236,6 +242,10 @@ def response_features(frame: pd.DataFrame, hours: Mapping[object, OpeningHours] 
     weekday = local.dt.day_of_week.to_numpy()
     answered = out["answered"].to_numpy(dtype=float)
     out["straight"] = ((out["answered"] >= 2) & (out["top"] == out["answered"])).astype(int)
+    enough = (out["answered"] >= UNIFORM_MIN_ITEMS).to_numpy()
+    same = (out["uniform"].eq(True).to_numpy() if "uniform" in out  # missing → not uniform
+            else (out["top"] == out["answered"]).to_numpy())
+    out["uniform"] = (enough & same).astype(int)
     out["top_share"] = np.where(answered > 0, out["top"].to_numpy() / np.where(answered > 0, answered, 1.0), np.nan)
     outside = np.ones(len(out), dtype=bool)
     sp_hours = out["service_point"].map(lambda sp: hours.get(sp, DEFAULT_HOURS))
@@ -252,7 +262,7 @@ def response_features(frame: pd.DataFrame, hours: Mapping[object, OpeningHours] 
     return out
 
 
-_STATS = ("n", "straight", "outside", "ts", "ts2", "n_ts", "late", "after_pub")
+_STATS = ("n", "straight", "uniform", "outside", "ts", "ts2", "n_ts", "late", "after_pub")
 
 
 def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None) -> pd.DataFrame:
@@ -281,7 +291,8 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
     has_ts = ~np.isnan(ts)
     tsz = np.where(has_ts, ts, 0.0)
     after_pub = f["after_publication"].fillna(False).to_numpy(bool) if "after_publication" in f else np.zeros(len(f))
-    vals = {"n": np.ones(len(f)), "straight": f["straight"].to_numpy(float), "outside": f["outside"].to_numpy(float),
+    vals = {"n": np.ones(len(f)), "straight": f["straight"].to_numpy(float), "uniform": f["uniform"].to_numpy(float),
+            "outside": f["outside"].to_numpy(float),
             "ts": tsz, "ts2": tsz**2, "n_ts": has_ts.astype(float), "late": f["late"].to_numpy(float),
             "after_pub": np.asarray(after_pub, dtype=float)}
     flat = f["g"].to_numpy() * n_days + f["d"].to_numpy()
@@ -316,7 +327,7 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
             mean = h["ts"][mask].sum() / nts if nts else 0.3
             city[kind] = (h["straight"][mask].sum() / n if n else 0.01, h["outside"][mask].sum() / n if n else 0.002,
                           mean, max(h["ts2"][mask].sum() / nts - mean**2, 1e-4) if nts else 0.05,
-                          h["late"][mask].sum() / n if n else 0.002)
+                          h["late"][mask].sum() / n if n else 0.002, h["uniform"][mask].sum() / n if n else 0.05)
         month = date(day.year, day.month, 1)
         m0 = max((month - first_day).days, 0)
         groups_today = np.nonzero(today["n"] > 0)[0]
@@ -324,7 +335,8 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
         for g in groups_today.tolist():
             sp, source, kind = g_sp[g], g_src[g], g_kind[g]
             hours = inp.hours.get(sp_objs[sp], DEFAULT_HOURS)
-            c_straight, c_outside, c_mean, c_var, c_late = city.get(kind, (0.01, 0.002, 0.3, 0.05, 0.002))
+            c_straight, c_outside, c_mean, c_var, c_late, c_uniform = city.get(kind, (0.01, 0.002, 0.3, 0.05,
+                                                                                      0.002, 0.05))
             h_n = h["n"][g]
             span = d - max(lo, first_seen[g])
             workdays = span * len(hours.weekdays) / 7.0
@@ -334,9 +346,11 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
             n = int(today["n"][g])
             p_burst, width, burst_count = burst_test(minutes, usual, hours.open_minutes)
             straight_rate = max((h["straight"][g] + SHRINK * c_straight) / (h_n + SHRINK), 0.005)
+            uniform_rate = max((h["uniform"][g] + SHRINK * c_uniform) / (h_n + SHRINK), 0.005)
             outside_rate = max((h["outside"][g] + SHRINK * c_outside) / (h_n + SHRINK), 0.002)
             late_rate = max((h["late"][g] + SHRINK * c_late) / (h_n + SHRINK), 0.002)
             straight, outside, late = int(today["straight"][g]), int(today["outside"][g]), int(today["late"][g])
+            uniform = int(today["uniform"][g])
             h_nts = h["n_ts"][g]
             mu0 = (h["ts"][g] + SHRINK * c_mean) / (h_nts + SHRINK)
             ex2 = (h["ts2"][g] + SHRINK * (c_var + c_mean**2)) / (h_nts + SHRINK)
@@ -346,7 +360,9 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
             by_sp.setdefault(sp, []).append({
                 "source": source, "n": n, "p_burst": p_burst, "burst_window": width, "burst_count": burst_count,
                 "usual_per_day": usual, "straight": straight, "straight_rate": float(straight_rate),
-                "p_straight": binomial_excess(straight, n, straight_rate), "outside": outside,
+                "p_straight": binomial_excess(straight, n, straight_rate), "uniform": uniform,
+                "uniform_rate": float(uniform_rate), "p_uniform": binomial_excess(uniform, n, uniform_rate),
+                "outside": outside,
                 "p_hours": binomial_excess(outside, n, outside_rate), "top_share": float(mean_ts),
                 "top_share_history": float(mu0), "p_jump": jump_test(mean_ts, n_ts, mu0, sd0),
                 "late": late, "late_rate": float(late_rate), "p_late": binomial_excess(late, n, late_rate),
@@ -380,8 +396,9 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
 
 _COLUMNS = ["service_point", "day", "source", "n", "score", "flagged", "signals", "overrun", "month_responses",
             "month_dossiers", "p_burst", "burst_window", "burst_count", "usual_per_day", "straight",
-            "straight_rate", "p_straight", "outside", "p_hours", "top_share", "top_share_history", "p_jump",
-            "late", "late_rate", "p_late", "after_publication", "sources"]
+            "straight_rate", "p_straight", "uniform", "uniform_rate", "p_uniform", "outside", "p_hours",
+            "top_share", "top_share_history", "p_jump", "late", "late_rate", "p_late", "after_publication",
+            "sources"]
 
 
 def arrival_profile(minutes: Iterable[float], slot: int = 30, first: int = 6 * 60,

@@ -60,7 +60,7 @@ from analysis.control import (
 )
 from analysis.integrity import ScanInput, scan
 from survey.demo.cantho import structure
-from survey.demo.gaming import PATTERNS, episode_frame, frame_from_simulated, make_episode, working_days
+from survey.demo.gaming import KIOSK_PATTERNS, PATTERNS, episode_frame, frame_from_simulated, make_episode, working_days
 from survey.demo.model import KIOSK_SHARE, PAPI_SHARE, SD_COUNTER_DAY, SD_RESPONDENT, DemoModel
 
 YEAR = (date(2022, 1, 1), date(2022, 12, 31))
@@ -82,7 +82,7 @@ def detection(model: DemoModel, frame: pd.DataFrame, pattern: str, size: int, se
     """Days to detection (0 = the episode's own day) per episode; None = not flagged within 5 days."""
     rng = np.random.default_rng(seed)
     days = working_days(date(2022, 3, 1), date(2022, 11, 30))
-    eligible = [i for i, sp in enumerate(model.service_points) if pattern != "kiosk_burst" or sp.kiosk]
+    eligible = [i for i, sp in enumerate(model.service_points) if pattern not in KIOSK_PATTERNS or sp.kiosk]
     parts = [frame]
     episodes = []
     for i in eligible:
@@ -204,6 +204,7 @@ def main() -> None:
     ap.add_argument("--kinds", default="share,index", help="charts of part 3: share, index or both")
     ap.add_argument("--runs", type=int, default=0, help="runs per volume in part 3 (default 400, 150 with --quick)")
     ap.add_argument("--no-chains", action="store_true", help="skip part 4 (exact chains for yes/no data)")
+    ap.add_argument("--flags-only", action="store_true", help="only parts 1 and 2 (false flags, stuffing episodes)")
     ap.add_argument("--units", action="store_true", help="only part 5 (administrative units' charts)")
     ap.add_argument("--unit-reps", type=int, default=40, help="simulated years of the city in part 5")
     ap.add_argument("--unit-responses", default="100000,400000", help="demo responses per 24 months, part 5")
@@ -246,6 +247,9 @@ def main() -> None:
         med = float(np.median(found)) if found else float("nan")
         print(f"   {pattern:<13} episodes {len(res):>4}  detected the same day {same_day:6.1%}  "
               f"within 5 days {len(found) / len(res):6.1%}  median days to detection {med:.0f}")
+    if args.flags_only:
+        _done(t0, c0)
+        return
     early_warning(reps, args.seed, vols, kinds, not args.no_chains, args.n_min)
     _done(t0, c0)
 

@@ -11,6 +11,10 @@ are expected to use are written down here and injected into honest data:
   best level;
 - ``overrun``: `size` responses spread over the opening hours on a day (no burst), best level, at a
   service point whose month then has more responses than citizens served;
+- ``moderate_spread``: a counter official enters `size` responses on the counter kiosk, spread over the
+  opening hours (no burst), every item at the level just below the best (4 of 5, 2 of 3: not
+  straight-lined, no jump of the best-level share), at a service point whose month stays below its entered
+  volume (no overrun);
 - real drops (for the control chart) are simulated in benchmarks/integrity_bench.py by lowering the
   probability of a satisfied answer.
 
@@ -27,10 +31,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from analysis.integrity import UNIFORM_MIN_ITEMS
 from questionnaires.model import Item, Scale
 from survey.demo.model import INSTRUMENT_BY_CHANNEL, LOCAL_OFFSET, DemoModel, Simulated
 
-PATTERNS = ("kiosk_burst", "poster_flood", "token_batch", "overrun")
+PATTERNS = ("kiosk_burst", "poster_flood", "token_batch", "overrun", "moderate_spread")
+KIOSK_PATTERNS = ("kiosk_burst", "moderate_spread")
 OPEN_SPANS = ((7 * 60 + 30, 11 * 60 + 30), (13 * 60 + 30, 17 * 60))
 
 
@@ -45,7 +51,8 @@ class Episode:
     channel: str
     kiosk: str | None
     minutes: tuple[float, ...]  # local minute of day of each stuffed response
-    top_fraction: float  # share of items at the best level
+    top_fraction: float  # share of responses with every item at the best level
+    below_best: bool = False  # every item of every response one level below the best (moderate_spread)
 
 
 def _item_levels(model: DemoModel, instrument: str) -> tuple[int, list[int]]:
@@ -65,6 +72,7 @@ def frame_from_simulated(model: DemoModel, sim: Simulated) -> pd.DataFrame:
     answered = np.zeros(n, dtype=np.int64)
     top = np.zeros(n, dtype=np.int64)
     sat = np.zeros(n, dtype=np.int64)
+    uniform = np.zeros(n, dtype=bool)
     for ch, k in INSTRUMENT_BY_CHANNEL.items():
         del ch
         rows = sim.rows.get(k)
@@ -80,13 +88,17 @@ def frame_from_simulated(model: DemoModel, sim: Simulated) -> pd.DataFrame:
         answered[rows] = (vals > 0).sum(axis=1)
         top[rows] = (vals == best[None, :]).sum(axis=1)
         sat[rows] = satisfied.sum(axis=1)
+        given = vals > 0
+        lo = np.where(given, vals, np.iinfo(vals.dtype).max).min(axis=1)
+        hi = np.where(given, vals, 0).max(axis=1)
+        uniform[rows] = (given.sum(axis=1) >= UNIFORM_MIN_ITEMS) & (lo == hi)
     sps = model.service_points
     codes = np.array([sp.code for sp in sps])[sim.sp]
     kiosks = np.array([sp.kiosk or "" for sp in sps])[sim.sp]
     source = np.where(sim.channel == "kiosk", np.char.add("kiosk:", kiosks.astype(str)), sim.channel)
     local = pd.to_datetime([t + LOCAL_OFFSET for t in sim.submitted_at]).tz_localize(None)
     return pd.DataFrame({"service_point": codes, "source": source, "local": local, "answered": answered,
-                         "top": top, "sat": sat, "stuffed": False})
+                         "top": top, "sat": sat, "uniform": uniform, "stuffed": False})
 
 
 def _open_minute(rng: np.random.Generator, room: float = 0.0) -> float:
@@ -101,9 +113,9 @@ def make_episode(pattern: str, model: DemoModel, sp_index: int, day: date, size:
                  rng: np.random.Generator) -> Episode:
     """Times and answer pattern of one episode (`day` should be a working day)."""
     sp = model.service_points[sp_index]
+    if pattern in KIOSK_PATTERNS and sp.kiosk is None:
+        raise ValueError(f"{sp.code} has no kiosk")
     if pattern == "kiosk_burst":
-        if sp.kiosk is None:
-            raise ValueError(f"{sp.code} has no kiosk")
         gaps = rng.uniform(20, 45, size) / 60.0
         start = _open_minute(rng, float(gaps.sum()) + 1)
         minutes = start + np.cumsum(gaps)
@@ -121,6 +133,9 @@ def make_episode(pattern: str, model: DemoModel, sp_index: int, day: date, size:
     if pattern == "overrun":
         minutes = np.sort([_open_minute(rng) for _ in range(size)])
         return Episode(pattern, sp.code, day, size, "qr", None, tuple(minutes), 1.0)
+    if pattern == "moderate_spread":
+        minutes = np.sort([_open_minute(rng) for _ in range(size)])
+        return Episode(pattern, sp.code, day, size, "kiosk", sp.kiosk, tuple(minutes), 0.0, below_best=True)
     raise ValueError(f"unknown pattern {pattern!r}")
 
 
@@ -130,11 +145,15 @@ def episode_frame(model: DemoModel, episode: Episode, rng: np.random.Generator) 
     n_items, _ = _item_levels(model, instrument)
     top = np.where(rng.random(episode.size) < episode.top_fraction, n_items,
                    np.maximum(n_items - rng.integers(1, 3, episode.size), 0))
+    if episode.below_best:
+        top[:] = 0
     base = datetime(episode.day.year, episode.day.month, episode.day.day)
     local = [base + timedelta(minutes=m) for m in episode.minutes]
     source = f"kiosk:{episode.kiosk}" if episode.channel == "kiosk" else episode.channel
     return pd.DataFrame({"service_point": episode.service_point, "source": source, "local": pd.to_datetime(local),
-                         "answered": n_items, "top": top, "sat": n_items, "stuffed": True})
+                         "answered": n_items, "top": top, "sat": n_items,
+                         "uniform": (n_items >= UNIFORM_MIN_ITEMS) & (episode.below_best | (top == n_items)),
+                         "stuffed": True})
 
 
 def working_days(first: date, last: date) -> list[date]:
@@ -180,7 +199,7 @@ def inject_into_database(session: Session, structure_name: str = "2022", seed: i
     used: set[tuple[str, date]] = set()
     for pattern in PATTERNS:
         eligible = [i for i, sp in enumerate(model.service_points)
-                    if (pattern != "kiosk_burst" or sp.kiosk) and sp.code in sps]
+                    if (pattern not in KIOSK_PATTERNS or sp.kiosk) and sp.code in sps]
         for i in rng.choice(eligible, size=min(per_pattern, len(eligible)), replace=False).tolist():
             day = days[int(rng.integers(len(days)))]
             if (model.service_points[i].code, day) in used:
@@ -211,7 +230,7 @@ def inject_into_database(session: Session, structure_name: str = "2022", seed: i
             best = rng.random() < ep.top_fraction
             for code, scale in scales:
                 levels = sorted(scale.values)
-                value = levels[-1] if best or rng.random() < 0.7 else levels[-2]
+                value = levels[-2] if ep.below_best else levels[-1] if best or rng.random() < 0.7 else levels[-2]
                 answers.append({"response_id": rid, "item_id": item_ids[code], "value": value})
         session.execute(insert(table_of(Answer)), answers)
         if ep.pattern == "overrun":

@@ -18,7 +18,15 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from analysis.control import pooled_drop_chart
-from analysis.integrity import HISTORY_DAYS, OpeningHours, ScanInput, arrival_profile, late_out_of_order, scan
+from analysis.integrity import (
+    HISTORY_DAYS,
+    UNIFORM_MIN_ITEMS,
+    OpeningHours,
+    ScanInput,
+    arrival_profile,
+    late_out_of_order,
+    scan,
+)
 from survey.database import utcnow
 from survey.i18n import LOCAL_TZ
 from survey.org.models import Agency, ServicePoint, ServiceVolume, Unit
@@ -74,7 +82,7 @@ def response_frame(session: Session, first: date, last: date, agency_ids: list[i
         scope.append(Response.questionnaire_version_id.in_(version_ids or (-1,)))
     found = list(session.scalars(select(Response.questionnaire_version_id).where(*scope).distinct()))
     cols = ["response_id", "service_point", "agency_id", "version", "source", "local", "received",
-            "after_publication", "answered", "top", "sat"]
+            "after_publication", "answered", "top", "sat", "uniform"]
     if not found:
         return pd.DataFrame(columns=cols)
     by_top, by_sat, scale_ids = _item_levels(session, found)
@@ -84,12 +92,14 @@ def response_frame(session: Session, first: date, last: date, agency_ids: list[i
                else_=zero) if by_top else None
     sat = case(*[(and_(Answer.item_id.in_(ids), Answer.value.in_(levels)), 1) for levels, ids in by_sat.items()],
                else_=zero) if by_sat else None
+    given = case((and_(Answer.item_id.in_(scale_ids or [-1]), Answer.value > 0), Answer.value), else_=None)
     stmt = (select(Response.id, Response.service_point_id, Response.agency_id, Response.questionnaire_version_id,
                    Response.kiosk_id, Response.channel, Response.submitted_at, Response.received_at,
                    Response.review_status,
                    func.coalesce(func.sum(answered), 0),
                    func.coalesce(func.sum(top), 0) if top is not None else func.count(None),
-                   func.coalesce(func.sum(sat), 0) if sat is not None else func.count(None))
+                   func.coalesce(func.sum(sat), 0) if sat is not None else func.count(None),
+                   func.min(given), func.max(given))
             .outerjoin(Answer, Answer.response_id == Response.id).where(*scope)
             .group_by(Response.id, Response.service_point_id, Response.agency_id,
                       Response.questionnaire_version_id, Response.kiosk_id, Response.channel, Response.submitted_at,
@@ -98,7 +108,8 @@ def response_frame(session: Session, first: date, last: date, agency_ids: list[i
     if not rows:
         return pd.DataFrame(columns=cols)
     frame = pd.DataFrame(rows, columns=["response_id", "service_point", "agency_id", "version", "kiosk_id", "channel",
-                                        "submitted_at", "received_at", "review_status", "answered", "top", "sat"])
+                                        "submitted_at", "received_at", "review_status", "answered", "top", "sat",
+                                        "lowest", "highest"])
     frame["source"] = [f"kiosk:{int(k)}" if ch == "kiosk" and pd.notna(k) else str(ch)
                        for k, ch in zip(frame["kiosk_id"], frame["channel"], strict=True)]
     ts = pd.to_datetime(frame["submitted_at"], utc=True)
@@ -108,6 +119,8 @@ def response_frame(session: Session, first: date, last: date, agency_ids: list[i
     frame["after_publication"] = frame["review_status"] == "late"
     for c in ("answered", "top", "sat"):
         frame[c] = frame[c].astype(int)
+    # every answered scale item at one same level (any level): the uniform signal
+    frame["uniform"] = (frame["answered"] >= UNIFORM_MIN_ITEMS) & (frame["lowest"] == frame["highest"])
     return frame[cols]
 
 
@@ -160,6 +173,8 @@ def _suspects(day_rows: pd.DataFrame, cell: pd.Series, inp: ScanInput) -> list[i
         keep |= (minutes >= t[i]) & (minutes < t[i] + w)
     if signals & {"straight", "jump"}:
         keep |= ((part["answered"] >= 2) & (part["top"] == part["answered"])).to_numpy()
+    if "uniform" in signals:
+        keep |= part["uniform"].to_numpy(dtype=bool)
     if "late" in signals:
         keep |= part["late_suspect"].to_numpy(dtype=bool)
     if "hours" in signals:
@@ -228,11 +243,16 @@ def _delays(part: pd.DataFrame) -> dict[str, int]:
 
 
 def _pattern(part: pd.DataFrame) -> list[tuple[str, int]]:
-    """How the day's responses of the source answered: all best level / mostly best / other."""
-    straight = int(((part["answered"] >= 2) & (part["top"] == part["answered"])).sum())
+    """How the day's responses of the source answered: all best level / all at one other level / mostly best /
+    other."""
+    all_best = (part["answered"] >= 2) & (part["top"] == part["answered"])
+    straight = int(all_best.sum())
+    one_level = part["uniform"].astype(bool) & ~all_best
     share = part["top"] / part["answered"].where(part["answered"] > 0, 1)
-    mostly = int(((share >= 0.5) & ~((part["answered"] >= 2) & (part["top"] == part["answered"]))).sum())
-    return [("all_best", straight), ("mostly_best", mostly), ("other", len(part) - straight - mostly)]
+    mostly = int(((share >= 0.5) & ~all_best & ~one_level).sum())
+    same = int(one_level.sum())
+    return [("all_best", straight), ("one_other_level", same), ("mostly_best", mostly),
+            ("other", len(part) - straight - same - mostly)]
 
 
 def flags(session: Session, status: str | None = None, limit: int = 200) -> list[IntegrityFlag]:

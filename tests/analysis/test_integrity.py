@@ -91,14 +91,14 @@ def test_spread_stuffing_is_flagged_by_straight_lining(data: pd.DataFrame) -> No
 def test_straight_lined_responses_are_flagged_even_when_the_days_share_is_usual(data: pd.DataFrame) -> None:
     """4 responses with every answer at the best level among 12, the others low, spread over the opening hours:
     the day's best-level share stays near the point's usual (no jump), its volume usual (no burst) — only
-    straight-lining sees it."""
+    straight-lining sees it (and the uniform signal: every answer at the best level is every answer at one level)."""
     day = _workdays(FIRST, 120)[94]
     minutes = np.linspace(470, 1000, 12)
     minutes = [m if m < 690 or m > 810 else m + 130 for m in minutes]
     mixed = stuffed("SP5", "qr", day, minutes).assign(top=[6, 1, 1, 6, 1, 1, 6, 1, 1, 6, 1, 1])
     base = data[~((data["service_point"] == "SP5") & (data["local"].dt.date == day))]
     cell = scan(pd.concat([base, mixed]), [day]).set_index("service_point").loc["SP5"]
-    assert cell["flagged"] and cell["signals"] == ["straight"], cell["signals"]
+    assert cell["flagged"] and cell["signals"] == ["straight", "uniform"], cell["signals"]
     assert cell["straight"] == 4 and abs(cell["top_share"] - cell["top_share_history"]) < 0.15
     quiet = scan(pd.concat([base, mixed.assign(top=[5, 1, 1, 5, 1, 1, 5, 1, 1, 5, 1, 1])]), [day])
     assert not quiet.set_index("service_point").loc["SP5", "flagged"]  # 5 of 6 at the best level: not straight

@@ -26,11 +26,14 @@ def workdays_before(day: date, count: int) -> list[date]:
 
 
 def add_response(session: Session, sp, version, local: datetime, top_all: bool, rng: np.random.Generator,
-                 p_sat: float = 0.85) -> Response:
+                 p_sat: float = 0.85, *, kiosk=None, level: int | None = None) -> Response:
+    """One response (on `kiosk` if given, else by QR): every scale item at the best level (`top_all`), at
+    `level`, or an honest citizen's answers item by item."""
     q, ids = questionnaire_for(session, version.id)
     utc = local.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
     r = Response(client_id=str(uuid.UUID(bytes=rng.bytes(16), version=4)), questionnaire_version_id=version.id,
-                 agency_id=sp.agency_id, service_point_id=sp.id, channel="qr", language="vi", submitted_at=utc,
+                 agency_id=sp.agency_id, service_point_id=sp.id, channel="qr" if kiosk is None else "kiosk",
+                 kiosk_id=None if kiosk is None else kiosk.id, language="vi", submitted_at=utc,
                  received_at=utc, period=local_period(utc))
     session.add(r)
     session.flush()
@@ -40,6 +43,8 @@ def add_response(session: Session, sp, version, local: datetime, top_all: bool, 
         levels = sorted(it.scale.values)
         if top_all:
             v = levels[-1]
+        elif level is not None:
+            v = level
         elif rng.random() < p_sat:
             v = int(rng.choice(sorted(it.scale.satisfied), p=[2 / 3, 1 / 3] if len(it.scale.satisfied) == 2 else None))
         else:
