@@ -190,7 +190,15 @@ def run_comparison(user: Any, f: Filters, group: str, group_label: str, **kw: An
     return compare_units(
         db.session, selection_for(user, f, **kw), group=group, measure_code=f.measure, period=f.period,
         lang=current_lang(), n_min=int(cfg["HAILONG_N_MIN"]), bootstrap_b=int(cfg["HAILONG_BOOTSTRAP_B"]),
-        seed=int(cfg["HAILONG_BOOTSTRAP_SEED"]), group_label=group_label, top_k=f.top_k, keep=keep)
+        seed=int(cfg["HAILONG_BOOTSTRAP_SEED"]), group_label=group_label, top_k=f.top_k, keep=keep,
+        scope_node=scope_node(user))
+
+
+def scope_node(user: Any) -> tuple[str, str] | None:
+    """The tree node a unit manager's scope is (its own unit): the node its whole-scope totals are."""
+    if user.role == "unit_manager" and user.unit is not None:
+        return user.unit.level_code, user.unit.code
+    return None
 
 
 def _group_label(level: str, f: Filters) -> str:
@@ -262,7 +270,7 @@ def page_content(view: str, f: Filters, comp: Comparison | None, lang: str) -> t
     if view == "index":
         # over the units the total covers (comp.shown_selection), like the reference line
         trend = selection_trend(db.session, comp.shown_selection or selection_for(current_user, f), f.measure,
-                                comp.period, comp.n_min, units=comp.trend_units)
+                                comp.period, comp.n_min, units=comp.trend_units, node=comp.total_node)
         if len(trend) > 1:
             charts.insert(0, trend_of(trend, comp, lang))
             tables.append(trend_table(trend, comp, lang))

@@ -200,7 +200,8 @@ def build_report(f: Filters) -> Report | None:
                                               {code: ag.name(lang) for code, ag in names.items()}, _("Agency"))
     shown = sections[0].comparison.shown_selection if sections else None  # the first level's units, as its line
     trend = selection_trend(db.session, shown or selection_for(current_user, f), f.measure, f.period, n_min,
-                            units=sections[0].comparison.trend_units if sections else None)
+                            units=sections[0].comparison.trend_units if sections else None,
+                            node=sections[0].comparison.total_node if sections else None)
     if len(trend) > 1 and sections:
         comp = sections[0].comparison
         report.trend = trend_of(trend, comp, lang, chart_id="r-trend")

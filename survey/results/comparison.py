@@ -35,7 +35,7 @@ from survey.results.design import current_design
 from survey.results.indices import indices
 from survey.results.node_counts import kept_node_figures
 from survey.results.periods import period_name
-from survey.results.protection import Protection, protection, tree_selection
+from survey.results.protection import Node, Protection, protection, root_node, tree_selection
 from survey.results.selection import Selection
 from survey.results.totals import Instrument, cluster_totals
 
@@ -177,6 +177,10 @@ class Comparison:
     #: tree, and whether they are every listed unit (the total line then covers safely pooled hidden units too):
     #: an earlier period's point over them may not give one of them away (selection_trend)
     trend_units: TrendUnits | None = None
+    #: the tree node the total line is when it covers every listed unit (the drill-down's unit or agency, the
+    #: whole city, a manager's unit): its figure is that node's, so it follows the node's protection, and so do
+    #: the trend's points over it (selection_trend's `node`)
+    total_node: Node | None = None
 
     @property
     def ranked(self) -> list[Row]:
@@ -221,7 +225,7 @@ class TrendRow:
 
 
 def selection_trend(session: Session, sel: Selection, measure_code: str, period: Period, n_min: int,
-                    count: int = 8, units: TrendUnits | None = None) -> list[TrendRow]:
+                    count: int = 8, units: TrendUnits | None = None, node: Node | None = None) -> list[TrendRow]:
     """The measure over the selection for the `count` periods up to `period` (same kind), oldest first.
 
     Each period is estimated exactly as a headline of that period is: survey.results.indices over the
@@ -236,7 +240,11 @@ def selection_trend(session: Session, sel: Selection, measure_code: str, period:
     away (docs/methodology-design.md, "Totals beside suppressed rows").  Such a point is hidden and says why,
     unless the units are every listed unit and their hidden ones pool safely then (the rule compare_units
     applies to the total line).
-    The last period's point is the comparison's total line: compare_units chose its units for that period."""
+    The last period's point is the comparison's total line: compare_units chose its units for that period.
+
+    `node` (Comparison.total_node): the selection is this node of the tree; a point is its figure over that
+    period, hidden where that period's protection hides the node (hidden to protect a small group: its parent
+    minus its shown siblings, or its quarter minus its other months, would give that group away)."""
     first = period
     for _ in range(count - 1):
         first = first.previous()
@@ -258,6 +266,8 @@ def selection_trend(session: Session, sel: Selection, measure_code: str, period:
             # the shown period's own point is the total line, whose units compare_units chose for that period
             hidden = units is not None and p != period and not bool(rec["suppressed"]) and _gives_a_unit_away(
                 session, replace(sel, period_from=p.start, period_to=p.end), measure_code, n_min, units)
+            hidden = hidden or (node is not None and not bool(rec["suppressed"]) and _node_hidden(
+                session, replace(sel, period_from=p.start, period_to=p.end), measure_code, n_min, node))
             out.append(TrendRow(p.label, _f(rec["estimate"]), _f(rec["ci_low"]), _f(rec["ci_high"]), int(rec["n"]),
                                 bool(rec["suppressed"]) or hidden, hidden))
         p = _next(p)
@@ -278,6 +288,30 @@ def _gives_a_unit_away(session: Session, sel: Selection, measure_code: str, n_mi
     figures = kept_node_figures(session, tree_selection(sel), [units.group], n_min).get(measure_code, {})
     n = {code: k for (_kind, code), (k, _sup) in figures.items()}
     return not remainder_safe([n.get(code, 0) for code in units.codes], hidden, n_min)
+
+
+def _node_hidden(session: Session, sel: Selection, measure_code: str, n_min: int, node: Node) -> bool:
+    """Is the tree node hidden over `sel`'s months and channels (the decision every page of them follows)?"""
+    return bool(protection(session, sel, measure_code, n_min).of(*node))
+
+
+def total_node(session: Session, sel: Selection, group: str, scope_node: Node | None = None) -> Node | None:
+    """The tree node whose figure a total over every unit of `group` listed in `sel` is: the agency of a
+    service point drill-down, the unit of an agency drill-down, else (no unit filter) `scope_node` — a unit
+    manager's own unit, whose subtree is the scope — or, for an unscoped viewer, the tree's root."""
+    if sel.service_point_ids:
+        return None
+    if sel.agency_ids:
+        if group != "service_point" or len(sel.agency_ids) != 1:
+            return None
+        code = session.scalar(select(Agency.code).where(Agency.id == sel.agency_ids[0]))
+        return None if code is None else ("agency", str(code))
+    if sel.unit_id is not None:
+        found = session.execute(select(Unit.level_code, Unit.code).where(Unit.id == sel.unit_id)).first()
+        return None if found is None else (str(found[0]), str(found[1]))
+    if sel.visible_agency_ids is not None:
+        return scope_node
+    return root_node(session)
 
 
 def _next(p: Period) -> Period:
@@ -479,7 +513,8 @@ def bootstrap_replicates(session: Session, sel: Selection, inst: Instrument, mea
 # --------------------------------------------------------------------------- the comparison
 def compare_units(session: Session, sel: Selection, *, group: str, measure_code: str, period: Period, lang: str,
                   n_min: int, bootstrap_b: int, seed: int, top_k: int | None = None,
-                  group_label: str = "", keep: Callable[[Row], bool] | None = None) -> Comparison | None:
+                  group_label: str = "", keep: Callable[[Row], bool] | None = None,
+                  scope_node: Node | None = None) -> Comparison | None:
     """Estimates, intervals, ranks and change for every unit of `group` inside the selection (None when
     the selection has no answer at all).
 
@@ -487,7 +522,8 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
     of the same kind is used for the change).  Estimates and intervals are survey.results.indices (the same
     figures as the agency pages).  Domains with an empty code (agencies lying above the compared level,
     e.g. city departments in a district comparison) are not units of that level: left out, as are rows
-    `keep` rejects (before ranking and the Holm family, so they change nobody's rank).
+    `keep` rejects (before ranking and the Holm family, so they change nobody's rank).  `scope_node`: the node
+    a scoped viewer's whole scope is (a unit manager's unit; `total_node`).
     """
     sel = replace(sel, period_from=period.start, period_to=period.end)
     prev = period.previous()
@@ -567,6 +603,12 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
             overall_scope = "with_estimate"
     overall = Row(code="all", id=None, label="", kind="all",
                   **_figures(whole_rows.iloc[0] if shown_rows is None else shown_rows))
+    # a total over every listed unit is a node's figure: hidden where the node is (a drill-down to a unit or
+    # agency hidden to protect a small group showed it here, n and all — its parent minus its shown siblings
+    # then gave the small group away)
+    node = total_node(session, sel, group, scope_node) if listed_all and overall_scope == "listed" else None
+    if node is not None and protected.of(*node) and not overall.suppressed:
+        overall.suppressed, overall.protects = True, True
 
     prev_protected = protection(session, replace(sel, period_from=prev.start, period_to=prev.end), measure_code,
                                 n_min)
@@ -577,6 +619,7 @@ def compare_units(session: Session, sel: Selection, *, group: str, measure_code:
                       bootstrap_b=bootstrap_b, seed=seed, n_min=n_min, has_previous=has_prev,
                       ci_method=res.ci, rank_method=rank_method, design=str(res.meta.get("design", "")),
                       notes=notes, shown_selection=shown_sel or sel, overall_scope=overall_scope,
+                      total_node=node,
                       trend_units=None if shown_sel is None or shown_sel is sel
                       else TrendUnits(group, tuple(sorted(r.code for r in covered)),
                                       listed_all and overall_scope == "listed"))
