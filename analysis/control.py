@@ -533,6 +533,156 @@ def pool_days(days: Sequence[date], counts: np.ndarray, n_min: int) -> list[Poin
     return out
 
 
+def pool_tree(days: Sequence[date], counts: np.ndarray, parent: Sequence[int], n_min: int) -> list[list[Point]]:
+    """Points of every node of an organisation tree, so that no combination of the nodes' charts gives a group
+    of fewer than `n_min` responses away.
+
+    `counts[i]`: node i's own responses per day (only nodes without children hold responses: the agencies);
+    `parent[i]`: index of i's parent (−1 for a root).  Days as `pool_days` takes them.  Returns each node's
+    points: an agency's are `pool_days`' (unchanged); a unit's pool whole points of the nodes below it.
+
+    Why: `pool_days` on each chart alone let a unit's point minus an agency's point over the same days give
+    the rest of the unit — one or two responses of a ward a day (tests/integrity/test_warning_tree_reader.py).
+    The rule, per month and node, children before parents: a node *shows* the month when it gets points in
+    it; its *frontier* is the nearest nodes below it that show the month (a child that shows it, else that
+    child's frontier); its *residual* is its responses under no frontier node (own responses, and the
+    residuals of its children that do not show the month).  A unit's point (a) ends only on a day on which a
+    point of every frontier node ends, (b) holds ≥ n_min responses, (c) holds a residual of 0 or ≥ n_min.
+    Points are closed greedily as in `pool_days` (the first day all three hold); the month's remaining days
+    join its last point, which then merges with the one before while its residual is 1…n_min − 1; a month
+    that cannot be cut so has no point for the node (its responses are its parent's residual).
+
+    Why that is exact: call *atom* a node's residual in one of its points.  Every response of a month is in
+    exactly one atom (that of the lowest node above it, itself included, showing the month), and by (a) a
+    node's point is its atom plus whole points of each frontier node, so, recursively, a disjoint union of
+    atoms; by (b, c) and `pool_days` every atom holds 0 or ≥ n_min responses.  So every point of every chart
+    is a sum of atoms, and so is anything a reader computes from any number of charts — sums and differences of
+    n and n·mean (the warning measure inverted), of points of one node or of nodes at any levels, or of a
+    chart and a month figure (points tile their months): a set of responses whose count and mean it gives is a
+    union of whole atoms, none or at least n_min of them.  It is the same argument as the dashboard's
+    remainder rule, on days instead of periods.
+
+    A unit of several agencies gives a month's points only once the month is over (`known` = its last day):
+    before, an agency with a few responses may still reach n_min (and the unit's points must then end where its
+    points end) or stay below it (and be residual), and a point that changed after being given gives the
+    difference of its two versions away.  A unit with a single agency below it has that agency's points
+    (frontier the agency, residual 0), given as the agency's are.  The cost is the units' detection: points
+    as long as the slowest frontier node's (a ward of one point a month makes its district's points months),
+    given at the month's end (docs/integrity.md, benchmarks/README.md).
+    """
+    counts = np.asarray(counts, dtype=float)
+    nodes = len(parent)
+    children: list[list[int]] = [[] for _ in range(nodes)]
+    for i, p in enumerate(parent):
+        if p >= 0:
+            children[p].append(i)
+    order: list[int] = []  # children before parents
+    stack = [(i, False) for i in range(nodes) if parent[i] < 0]
+    while stack:
+        i, done = stack.pop()
+        if done:
+            order.append(i)
+            continue
+        stack.append((i, True))
+        stack.extend((c, False) for c in children[i])
+    if len(order) != nodes:
+        raise ValueError("parent must describe a forest")
+    total = counts.copy()
+    leaves: list[list[int]] = [[] for _ in range(nodes)]
+    for i in order:
+        if not children[i]:
+            leaves[i] = [i]
+        for c in children[i]:
+            total[i] += total[c]
+            leaves[i] += leaves[c]
+    out: list[list[Point]] = [[] for _ in range(nodes)]
+    for i in order:
+        if not children[i]:
+            out[i] = pool_days(days, counts[i], n_min)
+        elif len(leaves[i]) == 1:
+            out[i] = list(out[leaves[i][0]])
+    several = [i for i in order if children[i] and len(leaves[i]) > 1]
+    if not several:
+        return out
+    start = 0
+    while start < len(days):
+        if days[start].day != 1:
+            raise ValueError("the days must start on a month's first day")
+        end = start
+        while end + 1 < len(days) and (days[end + 1].year, days[end + 1].month) == (days[start].year,
+                                                                                   days[start].month):
+            end += 1
+        if (days[end] + timedelta(days=1)).month != days[end].month:  # only months that are over
+            _tree_month(start, end, order, children, leaves, counts, total, out, n_min)
+        start = end + 1
+    return out
+
+
+def _tree_month(a: int, b: int, order: list[int], children: list[list[int]], leaves: list[list[int]],
+                counts: np.ndarray, total: np.ndarray, out: list[list[Point]], n_min: int) -> None:
+    """`pool_tree` for the month of days a…b (over): the points of the units of several agencies."""
+    span = b - a + 1
+    ends: dict[int, np.ndarray] = {}  # node → bool per day: a point of the node ends there (node shows the month)
+    frontier: dict[int, list[int]] = {}  # node not showing the month → its frontier
+    residual: dict[int, np.ndarray] = {}  # node not showing the month → its residual per day
+    for i in order:
+        if not children[i] or len(leaves[i]) == 1:
+            mine = [p for p in out[i] if a <= p.first <= b]
+            if mine:
+                flags = np.zeros(span, dtype=bool)
+                flags[[p.last - a for p in mine]] = True
+                ends[i] = flags
+            elif children[i]:
+                frontier[i], residual[i] = frontier[leaves[i][0]], residual[leaves[i][0]]
+            else:
+                frontier[i], residual[i] = [], counts[i, a:b + 1]
+            continue
+        front: list[int] = []
+        rest = counts[i, a:b + 1].copy()
+        for c in children[i]:
+            if c in ends:
+                front.append(c)
+            else:
+                front += frontier[c]
+                rest += residual[c]
+        allowed = np.ones(span, dtype=bool)
+        for f in front:
+            allowed &= ends[f]
+        points = _cut(total[i, a:b + 1], rest, allowed, n_min)
+        if points:
+            flags = np.zeros(span, dtype=bool)
+            flags[[last for _first, last in points]] = True
+            ends[i] = flags
+            out[i] += [Point(a + first, a + last, b) for first, last in points]
+        else:
+            frontier[i], residual[i] = front, rest
+
+
+def _cut(total: np.ndarray, rest: np.ndarray, allowed: np.ndarray, n_min: int) -> list[tuple[int, int]]:
+    """A month's points (first, last day, 0-based) under `pool_tree`'s conditions (a)–(c); [] when none."""
+    def fine(r: float) -> bool:
+        return r == 0 or r >= n_min
+
+    closed: list[list[float]] = []  # [first, last, residual]
+    first, acc, acc_rest = 0, 0.0, 0.0
+    for j in range(len(total)):
+        acc += total[j]
+        acc_rest += rest[j]
+        if allowed[j] and acc >= n_min and fine(acc_rest):
+            closed.append([first, j, acc_rest])
+            first, acc, acc_rest = j + 1, 0.0, 0.0
+    if first < len(total):  # the remaining days join the last point
+        if not closed:
+            return []
+        closed[-1][1], closed[-1][2] = len(total) - 1, closed[-1][2] + acc_rest
+    while len(closed) > 1 and not fine(closed[-1][2]):
+        last = closed.pop()
+        closed[-1][1], closed[-1][2] = last[1], closed[-1][2] + last[2]
+    if not fine(closed[-1][2]):
+        return []
+    return [(int(f), int(t)) for f, t, _r in closed]
+
+
 @dataclass(frozen=True)
 class PooledChart:
     """The chart over points of pooled days (`pool_days`) in the window, with what it was calibrated on."""
@@ -550,7 +700,7 @@ class PooledChart:
 
 def pooled_drop_chart(days: Sequence[date], counts: np.ndarray, totals: np.ndarray, sumsq: np.ndarray,
                       n_min: int, baseline_start: int, chart_start: int, lam: float = DEFAULT_LAMBDA,
-                      arl0: float = DEFAULT_ARL0) -> PooledChart | None:
+                      arl0: float = DEFAULT_ARL0, points: list[Point] | None = None) -> PooledChart | None:
     """The downward chart over points of ≥ n_min responses (`pool_days`) whose last day is on or after
     `chart_start`, calibrated on the points within `baseline_start`…`chart_start` − 1 (None: fewer than 30
     responses in them, e.g. no month of n_min).  Per-day arrays over consecutive calendar days (Σ1, Σ score,
@@ -559,11 +709,12 @@ def pooled_drop_chart(days: Sequence[date], counts: np.ndarray, totals: np.ndarr
 
     The baseline is taken over whole points, so from one day to the next it gains or loses whole points,
     never one day.  The point-to-point variance beyond the responses' (day effects pooled over a point) is
-    estimated from those points (`Baseline.from_days` on points).  Calibration: `pooled_factor`.
+    estimated from those points (`Baseline.from_days` on points).  Calibration: `pooled_factor`.  `points`: the
+    node's points when it is charted beside others of its organisation tree (`pool_tree`), else `pool_days`'.
     """
     counts, totals, sumsq = (np.asarray(a, dtype=float) for a in (counts, totals, sumsq))
     working = np.array([d.weekday() < 5 for d in days])
-    points = pool_days(days, counts, n_min)
+    points = pool_days(days, counts, n_min) if points is None else points
     sums = np.vstack([np.zeros((1, 3)), np.cumsum(np.c_[counts, totals, sumsq], axis=0)])
 
     def of(pts: list[Point]) -> np.ndarray:

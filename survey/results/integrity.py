@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from analysis.control import pooled_drop_chart
+from analysis.control import Point, pool_tree, pooled_drop_chart
 from analysis.integrity import (
     HISTORY_DAYS,
     UNIFORM_MIN_ITEMS,
@@ -322,18 +322,21 @@ def _agency_charts(session: Session, today: date, agency_ids: list[int] | None, 
     return _charts(daily_scores(session, days[0], days[-1], agency_ids, version_ids), "agency_id", today, n_min)
 
 
-def _charts(data: pd.DataFrame, key: str, today: date, n_min: int) -> dict[int, dict[str, Any]]:
+def _charts(data: pd.DataFrame, key: str, today: date, n_min: int,
+            pooled: dict[int, list[Point]] | None = None) -> dict[int, dict[str, Any]]:
     """One early-warning chart per `key` value of per-day scores (n, total, sumsq): points of pooled days
     (`analysis.control.pooled_drop_chart`) ending in the last CHART_DAYS working days, calibrated on the points
-    of the BASELINE_DAYS before them.  Only points of at least n_min responses leave this function: no day's
-    figure does (docs/integrity.md, early warning)."""
+    of the BASELINE_DAYS before them; `pooled`: each group's points when pooled across the organisation tree (the
+    units, `_tree_points`).  Only points of at least n_min responses leave this function: no day's figure does
+    (docs/integrity.md, early warning)."""
     days, chart_days, base_start, chart_start = _span(today)
     out: dict[int, dict[str, Any]] = {}
     for group_id, part in data.groupby(key):
         assert isinstance(group_id, (int, np.integer))  # pandas-stubs types a group key as any scalar
         idx = part.set_index("day").reindex(days).fillna(0)
         res = pooled_drop_chart(days, idx["n"].to_numpy(), idx["total"].to_numpy(), idx["sumsq"].to_numpy(), n_min,
-                                base_start, chart_start)
+                                base_start, chart_start,
+                                points=None if pooled is None else pooled.get(int(group_id), []))
         if res is None:
             if idx["n"].to_numpy()[base_start:chart_start].sum() >= 30:  # a year's history, but no month of n_min
                 out[int(group_id)] = {"days": chart_days, "points": [], "counts": [], "statistic": [], "limit": None,
@@ -367,17 +370,57 @@ def charted_until(chart: dict[str, Any], last_month: date) -> dict[str, Any]:
             "first_signal": above[0]["last"] if above else None, "signal_known": above[0]["known"] if above else None}
 
 
-def _by_unit(session: Session, data: pd.DataFrame) -> pd.DataFrame:
-    """Per-agency day scores summed per administrative unit (and questionnaire version, when `data` has them):
-    every unit counts the agencies of its subtree."""
+def _unit_links(session: Session, root: int | None = None) -> tuple[dict[int, int | None], list[tuple[int, int]]]:
+    """(unit → parent, (agency, unit) for every unit above each agency): the units with an agency below them,
+    within the subtree of `root` when given (its parent then None), retired ones included as in
+    `survey.org.tree.unit_subtree`."""
     parents: dict[int, int | None] = {int(u): p for u, p in session.execute(select(Unit.id, Unit.parent_id))}
     rows = []
     for agency_id, unit_id in session.execute(select(Agency.id, Agency.unit_id)):
+        chain: list[int] = []
         u: int | None = unit_id
-        while u is not None:
-            rows.append((agency_id, u))
+        while u is not None and u not in chain:
+            chain.append(u)
+            if u == root:
+                break
             u = parents.get(u)
-    links = pd.DataFrame(rows, columns=["agency_id", "unit_id"])
+        if root is not None:
+            if root not in chain:
+                continue
+            chain = chain[:chain.index(root) + 1]
+        rows += [(int(agency_id), c) for c in chain]
+    used = {u for _a, u in rows}
+    return {u: (None if u == root else parents.get(u)) for u in used}, rows
+
+
+def _tree_points(session: Session, data: pd.DataFrame, today: date, n_min: int,
+                 root: int | None = None) -> dict[int, list[Point]]:
+    """Every unit's points (within the subtree of `root`, when given), pooled across the organisation tree by
+    `analysis.control.pool_tree` from the per-agency day counts `data` (agency_id, day, n): no unit's chart
+    beside an agency's or another unit's gives a group under n_min away (tests/integrity/
+    test_warning_tree_reader.py).  A unit's points depend on its subtree only, so the Integrity page's list and
+    the unit page read the same ones."""
+    days = _span(today)[0]
+    parents, links = _unit_links(session, root)
+    agencies = sorted({a for a, _u in links})
+    units = sorted(parents)
+    at = {("u", u): i for i, u in enumerate(units)} | {("a", a): len(units) + i for i, a in enumerate(agencies)}
+    direct = {a: u for a, u in session.execute(select(Agency.id, Agency.unit_id)) if a in set(agencies)}
+    parent = [at[("u", p)] if p is not None and ("u", p) in at else -1 for p in (parents[u] for u in units)]
+    parent += [at[("u", direct[a])] for a in agencies]
+    counts = np.zeros((len(parent), len(days)))
+    if not data.empty and agencies:
+        grid = (data.groupby(["agency_id", "day"])["n"].sum().unstack("day", fill_value=0)
+                .reindex(index=agencies, columns=days, fill_value=0))
+        counts[len(units):] = grid.to_numpy(dtype=float)
+    points = pool_tree(days, counts, parent, n_min)
+    return {u: points[at[("u", u)]] for u in units}
+
+
+def _by_unit(session: Session, data: pd.DataFrame) -> pd.DataFrame:
+    """Per-agency day scores summed per administrative unit (and questionnaire version, when `data` has them):
+    every unit counts the agencies of its subtree."""
+    links = pd.DataFrame(_unit_links(session)[1], columns=["agency_id", "unit_id"])
     keys = (["version"] if "version" in data else []) + ["unit_id", "day"]
     if data.empty or links.empty:
         return pd.DataFrame(columns=[*keys, "n", "total", "sumsq"])
@@ -406,7 +449,7 @@ def _unit_chart(session: Session, today: date, unit_id: int, n_min: int,
     days = _span(today)[0]
     data = daily_scores(session, days[0], days[-1], agency_ids, version_ids)
     summed = data.groupby("day")[["n", "total", "sumsq"]].sum().reset_index().assign(unit_id=unit_id)
-    return _charts(summed, "unit_id", today, n_min).get(unit_id)
+    return _charts(summed, "unit_id", today, n_min, _tree_points(session, data, today, n_min, unit_id)).get(unit_id)
 
 
 Charts = dict[int, dict[str, Any]]
@@ -424,6 +467,7 @@ def _city_charts(session: Session, today: date, n_min: int,
     calibration is most of the list's cost)."""
     days = _span(today)[0]
     data = daily_scores(session, days[0], days[-1], by_version=True)
+    every = data  # a unit's points are pooled with all its agencies' of the version, charted or not
     units = _by_unit(session, data)
     if charted is not None:
         wanted = pd.DataFrame(list(charted[0].items()), columns=["agency_id", "version"])
@@ -431,10 +475,11 @@ def _city_charts(session: Session, today: date, n_min: int,
         units = units[units["version"] == charted[1]]
     out: dict[int, tuple[Charts, Charts]] = {}
     for version in sorted(set(data["version"]) | set(units["version"])):
+        mine = units[units["version"] == version].drop(columns="version")
+        pooled = _tree_points(session, every[every["version"] == version], today, n_min) if len(mine) else {}
         out[int(version)] = (_charts(data[data["version"] == version].drop(columns="version"), "agency_id", today,
                                      n_min),
-                             _charts(units[units["version"] == version].drop(columns="version"), "unit_id", today,
-                                     n_min))
+                             _charts(mine, "unit_id", today, n_min, pooled))
     return out
 
 
