@@ -340,11 +340,8 @@ def product_suppression_grid(parents: Sequence[npt.ArrayLike], n: npt.ArrayLike,
             kid_off[d][p].append((child - p) * strides[d])
     up_off = [[None if p < 0 else (p - i) * strides[d] for i, p in enumerate(par_node[d].tolist())]
               for d in range(dims)]
-    depth_of = [dep.tolist() for dep in depth]
     span = list(zip(range(dims), strides, shape, strict=True))
-
-    def level_at(i: int) -> int:
-        return sum(depth_of[d][(i // s) % m] for d, s, m in span)
+    level_at = level_flat.data  # the depth sum of a flat cell
 
     def kids(i: int, d: int) -> list[int]:
         return [k for o in kid_off[d][(i // strides[d]) % shape[d]] if cnt[k := i + o] > 0]
@@ -362,11 +359,11 @@ def product_suppression_grid(parents: Sequence[npt.ArrayLike], n: npt.ArrayLike,
                 at = (k // s) % m
                 o = up_off[d][at]
                 if o is not None and cnt[k + o] > 0:
-                    heapq.heappush(work, (level_at(k + o), k + o, d))
+                    heapq.heappush(work, (level_at[k + o], k + o, d))
                 if shut[d]:
                     stack.extend(kk for oo in kid_off[d][at] if cnt[kk := k + oo] > 0)
                 elif any(cnt[k + oo] > 0 for oo in kid_off[d][at]):
-                    heapq.heappush(work, (level_at(k), k, d))
+                    heapq.heappush(work, (level_at[k], k, d))
 
     def safe(p: int, below: list[int], d: int) -> bool:
         if not status[p]:
