@@ -215,6 +215,9 @@ def agency(code: str) -> str | Response:
             if f.service_point else ("agency", ag.code, ag.name(lang))
         cmp = lf.hide_comparison(compare_with_whole(db.session, sel.whole(), unit_column=unit_col,
                                                     unit_value=unit_val), protected)
+        # the city is a node too: over months its shown periods do not give, its figure is hidden everywhere
+        cmp = lf.hide_comparison(cmp, lf.reference_measures(sel, cmp.table["measure"].astype(str)),
+                                 "reference_hidden")
         tables.append(ad.comparison_table(cmp, lang, unit_name))
         tables.append(trend_table)
         # an item's answer counts give its share: hidden wherever the share is (ad.distribution_tables)

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 from flask_babel import gettext as _
 
+from survey.dashboard import linked_figures as lf
 from survey.dashboard.charts import Chart, TrendPoint, trend_chart
 from survey.dashboard.tables import CI, DIFF, DIFF_CI, INT, NEFF, NUM, PCT, PVAL, Col, Table
 from survey.results import Comparison, Distributions, IndexResult
@@ -120,7 +121,8 @@ def comparison_table(cmp: Comparison, lang: str, unit_name: str) -> Table:
         table.rows.append({"title": _title(r, lang), "estimate": _f(r["estimate"]), "reference": _f(r["reference"]),
                            "difference": _f(r["difference"]), "ci": (_f(r["ci_low"]), _f(r["ci_high"])),
                            "p_value": _f(r["p_value"]), "n": int(r["n"]), "_suppressed": bool(r["suppressed"]),
-                           "_n": int(r["n"]), "_kind": _value_kind(r["kind"])})
+                           "_n": int(r["n"]), "_kind": _value_kind(r["kind"]),
+                           **({"_why": lf.reference_note()} if bool(r.get("reference_hidden", False)) else {})})
     return table
 
 

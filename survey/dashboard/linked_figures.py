@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from survey.extensions import db
 from survey.i18n import number
 from survey.results.indices import Comparison, IndexResult
-from survey.results.protection import protection
+from survey.results.protection import protection, root_node
 from survey.results.selection import Selection
 
 
@@ -53,13 +53,32 @@ def hide(res: IndexResult, measures: set[str]) -> IndexResult:
     return replace(res, table=table)
 
 
-def hide_comparison(cmp: Comparison, measures: set[str]) -> Comparison:
-    """The node against the whole city: the node's estimate and the difference would give it away."""
+def hide_comparison(cmp: Comparison, measures: set[str], mark: str | None = None) -> Comparison:
+    """The node against the whole city: the node's estimate and the difference would give it away.  `mark`: a
+    column set True on the rows hidden (`reference_hidden`: the city's figure is the one protected)."""
     if not measures:
         return cmp
     table = cmp.table.copy()
-    table.loc[table["measure"].isin(measures), "suppressed"] = True
+    mask = table["measure"].isin(measures)
+    if mark:
+        table[mark] = mask
+    table.loc[mask, "suppressed"] = True
     return replace(cmp, table=table)
+
+
+def reference_measures(sel: Selection, measures: Iterable[str]) -> set[str]:
+    """The measures whose whole-city figure over `sel`'s months and channel is hidden (the tree root's protection):
+    the agency page's comparison prints that figure beside the agency's, so two pages whose months differ by one
+    (2022-Q4 and October–November) gave the city's small month away (attacker pass, 7 Dec 2026)."""
+    node = root_node(db.session)
+    if node is None:
+        return set()
+    n_min = _n_min()
+    return {m for m in dict.fromkeys(measures) if protection(db.session, sel, m, n_min).of(*node)}
+
+
+def reference_note() -> str:
+    return _("hidden: the whole city's figure over these months would give a small group away")
 
 
 def hide_periods(sel: Selection, kind: str, code: str, res: IndexResult) -> IndexResult:
