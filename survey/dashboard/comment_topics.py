@@ -3,8 +3,15 @@ link to those comments.  Counted over the comments an agency viewer sees (hidden
 held for review are not counted, whoever looks), filtered like the comment page (service point, months), so
 a count and the list behind its link agree.  Two more tables give the trend: comments per topic, and their
 share of the comments, per month (per quarter when the period shown spans more than a year), each period
-linking to its comments.  A share of fewer than n_min comments (HAILONG_N_MIN, as for responses) is a
-suppressed figure: the row says "not enough comments" and exports leave it empty; the counts stay."""
+linking to its comments.
+
+Shares are shown whatever the number of comments, with that number beside them (attacker pass, 7 Dec 2026).
+They used to be hidden under n_min comments "as for responses" while the count of each topic and the total stayed
+in the same row — so the hidden share was count ÷ total, one division away.  No protection asks for hiding it:
+n_min protects figures estimated from small groups of respondents, whereas these are counts of comments the
+same viewer reads on the comment page, each linked from its count.  So the share is shown; under n_min comments
+the files say that it rests on few comments (`few_comments`), and rises are still looked for only where both
+periods have n_min comments (the topics page)."""
 
 from __future__ import annotations
 
@@ -29,11 +36,12 @@ def comment_n_min() -> int:
     return int(current_app.config["HAILONG_N_MIN"])
 
 
-def suppressed_share(total: int, n_min: int) -> dict[str, Any]:
-    """Row keys that hide a share of `total` comments when they are fewer than n_min (counts stay shown)."""
-    if total >= n_min:
+def few_comments(total: int, n_min: int) -> dict[str, Any]:
+    """Row keys that say, in the files, that a share rests on fewer than n_min comments (it stays shown: see the
+    module docstring)."""
+    if total >= n_min or total == 0:
         return {}
-    return {"_suppressed": True, "_n": total, "_why": _("not enough comments (n = %(n)s)", n=number(total, 0))}
+    return {"_note": _("few comments (n = %(n)s): the shares vary widely", n=number(total, 0))}
 
 
 def topic_tables(agency: Agency, service_point: ServicePoint | None, period_from: date | None,
@@ -60,7 +68,7 @@ def topic_tables(agency: Agency, service_point: ServicePoint | None, period_from
         href = url_for("dashboard.comments", code=agency.code,
                        **comment_link_args({**args, "from": start, "to": end}))
         counts.rows.append({"period": period_name(label), "n": total, **by_topic, "_href": href})
-        shares.rows.append({"period": period_name(label), "n": total, "_href": href, **suppressed_share(total, n_min),
+        shares.rows.append({"period": period_name(label), "n": total, "_href": href, **few_comments(total, n_min),
                             **{c: n / total if total else None for c, n in by_topic.items()}})
     return [topics_table(agency, service_point, period_from, period_to, lang, rows=[t for _p, t in rows]),
             counts, shares]
@@ -75,15 +83,15 @@ def topics_table(agency: Agency, service_point: ServicePoint | None, period_from
     if rows is None:
         rows = list(db.session.scalars(comment_query(agency.id, args, moderator=False).with_only_columns(Comment.text)))
     total, counts = topic_counts(rows, lex)
-    hide = suppressed_share(total, comment_n_min())
+    note = few_comments(total, comment_n_min())
     table = Table("topics", _("Topics of citizens' comments"), [
         Col("topic", _("Topic")), Col("n", _("Comments"), INT), Col("share", _("Share of comments"), PCT)])
     for t in sorted(lex.topics, key=lambda t: (-counts[t.code], lex.codes.index(t.code))):
         table.rows.append({"topic": t.label(lang), "n": counts[t.code],
-                           "share": counts[t.code] / total if total else None, **hide,
+                           "share": counts[t.code] / total if total else None, **note,
                            "_href": url_for("dashboard.comments", code=agency.code,
                                             **comment_link_args(args, topic=t.code))})
     table.rows.append({"topic": _("All comments (a comment may have several topics or none)"), "n": total,
-                       "share": 1.0 if total else None, **hide,
+                       "share": 1.0 if total else None, **note,
                        "_href": url_for("dashboard.comments", code=agency.code, **comment_link_args(args))})
     return table

@@ -6,8 +6,9 @@ fees rising at X").  Only counts are shown; the comments themselves are read on 
 Access: every staff role, scoped like everything else (`visible_agency_ids`): Home Affairs and
 administrators see every agency, a unit manager those of its subtree, an agency viewer its own agency.
 Hidden comments and those of responses held for review are never counted, as on the agency page.
-A share of fewer than n_min comments is suppressed (the count stays), and a rise is looked for only where
-both periods have n_min comments: a share that may not be shown cannot be said to rise either.
+Shares are shown with the number of comments beside them, however few (survey/dashboard/comment_topics.py
+says why none is hidden); a rise is looked for only where both periods have n_min comments: a share of a few
+comments moves too much to be said to rise.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from werkzeug.wrappers import Response as WResponse
 from survey.auth import roles
 from survey.auth.scope import roles_required, visible_agency_ids
 from survey.dashboard import params
-from survey.dashboard.comment_topics import comment_n_min, suppressed_share
+from survey.dashboard.comment_topics import comment_n_min, few_comments
 from survey.dashboard.common import month_text, wants_export
 from survey.dashboard.tables import DIFF, INT, PCT, Col, Table, chosen_table, export
 from survey.extensions import db
@@ -88,7 +89,7 @@ def index() -> str | WResponse:
         for ag in sorted(agencies, key=lambda a: a.name(lang)):
             total, counts = topic_counts(now.get(ag.id, []), lex)
             shares.rows.append({"agency": ag.name(lang), "n": total, "_href": _link(ag, p),
-                                **suppressed_share(total, n_min),
+                                **few_comments(total, n_min),
                                 **{c: n / total if total else None for c, n in counts.items()}})
             previous = topic_counts(before.get(ag.id, []), lex)
             if min(total, previous[0]) < n_min:
