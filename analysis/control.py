@@ -558,9 +558,9 @@ def pool_tree(days: Sequence[date], counts: np.ndarray, parent: Sequence[int], n
     atoms; by (b, c) and `pool_days` every atom holds 0 or ≥ n_min responses.  So every point of every chart
     is a sum of atoms, and so is anything a reader computes from any number of charts — sums and differences of
     n and n·mean (the warning measure inverted), of points of one node or of nodes at any levels, or of a
-    chart and a month figure (points tile their months): a set of responses whose count and mean it gives is a
-    union of whole atoms, none or at least n_min of them.  It is the same argument as the dashboard's
-    remainder rule, on days instead of periods.
+    chart and the month figure of a node that charts the month (its points tile it): a set of responses whose
+    count and mean it gives is a union of whole atoms, none or at least n_min of them.  It is the same argument
+    as the dashboard's remainder rule, on days instead of periods.
 
     A unit of several agencies gives a month's points only once the month is over (`known` = its last day):
     before, an agency with a few responses may still reach n_min (and the unit's points must then end where its
@@ -749,7 +749,12 @@ def pooled_factor(baseline: Baseline, days_per_point: float, size: float, lam: f
     the same rate per working day as the daily chart, and the in-control ARL is `arl0`/k points (= `arl0`
     working days).  A point's law: `score_innovations` for exactly `size` responses (rounded; the sizes vary
     from n_min to ~2·n_min, the standardised value hardly with them) with the between-point effect
-    (`baseline.day_sd`, estimated on points) mixed in.  Rounded (p 0.01, size and k on 5% grids) and remembered.
+    (`baseline.day_sd`, estimated on points) mixed in.  A point of more than EXACT_VOLUME responses (a unit's
+    month under `pool_tree`: thousands at a city) takes the factor at EXACT_VOLUME scaled by the growth of the
+    point's SD, √(1 + n·τ²/σ0²), as `calibrated_factor` does for days: the exact law of a point of 16,000
+    responses is slow to build, and its factor (> 20) was beyond `discrete_crit`'s search (the city at 400,000
+    demo responses, benchmarks/integrity_bench.py --units).  Rounded (p 0.01, size and k on 5% grids) and
+    remembered.
     """
     if days_per_point <= 1.05:
         return calibrated_factor(baseline, lam, arl0), lam
@@ -761,6 +766,9 @@ def pooled_factor(baseline: Baseline, days_per_point: float, size: float, lam: f
            round(baseline.day_sd, 2), arl0)
     if key not in _POOLED:
         lam_point = 1.0 - (1.0 - lam) ** k
-        law = score_innovations(p, math.sqrt(p * (1 - p) / key[1]), 1.0, day_sd=key[5], size=n)
-        _POOLED[key] = (discrete_crit(lam_point, law[0], law[1], 1.0, arl0 / k), lam_point)
+        exact = min(n, int(EXACT_VOLUME))  # a unit's month at a city holds thousands: scaled as `_calibrate` does
+        law = score_innovations(p, math.sqrt(p * (1 - p) / key[1]), 1.0, day_sd=key[5], size=exact)
+        tau2_over_var = (key[5] * p * (1 - p)) ** 2 * key[1] / (p * (1 - p))
+        growth = math.sqrt((1 + n * tau2_over_var) / (1 + exact * tau2_over_var))
+        _POOLED[key] = (growth * discrete_crit(lam_point, law[0], law[1], 1.0, arl0 / k), lam_point)
     return _POOLED[key]

@@ -129,3 +129,23 @@ def test_points_tile_months_hold_n_min_and_align_with_the_nodes_below() -> None:
         for first, last in over:
             quiet = counts[9, first:last + 1].sum()
             assert any(days[p.first].month == days[first].month for p in points[unit]) == (not 0 < quiet < N_MIN)
+
+
+@pytest.mark.parametrize("day_sd", [0.08, 0.2])
+def test_a_citys_month_point_is_calibrated_as_normal_theory_scaled_by_its_sd(day_sd: float) -> None:
+    """A unit's point under `pool_tree` can be a city's month (16,000 responses): its factor is the exact law's at
+    EXACT_VOLUME scaled by the point's SD √(1 + n·τ²/σ0²); against `spc`-style normal theory (`ewma_crit`, checked
+    against R in test_control.py) times that SD it is 0–10% higher (the skew of the index and of a day effect on
+    the logit scale: 3% and 8% here).  Before, the exact law of
+    16,000 responses was built (slow) and, with a day SD of 0.2, its factor (≈ 31) lay beyond the search: a
+    ValueError (the city at 400,000 demo responses, benchmarks/integrity_bench.py --units)."""
+    from analysis.control import Baseline, ewma_crit, pooled_factor
+
+    p, sd = 0.8, 0.3
+    c, lam_point = pooled_factor(Baseline(p, sd, 760.0, day_sd), 21.0, 16_000)
+    k = 1.05 ** round(np.log(21.0) / np.log(1.05))
+    ratio = round(1.05 ** round(np.log(p * (1 - p) / sd**2) / np.log(1.05)), 3)
+    n = round(1.05 ** round(np.log(16_000) / np.log(1.05)))
+    spread = np.sqrt(1 + n * (day_sd * p * (1 - p)) ** 2 * ratio / (p * (1 - p)))
+    assert lam_point == pytest.approx(1 - 0.9**k)
+    assert 1.0 <= c / (ewma_crit(lam_point, 250 / k) * spread) <= 1.10
