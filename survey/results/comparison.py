@@ -37,7 +37,7 @@ from survey.results.node_counts import kept_node_figures
 from survey.results.periods import period_name
 from survey.results.protection import Node, Protection, protection, root_node, tree_selection
 from survey.results.selection import Selection
-from survey.results.totals import Instrument, cluster_totals
+from survey.results.totals import Instrument, cluster_totals, period_label
 
 #: ranks of fewer units say nothing (one unit alone is "1 (1–1)" with a 100% chance of the top)
 MIN_RANKED = 3
@@ -65,11 +65,7 @@ class Period:
 
     @property
     def label(self) -> str:
-        if self.kind == "month":
-            return f"{self.start.year}-{self.start.month:02d}"
-        if self.kind == "quarter":
-            return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
-        return f"{self.start.year}"
+        return period_label(self.start, self.kind)
 
     @classmethod
     def parse(cls, text: str) -> Period:

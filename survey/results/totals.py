@@ -105,12 +105,13 @@ class Instrument:
 
 
 def period_label(d: date, kind: str) -> str:
-    """Same labels as analysis.data.period_codes: 2022-07, 2022-Q3, 2022."""
+    """Same labels as analysis.data.period_codes: 2022-07, 2022-Q3, 2022 — the year always in four digits (year
+    22 is 0022-Q3: "22-Q3" matched no label pattern, so the period could not be read back)."""
     if kind == "month":
-        return f"{d.year}-{d.month:02d}"
+        return f"{d.year:04d}-{d.month:02d}"
     if kind == "quarter":
-        return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
-    return f"{d.year}"
+        return f"{d.year:04d}-Q{(d.month - 1) // 3 + 1}"
+    return f"{d.year:04d}"
 
 
 def instrument(session: Session, sel: Selection) -> Instrument:
