@@ -205,21 +205,27 @@ def _group_label(level: str, f: Filters) -> str:
     return dict(f.levels).get(level, level)
 
 
-def _unit_or_403(unit_id: int) -> Unit:
+def _unit_or_403(unit_id: int, param: str | None = None) -> Unit:
+    """`param`: the URL parameter that named the unit (a download's `unit_id`): an unknown one is refused naming it
+    (survey/dashboard/params.py), as every other parameter is, instead of the bare "not found" of a page's path."""
     allowed = visible_unit_ids(current_user)
     if allowed is not None and unit_id not in allowed:
         abort(403)
     unit = db.session.get(Unit, unit_id)
     if unit is None:
+        if param:
+            raise params.unknown(param, str(unit_id))
         abort(404)
     return unit
 
 
-def _agency_or_403(agency_id: int) -> Agency:
+def _agency_or_403(agency_id: int, param: str | None = None) -> Agency:
     if not can_see_agency(current_user, agency_id):
         abort(403)
     agency = db.session.get(Agency, agency_id)
     if agency is None:
+        if param:
+            raise params.unknown(param, str(agency_id))
         abort(404)
     return agency
 
@@ -393,9 +399,9 @@ def export(fmt: str) -> Response:
     view = params.choice("view", ("index", "unit", "agency"), "index")
     scope: dict[str, Any] = {}
     if view == "unit":
-        scope["unit_id"] = params.required_whole("unit_id")
+        scope["unit_id"] = _unit_or_403(params.required_whole("unit_id"), "unit_id").id
     elif view == "agency":
-        scope["agency_id"] = params.required_whole("agency_id")
+        scope["agency_id"] = _agency_or_403(params.required_whole("agency_id"), "agency_id").id
     f, comp, _heading, _crumbs = _page(view, scope)
     if comp is None:
         abort(404)

@@ -47,8 +47,11 @@ CASES: dict[str, list[tuple[str, str, int]]] = {
     "measure": [(v, "param_choice", 400) for v in CHOICES],
     "top_k": [(v, "param_number", 400) for v in [*NUMBERS, "1001"]],
     "view": [(v, "param_choice", 400) for v in CHOICES],
-    "unit_id": [(v, "param_number", 400) for v in NUMBERS] + [("", "param_missing", 400)],
-    "agency_id": [(v, "param_number", 400) for v in NUMBERS] + [("", "param_missing", 400)],
+    # an id naming nothing: the specific refusal too, not the bare "not found" (attacker pass, 7 Dec 2026)
+    "unit_id": [(v, "param_number", 400) for v in NUMBERS] + [("", "param_missing", 400),
+                                                               ("999999", "param_unknown", 404)],
+    "agency_id": [(v, "param_number", 400) for v in NUMBERS] + [("", "param_missing", 400),
+                                                                 ("999999", "param_unknown", 404)],
     "status": [(v, "param_choice", 400) for v in CHOICES],
 }
 AGENCY = ["questionnaire", "from", "to", "channel", "trend", "format"]
