@@ -397,16 +397,35 @@ def loaded_pages(app) -> list[tuple[str, str, str]]:
     return [(label, user, url.replace("__sipas__", sipas)) for label, user, url in pages(app)]
 
 
-def one_page(app, index: int, live: int, warm: int = 0, profile: str = "", save_html: str = "") -> None:
+def one_page(app, index: int, live: int, warm: int = 0, profile: str = "", save_html: str = "",
+             forget: bool = False) -> None:
     """In this (fresh) process: page `index`'s first request, then `live` requests each after two new
     responses, then `warm` requests without new data; prints one table row per request with wall, CPU, RSS
-    after it and the process's peak RSS.  profile: a file for the cProfile stats of the last live request;
-    save_html: a folder for the last request's page (CSRF tokens masked), to compare two trees byte by byte."""
+    after it, the process's peak RSS and how the protection was decided (whole tree / again by subtree).
+    profile: a file for the cProfile stats of the last live request; save_html: a folder for the last request's
+    page (CSRF tokens masked), to compare two trees byte by byte; forget: drop the kept decisions before each
+    live request, so that it decides the whole tree (what a live request costs when `decide_again` declines)."""
     import cProfile
     import resource
 
     from flask import g
     from sqlalchemy import select
+
+    from survey.results import protection
+
+    decided = {"whole": 0, "again": 0}
+    whole_tree, again = protection._decide_cells, protection.decide_again
+
+    def counted_whole(*a, **k):
+        decided["whole"] += 1
+        return whole_tree(*a, **k)
+
+    def counted_again(*a, **k):
+        out = again(*a, **k)
+        decided["again"] += out is not None
+        return out
+
+    protection._decide_cells, protection.decide_again = counted_whole, counted_again
 
     from survey.org.models import ServicePoint
     from survey.questionnaire_versions.models import QuestionnaireVersion
@@ -424,7 +443,10 @@ def one_page(app, index: int, live: int, warm: int = 0, profile: str = "", save_
             g.pop(k, None)
         if 0 < i <= live:
             dash.new_responses(points, qvs, rng)
+            if forget:
+                protection.clear_kept()
         db.session.remove()
+        decided.update(whole=0, again=0)
         profiler = cProfile.Profile() if profile and i == live else None
         t0, c0 = time.perf_counter(), time.process_time()
         if profiler is not None:
@@ -446,7 +468,8 @@ def one_page(app, index: int, live: int, warm: int = 0, profile: str = "", save_
         from survey.results import closed_months
 
         print(f"    | {label} | {kind} | {wall:,.0f} | {cpu:,.0f} | {dash.rss_mb():,.0f} | "
-              f"{peak:,.0f} | {os.getloadavg()[0]:.1f} | {closed_months._held / 2**20:,.0f} |", flush=True)
+              f"{peak:,.0f} | {os.getloadavg()[0]:.1f} | {closed_months._held / 2**20:,.0f} | "
+              f"{decided['whole']} / {decided['again']} |", flush=True)
 
 
 def fresh_pages(name: str, pg: str, live: int, chosen: list[int], extra: list[str]) -> None:
@@ -456,8 +479,8 @@ def fresh_pages(name: str, pg: str, live: int, chosen: list[int], extra: list[st
     print(f"  fresh process per page: first request, then {live} live (two new responses before each), "
           f"then warm ones ({extra}):")
     print("    | page | request | wall (ms) | app CPU (ms) | RSS after (MB) | peak RSS (MB) | load "
-          "| closed months (MB) |")
-    print("    |---|---|---:|---:|---:|---:|---:|---:|", flush=True)
+          "| closed months (MB) | decisions: whole tree / again |")
+    print("    |---|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     for index in chosen or range(len(pages(None))):
         proc = subprocess.run([sys.executable, __file__, "--reuse", name, "--pg", pg, "--modes", "",
                                "--one-page", str(index), "--live", str(live), *extra], check=False)
@@ -480,6 +503,9 @@ def main() -> None:
                     help="each page in a new process: first request, then --live requests; CPU and peak RSS")
     ap.add_argument("--live", type=int, default=2, help="live requests after the first one (--fresh)")
     ap.add_argument("--one-page", type=int, default=None, help=argparse.SUPPRESS)  # a --fresh child
+    ap.add_argument("--forget-decisions", action="store_true",
+                    help="drop the protection's kept decisions before each live request (--fresh): the cost of a "
+                         "live request that decides the whole tree")
     ap.add_argument("--per-point", action="store_true",
                     help="build the counters totals from per-service-point running totals (the path before "
                          "survey/results/month_pass.py): the before of a before/after on one tree")
@@ -531,7 +557,8 @@ def main() -> None:
                           **({"HAILONG_MONTH_CELLS_MB": args.month_cells_mb} if args.month_cells_mb else {})})
         if args.one_page is not None:
             with app.app_context():
-                one_page(app, args.one_page, args.live, args.warm, args.profile, args.save_html)
+                one_page(app, args.one_page, args.live, args.warm, args.profile, args.save_html,
+                         args.forget_decisions)
             return
         print(f"== postgresql national: {'database kept earlier' if args.reuse else f'{args.responses:,} responses'} "
               f"({url.split('@')[-1]}); "
@@ -563,7 +590,7 @@ def main() -> None:
                         [*(["--per-point"] if args.per_point else []), "--month-files", args.month_files,
                          "--warm", str(args.warm), "--results-mb", str(args.results_mb),
                          "--month-cells-mb", str(args.month_cells_mb), "--profile", args.profile,
-                         "--save-html", args.save_html])
+                         "--save-html", args.save_html, *(["--forget-decisions"] if args.forget_decisions else [])])
         if args.export:
             path = Path(args.export)
             if not path.exists():
