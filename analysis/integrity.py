@@ -13,6 +13,8 @@ responses, else the channel), `local` (local submission time, naive datetime), `
 answered), `top` (answers at the scale's best level), `sat` (satisfied answers).  History is the same
 frame before the scanned day.  Optional `uniform` (bool: every answered scale item, at least
 `UNIFORM_MIN_ITEMS`, at one same level); without it only the straight-lined responses count as uniform.
+Optional `vector` (any hashable key of the response's answered scale items and their levels; missing → the
+repeat signal is silent).
 Nothing here knows about Flask or SQL.
 
 Signals per cell (service point × day, each source — kiosk or channel — tested on its own):
@@ -24,6 +26,9 @@ Signals per cell (service point × day, each source — kiosk or channel — tes
 - uniform: responses whose answered items (≥ 3) are all at one same level, any level (a stuffer who
   taps "satisfied", not "very satisfied", on every item), against the source's history shrunk to the
   city's rate, as straight-lining;
+- repeat: the day's most frequent answer vector (responses with ≥ 3 answered items) — one fixed vector of
+  mixed levels entered again and again — against the largest share any one vector has in the source's
+  history shrunk to the city's (a union bound over vectors, `repeat_test`);
 - hours: responses outside the opening hours (± grace), against a small honest rate;
 - jump: the day's mean top-box share against the source's history (normal approximation, n ≥ 5);
 - late: responses received long after they were submitted *out of order* — an offline kiosk's queue
@@ -43,7 +48,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -60,7 +65,8 @@ SHRINK = 50.0  # pseudo-responses of city rate mixed into a source's history rat
 GRACE_MIN = 10  # minutes before opening / after closing still counted as open
 MIN_JUMP_N = 5
 LATE_MIN = 60.0  # a response received this many minutes after its submission is late
-SIGNALS = ("burst", "straight", "uniform", "hours", "jump", "late")
+SIGNALS = ("burst", "straight", "uniform", "repeat", "hours", "jump", "late")
+REPEAT_FLOOR = 0.01  # the largest honest share of one answer vector is taken as at least this
 UNIFORM_MIN_ITEMS = 3  # a response is uniform when its answered scale items (at least this many) share one level
 
 
@@ -181,6 +187,40 @@ def binomial_excess(k: int, n: int, rate: float) -> float:
     return float(binom.sf(k - 1, n, min(max(rate, 1e-9), 1.0)))
 
 
+def repeat_test(k: int, n: int, q_max: float) -> float:
+    """P(some answer vector comes ≥ `k` times among `n` honest responses) when no vector's probability exceeds
+    `q_max` (multinomial, any number of vectors).
+
+    Union bound Σ_v P(Bin(n, q_v) ≥ k); with Σ q_v = 1 and q_v ≤ q_max it is largest when ⌈1/q_max⌉ vectors
+    have q_max, because P(Bin(n, q) ≥ k) is convex in q up to q = (k − 1)/(n − 1) (its derivative,
+    n·P(Bin(n − 1, q) = k − 1), rises up to there): a convex sum over that polytope peaks at a vertex.  Beyond
+    that point the count is not surprising: 1.
+    """
+    if k < 2 or n < k:
+        return 1.0
+    q = min(max(q_max, 1e-9), 1.0)
+    if q > (k - 1) / (n - 1):
+        return 1.0
+    return min(1.0, math.ceil(1.0 / q) * float(binom.sf(k - 1, n, q)))
+
+
+def _window_max(daily: np.ndarray, owner: np.ndarray, owners: int) -> Callable[[int, int], np.ndarray]:
+    """For rows of per-day counts (one row per vector, `owner` its group, rows sorted by owner): a function
+    (lo, hi) → per owner the largest count any one of its vectors has over days lo…hi − 1 (0 without rows)."""
+    cum = np.concatenate([np.zeros((daily.shape[0], 1)), np.cumsum(daily, axis=1)], axis=1)
+    starts = np.searchsorted(owner, np.arange(owners))
+    has = np.bincount(owner, minlength=owners) > 0
+
+    def at(lo: int, hi: int) -> np.ndarray:
+        out = np.zeros(owners)
+        if len(owner):
+            w = cum[:, hi] - cum[:, lo]
+            out[has] = np.maximum.reduceat(w, starts[has])
+        return out
+
+    return at
+
+
 def jump_test(mean: float, n: int, mu0: float, sd0: float) -> float:
     """One-sided p-value of the day's mean top-box share above the history's (normal approximation)."""
     if n < MIN_JUMP_N or sd0 <= 0 or not np.isfinite(mean):
@@ -246,6 +286,12 @@ def response_features(frame: pd.DataFrame, hours: Mapping[object, OpeningHours] 
     same = (out["uniform"].eq(True).to_numpy() if "uniform" in out  # missing → not uniform
             else (out["top"] == out["answered"]).to_numpy())
     out["uniform"] = (enough & same).astype(int)
+    if "vector" in out:
+        has_vector = enough & out["vector"].notna().to_numpy()
+        out["vector_key"] = np.where(has_vector, pd.factorize(out["vector"])[0], -1)
+    else:
+        out["vector_key"] = -1
+    out["n_vec"] = (out["vector_key"] >= 0).astype(int)
     out["top_share"] = np.where(answered > 0, out["top"].to_numpy() / np.where(answered > 0, answered, 1.0), np.nan)
     outside = np.ones(len(out), dtype=bool)
     sp_hours = out["service_point"].map(lambda sp: hours.get(sp, DEFAULT_HOURS))
@@ -262,7 +308,7 @@ def response_features(frame: pd.DataFrame, hours: Mapping[object, OpeningHours] 
     return out
 
 
-_STATS = ("n", "straight", "uniform", "outside", "ts", "ts2", "n_ts", "late", "after_pub")
+_STATS = ("n", "straight", "uniform", "n_vec", "outside", "ts", "ts2", "n_ts", "late", "after_pub")
 
 
 def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None) -> pd.DataFrame:
@@ -292,7 +338,7 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
     tsz = np.where(has_ts, ts, 0.0)
     after_pub = f["after_publication"].fillna(False).to_numpy(bool) if "after_publication" in f else np.zeros(len(f))
     vals = {"n": np.ones(len(f)), "straight": f["straight"].to_numpy(float), "uniform": f["uniform"].to_numpy(float),
-            "outside": f["outside"].to_numpy(float),
+            "outside": f["outside"].to_numpy(float), "n_vec": f["n_vec"].to_numpy(float),
             "ts": tsz, "ts2": tsz**2, "n_ts": has_ts.astype(float), "late": f["late"].to_numpy(float),
             "after_pub": np.asarray(after_pub, dtype=float)}
     flat = f["g"].to_numpy() * n_days + f["d"].to_numpy()
@@ -310,6 +356,7 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
     sp_daily = np.zeros((len(sp_codes), n_days))
     np.add.at(sp_daily, g_spi, np.diff(cum["n"], axis=1))
     sp_cum = np.concatenate([np.zeros((len(sp_codes), 1)), np.cumsum(sp_daily, axis=1)], axis=1)  # Σ days < d
+    repeat = _repeat_counts(f, g_kind, n_groups, n_days)
     order = np.argsort(flat, kind="stable")
     flat_sorted = flat[order]
     minutes_all = f["minute"].to_numpy()[order]
@@ -328,6 +375,10 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
             city[kind] = (h["straight"][mask].sum() / n if n else 0.01, h["outside"][mask].sum() / n if n else 0.002,
                           mean, max(h["ts2"][mask].sum() / nts - mean**2, 1e-4) if nts else 0.05,
                           h["late"][mask].sum() / n if n else 0.002, h["uniform"][mask].sum() / n if n else 0.05)
+        group_max = repeat["group"](lo, d)
+        kind_max, kind_nvec = repeat["kind"](lo, d), {k: h["n_vec"][g_kind == k].sum() for k in kinds}
+        city_top = {k: kind_max[i] / kind_nvec[k] if kind_nvec[k] else REPEAT_FLOOR
+                    for i, k in enumerate(repeat["kinds"])}
         month = date(day.year, day.month, 1)
         m0 = max((month - first_day).days, 0)
         groups_today = np.nonzero(today["n"] > 0)[0]
@@ -351,6 +402,10 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
             late_rate = max((h["late"][g] + SHRINK * c_late) / (h_n + SHRINK), 0.002)
             straight, outside, late = int(today["straight"][g]), int(today["outside"][g]), int(today["late"][g])
             uniform = int(today["uniform"][g])
+            n_vec, h_nvec = int(today["n_vec"][g]), h["n_vec"][g]
+            top_vector = int(repeat["today"].get(g * n_days + d, 0))
+            vector_share = max((max(group_max[g], min(h_nvec, 1.0)) + SHRINK * city_top.get(kind, REPEAT_FLOOR))
+                               / (h_nvec + SHRINK), REPEAT_FLOOR)
             h_nts = h["n_ts"][g]
             mu0 = (h["ts"][g] + SHRINK * c_mean) / (h_nts + SHRINK)
             ex2 = (h["ts2"][g] + SHRINK * (c_var + c_mean**2)) / (h_nts + SHRINK)
@@ -362,6 +417,8 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
                 "usual_per_day": usual, "straight": straight, "straight_rate": float(straight_rate),
                 "p_straight": binomial_excess(straight, n, straight_rate), "uniform": uniform,
                 "uniform_rate": float(uniform_rate), "p_uniform": binomial_excess(uniform, n, uniform_rate),
+                "top_vector": top_vector, "vector_share": float(vector_share),
+                "p_repeat": repeat_test(top_vector, n_vec, vector_share),
                 "outside": outside,
                 "p_hours": binomial_excess(outside, n, outside_rate), "top_share": float(mean_ts),
                 "top_share_history": float(mu0), "p_jump": jump_test(mean_ts, n_ts, mu0, sd0),
@@ -396,9 +453,46 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
 
 _COLUMNS = ["service_point", "day", "source", "n", "score", "flagged", "signals", "overrun", "month_responses",
             "month_dossiers", "p_burst", "burst_window", "burst_count", "usual_per_day", "straight",
-            "straight_rate", "p_straight", "uniform", "uniform_rate", "p_uniform", "outside", "p_hours",
+            "straight_rate", "p_straight", "uniform", "uniform_rate", "p_uniform", "top_vector", "vector_share",
+            "p_repeat", "outside", "p_hours",
             "top_share", "top_share_history", "p_jump", "late", "late_rate", "p_late", "after_publication",
             "sources"]
+
+
+def _repeat_counts(f: pd.DataFrame, g_kind: np.ndarray, n_groups: int, n_days: int) -> dict[str, Any]:
+    """What the repeat signal needs, from one pass: per group × day the count of the day's most frequent vector
+    (`today`: flat index → count), and window maxima of any one vector's count per group and per kind of
+    source (vectors seen at least twice; a vector seen once counts 1)."""
+    rows = f[f["vector_key"] >= 0]
+    kinds = sorted(set(g_kind.tolist()))
+    kind_of = {k: i for i, k in enumerate(kinds)}
+    out: dict[str, Any] = {"kinds": kinds}
+    if rows.empty:
+        out["today"] = {}
+        out["group"] = lambda lo, hi: np.zeros(n_groups)
+        out["kind"] = lambda lo, hi: np.zeros(len(kinds))
+        return out
+    g, d, v = rows["g"].to_numpy(), rows["d"].to_numpy(), rows["vector_key"].to_numpy()
+    per_day = pd.DataFrame({"cell": g * n_days + d, "v": v}).value_counts()
+    out["today"] = per_day.groupby(level="cell").max().to_dict()
+    k = np.array([kind_of[x] for x in g_kind[g]])
+    for name, owner, owners in (("group", g, n_groups), ("kind", k, len(kinds))):
+        pair = pd.DataFrame({"o": owner, "v": v})
+        sizes = pair.value_counts()
+        keep = sizes[sizes >= 2].index
+        if len(keep) == 0:
+            out[name] = (lambda n: lambda lo, hi: np.zeros(n))(owners)
+            continue
+        index = pd.MultiIndex.from_frame(pair)
+        rid = keep.get_indexer(index)
+        mask = rid >= 0
+        order = np.argsort(keep.get_level_values("o").to_numpy(), kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        daily = np.zeros((len(keep), n_days))
+        np.add.at(daily, (rank[rid[mask]], d[mask]), 1.0)
+        out[name] = _window_max(daily, keep.get_level_values("o").to_numpy()[order], owners)
+    return out
 
 
 def arrival_profile(minutes: Iterable[float], slot: int = 30, first: int = 6 * 60,

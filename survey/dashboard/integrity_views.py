@@ -43,6 +43,7 @@ def _signal_label(code: str) -> str:
         "burst": _("many responses within minutes"),
         "straight": _("unusually many responses with every answer at the best level"),
         "uniform": _("unusually many responses with every answer at one same level"),
+        "repeat": _("the same answers to every question, entered unusually often"),
         "hours": _("responses outside opening hours"),
         "jump": _("the day's best-level share far above usual"),
         "late": _("responses received long after submission, out of the source's queue order (backdated?)"),

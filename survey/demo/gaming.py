@@ -73,6 +73,7 @@ def frame_from_simulated(model: DemoModel, sim: Simulated) -> pd.DataFrame:
     top = np.zeros(n, dtype=np.int64)
     sat = np.zeros(n, dtype=np.int64)
     uniform = np.zeros(n, dtype=bool)
+    vector = np.full(n, None, dtype=object)
     for ch, k in INSTRUMENT_BY_CHANNEL.items():
         del ch
         rows = sim.rows.get(k)
@@ -92,13 +93,22 @@ def frame_from_simulated(model: DemoModel, sim: Simulated) -> pd.DataFrame:
         lo = np.where(given, vals, np.iinfo(vals.dtype).max).min(axis=1)
         hi = np.where(given, vals, 0).max(axis=1)
         uniform[rows] = (given.sum(axis=1) >= UNIFORM_MIN_ITEMS) & (lo == hi)
+        vector[rows] = vector_keys(k, np.where(given, vals, 0))
     sps = model.service_points
     codes = np.array([sp.code for sp in sps])[sim.sp]
     kiosks = np.array([sp.kiosk or "" for sp in sps])[sim.sp]
     source = np.where(sim.channel == "kiosk", np.char.add("kiosk:", kiosks.astype(str)), sim.channel)
     local = pd.to_datetime([t + LOCAL_OFFSET for t in sim.submitted_at]).tz_localize(None)
     return pd.DataFrame({"service_point": codes, "source": source, "local": local, "answered": answered,
-                         "top": top, "sat": sat, "uniform": uniform, "stuffed": False})
+                         "top": top, "sat": sat, "uniform": uniform,
+                         "vector": vector, "stuffed": False})
+
+
+def vector_keys(instrument: str, values: np.ndarray) -> np.ndarray:
+    """One key per response for its answer vector (`values`: [response, item], 0 where not answered)."""
+    prefix = f"{instrument}:"
+    return np.array([prefix + row.tobytes().hex() for row in np.ascontiguousarray(values, dtype=np.int16)],
+                    dtype=object)
 
 
 def _open_minute(rng: np.random.Generator, room: float = 0.0) -> float:
@@ -142,17 +152,21 @@ def make_episode(pattern: str, model: DemoModel, sp_index: int, day: date, size:
 def episode_frame(model: DemoModel, episode: Episode, rng: np.random.Generator) -> pd.DataFrame:
     """The stuffed responses of `episode` as rows for `analysis.integrity`."""
     instrument = INSTRUMENT_BY_CHANNEL["kiosk" if episode.channel == "kiosk" else "qr"]
-    n_items, _ = _item_levels(model, instrument)
+    n_items, best = _item_levels(model, instrument)
     top = np.where(rng.random(episode.size) < episode.top_fraction, n_items,
                    np.maximum(n_items - rng.integers(1, 3, episode.size), 0))
     if episode.below_best:
         top[:] = 0
+    # the levels: best on `top` items (chosen at random), one level lower on the others
+    lowered = rng.random((episode.size, n_items)).argsort(axis=1) >= top[:, None]
+    values = (np.array(best)[None, :] - lowered).astype(np.int16)
     base = datetime(episode.day.year, episode.day.month, episode.day.day)
     local = [base + timedelta(minutes=m) for m in episode.minutes]
     source = f"kiosk:{episode.kiosk}" if episode.channel == "kiosk" else episode.channel
     return pd.DataFrame({"service_point": episode.service_point, "source": source, "local": pd.to_datetime(local),
                          "answered": n_items, "top": top, "sat": n_items,
                          "uniform": (n_items >= UNIFORM_MIN_ITEMS) & (episode.below_best | (top == n_items)),
+                         "vector": vector_keys(instrument, values),
                          "stuffed": True})
 
 

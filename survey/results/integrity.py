@@ -7,6 +7,7 @@ respondent data), for the scanned days and the history before them.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import BigInteger, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from analysis.control import Point, pool_tree, pooled_drop_chart
@@ -63,6 +64,12 @@ def _item_levels(session: Session, version_ids: list[int]) -> tuple[dict[int, li
     return by_top, by_sat, scale_ids
 
 
+def _item_weight(item_id: int) -> int:
+    """A fixed pseudo-random weight in [1, 2^31) for an item (the answer-vector key of `response_frame`)."""
+    digest = hashlib.blake2b(str(item_id).encode(), digest_size=4, person=b"hailong-vector").digest()
+    return int.from_bytes(digest, "big") % (2**31 - 1) + 1
+
+
 def response_frame(session: Session, first: date, last: date, agency_ids: list[int] | None = None,
                    counted_only: bool = False, version_ids: tuple[int, ...] | None = None) -> pd.DataFrame:
     """Responses submitted on local days first…last (of the questionnaire versions `version_ids`, None: any),
@@ -82,7 +89,7 @@ def response_frame(session: Session, first: date, last: date, agency_ids: list[i
         scope.append(Response.questionnaire_version_id.in_(version_ids or (-1,)))
     found = list(session.scalars(select(Response.questionnaire_version_id).where(*scope).distinct()))
     cols = ["response_id", "service_point", "agency_id", "version", "source", "local", "received",
-            "after_publication", "answered", "top", "sat", "uniform"]
+            "after_publication", "answered", "top", "sat", "uniform", "vector"]
     if not found:
         return pd.DataFrame(columns=cols)
     by_top, by_sat, scale_ids = _item_levels(session, found)
@@ -93,13 +100,18 @@ def response_frame(session: Session, first: date, last: date, agency_ids: list[i
     sat = case(*[(and_(Answer.item_id.in_(ids), Answer.value.in_(levels)), 1) for levels, ids in by_sat.items()],
                else_=zero) if by_sat else None
     given = case((and_(Answer.item_id.in_(scale_ids or [-1]), Answer.value > 0), Answer.value), else_=None)
+    # the answer vector as one number: Σ level × a random 31-bit weight per item (from a hash of its id; an
+    # arithmetic weight such as id·A mod P lets vectors collide whose level differences cancel out)
+    weight = case({iid: _item_weight(iid) for iid in scale_ids}, value=Answer.item_id, else_=0) if scale_ids else 0
+    weighted = case((and_(Answer.item_id.in_(scale_ids or [-1]), Answer.value > 0),
+                     cast(Answer.value, BigInteger) * weight), else_=None)
     stmt = (select(Response.id, Response.service_point_id, Response.agency_id, Response.questionnaire_version_id,
                    Response.kiosk_id, Response.channel, Response.submitted_at, Response.received_at,
                    Response.review_status,
                    func.coalesce(func.sum(answered), 0),
                    func.coalesce(func.sum(top), 0) if top is not None else func.count(None),
                    func.coalesce(func.sum(sat), 0) if sat is not None else func.count(None),
-                   func.min(given), func.max(given))
+                   func.min(given), func.max(given), func.sum(weighted))
             .outerjoin(Answer, Answer.response_id == Response.id).where(*scope)
             .group_by(Response.id, Response.service_point_id, Response.agency_id,
                       Response.questionnaire_version_id, Response.kiosk_id, Response.channel, Response.submitted_at,
@@ -109,7 +121,7 @@ def response_frame(session: Session, first: date, last: date, agency_ids: list[i
         return pd.DataFrame(columns=cols)
     frame = pd.DataFrame(rows, columns=["response_id", "service_point", "agency_id", "version", "kiosk_id", "channel",
                                         "submitted_at", "received_at", "review_status", "answered", "top", "sat",
-                                        "lowest", "highest"])
+                                        "lowest", "highest", "vector_sum"])
     frame["source"] = [f"kiosk:{int(k)}" if ch == "kiosk" and pd.notna(k) else str(ch)
                        for k, ch in zip(frame["kiosk_id"], frame["channel"], strict=True)]
     ts = pd.to_datetime(frame["submitted_at"], utc=True)
@@ -121,6 +133,8 @@ def response_frame(session: Session, first: date, last: date, agency_ids: list[i
         frame[c] = frame[c].astype(int)
     # every answered scale item at one same level (any level): the uniform signal
     frame["uniform"] = (frame["answered"] >= UNIFORM_MIN_ITEMS) & (frame["lowest"] == frame["highest"])
+    frame["vector"] = [None if pd.isna(x) else f"{v}:{int(x)}" for v, x in zip(frame["version"], frame["vector_sum"],
+                                                                                strict=True)]
     return frame[cols]
 
 
@@ -175,6 +189,10 @@ def _suspects(day_rows: pd.DataFrame, cell: pd.Series, inp: ScanInput) -> list[i
         keep |= ((part["answered"] >= 2) & (part["top"] == part["answered"])).to_numpy()
     if "uniform" in signals:
         keep |= part["uniform"].to_numpy(dtype=bool)
+    if "repeat" in signals:  # the day's most frequent answer vector (of responses with ≥ 3 answered items)
+        vectors = part["vector"].where(part["answered"] >= UNIFORM_MIN_ITEMS)
+        if vectors.notna().any():
+            keep |= (vectors == vectors.value_counts().index[0]).to_numpy()
     if "late" in signals:
         keep |= part["late_suspect"].to_numpy(dtype=bool)
     if "hours" in signals:

@@ -1,7 +1,9 @@
-"""The uniform signal: many responses with every answered item at one same level (any level), against the
-source's own rate shrunk to the city's.  The stuffer it is for (`moderate_spread` in survey/demo/gaming.py)
-taps "satisfied" — not "very satisfied" — on every item, spread over the opening hours at a service point
-without entered volumes: no burst, no straight-lining, no jump, nothing outside hours, no overrun."""
+"""The uniform and repeat signals: many responses with every answered item at one same level (any level),
+against the source's own rate shrunk to the city's; the day's most frequent answer vector against the largest
+share one vector has in the source's history.  The stuffer they are for (`moderate_spread` in
+survey/demo/gaming.py) taps "satisfied" — not "very satisfied" — on every item, or one fixed vector of mixed
+levels, spread over the opening hours at a service point without entered volumes: no burst, no
+straight-lining, no jump, nothing outside hours, no overrun."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from analysis.integrity import scan
+from analysis.integrity import repeat_test, scan
 
 FIRST = date(2022, 1, 3)  # a Monday
 ITEMS = 6
@@ -43,7 +45,8 @@ def rows(sp: str, source: str, day: date, minutes: list[float], levels: np.ndarr
     return pd.DataFrame({"service_point": sp, "source": source,
                          "local": [base + timedelta(minutes=m) for m in minutes],
                          "answered": ITEMS, "top": (levels == 5).sum(axis=1), "sat": (levels >= 4).sum(axis=1),
-                         "uniform": (levels == levels[:, :1]).all(axis=1)})
+                         "uniform": (levels == levels[:, :1]).all(axis=1),
+                         "vector": [tuple(r) for r in levels.tolist()]})
 
 
 def honest(rng: np.random.Generator, sps: int, days: int, per_day: float,
@@ -60,8 +63,8 @@ def honest(rng: np.random.Generator, sps: int, days: int, per_day: float,
 
 def test_moderate_answers_spread_over_the_day_are_flagged_as_uniform() -> None:
     """20 responses at level 4 on every item, spread over the opening hours on a kiosk of 4 a day: before the
-    uniform signal nothing saw them (this test failed); now only the uniform signal does.  The same day with 20
-    more honest responses (a busy day) raises nothing."""
+    uniform signal nothing saw them (this test failed); now the uniform and repeat signals do, nothing else.
+    The same day with 20 more honest responses (a busy day) raises nothing."""
     rng = np.random.default_rng(11)
     data = honest(rng, sps=4, days=100, per_day=4)
     day = _workdays(FIRST, 100)[90]
@@ -69,8 +72,9 @@ def test_moderate_answers_spread_over_the_day_are_flagged_as_uniform() -> None:
     stuffed = rows("SP1", "kiosk:K1", day, minutes, np.full((20, ITEMS), 4))
     res = scan(pd.concat([data, stuffed], ignore_index=True), [day]).set_index("service_point")
     cell = res.loc["SP1"]
-    assert cell["flagged"] and cell["signals"] == ["uniform"], cell["signals"]
+    assert cell["flagged"] and cell["signals"] == ["uniform", "repeat"], cell["signals"]
     assert cell["source"] == "kiosk:K1" and cell["uniform"] >= 20 and cell["straight"] < 5
+    assert cell["top_vector"] >= 20
     assert 0.02 < cell["uniform_rate"] < 0.3  # the kiosk's own usual share of one-level responses
     assert not res.drop(index="SP1")["flagged"].any()
 
@@ -79,9 +83,9 @@ def test_moderate_answers_spread_over_the_day_are_flagged_as_uniform() -> None:
     assert not quiet.loc["SP1", "flagged"]
 
 
-def test_a_fixed_answer_at_the_best_level_or_any_level_counts_but_a_fixed_mixed_vector_does_not() -> None:
-    """What "uniform" means: one level on every answered item (≥ 3), whichever level — not one repeated vector
-    of mixed levels (docs/integrity.md says so: not covered)."""
+def test_one_level_or_one_fixed_vector_is_flagged_but_random_fours_and_fives_are_not() -> None:
+    """Uniform: one level on every answered item (≥ 3), whichever level.  Repeat: one fixed vector of mixed
+    levels.  A stuffer who mixes 4s and 5s at random makes neither (docs/integrity.md: not covered)."""
     rng = np.random.default_rng(12)
     data = honest(rng, sps=2, days=100, per_day=4)
     day = _workdays(FIRST, 100)[95]
@@ -90,8 +94,11 @@ def test_a_fixed_answer_at_the_best_level_or_any_level_counts_but_a_fixed_mixed_
         res = scan(pd.concat([data, rows("SP0", "kiosk:K0", day, minutes, np.full((20, ITEMS), level))]), [day])
         cell = res.set_index("service_point").loc["SP0"]
         assert cell["flagged"] and "uniform" in cell["signals"], (level, cell["signals"])
-    mixed = np.tile([4, 4, 5, 4, 4, 4], (20, 1))
-    res = scan(pd.concat([data, rows("SP0", "kiosk:K0", day, minutes, mixed)]), [day])
+    fixed = np.tile([4, 4, 5, 4, 4, 4], (20, 1))
+    cell = scan(pd.concat([data, rows("SP0", "kiosk:K0", day, minutes, fixed)]), [day]).set_index("service_point")
+    assert cell.loc["SP0", "flagged"] and cell.loc["SP0", "signals"] == ["repeat"], cell.loc["SP0", "signals"]
+    random_mix = np.where(rng.random((20, ITEMS)) < 0.7, 4, 5)
+    res = scan(pd.concat([data, rows("SP0", "kiosk:K0", day, minutes, random_mix)]), [day])
     assert not res.set_index("service_point").loc["SP0", "flagged"]
 
 
@@ -105,10 +112,25 @@ def test_uniform_pvalues_are_valid_at_points_whose_citizens_answer_alike_more_or
     data = honest(rng, sps=6, days=220, per_day=8, shifts=shifts)
     days = _workdays(FIRST, 220)[100:]
     res = scan(data, days)
-    p = np.array([s["p_uniform"] for cell in res["sources"] for s in cell])
     share = data.groupby("service_point")["uniform"].mean()
     assert share.max() > 0.3 and share.min() < 0.05, share
-    assert len(p) > 600
-    for alpha in (0.01, 0.05, 0.2):
-        assert (p <= alpha).mean() <= alpha * 1.5 + 0.005, (alpha, (p <= alpha).mean())
+    for signal in ("p_uniform", "p_repeat"):
+        p = np.array([s[signal] for cell in res["sources"] for s in cell])
+        assert len(p) > 600
+        for alpha in (0.01, 0.05, 0.2):
+            assert (p <= alpha).mean() <= alpha * 1.5 + 0.005, (signal, alpha, (p <= alpha).mean())
     assert not res["flagged"].any()
+
+
+def test_repeat_bound_holds_for_any_vector_distribution() -> None:
+    """`repeat_test` against simulation: multinomial days whose largest vector probability is q_max (a few
+    shapes: equal vectors, one dominant vector and a long tail); the bound is never below the simulated
+    probability that some vector comes k times or more."""
+    rng = np.random.default_rng(14)
+    for n, probs in ((12, np.full(10, 0.1)), (20, np.r_[0.2, np.full(160, 0.005)]),
+                     (30, np.r_[0.1, 0.1, 0.05, np.full(150, 0.005)])):
+        probs = probs / probs.sum()
+        counts = rng.multinomial(n, probs, size=20000).max(axis=1)
+        for k in range(2, n + 1):
+            simulated = (counts >= k).mean()
+            assert repeat_test(k, n, float(probs.max())) >= simulated - 0.005, (n, k, simulated)

@@ -26,9 +26,10 @@ def workdays_before(day: date, count: int) -> list[date]:
 
 
 def add_response(session: Session, sp, version, local: datetime, top_all: bool, rng: np.random.Generator,
-                 p_sat: float = 0.85, *, kiosk=None, level: int | None = None) -> Response:
+                 p_sat: float = 0.85, *, kiosk=None, level: int | list[int] | None = None) -> Response:
     """One response (on `kiosk` if given, else by QR): every scale item at the best level (`top_all`), at
-    `level`, or an honest citizen's answers item by item."""
+    `level` (one level, or one per scale item in order), or an honest citizen's answers item by item."""
+    fixed = iter(level) if isinstance(level, list) else None
     q, ids = questionnaire_for(session, version.id)
     utc = local.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
     r = Response(client_id=str(uuid.UUID(bytes=rng.bytes(16), version=4)), questionnaire_version_id=version.id,
@@ -43,8 +44,10 @@ def add_response(session: Session, sp, version, local: datetime, top_all: bool, 
         levels = sorted(it.scale.values)
         if top_all:
             v = levels[-1]
+        elif fixed is not None:
+            v = next(fixed)
         elif level is not None:
-            v = level
+            v = int(level)
         elif rng.random() < p_sat:
             v = int(rng.choice(sorted(it.scale.satisfied), p=[2 / 3, 1 / 3] if len(it.scale.satisfied) == 2 else None))
         else:
