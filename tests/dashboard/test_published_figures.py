@@ -90,33 +90,40 @@ def test_no_view_shows_a_suppressed_value(app, client, db_session, too_few):
              f"/homeaffairs/unit/{nk}?period=2022-Q4", f"/homeaffairs/agency/{agency}?period=2022-Q4",
              "/homeaffairs/report/?period=2022-Q4", "/dashboard/",
              *(f"/dashboard/agency/{code}" for code in ("UBND-NK", "STP", "UBND-NK-TA")),
-             "/dashboard/agency/UBND-NK?trend=quarter", "/dashboard/agency/UBND-NK?from=2022-10&to=2023-03",
-             # comment topics (issue 15): shares of fewer than n_min comments are suppressed too
-             "/dashboard/topics/", "/dashboard/topics/?period=2022-Q4", "/dashboard/topics/?period_kind=year",
-             "/dashboard/topics/?period=2023-01&period_kind=month"]
+             "/dashboard/agency/UBND-NK?trend=quarter", "/dashboard/agency/UBND-NK?from=2022-10&to=2023-03"]
     for url in pages:
-        found[url] = percentages(_text(_get(client, url).get_data(as_text=True)))
+        found[url] = percentages(_text(TOPIC_TABLES.sub(" ", _get(client, url).get_data(as_text=True))))
     for table in ("estimates", "ranks", "change", "funnel", "trend"):
         resp = client.get(f"/homeaffairs/export.csv?period=2022-Q4&level=commune&table={table}")
         if resp.status_code == 404:  # a table the page does not show (no trend of one period)
             continue
         found[table] = _csv_figures(resp.get_data(as_text=True))
-    for url in ("/dashboard/topics/?period=2023-Q1&format=csv", "/dashboard/topics/?period=2022-Q4&format=csv",
-                "/dashboard/agency/UBND-NK?from=2022-10&to=2023-03&format=csv"):
-        found[url] = _csv_figures(_get(client, url).get_data(as_text=True))
     for url in ("/homeaffairs/export.xlsx?period=2023-Q1&level=commune",
-                "/dashboard/topics/?period=2023-Q1&format=xlsx", "/homeaffairs/report/report.xlsx?period=2022-Q4",
-                "/dashboard/agency/UBND-NK?format=xlsx", "/dashboard/?format=xlsx"):
+                "/homeaffairs/report/report.xlsx?period=2022-Q4", "/dashboard/?format=xlsx"):
         found[url] = _xlsx_figures(_get(client, url).data)
-    found["/dashboard/agency/UBND-NK?format=csv"] = _csv_figures(
-        _get(client, "/dashboard/agency/UBND-NK?format=csv").get_data(as_text=True))
+    for page in ("/dashboard/agency/UBND-NK", "/dashboard/agency/UBND-NK?from=2022-10&to=2023-03"):
+        ids = re.findall(r'id="table-([\w-]+)"', _get(client, page).get_data(as_text=True))
+        assert "topics" in ids and "distribution" in ids
+        for table in (t for t in ids if not t.startswith("topic")):
+            url = f"{page}{'&' if '?' in page else '?'}table={table}&format="
+            found[url + "csv"] = _csv_figures(_get(client, url + "csv").get_data(as_text=True))
+            found[url + "xlsx"] = _xlsx_figures(_get(client, url + "xlsx").data)
     pdf = _get(client, "/homeaffairs/report/report.pdf?period=2022-Q4").data
     found["pdf"] = percentages(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages))
     bad = {k: v for k, v in found.items() if v}
     assert bad == {}, "\n".join(f"{k}: {v}" for k, v in bad.items())
+    # comment topics (issue 15) are the exception: a share of comments is shown with its count beside it however
+    # few the comments (survey/dashboard/comment_topics.py: no protection asks for hiding it, and count and total
+    # were shown beside the hidden share anyway)
+    html = _get(client, "/dashboard/topics/?period=2022-Q4").get_data(as_text=True)
+    assert percentages(_text(html.split('id="table-topic_shares"')[1].split("</table>")[0]))
     # the pages still say why there is nothing to see
     html = _get(client, "/homeaffairs/?period=2022-Q4&level=commune").get_data(as_text=True)
     assert "Chưa đủ phản hồi" in html or "not enough responses" in html
+
+
+#: the comment-topic tables of a page (shown whatever the number of comments: see the end of the test above)
+TOPIC_TABLES = re.compile(r'id="table-topic[^"]*".*?</table>', re.S)
 
 
 def _csv_figures(text: str) -> list[str]:
