@@ -46,6 +46,9 @@ ENABLED = True
 #: default since 7 Dec 2026 (docs/integrity.md): ranges are read from the shown periods' components (exact along
 #: time), so a small month no longer hides an agency's year or "so far" headline.
 LINKED = True
+#: False: each measure decided on its own, as before 7 Dec 2026 (a composite beside all but one of its items then
+#: gives that item away: `across_measures`)
+ACROSS_MEASURES = True
 #: a hidden node hides its whole subtree of the tree (as before); a hidden period or channel only as many of its
 #: months, quarters or channels as pool n_min (analysis.disclosure.product_suppression)
 CLOSED = (True, False, False)
@@ -278,13 +281,49 @@ def _cells(session: Session, version_ids: tuple[int, ...]) -> tuple[LiveCells, d
 
 def _decide_linked(session: Session, version_ids: tuple[int, ...], measure_code: str, n_min: int,
                    quarter: date) -> Linked:
-    live, org_parent, wanted = _cells(session, version_ids)
+    live, _org_parent, wanted = _cells(session, version_ids)
     items = dict(wanted).get(measure_code) or []
+    own = _decide_items(session, version_ids, items, n_min, quarter)
+    if not ACROSS_MEASURES or len(items) < 2:
+        return own
+    return across_measures(live.axes, own, [_decide_items(session, version_ids, [i], n_min, quarter) for i in items],
+                           *live.measure(items, quarter)[:2], quarter)
+
+
+def _decide_items(session: Session, version_ids: tuple[int, ...], items: list[str], n_min: int,
+                  quarter: date) -> Linked:
+    """The decision of the measure whose n is the least answered of `items` (made on counts alone, so every
+    measure of the same items shares it)."""
+    live, org_parent, _wanted = _cells(session, version_ids)
     n, answers, generation = live.measure(items, quarter)
     digest = ("protection-linked-n", version_ids, n_min, quarter,
               hashlib.sha1(n.tobytes() + answers.tobytes()).hexdigest())
     key = (str(session.get_bind().engine.url), version_ids, tuple(items), n_min, quarter)
     return per_request(digest, lambda: _decide_kept(key, live, org_parent, n, answers, generation, n_min, quarter))
+
+
+def across_measures(cells: Any, own: Linked, items: list[Linked], n: np.ndarray, answers: np.ndarray,
+                    quarter: date) -> Linked:
+    """A composite's decision `own` with the composite also hidden (secondary) wherever one of its items'
+    decisions hides the item.
+
+    WHY: an element or index is an affine combination of its items' shares (questionnaires/index_compile.py), so
+    a composite shown beside all but one of its items gives that item (element E4 and items E4.2, E4.3 give
+    E4.1: docs/methodology-design.md, "Across measures").  Shown only where every item is shown, a composite is
+    a function of shown figures and adds nothing; what a reader has then decomposes item by item, each item
+    protected by its own decision over the tree, periods and channels.  Hiding more is monotone (every remainder
+    stays safe).  Ranges follow: the components are recomputed on the combined codes, so a composite's range is
+    shown only when shown periods of the composite — each with every item shown — join its ends, and then each
+    item's range is joined by the same periods (a month without an answer of the composite has none of any
+    item)."""
+    hide = np.zeros(own.status.shape, dtype=bool)
+    for it in items:
+        hide |= it.status != 0
+    code = np.where((own.status == 0) & (n > 0) & hide, np.int8(2), own.status).astype(own.status.dtype)
+    if np.array_equal(code, own.status):
+        return own
+    label, spans = _labels(cells, n, answers, code, quarter)
+    return replace(own, status=code, label=label, spans=spans)
 
 
 @dataclass(frozen=True)
@@ -297,12 +336,18 @@ class _Decided:
     n: np.ndarray
     linked: Linked
 
+    def nbytes(self) -> int:
+        return int(self.n.nbytes + self.linked.status.nbytes + self.linked.label.nbytes)
+
 
 _kept_decisions: dict[tuple[Any, ...], _Decided] = {}
 _kept_decisions_lock = Lock()
-#: decisions kept per process (one per questionnaire × measure × n_min × quarter in progress): ≈ 18 MB each for
-#: a national tree (the decision's codes and components, and the n it was made on)
-KEPT_DECISIONS = 8
+#: decisions kept per process (one per questionnaire × set of items × n_min × quarter in progress), the least
+#: recently used dropped first: a composite's decision needs each of its items' (`across_measures`: SIPAS's
+#: overall index 22 + 1), so the count covers one questionnaire's composites; ≈ 18 MB each for a national tree
+#: (the decision's codes and components, and the n it was made on), hence also the bound in bytes
+KEPT_DECISIONS = 32
+KEPT_DECISIONS_BYTES = 256 * 2**20
 
 
 def clear_kept() -> None:
@@ -317,7 +362,7 @@ def _decide_kept(key: tuple[Any, ...], live: LiveCells, org_parent: dict[Node, N
     from survey.results.cache import enabled
 
     with _kept_decisions_lock:
-        prev = _kept_decisions.get(key)
+        prev = _kept_decisions.pop(key, None)  # put back below as the most recently used
     dec = None
     if prev is not None and prev.axes is live.axes and prev.org_parent is org_parent:
         rows = live.rows_since(prev.generation, generation)
@@ -327,8 +372,11 @@ def _decide_kept(key: tuple[Any, ...], live: LiveCells, org_parent: dict[Node, N
         dec = _decide_cells(live.axes, org_parent, n, answers, n_min, quarter)
     if enabled():
         with _kept_decisions_lock:
+            _kept_decisions.pop(key, None)
             _kept_decisions[key] = _Decided(live.axes, org_parent, generation, n, dec)
-            while len(_kept_decisions) > KEPT_DECISIONS:
+            while len(_kept_decisions) > 1 and (
+                    len(_kept_decisions) > KEPT_DECISIONS
+                    or sum(d.nbytes() for d in _kept_decisions.values()) > KEPT_DECISIONS_BYTES):
                 _kept_decisions.pop(next(iter(_kept_decisions)))
     return dec
 

@@ -1,13 +1,12 @@
-"""Across measures: an element is the mean of its items' shares, so its figure and the node's other items give the
-one item the protection hides (attacker pass, 7 Dec 2026) — OPEN, a strict xfail.
+"""Across measures: an element is the mean of its items' shares, so its figure and the node's other items gave the
+one item the protection hides (attacker pass, 7 Dec 2026) — closed by survey/results/protection.across_measures.
 
-survey/results/protection.py decides each measure on its own (its own n: the least answered of its items).  When
-items are answered by different numbers of respondents (optional items, "no opinion"), the decisions differ:
-below (SIPAS), under the Department of Justice, desk Z is hidden on item E4.1 (to protect desk Y, n = 5) but shown
-on element E4 = (E4.1 + E4.2 + E4.3) / 3 and on E4.2 and E4.3; so Z's E4.1 share is 3 x E4 − E4.2 − E4.3, and the
-Department's E4.1 minus desks X and Z is desk Y's (n = 5), exactly.  counter-quick cannot show it (its overall
-index averages two required items without "no opinion", and each element is one item).  Closing it needs one
-decision over the measures together (docs/methodology-design.md, "Across measures"), not a small fix."""
+When items are answered by different numbers of respondents (optional items, "no opinion"), each measure's own
+decision differs: below (SIPAS), under the Department of Justice, desk Z is hidden on item E4.1 (to protect desk
+Y, n = 5) but its element E4 = (E4.1 + E4.2 + E4.3) / 3 was shown beside E4.2 and E4.3; so Z's E4.1 share was
+3 x E4 − E4.2 − E4.3, and the Department's E4.1 minus desks X and Z was desk Y's (n = 5), exactly.  Now a
+composite is shown only where each of its items is (docs/methodology-design.md, "Across measures"); with the rule
+switched off the same reader recovers desk Y (the self-test below), so the check can fail."""
 
 from __future__ import annotations
 
@@ -85,10 +84,8 @@ def _total(client, query: str) -> tuple[float, int]:
     return float(row["Estimate"]), int(row["n"])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="open: each measure protected on its own; an element and the node's other items give the "
-                          "item it hides (docs/methodology-design.md, 'Across measures')")
-def test_an_element_and_the_other_items_give_no_hidden_item(client, desks, db_session):
+def _read_desk_y(client, db_session, desks) -> tuple[float | None, float]:
+    """What the Home Affairs CSVs give of desk Y's hidden E4.1 share (None: not computable), and the truth."""
     from survey.results.indices import indices
     from survey.results.selection import Selection
 
@@ -98,18 +95,43 @@ def test_an_element_and_the_other_items_give_no_hidden_item(client, desks, db_se
     drill = f"questionnaire={qv}&period=2022-Q4&view=agency&agency_id={stp.id}"
     by_measure = {m: _rows(client, f"{drill}&measure={m}") for m in ("E4", HIDDEN, *OTHERS)}
     z = {m: rows["Desk Z"] for m, rows in by_measure.items()}
-    if not (z["E4"]["Estimate"] and not z[HIDDEN]["Estimate"] and all(z[m]["Estimate"] for m in OTHERS)
-            and not by_measure[HIDDEN]["Desk Y"]["Estimate"] and by_measure[HIDDEN]["Desk X"]["Estimate"]):
+    y, x = by_measure[HIDDEN]["Desk Y"], by_measure[HIDDEN]["Desk X"]
+    if z[HIDDEN]["Estimate"] or y["Estimate"] or not x["Estimate"]:
         raise RuntimeError(f"the scenario is not the one described: {z}")
+    truth = indices(db_session, Selection.of(qv, service_point_ids=(sps["Y"],)), n_min=N_MIN).table
+    y_share = float(truth[truth["measure"] == HIDDEN]["estimate"].iloc[0])
+    if not (z["E4"]["Estimate"] and all(z[m]["Estimate"] for m in OTHERS)):
+        return None, y_share
     # Z's E4.1 from its element E4 (the mean of its three items) and the two others
     z_hidden = 3 * float(z["E4"]["Estimate"]) - sum(float(z[m]["Estimate"]) for m in OTHERS)
     # the Department's E4.1 (agency comparison) minus desks X and Z is desk Y
     dept, n_dept = _total(client, f"questionnaire={qv}&period=2022-Q4&level=agency&measure={HIDDEN}")
-    x = by_measure[HIDDEN]["Desk X"]
-    n_y = int(by_measure[HIDDEN]["Desk Y"]["n"])
+    n_y = int(y["n"])
     if n_y >= N_MIN:
         raise RuntimeError("desk Y is not small")
-    found = (dept * n_dept - float(x["Estimate"]) * int(x["n"]) - z_hidden * int(z[HIDDEN]["n"])) / n_y
-    truth = indices(db_session, Selection.of(qv, service_point_ids=(sps["Y"],)), n_min=N_MIN).table
-    y_share = float(truth[truth["measure"] == HIDDEN]["estimate"].iloc[0])
-    assert found != pytest.approx(y_share, abs=1e-9), f"desk Y's {HIDDEN} share (n = {n_y}) recovered: {found}"
+    return (dept * n_dept - float(x["Estimate"]) * int(x["n"]) - z_hidden * int(z[HIDDEN]["n"])) / n_y, y_share
+
+
+def test_an_element_and_the_other_items_give_no_hidden_item(client, desks, db_session):
+    found, y_share = _read_desk_y(client, db_session, desks)
+    assert found is None or found != pytest.approx(y_share, abs=1e-9), \
+        f"desk Y's {HIDDEN} share recovered: {found}"
+
+
+def test_the_element_is_hidden_beside_its_hidden_item(client, desks, db_session):
+    """Desk Z's E4 is hidden, as protecting a small group, where its item E4.1 is; the desk's other figures stay."""
+    qv, _sps, stp = desks
+    login(client, "noivu")
+    use_language(client, "en")
+    drill = f"questionnaire={qv}&period=2022-Q4&view=agency&agency_id={stp.id}"
+    rows = {m: _rows(client, f"{drill}&measure={m}")["Desk Z"] for m in ("E4", HIDDEN, *OTHERS, "E1")}
+    assert not rows[HIDDEN]["Estimate"] and not rows["E4"]["Estimate"]
+    assert all(rows[m]["Estimate"] for m in (*OTHERS, "E1"))
+
+
+def test_self_check_without_the_rule_the_reader_recovers_desk_y(client, desks, db_session, monkeypatch):
+    from survey.results import protection
+
+    monkeypatch.setattr(protection, "ACROSS_MEASURES", False)
+    found, y_share = _read_desk_y(client, db_session, desks)
+    assert found == pytest.approx(y_share, abs=1e-9)
