@@ -263,15 +263,22 @@ def score_innovations(p0: float, sd: float, volume: float, p: float | None = Non
 
 def discrete_crit(lam: float, values: np.ndarray, probs: np.ndarray, active: float = 1.0,
                   arl0: float = DEFAULT_ARL0, states: int = 300) -> float:
-    """c giving an in-control ARL of `arl0` days for a discrete law of the daily value."""
+    """c giving an in-control ARL of `arl0` days for a discrete law of the daily value.
+
+    The search widens to 0.01…500: a unit's points under `pool_tree` can be months of thousands of responses
+    (c ≈ 30 with a day effect) or, where most months have no point, a few points a year (ARL0 of 2–5 points, c
+    below 0.25); both once lay outside it (a ValueError, i.e. a page error).  An `arl0` shorter than any c gives
+    (a point alarms at most when its value is above the usual level) takes the smallest c searched."""
     def gap(c: float) -> float:
         return ewma_arl_discrete(lam, c, values, probs, active, states) - arl0
 
     lo, hi = 2.0, 3.5  # where c lies for ARL0 of 100–1000 at usual volumes; widened when not
-    while gap(lo) > 0 and lo > 0.25:
+    while (low := gap(lo)) > 0 and lo > 0.01:
         lo /= 1.5
-    while gap(hi) < 0 and hi < 20:
+    while (high := gap(hi)) < 0 and hi < 500:
         hi *= 1.5
+    if low > 0 or high < 0:
+        return lo if low > 0 else hi
     return float(brentq(gap, lo, hi, xtol=2e-4))
 
 

@@ -149,3 +149,16 @@ def test_a_citys_month_point_is_calibrated_as_normal_theory_scaled_by_its_sd(day
     spread = np.sqrt(1 + n * (day_sd * p * (1 - p)) ** 2 * ratio / (p * (1 - p)))
     assert lam_point == pytest.approx(1 - 0.9**k)
     assert 1.0 <= c / (ewma_crit(lam_point, 250 / k) * spread) <= 1.10
+
+
+def test_points_far_from_a_day_are_calibrated_without_error() -> None:
+    """Two shapes of tree points `discrete_crit`'s search once missed (a ValueError, i.e. a page error): a unit whose
+    months mostly have no point (200 working days a point: an in-control ARL of 1.2 points, shorter than any factor
+    gives — the smallest factor searched, so the chart alarms as often as it can and no more), and a city's month
+    with a large day effect (a factor far above the old search's 26)."""
+    from analysis.control import Baseline, pooled_factor
+
+    c, _lam = pooled_factor(Baseline(0.8, 0.3, 1.0, 0.0), 200.0, 40)
+    assert 0 < c < 0.25
+    big, _lam = pooled_factor(Baseline(0.8, 0.3, 700.0, 1.0), 21.0, 16_000)
+    assert 26 < big < 500
