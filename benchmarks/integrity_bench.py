@@ -19,9 +19,11 @@ Prints
    seasons, instruments, item logits, respondent and counter-day effects, summed per agency-day and then up
    the tree — baseline from 250 working days, then false alarms per unit-year (chart restarted after each
    alarm) over the next 250, against the agencies' of the same data; and the days until a unit's chart
-   flags a drop of its index from 85% to 75% (every service point's logits moved by one shift).  Part 5 still
-   charts one point per working day (analysis.control.drop_chart, as the pages did until 7 Dec 2026); units of
-   more than ~2·n_min responses a working day chart days on the pages too (analysis.control.pooled_factor).
+   flags a drop of its index from 85% to 75% (every service point's logits moved by one shift).  Charted as the
+   pages chart them: points of pooled days (analysis.control.pooled_drop_chart) over calendar days, each unit's
+   points pooled alone (analysis.control.pool_days, the pages until 7 Dec 2026, session 13) and across the tree
+   (analysis.control.pool_tree, since), on the same simulated data; `--units-daily` charts one point a working
+   day instead (analysis.control.drop_chart, the pages before pooled points).
 Figures go to benchmarks/README.md.
 """
 
@@ -56,6 +58,8 @@ from analysis.control import (
     ewma_crit,
     ewma_rl_quantile,
     ewma_rl_quantile_discrete,
+    pool_days,
+    pool_tree,
     pooled_drop_chart,
 )
 from analysis.integrity import ScanInput, scan
@@ -206,16 +210,20 @@ def main() -> None:
     ap.add_argument("--no-chains", action="store_true", help="skip part 4 (exact chains for yes/no data)")
     ap.add_argument("--flags-only", action="store_true", help="only parts 1 and 2 (false flags, stuffing episodes)")
     ap.add_argument("--units", action="store_true", help="only part 5 (administrative units' charts)")
+    ap.add_argument("--units-daily", action="store_true", help="part 5 with one point a working day (before pooling)")
     ap.add_argument("--unit-reps", type=int, default=40, help="simulated years of the city in part 5")
     ap.add_argument("--unit-responses", default="100000,400000", help="demo responses per 24 months, part 5")
     ap.add_argument("--agency-reps", type=int, default=10, help="of those years, how many also chart every agency")
     ap.add_argument("--n-min", type=int, default=30, help="responses a chart point pools days to (HAILONG_N_MIN)")
     args = ap.parse_args()
     t0, c0 = time.time(), time.process_time()
-    if args.units:
+    if args.units or args.units_daily:
         for total in (int(x) for x in args.unit_responses.split(",")):
-            unit_false_alarms(total, args.unit_reps, args.seed, args.agency_reps)
-            unit_drops(total, max(args.unit_reps // 4, 5), args.seed)
+            if args.units_daily:
+                unit_false_alarms(total, args.unit_reps, args.seed, args.agency_reps)
+                unit_drops(total, max(args.unit_reps // 4, 5), args.seed)
+            else:
+                unit_pooled(total, args.unit_reps, max(args.unit_reps // 4, 5), args.seed, args.n_min)
         _done(t0, c0)
         return
     vols = [float(v) for v in args.volumes.split(",")]
@@ -295,11 +303,15 @@ class UnitCity:
         index = {a: i for i, a in enumerate(self.agencies)}
         self.sp_agency = np.array([index[sp.agency] for sp in sps])
         self.units: dict[str, list[int]] = {}
+        self.parent: dict[str, str | None] = {}  # unit → its parent unit
+        self.direct: dict[int, str] = {}  # agency → its own unit
 
-        def walk(node: dict[str, object]) -> list[int]:
+        def walk(node: dict[str, object], up: str | None = None) -> list[int]:
             mine = [index[str(a["code"])] for a in node.get("agencies", [])]  # type: ignore[attr-defined]
+            self.parent[str(node["code"])] = up
+            self.direct.update((a, str(node["code"])) for a in mine)
             for child in node.get("units", []):  # type: ignore[attr-defined]
-                mine += walk(child)
+                mine += walk(child, str(node["code"]))
             self.units[str(node["code"])] = mine
             return mine
 
@@ -448,6 +460,119 @@ def unit_drops(responses: int, reps: int, seed: int, horizon: int = 120) -> None
         arr = np.array(delays)
         print(f"   {'':38}{code:<5} {np.mean(volume):10.0f}  {np.quantile(arr, 0.9, method='higher'):3.0f}  "
               f"{np.median(arr):6.0f}", flush=True)
+
+
+def _tree_input(city: UnitCity, root: str | None = None) -> tuple[list[str], list[int], list[int]]:
+    """pool_tree's nodes for the units (below `root`, itself included) and their agencies: (unit codes, agency
+    indices, parent index per node: the units first, then the agencies)."""
+    units = [u for u in city.units if root is None or u == root or _under(city, u, root)]
+    agencies = sorted({a for u in units for a in city.units[u]})
+    at = {u: i for i, u in enumerate(units)}
+    parent = [at.get(city.parent[u], -1) if u != root else -1 for u in units]  # type: ignore[arg-type]
+    return units, agencies, parent + [at[city.direct[a]] for a in agencies]
+
+
+def _under(city: UnitCity, unit: str, root: str) -> bool:
+    up = city.parent[unit]
+    while up is not None:
+        if up == root:
+            return True
+        up = city.parent[up]
+    return False
+
+
+def _on_calendar(city: UnitCity, arrays: tuple[np.ndarray, ...], first_day: int,
+                 last_day: int) -> tuple[list[date], list[np.ndarray], int]:
+    """Per-agency working-day arrays (columns: working days first_day…last_day − 1 of the city) spread over the
+    calendar days from the first day of the first one's month (weekends 0), as `daily_scores` + reindex give
+    them; and the calendar index of each working day."""
+    start = city.days[first_day].replace(day=1)
+    cal = [start + timedelta(days=i) for i in range((city.days[last_day - 1] - start).days + 1)]
+    at = np.array([(d - start).days for d in city.days[first_day:last_day]])
+    out = []
+    for a in arrays:
+        full = np.zeros((a.shape[0], len(cal)))
+        full[:, at] = a
+        out.append(full)
+    return cal, out, int(at[0])
+
+
+def _unit_points(city: UnitCity, cal: list[date], n: np.ndarray, n_min: int,
+                 root: str | None = None) -> dict[str, dict[str, list]]:
+    """Each unit's points, pooled alone (`pool_days`) and across the tree (`pool_tree`)."""
+    units, agencies, parent = _tree_input(city, root)
+    counts = np.zeros((len(parent), len(cal)))
+    counts[len(units):] = n[agencies]
+    tree = pool_tree(cal, counts, parent, n_min)
+    return {"alone": {u: pool_days(cal, n[city.units[u]].sum(axis=0), n_min) for u in units},
+            "tree": {u: tree[i] for i, u in enumerate(units)}}
+
+
+def unit_pooled(responses: int, reps: int, drop_reps: int, seed: int, n_min: int) -> None:
+    """Part 5 as the pages chart: in-control runs alarmed within 250 working days and days to flag a drop of a
+    unit's index from 85% to 75%, each unit's points pooled alone and across the tree, same data."""
+    city = UnitCity(responses)
+    units = city.several()
+    b = UNIT_BASELINE
+    rows = []
+    for r in range(reps):
+        sims = city.simulate(np.random.default_rng([seed, 5, r]))
+        cal, (n, total, sumsq), _ = _on_calendar(city, tuple(x[:, :2 * b] for x in sims), 0, 2 * b)
+        base_start, chart_start = (city.days[0] - cal[0]).days, (city.days[b] - cal[0]).days
+        pooled = _unit_points(city, cal, n, n_min)
+        for code, members in units.items():
+            for rule, points in pooled.items():
+                res = pooled_drop_chart(cal, n[members].sum(axis=0), total[members].sum(axis=0),
+                                        sumsq[members].sum(axis=0), n_min, base_start, chart_start,
+                                        points=points[code])
+                if res is not None:
+                    rows.append(("in control", rule, code, float(n[members].sum() / (2 * b)), res.days_per_point,
+                                 float(res.first_signal is not None)))
+    horizon = 120
+    for code, members in units.items():
+        sps = np.nonzero(np.isin(city.sp_agency, members))[0]
+        before = brentq(lambda s, pts=sps: city.share(pts, s) - 0.85, -8, 8)
+        after = brentq(lambda s, pts=sps: city.share(pts, s) - 0.75, -8, 8)
+        for r in range(drop_reps):
+            rng = np.random.default_rng([seed, 6, r])
+            offset = int(rng.integers(0, 22))  # the drop falls on any working day of its month
+            one = city.simulate(rng, sps, before, slice(offset, offset + b))
+            two = city.simulate(rng, sps, after, slice(offset + b, offset + b + horizon))
+            joined = tuple(np.concatenate([x, y], axis=1) for x, y in zip(one, two, strict=True))
+            cal, (n, total, sumsq), base_start = _on_calendar(city, joined, offset, offset + b + horizon)
+            chart_start = (city.days[offset + b] - cal[0]).days
+            working = np.array([d.weekday() < 5 for d in cal])
+            for rule, points in _unit_points(city, cal, n, n_min, code).items():
+                res = pooled_drop_chart(cal, n[members].sum(axis=0), total[members].sum(axis=0),
+                                        sumsq[members].sum(axis=0), n_min, base_start, chart_start,
+                                        points=points[code])
+                if res is None:
+                    continue
+                days = horizon + 1 if res.first_signal is None else \
+                    int(working[chart_start:res.points[res.first_signal].known + 1].sum())
+                rows.append(("drop", rule, code, float(n[members].sum() / (b + horizon)), res.days_per_point,
+                             float(days)))
+    table = pd.DataFrame(rows, columns=["kind", "rule", "code", "per_day", "k", "value"])
+    print(f"5. Units of several agencies, {responses:,} demo responses / 24 months, points pooled to n_min {n_min}: "
+          f"{reps} simulated years in control (alarmed within 250 working days; 63% = ARL0 250), {drop_reps} drops "
+          "85% -> 75% per unit (working days to the day the signalling point is given, q90 / median)")
+    print("   unit   volume/day | alone: days/point  alarmed  q90  median | tree: days/point  alarmed  q90  median")
+    for code in units:
+        cells = []
+        for rule in ("alone", "tree"):
+            ic = table[(table["code"] == code) & (table["rule"] == rule) & (table["kind"] == "in control")]
+            dr = table[(table["code"] == code) & (table["rule"] == rule) & (table["kind"] == "drop")]["value"]
+            q90 = np.quantile(dr, 0.9, method="higher") if len(dr) else float("nan")
+            cells.append(f"{ic['k'].mean():16.1f}  {ic['value'].mean():7.0%}  {q90:3.0f}  "
+                         f"{dr.median() if len(dr) else float('nan'):6.0f}")
+        vol = table[table["code"] == code]["per_day"].mean()
+        print(f"   {code:<6} {vol:10.0f} | {cells[0]} | {cells[1]}", flush=True)
+    for rule in ("alone", "tree"):
+        ic = table[(table["rule"] == rule) & (table["kind"] == "in control")]["value"]
+        p = float(ic.mean())
+        arl = -250 / math.log(1 - p) if 0 < p < 1 else float("nan")
+        print(f"   all units, {rule}: alarmed within 250 days {p:.1%} ± {2 * math.sqrt(p * (1 - p) / len(ic)):.1%} "
+              f"({len(ic)} unit-years; ARL0 ≈ {arl:.0f} working days if geometric)")
 
 
 if __name__ == "__main__":
