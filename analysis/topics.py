@@ -40,7 +40,9 @@ and regional words ("hư" → "hỏng", "mắc" → "đắt"), so every phrase c
 without accents ("ban" may be "bẩn", "bàn", "bạn" or "bán"; "hong" "hỏng" or "hổng"): such a phrase then
 needs its accents; longer phrases still match ("phong cho ban" → "phòng chờ bẩn").
 Telex keys left in a word ("chowf laau quas") are dropped before matching (`untelex`), and a number glued to its
-unit ("30k", "2tr", "8h15") is read as the number and the unit ("30 nghìn", "8 giờ 15").
+unit ("30k", "2tr", "8h15") is read as the number and the unit ("30 nghìn", "8 giờ 15").  Emoji and other
+symbols are no words: the lexicon's `symbols` say which word(s) to read for one or a run of them ("👍": "like",
+"⭐⭐⭐⭐⭐": "5 sao"); others are dropped.
 A comment with one of the `irony_markers` and a complaint gets no praise: "Nhanh ghê, mới có ba tiếng là tới
 lượt tui" is sarcasm.  A text counts as typed without accents when fewer than half of its words carry one
 ("nhan vien thai đô ko tôt").
@@ -252,6 +254,7 @@ class Lexicon:
     suggestion_topic: bool = False
     irony_markers: tuple[tuple[Word, ...], ...] = ()
     learned: Weights | None = None
+    symbols: tuple[tuple[str, str], ...] = ()  # (emoji or symbol run, the word(s) read for it), longest first
 
     @cached_property
     def _index(self) -> dict[str, list[tuple[str, tuple[Word, ...]]]]:
@@ -379,7 +382,25 @@ def parse_lexicon(data: Any, learned: Weights | None = None) -> Lexicon:
                    frozenset(fold(str(w)) for w in data.get("ambiguous_unaccented") or []),
                    _function_words(data, "conditionals"), _function_words(data, "negated_problem_praise"),
                    _function_words(data, "negated_problem_praise_after"), _function_words(data, "wishes"),
-                   bool(data.get("suggestion_topic")), _terms(data.get("irony_markers"), "irony_markers"), learned)
+                   bool(data.get("suggestion_topic")), _terms(data.get("irony_markers"), "irony_markers"), learned,
+                   _symbols(data.get("symbols") or {}))
+
+
+_VARIATION = "\ufe0f"  # emoji presentation selector ("❤️" is "❤" + it): ignored in text and in `symbols` keys
+
+
+def _symbols(raw: Any) -> tuple[tuple[str, str], ...]:
+    """`symbols: {emoji or run of them: word(s)}` ("👍": like, "⭐⭐⭐⭐⭐": 5 sao), longest key first so a run is
+    read before its single symbol.  Keys are not words (emoji are dropped by the tokeniser otherwise)."""
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and words(v) for v in raw.values()):
+        raise LexiconError("symbols: expected 'symbol: word(s)' lines")
+    out = []
+    for sym, word in raw.items():
+        key = str(sym).replace(_VARIATION, "").strip()
+        if not key or _WORD.search(key):
+            raise LexiconError(f"symbols: '{sym}': a symbol or emoji (no letters or digits)")
+        out.append((key, word))
+    return tuple(sorted(out, key=lambda kv: -len(kv[0])))
 
 
 def _function_words(data: dict[str, Any], key: str) -> tuple[Word, ...]:
@@ -437,7 +458,12 @@ def _clauses(text: str, lex: Lexicon) -> list[tuple[Word, ...]]:
     out: list[tuple[Word, ...]] = []
     plain = is_plain(text)
     breaks = lex.clause_breaks
-    for part in _CLAUSE.split(text.replace("<", " ").replace(">", " ")):
+    text = text.replace("<", " ").replace(">", " ")
+    if lex.symbols:
+        text = text.replace(_VARIATION, "")
+        for sym, word in lex.symbols:
+            text = text.replace(sym, f" {word} ")
+    for part in _CLAUSE.split(text):
         cur: list[Word] = []
         typed = [w if w.folded in lex.vocabulary or (u := untelex(w.folded)) == w.folded else Word(u, u, True)
                  for w in words(part, plain)]

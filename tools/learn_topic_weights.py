@@ -1,6 +1,6 @@
 """Re-learn the comment topics' learned weights (analysis/lexicons/topic-weights-vi.tsv) from the labelled rounds.
 
-    .venv/bin/python tools/learn_topic_weights.py              # rounds 1-14 → analysis/lexicons/topic-weights-vi.tsv
+    .venv/bin/python tools/learn_topic_weights.py              # rounds 1-18 → analysis/lexicons/topic-weights-vi.tsv
     .venv/bin/python tools/learn_topic_weights.py --out FILE   # elsewhere (measure it before installing it)
 
 Deterministic (no random start, no network): the same labelled files and lexicon give the same file.  Per topic
