@@ -335,6 +335,8 @@ def pages(app) -> list[tuple[str, str, str]]:
         ("province manager: communes, SIPAS", "tinh1", "/homeaffairs/?questionnaire=__sipas__"),
         ("province: its agencies (drill-down)", "noivu", "/homeaffairs/unit/__P01__"),
         ("province: its agencies, SIPAS", "noivu", "/homeaffairs/unit/__P01__?questionnaire=__sipas__"),
+        ("national: provinces compared, SIPAS E1", "noivu", "/homeaffairs/?level=province&questionnaire=__sipas__"
+                                                            "&measure=E1"),
     ]
 
 
@@ -467,9 +469,11 @@ def one_page(app, index: int, live: int, warm: int = 0, profile: str = "", save_
         kind = "first" if not i else "live" if i <= live else "warm"
         from survey.results import closed_months
 
+        kept = list(protection._kept_decisions.values())
         print(f"    | {label} | {kind} | {wall:,.0f} | {cpu:,.0f} | {dash.rss_mb():,.0f} | "
               f"{peak:,.0f} | {os.getloadavg()[0]:.1f} | {closed_months._held / 2**20:,.0f} | "
-              f"{decided['whole']} / {decided['again']} |", flush=True)
+              f"{decided['whole']} / {decided['again']} | {len(kept)}, "
+              f"{sum(d.nbytes() for d in kept) / 2**20:,.0f} MB |", flush=True)
 
 
 def fresh_pages(name: str, pg: str, live: int, chosen: list[int], extra: list[str]) -> None:
@@ -479,8 +483,8 @@ def fresh_pages(name: str, pg: str, live: int, chosen: list[int], extra: list[st
     print(f"  fresh process per page: first request, then {live} live (two new responses before each), "
           f"then warm ones ({extra}):")
     print("    | page | request | wall (ms) | app CPU (ms) | RSS after (MB) | peak RSS (MB) | load "
-          "| closed months (MB) | decisions: whole tree / again |")
-    print("    |---|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+          "| closed months (MB) | decisions: whole tree / again | kept decisions |")
+    print("    |---|---|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     for index in chosen or range(len(pages(None))):
         proc = subprocess.run([sys.executable, __file__, "--reuse", name, "--pg", pg, "--modes", "",
                                "--one-page", str(index), "--live", str(live), *extra], check=False)
@@ -519,6 +523,11 @@ def main() -> None:
                     help="write each page's last response (CSRF tokens masked) to DIR/page<n>.html (--fresh)")
     ap.add_argument("--profile", default="", metavar="FILE",
                     help="cProfile the last live request of each page (--fresh) into FILE.<page number>")
+    ap.add_argument("--no-across-measures", action="store_true",
+                    help="protection.ACROSS_MEASURES = False: each measure decided on its own (the before of "
+                         "0b79314)")
+    ap.add_argument("--kept-decisions-mb", type=int, default=0, metavar="MB",
+                    help="protection.KEPT_DECISIONS_BYTES for the app (default: the app's)")
     ap.add_argument("--pages", default="", help="comma-separated page numbers to time (default: all)")
     ap.add_argument("--month-files", default="off", metavar="DIR",
                     help="HAILONG_MONTH_CELLS_DIR for the app (a server's default is <instance>/month-cells; "
@@ -528,6 +537,14 @@ def main() -> None:
         from survey.results import totals as results_totals
 
         results_totals.ONE_PASS = False
+    if args.no_across_measures:
+        from survey.results import protection
+
+        protection.ACROSS_MEASURES = False
+    if args.kept_decisions_mb:
+        from survey.results import protection
+
+        protection.KEPT_DECISIONS_BYTES = args.kept_decisions_mb * 2**20
     name = args.reuse or args.keep or f"hailong_national_{os.getpid()}"
     admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
     url = args.pg.rsplit("/", 1)[0] + "/" + name
@@ -587,7 +604,10 @@ def main() -> None:
             db.engine.dispose()
         if args.fresh:
             fresh_pages(name, args.pg, args.live, [int(i) for i in args.pages.split(",") if i],
-                        [*(["--per-point"] if args.per_point else []), "--month-files", args.month_files,
+                        [*(["--per-point"] if args.per_point else []),
+                         *(["--no-across-measures"] if args.no_across_measures else []),
+                         "--kept-decisions-mb", str(args.kept_decisions_mb),
+                         "--month-files", args.month_files,
                          "--warm", str(args.warm), "--results-mb", str(args.results_mb),
                          "--month-cells-mb", str(args.month_cells_mb), "--profile", args.profile,
                          "--save-html", args.save_html, *(["--forget-decisions"] if args.forget_decisions else [])])

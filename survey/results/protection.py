@@ -345,9 +345,11 @@ _kept_decisions_lock = Lock()
 #: decisions kept per process (one per questionnaire × set of items × n_min × quarter in progress), the least
 #: recently used dropped first: a composite's decision needs each of its items' (`across_measures`: SIPAS's
 #: overall index 22 + 1), so the count covers one questionnaire's composites; ≈ 18 MB each for a national tree
-#: (the decision's codes and components, and the n it was made on), hence also the bound in bytes
+#: (the decision's codes and components, and the n it was made on), hence also the bound in bytes: 23 national
+#: decisions held 390 MB at 1 M; under 256 MB the least recently used one was always the next asked, and every live
+#: request decided all 23 over the whole tree (14.0 s of CPU against 4.0-5.2 s: benchmarks/README.md)
 KEPT_DECISIONS = 32
-KEPT_DECISIONS_BYTES = 256 * 2**20
+KEPT_DECISIONS_BYTES = 512 * 2**20
 
 
 def clear_kept() -> None:
