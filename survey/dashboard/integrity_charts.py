@@ -46,7 +46,7 @@ def arrivals_chart(chart_id: str, slots: Sequence[Sequence[int]], *, lang: str) 
 
 
 def control_chart(chart_id: str, days: Sequence[date], points: Sequence[dict[str, Any]], limit: float, *,
-                  lang: str, n_min: int) -> Chart:
+                  lang: str, n_min: int, tree: bool = False) -> Chart:
     """The early-warning statistic by point of pooled days against its limit (above the line = a real drop).
 
     Each point pools consecutive days of a month to at least n_min responses (survey/results/integrity.py,
@@ -103,6 +103,10 @@ def control_chart(chart_id: str, days: Sequence[date], points: Sequence[dict[str
     notes = (_("How to read it: the warning measure is 0 while satisfaction is at its usual level and grows the "
                "further satisfaction falls below it. Above the warning limit (%(limit)s, the dashed line) the fall "
                "is more than day-to-day chance: look at what changed at the counters.", limit=num(limit, lang, 2)),
+             _("Each point of a unit pools days of one month so that it ends where the points of the agencies and "
+               "units below it end and holds at least %(n)s responses, so that no citizen's answers can be read "
+               "from this chart beside theirs; a unit with several agencies shows a month's points once the month "
+               "is over.", n=num(n_min, lang)) if tree else
              _("Each point pools consecutive days of one month until they hold at least %(n)s responses (the "
                "month's last point takes its remaining days), so that no citizen's answers can be read from the "
                "chart; a point appears once its days are complete.", n=num(n_min, lang)))

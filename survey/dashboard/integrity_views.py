@@ -178,7 +178,8 @@ def unit_early_warning(unit_id: int, comp: Any = None) -> tuple[Any, str, bool] 
     else:
         text = _("No drop: over the last %(days)s working days satisfaction with this unit's agencies together "
                  "(usually %(usual)s satisfied) stayed within day-to-day chance.", days=len(c["days"]), usual=usual)
-    figure = control_chart("early-warning", c["days"], c["points"], c["limit"], lang=current_lang(), n_min=n_min)
+    figure = control_chart("early-warning", c["days"], c["points"], c["limit"], lang=current_lang(), n_min=n_min,
+                           tree=True)
     return figure, text, bool(c["signalling"])
 
 

@@ -8,6 +8,7 @@ tell which days crossed it."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ WORDS = {
            "Vượt ngưỡng cảnh báo ({limit}, đường gạch nối)", "ít nhất 30 phản hồi"),
     "en": ("Warning measure", "0 = usual level", "warning limit {limit}",
            "How to read it: the warning measure is 0 while satisfaction is at its usual level",
-           "Above the warning limit ({limit}, the dashed line)", "until they hold at least 30 responses"),
+           "Above the warning limit ({limit}, the dashed line)", "at least 30 responses"),
 }
 
 
@@ -74,6 +75,7 @@ def test_agency_chart_says_what_its_measure_and_limit_are(client, db_session, re
     client.get(f"/lang/{lang}")
     part = _section(get(client, "/dashboard/agency/STP").get_data(as_text=True))
     _check(part, agency_charts(db_session, TODAY, [ready.agencies["STP"].id], n_min=30)[ready.agencies["STP"].id], lang)
+    assert {"en": "until they hold at least", "vi": "gộp các ngày liên tiếp"}[lang] in " ".join(part.split())
 
 
 @pytest.fixture()
@@ -95,6 +97,12 @@ def test_unit_chart_says_what_its_measure_and_limit_are(client, db_session, unit
     client.get(f"/lang/{lang}")
     part = _section(get(client, f"/homeaffairs/unit/{units.units['BT'].id}").get_data(as_text=True))
     _check(part, unit_chart(db_session, TODAY, units.units["BT"].id, n_min=30), lang)
+    # the note says how a unit's points are cut (across the tree, analysis.control.pool_tree), not an agency's
+    tree_note = {"en": "ends where the points of the agencies and units below it end",
+                 "vi": "kết thúc đúng nơi các điểm của những cơ quan và đơn vị cấp dưới kết thúc"}[lang]
+    agency_note = {"en": "until they hold at least", "vi": "gộp các ngày liên tiếp"}[lang]
+    text = " ".join(html.unescape(part).split())
+    assert tree_note in text and agency_note not in text
 
 
 def test_no_export_of_the_agency_page_has_a_days_share(client, db_session, ready) -> None:
