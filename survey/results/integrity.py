@@ -423,7 +423,8 @@ def _tree_points(session: Session, data: pd.DataFrame, today: date, n_min: int,
     agencies = sorted({a for a, _u in links})
     units = sorted(parents)
     at = {("u", u): i for i, u in enumerate(units)} | {("a", a): len(units) + i for i, a in enumerate(agencies)}
-    direct = {a: u for a, u in session.execute(select(Agency.id, Agency.unit_id)) if a in set(agencies)}
+    charted = set(agencies)
+    direct = {a: u for a, u in session.execute(select(Agency.id, Agency.unit_id)) if a in charted}
     parent = [at[("u", p)] if p is not None and ("u", p) in at else -1 for p in (parents[u] for u in units)]
     parent += [at[("u", direct[a])] for a in agencies]
     counts = np.zeros((len(parent), len(days)))
