@@ -304,7 +304,7 @@ def _units_languages(f: Filters, comp: Comparison) -> Table:
     """Responses per citizen language of every compared unit in the period (issue 15)."""
     sel = selection_for(current_user, f, period_from=comp.period.start, period_to=comp.period.end)
     return units_language_table(responses_by_language_by(db.session, sel, comp.group), cp.comparison_labels(comp),
-                                comp.group_label, comp.n_min)
+                                comp.group_label)
 
 
 def _coverage_notes(view: str, f: Filters, comp: Comparison | None, scope: dict[str, Any]) -> list[str]:

@@ -2,7 +2,13 @@
 given in Vietnamese, English and Khmer, so an agency sees whether its Khmer-speaking citizens use the kiosk
 and the phone form.  Counted from the responses themselves (the count tables have no language), with the
 same filters as the page and only counted responses (held, excluded and late ones are not).  Home Affairs
-gets the same counts per compared unit (`units_language_table`), over the period compared."""
+gets the same counts per compared unit (`units_language_table`), over the period compared.
+
+A language's share is shown whatever the number of responses (attacker pass, 8 Dec 2026): it is count / total,
+both printed in its row, so hiding it under n_min (as until then) protected nothing.  These are counts of
+responses, which every page prints beside every figure, hidden or not; no satisfaction figure exists by language
+(the count tables have no language; `tests/dashboard/test_disclosure_languages.py` checks every other table is
+unchanged when a small group's responses change language)."""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from survey.dashboard import homeaffairs_present as hp
-from survey.dashboard.tables import INT, PCT, Col, Table, not_enough
+from survey.dashboard.tables import INT, PCT, Col, Table
 from survey.i18n import CITIZEN_LANGUAGES
 from survey.respond.models import Response
 from survey.results.coverage import _group_key as group_key  # the comparison's unit keys, as coverage keys them
@@ -47,36 +53,29 @@ def responses_by_language_by(session: Session, sel: Selection, group: str | None
     return out
 
 
-def units_language_table(by_key: dict[str, dict[str, int]], labels: dict[str, str], group_label: str,
-                         n_min: int) -> hp.Table:
+def units_language_table(by_key: dict[str, dict[str, int]], labels: dict[str, str], group_label: str) -> hp.Table:
     """Home Affairs: one row per compared unit (label order) with its responses in each citizen language and
-    their shares; over fewer than n_min responses the shares are left empty and the note says why."""
+    their shares (empty only for a unit without responses)."""
     cols = [hp.Column("unit", group_label, hp.TEXT), hp.Column("responses", _("Responses counted"), hp.INT)]
     for code in CITIZEN_LANGUAGES:
         name = str(LANGUAGE_LABELS[code])
         cols += [hp.Column(f"{code}_n", name, hp.INT),
                  hp.Column(f"{code}_share", _("%(language)s, share", language=name), hp.PCT)]
-    cols.append(hp.Column("note", _("Note"), hp.TEXT))
     rows = []
     for key, label in labels.items():
         counts = by_key.get(key, dict.fromkeys(CITIZEN_LANGUAGES, 0))
         total = sum(counts.values())
-        shown = total >= n_min and total > 0
         cells: list[Any] = [label, total]
         for code in CITIZEN_LANGUAGES:
-            cells += [counts.get(code, 0), counts.get(code, 0) / total if shown else None]
-        rows.append((*cells, "" if shown else not_enough(total)))
+            cells += [counts.get(code, 0), counts.get(code, 0) / total if total else None]
+        rows.append(tuple(cells))
     rows.sort(key=lambda r: str(r[0]))
     return hp.Table("languages", _("Responses by language"), tuple(cols), tuple(rows))
 
 
-def language_table(session: Session, sel: Selection, n_min: int | None = None) -> Table:
-    """Rows: each language (Vietnamese, English, Khmer, then any other code as stored) with count and share.
-    Over fewer than n_min responses a share is a suppressed figure like any other: the counts stay."""
-    if n_min is None:
-        from flask import current_app
-
-        n_min = int(current_app.config["HAILONG_N_MIN"])
+def language_table(session: Session, sel: Selection) -> Table:
+    """Rows: each language (Vietnamese, English, Khmer, then any other code as stored) with count and share
+    (shown however few the responses: see the module's docstring)."""
     counts = responses_by_language(session, sel)
     total = sum(counts.values())
     table = Table("languages", _("Responses by language"), [
@@ -84,5 +83,5 @@ def language_table(session: Session, sel: Selection, n_min: int | None = None) -
     for code, n in counts.items():
         label = LANGUAGE_LABELS.get(code)
         table.rows.append({"language": str(label) if label is not None else code, "n": n,
-                           "share": n / total if total else None, "_suppressed": total < n_min, "_n": total})
+                           "share": n / total if total else None})
     return table

@@ -1,6 +1,7 @@
 """Responses by language on the Home Affairs comparison (issue 15 §1): per compared unit, the counted
-responses in Vietnamese, English and Khmer over the period compared, their shares only from n_min responses
-(suppressed like any figure, counts stay), in the CSV and XLSX exports too; held responses are not counted."""
+responses in Vietnamese, English and Khmer over the period compared and their shares (shown however few the
+responses: count and total give them, tests/dashboard/test_disclosure_languages.py), in the CSV and XLSX exports
+too; held responses are not counted."""
 
 from __future__ import annotations
 
@@ -81,18 +82,19 @@ def test_home_affairs_shows_responses_by_language_per_unit(app, client, db_sessi
     assert [c.value for c in wb["Ngôn ngữ"][1]][2:4] == ["Tiếng Việt", "Tiếng Việt, tỷ lệ"]
 
 
-def test_shares_below_n_min_are_suppressed_and_counts_stay(app, client, db_session, data):
+def test_shares_below_n_min_are_shown_beside_their_counts(app, client, db_session, data):
     period = db_session.get(Response, _ids(db_session, data, "STP")[0]).period
     app.config["HAILONG_N_MIN"] = 10_000
     login(client, "noivu")
     use_language(client, "en")
     html = client.get(f"/homeaffairs/?level=agency&period={_quarter(period)}").get_data(as_text=True)
     section = html.split('id="table-languages"')[1].split("</table>")[0]
-    assert "%" not in re.sub(r"<[^>]+>", " ", section) and "not enough responses" in section
+    assert "%" in re.sub(r"<[^>]+>", " ", section) and "not enough responses" not in section
     rows = read_csv(client.get(f"/homeaffairs/export.csv?level=agency&period={_quarter(period)}&table=languages"))
-    assert rows and all(r["Vietnamese, share"] == r["Khmer, share"] == "" for r in rows)
     stp = next(r for r in rows if r["Agencies"] == data.city.agencies["STP"].name_en)
-    assert int(stp["Khmer"]) == _recount(db_session, data, "STP", period)["km"] > 0
+    want = _recount(db_session, data, "STP", period)
+    assert int(stp["Khmer"]) == want["km"] > 0
+    assert abs(float(stp["Khmer, share"]) - want["km"] / sum(want.values())) < 1e-9
 
 
 def test_agency_page_export_carries_the_language_table_over_the_period_shown(app, client, db_session, data):
