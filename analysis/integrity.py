@@ -31,6 +31,11 @@ Signals per cell (service point × day, each source — kiosk or channel — tes
   history shrunk to the city's (a union bound over vectors, `repeat_test`);
 - hours: responses outside the opening hours (± grace), against a small honest rate;
 - jump: the day's mean top-box share against the source's history (normal approximation, n ≥ 5);
+- rise: responses with every answered item (≥ 3) satisfied — a stuffer who mixes 4s and 5s at random, or keeps
+  it up for weeks — over the last 1, 7 and 28 days against the source's own share over half a year that ends
+  eight weeks before the day (`RISE_GUARD`), so an episode of up to eight weeks is not absorbed by the reference
+  it is tested against; Fisher's exact test (one-sided, `rise_test`), given only when the day's own test is
+  at most `RISE_GATE` (a day after an episode is not flagged for the days before it);
 - late: responses received long after they were submitted *out of order* — an offline kiosk's queue
   delivers first-in first-out, so a response claimed to be submitted before others that the same source
   delivered earlier did not wait in a queue (backdated, e.g. into a month already published) — against
@@ -55,7 +60,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, chi2, norm, poisson
+from scipy.stats import binom, chi2, hypergeom, norm, poisson
 
 FLAG_THRESHOLD = 3.0  # score = −log10(Bonferroni p); 3.0 → at most 1 in 1,000 honest cells flagged
 OVERRUN_SCORE = 12.0  # more responses than citizens served: flagged whatever the other signals say
@@ -65,9 +70,14 @@ SHRINK = 50.0  # pseudo-responses of city rate mixed into a source's history rat
 GRACE_MIN = 10  # minutes before opening / after closing still counted as open
 MIN_JUMP_N = 5
 LATE_MIN = 60.0  # a response received this many minutes after its submission is late
-SIGNALS = ("burst", "straight", "uniform", "repeat", "hours", "jump", "late")
+SIGNALS = ("burst", "straight", "uniform", "repeat", "hours", "jump", "rise", "late")
 REPEAT_FLOOR = 0.01  # the largest honest share of one answer vector is taken as at least this
 UNIFORM_MIN_ITEMS = 3  # a response is uniform when its answered scale items (at least this many) share one level
+RISE_WINDOWS = (1, 7, 28)  # calendar days ending on the scanned day, pooled by the rise signal
+RISE_GUARD = 56  # the rise signal's reference ends this many days before the scanned day (8 weeks)
+RISE_BASELINE = 182  # … and covers this many days before that (half a year)
+RISE_GATE = 0.05  # the day's own rise p-value must be at most this for the signal to be given at all
+READ_DAYS = max(HISTORY_DAYS, RISE_GUARD + RISE_BASELINE)  # history a caller should give the scan
 
 
 @dataclass(frozen=True)
@@ -204,6 +214,27 @@ def repeat_test(k: int, n: int, q_max: float) -> float:
     return min(1.0, math.ceil(1.0 / q) * float(binom.sf(k - 1, n, q)))
 
 
+def rise_test(k: int, n: int, k0: float, n0: float) -> float:
+    """Fisher's exact test, one-sided: P(≥ `k` of the window's `n` responses all satisfied) when the window and
+    the reference (`k0` of `n0`) share one probability — the hypergeometric tail given the margins, so the
+    reference's own sampling error is accounted for (R: fisher.test(alternative = "greater"))."""
+    k, n, k0, n0 = int(k), int(n), round(k0), round(n0)
+    if n <= 0 or n0 <= 0 or k <= 0:
+        return 1.0
+    return min(1.0, max(float(hypergeom.sf(k - 1, n + n0, k + k0, n)), 0.0))
+
+
+def rise_pvalue(windows: Iterable[tuple[int, int]], k0: float, n0: float, gate: float = RISE_GATE) -> tuple[float, int]:
+    """(p-value, index of the strongest window) of the rise signal: Bonferroni over the windows (the first is the
+    day itself), given only when the day's own p-value is at most `gate` (an intersection with a smaller region:
+    the p-value stays valid)."""
+    ps = [rise_test(k, n, k0, n0) for k, n in windows]
+    if not ps or ps[0] > gate:
+        return 1.0, 0
+    i = int(np.argmin(ps))
+    return min(1.0, ps[i] * len(ps)), i
+
+
 def _window_max(daily: np.ndarray, owner: np.ndarray, owners: int) -> Callable[[int, int], np.ndarray]:
     """For rows of per-day counts (one row per vector, `owner` its group, rows sorted by owner): a function
     (lo, hi) → per owner the largest count any one of its vectors has over days lo…hi − 1 (0 without rows)."""
@@ -292,6 +323,8 @@ def response_features(frame: pd.DataFrame, hours: Mapping[object, OpeningHours] 
     else:
         out["vector_key"] = -1
     out["n_vec"] = (out["vector_key"] >= 0).astype(int)
+    out["n_rise"] = enough.astype(int)
+    out["allsat"] = (enough & (out["sat"] == out["answered"]).to_numpy()).astype(int)
     out["top_share"] = np.where(answered > 0, out["top"].to_numpy() / np.where(answered > 0, answered, 1.0), np.nan)
     outside = np.ones(len(out), dtype=bool)
     sp_hours = out["service_point"].map(lambda sp: hours.get(sp, DEFAULT_HOURS))
@@ -308,7 +341,8 @@ def response_features(frame: pd.DataFrame, hours: Mapping[object, OpeningHours] 
     return out
 
 
-_STATS = ("n", "straight", "uniform", "n_vec", "outside", "ts", "ts2", "n_ts", "late", "after_pub")
+_STATS = ("n", "straight", "uniform", "n_vec", "outside", "ts", "ts2", "n_ts", "late", "after_pub", "allsat",
+          "n_rise")
 
 
 def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None) -> pd.DataFrame:
@@ -340,7 +374,8 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
     vals = {"n": np.ones(len(f)), "straight": f["straight"].to_numpy(float), "uniform": f["uniform"].to_numpy(float),
             "outside": f["outside"].to_numpy(float), "n_vec": f["n_vec"].to_numpy(float),
             "ts": tsz, "ts2": tsz**2, "n_ts": has_ts.astype(float), "late": f["late"].to_numpy(float),
-            "after_pub": np.asarray(after_pub, dtype=float)}
+            "after_pub": np.asarray(after_pub, dtype=float), "allsat": f["allsat"].to_numpy(float),
+            "n_rise": f["n_rise"].to_numpy(float)}
     flat = f["g"].to_numpy() * n_days + f["d"].to_numpy()
     cum = {}
     for k, v in vals.items():
@@ -366,6 +401,11 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
         lo = max(d - inp.history_days, 0)
         h = {k: cum[k][:, d] - cum[k][:, lo] for k in _STATS}
         today = {k: cum[k][:, d + 1] - cum[k][:, d] for k in _STATS}
+        r_hi = max(d + 1 - RISE_GUARD, 0)
+        r_lo = max(r_hi - RISE_BASELINE, 0)
+        rise_ref = {k: cum[k][:, r_hi] - cum[k][:, r_lo] for k in ("allsat", "n_rise")}
+        rise_win = [{k: cum[k][:, d + 1] - cum[k][:, max(d + 1 - w, 0)] for k in ("allsat", "n_rise")}
+                    for w in RISE_WINDOWS]
         city = {}
         for kind in kinds:
             mask = g_kind == kind
@@ -411,6 +451,8 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
             ex2 = (h["ts2"][g] + SHRINK * (c_var + c_mean**2)) / (h_nts + SHRINK)
             sd0 = math.sqrt(max(ex2 - mu0**2, 1e-4))
             n_ts = int(today["n_ts"][g])
+            p_rise, rw = rise_pvalue([(int(x["allsat"][g]), int(x["n_rise"][g])) for x in rise_win],
+                                     rise_ref["allsat"][g], rise_ref["n_rise"][g], RISE_GATE)
             mean_ts = today["ts"][g] / n_ts if n_ts else float("nan")
             by_sp.setdefault(sp, []).append({
                 "source": source, "n": n, "p_burst": p_burst, "burst_window": width, "burst_count": burst_count,
@@ -422,6 +464,10 @@ def scan(frame: pd.DataFrame, days: Iterable[date], inp: ScanInput | None = None
                 "outside": outside,
                 "p_hours": binomial_excess(outside, n, outside_rate), "top_share": float(mean_ts),
                 "top_share_history": float(mu0), "p_jump": jump_test(mean_ts, n_ts, mu0, sd0),
+                "allsat": int(today["allsat"][g]), "rise_days": RISE_WINDOWS[rw],
+                "rise_count": int(rise_win[rw]["allsat"][g]), "rise_n": int(rise_win[rw]["n_rise"][g]),
+                "rise_share": float(rise_ref["allsat"][g] / rise_ref["n_rise"][g]) if rise_ref["n_rise"][g] else
+                float("nan"), "p_rise": p_rise,
                 "late": late, "late_rate": float(late_rate), "p_late": binomial_excess(late, n, late_rate),
                 "after_publication": int(today["after_pub"][g]),
             })
@@ -455,7 +501,8 @@ _COLUMNS = ["service_point", "day", "source", "n", "score", "flagged", "signals"
             "month_dossiers", "p_burst", "burst_window", "burst_count", "usual_per_day", "straight",
             "straight_rate", "p_straight", "uniform", "uniform_rate", "p_uniform", "top_vector", "vector_share",
             "p_repeat", "outside", "p_hours",
-            "top_share", "top_share_history", "p_jump", "late", "late_rate", "p_late", "after_publication",
+            "top_share", "top_share_history", "p_jump", "allsat", "rise_days", "rise_count", "rise_n",
+            "rise_share", "p_rise", "late", "late_rate", "p_late", "after_publication",
             "sources"]
 
 

@@ -46,6 +46,8 @@ def _signal_label(code: str) -> str:
         "repeat": _("the same answers to every question, entered unusually often"),
         "hours": _("responses outside opening hours"),
         "jump": _("the day's best-level share far above usual"),
+        "rise": _("unusually many responses with every answer satisfied, against the source's usual share "
+                  "before the last 8 weeks"),
         "late": _("responses received long after submission, out of the source's queue order (backdated?)"),
     }.get(code, code)
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from analysis.control import Point, pool_tree, pooled_drop_chart
 from analysis.integrity import (
-    HISTORY_DAYS,
+    READ_DAYS,
     UNIFORM_MIN_ITEMS,
     OpeningHours,
     ScanInput,
@@ -193,6 +193,8 @@ def _suspects(day_rows: pd.DataFrame, cell: pd.Series, inp: ScanInput) -> list[i
         vectors = part["vector"].where(part["answered"] >= UNIFORM_MIN_ITEMS)
         if vectors.notna().any():
             keep |= (vectors == vectors.value_counts().index[0]).to_numpy()
+    if "rise" in signals:  # every answered scale item (≥ 3) satisfied
+        keep |= ((part["answered"] >= UNIFORM_MIN_ITEMS) & (part["sat"] == part["answered"])).to_numpy()
     if "late" in signals:
         keep |= part["late_suspect"].to_numpy(dtype=bool)
     if "hours" in signals:
@@ -209,7 +211,8 @@ def run_scan(session: Session, days: list[date], now: datetime | None = None) ->
     first, last = min(days), max(days)
     # responses submitted up to 31 days later too: a late one is out of order when its source delivered a
     # later-submitted one first (the days scanned are still only `days`)
-    frame = response_frame(session, first - timedelta(days=HISTORY_DAYS), last + timedelta(days=LATE_WINDOW_DAYS))
+    # history: READ_DAYS (the rise signal's reference ends 8 weeks before the day and covers half a year)
+    frame = response_frame(session, first - timedelta(days=READ_DAYS), last + timedelta(days=LATE_WINDOW_DAYS))
     if frame.empty:
         return 0
     inp = scan_input(session, first, last)

@@ -85,7 +85,8 @@ def test_moderate_answers_spread_over_the_day_are_flagged_as_uniform() -> None:
 
 def test_one_level_or_one_fixed_vector_is_flagged_but_random_fours_and_fives_are_not() -> None:
     """Uniform: one level on every answered item (≥ 3), whichever level.  Repeat: one fixed vector of mixed
-    levels.  A stuffer who mixes 4s and 5s at random makes neither (docs/integrity.md: not covered)."""
+    levels.  A stuffer who mixes 4s and 5s at random makes neither; since 8 Dec 2026 the rise signal sees him
+    (every answer satisfied, against the kiosk's own reference: tests/analysis/test_integrity_rise.py)."""
     rng = np.random.default_rng(12)
     data = honest(rng, sps=2, days=100, per_day=4)
     day = _workdays(FIRST, 100)[95]
@@ -96,10 +97,12 @@ def test_one_level_or_one_fixed_vector_is_flagged_but_random_fours_and_fives_are
         assert cell["flagged"] and "uniform" in cell["signals"], (level, cell["signals"])
     fixed = np.tile([4, 4, 5, 4, 4, 4], (20, 1))
     cell = scan(pd.concat([data, rows("SP0", "kiosk:K0", day, minutes, fixed)]), [day]).set_index("service_point")
-    assert cell.loc["SP0", "flagged"] and cell.loc["SP0", "signals"] == ["repeat"], cell.loc["SP0", "signals"]
+    assert cell.loc["SP0", "flagged"] and "repeat" in cell.loc["SP0", "signals"], cell.loc["SP0", "signals"]
+    assert not {"uniform", "straight"} & set(cell.loc["SP0", "signals"])
     random_mix = np.where(rng.random((20, ITEMS)) < 0.7, 4, 5)
     res = scan(pd.concat([data, rows("SP0", "kiosk:K0", day, minutes, random_mix)]), [day])
-    assert not res.set_index("service_point").loc["SP0", "flagged"]
+    cell = res.set_index("service_point").loc["SP0"]
+    assert cell["flagged"] and cell["signals"] == ["rise"], cell["signals"]
 
 
 def test_uniform_pvalues_are_valid_at_points_whose_citizens_answer_alike_more_or_less_often() -> None:

@@ -178,8 +178,8 @@ def test_the_integrity_page_lists_every_injected_episode(client, db_session, gam
         section = page.split(f'id="flag-{flag.id}"', 1)[1].split('id="flag-', 1)[0]
         assert db_session.get(ServicePoint, ep["sp_id"]).name_en in htmllib.unescape(section), ep
         assert 'value="confirm"' in section and 'value="dismiss"' in section
-        if ep["pattern"] == "moderate_spread":  # seen by the uniform and repeat signals alone, evidence on the page
-            assert flag.signals == ["uniform", "repeat"], flag.signals
+        if ep["pattern"] == "moderate_spread":  # uniform and repeat (and rise) see it, evidence on the page
+            assert {"uniform", "repeat"} <= set(flag.signals) <= {"uniform", "repeat", "rise"}, flag.signals
             text = " ".join(htmllib.unescape(section).split())
             assert "unusually many responses with every answer at one same level" in text
             assert f"every answer at one other level {ep['size']}," in text
