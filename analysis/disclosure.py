@@ -20,7 +20,7 @@ its least answered item's, so those differ by a few even when nothing is hidden.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -121,7 +121,8 @@ def product_suppression(parents: Sequence[Mapping[Any, Any]], n: Mapping[tuple[A
                         primary: Mapping[tuple[Any, ...], bool], n_min: int,
                         rank: Callable[[tuple[Any, ...]], Any] = lambda c: 0,
                         closed: Sequence[bool] | None = None,
-                        hide_first: Callable[[tuple[Any, ...], int], bool] | None = None) -> dict[tuple[Any, ...], str]:
+                        hide_first: Callable[[tuple[Any, ...], int], bool] | None = None,
+                        forced: Collection[tuple[Any, ...]] = ()) -> dict[tuple[Any, ...], str]:
     """`tree_suppression` over a product of hierarchies (organisation × time × channel): cell → "" (shown),
     "primary" or "secondary".
 
@@ -149,6 +150,11 @@ def product_suppression(parents: Sequence[Mapping[Any, Any]], n: Mapping[tuple[A
     every complete period ("so far") gives way before the quarters it is made of.  Weaker: the parent, formed
     along another dimension, minus its shown children may then be a small group; the randomized check measures
     it with and without.
+
+    `forced`: cells hidden from the start ("secondary" unless primary; with their subtrees along the closed
+    dimensions) — an earlier decision carried forward, so that the decision only adds to it (a sibling shown
+    yesterday is not hidden today in place of one hidden yesterday: survey/results/carried.py).  Hiding more is
+    monotone, and the loop then makes every parent safe as from any other state.
     """
     import heapq
 
@@ -180,7 +186,9 @@ def product_suppression(parents: Sequence[Mapping[Any, Any]], n: Mapping[tuple[A
     level = [sum(depth_of[d][c[d]] for d in range(dims)) for c in cells]
     first = [[hide_first is not None and bool(kids[d][i]) and hide_first(c, d) for i, c in enumerate(cells)]
              for d in range(dims)]
-    status = ["primary" if primary.get(c, False) else "" for c in cells]
+    carried = set(forced)
+    status = ["primary" if primary.get(c, False) else "secondary" if c in carried and counts[i] > 0 else ""
+              for i, c in enumerate(cells)]
     work: list[tuple[int, int, int]] = []
     done = [False] * len(cells)
 
@@ -234,7 +242,8 @@ def product_suppression(parents: Sequence[Mapping[Any, Any]], n: Mapping[tuple[A
 
 def product_suppression_grid(parents: Sequence[npt.ArrayLike], n: npt.ArrayLike, n_min: int, *,
                              rank: npt.ArrayLike | None = None, closed: Sequence[bool] | None = None,
-                             hide_first: Sequence[npt.ArrayLike | None] | None = None) -> npt.NDArray[np.int8]:
+                             hide_first: Sequence[npt.ArrayLike | None] | None = None,
+                             forced: npt.ArrayLike | None = None) -> npt.NDArray[np.int8]:
     """`product_suppression` on a dense grid of counts: the same decision in a small fraction of the time
     (a national tree: 1.5 M cells, 15-20 s → well under a second), as an int8 array of `n`'s shape: 0 shown (or
     no responses), 1 primary, 2 secondary.
@@ -242,7 +251,8 @@ def product_suppression_grid(parents: Sequence[npt.ArrayLike], n: npt.ArrayLike,
     `n[i0, i1, …]`: the n of the cell whose node along dimension d is i_d; a cell with n > 0 is published (a key
     of `product_suppression`'s `n`, in C order), one with n = 0 is not; primary: 0 < n < n_min.
     `parents[d][i]`: the parent of node i of dimension d (-1: a root).  `rank`: an array broadcastable to `n`
-    (default 0); `hide_first[d]`: None or a boolean array broadcastable to `n`, True where `hide_first(cell, d)`.
+    (default 0); `hide_first[d]`: None or a boolean array broadcastable to `n`, True where `hide_first(cell, d)`;
+    `forced`: None or a boolean array of `n`'s shape, True at the cells of `product_suppression`'s `forced`.
 
     WHY the same decision, step for step.  `product_suppression`'s work list acts only at an entry (p, d) that is
     unsafe when taken (`safe` false, and not a hidden p along a closed d); any other entry is passed over.  Every
@@ -280,7 +290,7 @@ def product_suppression_grid(parents: Sequence[npt.ArrayLike], n: npt.ArrayLike,
     groups = [np.unique(par_node[d][k]) for d, k in enumerate(kid_sorted)]
     starts = [np.searchsorted(par_node[d][k], groups[d]) for d, k in enumerate(kid_sorted)]
 
-    hidden = prim.copy()
+    hidden = prim.copy() if forced is None else prim | (present & np.asarray(forced, dtype=bool))
     changed = True
     while changed:  # every cell below a hidden one along a closed dimension is hidden (parents before children)
         changed = False

@@ -563,6 +563,9 @@ def main() -> None:
 
             engine = make_engine(url)
             TreeRevision.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
+            from survey.results.carried import CarriedHidden  # the carried hidden cells (added 8 Dec 2026)
+
+            CarriedHidden.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
             with Session(engine) as session:
                 if read_revision(session) is None:
                     raise_revision(session)

@@ -14,12 +14,13 @@ from survey.respond.models import (
     Response,
     ResponseTally,
 )
+from survey.results.carried import CarriedHidden
 from survey.results.integrity_models import IntegrityFlag
 from survey.results.publication import PublishedPeriod
 
 __all__ = [
-    "Agency", "Answer", "AnswerTally", "AuditEvent", "Comment", "IntegrityFlag", "Invitation", "InvitationBatch",
-    "Item",
+    "Agency", "Answer", "AnswerTally", "AuditEvent", "CarriedHidden", "Comment", "IntegrityFlag", "Invitation",
+    "InvitationBatch", "Item",
     "Kiosk", "Level", "PublishedPeriod", "QuestionnaireVersion", "Response", "ResponseTally", "ServicePoint",
     "ServiceVolume", "TreeRevision", "Unit", "User",
 ]

@@ -78,3 +78,4 @@ _.notdef_outline  # unused attribute (tools/subset_khmer_font.py:33)
 select_one  # used by the fuzz suite's helpers (tests/fuzz/kit.py) — review when the fuzz kit settles
 _active_expression  # SQLAlchemy hybrid_property expression (survey/org/models.py ServicePoint.active)
 when_ready  # unused function (deploy/gunicorn.conf.py: gunicorn hook, the master warm-up)
+added_at  # unused variable (survey/results/carried.py: ORM column, written as a row key by carried.add)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from analysis.disclosure import product_suppression_grid, tree_suppression
 from survey.respond.models import CHANNELS
+from survey.results import carried
 from survey.results.cache import cached, per_request
 from survey.results.cell_counts import ALL_CHANNELS, CellCounts, LiveCells, channel_parents, live_cells
 from survey.results.design import current_design
@@ -49,6 +50,9 @@ LINKED = True
 #: False: each measure decided on its own, as before 7 Dec 2026 (a composite beside all but one of its items then
 #: gives that item away: `across_measures`)
 ACROSS_MEASURES = True
+#: False: each decision made afresh on the day's counts, as before 8 Dec 2026 (a few new responses can then move a
+#: hide from one sibling to another beside a small group, and two days' pages give it away: survey/results/carried.py)
+CARRY_FORWARD = True
 #: a hidden node hides its whole subtree of the tree (as before); a hidden period or channel only as many of its
 #: months, quarters or channels as pool n_min (analysis.disclosure.product_suppression)
 CLOSED = (True, False, False)
@@ -80,7 +84,7 @@ def protection(session: Session, sel: Selection, measure_code: str, n_min: int) 
     """The hidden rows of `measure_code` for `sel`'s questionnaire, months and channels (see the module
     docstring).  Kept for the request as well as in the results cache: a report asks for each agency's rows."""
     whole = tree_selection(sel)
-    key = ("protection", whole.key(), measure_code, n_min, current_design(), ENABLED, LINKED)
+    key = ("protection", whole.key(), measure_code, n_min, current_design(), ENABLED, LINKED, CARRY_FORWARD)
     return per_request(key, lambda: cached(session, key, lambda: _protection(session, whole, measure_code, n_min)))
 
 
@@ -261,7 +265,7 @@ def _linked(session: Session, version_ids: tuple[int, ...], measure_code: str, n
     """Decided once for the questionnaire and measure over every period and channel (so every page and export of
     any months or channel follows one decision), cached like any figure; anew when a quarter ends."""
     quarter = current_quarter()
-    key = ("protection-linked", version_ids, measure_code, n_min, current_design(), quarter)
+    key = ("protection-linked", version_ids, measure_code, n_min, current_design(), quarter, CARRY_FORWARD)
     return per_request(key, lambda: cached(session, key, lambda: _decide_linked(session, version_ids,
                                                                                  measure_code, n_min, quarter)))
 
@@ -296,10 +300,64 @@ def _decide_items(session: Session, version_ids: tuple[int, ...], items: list[st
     measure of the same items shares it)."""
     live, org_parent, _wanted = _cells(session, version_ids)
     n, answers, generation = live.measure(items, quarter)
-    digest = ("protection-linked-n", version_ids, n_min, quarter,
+    # carried forward, the hidden cells stored are the items' own (survey/results/carried.py): a decision is shared
+    # only by measures of the same items, not by every item set of the same counts
+    digest = ("protection-linked-n", version_ids, n_min, quarter, tuple(items) if CARRY_FORWARD else None,
               hashlib.sha1(n.tobytes() + answers.tobytes()).hexdigest())
     key = (str(session.get_bind().engine.url), version_ids, tuple(items), n_min, quarter)
-    return per_request(digest, lambda: _decide_kept(key, live, org_parent, n, answers, generation, n_min, quarter))
+
+    def decide_carried() -> Linked:
+        """The decision starting from the cells stored as hidden (one query), storing the cells it adds."""
+        if not CARRY_FORWARD:
+            return _decide_kept(key, live, org_parent, n, answers, generation, n_min, quarter, None)
+        stored_key = carried.decision_key(version_ids, items, n_min)
+        stored = carried.read(session, stored_key)
+        forced = _carried_mask(live.axes, stored, quarter, n.shape)
+        dec = _decide_kept(key, live, org_parent, n, answers, generation, n_min, quarter,
+                           forced if forced.any() else None)
+        carried.add(session, stored_key, _carried_cells(live.axes, org_parent, dec.status, forced, quarter))
+        return dec
+    return per_request(digest, decide_carried)
+
+
+def _time_labels(cells: Any, quarter: date) -> list[str]:
+    """The stored label of each time node of a decision ("so far" is a different figure in each quarter)."""
+    return [*cells.time, carried.so_far_label(quarter)]
+
+
+#: the last stored set's mask per axes (a live request reads the same set: one count, no rows, no mask to build)
+_masks_kept: dict[tuple[int, date, tuple[int, ...]], tuple[Any, carried.Cells, np.ndarray]] = {}
+_masks_lock = Lock()
+
+
+def _carried_mask(cells: Any, stored: carried.Cells, quarter: date, shape: tuple[int, ...]) -> np.ndarray:
+    """The stored hidden cells on this decision's axes (shared: callers must not modify it)."""
+    at = (id(stored), quarter, shape)
+    with _masks_lock:
+        hit = _masks_kept.get(at)
+    if hit is not None and hit[0] is cells and hit[1] is stored:
+        return hit[2]
+    out = carried.mask(stored, {k: i for i, k in enumerate(cells.org)},
+                       {lb: i for i, lb in enumerate(_time_labels(cells, quarter))},
+                       {ch: i for i, ch in enumerate(cells.channel)}, shape)
+    out.flags.writeable = False
+    with _masks_lock:
+        if len(_masks_kept) >= KEPT_DECISIONS:
+            _masks_kept.pop(next(iter(_masks_kept)))
+        _masks_kept[at] = (cells, stored, out)
+    return out
+
+
+def _carried_cells(cells: Any, org_parent: dict[Node, Node | None], status: np.ndarray, stored: np.ndarray,
+                   quarter: date) -> list[tuple[str, str, str, str]]:
+    """The cells `status` hides as secondary at the root of a hidden org subtree (the rest follows: a hidden node
+    hides its subtree) that are not stored yet (`stored`: the mask of those that are) — usually none, so no
+    write."""
+    up = _org_rows(cells.org, org_parent).parent
+    above = np.where((up >= 0).reshape(-1, 1, 1), status[np.maximum(up, 0)], 0)
+    new = np.argwhere((status == 2) & (above == 0) & ~stored)
+    time = _time_labels(cells, quarter)
+    return [(time[t], cells.channel[c], *cells.org[o]) for o, t, c in new.tolist()]
 
 
 def across_measures(cells: Any, own: Linked, items: list[Linked], n: np.ndarray, answers: np.ndarray,
@@ -355,23 +413,36 @@ KEPT_DECISIONS_BYTES = 512 * 2**20
 def clear_kept() -> None:
     with _kept_decisions_lock:
         _kept_decisions.clear()
+    with _masks_lock:
+        _masks_kept.clear()
+    carried.clear()
 
 
 def _decide_kept(key: tuple[Any, ...], live: LiveCells, org_parent: dict[Node, Node | None], n: np.ndarray,
-                 answers: np.ndarray, generation: int, n_min: int, quarter: date) -> Linked:
-    """The decision of these counts: from the decision kept for the same questionnaire and measure when only a
-    few org nodes' counts changed since (`decide_again`), else over the whole tree."""
+                 answers: np.ndarray, generation: int, n_min: int, quarter: date, forced: np.ndarray | None
+                 ) -> Linked:
+    """The decision of these counts, the `forced` cells hidden from the start (carried forward; with
+    CARRY_FORWARD also every cell the kept decision hid, should its write have failed): from the decision kept for
+    the same questionnaire and measure when only a few org nodes' counts changed since (`decide_again`), else over
+    the whole tree.
+
+    `decide_again` is exact here when every forced cell with responses was hidden by the kept decision: the kept
+    decision is then also the decision of its own counts with these cells forced (it starts from its final state,
+    every parent safe), and the forced cells are the same starting state in both runs."""
     from survey.results.cache import enabled
 
     with _kept_decisions_lock:
         prev = _kept_decisions.pop(key, None)  # put back below as the most recently used
     dec = None
     if prev is not None and prev.axes is live.axes and prev.org_parent is org_parent:
+        if CARRY_FORWARD:
+            before = prev.linked.status == 2
+            forced = before if forced is None else forced | before
         rows = live.rows_since(prev.generation, generation)
-        if rows is not None:
-            dec = decide_again(live.axes, org_parent, prev.n, prev.linked, n, answers, rows, n_min, quarter)
+        if rows is not None and (forced is None or not (forced & (prev.linked.status == 0) & (prev.n > 0)).any()):
+            dec = decide_again(live.axes, org_parent, prev.n, prev.linked, n, answers, rows, n_min, quarter, forced)
     if dec is None:
-        dec = _decide_cells(live.axes, org_parent, n, answers, n_min, quarter)
+        dec = _decide_cells(live.axes, org_parent, n, answers, n_min, quarter, forced)
     if enabled():
         with _kept_decisions_lock:
             _kept_decisions.pop(key, None)
@@ -437,7 +508,8 @@ def _org_rows(org: list[Node], org_parent: dict[Node, Node | None]) -> _OrgRows:
 
 
 def decide_again(cells: Any, org_parent: dict[Node, Node | None], old_n: np.ndarray, old: Linked, n: np.ndarray,
-                 answers: np.ndarray, rows: np.ndarray, n_min: int, quarter: date) -> Linked | None:
+                 answers: np.ndarray, rows: np.ndarray, n_min: int, quarter: date, forced: np.ndarray | None = None
+                 ) -> Linked | None:
     """The decision `_decide_cells(cells, org_parent, n, answers, …)` from `old` (made on `old_n`, the same axes)
     when the counts changed only in org `rows` and only grew — deciding again only the subtrees of a few nodes;
     None when that cannot be shown to give the same decision (then the caller decides over the whole tree).
@@ -451,7 +523,9 @@ def decide_again(cells: Any, org_parent: dict[Node, Node | None], old_n: np.ndar
     hidden cells and the checks under them are as before).  Then every check outside x's subtree sees what it saw
     before and makes the same choice, and the subtree's cells evolve as when decided alone (its root's parent
     left out: the shift of every depth by one constant keeps the order of the work list).  A changed node that
-    breaks a condition moves the root up to its parent; at the tree's root the answer is None."""
+    breaks a condition moves the root up to its parent; at the tree's root the answer is None.  `forced` (cells
+    hidden from the start, `_decide_kept`) must be hidden in `old` wherever they had responses: a subtree decided
+    again starts from its own forced cells, as it does in the whole tree."""
     tree = _org_rows(cells.org, org_parent)
     rows = np.asarray(rows, dtype=np.int64)
     if not len(rows):
@@ -495,7 +569,7 @@ def decide_again(cells: Any, org_parent: dict[Node, Node | None], old_n: np.ndar
                 roots.discard(x)
                 continue
             sub = tree.subtree(x)
-            sub_code = _status(cells, org_parent, n, n_min, quarter, sub)
+            sub_code = _status(cells, org_parent, n, n_min, quarter, sub, None if forced is None else forced[sub])
             if sub_code[int(np.searchsorted(sub, x))].any():  # the root's cells hidden now: its parent's subtree
                 roots.discard(x)
                 up = climb(int(tree.parent[x]))
@@ -514,10 +588,19 @@ def decide_again(cells: Any, org_parent: dict[Node, Node | None], old_n: np.ndar
     return Linked(old.org_ix, old.channel_ix, old.first, old.months, old.spans, code, label)
 
 
-def decide(cells: CellCounts, org_parent: dict[Node, Node | None], items: list[str], n_min: int, quarter: date
-           ) -> Linked:
-    """The linked decision of one measure (its items) on these counts, `quarter` being the one in progress."""
-    return _decide_cells(cells, org_parent, *_measure_counts(cells, items, quarter), n_min, quarter)
+def decide(cells: CellCounts, org_parent: dict[Node, Node | None], items: list[str], n_min: int, quarter: date,
+           forced: np.ndarray | None = None) -> Linked:
+    """The linked decision of one measure (its items) on these counts, `quarter` being the one in progress
+    (`forced`: cells hidden from the start, e.g. `carried_mask`)."""
+    return _decide_cells(cells, org_parent, *_measure_counts(cells, items, quarter), n_min, quarter, forced)
+
+
+def carried_mask(session: Session, cells: CellCounts, version_ids: tuple[int, ...], items: list[str], n_min: int,
+                 quarter: date) -> np.ndarray:
+    """The stored hidden cells of a decision (survey/results/carried.py) on `cells`' axes."""
+    shape = (len(cells.org), len(cells.time) + 1, len(cells.channel))
+    return _carried_mask(cells, carried.read(session, carried.decision_key(version_ids, items, n_min)), quarter,
+                         shape)
 
 
 def _measure_counts(cells: CellCounts, items: list[str], quarter: date) -> tuple[np.ndarray, np.ndarray]:
@@ -531,10 +614,11 @@ def _measure_counts(cells: CellCounts, items: list[str], quarter: date) -> tuple
 
 
 def _decide_cells(cells: Any, org_parent: dict[Node, Node | None], n: np.ndarray, answers: np.ndarray,
-                  n_min: int, quarter: date) -> Linked:
+                  n_min: int, quarter: date, forced: np.ndarray | None = None) -> Linked:
     """`n`, `answers`: [org, time, channel] over `cells.time` and then SO_FAR (every complete quarter);
-    `cells`: the axes (org, time, channel, time_parent, months) of a CellCounts."""
-    code = _status(cells, org_parent, n, n_min, quarter, None)
+    `cells`: the axes (org, time, channel, time_parent, months) of a CellCounts; `forced`: cells hidden from the
+    start (carried forward)."""
+    code = _status(cells, org_parent, n, n_min, quarter, None, forced)
     label, spans = _labels(cells, n, answers, code, quarter)
     first = cells.months[0] if cells.months else None
     months = _month_index(first, cells.months[-1]) + 1 if first else 0
@@ -544,7 +628,7 @@ def _decide_cells(cells: Any, org_parent: dict[Node, Node | None], n: np.ndarray
 
 
 def _status(cells: Any, org_parent: dict[Node, Node | None], n: np.ndarray, n_min: int, quarter: date,
-            rows: np.ndarray | None) -> np.ndarray:
+            rows: np.ndarray | None, forced: np.ndarray | None = None) -> np.ndarray:
     """The product decision's code (0 shown, 1 primary, 2 secondary) of every cell of org `rows` (sorted; None:
     every node) decided on those rows alone — a subtree, its root's parent left out (`decide_again`)."""
     time = [*cells.time, SO_FAR]
@@ -567,7 +651,7 @@ def _status(cells: Any, org_parent: dict[Node, Node | None], n: np.ndarray, n_mi
     return product_suppression_grid(
         [up, [-1 if (p := time_parent[lb]) is None else t_ix[p] for lb in time],
          [-1 if (p := channel_parent[ch]) is None else c_ix[p] for ch in cells.channel]],
-        sub, n_min, rank=rank, closed=CLOSED, hide_first=[None, so_far, None])
+        sub, n_min, rank=rank, closed=CLOSED, hide_first=[None, so_far, None], forced=forced)
 
 
 def _labels(cells: Any, n: np.ndarray, answers: np.ndarray, code: np.ndarray, quarter: date

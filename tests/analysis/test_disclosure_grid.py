@@ -120,3 +120,31 @@ def test_the_grid_equals_the_work_list_on_counts_that_do_not_add_up(closed):
         np.testing.assert_array_equal(got, want, err_msg=f"case {case}")
         kinds |= {(int(a), int(b)) for a, b in zip((want == 2).ravel(), (want == 1).ravel(), strict=True)}
     assert (1, 0) in kinds  # secondary cells occurred
+
+
+def test_carried_cells_give_the_same_decision_both_ways_and_only_add():
+    """`forced` (an earlier decision carried forward, survey/results/carried.py): the grid decides every cell as
+    the work list does, and every forced cell with responses stays hidden (a carried state is just another
+    starting point of the same loop)."""
+    rng = np.random.default_rng(77)
+    carried = 0
+    for case in range(60):
+        hier, _leaf, n, _rows = _instance(rng)
+        _nodes, ix, parents, grid = _grid(hier, n)
+        cells = list(n)
+        forced = [cells[i] for i in rng.choice(len(cells), size=min(3, len(cells)), replace=False)]
+        mask = np.zeros(grid.shape, dtype=bool)
+        for cell in forced:
+            mask[tuple(ix[d][x] for d, x in enumerate(cell))] = True
+        closed = (True, False, False)
+        ref = product_suppression(hier, n, {c: k < N_MIN for c, k in n.items()}, N_MIN, closed=closed,
+                                  forced=forced)
+        want = np.zeros(grid.shape, dtype=np.int8)
+        for cell, s in ref.items():
+            want[tuple(ix[d][x] for d, x in enumerate(cell))] = CODE[s]
+        got = product_suppression_grid(parents, grid, N_MIN, closed=closed, forced=mask)
+        np.testing.assert_array_equal(got, want, err_msg=f"case {case}")
+        assert (got[mask & (grid > 0)] != 0).all()
+        fresh = product_suppression_grid(parents, grid, N_MIN, closed=closed)
+        carried += int(((got != 0) & (fresh == 0)).sum())
+    assert carried >= 20, carried  # the forced cells hid something a fresh decision shows
