@@ -359,8 +359,9 @@ def _refresh(session: Session, kept: _Kept, version_ids: tuple[int, ...], spec_i
     if changed:
         kept.generation += 1
         kept.history = [*kept.history[-63:], (kept.generation, np.unique(np.concatenate(list(changed.values()))))]
+    per_item: dict[tuple[date, tuple[date, ...]], np.ndarray] = {}  # the same for every measure: summed once
     for key, (n, answers) in list(kept.measures.items()):
-        kept.measures[key] = _update_measure(kept, list(key[0]), key[1], n, answers, changed)
+        kept.measures[key] = _update_measure(kept, list(key[0]), key[1], n, answers, changed, per_item)
     return changed
 
 
@@ -397,6 +398,18 @@ def _targets(axes: CellCounts, month: date, quarter: date) -> list[tuple[int, li
     return out
 
 
+def _compact(n: np.ndarray, answers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, answers) as kept: int32 when they fit (counts; half the bytes), and one array for both when they are
+    equal — a single item's n IS its answers.  A national SIPAS overall index keeps its 22 items' and its own
+    (n, answers): 23 × 25 MB as two int64 arrays each, 22 × 6 + 12 MB so (benchmarks/README.md, session 14)."""
+    def small(a: np.ndarray) -> np.ndarray:
+        fits = a.size == 0 or (int(a.max()) < 2**31 and int(a.min()) >= -(2**31))
+        return a.astype(np.int32) if fits and a.dtype != np.int32 else a
+
+    n = small(n)
+    return (n, n) if np.array_equal(n, answers) else (n, small(answers))
+
+
 def _full_measure(kept: _Kept, items: list[str], quarter: date) -> tuple[np.ndarray, np.ndarray]:
     assert kept.axes is not None
     axes = kept.axes
@@ -419,20 +432,33 @@ def _full_measure(kept: _Kept, items: list[str], quarter: date) -> tuple[np.ndar
         n[:, tq], answers[:, tq] = _n_answers(per, items, kept.items)
     if done is not None:
         n[:, -1], answers[:, -1] = _n_answers(done, items, kept.items)
-    return n, answers
+    return _compact(n, answers)
 
 
 def _update_measure(kept: _Kept, items: list[str], quarter: date, n: np.ndarray, answers: np.ndarray,
-                    changed: dict[date, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+                    changed: dict[date, np.ndarray], per_item: dict[tuple[date, tuple[date, ...]], np.ndarray]
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """(n, answers) with the changed org rows recomputed at the changed months' time columns (new arrays: the
-    old ones may be in use by another request)."""
+    old ones may be in use by another request).  `per_item`: the changed rows' answers per item, by (changed
+    month, months summed) — shared by every measure of the refresh (SIPAS: 23 measures, one sum each)."""
     assert kept.axes is not None
     if not changed:
         return n, answers
-    n, answers = n.copy(), answers.copy()
+    shared = answers is n
+    n = n.copy()
+    answers = n if shared else answers.copy()
     for month, rows in changed.items():
         if month not in kept.axes.months:
             continue
         for t, months in _targets(kept.axes, month, quarter):
-            n[rows, t], answers[rows, t] = _n_answers(_node_counts(kept, rows, months), items, kept.items)
+            at = (month, tuple(months))
+            if at not in per_item:
+                per_item[at] = _node_counts(kept, rows, months)
+            got_n, got_answers = _n_answers(per_item[at], items, kept.items)
+            if (shared and not np.array_equal(got_n, got_answers)) or (
+                    int(got_answers.max(initial=0)) >= 2**31 and np.int32 in (n.dtype, answers.dtype)):  # n ≤ answers
+                return _full_measure(kept, items, quarter)  # kept as one array, or past int32: built again
+            if not shared:
+                answers[rows, t] = got_answers
+            n[rows, t] = got_n
     return n, answers

@@ -159,13 +159,16 @@ def respondents_per_cell(session: Session, sel: Selection) -> pd.DataFrame:
 
 
 def _row_respondents(session: Session, sel: Selection, totals: ClusterTotals, period_cols: list[str],
-                     by_channel: bool, places: Any, period_label: Any) -> np.ndarray:
+                     by_channel: bool, places: Any, period_label: Any, points: np.ndarray | None = None) -> np.ndarray:
     """Respondents per totals row ((service point, cell) pairs of the counters design).
 
     Column-wise (a national year is ≈ 460,000 (month, service point, channel) rows): labels are computed per
     distinct service point and month, the counts summed per key and looked up for every totals row at once.
+    `points`: only these service points' respondents are counted (the rows of `totals` are theirs).
     """
     frame = respondents_per_cell(session, sel)
+    if points is not None:
+        frame = frame[frame["service_point_id"].isin(points)]
     cell_cols = [*period_cols, *(["channel"] if by_channel else [])]
     out = np.zeros(len(totals.row_cluster))
     if frame.empty or not len(out):

@@ -150,13 +150,17 @@ def normalise_domain(session: Session, domain: str | tuple[str, ...] | list[str]
 def design_frame(session: Session, sel: Selection) -> pd.DataFrame:
     """(stratum, cluster) of every service point in the design: responses to the questionnaire(s) in the
     period range, any channel, any agency (see the module docstring)."""
+    places = placements(session)
+    return placement_frame(places, design_points(session, sel), ["stratum", "cluster"]).reset_index(drop=True)
+
+
+def design_points(session: Session, sel: Selection) -> list[int]:
+    """The ids of `design_frame`'s service points, sorted (read once per request)."""
     whole = replace(sel.whole(), channels=())
     from survey.results.cache import per_request
 
-    sp_ids = per_request(("design", whole.key()), lambda: session.scalars(
-        select(RT.c.service_point_id).where(*tally_filters(session, RT, whole)).distinct()).all())
-    places = placements(session)
-    return placement_frame(places, sorted(sp_ids), ["stratum", "cluster"]).reset_index(drop=True)
+    return per_request(("design", whole.key()), lambda: sorted(session.scalars(
+        select(RT.c.service_point_id).where(*tally_filters(session, RT, whole)).distinct()).all()))
 
 
 def volume_weights(session: Session, sel: Selection, sp_ids: list[int]) -> pd.Series:
