@@ -449,7 +449,7 @@ def _keep_open(shared: _Range, newest: date | None) -> None:
         op.version, op.history, op.finished = shared.open.version, shared.open.history, shared.open.finished
     else:  # built from the months: the totals finished now are kept with it (`_finish`)
         shared.open, shared.version = op, op.version
-    finished = sum(_totals_nbytes(t) for *_, t in op.finished.values())
+    finished = sum(_totals_nbytes(t) for *_, t in tuple(op.finished.values()))  # (another thread may add one)
     closed_months.put(shared.open_key, op, int(sums.nbytes) + closed_months.nbytes(stats) + 100 * len(points)
                       + 50 * len(shared.mark.per_point) + finished)
 
