@@ -526,6 +526,8 @@ def main() -> None:
     ap.add_argument("--no-across-measures", action="store_true",
                     help="protection.ACROSS_MEASURES = False: each measure decided on its own (the before of "
                          "0b79314)")
+    ap.add_argument("--no-carry-forward", action="store_true",
+                    help="protection.CARRY_FORWARD = False: each decision made afresh (the before of 8 Dec 2026)")
     ap.add_argument("--kept-decisions-mb", type=int, default=0, metavar="MB",
                     help="protection.KEPT_DECISIONS_BYTES for the app (default: the app's)")
     ap.add_argument("--pages", default="", help="comma-separated page numbers to time (default: all)")
@@ -541,6 +543,10 @@ def main() -> None:
         from survey.results import protection
 
         protection.ACROSS_MEASURES = False
+    if args.no_carry_forward:
+        from survey.results import protection
+
+        protection.CARRY_FORWARD = False
     if args.kept_decisions_mb:
         from survey.results import protection
 
@@ -609,6 +615,7 @@ def main() -> None:
             fresh_pages(name, args.pg, args.live, [int(i) for i in args.pages.split(",") if i],
                         [*(["--per-point"] if args.per_point else []),
                          *(["--no-across-measures"] if args.no_across_measures else []),
+                         *(["--no-carry-forward"] if args.no_carry_forward else []),
                          "--kept-decisions-mb", str(args.kept_decisions_mb),
                          "--month-files", args.month_files,
                          "--warm", str(args.warm), "--results-mb", str(args.results_mb),

@@ -120,17 +120,19 @@ def add(session: Session, key: tuple[str, str, int], cells: list[tuple[str, str,
     rows = [{"versions": versions, "items": items, "n_min": n_min, "period": p, "channel": c, "kind": k,
              "code": x, "added_at": now} for p, c, k, x in cells]
     try:
-        _write(session, [rows[i:i + 500] for i in range(0, len(rows), 500)])
+        _write(session, rows)
     except OperationalError:  # busy beyond the timeout: the next decision adds them again
         log.warning("carried hidden cells not stored this time (%d cells)", len(rows))
 
 
-def _insert(dialect: str, rows: list[dict[str, Any]]) -> Any:
-    stmt = (postgresql.insert(CarriedHidden) if dialect == "postgresql" else sqlite.insert(CarriedHidden))
-    return stmt.values(rows).on_conflict_do_nothing()
+def _insert(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """One executemany (batched by SQLAlchemy's insertmanyvalues): a first national decision stores thousands of
+    cells."""
+    stmt = postgresql.insert(CarriedHidden) if conn.dialect.name == "postgresql" else sqlite.insert(CarriedHidden)
+    conn.execute(stmt.on_conflict_do_nothing(), rows)
 
 
-def _write(session: Session, chunks: list[list[dict[str, Any]]]) -> None:
+def _write(session: Session, rows: list[dict[str, Any]]) -> None:
     """A request that only reads (GET): stored at once — on the primary through a connection of its own when the
     session reads a replica, else in the session after ending its read transaction (on SQLite a read transaction
     that then writes fails when another writer committed meanwhile; a page's reads hold nothing to commit).
@@ -143,20 +145,15 @@ def _write(session: Session, chunks: list[list[dict[str, Any]]]) -> None:
 
     if not has_request_context() or _writing():
         with session.begin_nested():
-            conn = session.connection()
-            for chunk in chunks:
-                conn.execute(_insert(conn.dialect.name, chunk))
+            _insert(session.connection(), rows)
         return
     if db.replica_engine is not None and session.get_bind() is db.replica_engine and db.engine is not None:
         with db.engine.begin() as own:
-            for chunk in chunks:
-                own.execute(_insert(own.dialect.name, chunk))
+            _insert(own, rows)
         return
     session.commit()
     try:
-        conn = session.connection()
-        for chunk in chunks:
-            conn.execute(_insert(conn.dialect.name, chunk))
+        _insert(session.connection(), rows)
         session.commit()
     except OperationalError:
         session.rollback()
