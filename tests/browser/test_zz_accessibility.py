@@ -48,6 +48,13 @@ def _context(browser: Browser, live_server, locale: str, **kw) -> BrowserContext
     return browser.new_context(base_url=live_server.url, locale=locale, **kw)
 
 
+def _submit(page: Page, name: str) -> None:
+    """Press a phone form button and wait for the page it loads: the form posts to the server, and axe run during
+    the navigation found no document (CI failure of 8 Dec 2026)."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=name).click()
+
+
 def _choose_language(page: Page, lang: str) -> None:
     page.goto(f"/lang/{lang}?next=/")
 
@@ -122,16 +129,16 @@ def test_phone_form_pages_and_notices(browser: Browser, live_server, lang: str, 
     page.goto(f"/r/{token}")
     check(page, "phone page 1")
     nxt, send = ("Next", "Send my answers") if lang == "en" else ("Tiếp theo", "Gửi câu trả lời")
-    page.get_by_role("button", name=nxt).click()
+    _submit(page, nxt)
     check(page, "phone page 2")
     for _part in range(3, 7):
-        page.get_by_role("button", name=nxt).click()
+        _submit(page, nxt)
     check(page, "phone last page")
-    page.get_by_role("button", name=send).click()  # the required overall question is missing
+    _submit(page, send)  # the required overall question is missing
     expect(page.get_by_role("alert")).to_be_visible()
     check(page, "phone page with errors")
     page.locator('[id="q-OVERALL.SAT"] input[type=radio]').first.check()
-    page.get_by_role("button", name=send).click()
+    _submit(page, send)
     expect(page.locator(".notice-thanks")).to_be_visible()
     check(page, "thanks")
     page.goto(f"/r/{token}")
